@@ -1,0 +1,19 @@
+//! `rampart-core`: the domain vocabulary every other crate shares.
+//!
+//! Owns typed IDs, the stable error-code table, the `Principal` that every credential
+//! resolves to, `Secret<T>`, the `Clock` port and pagination types. It does no I/O and
+//! depends on no other Rampart crate; everything else may depend on it.
+
+pub mod clock;
+pub mod error;
+pub mod ids;
+pub mod page;
+pub mod principal;
+pub mod secret;
+
+pub use clock::{Clock, SystemClock, Timestamp};
+pub use error::ErrorCode;
+pub use ids::*;
+pub use page::{Page, PageRequest};
+pub use principal::{AuthMethod, Principal, Scope};
+pub use secret::Secret;

@@ -1,0 +1,15 @@
+//! `rampart-storage`: the database. sqlx over SQLite (default, WAL, one file in the data dir)
+//! or PostgreSQL (by URL), one migration history, and the repositories.
+//!
+//! Depends on `rampart-core` only. Repositories take typed ids and return
+//! `Result<Option<T>, StorageError>`; owner predicates live in the SQL here, not in callers.
+//! Queries go through sqlx's `Any` driver so each statement is written once for both backends
+//! (`$n` placeholders, portable types); the few dialect differences are in `migrate.rs`.
+
+#[macro_use]
+pub mod repo;
+mod db;
+mod migrate;
+
+pub use db::{Backend, Db, StorageError};
+pub use migrate::MIGRATIONS;

@@ -1,0 +1,29 @@
+//! A small key–value table for server state (e.g. the bootstrap code's hash).
+
+use crate::{Db, StorageError};
+use sqlx::Row;
+
+impl Db {
+    pub async fn meta_get(&self, key: &str) -> Result<Option<String>, StorageError> {
+        let r = sqlx::query("SELECT meta_value FROM meta WHERE meta_key = $1")
+            .bind(key)
+            .fetch_optional(self.pool())
+            .await?;
+        Ok(r.map(|r| r.try_get::<String, _>(0)).transpose()?)
+    }
+
+    pub async fn meta_set(&self, key: &str, value: &str) -> Result<(), StorageError> {
+        sqlx::query("INSERT INTO meta (meta_key, meta_value) VALUES ($1, $2) ON CONFLICT (meta_key) DO UPDATE SET meta_value = $2")
+            .bind(key)
+            .bind(value)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
+    /// Deletes a key; true if this call removed it.
+    pub async fn meta_take(&self, key: &str) -> Result<bool, StorageError> {
+        Ok(sqlx::query("DELETE FROM meta WHERE meta_key = $1").bind(key).execute(self.pool()).await?.rows_affected()
+            == 1)
+    }
+}

@@ -1,0 +1,288 @@
+//! Refresh-token families, refresh tokens and login challenges. Only SHA-256 hashes of
+//! tokens are stored.
+
+use super::{cursor, id, paginate, ts, ts_opt};
+use crate::repo::sqlf;
+use crate::{Db, StorageError};
+use rampart_core::{Page, PageRequest, Timestamp, TokenFamilyId, UserId};
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+#[derive(Clone, Debug)]
+pub struct FamilyRecord {
+    pub id: TokenFamilyId,
+    pub user_id: UserId,
+    pub created_at: Timestamp,
+    pub last_used_at: Timestamp,
+    pub expires_at: Timestamp,
+    pub revoked_at: Option<Timestamp>,
+    pub client_ip: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+fn family(r: &AnyRow) -> Result<FamilyRecord, StorageError> {
+    Ok(FamilyRecord {
+        id: id(r, "id")?,
+        user_id: id(r, "user_id")?,
+        created_at: ts(r, "created_at")?,
+        last_used_at: ts(r, "last_used_at")?,
+        expires_at: ts(r, "expires_at")?,
+        revoked_at: ts_opt(r, "revoked_at")?,
+        client_ip: r.try_get("client_ip")?,
+        user_agent: r.try_get("user_agent")?,
+    })
+}
+
+/// What presenting a refresh token found.
+#[derive(Debug)]
+pub enum RefreshLookup {
+    /// Unknown token.
+    Unknown,
+    /// The token was already rotated: a replay. The family is returned so it can be revoked.
+    Reused(FamilyRecord),
+    /// A live token, now marked used.
+    Fresh(FamilyRecord),
+}
+
+#[derive(Clone, Debug)]
+pub struct ChallengeRecord {
+    pub user_id: UserId,
+    pub kind: String,
+    pub attempts: i64,
+    pub expires_at: Timestamp,
+}
+
+const FAMILY_COLS: &str = "id, user_id, created_at, last_used_at, expires_at, revoked_at, client_ip, user_agent";
+
+impl Db {
+    /// Starts a sign-in: a family and its first refresh token.
+    pub async fn create_family(
+        &self,
+        uid: UserId,
+        token_hash: &str,
+        now: Timestamp,
+        expires_at: Timestamp,
+        client_ip: Option<&str>,
+        user_agent: Option<&str>,
+    ) -> Result<TokenFamilyId, StorageError> {
+        let fid = TokenFamilyId::new();
+        let mut tx = self.pool().begin().await?;
+        sqlx::query("INSERT INTO token_families (id, user_id, created_at, last_used_at, expires_at, client_ip, user_agent) VALUES ($1, $2, $3, $3, $4, $5, $6)")
+            .bind(fid.to_string())
+            .bind(uid.to_string())
+            .bind(now.millis())
+            .bind(expires_at.millis())
+            .bind(client_ip)
+            .bind(user_agent)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("INSERT INTO refresh_tokens (token_hash, family_id, created_at) VALUES ($1, $2, $3)")
+            .bind(token_hash)
+            .bind(fid.to_string())
+            .bind(now.millis())
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(fid)
+    }
+
+    /// Marks a presented refresh token used (atomically: only one of two racing uses wins).
+    pub async fn consume_refresh_token(&self, token_hash: &str, now: Timestamp) -> Result<RefreshLookup, StorageError> {
+        let row = sqlx::query(sqlf!(
+            "SELECT t.used_at AS token_used_at, {} FROM refresh_tokens t JOIN token_families f ON f.id = t.family_id WHERE t.token_hash = $1",
+            FAMILY_COLS.split(", ").map(|c| format!("f.{c}")).collect::<Vec<_>>().join(", ")
+        ))
+        .bind(token_hash)
+        .fetch_optional(self.pool())
+        .await?;
+        let Some(row) = row else { return Ok(RefreshLookup::Unknown) };
+        let fam = family(&row)?;
+        if ts_opt(&row, "token_used_at")?.is_some() {
+            return Ok(RefreshLookup::Reused(fam));
+        }
+        let n = sqlx::query("UPDATE refresh_tokens SET used_at = $1 WHERE token_hash = $2 AND used_at IS NULL")
+            .bind(now.millis())
+            .bind(token_hash)
+            .execute(self.pool())
+            .await?
+            .rows_affected();
+        Ok(if n == 1 { RefreshLookup::Fresh(fam) } else { RefreshLookup::Reused(fam) })
+    }
+
+    /// Adds the next refresh token of a live family.
+    pub async fn rotate_refresh_token(
+        &self,
+        fid: TokenFamilyId,
+        token_hash: &str,
+        now: Timestamp,
+    ) -> Result<(), StorageError> {
+        let mut tx = self.pool().begin().await?;
+        sqlx::query("INSERT INTO refresh_tokens (token_hash, family_id, created_at) VALUES ($1, $2, $3)")
+            .bind(token_hash)
+            .bind(fid.to_string())
+            .bind(now.millis())
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("UPDATE token_families SET last_used_at = $1 WHERE id = $2")
+            .bind(now.millis())
+            .bind(fid.to_string())
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn family(&self, fid: TokenFamilyId) -> Result<Option<FamilyRecord>, StorageError> {
+        let r = sqlx::query(sqlf!("SELECT {FAMILY_COLS} FROM token_families WHERE id = $1"))
+            .bind(fid.to_string())
+            .fetch_optional(self.pool())
+            .await?;
+        r.as_ref().map(family).transpose()
+    }
+
+    /// Whether a family is live (exists, not revoked, not expired) for this user.
+    pub async fn family_is_live(&self, fid: TokenFamilyId, uid: UserId, now: Timestamp) -> Result<bool, StorageError> {
+        Ok(sqlx::query(
+            "SELECT 1 FROM token_families WHERE id = $1 AND user_id = $2 AND revoked_at IS NULL AND expires_at > $3",
+        )
+        .bind(fid.to_string())
+        .bind(uid.to_string())
+        .bind(now.millis())
+        .fetch_optional(self.pool())
+        .await?
+        .is_some())
+    }
+
+    /// Revokes one family, only if it belongs to `uid`. True if it was live.
+    pub async fn revoke_family(
+        &self,
+        fid: TokenFamilyId,
+        uid: UserId,
+        reason: &str,
+        now: Timestamp,
+    ) -> Result<bool, StorageError> {
+        let n = sqlx::query("UPDATE token_families SET revoked_at = $1, revoke_reason = $2 WHERE id = $3 AND user_id = $4 AND revoked_at IS NULL")
+            .bind(now.millis())
+            .bind(reason)
+            .bind(fid.to_string())
+            .bind(uid.to_string())
+            .execute(self.pool())
+            .await?
+            .rows_affected();
+        Ok(n == 1)
+    }
+
+    /// Revokes every live family of a user ("sign out everywhere", disable, MFA reset).
+    pub async fn revoke_all_families(&self, uid: UserId, reason: &str, now: Timestamp) -> Result<u64, StorageError> {
+        Ok(sqlx::query(
+            "UPDATE token_families SET revoked_at = $1, revoke_reason = $2 WHERE user_id = $3 AND revoked_at IS NULL",
+        )
+        .bind(now.millis())
+        .bind(reason)
+        .bind(uid.to_string())
+        .execute(self.pool())
+        .await?
+        .rows_affected())
+    }
+
+    /// A user's live sign-ins, newest first.
+    pub async fn list_families(
+        &self,
+        uid: UserId,
+        now: Timestamp,
+        page: &PageRequest,
+    ) -> Result<Page<FamilyRecord>, StorageError> {
+        let before = cursor(page)?;
+        let rows = sqlx::query(sqlf!(
+            "SELECT {FAMILY_COLS} FROM token_families WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > $2 AND ($3 = '' OR id < $3) ORDER BY id DESC LIMIT $4"
+        ))
+        .bind(uid.to_string())
+        .bind(now.millis())
+        .bind(before.unwrap_or_default())
+        .bind(i64::from(page.limit()) + 1)
+        .fetch_all(self.pool())
+        .await?;
+        let items = rows.iter().map(family).collect::<Result<Vec<_>, _>>()?;
+        Ok(paginate(items, page.limit(), |f| f.id.to_string()))
+    }
+
+    pub async fn create_challenge(
+        &self,
+        id_hash: &str,
+        uid: UserId,
+        kind: &str,
+        now: Timestamp,
+        expires_at: Timestamp,
+    ) -> Result<(), StorageError> {
+        sqlx::query("INSERT INTO auth_challenges (id_hash, user_id, kind, attempts, created_at, expires_at) VALUES ($1, $2, $3, 0, $4, $5)")
+            .bind(id_hash)
+            .bind(uid.to_string())
+            .bind(kind)
+            .bind(now.millis())
+            .bind(expires_at.millis())
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
+    /// Looks up a live challenge and counts an attempt against it.
+    pub async fn challenge_attempt(
+        &self,
+        id_hash: &str,
+        now: Timestamp,
+    ) -> Result<Option<ChallengeRecord>, StorageError> {
+        let n =
+            sqlx::query("UPDATE auth_challenges SET attempts = attempts + 1 WHERE id_hash = $1 AND expires_at > $2")
+                .bind(id_hash)
+                .bind(now.millis())
+                .execute(self.pool())
+                .await?
+                .rows_affected();
+        if n != 1 {
+            return Ok(None);
+        }
+        let r = sqlx::query("SELECT user_id, kind, attempts, expires_at FROM auth_challenges WHERE id_hash = $1")
+            .bind(id_hash)
+            .fetch_optional(self.pool())
+            .await?;
+        r.map(|r| {
+            Ok(ChallengeRecord {
+                user_id: id(&r, "user_id")?,
+                kind: r.try_get("kind")?,
+                attempts: r.try_get("attempts")?,
+                expires_at: ts(&r, "expires_at")?,
+            })
+        })
+        .transpose()
+    }
+
+    /// Reads a live challenge without counting an attempt.
+    pub async fn challenge(&self, id_hash: &str, now: Timestamp) -> Result<Option<ChallengeRecord>, StorageError> {
+        let r = sqlx::query(
+            "SELECT user_id, kind, attempts, expires_at FROM auth_challenges WHERE id_hash = $1 AND expires_at > $2",
+        )
+        .bind(id_hash)
+        .bind(now.millis())
+        .fetch_optional(self.pool())
+        .await?;
+        r.map(|r| {
+            Ok(ChallengeRecord {
+                user_id: id(&r, "user_id")?,
+                kind: r.try_get("kind")?,
+                attempts: r.try_get("attempts")?,
+                expires_at: ts(&r, "expires_at")?,
+            })
+        })
+        .transpose()
+    }
+
+    /// Deletes a challenge; true if this call removed it (so only one completion wins).
+    pub async fn delete_challenge(&self, id_hash: &str) -> Result<bool, StorageError> {
+        Ok(sqlx::query("DELETE FROM auth_challenges WHERE id_hash = $1")
+            .bind(id_hash)
+            .execute(self.pool())
+            .await?
+            .rows_affected()
+            == 1)
+    }
+}

@@ -1,0 +1,323 @@
+//! The repository suite: every test runs on SQLite and on PostgreSQL
+//! (`RAMPART_TEST_POSTGRES_URL`; without it the PostgreSQL half prints SKIPPED by name).
+
+use rampart_core::{PageRequest, Timestamp, UserId};
+use rampart_storage::repo::api_keys::{KeyOwner, NewApiKeyRow};
+use rampart_storage::repo::audit::{AuditEntry, AuditFilter};
+use rampart_storage::repo::tokens::RefreshLookup;
+use rampart_storage::repo::users::{NewUser, UserStatus};
+use rampart_storage::{Db, StorageError};
+use rampart_testkit::TestDb;
+
+macro_rules! both {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite { $(#[tokio::test] async fn $name() { let t = rampart_testkit::TestDb::sqlite().await; super::$name(&t.db).await; t.cleanup().await; })* }
+        mod postgres { $(#[tokio::test] async fn $name() { if let Some(t) = rampart_testkit::TestDb::postgres(concat!("postgres::", stringify!($name))).await { super::$name(&t.db).await; t.cleanup().await; } })* }
+    };
+}
+
+both!(
+    users_crud_and_unique_email,
+    users_pagination_and_search,
+    groups_and_admin_count,
+    mfa_replay_and_recovery_codes,
+    refresh_rotation_and_reuse,
+    families_revocation,
+    api_keys_owner_scoping,
+    throttle_locks_and_clears,
+    audit_filters_and_order,
+    meta_take_once,
+    signing_keys_publish_window,
+    migrate_is_idempotent
+);
+
+const T0: Timestamp = Timestamp::from_millis(1_700_000_000_000);
+
+async fn user(db: &Db, email: &str, groups: &[&str]) -> UserId {
+    let groups: Vec<String> = groups.iter().map(|s| s.to_string()).collect();
+    db.create_user(
+        &NewUser { email, display_name: "Test", password_hash: Some("h"), groups: &groups, external: None },
+        T0,
+    )
+    .await
+    .unwrap()
+    .id
+}
+
+async fn users_crud_and_unique_email(db: &Db) {
+    let id = user(db, "a@example.com", &["admin"]).await;
+    let u = db.user_by_email("a@example.com").await.unwrap().unwrap();
+    assert_eq!(u.id, id);
+    assert_eq!(u.groups, vec!["admin".to_string()]);
+    assert!(!u.mfa_enabled);
+    let dup = db
+        .create_user(
+            &NewUser { email: "a@example.com", display_name: "x", password_hash: None, groups: &[], external: None },
+            T0,
+        )
+        .await;
+    assert!(matches!(dup, Err(StorageError::Conflict)), "{dup:?}");
+    // Unknown group: nothing stored half-way.
+    let bad = db
+        .create_user(
+            &NewUser {
+                email: "b@example.com",
+                display_name: "x",
+                password_hash: None,
+                groups: &["nope".into()],
+                external: None,
+            },
+            T0,
+        )
+        .await;
+    assert!(bad.is_err());
+    assert!(db.user_by_email("b@example.com").await.unwrap().is_none());
+    // External users may share an email with a local user.
+    let ext = db
+        .create_user(
+            &NewUser {
+                email: "a@example.com",
+                display_name: "x",
+                password_hash: None,
+                groups: &[],
+                external: Some(("https://idp", "sub-1")),
+            },
+            T0,
+        )
+        .await
+        .unwrap();
+    assert_eq!(db.user_by_external("https://idp", "sub-1").await.unwrap().unwrap().id, ext.id);
+    assert!(db.set_user_status(id, UserStatus::Disabled, T0).await.unwrap());
+    assert_eq!(db.user_by_id(id).await.unwrap().unwrap().status, UserStatus::Disabled);
+    assert!(db.update_profile(id, "New Name", T0).await.unwrap());
+    assert!(db.delete_user(id).await.unwrap());
+    assert!(!db.delete_user(id).await.unwrap());
+    assert!(db.user_by_id(id).await.unwrap().is_none());
+}
+
+async fn users_pagination_and_search(db: &Db) {
+    for i in 0..7 {
+        user(db, &format!("user{i}@example.com"), &[]).await;
+    }
+    user(db, "percent%@example.com", &[]).await;
+    let mut seen = Vec::new();
+    let mut page = PageRequest { limit: Some(3), cursor: None };
+    loop {
+        let p = db.list_users(None, &page).await.unwrap();
+        assert!(p.items.len() <= 3);
+        seen.extend(p.items.iter().map(|u| u.email.clone()));
+        match p.next_cursor {
+            Some(c) => page.cursor = Some(c),
+            None => break,
+        }
+    }
+    assert_eq!(seen.len(), 8);
+    let found = db.list_users(Some("USER3"), &PageRequest::default()).await.unwrap();
+    assert_eq!(found.items.len(), 1);
+    // LIKE wildcards in the search text are literal.
+    let pct = db.list_users(Some("%"), &PageRequest::default()).await.unwrap();
+    assert_eq!(pct.items.len(), 1, "'%' matches only the address containing it");
+    let bad = db.list_users(None, &PageRequest { limit: None, cursor: Some("not-a-uuid".into()) }).await;
+    assert!(bad.is_err());
+}
+
+async fn groups_and_admin_count(db: &Db) {
+    assert_eq!(db.count_active_admins().await.unwrap(), 0);
+    let a = user(db, "a@example.com", &["admin"]).await;
+    db.create_group("analysts", "People who analyse", T0).await.unwrap();
+    assert!(matches!(db.create_group("analysts", "", T0).await, Err(StorageError::Conflict)));
+    assert_eq!(db.count_active_admins().await.unwrap(), 1);
+    assert!(db.set_user_groups(a, &["analysts".into()]).await.unwrap());
+    assert_eq!(db.user_groups(a).await.unwrap(), vec!["analysts".to_string()]);
+    assert_eq!(db.count_active_admins().await.unwrap(), 0);
+    assert!(db.set_user_groups(a, &["nope".into()]).await.is_err());
+    assert_eq!(db.user_groups(a).await.unwrap(), vec!["analysts".to_string()], "failed update left groups intact");
+    let groups = db.list_groups(&PageRequest::default()).await.unwrap();
+    assert_eq!(groups.items.len(), 2);
+    assert!(db.delete_group("analysts").await.unwrap());
+    assert!(db.user_groups(a).await.unwrap().is_empty());
+    assert!(!db.set_user_groups(UserId::new(), &[]).await.unwrap());
+}
+
+async fn mfa_replay_and_recovery_codes(db: &Db) {
+    let u = user(db, "m@example.com", &[]).await;
+    assert!(db.mfa_begin(u, b"sealed", T0).await.unwrap());
+    assert!(!db.mfa(u).await.unwrap().unwrap().enabled);
+    assert!(db.mfa_enable(u, &["h1".into(), "h2".into()], T0).await.unwrap());
+    assert!(!db.mfa_begin(u, b"other", T0).await.unwrap(), "cannot restart while enabled");
+    assert!(db.user_by_id(u).await.unwrap().unwrap().mfa_enabled);
+    assert!(db.mfa_use_step(u, 100).await.unwrap());
+    assert!(!db.mfa_use_step(u, 100).await.unwrap(), "same step is a replay");
+    assert!(!db.mfa_use_step(u, 99).await.unwrap(), "older step is a replay");
+    assert!(db.mfa_use_step(u, 101).await.unwrap());
+    assert!(db.use_recovery_code(u, "h1", T0).await.unwrap());
+    assert!(!db.use_recovery_code(u, "h1", T0).await.unwrap(), "single use");
+    assert_eq!(db.unused_recovery_codes(u).await.unwrap(), 1);
+    assert!(db.mfa_reset(u).await.unwrap());
+    assert!(db.mfa(u).await.unwrap().is_none());
+    assert_eq!(db.unused_recovery_codes(u).await.unwrap(), 0);
+}
+
+async fn refresh_rotation_and_reuse(db: &Db) {
+    let u = user(db, "r@example.com", &[]).await;
+    let exp = T0.plus(std::time::Duration::from_secs(3600));
+    let fid = db.create_family(u, "hash-1", T0, exp, Some("127.0.0.1"), None).await.unwrap();
+    assert!(matches!(db.consume_refresh_token("nope", T0).await.unwrap(), RefreshLookup::Unknown));
+    match db.consume_refresh_token("hash-1", T0).await.unwrap() {
+        RefreshLookup::Fresh(f) => assert_eq!(f.id, fid),
+        other => panic!("{other:?}"),
+    }
+    db.rotate_refresh_token(fid, "hash-2", T0).await.unwrap();
+    assert!(matches!(db.consume_refresh_token("hash-1", T0).await.unwrap(), RefreshLookup::Reused(f) if f.id == fid));
+    assert!(db.family_is_live(fid, u, T0).await.unwrap());
+    assert!(!db.family_is_live(fid, UserId::new(), T0).await.unwrap(), "another user's family is not live for them");
+    assert!(!db.family_is_live(fid, u, exp).await.unwrap(), "expired");
+}
+
+async fn families_revocation(db: &Db) {
+    let u = user(db, "f@example.com", &[]).await;
+    let other = user(db, "g@example.com", &[]).await;
+    let exp = T0.plus(std::time::Duration::from_secs(3600));
+    let f1 = db.create_family(u, "a", T0, exp, None, None).await.unwrap();
+    let _f2 = db.create_family(u, "b", T0, exp, None, None).await.unwrap();
+    assert_eq!(db.list_families(u, T0, &PageRequest::default()).await.unwrap().items.len(), 2);
+    assert!(!db.revoke_family(f1, other, "logout", T0).await.unwrap(), "cannot revoke another user's family");
+    assert!(db.revoke_family(f1, u, "logout", T0).await.unwrap());
+    assert!(!db.family_is_live(f1, u, T0).await.unwrap());
+    assert_eq!(db.revoke_all_families(u, "all", T0).await.unwrap(), 1);
+    assert!(db.list_families(u, T0, &PageRequest::default()).await.unwrap().items.is_empty());
+}
+
+async fn api_keys_owner_scoping(db: &Db) {
+    let a = user(db, "a@example.com", &[]).await;
+    let b = user(db, "b@example.com", &[]).await;
+    let k = db
+        .create_api_key(
+            &NewApiKeyRow {
+                user_id: a,
+                name: "ci",
+                prefix: "abcdef012345",
+                secret_hash: "h",
+                scopes: "chat",
+                expires_at: None,
+            },
+            T0,
+        )
+        .await
+        .unwrap();
+    assert_eq!(db.api_key_by_prefix("abcdef012345").await.unwrap().unwrap().id, k.id);
+    assert!(db.api_key(KeyOwner::User(b), k.id).await.unwrap().is_none());
+    assert!(db.list_api_keys(KeyOwner::User(b), &PageRequest::default()).await.unwrap().items.is_empty());
+    assert_eq!(db.list_api_keys(KeyOwner::Anyone, &PageRequest::default()).await.unwrap().items.len(), 1);
+    assert!(!db.revoke_api_key(KeyOwner::User(b), k.id, T0).await.unwrap(), "another user's key is refused");
+    assert!(db.revoke_api_key(KeyOwner::User(a), k.id, T0).await.unwrap());
+    assert!(!db.revoke_api_key(KeyOwner::Anyone, k.id, T0).await.unwrap(), "already revoked");
+    db.touch_api_key(k.id, T0).await.unwrap();
+    assert_eq!(db.api_key(KeyOwner::User(a), k.id).await.unwrap().unwrap().last_used_at, Some(T0));
+    let dup = db
+        .create_api_key(
+            &NewApiKeyRow {
+                user_id: b,
+                name: "x",
+                prefix: "abcdef012345",
+                secret_hash: "h",
+                scopes: "",
+                expires_at: None,
+            },
+            T0,
+        )
+        .await;
+    assert!(matches!(dup, Err(StorageError::Conflict)));
+}
+
+async fn throttle_locks_and_clears(db: &Db) {
+    let k = "email:abc";
+    assert!(db.throttle_locked_until(k, T0).await.unwrap().is_none());
+    for _ in 0..4 {
+        assert!(db.throttle_fail(k, T0, 60_000, 5, 30_000).await.unwrap().is_none());
+    }
+    let until = db.throttle_fail(k, T0, 60_000, 5, 30_000).await.unwrap().unwrap();
+    assert_eq!(until.millis(), T0.millis() + 30_000);
+    assert_eq!(db.throttle_locked_until(k, T0).await.unwrap(), Some(until));
+    assert!(db.throttle_locked_until(k, until).await.unwrap().is_none(), "lock ends");
+    db.throttle_clear(k).await.unwrap();
+    assert!(db.throttle_locked_until(k, T0).await.unwrap().is_none());
+}
+
+async fn audit_filters_and_order(db: &Db) {
+    let u = UserId::new();
+    for (i, action) in ["auth.login", "auth.login", "apikey.create"].iter().enumerate() {
+        db.audit(
+            &AuditEntry {
+                actor_id: Some(u),
+                action: action.to_string(),
+                outcome: if i == 0 { "failure" } else { "success" }.into(),
+                ..Default::default()
+            },
+            T0,
+        )
+        .await
+        .unwrap();
+    }
+    let all = db.list_audit(&AuditFilter::default(), &PageRequest::default()).await.unwrap();
+    assert_eq!(all.items.len(), 3);
+    assert_eq!(all.items[0].entry.action, "apikey.create", "newest first");
+    let logins = db
+        .list_audit(&AuditFilter { action: Some("auth.login".into()), ..Default::default() }, &PageRequest::default())
+        .await
+        .unwrap();
+    assert_eq!(logins.items.len(), 2);
+    let failed = db
+        .list_audit(
+            &AuditFilter { outcome: Some("failure".into()), actor_id: Some(u), ..Default::default() },
+            &PageRequest::default(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(failed.items.len(), 1);
+}
+
+async fn meta_take_once(db: &Db) {
+    db.meta_set("k", "v1").await.unwrap();
+    db.meta_set("k", "v2").await.unwrap();
+    assert_eq!(db.meta_get("k").await.unwrap().as_deref(), Some("v2"));
+    assert!(db.meta_take("k").await.unwrap());
+    assert!(!db.meta_take("k").await.unwrap());
+}
+
+async fn signing_keys_publish_window(db: &Db) {
+    db.insert_signing_key("k1", "RS256", b"sealed1", T0).await.unwrap();
+    let later = T0.plus(std::time::Duration::from_secs(10));
+    assert_eq!(db.retire_signing_keys(later, later.plus(std::time::Duration::from_secs(100))).await.unwrap(), 1);
+    db.insert_signing_key("k2", "RS256", b"sealed2", later).await.unwrap();
+    let keys = db.published_signing_keys(later).await.unwrap();
+    assert_eq!(keys.iter().map(|k| k.kid.as_str()).collect::<Vec<_>>(), vec!["k2", "k1"]);
+    assert_eq!(keys[1].sealed_private_key, b"sealed1");
+    let much_later = later.plus(std::time::Duration::from_secs(1000));
+    assert_eq!(db.published_signing_keys(much_later).await.unwrap().len(), 1, "retired key leaves the JWKS");
+}
+
+async fn migrate_is_idempotent(db: &Db) {
+    db.migrate().await.unwrap();
+    db.ping().await.unwrap();
+}
+
+/// Both backends end with the same schema.
+#[tokio::test]
+async fn sqlite_and_postgres_schemas_match() {
+    let s = TestDb::sqlite().await;
+    let Some(p) = TestDb::postgres("sqlite_and_postgres_schemas_match").await else { return };
+    let a = s.db.schema_fingerprint().await.unwrap();
+    let b = p.db.schema_fingerprint().await.unwrap();
+    assert!(a.len() > 40, "fingerprint covers the schema: {a:?}");
+    let only_a: Vec<_> = a.iter().filter(|x| !b.contains(x)).collect();
+    let only_b: Vec<_> = b.iter().filter(|x| !a.contains(x)).collect();
+    assert!(only_a.is_empty() && only_b.is_empty(), "sqlite only: {only_a:#?}\npostgres only: {only_b:#?}");
+    p.cleanup().await;
+}
+
+#[tokio::test]
+async fn refuses_unknown_database_urls() {
+    assert!(matches!(Db::connect("mysql://x").await, Err(StorageError::UnsupportedUrl)));
+    assert!(matches!(Db::connect("./rampart.db").await, Err(StorageError::UnsupportedUrl)));
+}

@@ -1,0 +1,79 @@
+//! Temporary databases. SQLite: a file in a temp dir. PostgreSQL: a fresh database on the
+//! server named by `RAMPART_TEST_POSTGRES_URL`, or `None` (and the test says it skipped).
+
+use rampart_storage::Db;
+use sqlx::{AnyConnection, Connection, Executor, Row};
+
+/// The PostgreSQL server for tests, if configured.
+pub fn pg_url() -> Option<String> {
+    std::env::var("RAMPART_TEST_POSTGRES_URL").ok().filter(|s| !s.is_empty())
+}
+
+/// A database that exists for one test.
+pub struct TestDb {
+    pub db: Db,
+    pub url: String,
+    _dir: Option<tempfile::TempDir>,
+    pg: Option<(String, String)>,
+}
+
+impl TestDb {
+    pub async fn sqlite() -> TestDb {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let url = format!("sqlite://{}", dir.path().join("test.db").display());
+        let db = Db::open(&url).await.expect("open sqlite");
+        TestDb { db, url, _dir: Some(dir), pg: None }
+    }
+
+    /// A fresh PostgreSQL database, or `None` after printing that `test` was skipped.
+    pub async fn postgres(test: &str) -> Option<TestDb> {
+        let Some(base) = pg_url() else {
+            eprintln!("SKIPPED {test}: RAMPART_TEST_POSTGRES_URL is not set");
+            return None;
+        };
+        let url = Self::create_pg_database(&base).await;
+        let db = Db::open(&url.1).await.expect("open postgres");
+        Some(TestDb { db, url: url.1.clone(), _dir: None, pg: Some((base, url.0)) })
+    }
+
+    /// Creates an empty database; returns (name, url). Also drops test databases left over
+    /// from runs more than an hour old.
+    pub async fn create_pg_database(base: &str) -> (String, String) {
+        sqlx::any::install_default_drivers();
+        let mut c = AnyConnection::connect(base).await.expect("connect to RAMPART_TEST_POSTGRES_URL");
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+        let old = sqlx::query("SELECT datname::text FROM pg_database WHERE datname LIKE 'rampart_t_%'")
+            .fetch_all(&mut c)
+            .await
+            .expect("list databases");
+        for r in old {
+            let name: String = r.try_get(0).expect("name");
+            let ts: u64 = name.split('_').nth(2).and_then(|s| s.parse().ok()).unwrap_or(0);
+            if ts + 3600 < now {
+                let _ = c.execute(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS \"{name}\""))).await;
+            }
+        }
+        let name = format!("rampart_t_{now}_{}", uuid::Uuid::now_v7().simple());
+        c.execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE \"{name}\""))).await.expect("create database");
+        let url = match base.rfind('/') {
+            Some(i) if base[..i].contains("://") && !base[i..].contains('@') => {
+                let tail = &base[i + 1..];
+                let query = tail.find('?').map(|q| &tail[q..]).unwrap_or("");
+                format!("{}/{name}{query}", &base[..i])
+            }
+            _ => format!("{}/{name}", base.trim_end_matches('/')),
+        };
+        (name, url)
+    }
+
+    /// Drops the PostgreSQL database (SQLite temp dirs go away on drop).
+    pub async fn cleanup(self) {
+        self.db.close().await;
+        if let Some((base, name)) = self.pg {
+            if let Ok(mut c) = AnyConnection::connect(&base).await {
+                let _ =
+                    c.execute(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))).await;
+            }
+        }
+    }
+}
