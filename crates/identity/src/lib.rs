@@ -1,1 +1,22 @@
-//! rampart-identity
+//! `rampart-identity`: who the caller is.
+//!
+//! Owns users, passwords and the password policy, login throttling and lockout, TOTP MFA with
+//! recovery codes, groups, token issue and verification (our own keys and external issuers),
+//! API keys, the first-admin bootstrap, and the audit trail of all of it.
+//! Depends on `core`, `crypto` and `storage`; knows nothing of HTTP.
+
+pub mod admin;
+pub mod apikeys;
+pub mod authorize;
+pub mod config;
+pub mod error;
+pub mod external;
+pub mod login;
+pub mod mfa;
+pub mod service;
+pub mod tokens;
+pub mod validate;
+
+pub use config::{ExternalIssuerConfig, IdentityConfig, MfaPolicy, PasswordPolicy};
+pub use error::IdentityError;
+pub use service::{Identity, RequestMeta};

@@ -1,1 +1,20 @@
-//! rampart-server
+//! `rampart-server`: the composition root.
+//!
+//! Owns configuration, `AppState`, `build_app()`, the axum routes per feature, extractors,
+//! error → HTTP mapping, the OpenAPI document and the CLI. The only crate that knows axum;
+//! it may depend on every other Rampart crate.
+
+pub mod app;
+pub mod cli;
+pub mod config;
+pub mod error;
+pub mod extract;
+pub mod keys;
+pub mod openapi;
+pub mod routes;
+pub mod serve;
+pub mod state;
+
+pub use app::{build_app, build_state};
+pub use config::Config;
+pub use state::AppState;

@@ -1,0 +1,444 @@
+//! Sign-in flows: password login with throttling and lockout, MFA challenges, refresh with
+//! rotation and reuse detection, logout, self sign-up and the first-admin bootstrap.
+
+use crate::config::MfaPolicy;
+use crate::error::{IdentityError, Result};
+use crate::service::{Identity, RequestMeta};
+use crate::tokens::TokenSet;
+use crate::validate;
+use rampart_core::{Timestamp, UserId};
+use rampart_crypto::{ct_eq, opaque_token, sha256_hex};
+use rampart_storage::repo::tokens::RefreshLookup;
+use rampart_storage::repo::users::{NewUser, UserRecord, UserStatus};
+use serde::Serialize;
+
+const BOOTSTRAP_META: &str = "bootstrap_code_sha256";
+pub const CHALLENGE_TOTP: &str = "TOTP";
+pub const CHALLENGE_MFA_SETUP: &str = "MFA_SETUP";
+const MAX_CHALLENGE_ATTEMPTS: i64 = 5;
+
+/// The result of a password login.
+#[derive(Debug)]
+pub enum LoginOutcome {
+    Tokens(TokenSet),
+    /// A second step is needed; `session` is an opaque, single-use handle.
+    Challenge {
+        challenge: &'static str,
+        session: String,
+    },
+}
+
+/// Tokens from completing a challenge; `recovery_codes` only when MFA was just set up.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ChallengeTokens {
+    #[serde(flatten)]
+    pub tokens: TokenSet,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub recovery_codes: Option<Vec<String>>,
+}
+
+fn secs_until(until: Timestamp, now: Timestamp) -> u64 {
+    u64::try_from((until.millis() - now.millis() + 999) / 1000).unwrap_or(1).max(1)
+}
+
+impl Identity {
+    fn account_key(email: &str) -> String {
+        format!("acct:{}", sha256_hex(email.as_bytes()))
+    }
+
+    async fn check_locks(&self, acct: &str, meta: &RequestMeta) -> Result<()> {
+        let now = self.now();
+        let mut keys = vec![acct.to_owned()];
+        if let Some(ip) = &meta.client_ip {
+            keys.push(format!("ip:{ip}"));
+        }
+        for k in keys {
+            if let Some(until) = self.db().throttle_locked_until(&k, now).await? {
+                return Err(IdentityError::Locked { retry_after_secs: secs_until(until, now) });
+            }
+        }
+        Ok(())
+    }
+
+    async fn record_failure(&self, acct: &str, meta: &RequestMeta) -> Result<Option<Timestamp>> {
+        let c = self.config();
+        let now = self.now();
+        let window = i64::try_from(c.lockout_window.as_millis()).unwrap_or(i64::MAX);
+        let lock = i64::try_from(c.lockout_duration.as_millis()).unwrap_or(i64::MAX);
+        let mut locked = self.db().throttle_fail(acct, now, window, i64::from(c.lockout_threshold), lock).await?;
+        if let Some(ip) = &meta.client_ip {
+            let l =
+                self.db().throttle_fail(&format!("ip:{ip}"), now, window, i64::from(c.ip_failure_limit), lock).await?;
+            locked = locked.or(l);
+        }
+        Ok(locked)
+    }
+
+    /// Whether a user's email domain is allowed to sign in (LMA/LCA: checked at every sign-in
+    /// when an allow-list is configured; administrators are exempt so they cannot be locked out).
+    fn domain_allowed(&self, user: &UserRecord) -> bool {
+        let domains = &self.config().signup_email_domains;
+        domains.is_empty()
+            || user.groups.iter().any(|g| g == rampart_core::principal::ADMIN_GROUP)
+            || domains.iter().any(|d| d.eq_ignore_ascii_case(validate::email_domain(&user.email)))
+    }
+
+    /// `POST /v1/auth/login`. Unknown emails, wrong passwords, disabled accounts and
+    /// disallowed domains all give the same answer after the same work.
+    pub async fn login(&self, username: &str, password: &str, meta: &RequestMeta) -> Result<LoginOutcome> {
+        let email = validate::normalize_email(username).map_err(|_| IdentityError::InvalidCredentials)?;
+        if password.len() > validate::MAX_PASSWORD {
+            return Err(IdentityError::InvalidCredentials);
+        }
+        let acct = Self::account_key(&email);
+        if let Err(e) = self.check_locks(&acct, meta).await {
+            self.audit(meta, None, "auth.login", Some(email.clone()), "locked", None).await;
+            return Err(e);
+        }
+        let user = self.db().user_by_email(&email).await?;
+        let ok = match &user {
+            Some(u) => match &u.password_hash {
+                Some(h) => self.inner.hasher.verify(password, h),
+                None => self.inner.hasher.verify_dummy(password),
+            },
+            None => self.inner.hasher.verify_dummy(password),
+        };
+        let user = match user {
+            Some(u) if ok && u.status == UserStatus::Active && self.domain_allowed(&u) => u,
+            other => {
+                let reason = match &other {
+                    None => "unknown_user",
+                    Some(_) if !ok => "bad_password",
+                    Some(u) if u.status != UserStatus::Active => "disabled",
+                    Some(_) => "domain_not_allowed",
+                };
+                let locked = self.record_failure(&acct, meta).await?;
+                let actor = other.as_ref().map(|u| (u.id, u.email.as_str()));
+                self.audit(meta, actor, "auth.login", Some(email.clone()), "failure", Some(reason)).await;
+                if let Some(until) = locked {
+                    self.audit(meta, actor, "auth.lockout", Some(email.clone()), "locked", None).await;
+                    tracing::warn!(reason = "lockout", "sign-in locked after repeated failures");
+                    return Err(IdentityError::Locked { retry_after_secs: secs_until(until, self.now()) });
+                }
+                return Err(IdentityError::InvalidCredentials);
+            }
+        };
+        if let Some(h) = &user.password_hash {
+            if self.inner.hasher.needs_rehash(h) {
+                let new = self.inner.hasher.hash(password);
+                self.db().set_password_hash(user.id, &new, self.now()).await?;
+            }
+        }
+        let policy = self.config().mfa;
+        let challenge = if user.mfa_enabled && policy != MfaPolicy::Off {
+            Some(CHALLENGE_TOTP)
+        } else if policy == MfaPolicy::Required {
+            Some(CHALLENGE_MFA_SETUP)
+        } else {
+            None
+        };
+        match challenge {
+            Some(kind) => {
+                let session = opaque_token();
+                let now = self.now();
+                self.db()
+                    .create_challenge(
+                        &sha256_hex(session.as_bytes()),
+                        user.id,
+                        kind,
+                        now,
+                        now.plus(self.config().challenge_ttl),
+                    )
+                    .await?;
+                self.audit(meta, Some((user.id, &user.email)), "auth.login", None, "challenge", Some(kind)).await;
+                Ok(LoginOutcome::Challenge { challenge: kind, session })
+            }
+            None => {
+                self.db().throttle_clear(&acct).await?;
+                self.audit(meta, Some((user.id, &user.email)), "auth.login", None, "success", None).await;
+                Ok(LoginOutcome::Tokens(self.start_session(&user, meta).await?))
+            }
+        }
+    }
+
+    /// Creates a token family and the first tokens.
+    pub(crate) async fn start_session(&self, user: &UserRecord, meta: &RequestMeta) -> Result<TokenSet> {
+        let refresh = opaque_token();
+        let now = self.now();
+        let fid = self
+            .db()
+            .create_family(
+                user.id,
+                &sha256_hex(refresh.as_bytes()),
+                now,
+                now.plus(self.config().refresh_token_ttl),
+                meta.client_ip.as_deref(),
+                meta.user_agent.as_deref().map(|s| &s[..s.len().min(256)]),
+            )
+            .await?;
+        self.issue_tokens(user, fid, refresh)
+    }
+
+    async fn challenge_user(
+        &self,
+        session: &str,
+        count_attempt: bool,
+    ) -> Result<(rampart_storage::repo::tokens::ChallengeRecord, UserRecord)> {
+        let h = sha256_hex(session.as_bytes());
+        let ch = if count_attempt {
+            self.db().challenge_attempt(&h, self.now()).await?
+        } else {
+            self.db().challenge(&h, self.now()).await?
+        };
+        let ch = ch.ok_or(IdentityError::InvalidSession)?;
+        if ch.attempts > MAX_CHALLENGE_ATTEMPTS {
+            self.db().delete_challenge(&h).await?;
+            return Err(IdentityError::InvalidSession);
+        }
+        let user = self.db().user_by_id(ch.user_id).await?.ok_or(IdentityError::InvalidSession)?;
+        if user.status != UserStatus::Active {
+            return Err(IdentityError::InvalidSession);
+        }
+        Ok((ch, user))
+    }
+
+    /// `POST /v1/auth/mfa/setup {session}`: during an `MFA_SETUP` challenge, starts TOTP
+    /// enrolment for the signing-in user.
+    pub async fn challenge_mfa_setup(&self, session: &str, meta: &RequestMeta) -> Result<crate::mfa::TotpEnrollment> {
+        let (ch, user) = self.challenge_user(session, false).await?;
+        if ch.kind != CHALLENGE_MFA_SETUP {
+            return Err(IdentityError::InvalidSession);
+        }
+        self.begin_totp(&user, meta).await
+    }
+
+    /// `POST /v1/auth/challenge {session, code}`.
+    pub async fn respond_to_challenge(&self, session: &str, code: &str, meta: &RequestMeta) -> Result<ChallengeTokens> {
+        let (ch, user) = self.challenge_user(session, true).await?;
+        let acct = Self::account_key(&user.email);
+        self.check_locks(&acct, meta).await?;
+        let h = sha256_hex(session.as_bytes());
+        let result = match ch.kind.as_str() {
+            CHALLENGE_TOTP => self.check_second_factor(&user, code).await.map(|()| None),
+            CHALLENGE_MFA_SETUP => self.finish_totp(&user, code, meta).await.map(Some),
+            _ => Err(IdentityError::InvalidSession),
+        };
+        match result {
+            Ok(recovery_codes) => {
+                if !self.db().delete_challenge(&h).await? {
+                    return Err(IdentityError::InvalidSession);
+                }
+                self.db().throttle_clear(&acct).await?;
+                self.audit(meta, Some((user.id, &user.email)), "auth.mfa_challenge", None, "success", Some(&ch.kind))
+                    .await;
+                let tokens = self.start_session(&user, meta).await?;
+                Ok(ChallengeTokens { tokens, recovery_codes })
+            }
+            Err(IdentityError::InvalidCode) => {
+                let locked = self.record_failure(&acct, meta).await?;
+                self.audit(meta, Some((user.id, &user.email)), "auth.mfa_challenge", None, "failure", Some(&ch.kind))
+                    .await;
+                match locked {
+                    Some(until) => {
+                        self.db().delete_challenge(&h).await?;
+                        self.audit(meta, Some((user.id, &user.email)), "auth.lockout", None, "locked", None).await;
+                        Err(IdentityError::Locked { retry_after_secs: secs_until(until, self.now()) })
+                    }
+                    None => Err(IdentityError::InvalidCode),
+                }
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// `POST /v1/auth/refresh`: rotates the refresh token. Presenting an already-rotated token
+    /// revokes the whole family (someone else has a copy).
+    pub async fn refresh(&self, refresh_token: &str, meta: &RequestMeta) -> Result<TokenSet> {
+        if refresh_token.len() > 256 {
+            return Err(IdentityError::InvalidToken("malformed"));
+        }
+        let now = self.now();
+        let fam = match self.db().consume_refresh_token(&sha256_hex(refresh_token.as_bytes()), now).await? {
+            RefreshLookup::Unknown => return Err(IdentityError::InvalidToken("unknown refresh token")),
+            RefreshLookup::Reused(f) => {
+                if self.db().revoke_family(f.id, f.user_id, "refresh_token_reuse", now).await? {
+                    self.audit(
+                        meta,
+                        Some((f.user_id, "")),
+                        "auth.token_family_revoked",
+                        Some(f.id.to_string()),
+                        "success",
+                        Some("refresh_token_reuse"),
+                    )
+                    .await;
+                    tracing::warn!(family = %f.id, "refresh token reuse detected; family revoked");
+                }
+                return Err(IdentityError::InvalidToken("refresh token reused"));
+            }
+            RefreshLookup::Fresh(f) => f,
+        };
+        if fam.revoked_at.is_some() || fam.expires_at <= now {
+            return Err(IdentityError::InvalidToken("sign-in expired or revoked"));
+        }
+        let user = self.db().user_by_id(fam.user_id).await?.ok_or(IdentityError::InvalidToken("no such user"))?;
+        if user.status != UserStatus::Active || !self.domain_allowed(&user) {
+            return Err(IdentityError::InvalidToken("user disabled"));
+        }
+        let next = opaque_token();
+        self.db().rotate_refresh_token(fam.id, &sha256_hex(next.as_bytes()), now).await?;
+        self.issue_tokens(&user, fam.id, next)
+    }
+
+    /// `POST /v1/auth/logout {refreshToken}`: revokes the sign-in (and with it its access tokens).
+    /// Always succeeds from the caller's point of view.
+    pub async fn logout(&self, refresh_token: &str, meta: &RequestMeta) -> Result<()> {
+        if refresh_token.len() > 256 {
+            return Ok(());
+        }
+        let now = self.now();
+        let fam = match self.db().consume_refresh_token(&sha256_hex(refresh_token.as_bytes()), now).await? {
+            RefreshLookup::Unknown => return Ok(()),
+            RefreshLookup::Reused(f) | RefreshLookup::Fresh(f) => f,
+        };
+        if self.db().revoke_family(fam.id, fam.user_id, "logout", now).await? {
+            self.audit(meta, Some((fam.user_id, "")), "auth.logout", Some(fam.id.to_string()), "success", None).await;
+        }
+        Ok(())
+    }
+
+    /// Revokes one of the caller's sign-ins (`DELETE /v1/me/sessions/{id}`) or all of them.
+    pub async fn revoke_sessions(
+        &self,
+        user: UserId,
+        family: Option<rampart_core::TokenFamilyId>,
+        meta: &RequestMeta,
+    ) -> Result<u64> {
+        let now = self.now();
+        let n = match family {
+            Some(f) => u64::from(self.db().revoke_family(f, user, "user_revoked", now).await?),
+            None => self.db().revoke_all_families(user, "sign_out_everywhere", now).await?,
+        };
+        if family.is_some() && n == 0 {
+            return Err(IdentityError::NotFound);
+        }
+        self.audit(
+            meta,
+            Some((user, "")),
+            "auth.token_family_revoked",
+            family.map(|f| f.to_string()),
+            "success",
+            Some(if family.is_some() { "one" } else { "all" }),
+        )
+        .await;
+        Ok(n)
+    }
+
+    /// `POST /v1/auth/register`. The answer is the same whether or not the email already had
+    /// an account, so sign-up cannot be used to discover accounts.
+    pub async fn register(
+        &self,
+        email: &str,
+        password: &str,
+        display_name: Option<&str>,
+        meta: &RequestMeta,
+    ) -> Result<()> {
+        let c = self.config();
+        if !c.self_signup {
+            return Err(IdentityError::SignupDisabled);
+        }
+        let email = validate::normalize_email(email)?;
+        if !c.signup_email_domains.is_empty()
+            && !c.signup_email_domains.iter().any(|d| d.eq_ignore_ascii_case(validate::email_domain(&email)))
+        {
+            self.audit(meta, None, "auth.register", Some(email), "denied", Some("domain_not_allowed")).await;
+            return Err(IdentityError::EmailDomainNotAllowed);
+        }
+        let name = validate::display_name(display_name, &email)?;
+        validate::check_password(&c.password_policy, password, &email)?;
+        let hash = self.inner.hasher.hash(password);
+        match self
+            .db()
+            .create_user(
+                &NewUser {
+                    email: &email,
+                    display_name: &name,
+                    password_hash: Some(&hash),
+                    groups: &[],
+                    external: None,
+                },
+                self.now(),
+            )
+            .await
+        {
+            Ok(u) => {
+                self.audit(meta, Some((u.id, &u.email)), "auth.register", Some(u.id.to_string()), "success", None).await
+            }
+            Err(rampart_storage::StorageError::Conflict) => {
+                self.audit(meta, None, "auth.register", Some(email), "failure", Some("exists")).await
+            }
+            Err(e) => return Err(e.into()),
+        }
+        Ok(())
+    }
+
+    /// On start with no users: makes a fresh one-time bootstrap code (only its hash is
+    /// stored) and returns it for the caller to show. `None` once any user exists.
+    pub async fn prepare_bootstrap(&self) -> Result<Option<String>> {
+        if self.db().count_users().await? > 0 {
+            self.db().meta_take(BOOTSTRAP_META).await?;
+            return Ok(None);
+        }
+        let code = rampart_crypto::bootstrap_code();
+        self.db().meta_set(BOOTSTRAP_META, &sha256_hex(code.as_bytes())).await?;
+        Ok(Some(code))
+    }
+
+    /// `POST /v1/auth/bootstrap {code, email, password}`: exchanges the code for the first admin.
+    pub async fn bootstrap(
+        &self,
+        code: &str,
+        email: &str,
+        password: &str,
+        display_name: Option<&str>,
+        meta: &RequestMeta,
+    ) -> Result<UserRecord> {
+        let acct = "bootstrap".to_owned();
+        self.check_locks(&acct, meta).await?;
+        let Some(stored) = self.db().meta_get(BOOTSTRAP_META).await? else {
+            return Err(IdentityError::BootstrapUnavailable);
+        };
+        if self.db().count_users().await? > 0 {
+            return Err(IdentityError::BootstrapUnavailable);
+        }
+        if !ct_eq(sha256_hex(code.trim().as_bytes()).as_bytes(), stored.as_bytes()) {
+            self.record_failure(&acct, meta).await?;
+            self.audit(meta, None, "auth.bootstrap", None, "failure", Some("bad_code")).await;
+            return Err(IdentityError::InvalidCode);
+        }
+        let email = validate::normalize_email(email)?;
+        let name = validate::display_name(display_name, &email)?;
+        validate::check_password(&self.config().password_policy, password, &email)?;
+        if !self.db().meta_take(BOOTSTRAP_META).await? {
+            return Err(IdentityError::BootstrapUnavailable);
+        }
+        let hash = self.inner.hasher.hash(password);
+        let groups = vec![rampart_core::principal::ADMIN_GROUP.to_owned()];
+        let user = self
+            .db()
+            .create_user(
+                &NewUser {
+                    email: &email,
+                    display_name: &name,
+                    password_hash: Some(&hash),
+                    groups: &groups,
+                    external: None,
+                },
+                self.now(),
+            )
+            .await?;
+        self.audit(meta, Some((user.id, &user.email)), "auth.bootstrap", Some(user.id.to_string()), "success", None)
+            .await;
+        Ok(user)
+    }
+}

@@ -1,0 +1,304 @@
+//! Our tokens: signing keys (sealed at rest), access and ID token issue, access token verification.
+
+use crate::error::{IdentityError, Result};
+use crate::service::Identity;
+use jsonwebtoken::jwk::JwkSet;
+use jsonwebtoken::{Header, Validation};
+use rampart_core::{Principal, Scope, Timestamp, TokenFamilyId, UserId};
+use rampart_crypto::{Keyring, SigningAlg, SigningKeyMaterial};
+use rampart_storage::Db;
+use serde::{Deserialize, Serialize};
+use std::sync::{Arc, RwLock};
+
+/// Access-token claims (Cognito-shaped, plus `sid`, the sign-in the token belongs to).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct AccessClaims {
+    pub iss: String,
+    pub sub: String,
+    pub client_id: String,
+    pub token_use: String,
+    pub scope: String,
+    pub groups: Vec<String>,
+    pub exp: i64,
+    pub iat: i64,
+    pub nbf: i64,
+    pub jti: String,
+    pub username: String,
+    pub sid: String,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct IdClaims {
+    pub iss: String,
+    pub sub: String,
+    pub aud: String,
+    pub token_use: String,
+    pub email: String,
+    pub name: String,
+    pub groups: Vec<String>,
+    pub exp: i64,
+    pub iat: i64,
+    pub nbf: i64,
+    pub jti: String,
+    pub auth_time: i64,
+}
+
+/// Keys in force: the newest signs, all published ones verify.
+pub struct KeyStore {
+    state: RwLock<Arc<KeySet>>,
+}
+
+pub(crate) struct KeySet {
+    pub active: Arc<SigningKeyMaterial>,
+    pub all: Vec<Arc<SigningKeyMaterial>>,
+}
+
+fn aad(kid: &str) -> Vec<u8> {
+    format!("signing_key:{kid}").into_bytes()
+}
+
+async fn load(db: &Db, keyring: &Keyring, now: Timestamp) -> Result<Option<KeySet>> {
+    let recs = db.published_signing_keys(now).await?;
+    let mut all = Vec::new();
+    let mut active = None;
+    for r in recs {
+        let alg = SigningAlg::parse(&r.alg).ok_or_else(|| IdentityError::Internal(format!("unknown alg {}", r.alg)))?;
+        let der = keyring
+            .open(&aad(&r.kid), &r.sealed_private_key)
+            .map_err(|e| IdentityError::Internal(format!("signing key {}: {e}", r.kid)))?;
+        let k = Arc::new(
+            SigningKeyMaterial::from_pkcs8(r.kid.clone(), alg, der)
+                .map_err(|e| IdentityError::Internal(e.to_string()))?,
+        );
+        if r.retired_at.is_none() && active.is_none() {
+            active = Some(k.clone());
+        }
+        all.push(k);
+    }
+    Ok(active.map(|active| KeySet { active, all }))
+}
+
+async fn create(db: &Db, keyring: &Keyring, alg: SigningAlg, now: Timestamp) -> Result<()> {
+    let k = SigningKeyMaterial::generate(alg).map_err(|e| IdentityError::Internal(e.to_string()))?;
+    let sealed = keyring.seal(&aad(&k.kid), k.pkcs8());
+    db.insert_signing_key(&k.kid, alg.as_str(), &sealed, now).await?;
+    tracing::info!(kid = %k.kid, alg = alg.as_str(), "created signing key");
+    Ok(())
+}
+
+impl KeyStore {
+    pub(crate) async fn load_or_create(
+        db: &Db,
+        keyring: &Keyring,
+        alg: SigningAlg,
+        now: Timestamp,
+    ) -> Result<KeyStore> {
+        let set = match load(db, keyring, now).await? {
+            Some(s) if s.active.alg == alg => s,
+            _ => {
+                // No key yet, or the configured algorithm changed: start a new key, keep the
+                // old ones published until their tokens expire.
+                db.retire_signing_keys(now, now.plus(std::time::Duration::from_secs(86400))).await?;
+                create(db, keyring, alg, now).await?;
+                load(db, keyring, now).await?.ok_or_else(|| IdentityError::Internal("signing key vanished".into()))?
+            }
+        };
+        Ok(KeyStore { state: RwLock::new(Arc::new(set)) })
+    }
+
+    pub(crate) fn current(&self) -> Arc<KeySet> {
+        self.state.read().map(|g| g.clone()).unwrap_or_else(|p| p.into_inner().clone())
+    }
+
+    fn replace(&self, set: KeySet) {
+        match self.state.write() {
+            Ok(mut g) => *g = Arc::new(set),
+            Err(p) => *p.into_inner() = Arc::new(set),
+        }
+    }
+}
+
+/// Tokens for a successful sign-in.
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TokenSet {
+    pub access_token: String,
+    pub id_token: String,
+    pub refresh_token: String,
+    /// Seconds until the access token expires.
+    pub expires_in: u64,
+    /// Always `Bearer`.
+    pub token_type: String,
+}
+
+/// The scopes a session token carries: everything, `admin` only for administrators.
+pub fn session_scopes(groups: &[String]) -> Vec<Scope> {
+    Scope::ALL
+        .iter()
+        .copied()
+        .filter(|s| *s != Scope::Admin || groups.iter().any(|g| g == rampart_core::principal::ADMIN_GROUP))
+        .collect()
+}
+
+impl Identity {
+    /// Rotates the signing key: a new key signs from now on; the old public key stays in the
+    /// JWKS until every token it signed has expired.
+    pub async fn rotate_signing_key(&self) -> Result<String> {
+        let now = self.now();
+        let keep = now.plus(self.config().access_token_ttl).plus(self.config().leeway);
+        self.db().retire_signing_keys(now, keep).await?;
+        create(self.db(), self.keyring(), self.config().signing_alg, now).await?;
+        self.reload_keys().await
+    }
+
+    /// Re-reads the keys from the database (after a rotation by another process).
+    pub async fn reload_keys(&self) -> Result<String> {
+        let set = load(self.db(), self.keyring(), self.now())
+            .await?
+            .ok_or_else(|| IdentityError::Internal("no active signing key".into()))?;
+        let kid = set.active.kid.clone();
+        self.inner.keys.replace(set);
+        Ok(kid)
+    }
+
+    /// The public JWKS.
+    pub fn jwks(&self) -> JwkSet {
+        JwkSet { keys: self.inner.keys.current().all.iter().map(|k| k.public_jwk().clone()).collect() }
+    }
+
+    pub(crate) fn issue_tokens(
+        &self,
+        user: &rampart_storage::repo::users::UserRecord,
+        family: TokenFamilyId,
+        refresh_token: String,
+    ) -> Result<TokenSet> {
+        let keys = self.inner.keys.current();
+        let k = &keys.active;
+        let now = self.now().secs();
+        let cfg = self.config();
+        let exp = now + i64::try_from(cfg.access_token_ttl.as_secs()).unwrap_or(3600);
+        let mut header = Header::new(k.alg.jwt_alg());
+        header.kid = Some(k.kid.clone());
+        let scopes = session_scopes(&user.groups);
+        let scope = std::iter::once("openid email profile")
+            .chain(scopes.iter().map(|s| s.as_str()))
+            .collect::<Vec<_>>()
+            .join(" ");
+        let access = AccessClaims {
+            iss: cfg.issuer.clone(),
+            sub: user.id.to_string(),
+            client_id: cfg.client_id.clone(),
+            token_use: "access".into(),
+            scope,
+            groups: user.groups.clone(),
+            exp,
+            iat: now,
+            nbf: now,
+            jti: UserId::new().to_string(),
+            username: user.email.clone(),
+            sid: family.to_string(),
+        };
+        let id = IdClaims {
+            iss: cfg.issuer.clone(),
+            sub: user.id.to_string(),
+            aud: cfg.client_id.clone(),
+            token_use: "id".into(),
+            email: user.email.clone(),
+            name: user.display_name.clone(),
+            groups: user.groups.clone(),
+            exp,
+            iat: now,
+            nbf: now,
+            jti: UserId::new().to_string(),
+            auth_time: now,
+        };
+        let sign = |c: &dyn erased::Claims| {
+            c.sign(&header, k.encoding_key()).map_err(|e| IdentityError::Internal(e.to_string()))
+        };
+        Ok(TokenSet {
+            access_token: sign(&access)?,
+            id_token: sign(&id)?,
+            refresh_token,
+            expires_in: cfg.access_token_ttl.as_secs(),
+            token_type: "Bearer".into(),
+        })
+    }
+
+    /// Verifies one of our access tokens and resolves it to a principal. Refuses: unknown
+    /// `kid`, any algorithm but the key's own (so `none` and HS256-with-the-public-key fail),
+    /// bad signature, expired or not-yet-valid, wrong `iss`, wrong `client_id`, ID tokens,
+    /// revoked sign-ins, and disabled or deleted users.
+    pub async fn verify_access_token(&self, token: &str) -> Result<Principal> {
+        let header = jsonwebtoken::decode_header(token).map_err(|_| IdentityError::InvalidToken("malformed"))?;
+        let kid = header.kid.ok_or(IdentityError::InvalidToken("no kid"))?;
+        let keys = self.inner.keys.current();
+        let key = keys.all.iter().find(|k| k.kid == kid).ok_or(IdentityError::InvalidToken("unknown kid"))?;
+        if header.alg != key.alg.jwt_alg() {
+            return Err(IdentityError::InvalidToken("algorithm mismatch"));
+        }
+        let cfg = self.config();
+        let mut v = Validation::new(key.alg.jwt_alg());
+        v.leeway = cfg.leeway.as_secs();
+        v.validate_nbf = true;
+        v.validate_aud = false; // access tokens carry client_id, checked below
+        v.set_issuer(&[cfg.issuer.as_str()]);
+        v.set_required_spec_claims(&["exp", "iat", "iss", "sub", "nbf"]);
+        let data = jsonwebtoken::decode::<AccessClaims>(token, key.decoding_key(), &v).map_err(|e| {
+            use jsonwebtoken::errors::ErrorKind as K;
+            IdentityError::InvalidToken(match e.kind() {
+                K::ExpiredSignature => "expired",
+                K::ImmatureSignature => "not yet valid",
+                K::InvalidIssuer => "wrong issuer",
+                K::InvalidSignature => "bad signature",
+                K::InvalidAlgorithm => "algorithm mismatch",
+                _ => "invalid",
+            })
+        })?;
+        let c = data.claims;
+        if c.token_use != "access" {
+            return Err(IdentityError::InvalidToken("not an access token"));
+        }
+        if c.client_id != cfg.client_id {
+            return Err(IdentityError::InvalidToken("wrong client_id"));
+        }
+        if c.iat > self.now().secs() + i64::try_from(cfg.leeway.as_secs()).unwrap_or(30) {
+            return Err(IdentityError::InvalidToken("issued in the future"));
+        }
+        let uid: UserId = c.sub.parse().map_err(|_| IdentityError::InvalidToken("bad sub"))?;
+        let fid: TokenFamilyId = c.sid.parse().map_err(|_| IdentityError::InvalidToken("bad sid"))?;
+        if !self.db().family_is_live(fid, uid, self.now()).await? {
+            return Err(IdentityError::InvalidToken("signed out"));
+        }
+        let user = self.db().user_by_id(uid).await?.ok_or(IdentityError::InvalidToken("no such user"))?;
+        if user.status != rampart_storage::repo::users::UserStatus::Active {
+            return Err(IdentityError::InvalidToken("user disabled"));
+        }
+        let scopes = session_scopes(&user.groups);
+        Ok(Principal {
+            user_id: user.id,
+            email: user.email,
+            display_name: user.display_name,
+            groups: user.groups,
+            scopes,
+            auth_method: rampart_core::AuthMethod::Session { family: fid },
+            mfa_enabled: user.mfa_enabled,
+        })
+    }
+}
+
+mod erased {
+    /// Lets one closure sign both claim types.
+    pub trait Claims {
+        fn sign(&self, h: &jsonwebtoken::Header, k: &jsonwebtoken::EncodingKey)
+        -> jsonwebtoken::errors::Result<String>;
+    }
+    impl<T: serde::Serialize> Claims for T {
+        fn sign(
+            &self,
+            h: &jsonwebtoken::Header,
+            k: &jsonwebtoken::EncodingKey,
+        ) -> jsonwebtoken::errors::Result<String> {
+            jsonwebtoken::encode(h, self, k)
+        }
+    }
+}

@@ -1,0 +1,79 @@
+//! `build_state` and `build_app`: what production runs and what tests run.
+
+use crate::config::Config;
+use crate::error::ApiError;
+use crate::state::AppState;
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{HeaderValue, Request, header};
+use axum::response::Response;
+use rampart_core::clock::SharedClock;
+use rampart_core::{ErrorCode, SystemClock};
+use rampart_edge::{RequestId, RequestIdLayer};
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use tower_http::trace::{DefaultOnResponse, TraceLayer};
+use tracing::Level;
+
+/// Opens the database (migrating it), loads the keyring and the identity service.
+pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
+    build_state_with_clock(config, Arc::new(SystemClock)).await
+}
+
+pub async fn build_state_with_clock(config: Config, clock: SharedClock) -> anyhow::Result<AppState> {
+    crate::keys::ensure_data_dir(&config.server.data_dir)?;
+    let keyring = crate::keys::load_keyring(&config)?;
+    let db = rampart_storage::Db::open(&config.database_url()).await.map_err(|e| anyhow::anyhow!("database: {e}"))?;
+    let identity = rampart_identity::Identity::new(db.clone(), keyring, clock, config.identity_config())
+        .await
+        .map_err(|e| anyhow::anyhow!("identity: {e}"))?;
+    Ok(AppState { config: Arc::new(config), db, identity, ready: Arc::new(AtomicBool::new(true)) })
+}
+
+async fn not_found() -> ApiError {
+    ApiError::not_found()
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::code(ErrorCode::MethodNotAllowed)
+}
+
+async fn default_headers(resp: Response) -> Response {
+    let mut resp = resp;
+    let h = resp.headers_mut();
+    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    h.entry(header::CACHE_CONTROL).or_insert(HeaderValue::from_static("no-store"));
+    resp
+}
+
+/// The whole HTTP application.
+pub fn build_app(state: AppState) -> Router {
+    let (router, api) = crate::openapi::router().split_for_parts();
+    let api_json = Arc::new(api.to_json().unwrap_or_else(|_| "{}".into()));
+    let body_limit = state.config.server.max_body_bytes;
+    let timeout = state.config.server.request_timeout.0;
+    router
+        .route(
+            "/openapi.json",
+            axum::routing::get(move || {
+                let j = api_json.clone();
+                async move { ([(header::CONTENT_TYPE, "application/json")], (*j).clone()) }
+            }),
+        )
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .with_state(state)
+        .layer(DefaultBodyLimit::max(body_limit))
+        .layer(axum::middleware::map_response(default_headers))
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(axum::http::StatusCode::REQUEST_TIMEOUT, timeout))
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(|req: &Request<_>| {
+                    let rid = req.extensions().get::<RequestId>().map(|r| r.0.as_str()).unwrap_or("-");
+                    // The path only: query strings may carry values that must not be logged.
+                    tracing::info_span!("request", request_id = %rid, method = %req.method(), path = %req.uri().path(), user = tracing::field::Empty)
+                })
+                .on_response(DefaultOnResponse::new().level(Level::INFO)),
+        )
+        .layer(RequestIdLayer)
+}

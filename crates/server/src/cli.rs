@@ -1,0 +1,242 @@
+//! The command line: `serve`, `user`, `apikey`, `config`, `keys`.
+
+use crate::config::{Config, EXAMPLE, Overrides};
+use anyhow::{Context, bail};
+use clap::{Args, Parser, Subcommand};
+use rampart_identity::RequestMeta;
+use std::io::{Read, Write};
+use std::path::PathBuf;
+use toml::Value;
+
+#[derive(Parser, Debug)]
+#[command(name = "rampart", version, about = "Self-hosted, security-first GenAI assistant platform")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Settings every data-touching command shares (each overrides file and environment).
+#[derive(Args, Debug, Default, Clone)]
+pub struct Common {
+    /// TOML configuration file [env: RAMPART_CONFIG]
+    #[arg(long, global = true)]
+    pub config: Option<PathBuf>,
+    /// Data directory [env: RAMPART_DATA_DIR]
+    #[arg(long, global = true)]
+    pub data_dir: Option<String>,
+    /// Database URL: sqlite://… or postgres://… [env: RAMPART_DATABASE_URL]
+    #[arg(long, global = true)]
+    pub database_url: Option<String>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run the server.
+    Serve {
+        #[command(flatten)]
+        common: Common,
+        /// Address to listen on [env: RAMPART_LISTEN]
+        #[arg(long)]
+        listen: Option<String>,
+        /// Public URL (token issuer) [env: RAMPART_PUBLIC_URL]
+        #[arg(long)]
+        public_url: Option<String>,
+    },
+    /// Manage users.
+    User {
+        #[command(subcommand)]
+        cmd: UserCmd,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Manage API keys.
+    Apikey {
+        #[command(subcommand)]
+        cmd: ApiKeyCmd,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Configuration reference and validation.
+    Config {
+        #[command(subcommand)]
+        cmd: ConfigCmd,
+    },
+    /// Key management.
+    Keys {
+        #[command(subcommand)]
+        cmd: KeysCmd,
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Print the OpenAPI document.
+    Openapi,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum UserCmd {
+    /// Create a user; prints the new user id.
+    Add {
+        #[arg(long)]
+        email: String,
+        #[arg(long = "group")]
+        groups: Vec<String>,
+        #[arg(long)]
+        display_name: Option<String>,
+        /// Read the password from standard input (otherwise a temporary one is printed to stderr).
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// Set a user's password from standard input; ends their sign-ins.
+    SetPassword {
+        #[arg(long)]
+        email: String,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ApiKeyCmd {
+    /// Create an API key for a user; prints the key once.
+    Create {
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        name: String,
+        #[arg(long = "scope")]
+        scopes: Vec<String>,
+        #[arg(long)]
+        expires_in_days: Option<u32>,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ConfigCmd {
+    /// Print a commented reference of every key.
+    Example,
+    /// Validate a configuration file (with the current environment applied).
+    Check { file: PathBuf },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum KeysCmd {
+    /// Start signing with a new key; the old public key stays in the JWKS until its tokens expire.
+    RotateSigning,
+}
+
+fn env_pairs() -> Vec<(String, String)> {
+    std::env::vars().collect()
+}
+
+fn load(common: &Common, extra: Vec<(String, Value)>) -> anyhow::Result<Config> {
+    let file = common.config.clone().or_else(|| std::env::var_os("RAMPART_CONFIG").map(PathBuf::from));
+    let mut o = extra;
+    if let Some(d) = &common.data_dir {
+        o.push(("server.data_dir".into(), Value::String(d.clone())));
+    }
+    if let Some(u) = &common.database_url {
+        o.push(("database.url".into(), Value::String(u.clone())));
+    }
+    Config::load(file.as_deref(), &env_pairs(), &Overrides(o))
+}
+
+fn read_stdin_secret() -> anyhow::Result<String> {
+    let mut s = String::new();
+    std::io::stdin().read_to_string(&mut s)?;
+    let s = s.trim_end_matches(['\n', '\r']).to_owned();
+    if s.is_empty() {
+        bail!("no password on standard input");
+    }
+    Ok(s)
+}
+
+fn cli_meta() -> RequestMeta {
+    RequestMeta { client_ip: None, request_id: Some("cli".into()), user_agent: Some("rampart-cli".into()) }
+}
+
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
+    match cli.command {
+        Command::Serve { common, listen, public_url } => {
+            let mut extra = Vec::new();
+            if let Some(l) = listen {
+                extra.push(("server.listen".into(), Value::String(l)));
+            }
+            if let Some(p) = public_url {
+                extra.push(("server.public_url".into(), Value::String(p)));
+            }
+            let cfg = load(&common, extra)?;
+            crate::serve::init_logging(&cfg);
+            drop(out);
+            crate::serve::run(cfg).await
+        }
+        Command::Config { cmd: ConfigCmd::Example } => {
+            out.write_all(EXAMPLE.as_bytes())?;
+            Ok(())
+        }
+        Command::Config { cmd: ConfigCmd::Check { file } } => {
+            Config::load(Some(&file), &env_pairs(), &Overrides::default())?;
+            writeln!(out, "{}: ok", file.display())?;
+            Ok(())
+        }
+        Command::Openapi => {
+            writeln!(out, "{}", crate::openapi::document().to_pretty_json()?)?;
+            Ok(())
+        }
+        Command::User { cmd, common } => {
+            let cfg = load(&common, Vec::new())?;
+            crate::serve::init_logging(&Config {
+                log: crate::config::LogConfig { format: "text".into(), level: "warn".into() },
+                ..cfg.clone()
+            });
+            let st = crate::build_state(cfg).await?;
+            match cmd {
+                UserCmd::Add { email, groups, display_name, password_stdin } => {
+                    let pw = if password_stdin { Some(read_stdin_secret()?) } else { None };
+                    let c = st
+                        .identity
+                        .create_user(None, &email, pw.as_deref(), &groups, display_name.as_deref(), &cli_meta())
+                        .await
+                        .map_err(|e| anyhow::anyhow!("{}", e.public_message()))?;
+                    writeln!(out, "{}", c.user.id)?;
+                    if let Some(t) = c.temporary_password {
+                        let mut err = std::io::stderr().lock();
+                        writeln!(err, "temporary password (shown once): {t}")?;
+                    }
+                }
+                UserCmd::SetPassword { email } => {
+                    let pw = read_stdin_secret()?;
+                    let email = rampart_identity::validate::normalize_email(&email)
+                        .map_err(|e| anyhow::anyhow!("{}", e.public_message()))?;
+                    let u = st.db.user_by_email(&email).await?.context("no such user")?;
+                    st.identity.set_password(u.id, &pw).await.map_err(|e| anyhow::anyhow!("{}", e.public_message()))?;
+                    writeln!(out, "{}", u.id)?;
+                }
+            }
+            st.db.close().await;
+            Ok(())
+        }
+        Command::Apikey { cmd: ApiKeyCmd::Create { email, name, scopes, expires_in_days }, common } => {
+            let cfg = load(&common, Vec::new())?;
+            let st = crate::build_state(cfg).await?;
+            let email = rampart_identity::validate::normalize_email(&email)
+                .map_err(|e| anyhow::anyhow!("{}", e.public_message()))?;
+            let u = st.db.user_by_email(&email).await?.context("no such user")?;
+            let scopes = (!scopes.is_empty()).then_some(scopes);
+            let k = st
+                .identity
+                .create_api_key(u.id, &name, scopes.as_deref(), expires_in_days, &cli_meta())
+                .await
+                .map_err(|e| anyhow::anyhow!("{}", e.public_message()))?;
+            writeln!(out, "{}", k.key)?;
+            st.db.close().await;
+            Ok(())
+        }
+        Command::Keys { cmd: KeysCmd::RotateSigning, common } => {
+            let cfg = load(&common, Vec::new())?;
+            let st = crate::build_state(cfg).await?;
+            let kid = st.identity.rotate_signing_key().await.map_err(|e| anyhow::anyhow!("{e}"))?;
+            writeln!(out, "{kid}")?;
+            st.db.close().await;
+            Ok(())
+        }
+    }
+}

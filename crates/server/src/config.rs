@@ -1,0 +1,455 @@
+//! Configuration: defaults < TOML file (`RAMPART_CONFIG`) < environment < command line.
+//!
+//! Every key has an environment form, `RAMPART_` + the path in upper case with `__` between
+//! levels (`RAMPART_AUTH__MFA=required`); values are read as TOML (`true`, `5`, `["a"]`) and
+//! otherwise as strings. Unknown keys, in the file or the environment, are refused by name.
+//! Secrets also accept `…_file` (`RAMPART_CRYPTO__MASTER_KEY_FILE`).
+
+use anyhow::{Context, bail};
+use rampart_crypto::{PasswordParams, SigningAlg};
+use rampart_identity::{ExternalIssuerConfig, MfaPolicy, PasswordPolicy};
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+use toml::Value;
+
+/// A duration written as `"90s"`, `"15m"`, `"1h"`, `"30d"`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Dur(pub Duration);
+
+impl<'de> Deserialize<'de> for Dur {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        humantime::parse_duration(&s).map(Dur).map_err(|e| {
+            serde::de::Error::custom(format!("invalid duration {s:?} ({e}); use e.g. \"90s\", \"1h\", \"30d\""))
+        })
+    }
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    pub server: ServerConfig,
+    pub database: DatabaseConfig,
+    pub auth: AuthConfig,
+    pub crypto: CryptoConfig,
+    pub edge: EdgeConfig,
+    pub log: LogConfig,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerConfig {
+    pub listen: String,
+    /// Default `http://{listen}`.
+    pub public_url: Option<String>,
+    pub data_dir: PathBuf,
+    /// Largest accepted request body.
+    pub max_body_bytes: usize,
+    pub request_timeout: Dur,
+    /// How long shutdown waits for in-flight requests.
+    pub shutdown_grace: Dur,
+}
+
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DatabaseConfig {
+    /// Default `sqlite://{data_dir}/rampart.db`.
+    pub url: Option<String>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuthConfig {
+    pub mfa: MfaPolicy,
+    pub self_signup: bool,
+    pub signup_email_domains: Vec<String>,
+    pub access_token_ttl: Dur,
+    pub refresh_token_ttl: Dur,
+    pub allowed_groups: Vec<String>,
+    pub signing_alg: String,
+    pub client_id: String,
+    pub password: PasswordPolicy,
+    pub argon2: PasswordParams,
+    pub lockout_threshold: u32,
+    pub lockout_window: Dur,
+    pub lockout_duration: Dur,
+    pub ip_failure_limit: u32,
+    pub token_leeway: Dur,
+    pub external_issuers: Vec<ExternalIssuerConfig>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CryptoConfig {
+    /// The master key itself (base64 of 32 bytes). Prefer `master_key_file`.
+    pub master_key: Option<rampart_core::Secret<String>>,
+    /// Default `{data_dir}/master.key`, generated with mode 0600 on first start.
+    pub master_key_file: Option<PathBuf>,
+    /// Older master keys (files) still accepted for decryption during a rotation.
+    pub previous_key_files: Vec<PathBuf>,
+}
+
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EdgeConfig {
+    /// Proxies (CIDRs) whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogConfig {
+    /// `json` or `text`.
+    pub format: String,
+    /// A tracing filter, e.g. `info` or `info,rampart_identity=debug`.
+    pub level: String,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            listen: "127.0.0.1:8080".into(),
+            public_url: None,
+            data_dir: PathBuf::from("./data"),
+            max_body_bytes: 1024 * 1024,
+            request_timeout: Dur(Duration::from_secs(60)),
+            shutdown_grace: Dur(Duration::from_secs(20)),
+        }
+    }
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        let d = rampart_identity::IdentityConfig::new("");
+        Self {
+            mfa: d.mfa,
+            self_signup: d.self_signup,
+            signup_email_domains: Vec::new(),
+            access_token_ttl: Dur(d.access_token_ttl),
+            refresh_token_ttl: Dur(d.refresh_token_ttl),
+            allowed_groups: Vec::new(),
+            signing_alg: "RS256".into(),
+            client_id: d.client_id,
+            password: d.password_policy,
+            argon2: d.password_hashing,
+            lockout_threshold: d.lockout_threshold,
+            lockout_window: Dur(d.lockout_window),
+            lockout_duration: Dur(d.lockout_duration),
+            ip_failure_limit: d.ip_failure_limit,
+            token_leeway: Dur(d.leeway),
+            external_issuers: Vec::new(),
+        }
+    }
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        Self { format: "json".into(), level: "info".into() }
+    }
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            server: ServerConfig::default(),
+            database: DatabaseConfig::default(),
+            auth: AuthConfig::default(),
+            crypto: CryptoConfig::default(),
+            edge: EdgeConfig::default(),
+            log: LogConfig::default(),
+        }
+    }
+}
+
+/// Short environment names of DESIGN.md §3.1, and what they stand for.
+const ALIASES: &[(&str, &str)] = &[
+    ("RAMPART_LISTEN", "server.listen"),
+    ("RAMPART_DATA_DIR", "server.data_dir"),
+    ("RAMPART_PUBLIC_URL", "server.public_url"),
+    ("RAMPART_DATABASE_URL", "database.url"),
+    ("RAMPART_MASTER_KEY_FILE", "crypto.master_key_file"),
+];
+
+/// Environment variables that are not configuration keys.
+fn ignored_env(name: &str) -> bool {
+    name == "RAMPART_CONFIG" || name.starts_with("RAMPART_TEST_") || name == "RAMPART_LOG"
+}
+
+/// Command-line overrides (the highest layer).
+#[derive(Clone, Debug, Default)]
+pub struct Overrides(pub Vec<(String, Value)>);
+
+fn set_path(root: &mut toml::Table, path: &str, v: Value) -> anyhow::Result<()> {
+    let mut parts = path.split('.').peekable();
+    let mut cur = root;
+    while let Some(p) = parts.next() {
+        if parts.peek().is_none() {
+            cur.insert(p.to_owned(), v);
+            return Ok(());
+        }
+        let e = cur.entry(p.to_owned()).or_insert_with(|| Value::Table(toml::Table::new()));
+        cur = match e {
+            Value::Table(t) => t,
+            _ => bail!("configuration key {path}: {p} is not a section"),
+        };
+    }
+    Ok(())
+}
+
+fn env_value(raw: &str) -> Value {
+    toml::from_str::<toml::Table>(&format!("v = {raw}"))
+        .ok()
+        .and_then(|mut t| t.remove("v"))
+        .unwrap_or_else(|| Value::String(raw.to_owned()))
+}
+
+impl Config {
+    /// Loads and validates every layer.
+    pub fn load(file: Option<&Path>, env: &[(String, String)], overrides: &Overrides) -> anyhow::Result<Config> {
+        let mut root = toml::Table::new();
+        if let Some(f) = file {
+            let text = std::fs::read_to_string(f)
+                .with_context(|| format!("cannot read configuration file {}", f.display()))?;
+            root = toml::from_str(&text).with_context(|| format!("{} is not valid TOML", f.display()))?;
+        }
+        for (k, v) in env {
+            if !k.starts_with("RAMPART_") || ignored_env(k) {
+                continue;
+            }
+            let path = match ALIASES.iter().find(|(a, _)| a == k) {
+                Some((_, p)) => (*p).to_owned(),
+                None => k["RAMPART_".len()..].to_lowercase().replace("__", "."),
+            };
+            let value = if path == "server.data_dir"
+                || path.ends_with("_file")
+                || path.ends_with("url")
+                || path == "server.listen"
+            {
+                Value::String(v.clone())
+            } else {
+                env_value(v)
+            };
+            set_path(&mut root, &path, value).with_context(|| format!("environment variable {k}"))?;
+        }
+        for (p, v) in &overrides.0 {
+            set_path(&mut root, p, v.clone())?;
+        }
+        let de = toml::Value::Table(root);
+        let cfg: Config = serde_path_to_error::deserialize(de).map_err(|e| {
+            let path = e.path().to_string();
+            anyhow::anyhow!("configuration key `{path}`: {}", e.into_inner())
+        })?;
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    /// Checks that values make sense together; fails closed with advice.
+    pub fn validate(&self) -> anyhow::Result<()> {
+        self.server.listen.parse::<std::net::SocketAddr>().with_context(|| {
+            format!("server.listen {:?} must be an address such as 127.0.0.1:8080", self.server.listen)
+        })?;
+        let pu = self.public_url();
+        let u = url::Url::parse(&pu).with_context(|| format!("server.public_url {pu:?} is not a URL"))?;
+        if !matches!(u.scheme(), "http" | "https") || u.query().is_some() || u.fragment().is_some() {
+            bail!("server.public_url {pu:?} must be an http(s) URL without query or fragment");
+        }
+        if let Some(url) = &self.database.url {
+            if rampart_storage::Backend::from_url(url).is_none() {
+                bail!("database.url must start with sqlite: or postgres:// (got an unsupported or ambiguous URL)");
+            }
+        }
+        SigningAlg::parse(&self.auth.signing_alg)
+            .with_context(|| format!("auth.signing_alg {:?}: use RS256, ES256 or EdDSA", self.auth.signing_alg))?;
+        let a = &self.auth;
+        if a.password.min_length < 8 {
+            bail!("auth.password.min_length must be at least 8");
+        }
+        if a.argon2.memory_kib < 8 * 1024 || a.argon2.iterations < 1 {
+            bail!("auth.argon2 is too weak: use memory_kib >= 8192 and iterations >= 1 (default 19456 / 2)");
+        }
+        if a.access_token_ttl.0 < Duration::from_secs(60) || a.access_token_ttl.0 > Duration::from_secs(86400) {
+            bail!("auth.access_token_ttl must be between 1m and 24h");
+        }
+        if a.refresh_token_ttl.0 < a.access_token_ttl.0 || a.refresh_token_ttl.0 > Duration::from_secs(3650 * 86400) {
+            bail!("auth.refresh_token_ttl must be at least the access token ttl and at most 3650d");
+        }
+        if a.lockout_threshold == 0 || a.ip_failure_limit == 0 {
+            bail!("auth.lockout_threshold and auth.ip_failure_limit must be at least 1");
+        }
+        if a.self_signup && a.signup_email_domains.iter().any(|d| d.is_empty() || d.contains('@')) {
+            bail!("auth.signup_email_domains must be bare domains such as \"example.com\"");
+        }
+        for i in &a.external_issuers {
+            rampart_identity::external::check_issuer_config(i)
+                .map_err(|e| anyhow::anyhow!("auth.external_issuers: {e}"))?;
+        }
+        if !matches!(self.log.format.as_str(), "json" | "text") {
+            bail!("log.format must be \"json\" or \"text\"");
+        }
+        if self.server.max_body_bytes < 1024 {
+            bail!("server.max_body_bytes must be at least 1024");
+        }
+        Ok(())
+    }
+
+    pub fn public_url(&self) -> String {
+        self.server
+            .public_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{}", self.server.listen))
+            .trim_end_matches('/')
+            .to_owned()
+    }
+
+    pub fn database_url(&self) -> String {
+        self.database
+            .url
+            .clone()
+            .unwrap_or_else(|| format!("sqlite://{}", self.server.data_dir.join("rampart.db").display()))
+    }
+
+    pub fn identity_config(&self) -> rampart_identity::IdentityConfig {
+        let a = &self.auth;
+        let mut c = rampart_identity::IdentityConfig::new(self.public_url());
+        c.client_id = a.client_id.clone();
+        c.mfa = a.mfa;
+        c.self_signup = a.self_signup;
+        c.signup_email_domains = a.signup_email_domains.iter().map(|d| d.to_lowercase()).collect();
+        c.access_token_ttl = a.access_token_ttl.0;
+        c.refresh_token_ttl = a.refresh_token_ttl.0;
+        c.allowed_groups = a.allowed_groups.clone();
+        c.password_policy = a.password.clone();
+        c.password_hashing = a.argon2;
+        c.signing_alg = SigningAlg::parse(&a.signing_alg).unwrap_or(SigningAlg::RS256);
+        c.lockout_threshold = a.lockout_threshold;
+        c.lockout_window = a.lockout_window.0;
+        c.lockout_duration = a.lockout_duration.0;
+        c.ip_failure_limit = a.ip_failure_limit;
+        c.leeway = a.token_leeway.0;
+        c.external_issuers = a.external_issuers.clone();
+        c
+    }
+}
+
+/// The commented reference printed by `rampart config example`. A test loads it, so it
+/// stays valid, and checks that it mentions every key.
+pub const EXAMPLE: &str = include_str!("../config.example.toml");
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect()
+    }
+
+    #[test]
+    fn layers_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("c.toml");
+        std::fs::write(&f, "[server]\nlisten = \"127.0.0.1:9000\"\n[auth]\nmfa = \"off\"\naccess_token_ttl = \"2h\"\n")
+            .unwrap();
+        let c = Config::load(
+            Some(&f),
+            &env(&[("RAMPART_AUTH__MFA", "required"), ("RAMPART_TEST_POSTGRES_URL", "x")]),
+            &Overrides::default(),
+        )
+        .unwrap();
+        assert_eq!(c.server.listen, "127.0.0.1:9000");
+        assert_eq!(c.auth.mfa, MfaPolicy::Required, "env beats file");
+        assert_eq!(c.auth.access_token_ttl.0, Duration::from_secs(7200));
+        let o = Overrides(vec![("server.listen".into(), Value::String("127.0.0.1:9001".into()))]);
+        let c = Config::load(Some(&f), &env(&[("RAMPART_LISTEN", "127.0.0.1:9002")]), &o).unwrap();
+        assert_eq!(c.server.listen, "127.0.0.1:9001", "CLI beats env");
+        let c = Config::load(
+            None,
+            &env(&[("RAMPART_AUTH__SIGNUP_EMAIL_DOMAINS", "[\"a.com\"]"), ("RAMPART_AUTH__SELF_SIGNUP", "true")]),
+            &Overrides::default(),
+        )
+        .unwrap();
+        assert_eq!(c.auth.signup_email_domains, vec!["a.com"]);
+        assert!(c.auth.self_signup);
+    }
+
+    #[test]
+    fn unknown_keys_are_named() {
+        let e = Config::load(None, &env(&[("RAMPART_AUTH__MFAA", "off")]), &Overrides::default()).unwrap_err();
+        assert!(format!("{e:#}").contains("mfaa"), "{e:#}");
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("c.toml");
+        std::fs::write(&f, "[server]\nlisen = \"x\"\n").unwrap();
+        let e = Config::load(Some(&f), &[], &Overrides::default()).unwrap_err();
+        assert!(format!("{e:#}").contains("lisen"), "{e:#}");
+        let e =
+            Config::load(None, &env(&[("RAMPART_AUTH__ACCESS_TOKEN_TTL", "soon")]), &Overrides::default()).unwrap_err();
+        assert!(format!("{e:#}").contains("auth.access_token_ttl"), "{e:#}");
+    }
+
+    #[test]
+    fn fails_closed_on_bad_values() {
+        for (k, v) in [
+            ("RAMPART_DATABASE_URL", "mysql://x"),
+            ("RAMPART_AUTH__PASSWORD__MIN_LENGTH", "4"),
+            ("RAMPART_AUTH__SIGNING_ALG", "HS256"),
+            ("RAMPART_LISTEN", "nope"),
+            ("RAMPART_AUTH__ARGON2__MEMORY_KIB", "64"),
+        ] {
+            assert!(Config::load(None, &env(&[(k, v)]), &Overrides::default()).is_err(), "{k}={v}");
+        }
+    }
+
+    #[test]
+    fn example_is_valid_and_complete() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("example.toml");
+        std::fs::write(&f, EXAMPLE).unwrap();
+        Config::load(Some(&f), &[], &Overrides::default()).unwrap();
+        for key in [
+            "listen",
+            "public_url",
+            "data_dir",
+            "max_body_bytes",
+            "request_timeout",
+            "shutdown_grace",
+            "url",
+            "mfa",
+            "self_signup",
+            "signup_email_domains",
+            "access_token_ttl",
+            "refresh_token_ttl",
+            "allowed_groups",
+            "signing_alg",
+            "client_id",
+            "min_length",
+            "require_lowercase",
+            "require_uppercase",
+            "require_digit",
+            "require_symbol",
+            "memory_kib",
+            "iterations",
+            "parallelism",
+            "lockout_threshold",
+            "lockout_window",
+            "lockout_duration",
+            "ip_failure_limit",
+            "token_leeway",
+            "external_issuers",
+            "issuer",
+            "jwks_url",
+            "client_ids",
+            "token_use",
+            "groups_claim",
+            "group_map",
+            "algorithms",
+            "master_key",
+            "master_key_file",
+            "previous_key_files",
+            "trusted_proxies",
+            "format",
+            "level",
+        ] {
+            assert!(EXAMPLE.contains(key), "example misses {key}");
+        }
+    }
+}

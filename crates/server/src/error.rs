@@ -1,0 +1,105 @@
+//! Errors → HTTP. One JSON shape, `{code, message}`; 5xx bodies are generic and the detail
+//! goes to the log with the request id.
+
+use axum::Json;
+use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use rampart_core::ErrorCode;
+use rampart_core::error::ErrorBody;
+use rampart_identity::IdentityError;
+
+#[derive(Debug)]
+pub struct ApiError {
+    pub code: ErrorCode,
+    pub message: String,
+    pub retry_after: Option<u64>,
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;
+
+impl ApiError {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        Self { code, message: message.into(), retry_after: None }
+    }
+    pub fn code(code: ErrorCode) -> Self {
+        Self::new(code, code.default_message())
+    }
+    pub fn not_found() -> Self {
+        Self::code(ErrorCode::NotFound)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = StatusCode::from_u16(self.code.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let message = if status.is_server_error() { self.code.default_message().to_owned() } else { self.message };
+        let mut resp = (status, Json(ErrorBody { code: self.code.as_str().to_owned(), message })).into_response();
+        if let Some(s) = self.retry_after {
+            if let Ok(v) = HeaderValue::from_str(&s.to_string()) {
+                resp.headers_mut().insert(header::RETRY_AFTER, v);
+            }
+        }
+        if status == StatusCode::UNAUTHORIZED {
+            resp.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        resp
+    }
+}
+
+impl From<IdentityError> for ApiError {
+    fn from(e: IdentityError) -> Self {
+        let code = e.code();
+        if code.http_status() >= 500 {
+            tracing::error!(error = %e, "internal error");
+        } else if let IdentityError::InvalidToken(reason) = &e {
+            tracing::info!(reason, "credential refused");
+        } else if let IdentityError::Forbidden(reason) = &e {
+            tracing::info!(reason, "forbidden");
+        }
+        let retry_after = match e {
+            IdentityError::Locked { retry_after_secs } => Some(retry_after_secs),
+            _ => None,
+        };
+        ApiError { code, message: e.public_message(), retry_after }
+    }
+}
+
+fn clip(s: String) -> String {
+    if s.len() > 300 {
+        let mut end = 300;
+        while !s.is_char_boundary(end) {
+            end -= 1;
+        }
+        format!("{}…", &s[..end])
+    } else {
+        s
+    }
+}
+
+impl From<JsonRejection> for ApiError {
+    fn from(r: JsonRejection) -> Self {
+        match r {
+            JsonRejection::MissingJsonContentType(_) => ApiError::code(ErrorCode::UnsupportedMediaType),
+            JsonRejection::BytesRejection(b) if b.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+                ApiError::code(ErrorCode::PayloadTooLarge)
+            }
+            JsonRejection::JsonDataError(e) => ApiError::new(ErrorCode::InvalidJson, clip(e.body_text())),
+            JsonRejection::JsonSyntaxError(e) => ApiError::new(ErrorCode::InvalidJson, clip(e.body_text())),
+            other => ApiError::new(ErrorCode::InvalidJson, clip(other.body_text())),
+        }
+    }
+}
+
+impl From<QueryRejection> for ApiError {
+    fn from(r: QueryRejection) -> Self {
+        ApiError::new(ErrorCode::InvalidRequest, clip(r.body_text()))
+    }
+}
+
+impl From<PathRejection> for ApiError {
+    fn from(_: PathRejection) -> Self {
+        // A malformed id is answered like an unknown one.
+        ApiError::not_found()
+    }
+}

@@ -1,0 +1,98 @@
+//! Extractors: authorization lives in a handler's signature.
+//!
+//! - [`AuthUser`]: any valid credential (session JWT, external JWT, API key).
+//! - [`AdminUser`]: member of `admin` with the `admin` scope.
+//! - [`Meta`]: client address and request id for the audit log.
+//! - [`Json`], [`Query`], [`Path`]: axum's, with our error shape.
+
+use crate::error::ApiError;
+use crate::state::AppState;
+use axum::extract::{ConnectInfo, FromRequest, FromRequestParts};
+use axum::http::request::Parts;
+use rampart_core::{ErrorCode, Principal};
+use rampart_edge::RequestId;
+use rampart_identity::RequestMeta;
+use rampart_identity::authorize::Credential;
+use std::net::SocketAddr;
+
+#[derive(FromRequest)]
+#[from_request(via(axum::Json), rejection(ApiError))]
+pub struct Json<T>(pub T);
+
+impl<T: serde::Serialize> axum::response::IntoResponse for Json<T> {
+    fn into_response(self) -> axum::response::Response {
+        axum::Json(self.0).into_response()
+    }
+}
+
+#[derive(FromRequestParts)]
+#[from_request(via(axum::extract::Query), rejection(ApiError))]
+pub struct Query<T>(pub T);
+
+#[derive(FromRequestParts)]
+#[from_request(via(axum::extract::Path), rejection(ApiError))]
+pub struct Path<T>(pub T);
+
+/// The caller's address (behind trusted proxies) and the request id.
+pub struct Meta(pub RequestMeta);
+
+impl FromRequestParts<AppState> for Meta {
+    type Rejection = ApiError;
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let peer = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
+        let ip = peer.map(|p| rampart_edge::client_ip(p, &parts.headers, &state.config.edge.trusted_proxies));
+        Ok(Meta(RequestMeta {
+            client_ip: ip.map(|i| i.to_string()),
+            request_id: parts.extensions.get::<RequestId>().map(|r| r.0.clone()),
+            user_agent: parts
+                .headers
+                .get(axum::http::header::USER_AGENT)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned),
+        }))
+    }
+}
+
+/// Reads the credential: `x-api-key`, or `Authorization` with or without `Bearer `.
+pub fn credential(parts: &Parts) -> Option<Credential<'_>> {
+    if let Some(k) = parts.headers.get("x-api-key").and_then(|v| v.to_str().ok()) {
+        return Some(Credential::ApiKey(k.trim()));
+    }
+    let v = parts.headers.get(axum::http::header::AUTHORIZATION)?.to_str().ok()?.trim();
+    let token = match v.split_once(' ') {
+        Some((scheme, t)) if scheme.eq_ignore_ascii_case("bearer") => t.trim(),
+        Some(_) => return None,
+        None => v,
+    };
+    (!token.is_empty()).then_some(Credential::Bearer(token))
+}
+
+pub struct AuthUser(pub Principal);
+
+impl FromRequestParts<AppState> for AuthUser {
+    type Rejection = ApiError;
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        if let Some(p) = parts.extensions.get::<Principal>() {
+            return Ok(AuthUser(p.clone()));
+        }
+        let cred = credential(parts).ok_or_else(|| ApiError::code(ErrorCode::Unauthorized))?;
+        let p = state.identity.authenticate(cred).await?;
+        tracing::Span::current().record("user", tracing::field::display(p.user_id));
+        parts.extensions.insert(p.clone());
+        Ok(AuthUser(p))
+    }
+}
+
+pub struct AdminUser(pub Principal);
+
+impl FromRequestParts<AppState> for AdminUser {
+    type Rejection = ApiError;
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let AuthUser(p) = AuthUser::from_request_parts(parts, state).await?;
+        if !p.is_admin() {
+            tracing::info!(reason = "not admin", "forbidden");
+            return Err(ApiError::code(ErrorCode::Forbidden));
+        }
+        Ok(AdminUser(p))
+    }
+}

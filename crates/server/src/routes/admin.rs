@@ -1,0 +1,332 @@
+//! `/v1/admin/*`: users, groups, everyone's API keys, the audit log. `AdminUser` on every handler.
+
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{AdminUser, Json, Meta, Path, Query};
+use crate::routes::me::cursor_err;
+use crate::routes::views::{PageView, UserView};
+use crate::state::AppState;
+use axum::extract::State;
+use axum::http::StatusCode;
+use rampart_core::error::ErrorBody;
+use rampart_core::{ApiKeyId, AuditId, PageRequest, Timestamp, UserId};
+use rampart_identity::apikeys::ApiKeyView;
+use rampart_storage::repo::audit::AuditFilter;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_users, create_user))
+        .routes(routes!(get_user, delete_user))
+        .routes(routes!(disable_user))
+        .routes(routes!(enable_user))
+        .routes(routes!(set_groups))
+        .routes(routes!(reset_mfa))
+        .routes(routes!(list_groups, create_group))
+        .routes(routes!(delete_group))
+        .routes(routes!(list_keys))
+        .routes(routes!(revoke_key))
+        .routes(routes!(list_audit))
+}
+
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct UserQuery {
+    /// Case-insensitive search in email and display name.
+    pub q: Option<String>,
+    pub limit: Option<u32>,
+    pub cursor: Option<String>,
+}
+
+/// Users, paginated and searchable.
+#[utoipa::path(get, path = "/v1/admin/users", tag = "admin", params(UserQuery),
+    responses((status = 200, body = PageView<UserView>), (status = 403, body = ErrorBody)), security(("bearer" = [])))]
+async fn list_users(
+    State(s): State<AppState>,
+    AdminUser(_): AdminUser,
+    Query(q): Query<UserQuery>,
+) -> ApiResult<axum::Json<PageView<UserView>>> {
+    let page = PageRequest { limit: q.limit, cursor: q.cursor };
+    page.validate().map_err(ApiError::code)?;
+    let p = s.identity.list_users(q.q.as_deref().filter(|s| !s.is_empty()), &page).await?;
+    Ok(axum::Json(PageView::from_page(p, UserView::from)))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct CreateUser {
+    pub email: String,
+    /// If absent, a temporary password is generated and returned once.
+    pub password: Option<String>,
+    pub groups: Option<Vec<String>>,
+    pub display_name: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CreatedUserView {
+    #[serde(flatten)]
+    pub user: UserView,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub temporary_password: Option<String>,
+}
+
+/// Creates a user.
+#[utoipa::path(post, path = "/v1/admin/users", tag = "admin", request_body = CreateUser,
+    responses((status = 201, body = CreatedUserView), (status = 400, body = ErrorBody), (status = 409, body = ErrorBody)), security(("bearer" = [])))]
+async fn create_user(
+    State(s): State<AppState>,
+    Meta(m): Meta,
+    AdminUser(a): AdminUser,
+    Json(r): Json<CreateUser>,
+) -> ApiResult<(StatusCode, axum::Json<CreatedUserView>)> {
+    let c = s
+        .identity
+        .create_user(
+            Some(&a),
+            &r.email,
+            r.password.as_deref(),
+            r.groups.as_deref().unwrap_or(&[]),
+            r.display_name.as_deref(),
+            &m,
+        )
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        axum::Json(CreatedUserView { user: c.user.into(), temporary_password: c.temporary_password }),
+    ))
+}
+
+/// One user.
+#[utoipa::path(get, path = "/v1/admin/users/{id}", tag = "admin", params(("id" = String, Path)),
+    responses((status = 200, body = UserView), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
+async fn get_user(
+    State(s): State<AppState>,
+    AdminUser(_): AdminUser,
+    Path(id): Path<UserId>,
+) -> ApiResult<axum::Json<UserView>> {
+    Ok(axum::Json(s.identity.get_user(id).await?.into()))
+}
+
+/// Deletes a user (not yourself, not the last administrator).
+#[utoipa::path(delete, path = "/v1/admin/users/{id}", tag = "admin", params(("id" = String, Path)),
+    responses((status = 204), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)), security(("bearer" = [])))]
+async fn delete_user(
+    State(s): State<AppState>,
+    Meta(m): Meta,
+    AdminUser(a): AdminUser,
+    Path(id): Path<UserId>,
+) -> ApiResult<StatusCode> {
+    s.identity.delete_user(&a, id, &m).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Disables a user and ends their sign-ins (not yourself, not the last administrator).
+#[utoipa::path(post, path = "/v1/admin/users/{id}/disable", tag = "admin", params(("id" = String, Path)),
+    responses((status = 200, body = UserView), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)), security(("bearer" = [])))]
+async fn disable_user(
+    State(s): State<AppState>,
+    Meta(m): Meta,
+    AdminUser(a): AdminUser,
+    Path(id): Path<UserId>,
+) -> ApiResult<axum::Json<UserView>> {
+    Ok(axum::Json(s.identity.set_user_enabled(&a, id, false, &m).await?.into()))
+}
+
+/// Re-enables a user.
+#[utoipa::path(post, path = "/v1/admin/users/{id}/enable", tag = "admin", params(("id" = String, Path)),
+    responses((status = 200, body = UserView), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
+async fn enable_user(
+    State(s): State<AppState>,
+    Meta(m): Meta,
+    AdminUser(a): AdminUser,
+    Path(id): Path<UserId>,
+) -> ApiResult<axum::Json<UserView>> {
+    Ok(axum::Json(s.identity.set_user_enabled(&a, id, true, &m).await?.into()))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SetGroups {
+    pub groups: Vec<String>,
+}
+
+/// Replaces a user's groups (the last administrator cannot be demoted).
+#[utoipa::path(put, path = "/v1/admin/users/{id}/groups", tag = "admin", params(("id" = String, Path)), request_body = SetGroups,
+    responses((status = 200, body = UserView), (status = 400, body = ErrorBody), (status = 409, body = ErrorBody)), security(("bearer" = [])))]
+async fn set_groups(
+    State(s): State<AppState>,
+    Meta(m): Meta,
+    AdminUser(a): AdminUser,
+    Path(id): Path<UserId>,
+    Json(r): Json<SetGroups>,
+) -> ApiResult<axum::Json<UserView>> {
+    if r.groups.len() > 100 {
+        return Err(ApiError::new(rampart_core::ErrorCode::InvalidRequest, "at most 100 groups"));
+    }
+    Ok(axum::Json(s.identity.set_user_groups(&a, id, &r.groups, &m).await?.into()))
+}
+
+/// Removes a user's MFA and ends their sign-ins.
+#[utoipa::path(post, path = "/v1/admin/users/{id}/mfa/reset", tag = "admin", params(("id" = String, Path)),
+    responses((status = 204), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
+async fn reset_mfa(
+    State(s): State<AppState>,
+    Meta(m): Meta,
+    AdminUser(a): AdminUser,
+    Path(id): Path<UserId>,
+) -> ApiResult<StatusCode> {
+    s.identity.admin_reset_mfa(&a, id, &m).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct GroupView {
+    pub name: String,
+    pub description: String,
+    pub members: i64,
+    pub created_at: Timestamp,
+}
+
+/// Groups.
+#[utoipa::path(get, path = "/v1/admin/groups", tag = "admin", params(PageRequest),
+    responses((status = 200, body = PageView<GroupView>)), security(("bearer" = [])))]
+async fn list_groups(
+    State(s): State<AppState>,
+    AdminUser(_): AdminUser,
+    Query(page): Query<PageRequest>,
+) -> ApiResult<axum::Json<PageView<GroupView>>> {
+    page.validate().map_err(ApiError::code)?;
+    let p = s.identity.list_groups(&page).await.map_err(cursor_err)?;
+    Ok(axum::Json(PageView::from_page(p, |g| GroupView {
+        name: g.name,
+        description: g.description,
+        members: g.members,
+        created_at: g.created_at,
+    })))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateGroup {
+    pub name: String,
+    pub description: Option<String>,
+}
+
+/// Creates a group.
+#[utoipa::path(post, path = "/v1/admin/groups", tag = "admin", request_body = CreateGroup,
+    responses((status = 201, body = GroupView), (status = 409, body = ErrorBody)), security(("bearer" = [])))]
+async fn create_group(
+    State(s): State<AppState>,
+    Meta(m): Meta,
+    AdminUser(a): AdminUser,
+    Json(r): Json<CreateGroup>,
+) -> ApiResult<(StatusCode, axum::Json<GroupView>)> {
+    let g = s.identity.create_group(&a, &r.name, r.description.as_deref().unwrap_or(""), &m).await?;
+    Ok((
+        StatusCode::CREATED,
+        axum::Json(GroupView {
+            name: g.name,
+            description: g.description,
+            members: g.members,
+            created_at: g.created_at,
+        }),
+    ))
+}
+
+/// Deletes a group (not `admin`).
+#[utoipa::path(delete, path = "/v1/admin/groups/{name}", tag = "admin", params(("name" = String, Path)),
+    responses((status = 204), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
+async fn delete_group(
+    State(s): State<AppState>,
+    Meta(m): Meta,
+    AdminUser(a): AdminUser,
+    Path(name): Path<String>,
+) -> ApiResult<StatusCode> {
+    s.identity.delete_group(&a, &name, &m).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Everyone's API keys.
+#[utoipa::path(get, path = "/v1/admin/api-keys", tag = "admin", params(PageRequest),
+    responses((status = 200, body = PageView<ApiKeyView>)), security(("bearer" = [])))]
+async fn list_keys(
+    State(s): State<AppState>,
+    AdminUser(_): AdminUser,
+    Query(page): Query<PageRequest>,
+) -> ApiResult<axum::Json<PageView<ApiKeyView>>> {
+    page.validate().map_err(ApiError::code)?;
+    let p = s.identity.list_api_keys(None, &page).await.map_err(cursor_err)?;
+    Ok(axum::Json(PageView { items: p.items, next_cursor: p.next_cursor }))
+}
+
+/// Revokes anyone's API key.
+#[utoipa::path(delete, path = "/v1/admin/api-keys/{id}", tag = "admin", params(("id" = String, Path)),
+    responses((status = 204), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
+async fn revoke_key(
+    State(s): State<AppState>,
+    Meta(m): Meta,
+    AdminUser(a): AdminUser,
+    Path(id): Path<ApiKeyId>,
+) -> ApiResult<StatusCode> {
+    s.identity.revoke_api_key(&a, None, id, &m).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[into_params(parameter_in = Query)]
+pub struct AuditQuery {
+    /// e.g. `auth.login`, `apikey.create`, `admin.user_disable`.
+    pub action: Option<String>,
+    pub actor_id: Option<UserId>,
+    /// `success`, `failure`, `denied`, `locked`, `challenge`.
+    pub outcome: Option<String>,
+    pub limit: Option<u32>,
+    pub cursor: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AuditView {
+    pub id: AuditId,
+    pub at: Timestamp,
+    pub actor_id: Option<UserId>,
+    pub actor: Option<String>,
+    pub action: String,
+    pub target: Option<String>,
+    pub outcome: String,
+    pub client_ip: Option<String>,
+    pub request_id: Option<String>,
+    pub detail: Option<String>,
+}
+
+/// The audit log, newest first.
+#[utoipa::path(get, path = "/v1/admin/audit", tag = "admin", params(AuditQuery),
+    responses((status = 200, body = PageView<AuditView>)), security(("bearer" = [])))]
+async fn list_audit(
+    State(s): State<AppState>,
+    AdminUser(_): AdminUser,
+    Query(q): Query<AuditQuery>,
+) -> ApiResult<axum::Json<PageView<AuditView>>> {
+    let page = PageRequest { limit: q.limit, cursor: q.cursor };
+    page.validate().map_err(ApiError::code)?;
+    let f = AuditFilter { action: q.action, actor_id: q.actor_id, outcome: q.outcome };
+    let p = s.db.list_audit(&f, &page).await.map_err(|e| cursor_err(e.into()))?;
+    Ok(axum::Json(PageView::from_page(p, |r| AuditView {
+        id: r.id,
+        at: r.at,
+        actor_id: r.entry.actor_id,
+        actor: r.entry.actor,
+        action: r.entry.action,
+        target: r.entry.target,
+        outcome: r.entry.outcome,
+        client_ip: r.entry.client_ip,
+        request_id: r.entry.request_id,
+        detail: r.entry.detail,
+    })))
+}

@@ -1,0 +1,8 @@
+//! One router per feature; handlers parse, call a service, map the result.
+
+pub mod admin;
+pub mod auth;
+pub mod health;
+pub mod me;
+pub mod oidc;
+pub mod views;

@@ -1,0 +1,99 @@
+//! `rampart serve`: the start-up checklist and graceful shutdown.
+
+use crate::config::Config;
+use crate::state::AppState;
+use anyhow::Context;
+use std::io::Write;
+use std::net::SocketAddr;
+use std::time::Instant;
+
+/// Where the one-time bootstrap code is written (mode 0600) on a first start.
+pub const BOOTSTRAP_FILE: &str = "bootstrap-code";
+
+pub fn init_logging(cfg: &Config) {
+    use tracing_subscriber::EnvFilter;
+    let filter = std::env::var("RAMPART_LOG")
+        .ok()
+        .and_then(|f| EnvFilter::try_new(f).ok())
+        .unwrap_or_else(|| EnvFilter::try_new(&cfg.log.level).unwrap_or_else(|_| EnvFilter::new("info")));
+    let b = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let _ = if cfg.log.format == "json" {
+        b.json().flatten_event(true).with_current_span(true).with_span_list(false).try_init()
+    } else {
+        b.try_init()
+    };
+}
+
+/// Makes and announces the bootstrap code when there are no users yet.
+async fn announce_bootstrap(state: &AppState) -> anyhow::Result<()> {
+    let Some(code) = state.identity.prepare_bootstrap().await.map_err(|e| anyhow::anyhow!("bootstrap: {e}"))? else {
+        return Ok(());
+    };
+    let path = state.config.server.data_dir.join(BOOTSTRAP_FILE);
+    let _ = std::fs::remove_file(&path);
+    crate::keys::write_secret_file(&path, &format!("{code}\n"))?;
+    let url = state.config.public_url();
+    let mut out = std::io::stdout().lock();
+    writeln!(
+        out,
+        "\n  No users yet. Create the first administrator with this one-time code (also in {}):\n\n      {code}\n\n  curl -X POST {url}/v1/auth/bootstrap -H 'content-type: application/json' \\\n       -d '{{\"code\":\"{code}\",\"email\":\"you@example.com\",\"password\":\"…\"}}'\n  or, offline: rampart user add --email you@example.com --group admin --password-stdin\n",
+        path.display()
+    )?;
+    out.flush()?;
+    tracing::warn!(path = %path.display(), "no users: bootstrap code printed and written to the data dir");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { () = ctrl_c => {}, () = term => {} }
+}
+
+/// Runs the server until SIGTERM/SIGINT, then drains in-flight requests (up to
+/// `server.shutdown_grace`).
+pub async fn run(cfg: Config) -> anyhow::Result<()> {
+    let started = Instant::now();
+    let listen: SocketAddr = cfg.server.listen.parse().context("server.listen")?;
+    let grace = cfg.server.shutdown_grace.0;
+    let state = crate::build_state(cfg).await?;
+    announce_bootstrap(&state).await?;
+    let app = crate::build_app(state.clone());
+    let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("cannot listen on {listen}"))?;
+    let local = listener.local_addr()?;
+    tracing::info!(listen = %local, database = state.db.backend().name(), startup_ms = started.elapsed().as_millis() as u64, version = env!("CARGO_PKG_VERSION"), "rampart ready");
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let st = state.clone();
+    let server = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>()).with_graceful_shutdown(
+        async move {
+            let _ = rx.await;
+            st.set_ready(false);
+        },
+    );
+    let mut server = std::pin::pin!(server.into_future());
+    tokio::select! {
+        r = &mut server => return r.context("server"),
+        () = shutdown_signal() => {}
+    }
+    tracing::info!(grace_secs = grace.as_secs(), "shutdown requested; draining in-flight requests");
+    let _ = tx.send(());
+    match tokio::time::timeout(grace, &mut server).await {
+        Ok(r) => r.context("server")?,
+        Err(_) => tracing::warn!("grace period over; closing remaining connections"),
+    }
+    state.db.close().await;
+    tracing::info!("stopped");
+    Ok(())
+}

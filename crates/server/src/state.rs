@@ -1,0 +1,25 @@
+//! Shared application state: built once by `build_app`, no global singletons.
+
+use crate::config::Config;
+use rampart_identity::Identity;
+use rampart_storage::Db;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+#[derive(Clone)]
+pub struct AppState {
+    pub config: Arc<Config>,
+    pub db: Db,
+    pub identity: Identity,
+    /// Cleared when shutdown starts, so `/readyz` turns 503 and load balancers drain us.
+    pub ready: Arc<AtomicBool>,
+}
+
+impl AppState {
+    pub fn is_ready(&self) -> bool {
+        self.ready.load(Ordering::SeqCst)
+    }
+    pub fn set_ready(&self, v: bool) {
+        self.ready.store(v, Ordering::SeqCst);
+    }
+}
