@@ -5,7 +5,7 @@ use argon2::{Algorithm, Argon2, Params, Version};
 
 /// Argon2id cost parameters (OWASP's minimum is m=19 MiB, t=2, p=1).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, default)]
 pub struct PasswordParams {
     /// Memory in KiB.
     pub memory_kib: u32,

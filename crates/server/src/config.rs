@@ -76,6 +76,8 @@ pub struct AuthConfig {
     pub lockout_duration: Dur,
     pub ip_failure_limit: u32,
     pub token_leeway: Dur,
+    /// Minimum time between JWKS refreshes per external issuer (an unknown `kid` triggers one).
+    pub jwks_refresh_min_interval: Dur,
     pub external_issuers: Vec<ExternalIssuerConfig>,
 }
 
@@ -138,6 +140,7 @@ impl Default for AuthConfig {
             lockout_duration: Dur(d.lockout_duration),
             ip_failure_limit: d.ip_failure_limit,
             token_leeway: Dur(d.leeway),
+            jwks_refresh_min_interval: Dur(d.jwks_refresh_min_interval),
             external_issuers: Vec::new(),
         }
     }
@@ -327,6 +330,7 @@ impl Config {
         c.lockout_duration = a.lockout_duration.0;
         c.ip_failure_limit = a.ip_failure_limit;
         c.leeway = a.token_leeway.0;
+        c.jwks_refresh_min_interval = a.jwks_refresh_min_interval.0;
         c.external_issuers = a.external_issuers.clone();
         c
     }

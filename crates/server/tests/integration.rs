@@ -1,0 +1,12 @@
+//! In-process integration tests: the real router from `build_app`, real HTTP, real SQLite
+//! (and PostgreSQL where `RAMPART_TEST_POSTGRES_URL` is set).
+
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+mod admin;
+mod attacks;
+mod auth_flow;
+mod bad_input;
+mod platform;

@@ -1,0 +1,115 @@
+//! Health, readiness, OpenAPI, request ids, headers.
+
+use crate::common::*;
+
+#[tokio::test]
+async fn health_and_readiness() {
+    let s = TestServer::start().await;
+    assert_eq!(s.get("/healthz", None).await.expect(200).body["status"], "ok");
+    assert_eq!(s.get("/readyz", None).await.expect(200).body["status"], "ok");
+    s.state.set_ready(false);
+    assert_eq!(s.get("/readyz", None).await.expect(503).body["status"], "shutting_down");
+    s.state.set_ready(true);
+    s.state.db.close().await;
+    s.get("/readyz", None).await.expect(503);
+    s.get("/healthz", None).await.expect(200);
+}
+
+#[tokio::test]
+async fn openapi_documents_every_route() {
+    let s = TestServer::start().await;
+    let doc = s.get("/openapi.json", None).await.expect(200).body;
+    assert!(doc["openapi"].as_str().unwrap().starts_with("3.1"));
+    let paths = doc["paths"].as_object().unwrap();
+    let expected = [
+        ("/healthz", "get"),
+        ("/readyz", "get"),
+        ("/.well-known/openid-configuration", "get"),
+        ("/.well-known/jwks.json", "get"),
+        ("/oauth2/token", "post"),
+        ("/oauth2/userinfo", "get"),
+        ("/oauth2/revoke", "post"),
+        ("/v1/auth/login", "post"),
+        ("/v1/auth/challenge", "post"),
+        ("/v1/auth/mfa/setup", "post"),
+        ("/v1/auth/refresh", "post"),
+        ("/v1/auth/logout", "post"),
+        ("/v1/auth/register", "post"),
+        ("/v1/auth/bootstrap", "post"),
+        ("/v1/me", "get"),
+        ("/v1/me", "patch"),
+        ("/v1/me/mfa/totp", "post"),
+        ("/v1/me/mfa/totp/verify", "post"),
+        ("/v1/me/mfa", "delete"),
+        ("/v1/me/api-keys", "get"),
+        ("/v1/me/api-keys", "post"),
+        ("/v1/me/api-keys/{id}", "delete"),
+        ("/v1/me/sessions", "get"),
+        ("/v1/me/sessions/{id}", "delete"),
+        ("/v1/me/sessions/revoke-all", "post"),
+        ("/v1/admin/users", "get"),
+        ("/v1/admin/users", "post"),
+        ("/v1/admin/users/{id}", "get"),
+        ("/v1/admin/users/{id}", "delete"),
+        ("/v1/admin/users/{id}/disable", "post"),
+        ("/v1/admin/users/{id}/enable", "post"),
+        ("/v1/admin/users/{id}/groups", "put"),
+        ("/v1/admin/users/{id}/mfa/reset", "post"),
+        ("/v1/admin/groups", "get"),
+        ("/v1/admin/groups", "post"),
+        ("/v1/admin/groups/{name}", "delete"),
+        ("/v1/admin/api-keys", "get"),
+        ("/v1/admin/api-keys/{id}", "delete"),
+        ("/v1/admin/audit", "get"),
+    ];
+    for (p, m) in expected {
+        assert!(paths.get(p).and_then(|x| x.get(m)).is_some(), "{m} {p} missing from the OpenAPI document");
+    }
+    let ops: usize = paths.values().map(|v| v.as_object().unwrap().len()).sum();
+    assert_eq!(ops, expected.len(), "every documented operation is in this list (and so has tests)");
+    assert!(doc["components"]["securitySchemes"]["bearer"].is_object());
+}
+
+#[tokio::test]
+async fn request_ids_are_echoed_and_sanitised() {
+    let s = TestServer::start().await;
+    let r = s.get("/healthz", None).await;
+    let id = r.headers["x-request-id"].to_str().unwrap();
+    assert_eq!(id.len(), 36);
+    let r = s.http.get(format!("{}/healthz", s.base)).header("x-request-id", "abc-123_X").send().await.unwrap();
+    assert_eq!(r.headers()["x-request-id"], "abc-123_X");
+    let r =
+        s.http.get(format!("{}/healthz", s.base)).header("x-request-id", "bad id\twith spaces").send().await.unwrap();
+    assert_ne!(r.headers()["x-request-id"], "bad id\twith spaces");
+    let r = s.get("/nope", None).await;
+    assert!(r.headers.contains_key("x-request-id"), "errors carry the id too");
+    assert_eq!(r.headers["x-content-type-options"], "nosniff");
+    assert_eq!(r.headers["cache-control"], "no-store");
+}
+
+#[tokio::test]
+async fn secrets_at_rest_are_sealed() {
+    let s = TestServer::start().await;
+    s.user("enc@example.com", &[]).await;
+    let t = s.token("enc@example.com").await;
+    let secret = s.post("/v1/me/mfa/totp", Some(&t), serde_json::json!({})).await.expect(200).body["secret"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let raw_secret = totp_rs::Secret::Encoded(secret.clone()).to_bytes().unwrap();
+    let key = s.signing_key().await;
+    s.state.db.close().await;
+    let mut bytes = Vec::new();
+    for f in std::fs::read_dir(s.data_dir()).unwrap() {
+        let p = f.unwrap().path();
+        if p.file_name().unwrap().to_string_lossy().starts_with("rampart.db") {
+            bytes.extend(std::fs::read(p).unwrap());
+        }
+    }
+    assert!(bytes.len() > 10_000);
+    let contains = |needle: &[u8]| bytes.windows(needle.len()).any(|w| w == needle);
+    assert!(!contains(&raw_secret), "raw TOTP secret found in the database files");
+    assert!(!contains(secret.as_bytes()), "Base32 TOTP secret found in the database files");
+    assert!(!contains(&key.pkcs8()[..64]), "signing key found in the database files");
+    assert!(!contains(PASSWORD.as_bytes()), "password found in the database files");
+}
