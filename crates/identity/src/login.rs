@@ -124,11 +124,11 @@ impl Identity {
                 return Err(IdentityError::InvalidCredentials);
             }
         };
-        if let Some(h) = &user.password_hash {
-            if self.inner.hasher.needs_rehash(h) {
-                let new = self.inner.hasher.hash(password);
-                self.db().set_password_hash(user.id, &new, self.now()).await?;
-            }
+        if let Some(h) = &user.password_hash
+            && self.inner.hasher.needs_rehash(h)
+        {
+            let new = self.inner.hasher.hash(password);
+            self.db().set_password_hash(user.id, &new, self.now()).await?;
         }
         let policy = self.config().mfa;
         let challenge = if user.mfa_enabled && policy != MfaPolicy::Off {

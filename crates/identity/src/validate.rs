@@ -82,7 +82,7 @@ pub fn group_name(name: &str) -> Result<()> {
     if ok {
         Ok(())
     } else {
-        Err(IdentityError::Invalid(format!("invalid group name: use 1-64 characters of a-z, 0-9, '_', '-', '.'")))
+        Err(IdentityError::Invalid("invalid group name: use 1-64 characters of a-z, 0-9, '_', '-', '.'".into()))
     }
 }
 

@@ -28,6 +28,7 @@ impl<'de> Deserialize<'de> for Dur {
 
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields, default)]
+#[derive(Default)]
 pub struct Config {
     pub server: ServerConfig,
     pub database: DatabaseConfig,
@@ -152,19 +153,6 @@ impl Default for LogConfig {
     }
 }
 
-impl Default for Config {
-    fn default() -> Self {
-        Self {
-            server: ServerConfig::default(),
-            database: DatabaseConfig::default(),
-            auth: AuthConfig::default(),
-            crypto: CryptoConfig::default(),
-            edge: EdgeConfig::default(),
-            log: LogConfig::default(),
-        }
-    }
-}
-
 /// Short environment names of DESIGN.md §3.1, and what they stand for.
 const ALIASES: &[(&str, &str)] = &[
     ("RAMPART_LISTEN", "server.listen"),
@@ -257,10 +245,10 @@ impl Config {
         if !matches!(u.scheme(), "http" | "https") || u.query().is_some() || u.fragment().is_some() {
             bail!("server.public_url {pu:?} must be an http(s) URL without query or fragment");
         }
-        if let Some(url) = &self.database.url {
-            if rampart_storage::Backend::from_url(url).is_none() {
-                bail!("database.url must start with sqlite: or postgres:// (got an unsupported or ambiguous URL)");
-            }
+        if let Some(url) = &self.database.url
+            && rampart_storage::Backend::from_url(url).is_none()
+        {
+            bail!("database.url must start with sqlite: or postgres:// (got an unsupported or ambiguous URL)");
         }
         SigningAlg::parse(&self.auth.signing_alg)
             .with_context(|| format!("auth.signing_alg {:?}: use RS256, ES256 or EdDSA", self.auth.signing_alg))?;

@@ -3,6 +3,8 @@
 use clap::Parser;
 use std::process::ExitCode;
 
+// The CLI reports fatal errors on stderr; that is its job.
+#[allow(clippy::print_stderr)]
 fn main() -> ExitCode {
     let cli = rampart_server::cli::Cli::parse();
     let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {

@@ -1,3 +1,5 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 //! The repository suite: every test runs on SQLite and on PostgreSQL
 //! (`RAMPART_TEST_POSTGRES_URL`; without it the PostgreSQL half prints SKIPPED by name).
 

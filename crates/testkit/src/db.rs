@@ -9,6 +9,12 @@ pub fn pg_url() -> Option<String> {
     std::env::var("RAMPART_TEST_POSTGRES_URL").ok().filter(|s| !s.is_empty())
 }
 
+/// Tests that need PostgreSQL say, by name, that they did not run.
+#[allow(clippy::print_stderr)]
+pub fn skipped(test: &str) {
+    eprintln!("SKIPPED {test}: RAMPART_TEST_POSTGRES_URL is not set");
+}
+
 /// A database that exists for one test.
 pub struct TestDb {
     pub db: Db,
@@ -28,7 +34,7 @@ impl TestDb {
     /// A fresh PostgreSQL database, or `None` after printing that `test` was skipped.
     pub async fn postgres(test: &str) -> Option<TestDb> {
         let Some(base) = pg_url() else {
-            eprintln!("SKIPPED {test}: RAMPART_TEST_POSTGRES_URL is not set");
+            skipped(test);
             return None;
         };
         let url = Self::create_pg_database(&base).await;
@@ -69,8 +75,10 @@ impl TestDb {
     /// Drops the PostgreSQL database (SQLite temp dirs go away on drop).
     pub async fn cleanup(self) {
         self.db.close().await;
-        if let Some((base, name)) = self.pg {
-            if let Ok(mut c) = AnyConnection::connect(&base).await {
+        if let Some((base, name)) = self.pg
+            && let Ok(mut c) = AnyConnection::connect(&base).await
+        {
+            {
                 let _ =
                     c.execute(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))).await;
             }

@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicI64, Ordering};
 
 pub mod db;
 
-pub use db::{TestDb, pg_url};
+pub use db::{TestDb, pg_url, skipped};
 
 /// A clock tests move by hand.
 #[derive(Debug, Default)]

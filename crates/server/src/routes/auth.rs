@@ -182,10 +182,10 @@ async fn bootstrap(
         .await
         .map_err(ApiError::from)?;
     let code_file = s.config.server.data_dir.join(crate::serve::BOOTSTRAP_FILE);
-    if let Err(e) = std::fs::remove_file(&code_file) {
-        if e.kind() != std::io::ErrorKind::NotFound {
-            tracing::warn!(error = %e, "could not remove the bootstrap code file");
-        }
+    if let Err(e) = std::fs::remove_file(&code_file)
+        && e.kind() != std::io::ErrorKind::NotFound
+    {
+        tracing::warn!(error = %e, "could not remove the bootstrap code file");
     }
     Ok((StatusCode::CREATED, axum::Json(BootstrapResponse { user_id: u.id, email: u.email })))
 }

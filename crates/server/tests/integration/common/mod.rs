@@ -94,7 +94,7 @@ impl TestServer {
     /// On PostgreSQL, or None (the test prints SKIPPED) when no server is configured.
     pub async fn start_pg(test: &str, tweak: &[(&str, Value)]) -> Option<TestServer> {
         let base = rampart_testkit::pg_url().or_else(|| {
-            eprintln!("SKIPPED {test}: RAMPART_TEST_POSTGRES_URL is not set");
+            rampart_testkit::skipped(test);
             None
         })?;
         let (_, url) = rampart_testkit::TestDb::create_pg_database(&base).await;

@@ -25,7 +25,9 @@ async fn malformed_bodies_get_stable_4xx_codes() {
     let (_, admin) = s.admin().await;
     let users_before = s.state.db.count_users().await.unwrap();
     let j = Some("application/json");
-    let cases: Vec<(&str, &str, Option<&str>, Vec<u8>, u16, &str)> = vec![
+    /// (method, path, content type, body, status, code)
+    type Case<'a> = (&'a str, &'a str, Option<&'a str>, Vec<u8>, u16, &'a str);
+    let cases: Vec<Case> = vec![
         ("POST", "/v1/auth/login", j, b"{not json".to_vec(), 400, "invalid_json"),
         ("POST", "/v1/auth/login", j, b"".to_vec(), 400, "invalid_json"),
         ("POST", "/v1/auth/login", j, b"[]".to_vec(), 400, "invalid_json"),

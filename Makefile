@@ -1,0 +1,32 @@
+# Rampart — the two commands a new user needs: `make run` and `make test`.
+CARGO ?= cargo
+export CARGO_TERM_COLOR ?= never
+
+.PHONY: run test lint fmt build release openapi
+
+## Start the server on embedded defaults (SQLite and keys in ./data, http://127.0.0.1:8080).
+run:
+	$(CARGO) run -p rampart-server --bin rampart -- serve
+
+## Run every test. The PostgreSQL half runs when RAMPART_TEST_POSTGRES_URL is set
+## (e.g. postgres://postgres@127.0.0.1:5432/test); without it those tests print SKIPPED.
+test:
+	$(CARGO) test --workspace --all-targets
+
+## Formatting and lints, as CI checks them.
+lint:
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+fmt:
+	$(CARGO) fmt --all
+
+build:
+	$(CARGO) build -p rampart-server
+
+release:
+	$(CARGO) build --release -p rampart-server
+
+## Print the OpenAPI document.
+openapi:
+	$(CARGO) run -q -p rampart-server --bin rampart -- openapi

@@ -1,0 +1,397 @@
+//! End to end against the real `rampart` binary: CLI, start-up, HTTP, logs, shutdown.
+
+#![allow(clippy::unwrap_used)]
+
+use serde_json::{Value, json};
+use std::io::{Read, Write};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_rampart");
+const PASSWORD: &str = "end to end passphrase";
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+fn cmd(dir: &std::path::Path, db: Option<&str>) -> Command {
+    let mut c = Command::new(BIN);
+    for (k, _) in std::env::vars() {
+        if k.starts_with("RAMPART_") {
+            c.env_remove(k);
+        }
+    }
+    c.env("RAMPART_DATA_DIR", dir)
+        .env("RAMPART_AUTH__ARGON2__MEMORY_KIB", "8192")
+        .env("RAMPART_AUTH__ARGON2__ITERATIONS", "1");
+    if let Some(u) = db {
+        c.env("RAMPART_DATABASE_URL", u);
+    }
+    c
+}
+
+fn run(mut c: Command, stdin: Option<&str>) -> (i32, String, String) {
+    c.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    let mut child = c.spawn().unwrap();
+    if let Some(s) = stdin {
+        child.stdin.take().unwrap().write_all(s.as_bytes()).unwrap();
+    }
+    drop(child.stdin.take());
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into(),
+        String::from_utf8_lossy(&out.stderr).into(),
+    )
+}
+
+struct Server {
+    child: Child,
+    base: String,
+    stderr_path: std::path::PathBuf,
+    stdout_path: std::path::PathBuf,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Server {
+    fn start(dir: &std::path::Path, db: Option<&str>) -> Server {
+        let port = free_port();
+        let stderr_path = dir.join("server.err");
+        let stdout_path = dir.join("server.out");
+        let mut c = cmd(dir, db);
+        c.arg("serve").env("RAMPART_LISTEN", format!("127.0.0.1:{port}"));
+        c.stdout(std::fs::File::create(&stdout_path).unwrap()).stderr(std::fs::File::create(&stderr_path).unwrap());
+        let child = c.spawn().unwrap();
+        let s = Server { child, base: format!("http://127.0.0.1:{port}"), stderr_path, stdout_path };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Ok(200) = reqwest::blocking_get(&format!("{}/readyz", s.base)) {
+                return s;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "server did not become ready: {}",
+                std::fs::read_to_string(&s.stderr_path).unwrap_or_default()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+    fn logs(&self) -> String {
+        std::fs::read_to_string(&self.stderr_path).unwrap()
+    }
+    fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
+mod reqwest {
+    /// A tiny blocking GET for readiness polling (no runtime needed).
+    pub fn blocking_get(url: &str) -> std::io::Result<u16> {
+        use std::io::{Read, Write};
+        let rest = url.trim_start_matches("http://");
+        let (host, path) = rest.split_once('/').unwrap();
+        let mut s = std::net::TcpStream::connect(host)?;
+        s.set_read_timeout(Some(std::time::Duration::from_secs(2)))?;
+        write!(s, "GET /{path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n")?;
+        let mut buf = String::new();
+        s.read_to_string(&mut buf)?;
+        Ok(buf.split_whitespace().nth(1).and_then(|c| c.parse().ok()).unwrap_or(0))
+    }
+}
+
+async fn call(
+    http: &::reqwest::Client,
+    method: &str,
+    url: String,
+    auth: Option<(&str, &str)>,
+    body: Option<Value>,
+) -> (u16, Value) {
+    let mut r = http.request(::reqwest::Method::from_bytes(method.as_bytes()).unwrap(), url);
+    if let Some((h, v)) = auth {
+        r = r.header(h, v);
+    }
+    if let Some(b) = body {
+        r = r.json(&b);
+    }
+    let resp = r.send().await.unwrap();
+    let status = resp.status().as_u16();
+    (status, resp.json().await.unwrap_or(Value::Null))
+}
+
+fn totp(secret_b32: &str, t: u64) -> String {
+    let bytes = totp_rs::Secret::Encoded(secret_b32.to_owned()).to_bytes().unwrap();
+    totp_rs::TOTP::new_unchecked(totp_rs::Algorithm::SHA1, 6, 1, 30, bytes, None, "x".into()).generate(t)
+}
+
+fn now() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs()
+}
+
+async fn full_flow(db: Option<&str>) {
+    let dir = tempfile::tempdir().unwrap();
+    // Offline user creation with the CLI.
+    let mut c = cmd(dir.path(), db);
+    c.args(["user", "add", "--email", "E2E@example.com", "--group", "admin", "--password-stdin"]);
+    let (code, out, err) = run(c, Some(&format!("{PASSWORD}\n")));
+    assert_eq!(code, 0, "{err}");
+    let uid = out.trim().to_owned();
+    assert!(uuid::Uuid::parse_str(&uid).is_ok(), "prints the new user id: {out:?}");
+
+    let srv = Server::start(dir.path(), db);
+    let http = ::reqwest::Client::new();
+    let b = &srv.base;
+    let (st, l) = call(
+        &http,
+        "POST",
+        format!("{b}/v1/auth/login"),
+        None,
+        Some(json!({"username": "e2e@example.com", "password": PASSWORD})),
+    )
+    .await;
+    assert_eq!(st, 200, "{l}");
+    let at = l["accessToken"].as_str().unwrap().to_owned();
+    // Enrol TOTP, then sign in again with a code computed here.
+    let bearer = format!("Bearer {at}");
+    let (_, e) =
+        call(&http, "POST", format!("{b}/v1/me/mfa/totp"), Some(("authorization", &bearer)), Some(json!({}))).await;
+    let secret = e["secret"].as_str().unwrap().to_owned();
+    let (st, v) = call(
+        &http,
+        "POST",
+        format!("{b}/v1/me/mfa/totp/verify"),
+        Some(("authorization", &bearer)),
+        Some(json!({"code": totp(&secret, now())})),
+    )
+    .await;
+    assert_eq!(st, 200, "{v}");
+    let (st, _) =
+        call(&http, "POST", format!("{b}/v1/auth/logout"), None, Some(json!({"refreshToken": l["refreshToken"]})))
+            .await;
+    assert_eq!(st, 204);
+    let (st, _) = call(&http, "GET", format!("{b}/v1/me"), Some(("authorization", &bearer)), None).await;
+    assert_eq!(st, 401, "logged-out token refused");
+
+    let (_, ch) = call(
+        &http,
+        "POST",
+        format!("{b}/v1/auth/login"),
+        None,
+        Some(json!({"username": "e2e@example.com", "password": PASSWORD})),
+    )
+    .await;
+    assert_eq!(ch["challenge"], "TOTP");
+    let next_step = (now() / 30 + 1) * 30; // the enrolment code's step is spent; use the next one
+    let (st, tokens) = call(
+        &http,
+        "POST",
+        format!("{b}/v1/auth/challenge"),
+        None,
+        Some(json!({"session": ch["session"], "code": totp(&secret, next_step)})),
+    )
+    .await;
+    assert_eq!(st, 200, "{tokens}");
+    let at = tokens["accessToken"].as_str().unwrap().to_owned();
+    let bearer = format!("Bearer {at}");
+    let (st, me) = call(&http, "GET", format!("{b}/v1/me"), Some(("authorization", &bearer)), None).await;
+    assert_eq!(st, 200);
+    assert_eq!(me["sub"], uid.as_str());
+    assert_eq!(me["email"], "e2e@example.com");
+    assert_eq!(me["mfaEnabled"], true);
+    assert_eq!(me["groups"], json!(["admin"]));
+
+    // An API key made with the CLI while the server runs.
+    let mut c = cmd(dir.path(), db);
+    c.args(["apikey", "create", "--email", "e2e@example.com", "--name", "cli-key", "--scope", "chat"]);
+    let (code, out, err) = run(c, None);
+    assert_eq!(code, 0, "{err}");
+    let key = out.trim().to_owned();
+    assert!(key.starts_with("rampart_"));
+    let (st, me2) = call(&http, "GET", format!("{b}/v1/me"), Some(("x-api-key", &key)), None).await;
+    assert_eq!(st, 200);
+    assert_eq!(me2["authMethod"], "api_key");
+    let (st, _) =
+        call(&http, "GET", format!("{b}/v1/me"), Some(("authorization", &format!("Bearer {key}"))), None).await;
+    assert_eq!(st, 200);
+
+    // Refresh, then log out.
+    let (st, r) = call(
+        &http,
+        "POST",
+        format!("{b}/v1/auth/refresh"),
+        None,
+        Some(json!({"refreshToken": tokens["refreshToken"]})),
+    )
+    .await;
+    assert_eq!(st, 200);
+    let (st, _) =
+        call(&http, "POST", format!("{b}/v1/auth/logout"), None, Some(json!({"refreshToken": r["refreshToken"]})))
+            .await;
+    assert_eq!(st, 204);
+    let (st, _) = call(
+        &http,
+        "GET",
+        format!("{b}/v1/me"),
+        Some(("authorization", &format!("Bearer {}", r["accessToken"].as_str().unwrap()))),
+        None,
+    )
+    .await;
+    assert_eq!(st, 401);
+
+    // Logs: JSON lines, request ids on request lines, no secrets.
+    let logs = srv.logs();
+    let mut request_lines = 0;
+    for line in logs.lines() {
+        let v: Value = serde_json::from_str(line).unwrap_or_else(|_| panic!("not JSON: {line}"));
+        if v["span"]["name"] == "request" {
+            assert!(v["span"]["request_id"].as_str().is_some_and(|r| !r.is_empty()), "{line}");
+            request_lines += 1;
+        }
+    }
+    assert!(request_lines >= 10, "{request_lines} request log lines");
+    for secret in [PASSWORD, &at, &key, &secret, tokens["refreshToken"].as_str().unwrap()] {
+        assert!(!logs.contains(secret), "a secret leaked into the logs");
+    }
+}
+
+#[tokio::test]
+async fn cli_user_login_totp_me_apikey_refresh_logout_on_sqlite() {
+    full_flow(None).await;
+}
+
+#[tokio::test]
+async fn cli_user_login_totp_me_apikey_refresh_logout_on_postgres() {
+    let Some(base) = rampart_testkit::pg_url() else {
+        rampart_testkit::skipped("e2e::cli_user_login_totp_me_apikey_refresh_logout_on_postgres");
+        return;
+    };
+    let (_, url) = rampart_testkit::TestDb::create_pg_database(&base).await;
+    full_flow(Some(&url)).await;
+}
+
+#[tokio::test]
+async fn first_start_prints_a_bootstrap_code_that_makes_the_first_admin() {
+    let dir = tempfile::tempdir().unwrap();
+    let srv = Server::start(dir.path(), None);
+    let out = std::fs::read_to_string(&srv.stdout_path).unwrap();
+    let file = dir.path().join("bootstrap-code");
+    let code = std::fs::read_to_string(&file).unwrap().trim().to_owned();
+    assert!(out.contains(&code), "the code is printed");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(std::fs::metadata(&file).unwrap().permissions().mode() & 0o777, 0o600);
+        assert_eq!(std::fs::metadata(dir.path().join("master.key")).unwrap().permissions().mode() & 0o777, 0o600);
+    }
+    assert!(!srv.logs().contains(&code), "the code is not in the logs");
+    let http = ::reqwest::Client::new();
+    let (st, _) = call(
+        &http,
+        "POST",
+        format!("{}/v1/auth/bootstrap", srv.base),
+        None,
+        Some(json!({"code": code, "email": "root@example.com", "password": PASSWORD})),
+    )
+    .await;
+    assert_eq!(st, 201);
+    assert!(!file.exists(), "the code file is removed once used");
+}
+
+#[tokio::test]
+async fn sigterm_drains_in_flight_requests_then_exits() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut srv = Server::start(dir.path(), None);
+    let host = srv.base.trim_start_matches("http://").to_owned();
+    // A request whose body is still arriving when the signal comes.
+    let body = br#"{"username":"nobody@example.com","password":"long enough password"}"#;
+    let mut s = std::net::TcpStream::connect(&host).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    write!(s, "POST /v1/auth/login HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", body.len()).unwrap();
+    s.write_all(&body[..10]).unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    let st = Command::new("kill").args(["-TERM", &srv.pid().to_string()]).status().unwrap();
+    assert!(st.success());
+    std::thread::sleep(Duration::from_millis(300));
+    // New connections are no longer accepted…
+    assert!(reqwest::blocking_get(&format!("{}/healthz", srv.base)).is_err(), "listener closed after SIGTERM");
+    // …but the in-flight request completes.
+    s.write_all(&body[10..]).unwrap();
+    let mut resp = String::new();
+    s.read_to_string(&mut resp).unwrap();
+    assert!(resp.starts_with("HTTP/1.1 401"), "{resp}");
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        if let Some(status) = srv.child.try_wait().unwrap() {
+            assert!(status.success(), "exit status {status:?}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "did not exit after SIGTERM");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(srv.logs().contains("shutdown requested"));
+}
+
+#[test]
+fn config_example_checks_and_bad_config_is_refused_by_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = cmd(dir.path(), None);
+    c.args(["config", "example"]);
+    let (code, example, _) = run(c, None);
+    assert_eq!(code, 0);
+    let f = dir.path().join("rampart.toml");
+    std::fs::write(&f, &example).unwrap();
+    let mut c = cmd(dir.path(), None);
+    c.args(["config", "check"]).arg(&f);
+    let (code, out, err) = run(c, None);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("ok"));
+    std::fs::write(&f, "[auth]\nmfa = \"sometimes\"\n[server]\nlisten = \"127.0.0.1:1\"\n").unwrap();
+    let mut c = cmd(dir.path(), None);
+    c.args(["config", "check"]).arg(&f);
+    let (code, _, err) = run(c, None);
+    assert_eq!(code, 2);
+    assert!(err.contains("auth.mfa"), "{err}");
+    let mut c = cmd(dir.path(), None);
+    c.args(["serve"]).env("RAMPART_AUTH__COLOUR", "blue");
+    let (code, _, err) = run(c, None);
+    assert_eq!(code, 2);
+    assert!(err.contains("colour"), "{err}");
+}
+
+#[test]
+fn weak_or_exposed_master_keys_stop_start_up_with_advice() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("mk");
+    std::fs::write(&key, "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\n").unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
+    let mut c = cmd(dir.path(), None);
+    c.arg("serve").env("RAMPART_MASTER_KEY_FILE", &key).env("RAMPART_LISTEN", format!("127.0.0.1:{}", free_port()));
+    let (code, _, err) = run(c, None);
+    assert_eq!(code, 2);
+    assert!(err.contains("entropy") && err.contains("/dev/urandom"), "{err}");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::write(&key, "q83vEjRWeJCrze8SNFZ4kKvN7xI0VniQq83vEjRWeJA=\n").unwrap();
+        std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let mut c = cmd(dir.path(), None);
+        c.arg("serve").env("RAMPART_MASTER_KEY_FILE", &key);
+        let (code, _, err) = run(c, None);
+        assert_eq!(code, 2);
+        assert!(err.contains("chmod 600"), "{err}");
+    }
+    let mut c = cmd(dir.path(), None);
+    c.arg("serve").env("RAMPART_MASTER_KEY_FILE", dir.path().join("missing"));
+    let (code, _, err) = run(c, None);
+    assert_eq!(code, 2);
+    assert!(err.contains("does not exist"), "{err}");
+}
