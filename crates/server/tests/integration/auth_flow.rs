@@ -438,3 +438,20 @@ async fn postgres_login_refresh_keys_and_admin() {
     let users = s.get("/v1/admin/users?q=PG@", Some(&admin)).await.expect(200);
     assert_eq!(users.body["items"].as_array().unwrap().len(), 1);
 }
+
+#[tokio::test]
+async fn es256_and_eddsa_are_selectable_and_the_configured_algorithm_is_pinned() {
+    for (alg, kty) in [("ES256", "EC"), ("EdDSA", "OKP")] {
+        let s = TestServer::start_with(&[("auth.signing_alg", json!(alg))]).await;
+        s.user("alg@example.com", &[]).await;
+        let t = s.token("alg@example.com").await;
+        let h = jsonwebtoken::decode_header(&t).unwrap();
+        assert_eq!(format!("{:?}", h.alg), alg);
+        let jwks = s.get("/.well-known/jwks.json", None).await.expect(200).body;
+        assert_eq!(jwks["keys"][0]["kty"], kty);
+        assert_eq!(jwks["keys"][0]["kid"], h.kid.unwrap().as_str());
+        s.get("/v1/me", Some(&t)).await.expect(200);
+        let disc = s.get("/.well-known/openid-configuration", None).await.body;
+        assert_eq!(disc["id_token_signing_alg_values_supported"], json!([alg]));
+    }
+}
