@@ -7,7 +7,7 @@ use crate::validate;
 use rampart_core::principal::ADMIN_GROUP;
 use rampart_core::{Page, PageRequest, Principal, UserId};
 use rampart_storage::repo::groups::GroupRecord;
-use rampart_storage::repo::users::{NewUser, UserRecord, UserStatus};
+use rampart_storage::repo::users::{UserRecord, UserStatus};
 
 /// A created user, with the generated temporary password if none was given (shown once).
 #[derive(Debug)]
@@ -54,8 +54,6 @@ impl Identity {
         display_name: Option<&str>,
         meta: &RequestMeta,
     ) -> Result<CreatedUser> {
-        let email = validate::normalize_email(email)?;
-        let name = validate::display_name(display_name, &email)?;
         let groups = self.check_groups_exist(groups).await?;
         let (password, temporary) = match password {
             Some(p) => (p.to_owned(), None),
@@ -64,22 +62,8 @@ impl Identity {
                 (t.clone(), Some(t))
             }
         };
-        validate::check_password(&self.config().password_policy, &password, &email)?;
-        let hash = self.inner.hasher.hash(&password);
-        let user = match self
-            .db()
-            .create_user(
-                &NewUser {
-                    email: &email,
-                    display_name: &name,
-                    password_hash: Some(&hash),
-                    groups: &groups,
-                    external: None,
-                },
-                self.now(),
-            )
-            .await
-        {
+        let new = self.prepare_local_user(email, &password, display_name)?;
+        let user = match self.insert_local_user(&new, &groups).await {
             Err(rampart_storage::StorageError::Conflict) => return Err(IdentityError::Conflict),
             other => other?,
         };

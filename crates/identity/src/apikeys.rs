@@ -184,14 +184,7 @@ impl Identity {
         }
         let is_admin = user.groups.iter().any(|g| g == rampart_core::principal::ADMIN_GROUP);
         let scopes = parse_scopes(&rec.scopes).into_iter().filter(|s| *s != Scope::Admin || is_admin).collect();
-        Ok(Principal {
-            user_id: user.id,
-            email: user.email,
-            display_name: user.display_name,
-            groups: user.groups,
-            scopes,
-            auth_method: AuthMethod::ApiKey { key: rec.id },
-            mfa_enabled: user.mfa_enabled,
-        })
+        let groups = user.groups.clone();
+        Ok(Self::principal(user, groups, scopes, AuthMethod::ApiKey { key: rec.id }))
     }
 }

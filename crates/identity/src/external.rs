@@ -265,14 +265,6 @@ impl Identity {
         }
         let is_admin = ext.groups.iter().any(|g| g == rampart_core::principal::ADMIN_GROUP);
         let scopes = Scope::ALL.iter().copied().filter(|s| *s != Scope::Admin || is_admin).collect();
-        Ok(Principal {
-            user_id: user.id,
-            email: user.email,
-            display_name: user.display_name,
-            groups: ext.groups,
-            scopes,
-            auth_method: AuthMethod::External { issuer: ext.issuer },
-            mfa_enabled: false,
-        })
+        Ok(Self::principal(user, ext.groups, scopes, AuthMethod::External { issuer: ext.issuer }))
     }
 }

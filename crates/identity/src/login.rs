@@ -9,7 +9,7 @@ use crate::validate;
 use rampart_core::{Timestamp, UserId};
 use rampart_crypto::{ct_eq, opaque_token, sha256_hex};
 use rampart_storage::repo::tokens::RefreshLookup;
-use rampart_storage::repo::users::{NewUser, UserRecord, UserStatus};
+use rampart_storage::repo::users::{UserRecord, UserStatus};
 use serde::Serialize;
 
 const BOOTSTRAP_META: &str = "bootstrap_code_sha256";
@@ -354,23 +354,8 @@ impl Identity {
             self.audit(meta, None, "auth.register", Some(email), "denied", Some("domain_not_allowed")).await;
             return Err(IdentityError::EmailDomainNotAllowed);
         }
-        let name = validate::display_name(display_name, &email)?;
-        validate::check_password(&c.password_policy, password, &email)?;
-        let hash = self.inner.hasher.hash(password);
-        match self
-            .db()
-            .create_user(
-                &NewUser {
-                    email: &email,
-                    display_name: &name,
-                    password_hash: Some(&hash),
-                    groups: &[],
-                    external: None,
-                },
-                self.now(),
-            )
-            .await
-        {
+        let new = self.prepare_local_user(&email, password, display_name)?;
+        match self.insert_local_user(&new, &[]).await {
             Ok(u) => {
                 self.audit(meta, Some((u.id, &u.email)), "auth.register", Some(u.id.to_string()), "success", None).await
             }
@@ -416,27 +401,11 @@ impl Identity {
             self.audit(meta, None, "auth.bootstrap", None, "failure", Some("bad_code")).await;
             return Err(IdentityError::InvalidCode);
         }
-        let email = validate::normalize_email(email)?;
-        let name = validate::display_name(display_name, &email)?;
-        validate::check_password(&self.config().password_policy, password, &email)?;
+        let new = self.prepare_local_user(email, password, display_name)?;
         if !self.db().meta_take(BOOTSTRAP_META).await? {
             return Err(IdentityError::BootstrapUnavailable);
         }
-        let hash = self.inner.hasher.hash(password);
-        let groups = vec![rampart_core::principal::ADMIN_GROUP.to_owned()];
-        let user = self
-            .db()
-            .create_user(
-                &NewUser {
-                    email: &email,
-                    display_name: &name,
-                    password_hash: Some(&hash),
-                    groups: &groups,
-                    external: None,
-                },
-                self.now(),
-            )
-            .await?;
+        let user = self.insert_local_user(&new, &[rampart_core::principal::ADMIN_GROUP.to_owned()]).await?;
         self.audit(meta, Some((user.id, &user.email)), "auth.bootstrap", Some(user.id.to_string()), "success", None)
             .await;
         Ok(user)

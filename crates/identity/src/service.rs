@@ -5,10 +5,11 @@ use crate::error::{IdentityError, Result};
 use crate::external::ExternalIssuers;
 use crate::tokens::KeyStore;
 use rampart_core::clock::SharedClock;
-use rampart_core::{Timestamp, UserId};
+use rampart_core::{AuthMethod, Principal, Scope, Timestamp, UserId};
 use rampart_crypto::{Keyring, PasswordHasher};
 use rampart_storage::Db;
 use rampart_storage::repo::audit::AuditEntry;
+use rampart_storage::repo::users::{NewUser, UserRecord};
 use std::sync::Arc;
 
 /// Where a request came from, for throttling and the audit log.
@@ -17,6 +18,13 @@ pub struct RequestMeta {
     pub client_ip: Option<String>,
     pub request_id: Option<String>,
     pub user_agent: Option<String>,
+}
+
+/// A validated, hashed local account not yet stored.
+pub(crate) struct LocalUser {
+    pub email: String,
+    pub name: String,
+    pub hash: String,
 }
 
 /// Cheap to clone; shared by every request.
@@ -62,6 +70,58 @@ impl Identity {
     }
     pub fn keyring(&self) -> &Keyring {
         &self.inner.keyring
+    }
+
+    /// The one place a `Principal` is built from a user record.
+    pub(crate) fn principal(
+        user: UserRecord,
+        groups: Vec<String>,
+        scopes: Vec<Scope>,
+        auth_method: AuthMethod,
+    ) -> Principal {
+        Principal {
+            user_id: user.id,
+            email: user.email,
+            display_name: user.display_name,
+            groups,
+            scopes,
+            auth_method,
+            mfa_enabled: user.mfa_enabled,
+        }
+    }
+
+    /// Validates a new local account's email, display name and password, and hashes the
+    /// password: everything short of storing it.
+    pub(crate) fn prepare_local_user(
+        &self,
+        email: &str,
+        password: &str,
+        display_name: Option<&str>,
+    ) -> Result<LocalUser> {
+        let email = crate::validate::normalize_email(email)?;
+        let name = crate::validate::display_name(display_name, &email)?;
+        crate::validate::check_password(&self.config().password_policy, password, &email)?;
+        let hash = self.inner.hasher.hash(password);
+        Ok(LocalUser { email, name, hash })
+    }
+
+    pub(crate) async fn insert_local_user(
+        &self,
+        u: &LocalUser,
+        groups: &[String],
+    ) -> std::result::Result<UserRecord, rampart_storage::StorageError> {
+        self.db()
+            .create_user(
+                &NewUser {
+                    email: &u.email,
+                    display_name: &u.name,
+                    password_hash: Some(&u.hash),
+                    groups,
+                    external: None,
+                },
+                self.now(),
+            )
+            .await
     }
 
     /// Writes an audit entry. A failure to audit is logged, never silently dropped.

@@ -274,15 +274,8 @@ impl Identity {
             return Err(IdentityError::InvalidToken("user disabled"));
         }
         let scopes = session_scopes(&user.groups);
-        Ok(Principal {
-            user_id: user.id,
-            email: user.email,
-            display_name: user.display_name,
-            groups: user.groups,
-            scopes,
-            auth_method: rampart_core::AuthMethod::Session { family: fid },
-            mfa_enabled: user.mfa_enabled,
-        })
+        let groups = user.groups.clone();
+        Ok(Self::principal(user, groups, scopes, rampart_core::AuthMethod::Session { family: fid }))
     }
 }
 

@@ -133,16 +133,7 @@ async fn refuses_id_token_as_access_token() {
 #[tokio::test]
 async fn refuses_disabled_user() {
     let (s, t, c) = setup().await;
-    let uid: rampart_core::UserId = c["sub"].as_str().unwrap().parse().unwrap();
-    s.state
-        .db
-        .set_user_status(
-            uid,
-            rampart_storage::repo::users::UserStatus::Disabled,
-            rampart_core::Timestamp::from_millis(0),
-        )
-        .await
-        .unwrap();
+    s.set_active(c["sub"].as_str().unwrap(), false).await;
     s.get("/v1/me", Some(&t)).await.expect_error(401, "invalid_token");
 }
 
@@ -225,22 +216,9 @@ async fn api_key_refuses_expired() {
 async fn api_key_refuses_revoked_and_disabled_owner() {
     let (s, t, key) = key_setup().await;
     let me = s.get("/v1/me", Some(&key)).await.expect(200).body;
-    let uid: rampart_core::UserId = me["sub"].as_str().unwrap().parse().unwrap();
-    s.state
-        .db
-        .set_user_status(
-            uid,
-            rampart_storage::repo::users::UserStatus::Disabled,
-            rampart_core::Timestamp::from_millis(0),
-        )
-        .await
-        .unwrap();
+    s.set_active(me["sub"].as_str().unwrap(), false).await;
     s.get("/v1/me", Some(&key)).await.expect_error(401, "invalid_token");
-    s.state
-        .db
-        .set_user_status(uid, rampart_storage::repo::users::UserStatus::Active, rampart_core::Timestamp::from_millis(0))
-        .await
-        .unwrap();
+    s.set_active(me["sub"].as_str().unwrap(), true).await;
     let id = s.get("/v1/me/api-keys", Some(&t)).await.body["items"][0]["id"].as_str().unwrap().to_owned();
     s.delete(&format!("/v1/me/api-keys/{id}"), Some(&t)).await.expect(204);
     s.get("/v1/me", Some(&key)).await.expect_error(401, "invalid_token");
@@ -381,16 +359,7 @@ async fn external_disabled_user_is_refused() {
     let (s, idp) = ext().await;
     let t = idp.sign(&idp.claims("ext-9"));
     let me = s.get("/v1/me", Some(&t)).await.expect(200).body;
-    let uid: rampart_core::UserId = me["sub"].as_str().unwrap().parse().unwrap();
-    s.state
-        .db
-        .set_user_status(
-            uid,
-            rampart_storage::repo::users::UserStatus::Disabled,
-            rampart_core::Timestamp::from_millis(0),
-        )
-        .await
-        .unwrap();
+    s.set_active(me["sub"].as_str().unwrap(), false).await;
     s.get("/v1/me", Some(&t)).await.expect_error(401, "invalid_token");
 }
 

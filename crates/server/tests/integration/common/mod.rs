@@ -169,6 +169,17 @@ impl TestServer {
         c.user.id.to_string()
     }
 
+    /// Enables or disables a user directly in the database (behind the server's back).
+    pub async fn set_active(&self, user_id: &str, active: bool) {
+        use rampart_storage::repo::users::UserStatus;
+        let status = if active { UserStatus::Active } else { UserStatus::Disabled };
+        self.state
+            .db
+            .set_user_status(user_id.parse().unwrap(), status, rampart_core::Timestamp::from_millis(0))
+            .await
+            .unwrap();
+    }
+
     /// Signs in (no MFA) and returns the login response body.
     pub async fn login(&self, email: &str) -> Value {
         self.post("/v1/auth/login", None, json!({"username": email, "password": PASSWORD})).await.expect(200).body
