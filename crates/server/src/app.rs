@@ -4,14 +4,14 @@ use crate::config::Config;
 use crate::error::ApiError;
 use crate::state::AppState;
 use axum::Router;
-use axum::extract::DefaultBodyLimit;
+use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderValue, Request, header};
 use axum::response::Response;
 use rampart_core::clock::SharedClock;
 use rampart_core::{ErrorCode, SystemClock};
 use rampart_edge::{RequestId, RequestIdLayer};
 use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
@@ -27,7 +27,13 @@ pub async fn build_state_with_clock(config: Config, clock: SharedClock) -> anyho
     let identity = rampart_identity::Identity::new(db.clone(), keyring, clock, config.identity_config())
         .await
         .map_err(|e| anyhow::anyhow!("identity: {e}"))?;
-    Ok(AppState { config: Arc::new(config), db, identity, ready: Arc::new(AtomicBool::new(true)) })
+    Ok(AppState {
+        config: Arc::new(config),
+        db,
+        identity,
+        ready: Arc::new(AtomicBool::new(true)),
+        in_flight: Arc::new(AtomicUsize::new(0)),
+    })
 }
 
 async fn not_found() -> ApiError {
@@ -46,6 +52,23 @@ async fn default_headers(resp: Response) -> Response {
     resp
 }
 
+/// Counts requests in flight (the guard also runs if the request is cancelled).
+async fn count_in_flight(
+    State(s): State<AppState>,
+    req: Request<axum::body::Body>,
+    next: axum::middleware::Next,
+) -> Response {
+    struct Guard(Arc<AtomicUsize>);
+    impl Drop for Guard {
+        fn drop(&mut self) {
+            self.0.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
+    s.in_flight.fetch_add(1, Ordering::Relaxed);
+    let _g = Guard(s.in_flight.clone());
+    next.run(req).await
+}
+
 /// The whole HTTP application.
 pub fn build_app(state: AppState) -> Router {
     let (router, api) = crate::openapi::router().split_for_parts();
@@ -62,6 +85,7 @@ pub fn build_app(state: AppState) -> Router {
         )
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(axum::middleware::from_fn_with_state(state.clone(), count_in_flight))
         .with_state(state)
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(axum::middleware::map_response(default_headers))

@@ -50,6 +50,8 @@ pub struct ServerConfig {
     pub request_timeout: Dur,
     /// How long shutdown waits for in-flight requests.
     pub shutdown_grace: Dur,
+    /// Above this many requests in flight, `/readyz` answers 503 `saturated`.
+    pub max_in_flight: usize,
 }
 
 #[derive(Clone, Debug, Default, Deserialize)]
@@ -118,6 +120,7 @@ impl Default for ServerConfig {
             max_body_bytes: 1024 * 1024,
             request_timeout: Dur(Duration::from_secs(60)),
             shutdown_grace: Dur(Duration::from_secs(20)),
+            max_in_flight: 4096,
         }
     }
 }
@@ -404,6 +407,7 @@ mod tests {
             "max_body_bytes",
             "request_timeout",
             "shutdown_grace",
+            "max_in_flight",
             "url",
             "mfa",
             "self_signup",

@@ -4,7 +4,7 @@ use crate::config::Config;
 use rampart_identity::Identity;
 use rampart_storage::Db;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 #[derive(Clone)]
 pub struct AppState {
@@ -13,6 +13,8 @@ pub struct AppState {
     pub identity: Identity,
     /// Cleared when shutdown starts, so `/readyz` turns 503 and load balancers drain us.
     pub ready: Arc<AtomicBool>,
+    /// Requests being served right now; above `server.max_in_flight`, `/readyz` says saturated.
+    pub in_flight: Arc<AtomicUsize>,
 }
 
 impl AppState {
@@ -21,5 +23,8 @@ impl AppState {
     }
     pub fn set_ready(&self, v: bool) {
         self.ready.store(v, Ordering::SeqCst);
+    }
+    pub fn saturated(&self) -> bool {
+        self.in_flight.load(Ordering::Relaxed) > self.config.server.max_in_flight || self.db.saturated()
     }
 }

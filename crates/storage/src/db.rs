@@ -106,6 +106,12 @@ impl Db {
         &self.pool
     }
 
+    /// True when every pooled connection is in use (requests are queueing for the database).
+    pub fn saturated(&self) -> bool {
+        let max = self.pool.options().get_max_connections();
+        self.pool.size() >= max && self.pool.num_idle() == 0
+    }
+
     /// A cheap round trip, for readiness checks.
     pub async fn ping(&self) -> Result<(), StorageError> {
         sqlx::query("SELECT 1").execute(&self.pool).await?;

@@ -24,11 +24,15 @@ async fn healthz() -> axum::Json<Health> {
     axum::Json(Health { status: "ok" })
 }
 
-/// Readiness: the database answers and the server is not shutting down.
+/// Readiness: the database answers, the server is not shutting down, and it is not saturated
+/// (more than `server.max_in_flight` requests in flight, or every database connection busy).
 #[utoipa::path(get, path = "/readyz", tag = "health", responses((status = 200, body = Health), (status = 503, body = Health)))]
 async fn readyz(State(s): State<AppState>) -> impl IntoResponse {
     if !s.is_ready() {
         return (StatusCode::SERVICE_UNAVAILABLE, axum::Json(Health { status: "shutting_down" }));
+    }
+    if s.saturated() {
+        return (StatusCode::SERVICE_UNAVAILABLE, axum::Json(Health { status: "saturated" }));
     }
     match tokio::time::timeout(std::time::Duration::from_secs(2), s.db.ping()).await {
         Ok(Ok(())) => (StatusCode::OK, axum::Json(Health { status: "ok" })),

@@ -10,6 +10,11 @@ async fn health_and_readiness() {
     s.state.set_ready(false);
     assert_eq!(s.get("/readyz", None).await.expect(503).body["status"], "shutting_down");
     s.state.set_ready(true);
+    // Saturation: more requests in flight than allowed.
+    s.state.in_flight.fetch_add(10_000, std::sync::atomic::Ordering::SeqCst);
+    assert_eq!(s.get("/readyz", None).await.expect(503).body["status"], "saturated");
+    s.state.in_flight.fetch_sub(10_000, std::sync::atomic::Ordering::SeqCst);
+    s.get("/readyz", None).await.expect(200);
     s.state.db.close().await;
     s.get("/readyz", None).await.expect(503);
     s.get("/healthz", None).await.expect(200);
