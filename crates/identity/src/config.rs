@@ -64,6 +64,18 @@ fn default_algs() -> Vec<String> {
     vec!["RS256".into()]
 }
 
+/// An application that signs its users in through Rampart (OAuth 2.0 authorization code flow
+/// with PKCE; public clients, no client secret).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct OAuthClientConfig {
+    pub client_id: String,
+    /// Exact redirect URIs; nothing else is accepted.
+    pub redirect_uris: Vec<String>,
+    #[serde(default)]
+    pub name: String,
+}
+
 #[derive(Clone, Debug)]
 pub struct IdentityConfig {
     /// Our issuer (`RAMPART_PUBLIC_URL`).
@@ -89,6 +101,7 @@ pub struct IdentityConfig {
     /// Clock skew tolerated on `exp`/`nbf`/`iat`.
     pub leeway: Duration,
     pub external_issuers: Vec<ExternalIssuerConfig>,
+    pub oauth_clients: Vec<OAuthClientConfig>,
     /// Minimum time between JWKS refreshes for an issuer (unknown `kid` triggers one).
     pub jwks_refresh_min_interval: Duration,
 }
@@ -115,6 +128,7 @@ impl IdentityConfig {
             ip_failure_limit: 50,
             leeway: Duration::from_secs(30),
             external_issuers: Vec::new(),
+            oauth_clients: Vec::new(),
             jwks_refresh_min_interval: Duration::from_secs(30),
         }
     }

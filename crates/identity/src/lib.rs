@@ -13,10 +13,11 @@ pub mod error;
 pub mod external;
 pub mod login;
 pub mod mfa;
+pub mod oauth;
 pub mod service;
 pub mod tokens;
 pub mod validate;
 
-pub use config::{ExternalIssuerConfig, IdentityConfig, MfaPolicy, PasswordPolicy};
+pub use config::{ExternalIssuerConfig, IdentityConfig, MfaPolicy, OAuthClientConfig, PasswordPolicy};
 pub use error::IdentityError;
 pub use service::{Identity, RequestMeta};

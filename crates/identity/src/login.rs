@@ -8,7 +8,7 @@ use crate::tokens::TokenSet;
 use crate::validate;
 use rampart_core::{Timestamp, UserId};
 use rampart_crypto::{ct_eq, opaque_token, sha256_hex};
-use rampart_storage::repo::tokens::RefreshLookup;
+use rampart_storage::repo::tokens::{NewFamily, RefreshLookup};
 use rampart_storage::repo::users::{UserRecord, UserStatus};
 use serde::Serialize;
 
@@ -164,20 +164,31 @@ impl Identity {
 
     /// Creates a token family and the first tokens.
     pub(crate) async fn start_session(&self, user: &UserRecord, meta: &RequestMeta) -> Result<TokenSet> {
+        Ok(self.start_session_for(user, meta, None).await?.0)
+    }
+
+    /// Creates a token family (for Rampart's own apps, or for an OAuth client) and its first tokens.
+    pub(crate) async fn start_session_for(
+        &self,
+        user: &UserRecord,
+        meta: &RequestMeta,
+        grant: Option<crate::tokens::Grant<'_>>,
+    ) -> Result<(TokenSet, rampart_core::TokenFamilyId)> {
         let refresh = opaque_token();
         let now = self.now();
         let fid = self
             .db()
-            .create_family(
-                user.id,
-                &sha256_hex(refresh.as_bytes()),
+            .create_family(&NewFamily {
+                user: user.id,
+                token_hash: &sha256_hex(refresh.as_bytes()),
                 now,
-                now.plus(self.config().refresh_token_ttl),
-                meta.client_ip.as_deref(),
-                meta.user_agent.as_deref().map(|s| &s[..s.len().min(256)]),
-            )
+                expires_at: now.plus(self.config().refresh_token_ttl),
+                client_ip: meta.client_ip.as_deref(),
+                user_agent: meta.user_agent.as_deref().map(|s| &s[..s.len().min(256)]),
+                client_id: grant.map(|g| g.client_id),
+            })
             .await?;
-        self.issue_tokens(user, fid, refresh)
+        Ok((self.issue_tokens(user, fid, refresh, grant)?, fid))
     }
 
     async fn challenge_user(
@@ -287,7 +298,12 @@ impl Identity {
         }
         let next = opaque_token();
         self.db().rotate_refresh_token(fam.id, &sha256_hex(next.as_bytes()), now).await?;
-        self.issue_tokens(&user, fam.id, next)
+        let grant = fam.client_id.as_deref().map(|client_id| crate::tokens::Grant {
+            client_id,
+            scope: crate::oauth::OIDC_SCOPES,
+            nonce: None,
+        });
+        self.issue_tokens(&user, fam.id, next, grant)
     }
 
     /// `POST /v1/auth/logout {refreshToken}`: revokes the sign-in (and with it its access tokens).

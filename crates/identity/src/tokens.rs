@@ -41,6 +41,18 @@ pub struct IdClaims {
     pub nbf: i64,
     pub jti: String,
     pub auth_time: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nonce: Option<String>,
+}
+
+/// Tokens issued to a registered OAuth client rather than to Rampart's own apps: the access
+/// token's `client_id` and the ID token's `aud` name the client, and the access token carries
+/// no Rampart API scopes.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Grant<'a> {
+    pub client_id: &'a str,
+    pub scope: &'a str,
+    pub nonce: Option<&'a str>,
 }
 
 /// Keys in force: the newest signs, all published ones verify.
@@ -171,6 +183,7 @@ impl Identity {
         user: &rampart_storage::repo::users::UserRecord,
         family: TokenFamilyId,
         refresh_token: String,
+        grant: Option<Grant<'_>>,
     ) -> Result<TokenSet> {
         let keys = self.inner.keys.current();
         let k = &keys.active;
@@ -179,15 +192,18 @@ impl Identity {
         let exp = now + i64::try_from(cfg.access_token_ttl.as_secs()).unwrap_or(3600);
         let mut header = Header::new(k.alg.jwt_alg());
         header.kid = Some(k.kid.clone());
-        let scopes = session_scopes(&user.groups);
-        let scope = std::iter::once("openid email profile")
-            .chain(scopes.iter().map(|s| s.as_str()))
-            .collect::<Vec<_>>()
-            .join(" ");
+        let scope = match grant {
+            Some(g) => g.scope.to_owned(),
+            None => std::iter::once("openid email profile")
+                .chain(session_scopes(&user.groups).iter().map(|s| s.as_str()))
+                .collect::<Vec<_>>()
+                .join(" "),
+        };
+        let client_id = grant.map_or(cfg.client_id.as_str(), |g| g.client_id);
         let access = AccessClaims {
             iss: cfg.issuer.clone(),
             sub: user.id.to_string(),
-            client_id: cfg.client_id.clone(),
+            client_id: client_id.to_owned(),
             token_use: "access".into(),
             scope,
             groups: user.groups.clone(),
@@ -201,7 +217,7 @@ impl Identity {
         let id = IdClaims {
             iss: cfg.issuer.clone(),
             sub: user.id.to_string(),
-            aud: cfg.client_id.clone(),
+            aud: client_id.to_owned(),
             token_use: "id".into(),
             email: user.email.clone(),
             name: user.display_name.clone(),
@@ -211,6 +227,7 @@ impl Identity {
             nbf: now,
             jti: UserId::new().to_string(),
             auth_time: now,
+            nonce: grant.and_then(|g| g.nonce).map(str::to_owned),
         };
         let sign = |c: &dyn erased::Claims| {
             c.sign(&header, k.encoding_key()).map_err(|e| IdentityError::Internal(e.to_string()))
@@ -258,7 +275,9 @@ impl Identity {
         if c.token_use != "access" {
             return Err(IdentityError::InvalidToken("not an access token"));
         }
-        if c.client_id != cfg.client_id {
+        // Tokens of registered OAuth clients are valid too, but carry no Rampart API scopes.
+        let third_party = c.client_id != cfg.client_id;
+        if third_party && !cfg.oauth_clients.iter().any(|o| o.client_id == c.client_id) {
             return Err(IdentityError::InvalidToken("wrong client_id"));
         }
         if c.iat > self.now().secs() + i64::try_from(cfg.leeway.as_secs()).unwrap_or(30) {
@@ -273,7 +292,7 @@ impl Identity {
         if user.status != rampart_storage::repo::users::UserStatus::Active {
             return Err(IdentityError::InvalidToken("user disabled"));
         }
-        let scopes = session_scopes(&user.groups);
+        let scopes = if third_party { Vec::new() } else { session_scopes(&user.groups) };
         let groups = user.groups.clone();
         Ok(Self::principal(user, groups, scopes, rampart_core::AuthMethod::Session { family: fid }))
     }

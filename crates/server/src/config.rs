@@ -82,6 +82,8 @@ pub struct AuthConfig {
     /// Minimum time between JWKS refreshes per external issuer (an unknown `kid` triggers one).
     pub jwks_refresh_min_interval: Dur,
     pub external_issuers: Vec<ExternalIssuerConfig>,
+    /// Applications that sign users in through Rampart (authorization code + PKCE).
+    pub oauth_clients: Vec<rampart_identity::OAuthClientConfig>,
 }
 
 #[derive(Clone, Debug, Default, Deserialize)]
@@ -146,6 +148,7 @@ impl Default for AuthConfig {
             token_leeway: Dur(d.leeway),
             jwks_refresh_min_interval: Dur(d.jwks_refresh_min_interval),
             external_issuers: Vec::new(),
+            oauth_clients: Vec::new(),
         }
     }
 }
@@ -278,6 +281,26 @@ impl Config {
             rampart_identity::external::check_issuer_config(i)
                 .map_err(|e| anyhow::anyhow!("auth.external_issuers: {e}"))?;
         }
+        for c in &a.oauth_clients {
+            if c.client_id.is_empty() || c.client_id.len() > 128 || c.client_id == a.client_id {
+                bail!("auth.oauth_clients: client_id must be 1-128 characters and differ from auth.client_id");
+            }
+            if c.redirect_uris.is_empty() {
+                bail!("auth.oauth_clients {}: list at least one redirect_uri", c.client_id);
+            }
+            for r in &c.redirect_uris {
+                let u = url::Url::parse(r).with_context(|| {
+                    format!("auth.oauth_clients {}: redirect_uri {r:?} is not an absolute URL", c.client_id)
+                })?;
+                let loopback = matches!(u.host_str(), Some("localhost" | "127.0.0.1" | "[::1]"));
+                if u.fragment().is_some() || !(u.scheme() == "https" || (u.scheme() == "http" && loopback)) {
+                    bail!(
+                        "auth.oauth_clients {}: redirect_uri {r:?} must be https (http only on loopback) and have no fragment",
+                        c.client_id
+                    );
+                }
+            }
+        }
         if !matches!(self.log.format.as_str(), "json" | "text") {
             bail!("log.format must be \"json\" or \"text\"");
         }
@@ -323,6 +346,7 @@ impl Config {
         c.leeway = a.token_leeway.0;
         c.jwks_refresh_min_interval = a.jwks_refresh_min_interval.0;
         c.external_issuers = a.external_issuers.clone();
+        c.oauth_clients = a.oauth_clients.clone();
         c
     }
 }
@@ -389,6 +413,15 @@ mod tests {
             ("RAMPART_AUTH__SIGNING_ALG", "HS256"),
             ("RAMPART_LISTEN", "nope"),
             ("RAMPART_AUTH__ARGON2__MEMORY_KIB", "64"),
+            ("RAMPART_AUTH__OAUTH_CLIENTS", r#"[{client_id = "w", redirect_uris = ["http://wiki.example.com/cb"]}]"#),
+            (
+                "RAMPART_AUTH__OAUTH_CLIENTS",
+                r#"[{client_id = "w", redirect_uris = ["https://wiki.example.com/cb#x"]}]"#,
+            ),
+            (
+                "RAMPART_AUTH__OAUTH_CLIENTS",
+                r#"[{client_id = "rampart", redirect_uris = ["https://wiki.example.com/cb"]}]"#,
+            ),
         ] {
             assert!(Config::load(None, &env(&[(k, v)]), &Overrides::default()).is_err(), "{k}={v}");
         }
@@ -433,6 +466,8 @@ mod tests {
             "external_issuers",
             "issuer",
             "jwks_url",
+            "oauth_clients",
+            "redirect_uris",
             "client_ids",
             "token_use",
             "groups_claim",

@@ -14,8 +14,10 @@ pub struct Migration {
     pub sql: &'static str,
 }
 
-pub const MIGRATIONS: &[Migration] =
-    &[Migration { version: 1, name: "identity", sql: include_str!("../migrations/0001_identity.sql") }];
+pub const MIGRATIONS: &[Migration] = &[
+    Migration { version: 1, name: "identity", sql: include_str!("../migrations/0001_identity.sql") },
+    Migration { version: 2, name: "oauth_codes", sql: include_str!("../migrations/0002_oauth_codes.sql") },
+];
 
 fn render(sql: &str, backend: Backend) -> String {
     let blob = match backend {

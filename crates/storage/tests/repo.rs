@@ -6,7 +6,7 @@
 use rampart_core::{PageRequest, Timestamp, UserId};
 use rampart_storage::repo::api_keys::{KeyOwner, NewApiKeyRow};
 use rampart_storage::repo::audit::{AuditEntry, AuditFilter};
-use rampart_storage::repo::tokens::RefreshLookup;
+use rampart_storage::repo::tokens::{NewFamily, RefreshLookup};
 use rampart_storage::repo::users::{NewUser, UserStatus};
 use rampart_storage::{Db, StorageError};
 use rampart_testkit::TestDb;
@@ -30,7 +30,8 @@ both!(
     audit_filters_and_order,
     meta_take_once,
     signing_keys_publish_window,
-    migrate_is_idempotent
+    migrate_is_idempotent,
+    oauth_codes_are_single_use
 );
 
 const T0: Timestamp = Timestamp::from_millis(1_700_000_000_000);
@@ -44,6 +45,10 @@ async fn user(db: &Db, email: &str, groups: &[&str]) -> UserId {
     .await
     .unwrap()
     .id
+}
+
+fn fam<'a>(user: UserId, hash: &'a str, exp: Timestamp, ip: Option<&'a str>, client: Option<&'a str>) -> NewFamily<'a> {
+    NewFamily { user, token_hash: hash, now: T0, expires_at: exp, client_ip: ip, user_agent: None, client_id: client }
 }
 
 async fn users_crud_and_unique_email(db: &Db) {
@@ -163,7 +168,7 @@ async fn mfa_replay_and_recovery_codes(db: &Db) {
 async fn refresh_rotation_and_reuse(db: &Db) {
     let u = user(db, "r@example.com", &[]).await;
     let exp = T0.plus(std::time::Duration::from_secs(3600));
-    let fid = db.create_family(u, "hash-1", T0, exp, Some("127.0.0.1"), None).await.unwrap();
+    let fid = db.create_family(&fam(u, "hash-1", exp, Some("127.0.0.1"), None)).await.unwrap();
     assert!(matches!(db.consume_refresh_token("nope", T0).await.unwrap(), RefreshLookup::Unknown));
     match db.consume_refresh_token("hash-1", T0).await.unwrap() {
         RefreshLookup::Fresh(f) => assert_eq!(f.id, fid),
@@ -180,8 +185,8 @@ async fn families_revocation(db: &Db) {
     let u = user(db, "f@example.com", &[]).await;
     let other = user(db, "g@example.com", &[]).await;
     let exp = T0.plus(std::time::Duration::from_secs(3600));
-    let f1 = db.create_family(u, "a", T0, exp, None, None).await.unwrap();
-    let _f2 = db.create_family(u, "b", T0, exp, None, None).await.unwrap();
+    let f1 = db.create_family(&fam(u, "a", exp, None, None)).await.unwrap();
+    let _f2 = db.create_family(&fam(u, "b", exp, None, Some("app"))).await.unwrap();
     assert_eq!(db.list_families(u, T0, &PageRequest::default()).await.unwrap().items.len(), 2);
     assert!(!db.revoke_family(f1, other, "logout", T0).await.unwrap(), "cannot revoke another user's family");
     assert!(db.revoke_family(f1, u, "logout", T0).await.unwrap());
@@ -297,6 +302,35 @@ async fn signing_keys_publish_window(db: &Db) {
     assert_eq!(keys[1].sealed_private_key, b"sealed1");
     let much_later = later.plus(std::time::Duration::from_secs(1000));
     assert_eq!(db.published_signing_keys(much_later).await.unwrap().len(), 1, "retired key leaves the JWKS");
+}
+
+async fn oauth_codes_are_single_use(db: &Db) {
+    use rampart_storage::repo::oauth::{CodeLookup, NewOAuthCode};
+    let u = user(db, "o@example.com", &[]).await;
+    let exp = T0.plus(std::time::Duration::from_secs(60));
+    let c = NewOAuthCode {
+        code_hash: "ch",
+        client_id: "app",
+        user_id: u,
+        redirect_uri: "https://app/cb",
+        code_challenge: "x",
+        scope: "openid",
+        nonce: Some("n"),
+        expires_at: exp,
+    };
+    db.create_oauth_code(&c, T0).await.unwrap();
+    assert!(matches!(db.redeem_oauth_code("nope", T0).await.unwrap(), CodeLookup::Unknown));
+    match db.redeem_oauth_code("ch", T0).await.unwrap() {
+        CodeLookup::Fresh(code) => {
+            assert_eq!((code.client_id.as_str(), code.nonce.as_deref(), code.user_id), ("app", Some("n"), u));
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(matches!(db.redeem_oauth_code("ch", T0).await.unwrap(), CodeLookup::Reused(None)));
+    let fid = db.create_family(&fam(u, "rt", exp, None, Some("app"))).await.unwrap();
+    db.set_oauth_code_family("ch", fid).await.unwrap();
+    assert!(matches!(db.redeem_oauth_code("ch", T0).await.unwrap(), CodeLookup::Reused(Some(f)) if f == fid));
+    assert_eq!(db.family(fid).await.unwrap().unwrap().client_id.as_deref(), Some("app"));
 }
 
 async fn migrate_is_idempotent(db: &Db) {

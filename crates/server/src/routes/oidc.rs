@@ -1,13 +1,14 @@
 //! OpenID Provider metadata, JWKS, and the OAuth 2.0 token / userinfo / revocation endpoints.
 
 use crate::error::{ApiError, ApiResult};
-use crate::extract::{AuthUser, Meta};
+use crate::extract::{AuthUser, Json, Meta, Query};
 use crate::state::AppState;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
+use axum::response::{IntoResponse, Redirect, Response};
 use rampart_core::ErrorCode;
 use rampart_core::error::ErrorBody;
+use rampart_identity::oauth::{AuthorizeError, AuthorizeParams};
 use rampart_identity::tokens::TokenSet;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -18,6 +19,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(discovery))
         .routes(routes!(jwks))
+        .routes(routes!(authorize_start, authorize_grant))
         .routes(routes!(token))
         .routes(routes!(userinfo))
         .routes(routes!(revoke))
@@ -34,8 +36,10 @@ async fn discovery(State(s): State<AppState>) -> impl IntoResponse {
         "token_endpoint": format!("{iss}/oauth2/token"),
         "userinfo_endpoint": format!("{iss}/oauth2/userinfo"),
         "revocation_endpoint": format!("{iss}/oauth2/revoke"),
-        "grant_types_supported": ["refresh_token"],
-        "response_types_supported": [],
+        "authorization_endpoint": format!("{iss}/oauth2/authorize"),
+        "grant_types_supported": ["authorization_code", "refresh_token"],
+        "response_types_supported": ["code"],
+        "code_challenge_methods_supported": ["S256"],
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": [alg],
         "token_endpoint_auth_methods_supported": ["none"],
@@ -53,10 +57,13 @@ async fn jwks(State(s): State<AppState>) -> impl IntoResponse {
 
 #[derive(Deserialize, ToSchema)]
 pub struct TokenForm {
-    /// Only `refresh_token` (password and code grants go through `/v1/auth/*`).
+    /// `authorization_code` (with PKCE) or `refresh_token`.
     pub grant_type: String,
     pub refresh_token: Option<String>,
     pub client_id: Option<String>,
+    pub code: Option<String>,
+    pub redirect_uri: Option<String>,
+    pub code_verifier: Option<String>,
 }
 
 /// OAuth 2.0 error, RFC 6749 §5.2.
@@ -90,7 +97,7 @@ impl From<TokenSet> for OAuthTokens {
     }
 }
 
-/// OAuth 2.0 token endpoint (`grant_type=refresh_token`), form-encoded.
+/// OAuth 2.0 token endpoint (`authorization_code` with PKCE, `refresh_token`), form-encoded.
 #[utoipa::path(post, path = "/oauth2/token", tag = "oidc", request_body(content = TokenForm, content_type = "application/x-www-form-urlencoded"),
     responses((status = 200, body = OAuthTokens), (status = 400, body = OAuthError)))]
 async fn token(
@@ -99,8 +106,24 @@ async fn token(
     form: Result<axum::Form<TokenForm>, axum::extract::rejection::FormRejection>,
 ) -> Response {
     let Ok(axum::Form(f)) = form else { return oauth_error(StatusCode::BAD_REQUEST, "invalid_request") };
-    if f.client_id.as_deref().is_some_and(|c| c != s.identity.config().client_id) {
+    let cfg = s.identity.config();
+    let known_client = |c: &str| c == cfg.client_id || cfg.oauth_clients.iter().any(|o| o.client_id == c);
+    if f.client_id.as_deref().is_some_and(|c| !known_client(c)) {
         return oauth_error(StatusCode::UNAUTHORIZED, "invalid_client");
+    }
+    if f.grant_type == "authorization_code" {
+        let (Some(code), Some(redirect_uri), Some(client_id), Some(verifier)) =
+            (f.code, f.redirect_uri, f.client_id, f.code_verifier)
+        else {
+            return oauth_error(StatusCode::BAD_REQUEST, "invalid_request");
+        };
+        return match s.identity.exchange_code(&code, &redirect_uri, &client_id, &verifier, &m).await {
+            Ok(t) => {
+                ([(axum::http::header::CACHE_CONTROL, "no-store")], axum::Json(OAuthTokens::from(t))).into_response()
+            }
+            Err(e) if e.code() == ErrorCode::Internal => ApiError::from(e).into_response(),
+            Err(_) => oauth_error(StatusCode::BAD_REQUEST, "invalid_grant"),
+        };
     }
     match (f.grant_type.as_str(), f.refresh_token) {
         ("refresh_token", Some(rt)) => match s.identity.refresh(&rt, &m).await {
@@ -148,4 +171,66 @@ async fn revoke(
     let Ok(axum::Form(f)) = form else { return Ok(oauth_error(StatusCode::BAD_REQUEST, "invalid_request")) };
     s.identity.logout(&f.token, &m).await?;
     Ok(StatusCode::OK.into_response())
+}
+
+fn authorize_error_response(e: AuthorizeError) -> Response {
+    match e {
+        AuthorizeError::BadClient(msg) => ApiError::new(ErrorCode::InvalidRequest, msg).into_response(),
+        AuthorizeError::Redirect { redirect_uri, error, description, state } => match url::Url::parse(&redirect_uri) {
+            Ok(mut u) => {
+                u.query_pairs_mut().append_pair("error", error).append_pair("error_description", description);
+                if let Some(s) = state {
+                    u.query_pairs_mut().append_pair("state", &s);
+                }
+                Redirect::to(u.as_str()).into_response()
+            }
+            Err(_) => ApiError::new(ErrorCode::InvalidRequest, "redirect_uri is not a URL").into_response(),
+        },
+    }
+}
+
+/// Starts the authorization code flow (browser). A bad client or redirect URI is answered
+/// here; other errors go back to the client. A valid request is sent on to the sign-in page
+/// (`/login`, served by the web app), which completes it with `POST /oauth2/authorize`.
+#[utoipa::path(get, path = "/oauth2/authorize", tag = "oidc", params(AuthorizeParams),
+    responses((status = 302, description = "To the sign-in page, or back to the client with an error"), (status = 400, body = ErrorBody)))]
+async fn authorize_start(
+    State(s): State<AppState>,
+    uri: axum::http::Uri,
+    Query(p): Query<AuthorizeParams>,
+) -> Response {
+    match s.identity.validate_authorize(&p) {
+        Ok(_) => Redirect::to(&format!("/login?{}", uri.query().unwrap_or(""))).into_response(),
+        Err(e) => authorize_error_response(e),
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AuthorizeResponse {
+    /// Where to send the browser: the client's redirect URI with `code` and `state`.
+    pub redirect_to: String,
+}
+
+/// Completes an authorization request for the signed-in user (session tokens only): issues a
+/// single-use code valid for 60 s.
+#[utoipa::path(post, path = "/oauth2/authorize", tag = "oidc", request_body = AuthorizeParams,
+    responses((status = 200, body = AuthorizeResponse), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)),
+    security(("bearer" = [])))]
+async fn authorize_grant(
+    State(s): State<AppState>,
+    Meta(m): Meta,
+    AuthUser(p): AuthUser,
+    Json(req): Json<AuthorizeParams>,
+) -> Response {
+    if !matches!(p.auth_method, rampart_core::AuthMethod::Session { .. }) || p.scopes.is_empty() {
+        return ApiError::new(ErrorCode::Forbidden, "This needs a signed-in Rampart session.").into_response();
+    }
+    match s.identity.authorize(&p, &req, &m).await {
+        Ok(url) => axum::Json(AuthorizeResponse { redirect_to: url }).into_response(),
+        Err(AuthorizeError::BadClient(msg)) => ApiError::new(ErrorCode::InvalidRequest, msg).into_response(),
+        Err(AuthorizeError::Redirect { error, description, .. }) => {
+            ApiError::new(ErrorCode::InvalidRequest, format!("{error}: {description}")).into_response()
+        }
+    }
 }

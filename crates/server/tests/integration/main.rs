@@ -9,4 +9,5 @@ mod admin;
 mod attacks;
 mod auth_flow;
 mod bad_input;
+mod oauth;
 mod platform;

@@ -31,6 +31,8 @@ async fn openapi_documents_every_route() {
         ("/readyz", "get"),
         ("/.well-known/openid-configuration", "get"),
         ("/.well-known/jwks.json", "get"),
+        ("/oauth2/authorize", "get"),
+        ("/oauth2/authorize", "post"),
         ("/oauth2/token", "post"),
         ("/oauth2/userinfo", "get"),
         ("/oauth2/revoke", "post"),

@@ -6,6 +6,7 @@ pub mod audit;
 pub mod groups;
 pub mod meta;
 pub mod mfa;
+pub mod oauth;
 pub mod signing_keys;
 pub mod throttle;
 pub mod tokens;

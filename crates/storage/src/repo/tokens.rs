@@ -18,6 +18,8 @@ pub struct FamilyRecord {
     pub revoked_at: Option<Timestamp>,
     pub client_ip: Option<String>,
     pub user_agent: Option<String>,
+    /// The OAuth client the sign-in was issued to; `None` for Rampart's own clients.
+    pub client_id: Option<String>,
 }
 
 fn family(r: &AnyRow) -> Result<FamilyRecord, StorageError> {
@@ -30,6 +32,7 @@ fn family(r: &AnyRow) -> Result<FamilyRecord, StorageError> {
         revoked_at: ts_opt(r, "revoked_at")?,
         client_ip: r.try_get("client_ip")?,
         user_agent: r.try_get("user_agent")?,
+        client_id: r.try_get("client_id")?,
     })
 }
 
@@ -52,28 +55,37 @@ pub struct ChallengeRecord {
     pub expires_at: Timestamp,
 }
 
-const FAMILY_COLS: &str = "id, user_id, created_at, last_used_at, expires_at, revoked_at, client_ip, user_agent";
+/// A new sign-in.
+pub struct NewFamily<'a> {
+    pub user: UserId,
+    /// SHA-256 of the first refresh token.
+    pub token_hash: &'a str,
+    pub now: Timestamp,
+    pub expires_at: Timestamp,
+    pub client_ip: Option<&'a str>,
+    pub user_agent: Option<&'a str>,
+    /// The OAuth client it is issued to; `None` for Rampart's own apps.
+    pub client_id: Option<&'a str>,
+}
+
+const FAMILY_COLS: &str =
+    "id, user_id, created_at, last_used_at, expires_at, revoked_at, client_ip, user_agent, client_id";
 
 impl Db {
     /// Starts a sign-in: a family and its first refresh token.
-    pub async fn create_family(
-        &self,
-        uid: UserId,
-        token_hash: &str,
-        now: Timestamp,
-        expires_at: Timestamp,
-        client_ip: Option<&str>,
-        user_agent: Option<&str>,
-    ) -> Result<TokenFamilyId, StorageError> {
+    pub async fn create_family(&self, f: &NewFamily<'_>) -> Result<TokenFamilyId, StorageError> {
+        let (uid, token_hash, now, expires_at) = (f.user, f.token_hash, f.now, f.expires_at);
+        let (client_ip, user_agent, client_id) = (f.client_ip, f.user_agent, f.client_id);
         let fid = TokenFamilyId::new();
         let mut tx = self.pool().begin().await?;
-        sqlx::query("INSERT INTO token_families (id, user_id, created_at, last_used_at, expires_at, client_ip, user_agent) VALUES ($1, $2, $3, $3, $4, $5, $6)")
+        sqlx::query("INSERT INTO token_families (id, user_id, created_at, last_used_at, expires_at, client_ip, user_agent, client_id) VALUES ($1, $2, $3, $3, $4, $5, $6, $7)")
             .bind(fid.to_string())
             .bind(uid.to_string())
             .bind(now.millis())
             .bind(expires_at.millis())
             .bind(client_ip)
             .bind(user_agent)
+            .bind(client_id)
             .execute(&mut *tx)
             .await?;
         sqlx::query("INSERT INTO refresh_tokens (token_hash, family_id, created_at) VALUES ($1, $2, $3)")
