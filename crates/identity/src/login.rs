@@ -404,7 +404,9 @@ impl Identity {
         display_name: Option<&str>,
         meta: &RequestMeta,
     ) -> Result<UserRecord> {
-        let acct = "bootstrap".to_owned();
+        // Per client address, not global: a global key would let anyone lock the operator out.
+        // (The code carries 128 bits, so throttling only has to stop noise, not guessing.)
+        let acct = format!("bootstrap:{}", meta.client_ip.as_deref().unwrap_or("-"));
         self.check_locks(&acct, meta).await?;
         let Some(stored) = self.db().meta_get(BOOTSTRAP_META).await? else {
             return Err(IdentityError::BootstrapUnavailable);

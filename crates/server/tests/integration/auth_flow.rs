@@ -455,3 +455,17 @@ async fn es256_and_eddsa_are_selectable_and_the_configured_algorithm_is_pinned()
         assert_eq!(disc["id_token_signing_alg_values_supported"], json!([alg]));
     }
 }
+
+#[tokio::test]
+async fn failed_bootstrap_attempts_lock_the_client_not_the_operator() {
+    let s = TestServer::start_with(&[("auth.lockout_threshold", json!(2))]).await;
+    let code = s.state.identity.prepare_bootstrap().await.unwrap().unwrap();
+    let bad = json!({"code": "00000000-00000000-00000000-00000000", "email": "root@example.com", "password": PASSWORD});
+    s.post("/v1/auth/bootstrap", None, bad.clone()).await.expect_error(401, "invalid_code");
+    s.post("/v1/auth/bootstrap", None, bad.clone()).await.expect_error(401, "invalid_code");
+    s.post("/v1/auth/bootstrap", None, bad).await.expect_error(429, "too_many_attempts");
+    // The lock is keyed by client address: the operator elsewhere is not locked out.
+    let other = rampart_identity::RequestMeta { client_ip: Some("192.0.2.7".into()), ..Default::default() };
+    let u = s.state.identity.bootstrap(&code, "root@example.com", PASSWORD, None, &other).await.unwrap();
+    assert_eq!(u.groups, vec!["admin".to_string()]);
+}
