@@ -118,6 +118,7 @@ impl Identity {
         }
         let status = if enabled { UserStatus::Active } else { UserStatus::Disabled };
         self.db().set_user_status(id, status, self.now()).await?;
+        self.invalidate_auth_cache();
         if !enabled {
             self.db().revoke_all_families(id, "user_disabled", self.now()).await?;
         }
@@ -136,6 +137,7 @@ impl Identity {
             return Err(IdentityError::LastAdmin);
         }
         self.db().delete_user(id).await?;
+        self.invalidate_auth_cache();
         self.audit_admin(actor, meta, "admin.user_delete", id, "success", None).await;
         Ok(())
     }
@@ -154,6 +156,7 @@ impl Identity {
             return Err(IdentityError::LastAdmin);
         }
         self.db().set_user_groups(id, &groups).await?;
+        self.invalidate_auth_cache();
         self.audit_admin(actor, meta, "admin.user_groups", id, "success", None).await;
         self.get_user(id).await
     }
@@ -163,6 +166,7 @@ impl Identity {
         self.get_user(id).await?;
         self.db().mfa_reset(id).await?;
         self.db().revoke_all_families(id, "mfa_reset", self.now()).await?;
+        self.invalidate_auth_cache();
         self.audit_admin(actor, meta, "admin.mfa_reset", id, "success", None).await;
         Ok(())
     }
@@ -197,8 +201,18 @@ impl Identity {
         if !self.db().delete_group(name).await? {
             return Err(IdentityError::NotFound);
         }
+        self.invalidate_auth_cache();
         self.audit_admin(actor, meta, "admin.group_delete", name, "success", None).await;
         Ok(())
+    }
+
+    /// Changes a user's display name.
+    pub async fn update_display_name(&self, id: UserId, display_name: &str) -> Result<String> {
+        let user = self.get_user(id).await?;
+        let name = validate::display_name(Some(display_name), &user.email)?;
+        self.db().update_profile(id, &name, self.now()).await?;
+        self.invalidate_auth_cache();
+        Ok(name)
     }
 
     /// Sets a user's password (CLI and admin reset); revokes their sign-ins.
@@ -208,6 +222,7 @@ impl Identity {
         let hash = self.inner.hasher.hash(password);
         self.db().set_password_hash(id, &hash, self.now()).await?;
         self.db().revoke_all_families(id, "password_changed", self.now()).await?;
+        self.invalidate_auth_cache();
         Ok(())
     }
 }

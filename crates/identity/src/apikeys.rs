@@ -138,6 +138,7 @@ impl Identity {
     ) -> Result<()> {
         let who = owner.map_or(KeyOwner::Anyone, KeyOwner::User);
         let ok = self.db().revoke_api_key(who, id, self.now()).await?;
+        self.invalidate_auth_cache();
         self.audit(
             meta,
             Some((actor.user_id, &actor.email)),
@@ -152,6 +153,11 @@ impl Identity {
 
     /// Resolves an API key to its owner's principal.
     pub async fn verify_api_key(&self, key: &str) -> Result<Principal> {
+        Ok(self.verify_api_key_until(key).await?.0)
+    }
+
+    /// The principal and the key's expiry (for the authentication cache).
+    pub(crate) async fn verify_api_key_until(&self, key: &str) -> Result<(Principal, Option<Timestamp>)> {
         let (prefix, secret) = parse_api_key(key).ok_or(IdentityError::InvalidToken("malformed api key"))?;
         let rec = self.db().api_key_by_prefix(prefix).await?;
         let hash = sha256_hex(secret.as_bytes());
@@ -185,6 +191,6 @@ impl Identity {
         let is_admin = user.groups.iter().any(|g| g == rampart_core::principal::ADMIN_GROUP);
         let scopes = parse_scopes(&rec.scopes).into_iter().filter(|s| *s != Scope::Admin || is_admin).collect();
         let groups = user.groups.clone();
-        Ok(Self::principal(user, groups, scopes, AuthMethod::ApiKey { key: rec.id }))
+        Ok((Self::principal(user, groups, scopes, AuthMethod::ApiKey { key: rec.id }), rec.expires_at))
     }
 }

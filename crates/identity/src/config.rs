@@ -102,6 +102,8 @@ pub struct IdentityConfig {
     pub leeway: Duration,
     pub external_issuers: Vec<ExternalIssuerConfig>,
     pub oauth_clients: Vec<OAuthClientConfig>,
+    /// How long a verified credential is remembered (0 disables); see `authorize`.
+    pub session_cache_ttl: Duration,
     /// Minimum time between JWKS refreshes for an issuer (unknown `kid` triggers one).
     pub jwks_refresh_min_interval: Duration,
 }
@@ -129,6 +131,7 @@ impl IdentityConfig {
             leeway: Duration::from_secs(30),
             external_issuers: Vec::new(),
             oauth_clients: Vec::new(),
+            session_cache_ttl: Duration::from_secs(5),
             jwks_refresh_min_interval: Duration::from_secs(30),
         }
     }

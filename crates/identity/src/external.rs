@@ -72,12 +72,20 @@ pub fn check_issuer_config(c: &ExternalIssuerConfig) -> std::result::Result<(), 
     Ok(())
 }
 
-/// Reads `iss` from a JWT without verifying it (only to choose which keys to verify with).
-pub fn peek_issuer(token: &str) -> Option<String> {
+fn peek_claims(token: &str) -> Option<Value> {
     let payload = token.split('.').nth(1)?;
     let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload.trim_end_matches('=')).ok()?;
-    let v: Value = serde_json::from_slice(&bytes).ok()?;
-    v.get("iss")?.as_str().map(str::to_owned)
+    serde_json::from_slice(&bytes).ok()
+}
+
+/// Reads `iss` from a JWT without verifying it (only to choose which keys to verify with).
+pub fn peek_issuer(token: &str) -> Option<String> {
+    peek_claims(token)?.get("iss")?.as_str().map(str::to_owned)
+}
+
+/// Reads `exp` (seconds) from a JWT that has already been verified.
+pub(crate) fn peek_exp(token: &str) -> Option<i64> {
+    peek_claims(token)?.get("exp")?.as_i64()
 }
 
 impl ExternalIssuers {

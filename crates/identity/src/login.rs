@@ -274,6 +274,7 @@ impl Identity {
             RefreshLookup::Unknown => return Err(IdentityError::InvalidToken("unknown refresh token")),
             RefreshLookup::Reused(f) => {
                 if self.db().revoke_family(f.id, f.user_id, "refresh_token_reuse", now).await? {
+                    self.invalidate_auth_cache();
                     self.audit(
                         meta,
                         Some((f.user_id, "")),
@@ -318,6 +319,7 @@ impl Identity {
             RefreshLookup::Reused(f) | RefreshLookup::Fresh(f) => f,
         };
         if self.db().revoke_family(fam.id, fam.user_id, "logout", now).await? {
+            self.invalidate_auth_cache();
             self.audit(meta, Some((fam.user_id, "")), "auth.logout", Some(fam.id.to_string()), "success", None).await;
         }
         Ok(())
@@ -335,6 +337,7 @@ impl Identity {
             Some(f) => u64::from(self.db().revoke_family(f, user, "user_revoked", now).await?),
             None => self.db().revoke_all_families(user, "sign_out_everywhere", now).await?,
         };
+        self.invalidate_auth_cache();
         if family.is_some() && n == 0 {
             return Err(IdentityError::NotFound);
         }

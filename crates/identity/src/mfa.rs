@@ -83,6 +83,7 @@ impl Identity {
         if !self.db().mfa_enable(user.id, &hashes, self.now()).await? {
             return Err(IdentityError::MfaAlreadyEnabled);
         }
+        self.invalidate_auth_cache();
         self.audit(meta, Some((user.id, &user.email)), "mfa.enroll", Some(user.id.to_string()), "success", None).await;
         Ok(codes)
     }
@@ -140,6 +141,7 @@ impl Identity {
             return Err(e);
         }
         self.db().mfa_reset(u.id).await?;
+        self.invalidate_auth_cache();
         self.audit(meta, Some((u.id, &u.email)), "mfa.disable", Some(u.id.to_string()), "success", None).await;
         Ok(())
     }

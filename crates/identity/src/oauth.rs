@@ -190,6 +190,7 @@ impl Identity {
                     && let Some(fam) = self.db().family(f).await?
                     && self.db().revoke_family(f, fam.user_id, "authorization_code_reuse", self.now()).await?
                 {
+                    self.invalidate_auth_cache();
                     self.audit(
                         meta,
                         Some((fam.user_id, "")),

@@ -41,6 +41,7 @@ pub(crate) struct Inner {
     pub config: IdentityConfig,
     pub keys: KeyStore,
     pub external: ExternalIssuers,
+    pub auth_cache: crate::authorize::AuthCache,
 }
 
 impl std::fmt::Debug for Identity {
@@ -56,7 +57,8 @@ impl Identity {
             PasswordHasher::new(config.password_hashing).map_err(|e| IdentityError::Internal(e.to_string()))?;
         let keys = KeyStore::load_or_create(&db, &keyring, config.signing_alg, clock.now()).await?;
         let external = ExternalIssuers::new(config.external_issuers.clone(), config.jwks_refresh_min_interval)?;
-        Ok(Identity { inner: Arc::new(Inner { db, keyring, hasher, clock, config, keys, external }) })
+        let auth_cache = crate::authorize::AuthCache::new(config.session_cache_ttl);
+        Ok(Identity { inner: Arc::new(Inner { db, keyring, hasher, clock, config, keys, external, auth_cache }) })
     }
 
     pub fn db(&self) -> &Db {

@@ -79,6 +79,9 @@ pub struct AuthConfig {
     pub lockout_duration: Dur,
     pub ip_failure_limit: u32,
     pub token_leeway: Dur,
+    /// How long a verified credential is remembered; changes made on another replica take
+    /// effect here within this time ("0s" turns the cache off).
+    pub session_cache_ttl: Dur,
     /// Minimum time between JWKS refreshes per external issuer (an unknown `kid` triggers one).
     pub jwks_refresh_min_interval: Dur,
     pub external_issuers: Vec<ExternalIssuerConfig>,
@@ -147,6 +150,7 @@ impl Default for AuthConfig {
             ip_failure_limit: d.ip_failure_limit,
             token_leeway: Dur(d.leeway),
             jwks_refresh_min_interval: Dur(d.jwks_refresh_min_interval),
+            session_cache_ttl: Dur(d.session_cache_ttl),
             external_issuers: Vec::new(),
             oauth_clients: Vec::new(),
         }
@@ -271,6 +275,11 @@ impl Config {
         if a.refresh_token_ttl.0 < a.access_token_ttl.0 || a.refresh_token_ttl.0 > Duration::from_secs(3650 * 86400) {
             bail!("auth.refresh_token_ttl must be at least the access token ttl and at most 3650d");
         }
+        if a.session_cache_ttl.0 > Duration::from_secs(60) {
+            bail!(
+                "auth.session_cache_ttl must be at most 60s (it bounds how long a change on another replica takes to apply)"
+            );
+        }
         if a.lockout_threshold == 0 || a.ip_failure_limit == 0 {
             bail!("auth.lockout_threshold and auth.ip_failure_limit must be at least 1");
         }
@@ -345,6 +354,7 @@ impl Config {
         c.ip_failure_limit = a.ip_failure_limit;
         c.leeway = a.token_leeway.0;
         c.jwks_refresh_min_interval = a.jwks_refresh_min_interval.0;
+        c.session_cache_ttl = a.session_cache_ttl.0;
         c.external_issuers = a.external_issuers.clone();
         c.oauth_clients = a.oauth_clients.clone();
         c

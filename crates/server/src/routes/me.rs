@@ -74,8 +74,7 @@ async fn update_me(
     AuthUser(p): AuthUser,
     Json(r): Json<UpdateMe>,
 ) -> ApiResult<axum::Json<MeResponse>> {
-    let name = rampart_identity::validate::display_name(Some(&r.display_name), &p.email)?;
-    s.db.update_profile(p.user_id, &name, s.identity.now()).await.map_err(rampart_identity::IdentityError::from)?;
+    let name = s.identity.update_display_name(p.user_id, &r.display_name).await?;
     Ok(axum::Json(MeResponse { display_name: name, ..me_view(p) }))
 }
 

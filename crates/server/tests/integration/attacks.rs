@@ -209,6 +209,7 @@ async fn api_key_refuses_expired() {
         .execute(s.state.db.pool())
         .await
         .unwrap();
+    s.state.identity.invalidate_auth_cache();
     s.get("/v1/me", Some(&key)).await.expect_error(401, "invalid_token");
 }
 

@@ -120,3 +120,49 @@ async fn secrets_at_rest_are_sealed() {
     assert!(!contains(&key.pkcs8()[..64]), "signing key found in the database files");
     assert!(!contains(PASSWORD.as_bytes()), "password found in the database files");
 }
+
+/// Two replicas on one database: a change made through one applies there at once, and on the
+/// other within `auth.session_cache_ttl` (it remembers verified credentials that long).
+#[tokio::test]
+async fn replica_sees_changes_within_the_cache_ttl() {
+    let a = TestServer::start_with(&[("auth.session_cache_ttl", serde_json::json!("1s"))]).await;
+    let b = a.replica().await;
+    let (_, admin) = a.admin().await;
+    let uid = a.user("rep@example.com", &[]).await;
+    let t = a.token("rep@example.com").await;
+    let key = a.post("/v1/me/api-keys", Some(&t), serde_json::json!({"name": "k"})).await.expect(201).body["key"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    b.get("/v1/me", Some(&t)).await.expect(200);
+    b.get("/v1/me", Some(&key)).await.expect(200);
+    a.get("/v1/me", Some(&t)).await.expect(200);
+    a.post(&format!("/v1/admin/users/{uid}/disable"), Some(&admin), serde_json::json!({})).await.expect(200);
+    a.get("/v1/me", Some(&t)).await.expect_error(401, "invalid_token");
+    a.get("/v1/me", Some(&key)).await.expect_error(401, "invalid_token");
+    // The other replica still remembers the credentials for at most the TTL…
+    b.get("/v1/me", Some(&t)).await.expect(200);
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    // …then refuses them too.
+    b.get("/v1/me", Some(&t)).await.expect_error(401, "invalid_token");
+    b.get("/v1/me", Some(&key)).await.expect_error(401, "invalid_token");
+}
+
+#[tokio::test]
+async fn cache_off_applies_changes_from_other_replicas_at_once() {
+    let a = TestServer::start_with(&[("auth.session_cache_ttl", serde_json::json!("0s"))]).await;
+    let b = a.replica().await;
+    let uid = a.user("now@example.com", &[]).await;
+    let t = a.token("now@example.com").await;
+    b.get("/v1/me", Some(&t)).await.expect(200);
+    a.state
+        .db
+        .set_user_status(
+            uid.parse().unwrap(),
+            rampart_storage::repo::users::UserStatus::Disabled,
+            rampart_core::Timestamp::from_millis(0),
+        )
+        .await
+        .unwrap();
+    b.get("/v1/me", Some(&t)).await.expect_error(401, "invalid_token");
+}

@@ -169,7 +169,9 @@ impl TestServer {
         c.user.id.to_string()
     }
 
-    /// Enables or disables a user directly in the database (behind the server's back).
+    /// Enables or disables a user directly in the database, then drops remembered
+    /// credentials as the service does after its own changes. (`replica_sees_changes_within_the_cache_ttl`
+    /// covers a change made elsewhere without that.)
     pub async fn set_active(&self, user_id: &str, active: bool) {
         use rampart_storage::repo::users::UserStatus;
         let status = if active { UserStatus::Active } else { UserStatus::Disabled };
@@ -178,6 +180,21 @@ impl TestServer {
             .set_user_status(user_id.parse().unwrap(), status, rampart_core::Timestamp::from_millis(0))
             .await
             .unwrap();
+        self.state.identity.invalidate_auth_cache();
+    }
+
+    /// A second server over the same data dir and database: another replica behind the same URL.
+    pub async fn replica(&self) -> TestServer {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let cfg = (*self.state.config).clone();
+        let state = build_state(cfg).await.unwrap();
+        let app = build_app(state.clone());
+        let task = tokio::spawn(async move {
+            axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>()).await.unwrap();
+        });
+        let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+        TestServer { base: format!("http://{addr}"), state, http, _dir: tempfile::tempdir().unwrap(), pg: None, task }
     }
 
     /// Signs in (no MFA) and returns the login response body.
