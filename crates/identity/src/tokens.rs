@@ -285,10 +285,11 @@ impl Identity {
         }
         let uid: UserId = c.sub.parse().map_err(|_| IdentityError::InvalidToken("bad sub"))?;
         let fid: TokenFamilyId = c.sid.parse().map_err(|_| IdentityError::InvalidToken("bad sid"))?;
-        if !self.db().family_is_live(fid, uid, self.now()).await? {
-            return Err(IdentityError::InvalidToken("signed out"));
-        }
-        let user = self.db().user_by_id(uid).await?.ok_or(IdentityError::InvalidToken("no such user"))?;
+        let user = self
+            .db()
+            .session_user(uid, fid, self.now())
+            .await?
+            .ok_or(IdentityError::InvalidToken("signed out or no such user"))?;
         if user.status != rampart_storage::repo::users::UserStatus::Active {
             return Err(IdentityError::InvalidToken("user disabled"));
         }

@@ -137,10 +137,19 @@ async fn groups_and_admin_count(db: &Db) {
     assert!(db.set_user_groups(a, &["analysts".into()]).await.unwrap());
     assert_eq!(db.user_groups(a).await.unwrap(), vec!["analysts".to_string()]);
     assert_eq!(db.count_active_admins().await.unwrap(), 0);
+    db.create_group("zeta", "", T0).await.unwrap();
+    assert!(db.set_user_groups(a, &["zeta".into(), "admin".into(), "analysts".into()]).await.unwrap());
+    let b = user(db, "b@example.com", &["zeta"]).await;
+    assert_eq!(db.user_by_id(a).await.unwrap().unwrap().groups, vec!["admin", "analysts", "zeta"], "joined and sorted");
+    let listed = db.list_users(None, &PageRequest::default()).await.unwrap();
+    let groups_of = |id| listed.items.iter().find(|u| u.id == id).unwrap().groups.clone();
+    assert_eq!(groups_of(a), vec!["admin", "analysts", "zeta"]);
+    assert_eq!(groups_of(b), vec!["zeta"]);
+    assert!(db.set_user_groups(a, &["analysts".into()]).await.unwrap());
     assert!(db.set_user_groups(a, &["nope".into()]).await.is_err());
     assert_eq!(db.user_groups(a).await.unwrap(), vec!["analysts".to_string()], "failed update left groups intact");
     let groups = db.list_groups(&PageRequest::default()).await.unwrap();
-    assert_eq!(groups.items.len(), 2);
+    assert_eq!(groups.items.len(), 3);
     assert!(db.delete_group("analysts").await.unwrap());
     assert!(db.user_groups(a).await.unwrap().is_empty());
     assert!(!db.set_user_groups(UserId::new(), &[]).await.unwrap());
@@ -177,6 +186,9 @@ async fn refresh_rotation_and_reuse(db: &Db) {
     db.rotate_refresh_token(fid, "hash-2", T0).await.unwrap();
     assert!(matches!(db.consume_refresh_token("hash-1", T0).await.unwrap(), RefreshLookup::Reused(f) if f.id == fid));
     assert!(db.family_is_live(fid, u, T0).await.unwrap());
+    assert_eq!(db.session_user(u, fid, T0).await.unwrap().unwrap().id, u);
+    assert!(db.session_user(UserId::new(), fid, T0).await.unwrap().is_none(), "family of another user");
+    assert!(db.session_user(u, fid, exp).await.unwrap().is_none(), "expired family");
     assert!(!db.family_is_live(fid, UserId::new(), T0).await.unwrap(), "another user's family is not live for them");
     assert!(!db.family_is_live(fid, u, exp).await.unwrap(), "expired");
 }

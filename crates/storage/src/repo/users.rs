@@ -51,6 +51,32 @@ const SELECT: &str = "SELECT u.id, u.email, u.display_name, u.status, u.password
     COALESCE((SELECT m.enabled FROM user_mfa m WHERE m.user_id = u.id), 0) AS mfa_enabled \
     FROM users u";
 
+/// The user columns plus one group name per row (NULL when the user has none): user and
+/// groups in one round trip, folded by [`fold`].
+const SELECT_WITH_GROUPS: &str = "SELECT u.id, u.email, u.display_name, u.status, u.password_hash, \
+    u.external_issuer, u.external_subject, u.created_at, u.updated_at, \
+    COALESCE((SELECT m.enabled FROM user_mfa m WHERE m.user_id = u.id), 0) AS mfa_enabled, g.name AS group_name \
+    FROM users u LEFT JOIN user_groups ug ON ug.user_id = u.id LEFT JOIN groups g ON g.id = ug.group_id";
+
+/// Folds rows of [`SELECT_WITH_GROUPS`] (ordered by user) into users with their groups.
+fn fold(rows: &[AnyRow]) -> Result<Vec<UserRecord>, StorageError> {
+    let mut out: Vec<UserRecord> = Vec::new();
+    for r in rows {
+        let group: Option<String> = r.try_get("group_name")?;
+        let id: UserId = id(r, "id")?;
+        if out.last().is_none_or(|u| u.id != id) {
+            out.push(from_row(r)?);
+        }
+        if let (Some(g), Some(u)) = (group, out.last_mut()) {
+            u.groups.push(g);
+        }
+    }
+    for u in &mut out {
+        u.groups.sort();
+    }
+    Ok(out)
+}
+
 fn from_row(r: &AnyRow) -> Result<UserRecord, StorageError> {
     let status: String = r.try_get("status")?;
     Ok(UserRecord {
@@ -73,9 +99,28 @@ fn from_row(r: &AnyRow) -> Result<UserRecord, StorageError> {
 }
 
 impl Db {
+    /// Fills in the groups of a page of users with one query.
     async fn load_groups(&self, mut users: Vec<UserRecord>) -> Result<Vec<UserRecord>, StorageError> {
-        for u in &mut users {
-            u.groups = self.user_groups(u.id).await?;
+        if users.is_empty() {
+            return Ok(users);
+        }
+        // Only placeholders are formatted into the statement; the ids are bound.
+        let marks = (1..=users.len()).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ");
+        let sql = sqlf!(
+            "SELECT ug.user_id, g.name FROM user_groups ug JOIN groups g ON g.id = ug.group_id \
+             WHERE ug.user_id IN ({marks}) ORDER BY g.name"
+        );
+        let mut q = sqlx::query(sql);
+        for u in &users {
+            q = q.bind(u.id.to_string());
+        }
+        let rows = q.fetch_all(self.pool()).await?;
+        for r in rows {
+            let uid: UserId = id(&r, "user_id")?;
+            let name: String = r.try_get("name")?;
+            if let Some(u) = users.iter_mut().find(|u| u.id == uid) {
+                u.groups.push(name);
+            }
         }
         Ok(users)
     }
@@ -126,24 +171,40 @@ impl Db {
     }
 
     pub async fn user_by_id(&self, uid: UserId) -> Result<Option<UserRecord>, StorageError> {
-        let row =
-            sqlx::query(sqlf!("{SELECT} WHERE u.id = $1")).bind(uid.to_string()).fetch_optional(self.pool()).await?;
-        match row {
-            Some(r) => Ok(self.load_groups(vec![from_row(&r)?]).await?.pop()),
-            None => Ok(None),
-        }
+        let rows = sqlx::query(sqlf!("{SELECT_WITH_GROUPS} WHERE u.id = $1"))
+            .bind(uid.to_string())
+            .fetch_all(self.pool())
+            .await?;
+        Ok(fold(&rows)?.pop())
+    }
+
+    /// The user behind an access token, only if the sign-in (token family) it names is live:
+    /// one round trip for the authorizer's hot path.
+    pub async fn session_user(
+        &self,
+        uid: UserId,
+        family: rampart_core::TokenFamilyId,
+        now: Timestamp,
+    ) -> Result<Option<UserRecord>, StorageError> {
+        let rows = sqlx::query(sqlf!(
+            "{SELECT_WITH_GROUPS} WHERE u.id = $1 AND EXISTS (SELECT 1 FROM token_families f WHERE f.id = $2 \
+             AND f.user_id = u.id AND f.revoked_at IS NULL AND f.expires_at > $3)"
+        ))
+        .bind(uid.to_string())
+        .bind(family.to_string())
+        .bind(now.millis())
+        .fetch_all(self.pool())
+        .await?;
+        Ok(fold(&rows)?.pop())
     }
 
     /// A local (password) account by normalised email.
     pub async fn user_by_email(&self, email: &str) -> Result<Option<UserRecord>, StorageError> {
-        let row = sqlx::query(sqlf!("{SELECT} WHERE u.email = $1 AND u.external_issuer IS NULL"))
+        let rows = sqlx::query(sqlf!("{SELECT_WITH_GROUPS} WHERE u.email = $1 AND u.external_issuer IS NULL"))
             .bind(email)
-            .fetch_optional(self.pool())
+            .fetch_all(self.pool())
             .await?;
-        match row {
-            Some(r) => Ok(self.load_groups(vec![from_row(&r)?]).await?.pop()),
-            None => Ok(None),
-        }
+        Ok(fold(&rows)?.pop())
     }
 
     pub async fn user_by_external(&self, issuer: &str, subject: &str) -> Result<Option<UserRecord>, StorageError> {
