@@ -20,6 +20,9 @@
 #   BUILD_TIMEOUT=3600  STARTUP_TIMEOUT=30 (seconds)
 #   BENCH_LOG=<tracing filter>  sets RAMPART_LOG for the server (default: the server's own, "info")
 #   RAMPART_AUTH__ARGON2__{MEMORY_KIB,ITERATIONS,PARALLELISM}=19456,2,1 (the default cost; passed through)
+#   Any other RAMPART_* variable reaches the server as configuration. One token and one key are
+#   reused by every connection, so /v1/me is served by the authentication cache (default 5 s);
+#   RAMPART_AUTH__SESSION_CACHE_TTL=0s measures the full verification path instead.
 set -euo pipefail
 
 CONNECTIONS="${CONNECTIONS:-64}"
@@ -31,7 +34,7 @@ BUILD_TIMEOUT="${BUILD_TIMEOUT:-3600}"
 STARTUP_TIMEOUT="${STARTUP_TIMEOUT:-30}"
 KEEP_TMP="${KEEP_TMP:-0}"
 # The Argon2id cost is pinned to the documented defaults so results compare across config
-# changes. All three keys are set: a partial auth.argon2 is currently refused by the config loader.
+# changes. All three keys are set explicitly (builds before a27950c refused a partial auth.argon2).
 export RAMPART_AUTH__ARGON2__MEMORY_KIB="${RAMPART_AUTH__ARGON2__MEMORY_KIB:-19456}"
 export RAMPART_AUTH__ARGON2__ITERATIONS="${RAMPART_AUTH__ARGON2__ITERATIONS:-2}"
 export RAMPART_AUTH__ARGON2__PARALLELISM="${RAMPART_AUTH__ARGON2__PARALLELISM:-1}"
@@ -67,6 +70,43 @@ if ! command -v wrk >/dev/null; then
 fi
 command -v wrk >/dev/null || die "wrk is still missing"
 
+# --- temporary state and clean-up ------------------------------------------------------
+TMP="$(mktemp -d "${TMPDIR:-/tmp}/rampart-bench.XXXXXX")"
+SERVER_PID=""
+CHILD_PID=""
+stop_pid() { # pid seconds: SIGTERM, then SIGKILL after the grace period
+    kill -0 "$1" 2>/dev/null || return 0
+    kill -TERM "$1" 2>/dev/null || true
+    for _ in $(seq 1 $(($2 * 10))); do
+        kill -0 "$1" 2>/dev/null || break
+        sleep 0.1
+    done
+    kill -KILL "$1" 2>/dev/null || true
+    wait "$1" 2>/dev/null || true
+}
+cleanup() {
+    local rc=$?
+    trap - INT TERM
+    if [[ -n "$CHILD_PID" ]]; then stop_pid "$CHILD_PID" 10; fi
+    if [[ -n "$SERVER_PID" ]]; then stop_pid "$SERVER_PID" 25; fi
+    if [[ "$KEEP_TMP" == 1 ]]; then log "kept $TMP"; else rm -rf "$TMP"; fi
+    exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# Long steps run in the background and are waited for, so that a signal to this script
+# is acted on at once (the trap stops them) rather than after they finish.
+run_bg() {
+    "$@" &
+    CHILD_PID=$!
+    local rc=0
+    wait "$CHILD_PID" || rc=$?
+    CHILD_PID=""
+    return "$rc"
+}
+
 # --- binary ----------------------------------------------------------------------------
 if [[ -n "${BENCH_BIN:-}" ]]; then
     BIN="$BENCH_BIN"
@@ -74,32 +114,11 @@ else
     BIN="${CARGO_TARGET_DIR:-$REPO_ROOT/target}/release/rampart"
     if [[ "${SKIP_BUILD:-0}" != 1 ]]; then
         log "building the release binary (cargo build --release -p rampart-server; a clean build takes minutes)"
-        (cd "$REPO_ROOT" && timeout "$BUILD_TIMEOUT" cargo build --release -p rampart-server) >&2 \
+        run_bg timeout "$BUILD_TIMEOUT" cargo build --release -p rampart-server --manifest-path "$REPO_ROOT/Cargo.toml" >&2 \
             || die "release build failed or took longer than ${BUILD_TIMEOUT}s"
     fi
 fi
 [[ -x "$BIN" ]] || die "no executable at $BIN"
-
-# --- temporary state and clean-up ------------------------------------------------------
-TMP="$(mktemp -d "${TMPDIR:-/tmp}/rampart-bench.XXXXXX")"
-SERVER_PID=""
-cleanup() {
-    local rc=$?
-    if [[ -n "$SERVER_PID" ]] && kill -0 "$SERVER_PID" 2>/dev/null; then
-        kill -TERM "$SERVER_PID" 2>/dev/null || true
-        for _ in $(seq 1 250); do
-            kill -0 "$SERVER_PID" 2>/dev/null || break
-            sleep 0.1
-        done
-        kill -KILL "$SERVER_PID" 2>/dev/null || true
-        wait "$SERVER_PID" 2>/dev/null || true
-    fi
-    if [[ "$KEEP_TMP" == 1 ]]; then log "kept $TMP"; else rm -rf "$TMP"; fi
-    exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
 
 export RAMPART_DATA_DIR="$TMP/data"
 mkdir -p "$RAMPART_DATA_DIR"
@@ -181,13 +200,14 @@ done = function(summary, latency, requests)
 end
 LUA
 
-# run_wrk <seconds> <path> <header name> <header value>  -> "requests duration_us p50_us p99_us non2xx sockerr"
+# run_wrk <seconds> <path> <header name> <header value>
+#   -> "$TMP/result": requests duration_us p50_us p99_us non2xx sockerr
 run_wrk() {
-    local out
-    out="$(BENCH_HEADER_NAME="$3" BENCH_HEADER_VALUE="$4" timeout $(($1 + 30)) \
-        wrk -t"$THREADS" -c"$CONNECTIONS" -d"$1s" --timeout 10s -s "$TMP/bench.lua" "$BASE$2")" \
+    BENCH_HEADER_NAME="$3" BENCH_HEADER_VALUE="$4" run_bg timeout $(($1 + 30)) \
+        wrk -t"$THREADS" -c"$CONNECTIONS" -d"$1s" --timeout 10s -s "$TMP/bench.lua" "$BASE$2" >"$TMP/wrk.out" \
         || die "wrk failed on $2"
-    awk '$1 == "BENCH_RESULT" { print $2, $3, $4, $5, $6, $7 }' <<<"$out"
+    awk '$1 == "BENCH_RESULT" { print $2, $3, $4, $5, $6, $7 }' "$TMP/wrk.out" >"$TMP/result"
+    [[ -s "$TMP/result" ]] || die "no result from wrk on $2"
 }
 
 TARGETS=(healthz me-bearer me-apikey)
@@ -206,14 +226,18 @@ describe() {
     esac
 }
 
-declare -A SUM_REQ SUM_US SUM_P50 MAX_P99 SUM_BAD
-for t in "${TARGETS[@]}"; do SUM_REQ[$t]=0; SUM_US[$t]=0; SUM_P50[$t]=0; MAX_P99[$t]=0; SUM_BAD[$t]=0; done
+# CPU time the server process has used (user + system), in clock ticks.
+CLK_TCK="$(getconf CLK_TCK 2>/dev/null || echo 100)"
+server_ticks() { sed 's/.*) //' "/proc/$SERVER_PID/stat" | awk '{ print $12 + $13 }'; }
+
+declare -A SUM_REQ SUM_US SUM_P50 MAX_P99 SUM_BAD SUM_TICKS
+for t in "${TARGETS[@]}"; do SUM_REQ[$t]=0; SUM_US[$t]=0; SUM_P50[$t]=0; MAX_P99[$t]=0; SUM_BAD[$t]=0; SUM_TICKS[$t]=0; done
 
 if ((WARMUP > 0)); then
     log "warming up ${WARMUP}s per target"
     for t in "${TARGETS[@]}"; do
         mapfile -t a < <(target_args "$t")
-        run_wrk "$WARMUP" "${a[0]}" "${a[1]}" "${a[2]}" >/dev/null
+        run_wrk "$WARMUP" "${a[0]}" "${a[1]}" "${a[2]}"
     done
 fi
 
@@ -224,9 +248,16 @@ for ((r = 1; r <= ROUNDS; r++)); do
     for t in "${order[@]}"; do
         log "round $r/$ROUNDS: $(describe "$t") for ${DURATION}s, $CONNECTIONS connections, $THREADS threads"
         mapfile -t a < <(target_args "$t")
-        read -r req us p50 p99 non2xx sockerr < <(run_wrk "$DURATION" "${a[0]}" "${a[1]}" "${a[2]}")
+        ticks0="$(server_ticks)"
+        run_wrk "$DURATION" "${a[0]}" "${a[1]}" "${a[2]}"
+        read -r req us p50 p99 non2xx sockerr <"$TMP/result"
+        ticks=$(($(server_ticks) - ticks0))
         ROWS+=("$(awk -v t="$(describe "$t")" -v r="$r" -v q="$req" -v us="$us" -v a="$p50" -v b="$p99" -v n="$non2xx" -v s="$sockerr" \
-            'BEGIN { printf "| %s | %d | %.0f | %.2f | %.2f | %d | %d | %d |", t, r, q / (us / 1e6), a / 1000, b / 1000, q, n, s }')")
+            -v k="$ticks" -v hz="$CLK_TCK" \
+            'BEGIN { cpu = k / hz * 1e6
+                     printf "| %s | %d | %.0f | %.2f | %.2f | %d | %d | %d | %.0f%% | %.1f |", t, r, q / (us / 1e6), a / 1000, b / 1000, q, n, s,
+                         100 * cpu / us, cpu / q }')")
+        SUM_TICKS[$t]=$((SUM_TICKS[$t] + ticks))
         SUM_REQ[$t]=$((SUM_REQ[$t] + req))
         SUM_US[$t]=$((SUM_US[$t] + us))
         SUM_P50[$t]=$((SUM_P50[$t] + p50))
@@ -241,26 +272,30 @@ rps() { awk -v q="${SUM_REQ[$1]}" -v us="${SUM_US[$1]}" 'BEGIN { printf "%.0f", 
 cpu="$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo 2>/dev/null || true)"
 load="$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo unknown)"
 rev="$(git -C "$REPO_ROOT" describe --always --dirty 2>/dev/null || echo unknown)"
+# Configuration the server got from the environment (names that look secret are left out).
+cfg_env="$(env | grep -E '^RAMPART_' | grep -Ev '^RAMPART_(DATA_DIR|LISTEN)=|KEY|SECRET|PASSWORD|TOKEN' | sort | paste -sd ' ' - || true)"
 echo
 echo "## auth-load $(date -u +%Y-%m-%dT%H:%M:%SZ)"
 echo
 echo "- machine: $(nproc) CPUs, ${cpu:-unknown CPU}; load generator on the same host; load average at start: $LOAD_AT_START, at end: $load"
 echo "- rampart: $BIN (git $rev), SQLite in a fresh data dir, log filter ${RAMPART_LOG:-default (info)}"
+echo "- configuration from the environment: ${cfg_env:-none}"
 echo "- wrk: -t$THREADS -c$CONNECTIONS -d${DURATION}s, $ROUNDS round(s), order alternating, ${WARMUP}s warm-up per target"
 echo
 echo "### Runs"
 echo
-echo "| target | round | req/s | p50 ms | p99 ms | requests | non-2xx | socket errors |"
-echo "|---|---:|---:|---:|---:|---:|---:|---:|"
+echo "| target | round | req/s | p50 ms | p99 ms | requests | non-2xx | socket errors | server CPU (% of 1 core) | server CPU µs/req |"
+echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
 printf '%s\n' "${ROWS[@]}"
 echo
 echo "### Summary (req/s over all rounds; p50 mean of rounds; p99 worst round)"
 echo
-echo "| target | req/s | p50 ms | p99 ms | errors |"
-echo "|---|---:|---:|---:|---:|"
+echo "| target | req/s | p50 ms | p99 ms | errors | server CPU µs/req |"
+echo "|---|---:|---:|---:|---:|---:|"
 for t in "${TARGETS[@]}"; do
     awk -v t="$(describe "$t")" -v q="$(rps "$t")" -v a="${SUM_P50[$t]}" -v n="$ROUNDS" -v b="${MAX_P99[$t]}" -v e="${SUM_BAD[$t]}" \
-        'BEGIN { printf "| %s | %d | %.2f | %.2f | %d |\n", t, q, a / n / 1000, b / 1000, e }'
+        -v k="${SUM_TICKS[$t]}" -v hz="$CLK_TCK" -v req="${SUM_REQ[$t]}" \
+        'BEGIN { printf "| %s | %d | %.2f | %.2f | %d | %.1f |\n", t, q, a / n / 1000, b / 1000, e, k / hz * 1e6 / req }'
 done
 echo
 status=0

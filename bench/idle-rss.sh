@@ -30,34 +30,27 @@ done
 command -v curl >/dev/null || die "curl is required"
 [[ -r /proc/self/status ]] || die "/proc is required (Linux)"
 
-if [[ -n "${BENCH_BIN:-}" ]]; then
-    BIN="$BENCH_BIN"
-else
-    BIN="${CARGO_TARGET_DIR:-$REPO_ROOT/target}/release/rampart"
-    if [[ "${SKIP_BUILD:-0}" != 1 ]]; then
-        log "building the release binary (cargo build --release -p rampart-server; a clean build takes minutes)"
-        (cd "$REPO_ROOT" && timeout "$BUILD_TIMEOUT" cargo build --release -p rampart-server) >&2 \
-            || die "release build failed or took longer than ${BUILD_TIMEOUT}s"
-    fi
-fi
-[[ -x "$BIN" ]] || die "no executable at $BIN"
-
 TMP="$(mktemp -d "${TMPDIR:-/tmp}/rampart-idle.XXXXXX")"
 SERVER_PID=""
+CHILD_PID=""
+stop_pid() { # pid seconds: SIGTERM, then SIGKILL after the grace period
+    kill -0 "$1" 2>/dev/null || return 0
+    kill -TERM "$1" 2>/dev/null || true
+    for _ in $(seq 1 $(($2 * 10))); do
+        kill -0 "$1" 2>/dev/null || break
+        sleep 0.1
+    done
+    kill -KILL "$1" 2>/dev/null || true
+    wait "$1" 2>/dev/null || true
+}
 stop_server() {
-    if [[ -n "$SERVER_PID" ]] && kill -0 "$SERVER_PID" 2>/dev/null; then
-        kill -TERM "$SERVER_PID" 2>/dev/null || true
-        for _ in $(seq 1 250); do
-            kill -0 "$SERVER_PID" 2>/dev/null || break
-            sleep 0.1
-        done
-        kill -KILL "$SERVER_PID" 2>/dev/null || true
-    fi
-    if [[ -n "$SERVER_PID" ]]; then wait "$SERVER_PID" 2>/dev/null || true; fi
+    if [[ -n "$SERVER_PID" ]]; then stop_pid "$SERVER_PID" 25; fi
     SERVER_PID=""
 }
 cleanup() {
     local rc=$?
+    trap - INT TERM
+    if [[ -n "$CHILD_PID" ]]; then stop_pid "$CHILD_PID" 10; fi
     stop_server
     rm -rf "$TMP"
     exit "$rc"
@@ -65,6 +58,29 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
+
+# The build runs in the background and is waited for, so that a signal is acted on at once.
+run_bg() {
+    "$@" &
+    CHILD_PID=$!
+    local rc=0
+    wait "$CHILD_PID" || rc=$?
+    CHILD_PID=""
+    return "$rc"
+}
+
+if [[ -n "${BENCH_BIN:-}" ]]; then
+    BIN="$BENCH_BIN"
+else
+    BIN="${CARGO_TARGET_DIR:-$REPO_ROOT/target}/release/rampart"
+    if [[ "${SKIP_BUILD:-0}" != 1 ]]; then
+        log "building the release binary (cargo build --release -p rampart-server; a clean build takes minutes)"
+        run_bg timeout "$BUILD_TIMEOUT" cargo build --release -p rampart-server --manifest-path "$REPO_ROOT/Cargo.toml" >&2 \
+            || die "release build failed or took longer than ${BUILD_TIMEOUT}s"
+    fi
+fi
+[[ -x "$BIN" ]] || die "no executable at $BIN"
+
 unset RAMPART_CONFIG RAMPART_DATABASE_URL RAMPART_PUBLIC_URL RAMPART_MASTER_KEY_FILE
 
 port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
