@@ -74,7 +74,9 @@ impl Db {
                     url.push(if url.contains('?') { '&' } else { '?' });
                     url.push_str("mode=rwc");
                 }
-                opts.max_connections(8).after_connect(|conn, _meta| {
+                // A local file cannot go stale like a network connection: skip the ping sqlx
+                // sends on every acquire (measured at ~13% of server CPU per request).
+                opts.max_connections(8).test_before_acquire(false).after_connect(|conn, _meta| {
                     Box::pin(async move {
                         conn.execute(
                             "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
