@@ -58,7 +58,12 @@ pub(crate) struct Grant<'a> {
 /// Keys in force: the newest signs, all published ones verify.
 pub struct KeyStore {
     state: RwLock<Arc<KeySet>>,
+    /// When the keys were last re-read because a token named an unknown `kid`.
+    last_kid_reload: std::sync::Mutex<Option<std::time::Instant>>,
 }
+
+/// An unknown `kid` re-reads the keys (another process may have rotated them) at most this often.
+const UNKNOWN_KID_RELOAD: std::time::Duration = std::time::Duration::from_secs(5);
 
 pub(crate) struct KeySet {
     pub active: Arc<SigningKeyMaterial>,
@@ -115,7 +120,7 @@ impl KeyStore {
                 load(db, keyring, now).await?.ok_or_else(|| IdentityError::Internal("signing key vanished".into()))?
             }
         };
-        Ok(KeyStore { state: RwLock::new(Arc::new(set)) })
+        Ok(KeyStore { state: RwLock::new(Arc::new(set)), last_kid_reload: std::sync::Mutex::new(None) })
     }
 
     pub(crate) fn current(&self) -> Arc<KeySet> {
@@ -171,6 +176,34 @@ impl Identity {
         let kid = set.active.kid.clone();
         self.inner.keys.replace(set);
         Ok(kid)
+    }
+
+    fn may_reload_for_unknown_kid(&self) -> bool {
+        let Ok(mut last) = self.inner.keys.last_kid_reload.lock() else { return false };
+        if last.is_some_and(|t| t.elapsed() < UNKNOWN_KID_RELOAD) {
+            return false;
+        }
+        *last = Some(std::time::Instant::now());
+        true
+    }
+
+    /// Re-reads the signing keys every `every`, so a rotation done by `rampart keys
+    /// rotate-signing` or another replica is picked up (new key signs, retired keys leave the
+    /// JWKS when their tokens have expired). Runs until the process ends.
+    pub fn spawn_key_reload(&self, every: std::time::Duration) -> tokio::task::JoinHandle<()> {
+        let me = self.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(every);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            tick.tick().await;
+            loop {
+                tick.tick().await;
+                match me.reload_keys().await {
+                    Ok(kid) => tracing::debug!(kid = %kid, "signing keys reloaded"),
+                    Err(e) => tracing::warn!(error = %e, "could not reload signing keys"),
+                }
+            }
+        })
     }
 
     /// The public JWKS.
@@ -248,7 +281,11 @@ impl Identity {
     pub async fn verify_access_token(&self, token: &str) -> Result<Principal> {
         let header = jsonwebtoken::decode_header(token).map_err(|_| IdentityError::InvalidToken("malformed"))?;
         let kid = header.kid.ok_or(IdentityError::InvalidToken("no kid"))?;
-        let keys = self.inner.keys.current();
+        let mut keys = self.inner.keys.current();
+        if !keys.all.iter().any(|k| k.kid == kid) && self.may_reload_for_unknown_kid() {
+            self.reload_keys().await?;
+            keys = self.inner.keys.current();
+        }
         let key = keys.all.iter().find(|k| k.kid == kid).ok_or(IdentityError::InvalidToken("unknown kid"))?;
         if header.alg != key.alg.jwt_alg() {
             return Err(IdentityError::InvalidToken("algorithm mismatch"));

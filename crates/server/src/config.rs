@@ -79,6 +79,9 @@ pub struct AuthConfig {
     pub lockout_duration: Dur,
     pub ip_failure_limit: u32,
     pub token_leeway: Dur,
+    /// How often the server re-reads its signing keys (picks up `rampart keys rotate-signing`
+    /// and rotations by other replicas).
+    pub signing_key_reload_interval: Dur,
     /// How long a verified credential is remembered; changes made on another replica take
     /// effect here within this time ("0s" turns the cache off).
     pub session_cache_ttl: Dur,
@@ -151,6 +154,7 @@ impl Default for AuthConfig {
             token_leeway: Dur(d.leeway),
             jwks_refresh_min_interval: Dur(d.jwks_refresh_min_interval),
             session_cache_ttl: Dur(d.session_cache_ttl),
+            signing_key_reload_interval: Dur(Duration::from_secs(30)),
             external_issuers: Vec::new(),
             oauth_clients: Vec::new(),
         }
@@ -274,6 +278,11 @@ impl Config {
         }
         if a.refresh_token_ttl.0 < a.access_token_ttl.0 || a.refresh_token_ttl.0 > Duration::from_secs(3650 * 86400) {
             bail!("auth.refresh_token_ttl must be at least the access token ttl and at most 3650d");
+        }
+        if a.signing_key_reload_interval.0 < Duration::from_secs(1)
+            || a.signing_key_reload_interval.0 > Duration::from_secs(3600)
+        {
+            bail!("auth.signing_key_reload_interval must be between 1s and 1h");
         }
         if a.session_cache_ttl.0 > Duration::from_secs(60) {
             bail!(

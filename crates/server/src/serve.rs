@@ -70,6 +70,7 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
     let grace = cfg.server.shutdown_grace.0;
     let state = crate::build_state(cfg).await?;
     announce_bootstrap(&state).await?;
+    let _key_reload = state.identity.spawn_key_reload(state.config.auth.signing_key_reload_interval.0);
     let app = crate::build_app(state.clone());
     let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("cannot listen on {listen}"))?;
     let local = listener.local_addr()?;

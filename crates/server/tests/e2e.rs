@@ -395,3 +395,62 @@ fn weak_or_exposed_master_keys_stop_start_up_with_advice() {
     assert_eq!(code, 2);
     assert!(err.contains("does not exist"), "{err}");
 }
+
+#[tokio::test]
+async fn cli_signing_key_rotation_reaches_the_running_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = cmd(dir.path(), None);
+    c.args(["user", "add", "--email", "rot@example.com", "--password-stdin"]);
+    assert_eq!(run(c, Some(PASSWORD)).0, 0);
+    let port = free_port();
+    let stderr = std::fs::File::create(dir.path().join("server.err")).unwrap();
+    let mut c = cmd(dir.path(), None);
+    c.arg("serve")
+        .env("RAMPART_LISTEN", format!("127.0.0.1:{port}"))
+        .env("RAMPART_AUTH__SIGNING_KEY_RELOAD_INTERVAL", "1s");
+    c.stdout(Stdio::null()).stderr(stderr);
+    let child = c.spawn().unwrap();
+    let srv = Server {
+        child,
+        base: format!("http://127.0.0.1:{port}"),
+        stderr_path: dir.path().join("server.err"),
+        stdout_path: dir.path().join("server.out"),
+    };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while reqwest::blocking_get(&format!("{}/readyz", srv.base)).ok() != Some(200) {
+        assert!(Instant::now() < deadline, "not ready");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let http = ::reqwest::Client::new();
+    let login = || {
+        call(
+            &http,
+            "POST",
+            format!("{}/v1/auth/login", srv.base),
+            None,
+            Some(json!({"username": "rot@example.com", "password": PASSWORD})),
+        )
+    };
+    let (_, l1) = login().await;
+    let old = l1["accessToken"].as_str().unwrap().to_owned();
+    let kid = |t: &str| jsonwebtoken::decode_header(t).unwrap().kid.unwrap();
+    let old_kid = kid(&old);
+
+    let mut c = cmd(dir.path(), None);
+    c.args(["keys", "rotate-signing"]);
+    let (code, out, err) = run(c, None);
+    assert_eq!(code, 0, "{err}");
+    let new_kid = out.trim().to_owned();
+    assert_ne!(new_kid, old_kid);
+
+    tokio::time::sleep(Duration::from_millis(1600)).await;
+    let (_, jwks) = call(&http, "GET", format!("{}/.well-known/jwks.json", srv.base), None, None).await;
+    let kids: Vec<&str> = jwks["keys"].as_array().unwrap().iter().map(|k| k["kid"].as_str().unwrap()).collect();
+    assert!(kids.contains(&old_kid.as_str()) && kids.contains(&new_kid.as_str()), "{kids:?}");
+    let (_, l2) = login().await;
+    assert_eq!(kid(l2["accessToken"].as_str().unwrap()), new_kid, "the running server signs with the new key");
+    let (st, _) =
+        call(&http, "GET", format!("{}/v1/me", srv.base), Some(("authorization", &format!("Bearer {old}"))), None)
+            .await;
+    assert_eq!(st, 200, "tokens signed with the retired key stay valid until they expire");
+}

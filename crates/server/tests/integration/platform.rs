@@ -166,3 +166,27 @@ async fn cache_off_applies_changes_from_other_replicas_at_once() {
         .unwrap();
     b.get("/v1/me", Some(&t)).await.expect_error(401, "invalid_token");
 }
+
+/// A token signed with a key another replica just created is accepted here at once: an
+/// unknown `kid` re-reads the keys (at most every 5 s).
+#[tokio::test]
+async fn replica_accepts_tokens_signed_with_another_replicas_new_key() {
+    let a = TestServer::start().await;
+    let b = a.replica().await;
+    a.user("kid@example.com", &[]).await;
+    b.get("/v1/me", Some(&a.token("kid@example.com").await)).await.expect(200);
+    let new_kid = a.state.identity.rotate_signing_key().await.unwrap();
+    let t = a.token("kid@example.com").await;
+    assert_eq!(jsonwebtoken::decode_header(&t).unwrap().kid.unwrap(), new_kid);
+    b.get("/v1/me", Some(&t)).await.expect(200);
+    let jwks = b.get("/.well-known/jwks.json", None).await.body;
+    assert!(jwks["keys"].as_array().unwrap().iter().any(|k| k["kid"] == new_kid.as_str()));
+    // A forged unknown kid does not make every request hit the database: the reload is rate-limited.
+    let mut c = a.access_claims(&t);
+    c["jti"] = serde_json::json!("x");
+    let k = a.signing_key().await;
+    let mut h = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256);
+    h.kid = Some("rs256-ffffffffffffffffffffffff".into());
+    let forged = jsonwebtoken::encode(&h, &c, k.encoding_key()).unwrap();
+    b.get("/v1/me", Some(&forged)).await.expect_error(401, "invalid_token");
+}
