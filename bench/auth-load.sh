@@ -73,17 +73,8 @@ command -v wrk >/dev/null || die "wrk is still missing"
 # --- temporary state and clean-up ------------------------------------------------------
 TMP="$(mktemp -d "${TMPDIR:-/tmp}/rampart-bench.XXXXXX")"
 SERVER_PID=""
-CHILD_PID=""
-stop_pid() { # pid seconds: SIGTERM, then SIGKILL after the grace period
-    kill -0 "$1" 2>/dev/null || return 0
-    kill -TERM "$1" 2>/dev/null || true
-    for _ in $(seq 1 $(($2 * 10))); do
-        kill -0 "$1" 2>/dev/null || break
-        sleep 0.1
-    done
-    kill -KILL "$1" 2>/dev/null || true
-    wait "$1" 2>/dev/null || true
-}
+# shellcheck source=lib.sh
+source "$REPO_ROOT/bench/lib.sh"
 cleanup() {
     local rc=$?
     trap - INT TERM
@@ -96,29 +87,9 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-# Long steps run in the background and are waited for, so that a signal to this script
-# is acted on at once (the trap stops them) rather than after they finish.
-run_bg() {
-    "$@" &
-    CHILD_PID=$!
-    local rc=0
-    wait "$CHILD_PID" || rc=$?
-    CHILD_PID=""
-    return "$rc"
-}
 
 # --- binary ----------------------------------------------------------------------------
-if [[ -n "${BENCH_BIN:-}" ]]; then
-    BIN="$BENCH_BIN"
-else
-    BIN="${CARGO_TARGET_DIR:-$REPO_ROOT/target}/release/rampart"
-    if [[ "${SKIP_BUILD:-0}" != 1 ]]; then
-        log "building the release binary (cargo build --release -p rampart-server; a clean build takes minutes)"
-        run_bg timeout "$BUILD_TIMEOUT" cargo build --release -p rampart-server --manifest-path "$REPO_ROOT/Cargo.toml" >&2 \
-            || die "release build failed or took longer than ${BUILD_TIMEOUT}s"
-    fi
-fi
-[[ -x "$BIN" ]] || die "no executable at $BIN"
+resolve_binary
 
 export RAMPART_DATA_DIR="$TMP/data"
 mkdir -p "$RAMPART_DATA_DIR"

@@ -32,17 +32,8 @@ command -v curl >/dev/null || die "curl is required"
 
 TMP="$(mktemp -d "${TMPDIR:-/tmp}/rampart-idle.XXXXXX")"
 SERVER_PID=""
-CHILD_PID=""
-stop_pid() { # pid seconds: SIGTERM, then SIGKILL after the grace period
-    kill -0 "$1" 2>/dev/null || return 0
-    kill -TERM "$1" 2>/dev/null || true
-    for _ in $(seq 1 $(($2 * 10))); do
-        kill -0 "$1" 2>/dev/null || break
-        sleep 0.1
-    done
-    kill -KILL "$1" 2>/dev/null || true
-    wait "$1" 2>/dev/null || true
-}
+# shellcheck source=lib.sh
+source "$REPO_ROOT/bench/lib.sh"
 stop_server() {
     if [[ -n "$SERVER_PID" ]]; then stop_pid "$SERVER_PID" 25; fi
     SERVER_PID=""
@@ -59,27 +50,8 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-# The build runs in the background and is waited for, so that a signal is acted on at once.
-run_bg() {
-    "$@" &
-    CHILD_PID=$!
-    local rc=0
-    wait "$CHILD_PID" || rc=$?
-    CHILD_PID=""
-    return "$rc"
-}
 
-if [[ -n "${BENCH_BIN:-}" ]]; then
-    BIN="$BENCH_BIN"
-else
-    BIN="${CARGO_TARGET_DIR:-$REPO_ROOT/target}/release/rampart"
-    if [[ "${SKIP_BUILD:-0}" != 1 ]]; then
-        log "building the release binary (cargo build --release -p rampart-server; a clean build takes minutes)"
-        run_bg timeout "$BUILD_TIMEOUT" cargo build --release -p rampart-server --manifest-path "$REPO_ROOT/Cargo.toml" >&2 \
-            || die "release build failed or took longer than ${BUILD_TIMEOUT}s"
-    fi
-fi
-[[ -x "$BIN" ]] || die "no executable at $BIN"
+resolve_binary
 
 unset RAMPART_CONFIG RAMPART_DATABASE_URL RAMPART_PUBLIC_URL RAMPART_MASTER_KEY_FILE
 
