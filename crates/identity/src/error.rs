@@ -70,6 +70,7 @@ impl IdentityError {
             IdentityError::Locked { .. } => ErrorCode::TooManyAttempts,
             IdentityError::Upstream(_) => ErrorCode::InvalidToken,
             IdentityError::Storage(StorageError::Conflict) => ErrorCode::Conflict,
+            IdentityError::Storage(StorageError::LastAdmin) => ErrorCode::LastAdmin,
             IdentityError::Storage(_) | IdentityError::Internal(_) => ErrorCode::Internal,
         }
     }

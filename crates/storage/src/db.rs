@@ -35,6 +35,9 @@ pub enum StorageError {
     UnsupportedUrl,
     #[error("a row with the same unique key exists")]
     Conflict,
+    /// The change would leave no active administrator.
+    #[error("the last active administrator cannot be removed, disabled or demoted")]
+    LastAdmin,
     #[error("stored data is invalid: {0}")]
     Corrupt(String),
     #[error("migration {version} was changed after it was applied")]

@@ -31,7 +31,8 @@ both!(
     meta_take_once,
     signing_keys_publish_window,
     migrate_is_idempotent,
-    oauth_codes_are_single_use
+    oauth_codes_are_single_use,
+    concurrent_demotions_leave_an_admin
 );
 
 const T0: Timestamp = Timestamp::from_millis(1_700_000_000_000);
@@ -94,6 +95,10 @@ async fn users_crud_and_unique_email(db: &Db) {
         .await
         .unwrap();
     assert_eq!(db.user_by_external("https://idp", "sub-1").await.unwrap().unwrap().id, ext.id);
+    // The only administrator cannot be disabled; with a second one, it can.
+    assert!(matches!(db.set_user_status(id, UserStatus::Disabled, T0).await, Err(StorageError::LastAdmin)));
+    assert_eq!(db.user_by_id(id).await.unwrap().unwrap().status, UserStatus::Active, "rolled back");
+    user(db, "second@example.com", &["admin"]).await;
     assert!(db.set_user_status(id, UserStatus::Disabled, T0).await.unwrap());
     assert_eq!(db.user_by_id(id).await.unwrap().unwrap().status, UserStatus::Disabled);
     assert!(db.update_profile(id, "New Name", T0).await.unwrap());
@@ -134,10 +139,22 @@ async fn groups_and_admin_count(db: &Db) {
     db.create_group("analysts", "People who analyse", T0).await.unwrap();
     assert!(matches!(db.create_group("analysts", "", T0).await, Err(StorageError::Conflict)));
     assert_eq!(db.count_active_admins().await.unwrap(), 1);
+    // Demoting the only administrator is refused and changes nothing.
+    assert!(matches!(db.set_user_groups(a, &["analysts".into()]).await, Err(StorageError::LastAdmin)));
+    assert_eq!(db.user_groups(a).await.unwrap(), vec!["admin".to_string()]);
+    assert!(matches!(db.delete_user(a).await, Err(StorageError::LastAdmin)));
+    let spare = user(db, "spare@example.com", &["admin"]).await;
     assert!(db.set_user_groups(a, &["analysts".into()]).await.unwrap());
     assert_eq!(db.user_groups(a).await.unwrap(), vec!["analysts".to_string()]);
-    assert_eq!(db.count_active_admins().await.unwrap(), 0);
+    assert_eq!(db.count_active_admins().await.unwrap(), 1);
+    assert!(db.set_user_groups(spare, &[]).await.is_err());
+    assert!(db.delete_user(spare).await.is_err());
+    assert!(db.set_user_groups(a, &["admin".into()]).await.unwrap());
+    assert!(db.delete_user(spare).await.unwrap());
+    assert!(db.set_user_groups(a, &["analysts".into()]).await.is_err());
+    assert_eq!(db.count_active_admins().await.unwrap(), 1);
     db.create_group("zeta", "", T0).await.unwrap();
+    user(db, "keeper@example.com", &["admin"]).await;
     assert!(db.set_user_groups(a, &["zeta".into(), "admin".into(), "analysts".into()]).await.unwrap());
     let b = user(db, "b@example.com", &["zeta"]).await;
     assert_eq!(db.user_by_id(a).await.unwrap().unwrap().groups, vec!["admin", "analysts", "zeta"], "joined and sorted");
@@ -343,6 +360,23 @@ async fn oauth_codes_are_single_use(db: &Db) {
     db.set_oauth_code_family("ch", fid).await.unwrap();
     assert!(matches!(db.redeem_oauth_code("ch", T0).await.unwrap(), CodeLookup::Reused(Some(f)) if f == fid));
     assert_eq!(db.family(fid).await.unwrap().unwrap().client_id.as_deref(), Some("app"));
+}
+
+async fn concurrent_demotions_leave_an_admin(db: &Db) {
+    for round in 0..5 {
+        let a = user(db, &format!("a{round}@example.com"), &["admin"]).await;
+        let b = user(db, &format!("b{round}@example.com"), &["admin"]).await;
+        // Leave exactly these two administrators, then demote both at once.
+        for u in db.list_users(None, &PageRequest { limit: Some(100), cursor: None }).await.unwrap().items {
+            if u.id != a && u.id != b && u.groups.iter().any(|g| g == "admin") {
+                db.set_user_groups(u.id, &[]).await.unwrap();
+            }
+        }
+        let (ra, rb) = tokio::join!(db.set_user_groups(a, &[]), db.set_user_groups(b, &[]));
+        let ok = [ra.is_ok(), rb.is_ok()].iter().filter(|x| **x).count();
+        assert_eq!(ok, 1, "exactly one demotion wins: {ra:?} {rb:?}");
+        assert_eq!(db.count_active_admins().await.unwrap(), 1);
+    }
 }
 
 async fn migrate_is_idempotent(db: &Db) {

@@ -98,6 +98,35 @@ fn from_row(r: &AnyRow) -> Result<UserRecord, StorageError> {
     })
 }
 
+type Tx = sqlx::Transaction<'static, sqlx::Any>;
+
+const ACTIVE_ADMINS: &str = "SELECT COUNT(*) FROM users u JOIN user_groups ug ON ug.user_id = u.id \
+     JOIN groups g ON g.id = ug.group_id WHERE g.name = 'admin' AND u.status = 'active'";
+
+/// Serialises changes that could remove the last administrator, then counts the active ones.
+/// Writing one agreed row takes a row lock on PostgreSQL and the write lock on SQLite, so two
+/// concurrent demotions cannot both see "another admin remains".
+async fn lock_admins(tx: &mut Tx) -> Result<i64, StorageError> {
+    sqlx::query(
+        "INSERT INTO meta (meta_key, meta_value) VALUES ('admin_guard', '') \
+         ON CONFLICT (meta_key) DO UPDATE SET meta_value = ''",
+    )
+    .execute(&mut **tx)
+    .await?;
+    Ok(sqlx::query(ACTIVE_ADMINS).fetch_one(&mut **tx).await?.try_get(0)?)
+}
+
+/// Commits unless the change took the number of active administrators from some to none.
+async fn keep_an_admin(mut tx: Tx, before: i64) -> Result<(), StorageError> {
+    let after: i64 = sqlx::query(ACTIVE_ADMINS).fetch_one(&mut *tx).await?.try_get(0)?;
+    if before > 0 && after == 0 {
+        tx.rollback().await?;
+        return Err(StorageError::LastAdmin);
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
 impl Db {
     /// Fills in the groups of a page of users with one query.
     async fn load_groups(&self, mut users: Vec<UserRecord>) -> Result<Vec<UserRecord>, StorageError> {
@@ -241,13 +270,16 @@ impl Db {
     }
 
     pub async fn set_user_status(&self, uid: UserId, status: UserStatus, now: Timestamp) -> Result<bool, StorageError> {
+        let mut tx = self.pool().begin().await?;
+        let before = lock_admins(&mut tx).await?;
         let n = sqlx::query("UPDATE users SET status = $1, updated_at = $2 WHERE id = $3")
             .bind(status.as_str())
             .bind(now.millis())
             .bind(uid.to_string())
-            .execute(self.pool())
+            .execute(&mut *tx)
             .await?
             .rows_affected();
+        keep_an_admin(tx, before).await?;
         Ok(n == 1)
     }
 
@@ -274,17 +306,21 @@ impl Db {
     }
 
     pub async fn delete_user(&self, uid: UserId) -> Result<bool, StorageError> {
+        let mut tx = self.pool().begin().await?;
+        let before = lock_admins(&mut tx).await?;
         let n = sqlx::query("DELETE FROM users WHERE id = $1")
             .bind(uid.to_string())
-            .execute(self.pool())
+            .execute(&mut *tx)
             .await?
             .rows_affected();
+        keep_an_admin(tx, before).await?;
         Ok(n == 1)
     }
 
     /// Replaces a user's groups. Returns false if the user does not exist.
     pub async fn set_user_groups(&self, uid: UserId, groups: &[String]) -> Result<bool, StorageError> {
         let mut tx = self.pool().begin().await?;
+        let before = lock_admins(&mut tx).await?;
         let exists = sqlx::query("SELECT 1 FROM users WHERE id = $1")
             .bind(uid.to_string())
             .fetch_optional(&mut *tx)
@@ -306,18 +342,12 @@ impl Db {
                 return Err(StorageError::Corrupt(format!("unknown group {g}")));
             }
         }
-        tx.commit().await?;
+        keep_an_admin(tx, before).await?;
         Ok(true)
     }
 
     /// Active members of `admin`.
     pub async fn count_active_admins(&self) -> Result<i64, StorageError> {
-        Ok(sqlx::query(
-            "SELECT COUNT(*) FROM users u JOIN user_groups ug ON ug.user_id = u.id \
-             JOIN groups g ON g.id = ug.group_id WHERE g.name = 'admin' AND u.status = 'active'",
-        )
-        .fetch_one(self.pool())
-        .await?
-        .try_get(0)?)
+        Ok(sqlx::query(ACTIVE_ADMINS).fetch_one(self.pool()).await?.try_get(0)?)
     }
 }
