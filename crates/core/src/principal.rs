@@ -47,6 +47,9 @@ impl Scope {
 pub enum AuthMethod {
     /// An access token issued by this server; `family` is the sign-in it belongs to.
     Session { family: TokenFamilyId },
+    /// An access token issued to a registered OAuth client (identity only: no API scopes, and
+    /// never accepted where a Rampart session is required).
+    OAuthClient { family: TokenFamilyId, client_id: String },
     /// An API key.
     ApiKey { key: ApiKeyId },
     /// A JWT from a configured external issuer.
@@ -57,6 +60,7 @@ impl AuthMethod {
     pub fn label(&self) -> &'static str {
         match self {
             AuthMethod::Session { .. } => "session",
+            AuthMethod::OAuthClient { .. } => "oauth_client",
             AuthMethod::ApiKey { .. } => "api_key",
             AuthMethod::External { .. } => "external",
         }

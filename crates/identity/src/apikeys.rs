@@ -60,9 +60,37 @@ impl From<ApiKeyRecord> for ApiKeyView {
 
 impl Identity {
     /// Creates a key for `owner`. `admin` scope is only granted to administrators.
+    /// Creates a key for the caller. A key never carries a scope its creator's credential lacks.
     pub async fn create_api_key(
         &self,
+        caller: &Principal,
+        name: &str,
+        scopes: Option<&[String]>,
+        expires_in_days: Option<u32>,
+        meta: &RequestMeta,
+    ) -> Result<CreatedApiKey> {
+        self.create_key(caller.user_id, &caller.scopes, name, scopes, expires_in_days, meta).await
+    }
+
+    /// Creates a key for a user on an operator's behalf (`rampart apikey create`): the user's
+    /// own scopes are the limit.
+    pub async fn create_api_key_for_user(
+        &self,
         owner: UserId,
+        name: &str,
+        scopes: Option<&[String]>,
+        expires_in_days: Option<u32>,
+        meta: &RequestMeta,
+    ) -> Result<CreatedApiKey> {
+        let user = self.db().user_by_id(owner).await?.ok_or(IdentityError::NotFound)?;
+        let allowed = crate::tokens::session_scopes(&user.groups);
+        self.create_key(owner, &allowed, name, scopes, expires_in_days, meta).await
+    }
+
+    async fn create_key(
+        &self,
+        owner: UserId,
+        allowed: &[Scope],
         name: &str,
         scopes: Option<&[String]>,
         expires_in_days: Option<u32>,
@@ -74,7 +102,7 @@ impl Identity {
             return Err(IdentityError::Invalid(format!("name must be 1-{MAX_KEY_NAME} characters")));
         }
         let scopes: Vec<Scope> = match scopes {
-            None => Scope::DEFAULT_API_KEY.to_vec(),
+            None => Scope::DEFAULT_API_KEY.iter().copied().filter(|s| allowed.contains(s)).collect(),
             Some(list) => {
                 let mut out = Vec::new();
                 for s in list {
@@ -92,6 +120,10 @@ impl Identity {
         };
         if scopes.contains(&Scope::Admin) && !user.groups.iter().any(|g| g == rampart_core::principal::ADMIN_GROUP) {
             return Err(IdentityError::Forbidden("only administrators can create keys with the admin scope"));
+        }
+        if let Some(s) = scopes.iter().find(|s| !allowed.contains(s)) {
+            tracing::info!(scope = s.as_str(), "api key scope beyond the caller's own refused");
+            return Err(IdentityError::Forbidden("a key cannot have scopes its creator's credential lacks"));
         }
         let expires_at = match expires_in_days {
             Some(0) => return Err(IdentityError::Invalid("expiresInDays must be at least 1".into())),

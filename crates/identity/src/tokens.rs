@@ -332,7 +332,12 @@ impl Identity {
         }
         let scopes = if third_party { Vec::new() } else { session_scopes(&user.groups) };
         let groups = user.groups.clone();
-        Ok(Self::principal(user, groups, scopes, rampart_core::AuthMethod::Session { family: fid }))
+        let method = if third_party {
+            rampart_core::AuthMethod::OAuthClient { family: fid, client_id: c.client_id }
+        } else {
+            rampart_core::AuthMethod::Session { family: fid }
+        };
+        Ok(Self::principal(user, groups, scopes, method))
     }
 }
 

@@ -223,7 +223,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let scopes = (!scopes.is_empty()).then_some(scopes);
             let k = st
                 .identity
-                .create_api_key(u.id, &name, scopes.as_deref(), expires_in_days, &cli_meta())
+                .create_api_key_for_user(u.id, &name, scopes.as_deref(), expires_in_days, &cli_meta())
                 .await
                 .map_err(|e| anyhow::anyhow!("{}", e.public_message()))?;
             writeln!(out, "{}", k.key)?;

@@ -74,17 +74,29 @@ async fn update_me(
     AuthUser(p): AuthUser,
     Json(r): Json<UpdateMe>,
 ) -> ApiResult<axum::Json<MeResponse>> {
+    require_interactive(&p)?;
     let name = s.identity.update_display_name(p.user_id, &r.display_name).await?;
     Ok(axum::Json(MeResponse { display_name: name, ..me_view(p) }))
 }
 
-/// Session tokens only: API keys and external tokens cannot change MFA or keys.
+/// MFA changes: a Rampart session only (external users' MFA belongs to their identity provider).
 fn require_session(p: &Principal) -> ApiResult<()> {
     match p.auth_method {
         AuthMethod::Session { .. } => Ok(()),
-        _ => Err(ApiError::new(
+        AuthMethod::ApiKey { .. } | AuthMethod::External { .. } | AuthMethod::OAuthClient { .. } => {
+            Err(ApiError::new(ErrorCode::Forbidden, "This needs a signed-in Rampart session."))
+        }
+    }
+}
+
+/// Account changes (keys, sign-ins, profile): a person signed in here or through a configured
+/// identity provider; never an API key or a token issued to another application.
+fn require_interactive(p: &Principal) -> ApiResult<()> {
+    match p.auth_method {
+        AuthMethod::Session { .. } | AuthMethod::External { .. } => Ok(()),
+        AuthMethod::ApiKey { .. } | AuthMethod::OAuthClient { .. } => Err(ApiError::new(
             ErrorCode::Forbidden,
-            "This needs a signed-in session, not an API key or external token.",
+            "This needs a signed-in user, not an API key or another application's token.",
         )),
     }
 }
@@ -159,8 +171,8 @@ async fn create_key(
     AuthUser(p): AuthUser,
     Json(r): Json<CreateKey>,
 ) -> ApiResult<(StatusCode, axum::Json<CreatedApiKey>)> {
-    require_session(&p)?;
-    let k = s.identity.create_api_key(p.user_id, &r.name, r.scopes.as_deref(), r.expires_in_days, &m).await?;
+    require_interactive(&p)?;
+    let k = s.identity.create_api_key(&p, &r.name, r.scopes.as_deref(), r.expires_in_days, &m).await?;
     Ok((StatusCode::CREATED, axum::Json(k)))
 }
 
@@ -195,6 +207,7 @@ async fn revoke_key(
     AuthUser(p): AuthUser,
     Path(id): Path<ApiKeyId>,
 ) -> ApiResult<StatusCode> {
+    require_interactive(&p)?;
     s.identity.revoke_api_key(&p, Some(p.user_id), id, &m).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -220,6 +233,7 @@ async fn list_sessions(
     AuthUser(p): AuthUser,
     Query(page): Query<PageRequest>,
 ) -> ApiResult<axum::Json<PageView<SessionView>>> {
+    require_interactive(&p)?;
     page.validate().map_err(ApiError::code)?;
     let current = match p.auth_method {
         AuthMethod::Session { family } => Some(family),
@@ -246,6 +260,7 @@ async fn revoke_session(
     AuthUser(p): AuthUser,
     Path(id): Path<TokenFamilyId>,
 ) -> ApiResult<StatusCode> {
+    require_interactive(&p)?;
     s.identity.revoke_sessions(p.user_id, Some(id), &m).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -253,7 +268,7 @@ async fn revoke_session(
 /// Signs out everywhere: every sign-in of the caller ends.
 #[utoipa::path(post, path = "/v1/me/sessions/revoke-all", tag = "me", responses((status = 204)), security(("bearer" = [])))]
 async fn revoke_all_sessions(State(s): State<AppState>, Meta(m): Meta, AuthUser(p): AuthUser) -> ApiResult<StatusCode> {
-    require_session(&p)?;
+    require_interactive(&p)?;
     s.identity.revoke_sessions(p.user_id, None, &m).await?;
     Ok(StatusCode::NO_CONTENT)
 }

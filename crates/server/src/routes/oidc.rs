@@ -223,7 +223,7 @@ async fn authorize_grant(
     AuthUser(p): AuthUser,
     Json(req): Json<AuthorizeParams>,
 ) -> Response {
-    if !matches!(p.auth_method, rampart_core::AuthMethod::Session { .. }) || p.scopes.is_empty() {
+    if !matches!(p.auth_method, rampart_core::AuthMethod::Session { .. }) {
         return ApiError::new(ErrorCode::Forbidden, "This needs a signed-in Rampart session.").into_response();
     }
     match s.identity.authorize(&p, &req, &m).await {

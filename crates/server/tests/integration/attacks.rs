@@ -374,3 +374,13 @@ async fn external_unknown_kid_triggers_a_refresh_after_the_interval() {
     s.get("/v1/me", Some(&idp.sign(&idp.claims("u")))).await.expect(200);
     assert_eq!(idp.hits.load(std::sync::atomic::Ordering::SeqCst), 2, "one refetch for the new kid");
 }
+
+#[tokio::test]
+async fn external_users_manage_api_keys_but_not_local_mfa() {
+    let (s, idp) = ext().await;
+    let t = idp.sign(&idp.claims("ext-keys"));
+    let k = s.post("/v1/me/api-keys", Some(&t), json!({"name": "mcp"})).await.expect(201).body;
+    s.get("/v1/me", Some(k["key"].as_str().unwrap())).await.expect(200);
+    s.post("/v1/me/api-keys", Some(&t), json!({"name": "x", "scopes": ["admin"]})).await.expect_error(403, "forbidden");
+    s.post("/v1/me/mfa/totp", Some(&t), json!({})).await.expect_error(403, "forbidden");
+}

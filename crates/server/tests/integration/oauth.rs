@@ -202,3 +202,57 @@ async fn browser_entry_point_redirects_to_sign_in_or_back_with_an_error() {
     assert_eq!(disc["authorization_endpoint"], format!("{}/oauth2/authorize", s.base));
     assert_eq!(disc["code_challenge_methods_supported"], json!(["S256"]));
 }
+
+/// A token issued to another application is identity only: it can read who the user is, but
+/// cannot mint API keys, touch MFA, sign-ins or the profile, even for an administrator.
+#[tokio::test]
+async fn client_tokens_cannot_change_the_account() {
+    let s = server().await;
+    let t = s.token("olga@example.com").await;
+    let c = code(&s, &t).await;
+    let (_, tok) = exchange(
+        &s,
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &c),
+            ("redirect_uri", REDIRECT),
+            ("client_id", "wiki"),
+            ("code_verifier", VERIFIER),
+        ],
+    )
+    .await;
+    let at = tok["access_token"].as_str().unwrap();
+    assert_eq!(s.get("/v1/me", Some(at)).await.expect(200).body["authMethod"], "oauth_client");
+    s.post("/v1/me/api-keys", Some(at), json!({"name": "x", "scopes": ["admin", "chat"]}))
+        .await
+        .expect_error(403, "forbidden");
+    s.post("/v1/me/api-keys", Some(at), json!({"name": "x"})).await.expect_error(403, "forbidden");
+    s.post("/v1/me/mfa/totp", Some(at), json!({})).await.expect_error(403, "forbidden");
+    s.req(reqwest::Method::DELETE, "/v1/me/mfa", Some(at), Some(json!({"code": "123456"})))
+        .await
+        .expect_error(403, "forbidden");
+    s.get("/v1/me/sessions", Some(at)).await.expect_error(403, "forbidden");
+    s.post("/v1/me/sessions/revoke-all", Some(at), json!({})).await.expect_error(403, "forbidden");
+    s.req(reqwest::Method::PATCH, "/v1/me", Some(at), Some(json!({"displayName": "pwned"})))
+        .await
+        .expect_error(403, "forbidden");
+    assert!(s.get("/v1/me/api-keys", Some(&t)).await.body["items"].as_array().unwrap().is_empty());
+}
+
+/// API keys are for calling the product, not for managing the account they belong to.
+#[tokio::test]
+async fn api_keys_cannot_manage_keys_or_sign_ins() {
+    let s = server().await;
+    let t = s.token("olga@example.com").await;
+    let chat = s.post("/v1/me/api-keys", Some(&t), json!({"name": "chat", "scopes": ["chat"]})).await.expect(201).body;
+    let other = s.post("/v1/me/api-keys", Some(&t), json!({"name": "other"})).await.expect(201).body;
+    let key = chat["key"].as_str().unwrap();
+    let sess = s.get("/v1/me/sessions", Some(&t)).await.expect(200).body["items"][0]["id"].as_str().unwrap().to_owned();
+    s.get("/v1/me/sessions", Some(key)).await.expect_error(403, "forbidden");
+    s.delete(&format!("/v1/me/sessions/{sess}"), Some(key)).await.expect_error(403, "forbidden");
+    s.delete(&format!("/v1/me/api-keys/{}", other["id"].as_str().unwrap()), Some(key))
+        .await
+        .expect_error(403, "forbidden");
+    s.get("/v1/me", Some(other["key"].as_str().unwrap())).await.expect(200);
+    s.get("/v1/me", Some(&t)).await.expect(200);
+}
