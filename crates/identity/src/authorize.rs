@@ -60,12 +60,17 @@ impl AuthCache {
         (e.epoch == self.epoch.load(Ordering::Acquire) && e.until > Instant::now()).then(|| e.principal.clone())
     }
 
-    fn put(&self, key: [u8; 32], principal: &Principal, expires_in: Option<Duration>) {
+    fn epoch(&self) -> u64 {
+        self.epoch.load(Ordering::Acquire)
+    }
+
+    /// Stores a principal verified while the cache was at `epoch`. If anything changed since
+    /// (the epoch moved), the verification may have read data that is already stale: drop it.
+    fn put(&self, key: [u8; 32], epoch: u64, principal: &Principal, expires_in: Option<Duration>) {
         let life = expires_in.map_or(self.ttl, |e| e.min(self.ttl));
-        if life.is_zero() {
+        if life.is_zero() || epoch != self.epoch() {
             return;
         }
-        let epoch = self.epoch.load(Ordering::Acquire);
         if let Ok(mut map) = self.map.write() {
             if map.len() >= MAX_ENTRIES {
                 let now = Instant::now();
@@ -95,6 +100,7 @@ impl Identity {
         if let Some(p) = self.inner.auth_cache.get(&key) {
             return Ok(p);
         }
+        let epoch = self.inner.auth_cache.epoch();
         let now = self.now();
         let (p, expires_in) = match cred {
             Credential::ApiKey(k) => self.api_key_principal(k, now).await?,
@@ -121,7 +127,7 @@ impl Identity {
         {
             return Err(IdentityError::Forbidden("not in an allowed group"));
         }
-        self.inner.auth_cache.put(key, &p, expires_in);
+        self.inner.auth_cache.put(key, epoch, &p, expires_in);
         Ok(p)
     }
 
@@ -158,17 +164,21 @@ mod tests {
     #[test]
     fn entries_respect_epoch_ttl_and_expiry() {
         let c = AuthCache::new(Duration::from_secs(60));
-        c.put([1; 32], &p(), None);
+        c.put([1; 32], c.epoch(), &p(), None);
         assert!(c.get(&[1; 32]).is_some());
         c.invalidate();
         assert!(c.get(&[1; 32]).is_none(), "invalidated");
-        c.put([2; 32], &p(), Some(Duration::ZERO));
+        let before = c.epoch();
+        c.invalidate(); // a change lands while a verification is in flight
+        c.put([5; 32], before, &p(), None);
+        assert!(c.get(&[5; 32]).is_none(), "a verification that raced a change is not cached");
+        c.put([2; 32], c.epoch(), &p(), Some(Duration::ZERO));
         assert!(c.get(&[2; 32]).is_none(), "an expired credential is not cached");
-        c.put([3; 32], &p(), Some(Duration::from_millis(1)));
+        c.put([3; 32], c.epoch(), &p(), Some(Duration::from_millis(1)));
         std::thread::sleep(Duration::from_millis(5));
         assert!(c.get(&[3; 32]).is_none(), "never past the credential's expiry");
         let off = AuthCache::new(Duration::ZERO);
-        off.put([4; 32], &p(), None);
+        off.put([4; 32], off.epoch(), &p(), None);
         assert!(off.get(&[4; 32]).is_none(), "ttl 0 disables the cache");
     }
 }

@@ -187,6 +187,11 @@ impl ExternalIssuers {
         if !cfg.token_use.is_empty() && token_use != cfg.token_use {
             return Err(IdentityError::InvalidToken("wrong token_use"));
         }
+        // Issuers without `token_use` (Entra ID, Keycloak): claims that only OpenID Connect ID
+        // tokens carry mark one, unless access tokens are what the issuer is configured for.
+        if cfg.token_use != "id" && ["nonce", "at_hash", "c_hash"].iter().any(|c| claims.get(*c).is_some()) {
+            return Err(IdentityError::InvalidToken("ID token used as an access token"));
+        }
         let aud_ok = |v: Option<&Value>| match v {
             Some(Value::String(s)) => cfg.client_ids.contains(s),
             Some(Value::Array(a)) => a.iter().filter_map(Value::as_str).any(|s| cfg.client_ids.iter().any(|c| c == s)),
@@ -214,8 +219,10 @@ impl ExternalIssuers {
             Some(Value::String(s)) => s.split_whitespace().map(str::to_owned).collect(),
             _ => Vec::new(),
         };
+        // Without a map, names pass through, except `admin`: administrator rights from another
+        // system must be granted explicitly (`group_map = { SomeGroup = "admin" }`).
         let groups = if cfg.group_map.is_empty() {
-            raw_groups
+            raw_groups.into_iter().filter(|g| g != rampart_core::principal::ADMIN_GROUP).collect()
         } else {
             raw_groups.iter().filter_map(|g| cfg.group_map.get(g).cloned()).collect()
         };

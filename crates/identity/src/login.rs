@@ -38,41 +38,93 @@ pub struct ChallengeTokens {
     pub recovery_codes: Option<Vec<String>>,
 }
 
+/// Throttle keys of one attempt: account and client address (the hard lock), the account as
+/// a whole, and the address across accounts.
+pub(crate) struct ThrottleKeys {
+    pair: String,
+    account: Option<String>,
+    ip: Option<String>,
+}
+
 fn secs_until(until: Timestamp, now: Timestamp) -> u64 {
     u64::try_from((until.millis() - now.millis() + 999) / 1000).unwrap_or(1).max(1)
 }
 
 impl Identity {
-    fn account_key(email: &str) -> String {
-        format!("acct:{}", sha256_hex(email.as_bytes()))
+    /// The throttle keys for sign-ins to `email` from `meta`'s address.
+    pub(crate) fn throttle_keys(email: &str, meta: &RequestMeta) -> ThrottleKeys {
+        let h = sha256_hex(email.as_bytes());
+        let ip = meta.client_ip.as_deref().unwrap_or("-");
+        ThrottleKeys {
+            pair: format!("acct:{h}:{ip}"),
+            account: Some(format!("acct:{h}")),
+            ip: meta.client_ip.as_ref().map(|i| format!("ip:{i}")),
+        }
     }
 
-    async fn check_locks(&self, acct: &str, meta: &RequestMeta) -> Result<()> {
+    pub(crate) async fn check_locks(&self, k: &ThrottleKeys) -> Result<()> {
         let now = self.now();
-        let mut keys = vec![acct.to_owned()];
-        if let Some(ip) = &meta.client_ip {
-            keys.push(format!("ip:{ip}"));
-        }
-        for k in keys {
-            if let Some(until) = self.db().throttle_locked_until(&k, now).await? {
+        for key in std::iter::once(&k.pair).chain(k.account.iter()).chain(k.ip.iter()) {
+            if let Some(until) = self.db().throttle_locked_until(key, now).await? {
                 return Err(IdentityError::Locked { retry_after_secs: secs_until(until, now) });
             }
         }
         Ok(())
     }
 
-    async fn record_failure(&self, acct: &str, meta: &RequestMeta) -> Result<Option<Timestamp>> {
+    fn throttle_params(&self) -> (i64, i64) {
+        let c = self.config();
+        (
+            i64::try_from(c.lockout_window.as_millis()).unwrap_or(i64::MAX),
+            i64::try_from(c.lockout_duration.as_millis()).unwrap_or(i64::MAX),
+        )
+    }
+
+    /// Counts an attempt against the account-and-address key before any password work, so a
+    /// burst of parallel guesses gets at most `lockout_threshold` evaluations.
+    pub(crate) async fn count_attempt(&self, k: &ThrottleKeys) -> Result<Option<Timestamp>> {
+        let (window, lock) = self.throttle_params();
+        let max = i64::from(self.config().lockout_threshold) + 1;
+        Ok(self.db().throttle_fail(&k.pair, self.now(), window, max, lock).await?)
+    }
+
+    /// Counts a failure against the account as a whole (10× the threshold: guessing spread
+    /// over many addresses) and against the client address (across accounts); with `pair`,
+    /// also against the account-and-address key.
+    pub(crate) async fn record_failure(&self, k: &ThrottleKeys, pair: bool) -> Result<Option<Timestamp>> {
         let c = self.config();
         let now = self.now();
-        let window = i64::try_from(c.lockout_window.as_millis()).unwrap_or(i64::MAX);
-        let lock = i64::try_from(c.lockout_duration.as_millis()).unwrap_or(i64::MAX);
-        let mut locked = self.db().throttle_fail(acct, now, window, i64::from(c.lockout_threshold), lock).await?;
-        if let Some(ip) = &meta.client_ip {
-            let l =
-                self.db().throttle_fail(&format!("ip:{ip}"), now, window, i64::from(c.ip_failure_limit), lock).await?;
+        let (window, lock) = self.throttle_params();
+        let mut locked = None;
+        if pair {
+            locked = self.db().throttle_fail(&k.pair, now, window, i64::from(c.lockout_threshold), lock).await?;
+        }
+        if let Some(a) = &k.account {
+            let l = self.db().throttle_fail(a, now, window, i64::from(c.lockout_threshold) * 10, lock).await?;
+            locked = locked.or(l);
+        }
+        if let Some(ip) = &k.ip {
+            let l = self.db().throttle_fail(ip, now, window, i64::from(c.ip_failure_limit), lock).await?;
             locked = locked.or(l);
         }
         Ok(locked)
+    }
+
+    /// Lifts every sign-in lock on an account (administrators, after a lockout).
+    pub async fn unlock_account(&self, actor: &rampart_core::Principal, id: UserId, meta: &RequestMeta) -> Result<()> {
+        let user = self.db().user_by_id(id).await?.ok_or(IdentityError::NotFound)?;
+        let h = sha256_hex(user.email.as_bytes());
+        self.db().throttle_clear_prefix(&format!("acct:{h}")).await?;
+        self.audit(
+            meta,
+            Some((actor.user_id, &actor.email)),
+            "admin.user_unlock",
+            Some(id.to_string()),
+            "success",
+            None,
+        )
+        .await;
+        Ok(())
     }
 
     /// Whether a user's email domain is allowed to sign in (LMA/LCA: checked at every sign-in
@@ -91,10 +143,18 @@ impl Identity {
         if password.len() > validate::MAX_PASSWORD {
             return Err(IdentityError::InvalidCredentials);
         }
-        let acct = Self::account_key(&email);
-        if let Err(e) = self.check_locks(&acct, meta).await {
-            self.audit(meta, None, "auth.login", Some(email.clone()), "locked", None).await;
-            return Err(e);
+        let keys = Self::throttle_keys(&email, meta);
+        let pre = match self.check_locks(&keys).await {
+            Ok(()) => self.count_attempt(&keys).await?,
+            Err(e) => {
+                self.audit(meta, None, "auth.login", Some(email.clone()), "locked", None).await;
+                return Err(e);
+            }
+        };
+        if let Some(until) = pre {
+            self.audit(meta, None, "auth.lockout", Some(email.clone()), "locked", None).await;
+            tracing::warn!(reason = "lockout", "sign-in locked after repeated attempts");
+            return Err(IdentityError::Locked { retry_after_secs: secs_until(until, self.now()) });
         }
         let user = self.db().user_by_email(&email).await?;
         let ok = match &user {
@@ -113,7 +173,7 @@ impl Identity {
                     Some(u) if u.status != UserStatus::Active => "disabled",
                     Some(_) => "domain_not_allowed",
                 };
-                let locked = self.record_failure(&acct, meta).await?;
+                let locked = self.record_failure(&keys, false).await?;
                 let actor = other.as_ref().map(|u| (u.id, u.email.as_str()));
                 self.audit(meta, actor, "auth.login", Some(email.clone()), "failure", Some(reason)).await;
                 if let Some(until) = locked {
@@ -155,7 +215,7 @@ impl Identity {
                 Ok(LoginOutcome::Challenge { challenge: kind, session })
             }
             None => {
-                self.db().throttle_clear(&acct).await?;
+                self.db().throttle_clear(&keys.pair).await?;
                 self.audit(meta, Some((user.id, &user.email)), "auth.login", None, "success", None).await;
                 Ok(LoginOutcome::Tokens(self.start_session(&user, meta).await?))
             }
@@ -227,8 +287,8 @@ impl Identity {
     /// `POST /v1/auth/challenge {session, code}`.
     pub async fn respond_to_challenge(&self, session: &str, code: &str, meta: &RequestMeta) -> Result<ChallengeTokens> {
         let (ch, user) = self.challenge_user(session, true).await?;
-        let acct = Self::account_key(&user.email);
-        self.check_locks(&acct, meta).await?;
+        let keys = Self::throttle_keys(&user.email, meta);
+        self.check_locks(&keys).await?;
         let h = sha256_hex(session.as_bytes());
         let result = match ch.kind.as_str() {
             CHALLENGE_TOTP => self.check_second_factor(&user, code).await.map(|()| None),
@@ -240,14 +300,14 @@ impl Identity {
                 if !self.db().delete_challenge(&h).await? {
                     return Err(IdentityError::InvalidSession);
                 }
-                self.db().throttle_clear(&acct).await?;
+                self.db().throttle_clear(&keys.pair).await?;
                 self.audit(meta, Some((user.id, &user.email)), "auth.mfa_challenge", None, "success", Some(&ch.kind))
                     .await;
                 let tokens = self.start_session(&user, meta).await?;
                 Ok(ChallengeTokens { tokens, recovery_codes })
             }
             Err(IdentityError::InvalidCode) => {
-                let locked = self.record_failure(&acct, meta).await?;
+                let locked = self.record_failure(&keys, true).await?;
                 self.audit(meta, Some((user.id, &user.email)), "auth.mfa_challenge", None, "failure", Some(&ch.kind))
                     .await;
                 match locked {
@@ -266,6 +326,16 @@ impl Identity {
     /// `POST /v1/auth/refresh`: rotates the refresh token. Presenting an already-rotated token
     /// revokes the whole family (someone else has a copy).
     pub async fn refresh(&self, refresh_token: &str, meta: &RequestMeta) -> Result<TokenSet> {
+        self.refresh_for(refresh_token, None, meta).await
+    }
+
+    /// Refresh for a named client (`/oauth2/token`): the sign-in must have been issued to it.
+    pub async fn refresh_for(
+        &self,
+        refresh_token: &str,
+        client_id: Option<&str>,
+        meta: &RequestMeta,
+    ) -> Result<TokenSet> {
         if refresh_token.len() > 256 {
             return Err(IdentityError::InvalidToken("malformed"));
         }
@@ -292,6 +362,10 @@ impl Identity {
         };
         if fam.revoked_at.is_some() || fam.expires_at <= now {
             return Err(IdentityError::InvalidToken("sign-in expired or revoked"));
+        }
+        let issued_to = fam.client_id.as_deref().unwrap_or(&self.config().client_id);
+        if client_id.is_some_and(|c| c != issued_to) {
+            return Err(IdentityError::InvalidToken("refresh token of another client"));
         }
         let user = self.db().user_by_id(fam.user_id).await?.ok_or(IdentityError::InvalidToken("no such user"))?;
         if user.status != UserStatus::Active || !self.domain_allowed(&user) {
@@ -409,8 +483,12 @@ impl Identity {
     ) -> Result<UserRecord> {
         // Per client address, not global: a global key would let anyone lock the operator out.
         // (The code carries 128 bits, so throttling only has to stop noise, not guessing.)
-        let acct = format!("bootstrap:{}", meta.client_ip.as_deref().unwrap_or("-"));
-        self.check_locks(&acct, meta).await?;
+        let keys = ThrottleKeys {
+            pair: format!("bootstrap:{}", meta.client_ip.as_deref().unwrap_or("-")),
+            account: None,
+            ip: meta.client_ip.as_ref().map(|i| format!("ip:{i}")),
+        };
+        self.check_locks(&keys).await?;
         let Some(stored) = self.db().meta_get(BOOTSTRAP_META).await? else {
             return Err(IdentityError::BootstrapUnavailable);
         };
@@ -418,7 +496,7 @@ impl Identity {
             return Err(IdentityError::BootstrapUnavailable);
         }
         if !ct_eq(sha256_hex(code.trim().as_bytes()).as_bytes(), stored.as_bytes()) {
-            self.record_failure(&acct, meta).await?;
+            self.record_failure(&keys, true).await?;
             self.audit(meta, None, "auth.bootstrap", None, "failure", Some("bad_code")).await;
             return Err(IdentityError::InvalidCode);
         }

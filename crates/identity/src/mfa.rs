@@ -136,8 +136,15 @@ impl Identity {
         if self.config().mfa == MfaPolicy::Required {
             return Err(IdentityError::Forbidden("MFA is required by policy"));
         }
+        // Guessing codes here is throttled like guessing them at sign-in.
+        let keys = Self::throttle_keys(&u.email, meta);
+        self.check_locks(&keys).await?;
         if let Err(e) = self.check_second_factor(&u, code).await {
             self.audit(meta, Some((u.id, &u.email)), "mfa.disable", Some(u.id.to_string()), "failure", None).await;
+            if let Some(until) = self.record_failure(&keys, true).await? {
+                let secs = u64::try_from((until.millis() - self.now().millis()) / 1000).unwrap_or(1).max(1);
+                return Err(IdentityError::Locked { retry_after_secs: secs });
+            }
             return Err(e);
         }
         self.db().mfa_reset(u.id).await?;

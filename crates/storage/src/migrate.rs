@@ -67,7 +67,7 @@ impl Db {
                 }
                 continue;
             }
-            let mut tx = self.pool().begin().await?;
+            let mut tx = self.begin_write().await?;
             tx.execute(sqlx::AssertSqlSafe(render(m.sql, self.backend()))).await?;
             sqlx::query("INSERT INTO rampart_migrations (version, name, checksum, applied_at) VALUES ($1, $2, $3, $4)")
                 .bind(m.version)

@@ -24,6 +24,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(enable_user))
         .routes(routes!(set_groups))
         .routes(routes!(reset_mfa))
+        .routes(routes!(unlock_user))
         .routes(routes!(list_groups, create_group))
         .routes(routes!(delete_group))
         .routes(routes!(list_keys))
@@ -180,6 +181,19 @@ async fn reset_mfa(
     Path(id): Path<UserId>,
 ) -> ApiResult<StatusCode> {
     s.identity.admin_reset_mfa(&a, id, &m).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Lifts the sign-in lockout of a user (every client address).
+#[utoipa::path(post, path = "/v1/admin/users/{id}/unlock", tag = "admin", params(("id" = String, Path)),
+    responses((status = 204), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
+async fn unlock_user(
+    State(s): State<AppState>,
+    Meta(m): Meta,
+    AdminUser(a): AdminUser,
+    Path(id): Path<UserId>,
+) -> ApiResult<StatusCode> {
+    s.identity.unlock_account(&a, id, &m).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

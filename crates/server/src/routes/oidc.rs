@@ -126,7 +126,7 @@ async fn token(
         };
     }
     match (f.grant_type.as_str(), f.refresh_token) {
-        ("refresh_token", Some(rt)) => match s.identity.refresh(&rt, &m).await {
+        ("refresh_token", Some(rt)) => match s.identity.refresh_for(&rt, f.client_id.as_deref(), &m).await {
             Ok(t) => {
                 ([(axum::http::header::CACHE_CONTROL, "no-store")], axum::Json(OAuthTokens::from(t))).into_response()
             }

@@ -17,6 +17,7 @@ async fn non_admins_are_refused_on_every_admin_route() {
         ("POST", format!("/v1/admin/users/{uid}/enable")),
         ("PUT", format!("/v1/admin/users/{uid}/groups")),
         ("POST", format!("/v1/admin/users/{uid}/mfa/reset")),
+        ("POST", format!("/v1/admin/users/{uid}/unlock")),
         ("GET", "/v1/admin/groups".to_string()),
         ("POST", "/v1/admin/groups".to_string()),
         ("DELETE", "/v1/admin/groups/admin".to_string()),

@@ -384,3 +384,31 @@ async fn external_users_manage_api_keys_but_not_local_mfa() {
     s.post("/v1/me/api-keys", Some(&t), json!({"name": "x", "scopes": ["admin"]})).await.expect_error(403, "forbidden");
     s.post("/v1/me/mfa/totp", Some(&t), json!({})).await.expect_error(403, "forbidden");
 }
+
+#[tokio::test]
+async fn external_admin_group_needs_an_explicit_mapping() {
+    let idp = FakeIdp::start().await;
+    let cfg = json!([{"issuer": idp.issuer, "jwks_url": idp.jwks_url, "client_ids": ["cognito-client"], "token_use": "access", "groups_claim": "cognito:groups"}]);
+    let s = TestServer::start_with(&[("auth.external_issuers", cfg)]).await;
+    let mut c = idp.claims("someone");
+    c["cognito:groups"] = json!(["admin", "analysts"]);
+    let t = idp.sign(&c);
+    assert_eq!(s.get("/v1/me", Some(&t)).await.expect(200).body["groups"], json!(["analysts"]));
+    s.get("/v1/admin/users", Some(&t)).await.expect_error(403, "forbidden");
+}
+
+#[tokio::test]
+async fn external_id_tokens_without_token_use_are_refused() {
+    let idp = FakeIdp::start().await;
+    let cfg = json!([{"issuer": idp.issuer, "jwks_url": idp.jwks_url, "client_ids": ["entra-app"], "token_use": "", "groups_claim": "roles"}]);
+    let s = TestServer::start_with(&[("auth.external_issuers", cfg)]).await;
+    let now = now_secs();
+    let access =
+        json!({"iss": idp.issuer, "sub": "e1", "aud": "entra-app", "exp": now + 600, "iat": now, "roles": ["r"]});
+    s.get("/v1/me", Some(&idp.sign(&access))).await.expect(200);
+    for claim in ["nonce", "at_hash", "c_hash"] {
+        let mut id = access.clone();
+        id[claim] = json!("x");
+        s.get("/v1/me", Some(&idp.sign(&id))).await.expect_error(401, "invalid_token");
+    }
+}

@@ -45,7 +45,7 @@ async fn lockout_after_repeated_failures_for_known_and_unknown_accounts() {
     let s = TestServer::start_with(&[("auth.lockout_threshold", json!(3))]).await;
     s.user("bob@example.com", &[]).await;
     for email in ["bob@example.com", "ghost@example.com"] {
-        for _ in 0..2 {
+        for _ in 0..3 {
             s.post("/v1/auth/login", None, json!({"username": email, "password": "nope nope nope"}))
                 .await
                 .expect_error(401, "invalid_credentials");
@@ -468,4 +468,93 @@ async fn failed_bootstrap_attempts_lock_the_client_not_the_operator() {
     let other = rampart_identity::RequestMeta { client_ip: Some("192.0.2.7".into()), ..Default::default() };
     let u = s.state.identity.bootstrap(&code, "root@example.com", PASSWORD, None, &other).await.unwrap();
     assert_eq!(u.groups, vec!["admin".to_string()]);
+}
+
+/// A burst of parallel guesses gets no more password checks than the threshold allows
+/// (attempts are counted atomically before the password is checked), and never a 500.
+async fn parallel_guesses(s: &TestServer) {
+    s.user("burst@example.com", &[]).await;
+    let mut set = tokio::task::JoinSet::new();
+    for _ in 0..40 {
+        let (http, url) = (s.http.clone(), format!("{}/v1/auth/login", s.base));
+        set.spawn(async move {
+            http.post(url)
+                .json(&json!({"username": "burst@example.com", "password": "wrong password!!"}))
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        });
+    }
+    let mut counts = std::collections::BTreeMap::new();
+    while let Some(r) = set.join_next().await {
+        *counts.entry(r.unwrap()).or_insert(0) += 1;
+    }
+    assert!(counts.get(&401).copied().unwrap_or(0) <= 3, "at most 3 password checks: {counts:?}");
+    assert_eq!(counts.keys().copied().filter(|c| *c != 401 && *c != 429).count(), 0, "only 401 and 429: {counts:?}");
+    s.post("/v1/auth/login", None, json!({"username": "burst@example.com", "password": PASSWORD}))
+        .await
+        .expect_error(429, "too_many_attempts");
+}
+
+#[tokio::test]
+async fn parallel_guesses_are_counted_on_sqlite() {
+    parallel_guesses(&TestServer::start_with(&[("auth.lockout_threshold", json!(3))]).await).await;
+}
+
+#[tokio::test]
+async fn parallel_guesses_are_counted_on_postgres() {
+    if let Some(s) = TestServer::start_pg(
+        "auth_flow::parallel_guesses_are_counted_on_postgres",
+        &[("auth.lockout_threshold", json!(3))],
+    )
+    .await
+    {
+        parallel_guesses(&s).await;
+    }
+}
+
+/// Lockout is keyed by account and client address: guessing from one place does not lock the
+/// owner out elsewhere; an administrator can lift it.
+#[tokio::test]
+async fn a_lockout_does_not_lock_the_owner_out_from_elsewhere_and_admins_can_lift_it() {
+    let s = TestServer::start_with(&[("auth.lockout_threshold", json!(2))]).await;
+    let (_, admin) = s.admin().await;
+    let uid = s.user("target@example.com", &[]).await;
+    for _ in 0..2 {
+        s.post("/v1/auth/login", None, json!({"username": "target@example.com", "password": "wrong password!!"}))
+            .await
+            .expect(401);
+    }
+    s.post("/v1/auth/login", None, json!({"username": "target@example.com", "password": PASSWORD}))
+        .await
+        .expect_error(429, "too_many_attempts");
+    let elsewhere = rampart_identity::RequestMeta { client_ip: Some("198.51.100.20".into()), ..Default::default() };
+    let out = s.state.identity.login("target@example.com", PASSWORD, &elsewhere).await.unwrap();
+    assert!(matches!(out, rampart_identity::login::LoginOutcome::Tokens(_)));
+    s.post(&format!("/v1/admin/users/{uid}/unlock"), Some(&admin), json!({})).await.expect(204);
+    s.token("target@example.com").await;
+    let audit = s.get("/v1/admin/audit?action=admin.user_unlock", Some(&admin)).await.expect(200);
+    assert_eq!(audit.body["items"].as_array().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn guessing_codes_to_turn_mfa_off_is_throttled() {
+    let s = TestServer::start_with(&[("auth.lockout_threshold", json!(3))]).await;
+    s.user("mfa-off@example.com", &[]).await;
+    let t = s.token("mfa-off@example.com").await;
+    crate::auth_flow::enrol(&s, &t).await;
+    for _ in 0..2 {
+        s.req(reqwest::Method::DELETE, "/v1/me/mfa", Some(&t), Some(json!({"code": "000000"})))
+            .await
+            .expect_error(401, "invalid_code");
+    }
+    s.req(reqwest::Method::DELETE, "/v1/me/mfa", Some(&t), Some(json!({"code": "000000"})))
+        .await
+        .expect_error(429, "too_many_attempts");
+    s.req(reqwest::Method::DELETE, "/v1/me/mfa", Some(&t), Some(json!({"code": "111111"})))
+        .await
+        .expect_error(429, "too_many_attempts");
+    assert_eq!(s.get("/v1/me", Some(&t)).await.body["mfaEnabled"], true);
 }

@@ -256,3 +256,36 @@ async fn api_keys_cannot_manage_keys_or_sign_ins() {
     s.get("/v1/me", Some(other["key"].as_str().unwrap())).await.expect(200);
     s.get("/v1/me", Some(&t)).await.expect(200);
 }
+
+#[tokio::test]
+async fn refresh_at_the_token_endpoint_checks_the_client() {
+    let s = server().await;
+    let l = s.login("olga@example.com").await;
+    let rt = l["refreshToken"].as_str().unwrap();
+    let (st, body) =
+        exchange(&s, &[("grant_type", "refresh_token"), ("refresh_token", rt), ("client_id", "wiki")]).await;
+    assert_eq!((st, body["error"].as_str()), (400, Some("invalid_grant")), "a first-party sign-in is not the wiki's");
+    let t = s.token("olga@example.com").await;
+    let c = code(&s, &t).await;
+    let (_, tok) = exchange(
+        &s,
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &c),
+            ("redirect_uri", REDIRECT),
+            ("client_id", "wiki"),
+            ("code_verifier", VERIFIER),
+        ],
+    )
+    .await;
+    let (st, _) = exchange(
+        &s,
+        &[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", tok["refresh_token"].as_str().unwrap()),
+            ("client_id", "rampart"),
+        ],
+    )
+    .await;
+    assert_eq!(st, 400, "the wiki's sign-in cannot be refreshed as Rampart's own client");
+}

@@ -62,6 +62,7 @@ async fn openapi_documents_every_route() {
         ("/v1/admin/users/{id}/enable", "post"),
         ("/v1/admin/users/{id}/groups", "put"),
         ("/v1/admin/users/{id}/mfa/reset", "post"),
+        ("/v1/admin/users/{id}/unlock", "post"),
         ("/v1/admin/groups", "get"),
         ("/v1/admin/groups", "post"),
         ("/v1/admin/groups/{name}", "delete"),

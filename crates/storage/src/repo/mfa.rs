@@ -32,7 +32,7 @@ impl Db {
 
     /// Starts (or restarts) enrolment with a new sealed secret. Refused (false) while MFA is enabled.
     pub async fn mfa_begin(&self, uid: UserId, sealed_secret: &[u8], now: Timestamp) -> Result<bool, StorageError> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.begin_write().await?;
         let enabled = sqlx::query("SELECT enabled FROM user_mfa WHERE user_id = $1")
             .bind(uid.to_string())
             .fetch_optional(&mut *tx)
@@ -70,7 +70,7 @@ impl Db {
 
     /// Enables MFA and replaces the recovery codes, atomically.
     pub async fn mfa_enable(&self, uid: UserId, code_hashes: &[String], now: Timestamp) -> Result<bool, StorageError> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.begin_write().await?;
         let n = sqlx::query("UPDATE user_mfa SET enabled = 1, enabled_at = $1 WHERE user_id = $2 AND enabled = 0")
             .bind(now.millis())
             .bind(uid.to_string())
@@ -116,7 +116,7 @@ impl Db {
 
     /// Removes MFA entirely (admin reset, or reset with a recovery code).
     pub async fn mfa_reset(&self, uid: UserId) -> Result<bool, StorageError> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.begin_write().await?;
         let n = sqlx::query("DELETE FROM user_mfa WHERE user_id = $1")
             .bind(uid.to_string())
             .execute(&mut *tx)

@@ -52,18 +52,21 @@ pub(crate) fn paginate<T>(mut items: Vec<T>, limit: u32, key: impl Fn(&T) -> Str
     rampart_core::Page { items, next_cursor }
 }
 
-/// Escapes LIKE wildcards in user-supplied search text.
-pub(crate) fn like_pattern(q: &str) -> String {
-    let mut s = String::with_capacity(q.len() + 2);
-    s.push('%');
-    for ch in q.to_lowercase().chars() {
+/// Escapes LIKE wildcards (`%`, `_`, `\\`) so text matches literally (with `ESCAPE '\\'`).
+pub(crate) fn escape_like(q: &str) -> String {
+    let mut s = String::with_capacity(q.len());
+    for ch in q.chars() {
         if matches!(ch, '%' | '_' | '\\') {
             s.push('\\');
         }
         s.push(ch);
     }
-    s.push('%');
     s
+}
+
+/// A case-insensitive "contains" pattern for user-supplied search text.
+pub(crate) fn like_pattern(q: &str) -> String {
+    format!("%{}%", escape_like(&q.to_lowercase()))
 }
 
 /// Marks a statement assembled with `format!` as safe. Only for strings built from

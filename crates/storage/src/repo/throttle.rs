@@ -16,8 +16,9 @@ impl Db {
         Ok(until.filter(|u| *u > now.millis()).map(Timestamp::from_millis))
     }
 
-    /// Counts a failure in a fixed window; locks the key for `lock_ms` once `max` is reached.
-    /// Returns the lock end if this failure caused a lock.
+    /// Counts a failure (or an attempt) in a fixed window, atomically: one upsert, so
+    /// concurrent failures are all counted. Once the count reaches `max`, the key is locked
+    /// until `now + lock_ms`; returns that time while the count is at or above `max`.
     pub async fn throttle_fail(
         &self,
         key: &str,
@@ -26,34 +27,38 @@ impl Db {
         max: i64,
         lock_ms: i64,
     ) -> Result<Option<Timestamp>, StorageError> {
-        let mut tx = self.pool().begin().await?;
-        let row = sqlx::query("SELECT failures, window_start FROM login_throttle WHERE throttle_key = $1")
-            .bind(key)
-            .fetch_optional(&mut *tx)
-            .await?;
-        let (failures, start) = match row {
-            Some(r) => {
-                let f: i64 = r.try_get(0)?;
-                let s: i64 = r.try_get(1)?;
-                if now.millis() - s > window_ms { (1, now.millis()) } else { (f + 1, s) }
-            }
-            None => (1, now.millis()),
-        };
-        let locked = (failures >= max).then(|| now.millis() + lock_ms);
-        let (failures, start) = if locked.is_some() { (0, now.millis()) } else { (failures, start) };
-        sqlx::query(
-            "INSERT INTO login_throttle (throttle_key, failures, window_start, locked_until) VALUES ($1, $2, $3, $4) \
-             ON CONFLICT (throttle_key) DO UPDATE SET failures = $2, window_start = $3, \
-             locked_until = COALESCE($4, login_throttle.locked_until)",
+        let row = sqlx::query(
+            "INSERT INTO login_throttle (throttle_key, failures, window_start, locked_until) \
+             VALUES ($1, 1, $2, CASE WHEN 1 >= $4 THEN $2 + $5 ELSE NULL END) \
+             ON CONFLICT (throttle_key) DO UPDATE SET \
+               failures = CASE WHEN login_throttle.window_start + $3 < $2 THEN 1 ELSE login_throttle.failures + 1 END, \
+               window_start = CASE WHEN login_throttle.window_start + $3 < $2 THEN $2 ELSE login_throttle.window_start END, \
+               locked_until = CASE \
+                 WHEN (CASE WHEN login_throttle.window_start + $3 < $2 THEN 1 ELSE login_throttle.failures + 1 END) >= $4 \
+                 THEN $2 + $5 ELSE login_throttle.locked_until END \
+             RETURNING failures, locked_until",
         )
         .bind(key)
-        .bind(failures)
-        .bind(start)
-        .bind(locked)
-        .execute(&mut *tx)
+        .bind(now.millis())
+        .bind(window_ms)
+        .bind(max)
+        .bind(lock_ms)
+        .fetch_one(self.pool())
         .await?;
-        tx.commit().await?;
-        Ok(locked.map(Timestamp::from_millis))
+        let failures: i64 = row.try_get(0)?;
+        let until: Option<i64> = row.try_get(1)?;
+        Ok(until.filter(|_| failures >= max).map(Timestamp::from_millis))
+    }
+
+    /// Clears `prefix` and every key that starts with `prefix:` (an account's locks).
+    pub async fn throttle_clear_prefix(&self, prefix: &str) -> Result<u64, StorageError> {
+        let like = format!("{}:%", super::escape_like(prefix));
+        Ok(sqlx::query("DELETE FROM login_throttle WHERE throttle_key = $1 OR throttle_key LIKE $2 ESCAPE '\\'")
+            .bind(prefix)
+            .bind(like)
+            .execute(self.pool())
+            .await?
+            .rows_affected())
     }
 
     /// Clears a key after a success.

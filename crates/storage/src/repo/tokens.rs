@@ -77,7 +77,7 @@ impl Db {
         let (uid, token_hash, now, expires_at) = (f.user, f.token_hash, f.now, f.expires_at);
         let (client_ip, user_agent, client_id) = (f.client_ip, f.user_agent, f.client_id);
         let fid = TokenFamilyId::new();
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.begin_write().await?;
         sqlx::query("INSERT INTO token_families (id, user_id, created_at, last_used_at, expires_at, client_ip, user_agent, client_id) VALUES ($1, $2, $3, $3, $4, $5, $6, $7)")
             .bind(fid.to_string())
             .bind(uid.to_string())
@@ -128,7 +128,7 @@ impl Db {
         token_hash: &str,
         now: Timestamp,
     ) -> Result<(), StorageError> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.begin_write().await?;
         sqlx::query("INSERT INTO refresh_tokens (token_hash, family_id, created_at) VALUES ($1, $2, $3)")
             .bind(token_hash)
             .bind(fid.to_string())

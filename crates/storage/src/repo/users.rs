@@ -169,7 +169,7 @@ impl Db {
     /// (`Corrupt` is not used: the caller validates names first; here they are `Conflict`-free).
     pub async fn create_user(&self, u: &NewUser<'_>, now: Timestamp) -> Result<UserRecord, StorageError> {
         let uid = UserId::new();
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.begin_write().await?;
         sqlx::query(
             "INSERT INTO users (id, email, display_name, status, password_hash, external_issuer, \
              external_subject, created_at, updated_at) VALUES ($1, $2, $3, 'active', $4, $5, $6, $7, $7)",
@@ -270,7 +270,7 @@ impl Db {
     }
 
     pub async fn set_user_status(&self, uid: UserId, status: UserStatus, now: Timestamp) -> Result<bool, StorageError> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.begin_write().await?;
         let before = lock_admins(&mut tx).await?;
         let n = sqlx::query("UPDATE users SET status = $1, updated_at = $2 WHERE id = $3")
             .bind(status.as_str())
@@ -306,7 +306,7 @@ impl Db {
     }
 
     pub async fn delete_user(&self, uid: UserId) -> Result<bool, StorageError> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.begin_write().await?;
         let before = lock_admins(&mut tx).await?;
         let n = sqlx::query("DELETE FROM users WHERE id = $1")
             .bind(uid.to_string())
@@ -319,7 +319,7 @@ impl Db {
 
     /// Replaces a user's groups. Returns false if the user does not exist.
     pub async fn set_user_groups(&self, uid: UserId, groups: &[String]) -> Result<bool, StorageError> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.begin_write().await?;
         let before = lock_admins(&mut tx).await?;
         let exists = sqlx::query("SELECT 1 FROM users WHERE id = $1")
             .bind(uid.to_string())
