@@ -50,3 +50,9 @@ typed_id!(/// An audit-log entry.
     AuditId);
 typed_id!(/// A pending login challenge (TOTP or MFA setup).
     ChallengeId);
+typed_id!(/// A chat session (a conversation).
+    SessionId);
+typed_id!(/// One message of a chat session.
+    MessageId);
+typed_id!(/// A feedback entry on an assistant message.
+    FeedbackId);

@@ -17,6 +17,7 @@ pub struct Migration {
 pub const MIGRATIONS: &[Migration] = &[
     Migration { version: 1, name: "identity", sql: include_str!("../migrations/0001_identity.sql") },
     Migration { version: 2, name: "oauth_codes", sql: include_str!("../migrations/0002_oauth_codes.sql") },
+    Migration { version: 3, name: "chat", sql: include_str!("../migrations/0003_chat.sql") },
 ];
 
 fn render(sql: &str, backend: Backend) -> String {

@@ -32,7 +32,8 @@ both!(
     signing_keys_publish_window,
     migrate_is_idempotent,
     oauth_codes_are_single_use,
-    concurrent_demotions_leave_an_admin
+    concurrent_demotions_leave_an_admin,
+    chat_sessions_messages_and_feedback
 );
 
 const T0: Timestamp = Timestamp::from_millis(1_700_000_000_000);
@@ -377,6 +378,107 @@ async fn concurrent_demotions_leave_an_admin(db: &Db) {
         assert_eq!(ok, 1, "exactly one demotion wins: {ra:?} {rb:?}");
         assert_eq!(db.count_active_admins().await.unwrap(), 1);
     }
+}
+
+async fn chat_sessions_messages_and_feedback(db: &Db) {
+    use rampart_core::{FeedbackId, MessageId, SessionId};
+    use rampart_storage::repo::chat::{NewFeedback, NewMessage, Owner};
+    let a = user(db, "a@example.com", &[]).await;
+    let b = user(db, "b@example.com", &[]).await;
+    let mut sessions = Vec::new();
+    for i in 0..5 {
+        let sid = SessionId::new();
+        db.create_session(sid, a, "default", b"t", T0.plus(std::time::Duration::from_secs(i))).await.unwrap();
+        sessions.push(sid);
+    }
+    let s0 = sessions[0];
+    let (m1, m2) = (MessageId::new(), MessageId::new());
+    let later = T0.plus(std::time::Duration::from_secs(100));
+    let msgs = [
+        NewMessage {
+            id: m1,
+            role: "user",
+            sealed_content: b"q",
+            sealed_parts: None,
+            model_id: None,
+            response_time_ms: None,
+        },
+        NewMessage {
+            id: m2,
+            role: "assistant",
+            sealed_content: b"a",
+            sealed_parts: Some(b"p"),
+            model_id: Some("m"),
+            response_time_ms: Some(12),
+        },
+    ];
+    assert!(!db.append_messages(s0, b, &msgs, later).await.unwrap(), "not b's session");
+    assert!(db.append_messages(s0, a, &msgs, later).await.unwrap());
+    let history = db.session_messages(s0).await.unwrap();
+    assert_eq!(
+        history.iter().map(|m| (m.seq, m.role.as_str())).collect::<Vec<_>>(),
+        vec![(1, "user"), (2, "assistant")]
+    );
+    assert_eq!(history[1].response_time_ms, Some(12));
+    // Most recently active first, paginated by keyset.
+    let p1 = db.list_sessions(Owner::User(a), &PageRequest { limit: Some(2), cursor: None }).await.unwrap();
+    assert_eq!(p1.items[0].id, s0, "the session with the newest message comes first");
+    let p2 = db
+        .list_sessions(Owner::User(a), &PageRequest { limit: Some(2), cursor: p1.next_cursor.clone() })
+        .await
+        .unwrap();
+    let p3 = db
+        .list_sessions(Owner::User(a), &PageRequest { limit: Some(2), cursor: p2.next_cursor.clone() })
+        .await
+        .unwrap();
+    let all: Vec<_> = p1.items.iter().chain(&p2.items).chain(&p3.items).map(|s| s.id).collect();
+    assert_eq!(all.len(), 5);
+    assert_eq!(all, vec![s0, sessions[4], sessions[3], sessions[2], sessions[1]]);
+    assert!(p3.next_cursor.is_none());
+    assert!(db.list_sessions(Owner::User(b), &PageRequest::default()).await.unwrap().items.is_empty());
+    assert_eq!(db.list_sessions(Owner::Anyone, &PageRequest::default()).await.unwrap().items.len(), 5);
+    assert!(db.session(Owner::User(b), s0).await.unwrap().is_none());
+    assert!(db.session(Owner::Anyone, s0).await.unwrap().is_some());
+    // Feedback only on one's own messages.
+    assert!(db.owned_message(b, s0, m2).await.unwrap().is_none());
+    assert!(db.owned_message(a, sessions[1], m2).await.unwrap().is_none(), "message of another session");
+    assert!(db.owned_message(a, s0, m2).await.unwrap().is_some());
+    let fid = FeedbackId::new();
+    db.create_feedback(
+        &NewFeedback {
+            id: fid,
+            user_id: a,
+            session_id: s0,
+            message_id: m2,
+            rating: "thumbs_down",
+            reason: Some("accuracy"),
+            sealed_text: Some(b"x"),
+        },
+        later,
+    )
+    .await
+    .unwrap();
+    assert!(db.feedback(Owner::User(b), fid).await.unwrap().is_none());
+    assert_eq!(db.feedback(Owner::User(a), fid).await.unwrap().unwrap().reason.as_deref(), Some("accuracy"));
+    assert_eq!(db.list_feedback(a, &PageRequest::default()).await.unwrap().items.len(), 1);
+    assert_eq!(
+        db.feedback_between(T0, later.plus(std::time::Duration::from_secs(1)), &PageRequest::default())
+            .await
+            .unwrap()
+            .items
+            .len(),
+        1
+    );
+    assert!(
+        db.feedback_between(T0, later, &PageRequest::default()).await.unwrap().items.is_empty(),
+        "end is exclusive"
+    );
+    // Deleting cascades to messages and feedback; another user's delete finds nothing.
+    assert!(!db.delete_session(b, s0).await.unwrap());
+    assert!(db.delete_session(a, s0).await.unwrap());
+    assert!(db.session_messages(s0).await.unwrap().is_empty());
+    assert!(db.feedback(Owner::Anyone, fid).await.unwrap().is_none());
+    assert_eq!(db.delete_all_sessions(a).await.unwrap(), 4);
 }
 
 async fn migrate_is_idempotent(db: &Db) {

@@ -3,6 +3,7 @@
 
 pub mod api_keys;
 pub mod audit;
+pub mod chat;
 pub mod groups;
 pub mod meta;
 pub mod mfa;

@@ -1,0 +1,356 @@
+//! Chat sessions, their messages (one row each) and feedback. Content columns arrive sealed;
+//! every read and delete takes the owner, so another user's ids simply find nothing.
+
+use super::{cursor, id, paginate, ts};
+use crate::repo::sqlf;
+use crate::{Db, StorageError};
+use rampart_core::{FeedbackId, MessageId, Page, PageRequest, SessionId, Timestamp, UserId};
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+#[derive(Clone, Debug)]
+pub struct SessionRecord {
+    pub id: SessionId,
+    pub user_id: UserId,
+    pub assistant_id: String,
+    pub sealed_title: Vec<u8>,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+#[derive(Clone, Debug)]
+pub struct MessageRecord {
+    pub id: MessageId,
+    pub session_id: SessionId,
+    pub seq: i64,
+    pub role: String,
+    pub sealed_content: Vec<u8>,
+    pub sealed_parts: Option<Vec<u8>>,
+    pub model_id: Option<String>,
+    pub response_time_ms: Option<i64>,
+    pub created_at: Timestamp,
+}
+
+pub struct NewMessage<'a> {
+    pub id: MessageId,
+    pub role: &'a str,
+    pub sealed_content: &'a [u8],
+    pub sealed_parts: Option<&'a [u8]>,
+    pub model_id: Option<&'a str>,
+    pub response_time_ms: Option<i64>,
+}
+
+#[derive(Clone, Debug)]
+pub struct FeedbackRecord {
+    pub id: FeedbackId,
+    pub user_id: UserId,
+    pub session_id: SessionId,
+    pub message_id: MessageId,
+    pub rating: String,
+    pub reason: Option<String>,
+    pub sealed_text: Option<Vec<u8>>,
+    pub created_at: Timestamp,
+}
+
+pub struct NewFeedback<'a> {
+    pub id: FeedbackId,
+    pub user_id: UserId,
+    pub session_id: SessionId,
+    pub message_id: MessageId,
+    pub rating: &'a str,
+    pub reason: Option<&'a str>,
+    pub sealed_text: Option<&'a [u8]>,
+}
+
+/// Whose sessions a call may read: the owner's, or (administrators) anyone's.
+#[derive(Clone, Copy, Debug)]
+pub enum Owner {
+    User(UserId),
+    Anyone,
+}
+
+const SESSION_COLS: &str = "id, user_id, assistant_id, title, created_at, updated_at";
+const MESSAGE_COLS: &str = "id, session_id, seq, role, content, parts, model_id, response_time_ms, created_at";
+const FEEDBACK_COLS: &str = "id, user_id, session_id, message_id, rating, reason, text_feedback, created_at";
+
+fn session(r: &AnyRow) -> Result<SessionRecord, StorageError> {
+    Ok(SessionRecord {
+        id: id(r, "id")?,
+        user_id: id(r, "user_id")?,
+        assistant_id: r.try_get("assistant_id")?,
+        sealed_title: r.try_get("title")?,
+        created_at: ts(r, "created_at")?,
+        updated_at: ts(r, "updated_at")?,
+    })
+}
+
+fn message(r: &AnyRow) -> Result<MessageRecord, StorageError> {
+    Ok(MessageRecord {
+        id: id(r, "id")?,
+        session_id: id(r, "session_id")?,
+        seq: r.try_get("seq")?,
+        role: r.try_get("role")?,
+        sealed_content: r.try_get("content")?,
+        sealed_parts: r.try_get("parts")?,
+        model_id: r.try_get("model_id")?,
+        response_time_ms: r.try_get("response_time_ms")?,
+        created_at: ts(r, "created_at")?,
+    })
+}
+
+fn feedback(r: &AnyRow) -> Result<FeedbackRecord, StorageError> {
+    Ok(FeedbackRecord {
+        id: id(r, "id")?,
+        user_id: id(r, "user_id")?,
+        session_id: id(r, "session_id")?,
+        message_id: id(r, "message_id")?,
+        rating: r.try_get("rating")?,
+        reason: r.try_get("reason")?,
+        sealed_text: r.try_get("text_feedback")?,
+        created_at: ts(r, "created_at")?,
+    })
+}
+
+/// Session cursors are `updated_at` and id (newest activity first).
+fn session_cursor(s: &SessionRecord) -> String {
+    format!("{}.{}", s.updated_at.millis(), s.id)
+}
+
+fn parse_session_cursor(page: &PageRequest) -> Result<(i64, String), StorageError> {
+    match &page.cursor {
+        None => Ok((i64::MAX, String::new())),
+        Some(c) => {
+            let (ms, sid) = c.split_once('.').ok_or_else(|| StorageError::Corrupt("invalid cursor".into()))?;
+            let ms: i64 = ms.parse().map_err(|_| StorageError::Corrupt("invalid cursor".into()))?;
+            let sid = uuid::Uuid::parse_str(sid).map_err(|_| StorageError::Corrupt("invalid cursor".into()))?;
+            Ok((ms, sid.hyphenated().to_string()))
+        }
+    }
+}
+
+impl Db {
+    /// Creates a session with its first messages in one transaction.
+    pub async fn create_session(
+        &self,
+        sid: SessionId,
+        user: UserId,
+        assistant_id: &str,
+        sealed_title: &[u8],
+        now: Timestamp,
+    ) -> Result<(), StorageError> {
+        sqlx::query(sqlf!("INSERT INTO chat_sessions ({SESSION_COLS}) VALUES ($1, $2, $3, $4, $5, $5)"))
+            .bind(sid.to_string())
+            .bind(user.to_string())
+            .bind(assistant_id)
+            .bind(sealed_title.to_vec())
+            .bind(now.millis())
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
+    /// Appends messages to the caller's session, in order; false if the session is not theirs.
+    pub async fn append_messages(
+        &self,
+        sid: SessionId,
+        user: UserId,
+        msgs: &[NewMessage<'_>],
+        now: Timestamp,
+    ) -> Result<bool, StorageError> {
+        let mut tx = self.begin_write().await?;
+        let touched = sqlx::query("UPDATE chat_sessions SET updated_at = $1 WHERE id = $2 AND user_id = $3")
+            .bind(now.millis())
+            .bind(sid.to_string())
+            .bind(user.to_string())
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        if touched != 1 {
+            return Ok(false);
+        }
+        let next: i64 = sqlx::query("SELECT COALESCE(MAX(seq), 0) FROM chat_messages WHERE session_id = $1")
+            .bind(sid.to_string())
+            .fetch_one(&mut *tx)
+            .await?
+            .try_get(0)?;
+        for (i, m) in msgs.iter().enumerate() {
+            sqlx::query(sqlf!(
+                "INSERT INTO chat_messages ({MESSAGE_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+            ))
+            .bind(m.id.to_string())
+            .bind(sid.to_string())
+            .bind(next + 1 + i64::try_from(i).unwrap_or(0))
+            .bind(m.role)
+            .bind(m.sealed_content.to_vec())
+            .bind(m.sealed_parts.map(<[u8]>::to_vec))
+            .bind(m.model_id)
+            .bind(m.response_time_ms)
+            .bind(now.millis())
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    pub async fn session(&self, owner: Owner, sid: SessionId) -> Result<Option<SessionRecord>, StorageError> {
+        let r = match owner {
+            Owner::User(u) => {
+                sqlx::query(sqlf!("SELECT {SESSION_COLS} FROM chat_sessions WHERE id = $1 AND user_id = $2"))
+                    .bind(sid.to_string())
+                    .bind(u.to_string())
+                    .fetch_optional(self.pool())
+                    .await?
+            }
+            Owner::Anyone => {
+                sqlx::query(sqlf!("SELECT {SESSION_COLS} FROM chat_sessions WHERE id = $1"))
+                    .bind(sid.to_string())
+                    .fetch_optional(self.pool())
+                    .await?
+            }
+        };
+        r.as_ref().map(session).transpose()
+    }
+
+    /// All messages of a session, oldest first (the caller has already checked ownership).
+    pub async fn session_messages(&self, sid: SessionId) -> Result<Vec<MessageRecord>, StorageError> {
+        let rows = sqlx::query(sqlf!("SELECT {MESSAGE_COLS} FROM chat_messages WHERE session_id = $1 ORDER BY seq"))
+            .bind(sid.to_string())
+            .fetch_all(self.pool())
+            .await?;
+        rows.iter().map(message).collect()
+    }
+
+    /// Sessions, most recently active first; `owner` limits whose.
+    pub async fn list_sessions(&self, owner: Owner, page: &PageRequest) -> Result<Page<SessionRecord>, StorageError> {
+        let (ms, sid) = parse_session_cursor(page)?;
+        let lim = i64::from(page.limit()) + 1;
+        let keyset = "(updated_at < $1 OR (updated_at = $1 AND ($2 = '' OR id < $2)))";
+        let rows = match owner {
+            Owner::User(u) => sqlx::query(sqlf!("SELECT {SESSION_COLS} FROM chat_sessions WHERE user_id = $3 AND {keyset} ORDER BY updated_at DESC, id DESC LIMIT $4"))
+                .bind(ms)
+                .bind(sid)
+                .bind(u.to_string())
+                .bind(lim)
+                .fetch_all(self.pool())
+                .await?,
+            Owner::Anyone => sqlx::query(sqlf!("SELECT {SESSION_COLS} FROM chat_sessions WHERE {keyset} ORDER BY updated_at DESC, id DESC LIMIT $3"))
+                .bind(ms)
+                .bind(sid)
+                .bind(lim)
+                .fetch_all(self.pool())
+                .await?,
+        };
+        let items = rows.iter().map(session).collect::<Result<Vec<_>, _>>()?;
+        Ok(paginate(items, page.limit(), session_cursor))
+    }
+
+    /// Deletes one of the user's sessions (messages and feedback go with it).
+    pub async fn delete_session(&self, user: UserId, sid: SessionId) -> Result<bool, StorageError> {
+        Ok(sqlx::query("DELETE FROM chat_sessions WHERE id = $1 AND user_id = $2")
+            .bind(sid.to_string())
+            .bind(user.to_string())
+            .execute(self.pool())
+            .await?
+            .rows_affected()
+            == 1)
+    }
+
+    pub async fn delete_all_sessions(&self, user: UserId) -> Result<u64, StorageError> {
+        Ok(sqlx::query("DELETE FROM chat_sessions WHERE user_id = $1")
+            .bind(user.to_string())
+            .execute(self.pool())
+            .await?
+            .rows_affected())
+    }
+
+    /// A message of the user's session, for feedback; `None` if either is not theirs.
+    pub async fn owned_message(
+        &self,
+        user: UserId,
+        sid: SessionId,
+        mid: MessageId,
+    ) -> Result<Option<MessageRecord>, StorageError> {
+        let r = sqlx::query(sqlf!(
+            "SELECT {} FROM chat_messages m JOIN chat_sessions s ON s.id = m.session_id \
+             WHERE m.id = $1 AND m.session_id = $2 AND s.user_id = $3",
+            MESSAGE_COLS.split(", ").map(|c| format!("m.{c}")).collect::<Vec<_>>().join(", ")
+        ))
+        .bind(mid.to_string())
+        .bind(sid.to_string())
+        .bind(user.to_string())
+        .fetch_optional(self.pool())
+        .await?;
+        r.as_ref().map(message).transpose()
+    }
+
+    pub async fn create_feedback(&self, f: &NewFeedback<'_>, now: Timestamp) -> Result<(), StorageError> {
+        sqlx::query(sqlf!("INSERT INTO feedback ({FEEDBACK_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"))
+            .bind(f.id.to_string())
+            .bind(f.user_id.to_string())
+            .bind(f.session_id.to_string())
+            .bind(f.message_id.to_string())
+            .bind(f.rating)
+            .bind(f.reason)
+            .bind(f.sealed_text.map(<[u8]>::to_vec))
+            .bind(now.millis())
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
+    pub async fn feedback(&self, owner: Owner, fid: FeedbackId) -> Result<Option<FeedbackRecord>, StorageError> {
+        let r = match owner {
+            Owner::User(u) => {
+                sqlx::query(sqlf!("SELECT {FEEDBACK_COLS} FROM feedback WHERE id = $1 AND user_id = $2"))
+                    .bind(fid.to_string())
+                    .bind(u.to_string())
+                    .fetch_optional(self.pool())
+                    .await?
+            }
+            Owner::Anyone => {
+                sqlx::query(sqlf!("SELECT {FEEDBACK_COLS} FROM feedback WHERE id = $1"))
+                    .bind(fid.to_string())
+                    .fetch_optional(self.pool())
+                    .await?
+            }
+        };
+        r.as_ref().map(feedback).transpose()
+    }
+
+    /// The user's feedback, newest first.
+    pub async fn list_feedback(&self, user: UserId, page: &PageRequest) -> Result<Page<FeedbackRecord>, StorageError> {
+        let before = cursor(page)?.unwrap_or_default();
+        let rows = sqlx::query(sqlf!(
+            "SELECT {FEEDBACK_COLS} FROM feedback WHERE user_id = $1 AND ($2 = '' OR id < $2) ORDER BY id DESC LIMIT $3"
+        ))
+        .bind(user.to_string())
+        .bind(before)
+        .bind(i64::from(page.limit()) + 1)
+        .fetch_all(self.pool())
+        .await?;
+        let items = rows.iter().map(feedback).collect::<Result<Vec<_>, _>>()?;
+        Ok(paginate(items, page.limit(), |f| f.id.to_string()))
+    }
+
+    /// All feedback created in `[from, to)`, newest first (administrators).
+    pub async fn feedback_between(
+        &self,
+        from: Timestamp,
+        to: Timestamp,
+        page: &PageRequest,
+    ) -> Result<Page<FeedbackRecord>, StorageError> {
+        let before = cursor(page)?.unwrap_or_default();
+        let rows = sqlx::query(sqlf!(
+            "SELECT {FEEDBACK_COLS} FROM feedback WHERE created_at >= $1 AND created_at < $2 AND ($3 = '' OR id < $3) ORDER BY id DESC LIMIT $4"
+        ))
+        .bind(from.millis())
+        .bind(to.millis())
+        .bind(before)
+        .bind(i64::from(page.limit()) + 1)
+        .fetch_all(self.pool())
+        .await?;
+        let items = rows.iter().map(feedback).collect::<Result<Vec<_>, _>>()?;
+        Ok(paginate(items, page.limit(), |f| f.id.to_string()))
+    }
+}
