@@ -24,6 +24,15 @@ pub async fn build_state_with_clock(config: Config, clock: SharedClock) -> anyho
     crate::keys::ensure_data_dir(&config.server.data_dir)?;
     let keyring = crate::keys::load_keyring(&config)?;
     let db = rampart_storage::Db::open(&config.database_url()).await.map_err(|e| anyhow::anyhow!("database: {e}"))?;
+    let chat = rampart_chat::ChatService::new(
+        db.clone(),
+        keyring.clone(),
+        clock.clone(),
+        rampart_chat::ChatConfig {
+            feedback_reasons: config.chat.feedback_reasons.clone(),
+            title_chars: config.chat.title_chars,
+        },
+    );
     let identity = rampart_identity::Identity::new(db.clone(), keyring, clock, config.identity_config())
         .await
         .map_err(|e| anyhow::anyhow!("identity: {e}"))?;
@@ -31,6 +40,7 @@ pub async fn build_state_with_clock(config: Config, clock: SharedClock) -> anyho
         config: Arc::new(config),
         db,
         identity,
+        chat,
         ready: Arc::new(AtomicBool::new(true)),
         in_flight: Arc::new(AtomicUsize::new(0)),
     })

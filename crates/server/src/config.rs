@@ -35,7 +35,24 @@ pub struct Config {
     pub auth: AuthConfig,
     pub crypto: CryptoConfig,
     pub edge: EdgeConfig,
+    pub chat: ChatSection,
     pub log: LogConfig,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ChatSection {
+    /// Reasons users may give for feedback (GAIA's `userFeedback.reasons`).
+    pub feedback_reasons: Vec<String>,
+    /// A session's title is its first message cut to this many characters.
+    pub title_chars: usize,
+}
+
+impl Default for ChatSection {
+    fn default() -> Self {
+        let d = rampart_chat::ChatConfig::default();
+        Self { feedback_reasons: d.feedback_reasons, title_chars: d.title_chars }
+    }
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -319,6 +336,14 @@ impl Config {
                 }
             }
         }
+        if self.chat.feedback_reasons.is_empty()
+            || self.chat.feedback_reasons.iter().any(|r| r.is_empty() || r.len() > 64)
+        {
+            bail!("chat.feedback_reasons must list 1-64 character reasons");
+        }
+        if !(10..=1000).contains(&self.chat.title_chars) {
+            bail!("chat.title_chars must be between 10 and 1000");
+        }
         if !matches!(self.log.format.as_str(), "json" | "text") {
             bail!("log.format must be \"json\" or \"text\"");
         }
@@ -496,6 +521,8 @@ mod tests {
             "master_key_file",
             "previous_key_files",
             "trusted_proxies",
+            "feedback_reasons",
+            "title_chars",
             "format",
             "level",
         ] {

@@ -47,6 +47,16 @@ impl IntoResponse for ApiError {
     }
 }
 
+impl From<rampart_chat::ChatError> for ApiError {
+    fn from(e: rampart_chat::ChatError) -> Self {
+        let code = e.code();
+        if code.http_status() >= 500 {
+            tracing::error!(error = %e, "internal error");
+        }
+        ApiError { code, message: e.public_message(), retry_after: None }
+    }
+}
+
 impl From<IdentityError> for ApiError {
     fn from(e: IdentityError) -> Self {
         let code = e.code();

@@ -35,6 +35,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(routes::auth::routes())
         .merge(routes::me::routes())
         .merge(routes::admin::routes())
+        .merge(routes::chat::routes())
 }
 
 /// The document, for `rampart openapi` and tests.

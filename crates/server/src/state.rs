@@ -11,6 +11,7 @@ pub struct AppState {
     pub config: Arc<Config>,
     pub db: Db,
     pub identity: Identity,
+    pub chat: rampart_chat::ChatService,
     /// Cleared when shutdown starts, so `/readyz` turns 503 and load balancers drain us.
     pub ready: Arc<AtomicBool>,
     /// Requests being served right now; above `server.max_in_flight`, `/readyz` says saturated.

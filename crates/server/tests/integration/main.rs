@@ -9,5 +9,6 @@ mod admin;
 mod attacks;
 mod auth_flow;
 mod bad_input;
+mod chat;
 mod oauth;
 mod platform;

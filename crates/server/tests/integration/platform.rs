@@ -69,6 +69,17 @@ async fn openapi_documents_every_route() {
         ("/v1/admin/api-keys", "get"),
         ("/v1/admin/api-keys/{id}", "delete"),
         ("/v1/admin/audit", "get"),
+        ("/v1/sessions", "get"),
+        ("/v1/sessions", "delete"),
+        ("/v1/sessions/{id}", "get"),
+        ("/v1/sessions/{id}", "delete"),
+        ("/v1/admin/sessions", "get"),
+        ("/v1/users/{user_id}/sessions", "get"),
+        ("/v1/users/{user_id}/sessions/{session_id}", "get"),
+        ("/v1/feedback", "post"),
+        ("/v1/feedback", "get"),
+        ("/v1/feedback/{id}", "get"),
+        ("/v1/admin/feedback", "get"),
     ];
     for (p, m) in expected {
         assert!(paths.get(p).and_then(|x| x.get(m)).is_some(), "{m} {p} missing from the OpenAPI document");

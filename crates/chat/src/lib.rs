@@ -1,0 +1,11 @@
+//! `rampart-chat`: chat sessions and their history, feedback (GAIA's Sessions and Feedback
+//! APIs, seed 002). Later: assistants, service interruptions, async jobs.
+//!
+//! Message content, session titles and feedback text are sealed with `crypto` before storage,
+//! the record's id bound as associated data. Depends on `core`, `crypto` and `storage`.
+
+pub mod error;
+pub mod service;
+
+pub use error::ChatError;
+pub use service::{ChatConfig, ChatService};

@@ -1,0 +1,346 @@
+//! The chat service: sessions, history, feedback.
+
+use crate::error::{ChatError, Result};
+use rampart_core::clock::SharedClock;
+use rampart_core::{FeedbackId, MessageId, Page, PageRequest, SessionId, Timestamp, UserId};
+use rampart_crypto::Keyring;
+use rampart_storage::Db;
+use rampart_storage::repo::chat::{FeedbackRecord, NewFeedback, NewMessage, Owner, SessionRecord};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// Longest feedback text (GAIA: 1,000 characters).
+pub const MAX_FEEDBACK_TEXT: usize = 1000;
+/// Longest date range for the administrators' feedback view.
+pub const MAX_FEEDBACK_RANGE_DAYS: i64 = 730;
+/// Longest message accepted into a session.
+pub const MAX_MESSAGE_CHARS: usize = 100_000;
+
+#[derive(Clone, Debug)]
+pub struct ChatConfig {
+    /// Allowed feedback reasons (GAIA's `userFeedback.reasons`).
+    pub feedback_reasons: Vec<String>,
+    /// A session's title is its first user message, cut to this many characters.
+    pub title_chars: usize,
+}
+
+impl Default for ChatConfig {
+    fn default() -> Self {
+        Self {
+            feedback_reasons: ["accuracy", "unhelpful", "app_issue", "other"].map(String::from).to_vec(),
+            title_chars: 100,
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct ChatService {
+    db: Db,
+    keyring: Keyring,
+    clock: SharedClock,
+    config: ChatConfig,
+}
+
+impl std::fmt::Debug for ChatService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ChatService")
+    }
+}
+
+/// An item of `GET /v1/sessions`.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SessionSummary {
+    pub id: SessionId,
+    pub title: String,
+    /// Unix seconds of the last message.
+    pub date_modified: i64,
+}
+
+/// Response metadata of an assistant message.
+#[derive(Debug, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct MessageMetadata {
+    pub model_id: String,
+    pub response_time_ms: i64,
+}
+
+/// A message of a session's history.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct HistoryMessage {
+    pub id: MessageId,
+    /// `user` or `assistant`.
+    pub role: String,
+    pub content: String,
+    /// Assistant messages: `text` parts with `citationSpans`, `source` parts with documents.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Vec<Object>>)]
+    pub parts: Option<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub metadata: Option<MessageMetadata>,
+}
+
+/// `GET /v1/sessions/{id}`.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SessionDetail {
+    pub id: SessionId,
+    pub title: String,
+    pub date_modified: i64,
+    pub user_id: UserId,
+    pub history: Vec<HistoryMessage>,
+}
+
+/// `POST /v1/feedback` (GAIA's payload, snake_case as in seed 002).
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FeedbackRequest {
+    pub session_id: SessionId,
+    pub message_id: MessageId,
+    /// `thumbs_up` or `thumbs_down`.
+    pub rating: String,
+    /// Required for `thumbs_down`; one of the configured reasons.
+    pub reason: Option<String>,
+    /// At most 1,000 characters.
+    pub text_feedback: Option<String>,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct FeedbackView {
+    pub id: FeedbackId,
+    pub user_id: UserId,
+    pub session_id: SessionId,
+    pub message_id: MessageId,
+    pub rating: String,
+    pub reason: Option<String>,
+    pub text_feedback: Option<String>,
+    pub created_at: Timestamp,
+}
+
+fn title_aad(s: SessionId) -> Vec<u8> {
+    format!("chat_session_title:{s}").into_bytes()
+}
+fn content_aad(m: MessageId) -> Vec<u8> {
+    format!("chat_message:{m}").into_bytes()
+}
+fn parts_aad(m: MessageId) -> Vec<u8> {
+    format!("chat_message_parts:{m}").into_bytes()
+}
+fn feedback_aad(f: FeedbackId) -> Vec<u8> {
+    format!("feedback_text:{f}").into_bytes()
+}
+
+impl ChatService {
+    pub fn new(db: Db, keyring: Keyring, clock: SharedClock, config: ChatConfig) -> Self {
+        Self { db, keyring, clock, config }
+    }
+
+    pub fn config(&self) -> &ChatConfig {
+        &self.config
+    }
+
+    fn open(&self, aad: &[u8], sealed: &[u8]) -> Result<String> {
+        let bytes = self.keyring.open(aad, sealed).map_err(|e| ChatError::Crypto(e.to_string()))?;
+        String::from_utf8(bytes).map_err(|_| ChatError::Crypto("not UTF-8".into()))
+    }
+
+    fn title(&self, s: &SessionRecord) -> Result<String> {
+        self.open(&title_aad(s.id), &s.sealed_title)
+    }
+
+    /// Stores a user message, creating the session (titled by this first message) if it does
+    /// not exist yet. `None` if the session id belongs to someone else.
+    pub async fn add_user_message(
+        &self,
+        user: UserId,
+        sid: SessionId,
+        assistant_id: &str,
+        text: &str,
+    ) -> Result<Option<MessageId>> {
+        if text.trim().is_empty() || text.chars().count() > MAX_MESSAGE_CHARS {
+            return Err(ChatError::Invalid(format!("text must be 1-{MAX_MESSAGE_CHARS} characters")));
+        }
+        let now = self.clock.now();
+        if self.db.session(Owner::Anyone, sid).await?.is_none() {
+            let title: String = text.trim().chars().take(self.config.title_chars).collect();
+            let sealed = self.keyring.seal(&title_aad(sid), title.as_bytes());
+            match self.db.create_session(sid, user, assistant_id, &sealed, now).await {
+                Ok(()) | Err(rampart_storage::StorageError::Conflict) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        let mid = MessageId::new();
+        let sealed = self.keyring.seal(&content_aad(mid), text.as_bytes());
+        let msg = NewMessage {
+            id: mid,
+            role: "user",
+            sealed_content: &sealed,
+            sealed_parts: None,
+            model_id: None,
+            response_time_ms: None,
+        };
+        Ok(self.db.append_messages(sid, user, &[msg], now).await?.then_some(mid))
+    }
+
+    /// Stores an assistant reply. `None` if the session is not the user's (or was deleted).
+    pub async fn add_assistant_message(
+        &self,
+        user: UserId,
+        sid: SessionId,
+        text: &str,
+        parts: Option<&Value>,
+        model_id: &str,
+        response_time_ms: i64,
+    ) -> Result<Option<MessageId>> {
+        let mid = MessageId::new();
+        let sealed = self.keyring.seal(&content_aad(mid), text.as_bytes());
+        let parts_json = parts.map(|p| p.to_string());
+        let sealed_parts = parts_json.map(|p| self.keyring.seal(&parts_aad(mid), p.as_bytes()));
+        let msg = NewMessage {
+            id: mid,
+            role: "assistant",
+            sealed_content: &sealed,
+            sealed_parts: sealed_parts.as_deref(),
+            model_id: Some(model_id),
+            response_time_ms: Some(response_time_ms),
+        };
+        Ok(self.db.append_messages(sid, user, &[msg], self.clock.now()).await?.then_some(mid))
+    }
+
+    pub async fn list_sessions(&self, owner: Owner, page: &PageRequest) -> Result<Page<SessionSummary>> {
+        let p = self.db.list_sessions(owner, page).await?;
+        let mut items = Vec::with_capacity(p.items.len());
+        for s in &p.items {
+            items.push(SessionSummary { id: s.id, title: self.title(s)?, date_modified: s.updated_at.secs() });
+        }
+        Ok(Page { items, next_cursor: p.next_cursor })
+    }
+
+    pub async fn get_session(&self, owner: Owner, sid: SessionId) -> Result<SessionDetail> {
+        let s = self.db.session(owner, sid).await?.ok_or(ChatError::NotFound)?;
+        let mut history = Vec::new();
+        for m in self.db.session_messages(sid).await? {
+            let parts = match &m.sealed_parts {
+                Some(p) => Some(
+                    serde_json::from_str(&self.open(&parts_aad(m.id), p)?)
+                        .map_err(|e| ChatError::Crypto(e.to_string()))?,
+                ),
+                None => None,
+            };
+            let metadata = match (&m.model_id, m.response_time_ms) {
+                (Some(model_id), Some(ms)) => {
+                    Some(MessageMetadata { model_id: model_id.clone(), response_time_ms: ms })
+                }
+                _ => None,
+            };
+            history.push(HistoryMessage {
+                id: m.id,
+                content: self.open(&content_aad(m.id), &m.sealed_content)?,
+                role: m.role,
+                parts,
+                metadata,
+            });
+        }
+        Ok(SessionDetail {
+            id: s.id,
+            title: self.title(&s)?,
+            date_modified: s.updated_at.secs(),
+            user_id: s.user_id,
+            history,
+        })
+    }
+
+    pub async fn delete_session(&self, user: UserId, sid: SessionId) -> Result<()> {
+        if self.db.delete_session(user, sid).await? { Ok(()) } else { Err(ChatError::NotFound) }
+    }
+
+    pub async fn delete_all_sessions(&self, user: UserId) -> Result<u64> {
+        Ok(self.db.delete_all_sessions(user).await?)
+    }
+
+    fn view(&self, f: FeedbackRecord) -> Result<FeedbackView> {
+        let text = match &f.sealed_text {
+            Some(t) => Some(self.open(&feedback_aad(f.id), t)?),
+            None => None,
+        };
+        Ok(FeedbackView {
+            id: f.id,
+            user_id: f.user_id,
+            session_id: f.session_id,
+            message_id: f.message_id,
+            rating: f.rating,
+            reason: f.reason,
+            text_feedback: text,
+            created_at: f.created_at,
+        })
+    }
+
+    /// Feedback on an assistant message of one of the caller's sessions.
+    pub async fn submit_feedback(&self, user: UserId, r: &FeedbackRequest) -> Result<FeedbackView> {
+        if !matches!(r.rating.as_str(), "thumbs_up" | "thumbs_down") {
+            return Err(ChatError::Invalid("rating must be thumbs_up or thumbs_down".into()));
+        }
+        let reason = r.reason.as_deref().filter(|s| !s.is_empty());
+        if let Some(reason) = reason
+            && !self.config.feedback_reasons.iter().any(|x| x == reason)
+        {
+            return Err(ChatError::Invalid(format!(
+                "reason must be one of: {}",
+                self.config.feedback_reasons.join(", ")
+            )));
+        }
+        if r.rating == "thumbs_down" && reason.is_none() {
+            return Err(ChatError::Invalid("a reason is required for thumbs_down".into()));
+        }
+        let text = r.text_feedback.as_deref().filter(|s| !s.is_empty());
+        if text.is_some_and(|t| t.chars().count() > MAX_FEEDBACK_TEXT) {
+            return Err(ChatError::Invalid(format!("text_feedback must be at most {MAX_FEEDBACK_TEXT} characters")));
+        }
+        let msg = self.db.owned_message(user, r.session_id, r.message_id).await?.ok_or(ChatError::NotFound)?;
+        if msg.role != "assistant" {
+            return Err(ChatError::Invalid("feedback is for assistant messages".into()));
+        }
+        let fid = FeedbackId::new();
+        let sealed = text.map(|t| self.keyring.seal(&feedback_aad(fid), t.as_bytes()));
+        let now = self.clock.now();
+        let nf = NewFeedback {
+            id: fid,
+            user_id: user,
+            session_id: r.session_id,
+            message_id: r.message_id,
+            rating: &r.rating,
+            reason,
+            sealed_text: sealed.as_deref(),
+        };
+        self.db.create_feedback(&nf, now).await?;
+        self.db.feedback(Owner::User(user), fid).await?.ok_or(ChatError::NotFound).and_then(|f| self.view(f))
+    }
+
+    pub async fn get_feedback(&self, owner: Owner, fid: FeedbackId) -> Result<FeedbackView> {
+        self.view(self.db.feedback(owner, fid).await?.ok_or(ChatError::NotFound)?)
+    }
+
+    pub async fn list_feedback(&self, user: UserId, page: &PageRequest) -> Result<Page<FeedbackView>> {
+        let p = self.db.list_feedback(user, page).await?;
+        let items = p.items.into_iter().map(|f| self.view(f)).collect::<Result<Vec<_>>>()?;
+        Ok(Page { items, next_cursor: p.next_cursor })
+    }
+
+    /// Administrators: feedback created in `[from, to)`, at most 730 days.
+    pub async fn feedback_between(
+        &self,
+        from: Timestamp,
+        to: Timestamp,
+        page: &PageRequest,
+    ) -> Result<Page<FeedbackView>> {
+        if to <= from {
+            return Err(ChatError::Invalid("to must be after from".into()));
+        }
+        if to.millis() - from.millis() > MAX_FEEDBACK_RANGE_DAYS * 86_400_000 {
+            return Err(ChatError::Invalid(format!("the range must be at most {MAX_FEEDBACK_RANGE_DAYS} days")));
+        }
+        let p = self.db.feedback_between(from, to, page).await?;
+        let items = p.items.into_iter().map(|f| self.view(f)).collect::<Result<Vec<_>>>()?;
+        Ok(Page { items, next_cursor: p.next_cursor })
+    }
+}

@@ -1,0 +1,210 @@
+//! GAIA's Sessions and Feedback APIs (seed 002): `/v1/sessions…`, `/v1/feedback…`, and the
+//! administrators' `/v1/admin/sessions`, `/v1/users/{user_id}/sessions…`, `/v1/admin/feedback`.
+
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{AdminUser, AuthUser, Json, Path, Query};
+use crate::routes::views::PageView;
+use crate::state::AppState;
+use axum::extract::State;
+use axum::http::StatusCode;
+use rampart_chat::service::{FeedbackRequest, FeedbackView, SessionDetail, SessionSummary};
+use rampart_core::error::ErrorBody;
+use rampart_core::{ErrorCode, FeedbackId, PageRequest, Principal, Scope, SessionId, Timestamp, UserId};
+use rampart_storage::repo::chat::Owner;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list_sessions, delete_all_sessions))
+        .routes(routes!(get_session, delete_session))
+        .routes(routes!(admin_sessions))
+        .routes(routes!(user_sessions))
+        .routes(routes!(user_session))
+        .routes(routes!(submit_feedback, list_feedback))
+        .routes(routes!(get_feedback))
+        .routes(routes!(admin_feedback))
+}
+
+/// Chat routes need the `chat` scope (API keys made without it, and other applications'
+/// tokens, are refused).
+fn chat_user(p: &Principal) -> ApiResult<()> {
+    if p.has_scope(Scope::Chat) {
+        Ok(())
+    } else {
+        Err(ApiError::new(ErrorCode::Forbidden, "This credential lacks the chat scope."))
+    }
+}
+
+fn page_of<T: ToSchema>(p: rampart_core::Page<T>) -> PageView<T> {
+    PageView { items: p.items, next_cursor: p.next_cursor }
+}
+
+/// The caller's sessions, most recently active first.
+#[utoipa::path(get, path = "/v1/sessions", tag = "chat", params(PageRequest),
+    responses((status = 200, body = PageView<SessionSummary>), (status = 400, body = ErrorBody)), security(("bearer" = []), ("apiKey" = [])))]
+async fn list_sessions(
+    State(s): State<AppState>,
+    AuthUser(p): AuthUser,
+    Query(page): Query<PageRequest>,
+) -> ApiResult<axum::Json<PageView<SessionSummary>>> {
+    chat_user(&p)?;
+    page.validate().map_err(ApiError::code)?;
+    Ok(axum::Json(page_of(s.chat.list_sessions(Owner::User(p.user_id), &page).await?)))
+}
+
+/// One of the caller's sessions with its full history.
+#[utoipa::path(get, path = "/v1/sessions/{id}", tag = "chat", params(("id" = String, Path)),
+    responses((status = 200, body = SessionDetail), (status = 404, body = ErrorBody)), security(("bearer" = []), ("apiKey" = [])))]
+async fn get_session(
+    State(s): State<AppState>,
+    AuthUser(p): AuthUser,
+    Path(id): Path<SessionId>,
+) -> ApiResult<axum::Json<SessionDetail>> {
+    chat_user(&p)?;
+    Ok(axum::Json(s.chat.get_session(Owner::User(p.user_id), id).await?))
+}
+
+/// Deletes one of the caller's sessions.
+#[utoipa::path(delete, path = "/v1/sessions/{id}", tag = "chat", params(("id" = String, Path)),
+    responses((status = 204), (status = 404, body = ErrorBody)), security(("bearer" = []), ("apiKey" = [])))]
+async fn delete_session(
+    State(s): State<AppState>,
+    AuthUser(p): AuthUser,
+    Path(id): Path<SessionId>,
+) -> ApiResult<StatusCode> {
+    chat_user(&p)?;
+    s.chat.delete_session(p.user_id, id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Deleted {
+    pub deleted: u64,
+}
+
+/// Deletes all of the caller's sessions.
+#[utoipa::path(delete, path = "/v1/sessions", tag = "chat", responses((status = 200, body = Deleted)), security(("bearer" = []), ("apiKey" = [])))]
+async fn delete_all_sessions(State(s): State<AppState>, AuthUser(p): AuthUser) -> ApiResult<axum::Json<Deleted>> {
+    chat_user(&p)?;
+    Ok(axum::Json(Deleted { deleted: s.chat.delete_all_sessions(p.user_id).await? }))
+}
+
+/// Every user's sessions (administrators).
+#[utoipa::path(get, path = "/v1/admin/sessions", tag = "chat", params(PageRequest),
+    responses((status = 200, body = PageView<SessionSummary>), (status = 403, body = ErrorBody)), security(("bearer" = [])))]
+async fn admin_sessions(
+    State(s): State<AppState>,
+    AdminUser(_): AdminUser,
+    Query(page): Query<PageRequest>,
+) -> ApiResult<axum::Json<PageView<SessionSummary>>> {
+    page.validate().map_err(ApiError::code)?;
+    Ok(axum::Json(page_of(s.chat.list_sessions(Owner::Anyone, &page).await?)))
+}
+
+/// One user's sessions (administrators).
+#[utoipa::path(get, path = "/v1/users/{user_id}/sessions", tag = "chat", params(("user_id" = String, Path), PageRequest),
+    responses((status = 200, body = PageView<SessionSummary>), (status = 403, body = ErrorBody)), security(("bearer" = [])))]
+async fn user_sessions(
+    State(s): State<AppState>,
+    AdminUser(_): AdminUser,
+    Path(user_id): Path<UserId>,
+    Query(page): Query<PageRequest>,
+) -> ApiResult<axum::Json<PageView<SessionSummary>>> {
+    page.validate().map_err(ApiError::code)?;
+    Ok(axum::Json(page_of(s.chat.list_sessions(Owner::User(user_id), &page).await?)))
+}
+
+/// One session of a given user, with its history (administrators).
+#[utoipa::path(get, path = "/v1/users/{user_id}/sessions/{session_id}", tag = "chat", params(("user_id" = String, Path), ("session_id" = String, Path)),
+    responses((status = 200, body = SessionDetail), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
+async fn user_session(
+    State(s): State<AppState>,
+    AdminUser(_): AdminUser,
+    Path((user_id, session_id)): Path<(UserId, SessionId)>,
+) -> ApiResult<axum::Json<SessionDetail>> {
+    Ok(axum::Json(s.chat.get_session(Owner::User(user_id), session_id).await?))
+}
+
+/// Rates an assistant message of one of the caller's sessions.
+#[utoipa::path(post, path = "/v1/feedback", tag = "chat", request_body = FeedbackRequest,
+    responses((status = 201, body = FeedbackView), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)), security(("bearer" = []), ("apiKey" = [])))]
+async fn submit_feedback(
+    State(s): State<AppState>,
+    AuthUser(p): AuthUser,
+    Json(r): Json<FeedbackRequest>,
+) -> ApiResult<(StatusCode, axum::Json<FeedbackView>)> {
+    chat_user(&p)?;
+    Ok((StatusCode::CREATED, axum::Json(s.chat.submit_feedback(p.user_id, &r).await?)))
+}
+
+/// The caller's feedback, newest first.
+#[utoipa::path(get, path = "/v1/feedback", tag = "chat", params(PageRequest),
+    responses((status = 200, body = PageView<FeedbackView>)), security(("bearer" = []), ("apiKey" = [])))]
+async fn list_feedback(
+    State(s): State<AppState>,
+    AuthUser(p): AuthUser,
+    Query(page): Query<PageRequest>,
+) -> ApiResult<axum::Json<PageView<FeedbackView>>> {
+    chat_user(&p)?;
+    page.validate().map_err(ApiError::code)?;
+    Ok(axum::Json(page_of(s.chat.list_feedback(p.user_id, &page).await?)))
+}
+
+/// One feedback entry (its author, or an administrator).
+#[utoipa::path(get, path = "/v1/feedback/{id}", tag = "chat", params(("id" = String, Path)),
+    responses((status = 200, body = FeedbackView), (status = 404, body = ErrorBody)), security(("bearer" = []), ("apiKey" = [])))]
+async fn get_feedback(
+    State(s): State<AppState>,
+    AuthUser(p): AuthUser,
+    Path(id): Path<FeedbackId>,
+) -> ApiResult<axum::Json<FeedbackView>> {
+    chat_user(&p)?;
+    let owner = if p.is_admin() { Owner::Anyone } else { Owner::User(p.user_id) };
+    Ok(axum::Json(s.chat.get_feedback(owner, id).await?))
+}
+
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct FeedbackRange {
+    /// Start (inclusive): RFC 3339 time or `YYYY-MM-DD` (UTC). Default: 30 days before `to`.
+    pub from: Option<String>,
+    /// End (exclusive): RFC 3339 time or `YYYY-MM-DD` (UTC). Default: now.
+    pub to: Option<String>,
+    pub limit: Option<u32>,
+    pub cursor: Option<String>,
+}
+
+fn parse_time(name: &str, v: &str) -> ApiResult<Timestamp> {
+    let bad = || ApiError::new(ErrorCode::InvalidRequest, format!("{name} must be an RFC 3339 time or YYYY-MM-DD"));
+    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(v) {
+        return Ok(Timestamp::from_millis(t.timestamp_millis()));
+    }
+    let d = chrono::NaiveDate::parse_from_str(v, "%Y-%m-%d").map_err(|_| bad())?;
+    let t = d.and_hms_opt(0, 0, 0).ok_or_else(bad)?.and_utc();
+    Ok(Timestamp::from_millis(t.timestamp_millis()))
+}
+
+/// All feedback in a date range of at most 730 days (administrators).
+#[utoipa::path(get, path = "/v1/admin/feedback", tag = "chat", params(FeedbackRange),
+    responses((status = 200, body = PageView<FeedbackView>), (status = 400, body = ErrorBody)), security(("bearer" = [])))]
+async fn admin_feedback(
+    State(s): State<AppState>,
+    AdminUser(_): AdminUser,
+    Query(q): Query<FeedbackRange>,
+) -> ApiResult<axum::Json<PageView<FeedbackView>>> {
+    let page = PageRequest { limit: q.limit, cursor: q.cursor };
+    page.validate().map_err(ApiError::code)?;
+    let to = match &q.to {
+        Some(v) => parse_time("to", v)?,
+        None => s.identity.now(),
+    };
+    let from = match &q.from {
+        Some(v) => parse_time("from", v)?,
+        None => to.minus(std::time::Duration::from_secs(30 * 86400)),
+    };
+    Ok(axum::Json(page_of(s.chat.feedback_between(from, to, &page).await?)))
+}
