@@ -139,6 +139,14 @@ impl ChatService {
         &self.config
     }
 
+    pub(crate) fn db(&self) -> &Db {
+        &self.db
+    }
+
+    pub(crate) fn now(&self) -> Timestamp {
+        self.clock.now()
+    }
+
     fn open(&self, aad: &[u8], sealed: &[u8]) -> Result<String> {
         let bytes = self.keyring.open(aad, sealed).map_err(|e| ChatError::Crypto(e.to_string()))?;
         String::from_utf8(bytes).map_err(|_| ChatError::Crypto("not UTF-8".into()))

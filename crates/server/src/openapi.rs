@@ -36,6 +36,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(routes::me::routes())
         .merge(routes::admin::routes())
         .merge(routes::chat::routes())
+        .merge(routes::bot::routes())
 }
 
 /// The document, for `rampart openapi` and tests.

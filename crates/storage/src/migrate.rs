@@ -18,6 +18,11 @@ pub const MIGRATIONS: &[Migration] = &[
     Migration { version: 1, name: "identity", sql: include_str!("../migrations/0001_identity.sql") },
     Migration { version: 2, name: "oauth_codes", sql: include_str!("../migrations/0002_oauth_codes.sql") },
     Migration { version: 3, name: "chat", sql: include_str!("../migrations/0003_chat.sql") },
+    Migration {
+        version: 4,
+        name: "service_interruptions",
+        sql: include_str!("../migrations/0004_service_interruptions.sql"),
+    },
 ];
 
 fn render(sql: &str, backend: Backend) -> String {

@@ -2,6 +2,7 @@
 
 pub mod admin;
 pub mod auth;
+pub mod bot;
 pub mod chat;
 pub mod health;
 pub mod me;

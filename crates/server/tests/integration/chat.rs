@@ -180,3 +180,58 @@ async fn message_content_is_encrypted_at_rest() {
         assert!(!bytes.windows(needle.len()).any(|w| w == needle.as_bytes()), "{needle} found in the database files");
     }
 }
+
+#[tokio::test]
+async fn service_interruptions_are_admin_managed_and_validated() {
+    let s = TestServer::start().await;
+    let (_, admin) = s.admin().await;
+    s.user("u@example.com", &[]).await;
+    let t = s.token("u@example.com").await;
+    let ok =
+        json!({"service_type": "model", "message": "Maintenance until 14:00.", "reason": "upgrade", "duration": "2h"});
+    s.post("/v1/bot-management/interruptions", Some(&t), ok.clone()).await.expect_error(403, "forbidden");
+    for (k, v) in [
+        ("service_type", json!("bedrock")),
+        ("message", json!("")),
+        ("message", json!("x".repeat(501))),
+        ("reason", json!("y".repeat(201))),
+        ("duration", json!("8d")),
+        ("duration", json!(0)),
+        ("duration", json!("soon")),
+    ] {
+        let mut b = ok.clone();
+        b[k] = v;
+        s.post("/v1/bot-management/interruptions", Some(&admin), b).await.expect_error(400, "invalid_request");
+    }
+    assert_eq!(s.state.chat.interruption_message("model").await.unwrap(), None, "nothing stored half-way");
+    let a = s.post("/v1/bot-management/interruptions", Some(&admin), ok).await.expect(201).body;
+    assert_eq!(a["active"], true);
+    let all = s.get("/v1/bot-management/interruptions", Some(&admin)).await.expect(200).body;
+    assert_eq!(all.as_array().unwrap().len(), 5);
+    assert_eq!(all.as_array().unwrap().iter().filter(|i| i["active"] == true).count(), 1);
+    assert_eq!(
+        s.get("/v1/bot-management/interruptions/model", Some(&admin)).await.expect(200).body["message"],
+        "Maintenance until 14:00."
+    );
+    assert_eq!(s.get("/v1/bot-management/interruptions/rag", Some(&admin)).await.expect(200).body["active"], false);
+    s.get("/v1/bot-management/interruptions/bogus", Some(&admin)).await.expect_error(404, "not_found");
+    assert_eq!(s.get("/v1/bot-management/health", Some(&admin)).await.expect(200).body["activeInterruptions"], 1);
+    assert_eq!(
+        s.get("/v1/bot-management/service-types", Some(&admin)).await.expect(200).body["serviceTypes"],
+        json!(["global", "rag", "model", "custom", "agent"])
+    );
+    // What the chat pipeline consults: the assistant's own type, or `global` for everything.
+    assert_eq!(s.state.chat.interruption_message("model").await.unwrap().as_deref(), Some("Maintenance until 14:00."));
+    assert_eq!(s.state.chat.interruption_message("rag").await.unwrap(), None);
+    s.post(
+        "/v1/bot-management/interruptions",
+        Some(&admin),
+        json!({"service_type": "global", "message": "Down.", "reason": "", "duration": 60}),
+    )
+    .await
+    .expect(201);
+    assert_eq!(s.state.chat.interruption_message("rag").await.unwrap().as_deref(), Some("Down."));
+    s.delete("/v1/bot-management/interruptions/global", Some(&admin)).await.expect(204);
+    s.delete("/v1/bot-management/interruptions/global", Some(&admin)).await.expect_error(404, "not_found");
+    s.delete("/v1/bot-management/interruptions/model", Some(&t)).await.expect_error(403, "forbidden");
+}

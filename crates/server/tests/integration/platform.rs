@@ -80,6 +80,12 @@ async fn openapi_documents_every_route() {
         ("/v1/feedback", "get"),
         ("/v1/feedback/{id}", "get"),
         ("/v1/admin/feedback", "get"),
+        ("/v1/bot-management/interruptions", "post"),
+        ("/v1/bot-management/interruptions", "get"),
+        ("/v1/bot-management/interruptions/{service_type}", "get"),
+        ("/v1/bot-management/interruptions/{service_type}", "delete"),
+        ("/v1/bot-management/service-types", "get"),
+        ("/v1/bot-management/health", "get"),
     ];
     for (p, m) in expected {
         assert!(paths.get(p).and_then(|x| x.get(m)).is_some(), "{m} {p} missing from the OpenAPI document");

@@ -5,6 +5,7 @@ pub mod api_keys;
 pub mod audit;
 pub mod chat;
 pub mod groups;
+pub mod interruptions;
 pub mod meta;
 pub mod mfa;
 pub mod oauth;
