@@ -7,6 +7,7 @@ use rampart_core::{Clock, Timestamp};
 use std::sync::atomic::{AtomicI64, Ordering};
 
 pub mod db;
+pub mod fake_openai;
 
 pub use db::{TestDb, pg_url, skipped};
 

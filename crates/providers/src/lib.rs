@@ -1,0 +1,15 @@
+//! `rampart-providers`: clients for model providers, behind one small vocabulary.
+//!
+//! Now: OpenAI-compatible chat completions (OpenAI, vLLM, Ollama, llama.cpp server, LM
+//! Studio), non-streaming and SSE streaming. Errors say where they came from and whether a
+//! retry can help; retries happen only before any output was produced. Upstream URLs come
+//! from administrators' configuration, never from a request. Depends on `core` only.
+//! Later: Anthropic Messages, Bedrock Converse, a generic HTTP JSON endpoint.
+
+pub mod error;
+pub mod openai;
+pub mod types;
+
+pub use error::{ProviderError, ProviderErrorKind};
+pub use openai::{OpenAiCompatible, OpenAiConfig};
+pub use types::{ChatEvent, ChatMessage, ChatRequest, Completion, Role, Usage};

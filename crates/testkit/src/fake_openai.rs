@@ -1,0 +1,161 @@
+//! A fake OpenAI-compatible upstream that speaks the real wire format: `POST
+//! /v1/chat/completions`, JSON or SSE (`chat.completion.chunk` events, a usage chunk when
+//! `stream_options.include_usage` is set, then `data: [DONE]`). Knobs: latency per token, a
+//! slow start, failing the first N requests with a status and `Retry-After`, an error
+//! mid-stream. It records what it received.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::sse::{Event, Sse};
+use axum::response::{IntoResponse, Response};
+use futures::StreamExt;
+use serde_json::{Value, json};
+use std::convert::Infallible;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+#[derive(Clone, Debug, Default)]
+pub struct Knobs {
+    /// The reply, sent one token (whitespace-separated word) per chunk.
+    pub reply: String,
+    pub token_delay: Duration,
+    pub first_byte_delay: Duration,
+    /// Fail this many requests first, with `fail_status` and `retry_after` (seconds).
+    pub fail_first: usize,
+    pub fail_status: u16,
+    pub retry_after: Option<u64>,
+    /// Break the stream with an error event after this many tokens.
+    pub error_after_tokens: Option<usize>,
+}
+
+#[derive(Default)]
+struct Shared {
+    knobs: Knobs,
+    requests: Vec<(Option<String>, Value)>,
+}
+
+/// A running fake upstream; stops when dropped.
+pub struct FakeOpenAi {
+    /// e.g. `http://127.0.0.1:PORT/v1`
+    pub base_url: String,
+    shared: Arc<Mutex<Shared>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for FakeOpenAi {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+fn lock(s: &Mutex<Shared>) -> std::sync::MutexGuard<'_, Shared> {
+    s.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+impl FakeOpenAi {
+    pub async fn start(knobs: Knobs) -> FakeOpenAi {
+        let shared = Arc::new(Mutex::new(Shared { knobs, requests: Vec::new() }));
+        let app =
+            axum::Router::new().route("/v1/chat/completions", axum::routing::post(handle)).with_state(shared.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let task = tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        FakeOpenAi { base_url: format!("http://{addr}/v1"), shared, task }
+    }
+
+    /// (Authorization header, JSON body) of every request received.
+    pub fn requests(&self) -> Vec<(Option<String>, Value)> {
+        lock(&self.shared).requests.clone()
+    }
+
+    pub fn set_knobs(&self, k: Knobs) {
+        lock(&self.shared).knobs = k;
+    }
+}
+
+fn chunk(id: &str, model: &str, delta: Value, finish: Option<&str>) -> String {
+    json!({"id": id, "object": "chat.completion.chunk", "created": 1_700_000_000, "model": model,
+           "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]})
+    .to_string()
+}
+
+async fn handle(State(shared): State<Arc<Mutex<Shared>>>, headers: HeaderMap, Json(body): Json<Value>) -> Response {
+    let auth = headers.get("authorization").and_then(|v| v.to_str().ok()).map(str::to_owned);
+    let knobs = {
+        let mut s = lock(&shared);
+        s.requests.push((auth, body.clone()));
+        let n = s.requests.len();
+        if n <= s.knobs.fail_first {
+            let k = s.knobs.clone();
+            let mut r = (
+                StatusCode::from_u16(k.fail_status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE),
+                Json(json!({"error": {"message": "overloaded", "type": "server_error"}})),
+            )
+                .into_response();
+            if let Some(ra) = k.retry_after {
+                r.headers_mut().insert("retry-after", ra.into());
+            }
+            return r;
+        }
+        s.knobs.clone()
+    };
+    tokio::time::sleep(knobs.first_byte_delay).await;
+    let model = body["model"].as_str().unwrap_or("fake").to_owned();
+    let tokens: Vec<String> = knobs.reply.split_inclusive(' ').map(str::to_owned).collect();
+    let (prompt, completion) = (7u64, tokens.len() as u64);
+    if body["stream"] != json!(true) {
+        return Json(json!({"id": "chatcmpl-fake", "object": "chat.completion", "created": 1_700_000_000, "model": model,
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": knobs.reply}, "finish_reason": "stop"}],
+            "usage": {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}}))
+        .into_response();
+    }
+    let include_usage = body["stream_options"]["include_usage"] == json!(true);
+    let stream = async_stream(tokens, knobs, model, include_usage, prompt, completion);
+    Sse::new(stream).into_response()
+}
+
+fn async_stream(
+    tokens: Vec<String>,
+    k: Knobs,
+    model: String,
+    include_usage: bool,
+    prompt: u64,
+    completion: u64,
+) -> impl futures::Stream<Item = Result<Event, Infallible>> {
+    let mut events: Vec<(Duration, String)> =
+        vec![(Duration::ZERO, chunk("chatcmpl-fake", &model, json!({"role": "assistant", "content": ""}), None))];
+    for (i, t) in tokens.iter().enumerate() {
+        if k.error_after_tokens == Some(i) {
+            events.push((
+                k.token_delay,
+                json!({"error": {"message": "upstream exploded", "type": "server_error"}}).to_string(),
+            ));
+            return futures::stream::iter(events)
+                .then(|(d, data)| async move {
+                    tokio::time::sleep(d).await;
+                    Ok(Event::default().data(data))
+                })
+                .boxed();
+        }
+        events.push((k.token_delay, chunk("chatcmpl-fake", &model, json!({"content": t}), None)));
+    }
+    events.push((Duration::ZERO, chunk("chatcmpl-fake", &model, json!({}), Some("stop"))));
+    if include_usage {
+        events.push((
+            Duration::ZERO,
+            json!({"id": "chatcmpl-fake", "object": "chat.completion.chunk", "model": model, "choices": [],
+            "usage": {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}})
+            .to_string(),
+        ));
+    }
+    events.push((Duration::ZERO, "[DONE]".to_owned()));
+    futures::stream::iter(events)
+        .then(|(d, data)| async move {
+            tokio::time::sleep(d).await;
+            Ok(Event::default().data(data))
+        })
+        .boxed()
+}
