@@ -244,7 +244,8 @@ impl Identity {
                 now,
                 expires_at: now.plus(self.config().refresh_token_ttl),
                 client_ip: meta.client_ip.as_deref(),
-                user_agent: meta.user_agent.as_deref().map(|s| &s[..s.len().min(256)]),
+                // At most 256 characters, cut on a character boundary.
+                user_agent: meta.user_agent.as_deref().map(|s| s.char_indices().nth(256).map_or(s, |(i, _)| &s[..i])),
                 client_id: grant.map(|g| g.client_id),
             })
             .await?;
