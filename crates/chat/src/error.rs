@@ -13,6 +13,8 @@ pub enum ChatError {
     Storage(#[from] StorageError),
     #[error("sealed content: {0}")]
     Crypto(String),
+    #[error("model: {0}")]
+    Model(#[from] rampart_core::llm::ModelError),
 }
 
 impl ChatError {
@@ -23,6 +25,7 @@ impl ChatError {
             ChatError::NotFound => ErrorCode::NotFound,
             ChatError::Storage(StorageError::Corrupt(m)) if m == "invalid cursor" => ErrorCode::InvalidRequest,
             ChatError::Storage(_) | ChatError::Crypto(_) => ErrorCode::Internal,
+            ChatError::Model(_) => ErrorCode::UpstreamError,
         }
     }
 

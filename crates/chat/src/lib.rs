@@ -4,6 +4,7 @@
 //! Message content, session titles and feedback text are sealed with `crypto` before storage,
 //! the record's id bound as associated data. Depends on `core`, `crypto` and `storage`.
 
+pub mod assistants;
 pub mod error;
 pub mod interruptions;
 pub mod service;

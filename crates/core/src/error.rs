@@ -53,6 +53,7 @@ codes! {
     TooManyAttempts => ("too_many_attempts", 429, "Too many attempts. Try again later."),
     RateLimited => ("rate_limited", 429, "Too many requests."),
     Internal => ("internal", 500, "Internal server error."),
+    UpstreamError => ("upstream_error", 502, "The model provider failed. Try again later."),
     Unavailable => ("unavailable", 503, "The service is temporarily unavailable."),
 }
 

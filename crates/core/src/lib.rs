@@ -7,6 +7,7 @@
 pub mod clock;
 pub mod error;
 pub mod ids;
+pub mod llm;
 pub mod page;
 pub mod principal;
 pub mod secret;

@@ -8,7 +8,10 @@
 
 pub mod error;
 pub mod openai;
-pub mod types;
+/// The request and response vocabulary lives in `core` (it is the port both sides share).
+pub mod types {
+    pub use rampart_core::llm::*;
+}
 
 pub use error::{ProviderError, ProviderErrorKind};
 pub use openai::{OpenAiCompatible, OpenAiConfig};

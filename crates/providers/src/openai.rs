@@ -193,3 +193,33 @@ impl OpenAiCompatible {
         Ok(Box::pin(s))
     }
 }
+
+impl From<ProviderError> for rampart_core::llm::ModelError {
+    fn from(e: ProviderError) -> Self {
+        rampart_core::llm::ModelError { retryable: e.retryable, retry_after: e.retry_after, detail: e.to_string() }
+    }
+}
+
+impl rampart_core::llm::ChatModel for OpenAiCompatible {
+    fn model_id(&self) -> &str {
+        &self.cfg.model
+    }
+
+    fn stream(
+        &self,
+        req: ChatRequest,
+    ) -> std::pin::Pin<
+        Box<
+            dyn std::future::Future<Output = Result<rampart_core::llm::EventStream, rampart_core::llm::ModelError>>
+                + Send
+                + '_,
+        >,
+    > {
+        Box::pin(async move {
+            let s = OpenAiCompatible::stream(self, &req).await?;
+            let mapped: rampart_core::llm::EventStream =
+                Box::pin(s.map(|r| r.map_err(rampart_core::llm::ModelError::from)));
+            Ok(mapped)
+        })
+    }
+}

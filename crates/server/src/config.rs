@@ -37,6 +37,65 @@ pub struct Config {
     pub edge: EdgeConfig,
     pub chat: ChatSection,
     pub log: LogConfig,
+    /// Model endpoints (`[[models]]`, DESIGN.md §3.3).
+    pub models: Vec<ModelConfig>,
+    /// Assistants (`[[assistants]]`); none configured: the built-in `extractive` one, `default`.
+    pub assistants: Vec<AssistantConfig>,
+}
+
+fn default_model_timeout() -> Dur {
+    Dur(Duration::from_secs(60))
+}
+fn default_model_retries() -> u32 {
+    2
+}
+
+/// A model endpoint. Upstream URLs come from here only, never from a request.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelConfig {
+    pub id: String,
+    /// `openai` (OpenAI-compatible: OpenAI, vLLM, Ollama, llama.cpp, LM Studio).
+    pub provider: String,
+    pub base_url: String,
+    pub model: String,
+    #[serde(default)]
+    pub api_key: Option<rampart_core::Secret<String>>,
+    #[serde(default)]
+    pub api_key_file: Option<PathBuf>,
+    #[serde(default = "default_model_timeout")]
+    pub timeout: Dur,
+    #[serde(default = "default_model_retries")]
+    pub max_retries: u32,
+}
+
+/// An assistant: a named way of answering.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AssistantConfig {
+    pub id: String,
+    /// `model` or `extractive`.
+    pub kind: String,
+    #[serde(default)]
+    pub model: Option<String>,
+    #[serde(default)]
+    pub system_prompt: Option<String>,
+    #[serde(default)]
+    pub inference_max_tokens: Option<u32>,
+    #[serde(default)]
+    pub inference_temperature: Option<f32>,
+    #[serde(default)]
+    pub inference_top_p: Option<f32>,
+    /// Groups allowed to use it; empty: every signed-in user.
+    #[serde(default)]
+    pub groups: Vec<String>,
+}
+
+fn check_name(what: &str, id: &str) -> anyhow::Result<()> {
+    let ok = !id.is_empty()
+        && id.len() <= 64
+        && id.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'-' | b'_' | b'.'));
+    if ok { Ok(()) } else { bail!("{what} id {id:?}: use 1-64 characters of a-z, 0-9, '-', '_', '.'") }
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -336,6 +395,61 @@ impl Config {
                 }
             }
         }
+        let mut seen = std::collections::HashSet::new();
+        for m in &self.models {
+            check_name("models", &m.id)?;
+            if !seen.insert(&m.id) {
+                bail!("models: id {:?} is used twice", m.id);
+            }
+            if m.provider != "openai" {
+                bail!(
+                    "models {}: provider {:?} is not supported yet (this version: \"openai\", which covers OpenAI-compatible servers)",
+                    m.id,
+                    m.provider
+                );
+            }
+            let u = url::Url::parse(&m.base_url)
+                .with_context(|| format!("models {}: base_url {:?} is not a URL", m.id, m.base_url))?;
+            if !matches!(u.scheme(), "http" | "https") || u.query().is_some() {
+                bail!("models {}: base_url must be an http(s) URL without a query", m.id);
+            }
+            if m.api_key.is_some() && m.api_key_file.is_some() {
+                bail!("models {}: set api_key or api_key_file, not both", m.id);
+            }
+            if m.max_retries > 10 || m.timeout.0.is_zero() {
+                bail!("models {}: max_retries must be at most 10 and timeout above 0", m.id);
+            }
+        }
+        let mut seen = std::collections::HashSet::new();
+        for a in &self.assistants {
+            check_name("assistants", &a.id)?;
+            if !seen.insert(&a.id) {
+                bail!("assistants: id {:?} is used twice", a.id);
+            }
+            match a.kind.as_str() {
+                "model" => {
+                    let m = a.model.as_deref().with_context(|| {
+                        format!("assistants {}: kind \"model\" needs model = \"<a [[models]] id>\"", a.id)
+                    })?;
+                    if !self.models.iter().any(|x| x.id == m) {
+                        bail!("assistants {}: model {m:?} is not a [[models]] id", a.id);
+                    }
+                }
+                "extractive" => {}
+                other => bail!(
+                    "assistants {}: kind {other:?} is not supported yet (this version: \"model\", \"extractive\")",
+                    a.id
+                ),
+            }
+            if a.inference_temperature.is_some_and(|t| !(0.0..=2.0).contains(&t))
+                || a.inference_top_p.is_some_and(|t| !(0.0..=1.0).contains(&t))
+            {
+                bail!("assistants {}: inference_temperature must be 0-2 and inference_top_p 0-1", a.id);
+            }
+            if a.inference_max_tokens.is_some_and(|t| t == 0) {
+                bail!("assistants {}: inference_max_tokens must be at least 1", a.id);
+            }
+        }
         if self.chat.feedback_reasons.is_empty()
             || self.chat.feedback_reasons.iter().any(|r| r.is_empty() || r.len() > 64)
         {
@@ -457,6 +571,11 @@ mod tests {
             ("RAMPART_AUTH__SIGNING_ALG", "HS256"),
             ("RAMPART_LISTEN", "nope"),
             ("RAMPART_AUTH__ARGON2__MEMORY_KIB", "64"),
+            ("RAMPART_MODELS", r#"[{id = "m", provider = "anthropic", base_url = "https://x", model = "c"}]"#),
+            ("RAMPART_MODELS", r#"[{id = "m", provider = "openai", base_url = "ftp://x", model = "c"}]"#),
+            ("RAMPART_ASSISTANTS", r#"[{id = "a", kind = "model", model = "missing"}]"#),
+            ("RAMPART_ASSISTANTS", r#"[{id = "a", kind = "rag"}]"#),
+            ("RAMPART_ASSISTANTS", r#"[{id = "Bad Id", kind = "extractive"}]"#),
             ("RAMPART_AUTH__OAUTH_CLIENTS", r#"[{client_id = "w", redirect_uris = ["http://wiki.example.com/cb"]}]"#),
             (
                 "RAMPART_AUTH__OAUTH_CLIENTS",
@@ -521,6 +640,17 @@ mod tests {
             "master_key_file",
             "previous_key_files",
             "trusted_proxies",
+            "[[models]]",
+            "provider",
+            "base_url",
+            "api_key_file",
+            "max_retries",
+            "[[assistants]]",
+            "kind",
+            "system_prompt",
+            "inference_max_tokens",
+            "inference_temperature",
+            "inference_top_p",
             "feedback_reasons",
             "title_chars",
             "format",

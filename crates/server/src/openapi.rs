@@ -37,6 +37,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(routes::admin::routes())
         .merge(routes::chat::routes())
         .merge(routes::bot::routes())
+        .merge(routes::openai::routes())
 }
 
 /// The document, for `rampart openapi` and tests.

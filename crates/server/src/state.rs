@@ -12,6 +12,7 @@ pub struct AppState {
     pub db: Db,
     pub identity: Identity,
     pub chat: rampart_chat::ChatService,
+    pub assistants: Arc<rampart_chat::assistants::Assistants>,
     /// Cleared when shutdown starts, so `/readyz` turns 503 and load balancers drain us.
     pub ready: Arc<AtomicBool>,
     /// Requests being served right now; above `server.max_in_flight`, `/readyz` says saturated.

@@ -7,4 +7,5 @@ pub mod chat;
 pub mod health;
 pub mod me;
 pub mod oidc;
+pub mod openai;
 pub mod views;

@@ -11,4 +11,5 @@ mod auth_flow;
 mod bad_input;
 mod chat;
 mod oauth;
+mod openai;
 mod platform;

@@ -86,6 +86,8 @@ async fn openapi_documents_every_route() {
         ("/v1/bot-management/interruptions/{service_type}", "delete"),
         ("/v1/bot-management/service-types", "get"),
         ("/v1/bot-management/health", "get"),
+        ("/v1/models", "get"),
+        ("/v1/chat/completions", "post"),
     ];
     for (p, m) in expected {
         assert!(paths.get(p).and_then(|x| x.get(m)).is_some(), "{m} {p} missing from the OpenAPI document");

@@ -1,6 +1,9 @@
-//! The provider-neutral request and response vocabulary.
+//! The language-model port: a provider-neutral request/response vocabulary and the
+//! `ChatModel` trait that `providers` implements and `chat` calls (feature crates meet here).
 
 use serde::{Deserialize, Serialize};
+use std::future::Future;
+use std::pin::Pin;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -51,4 +54,24 @@ pub enum ChatEvent {
     Delta(String),
     /// The reply is complete.
     Done { usage: Option<Usage>, finish_reason: Option<String> },
+}
+
+/// A failure of a model call, as the port reports it. `detail` is for the log only.
+#[derive(Clone, Debug, thiserror::Error)]
+#[error("model provider failed: {detail}")]
+pub struct ModelError {
+    pub retryable: bool,
+    pub retry_after: Option<std::time::Duration>,
+    pub detail: String,
+}
+
+/// Streamed events of one reply.
+pub type EventStream = Pin<Box<dyn futures_core::Stream<Item = Result<ChatEvent, ModelError>> + Send>>;
+
+/// A configured model that can stream a reply.
+pub trait ChatModel: Send + Sync + 'static {
+    /// The model id reported in message metadata (`modelId`).
+    fn model_id(&self) -> &str;
+    /// Starts a streamed reply.
+    fn stream(&self, req: ChatRequest) -> Pin<Box<dyn Future<Output = Result<EventStream, ModelError>> + Send + '_>>;
 }

@@ -1,0 +1,137 @@
+//! Assistants (GAIA's data sources): a named way of answering, with the groups allowed to use
+//! it. Kinds so far: `model` (a configured model, streamed) and `extractive` (Rampart's
+//! built-in responder, used when no model is configured). `rag` and `custom` come later.
+
+use crate::error::Result;
+use crate::service::ChatService;
+use rampart_core::Principal;
+use rampart_core::llm::{ChatEvent, ChatMessage, ChatModel, ChatRequest, EventStream, Role};
+use std::sync::Arc;
+
+/// What the built-in responder says until a model is configured (and, once knowledge bases
+/// exist, before quoting them).
+pub const EXTRACTIVE_REPLY: &str = "No generative model is configured yet, so I cannot write an answer. \
+An administrator can add one with a [[models]] and an [[assistants]] entry in the configuration \
+(`rampart config example` shows them).";
+pub const EXTRACTIVE_MODEL_ID: &str = "rampart-extractive";
+
+pub enum AssistantKind {
+    Model(Arc<dyn ChatModel>),
+    Extractive,
+}
+
+pub struct Assistant {
+    pub id: String,
+    pub kind: AssistantKind,
+    pub system_prompt: Option<String>,
+    pub max_tokens: Option<u32>,
+    pub temperature: Option<f32>,
+    pub top_p: Option<f32>,
+    /// Who may use it; empty: every signed-in user.
+    pub groups: Vec<String>,
+}
+
+impl std::fmt::Debug for Assistant {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Assistant({})", self.id)
+    }
+}
+
+impl Assistant {
+    /// The built-in default.
+    pub fn extractive(id: &str) -> Self {
+        Assistant {
+            id: id.to_owned(),
+            kind: AssistantKind::Extractive,
+            system_prompt: None,
+            max_tokens: None,
+            temperature: None,
+            top_p: None,
+            groups: Vec::new(),
+        }
+    }
+
+    /// The service type a service interruption names.
+    pub fn service_type(&self) -> &'static str {
+        match self.kind {
+            AssistantKind::Model(_) => "model",
+            AssistantKind::Extractive => "rag",
+        }
+    }
+
+    pub fn model_id(&self) -> &str {
+        match &self.kind {
+            AssistantKind::Model(m) => m.model_id(),
+            AssistantKind::Extractive => EXTRACTIVE_MODEL_ID,
+        }
+    }
+
+    pub fn usable_by(&self, p: &Principal) -> bool {
+        self.groups.is_empty() || p.is_admin() || self.groups.iter().any(|g| p.in_group(g))
+    }
+}
+
+/// The configured assistants, in configuration order.
+#[derive(Debug, Default)]
+pub struct Assistants(Vec<Arc<Assistant>>);
+
+impl Assistants {
+    pub fn new(list: Vec<Assistant>) -> Self {
+        Self(list.into_iter().map(Arc::new).collect())
+    }
+
+    pub fn visible_to(&self, p: &Principal) -> Vec<Arc<Assistant>> {
+        self.0.iter().filter(|a| a.usable_by(p)).cloned().collect()
+    }
+
+    /// An assistant the caller may use; `None` (not found) otherwise.
+    pub fn get_for(&self, id: &str, p: &Principal) -> Option<Arc<Assistant>> {
+        self.0.iter().find(|a| a.id == id && a.usable_by(p)).cloned()
+    }
+}
+
+fn canned(text: String, finish: &str) -> EventStream {
+    let events =
+        vec![Ok(ChatEvent::Delta(text)), Ok(ChatEvent::Done { usage: None, finish_reason: Some(finish.to_owned()) })];
+    Box::pin(futures::stream::iter(events))
+}
+
+/// Per-request inference settings. A request may lower the assistant's token limit, never raise
+/// it; temperature and top-p from the request replace the assistant's.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Overrides {
+    pub max_tokens: Option<u32>,
+    pub temperature: Option<f32>,
+    pub top_p: Option<f32>,
+}
+
+impl ChatService {
+    /// Streams the assistant's reply to `history` (oldest first). While a service interruption
+    /// applies, the reply is its message and the model is not called.
+    pub async fn reply(&self, a: &Assistant, history: Vec<ChatMessage>, o: Overrides) -> Result<EventStream> {
+        if let Some(msg) = self.interruption_message(a.service_type()).await? {
+            return Ok(canned(msg, "interrupted"));
+        }
+        match &a.kind {
+            AssistantKind::Extractive => Ok(canned(EXTRACTIVE_REPLY.to_owned(), "stop")),
+            AssistantKind::Model(m) => {
+                let mut messages = Vec::with_capacity(history.len() + 1);
+                if let Some(sp) = &a.system_prompt {
+                    messages.push(ChatMessage::new(Role::System, sp.clone()));
+                }
+                messages.extend(history);
+                let max_tokens = match (a.max_tokens, o.max_tokens) {
+                    (Some(x), Some(y)) => Some(x.min(y)),
+                    (x, y) => x.or(y),
+                };
+                let req = ChatRequest {
+                    messages,
+                    max_tokens,
+                    temperature: o.temperature.or(a.temperature),
+                    top_p: o.top_p.or(a.top_p),
+                };
+                Ok(m.stream(req).await?)
+            }
+        }
+    }
+}

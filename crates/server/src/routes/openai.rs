@@ -1,0 +1,215 @@
+//! The OpenAI-compatible facade: `GET /v1/models` and `POST /v1/chat/completions` (JSON and
+//! SSE), so OpenAI SDKs work against Rampart with only a base-URL change. `model` names an
+//! assistant the caller may use. Stateless, like OpenAI's API: nothing is stored.
+//!
+//! Unknown request fields are ignored (SDKs send many optional ones); the fields Rampart uses
+//! are validated.
+
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{AuthUser, Json};
+use crate::state::AppState;
+use axum::extract::State;
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use futures::StreamExt;
+use rampart_core::error::ErrorBody;
+use rampart_core::llm::{ChatEvent, ChatMessage, Role, Usage};
+use rampart_core::{ErrorCode, Principal, Scope};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+const MAX_MESSAGES: usize = 500;
+const MAX_TOTAL_CHARS: usize = 400_000;
+
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(models)).routes(routes!(completions))
+}
+
+fn chat_user(p: &Principal) -> ApiResult<()> {
+    if p.has_scope(Scope::Chat) {
+        Ok(())
+    } else {
+        Err(ApiError::new(ErrorCode::Forbidden, "This credential lacks the chat scope."))
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ModelEntry {
+    pub id: String,
+    pub object: &'static str,
+    pub created: i64,
+    pub owned_by: &'static str,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ModelList {
+    pub object: &'static str,
+    pub data: Vec<ModelEntry>,
+}
+
+/// The assistants the caller may use, as OpenAI models.
+#[utoipa::path(get, path = "/v1/models", tag = "openai", responses((status = 200, body = ModelList)), security(("bearer" = []), ("apiKey" = [])))]
+async fn models(State(s): State<AppState>, AuthUser(p): AuthUser) -> ApiResult<axum::Json<ModelList>> {
+    chat_user(&p)?;
+    let data = s
+        .assistants
+        .visible_to(&p)
+        .iter()
+        .map(|a| ModelEntry { id: a.id.clone(), object: "model", created: 0, owned_by: "rampart" })
+        .collect();
+    Ok(axum::Json(ModelList { object: "list", data }))
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct InMessage {
+    /// `system`, `user` or `assistant`.
+    pub role: String,
+    /// A string, or an array of `{"type": "text", "text": …}` parts.
+    #[schema(value_type = Object)]
+    pub content: Value,
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct CompletionRequest {
+    /// An assistant id (see `GET /v1/models`).
+    pub model: String,
+    pub messages: Vec<InMessage>,
+    #[serde(default)]
+    pub stream: bool,
+    pub max_tokens: Option<u32>,
+    pub max_completion_tokens: Option<u32>,
+    pub temperature: Option<f32>,
+    pub top_p: Option<f32>,
+    #[schema(value_type = Option<Object>)]
+    pub stream_options: Option<Value>,
+}
+
+fn text_of(content: &Value) -> ApiResult<String> {
+    match content {
+        Value::String(s) => Ok(s.clone()),
+        Value::Array(parts) => {
+            let mut out = String::new();
+            for p in parts {
+                match (p["type"].as_str(), p["text"].as_str()) {
+                    (Some("text"), Some(t)) => out.push_str(t),
+                    _ => return Err(ApiError::new(ErrorCode::InvalidRequest, "only text content parts are supported")),
+                }
+            }
+            Ok(out)
+        }
+        _ => Err(ApiError::new(ErrorCode::InvalidRequest, "content must be a string or an array of text parts")),
+    }
+}
+
+fn history(r: &CompletionRequest) -> ApiResult<Vec<ChatMessage>> {
+    if r.messages.is_empty() || r.messages.len() > MAX_MESSAGES {
+        return Err(ApiError::new(ErrorCode::InvalidRequest, format!("messages must hold 1-{MAX_MESSAGES} entries")));
+    }
+    let mut total = 0;
+    let mut out = Vec::with_capacity(r.messages.len());
+    for m in &r.messages {
+        let role = match m.role.as_str() {
+            "system" | "developer" => Role::System,
+            "user" => Role::User,
+            "assistant" => Role::Assistant,
+            other => return Err(ApiError::new(ErrorCode::InvalidRequest, format!("role {other:?} is not supported"))),
+        };
+        let text = text_of(&m.content)?;
+        total += text.chars().count();
+        out.push(ChatMessage::new(role, text));
+    }
+    if total > MAX_TOTAL_CHARS {
+        return Err(ApiError::new(
+            ErrorCode::PayloadTooLarge,
+            format!("messages hold more than {MAX_TOTAL_CHARS} characters"),
+        ));
+    }
+    if r.temperature.is_some_and(|t| !(0.0..=2.0).contains(&t)) || r.top_p.is_some_and(|t| !(0.0..=1.0).contains(&t)) {
+        return Err(ApiError::new(ErrorCode::InvalidRequest, "temperature must be 0-2 and top_p 0-1"));
+    }
+    Ok(out)
+}
+
+fn usage_json(u: Option<Usage>) -> Value {
+    let u = u.unwrap_or_default();
+    json!({"prompt_tokens": u.input_tokens, "completion_tokens": u.output_tokens, "total_tokens": u.input_tokens + u.output_tokens})
+}
+
+/// Chat completions, streamed (SSE, `data: [DONE]` at the end) or not.
+#[utoipa::path(post, path = "/v1/chat/completions", tag = "openai", request_body = CompletionRequest,
+    responses((status = 200, description = "A chat.completion, or an SSE stream of chat.completion.chunk"), (status = 400, body = ErrorBody),
+              (status = 404, body = ErrorBody), (status = 502, body = ErrorBody)),
+    security(("bearer" = []), ("apiKey" = [])))]
+async fn completions(
+    State(s): State<AppState>,
+    AuthUser(p): AuthUser,
+    Json(r): Json<CompletionRequest>,
+) -> ApiResult<Response> {
+    chat_user(&p)?;
+    let a = s
+        .assistants
+        .get_for(&r.model, &p)
+        .ok_or_else(|| ApiError::new(ErrorCode::NotFound, "No such model (assistant) for you."))?;
+    let messages = history(&r)?;
+    let o = rampart_chat::assistants::Overrides {
+        max_tokens: r.max_completion_tokens.or(r.max_tokens),
+        temperature: r.temperature,
+        top_p: r.top_p,
+    };
+    let started = std::time::Instant::now();
+    let mut events = s.chat.reply(&a, messages, o).await?;
+    let id = format!("chatcmpl-{}", uuid::Uuid::now_v7().simple());
+    let created = chrono::Utc::now().timestamp();
+    let model = a.id.clone();
+    if !r.stream {
+        let mut text = String::new();
+        let mut fin = (None, None);
+        while let Some(ev) = events.next().await {
+            match ev.map_err(rampart_chat::ChatError::from)? {
+                ChatEvent::Delta(t) => text.push_str(&t),
+                ChatEvent::Done { usage, finish_reason } => fin = (usage, finish_reason),
+            }
+        }
+        tracing::info!(assistant = %model, ms = started.elapsed().as_millis() as u64, "completion");
+        let body = json!({"id": id, "object": "chat.completion", "created": created, "model": model,
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": fin.1.unwrap_or_else(|| "stop".into())}],
+            "usage": usage_json(fin.0)});
+        return Ok(axum::Json(body).into_response());
+    }
+    let include_usage = r.stream_options.as_ref().is_some_and(|o| o["include_usage"] == json!(true));
+    let chunk = move |delta: Value, finish: Option<String>| {
+        json!({"id": id, "object": "chat.completion.chunk", "created": created, "model": model,
+               "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]})
+    };
+    let first = chunk(json!({"role": "assistant", "content": ""}), None);
+    let body = futures::stream::once(async move { first }).chain(events.flat_map(move |ev| {
+        let items: Vec<Value> = match ev {
+            Ok(ChatEvent::Delta(t)) => vec![chunk(json!({"content": t}), None)],
+            Ok(ChatEvent::Done { usage, finish_reason }) => {
+                let mut v = vec![chunk(json!({}), Some(finish_reason.unwrap_or_else(|| "stop".into())))];
+                if include_usage {
+                    v.push(json!({"object": "chat.completion.chunk", "choices": [], "usage": usage_json(usage)}));
+                }
+                v.push(Value::String("[DONE]".into()));
+                v
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "model stream failed");
+                vec![
+                    json!({"error": {"message": ErrorCode::UpstreamError.default_message(), "type": "upstream_error"}}),
+                ]
+            }
+        };
+        futures::stream::iter(items)
+    }));
+    let sse = body.map(|v| {
+        Ok::<_, std::convert::Infallible>(match v {
+            Value::String(s) if s == "[DONE]" => Event::default().data("[DONE]"),
+            other => Event::default().data(other.to_string()),
+        })
+    });
+    Ok(Sse::new(sse).keep_alive(KeepAlive::default()).into_response())
+}
