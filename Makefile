@@ -10,8 +10,16 @@ run:
 
 ## Run every test. The PostgreSQL half runs when RAMPART_TEST_POSTGRES_URL is set
 ## (e.g. postgres://postgres@127.0.0.1:5432/test); without it those tests print SKIPPED.
-test:
-	$(CARGO) test --workspace --all-targets
+## The official OpenAI Python SDK (a real client of /v1/chat/completions) is installed into a
+## venv under target/ once.
+PYENV := target/pyenv
+test: $(PYENV)/.openai-sdk
+	RAMPART_TEST_PYTHON=$(CURDIR)/$(PYENV)/bin/python $(CARGO) test --workspace --all-targets
+
+$(PYENV)/.openai-sdk:
+	python3 -m venv $(PYENV)
+	$(PYENV)/bin/pip install --quiet --disable-pip-version-check 'openai>=1.40,<4'
+	touch $@
 
 ## Formatting and lints, as CI checks them.
 lint:

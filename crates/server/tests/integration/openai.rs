@@ -232,3 +232,70 @@ async fn bad_requests_are_clear_4xx() {
     .await
     .expect(200);
 }
+
+const SDK_SCRIPT: &str = r#"
+import json, os
+from openai import OpenAI
+c = OpenAI(base_url=os.environ["BASE_URL"], api_key=os.environ["API_KEY"], max_retries=0)
+models = [m.id for m in c.models.list()]
+r = c.chat.completions.create(model="default", messages=[{"role": "user", "content": "hello"}])
+parts = []
+usage = None
+for ch in c.chat.completions.create(model="default", messages=[{"role": "user", "content": "count"}], stream=True, stream_options={"include_usage": True}):
+    if ch.choices and ch.choices[0].delta.content:
+        parts.append(ch.choices[0].delta.content)
+    if ch.usage:
+        usage = ch.usage.total_tokens
+try:
+    c.chat.completions.create(model="nope", messages=[{"role": "user", "content": "x"}])
+    missing = None
+except Exception as e:
+    missing = getattr(e, "status_code", None)
+print(json.dumps({"models": models, "text": r.choices[0].message.content, "usage": r.usage.total_tokens, "stream": "".join(parts), "stream_usage": usage, "missing": missing}))
+"#;
+
+/// The official OpenAI Python SDK as a real client (installed by `make test` into a venv).
+#[tokio::test]
+async fn the_official_openai_python_sdk_works_unchanged() {
+    let python = std::env::var("RAMPART_TEST_PYTHON").ok();
+    let python = match python {
+        Some(p) => p,
+        None => {
+            let has_sdk = std::process::Command::new("python3")
+                .args(["-c", "import openai"])
+                .output()
+                .is_ok_and(|o| o.status.success());
+            if !has_sdk {
+                rampart_testkit::skipped(
+                    "openai::the_official_openai_python_sdk_works_unchanged (run `make test`, which installs the SDK)",
+                );
+                return;
+            }
+            "python3".to_owned()
+        }
+    };
+    let up = FakeOpenAi::start(knobs("Hi from upstream")).await;
+    let s = with_model(&up).await;
+    s.user("sdk@example.com", &[]).await;
+    let t = s.token("sdk@example.com").await;
+    let key =
+        s.post("/v1/me/api-keys", Some(&t), json!({"name": "sdk", "scopes": ["chat"]})).await.expect(201).body["key"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+    let out = tokio::process::Command::new(python)
+        .args(["-c", SDK_SCRIPT])
+        .env("BASE_URL", format!("{}/v1", s.base))
+        .env("API_KEY", &key)
+        .output()
+        .await
+        .unwrap();
+    assert!(out.status.success(), "SDK script failed: {}", String::from_utf8_lossy(&out.stderr));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["models"], json!(["default"]));
+    assert_eq!(v["text"], "Hi from upstream");
+    assert_eq!(v["usage"], 10);
+    assert_eq!(v["stream"], "Hi from upstream");
+    assert_eq!(v["stream_usage"], 10);
+    assert_eq!(v["missing"], 404);
+}
