@@ -258,6 +258,27 @@ impl ChatService {
         })
     }
 
+    /// The last `max` messages of the user's session, as model input (oldest first).
+    pub async fn model_history(
+        &self,
+        user: UserId,
+        sid: SessionId,
+        max: usize,
+    ) -> Result<Vec<rampart_core::llm::ChatMessage>> {
+        use rampart_core::llm::{ChatMessage, Role};
+        let d = self.get_session(Owner::User(user), sid).await?;
+        let skip = d.history.len().saturating_sub(max);
+        Ok(d.history
+            .into_iter()
+            .skip(skip)
+            .filter_map(|m| match m.role.as_str() {
+                "user" => Some(ChatMessage::new(Role::User, m.content)),
+                "assistant" => Some(ChatMessage::new(Role::Assistant, m.content)),
+                _ => None,
+            })
+            .collect())
+    }
+
     pub async fn delete_session(&self, user: UserId, sid: SessionId) -> Result<()> {
         if self.db.delete_session(user, sid).await? { Ok(()) } else { Err(ChatError::NotFound) }
     }

@@ -43,6 +43,7 @@ pub async fn build_state_with_clock(config: Config, clock: SharedClock) -> anyho
         identity,
         chat,
         assistants: Arc::new(assistants),
+        hub: Arc::new(rampart_realtime::Hub::new()),
         ready: Arc::new(AtomicBool::new(true)),
         in_flight: Arc::new(AtomicUsize::new(0)),
     })
@@ -144,6 +145,7 @@ pub fn build_app(state: AppState) -> Router {
                 async move { ([(header::CONTENT_TYPE, "application/json")], (*j).clone()) }
             }),
         )
+        .route("/event/realtime", axum::routing::get(crate::routes::realtime::upgrade))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(state.clone(), count_in_flight))

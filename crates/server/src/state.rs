@@ -13,6 +13,7 @@ pub struct AppState {
     pub identity: Identity,
     pub chat: rampart_chat::ChatService,
     pub assistants: Arc<rampart_chat::assistants::Assistants>,
+    pub hub: Arc<rampart_realtime::Hub>,
     /// Cleared when shutdown starts, so `/readyz` turns 503 and load balancers drain us.
     pub ready: Arc<AtomicBool>,
     /// Requests being served right now; above `server.max_in_flight`, `/readyz` says saturated.

@@ -8,4 +8,5 @@ pub mod health;
 pub mod me;
 pub mod oidc;
 pub mod openai;
+pub mod realtime;
 pub mod views;

@@ -13,3 +13,4 @@ mod chat;
 mod oauth;
 mod openai;
 mod platform;
+mod realtime;

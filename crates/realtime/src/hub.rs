@@ -1,0 +1,92 @@
+//! In-process fan-out. Each connection has a bounded outbox; a subscriber whose outbox is full
+//! is a slow consumer: it is told to close (memory stays bounded) instead of blocking others.
+
+use serde_json::Value;
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use tokio::sync::{mpsc, watch};
+
+pub type ConnId = u64;
+
+/// A connection's queue of frames to send, and the switch that closes it.
+#[derive(Clone, Debug)]
+pub struct Outbox {
+    pub tx: mpsc::Sender<String>,
+    pub kill: watch::Sender<bool>,
+}
+
+struct Sub {
+    conn: ConnId,
+    sub_id: String,
+    out: Outbox,
+}
+
+#[derive(Default)]
+pub struct Hub {
+    next: AtomicU64,
+    channels: Mutex<HashMap<String, Vec<Sub>>>,
+}
+
+impl std::fmt::Debug for Hub {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Hub")
+    }
+}
+
+impl Hub {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn connection_id(&self) -> ConnId {
+        self.next.fetch_add(1, Ordering::Relaxed)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Vec<Sub>>> {
+        self.channels.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    pub fn subscribe(&self, channel: &str, conn: ConnId, sub_id: &str, out: Outbox) {
+        self.lock().entry(channel.to_owned()).or_default().push(Sub { conn, sub_id: sub_id.to_owned(), out });
+    }
+
+    /// Removes one subscription; true if it existed.
+    pub fn unsubscribe(&self, conn: ConnId, sub_id: &str) -> bool {
+        let mut map = self.lock();
+        let mut found = false;
+        map.retain(|_, subs| {
+            let before = subs.len();
+            subs.retain(|s| !(s.conn == conn && s.sub_id == sub_id));
+            found |= subs.len() != before;
+            !subs.is_empty()
+        });
+        found
+    }
+
+    /// Removes every subscription of a connection (on close).
+    pub fn drop_connection(&self, conn: ConnId) {
+        self.lock().retain(|_, subs| {
+            subs.retain(|s| s.conn != conn);
+            !subs.is_empty()
+        });
+    }
+
+    /// Sends an event to every subscriber of `channel`; returns how many got it.
+    pub fn publish(&self, channel: &str, event: &Value) -> usize {
+        let map = self.lock();
+        let Some(subs) = map.get(channel) else { return 0 };
+        let mut n = 0;
+        for s in subs {
+            match s.out.tx.try_send(crate::frames::data(&s.sub_id, event)) {
+                Ok(()) => n += 1,
+                Err(mpsc::error::TrySendError::Full(_)) => {
+                    tracing::warn!(conn = s.conn, "slow consumer: closing its connection");
+                    let _ = s.out.kill.send(true);
+                }
+                Err(mpsc::error::TrySendError::Closed(_)) => {}
+            }
+        }
+        n
+    }
+}

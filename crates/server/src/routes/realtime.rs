@@ -1,0 +1,324 @@
+//! `/event/realtime`: the AppSync Events WebSocket protocol (docs/realtime-protocol.md) with
+//! GAIA's chat channels. Publishing `{"payload": {"text", "sessionId"}}` to
+//! `/in/{userId}/{sessionId}` stores the message, runs the assistant, and streams `textDelta`
+//! events and a final `end` to `/out/{userId}/{sessionId}`.
+//!
+//! Authorization: the connection's credential (the `header-…` subprotocol, or plain request
+//! headers) and each operation's `authorization` object go through `Identity::authenticate`,
+//! like every other route. Users publish to and subscribe on their own channels only; `/in`
+//! cannot be subscribed to. Each connection has a bounded outbox; a slow consumer is closed.
+
+use crate::error::ApiError;
+use crate::state::AppState;
+use axum::extract::State;
+use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
+use futures::{SinkExt, StreamExt};
+use rampart_core::llm::ChatEvent;
+use rampart_core::{ErrorCode, Principal, Scope, SessionId};
+use rampart_identity::authorize::Credential;
+use rampart_realtime::frames;
+use rampart_realtime::{Channel, ChannelKind, Outbox, SUBPROTOCOL};
+use serde_json::{Value, json};
+use std::collections::HashSet;
+use std::time::{Duration, Instant};
+
+/// Largest frame accepted (AppSync: 240 KB per event; 5 events per publish).
+const MAX_FRAME: usize = 1024 * 1024;
+const MAX_EVENT: usize = 240 * 1024;
+const MAX_SUBSCRIPTIONS: usize = 100;
+const OUTBOX: usize = 1024;
+const KA_EVERY: Duration = Duration::from_secs(60);
+const HISTORY: usize = 50;
+
+/// The WebSocket upgrade. The `aws-appsync-event-ws` subprotocol is required.
+pub async fn upgrade(State(s): State<AppState>, headers: HeaderMap, ws: WebSocketUpgrade) -> Response {
+    let offered: Vec<String> = headers
+        .get_all(axum::http::header::SEC_WEBSOCKET_PROTOCOL)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(',').map(|p| p.trim().to_owned()))
+        .collect();
+    if !offered.iter().any(|p| p == SUBPROTOCOL) {
+        return ApiError::new(ErrorCode::InvalidRequest, "offer the aws-appsync-event-ws subprotocol").into_response();
+    }
+    let from_subprotocol = offered
+        .iter()
+        .find_map(|p| rampart_realtime::decode_auth_subprotocol(p))
+        .and_then(|pairs| rampart_realtime::credential_of(&pairs));
+    let from_headers = || {
+        ["x-api-key", "authorization"]
+            .iter()
+            .find_map(|h| headers.get(*h).and_then(|v| v.to_str().ok()).map(|v| (*h, v.to_owned())))
+    };
+    let cred = from_subprotocol.or_else(from_headers);
+    ws.protocols([SUBPROTOCOL]).max_message_size(MAX_FRAME).on_upgrade(move |sock| connection(s, sock, cred))
+}
+
+async fn authenticate(s: &AppState, cred: Option<(&'static str, String)>) -> Option<Principal> {
+    let (kind, value) = cred?;
+    let value = value.trim();
+    let token = value.strip_prefix("Bearer ").or_else(|| value.strip_prefix("bearer ")).unwrap_or(value);
+    let c = if kind == "x-api-key" { Credential::ApiKey(token) } else { Credential::Bearer(token) };
+    s.identity.authenticate(c).await.ok().filter(|p| p.has_scope(Scope::Chat))
+}
+
+async fn connection(s: AppState, mut sock: WebSocket, cred: Option<(&'static str, String)>) {
+    let Some(principal) = authenticate(&s, cred).await else {
+        // Accept, say why, close: clients cannot read an HTTP refusal of an upgrade.
+        let _ = sock
+            .send(Message::Text(
+                frames::connection_error("UnauthorizedException", "You are not authorized to make this call.").into(),
+            ))
+            .await;
+        let _ = sock.close().await;
+        return;
+    };
+    let conn = s.hub.connection_id();
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<String>(OUTBOX);
+    let (kill, mut killed) = tokio::sync::watch::channel(false);
+    let outbox = Outbox { tx, kill };
+    let (mut sink, mut stream) = sock.split();
+    let mut ka = tokio::time::interval(KA_EVERY);
+    ka.tick().await;
+    let mut subs: HashSet<String> = HashSet::new();
+    loop {
+        let out: Vec<String> = tokio::select! {
+            msg = stream.next() => match msg {
+                Some(Ok(Message::Text(t))) => handle(&s, &principal, conn, &outbox, &mut subs, t.as_str()).await,
+                Some(Ok(Message::Binary(_))) => vec![frames::op_error("error", None, "BadRequestException", "frames must be JSON text")],
+                Some(Ok(Message::Close(_))) | None | Some(Err(_)) => break,
+                Some(Ok(_)) => Vec::new(),
+            },
+            Some(frame) = rx.recv() => vec![frame],
+            _ = ka.tick() => vec![frames::ka()],
+            _ = killed.changed() => {
+                let _ = sink.send(Message::Text(frames::op_error("error", None, "SlowConsumerException", "The client is not reading its messages fast enough.").into())).await;
+                break;
+            }
+        };
+        let mut broken = false;
+        for f in out {
+            if sink.send(Message::Text(f.into())).await.is_err() {
+                broken = true;
+                break;
+            }
+        }
+        if broken {
+            break;
+        }
+    }
+    s.hub.drop_connection(conn);
+    let _ = sink.close().await;
+}
+
+fn valid_id(id: &str) -> bool {
+    (1..=128).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'+'))
+}
+
+/// The principal for one operation: its own `authorization` if present, else the connection's.
+async fn op_principal(s: &AppState, conn_p: &Principal, msg: &Value) -> Option<Principal> {
+    match msg.get("authorization").and_then(rampart_realtime::credential_of_json) {
+        Some(c) => authenticate(s, Some(c)).await,
+        None => Some(conn_p.clone()),
+    }
+}
+
+/// Checks a channel for an operation; the error is `(errorType, message)`.
+fn own_channel(p: &Principal, raw: &str, want: ChannelKind) -> Result<Channel, (&'static str, &'static str)> {
+    let c = Channel::parse(raw).map_err(|e| match e {
+        rampart_realtime::channel::ChannelError::Malformed => ("BadRequestException", "Invalid Channel Format"),
+        rampart_realtime::channel::ChannelError::Unknown => {
+            ("UnauthorizedException", "You are not authorized to use this channel.")
+        }
+    })?;
+    if c.kind != want || c.user != p.user_id {
+        return Err(("UnauthorizedException", "You are not authorized to use this channel."));
+    }
+    Ok(c)
+}
+
+async fn handle(
+    s: &AppState,
+    conn_p: &Principal,
+    conn: u64,
+    outbox: &Outbox,
+    subs: &mut HashSet<String>,
+    text: &str,
+) -> Vec<String> {
+    let Ok(msg) = serde_json::from_str::<Value>(text) else {
+        return vec![frames::op_error("error", None, "BadRequestException", "frames must be JSON")];
+    };
+    let id = msg["id"].as_str().unwrap_or("").to_owned();
+    match msg["type"].as_str().unwrap_or("") {
+        "connection_init" => vec![frames::connection_ack(), frames::ka()],
+        "subscribe" => {
+            if !valid_id(&id) || subs.contains(&id) {
+                return vec![frames::op_error(
+                    "subscribe_error",
+                    Some(&id),
+                    "BadRequestException",
+                    "The id is invalid or already used on this connection.",
+                )];
+            }
+            if subs.len() >= MAX_SUBSCRIPTIONS {
+                return vec![frames::op_error(
+                    "subscribe_error",
+                    Some(&id),
+                    "BadRequestException",
+                    "Too many subscriptions on this connection.",
+                )];
+            }
+            let Some(p) = op_principal(s, conn_p, &msg).await else {
+                return vec![frames::op_error(
+                    "subscribe_error",
+                    Some(&id),
+                    "UnauthorizedException",
+                    "You are not authorized to make this call.",
+                )];
+            };
+            match own_channel(&p, msg["channel"].as_str().unwrap_or(""), ChannelKind::Out) {
+                Ok(c) => {
+                    s.hub.subscribe(&c.key(), conn, &id, outbox.clone());
+                    subs.insert(id.clone());
+                    vec![frames::ok("subscribe_success", &id)]
+                }
+                Err((t, m)) => vec![frames::op_error("subscribe_error", Some(&id), t, m)],
+            }
+        }
+        "unsubscribe" => {
+            if subs.remove(&id) && s.hub.unsubscribe(conn, &id) {
+                vec![frames::ok("unsubscribe_success", &id)]
+            } else {
+                vec![frames::op_error(
+                    "unsubscribe_error",
+                    Some(&id),
+                    "UnknownOperationError",
+                    &format!("Unknown operation id {}", id.chars().take(128).collect::<String>()),
+                )]
+            }
+        }
+        "publish" => publish(s, conn_p, &msg, &id).await,
+        _ => vec![frames::op_error(
+            "error",
+            (!id.is_empty()).then_some(id.as_str()),
+            "UnsupportedOperation",
+            "Unknown message type.",
+        )],
+    }
+}
+
+async fn publish(s: &AppState, conn_p: &Principal, msg: &Value, id: &str) -> Vec<String> {
+    let err = |t: &str, m: &str| vec![frames::op_error("publish_error", Some(id), t, m)];
+    if !valid_id(id) {
+        return err("BadRequestException", "The id is invalid.");
+    }
+    let Some(p) = op_principal(s, conn_p, msg).await else {
+        return err("UnauthorizedException", "You are not authorized to make this call.");
+    };
+    let c = match own_channel(&p, msg["channel"].as_str().unwrap_or(""), ChannelKind::In) {
+        Ok(c) => c,
+        Err((t, m)) => return err(t, m),
+    };
+    let Some(events) = msg["events"].as_array().filter(|e| (1..=5).contains(&e.len())) else {
+        return err("BadRequestException", "events must hold 1 to 5 stringified JSON values.");
+    };
+    let mut texts = Vec::new();
+    for e in events {
+        let parsed = e.as_str().filter(|s| s.len() <= MAX_EVENT).and_then(|s| serde_json::from_str::<Value>(s).ok());
+        let Some(v) = parsed else {
+            return err("BadRequestException", "Each event must be a stringified JSON value of at most 240 KB.");
+        };
+        let text = v["payload"]["text"].as_str().filter(|t| !t.trim().is_empty());
+        let sid_ok = v["payload"]["sessionId"].as_str().and_then(SessionId::parse) == Some(c.session);
+        match text {
+            Some(t) if sid_ok => texts.push(t.to_owned()),
+            _ => {
+                return err(
+                    "BadRequestException",
+                    "Each event must be {\"payload\": {\"text\", \"sessionId\"}} with the channel's session id.",
+                );
+            }
+        }
+    }
+    for t in texts {
+        tokio::spawn(run(s.clone(), p.clone(), c.session, t));
+    }
+    vec![frames::publish_success(id, events.len())]
+}
+
+fn event(content: Value) -> Value {
+    json!({"id": uuid::Uuid::now_v7().to_string(), "content": content})
+}
+
+/// GAIA's error shape.
+fn error_event(p: &Principal, sid: SessionId, message: &str) -> Value {
+    json!({"type": "text", "action": "error", "id": uuid::Uuid::now_v7().to_string(), "connectionId": sid.to_string(),
+           "userId": p.user_id.to_string(), "timestamp": chrono::Utc::now().timestamp(),
+           "data": {"sessionId": sid.to_string(), "content": message, "type": "text"}})
+}
+
+/// One chat turn: store the question, stream the answer to `/out`, store the answer.
+async fn run(s: AppState, p: Principal, sid: SessionId, text: String) {
+    let out = Channel::out_of(p.user_id, sid).key();
+    let fail = |m: &str| {
+        s.hub.publish(&out, &error_event(&p, sid, m));
+    };
+    let Some(a) = s.assistants.get_for("default", &p).or_else(|| s.assistants.visible_to(&p).into_iter().next()) else {
+        return fail("No assistant is available to you.");
+    };
+    match s.chat.add_user_message(p.user_id, sid, &a.id, &text).await {
+        Ok(Some(_)) => {}
+        Ok(None) => return fail("Not found."),
+        Err(e) => {
+            tracing::warn!(error = %e, "could not store a chat message");
+            return fail("The message could not be processed.");
+        }
+    }
+    let started = Instant::now();
+    let history = match s.chat.model_history(p.user_id, sid, HISTORY).await {
+        Ok(h) => h,
+        Err(e) => {
+            tracing::warn!(error = %e, "could not load history");
+            return fail("The message could not be processed.");
+        }
+    };
+    let mut stream = match s.chat.reply(&a, history, Default::default()).await {
+        Ok(st) => st,
+        Err(e) => {
+            tracing::warn!(error = %e, "reply failed to start");
+            return fail(ErrorCode::UpstreamError.default_message());
+        }
+    };
+    let (mut full, mut seq, mut usage) = (String::new(), 0u64, None);
+    while let Some(ev) = stream.next().await {
+        match ev {
+            Ok(ChatEvent::Delta(t)) => {
+                s.hub.publish(&out, &event(json!({"type": "textDelta", "sequenceNumber": seq, "text": t})));
+                full.push_str(&t);
+                seq += 1;
+            }
+            Ok(ChatEvent::Done { usage: u, .. }) => usage = u,
+            Err(e) => {
+                tracing::warn!(error = %e, "model stream failed");
+                return fail(ErrorCode::UpstreamError.default_message());
+            }
+        }
+    }
+    let ms = i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX);
+    let mid = match s.chat.add_assistant_message(p.user_id, sid, &full, None, a.model_id(), ms).await {
+        Ok(Some(m)) => m.to_string(),
+        Ok(None) => return fail("Not found."),
+        Err(e) => {
+            tracing::warn!(error = %e, "could not store the reply");
+            return fail("The reply could not be stored.");
+        }
+    };
+    let u = usage.unwrap_or_default();
+    s.hub.publish(
+        &out,
+        &event(json!({"type": "end", "messageId": mid, "modelId": a.model_id(), "responseTimeMs": ms,
+        "usage": {"inputTokens": u.input_tokens, "outputTokens": u.output_tokens}})),
+    );
+}
