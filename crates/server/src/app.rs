@@ -44,6 +44,7 @@ pub async fn build_state_with_clock(config: Config, clock: SharedClock) -> anyho
         chat,
         assistants: Arc::new(assistants),
         hub: Arc::new(rampart_realtime::Hub::new()),
+        runs: Arc::new(crate::state::Runs::default()),
         ready: Arc::new(AtomicBool::new(true)),
         in_flight: Arc::new(AtomicUsize::new(0)),
     })

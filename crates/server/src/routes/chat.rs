@@ -20,6 +20,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list_sessions, delete_all_sessions))
         .routes(routes!(get_session, delete_session))
+        .routes(routes!(stop_session))
         .routes(routes!(admin_sessions))
         .routes(routes!(user_sessions))
         .routes(routes!(user_session))
@@ -77,7 +78,32 @@ async fn delete_session(
 ) -> ApiResult<StatusCode> {
     chat_user(&p)?;
     s.chat.delete_session(p.user_id, id).await?;
+    s.runs.stop(p.user_id, id);
     Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Stopped {
+    /// Generations that were running and are now stopped.
+    pub stopped: usize,
+}
+
+/// Stops the reply being generated in one of the caller's sessions (the upstream request is
+/// dropped; what was produced so far is kept).
+#[utoipa::path(post, path = "/v1/sessions/{id}/stop", tag = "chat", params(("id" = String, Path)),
+    responses((status = 200, body = Stopped), (status = 404, body = ErrorBody)), security(("bearer" = []), ("apiKey" = [])))]
+async fn stop_session(
+    State(s): State<AppState>,
+    AuthUser(p): AuthUser,
+    Path(id): Path<SessionId>,
+) -> ApiResult<axum::Json<Stopped>> {
+    chat_user(&p)?;
+    let stopped = s.runs.stop(p.user_id, id);
+    if stopped == 0 {
+        // Not running: answer like GET would (a session that is not yours is "not found").
+        s.chat.get_session(Owner::User(p.user_id), id).await?;
+    }
+    Ok(axum::Json(Stopped { stopped }))
 }
 
 #[derive(Serialize, ToSchema)]
@@ -89,7 +115,9 @@ pub struct Deleted {
 #[utoipa::path(delete, path = "/v1/sessions", tag = "chat", responses((status = 200, body = Deleted)), security(("bearer" = []), ("apiKey" = [])))]
 async fn delete_all_sessions(State(s): State<AppState>, AuthUser(p): AuthUser) -> ApiResult<axum::Json<Deleted>> {
     chat_user(&p)?;
-    Ok(axum::Json(Deleted { deleted: s.chat.delete_all_sessions(p.user_id).await? }))
+    let deleted = s.chat.delete_all_sessions(p.user_id).await?;
+    s.runs.stop_user(p.user_id);
+    Ok(axum::Json(Deleted { deleted }))
 }
 
 /// Every user's sessions (administrators).

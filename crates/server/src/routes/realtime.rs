@@ -284,15 +284,35 @@ async fn run(s: AppState, p: Principal, sid: SessionId, text: String) {
             return fail("The message could not be processed.");
         }
     };
-    let mut stream = match s.chat.reply(&a, history, Default::default()).await {
-        Ok(st) => st,
-        Err(e) => {
+    // Registered before the upstream call, so a stop also cancels a slow start.
+    let cancel = s.runs.start(p.user_id, sid);
+    let started_reply = tokio::select! {
+        r = s.chat.reply(&a, history, Default::default()) => Some(r),
+        () = cancel.cancelled() => None,
+    };
+    let mut stream = match started_reply {
+        Some(Ok(st)) => st,
+        Some(Err(e)) => {
+            s.runs.finish(p.user_id, sid, &cancel);
             tracing::warn!(error = %e, "reply failed to start");
             return fail(ErrorCode::UpstreamError.default_message());
         }
+        None => {
+            s.hub.publish(&out, &event(json!({"type": "end", "stopped": true, "modelId": a.model_id()})));
+            return;
+        }
     };
     let (mut full, mut seq, mut usage) = (String::new(), 0u64, None);
-    while let Some(ev) = stream.next().await {
+    let mut stopped = false;
+    loop {
+        let ev = tokio::select! {
+            ev = stream.next() => ev,
+            () = cancel.cancelled() => {
+                stopped = true;
+                None
+            }
+        };
+        let Some(ev) = ev else { break };
         match ev {
             Ok(ChatEvent::Delta(t)) => {
                 s.hub.publish(&out, &event(json!({"type": "textDelta", "sequenceNumber": seq, "text": t})));
@@ -301,10 +321,18 @@ async fn run(s: AppState, p: Principal, sid: SessionId, text: String) {
             }
             Ok(ChatEvent::Done { usage: u, .. }) => usage = u,
             Err(e) => {
+                s.runs.finish(p.user_id, sid, &cancel);
                 tracing::warn!(error = %e, "model stream failed");
                 return fail(ErrorCode::UpstreamError.default_message());
             }
         }
+    }
+    // Dropping the stream drops the upstream request.
+    drop(stream);
+    s.runs.finish(p.user_id, sid, &cancel);
+    if stopped && full.is_empty() {
+        s.hub.publish(&out, &event(json!({"type": "end", "stopped": true, "modelId": a.model_id()})));
+        return;
     }
     let ms = i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX);
     let mid = match s.chat.add_assistant_message(p.user_id, sid, &full, None, a.model_id(), ms).await {
@@ -318,7 +346,9 @@ async fn run(s: AppState, p: Principal, sid: SessionId, text: String) {
     let u = usage.unwrap_or_default();
     s.hub.publish(
         &out,
-        &event(json!({"type": "end", "messageId": mid, "modelId": a.model_id(), "responseTimeMs": ms,
-        "usage": {"inputTokens": u.input_tokens, "outputTokens": u.output_tokens}})),
+        &event(
+            json!({"type": "end", "messageId": mid, "modelId": a.model_id(), "responseTimeMs": ms, "stopped": stopped,
+        "usage": {"inputTokens": u.input_tokens, "outputTokens": u.output_tokens}}),
+        ),
     );
 }

@@ -73,6 +73,7 @@ async fn openapi_documents_every_route() {
         ("/v1/sessions", "delete"),
         ("/v1/sessions/{id}", "get"),
         ("/v1/sessions/{id}", "delete"),
+        ("/v1/sessions/{id}/stop", "post"),
         ("/v1/admin/sessions", "get"),
         ("/v1/users/{user_id}/sessions", "get"),
         ("/v1/users/{user_id}/sessions/{session_id}", "get"),

@@ -247,3 +247,54 @@ async fn streams_a_model_reply_in_order_with_usage() {
     let roles: Vec<&str> = body["messages"].as_array().unwrap().iter().map(|m| m["role"].as_str().unwrap()).collect();
     assert_eq!(roles, vec!["system", "user", "assistant", "user"]);
 }
+
+#[tokio::test]
+async fn stop_cancels_a_generation_and_keeps_what_was_produced() {
+    let words: Vec<String> = (0..40).map(|i| format!("w{i}")).collect();
+    let up = rampart_testkit::fake_openai::FakeOpenAi::start(rampart_testkit::fake_openai::Knobs {
+        reply: words.join(" "),
+        token_delay: Duration::from_millis(100),
+        fail_status: 503,
+        ..Default::default()
+    })
+    .await;
+    let s = TestServer::start_with(&[
+        ("models", json!([{"id": "local", "provider": "openai", "base_url": up.base_url, "model": "llama3.1", "max_retries": 0}])),
+        ("assistants", json!([{"id": "default", "kind": "model", "model": "local"}])),
+    ])
+    .await;
+    let uid = s.user("stop@example.com", &[]).await;
+    s.user("other@example.com", &[]).await;
+    let t = s.token("stop@example.com").await;
+    let other = s.token("other@example.com").await;
+    let sid = SessionId::new().to_string();
+    let mut ws = connect(&s, &t).await;
+    init(&mut ws).await;
+    send(&mut ws, json!({"type": "subscribe", "id": "o", "channel": format!("/out/{uid}/{sid}")})).await;
+    next(&mut ws).await;
+    send(&mut ws, publish_msg("p", &uid, &sid, "talk for a while")).await;
+    assert_eq!(next(&mut ws).await["type"], "publish_success");
+    let first: Value = serde_json::from_str(next(&mut ws).await["event"].as_str().unwrap()).unwrap();
+    assert_eq!(first["content"]["type"], "textDelta");
+    // Another user cannot stop it (the session is not theirs).
+    s.post(&format!("/v1/sessions/{sid}/stop"), Some(&other), json!({})).await.expect_error(404, "not_found");
+    assert_eq!(s.post(&format!("/v1/sessions/{sid}/stop"), Some(&t), json!({})).await.expect(200).body["stopped"], 1);
+    let mut deltas = 1;
+    let end = loop {
+        let ev: Value = serde_json::from_str(next(&mut ws).await["event"].as_str().unwrap()).unwrap();
+        if ev["content"]["type"] == "end" {
+            break ev;
+        }
+        deltas += 1;
+    };
+    assert_eq!(end["content"]["stopped"], true);
+    assert!(deltas < 40, "the stream stopped early ({deltas} deltas)");
+    let d = s.get(&format!("/v1/sessions/{sid}"), Some(&t)).await.expect(200).body;
+    let kept = d["history"][1]["content"].as_str().unwrap();
+    assert!(kept.starts_with("w0 ") && kept.split_whitespace().count() == deltas, "kept the partial reply: {kept}");
+    // Nothing running any more; an unknown session is not found.
+    assert_eq!(s.post(&format!("/v1/sessions/{sid}/stop"), Some(&t), json!({})).await.expect(200).body["stopped"], 0);
+    s.post(&format!("/v1/sessions/{}/stop", SessionId::new()), Some(&t), json!({}))
+        .await
+        .expect_error(404, "not_found");
+}
