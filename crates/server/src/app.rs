@@ -147,6 +147,7 @@ pub fn build_app(state: AppState) -> Router {
             }),
         )
         .route("/event/realtime", axum::routing::get(crate::routes::realtime::upgrade))
+        .route("/event", axum::routing::post(crate::routes::realtime::http_publish))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(state.clone(), count_in_flight))

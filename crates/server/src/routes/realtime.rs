@@ -210,42 +210,89 @@ async fn handle(
 }
 
 async fn publish(s: &AppState, conn_p: &Principal, msg: &Value, id: &str) -> Vec<String> {
-    let err = |t: &str, m: &str| vec![frames::op_error("publish_error", Some(id), t, m)];
     if !valid_id(id) {
-        return err("BadRequestException", "The id is invalid.");
+        return vec![frames::op_error("publish_error", Some(id), "BadRequestException", "The id is invalid.")];
     }
     let Some(p) = op_principal(s, conn_p, msg).await else {
-        return err("UnauthorizedException", "You are not authorized to make this call.");
+        return vec![frames::op_error(
+            "publish_error",
+            Some(id),
+            "UnauthorizedException",
+            "You are not authorized to make this call.",
+        )];
     };
-    let c = match own_channel(&p, msg["channel"].as_str().unwrap_or(""), ChannelKind::In) {
-        Ok(c) => c,
-        Err((t, m)) => return err(t, m),
-    };
-    let Some(events) = msg["events"].as_array().filter(|e| (1..=5).contains(&e.len())) else {
-        return err("BadRequestException", "events must hold 1 to 5 stringified JSON values.");
-    };
+    match accept_publish(s, &p, msg) {
+        Ok(n) => vec![frames::publish_success(id, n)],
+        Err((t, m)) => vec![frames::op_error("publish_error", Some(id), t, m)],
+    }
+}
+
+/// Validates a publish (`channel`, `events`) by `p` and starts one chat turn per event.
+/// Returns how many events were accepted, or `(errorType, message)`.
+fn accept_publish(s: &AppState, p: &Principal, msg: &Value) -> Result<usize, (&'static str, &'static str)> {
+    let c = own_channel(p, msg["channel"].as_str().unwrap_or(""), ChannelKind::In)?;
+    let events = msg["events"]
+        .as_array()
+        .filter(|e| (1..=5).contains(&e.len()))
+        .ok_or(("BadRequestException", "events must hold 1 to 5 stringified JSON values."))?;
     let mut texts = Vec::new();
     for e in events {
-        let parsed = e.as_str().filter(|s| s.len() <= MAX_EVENT).and_then(|s| serde_json::from_str::<Value>(s).ok());
-        let Some(v) = parsed else {
-            return err("BadRequestException", "Each event must be a stringified JSON value of at most 240 KB.");
-        };
+        let v = e
+            .as_str()
+            .filter(|s| s.len() <= MAX_EVENT)
+            .and_then(|s| serde_json::from_str::<Value>(s).ok())
+            .ok_or(("BadRequestException", "Each event must be a stringified JSON value of at most 240 KB."))?;
         let text = v["payload"]["text"].as_str().filter(|t| !t.trim().is_empty());
         let sid_ok = v["payload"]["sessionId"].as_str().and_then(SessionId::parse) == Some(c.session);
         match text {
             Some(t) if sid_ok => texts.push(t.to_owned()),
             _ => {
-                return err(
+                return Err((
                     "BadRequestException",
                     "Each event must be {\"payload\": {\"text\", \"sessionId\"}} with the channel's session id.",
-                );
+                ));
             }
         }
     }
     for t in texts {
         tokio::spawn(run(s.clone(), p.clone(), c.session, t));
     }
-    vec![frames::publish_success(id, events.len())]
+    Ok(events.len())
+}
+
+/// `POST /event`: publish over HTTP (AppSync's HTTP endpoint), same rules as over the WebSocket.
+/// Answers `{successful, failed}`, or `{errors: [{errorType, message}]}` with a 4xx.
+pub async fn http_publish(
+    State(s): State<AppState>,
+    crate::extract::AuthUser(p): crate::extract::AuthUser,
+    body: axum::body::Bytes,
+) -> Response {
+    let refuse = |status: axum::http::StatusCode, t: &str, m: &str| {
+        (status, axum::Json(json!({"errors": [{"errorType": t, "message": m}]}))).into_response()
+    };
+    if !p.has_scope(Scope::Chat) {
+        return refuse(
+            axum::http::StatusCode::FORBIDDEN,
+            "UnauthorizedException",
+            "You are not authorized to make this call.",
+        );
+    }
+    let Ok(msg) = serde_json::from_slice::<Value>(&body) else {
+        return refuse(
+            axum::http::StatusCode::BAD_REQUEST,
+            "BadRequestException",
+            "The body must be JSON {channel, events}.",
+        );
+    };
+    match accept_publish(&s, &p, &msg) {
+        Ok(n) => {
+            let successful: Vec<Value> =
+                (0..n).map(|i| json!({"identifier": uuid::Uuid::now_v7().to_string(), "index": i})).collect();
+            axum::Json(json!({"successful": successful, "failed": []})).into_response()
+        }
+        Err((t @ "UnauthorizedException", m)) => refuse(axum::http::StatusCode::FORBIDDEN, t, m),
+        Err((t, m)) => refuse(axum::http::StatusCode::BAD_REQUEST, t, m),
+    }
 }
 
 fn event(content: Value) -> Value {

@@ -298,3 +298,36 @@ async fn stop_cancels_a_generation_and_keeps_what_was_produced() {
         .await
         .expect_error(404, "not_found");
 }
+
+#[tokio::test]
+async fn http_publish_runs_the_same_flow_with_the_same_rules() {
+    let s = TestServer::start().await;
+    let uid = s.user("h@example.com", &[]).await;
+    let other = s.user("o@example.com", &[]).await;
+    let t = s.token("h@example.com").await;
+    let sid = SessionId::new().to_string();
+    let mut ws = connect(&s, &t).await;
+    init(&mut ws).await;
+    send(&mut ws, json!({"type": "subscribe", "id": "o", "channel": format!("/out/{uid}/{sid}")})).await;
+    next(&mut ws).await;
+    let ev = json!({"payload": {"text": "over http", "sessionId": sid}}).to_string();
+    let r = s
+        .post("/event", Some(&t), json!({"channel": format!("/in/{uid}/{sid}"), "events": [ev]}))
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(r["successful"][0]["index"], 0);
+    assert_eq!(r["failed"], json!([]));
+    let first: Value = serde_json::from_str(next(&mut ws).await["event"].as_str().unwrap()).unwrap();
+    assert_eq!(first["content"]["type"], "textDelta");
+    let bad = s
+        .post("/event", Some(&t), json!({"channel": format!("/in/{other}/{sid}"), "events": ["{}"]}))
+        .await
+        .expect(403)
+        .body;
+    assert_eq!(bad["errors"][0]["errorType"], "UnauthorizedException");
+    s.post("/event", Some(&t), json!({"channel": format!("/in/{uid}/{sid}"), "events": []})).await.expect(400);
+    s.post("/event", None, json!({"channel": format!("/in/{uid}/{sid}"), "events": ["{}"]}))
+        .await
+        .expect_error(401, "unauthorized");
+}
