@@ -1,74 +1,70 @@
 //! Shared application state: built once by `build_app`, no global singletons.
 
 use crate::config::Config;
+use rampart_core::{SessionId, UserId};
 use rampart_identity::Identity;
 use rampart_storage::Db;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use tokio_util::sync::CancellationToken;
+
+type RunMap = std::collections::HashMap<(UserId, SessionId), Vec<(u64, CancellationToken)>>;
 
 /// In-flight chat generations. Stopping one drops its upstream request.
 #[derive(Default)]
-pub struct Runs(
-    std::sync::Mutex<
-        std::collections::HashMap<
-            (rampart_core::UserId, rampart_core::SessionId),
-            Vec<tokio_util::sync::CancellationToken>,
-        >,
-    >,
-);
+pub struct Runs {
+    next: std::sync::atomic::AtomicU64,
+    map: std::sync::Mutex<RunMap>,
+}
+
+/// A registered generation: its id (to unregister it) and the token `stop` cancels.
+#[derive(Debug)]
+pub struct RunHandle {
+    pub id: u64,
+    pub token: CancellationToken,
+}
 
 impl Runs {
-    fn lock(
-        &self,
-    ) -> std::sync::MutexGuard<
-        '_,
-        std::collections::HashMap<
-            (rampart_core::UserId, rampart_core::SessionId),
-            Vec<tokio_util::sync::CancellationToken>,
-        >,
-    > {
-        self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    fn lock(&self) -> std::sync::MutexGuard<'_, RunMap> {
+        self.map.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// Registers a generation; the token is cancelled by `stop`.
-    pub fn start(
-        &self,
-        user: rampart_core::UserId,
-        session: rampart_core::SessionId,
-    ) -> tokio_util::sync::CancellationToken {
-        let t = tokio_util::sync::CancellationToken::new();
-        self.lock().entry((user, session)).or_default().push(t.clone());
-        t
+    /// Registers a generation.
+    pub fn start(&self, user: UserId, session: SessionId) -> RunHandle {
+        let id = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let token = CancellationToken::new();
+        self.lock().entry((user, session)).or_default().push((id, token.clone()));
+        RunHandle { id, token }
     }
 
-    pub fn finish(
-        &self,
-        user: rampart_core::UserId,
-        session: rampart_core::SessionId,
-        t: &tokio_util::sync::CancellationToken,
-    ) {
+    /// Unregisters a finished generation.
+    pub fn finish(&self, user: UserId, session: SessionId, id: u64) {
         let mut m = self.lock();
         if let Some(v) = m.get_mut(&(user, session)) {
-            v.retain(|x| !std::ptr::eq(x, t) && !x.is_cancelled());
+            v.retain(|(x, _)| *x != id);
             if v.is_empty() {
                 m.remove(&(user, session));
             }
         }
     }
 
+    /// Generations of a user in flight.
+    pub fn count_user(&self, user: UserId) -> usize {
+        self.lock().iter().filter(|((u, _), _)| *u == user).map(|(_, v)| v.len()).sum()
+    }
+
     /// Cancels every generation of the user's session; how many there were.
-    pub fn stop(&self, user: rampart_core::UserId, session: rampart_core::SessionId) -> usize {
+    pub fn stop(&self, user: UserId, session: SessionId) -> usize {
         let v = self.lock().remove(&(user, session)).unwrap_or_default();
-        v.iter().for_each(tokio_util::sync::CancellationToken::cancel);
+        v.iter().for_each(|(_, t)| t.cancel());
         v.len()
     }
 
     /// Cancels every generation of a user (all sessions deleted).
-    pub fn stop_user(&self, user: rampart_core::UserId) {
-        let mut m = self.lock();
-        m.retain(|(u, _), v| {
+    pub fn stop_user(&self, user: UserId) {
+        self.lock().retain(|(u, _), v| {
             if *u == user {
-                v.iter().for_each(tokio_util::sync::CancellationToken::cancel);
+                v.iter().for_each(|(_, t)| t.cancel());
                 false
             } else {
                 true

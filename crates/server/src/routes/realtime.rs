@@ -31,6 +31,8 @@ const MAX_SUBSCRIPTIONS: usize = 100;
 const OUTBOX: usize = 1024;
 const KA_EVERY: Duration = Duration::from_secs(60);
 const HISTORY: usize = 50;
+/// Replies one user may have in progress at once (publishing more is refused).
+const MAX_RUNS_PER_USER: usize = 8;
 
 /// The WebSocket upgrade. The `aws-appsync-event-ws` subprotocol is required.
 pub async fn upgrade(State(s): State<AppState>, headers: HeaderMap, ws: WebSocketUpgrade) -> Response {
@@ -254,8 +256,13 @@ fn accept_publish(s: &AppState, p: &Principal, msg: &Value) -> Result<usize, (&'
             }
         }
     }
+    if s.runs.count_user(p.user_id) + texts.len() > MAX_RUNS_PER_USER {
+        return Err(("LimitExceededException", "Too many replies in progress; wait for one to finish or stop it."));
+    }
     for t in texts {
-        tokio::spawn(run(s.clone(), p.clone(), c.session, t));
+        // Registered here, before the task starts, so the cap and `stop` see it at once.
+        let handle = s.runs.start(p.user_id, c.session);
+        tokio::spawn(run(s.clone(), p.clone(), c.session, t, handle));
     }
     Ok(events.len())
 }
@@ -307,7 +314,27 @@ fn error_event(p: &Principal, sid: SessionId, message: &str) -> Value {
 }
 
 /// One chat turn: store the question, stream the answer to `/out`, store the answer.
-async fn run(s: AppState, p: Principal, sid: SessionId, text: String) {
+async fn run(s: AppState, p: Principal, sid: SessionId, text: String, handle: crate::state::RunHandle) {
+    let _registered = RunGuard(&s, p.user_id, sid, handle.id);
+    run_inner(&s, p, sid, text, &handle.token).await;
+}
+
+/// Unregisters a run however it ends.
+struct RunGuard<'a>(&'a AppState, rampart_core::UserId, SessionId, u64);
+
+impl Drop for RunGuard<'_> {
+    fn drop(&mut self) {
+        self.0.runs.finish(self.1, self.2, self.3);
+    }
+}
+
+async fn run_inner(
+    s: &AppState,
+    p: Principal,
+    sid: SessionId,
+    text: String,
+    cancel: &tokio_util::sync::CancellationToken,
+) {
     let out = Channel::out_of(p.user_id, sid).key();
     let fail = |m: &str| {
         s.hub.publish(&out, &error_event(&p, sid, m));
@@ -331,8 +358,6 @@ async fn run(s: AppState, p: Principal, sid: SessionId, text: String) {
             return fail("The message could not be processed.");
         }
     };
-    // Registered before the upstream call, so a stop also cancels a slow start.
-    let cancel = s.runs.start(p.user_id, sid);
     let started_reply = tokio::select! {
         r = s.chat.reply(&a, history, Default::default()) => Some(r),
         () = cancel.cancelled() => None,
@@ -340,7 +365,6 @@ async fn run(s: AppState, p: Principal, sid: SessionId, text: String) {
     let mut stream = match started_reply {
         Some(Ok(st)) => st,
         Some(Err(e)) => {
-            s.runs.finish(p.user_id, sid, &cancel);
             tracing::warn!(error = %e, "reply failed to start");
             return fail(ErrorCode::UpstreamError.default_message());
         }
@@ -368,7 +392,6 @@ async fn run(s: AppState, p: Principal, sid: SessionId, text: String) {
             }
             Ok(ChatEvent::Done { usage: u, .. }) => usage = u,
             Err(e) => {
-                s.runs.finish(p.user_id, sid, &cancel);
                 tracing::warn!(error = %e, "model stream failed");
                 return fail(ErrorCode::UpstreamError.default_message());
             }
@@ -376,7 +399,6 @@ async fn run(s: AppState, p: Principal, sid: SessionId, text: String) {
     }
     // Dropping the stream drops the upstream request.
     drop(stream);
-    s.runs.finish(p.user_id, sid, &cancel);
     if stopped && full.is_empty() {
         s.hub.publish(&out, &event(json!({"type": "end", "stopped": true, "modelId": a.model_id()})));
         return;

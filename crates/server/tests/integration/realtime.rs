@@ -331,3 +331,62 @@ async fn http_publish_runs_the_same_flow_with_the_same_rules() {
         .await
         .expect_error(401, "unauthorized");
 }
+
+#[tokio::test]
+async fn finished_replies_are_unregistered_and_too_many_at_once_are_refused() {
+    // Twelve turns one after another never reach the cap of 8 concurrent replies.
+    let s = TestServer::start().await;
+    let uid = s.user("cap@example.com", &[]).await;
+    let t = s.token("cap@example.com").await;
+    let sid = SessionId::new().to_string();
+    let mut ws = connect(&s, &t).await;
+    init(&mut ws).await;
+    send(&mut ws, json!({"type": "subscribe", "id": "o", "channel": format!("/out/{uid}/{sid}")})).await;
+    next(&mut ws).await;
+    for n in 0..12 {
+        send(&mut ws, publish_msg(&format!("p{n}"), &uid, &sid, "again")).await;
+        assert_eq!(next(&mut ws).await["type"], "publish_success", "turn {n}");
+        loop {
+            let ev: Value = serde_json::from_str(next(&mut ws).await["event"].as_str().unwrap()).unwrap();
+            if ev["content"]["type"] == "end" {
+                break;
+            }
+        }
+    }
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert_eq!(s.state.runs.count_user(uid.parse().unwrap()), 0);
+
+    // With a slow model, a ninth concurrent reply is refused.
+    let up = rampart_testkit::fake_openai::FakeOpenAi::start(rampart_testkit::fake_openai::Knobs {
+        reply: "slow ".repeat(50),
+        token_delay: Duration::from_millis(100),
+        fail_status: 503,
+        ..Default::default()
+    })
+    .await;
+    let s = TestServer::start_with(&[
+        (
+            "models",
+            json!([{"id": "local", "provider": "openai", "base_url": up.base_url, "model": "m", "max_retries": 0}]),
+        ),
+        ("assistants", json!([{"id": "default", "kind": "model", "model": "local"}])),
+    ])
+    .await;
+    let uid = s.user("cap@example.com", &[]).await;
+    let t = s.token("cap@example.com").await;
+    let mut ws = connect(&s, &t).await;
+    init(&mut ws).await;
+    let five = |sid: &str| -> Vec<String> {
+        (0..5).map(|_| json!({"payload": {"text": "x", "sessionId": sid}}).to_string()).collect()
+    };
+    let (a, b) = (SessionId::new().to_string(), SessionId::new().to_string());
+    send(&mut ws, json!({"type": "publish", "id": "a", "channel": format!("/in/{uid}/{a}"), "events": five(&a)})).await;
+    assert_eq!(next(&mut ws).await["type"], "publish_success");
+    send(&mut ws, json!({"type": "publish", "id": "b", "channel": format!("/in/{uid}/{b}"), "events": five(&b)})).await;
+    let e = next(&mut ws).await;
+    assert_eq!(
+        (e["type"].as_str(), e["errors"][0]["errorType"].as_str()),
+        (Some("publish_error"), Some("LimitExceededException"))
+    );
+    assert_eq!(s.post(&format!("/v1/sessions/{a}/stop"), Some(&t), json!({})).await.expect(200).body["stopped"], 5);
+}
