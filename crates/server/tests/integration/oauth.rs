@@ -46,22 +46,27 @@ async fn exchange(s: &TestServer, pairs: &[(&str, &str)]) -> (u16, Value) {
     (r.status().as_u16(), r.json().await.unwrap())
 }
 
-#[tokio::test]
-async fn code_flow_with_pkce_issues_client_bound_tokens() {
-    let s = server().await;
-    let t = s.token("olga@example.com").await;
-    let c = code(&s, &t).await;
-    let (st, tok) = exchange(
-        &s,
+/// Redeems a code with the right client, redirect URI and verifier.
+async fn redeem(s: &TestServer, code: &str) -> (u16, Value) {
+    exchange(
+        s,
         &[
             ("grant_type", "authorization_code"),
-            ("code", &c),
+            ("code", code),
             ("redirect_uri", REDIRECT),
             ("client_id", "wiki"),
             ("code_verifier", VERIFIER),
         ],
     )
-    .await;
+    .await
+}
+
+#[tokio::test]
+async fn code_flow_with_pkce_issues_client_bound_tokens() {
+    let s = server().await;
+    let t = s.token("olga@example.com").await;
+    let c = code(&s, &t).await;
+    let (st, tok) = redeem(&s, &c).await;
     assert_eq!(st, 200, "{tok}");
     let id = decode_unverified(tok["id_token"].as_str().unwrap());
     assert_eq!(id["aud"], "wiki");
@@ -210,17 +215,7 @@ async fn client_tokens_cannot_change_the_account() {
     let s = server().await;
     let t = s.token("olga@example.com").await;
     let c = code(&s, &t).await;
-    let (_, tok) = exchange(
-        &s,
-        &[
-            ("grant_type", "authorization_code"),
-            ("code", &c),
-            ("redirect_uri", REDIRECT),
-            ("client_id", "wiki"),
-            ("code_verifier", VERIFIER),
-        ],
-    )
-    .await;
+    let (_, tok) = redeem(&s, &c).await;
     let at = tok["access_token"].as_str().unwrap();
     assert_eq!(s.get("/v1/me", Some(at)).await.expect(200).body["authMethod"], "oauth_client");
     s.post("/v1/me/api-keys", Some(at), json!({"name": "x", "scopes": ["admin", "chat"]}))
@@ -267,17 +262,7 @@ async fn refresh_at_the_token_endpoint_checks_the_client() {
     assert_eq!((st, body["error"].as_str()), (400, Some("invalid_grant")), "a first-party sign-in is not the wiki's");
     let t = s.token("olga@example.com").await;
     let c = code(&s, &t).await;
-    let (_, tok) = exchange(
-        &s,
-        &[
-            ("grant_type", "authorization_code"),
-            ("code", &c),
-            ("redirect_uri", REDIRECT),
-            ("client_id", "wiki"),
-            ("code_verifier", VERIFIER),
-        ],
-    )
-    .await;
+    let (_, tok) = redeem(&s, &c).await;
     let (st, _) = exchange(
         &s,
         &[

@@ -37,6 +37,16 @@ async fn post(s: &TestServer, auth: &str, body: Value) -> reqwest::Response {
     s.http.post(format!("{}/v1/chat/completions", s.base)).bearer_auth(auth).json(&body).send().await.unwrap()
 }
 
+/// A one-message, non-streaming completion from the `default` assistant.
+async fn ask(s: &TestServer, auth: &str, question: &str) -> Resp {
+    s.post(
+        "/v1/chat/completions",
+        Some(auth),
+        json!({"model": "default", "messages": [{"role": "user", "content": question}]}),
+    )
+    .await
+}
+
 #[tokio::test]
 async fn out_of_the_box_the_extractive_assistant_answers() {
     let s = TestServer::start().await;
@@ -44,15 +54,7 @@ async fn out_of_the_box_the_extractive_assistant_answers() {
     let t = s.token("u@example.com").await;
     let m = s.get("/v1/models", Some(&t)).await.expect(200).body;
     assert_eq!(m["data"], json!([{"id": "default", "object": "model", "created": 0, "owned_by": "rampart"}]));
-    let r = s
-        .post(
-            "/v1/chat/completions",
-            Some(&t),
-            json!({"model": "default", "messages": [{"role": "user", "content": "hi"}]}),
-        )
-        .await
-        .expect(200)
-        .body;
+    let r = ask(&s, &t, "hi").await.expect(200).body;
     assert!(r["choices"][0]["message"]["content"].as_str().unwrap().contains("No generative model is configured"));
     assert_eq!(r["object"], "chat.completion");
 }
@@ -143,15 +145,7 @@ async fn a_service_interruption_answers_without_calling_the_model() {
     )
     .await
     .expect(201);
-    let r = s
-        .post(
-            "/v1/chat/completions",
-            Some(&admin),
-            json!({"model": "default", "messages": [{"role": "user", "content": "q"}]}),
-        )
-        .await
-        .expect(200)
-        .body;
+    let r = ask(&s, &admin, "q").await.expect(200).body;
     assert_eq!(r["choices"][0]["message"]["content"], "Back at 14:00.");
     let data = sse(post(
         &s,
@@ -170,14 +164,7 @@ async fn upstream_failures_are_generic_502s_and_mid_stream_errors_end_the_stream
     let s = with_model(&up).await;
     s.user("u@example.com", &[]).await;
     let t = s.token("u@example.com").await;
-    let r = s
-        .post(
-            "/v1/chat/completions",
-            Some(&t),
-            json!({"model": "default", "messages": [{"role": "user", "content": "q"}]}),
-        )
-        .await
-        .expect_error(502, "upstream_error");
+    let r = ask(&s, &t, "q").await.expect_error(502, "upstream_error");
     assert!(!r.body.to_string().contains("overloaded"), "upstream detail stays in the log");
     up.set_knobs(Knobs { error_after_tokens: Some(1), ..knobs("a b c") });
     let data =
@@ -224,13 +211,7 @@ async fn bad_requests_are_clear_4xx() {
         .as_str()
         .unwrap()
         .to_owned();
-    s.post(
-        "/v1/chat/completions",
-        Some(&chat_key),
-        json!({"model": "default", "messages": [{"role": "user", "content": "x"}]}),
-    )
-    .await
-    .expect(200);
+    ask(&s, &chat_key, "x").await.expect(200);
 }
 
 const SDK_SCRIPT: &str = r#"
