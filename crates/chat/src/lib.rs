@@ -7,6 +7,7 @@
 pub mod assistants;
 pub mod error;
 pub mod interruptions;
+pub mod jobs;
 pub mod service;
 
 pub use error::ChatError;

@@ -147,6 +147,10 @@ impl ChatService {
         self.clock.now()
     }
 
+    pub(crate) fn keyring(&self) -> &Keyring {
+        &self.keyring
+    }
+
     fn open(&self, aad: &[u8], sealed: &[u8]) -> Result<String> {
         let bytes = self.keyring.open(aad, sealed).map_err(|e| ChatError::Crypto(e.to_string()))?;
         String::from_utf8(bytes).map_err(|_| ChatError::Crypto("not UTF-8".into()))

@@ -56,3 +56,5 @@ typed_id!(/// One message of a chat session.
     MessageId);
 typed_id!(/// A feedback entry on an assistant message.
     FeedbackId);
+typed_id!(/// An async inference job.
+    JobId);

@@ -70,6 +70,11 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
     let grace = cfg.server.shutdown_grace.0;
     let state = crate::build_state(cfg).await?;
     announce_bootstrap(&state).await?;
+    match state.chat.fail_unfinished_jobs().await {
+        Ok(0) => {}
+        Ok(n) => tracing::warn!(jobs = n, "jobs interrupted by the previous shutdown were marked failed"),
+        Err(e) => tracing::error!(error = %e, "could not check unfinished jobs"),
+    }
     let _key_reload = state.identity.spawn_key_reload(state.config.auth.signing_key_reload_interval.0);
     let app = crate::build_app(state.clone());
     let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("cannot listen on {listen}"))?;

@@ -23,6 +23,7 @@ pub const MIGRATIONS: &[Migration] = &[
         name: "service_interruptions",
         sql: include_str!("../migrations/0004_service_interruptions.sql"),
     },
+    Migration { version: 5, name: "jobs", sql: include_str!("../migrations/0005_jobs.sql") },
 ];
 
 fn render(sql: &str, backend: Backend) -> String {

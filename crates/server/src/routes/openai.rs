@@ -25,7 +25,11 @@ const MAX_MESSAGES: usize = 500;
 const MAX_TOTAL_CHARS: usize = 400_000;
 
 pub fn routes() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(models)).routes(routes!(completions))
+    OpenApiRouter::new()
+        .routes(routes!(models))
+        .routes(routes!(completions))
+        .routes(routes!(submit_job))
+        .routes(routes!(get_job))
 }
 
 fn chat_user(p: &Principal) -> ApiResult<()> {
@@ -212,4 +216,50 @@ async fn completions(
         })
     });
     Ok(Sse::new(sse).keep_alive(KeepAlive::default()).into_response())
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct JobAccepted {
+    pub id: rampart_core::JobId,
+    pub status: &'static str,
+}
+
+/// Starts an async job for long inference (seed 003); the body is a chat-completions request.
+/// Answers at once with the job id; poll `GET /v1/jobs/{id}`.
+#[utoipa::path(post, path = "/v1/jobs", tag = "openai", request_body = CompletionRequest,
+    responses((status = 202, body = JobAccepted), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)),
+    security(("bearer" = []), ("apiKey" = [])))]
+async fn submit_job(
+    State(s): State<AppState>,
+    AuthUser(p): AuthUser,
+    Json(r): Json<CompletionRequest>,
+) -> ApiResult<(axum::http::StatusCode, axum::Json<JobAccepted>)> {
+    chat_user(&p)?;
+    let a = s
+        .assistants
+        .get_for(&r.model, &p)
+        .ok_or_else(|| ApiError::new(ErrorCode::NotFound, "No such model (assistant) for you."))?;
+    let messages = history(&r)?;
+    if r.stream {
+        return Err(ApiError::new(ErrorCode::InvalidRequest, "jobs do not stream; omit \"stream\""));
+    }
+    let o = rampart_chat::assistants::Overrides {
+        max_tokens: r.max_completion_tokens.or(r.max_tokens),
+        temperature: r.temperature,
+        top_p: r.top_p,
+    };
+    let id = s.chat.submit_job(p.user_id, a, messages, o).await?;
+    Ok((axum::http::StatusCode::ACCEPTED, axum::Json(JobAccepted { id, status: "pending" })))
+}
+
+/// A job's status and, when done, its result. Only its owner sees it.
+#[utoipa::path(get, path = "/v1/jobs/{id}", tag = "openai", params(("id" = String, Path)),
+    responses((status = 200, body = rampart_chat::jobs::JobView), (status = 404, body = ErrorBody)), security(("bearer" = []), ("apiKey" = [])))]
+async fn get_job(
+    State(s): State<AppState>,
+    AuthUser(p): AuthUser,
+    crate::extract::Path(id): crate::extract::Path<rampart_core::JobId>,
+) -> ApiResult<axum::Json<rampart_chat::jobs::JobView>> {
+    chat_user(&p)?;
+    Ok(axum::Json(s.chat.job(p.user_id, id).await?))
 }

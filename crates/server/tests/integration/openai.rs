@@ -280,3 +280,82 @@ async fn the_official_openai_python_sdk_works_unchanged() {
     assert_eq!(v["stream_usage"], 10);
     assert_eq!(v["missing"], 404);
 }
+
+/// Polls a job until it is no longer pending or running.
+async fn wait_job(s: &TestServer, auth: &str, id: &str) -> Value {
+    for _ in 0..500 {
+        let j = s.get(&format!("/v1/jobs/{id}"), Some(auth)).await.expect(200).body;
+        if j["status"] != "pending" && j["status"] != "running" {
+            return j;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    panic!("job {id} did not finish");
+}
+
+#[tokio::test]
+async fn jobs_return_at_once_and_only_their_owner_reads_the_result() {
+    let up = FakeOpenAi::start(Knobs {
+        token_delay: std::time::Duration::from_millis(300),
+        ..knobs("a long considered answer")
+    })
+    .await;
+    let s = with_model(&up).await;
+    s.user("j@example.com", &[]).await;
+    s.user("k@example.com", &[]).await;
+    let t = s.token("j@example.com").await;
+    let other = s.token("k@example.com").await;
+    let acc = s
+        .post("/v1/jobs", Some(&t), json!({"model": "default", "messages": [{"role": "user", "content": "think"}]}))
+        .await
+        .expect(202)
+        .body;
+    assert_eq!(acc["status"], "pending");
+    let id = acc["id"].as_str().unwrap();
+    // The model needs over a second; the job is accepted and visible before it is done.
+    let early = s.get(&format!("/v1/jobs/{id}"), Some(&t)).await.expect(200).body;
+    assert!(early["status"] == "pending" || early["status"] == "running", "{early}");
+    s.get(&format!("/v1/jobs/{id}"), Some(&other)).await.expect_error(404, "not_found");
+    let j = wait_job(&s, &t, id).await;
+    assert_eq!(j["status"], "succeeded");
+    assert_eq!(j["result"]["content"], "a long considered answer");
+    assert_eq!(j["result"]["modelId"], "llama3.1");
+    assert_eq!(j["result"]["outputTokens"], 4);
+    s.get(&format!("/v1/jobs/{}", uuid::Uuid::now_v7()), Some(&t)).await.expect_error(404, "not_found");
+    s.post(
+        "/v1/jobs",
+        Some(&t),
+        json!({"model": "default", "stream": true, "messages": [{"role": "user", "content": "x"}]}),
+    )
+    .await
+    .expect_error(400, "invalid_request");
+    s.post("/v1/jobs", Some(&t), json!({"model": "nope", "messages": [{"role": "user", "content": "x"}]}))
+        .await
+        .expect_error(404, "not_found");
+    // A failing upstream: the job fails with a generic message.
+    up.set_knobs(Knobs { fail_first: 1000, fail_status: 400, ..knobs("x") });
+    let id = s
+        .post("/v1/jobs", Some(&t), json!({"model": "default", "messages": [{"role": "user", "content": "x"}]}))
+        .await
+        .expect(202)
+        .body["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let j = wait_job(&s, &t, &id).await;
+    assert_eq!(j["status"], "failed");
+    assert_eq!(j["error"], "The model provider failed. Try again later.");
+    assert!(j.get("result").is_none());
+    // Unfinished jobs are failed at start-up (as after a crash).
+    s.state
+        .db
+        .create_job(
+            rampart_core::JobId::new(),
+            s.get("/v1/me", Some(&t)).await.body["sub"].as_str().unwrap().parse().unwrap(),
+            "default",
+            rampart_core::Timestamp::from_millis(0),
+        )
+        .await
+        .unwrap();
+    assert_eq!(s.state.chat.fail_unfinished_jobs().await.unwrap(), 1);
+}

@@ -89,6 +89,8 @@ async fn openapi_documents_every_route() {
         ("/v1/bot-management/health", "get"),
         ("/v1/models", "get"),
         ("/v1/chat/completions", "post"),
+        ("/v1/jobs", "post"),
+        ("/v1/jobs/{id}", "get"),
     ];
     for (p, m) in expected {
         assert!(paths.get(p).and_then(|x| x.get(m)).is_some(), "{m} {p} missing from the OpenAPI document");

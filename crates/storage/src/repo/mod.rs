@@ -6,6 +6,7 @@ pub mod audit;
 pub mod chat;
 pub mod groups;
 pub mod interruptions;
+pub mod jobs;
 pub mod meta;
 pub mod mfa;
 pub mod oauth;
