@@ -23,7 +23,7 @@ impl ChatError {
         match self {
             ChatError::Invalid(_) => ErrorCode::InvalidRequest,
             ChatError::NotFound => ErrorCode::NotFound,
-            ChatError::Storage(StorageError::Corrupt(m)) if m == "invalid cursor" => ErrorCode::InvalidRequest,
+            ChatError::Storage(StorageError::InvalidCursor) => ErrorCode::InvalidRequest,
             ChatError::Storage(_) | ChatError::Crypto(_) => ErrorCode::Internal,
             ChatError::Model(_) => ErrorCode::UpstreamError,
         }
@@ -32,7 +32,7 @@ impl ChatError {
     pub fn public_message(&self) -> String {
         match self {
             ChatError::Invalid(m) => m.clone(),
-            ChatError::Storage(StorageError::Corrupt(m)) if m == "invalid cursor" => "invalid cursor".into(),
+            ChatError::Storage(StorageError::InvalidCursor) => "invalid cursor".into(),
             _ => self.code().default_message().to_owned(),
         }
     }

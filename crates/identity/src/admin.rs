@@ -84,10 +84,7 @@ impl Identity {
         if q.is_some_and(|q| q.len() > 254) {
             return Err(IdentityError::Invalid("q must be at most 254 characters".into()));
         }
-        self.db().list_users(q, page).await.map_err(|e| match e {
-            rampart_storage::StorageError::Corrupt(_) => IdentityError::Invalid("invalid cursor".into()),
-            e => e.into(),
-        })
+        Ok(self.db().list_users(q, page).await?)
     }
 
     async fn is_last_admin(&self, user: &UserRecord) -> Result<bool> {

@@ -71,6 +71,7 @@ impl IdentityError {
             IdentityError::Upstream(_) => ErrorCode::InvalidToken,
             IdentityError::Storage(StorageError::Conflict) => ErrorCode::Conflict,
             IdentityError::Storage(StorageError::LastAdmin) => ErrorCode::LastAdmin,
+            IdentityError::Storage(StorageError::InvalidCursor) => ErrorCode::InvalidRequest,
             IdentityError::Storage(_) | IdentityError::Internal(_) => ErrorCode::Internal,
         }
     }
@@ -79,6 +80,7 @@ impl IdentityError {
     pub fn public_message(&self) -> String {
         match self {
             IdentityError::Invalid(m) | IdentityError::WeakPassword(m) => m.clone(),
+            IdentityError::Storage(StorageError::InvalidCursor) => "invalid cursor".into(),
             _ => self.code().default_message().to_owned(),
         }
     }

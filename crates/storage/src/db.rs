@@ -40,6 +40,9 @@ pub enum StorageError {
     LastAdmin,
     #[error("stored data is invalid: {0}")]
     Corrupt(String),
+    /// A pagination cursor the caller sent does not parse (client input, not corruption).
+    #[error("invalid pagination cursor")]
+    InvalidCursor,
     #[error("migration {version} was changed after it was applied")]
     MigrationChanged { version: i64 },
     #[error("the database schema is newer than this binary (version {0})")]

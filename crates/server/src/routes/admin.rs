@@ -2,7 +2,6 @@
 
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{AdminUser, Json, Meta, Path, Query};
-use crate::routes::me::cursor_err;
 use crate::routes::views::{PageView, UserView};
 use crate::state::AppState;
 use axum::extract::State;
@@ -215,7 +214,7 @@ async fn list_groups(
     Query(page): Query<PageRequest>,
 ) -> ApiResult<axum::Json<PageView<GroupView>>> {
     page.validate().map_err(ApiError::code)?;
-    let p = s.identity.list_groups(&page).await.map_err(cursor_err)?;
+    let p = s.identity.list_groups(&page).await?;
     Ok(axum::Json(PageView::from_page(p, |g| GroupView {
         name: g.name,
         description: g.description,
@@ -274,7 +273,7 @@ async fn list_keys(
     Query(page): Query<PageRequest>,
 ) -> ApiResult<axum::Json<PageView<ApiKeyView>>> {
     page.validate().map_err(ApiError::code)?;
-    let p = s.identity.list_api_keys(None, &page).await.map_err(cursor_err)?;
+    let p = s.identity.list_api_keys(None, &page).await?;
     Ok(axum::Json(PageView { items: p.items, next_cursor: p.next_cursor }))
 }
 
@@ -330,7 +329,7 @@ async fn list_audit(
     let page = PageRequest { limit: q.limit, cursor: q.cursor };
     page.validate().map_err(ApiError::code)?;
     let f = AuditFilter { action: q.action, actor_id: q.actor_id, outcome: q.outcome };
-    let p = s.db.list_audit(&f, &page).await.map_err(|e| cursor_err(e.into()))?;
+    let p = s.db.list_audit(&f, &page).await.map_err(rampart_identity::IdentityError::from)?;
     Ok(axum::Json(PageView::from_page(p, |r| AuditView {
         id: r.id,
         at: r.at,

@@ -185,17 +185,8 @@ async fn list_keys(
     Query(page): Query<PageRequest>,
 ) -> ApiResult<axum::Json<PageView<ApiKeyView>>> {
     page.validate().map_err(ApiError::code)?;
-    let pg = s.identity.list_api_keys(Some(p.user_id), &page).await.map_err(cursor_err)?;
+    let pg = s.identity.list_api_keys(Some(p.user_id), &page).await?;
     Ok(axum::Json(PageView { items: pg.items, next_cursor: pg.next_cursor }))
-}
-
-pub(crate) fn cursor_err(e: rampart_identity::IdentityError) -> ApiError {
-    match e {
-        rampart_identity::IdentityError::Storage(rampart_storage::StorageError::Corrupt(_)) => {
-            ApiError::new(ErrorCode::InvalidRequest, "invalid cursor")
-        }
-        e => e.into(),
-    }
 }
 
 /// Revokes one of the caller's keys. Another user's key id is answered 404.
@@ -239,7 +230,8 @@ async fn list_sessions(
         AuthMethod::Session { family } => Some(family),
         _ => None,
     };
-    let pg = s.db.list_families(p.user_id, s.identity.now(), &page).await.map_err(|e| cursor_err(e.into()))?;
+    let pg =
+        s.db.list_families(p.user_id, s.identity.now(), &page).await.map_err(rampart_identity::IdentityError::from)?;
     Ok(axum::Json(PageView::from_page(pg, |f| SessionView {
         current: Some(f.id) == current,
         id: f.id,

@@ -120,9 +120,9 @@ fn parse_session_cursor(page: &PageRequest) -> Result<(i64, String), StorageErro
     match &page.cursor {
         None => Ok((i64::MAX, String::new())),
         Some(c) => {
-            let (ms, sid) = c.split_once('.').ok_or_else(|| StorageError::Corrupt("invalid cursor".into()))?;
-            let ms: i64 = ms.parse().map_err(|_| StorageError::Corrupt("invalid cursor".into()))?;
-            let sid = uuid::Uuid::parse_str(sid).map_err(|_| StorageError::Corrupt("invalid cursor".into()))?;
+            let (ms, sid) = c.split_once('.').ok_or_else(|| StorageError::InvalidCursor)?;
+            let ms: i64 = ms.parse().map_err(|_| StorageError::InvalidCursor)?;
+            let sid = uuid::Uuid::parse_str(sid).map_err(|_| StorageError::InvalidCursor)?;
             Ok((ms, sid.hyphenated().to_string()))
         }
     }

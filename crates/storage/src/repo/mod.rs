@@ -37,9 +37,9 @@ pub(crate) fn id<T: std::str::FromStr>(row: &AnyRow, col: &str) -> Result<T, Sto
 pub(crate) fn cursor(page: &PageRequest) -> Result<Option<String>, StorageError> {
     match &page.cursor {
         None => Ok(None),
-        Some(c) => uuid::Uuid::parse_str(c)
-            .map(|u| Some(u.hyphenated().to_string()))
-            .map_err(|_| StorageError::Corrupt("invalid cursor".into())),
+        Some(c) => {
+            uuid::Uuid::parse_str(c).map(|u| Some(u.hyphenated().to_string())).map_err(|_| StorageError::InvalidCursor)
+        }
     }
 }
 
