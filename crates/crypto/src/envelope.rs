@@ -141,10 +141,6 @@ impl Keyring {
         self
     }
 
-    pub fn active_id(&self) -> &str {
-        &self.active.id
-    }
-
     fn find(&self, kid: &str) -> Option<&MasterKey> {
         std::iter::once(&self.active).chain(self.previous.iter()).find(|k| k.id == kid)
     }

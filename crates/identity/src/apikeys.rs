@@ -183,13 +183,8 @@ impl Identity {
         if ok { Ok(()) } else { Err(IdentityError::NotFound) }
     }
 
-    /// Resolves an API key to its owner's principal.
-    pub async fn verify_api_key(&self, key: &str) -> Result<Principal> {
-        Ok(self.verify_api_key_until(key).await?.0)
-    }
-
-    /// The principal and the key's expiry (for the authentication cache).
-    pub(crate) async fn verify_api_key_until(&self, key: &str) -> Result<(Principal, Option<Timestamp>)> {
+    /// Resolves an API key to its owner's principal, with the key's expiry (for the authentication cache).
+    pub(crate) async fn verify_api_key(&self, key: &str) -> Result<(Principal, Option<Timestamp>)> {
         let (prefix, secret) = parse_api_key(key).ok_or(IdentityError::InvalidToken("malformed api key"))?;
         let rec = self.db().api_key_by_prefix(prefix).await?;
         let hash = sha256_hex(secret.as_bytes());

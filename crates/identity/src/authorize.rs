@@ -132,7 +132,7 @@ impl Identity {
     }
 
     async fn api_key_principal(&self, key: &str, now: Timestamp) -> Result<(Principal, Option<Duration>)> {
-        let (p, expires_at) = self.verify_api_key_until(key).await?;
+        let (p, expires_at) = self.verify_api_key(key).await?;
         Ok((p, expires_at.map(|e| Duration::from_millis(u64::try_from(e.millis() - now.millis()).unwrap_or(0)))))
     }
 

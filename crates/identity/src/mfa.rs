@@ -152,9 +152,4 @@ impl Identity {
         self.audit(meta, Some((u.id, &u.email)), "mfa.disable", Some(u.id.to_string()), "success", None).await;
         Ok(())
     }
-
-    /// Unused recovery codes left (for `/v1/me`).
-    pub async fn recovery_codes_left(&self, user: UserId) -> Result<i64> {
-        Ok(self.db().unused_recovery_codes(user).await?)
-    }
 }

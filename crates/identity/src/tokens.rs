@@ -262,12 +262,9 @@ impl Identity {
             auth_time: now,
             nonce: grant.and_then(|g| g.nonce).map(str::to_owned),
         };
-        let sign = |c: &dyn erased::Claims| {
-            c.sign(&header, k.encoding_key()).map_err(|e| IdentityError::Internal(e.to_string()))
-        };
         Ok(TokenSet {
-            access_token: sign(&access)?,
-            id_token: sign(&id)?,
+            access_token: sign(&header, &access, k.encoding_key())?,
+            id_token: sign(&header, &id, k.encoding_key())?,
             refresh_token,
             expires_in: cfg.access_token_ttl.as_secs(),
             token_type: "Bearer".into(),
@@ -341,19 +338,6 @@ impl Identity {
     }
 }
 
-mod erased {
-    /// Lets one closure sign both claim types.
-    pub trait Claims {
-        fn sign(&self, h: &jsonwebtoken::Header, k: &jsonwebtoken::EncodingKey)
-        -> jsonwebtoken::errors::Result<String>;
-    }
-    impl<T: serde::Serialize> Claims for T {
-        fn sign(
-            &self,
-            h: &jsonwebtoken::Header,
-            k: &jsonwebtoken::EncodingKey,
-        ) -> jsonwebtoken::errors::Result<String> {
-            jsonwebtoken::encode(h, self, k)
-        }
-    }
+fn sign<T: Serialize>(h: &Header, claims: &T, key: &jsonwebtoken::EncodingKey) -> Result<String> {
+    jsonwebtoken::encode(h, claims, key).map_err(|e| IdentityError::Internal(e.to_string()))
 }

@@ -8,27 +8,16 @@ use std::path::Path;
 
 pub fn ensure_data_dir(dir: &Path) -> anyhow::Result<()> {
     if !dir.exists() {
-        std::fs::DirBuilder::new()
-            .recursive(true)
-            .mode_0700()
-            .create(dir)
-            .with_context(|| format!("cannot create data dir {}", dir.display()))?;
-    }
-    Ok(())
-}
-
-trait Mode0700 {
-    fn mode_0700(&mut self) -> &mut Self;
-}
-impl Mode0700 for std::fs::DirBuilder {
-    fn mode_0700(&mut self) -> &mut Self {
+        let mut b = std::fs::DirBuilder::new();
+        b.recursive(true);
         #[cfg(unix)]
         {
             use std::os::unix::fs::DirBuilderExt;
-            self.mode(0o700);
+            b.mode(0o700);
         }
-        self
+        b.create(dir).with_context(|| format!("cannot create data dir {}", dir.display()))?;
     }
+    Ok(())
 }
 
 /// Writes a secret file readable by its owner only; refuses to overwrite.

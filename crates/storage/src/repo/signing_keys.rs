@@ -62,10 +62,4 @@ impl Db {
             .await?
             .rows_affected())
     }
-
-    /// All sealed blobs, for master-key rotation.
-    pub async fn all_signing_keys(&self) -> Result<Vec<(String, Vec<u8>)>, StorageError> {
-        let rows = sqlx::query("SELECT kid, private_key FROM signing_keys").fetch_all(self.pool()).await?;
-        rows.iter().map(|r| Ok((r.try_get(0)?, r.try_get(1)?))).collect()
-    }
 }

@@ -152,19 +152,6 @@ impl Db {
         r.as_ref().map(family).transpose()
     }
 
-    /// Whether a family is live (exists, not revoked, not expired) for this user.
-    pub async fn family_is_live(&self, fid: TokenFamilyId, uid: UserId, now: Timestamp) -> Result<bool, StorageError> {
-        Ok(sqlx::query(
-            "SELECT 1 FROM token_families WHERE id = $1 AND user_id = $2 AND revoked_at IS NULL AND expires_at > $3",
-        )
-        .bind(fid.to_string())
-        .bind(uid.to_string())
-        .bind(now.millis())
-        .fetch_optional(self.pool())
-        .await?
-        .is_some())
-    }
-
     /// Revokes one family, only if it belongs to `uid`. True if it was live.
     pub async fn revoke_family(
         &self,

@@ -154,17 +154,6 @@ impl Db {
         Ok(users)
     }
 
-    pub async fn user_groups(&self, user: UserId) -> Result<Vec<String>, StorageError> {
-        let rows = sqlx::query(
-            "SELECT g.name FROM user_groups ug JOIN groups g ON g.id = ug.group_id \
-             WHERE ug.user_id = $1 ORDER BY g.name",
-        )
-        .bind(user.to_string())
-        .fetch_all(self.pool())
-        .await?;
-        rows.iter().map(|r| Ok(r.try_get::<String, _>(0)?)).collect()
-    }
-
     /// Creates a user with its groups in one transaction. Unknown group names are an error
     /// (`Corrupt` is not used: the caller validates names first; here they are `Conflict`-free).
     pub async fn create_user(&self, u: &NewUser<'_>, now: Timestamp) -> Result<UserRecord, StorageError> {
