@@ -4,7 +4,8 @@ use crate::error::{IdentityError, Result};
 use crate::service::{Identity, RequestMeta};
 use rampart_core::{ApiKeyId, AuthMethod, Page, PageRequest, Principal, Scope, Timestamp, UserId};
 use rampart_crypto::{ct_eq, new_api_key, parse_api_key, sha256_hex};
-use rampart_storage::repo::api_keys::{ApiKeyRecord, KeyOwner, NewApiKeyRow};
+use rampart_storage::repo::Owner;
+use rampart_storage::repo::api_keys::{ApiKeyRecord, NewApiKeyRow};
 use rampart_storage::repo::users::UserStatus;
 use serde::Serialize;
 
@@ -155,7 +156,7 @@ impl Identity {
     }
 
     pub async fn list_api_keys(&self, owner: Option<UserId>, page: &PageRequest) -> Result<Page<ApiKeyView>> {
-        let who = owner.map_or(KeyOwner::Anyone, KeyOwner::User);
+        let who = owner.map_or(Owner::Anyone, Owner::User);
         Ok(self.db().list_api_keys(who, page).await?.map(ApiKeyView::from))
     }
 
@@ -168,7 +169,7 @@ impl Identity {
         id: ApiKeyId,
         meta: &RequestMeta,
     ) -> Result<()> {
-        let who = owner.map_or(KeyOwner::Anyone, KeyOwner::User);
+        let who = owner.map_or(Owner::Anyone, Owner::User);
         let ok = self.db().revoke_api_key(who, id, self.now()).await?;
         self.invalidate_auth_cache();
         self.audit(

@@ -124,6 +124,11 @@ async fn call(
     (status, resp.json().await.unwrap_or(Value::Null))
 }
 
+async fn login(http: &::reqwest::Client, base: &str, email: &str) -> (u16, Value) {
+    call(http, "POST", format!("{base}/v1/auth/login"), None, Some(json!({"username": email, "password": PASSWORD})))
+        .await
+}
+
 fn totp(secret_b32: &str, t: u64) -> String {
     let bytes = totp_rs::Secret::Encoded(secret_b32.to_owned()).to_bytes().unwrap();
     totp_rs::TOTP::new_unchecked(totp_rs::Algorithm::SHA1, 6, 1, 30, bytes, None, "x".into()).generate(t)
@@ -146,14 +151,7 @@ async fn full_flow(db: Option<&str>) {
     let srv = Server::start(dir.path(), db);
     let http = ::reqwest::Client::new();
     let b = &srv.base;
-    let (st, l) = call(
-        &http,
-        "POST",
-        format!("{b}/v1/auth/login"),
-        None,
-        Some(json!({"username": "e2e@example.com", "password": PASSWORD})),
-    )
-    .await;
+    let (st, l) = login(&http, b, "e2e@example.com").await;
     assert_eq!(st, 200, "{l}");
     let at = l["accessToken"].as_str().unwrap().to_owned();
     // Enrol TOTP, then sign in again with a code computed here.
@@ -177,14 +175,7 @@ async fn full_flow(db: Option<&str>) {
     let (st, _) = call(&http, "GET", format!("{b}/v1/me"), Some(("authorization", &bearer)), None).await;
     assert_eq!(st, 401, "logged-out token refused");
 
-    let (_, ch) = call(
-        &http,
-        "POST",
-        format!("{b}/v1/auth/login"),
-        None,
-        Some(json!({"username": "e2e@example.com", "password": PASSWORD})),
-    )
-    .await;
+    let (_, ch) = login(&http, b, "e2e@example.com").await;
     assert_eq!(ch["challenge"], "TOTP");
     let next_step = (now() / 30 + 1) * 30; // the enrolment code's step is spent; use the next one
     let (st, tokens) = call(
@@ -422,16 +413,7 @@ async fn cli_signing_key_rotation_reaches_the_running_server() {
         std::thread::sleep(Duration::from_millis(50));
     }
     let http = ::reqwest::Client::new();
-    let login = || {
-        call(
-            &http,
-            "POST",
-            format!("{}/v1/auth/login", srv.base),
-            None,
-            Some(json!({"username": "rot@example.com", "password": PASSWORD})),
-        )
-    };
-    let (_, l1) = login().await;
+    let (_, l1) = login(&http, &srv.base, "rot@example.com").await;
     let old = l1["accessToken"].as_str().unwrap().to_owned();
     let kid = |t: &str| jsonwebtoken::decode_header(t).unwrap().kid.unwrap();
     let old_kid = kid(&old);
@@ -447,7 +429,7 @@ async fn cli_signing_key_rotation_reaches_the_running_server() {
     let (_, jwks) = call(&http, "GET", format!("{}/.well-known/jwks.json", srv.base), None, None).await;
     let kids: Vec<&str> = jwks["keys"].as_array().unwrap().iter().map(|k| k["kid"].as_str().unwrap()).collect();
     assert!(kids.contains(&old_kid.as_str()) && kids.contains(&new_kid.as_str()), "{kids:?}");
-    let (_, l2) = login().await;
+    let (_, l2) = login(&http, &srv.base, "rot@example.com").await;
     assert_eq!(kid(l2["accessToken"].as_str().unwrap()), new_kid, "the running server signs with the new key");
     let (st, _) =
         call(&http, "GET", format!("{}/v1/me", srv.base), Some(("authorization", &format!("Bearer {old}"))), None)

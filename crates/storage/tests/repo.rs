@@ -4,7 +4,8 @@
 //! (`RAMPART_TEST_POSTGRES_URL`; without it the PostgreSQL half prints SKIPPED by name).
 
 use rampart_core::{PageRequest, Timestamp, UserId};
-use rampart_storage::repo::api_keys::{KeyOwner, NewApiKeyRow};
+use rampart_storage::repo::Owner;
+use rampart_storage::repo::api_keys::NewApiKeyRow;
 use rampart_storage::repo::audit::{AuditEntry, AuditFilter};
 use rampart_storage::repo::tokens::{NewFamily, RefreshLookup};
 use rampart_storage::repo::users::{NewUser, UserStatus};
@@ -244,14 +245,14 @@ async fn api_keys_owner_scoping(db: &Db) {
         .await
         .unwrap();
     assert_eq!(db.api_key_by_prefix("abcdef012345").await.unwrap().unwrap().id, k.id);
-    assert!(db.api_key(KeyOwner::User(b), k.id).await.unwrap().is_none());
-    assert!(db.list_api_keys(KeyOwner::User(b), &PageRequest::default()).await.unwrap().items.is_empty());
-    assert_eq!(db.list_api_keys(KeyOwner::Anyone, &PageRequest::default()).await.unwrap().items.len(), 1);
-    assert!(!db.revoke_api_key(KeyOwner::User(b), k.id, T0).await.unwrap(), "another user's key is refused");
-    assert!(db.revoke_api_key(KeyOwner::User(a), k.id, T0).await.unwrap());
-    assert!(!db.revoke_api_key(KeyOwner::Anyone, k.id, T0).await.unwrap(), "already revoked");
+    assert!(db.api_key(Owner::User(b), k.id).await.unwrap().is_none());
+    assert!(db.list_api_keys(Owner::User(b), &PageRequest::default()).await.unwrap().items.is_empty());
+    assert_eq!(db.list_api_keys(Owner::Anyone, &PageRequest::default()).await.unwrap().items.len(), 1);
+    assert!(!db.revoke_api_key(Owner::User(b), k.id, T0).await.unwrap(), "another user's key is refused");
+    assert!(db.revoke_api_key(Owner::User(a), k.id, T0).await.unwrap());
+    assert!(!db.revoke_api_key(Owner::Anyone, k.id, T0).await.unwrap(), "already revoked");
     db.touch_api_key(k.id, T0).await.unwrap();
-    assert_eq!(db.api_key(KeyOwner::User(a), k.id).await.unwrap().unwrap().last_used_at, Some(T0));
+    assert_eq!(db.api_key(Owner::User(a), k.id).await.unwrap().unwrap().last_used_at, Some(T0));
     let dup = db
         .create_api_key(
             &NewApiKeyRow {

@@ -1,6 +1,6 @@
 //! API keys. Stored: the public prefix and the SHA-256 of the secret, never the key.
 
-use super::{cursor, id, paginate, ts, ts_opt};
+use super::{Owner, cursor, id, paginate, ts, ts_opt};
 use crate::repo::sqlf;
 use crate::{Db, StorageError};
 use rampart_core::{ApiKeyId, Page, PageRequest, Timestamp, UserId};
@@ -29,14 +29,6 @@ pub struct NewApiKeyRow<'a> {
     pub secret_hash: &'a str,
     pub scopes: &'a str,
     pub expires_at: Option<Timestamp>,
-}
-
-/// Whose keys a call may see or touch: the repository adds the predicate.
-#[derive(Clone, Copy, Debug)]
-pub enum KeyOwner {
-    User(UserId),
-    /// Administrators: any owner.
-    Anyone,
 }
 
 const COLS: &str = "id, user_id, name, prefix, secret_hash, scopes, created_at, expires_at, last_used_at, revoked_at";
@@ -70,7 +62,7 @@ impl Db {
             .bind(k.expires_at.map(Timestamp::millis))
             .execute(self.pool())
             .await?;
-        self.api_key(KeyOwner::Anyone, kid).await?.ok_or_else(|| StorageError::Corrupt("key vanished".into()))
+        self.api_key(Owner::Anyone, kid).await?.ok_or_else(|| StorageError::Corrupt("key vanished".into()))
     }
 
     pub async fn api_key_by_prefix(&self, prefix: &str) -> Result<Option<ApiKeyRecord>, StorageError> {
@@ -81,16 +73,16 @@ impl Db {
         r.as_ref().map(from_row).transpose()
     }
 
-    pub async fn api_key(&self, owner: KeyOwner, kid: ApiKeyId) -> Result<Option<ApiKeyRecord>, StorageError> {
+    pub async fn api_key(&self, owner: Owner, kid: ApiKeyId) -> Result<Option<ApiKeyRecord>, StorageError> {
         let r = match owner {
-            KeyOwner::User(u) => {
+            Owner::User(u) => {
                 sqlx::query(sqlf!("SELECT {COLS} FROM api_keys WHERE id = $1 AND user_id = $2"))
                     .bind(kid.to_string())
                     .bind(u.to_string())
                     .fetch_optional(self.pool())
                     .await?
             }
-            KeyOwner::Anyone => {
+            Owner::Anyone => {
                 sqlx::query(sqlf!("SELECT {COLS} FROM api_keys WHERE id = $1"))
                     .bind(kid.to_string())
                     .fetch_optional(self.pool())
@@ -101,11 +93,11 @@ impl Db {
     }
 
     /// Keys newest first; `owner` limits whose.
-    pub async fn list_api_keys(&self, owner: KeyOwner, page: &PageRequest) -> Result<Page<ApiKeyRecord>, StorageError> {
+    pub async fn list_api_keys(&self, owner: Owner, page: &PageRequest) -> Result<Page<ApiKeyRecord>, StorageError> {
         let before = cursor(page)?.unwrap_or_default();
         let lim = i64::from(page.limit()) + 1;
         let rows = match owner {
-            KeyOwner::User(u) => {
+            Owner::User(u) => {
                 sqlx::query(sqlf!(
                     "SELECT {COLS} FROM api_keys WHERE user_id = $1 AND ($2 = '' OR id < $2) ORDER BY id DESC LIMIT $3"
                 ))
@@ -115,7 +107,7 @@ impl Db {
                 .fetch_all(self.pool())
                 .await?
             }
-            KeyOwner::Anyone => {
+            Owner::Anyone => {
                 sqlx::query(sqlf!("SELECT {COLS} FROM api_keys WHERE ($1 = '' OR id < $1) ORDER BY id DESC LIMIT $2"))
                     .bind(before)
                     .bind(lim)
@@ -128,15 +120,15 @@ impl Db {
     }
 
     /// Revokes a key the owner may touch. True if it was live.
-    pub async fn revoke_api_key(&self, owner: KeyOwner, kid: ApiKeyId, now: Timestamp) -> Result<bool, StorageError> {
+    pub async fn revoke_api_key(&self, owner: Owner, kid: ApiKeyId, now: Timestamp) -> Result<bool, StorageError> {
         let q = match owner {
-            KeyOwner::User(u) => {
+            Owner::User(u) => {
                 sqlx::query("UPDATE api_keys SET revoked_at = $1 WHERE id = $2 AND user_id = $3 AND revoked_at IS NULL")
                     .bind(now.millis())
                     .bind(kid.to_string())
                     .bind(u.to_string())
             }
-            KeyOwner::Anyone => sqlx::query("UPDATE api_keys SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
+            Owner::Anyone => sqlx::query("UPDATE api_keys SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
                 .bind(now.millis())
                 .bind(kid.to_string()),
         };

@@ -1,6 +1,7 @@
 //! Chat sessions, their messages (one row each) and feedback. Content columns arrive sealed;
 //! every read and delete takes the owner, so another user's ids simply find nothing.
 
+pub use super::Owner;
 use super::{cursor, id, paginate, ts};
 use crate::repo::sqlf;
 use crate::{Db, StorageError};
@@ -60,13 +61,6 @@ pub struct NewFeedback<'a> {
     pub rating: &'a str,
     pub reason: Option<&'a str>,
     pub sealed_text: Option<&'a [u8]>,
-}
-
-/// Whose sessions a call may read: the owner's, or (administrators) anyone's.
-#[derive(Clone, Copy, Debug)]
-pub enum Owner {
-    User(UserId),
-    Anyone,
 }
 
 const SESSION_COLS: &str = "id, user_id, assistant_id, title, created_at, updated_at";

@@ -20,6 +20,14 @@ use rampart_core::{PageRequest, Timestamp};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
+/// Whose rows a call may see or touch: one user's, or (administrators) anyone's. The
+/// repositories turn it into the SQL predicate.
+#[derive(Clone, Copy, Debug)]
+pub enum Owner {
+    User(rampart_core::UserId),
+    Anyone,
+}
+
 pub(crate) fn ts(row: &AnyRow, col: &str) -> Result<Timestamp, StorageError> {
     Ok(Timestamp::from_millis(row.try_get::<i64, _>(col)?))
 }
