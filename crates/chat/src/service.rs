@@ -231,7 +231,7 @@ impl ChatService {
     pub async fn get_session(&self, owner: Owner, sid: SessionId) -> Result<SessionDetail> {
         let s = self.db.session(owner, sid).await?.ok_or(ChatError::NotFound)?;
         let mut history = Vec::new();
-        for m in self.db.session_messages(sid).await? {
+        for m in self.db.session_messages(sid, u32::MAX).await? {
             let parts = match &m.sealed_parts {
                 Some(p) => Some(
                     serde_json::from_str(&self.open(&parts_aad(m.id), p)?)
@@ -262,25 +262,26 @@ impl ChatService {
         })
     }
 
-    /// The last `max` messages of the user's session, as model input (oldest first).
+    /// The last `max` messages of the user's session, as model input (oldest first). Only those
+    /// messages are read and decrypted.
     pub async fn model_history(
         &self,
         user: UserId,
         sid: SessionId,
-        max: usize,
+        max: u32,
     ) -> Result<Vec<rampart_core::llm::ChatMessage>> {
         use rampart_core::llm::{ChatMessage, Role};
-        let d = self.get_session(Owner::User(user), sid).await?;
-        let skip = d.history.len().saturating_sub(max);
-        Ok(d.history
-            .into_iter()
-            .skip(skip)
-            .filter_map(|m| match m.role.as_str() {
-                "user" => Some(ChatMessage::new(Role::User, m.content)),
-                "assistant" => Some(ChatMessage::new(Role::Assistant, m.content)),
-                _ => None,
-            })
-            .collect())
+        self.db.session(Owner::User(user), sid).await?.ok_or(ChatError::NotFound)?;
+        let mut out = Vec::new();
+        for m in self.db.session_messages(sid, max).await? {
+            let role = match m.role.as_str() {
+                "user" => Role::User,
+                "assistant" => Role::Assistant,
+                _ => continue,
+            };
+            out.push(ChatMessage::new(role, self.open(&content_aad(m.id), &m.sealed_content)?));
+        }
+        Ok(out)
     }
 
     pub async fn delete_session(&self, user: UserId, sid: SessionId) -> Result<()> {

@@ -416,12 +416,14 @@ async fn chat_sessions_messages_and_feedback(db: &Db) {
     ];
     assert!(!db.append_messages(s0, b, &msgs, later).await.unwrap(), "not b's session");
     assert!(db.append_messages(s0, a, &msgs, later).await.unwrap());
-    let history = db.session_messages(s0).await.unwrap();
+    let history = db.session_messages(s0, 100).await.unwrap();
     assert_eq!(
         history.iter().map(|m| (m.seq, m.role.as_str())).collect::<Vec<_>>(),
         vec![(1, "user"), (2, "assistant")]
     );
     assert_eq!(history[1].response_time_ms, Some(12));
+    let tail = db.session_messages(s0, 1).await.unwrap();
+    assert_eq!(tail.iter().map(|m| m.role.as_str()).collect::<Vec<_>>(), vec!["assistant"], "the last one only");
     // Most recently active first, paginated by keyset.
     let p1 = db.list_sessions(Owner::User(a), &PageRequest { limit: Some(2), cursor: None }).await.unwrap();
     assert_eq!(p1.items[0].id, s0, "the session with the newest message comes first");
@@ -478,7 +480,7 @@ async fn chat_sessions_messages_and_feedback(db: &Db) {
     // Deleting cascades to messages and feedback; another user's delete finds nothing.
     assert!(!db.delete_session(b, s0).await.unwrap());
     assert!(db.delete_session(a, s0).await.unwrap());
-    assert!(db.session_messages(s0).await.unwrap().is_empty());
+    assert!(db.session_messages(s0, 100).await.unwrap().is_empty());
     assert!(db.feedback(Owner::Anyone, fid).await.unwrap().is_none());
     assert_eq!(db.delete_all_sessions(a).await.unwrap(), 4);
 }

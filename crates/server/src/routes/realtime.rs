@@ -30,7 +30,7 @@ const MAX_EVENT: usize = 240 * 1024;
 const MAX_SUBSCRIPTIONS: usize = 100;
 const OUTBOX: usize = 1024;
 const KA_EVERY: Duration = Duration::from_secs(60);
-const HISTORY: usize = 50;
+const HISTORY: u32 = 50;
 /// Replies one user may have in progress at once (publishing more is refused).
 const MAX_RUNS_PER_USER: usize = 8;
 

@@ -206,13 +206,18 @@ impl Db {
         r.as_ref().map(session).transpose()
     }
 
-    /// All messages of a session, oldest first (the caller has already checked ownership).
-    pub async fn session_messages(&self, sid: SessionId) -> Result<Vec<MessageRecord>, StorageError> {
-        let rows = sqlx::query(sqlf!("SELECT {MESSAGE_COLS} FROM chat_messages WHERE session_id = $1 ORDER BY seq"))
-            .bind(sid.to_string())
-            .fetch_all(self.pool())
-            .await?;
-        rows.iter().map(message).collect()
+    /// The last `max` messages of a session, oldest first (the caller has checked ownership).
+    pub async fn session_messages(&self, sid: SessionId, max: u32) -> Result<Vec<MessageRecord>, StorageError> {
+        let rows = sqlx::query(sqlf!(
+            "SELECT {MESSAGE_COLS} FROM chat_messages WHERE session_id = $1 ORDER BY seq DESC LIMIT $2"
+        ))
+        .bind(sid.to_string())
+        .bind(i64::from(max))
+        .fetch_all(self.pool())
+        .await?;
+        let mut out = rows.iter().map(message).collect::<Result<Vec<_>, _>>()?;
+        out.reverse();
+        Ok(out)
     }
 
     /// Sessions, most recently active first; `owner` limits whose.
