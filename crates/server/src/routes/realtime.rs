@@ -67,7 +67,7 @@ async fn authenticate(s: &AppState, cred: Option<(&'static str, String)>) -> Opt
 }
 
 async fn connection(s: AppState, mut sock: WebSocket, cred: Option<(&'static str, String)>) {
-    let Some(principal) = authenticate(&s, cred).await else {
+    if authenticate(&s, cred.clone()).await.is_none() {
         // Accept, say why, close: clients cannot read an HTTP refusal of an upgrade.
         let _ = sock
             .send(Message::Text(
@@ -76,7 +76,7 @@ async fn connection(s: AppState, mut sock: WebSocket, cred: Option<(&'static str
             .await;
         let _ = sock.close().await;
         return;
-    };
+    }
     let conn = s.hub.connection_id();
     let (tx, mut rx) = tokio::sync::mpsc::channel::<String>(OUTBOX);
     let (kill, mut killed) = tokio::sync::watch::channel(false);
@@ -88,7 +88,7 @@ async fn connection(s: AppState, mut sock: WebSocket, cred: Option<(&'static str
     loop {
         let out: Vec<String> = tokio::select! {
             msg = stream.next() => match msg {
-                Some(Ok(Message::Text(t))) => handle(&s, &principal, conn, &outbox, &mut subs, t.as_str()).await,
+                Some(Ok(Message::Text(t))) => handle(&s, &cred, conn, &outbox, &mut subs, t.as_str()).await,
                 Some(Ok(Message::Binary(_))) => vec![frames::op_error("error", None, "BadRequestException", "frames must be JSON text")],
                 Some(Ok(Message::Close(_))) | None | Some(Err(_)) => break,
                 Some(Ok(_)) => Vec::new(),
@@ -119,11 +119,16 @@ fn valid_id(id: &str) -> bool {
     (1..=128).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'+'))
 }
 
-/// The principal for one operation: its own `authorization` if present, else the connection's.
-async fn op_principal(s: &AppState, conn_p: &Principal, msg: &Value) -> Option<Principal> {
+/// The connection's credential, as presented at connect time.
+type ConnCred = Option<(&'static str, String)>;
+
+/// The principal for one operation: its own `authorization` if present, else the connection's
+/// credential, resolved again each time (through the authentication cache), so a logout, a
+/// disabled account or an expired token also ends what an open connection may do.
+async fn op_principal(s: &AppState, conn_cred: &ConnCred, msg: &Value) -> Option<Principal> {
     match msg.get("authorization").and_then(rampart_realtime::credential_of_json) {
         Some(c) => authenticate(s, Some(c)).await,
-        None => Some(conn_p.clone()),
+        None => authenticate(s, conn_cred.clone()).await,
     }
 }
 
@@ -143,7 +148,7 @@ fn own_channel(p: &Principal, raw: &str, want: ChannelKind) -> Result<Channel, (
 
 async fn handle(
     s: &AppState,
-    conn_p: &Principal,
+    conn_cred: &ConnCred,
     conn: u64,
     outbox: &Outbox,
     subs: &mut HashSet<String>,
@@ -172,7 +177,7 @@ async fn handle(
                     "Too many subscriptions on this connection.",
                 )];
             }
-            let Some(p) = op_principal(s, conn_p, &msg).await else {
+            let Some(p) = op_principal(s, conn_cred, &msg).await else {
                 return vec![frames::op_error(
                     "subscribe_error",
                     Some(&id),
@@ -201,7 +206,7 @@ async fn handle(
                 )]
             }
         }
-        "publish" => publish(s, conn_p, &msg, &id).await,
+        "publish" => publish(s, conn_cred, &msg, &id).await,
         _ => vec![frames::op_error(
             "error",
             (!id.is_empty()).then_some(id.as_str()),
@@ -211,11 +216,11 @@ async fn handle(
     }
 }
 
-async fn publish(s: &AppState, conn_p: &Principal, msg: &Value, id: &str) -> Vec<String> {
+async fn publish(s: &AppState, conn_cred: &ConnCred, msg: &Value, id: &str) -> Vec<String> {
     if !valid_id(id) {
         return vec![frames::op_error("publish_error", Some(id), "BadRequestException", "The id is invalid.")];
     }
-    let Some(p) = op_principal(s, conn_p, msg).await else {
+    let Some(p) = op_principal(s, conn_cred, msg).await else {
         return vec![frames::op_error(
             "publish_error",
             Some(id),

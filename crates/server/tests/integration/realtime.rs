@@ -390,3 +390,23 @@ async fn finished_replies_are_unregistered_and_too_many_at_once_are_refused() {
     );
     assert_eq!(s.post(&format!("/v1/sessions/{a}/stop"), Some(&t), json!({})).await.expect(200).body["stopped"], 5);
 }
+
+/// The connection's credential is checked again on every operation: after a logout, an open
+/// connection can no longer subscribe or publish.
+#[tokio::test]
+async fn a_logout_ends_what_an_open_connection_may_do() {
+    let s = TestServer::start().await;
+    let uid = s.user("lo@example.com", &[]).await;
+    let l = s.login("lo@example.com").await;
+    let t = l["accessToken"].as_str().unwrap().to_owned();
+    let sid = SessionId::new().to_string();
+    let mut ws = connect(&s, &t).await;
+    init(&mut ws).await;
+    send(&mut ws, json!({"type": "subscribe", "id": "a", "channel": format!("/out/{uid}/{sid}")})).await;
+    assert_eq!(next(&mut ws).await["type"], "subscribe_success");
+    s.post("/v1/auth/logout", None, json!({"refreshToken": l["refreshToken"]})).await.expect(204);
+    send(&mut ws, json!({"type": "subscribe", "id": "b", "channel": format!("/out/{uid}/{sid}")})).await;
+    assert_eq!(next(&mut ws).await["errors"][0]["errorType"], "UnauthorizedException");
+    send(&mut ws, publish_msg("p", &uid, &sid, "still here?")).await;
+    assert_eq!(next(&mut ws).await["errors"][0]["errorType"], "UnauthorizedException");
+}
