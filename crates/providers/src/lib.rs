@@ -6,13 +6,18 @@
 //! from administrators' configuration, never from a request. Depends on `core` only.
 //! Later: Anthropic Messages, Bedrock Converse, a generic HTTP JSON endpoint.
 
+pub mod anthropic;
 pub mod error;
+mod http;
 pub mod openai;
+mod stream;
 /// The request and response vocabulary lives in `core` (it is the port both sides share).
 pub mod types {
     pub use rampart_core::llm::*;
 }
 
+pub use anthropic::{Anthropic, AnthropicConfig};
 pub use error::{ProviderError, ProviderErrorKind};
 pub use openai::{OpenAiCompatible, OpenAiConfig};
+pub use stream::EventStream;
 pub use types::{ChatEvent, ChatMessage, ChatRequest, Completion, Role, Usage};

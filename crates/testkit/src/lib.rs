@@ -4,6 +4,7 @@
 //! lives in the server crate's tests, since this crate must not depend on `server`.
 
 pub mod db;
+pub mod fake_anthropic;
 pub mod fake_openai;
 
 pub use db::{TestDb, pg_url, skipped};

@@ -1,0 +1,246 @@
+//! Anthropic Messages API (`POST {base_url}/v1/messages`, `stream: true`), as documented in
+//! "Streaming Messages": named SSE events `message_start` (input usage), `content_block_start`,
+//! `content_block_delta` (`text_delta` → text), `content_block_stop`, `message_delta` (stop
+//! reason, cumulative output usage), `message_stop` (the end), `ping`, and `error` (e.g.
+//! `overloaded_error`). Unknown event types are ignored, as the documentation asks.
+//!
+//! The request differs from OpenAI's in three ways handled here: the system prompt is a
+//! top-level `system` string, not a message; roles must alternate starting with `user`
+//! (consecutive same-role messages are merged); `max_tokens` is required.
+
+use crate::error::{ProviderError, ProviderErrorKind};
+use crate::types::{ChatEvent, ChatMessage, ChatRequest, Role, Usage};
+use crate::{http, stream};
+use eventsource_stream::Event;
+use rampart_core::Secret;
+use serde_json::{Value, json};
+use std::time::Duration;
+
+/// The API version we speak (sent as `anthropic-version`).
+pub const ANTHROPIC_VERSION: &str = "2023-06-01";
+/// `max_tokens` when the request sets none (Anthropic requires one).
+pub const DEFAULT_MAX_TOKENS: u32 = 4096;
+
+#[derive(Clone, Debug)]
+pub struct AnthropicConfig {
+    /// `https://api.anthropic.com` unless a gateway is configured (from admin configuration).
+    pub base_url: url::Url,
+    /// e.g. `claude-sonnet-4-5`.
+    pub model: String,
+    /// Sent as `x-api-key`.
+    pub api_key: Option<Secret<String>>,
+    /// Time to the response headers, and between stream events.
+    pub timeout: Duration,
+    /// Retries of retryable failures before any output (see the `http` module).
+    pub max_retries: u32,
+}
+
+impl AnthropicConfig {
+    /// Anthropic's public endpoint.
+    pub fn default_base_url() -> url::Url {
+        url::Url::parse("https://api.anthropic.com").unwrap_or_else(|_| unreachable!("a valid literal URL"))
+    }
+}
+
+/// A client for one configured Anthropic model.
+#[derive(Clone, Debug)]
+pub struct Anthropic {
+    http: reqwest::Client,
+    cfg: AnthropicConfig,
+}
+
+impl Anthropic {
+    pub fn new(cfg: AnthropicConfig) -> Result<Self, ProviderError> {
+        Ok(Self { http: http::client(cfg.timeout)?, cfg })
+    }
+
+    fn url(&self) -> String {
+        format!("{}/v1/messages", self.cfg.base_url.as_str().trim_end_matches('/'))
+    }
+
+    /// A streamed reply: `Delta`s, then one `Done`. A failure after the response was accepted
+    /// is reported in the stream and not retried.
+    pub async fn stream(&self, req: &ChatRequest) -> Result<stream::EventStream, ProviderError> {
+        let body = body(&self.cfg.model, req);
+        let key = self.cfg.api_key.as_ref().map(|k| k.expose().as_str());
+        let make = || {
+            let r = self.http.post(self.url()).header("anthropic-version", ANTHROPIC_VERSION).json(&body);
+            match key.and_then(|k| reqwest::header::HeaderValue::from_str(k).ok()) {
+                Some(mut v) => {
+                    v.set_sensitive(true);
+                    r.header("x-api-key", v)
+                }
+                None => r,
+            }
+        };
+        let resp = http::send(make, self.cfg.timeout, self.cfg.max_retries, key.as_slice()).await?;
+        Ok(stream::decode(http::sse(resp, self.cfg.timeout), Events::default()))
+    }
+}
+
+/// The request body: system messages lifted into `system`, the rest merged into alternating
+/// turns that start with `user`.
+pub(crate) fn body(model: &str, req: &ChatRequest) -> Value {
+    let (system, messages) = split_system(&req.messages);
+    let mut b = json!({
+        "model": model,
+        "max_tokens": req.max_tokens.unwrap_or(DEFAULT_MAX_TOKENS),
+        "messages": alternating(messages),
+        "stream": true,
+    });
+    if let Some(s) = system {
+        b["system"] = json!(s);
+    }
+    if let Some(v) = req.temperature {
+        b["temperature"] = json!(v);
+    }
+    if let Some(v) = req.top_p {
+        b["top_p"] = json!(v);
+    }
+    b
+}
+
+/// The system messages joined by blank lines (None when there are none), and the others.
+pub(crate) fn split_system(messages: &[ChatMessage]) -> (Option<String>, Vec<&ChatMessage>) {
+    let (system, rest): (Vec<&ChatMessage>, Vec<&ChatMessage>) = messages.iter().partition(|m| m.role == Role::System);
+    let system =
+        (!system.is_empty()).then(|| system.iter().map(|m| m.content.as_str()).collect::<Vec<_>>().join("\n\n"));
+    (system, rest)
+}
+
+/// `user`/`assistant` turns: consecutive messages of one role merged with a blank line, and a
+/// conversation that starts with the assistant (a greeting, say) given a minimal first user
+/// turn, since the API rejects anything else.
+fn alternating(messages: Vec<&ChatMessage>) -> Vec<Value> {
+    let mut turns: Vec<(&'static str, String)> = Vec::new();
+    for m in messages {
+        let role = if m.role == Role::Assistant { "assistant" } else { "user" };
+        match turns.last_mut() {
+            Some((r, text)) if *r == role => {
+                text.push_str("\n\n");
+                text.push_str(&m.content);
+            }
+            _ => turns.push((role, m.content.clone())),
+        }
+    }
+    if turns.first().is_some_and(|(r, _)| *r == "assistant") {
+        turns.insert(0, ("user", ".".to_owned()));
+    }
+    turns.into_iter().map(|(role, content)| json!({"role": role, "content": content})).collect()
+}
+
+/// Decoder state: usage and stop reason arrive before `message_stop`.
+#[derive(Default)]
+struct Events {
+    usage: Option<Usage>,
+    stop_reason: Option<String>,
+}
+
+fn protocol(detail: impl Into<String>) -> ProviderError {
+    ProviderError::new(ProviderErrorKind::Protocol, false, detail)
+}
+
+impl stream::Decoder<Event> for Events {
+    fn event(&mut self, ev: Event) -> Result<Option<ChatEvent>, ProviderError> {
+        let v: Value = serde_json::from_str(&ev.data).map_err(|e| protocol(format!("bad {} event: {e}", ev.event)))?;
+        // The data's `type` names the event; the SSE event name is the same by the documentation.
+        let kind = v["type"].as_str().unwrap_or(ev.event.as_str());
+        match kind {
+            "message_start" => {
+                let u = &v["message"]["usage"];
+                self.usage = Some(Usage {
+                    input_tokens: u["input_tokens"].as_u64().unwrap_or(0),
+                    output_tokens: u["output_tokens"].as_u64().unwrap_or(0),
+                });
+                Ok(None)
+            }
+            "content_block_delta" if v["delta"]["type"] == "text_delta" => {
+                Ok(v["delta"]["text"].as_str().filter(|t| !t.is_empty()).map(|t| ChatEvent::Delta(t.to_owned())))
+            }
+            "message_delta" => {
+                if let Some(r) = v["delta"]["stop_reason"].as_str() {
+                    self.stop_reason = Some(r.to_owned());
+                }
+                // Usage here is cumulative; some gateways report the input count only here.
+                let usage = self.usage.get_or_insert_with(Usage::default);
+                if let Some(n) = v["usage"]["output_tokens"].as_u64() {
+                    usage.output_tokens = n;
+                }
+                if let Some(n) = v["usage"]["input_tokens"].as_u64().filter(|n| *n > 0) {
+                    usage.input_tokens = n;
+                }
+                Ok(None)
+            }
+            "message_stop" => Ok(Some(ChatEvent::Done { usage: self.usage, finish_reason: self.stop_reason.take() })),
+            "error" => Err(stream_error(&v["error"])),
+            // ping, content_block_start/stop, other delta types (tool input, thinking), new events.
+            _ => Ok(None),
+        }
+    }
+
+    fn missing_end(&self) -> &'static str {
+        "stream ended without message_stop"
+    }
+}
+
+/// An `error` event. `retryable` says whether a new attempt could succeed (overload, rate
+/// limit, server error); this crate never retries once a response was accepted.
+fn stream_error(e: &Value) -> ProviderError {
+    let kind = e["type"].as_str().unwrap_or("unknown");
+    let message: String = e["message"].as_str().unwrap_or("").chars().take(300).collect();
+    let retryable = matches!(kind, "overloaded_error" | "api_error" | "rate_limit_error");
+    ProviderError::new(ProviderErrorKind::Upstream, retryable, format!("error event: {kind}: {message}"))
+}
+
+impl rampart_core::llm::ChatModel for Anthropic {
+    fn model_id(&self) -> &str {
+        &self.cfg.model
+    }
+
+    fn stream(&self, req: ChatRequest) -> stream::PortFuture<'_> {
+        Box::pin(async move { Ok(stream::to_port(Anthropic::stream(self, &req).await?)) })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn m(role: Role, c: &str) -> ChatMessage {
+        ChatMessage::new(role, c)
+    }
+
+    #[test]
+    fn system_is_lifted_and_roles_alternate_from_user() {
+        let req = ChatRequest {
+            messages: vec![
+                m(Role::System, "Be brief."),
+                m(Role::Assistant, "Hello! How can I help?"),
+                m(Role::User, "a"),
+                m(Role::System, "Answer in French."),
+                m(Role::User, "b"),
+                m(Role::Assistant, "c"),
+            ],
+            ..Default::default()
+        };
+        let b = body("claude", &req);
+        assert_eq!(b["system"], "Be brief.\n\nAnswer in French.");
+        assert_eq!(
+            b["messages"],
+            json!([
+                {"role": "user", "content": "."},
+                {"role": "assistant", "content": "Hello! How can I help?"},
+                {"role": "user", "content": "a\n\nb"},
+                {"role": "assistant", "content": "c"},
+            ])
+        );
+        assert_eq!(b["max_tokens"], DEFAULT_MAX_TOKENS);
+        assert!(b.get("temperature").is_none() && b.get("top_p").is_none());
+    }
+
+    #[test]
+    fn no_system_key_without_system_messages() {
+        let b = body("claude", &ChatRequest { messages: vec![m(Role::User, "hi")], ..Default::default() });
+        assert!(b.get("system").is_none());
+    }
+}
