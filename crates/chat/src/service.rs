@@ -194,6 +194,11 @@ impl ChatService {
         Ok(self.db.append_messages(sid, user, &[msg], now).await?.then_some(mid))
     }
 
+    /// The assistant a session of the user's was started with; `None` if there is no such session.
+    pub async fn session_assistant(&self, user: UserId, sid: SessionId) -> Result<Option<String>> {
+        Ok(self.db.session(Owner::User(user), sid).await?.map(|s| s.assistant_id))
+    }
+
     /// Stores an assistant reply. `None` if the session is not the user's (or was deleted).
     pub async fn add_assistant_message(
         &self,

@@ -2,11 +2,11 @@
 
 use serde_json::{Value, json};
 
-/// AWS's `connectionTimeoutMs`: clients drop the connection after this long without a `ka`.
-pub const CONNECTION_TIMEOUT_MS: u64 = 300_000;
-
-pub fn connection_ack() -> String {
-    json!({"type": "connection_ack", "connectionTimeoutMs": CONNECTION_TIMEOUT_MS, "payload": {"connectionTimeoutMs": CONNECTION_TIMEOUT_MS}}).to_string()
+/// `connectionTimeoutMs` at the top level (Amplify) and in `payload` (Swift): how long the
+/// client may go without a frame (a `ka`) before it considers the connection dead.
+pub fn connection_ack(timeout_ms: u64) -> String {
+    json!({"type": "connection_ack", "connectionTimeoutMs": timeout_ms, "payload": {"connectionTimeoutMs": timeout_ms}})
+        .to_string()
 }
 
 pub fn ka() -> String {

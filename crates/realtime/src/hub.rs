@@ -51,25 +51,35 @@ impl Hub {
         self.lock().entry(channel.to_owned()).or_default().push(Sub { conn, sub_id: sub_id.to_owned(), out });
     }
 
-    /// Removes one subscription; true if it existed.
-    pub fn unsubscribe(&self, conn: ConnId, sub_id: &str) -> bool {
+    /// Removes one subscription of `conn` on `channel`; true if it existed.
+    pub fn unsubscribe(&self, channel: &str, conn: ConnId, sub_id: &str) -> bool {
         let mut map = self.lock();
-        let mut found = false;
-        map.retain(|_, subs| {
-            let before = subs.len();
-            subs.retain(|s| !(s.conn == conn && s.sub_id == sub_id));
-            found |= subs.len() != before;
-            !subs.is_empty()
-        });
+        let Some(subs) = map.get_mut(channel) else { return false };
+        let before = subs.len();
+        subs.retain(|s| !(s.conn == conn && s.sub_id == sub_id));
+        let found = subs.len() != before;
+        if subs.is_empty() {
+            map.remove(channel);
+        }
         found
     }
 
-    /// Removes every subscription of a connection (on close).
-    pub fn drop_connection(&self, conn: ConnId) {
-        self.lock().retain(|_, subs| {
-            subs.retain(|s| s.conn != conn);
-            !subs.is_empty()
-        });
+    /// Removes every subscription of a connection (on close); `channels` are the ones it used.
+    pub fn drop_connection<'a>(&self, conn: ConnId, channels: impl IntoIterator<Item = &'a str>) {
+        let mut map = self.lock();
+        for c in channels {
+            if let Some(subs) = map.get_mut(c) {
+                subs.retain(|s| s.conn != conn);
+                if subs.is_empty() {
+                    map.remove(c);
+                }
+            }
+        }
+    }
+
+    /// Channels with at least one subscriber (for tests and metrics).
+    pub fn channel_count(&self) -> usize {
+        self.lock().len()
     }
 
     /// Sends an event to every subscriber of `channel`; returns how many got it.

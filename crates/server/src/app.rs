@@ -37,6 +37,7 @@ pub async fn build_state_with_clock(config: Config, clock: SharedClock) -> anyho
     let identity = rampart_identity::Identity::new(db.clone(), keyring, clock, config.identity_config())
         .await
         .map_err(|e| anyhow::anyhow!("identity: {e}"))?;
+    let realtime_limits = Arc::new(crate::state::RealtimeLimits::new(&config.realtime));
     Ok(AppState {
         config: Arc::new(config),
         db,
@@ -45,6 +46,7 @@ pub async fn build_state_with_clock(config: Config, clock: SharedClock) -> anyho
         assistants: Arc::new(assistants),
         hub: Arc::new(rampart_realtime::Hub::new()),
         runs: Arc::new(crate::state::Runs::default()),
+        realtime_limits,
         ready: Arc::new(AtomicBool::new(true)),
         in_flight: Arc::new(AtomicUsize::new(0)),
     })

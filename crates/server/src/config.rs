@@ -36,6 +36,7 @@ pub struct Config {
     pub crypto: CryptoConfig,
     pub edge: EdgeConfig,
     pub chat: ChatSection,
+    pub realtime: RealtimeConfig,
     pub log: LogConfig,
     /// Model endpoints (`[[models]]`, DESIGN.md §3.3).
     pub models: Vec<ModelConfig>,
@@ -111,6 +112,43 @@ impl Default for ChatSection {
     fn default() -> Self {
         let d = rampart_chat::ChatConfig::default();
         Self { feedback_reasons: d.feedback_reasons, title_chars: d.title_chars }
+    }
+}
+
+/// Limits of the realtime (AppSync Events) endpoint.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RealtimeConfig {
+    /// Open WebSocket connections one user may hold (per replica).
+    pub max_connections_per_user: usize,
+    /// Subscriptions one connection may hold.
+    pub max_subscriptions: usize,
+    /// Replies one user may have in progress at once.
+    pub max_replies_per_user: usize,
+    /// Publishes (WebSocket or `POST /event`) per user: sustained rate per second and burst.
+    pub publish_rate: u32,
+    pub publish_burst: u32,
+    /// Frames queued for one connection; a client that falls further behind is disconnected.
+    pub outbox_frames: usize,
+    /// How often the server sends `ka` (and a WebSocket ping).
+    pub keepalive_interval: Dur,
+    /// A connection from which nothing arrives (no frame, no pong) for this long is closed;
+    /// also sent to clients as `connectionTimeoutMs`.
+    pub idle_timeout: Dur,
+}
+
+impl Default for RealtimeConfig {
+    fn default() -> Self {
+        Self {
+            max_connections_per_user: 32,
+            max_subscriptions: 100,
+            max_replies_per_user: 8,
+            publish_rate: 5,
+            publish_burst: 20,
+            outbox_frames: 1024,
+            keepalive_interval: Dur(Duration::from_secs(60)),
+            idle_timeout: Dur(Duration::from_secs(300)),
+        }
     }
 }
 
@@ -458,6 +496,19 @@ impl Config {
         if !(10..=1000).contains(&self.chat.title_chars) {
             bail!("chat.title_chars must be between 10 and 1000");
         }
+        let r = &self.realtime;
+        if r.max_connections_per_user == 0
+            || r.max_subscriptions == 0
+            || r.max_replies_per_user == 0
+            || r.publish_rate == 0
+            || r.publish_burst == 0
+            || r.outbox_frames < 16
+        {
+            bail!("realtime: limits must be at least 1 (outbox_frames at least 16)");
+        }
+        if r.keepalive_interval.0 < Duration::from_millis(10) || r.idle_timeout.0 <= r.keepalive_interval.0 {
+            bail!("realtime: keepalive_interval must be at least 10ms and idle_timeout longer than it");
+        }
         if !matches!(self.log.format.as_str(), "json" | "text") {
             bail!("log.format must be \"json\" or \"text\"");
         }
@@ -653,6 +704,14 @@ mod tests {
             "inference_top_p",
             "feedback_reasons",
             "title_chars",
+            "max_connections_per_user",
+            "max_subscriptions",
+            "max_replies_per_user",
+            "publish_rate",
+            "publish_burst",
+            "outbox_frames",
+            "keepalive_interval",
+            "idle_timeout",
             "format",
             "level",
         ] {

@@ -73,6 +73,80 @@ impl Runs {
     }
 }
 
+type UserLimiter = governor::RateLimiter<
+    UserId,
+    governor::state::keyed::DefaultKeyedStateStore<UserId>,
+    governor::clock::DefaultClock,
+>;
+
+/// Per-user limits of the realtime endpoint (per replica): open connections and publish rate.
+pub struct RealtimeLimits {
+    max_connections: usize,
+    connections: std::sync::Mutex<std::collections::HashMap<UserId, usize>>,
+    publishes: UserLimiter,
+}
+
+/// An open connection, counted until dropped.
+pub struct ConnectionSlot {
+    limits: Arc<RealtimeLimits>,
+    user: UserId,
+}
+
+impl Drop for ConnectionSlot {
+    fn drop(&mut self) {
+        let mut m = self.limits.lock();
+        if let Some(n) = m.get_mut(&self.user) {
+            *n -= 1;
+            if *n == 0 {
+                m.remove(&self.user);
+            }
+        }
+    }
+}
+
+impl RealtimeLimits {
+    pub fn new(c: &crate::config::RealtimeConfig) -> Self {
+        let nz = |v: u32| std::num::NonZeroU32::new(v).unwrap_or(std::num::NonZeroU32::MIN);
+        let quota = governor::Quota::per_second(nz(c.publish_rate)).allow_burst(nz(c.publish_burst));
+        Self {
+            max_connections: c.max_connections_per_user,
+            connections: Default::default(),
+            publishes: governor::RateLimiter::keyed(quota),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, std::collections::HashMap<UserId, usize>> {
+        self.connections.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// A connection slot for `user`, or `None` at the limit.
+    pub fn open(self: &Arc<Self>, user: UserId) -> Option<ConnectionSlot> {
+        let mut m = self.lock();
+        let n = m.entry(user).or_insert(0);
+        if *n >= self.max_connections {
+            return None;
+        }
+        *n += 1;
+        Some(ConnectionSlot { limits: self.clone(), user })
+    }
+
+    /// Open connections of a user.
+    pub fn connections(&self, user: UserId) -> usize {
+        self.lock().get(&user).copied().unwrap_or(0)
+    }
+
+    /// Takes one publish from the user's bucket; `Err(wait)` when it is empty.
+    pub fn publish(&self, user: UserId) -> Result<(), std::time::Duration> {
+        if self.publishes.len() > 10_000 {
+            self.publishes.retain_recent();
+        }
+        self.publishes.check_key(&user).map_err(|not_until| {
+            use governor::clock::Clock as _;
+            not_until.wait_time_from(governor::clock::DefaultClock::default().now())
+        })
+    }
+}
+
 #[derive(Clone)]
 pub struct AppState {
     pub config: Arc<Config>,
@@ -83,6 +157,7 @@ pub struct AppState {
     pub hub: Arc<rampart_realtime::Hub>,
     /// Generations in flight, by user and session, so they can be stopped.
     pub runs: Arc<Runs>,
+    pub realtime_limits: Arc<RealtimeLimits>,
     /// Cleared when shutdown starts, so `/readyz` turns 503 and load balancers drain us.
     pub ready: Arc<AtomicBool>,
     /// Requests being served right now; above `server.max_in_flight`, `/readyz` says saturated.

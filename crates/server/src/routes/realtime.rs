@@ -21,18 +21,13 @@ use rampart_identity::authorize::Credential;
 use rampart_realtime::frames;
 use rampart_realtime::{Channel, ChannelKind, Outbox, SUBPROTOCOL};
 use serde_json::{Value, json};
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 /// Largest frame accepted (AppSync: 240 KB per event; 5 events per publish).
 const MAX_FRAME: usize = 1024 * 1024;
 const MAX_EVENT: usize = 240 * 1024;
-const MAX_SUBSCRIPTIONS: usize = 100;
-const OUTBOX: usize = 1024;
-const KA_EVERY: Duration = Duration::from_secs(60);
 const HISTORY: u32 = 50;
-/// Replies one user may have in progress at once (publishing more is refused).
-const MAX_RUNS_PER_USER: usize = 8;
 
 /// The WebSocket upgrade. The `aws-appsync-event-ws` subprotocol is required.
 pub async fn upgrade(State(s): State<AppState>, headers: HeaderMap, ws: WebSocketUpgrade) -> Response {
@@ -67,8 +62,8 @@ async fn authenticate(s: &AppState, cred: Option<(&'static str, String)>) -> Opt
 }
 
 async fn connection(s: AppState, mut sock: WebSocket, cred: Option<(&'static str, String)>) {
-    if authenticate(&s, cred.clone()).await.is_none() {
-        // Accept, say why, close: clients cannot read an HTTP refusal of an upgrade.
+    // Accept, say why, close: clients cannot read an HTTP refusal of an upgrade.
+    let Some(p) = authenticate(&s, cred.clone()).await else {
         let _ = sock
             .send(Message::Text(
                 frames::connection_error("UnauthorizedException", "You are not authorized to make this call.").into(),
@@ -76,43 +71,88 @@ async fn connection(s: AppState, mut sock: WebSocket, cred: Option<(&'static str
             .await;
         let _ = sock.close().await;
         return;
-    }
+    };
+    let Some(slot) = s.realtime_limits.open(p.user_id) else {
+        tracing::info!(user = %p.user_id, "realtime: too many connections");
+        let _ = sock
+            .send(Message::Text(
+                frames::connection_error("LimitExceededException", "Too many open connections for this user.").into(),
+            ))
+            .await;
+        let _ = sock.close().await;
+        return;
+    };
+    drop(p);
+    let rt = &s.config.realtime;
     let conn = s.hub.connection_id();
-    let (tx, mut rx) = tokio::sync::mpsc::channel::<String>(OUTBOX);
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<String>(rt.outbox_frames);
     let (kill, mut killed) = tokio::sync::watch::channel(false);
     let outbox = Outbox { tx, kill };
     let (mut sink, mut stream) = sock.split();
-    let mut ka = tokio::time::interval(KA_EVERY);
+    let mut ka = tokio::time::interval(rt.keepalive_interval.0);
+    ka.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     ka.tick().await;
-    let mut subs: HashSet<String> = HashSet::new();
-    loop {
-        let out: Vec<String> = tokio::select! {
-            msg = stream.next() => match msg {
-                Some(Ok(Message::Text(t))) => handle(&s, &cred, conn, &outbox, &mut subs, t.as_str()).await,
-                Some(Ok(Message::Binary(_))) => vec![frames::op_error("error", None, "BadRequestException", "frames must be JSON text")],
-                Some(Ok(Message::Close(_))) | None | Some(Err(_)) => break,
-                Some(Ok(_)) => Vec::new(),
+    let idle_timeout = rt.idle_timeout.0;
+    let mut last_seen = Instant::now();
+    // Subscription id → channel key.
+    let mut subs: HashMap<String, String> = HashMap::new();
+    let why = loop {
+        let out: Vec<Message> = tokio::select! {
+            msg = stream.next() => {
+                last_seen = Instant::now();
+                match msg {
+                    Some(Ok(Message::Text(t))) => handle(&s, &cred, conn, &outbox, &mut subs, t.as_str()).await.into_iter().map(|f| Message::Text(f.into())).collect(),
+                    Some(Ok(Message::Binary(_))) => vec![Message::Text(frames::op_error("error", None, "BadRequestException", "frames must be JSON text").into())],
+                    Some(Ok(Message::Close(_))) | None | Some(Err(_)) => break None,
+                    Some(Ok(_)) => Vec::new(),
+                }
             },
-            Some(frame) = rx.recv() => vec![frame],
-            _ = ka.tick() => vec![frames::ka()],
-            _ = killed.changed() => {
-                let _ = sink.send(Message::Text(frames::op_error("error", None, "SlowConsumerException", "The client is not reading its messages fast enough.").into())).await;
-                break;
-            }
+            Some(frame) = rx.recv() => vec![Message::Text(frame.into())],
+            _ = ka.tick() => {
+                if last_seen.elapsed() >= idle_timeout {
+                    break Some(("ConnectionTimeoutException", "Nothing was received from the client for too long."));
+                }
+                vec![Message::Text(frames::ka().into()), Message::Ping(Default::default())]
+            },
+            _ = killed.changed() => break Some(("SlowConsumerException", "The client is not reading its messages fast enough.")),
         };
         let mut broken = false;
-        for f in out {
-            if sink.send(Message::Text(f.into())).await.is_err() {
+        for m in out {
+            // A client that stops reading blocks the write; the outbox filling up (the hub
+            // sets `killed`) or the idle timeout ends the wait.
+            let sent = tokio::select! {
+                r = sink.send(m) => r.is_ok(),
+                _ = killed.changed() => false,
+                () = tokio::time::sleep(idle_timeout) => false,
+            };
+            if !sent {
                 broken = true;
                 break;
             }
         }
         if broken {
-            break;
+            break (*killed.borrow())
+                .then_some(("SlowConsumerException", "The client is not reading its messages fast enough."));
         }
+    };
+    s.hub.drop_connection(conn, subs.values().map(String::as_str));
+    drop(slot);
+    if let Some((kind, message)) = why {
+        tracing::info!(conn, reason = kind, "realtime: closing a connection");
+        // Best effort: a client that is not reading will not see it.
+        let _ = tokio::time::timeout(
+            Duration::from_secs(1),
+            sink.send(Message::Text(frames::op_error("error", None, kind, message).into())),
+        )
+        .await;
     }
-    s.hub.drop_connection(conn);
-    let _ = sink.close().await;
+    // The closing handshake: wait briefly for the client's close, so that what was sent is read
+    // before the socket goes (closing at once can reset the connection and lose the last frames).
+    let _ = tokio::time::timeout(Duration::from_secs(1), async {
+        let _ = sink.close().await;
+        while let Some(Ok(_)) = stream.next().await {}
+    })
+    .await;
 }
 
 fn valid_id(id: &str) -> bool {
@@ -151,7 +191,7 @@ async fn handle(
     conn_cred: &ConnCred,
     conn: u64,
     outbox: &Outbox,
-    subs: &mut HashSet<String>,
+    subs: &mut HashMap<String, String>,
     text: &str,
 ) -> Vec<String> {
     let Ok(msg) = serde_json::from_str::<Value>(text) else {
@@ -159,9 +199,12 @@ async fn handle(
     };
     let id = msg["id"].as_str().unwrap_or("").to_owned();
     match msg["type"].as_str().unwrap_or("") {
-        "connection_init" => vec![frames::connection_ack(), frames::ka()],
+        "connection_init" => {
+            let ms = u64::try_from(s.config.realtime.idle_timeout.0.as_millis()).unwrap_or(u64::MAX);
+            vec![frames::connection_ack(ms), frames::ka()]
+        }
         "subscribe" => {
-            if !valid_id(&id) || subs.contains(&id) {
+            if !valid_id(&id) || subs.contains_key(&id) {
                 return vec![frames::op_error(
                     "subscribe_error",
                     Some(&id),
@@ -169,7 +212,7 @@ async fn handle(
                     "The id is invalid or already used on this connection.",
                 )];
             }
-            if subs.len() >= MAX_SUBSCRIPTIONS {
+            if subs.len() >= s.config.realtime.max_subscriptions {
                 return vec![frames::op_error(
                     "subscribe_error",
                     Some(&id),
@@ -187,15 +230,16 @@ async fn handle(
             };
             match own_channel(&p, msg["channel"].as_str().unwrap_or(""), ChannelKind::Out) {
                 Ok(c) => {
-                    s.hub.subscribe(&c.key(), conn, &id, outbox.clone());
-                    subs.insert(id.clone());
+                    let key = c.key();
+                    s.hub.subscribe(&key, conn, &id, outbox.clone());
+                    subs.insert(id.clone(), key);
                     vec![frames::ok("subscribe_success", &id)]
                 }
                 Err((t, m)) => vec![frames::op_error("subscribe_error", Some(&id), t, m)],
             }
         }
         "unsubscribe" => {
-            if subs.remove(&id) && s.hub.unsubscribe(conn, &id) {
+            if subs.remove(&id).is_some_and(|key| s.hub.unsubscribe(&key, conn, &id)) {
                 vec![frames::ok("unsubscribe_success", &id)]
             } else {
                 vec![frames::op_error(
@@ -238,6 +282,9 @@ async fn publish(s: &AppState, conn_cred: &ConnCred, msg: &Value, id: &str) -> V
 /// Returns how many events were accepted, or `(errorType, message)`.
 fn accept_publish(s: &AppState, p: &Principal, msg: &Value) -> Result<usize, (&'static str, &'static str)> {
     let c = own_channel(p, msg["channel"].as_str().unwrap_or(""), ChannelKind::In)?;
+    if s.realtime_limits.publish(p.user_id).is_err() {
+        return Err(("TooManyRequestsException", "Too many publishes; slow down."));
+    }
     let events = msg["events"]
         .as_array()
         .filter(|e| (1..=5).contains(&e.len()))
@@ -251,8 +298,13 @@ fn accept_publish(s: &AppState, p: &Principal, msg: &Value) -> Result<usize, (&'
             .ok_or(("BadRequestException", "Each event must be a stringified JSON value of at most 240 KB."))?;
         let text = v["payload"]["text"].as_str().filter(|t| !t.trim().is_empty());
         let sid_ok = v["payload"]["sessionId"].as_str().and_then(SessionId::parse) == Some(c.session);
+        let assistant = match &v["payload"]["assistantId"] {
+            Value::Null => None,
+            Value::String(id) if s.assistants.get_for(id, p).is_some() => Some(id.clone()),
+            _ => return Err(("BadRequestException", "assistantId names no assistant you may use.")),
+        };
         match text {
-            Some(t) if sid_ok => texts.push(t.to_owned()),
+            Some(t) if sid_ok => texts.push((t.to_owned(), assistant)),
             _ => {
                 return Err((
                     "BadRequestException",
@@ -261,13 +313,13 @@ fn accept_publish(s: &AppState, p: &Principal, msg: &Value) -> Result<usize, (&'
             }
         }
     }
-    if s.runs.count_user(p.user_id) + texts.len() > MAX_RUNS_PER_USER {
+    if s.runs.count_user(p.user_id) + texts.len() > s.config.realtime.max_replies_per_user {
         return Err(("LimitExceededException", "Too many replies in progress; wait for one to finish or stop it."));
     }
-    for t in texts {
+    for (t, assistant) in texts {
         // Registered here, before the task starts, so the cap and `stop` see it at once.
         let handle = s.runs.start(p.user_id, c.session);
-        tokio::spawn(run(s.clone(), p.clone(), c.session, t, handle));
+        tokio::spawn(run(s.clone(), p.clone(), c.session, t, assistant, handle));
     }
     Ok(events.len())
 }
@@ -303,6 +355,11 @@ pub async fn http_publish(
             axum::Json(json!({"successful": successful, "failed": []})).into_response()
         }
         Err((t @ "UnauthorizedException", m)) => refuse(axum::http::StatusCode::FORBIDDEN, t, m),
+        Err((t @ "TooManyRequestsException", m)) => {
+            let mut r = refuse(axum::http::StatusCode::TOO_MANY_REQUESTS, t, m);
+            r.headers_mut().insert(axum::http::header::RETRY_AFTER, axum::http::HeaderValue::from_static("1"));
+            r
+        }
         Err((t, m)) => refuse(axum::http::StatusCode::BAD_REQUEST, t, m),
     }
 }
@@ -319,9 +376,16 @@ fn error_event(p: &Principal, sid: SessionId, message: &str) -> Value {
 }
 
 /// One chat turn: store the question, stream the answer to `/out`, store the answer.
-async fn run(s: AppState, p: Principal, sid: SessionId, text: String, handle: crate::state::RunHandle) {
+async fn run(
+    s: AppState,
+    p: Principal,
+    sid: SessionId,
+    text: String,
+    assistant: Option<String>,
+    handle: crate::state::RunHandle,
+) {
     let _registered = RunGuard(&s, p.user_id, sid, handle.id);
-    run_inner(&s, p, sid, text, &handle.token).await;
+    run_inner(&s, p, sid, text, assistant, &handle.token).await;
 }
 
 /// Unregisters a run however it ends.
@@ -338,13 +402,23 @@ async fn run_inner(
     p: Principal,
     sid: SessionId,
     text: String,
+    assistant: Option<String>,
     cancel: &tokio_util::sync::CancellationToken,
 ) {
     let out = Channel::out_of(p.user_id, sid).key();
     let fail = |m: &str| {
         s.hub.publish(&out, &error_event(&p, sid, m));
     };
-    let Some(a) = s.assistants.get_for("default", &p).or_else(|| s.assistants.visible_to(&p).into_iter().next()) else {
+    // The assistant asked for; else the session's own; else `default`; else the first usable.
+    let assistant = match assistant {
+        Some(a) => Some(a),
+        None => s.chat.session_assistant(p.user_id, sid).await.ok().flatten(),
+    };
+    let Some(a) = assistant
+        .and_then(|id| s.assistants.get_for(&id, &p))
+        .or_else(|| s.assistants.get_for("default", &p))
+        .or_else(|| s.assistants.visible_to(&p).into_iter().next())
+    else {
         return fail("No assistant is available to you.");
     };
     match s.chat.add_user_message(p.user_id, sid, &a.id, &text).await {

@@ -410,3 +410,255 @@ async fn a_logout_ends_what_an_open_connection_may_do() {
     send(&mut ws, publish_msg("p", &uid, &sid, "still here?")).await;
     assert_eq!(next(&mut ws).await["errors"][0]["errorType"], "UnauthorizedException");
 }
+
+/// Every frame until the server ends the connection (close frame, EOF or error), within `within`.
+async fn drain_until_closed(ws: &mut Ws, within: Duration) -> Vec<Value> {
+    let mut frames = Vec::new();
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        match tokio::time::timeout_at(deadline, ws.next()).await.expect("the server closed the connection in time") {
+            Some(Ok(Message::Text(t))) => frames.push(serde_json::from_str(t.as_str()).unwrap()),
+            Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return frames,
+            Some(Ok(_)) => {}
+        }
+    }
+}
+
+#[tokio::test]
+async fn connections_per_user_are_capped_and_freed_on_close() {
+    let s = TestServer::start_with(&[("realtime.max_connections_per_user", json!(2))]).await;
+    s.user("cc@example.com", &[]).await;
+    s.user("dd@example.com", &[]).await;
+    let t = s.token("cc@example.com").await;
+    let mut a = connect(&s, &t).await;
+    init(&mut a).await;
+    let mut b = connect(&s, &t).await;
+    init(&mut b).await;
+    let mut c = connect(&s, &t).await;
+    let e = next(&mut c).await;
+    assert_eq!(
+        (e["type"].as_str(), e["errors"][0]["errorType"].as_str()),
+        (Some("connection_error"), Some("LimitExceededException"))
+    );
+    drain_until_closed(&mut c, Duration::from_secs(5)).await;
+    // Another user is not affected.
+    let other = s.token("dd@example.com").await;
+    let mut d = connect(&s, &other).await;
+    init(&mut d).await;
+    // Closing one frees its slot.
+    a.close(None).await.unwrap();
+    drain_until_closed(&mut a, Duration::from_secs(5)).await;
+    let mut freed = None;
+    for _ in 0..50 {
+        let mut c = connect(&s, &t).await;
+        send(&mut c, json!({"type": "connection_init"})).await;
+        if next(&mut c).await["type"] == "connection_ack" {
+            freed = Some(c);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(freed.is_some(), "a slot is free again after a close");
+}
+
+#[tokio::test]
+async fn publishing_faster_than_the_rate_is_refused_over_websocket_and_http() {
+    let s = TestServer::start_with(&[("realtime.publish_rate", json!(1)), ("realtime.publish_burst", json!(2))]).await;
+    let uid = s.user("rate@example.com", &[]).await;
+    let t = s.token("rate@example.com").await;
+    let sid = SessionId::new().to_string();
+    let mut ws = connect(&s, &t).await;
+    init(&mut ws).await;
+    for n in 0..2 {
+        send(&mut ws, publish_msg(&format!("p{n}"), &uid, &sid, "hi")).await;
+        assert_eq!(next(&mut ws).await["type"], "publish_success");
+    }
+    send(&mut ws, publish_msg("p2", &uid, &sid, "hi")).await;
+    let e = next(&mut ws).await;
+    assert_eq!(
+        (e["type"].as_str(), e["errors"][0]["errorType"].as_str()),
+        (Some("publish_error"), Some("TooManyRequestsException"))
+    );
+    let ev = json!({"payload": {"text": "over http", "sessionId": sid}}).to_string();
+    let r = s.post("/event", Some(&t), json!({"channel": format!("/in/{uid}/{sid}"), "events": [ev]})).await;
+    assert_eq!(r.status, 429);
+    assert_eq!(r.headers["retry-after"], "1");
+    assert_eq!(r.body["errors"][0]["errorType"], "TooManyRequestsException");
+    // The bucket refills.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    send(&mut ws, publish_msg("p3", &uid, &sid, "hi")).await;
+    loop {
+        let f = next(&mut ws).await;
+        if f["type"] != "data" {
+            assert_eq!(f["type"], "publish_success");
+            break;
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_silent_client_is_closed_after_the_idle_timeout_and_a_reading_one_is_kept() {
+    let s = TestServer::start_with(&[
+        ("realtime.keepalive_interval", json!("100ms")),
+        ("realtime.idle_timeout", json!("400ms")),
+    ])
+    .await;
+    let uid: rampart_core::UserId = s.user("idle@example.com", &[]).await.parse().unwrap();
+    let t = s.token("idle@example.com").await;
+    // The ack announces the timeout.
+    let mut reading = connect(&s, &t).await;
+    send(&mut reading, json!({"type": "connection_init"})).await;
+    assert_eq!(next(&mut reading).await["connectionTimeoutMs"], 400);
+    // A client that neither sends nor reads (so never answers a ping) is closed.
+    let mut silent = connect(&s, &t).await;
+    send(&mut silent, json!({"type": "connection_init"})).await;
+    let started = std::time::Instant::now();
+    // Meanwhile the reading client answers pings (tungstenite does so while reading) and sees `ka`s.
+    let mut kas = 0;
+    while started.elapsed() < Duration::from_millis(1200) {
+        match tokio::time::timeout(Duration::from_millis(300), reading.next()).await {
+            Ok(Some(Ok(Message::Text(t)))) if t.as_str().contains("\"ka\"") => kas += 1,
+            Ok(Some(Ok(Message::Close(_)) | Err(_))) | Ok(None) => panic!("a reading client was closed"),
+            _ => {}
+        }
+    }
+    assert!(kas >= 5, "keep-alives every 100 ms ({kas})");
+    // The server has let go of the silent connection (its closing frames may not all reach a
+    // client that never reads), and kept the reading one.
+    assert_eq!(s.state.realtime_limits.connections(uid), 1);
+    let frames = drain_until_closed(&mut silent, Duration::from_secs(2)).await;
+    assert!(frames.iter().all(|f| f["type"] != "data"), "{frames:?}");
+    // The reading client is still served.
+    send(&mut reading, json!({"type": "connection_init"})).await;
+    assert_eq!(next(&mut reading).await["type"], "connection_ack");
+}
+
+#[tokio::test]
+async fn a_slow_consumer_is_disconnected_and_the_server_keeps_serving() {
+    // About 20 MB of deltas, more than the socket buffers hold, so a client that does not read
+    // makes the server's outbox (16 frames here) overflow.
+    let token = "x".repeat(20_000);
+    let reply = vec![token.as_str(); 1_000].join(" ");
+    let up = rampart_testkit::fake_openai::FakeOpenAi::start(rampart_testkit::fake_openai::Knobs {
+        reply,
+        fail_status: 503,
+        ..Default::default()
+    })
+    .await;
+    let s = TestServer::start_with(&[
+        ("realtime.outbox_frames", json!(16)),
+        (
+            "models",
+            json!([{"id": "local", "provider": "openai", "base_url": up.base_url, "model": "m", "max_retries": 0}]),
+        ),
+        ("assistants", json!([{"id": "default", "kind": "model", "model": "local"}])),
+    ])
+    .await;
+    let uid = s.user("slow@example.com", &[]).await;
+    let user: rampart_core::UserId = uid.parse().unwrap();
+    let t = s.token("slow@example.com").await;
+    let sid = SessionId::new().to_string();
+    let mut ws = connect(&s, &t).await;
+    init(&mut ws).await;
+    send(&mut ws, json!({"type": "subscribe", "id": "o", "channel": format!("/out/{uid}/{sid}")})).await;
+    next(&mut ws).await;
+    send(&mut ws, publish_msg("p", &uid, &sid, "flood me")).await;
+    // Do not read until the server has dropped the connection.
+    let mut dropped = false;
+    for _ in 0..300 {
+        if s.state.realtime_limits.connections(user) == 0 {
+            dropped = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(dropped, "the server disconnected the client that does not read");
+    let frames = drain_until_closed(&mut ws, Duration::from_secs(20)).await;
+    let deltas = frames.iter().filter(|f| f["type"] == "data").count();
+    assert!(deltas < 1_000, "the connection was cut off ({deltas} deltas delivered)");
+    assert!(
+        !frames.iter().any(|f| f["type"] == "data" && f["event"].as_str().unwrap().contains("\"end\"")),
+        "the slow client did not get the whole reply"
+    );
+    // The server keeps serving, and the user can read the reply from the session later.
+    let mut again = connect(&s, &t).await;
+    init(&mut again).await;
+    let mut stored = 0;
+    for _ in 0..100 {
+        let d = s.get(&format!("/v1/sessions/{sid}"), Some(&t)).await.expect(200).body;
+        stored = d["history"].as_array().unwrap().len();
+        if stored == 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(stored, 2, "the generation finished and was stored although its subscriber was dropped");
+}
+
+#[tokio::test]
+async fn the_client_picks_an_assistant_and_the_session_keeps_it() {
+    let up = rampart_testkit::fake_openai::FakeOpenAi::start(rampart_testkit::fake_openai::Knobs {
+        reply: "from the model".into(),
+        fail_status: 503,
+        ..Default::default()
+    })
+    .await;
+    let s = TestServer::start_with(&[
+        ("models", json!([{"id": "local", "provider": "openai", "base_url": up.base_url, "model": "llama3.1", "max_retries": 0}])),
+        (
+            "assistants",
+            json!([{"id": "default", "kind": "extractive"}, {"id": "writer", "kind": "model", "model": "local"},
+                   {"id": "secret", "kind": "model", "model": "local", "groups": ["finance"]}]),
+        ),
+    ])
+    .await;
+    let uid = s.user("pick@example.com", &[]).await;
+    let t = s.token("pick@example.com").await;
+    let sid = SessionId::new().to_string();
+    let mut ws = connect(&s, &t).await;
+    init(&mut ws).await;
+    send(&mut ws, json!({"type": "subscribe", "id": "o", "channel": format!("/out/{uid}/{sid}")})).await;
+    next(&mut ws).await;
+    let publish = |id: &str, assistant: Option<&str>| {
+        let mut payload = json!({"text": "hello", "sessionId": sid});
+        if let Some(a) = assistant {
+            payload["assistantId"] = json!(a);
+        }
+        json!({"type": "publish", "id": id, "channel": format!("/in/{uid}/{sid}"),
+               "events": [json!({"payload": payload}).to_string()]})
+    };
+    // An assistant of a group the user is not in, or none at all, is refused.
+    for (n, bad) in ["secret", "nope"].iter().enumerate() {
+        send(&mut ws, publish(&format!("bad{n}"), Some(bad))).await;
+        let e = next(&mut ws).await;
+        assert_eq!(
+            (e["type"].as_str(), e["errors"][0]["errorType"].as_str()),
+            (Some("publish_error"), Some("BadRequestException"))
+        );
+    }
+    send(&mut ws, publish("p1", Some("writer"))).await;
+    assert_eq!(end_model(&mut ws).await, "llama3.1");
+    // The next turn without an assistantId stays with the session's assistant, not `default`.
+    send(&mut ws, publish("p2", None)).await;
+    assert_eq!(end_model(&mut ws).await, "llama3.1");
+    // A new session without one gets `default`.
+    let sid2 = SessionId::new().to_string();
+    send(&mut ws, json!({"type": "subscribe", "id": "o2", "channel": format!("/out/{uid}/{sid2}")})).await;
+    next(&mut ws).await;
+    send(&mut ws, publish_msg("p3", &uid, &sid2, "hello")).await;
+    assert_eq!(end_model(&mut ws).await, "rampart-extractive");
+}
+
+/// The `modelId` of the next `end` event.
+async fn end_model(ws: &mut Ws) -> String {
+    loop {
+        let f = next(ws).await;
+        if f["type"] != "data" {
+            continue;
+        }
+        let ev: Value = serde_json::from_str(f["event"].as_str().unwrap()).unwrap();
+        if ev["content"]["type"] == "end" {
+            return ev["content"]["modelId"].as_str().unwrap().to_owned();
+        }
+    }
+}
