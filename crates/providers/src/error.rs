@@ -12,6 +12,8 @@ pub enum ProviderErrorKind {
     Timeout,
     /// The upstream answered something that does not follow its protocol.
     Protocol,
+    /// The provider's configuration cannot work (found before any request).
+    Config,
 }
 
 /// An error from a provider. `detail` is for the log (it never contains the API key); users

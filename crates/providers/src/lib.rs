@@ -9,6 +9,7 @@
 pub mod anthropic;
 pub mod error;
 mod http;
+pub mod http_json;
 pub mod openai;
 mod stream;
 /// The request and response vocabulary lives in `core` (it is the port both sides share).
@@ -18,6 +19,7 @@ pub mod types {
 
 pub use anthropic::{Anthropic, AnthropicConfig};
 pub use error::{ProviderError, ProviderErrorKind};
+pub use http_json::{HttpJson, HttpJsonConfig};
 pub use openai::{OpenAiCompatible, OpenAiConfig};
 pub use stream::EventStream;
 pub use types::{ChatEvent, ChatMessage, ChatRequest, Completion, Role, Usage};
