@@ -9,8 +9,8 @@
 //! (consecutive same-role messages are merged); `max_tokens` is required.
 
 use crate::error::{ProviderError, ProviderErrorKind};
-use crate::types::{ChatEvent, ChatMessage, ChatRequest, Role, Usage};
-use crate::{http, stream};
+use crate::types::{ChatEvent, ChatRequest, Role, Usage};
+use crate::{http, stream, turns};
 use eventsource_stream::Event;
 use rampart_core::Secret;
 use serde_json::{Value, json};
@@ -81,15 +81,19 @@ impl Anthropic {
 /// The request body: system messages lifted into `system`, the rest merged into alternating
 /// turns that start with `user`.
 pub(crate) fn body(model: &str, req: &ChatRequest) -> Value {
-    let (system, messages) = split_system(&req.messages);
+    let messages: Vec<Value> = turns::alternating(&req.messages)
+        .into_iter()
+        .map(|(role, content)| json!({"role": if role == Role::Assistant { "assistant" } else { "user" }, "content": content}))
+        .collect();
     let mut b = json!({
         "model": model,
         "max_tokens": req.max_tokens.unwrap_or(DEFAULT_MAX_TOKENS),
-        "messages": alternating(messages),
+        "messages": messages,
         "stream": true,
     });
-    if let Some(s) = system {
-        b["system"] = json!(s);
+    let system = turns::system(&req.messages);
+    if !system.is_empty() {
+        b["system"] = json!(system.join("\n\n"));
     }
     if let Some(v) = req.temperature {
         b["temperature"] = json!(v);
@@ -98,35 +102,6 @@ pub(crate) fn body(model: &str, req: &ChatRequest) -> Value {
         b["top_p"] = json!(v);
     }
     b
-}
-
-/// The system messages joined by blank lines (None when there are none), and the others.
-pub(crate) fn split_system(messages: &[ChatMessage]) -> (Option<String>, Vec<&ChatMessage>) {
-    let (system, rest): (Vec<&ChatMessage>, Vec<&ChatMessage>) = messages.iter().partition(|m| m.role == Role::System);
-    let system =
-        (!system.is_empty()).then(|| system.iter().map(|m| m.content.as_str()).collect::<Vec<_>>().join("\n\n"));
-    (system, rest)
-}
-
-/// `user`/`assistant` turns: consecutive messages of one role merged with a blank line, and a
-/// conversation that starts with the assistant (a greeting, say) given a minimal first user
-/// turn, since the API rejects anything else.
-fn alternating(messages: Vec<&ChatMessage>) -> Vec<Value> {
-    let mut turns: Vec<(&'static str, String)> = Vec::new();
-    for m in messages {
-        let role = if m.role == Role::Assistant { "assistant" } else { "user" };
-        match turns.last_mut() {
-            Some((r, text)) if *r == role => {
-                text.push_str("\n\n");
-                text.push_str(&m.content);
-            }
-            _ => turns.push((role, m.content.clone())),
-        }
-    }
-    if turns.first().is_some_and(|(r, _)| *r == "assistant") {
-        turns.insert(0, ("user", ".".to_owned()));
-    }
-    turns.into_iter().map(|(role, content)| json!({"role": role, "content": content})).collect()
 }
 
 /// Decoder state: usage and stop reason arrive before `message_stop`.
@@ -178,8 +153,8 @@ impl stream::Decoder<Event> for Events {
         }
     }
 
-    fn missing_end(&self) -> &'static str {
-        "stream ended without message_stop"
+    fn end(&mut self) -> Result<ChatEvent, ProviderError> {
+        Err(protocol("stream ended without message_stop"))
     }
 }
 
@@ -205,6 +180,7 @@ impl rampart_core::llm::ChatModel for Anthropic {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::types::ChatMessage;
 
     fn m(role: Role, c: &str) -> ChatMessage {
         ChatMessage::new(role, c)

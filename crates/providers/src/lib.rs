@@ -1,23 +1,37 @@
 //! `rampart-providers`: clients for model providers, behind one small vocabulary.
 //!
-//! Now: OpenAI-compatible chat completions (OpenAI, vLLM, Ollama, llama.cpp server, LM
-//! Studio), non-streaming and SSE streaming. Errors say where they came from and whether a
-//! retry can help; retries happen only before any output was produced. Upstream URLs come
+//! Each client implements the `core` port `ChatModel` (a stream of `Delta`s then one `Done`):
+//! - [`openai`]: OpenAI-compatible chat completions (OpenAI, vLLM, Ollama, llama.cpp server,
+//!   LM Studio), non-streaming and SSE streaming;
+//! - [`anthropic`]: Anthropic Messages with SSE streaming (system lifted, turns merged);
+//! - [`http_json`]: a generic HTTP JSON endpoint (SageMaker, TGI…) from a template and a JSON
+//!   pointer, not streamed;
+//! - `bedrock` (cargo feature `bedrock`, off by default: the AWS SDK adds ~40 s to a debug
+//!   build): Amazon Bedrock ConverseStream through `aws-sdk-bedrockruntime`, static keys.
+//!
+//! Errors say where they came from and whether a retry can help; retries happen only before
+//! any output was produced (one loop for the HTTP clients, in `http`; the SDK's own for
+//! Bedrock), and a stream that stops early or stalls ends with an error, never a silent
+//! `Done`. Credentials are `Secret`s and are removed from error details. Upstream URLs come
 //! from administrators' configuration, never from a request. Depends on `core` only.
-//! Later: Anthropic Messages, Bedrock Converse, a generic HTTP JSON endpoint.
 
 pub mod anthropic;
+#[cfg(feature = "bedrock")]
+pub mod bedrock;
 pub mod error;
 mod http;
 pub mod http_json;
 pub mod openai;
 mod stream;
+mod turns;
 /// The request and response vocabulary lives in `core` (it is the port both sides share).
 pub mod types {
     pub use rampart_core::llm::*;
 }
 
 pub use anthropic::{Anthropic, AnthropicConfig};
+#[cfg(feature = "bedrock")]
+pub use bedrock::{Bedrock, BedrockConfig};
 pub use error::{ProviderError, ProviderErrorKind};
 pub use http_json::{HttpJson, HttpJsonConfig};
 pub use openai::{OpenAiCompatible, OpenAiConfig};

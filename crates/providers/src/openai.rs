@@ -133,8 +133,8 @@ impl stream::Decoder<Event> for Chunks {
             .map(|t| ChatEvent::Delta(t.to_owned())))
     }
 
-    fn missing_end(&self) -> &'static str {
-        "stream ended without [DONE]"
+    fn end(&mut self) -> Result<ChatEvent, ProviderError> {
+        Err(ProviderError::new(ProviderErrorKind::Protocol, false, "stream ended without [DONE]"))
     }
 }
 

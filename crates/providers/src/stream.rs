@@ -17,8 +17,9 @@ type Items<T> = Pin<Box<dyn Stream<Item = Result<T, ProviderError>> + Send>>;
 pub(crate) trait Decoder<T>: Send + 'static {
     /// `Ok(None)` for events that carry nothing for the caller (pings, block starts, usage…).
     fn event(&mut self, item: T) -> Result<Option<ChatEvent>, ProviderError>;
-    /// What the stream ending without its terminal event is called in this protocol.
-    fn missing_end(&self) -> &'static str;
+    /// The input ended before `Done`: usually a protocol error (the reply may be cut short and
+    /// must not look complete), unless the wire format may end that way.
+    fn end(&mut self) -> Result<ChatEvent, ProviderError>;
 }
 
 /// `items` with each item awaited at most `idle`; the first error ends the stream.
@@ -42,17 +43,14 @@ pub(crate) fn with_idle_timeout<T: Send + 'static, E>(
     }))
 }
 
-/// Runs `decoder` over `items` until `Done`, an error, or the end of the input (a protocol
-/// error: the reply may be cut short and must not look complete).
+/// Runs `decoder` over `items` until `Done`, an error, or the end of the input (then
+/// `decoder.end()` says what that means).
 pub(crate) fn decode<T: Send + 'static>(items: Items<T>, decoder: impl Decoder<T>) -> EventStream {
     Box::pin(futures::stream::unfold(Some((items, decoder)), |state| async move {
         let (mut items, mut decoder) = state?;
         loop {
             let item = match items.next().await {
-                None => {
-                    let e = ProviderError::new(ProviderErrorKind::Protocol, false, decoder.missing_end());
-                    return Some((Err(e), None));
-                }
+                None => return Some((decoder.end(), None)),
                 Some(Err(e)) => return Some((Err(e), None)),
                 Some(Ok(item)) => item,
             };

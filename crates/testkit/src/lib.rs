@@ -5,6 +5,7 @@
 
 pub mod db;
 pub mod fake_anthropic;
+pub mod fake_bedrock;
 pub mod fake_openai;
 
 pub use db::{TestDb, pg_url, skipped};

@@ -1,0 +1,296 @@
+//! Amazon Bedrock ConverseStream through the official SDK (`aws-sdk-bedrockruntime`, no default
+//! features). Compiled with the `bedrock` cargo feature only.
+//!
+//! Request: system messages → `system` text blocks (one per message), the rest → alternating
+//! `user`/`assistant` messages with one text block each, `inferenceConfig` from the request.
+//! Stream: `contentBlockDelta` text → `Delta`; `messageStop` gives the stop reason and
+//! `metadata` the usage, then `Done`. Exceptions in the stream end it with an error.
+//!
+//! Credentials: static keys from configuration only. The SDK's default chain (environment,
+//! profile, SSO, web identity, ECS/IMDS roles) lives in `aws-config`, which also pulls in
+//! `aws-sdk-sts` and more; it is not compiled in. `new` refuses a configuration without keys.
+//!
+//! Retries and timeouts are the SDK's: standard retry mode with `max_retries + 1` attempts
+//! (initial backoff 250 ms, as our HTTP providers), throttling, 5xx and `ModelNotReady`
+//! retried (Bedrock sends no `Retry-After`); `timeout` bounds each attempt until the stream
+//! opens and each read, and we wait at most `timeout` between stream events. The SDK's own
+//! stalled-stream check is off so that `timeout` is the one rule.
+
+use crate::error::{ProviderError, ProviderErrorKind};
+use crate::types::{ChatEvent, ChatRequest, Role, Usage};
+use crate::{stream, turns};
+use aws_sdk_bedrockruntime as sdk;
+use rampart_core::Secret;
+use sdk::config::retry::RetryConfig;
+use sdk::config::timeout::TimeoutConfig;
+use sdk::config::{BehaviorVersion, Credentials, Region, StalledStreamProtectionConfig};
+use sdk::error::{ProvideErrorMetadata, SdkError};
+use sdk::operation::converse_stream::ConverseStreamError;
+use sdk::types::error::ConverseStreamOutputError;
+use sdk::types::{
+    ContentBlock, ContentBlockDelta, ConversationRole, ConverseStreamOutput, InferenceConfiguration, Message,
+    SystemContentBlock,
+};
+use std::time::Duration;
+
+#[derive(Clone, Debug)]
+pub struct BedrockConfig {
+    /// e.g. `us-east-1`.
+    pub region: String,
+    /// A model id or inference profile, e.g. `anthropic.claude-3-haiku-20240307-v1:0`.
+    pub model: String,
+    /// Instead of the regional endpoint: a VPC endpoint, or a fake in tests.
+    pub endpoint_url: Option<url::Url>,
+    /// Required (see the module documentation: no default credential chain).
+    pub access_key_id: Option<Secret<String>>,
+    pub secret_access_key: Option<Secret<String>>,
+    /// For temporary credentials.
+    pub session_token: Option<Secret<String>>,
+    pub timeout: Duration,
+    pub max_retries: u32,
+}
+
+/// A client for one configured Bedrock model.
+#[derive(Clone, Debug)]
+pub struct Bedrock {
+    client: sdk::Client,
+    cfg: BedrockConfig,
+}
+
+fn config(detail: impl Into<String>) -> ProviderError {
+    ProviderError::new(ProviderErrorKind::Config, false, detail)
+}
+
+impl Bedrock {
+    /// Builds the SDK client (no I/O: credentials are static).
+    pub fn new(cfg: BedrockConfig) -> Result<Self, ProviderError> {
+        let (Some(key_id), Some(secret)) = (&cfg.access_key_id, &cfg.secret_access_key) else {
+            return Err(config(
+                "bedrock needs access_key_id and secret_access_key (the AWS default credential chain is not built in)",
+            ));
+        };
+        if cfg.region.trim().is_empty() {
+            return Err(config("bedrock needs a region"));
+        }
+        let creds = Credentials::new(
+            key_id.expose(),
+            secret.expose(),
+            cfg.session_token.as_ref().map(|t| t.expose().clone()),
+            None,
+            "rampart-config",
+        );
+        let retry = RetryConfig::standard()
+            .with_max_attempts(cfg.max_retries.saturating_add(1))
+            .with_initial_backoff(Duration::from_millis(250));
+        let timeouts = TimeoutConfig::builder()
+            .connect_timeout(Duration::from_secs(10))
+            .read_timeout(cfg.timeout)
+            .operation_attempt_timeout(cfg.timeout)
+            .build();
+        let mut b = sdk::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new(cfg.region.clone()))
+            .credentials_provider(creds)
+            .retry_config(retry)
+            .timeout_config(timeouts)
+            // One stall rule for every provider (`timeout` between events, below), not the
+            // SDK's extra throughput check, which would cut a model thinking for over 5 s.
+            .stalled_stream_protection(StalledStreamProtectionConfig::disabled());
+        if let Some(u) = &cfg.endpoint_url {
+            b = b.endpoint_url(u.as_str().trim_end_matches('/'));
+        }
+        Ok(Self { client: sdk::Client::from_conf(b.build()), cfg })
+    }
+
+    /// A streamed reply: `Delta`s, then one `Done`.
+    pub async fn stream(&self, req: &ChatRequest) -> Result<stream::EventStream, ProviderError> {
+        let system: Vec<SystemContentBlock> =
+            turns::system(&req.messages).into_iter().map(|s| SystemContentBlock::Text(s.to_owned())).collect();
+        let mut messages = Vec::new();
+        for (role, text) in turns::alternating(&req.messages) {
+            let role = if role == Role::Assistant { ConversationRole::Assistant } else { ConversationRole::User };
+            let m = Message::builder()
+                .role(role)
+                .content(ContentBlock::Text(text))
+                .build()
+                .map_err(|e| ProviderError::new(ProviderErrorKind::Protocol, false, format!("request: {e}")))?;
+            messages.push(m);
+        }
+        let inference = (req.max_tokens.is_some() || req.temperature.is_some() || req.top_p.is_some()).then(|| {
+            InferenceConfiguration::builder()
+                .set_max_tokens(req.max_tokens.map(|v| i32::try_from(v).unwrap_or(i32::MAX)))
+                .set_temperature(req.temperature)
+                .set_top_p(req.top_p)
+                .build()
+        });
+        let out = self
+            .client
+            .converse_stream()
+            .model_id(&self.cfg.model)
+            .set_system((!system.is_empty()).then_some(system))
+            .set_messages(Some(messages))
+            .set_inference_config(inference)
+            .send()
+            .await
+            .map_err(|e| self.redacted(sdk_error(&e, status_of(&e), operation_retryable)))?;
+        let events = futures::stream::unfold(out.stream, |mut rx| async move {
+            match rx.recv().await {
+                Ok(Some(ev)) => Some((Ok(ev), rx)),
+                Ok(None) => None,
+                Err(e) => Some((Err(e), rx)),
+            }
+        });
+        let this = self.clone();
+        let items = stream::with_idle_timeout(events, self.cfg.timeout, move |e| {
+            this.redacted(sdk_error(&e, None, stream_retryable))
+        });
+        Ok(stream::decode(items, Events::default()))
+    }
+}
+
+impl Bedrock {
+    /// The error with the configured credentials removed (defence in depth: service messages
+    /// are not expected to quote them).
+    fn redacted(&self, mut e: ProviderError) -> ProviderError {
+        let secrets = [&self.cfg.access_key_id, &self.cfg.secret_access_key, &self.cfg.session_token];
+        let secrets: Vec<&str> = secrets.into_iter().flatten().map(|s| s.expose().as_str()).collect();
+        e.detail = crate::http::redact(std::mem::take(&mut e.detail), &secrets);
+        e
+    }
+}
+
+fn status_of<E>(e: &SdkError<E, sdk::config::http::HttpResponse>) -> Option<u16> {
+    e.raw_response().map(|r| r.status().as_u16())
+}
+
+/// Whether a new attempt could succeed. The SDK's enums are non-exhaustive: anything new or
+/// unmodelled is judged by its code, and unknown codes are not retried.
+fn operation_retryable(e: &ConverseStreamError) -> bool {
+    match e {
+        ConverseStreamError::ThrottlingException(_)
+        | ConverseStreamError::ServiceUnavailableException(_)
+        | ConverseStreamError::ModelNotReadyException(_)
+        | ConverseStreamError::InternalServerException(_)
+        | ConverseStreamError::ModelTimeoutException(_)
+        | ConverseStreamError::ModelStreamErrorException(_) => true,
+        ConverseStreamError::ValidationException(_)
+        | ConverseStreamError::AccessDeniedException(_)
+        | ConverseStreamError::ResourceNotFoundException(_)
+        | ConverseStreamError::ModelErrorException(_) => false,
+        other => retryable_code(other.code()),
+    }
+}
+
+fn stream_retryable(e: &ConverseStreamOutputError) -> bool {
+    match e {
+        ConverseStreamOutputError::ThrottlingException(_)
+        | ConverseStreamOutputError::ServiceUnavailableException(_)
+        | ConverseStreamOutputError::InternalServerException(_)
+        | ConverseStreamOutputError::ModelStreamErrorException(_) => true,
+        ConverseStreamOutputError::ValidationException(_) => false,
+        other => retryable_code(other.code()),
+    }
+}
+
+fn retryable_code(code: Option<&str>) -> bool {
+    matches!(
+        code,
+        Some(
+            "ThrottlingException"
+                | "ServiceUnavailableException"
+                | "ModelNotReadyException"
+                | "InternalServerException"
+        )
+    )
+}
+
+/// An SDK error as a `ProviderError`. The detail is built from the error code and the
+/// service's message only: never the SDK's debug output, which can include the request.
+fn sdk_error<E, R>(e: &SdkError<E, R>, status: Option<u16>, retryable: fn(&E) -> bool) -> ProviderError
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug + 'static,
+{
+    use ProviderErrorKind::{Network, Protocol, Timeout, Upstream};
+    // Transport and parsing causes describe the connection or the bytes received, not the request.
+    let cause = || {
+        let mut out = String::new();
+        let mut next = std::error::Error::source(e);
+        while let Some(c) = next {
+            out.push_str(&format!(": {c}"));
+            next = c.source();
+        }
+        out.chars().take(300).collect::<String>()
+    };
+    let (kind, retry, detail) = match e {
+        SdkError::ServiceError(s) => {
+            let err = s.err();
+            let message: String = err.message().unwrap_or("").chars().take(300).collect();
+            (Upstream, retryable(err), format!("{}: {message}", err.code().unwrap_or("unknown error")))
+        }
+        SdkError::TimeoutError(_) => (Timeout, true, "no response in time".to_owned()),
+        SdkError::DispatchFailure(d) if d.is_timeout() => (Timeout, true, "no response in time".to_owned()),
+        SdkError::DispatchFailure(d) => (Network, d.is_io(), format!("could not reach bedrock{}", cause())),
+        SdkError::ResponseError(_) => (Protocol, false, format!("malformed response{}", cause())),
+        SdkError::ConstructionFailure(_) => (Protocol, false, "could not build the request".to_owned()),
+        _ => (Protocol, false, "unclassified SDK error".to_owned()),
+    };
+    let detail = match status {
+        Some(s) => format!("HTTP {s}: {detail}"),
+        None => detail,
+    };
+    ProviderError { kind, status, retryable: retry, retry_after: None, detail }
+}
+
+/// Decoder state: the stop reason arrives before the usage (`metadata`).
+#[derive(Default)]
+struct Events {
+    stop_reason: Option<String>,
+    usage: Option<Usage>,
+}
+
+impl stream::Decoder<ConverseStreamOutput> for Events {
+    fn event(&mut self, ev: ConverseStreamOutput) -> Result<Option<ChatEvent>, ProviderError> {
+        match ev {
+            ConverseStreamOutput::ContentBlockDelta(d) => match d.delta {
+                Some(ContentBlockDelta::Text(t)) if !t.is_empty() => Ok(Some(ChatEvent::Delta(t))),
+                _ => Ok(None),
+            },
+            ConverseStreamOutput::MessageStop(s) => {
+                self.stop_reason = Some(s.stop_reason.as_str().to_owned());
+                Ok(None)
+            }
+            ConverseStreamOutput::Metadata(m) => {
+                let count = |n: i32| u64::try_from(n).unwrap_or(0);
+                self.usage = m
+                    .usage
+                    .map(|u| Usage { input_tokens: count(u.input_tokens), output_tokens: count(u.output_tokens) });
+                Ok(self
+                    .stop_reason
+                    .is_some()
+                    .then(|| ChatEvent::Done { usage: self.usage, finish_reason: self.stop_reason.take() }))
+            }
+            // messageStart, contentBlockStart/Stop, events newer than this SDK.
+            _ => Ok(None),
+        }
+    }
+
+    /// `metadata` is documented to follow `messageStop`; a stream that stopped without it is
+    /// still complete, only without usage.
+    fn end(&mut self) -> Result<ChatEvent, ProviderError> {
+        match self.stop_reason.take() {
+            Some(r) => Ok(ChatEvent::Done { usage: self.usage, finish_reason: Some(r) }),
+            None => Err(ProviderError::new(ProviderErrorKind::Protocol, false, "stream ended without messageStop")),
+        }
+    }
+}
+
+impl rampart_core::llm::ChatModel for Bedrock {
+    fn model_id(&self) -> &str {
+        &self.cfg.model
+    }
+
+    fn stream(&self, req: ChatRequest) -> stream::PortFuture<'_> {
+        Box::pin(async move { Ok(stream::to_port(Bedrock::stream(self, &req).await?)) })
+    }
+}
