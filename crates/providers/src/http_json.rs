@@ -198,7 +198,10 @@ impl HttpJson {
     /// One whole reply: text and usage (when the endpoint reports it).
     pub async fn complete(&self, req: &ChatRequest) -> Result<(String, Option<Usage>), ProviderError> {
         let body = self.body(req);
-        let secrets: Vec<&str> = self.cfg.headers.iter().map(|(_, v)| v.expose().as_str()).collect();
+        // Header values, and the query string: some endpoints take their key there (`?code=`),
+        // and network errors quote the URL.
+        let mut secrets: Vec<&str> = self.cfg.headers.iter().map(|(_, v)| v.expose().as_str()).collect();
+        secrets.extend(self.cfg.url.query());
         let make = || {
             let mut r = self.http.post(self.cfg.url.clone()).json(&body);
             for (name, value) in &self.cfg.headers {

@@ -210,6 +210,15 @@ async fn invalid_configurations_are_refused_at_construction() {
 }
 
 #[tokio::test]
+async fn a_key_in_the_query_string_stays_out_of_network_errors() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let url = format!("http://127.0.0.1:{port}/api/generate?code=query-key-31337");
+    let e = HttpJson::new(config(&url, 0)).unwrap().stream(&req()).await.err().unwrap();
+    assert_eq!((e.kind, e.retryable), (ProviderErrorKind::Network, true));
+    assert!(e.detail.contains("[redacted]") && !e.detail.contains("query-key-31337"), "{}", e.detail);
+}
+
+#[tokio::test]
 async fn works_through_the_chat_model_port() {
     let ep = Endpoint::start(Answer::Tgi).await;
     let m: Arc<dyn ChatModel> = Arc::new(HttpJson::new(config(&ep.url, 0)).unwrap());
