@@ -1,6 +1,7 @@
 //! Assistants (GAIA's data sources): a named way of answering, with the groups allowed to use
-//! it. Kinds so far: `model` (a configured model, streamed) and `extractive` (Rampart's
-//! built-in responder, used when no model is configured). `rag` and `custom` come later.
+//! it. Kinds so far: `model` (a configured model, streamed), `custom` (the operator's signed
+//! HTTP webhook) and `extractive` (Rampart's built-in responder, used when no model is
+//! configured). `rag` comes with knowledge bases.
 
 use crate::error::Result;
 use crate::service::ChatService;
@@ -17,6 +18,8 @@ pub const EXTRACTIVE_MODEL_ID: &str = "rampart-extractive";
 
 pub enum AssistantKind {
     Model(Arc<dyn ChatModel>),
+    /// The operator's HTTP webhook, behind the same port as a model.
+    Custom(Arc<dyn ChatModel>),
     Extractive,
 }
 
@@ -55,13 +58,14 @@ impl Assistant {
     pub fn service_type(&self) -> &'static str {
         match self.kind {
             AssistantKind::Model(_) => "model",
+            AssistantKind::Custom(_) => "custom",
             AssistantKind::Extractive => "rag",
         }
     }
 
     pub fn model_id(&self) -> &str {
         match &self.kind {
-            AssistantKind::Model(m) => m.model_id(),
+            AssistantKind::Model(m) | AssistantKind::Custom(m) => m.model_id(),
             AssistantKind::Extractive => EXTRACTIVE_MODEL_ID,
         }
     }
@@ -114,7 +118,7 @@ impl ChatService {
         }
         match &a.kind {
             AssistantKind::Extractive => Ok(canned(EXTRACTIVE_REPLY.to_owned(), "stop")),
-            AssistantKind::Model(m) => {
+            AssistantKind::Model(m) | AssistantKind::Custom(m) => {
                 let mut messages = Vec::with_capacity(history.len() + 1);
                 if let Some(sp) = &a.system_prompt {
                     messages.push(ChatMessage::new(Role::System, sp.clone()));

@@ -24,6 +24,7 @@ pub mod http_json;
 pub mod openai;
 mod stream;
 mod turns;
+pub mod webhook;
 /// The request and response vocabulary lives in `core` (it is the port both sides share).
 pub mod types {
     pub use rampart_core::llm::*;

@@ -24,7 +24,6 @@ pub async fn build_state_with_clock(config: Config, clock: SharedClock) -> anyho
     crate::keys::ensure_data_dir(&config.server.data_dir)?;
     let keyring = crate::keys::load_keyring(&config)?;
     let db = rampart_storage::Db::open(&config.database_url()).await.map_err(|e| anyhow::anyhow!("database: {e}"))?;
-    let assistants = build_assistants(&config)?;
     let chat = rampart_chat::ChatService::new(
         db.clone(),
         keyring.clone(),
@@ -34,6 +33,7 @@ pub async fn build_state_with_clock(config: Config, clock: SharedClock) -> anyho
             title_chars: config.chat.title_chars,
         },
     );
+    let catalog = crate::catalog::Catalog::load(&config, db.clone(), keyring.clone()).await?;
     let identity = rampart_identity::Identity::new(db.clone(), keyring, clock, config.identity_config())
         .await
         .map_err(|e| anyhow::anyhow!("identity: {e}"))?;
@@ -43,62 +43,13 @@ pub async fn build_state_with_clock(config: Config, clock: SharedClock) -> anyho
         db,
         identity,
         chat,
-        assistants: Arc::new(assistants),
+        assistants: Arc::new(catalog),
         hub: Arc::new(rampart_realtime::Hub::new()),
         runs: Arc::new(crate::state::Runs::default()),
         realtime_limits,
         ready: Arc::new(AtomicBool::new(true)),
         in_flight: Arc::new(AtomicUsize::new(0)),
     })
-}
-
-/// Model clients and assistants from `[[models]]` / `[[assistants]]` (already validated).
-fn build_assistants(config: &Config) -> anyhow::Result<rampart_chat::assistants::Assistants> {
-    use rampart_chat::assistants::{Assistant, AssistantKind, Assistants};
-    use std::collections::HashMap;
-    let mut models: HashMap<&str, Arc<dyn rampart_core::llm::ChatModel>> = HashMap::new();
-    for m in &config.models {
-        let api_key = match (&m.api_key, &m.api_key_file) {
-            (Some(k), _) => Some(k.clone()),
-            (None, Some(f)) => {
-                let k = std::fs::read_to_string(f)
-                    .map_err(|e| anyhow::anyhow!("models {}: cannot read api_key_file {}: {e}", m.id, f.display()))?;
-                Some(rampart_core::Secret::new(k.trim().to_owned()))
-            }
-            (None, None) => None,
-        };
-        let client = rampart_providers::OpenAiCompatible::new(rampart_providers::OpenAiConfig {
-            base_url: m.base_url.parse().map_err(|e| anyhow::anyhow!("models {}: base_url: {e}", m.id))?,
-            model: m.model.clone(),
-            api_key,
-            timeout: m.timeout.0,
-            max_retries: m.max_retries,
-        })
-        .map_err(|e| anyhow::anyhow!("models {}: {e}", m.id))?;
-        models.insert(m.id.as_str(), Arc::new(client));
-    }
-    if config.assistants.is_empty() {
-        return Ok(Assistants::new(vec![Assistant::extractive("default")]));
-    }
-    let mut list = Vec::new();
-    for a in &config.assistants {
-        let kind = match (a.kind.as_str(), a.model.as_deref()) {
-            ("model", Some(m)) => AssistantKind::Model(
-                models.get(m).cloned().ok_or_else(|| anyhow::anyhow!("assistants {}: unknown model {m}", a.id))?,
-            ),
-            _ => AssistantKind::Extractive,
-        };
-        list.push(Assistant {
-            id: a.id.clone(),
-            kind,
-            system_prompt: a.system_prompt.clone(),
-            max_tokens: a.inference_max_tokens,
-            temperature: a.inference_temperature,
-            top_p: a.inference_top_p,
-            groups: a.groups.clone(),
-        });
-    }
-    Ok(Assistants::new(list))
 }
 
 async fn not_found() -> ApiError {

@@ -8,7 +8,7 @@
 use anyhow::{Context, bail};
 use rampart_crypto::{PasswordParams, SigningAlg};
 use rampart_identity::{ExternalIssuerConfig, MfaPolicy, PasswordPolicy};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 use toml::Value;
@@ -16,6 +16,12 @@ use toml::Value;
 /// A duration written as `"90s"`, `"15m"`, `"1h"`, `"30d"`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Dur(pub Duration);
+
+impl Serialize for Dur {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&humantime::format_duration(self.0).to_string())
+    }
+}
 
 impl<'de> Deserialize<'de> for Dur {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -51,45 +57,204 @@ fn default_model_retries() -> u32 {
     2
 }
 
-/// A model endpoint. Upstream URLs come from here only, never from a request.
-#[derive(Clone, Debug, Deserialize)]
+/// A model endpoint (`[[models]]`, or added by an administrator through `/v1/admin/models` with
+/// the same keys). Upstream URLs come from here only, never from a request. Secret fields
+/// ([`MODEL_SECRETS`]) are never serialized.
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ModelConfig {
     pub id: String,
-    /// `openai` (OpenAI-compatible: OpenAI, vLLM, Ollama, llama.cpp, LM Studio).
+    /// `openai` (OpenAI-compatible: OpenAI, vLLM, Ollama, llama.cpp, LM Studio), `anthropic`,
+    /// `bedrock` or `http` (a generic JSON endpoint, SageMaker-style).
     pub provider: String,
-    pub base_url: String,
+    /// `openai`: required; `anthropic`: default `https://api.anthropic.com`; `bedrock`: an
+    /// endpoint override (VPC endpoints, tests); `http`: the endpoint's URL, required.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base_url: Option<String>,
+    /// The upstream's model name (`http`: the id reported in message metadata; default `id`).
+    #[serde(default)]
     pub model: String,
-    #[serde(default)]
+    #[serde(default, skip_serializing)]
     pub api_key: Option<rampart_core::Secret<String>>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub api_key_file: Option<PathBuf>,
     #[serde(default = "default_model_timeout")]
     pub timeout: Dur,
     #[serde(default = "default_model_retries")]
     pub max_retries: u32,
+    /// `bedrock`: the AWS region, and static credentials.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aws_access_key_id: Option<String>,
+    #[serde(default, skip_serializing)]
+    pub aws_secret_access_key: Option<rampart_core::Secret<String>>,
+    #[serde(default, skip_serializing)]
+    pub aws_session_token: Option<rampart_core::Secret<String>>,
+    /// `http`: the request body with placeholders, and where the answer holds the reply.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_template: Option<serde_json::Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub response_pointer: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub usage_input_pointer: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub usage_output_pointer: Option<String>,
+    /// `http`: extra request headers (values are secrets, e.g. `Authorization`).
+    #[serde(default, skip_serializing)]
+    pub headers: std::collections::BTreeMap<String, rampart_core::Secret<String>>,
 }
 
-/// An assistant: a named way of answering.
-#[derive(Clone, Debug, Deserialize)]
+/// Write-only fields of a model: stored sealed, never shown.
+pub const MODEL_SECRETS: &[&str] = &["api_key", "aws_secret_access_key", "aws_session_token", "headers"];
+/// Write-only fields of an assistant.
+pub const ASSISTANT_SECRETS: &[&str] = &["webhook_secret"];
+
+pub const PROVIDERS: &[&str] = &["openai", "anthropic", "bedrock", "http"];
+
+impl ModelConfig {
+    /// Checks one entry on its own (ids, URLs, provider-specific keys).
+    pub fn validate(&self) -> anyhow::Result<()> {
+        check_name("models", &self.id)?;
+        let id = &self.id;
+        if !PROVIDERS.contains(&self.provider.as_str()) {
+            bail!("models {id}: provider {:?} is not one of {}", self.provider, PROVIDERS.join(", "));
+        }
+        if let Some(b) = &self.base_url {
+            let u = url::Url::parse(b).with_context(|| format!("models {id}: base_url {b:?} is not a URL"))?;
+            if !matches!(u.scheme(), "http" | "https") || u.query().is_some() && self.provider != "http" {
+                bail!("models {id}: base_url must be an http(s) URL without a query");
+            }
+            if !u.username().is_empty() || u.password().is_some() {
+                bail!("models {id}: base_url must not carry credentials (use api_key)");
+            }
+        }
+        if self.api_key.is_some() && self.api_key_file.is_some() {
+            bail!("models {id}: set api_key or api_key_file, not both");
+        }
+        if self.max_retries > 10 || self.timeout.0.is_zero() {
+            bail!("models {id}: max_retries must be at most 10 and timeout above 0");
+        }
+        let needs_model = self.provider != "http";
+        if needs_model && (self.model.is_empty() || self.model.len() > 256) {
+            bail!("models {id}: model must name the upstream model (1-256 characters)");
+        }
+        let bedrock_keys = self.region.is_some()
+            || self.aws_access_key_id.is_some()
+            || self.aws_secret_access_key.is_some()
+            || self.aws_session_token.is_some();
+        let http_keys = self.request_template.is_some()
+            || self.response_pointer.is_some()
+            || self.usage_input_pointer.is_some()
+            || self.usage_output_pointer.is_some()
+            || !self.headers.is_empty();
+        match self.provider.as_str() {
+            "openai" if self.base_url.is_none() => bail!("models {id}: provider openai needs base_url"),
+            "http" if self.base_url.is_none() || self.request_template.is_none() || self.response_pointer.is_none() => {
+                bail!("models {id}: provider http needs base_url, request_template and response_pointer")
+            }
+            "bedrock" if self.region.as_deref().is_none_or(str::is_empty) => {
+                bail!("models {id}: provider bedrock needs region")
+            }
+            "bedrock" if self.aws_access_key_id.is_some() != self.aws_secret_access_key.is_some() => {
+                bail!("models {id}: set aws_access_key_id and aws_secret_access_key together")
+            }
+            _ => {}
+        }
+        if bedrock_keys && self.provider != "bedrock" {
+            bail!("models {id}: region and aws_* keys are for provider bedrock");
+        }
+        if http_keys && self.provider != "http" {
+            bail!("models {id}: request_template, response_pointer, usage_*_pointer and headers are for provider http");
+        }
+        Ok(())
+    }
+}
+
+/// An assistant: a named way of answering (`[[assistants]]`, or `/v1/admin/assistants`).
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct AssistantConfig {
     pub id: String,
-    /// `model` or `extractive`.
+    /// `model`, `custom` (the operator's HTTP webhook) or `extractive`.
     pub kind: String,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub model: Option<String>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub system_prompt: Option<String>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub inference_max_tokens: Option<u32>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub inference_temperature: Option<f32>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub inference_top_p: Option<f32>,
     /// Groups allowed to use it; empty: every signed-in user.
     #[serde(default)]
     pub groups: Vec<String>,
+    /// `custom`: the webhook's URL, the HMAC-SHA256 key its requests are signed with, and the
+    /// time allowed for its answer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub webhook_url: Option<String>,
+    #[serde(default, skip_serializing)]
+    pub webhook_secret: Option<rampart_core::Secret<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub webhook_timeout: Option<Dur>,
+}
+
+impl AssistantConfig {
+    /// Checks one entry; `model_exists` says whether a model id is defined.
+    pub fn validate(&self, model_exists: impl Fn(&str) -> bool) -> anyhow::Result<()> {
+        check_name("assistants", &self.id)?;
+        let id = &self.id;
+        match self.kind.as_str() {
+            "model" => {
+                let m = self
+                    .model
+                    .as_deref()
+                    .with_context(|| format!("assistants {id}: kind \"model\" needs model = \"<a models id>\""))?;
+                if !model_exists(m) {
+                    bail!("assistants {id}: model {m:?} is not a defined model id");
+                }
+            }
+            "custom" => {
+                let u = self
+                    .webhook_url
+                    .as_deref()
+                    .with_context(|| format!("assistants {id}: kind \"custom\" needs webhook_url"))?;
+                let parsed =
+                    url::Url::parse(u).with_context(|| format!("assistants {id}: webhook_url is not a URL"))?;
+                if !matches!(parsed.scheme(), "http" | "https") || !parsed.username().is_empty() {
+                    bail!("assistants {id}: webhook_url must be an http(s) URL without credentials");
+                }
+                if self.webhook_secret.as_ref().is_none_or(|s| s.expose().len() < 32) {
+                    bail!("assistants {id}: kind \"custom\" needs webhook_secret of at least 32 characters");
+                }
+            }
+            "extractive" => {}
+            other => bail!("assistants {id}: kind {other:?} is not one of model, custom, extractive"),
+        }
+        if self.kind != "model" && self.model.is_some() {
+            bail!("assistants {id}: model is for kind \"model\"");
+        }
+        if self.kind != "custom" && (self.webhook_url.is_some() || self.webhook_secret.is_some()) {
+            bail!("assistants {id}: webhook_url and webhook_secret are for kind \"custom\"");
+        }
+        if self.inference_temperature.is_some_and(|t| !(0.0..=2.0).contains(&t))
+            || self.inference_top_p.is_some_and(|t| !(0.0..=1.0).contains(&t))
+        {
+            bail!("assistants {id}: inference_temperature must be 0-2 and inference_top_p 0-1");
+        }
+        if self.inference_max_tokens.is_some_and(|t| t == 0) {
+            bail!("assistants {id}: inference_max_tokens must be at least 1");
+        }
+        if self.system_prompt.as_ref().is_some_and(|p| p.len() > 32 * 1024) {
+            bail!("assistants {id}: system_prompt is longer than 32 KiB");
+        }
+        if self.groups.len() > 100 || self.groups.iter().any(|g| g.is_empty() || g.len() > 128) {
+            bail!("assistants {id}: groups must be at most 100 names of 1-128 characters");
+        }
+        Ok(())
+    }
 }
 
 fn check_name(what: &str, id: &str) -> anyhow::Result<()> {
@@ -106,12 +271,19 @@ pub struct ChatSection {
     pub feedback_reasons: Vec<String>,
     /// A session's title is its first message cut to this many characters.
     pub title_chars: usize,
+    /// How often a replica checks for models and assistants changed by administrators
+    /// elsewhere (changes made through this replica apply at once).
+    pub catalog_refresh: Dur,
 }
 
 impl Default for ChatSection {
     fn default() -> Self {
         let d = rampart_chat::ChatConfig::default();
-        Self { feedback_reasons: d.feedback_reasons, title_chars: d.title_chars }
+        Self {
+            feedback_reasons: d.feedback_reasons,
+            title_chars: d.title_chars,
+            catalog_refresh: Dur(Duration::from_secs(10)),
+        }
     }
 }
 
@@ -435,57 +607,16 @@ impl Config {
         }
         let mut seen = std::collections::HashSet::new();
         for m in &self.models {
-            check_name("models", &m.id)?;
+            m.validate()?;
             if !seen.insert(&m.id) {
                 bail!("models: id {:?} is used twice", m.id);
-            }
-            if m.provider != "openai" {
-                bail!(
-                    "models {}: provider {:?} is not supported yet (this version: \"openai\", which covers OpenAI-compatible servers)",
-                    m.id,
-                    m.provider
-                );
-            }
-            let u = url::Url::parse(&m.base_url)
-                .with_context(|| format!("models {}: base_url {:?} is not a URL", m.id, m.base_url))?;
-            if !matches!(u.scheme(), "http" | "https") || u.query().is_some() {
-                bail!("models {}: base_url must be an http(s) URL without a query", m.id);
-            }
-            if m.api_key.is_some() && m.api_key_file.is_some() {
-                bail!("models {}: set api_key or api_key_file, not both", m.id);
-            }
-            if m.max_retries > 10 || m.timeout.0.is_zero() {
-                bail!("models {}: max_retries must be at most 10 and timeout above 0", m.id);
             }
         }
         let mut seen = std::collections::HashSet::new();
         for a in &self.assistants {
-            check_name("assistants", &a.id)?;
+            a.validate(|m| self.models.iter().any(|x| x.id == m))?;
             if !seen.insert(&a.id) {
                 bail!("assistants: id {:?} is used twice", a.id);
-            }
-            match a.kind.as_str() {
-                "model" => {
-                    let m = a.model.as_deref().with_context(|| {
-                        format!("assistants {}: kind \"model\" needs model = \"<a [[models]] id>\"", a.id)
-                    })?;
-                    if !self.models.iter().any(|x| x.id == m) {
-                        bail!("assistants {}: model {m:?} is not a [[models]] id", a.id);
-                    }
-                }
-                "extractive" => {}
-                other => bail!(
-                    "assistants {}: kind {other:?} is not supported yet (this version: \"model\", \"extractive\")",
-                    a.id
-                ),
-            }
-            if a.inference_temperature.is_some_and(|t| !(0.0..=2.0).contains(&t))
-                || a.inference_top_p.is_some_and(|t| !(0.0..=1.0).contains(&t))
-            {
-                bail!("assistants {}: inference_temperature must be 0-2 and inference_top_p 0-1", a.id);
-            }
-            if a.inference_max_tokens.is_some_and(|t| t == 0) {
-                bail!("assistants {}: inference_max_tokens must be at least 1", a.id);
             }
         }
         if self.chat.feedback_reasons.is_empty()
@@ -495,6 +626,9 @@ impl Config {
         }
         if !(10..=1000).contains(&self.chat.title_chars) {
             bail!("chat.title_chars must be between 10 and 1000");
+        }
+        if self.chat.catalog_refresh.0 < Duration::from_millis(100) {
+            bail!("chat.catalog_refresh must be at least 100ms");
         }
         let r = &self.realtime;
         if r.max_connections_per_user == 0
@@ -622,7 +756,13 @@ mod tests {
             ("RAMPART_AUTH__SIGNING_ALG", "HS256"),
             ("RAMPART_LISTEN", "nope"),
             ("RAMPART_AUTH__ARGON2__MEMORY_KIB", "64"),
-            ("RAMPART_MODELS", r#"[{id = "m", provider = "anthropic", base_url = "https://x", model = "c"}]"#),
+            ("RAMPART_MODELS", r#"[{id = "m", provider = "mystery", base_url = "https://x", model = "c"}]"#),
+            ("RAMPART_MODELS", r#"[{id = "m", provider = "bedrock", model = "c"}]"#),
+            ("RAMPART_MODELS", r#"[{id = "m", provider = "http", base_url = "https://x/invocations"}]"#),
+            (
+                "RAMPART_ASSISTANTS",
+                r#"[{id = "a", kind = "custom", webhook_url = "https://x", webhook_secret = "short"}]"#,
+            ),
             ("RAMPART_MODELS", r#"[{id = "m", provider = "openai", base_url = "ftp://x", model = "c"}]"#),
             ("RAMPART_ASSISTANTS", r#"[{id = "a", kind = "model", model = "missing"}]"#),
             ("RAMPART_ASSISTANTS", r#"[{id = "a", kind = "rag"}]"#),
@@ -704,6 +844,13 @@ mod tests {
             "inference_top_p",
             "feedback_reasons",
             "title_chars",
+            "catalog_refresh",
+            "region",
+            "aws_access_key_id",
+            "request_template",
+            "response_pointer",
+            "webhook_url",
+            "webhook_secret",
             "max_connections_per_user",
             "max_subscriptions",
             "max_replies_per_user",

@@ -5,6 +5,7 @@
 //! it may depend on every other Rampart crate.
 
 pub mod app;
+pub mod catalog;
 pub mod cli;
 pub mod config;
 pub mod error;

@@ -37,6 +37,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(routes::admin::routes())
         .merge(routes::chat::routes())
         .merge(routes::bot::routes())
+        .merge(routes::catalog::routes())
         .merge(routes::openai::routes())
 }
 

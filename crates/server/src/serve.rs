@@ -76,6 +76,7 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         Err(e) => tracing::error!(error = %e, "could not check unfinished jobs"),
     }
     let _key_reload = state.identity.spawn_key_reload(state.config.auth.signing_key_reload_interval.0);
+    let _catalog_refresh = crate::catalog::spawn_refresh(state.assistants.clone(), state.config.chat.catalog_refresh.0);
     let app = crate::build_app(state.clone());
     let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("cannot listen on {listen}"))?;
     let local = listener.local_addr()?;

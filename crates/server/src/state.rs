@@ -153,7 +153,8 @@ pub struct AppState {
     pub db: Db,
     pub identity: Identity,
     pub chat: rampart_chat::ChatService,
-    pub assistants: Arc<rampart_chat::assistants::Assistants>,
+    /// The assistants (and their models): the config file's and the administrators'.
+    pub assistants: Arc<crate::catalog::Catalog>,
     pub hub: Arc<rampart_realtime::Hub>,
     /// Generations in flight, by user and session, so they can be stopped.
     pub runs: Arc<Runs>,

@@ -24,6 +24,7 @@ pub const MIGRATIONS: &[Migration] = &[
         sql: include_str!("../migrations/0004_service_interruptions.sql"),
     },
     Migration { version: 5, name: "jobs", sql: include_str!("../migrations/0005_jobs.sql") },
+    Migration { version: 6, name: "catalog", sql: include_str!("../migrations/0006_catalog.sql") },
 ];
 
 fn render(sql: &str, backend: Backend) -> String {

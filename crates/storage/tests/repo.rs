@@ -34,8 +34,42 @@ both!(
     migrate_is_idempotent,
     oauth_codes_are_single_use,
     concurrent_demotions_leave_an_admin,
-    chat_sessions_messages_and_feedback
+    chat_sessions_messages_and_feedback,
+    catalog_entries_crud
 );
+
+async fn catalog_entries_crud(db: &Db) {
+    use rampart_storage::repo::catalog::CatalogRecord;
+    assert_eq!(db.catalog_version().await.unwrap(), (0, 0));
+    let rec = |kind: &str, id: &str, at: i64| CatalogRecord {
+        kind: kind.into(),
+        id: id.into(),
+        spec: format!("{{\"id\":\"{id}\"}}"),
+        sealed_secrets: Some(vec![0, 1, 2, 255]),
+        updated_by: Some("admin".into()),
+        created_at: Timestamp::from_millis(at),
+        updated_at: Timestamp::from_millis(at),
+    };
+    db.insert_catalog_entry(&rec("model", "m1", 10)).await.unwrap();
+    db.insert_catalog_entry(&rec("assistant", "m1", 11)).await.unwrap();
+    assert!(matches!(db.insert_catalog_entry(&rec("model", "m1", 12)).await, Err(StorageError::Conflict)));
+    let all = db.catalog().await.unwrap();
+    assert_eq!(all.iter().map(|r| r.kind.as_str()).collect::<Vec<_>>(), vec!["model", "assistant"]);
+    assert_eq!(all[0], rec("model", "m1", 10));
+    assert_eq!(db.catalog_version().await.unwrap(), (2, 11));
+    let mut changed = rec("model", "m1", 10);
+    changed.spec = "{}".into();
+    changed.sealed_secrets = None;
+    changed.updated_at = Timestamp::from_millis(20);
+    assert!(db.update_catalog_entry(&changed).await.unwrap());
+    assert!(!db.update_catalog_entry(&rec("model", "nope", 1)).await.unwrap());
+    assert_eq!(db.catalog_entry("model", "m1").await.unwrap().unwrap(), changed);
+    assert_eq!(db.catalog_version().await.unwrap(), (2, 20));
+    assert!(db.delete_catalog_entry("model", "m1").await.unwrap());
+    assert!(!db.delete_catalog_entry("model", "m1").await.unwrap());
+    assert!(db.catalog_entry("model", "m1").await.unwrap().is_none());
+    assert_eq!(db.catalog_version().await.unwrap(), (1, 11));
+}
 
 const T0: Timestamp = Timestamp::from_millis(1_700_000_000_000);
 

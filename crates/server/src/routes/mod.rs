@@ -3,6 +3,7 @@
 pub mod admin;
 pub mod auth;
 pub mod bot;
+pub mod catalog;
 pub mod chat;
 pub mod health;
 pub mod me;

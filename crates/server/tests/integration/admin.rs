@@ -24,6 +24,16 @@ async fn non_admins_are_refused_on_every_admin_route() {
         ("GET", "/v1/admin/api-keys".to_string()),
         ("DELETE", format!("/v1/admin/api-keys/{uid}")),
         ("GET", "/v1/admin/audit".to_string()),
+        ("GET", "/v1/admin/models".to_string()),
+        ("POST", "/v1/admin/models".to_string()),
+        ("GET", "/v1/admin/models/m".to_string()),
+        ("PUT", "/v1/admin/models/m".to_string()),
+        ("DELETE", "/v1/admin/models/m".to_string()),
+        ("GET", "/v1/admin/assistants".to_string()),
+        ("POST", "/v1/admin/assistants".to_string()),
+        ("GET", "/v1/admin/assistants/a".to_string()),
+        ("PUT", "/v1/admin/assistants/a".to_string()),
+        ("DELETE", "/v1/admin/assistants/a".to_string()),
     ] {
         let method = reqwest::Method::from_bytes(m.as_bytes()).unwrap();
         let body = if m == "GET" || m == "DELETE" {

@@ -9,6 +9,7 @@ mod admin;
 mod attacks;
 mod auth_flow;
 mod bad_input;
+mod catalog;
 mod chat;
 mod oauth;
 mod openai;

@@ -1,0 +1,379 @@
+//! Models and assistants added at runtime by administrators (`/v1/admin/models`,
+//! `/v1/admin/assistants`), and the `custom` (signed webhook) assistant.
+
+use crate::common::*;
+use rampart_testkit::fake_openai::{FakeOpenAi, Knobs};
+use serde_json::{Value, json};
+use std::sync::{Arc, Mutex};
+
+const KEY: &str = "sk-runtime-secret-0123456789abcdef";
+
+async fn fake(reply: &str) -> FakeOpenAi {
+    FakeOpenAi::start(Knobs { reply: reply.into(), fail_status: 503, ..Default::default() }).await
+}
+
+async fn complete(s: &TestServer, t: &str, model: &str) -> Resp {
+    s.post("/v1/chat/completions", Some(t), json!({"model": model, "messages": [{"role": "user", "content": "hi"}]}))
+        .await
+}
+
+fn model_ids(v: &Value) -> Vec<String> {
+    v["data"].as_array().unwrap().iter().map(|m| m["id"].as_str().unwrap().to_owned()).collect()
+}
+
+#[tokio::test]
+async fn an_admin_adds_a_model_and_an_assistant_and_group_members_chat_with_it() {
+    let up = fake("runtime answer").await;
+    let s = TestServer::start().await;
+    let (_, admin) = s.admin().await;
+    s.post("/v1/admin/groups", Some(&admin), json!({"name": "ml"})).await.expect(201);
+    s.user("ml@example.com", &["ml"]).await;
+    s.user("other@example.com", &[]).await;
+    let ml = s.token("ml@example.com").await;
+    let other = s.token("other@example.com").await;
+
+    let m = s
+        .post(
+            "/v1/admin/models",
+            Some(&admin),
+            json!({"id": "rt-llm", "provider": "openai", "base_url": up.base_url, "model": "llama-rt", "api_key": KEY, "max_retries": 0}),
+        )
+        .await
+        .expect(201)
+        .body;
+    assert_eq!(m["source"], "admin");
+    assert_eq!(m["secrets"], json!(["api_key"]));
+    assert!(!m.to_string().contains(KEY), "the key is write-only: {m}");
+    s.post(
+        "/v1/admin/assistants",
+        Some(&admin),
+        json!({"id": "rt", "kind": "model", "model": "rt-llm", "groups": ["ml"], "system_prompt": "Be brief."}),
+    )
+    .await
+    .expect(201);
+
+    // Group members see and use it at once; others do not.
+    assert!(model_ids(&s.get("/v1/models", Some(&ml)).await.expect(200).body).contains(&"rt".to_owned()));
+    assert!(!model_ids(&s.get("/v1/models", Some(&other)).await.expect(200).body).contains(&"rt".to_owned()));
+    let r = complete(&s, &ml, "rt").await.expect(200).body;
+    assert_eq!(r["choices"][0]["message"]["content"], "runtime answer");
+    complete(&s, &other, "rt").await.expect_error(404, "not_found");
+    let (auth, body) = up.requests()[0].clone();
+    assert_eq!(auth.as_deref(), Some(format!("Bearer {KEY}").as_str()));
+    assert_eq!(body["model"], "llama-rt");
+    assert_eq!(body["messages"][0]["content"], "Be brief.");
+
+    // Lists and reads never show the key.
+    let all = s.get("/v1/admin/models", Some(&admin)).await.expect(200).body;
+    assert!(!all.to_string().contains(KEY));
+    assert_eq!(all.as_array().unwrap().len(), 1);
+    let one = s.get("/v1/admin/models/rt-llm", Some(&admin)).await.expect(200).body;
+    assert_eq!(
+        (one["base_url"].as_str(), one["updatedBy"].as_str()),
+        (Some(up.base_url.as_str()), Some("admin@example.com"))
+    );
+
+    // Replacing without the key keeps it; "" removes it.
+    let put = s
+        .req(
+            reqwest::Method::PUT,
+            "/v1/admin/models/rt-llm",
+            Some(&admin),
+            Some(json!({"provider": "openai", "base_url": up.base_url, "model": "llama-rt2", "max_retries": 0})),
+        )
+        .await
+        .expect(200)
+        .body;
+    assert_eq!(put["secrets"], json!(["api_key"]));
+    complete(&s, &ml, "rt").await.expect(200);
+    let (auth, body) = up.requests()[1].clone();
+    assert_eq!((auth.as_deref(), body["model"].as_str()), (Some(format!("Bearer {KEY}").as_str()), Some("llama-rt2")));
+    s.req(
+        reqwest::Method::PUT,
+        "/v1/admin/models/rt-llm",
+        Some(&admin),
+        Some(json!({"provider": "openai", "base_url": up.base_url, "model": "llama-rt2", "api_key": ""})),
+    )
+    .await
+    .expect(200);
+    complete(&s, &ml, "rt").await.expect(200);
+    assert_eq!(up.requests()[2].0, None, "the key was removed");
+
+    // Changes are audited; the model in use cannot be deleted before its assistant.
+    let audit = s.get("/v1/admin/audit?limit=100", Some(&admin)).await.expect(200).body.to_string();
+    for a in ["model.create", "assistant.create", "model.update"] {
+        assert!(audit.contains(a), "audit has {a}");
+    }
+    s.delete("/v1/admin/models/rt-llm", Some(&admin)).await.expect_error(409, "conflict");
+    s.delete("/v1/admin/assistants/rt", Some(&admin)).await.expect(204);
+    complete(&s, &ml, "rt").await.expect_error(404, "not_found");
+    s.delete("/v1/admin/models/rt-llm", Some(&admin)).await.expect(204);
+    s.get("/v1/admin/models/rt-llm", Some(&admin)).await.expect_error(404, "not_found");
+}
+
+#[tokio::test]
+async fn provider_secrets_are_sealed_at_rest() {
+    let up = fake("x").await;
+    let s = TestServer::start().await;
+    let (_, admin) = s.admin().await;
+    s.post(
+        "/v1/admin/models",
+        Some(&admin),
+        json!({"id": "sealed", "provider": "openai", "base_url": up.base_url, "model": "m", "api_key": KEY}),
+    )
+    .await
+    .expect(201);
+    let hook = "whsec-0123456789abcdef0123456789abcdef";
+    s.post(
+        "/v1/admin/assistants",
+        Some(&admin),
+        json!({"id": "hook", "kind": "custom", "webhook_url": "http://127.0.0.1:9/hook", "webhook_secret": hook}),
+    )
+    .await
+    .expect(201);
+    s.state.db.close().await;
+    let mut bytes = Vec::new();
+    for f in std::fs::read_dir(s.data_dir()).unwrap() {
+        let p = f.unwrap().path();
+        if p.file_name().unwrap().to_string_lossy().starts_with("rampart.db") {
+            bytes.extend(std::fs::read(p).unwrap());
+        }
+    }
+    let contains = |needle: &[u8]| bytes.windows(needle.len()).any(|w| w == needle);
+    assert!(contains(b"http://127.0.0.1:9/hook"), "the scan reads the right files");
+    assert!(!contains(KEY.as_bytes()), "API key found in the database files");
+    assert!(!contains(hook.as_bytes()), "webhook secret found in the database files");
+}
+
+#[tokio::test]
+async fn config_entries_are_read_only_and_bad_entries_are_refused() {
+    let up = fake("x").await;
+    let s = TestServer::start_with(&[
+        (
+            "models",
+            json!([{"id": "local", "provider": "openai", "base_url": up.base_url, "model": "m", "api_key": KEY}]),
+        ),
+        ("assistants", json!([{"id": "default", "kind": "model", "model": "local"}])),
+    ])
+    .await;
+    let (_, admin) = s.admin().await;
+    let local = s.get("/v1/admin/models/local", Some(&admin)).await.expect(200).body;
+    assert_eq!((local["source"].as_str(), local["secrets"].clone()), (Some("config"), json!(["api_key"])));
+    assert!(!local.to_string().contains(KEY));
+    assert_eq!(s.get("/v1/admin/assistants", Some(&admin)).await.expect(200).body[0]["id"], "default");
+    let put = |p: &'static str, b: Value| {
+        let s = &s;
+        let admin = admin.clone();
+        async move { s.req(reqwest::Method::PUT, p, Some(&admin), Some(b)).await }
+    };
+    put("/v1/admin/models/local", json!({"provider": "openai", "base_url": up.base_url, "model": "m"}))
+        .await
+        .expect_error(409, "conflict");
+    s.delete("/v1/admin/models/local", Some(&admin)).await.expect_error(409, "conflict");
+    s.delete("/v1/admin/assistants/default", Some(&admin)).await.expect_error(409, "conflict");
+    let base = up.base_url.clone();
+    s.post(
+        "/v1/admin/models",
+        Some(&admin),
+        json!({"id": "local", "provider": "openai", "base_url": base, "model": "m"}),
+    )
+    .await
+    .expect_error(409, "conflict");
+    for (body, why) in [
+        (json!({"id": "x", "provider": "mystery", "base_url": base, "model": "m"}), "unknown provider"),
+        (json!({"id": "x", "provider": "openai", "model": "m"}), "openai without base_url"),
+        (json!({"id": "x", "provider": "openai", "base_url": "ftp://h/", "model": "m"}), "not http"),
+        (json!({"id": "x", "provider": "openai", "base_url": "http://u:p@h/", "model": "m"}), "credentials in URL"),
+        (
+            json!({"id": "x", "provider": "openai", "base_url": base, "model": "m", "api_key_file": "/etc/shadow"}),
+            "file",
+        ),
+        (json!({"id": "Bad Id", "provider": "openai", "base_url": base, "model": "m"}), "bad id"),
+        (json!({"id": "x", "provider": "openai", "base_url": base, "model": "m", "surprise": 1}), "unknown key"),
+        (
+            json!({"id": "x", "provider": "openai", "base_url": base, "model": "m", "region": "eu-west-1"}),
+            "bedrock key",
+        ),
+        (json!({"id": "x", "provider": "http", "base_url": base}), "http without template"),
+        (json!("not an object"), "not an object"),
+    ] {
+        let r = s.post("/v1/admin/models", Some(&admin), body).await;
+        assert_eq!((r.status.as_u16(), r.code()), (400, "invalid_request"), "{why}");
+    }
+    for (body, why) in [
+        (json!({"id": "a", "kind": "model", "model": "nope"}), "unknown model"),
+        (json!({"id": "a", "kind": "custom", "webhook_url": "http://h/x"}), "no secret"),
+        (json!({"id": "a", "kind": "custom", "webhook_url": "http://h/x", "webhook_secret": "short"}), "short secret"),
+        (json!({"id": "a", "kind": "model", "model": "local", "inference_temperature": 3.0}), "temperature"),
+        (json!({"id": "a", "kind": "rag"}), "kind not here yet"),
+    ] {
+        let r = s.post("/v1/admin/assistants", Some(&admin), body).await;
+        assert_eq!((r.status.as_u16(), r.code()), (400, "invalid_request"), "{why}");
+    }
+    s.post("/v1/admin/assistants", Some(&admin), json!({"id": "a", "kind": "extractive"})).await.expect(201);
+    s.post("/v1/admin/assistants", Some(&admin), json!({"id": "a", "kind": "extractive"}))
+        .await
+        .expect_error(409, "conflict");
+    put("/v1/admin/assistants/a", json!({"id": "b", "kind": "extractive"})).await.expect_error(400, "invalid_request");
+    put("/v1/admin/assistants/missing", json!({"kind": "extractive"})).await.expect_error(404, "not_found");
+    s.get("/v1/admin/assistants/missing", Some(&admin)).await.expect_error(404, "not_found");
+    s.delete("/v1/admin/assistants/missing", Some(&admin)).await.expect_error(404, "not_found");
+    // Nothing half-stored: the list holds the config file's entry and `a`.
+    let ids: Vec<Value> = s
+        .get("/v1/admin/assistants", Some(&admin))
+        .await
+        .expect(200)
+        .body
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["id"].clone())
+        .collect();
+    assert_eq!(ids, vec![json!("default"), json!("a")]);
+    assert_eq!(s.get("/v1/admin/models", Some(&admin)).await.expect(200).body.as_array().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn another_replica_picks_up_changes_within_the_refresh_interval() {
+    let up = fake("from the replica").await;
+    let s = TestServer::start_with(&[("chat.catalog_refresh", json!("100ms"))]).await;
+    let replica = s.replica().await;
+    let _refresh =
+        rampart_server::catalog::spawn_refresh(replica.state.assistants.clone(), std::time::Duration::from_millis(100));
+    let (_, admin) = s.admin().await;
+    s.user("r@example.com", &[]).await;
+    let t = s.token("r@example.com").await;
+    s.post(
+        "/v1/admin/models",
+        Some(&admin),
+        json!({"id": "m", "provider": "openai", "base_url": up.base_url, "model": "m"}),
+    )
+    .await
+    .expect(201);
+    s.post("/v1/admin/assistants", Some(&admin), json!({"id": "shared", "kind": "model", "model": "m"}))
+        .await
+        .expect(201);
+    let mut seen = false;
+    for _ in 0..50 {
+        if complete(&replica, &t, "shared").await.status == 200 {
+            seen = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(seen, "the replica serves the new assistant");
+    s.delete("/v1/admin/assistants/shared", Some(&admin)).await.expect(204);
+    let mut gone = false;
+    for _ in 0..50 {
+        if complete(&replica, &t, "shared").await.status == 404 {
+            gone = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert!(gone, "the replica drops the deleted assistant");
+}
+
+/// What the operator's webhook received: headers of interest and the raw body.
+type Received = Arc<Mutex<Vec<(String, String, Vec<u8>)>>>;
+
+/// An operator's webhook: NDJSON deltas for `/stream`, one JSON reply for `/json`, an error
+/// line for `/fail`.
+async fn webhook() -> (String, Received) {
+    use axum::body::Bytes;
+    use axum::http::HeaderMap;
+    let got: Received = Arc::default();
+    let g = got.clone();
+    let record = move |h: &HeaderMap, b: &Bytes| {
+        let get = |n: &str| h.get(n).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+        g.lock().unwrap().push((get("x-rampart-timestamp"), get("x-rampart-signature"), b.to_vec()));
+    };
+    let (r1, r2, r3) = (record.clone(), record.clone(), record);
+    let app = axum::Router::new()
+        .route(
+            "/stream",
+            axum::routing::post(move |h: HeaderMap, b: Bytes| async move {
+                r1(&h, &b);
+                let lines = "{\"delta\":\"Hello\"}\n{\"delta\":\", operator\"}\n\n{\"done\":true,\"usage\":{\"inputTokens\":3,\"outputTokens\":2}}\n";
+                ([("content-type", "application/x-ndjson")], lines)
+            }),
+        )
+        .route(
+            "/json",
+            axum::routing::post(move |h: HeaderMap, b: Bytes| async move {
+                r2(&h, &b);
+                axum::Json(json!({"reply": "one piece"}))
+            }),
+        )
+        .route(
+            "/fail",
+            axum::routing::post(move |h: HeaderMap, b: Bytes| async move {
+                r3(&h, &b);
+                ([("content-type", "application/x-ndjson")], "{\"delta\":\"par\"}\n{\"error\":\"backend down\"}\n")
+            }),
+        );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (format!("http://{addr}"), got)
+}
+
+#[tokio::test]
+async fn the_custom_assistant_calls_a_signed_webhook_and_streams_its_answer() {
+    let secret = "whsec-0123456789abcdef0123456789abcdef";
+    let (base, got) = webhook().await;
+    let hook = |id: &str, path: &str| {
+        json!({"id": id, "kind": "custom", "webhook_url": format!("{base}{path}"), "webhook_secret": secret,
+               "system_prompt": "Operator rules."})
+    };
+    let s = TestServer::start_with(&[(
+        "assistants",
+        json!([hook("stream", "/stream"), hook("json", "/json"), hook("fail", "/fail")]),
+    )])
+    .await;
+    s.user("c@example.com", &[]).await;
+    let t = s.token("c@example.com").await;
+
+    // Streaming (SSE to the client) from NDJSON deltas.
+    let r = s
+        .http
+        .post(format!("{}/v1/chat/completions", s.base))
+        .bearer_auth(&t)
+        .json(&json!({"model": "stream", "stream": true, "messages": [
+            {"role": "user", "content": "first"}, {"role": "assistant", "content": "answer"}, {"role": "user", "content": "second"}]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let text = r.text().await.unwrap();
+    let content: String = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("data: "))
+        .filter(|d| *d != "[DONE]")
+        .filter_map(|d| serde_json::from_str::<Value>(d).ok())
+        .filter_map(|v| v["choices"][0]["delta"]["content"].as_str().map(str::to_owned))
+        .collect();
+    assert_eq!(content, "Hello, operator");
+
+    // The request was signed: HMAC-SHA256(secret, "<timestamp>.<body>"), recomputed here.
+    let (ts, sig, body) = got.lock().unwrap()[0].clone();
+    let age = now_secs() - ts.parse::<i64>().unwrap();
+    assert!((0..60).contains(&age), "a fresh timestamp");
+    let key = aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, secret.as_bytes());
+    let mut signed = format!("{ts}.").into_bytes();
+    signed.extend_from_slice(&body);
+    let tag = aws_lc_rs::hmac::sign(&key, &signed);
+    let hex: String = tag.as_ref().iter().map(|b| format!("{b:02x}")).collect();
+    assert_eq!(sig, format!("v1={hex}"));
+    let b: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(b["assistantId"], "stream");
+    assert_eq!(b["message"], "second");
+    assert_eq!(b["systemPrompt"], "Operator rules.");
+    assert_eq!(b["history"], json!([{"role": "user", "content": "first"}, {"role": "assistant", "content": "answer"}]));
+
+    // One JSON reply.
+    let r = complete(&s, &t, "json").await.expect(200).body;
+    assert_eq!(r["choices"][0]["message"]["content"], "one piece");
+    // An error line from the webhook reaches the user as the generic upstream error.
+    complete(&s, &t, "fail").await.expect_error(502, "upstream_error");
+}
