@@ -147,6 +147,23 @@ pub fn build_model(m: &ModelConfig) -> anyhow::Result<Arc<dyn ChatModel>> {
             })
             .map_err(err)?,
         ),
+        #[cfg(feature = "bedrock")]
+        "bedrock" => Arc::new(
+            rampart_providers::Bedrock::new(rampart_providers::BedrockConfig {
+                region: m.region.clone().unwrap_or_default(),
+                model: m.model.clone(),
+                endpoint_url: match m.base_url {
+                    Some(_) => Some(url("bedrock")?),
+                    None => None,
+                },
+                access_key_id: m.aws_access_key_id.clone().map(rampart_core::Secret::new),
+                secret_access_key: m.aws_secret_access_key.clone(),
+                session_token: m.aws_session_token.clone(),
+                timeout: m.timeout.0,
+                max_retries: m.max_retries,
+            })
+            .map_err(err)?,
+        ),
         other => anyhow::bail!("models {}: provider {other} is not available in this build", m.id),
     })
 }

@@ -156,8 +156,8 @@ impl ModelConfig {
             "bedrock" if self.region.as_deref().is_none_or(str::is_empty) => {
                 bail!("models {id}: provider bedrock needs region")
             }
-            "bedrock" if self.aws_access_key_id.is_some() != self.aws_secret_access_key.is_some() => {
-                bail!("models {id}: set aws_access_key_id and aws_secret_access_key together")
+            "bedrock" if self.aws_access_key_id.is_none() || self.aws_secret_access_key.is_none() => {
+                bail!("models {id}: provider bedrock needs aws_access_key_id and aws_secret_access_key")
             }
             _ => {}
         }

@@ -377,3 +377,84 @@ async fn the_custom_assistant_calls_a_signed_webhook_and_streams_its_answer() {
     // An error line from the webhook reaches the user as the generic upstream error.
     complete(&s, &t, "fail").await.expect_error(502, "upstream_error");
 }
+
+/// Each provider kind, configured in the file or at runtime, answers through the same facade.
+#[tokio::test]
+async fn anthropic_bedrock_and_http_json_models_answer_through_the_facade() {
+    use rampart_testkit::{fake_anthropic, fake_bedrock};
+    let anthropic = fake_anthropic::FakeAnthropic::start(fake_anthropic::Knobs {
+        reply: "from claude".into(),
+        fail_status: 529,
+        ..Default::default()
+    })
+    .await;
+    let bedrock = fake_bedrock::FakeBedrock::start(fake_bedrock::Knobs {
+        reply: "from bedrock".into(),
+        fail_status: 503,
+        ..Default::default()
+    })
+    .await;
+    // A TGI-style endpoint for the `http` provider.
+    let tgi = axum::Router::new().route(
+        "/invocations",
+        axum::routing::post(|axum::Json(b): axum::Json<Value>| async move {
+            axum::Json(
+                json!([{"generated_text": format!("tgi saw {}", b["inputs"].as_str().unwrap_or_default().len())}]),
+            )
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let tgi_url = format!("http://{}/invocations", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, tgi).await.unwrap() });
+
+    let s = TestServer::start_with(&[
+        (
+            "models",
+            json!([{"id": "claude", "provider": "anthropic", "base_url": anthropic.base_url, "model": "claude-x", "api_key": KEY}]),
+        ),
+        ("assistants", json!([{"id": "claude", "kind": "model", "model": "claude", "system_prompt": "Be brief."}])),
+    ])
+    .await;
+    let (_, admin) = s.admin().await;
+    s.post(
+        "/v1/admin/models",
+        Some(&admin),
+        json!({"id": "br", "provider": "bedrock", "region": "us-east-1", "base_url": bedrock.base_url,
+               "model": "anthropic.claude-3-haiku-20240307-v1:0", "aws_access_key_id": "AKIDEXAMPLE",
+               "aws_secret_access_key": "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", "max_retries": 0}),
+    )
+    .await
+    .expect(201);
+    s.post(
+        "/v1/admin/models",
+        Some(&admin),
+        json!({"id": "tgi", "provider": "http", "base_url": tgi_url, "response_pointer": "/0/generated_text",
+               "request_template": {"inputs": "{{prompt}}", "parameters": {"max_new_tokens": "{{max_tokens}}"}},
+               "headers": {"Authorization": "Bearer tgi-secret-token"}}),
+    )
+    .await
+    .expect(201);
+    for (id, model) in [("br", "br"), ("tgi", "tgi")] {
+        s.post("/v1/admin/assistants", Some(&admin), json!({"id": id, "kind": "model", "model": model}))
+            .await
+            .expect(201);
+    }
+    s.user("p@example.com", &[]).await;
+    let t = s.token("p@example.com").await;
+    let answer = |r: Resp| r.expect(200).body["choices"][0]["message"]["content"].as_str().unwrap().to_owned();
+    assert_eq!(answer(complete(&s, &t, "claude").await), "from claude");
+    let got = &anthropic.requests()[0];
+    assert_eq!((got.api_key.as_deref(), got.body["system"].as_str()), (Some(KEY), Some("Be brief.")));
+    assert_eq!(answer(complete(&s, &t, "br").await), "from bedrock");
+    let got = &bedrock.requests()[0];
+    assert_eq!(got.model_id, "anthropic.claude-3-haiku-20240307-v1:0");
+    assert_eq!(
+        (got.auth.access_key_id.as_str(), got.auth.region.as_str(), got.auth.service.as_str()),
+        ("AKIDEXAMPLE", "us-east-1", "bedrock")
+    );
+    assert!(answer(complete(&s, &t, "tgi").await).starts_with("tgi saw "));
+    let views = s.get("/v1/admin/models", Some(&admin)).await.expect(200).body.to_string();
+    for secret in [KEY, "wJalrXUtnFEMI", "tgi-secret-token"] {
+        assert!(!views.contains(secret), "{secret} is write-only");
+    }
+}
