@@ -26,6 +26,8 @@ struct Sub {
 pub struct Hub {
     next: AtomicU64,
     channels: Mutex<HashMap<String, Vec<Sub>>>,
+    /// Other replicas (the NATS bus), when configured.
+    remote: std::sync::OnceLock<mpsc::Sender<(String, Value)>>,
 }
 
 impl std::fmt::Debug for Hub {
@@ -82,8 +84,24 @@ impl Hub {
         self.lock().len()
     }
 
-    /// Sends an event to every subscriber of `channel`; returns how many got it.
+    /// Sends what this hub publishes to other replicas too (set once).
+    pub fn set_remote(&self, tx: mpsc::Sender<(String, Value)>) {
+        let _ = self.remote.set(tx);
+    }
+
+    /// Sends an event to every subscriber of `channel`, on this replica and (with a bus) on
+    /// the others; returns how many local subscribers got it.
     pub fn publish(&self, channel: &str, event: &Value) -> usize {
+        if let Some(r) = self.remote.get()
+            && r.try_send((channel.to_owned(), event.clone())).is_err()
+        {
+            tracing::warn!("bus: outgoing queue full; an event was not sent to other replicas");
+        }
+        self.deliver_local(channel, event)
+    }
+
+    /// Sends an event to this replica's subscribers only.
+    pub fn deliver_local(&self, channel: &str, event: &Value) -> usize {
         let map = self.lock();
         let Some(subs) = map.get(channel) else { return 0 };
         let mut n = 0;

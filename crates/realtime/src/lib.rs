@@ -1,8 +1,9 @@
 //! `rampart-realtime`: the AppSync Events wire protocol (docs/realtime-protocol.md) without the
 //! transport: frame builders, channel rules, the `header-…` auth object, and an in-process
 //! fan-out hub with bounded per-connection queues. Depends on `core` only; `server` owns the
-//! WebSocket. Later: a NATS bus adapter for fan-out between replicas.
+//! WebSocket; `bus`: fan-out between replicas over NATS.
 
+pub mod bus;
 pub mod channel;
 pub mod frames;
 pub mod hub;

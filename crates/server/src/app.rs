@@ -38,18 +38,57 @@ pub async fn build_state_with_clock(config: Config, clock: SharedClock) -> anyho
         .await
         .map_err(|e| anyhow::anyhow!("identity: {e}"))?;
     let realtime_limits = Arc::new(crate::state::RealtimeLimits::new(&config.realtime));
-    Ok(AppState {
+    let hub = Arc::new(rampart_realtime::Hub::new());
+    let bus = match &config.bus.nats_url {
+        Some(url) => Some(
+            rampart_realtime::bus::NatsBus::connect(url, &config.bus.subject_prefix)
+                .await
+                .map_err(|e| anyhow::anyhow!("bus: {e}"))?,
+        ),
+        None => None,
+    };
+    let state = AppState {
         config: Arc::new(config),
         db,
         identity,
         chat,
         assistants: Arc::new(catalog),
-        hub: Arc::new(rampart_realtime::Hub::new()),
+        hub,
         runs: Arc::new(crate::state::Runs::default()),
         realtime_limits,
+        bus,
         ready: Arc::new(AtomicBool::new(true)),
         in_flight: Arc::new(AtomicUsize::new(0)),
-    })
+    };
+    if let Some(bus) = &state.bus {
+        let st = state.clone();
+        bus.attach(&state.hub, move |msg| on_control(&st, &msg)).await.map_err(|e| anyhow::anyhow!("bus: {e}"))?;
+    }
+    Ok(state)
+}
+
+/// A control message from another replica.
+fn on_control(s: &AppState, msg: &serde_json::Value) {
+    if let Some(stop) = msg.get("stop") {
+        let user = stop["user"].as_str().and_then(|u| u.parse::<rampart_core::UserId>().ok());
+        match (user, stop["session"].as_str()) {
+            (Some(u), Some(sid)) => {
+                if let Some(sid) = rampart_core::SessionId::parse(sid) {
+                    s.runs.stop(u, sid);
+                }
+            }
+            (Some(u), None) => s.runs.stop_user(u),
+            _ => {}
+        }
+    }
+    if msg.get("catalog").is_some() {
+        let c = s.assistants.clone();
+        tokio::spawn(async move {
+            if let Err(e) = c.reload().await {
+                tracing::warn!(error = %e, "could not reload models and assistants");
+            }
+        });
+    }
 }
 
 async fn not_found() -> ApiError {

@@ -43,6 +43,7 @@ pub struct Config {
     pub edge: EdgeConfig,
     pub chat: ChatSection,
     pub realtime: RealtimeConfig,
+    pub bus: BusConfig,
     pub log: LogConfig,
     /// Model endpoints (`[[models]]`, DESIGN.md §3.3).
     pub models: Vec<ModelConfig>,
@@ -284,6 +285,22 @@ impl Default for ChatSection {
             title_chars: d.title_chars,
             catalog_refresh: Dur(Duration::from_secs(10)),
         }
+    }
+}
+
+/// Messages between replicas.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BusConfig {
+    /// e.g. `nats://127.0.0.1:4222`; unset: one replica, in-process only.
+    pub nats_url: Option<String>,
+    /// Subject prefix, to keep deployments sharing a NATS server apart.
+    pub subject_prefix: String,
+}
+
+impl Default for BusConfig {
+    fn default() -> Self {
+        Self { nats_url: None, subject_prefix: "rampart".into() }
     }
 }
 
@@ -630,6 +647,21 @@ impl Config {
         if self.chat.catalog_refresh.0 < Duration::from_millis(100) {
             bail!("chat.catalog_refresh must be at least 100ms");
         }
+        if let Some(u) = &self.bus.nats_url {
+            let parsed = url::Url::parse(u).with_context(|| format!("bus.nats_url {u:?} is not a URL"))?;
+            if !matches!(parsed.scheme(), "nats" | "tls") {
+                bail!("bus.nats_url must be a nats:// or tls:// URL");
+            }
+        }
+        let prefix_ok = |p: &str| {
+            !p.is_empty()
+                && p.len() <= 64
+                && p.split('.')
+                    .all(|t| !t.is_empty() && t.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_')))
+        };
+        if !prefix_ok(&self.bus.subject_prefix) {
+            bail!("bus.subject_prefix must be NATS subject tokens (letters, digits, '-', '_', separated by '.')");
+        }
         let r = &self.realtime;
         if r.max_connections_per_user == 0
             || r.max_subscriptions == 0
@@ -845,6 +877,8 @@ mod tests {
             "feedback_reasons",
             "title_chars",
             "catalog_refresh",
+            "nats_url",
+            "subject_prefix",
             "region",
             "aws_access_key_id",
             "request_template",

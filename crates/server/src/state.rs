@@ -159,6 +159,8 @@ pub struct AppState {
     /// Generations in flight, by user and session, so they can be stopped.
     pub runs: Arc<Runs>,
     pub realtime_limits: Arc<RealtimeLimits>,
+    /// Fan-out and control messages between replicas (NATS), when `bus.nats_url` is set.
+    pub bus: Option<Arc<rampart_realtime::bus::NatsBus>>,
     /// Cleared when shutdown starts, so `/readyz` turns 503 and load balancers drain us.
     pub ready: Arc<AtomicBool>,
     /// Requests being served right now; above `server.max_in_flight`, `/readyz` says saturated.
@@ -166,6 +168,30 @@ pub struct AppState {
 }
 
 impl AppState {
+    /// Stops a user's generations (one session, or all) here and, with a bus, on the other
+    /// replicas; returns how many were running on this one.
+    pub async fn stop_generations(&self, user: UserId, session: Option<SessionId>) -> usize {
+        let n = match session {
+            Some(sid) => self.runs.stop(user, sid),
+            None => {
+                self.runs.stop_user(user);
+                0
+            }
+        };
+        if let Some(bus) = &self.bus {
+            let session = session.map(|s| s.to_string());
+            bus.control(serde_json::json!({"stop": {"user": user.to_string(), "session": session}})).await;
+        }
+        n
+    }
+
+    /// Tells the other replicas that models or assistants changed.
+    pub async fn catalog_changed(&self) {
+        if let Some(bus) = &self.bus {
+            bus.control(serde_json::json!({"catalog": "changed"})).await;
+        }
+    }
+
     pub fn is_ready(&self) -> bool {
         self.ready.load(Ordering::SeqCst)
     }

@@ -15,6 +15,17 @@ pub fn skipped(test: &str) {
     eprintln!("SKIPPED {test}: RAMPART_TEST_POSTGRES_URL is not set");
 }
 
+/// NATS for the scale-out tests (`RAMPART_TEST_NATS_URL`, e.g. `nats://127.0.0.1:4222`).
+pub fn nats_url() -> Option<String> {
+    std::env::var("RAMPART_TEST_NATS_URL").ok().filter(|s| !s.is_empty())
+}
+
+/// Tests that need NATS say, by name, that they did not run.
+#[allow(clippy::print_stderr)]
+pub fn skipped_nats(test: &str) {
+    eprintln!("SKIPPED {test}: RAMPART_TEST_NATS_URL is not set");
+}
+
 /// A database that exists for one test.
 pub struct TestDb {
     pub db: Db,

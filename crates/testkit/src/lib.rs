@@ -1,6 +1,7 @@
 //! `rampart-testkit`: test fixtures shared by every crate's tests (dev-dependency only).
 //!
-//! Temporary SQLite and PostgreSQL databases, a fake OpenAI-compatible upstream. The server-level `TestServer`
+//! Temporary SQLite and PostgreSQL databases; fake upstreams speaking the OpenAI, Anthropic and
+//! Bedrock wire formats. The server-level `TestServer`
 //! lives in the server crate's tests, since this crate must not depend on `server`.
 
 pub mod db;
@@ -8,4 +9,4 @@ pub mod fake_anthropic;
 pub mod fake_bedrock;
 pub mod fake_openai;
 
-pub use db::{TestDb, pg_url, skipped};
+pub use db::{TestDb, nats_url, pg_url, skipped, skipped_nats};

@@ -75,6 +75,7 @@ async fn create(
     body: Value,
 ) -> ApiResult<(StatusCode, axum::Json<Value>)> {
     let v = s.assistants.create(kind, body, &a.email, now()).await?;
+    s.catalog_changed().await;
     let id = v["id"].as_str().unwrap_or_default().to_owned();
     audit(s, m, a, if kind == Kind::Model { "model.create" } else { "assistant.create" }, &target(kind, &id)).await;
     Ok((StatusCode::CREATED, axum::Json(v)))
@@ -89,12 +90,14 @@ async fn replace(
     body: Value,
 ) -> ApiResult<axum::Json<Value>> {
     let v = s.assistants.replace(kind, id, body, &a.email, now()).await?;
+    s.catalog_changed().await;
     audit(s, m, a, if kind == Kind::Model { "model.update" } else { "assistant.update" }, &target(kind, id)).await;
     Ok(axum::Json(v))
 }
 
 async fn delete(s: &AppState, m: &RequestMeta, a: &Principal, kind: Kind, id: &str) -> ApiResult<StatusCode> {
     s.assistants.delete(kind, id).await?;
+    s.catalog_changed().await;
     audit(s, m, a, if kind == Kind::Model { "model.delete" } else { "assistant.delete" }, &target(kind, id)).await;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -78,7 +78,7 @@ async fn delete_session(
 ) -> ApiResult<StatusCode> {
     chat_user(&p)?;
     s.chat.delete_session(p.user_id, id).await?;
-    s.runs.stop(p.user_id, id);
+    s.stop_generations(p.user_id, Some(id)).await;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -89,7 +89,8 @@ pub struct Stopped {
 }
 
 /// Stops the reply being generated in one of the caller's sessions (the upstream request is
-/// dropped; what was produced so far is kept).
+/// dropped; what was produced so far is kept). With several replicas, the others are told too;
+/// `stopped` counts the generations this replica was running.
 #[utoipa::path(post, path = "/v1/sessions/{id}/stop", tag = "chat", params(("id" = String, Path)),
     responses((status = 200, body = Stopped), (status = 404, body = ErrorBody)), security(("bearer" = []), ("apiKey" = [])))]
 async fn stop_session(
@@ -98,7 +99,7 @@ async fn stop_session(
     Path(id): Path<SessionId>,
 ) -> ApiResult<axum::Json<Stopped>> {
     chat_user(&p)?;
-    let stopped = s.runs.stop(p.user_id, id);
+    let stopped = s.stop_generations(p.user_id, Some(id)).await;
     if stopped == 0 {
         // Not running: answer like GET would (a session that is not yours is "not found").
         s.chat.get_session(Owner::User(p.user_id), id).await?;
@@ -116,7 +117,7 @@ pub struct Deleted {
 async fn delete_all_sessions(State(s): State<AppState>, AuthUser(p): AuthUser) -> ApiResult<axum::Json<Deleted>> {
     chat_user(&p)?;
     let deleted = s.chat.delete_all_sessions(p.user_id).await?;
-    s.runs.stop_user(p.user_id);
+    s.stop_generations(p.user_id, None).await;
     Ok(axum::Json(Deleted { deleted }))
 }
 

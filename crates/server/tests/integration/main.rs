@@ -15,3 +15,4 @@ mod oauth;
 mod openai;
 mod platform;
 mod realtime;
+mod scaleout;

@@ -9,7 +9,7 @@ use std::time::Duration;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
-type Ws = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+pub type Ws = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 async fn connect_with(s: &TestServer, protocols: &str) -> (Ws, reqwest::header::HeaderMap) {
     let host = s.base.trim_start_matches("http://");
@@ -19,7 +19,7 @@ async fn connect_with(s: &TestServer, protocols: &str) -> (Ws, reqwest::header::
     (ws, resp.headers().clone())
 }
 
-async fn connect(s: &TestServer, token: &str) -> Ws {
+pub async fn connect(s: &TestServer, token: &str) -> Ws {
     let host = s.base.trim_start_matches("http://");
     let auth = b64(json!({"host": host, "Authorization": token}).to_string().as_bytes());
     let (ws, headers) = connect_with(s, &format!("aws-appsync-event-ws, header-{auth}")).await;
@@ -28,7 +28,7 @@ async fn connect(s: &TestServer, token: &str) -> Ws {
 }
 
 /// The next frame that is not a keep-alive.
-async fn next(ws: &mut Ws) -> Value {
+pub async fn next(ws: &mut Ws) -> Value {
     loop {
         let m = tokio::time::timeout(Duration::from_secs(5), ws.next())
             .await
@@ -44,11 +44,11 @@ async fn next(ws: &mut Ws) -> Value {
     }
 }
 
-async fn send(ws: &mut Ws, v: Value) {
+pub async fn send(ws: &mut Ws, v: Value) {
     ws.send(Message::Text(v.to_string().into())).await.unwrap();
 }
 
-async fn init(ws: &mut Ws) {
+pub async fn init(ws: &mut Ws) {
     send(ws, json!({"type": "connection_init"})).await;
     let ack = next(ws).await;
     assert_eq!(ack["type"], "connection_ack");
