@@ -1,0 +1,90 @@
+//! Load-test tools for `bench/` (not part of the server): `fake-upstream` (a fast
+//! OpenAI-compatible model server), `ttft` (time to first token over sequential streaming
+//! requests) and `ws-load` (many concurrent chat streams over `/event/realtime`).
+//!
+//! Depends on no `rampart-*` crate on purpose: the tools speak the public wire protocols only,
+//! so they measure the server as a client sees it and build in seconds.
+
+pub mod sse;
+
+use std::time::Duration;
+
+/// Latency figures of one series, in microseconds (nearest-rank percentiles).
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Summary {
+    pub n: usize,
+    pub median_us: f64,
+    pub p90_us: f64,
+    pub p99_us: f64,
+    pub max_us: f64,
+    pub mean_us: f64,
+}
+
+/// The nearest-rank percentile `p` (0-100) of sorted samples.
+fn nearest_rank(sorted: &[Duration], p: f64) -> Duration {
+    let n = sorted.len();
+    // Rank ceil(p/100 · n), 1-based, clamped to [1, n].
+    let rank = ((p / 100.0) * n as f64).ceil() as usize;
+    sorted[rank.clamp(1, n) - 1]
+}
+
+fn micros(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e6
+}
+
+/// Median, p90, p99, max and mean of `samples` (empty: all zero).
+pub fn summarize(samples: &[Duration]) -> Summary {
+    if samples.is_empty() {
+        return Summary::default();
+    }
+    let mut s = samples.to_vec();
+    s.sort_unstable();
+    let total: Duration = s.iter().sum();
+    Summary {
+        n: s.len(),
+        median_us: micros(nearest_rank(&s, 50.0)),
+        p90_us: micros(nearest_rank(&s, 90.0)),
+        p99_us: micros(nearest_rank(&s, 99.0)),
+        max_us: micros(s[s.len() - 1]),
+        mean_us: micros(total) / s.len() as f64,
+    }
+}
+
+impl Summary {
+    /// `median 1.234 ms, p90 …` with microsecond precision.
+    pub fn human(&self) -> String {
+        format!(
+            "median {:.3} ms, p90 {:.3} ms, p99 {:.3} ms, max {:.3} ms, mean {:.3} ms (n={})",
+            self.median_us / 1e3,
+            self.p90_us / 1e3,
+            self.p99_us / 1e3,
+            self.max_us / 1e3,
+            self.mean_us / 1e3,
+            self.n
+        )
+    }
+
+    /// `median_us p90_us p99_us max_us`, whole microseconds, for scripts.
+    pub fn fields(&self) -> String {
+        format!("{:.0} {:.0} {:.0} {:.0}", self.median_us, self.p90_us, self.p99_us, self.max_us)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ms(v: &[u64]) -> Vec<Duration> {
+        v.iter().map(|m| Duration::from_millis(*m)).collect()
+    }
+
+    #[test]
+    fn percentiles_are_nearest_rank() {
+        let s = summarize(&ms(&(1..=100).collect::<Vec<_>>()));
+        assert_eq!((s.median_us, s.p90_us, s.p99_us, s.max_us), (50e3, 90e3, 99e3, 100e3));
+        let s = summarize(&ms(&[5, 1, 3]));
+        assert_eq!((s.n, s.median_us, s.p99_us, s.mean_us), (3, 3e3, 5e3, 3e3));
+        assert_eq!(summarize(&[]), Summary::default());
+        assert_eq!(summarize(&ms(&[7])).fields(), "7000 7000 7000 7000");
+    }
+}
