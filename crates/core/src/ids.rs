@@ -58,3 +58,9 @@ typed_id!(/// A feedback entry on an assistant message.
     FeedbackId);
 typed_id!(/// An async inference job.
     JobId);
+typed_id!(/// A knowledge base.
+    KnowledgeBaseId);
+typed_id!(/// A document in a knowledge base.
+    DocumentId);
+typed_id!(/// A chunk of a document (the unit of retrieval and citation).
+    ChunkId);

@@ -25,6 +25,7 @@ pub const MIGRATIONS: &[Migration] = &[
     },
     Migration { version: 5, name: "jobs", sql: include_str!("../migrations/0005_jobs.sql") },
     Migration { version: 6, name: "catalog", sql: include_str!("../migrations/0006_catalog.sql") },
+    Migration { version: 7, name: "knowledge", sql: include_str!("../migrations/0007_knowledge.sql") },
 ];
 
 fn render(sql: &str, backend: Backend) -> String {

@@ -35,8 +35,96 @@ both!(
     oauth_codes_are_single_use,
     concurrent_demotions_leave_an_admin,
     chat_sessions_messages_and_feedback,
-    catalog_entries_crud
+    catalog_entries_crud,
+    knowledge_read_predicate_documents_and_chunks
 );
+
+async fn knowledge_read_predicate_documents_and_chunks(db: &Db) {
+    use rampart_core::{ChunkId, DocumentId, KnowledgeBaseId};
+    use rampart_storage::repo::knowledge::{DocRecord, KbRecord, NewChunk, Reader};
+    let owner = user(db, "kbowner@example.com", &[]).await;
+    let reader = user(db, "kbreader@example.com", &[]).await;
+    let kb = |name: &str, groups: &[&str]| KbRecord {
+        id: KnowledgeBaseId::new(),
+        name: name.into(),
+        description: String::new(),
+        owner_id: Some(owner),
+        read_groups: groups.iter().map(|g| g.to_string()).collect(),
+        created_at: T0,
+        updated_at: T0,
+    };
+    let (a, b) = (kb("handbook", &["staff", "hr"]), kb("secret", &[]));
+    db.create_kb(&a).await.unwrap();
+    db.create_kb(&b).await.unwrap();
+    assert!(matches!(db.create_kb(&kb("handbook", &[])).await, Err(StorageError::Conflict)));
+    let staff = vec!["staff".to_string()];
+    let as_owner = Reader { user: owner, groups: &[], admin: false };
+    let as_staff = Reader { user: reader, groups: &staff, admin: false };
+    let as_nobody = Reader { user: reader, groups: &[], admin: false };
+    let as_admin = Reader { user: reader, groups: &[], admin: true };
+    let names = |v: Vec<KbRecord>| v.into_iter().map(|k| k.name).collect::<Vec<_>>();
+    assert_eq!(names(db.kbs_for(&as_owner).await.unwrap()), vec!["handbook", "secret"]);
+    assert_eq!(names(db.kbs_for(&as_staff).await.unwrap()), vec!["handbook"]);
+    assert!(db.kbs_for(&as_nobody).await.unwrap().is_empty());
+    assert_eq!(db.kbs_for(&as_admin).await.unwrap().len(), 2);
+    assert_eq!(db.kb_for(&as_staff, a.id).await.unwrap().unwrap().read_groups, vec!["hr", "staff"]);
+    assert!(db.kb_for(&as_staff, b.id).await.unwrap().is_none());
+
+    let doc = DocRecord {
+        id: DocumentId::new(),
+        kb_id: a.id,
+        name: "guide.md".into(),
+        content_hash: "h1".into(),
+        size: 3,
+        format: None,
+        status: "pending".into(),
+        error: None,
+        chunk_count: 0,
+        uploaded_by: Some(owner),
+        created_at: T0,
+        updated_at: T0,
+    };
+    db.insert_document(&doc, b"sealed").await.unwrap();
+    let mut dup = doc.clone();
+    dup.id = DocumentId::new();
+    assert!(matches!(db.insert_document(&dup, b"x").await, Err(StorageError::Conflict)));
+    assert_eq!(db.document_by_hash(a.id, "h1").await.unwrap().unwrap().id, doc.id);
+    assert_eq!(db.claim_pending_document(T0).await.unwrap(), Some((doc.id, a.id)));
+    assert_eq!(db.claim_pending_document(T0).await.unwrap(), None);
+    assert_eq!(db.requeue_processing_documents().await.unwrap(), 1);
+    assert_eq!(db.claim_pending_document(T0).await.unwrap(), Some((doc.id, a.id)));
+    let chunks: Vec<NewChunk> = (0..3)
+        .map(|i| NewChunk {
+            id: ChunkId::new(),
+            ordinal: i,
+            body: vec![i as u8],
+            page: Some(1),
+            page_end: None,
+            span_start: i * 10,
+            span_end: i * 10 + 9,
+        })
+        .collect();
+    db.replace_chunks(a.id, doc.id, &chunks).await.unwrap();
+    db.replace_chunks(a.id, doc.id, &chunks[..2]).await.unwrap();
+    db.finish_document(doc.id, "ready", None, Some("markdown"), 2, T0).await.unwrap();
+    let stats = db.kb_stats(a.id).await.unwrap();
+    assert_eq!((stats.documents, stats.chunks, stats.pending, stats.failed), (1, 2, 0, 0));
+    let ids: Vec<ChunkId> = chunks.iter().map(|c| c.id).collect();
+    let got = db.chunks_in(&ids, &[a.id]).await.unwrap();
+    assert_eq!(got.len(), 2);
+    assert_eq!(got[0].document_name, "guide.md");
+    assert!(db.chunks_in(&ids, &[b.id]).await.unwrap().is_empty(), "only from the given knowledge bases");
+    assert_eq!(db.ready_chunk_count().await.unwrap(), 2);
+    assert_eq!(db.ready_chunks_after(None, 1).await.unwrap().len(), 1);
+    assert_eq!(db.document_chunks(doc.id).await.unwrap().len(), 2);
+    assert!(db.requeue_document(a.id, doc.id, T0).await.unwrap());
+    assert!(!db.requeue_document(b.id, doc.id, T0).await.unwrap(), "not in that knowledge base");
+    db.finish_document(doc.id, "failed", Some("corrupt"), None, 0, T0).await.unwrap();
+    assert!(db.document_chunks(doc.id).await.unwrap().is_empty(), "a failed document keeps no chunks");
+    assert_eq!(db.kb_stats(a.id).await.unwrap().failed, 1);
+    assert!(db.delete_kb(a.id).await.unwrap());
+    assert!(db.document(a.id, doc.id).await.unwrap().is_none(), "documents go with their knowledge base");
+}
 
 async fn catalog_entries_crud(db: &Db) {
     use rampart_storage::repo::catalog::CatalogRecord;

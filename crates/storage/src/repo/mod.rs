@@ -8,6 +8,7 @@ pub mod chat;
 pub mod groups;
 pub mod interruptions;
 pub mod jobs;
+pub mod knowledge;
 pub mod meta;
 pub mod mfa;
 pub mod oauth;

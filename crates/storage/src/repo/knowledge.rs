@@ -1,0 +1,542 @@
+//! Knowledge bases, documents and chunks. Read access is a predicate in the SQL: the owner,
+//! members of a reader group, or an administrator ([`Reader`]). Document bytes and chunk bodies
+//! arrive sealed.
+
+use super::{id, ts};
+use crate::{Db, StorageError};
+use rampart_core::{ChunkId, DocumentId, KnowledgeBaseId, Page, PageRequest, Timestamp, UserId};
+use sqlx::Row;
+use sqlx::any::AnyRow;
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KbRecord {
+    pub id: KnowledgeBaseId,
+    pub name: String,
+    pub description: String,
+    pub owner_id: Option<UserId>,
+    pub read_groups: Vec<String>,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+/// Who is reading: their id, groups, and whether they administer everything.
+#[derive(Clone, Copy, Debug)]
+pub struct Reader<'a> {
+    pub user: UserId,
+    pub groups: &'a [String],
+    pub admin: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DocRecord {
+    pub id: DocumentId,
+    pub kb_id: KnowledgeBaseId,
+    pub name: String,
+    pub content_hash: String,
+    pub size: i64,
+    pub format: Option<String>,
+    /// `pending`, `processing`, `ready` or `failed`.
+    pub status: String,
+    pub error: Option<String>,
+    pub chunk_count: i64,
+    pub uploaded_by: Option<UserId>,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NewChunk {
+    pub id: ChunkId,
+    pub ordinal: i64,
+    /// Sealed text and section.
+    pub body: Vec<u8>,
+    pub page: Option<i64>,
+    pub page_end: Option<i64>,
+    pub span_start: i64,
+    pub span_end: i64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ChunkRecord {
+    pub id: ChunkId,
+    pub kb_id: KnowledgeBaseId,
+    pub document_id: DocumentId,
+    pub document_name: String,
+    pub ordinal: i64,
+    pub body: Vec<u8>,
+    pub page: Option<i64>,
+    pub page_end: Option<i64>,
+    pub span_start: i64,
+    pub span_end: i64,
+}
+
+/// Counts shown on a knowledge base.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct KbStats {
+    pub documents: i64,
+    pub chunks: i64,
+    pub pending: i64,
+    pub failed: i64,
+}
+
+/// `$from, $from+1, …` for `n` values.
+fn placeholders(from: usize, n: usize) -> String {
+    (from..from + n).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
+}
+
+/// The read predicate on `knowledge_bases AS kb`, binding from `$from`: `(kb.owner_id = $from OR
+/// EXISTS (reader group in the caller's groups))`, or `1 = 1` for administrators. Returns the SQL
+/// and the values to bind in order.
+fn read_predicate(r: &Reader<'_>, from: usize) -> (String, Vec<String>) {
+    if r.admin {
+        return ("1 = 1".into(), Vec::new());
+    }
+    let mut binds = vec![r.user.to_string()];
+    let groups = if r.groups.is_empty() {
+        String::new()
+    } else {
+        binds.extend(r.groups.iter().cloned());
+        format!(
+            " OR EXISTS (SELECT 1 FROM kb_readers g WHERE g.kb_id = kb.id AND g.group_name IN ({}))",
+            placeholders(from + 1, r.groups.len())
+        )
+    };
+    (format!("(kb.owner_id = ${from}{groups})"), binds)
+}
+
+const KB_COLUMNS: &str = "kb.id, kb.name, kb.description, kb.owner_id, kb.created_at, kb.updated_at";
+
+fn kb_from_row(r: &AnyRow) -> Result<KbRecord, StorageError> {
+    let owner: Option<String> = r.try_get("owner_id")?;
+    Ok(KbRecord {
+        id: id(r, "id")?,
+        name: r.try_get("name")?,
+        description: r.try_get("description")?,
+        owner_id: owner.and_then(|o| o.parse().ok()),
+        read_groups: Vec::new(),
+        created_at: ts(r, "created_at")?,
+        updated_at: ts(r, "updated_at")?,
+    })
+}
+
+fn doc_from_row(r: &AnyRow) -> Result<DocRecord, StorageError> {
+    let by: Option<String> = r.try_get("uploaded_by")?;
+    Ok(DocRecord {
+        id: id(r, "id")?,
+        kb_id: id(r, "kb_id")?,
+        name: r.try_get("name")?,
+        content_hash: r.try_get("content_hash")?,
+        size: r.try_get("size")?,
+        format: r.try_get("format")?,
+        status: r.try_get("status")?,
+        error: r.try_get("error")?,
+        chunk_count: r.try_get("chunk_count")?,
+        uploaded_by: by.and_then(|b| b.parse().ok()),
+        created_at: ts(r, "created_at")?,
+        updated_at: ts(r, "updated_at")?,
+    })
+}
+
+const DOC_COLUMNS: &str =
+    "id, kb_id, name, content_hash, size, format, status, error, chunk_count, uploaded_by, created_at, updated_at";
+
+fn chunk_from_row(r: &AnyRow) -> Result<ChunkRecord, StorageError> {
+    Ok(ChunkRecord {
+        id: id(r, "id")?,
+        kb_id: id(r, "kb_id")?,
+        document_id: id(r, "document_id")?,
+        document_name: r.try_get("document_name")?,
+        ordinal: r.try_get("ordinal")?,
+        body: r.try_get("body")?,
+        page: r.try_get("page")?,
+        page_end: r.try_get("page_end")?,
+        span_start: r.try_get("span_start")?,
+        span_end: r.try_get("span_end")?,
+    })
+}
+
+impl Db {
+    async fn fill_readers(&self, kbs: &mut [KbRecord]) -> Result<(), StorageError> {
+        for kb in kbs {
+            let rows = sqlx::query("SELECT group_name FROM kb_readers WHERE kb_id = $1 ORDER BY group_name")
+                .bind(kb.id.to_string())
+                .fetch_all(self.pool())
+                .await?;
+            kb.read_groups = rows.iter().map(|r| r.try_get("group_name")).collect::<Result<_, _>>()?;
+        }
+        Ok(())
+    }
+
+    /// Creates a knowledge base; `Conflict` if the name is taken.
+    pub async fn create_kb(&self, kb: &KbRecord) -> Result<(), StorageError> {
+        let mut tx = self.begin_write().await?;
+        sqlx::query(
+            "INSERT INTO knowledge_bases (id, name, description, owner_id, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(kb.id.to_string())
+        .bind(&kb.name)
+        .bind(&kb.description)
+        .bind(kb.owner_id.map(|u| u.to_string()))
+        .bind(kb.created_at.millis())
+        .bind(kb.updated_at.millis())
+        .execute(&mut *tx)
+        .await?;
+        for g in &kb.read_groups {
+            sqlx::query("INSERT INTO kb_readers (kb_id, group_name) VALUES ($1, $2)")
+                .bind(kb.id.to_string())
+                .bind(g)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Replaces name, description and reader groups; false if it does not exist.
+    pub async fn update_kb(&self, kb: &KbRecord) -> Result<bool, StorageError> {
+        let mut tx = self.begin_write().await?;
+        let n = sqlx::query("UPDATE knowledge_bases SET name = $1, description = $2, updated_at = $3 WHERE id = $4")
+            .bind(&kb.name)
+            .bind(&kb.description)
+            .bind(kb.updated_at.millis())
+            .bind(kb.id.to_string())
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        if n == 0 {
+            return Ok(false);
+        }
+        sqlx::query("DELETE FROM kb_readers WHERE kb_id = $1").bind(kb.id.to_string()).execute(&mut *tx).await?;
+        for g in &kb.read_groups {
+            sqlx::query("INSERT INTO kb_readers (kb_id, group_name) VALUES ($1, $2)")
+                .bind(kb.id.to_string())
+                .bind(g)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    pub async fn delete_kb(&self, kb: KnowledgeBaseId) -> Result<bool, StorageError> {
+        Ok(sqlx::query("DELETE FROM knowledge_bases WHERE id = $1")
+            .bind(kb.to_string())
+            .execute(self.pool())
+            .await?
+            .rows_affected()
+            == 1)
+    }
+
+    /// A knowledge base the reader may read.
+    pub async fn kb_for(&self, r: &Reader<'_>, kb: KnowledgeBaseId) -> Result<Option<KbRecord>, StorageError> {
+        let (pred, binds) = read_predicate(r, 2);
+        let sql = format!("SELECT {KB_COLUMNS} FROM knowledge_bases kb WHERE kb.id = $1 AND {pred}");
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(kb.to_string());
+        for b in binds {
+            q = q.bind(b);
+        }
+        let Some(row) = q.fetch_optional(self.pool()).await? else { return Ok(None) };
+        let mut v = vec![kb_from_row(&row)?];
+        self.fill_readers(&mut v).await?;
+        Ok(v.pop())
+    }
+
+    /// The knowledge bases the reader may read, by name.
+    pub async fn kbs_for(&self, r: &Reader<'_>) -> Result<Vec<KbRecord>, StorageError> {
+        let (pred, binds) = read_predicate(r, 1);
+        let sql = format!("SELECT {KB_COLUMNS} FROM knowledge_bases kb WHERE {pred} ORDER BY kb.name");
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for b in binds {
+            q = q.bind(b);
+        }
+        let mut v = q.fetch_all(self.pool()).await?.iter().map(kb_from_row).collect::<Result<Vec<_>, _>>()?;
+        self.fill_readers(&mut v).await?;
+        Ok(v)
+    }
+
+    /// Every knowledge base (for resolving assistants' names; not for users).
+    pub async fn all_kbs(&self) -> Result<Vec<KbRecord>, StorageError> {
+        let sql = format!("SELECT {KB_COLUMNS} FROM knowledge_bases kb ORDER BY kb.name");
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).fetch_all(self.pool()).await?;
+        rows.iter().map(kb_from_row).collect()
+    }
+
+    pub async fn kb_stats(&self, kb: KnowledgeBaseId) -> Result<KbStats, StorageError> {
+        let row = sqlx::query(
+            "SELECT COUNT(*) AS documents, CAST(COALESCE(SUM(chunk_count), 0) AS BIGINT) AS chunks, \
+             CAST(COALESCE(SUM(CASE WHEN status IN ('pending', 'processing') THEN 1 ELSE 0 END), 0) AS BIGINT) AS pending, \
+             CAST(COALESCE(SUM(CASE WHEN status = 'failed' THEN 1 ELSE 0 END), 0) AS BIGINT) AS failed \
+             FROM kb_documents WHERE kb_id = $1",
+        )
+        .bind(kb.to_string())
+        .fetch_one(self.pool())
+        .await?;
+        Ok(KbStats {
+            documents: row.try_get("documents")?,
+            chunks: row.try_get("chunks")?,
+            pending: row.try_get("pending")?,
+            failed: row.try_get("failed")?,
+        })
+    }
+
+    /// Stores an uploaded document (status `pending`); `Conflict` if the same content is
+    /// already in this knowledge base.
+    pub async fn insert_document(&self, d: &DocRecord, sealed_content: &[u8]) -> Result<(), StorageError> {
+        sqlx::query(
+            "INSERT INTO kb_documents (id, kb_id, name, content_hash, size, content, format, status, error, chunk_count, uploaded_by, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+        )
+        .bind(d.id.to_string())
+        .bind(d.kb_id.to_string())
+        .bind(&d.name)
+        .bind(&d.content_hash)
+        .bind(d.size)
+        .bind(sealed_content.to_vec())
+        .bind(d.format.as_deref())
+        .bind(&d.status)
+        .bind(d.error.as_deref())
+        .bind(d.chunk_count)
+        .bind(d.uploaded_by.map(|u| u.to_string()))
+        .bind(d.created_at.millis())
+        .bind(d.updated_at.millis())
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    pub async fn document_by_hash(&self, kb: KnowledgeBaseId, hash: &str) -> Result<Option<DocRecord>, StorageError> {
+        let sql = format!("SELECT {DOC_COLUMNS} FROM kb_documents WHERE kb_id = $1 AND content_hash = $2");
+        let row =
+            sqlx::query(sqlx::AssertSqlSafe(sql)).bind(kb.to_string()).bind(hash).fetch_optional(self.pool()).await?;
+        row.as_ref().map(doc_from_row).transpose()
+    }
+
+    /// A document of a knowledge base.
+    pub async fn document(&self, kb: KnowledgeBaseId, doc: DocumentId) -> Result<Option<DocRecord>, StorageError> {
+        let sql = format!("SELECT {DOC_COLUMNS} FROM kb_documents WHERE kb_id = $1 AND id = $2");
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(kb.to_string())
+            .bind(doc.to_string())
+            .fetch_optional(self.pool())
+            .await?;
+        row.as_ref().map(doc_from_row).transpose()
+    }
+
+    /// A knowledge base's documents, oldest first.
+    pub async fn documents(&self, kb: KnowledgeBaseId, page: &PageRequest) -> Result<Page<DocRecord>, StorageError> {
+        let limit = page.limit();
+        let after = page.cursor.clone().unwrap_or_default();
+        let sql = format!("SELECT {DOC_COLUMNS} FROM kb_documents WHERE kb_id = $1 AND id > $2 ORDER BY id LIMIT $3");
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(kb.to_string())
+            .bind(after)
+            .bind(i64::from(limit) + 1)
+            .fetch_all(self.pool())
+            .await?;
+        let mut items = rows.iter().map(doc_from_row).collect::<Result<Vec<_>, _>>()?;
+        let next_cursor = if items.len() > limit as usize {
+            items.truncate(limit as usize);
+            items.last().map(|d| d.id.to_string())
+        } else {
+            None
+        };
+        Ok(Page { items, next_cursor })
+    }
+
+    /// The sealed bytes of a document.
+    pub async fn document_content(&self, doc: DocumentId) -> Result<Option<Vec<u8>>, StorageError> {
+        let row = sqlx::query("SELECT content FROM kb_documents WHERE id = $1")
+            .bind(doc.to_string())
+            .fetch_optional(self.pool())
+            .await?;
+        row.map(|r| r.try_get("content")).transpose().map_err(Into::into)
+    }
+
+    /// Takes the oldest pending document for ingestion (`pending` → `processing`), if any.
+    pub async fn claim_pending_document(
+        &self,
+        now: Timestamp,
+    ) -> Result<Option<(DocumentId, KnowledgeBaseId)>, StorageError> {
+        let mut tx = self.begin_write().await?;
+        let Some(row) = sqlx::query("SELECT id, kb_id FROM kb_documents WHERE status = 'pending' ORDER BY id LIMIT 1")
+            .fetch_optional(&mut *tx)
+            .await?
+        else {
+            return Ok(None);
+        };
+        let (doc, kb): (String, String) = (row.try_get("id")?, row.try_get("kb_id")?);
+        let n = sqlx::query(
+            "UPDATE kb_documents SET status = 'processing', updated_at = $1 WHERE id = $2 AND status = 'pending'",
+        )
+        .bind(now.millis())
+        .bind(&doc)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        tx.commit().await?;
+        if n == 0 {
+            return Ok(None);
+        }
+        let bad = |s: &str| StorageError::Corrupt(format!("bad id {s}"));
+        Ok(Some((doc.parse().map_err(|_| bad(&doc))?, kb.parse().map_err(|_| bad(&kb))?)))
+    }
+
+    /// After a restart: documents left `processing` go back to `pending`.
+    pub async fn requeue_processing_documents(&self) -> Result<u64, StorageError> {
+        Ok(sqlx::query("UPDATE kb_documents SET status = 'pending' WHERE status = 'processing'")
+            .execute(self.pool())
+            .await?
+            .rows_affected())
+    }
+
+    /// Re-ingests a document; false if it is not in this knowledge base.
+    pub async fn requeue_document(
+        &self,
+        kb: KnowledgeBaseId,
+        doc: DocumentId,
+        now: Timestamp,
+    ) -> Result<bool, StorageError> {
+        Ok(sqlx::query(
+            "UPDATE kb_documents SET status = 'pending', error = NULL, updated_at = $1 WHERE kb_id = $2 AND id = $3",
+        )
+        .bind(now.millis())
+        .bind(kb.to_string())
+        .bind(doc.to_string())
+        .execute(self.pool())
+        .await?
+        .rows_affected()
+            == 1)
+    }
+
+    /// Replaces a document's chunks (one transaction).
+    pub async fn replace_chunks(
+        &self,
+        kb: KnowledgeBaseId,
+        doc: DocumentId,
+        chunks: &[NewChunk],
+    ) -> Result<(), StorageError> {
+        let mut tx = self.begin_write().await?;
+        sqlx::query("DELETE FROM kb_chunks WHERE document_id = $1").bind(doc.to_string()).execute(&mut *tx).await?;
+        for c in chunks {
+            sqlx::query(
+                "INSERT INTO kb_chunks (id, kb_id, document_id, ordinal, body, page, page_end, span_start, span_end) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+            )
+            .bind(c.id.to_string())
+            .bind(kb.to_string())
+            .bind(doc.to_string())
+            .bind(c.ordinal)
+            .bind(c.body.clone())
+            .bind(c.page)
+            .bind(c.page_end)
+            .bind(c.span_start)
+            .bind(c.span_end)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Ends an ingestion: `ready` with its chunk count, or `failed` with a reason (chunks removed).
+    pub async fn finish_document(
+        &self,
+        doc: DocumentId,
+        status: &str,
+        error: Option<&str>,
+        format: Option<&str>,
+        chunk_count: i64,
+        now: Timestamp,
+    ) -> Result<(), StorageError> {
+        let mut tx = self.begin_write().await?;
+        if status != "ready" {
+            sqlx::query("DELETE FROM kb_chunks WHERE document_id = $1").bind(doc.to_string()).execute(&mut *tx).await?;
+        }
+        sqlx::query(
+            "UPDATE kb_documents SET status = $1, error = $2, format = $3, chunk_count = $4, updated_at = $5 WHERE id = $6",
+        )
+        .bind(status)
+        .bind(error)
+        .bind(format)
+        .bind(chunk_count)
+        .bind(now.millis())
+        .bind(doc.to_string())
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn delete_document(&self, kb: KnowledgeBaseId, doc: DocumentId) -> Result<bool, StorageError> {
+        Ok(sqlx::query("DELETE FROM kb_documents WHERE kb_id = $1 AND id = $2")
+            .bind(kb.to_string())
+            .bind(doc.to_string())
+            .execute(self.pool())
+            .await?
+            .rows_affected()
+            == 1)
+    }
+
+    /// Chunks by id, with their document's name, only from the given knowledge bases.
+    pub async fn chunks_in(&self, ids: &[ChunkId], kbs: &[KnowledgeBaseId]) -> Result<Vec<ChunkRecord>, StorageError> {
+        if ids.is_empty() || kbs.is_empty() {
+            return Ok(Vec::new());
+        }
+        let sql = format!(
+            "SELECT c.id, c.kb_id, c.document_id, d.name AS document_name, c.ordinal, c.body, c.page, c.page_end, \
+             c.span_start, c.span_end FROM kb_chunks c JOIN kb_documents d ON d.id = c.document_id \
+             WHERE c.id IN ({}) AND c.kb_id IN ({})",
+            placeholders(1, ids.len()),
+            placeholders(1 + ids.len(), kbs.len())
+        );
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for i in ids {
+            q = q.bind(i.to_string());
+        }
+        for k in kbs {
+            q = q.bind(k.to_string());
+        }
+        q.fetch_all(self.pool()).await?.iter().map(chunk_from_row).collect()
+    }
+
+    /// Chunks of `ready` documents in id order after `after` (for rebuilding an index).
+    pub async fn ready_chunks_after(
+        &self,
+        after: Option<ChunkId>,
+        limit: i64,
+    ) -> Result<Vec<ChunkRecord>, StorageError> {
+        let rows = sqlx::query(
+            "SELECT c.id, c.kb_id, c.document_id, d.name AS document_name, c.ordinal, c.body, c.page, c.page_end, \
+             c.span_start, c.span_end FROM kb_chunks c JOIN kb_documents d ON d.id = c.document_id \
+             WHERE d.status = 'ready' AND c.id > $1 ORDER BY c.id LIMIT $2",
+        )
+        .bind(after.map(|a| a.to_string()).unwrap_or_default())
+        .bind(limit)
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter().map(chunk_from_row).collect()
+    }
+
+    /// Chunks of one document, in order.
+    pub async fn document_chunks(&self, doc: DocumentId) -> Result<Vec<ChunkRecord>, StorageError> {
+        let rows = sqlx::query(
+            "SELECT c.id, c.kb_id, c.document_id, d.name AS document_name, c.ordinal, c.body, c.page, c.page_end, \
+             c.span_start, c.span_end FROM kb_chunks c JOIN kb_documents d ON d.id = c.document_id \
+             WHERE c.document_id = $1 ORDER BY c.ordinal",
+        )
+        .bind(doc.to_string())
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter().map(chunk_from_row).collect()
+    }
+
+    /// Ready chunks in total (to tell whether an index is complete).
+    pub async fn ready_chunk_count(&self) -> Result<i64, StorageError> {
+        let row = sqlx::query(
+            "SELECT COUNT(*) AS n FROM kb_chunks c JOIN kb_documents d ON d.id = c.document_id WHERE d.status = 'ready'",
+        )
+        .fetch_one(self.pool())
+        .await?;
+        Ok(row.try_get("n")?)
+    }
+}
