@@ -3,4 +3,5 @@
 //! retrieval with access control inside the query.
 
 pub mod chunk;
+pub mod index;
 pub mod parse;
