@@ -20,6 +20,8 @@ pub enum AssistantKind {
     Model(Arc<dyn ChatModel>),
     /// The operator's HTTP webhook, behind the same port as a model.
     Custom(Arc<dyn ChatModel>),
+    /// Answers from knowledge bases, with citations.
+    Rag(Arc<crate::rag::RagAssistant>),
     Extractive,
 }
 
@@ -59,13 +61,14 @@ impl Assistant {
         match self.kind {
             AssistantKind::Model(_) => "model",
             AssistantKind::Custom(_) => "custom",
-            AssistantKind::Extractive => "rag",
+            AssistantKind::Rag(_) | AssistantKind::Extractive => "rag",
         }
     }
 
     pub fn model_id(&self) -> &str {
         match &self.kind {
             AssistantKind::Model(m) | AssistantKind::Custom(m) => m.model_id(),
+            AssistantKind::Rag(r) => r.model.as_ref().map_or(EXTRACTIVE_MODEL_ID, |m| m.model_id()),
             AssistantKind::Extractive => EXTRACTIVE_MODEL_ID,
         }
     }
@@ -112,22 +115,40 @@ pub struct Overrides {
 impl ChatService {
     /// Streams the assistant's reply to `history` (oldest first). While a service interruption
     /// applies, the reply is its message and the model is not called.
-    pub async fn reply(&self, a: &Assistant, history: Vec<ChatMessage>, o: Overrides) -> Result<EventStream> {
+    pub async fn reply(
+        &self,
+        a: &Assistant,
+        p: &Principal,
+        history: Vec<ChatMessage>,
+        o: Overrides,
+    ) -> Result<EventStream> {
         if let Some(msg) = self.interruption_message(a.service_type()).await? {
             return Ok(canned(msg, "interrupted"));
         }
+        let max_tokens = match (a.max_tokens, o.max_tokens) {
+            (Some(x), Some(y)) => Some(x.min(y)),
+            (x, y) => x.or(y),
+        };
         match &a.kind {
             AssistantKind::Extractive => Ok(canned(EXTRACTIVE_REPLY.to_owned(), "stop")),
+            AssistantKind::Rag(r) => {
+                let retriever = self
+                    .retriever()
+                    .ok_or_else(|| crate::ChatError::Invalid("knowledge bases are not available".into()))?;
+                let req = ChatRequest {
+                    messages: Vec::new(),
+                    max_tokens,
+                    temperature: o.temperature.or(a.temperature),
+                    top_p: o.top_p.or(a.top_p),
+                };
+                Ok(r.reply(retriever.as_ref(), p, a.system_prompt.as_deref(), history, req).await?)
+            }
             AssistantKind::Model(m) | AssistantKind::Custom(m) => {
                 let mut messages = Vec::with_capacity(history.len() + 1);
                 if let Some(sp) = &a.system_prompt {
                     messages.push(ChatMessage::new(Role::System, sp.clone()));
                 }
                 messages.extend(history);
-                let max_tokens = match (a.max_tokens, o.max_tokens) {
-                    (Some(x), Some(y)) => Some(x.min(y)),
-                    (x, y) => x.or(y),
-                };
                 let req = ChatRequest {
                     messages,
                     max_tokens,

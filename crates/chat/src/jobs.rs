@@ -46,16 +46,17 @@ impl ChatService {
     /// Starts a job; returns its id at once.
     pub async fn submit_job(
         &self,
-        user: UserId,
+        p: &rampart_core::Principal,
         a: Arc<Assistant>,
         history: Vec<ChatMessage>,
         o: Overrides,
     ) -> Result<JobId> {
         let jid = JobId::new();
-        self.db().create_job(jid, user, &a.id, self.now()).await?;
+        self.db().create_job(jid, p.user_id, &a.id, self.now()).await?;
         let me = self.clone();
+        let p = p.clone();
         tokio::spawn(async move {
-            if let Err(e) = me.run_job(jid, &a, history, o).await {
+            if let Err(e) = me.run_job(jid, &a, &p, history, o).await {
                 tracing::warn!(job = %jid, error = %e, "job failed");
                 if let Err(e) = me.db().update_job(jid, "failed", None, Some(FAILED), me.now()).await {
                     tracing::error!(job = %jid, error = %e, "could not record a failed job");
@@ -65,15 +66,23 @@ impl ChatService {
         Ok(jid)
     }
 
-    async fn run_job(&self, jid: JobId, a: &Assistant, history: Vec<ChatMessage>, o: Overrides) -> Result<()> {
+    async fn run_job(
+        &self,
+        jid: JobId,
+        a: &Assistant,
+        p: &rampart_core::Principal,
+        history: Vec<ChatMessage>,
+        o: Overrides,
+    ) -> Result<()> {
         self.db().update_job(jid, "running", None, None, self.now()).await?;
         let started = std::time::Instant::now();
-        let mut stream = self.reply(a, history, o).await?;
+        let mut stream = self.reply(a, p, history, o).await?;
         let (mut content, mut usage) = (String::new(), Usage::default());
         while let Some(ev) = stream.next().await {
             match ev? {
                 ChatEvent::Delta(t) => content.push_str(&t),
                 ChatEvent::Done { usage: u, .. } => usage = u.unwrap_or_default(),
+                ChatEvent::Citation { .. } | ChatEvent::Sources(_) => {}
             }
         }
         let result = JobResult {

@@ -8,6 +8,7 @@ pub mod assistants;
 pub mod error;
 pub mod interruptions;
 pub mod jobs;
+pub mod rag;
 pub mod service;
 
 pub use error::ChatError;

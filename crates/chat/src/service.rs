@@ -8,6 +8,7 @@ use rampart_storage::Db;
 use rampart_storage::repo::chat::{FeedbackRecord, NewFeedback, NewMessage, Owner, SessionRecord};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use std::sync::Arc;
 
 /// Longest feedback text (GAIA: 1,000 characters).
 pub const MAX_FEEDBACK_TEXT: usize = 1000;
@@ -39,6 +40,8 @@ pub struct ChatService {
     keyring: Keyring,
     clock: SharedClock,
     config: ChatConfig,
+    /// Knowledge-base retrieval for `rag` assistants (set once at start-up).
+    retriever: Arc<std::sync::OnceLock<Arc<dyn crate::rag::Retriever>>>,
 }
 
 impl std::fmt::Debug for ChatService {
@@ -132,7 +135,16 @@ fn feedback_aad(f: FeedbackId) -> Vec<u8> {
 
 impl ChatService {
     pub fn new(db: Db, keyring: Keyring, clock: SharedClock, config: ChatConfig) -> Self {
-        Self { db, keyring, clock, config }
+        Self { db, keyring, clock, config, retriever: Arc::default() }
+    }
+
+    /// Connects `rag` assistants to the knowledge bases.
+    pub fn set_retriever(&self, r: Arc<dyn crate::rag::Retriever>) {
+        let _ = self.retriever.set(r);
+    }
+
+    pub(crate) fn retriever(&self) -> Option<&Arc<dyn crate::rag::Retriever>> {
+        self.retriever.get()
     }
 
     pub fn config(&self) -> &ChatConfig {

@@ -47,11 +47,25 @@ pub struct Completion {
     pub finish_reason: Option<String>,
 }
 
-/// One event of a streamed reply.
+/// A document a reply drew on (GAIA's `source.documents[]`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SourceDocument {
+    pub title: String,
+    pub uri: String,
+    pub excerpt: String,
+}
+
+/// One event of a streamed reply. Model providers produce `Delta`s and `Done`; assistants that
+/// retrieve (kind `rag`) add `Citation`s and `Sources`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ChatEvent {
     /// More text.
     Delta(String),
+    /// A citation at character `position` of the reply so far (GAIA's `citationEvent`):
+    /// `number` is 1-based as displayed, `document_index` points into the `Sources`.
+    Citation { position: usize, number: usize, text: String, document_index: usize },
+    /// The documents the reply drew on, sent before `Done`.
+    Sources(Vec<SourceDocument>),
     /// The reply is complete.
     Done { usage: Option<Usage>, finish_reason: Option<String> },
 }

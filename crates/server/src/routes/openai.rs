@@ -164,23 +164,30 @@ async fn completions(
         top_p: r.top_p,
     };
     let started = std::time::Instant::now();
-    let mut events = s.chat.reply(&a, messages, o).await?;
+    let mut events = s.chat.reply(&a, &p, messages, o).await?;
     let id = format!("chatcmpl-{}", uuid::Uuid::now_v7().simple());
     let created = chrono::Utc::now().timestamp();
     let model = a.id.clone();
     if !r.stream {
         let mut text = String::new();
         let mut fin = (None, None);
+        let mut sources = None;
         while let Some(ev) = events.next().await {
             match ev.map_err(rampart_chat::ChatError::from)? {
                 ChatEvent::Delta(t) => text.push_str(&t),
                 ChatEvent::Done { usage, finish_reason } => fin = (usage, finish_reason),
+                ChatEvent::Sources(docs) => sources = Some(docs),
+                ChatEvent::Citation { .. } => {}
             }
         }
         tracing::info!(assistant = %model, ms = started.elapsed().as_millis() as u64, "completion");
-        let body = json!({"id": id, "object": "chat.completion", "created": created, "model": model,
+        let mut body = json!({"id": id, "object": "chat.completion", "created": created, "model": model,
             "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": fin.1.unwrap_or_else(|| "stop".into())}],
             "usage": usage_json(fin.0)});
+        // An extension OpenAI clients ignore: the documents a `rag` assistant drew on.
+        if let Some(docs) = sources {
+            body["sources"] = json!(docs);
+        }
         return Ok(axum::Json(body).into_response());
     }
     let include_usage = r.stream_options.as_ref().is_some_and(|o| o["include_usage"] == json!(true));
@@ -192,6 +199,7 @@ async fn completions(
     let body = futures::stream::once(async move { first }).chain(events.flat_map(move |ev| {
         let items: Vec<Value> = match ev {
             Ok(ChatEvent::Delta(t)) => vec![chunk(json!({"content": t}), None)],
+            Ok(ChatEvent::Citation { .. } | ChatEvent::Sources(_)) => Vec::new(),
             Ok(ChatEvent::Done { usage, finish_reason }) => {
                 let mut v = vec![chunk(json!({}), Some(finish_reason.unwrap_or_else(|| "stop".into())))];
                 if include_usage {
@@ -248,7 +256,7 @@ async fn submit_job(
         temperature: r.temperature,
         top_p: r.top_p,
     };
-    let id = s.chat.submit_job(p.user_id, a, messages, o).await?;
+    let id = s.chat.submit_job(&p, a, messages, o).await?;
     Ok((axum::http::StatusCode::ACCEPTED, axum::Json(JobAccepted { id, status: "pending" })))
 }
 

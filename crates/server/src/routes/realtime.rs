@@ -438,7 +438,7 @@ async fn run_inner(
         }
     };
     let started_reply = tokio::select! {
-        r = s.chat.reply(&a, history, Default::default()) => Some(r),
+        r = s.chat.reply(&a, &p, history, Default::default()) => Some(r),
         () = cancel.cancelled() => None,
     };
     let mut stream = match started_reply {
@@ -454,6 +454,8 @@ async fn run_inner(
     };
     let (mut full, mut seq, mut usage) = (String::new(), 0u64, None);
     let mut stopped = false;
+    // GAIA's message parts for replies with sources: citation spans and the documents.
+    let (mut spans, mut sources): (Vec<Value>, Option<Value>) = (Vec::new(), None);
     loop {
         let ev = tokio::select! {
             ev = stream.next() => ev,
@@ -469,6 +471,21 @@ async fn run_inner(
                 full.push_str(&t);
                 seq += 1;
             }
+            Ok(ChatEvent::Citation { position, number, text, document_index }) => {
+                s.hub.publish(
+                    &out,
+                    &event(json!({"type": "citationEvent", "sequenceNumber": seq, "position": position,
+                        "citationNumber": number, "citationText": text, "documentIndex": document_index})),
+                );
+                seq += 1;
+                let start = spans.last().and_then(|v: &Value| v["span"]["end"].as_u64()).unwrap_or(0);
+                spans.push(json!({"span": {"start": start, "end": position}, "refIndex": document_index}));
+            }
+            Ok(ChatEvent::Sources(docs)) => {
+                let docs = json!(docs);
+                s.hub.publish(&out, &event(json!({"type": "source", "documents": docs})));
+                sources = Some(docs);
+            }
             Ok(ChatEvent::Done { usage: u, .. }) => usage = u,
             Err(e) => {
                 tracing::warn!(error = %e, "model stream failed");
@@ -483,7 +500,10 @@ async fn run_inner(
         return;
     }
     let ms = i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX);
-    let mid = match s.chat.add_assistant_message(p.user_id, sid, &full, None, a.model_id(), ms).await {
+    let parts = sources.map(
+        |docs| json!([{"type": "text", "text": full, "citationSpans": spans}, {"type": "source", "documents": docs}]),
+    );
+    let mid = match s.chat.add_assistant_message(p.user_id, sid, &full, parts.as_ref(), a.model_id(), ms).await {
         Ok(Some(m)) => m.to_string(),
         Ok(None) => return fail("Not found."),
         Err(e) => {
