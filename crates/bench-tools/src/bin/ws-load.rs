@@ -184,7 +184,9 @@ async fn stream(c: &mut Conn, text: &str) -> Result<Done, Fail> {
                         return Ok(Done { ack, first_delta, end, deltas });
                     }
                     (_, Some("error")) => return Err(fail("stream_error", &ev["data"]["content"])),
-                    _ => return Err(fail("unexpected_event", &ev)),
+                    // Other content (citationEvent, source…) is part of a healthy stream.
+                    (Some(_), _) => {}
+                    (None, _) => return Err(fail("unexpected_event", &ev)),
                 }
             }
             _ => expect(&v, "data")?,
