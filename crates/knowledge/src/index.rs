@@ -55,7 +55,9 @@ pub fn language(name: &str) -> Option<Language> {
 
 pub struct LexicalIndex {
     index: Index,
-    writer: Mutex<IndexWriter>,
+    /// Taken on the first write: tantivy allows one writer per index directory, and commands
+    /// that only read (or never touch the index) must not hold it while a server runs.
+    writer: Mutex<Option<IndexWriter>>,
     reader: IndexReader,
     chunk: Field,
     doc: Field,
@@ -118,17 +120,31 @@ impl LexicalIndex {
         let s = index.schema();
         let field = |n: &str| s.get_field(n).map_err(|e| IndexError(e.to_string()));
         let (chunk, doc, kb, text) = (field("chunk")?, field("doc")?, field("kb")?, field("text")?);
-        let writer = index.writer_with_num_threads(1, WRITER_HEAP)?;
         let reader = index.reader_builder().reload_policy(ReloadPolicy::Manual).try_into()?;
-        Ok(Self { index, writer: Mutex::new(writer), reader, chunk, doc, kb, text })
+        Ok(Self { index, writer: Mutex::new(None), reader, chunk, doc, kb, text })
     }
 
-    fn writer(&self) -> std::sync::MutexGuard<'_, IndexWriter> {
-        self.writer.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    fn writer(&self) -> Result<std::sync::MutexGuard<'_, Option<IndexWriter>>, IndexError> {
+        let mut g = self.writer.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if g.is_none() {
+            *g = Some(
+                self.index
+                    .writer_with_num_threads(1, WRITER_HEAP)
+                    .map_err(|e| IndexError(format!("{e} (is another Rampart process using this data directory?)")))?,
+            );
+        }
+        Ok(g)
     }
 
-    fn commit(&self, w: &mut IndexWriter) -> Result<(), IndexError> {
-        w.commit()?;
+    /// Sees what other writers committed (another process rebuilding, say).
+    pub fn refresh(&self) -> Result<(), IndexError> {
+        Ok(self.reader.reload()?)
+    }
+
+    fn commit(&self, w: &mut Option<IndexWriter>) -> Result<(), IndexError> {
+        if let Some(w) = w.as_mut() {
+            w.commit()?;
+        }
         self.reader.reload()?;
         Ok(())
     }
@@ -140,7 +156,8 @@ impl LexicalIndex {
         doc: DocumentId,
         chunks: &[(ChunkId, String)],
     ) -> Result<(), IndexError> {
-        let mut w = self.writer();
+        let mut g = self.writer()?;
+        let w = g.as_mut().ok_or_else(|| IndexError("no writer".into()))?;
         w.delete_term(Term::from_field_text(self.doc, &doc.to_string()));
         for (id, text) in chunks {
             let mut d = TantivyDocument::default();
@@ -150,12 +167,13 @@ impl LexicalIndex {
             d.add_text(self.text, text);
             w.add_document(d)?;
         }
-        self.commit(&mut w)
+        self.commit(&mut g)
     }
 
     /// Adds chunks without deleting or committing (rebuilds); call [`Self::flush`] after.
     pub fn add_chunks(&self, chunks: &[(KnowledgeBaseId, DocumentId, ChunkId, String)]) -> Result<(), IndexError> {
-        let w = self.writer();
+        let mut g = self.writer()?;
+        let w = g.as_mut().ok_or_else(|| IndexError("no writer".into()))?;
         for (kb, doc, id, text) in chunks {
             let mut d = TantivyDocument::default();
             d.add_text(self.chunk, id.to_string());
@@ -168,27 +186,30 @@ impl LexicalIndex {
     }
 
     pub fn flush(&self) -> Result<(), IndexError> {
-        let mut w = self.writer();
-        self.commit(&mut w)
+        let mut g = self.writer()?;
+        self.commit(&mut g)
     }
 
     pub fn delete_document(&self, doc: DocumentId) -> Result<(), IndexError> {
-        let mut w = self.writer();
+        let mut g = self.writer()?;
+        let w = g.as_mut().ok_or_else(|| IndexError("no writer".into()))?;
         w.delete_term(Term::from_field_text(self.doc, &doc.to_string()));
-        self.commit(&mut w)
+        self.commit(&mut g)
     }
 
     pub fn delete_kb(&self, kb: KnowledgeBaseId) -> Result<(), IndexError> {
-        let mut w = self.writer();
+        let mut g = self.writer()?;
+        let w = g.as_mut().ok_or_else(|| IndexError("no writer".into()))?;
         w.delete_term(Term::from_field_text(self.kb, &kb.to_string()));
-        self.commit(&mut w)
+        self.commit(&mut g)
     }
 
     /// Empties the index (before a rebuild).
     pub fn clear(&self) -> Result<(), IndexError> {
-        let mut w = self.writer();
+        let mut g = self.writer()?;
+        let w = g.as_mut().ok_or_else(|| IndexError("no writer".into()))?;
         w.delete_all_documents()?;
-        self.commit(&mut w)
+        self.commit(&mut g)
     }
 
     /// Chunks in the index.

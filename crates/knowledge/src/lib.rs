@@ -5,3 +5,4 @@
 pub mod chunk;
 pub mod index;
 pub mod parse;
+pub mod service;

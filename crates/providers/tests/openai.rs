@@ -59,6 +59,7 @@ async fn streams_deltas_in_order_then_done_with_usage() {
         match ev.unwrap() {
             ChatEvent::Delta(t) => text.push_str(&t),
             d @ ChatEvent::Done { .. } => done = Some(d),
+            other => panic!("a model does not send {other:?}"),
         }
     }
     assert_eq!(text, "one two three four");

@@ -34,6 +34,8 @@ pub async fn build_state_with_clock(config: Config, clock: SharedClock) -> anyho
         },
     );
     let catalog = crate::catalog::Catalog::load(&config, db.clone(), keyring.clone()).await?;
+    let knowledge = build_knowledge(&config, db.clone(), keyring.clone(), clock.clone())?;
+    chat.set_retriever(Arc::new(KbRetriever { knowledge: knowledge.clone(), public_url: config.public_url() }));
     let identity = rampart_identity::Identity::new(db.clone(), keyring, clock, config.identity_config())
         .await
         .map_err(|e| anyhow::anyhow!("identity: {e}"))?;
@@ -56,6 +58,7 @@ pub async fn build_state_with_clock(config: Config, clock: SharedClock) -> anyho
         hub,
         runs: Arc::new(crate::state::Runs::default()),
         realtime_limits,
+        knowledge,
         bus,
         ready: Arc::new(AtomicBool::new(true)),
         in_flight: Arc::new(AtomicUsize::new(0)),
@@ -65,6 +68,67 @@ pub async fn build_state_with_clock(config: Config, clock: SharedClock) -> anyho
         bus.attach(&state.hub, move |msg| on_control(&st, &msg)).await.map_err(|e| anyhow::anyhow!("bus: {e}"))?;
     }
     Ok(state)
+}
+
+fn build_knowledge(
+    config: &Config,
+    db: rampart_storage::Db,
+    keyring: rampart_crypto::Keyring,
+    clock: SharedClock,
+) -> anyhow::Result<rampart_knowledge::service::KnowledgeService> {
+    use rampart_knowledge::{chunk, index, parse, service};
+    let k = &config.knowledge;
+    let lang = index::language(&k.language).ok_or_else(|| anyhow::anyhow!("knowledge.language"))?;
+    let dir = k.index_dir.clone().unwrap_or_else(|| config.server.data_dir.join("index").join("lexical"));
+    let ix = index::LexicalIndex::open(&dir, lang).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let cfg = service::KnowledgeConfig {
+        limits: parse::Limits { max_bytes: k.max_document_bytes, max_pages: k.max_pages, ..Default::default() },
+        chunking: chunk::ChunkConfig {
+            target: k.chunk_size,
+            overlap: k.chunk_overlap,
+            unit: if k.chunk_unit == "words" { chunk::Unit::Words } else { chunk::Unit::Chars },
+        },
+        ingest_concurrency: k.ingest_concurrency,
+        max_files_per_upload: 100,
+    };
+    Ok(service::KnowledgeService::new(db, keyring, clock, ix, cfg))
+}
+
+/// `rag` assistants' access to knowledge bases, as the asking user.
+struct KbRetriever {
+    knowledge: rampart_knowledge::service::KnowledgeService,
+    public_url: String,
+}
+
+impl rampart_chat::rag::Retriever for KbRetriever {
+    fn retrieve<'a>(
+        &'a self,
+        p: &'a rampart_core::Principal,
+        knowledge_bases: &'a [String],
+        query: &'a str,
+        k: usize,
+    ) -> std::pin::Pin<
+        Box<dyn std::future::Future<Output = Result<Vec<rampart_chat::rag::Retrieved>, String>> + Send + 'a>,
+    > {
+        Box::pin(async move {
+            let ids = self.knowledge.ids_by_name(knowledge_bases).await.map_err(|e| e.to_string())?;
+            let passages = self.knowledge.retrieve(p, Some(&ids), query, k).await.map_err(|e| e.to_string())?;
+            Ok(passages
+                .into_iter()
+                .map(|x| rampart_chat::rag::Retrieved {
+                    uri: format!(
+                        "{}/v1/knowledge-bases/{}/documents/{}",
+                        self.public_url.trim_end_matches('/'),
+                        x.knowledge_base_id,
+                        x.document_id
+                    ),
+                    document_name: x.document_name,
+                    text: x.text,
+                    page: x.location.page,
+                })
+                .collect())
+        })
+    }
 }
 
 /// A control message from another replica.
@@ -126,7 +190,7 @@ async fn count_in_flight(
 
 /// The whole HTTP application.
 pub fn build_app(state: AppState) -> Router {
-    let (router, api) = crate::openapi::router().split_for_parts();
+    let (router, api) = crate::openapi::router_with(state.config.knowledge.max_upload_bytes).split_for_parts();
     let api_json = Arc::new(api.to_json().unwrap_or_else(|_| "{}".into()));
     let body_limit = state.config.server.max_body_bytes;
     let timeout = state.config.server.request_timeout.0;

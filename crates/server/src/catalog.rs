@@ -191,6 +191,24 @@ fn build_assistant(a: &AssistantConfig, models: &HashMap<String, Arc<dyn ChatMod
             .map_err(|e| anyhow::anyhow!("assistants {}: {}", a.id, e.detail))?;
             AssistantKind::Custom(Arc::new(client))
         }
+        "rag" => {
+            let model = match a.model.as_deref() {
+                Some(m) => Some(
+                    models.get(m).cloned().ok_or_else(|| anyhow::anyhow!("assistants {}: unknown model {m}", a.id))?,
+                ),
+                None => None,
+            };
+            AssistantKind::Rag(Arc::new(rampart_chat::rag::RagAssistant {
+                model,
+                knowledge_bases: a.knowledge_bases.clone(),
+                results: a.kb_number_of_results.unwrap_or(5),
+                prompt_template: a
+                    .prompt_template
+                    .clone()
+                    .unwrap_or_else(|| rampart_chat::rag::DEFAULT_PROMPT_TEMPLATE.to_owned()),
+                inline_citations: a.display_inline_citations.unwrap_or(true),
+            }))
+        }
         _ => AssistantKind::Extractive,
     };
     Ok(Assistant {

@@ -68,8 +68,29 @@ pub enum Command {
         #[command(flatten)]
         common: Common,
     },
+    /// Knowledge bases.
+    Kb {
+        #[command(subcommand)]
+        cmd: KbCmd,
+        #[command(flatten)]
+        common: Common,
+    },
     /// Print the OpenAPI document.
     Openapi,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum KbCmd {
+    /// Upload files and folders (recursively) into an existing knowledge base. They are ingested
+    /// right away when no running server holds the index, otherwise by that server.
+    Import {
+        #[arg(long)]
+        kb: String,
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+    },
+    /// Rebuild the lexical index from the database (with the server stopped).
+    Reindex,
 }
 
 #[derive(Subcommand, Debug)]
@@ -230,12 +251,94 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             st.db.close().await;
             Ok(())
         }
+        Command::Kb { cmd, common } => {
+            let cfg = load(&common, Vec::new())?;
+            let st = crate::build_state(cfg).await?;
+            let r = kb_command(&st, cmd, &mut out).await;
+            st.db.close().await;
+            r
+        }
         Command::Keys { cmd: KeysCmd::RotateSigning, common } => {
             let cfg = load(&common, Vec::new())?;
             let st = crate::build_state(cfg).await?;
             let kid = st.identity.rotate_signing_key().await.map_err(|e| anyhow::anyhow!("{e}"))?;
             writeln!(out, "{kid}")?;
             st.db.close().await;
+            Ok(())
+        }
+    }
+}
+
+/// Files under `paths` (folders recursively, hidden entries skipped), sorted.
+fn files_under(paths: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
+    let mut out = Vec::new();
+    let mut stack: Vec<PathBuf> = paths.to_vec();
+    while let Some(p) = stack.pop() {
+        let meta = std::fs::metadata(&p).with_context(|| format!("{}", p.display()))?;
+        if meta.is_dir() {
+            for e in std::fs::read_dir(&p).with_context(|| format!("{}", p.display()))? {
+                let e = e?;
+                if !e.file_name().to_string_lossy().starts_with('.') {
+                    stack.push(e.path());
+                }
+            }
+        } else if meta.is_file() {
+            out.push(p);
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+async fn kb_command(st: &crate::AppState, cmd: KbCmd, out: &mut impl Write) -> anyhow::Result<()> {
+    match cmd {
+        KbCmd::Import { kb, paths } => {
+            let record =
+                st.db.all_kbs().await?.into_iter().find(|k| k.name == kb).with_context(|| {
+                    format!("no knowledge base named {kb:?} (create it with POST /v1/knowledge-bases)")
+                })?;
+            // The command acts with administrator rights, on behalf of the knowledge base's owner.
+            let p = rampart_core::Principal {
+                user_id: record.owner_id.unwrap_or_default(),
+                email: "cli".into(),
+                display_name: "rampart kb import".into(),
+                groups: vec!["admin".into()],
+                scopes: rampart_core::Scope::ALL.to_vec(),
+                auth_method: rampart_core::AuthMethod::External { issuer: "cli".into() },
+                mfa_enabled: false,
+            };
+            let files = files_under(&paths)?;
+            let (mut new, mut dup) = (0, 0);
+            for batch in files.chunks(50) {
+                let mut items = Vec::with_capacity(batch.len());
+                for f in batch {
+                    let name =
+                        f.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "untitled".into());
+                    items.push((name, std::fs::read(f).with_context(|| format!("{}", f.display()))?));
+                }
+                for d in st.knowledge.upload(&p, record.id, items).await.map_err(|e| anyhow::anyhow!("{e}"))? {
+                    if d.status == "duplicate" {
+                        dup += 1;
+                    } else {
+                        new += 1;
+                    }
+                }
+            }
+            writeln!(out, "{new} document(s) queued, {dup} already present")?;
+            if st.knowledge.index().flush().is_err() {
+                writeln!(out, "the running server holds the index and will ingest them")?;
+                return Ok(());
+            }
+            let mut done = 0;
+            while st.knowledge.ingest_next().await.map_err(|e| anyhow::anyhow!("{e}"))? {
+                done += 1;
+            }
+            writeln!(out, "{done} document(s) ingested")?;
+            Ok(())
+        }
+        KbCmd::Reindex => {
+            let n = st.knowledge.rebuild_index().await.map_err(|e| anyhow::anyhow!("{e}"))?;
+            writeln!(out, "{n} chunk(s) indexed")?;
             Ok(())
         }
     }

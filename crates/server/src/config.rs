@@ -44,6 +44,7 @@ pub struct Config {
     pub chat: ChatSection,
     pub realtime: RealtimeConfig,
     pub bus: BusConfig,
+    pub knowledge: KnowledgeSection,
     pub log: LogConfig,
     /// Model endpoints (`[[models]]`, DESIGN.md §3.3).
     pub models: Vec<ModelConfig>,
@@ -200,6 +201,18 @@ pub struct AssistantConfig {
     pub webhook_secret: Option<rampart_core::Secret<String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub webhook_timeout: Option<Dur>,
+    /// `rag`: knowledge-base names, GAIA's `kbNumberOfResults` (1-100, default 5),
+    /// `promptTemplate` (with `$search_results$` and `$output_format_instructions$`) and
+    /// `displayInlineCitations` (default true). `model` is optional for `rag`: without one,
+    /// the answer quotes the best passages.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub knowledge_bases: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kb_number_of_results: Option<usize>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prompt_template: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub display_inline_citations: Option<bool>,
 }
 
 impl AssistantConfig {
@@ -231,11 +244,39 @@ impl AssistantConfig {
                     bail!("assistants {id}: kind \"custom\" needs webhook_secret of at least 32 characters");
                 }
             }
+            "rag" => {
+                if self.knowledge_bases.is_empty() || self.knowledge_bases.len() > 20 {
+                    bail!("assistants {id}: kind \"rag\" needs knowledge_bases = [\"<name>\", …] (1-20)");
+                }
+                if let Some(m) = &self.model
+                    && !model_exists(m)
+                {
+                    bail!("assistants {id}: model {m:?} is not a defined model id");
+                }
+                if self.kb_number_of_results.is_some_and(|n| !(1..=100).contains(&n)) {
+                    bail!("assistants {id}: kb_number_of_results must be 1-100");
+                }
+                if let Some(t) = &self.prompt_template
+                    && (!t.contains("$search_results$") || t.len() > 32 * 1024)
+                {
+                    bail!("assistants {id}: prompt_template must contain $search_results$ (and be at most 32 KiB)");
+                }
+            }
             "extractive" => {}
-            other => bail!("assistants {id}: kind {other:?} is not one of model, custom, extractive"),
+            other => bail!("assistants {id}: kind {other:?} is not one of model, rag, custom, extractive"),
         }
-        if self.kind != "model" && self.model.is_some() {
-            bail!("assistants {id}: model is for kind \"model\"");
+        if !matches!(self.kind.as_str(), "model" | "rag") && self.model.is_some() {
+            bail!("assistants {id}: model is for kinds \"model\" and \"rag\"");
+        }
+        if self.kind != "rag"
+            && (!self.knowledge_bases.is_empty()
+                || self.kb_number_of_results.is_some()
+                || self.prompt_template.is_some()
+                || self.display_inline_citations.is_some())
+        {
+            bail!(
+                "assistants {id}: knowledge_bases, kb_number_of_results, prompt_template and display_inline_citations are for kind \"rag\""
+            );
         }
         if self.kind != "custom" && (self.webhook_url.is_some() || self.webhook_secret.is_some()) {
             bail!("assistants {id}: webhook_url and webhook_secret are for kind \"custom\"");
@@ -284,6 +325,44 @@ impl Default for ChatSection {
             feedback_reasons: d.feedback_reasons,
             title_chars: d.title_chars,
             catalog_refresh: Dur(Duration::from_secs(10)),
+        }
+    }
+}
+
+/// Knowledge bases: ingestion limits, chunking, the lexical index.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct KnowledgeSection {
+    /// Stemming language of the lexical index (`english`, `german`, `french`, …).
+    pub language: String,
+    /// Documents parsed at once.
+    pub ingest_concurrency: usize,
+    /// Largest document accepted (bytes).
+    pub max_document_bytes: usize,
+    /// Largest upload request (all files together).
+    pub max_upload_bytes: usize,
+    /// PDF pages per document.
+    pub max_pages: usize,
+    /// Target chunk size and overlap, in `chunk_unit`s (`chars` or `words`).
+    pub chunk_size: usize,
+    pub chunk_overlap: usize,
+    pub chunk_unit: String,
+    /// Where the lexical index lives; default `{data_dir}/index/lexical`.
+    pub index_dir: Option<PathBuf>,
+}
+
+impl Default for KnowledgeSection {
+    fn default() -> Self {
+        Self {
+            language: "english".into(),
+            ingest_concurrency: 2,
+            max_document_bytes: 50 * 1024 * 1024,
+            max_upload_bytes: 100 * 1024 * 1024,
+            max_pages: 2000,
+            chunk_size: 1000,
+            chunk_overlap: 150,
+            chunk_unit: "chars".into(),
+            index_dir: None,
         }
     }
 }
@@ -662,6 +741,22 @@ impl Config {
         if !prefix_ok(&self.bus.subject_prefix) {
             bail!("bus.subject_prefix must be NATS subject tokens (letters, digits, '-', '_', separated by '.')");
         }
+        let k = &self.knowledge;
+        if rampart_knowledge::index::language(&k.language).is_none() {
+            bail!("knowledge.language {:?} has no stemmer (english, german, french, spanish, …)", k.language);
+        }
+        if !(1..=64).contains(&k.ingest_concurrency) || k.max_document_bytes == 0 || k.max_pages == 0 {
+            bail!("knowledge: ingest_concurrency must be 1-64, max_document_bytes and max_pages above 0");
+        }
+        if k.max_upload_bytes < k.max_document_bytes {
+            bail!("knowledge.max_upload_bytes must be at least max_document_bytes");
+        }
+        if !(50..=100_000).contains(&k.chunk_size)
+            || k.chunk_overlap >= k.chunk_size
+            || !matches!(k.chunk_unit.as_str(), "chars" | "words")
+        {
+            bail!("knowledge: chunk_size 50-100000, chunk_overlap below it, chunk_unit \"chars\" or \"words\"");
+        }
         let r = &self.realtime;
         if r.max_connections_per_user == 0
             || r.max_subscriptions == 0
@@ -879,6 +974,19 @@ mod tests {
             "catalog_refresh",
             "nats_url",
             "subject_prefix",
+            "language",
+            "ingest_concurrency",
+            "max_document_bytes",
+            "max_upload_bytes",
+            "max_pages",
+            "chunk_size",
+            "chunk_overlap",
+            "chunk_unit",
+            "index_dir",
+            "knowledge_bases",
+            "kb_number_of_results",
+            "prompt_template",
+            "display_inline_citations",
             "region",
             "aws_access_key_id",
             "request_template",

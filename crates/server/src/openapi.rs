@@ -29,6 +29,11 @@ impl Modify for Security {
 }
 
 pub fn router() -> OpenApiRouter<AppState> {
+    router_with(crate::config::KnowledgeSection::default().max_upload_bytes)
+}
+
+/// Every route; uploads to knowledge bases may be up to `max_upload` bytes.
+pub fn router_with(max_upload: usize) -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(routes::health::routes())
         .merge(routes::oidc::routes())
@@ -39,6 +44,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(routes::bot::routes())
         .merge(routes::catalog::routes())
         .merge(routes::openai::routes())
+        .merge(routes::knowledge::routes(max_upload))
 }
 
 /// The document, for `rampart openapi` and tests.

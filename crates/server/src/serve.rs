@@ -75,6 +75,7 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         Ok(n) => tracing::warn!(jobs = n, "jobs interrupted by the previous shutdown were marked failed"),
         Err(e) => tracing::error!(error = %e, "could not check unfinished jobs"),
     }
+    state.start_background().await?;
     let _key_reload = state.identity.spawn_key_reload(state.config.auth.signing_key_reload_interval.0);
     let _catalog_refresh = crate::catalog::spawn_refresh(state.assistants.clone(), state.config.chat.catalog_refresh.0);
     let app = crate::build_app(state.clone());

@@ -159,6 +159,8 @@ pub struct AppState {
     /// Generations in flight, by user and session, so they can be stopped.
     pub runs: Arc<Runs>,
     pub realtime_limits: Arc<RealtimeLimits>,
+    /// Knowledge bases, documents, ingestion, retrieval.
+    pub knowledge: rampart_knowledge::service::KnowledgeService,
     /// Fan-out and control messages between replicas (NATS), when `bus.nats_url` is set.
     pub bus: Option<Arc<rampart_realtime::bus::NatsBus>>,
     /// Cleared when shutdown starts, so `/readyz` turns 503 and load balancers drain us.
@@ -168,6 +170,13 @@ pub struct AppState {
 }
 
 impl AppState {
+    /// Starts the background work of a serving process (ingestion workers). Commands that only
+    /// use the state (`rampart user add`…) do not call it.
+    pub async fn start_background(&self) -> anyhow::Result<()> {
+        self.knowledge.start().await.map_err(|e| anyhow::anyhow!("knowledge: {e}"))?;
+        Ok(())
+    }
+
     /// Stops a user's generations (one session, or all) here and, with a bus, on the other
     /// replicas; returns how many were running on this one.
     pub async fn stop_generations(&self, user: UserId, session: Option<SessionId>) -> usize {

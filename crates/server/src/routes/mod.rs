@@ -6,6 +6,7 @@ pub mod bot;
 pub mod catalog;
 pub mod chat;
 pub mod health;
+pub mod knowledge;
 pub mod me;
 pub mod oidc;
 pub mod openai;

@@ -205,7 +205,9 @@ async fn config_entries_are_read_only_and_bad_entries_are_refused() {
         (json!({"id": "a", "kind": "custom", "webhook_url": "http://h/x"}), "no secret"),
         (json!({"id": "a", "kind": "custom", "webhook_url": "http://h/x", "webhook_secret": "short"}), "short secret"),
         (json!({"id": "a", "kind": "model", "model": "local", "inference_temperature": 3.0}), "temperature"),
-        (json!({"id": "a", "kind": "rag"}), "kind not here yet"),
+        (json!({"id": "a", "kind": "rag"}), "rag without knowledge bases"),
+        (json!({"id": "a", "kind": "rag", "knowledge_bases": ["kb"], "prompt_template": "no placeholder"}), "template"),
+        (json!({"id": "a", "kind": "extractive", "knowledge_bases": ["kb"]}), "rag keys on another kind"),
     ] {
         let r = s.post("/v1/admin/assistants", Some(&admin), body).await;
         assert_eq!((r.status.as_u16(), r.code()), (400, "invalid_request"), "{why}");

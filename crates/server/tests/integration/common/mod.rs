@@ -115,6 +115,7 @@ impl TestServer {
         t.extend(tweak.iter().cloned());
         let cfg = test_config(dir.path(), &db_url, &t);
         let state = build_state(cfg).await.unwrap();
+        state.start_background().await.unwrap();
         let app = build_app(state.clone());
         let task = tokio::spawn(async move {
             axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>()).await.unwrap();
@@ -187,14 +188,17 @@ impl TestServer {
     pub async fn replica(&self) -> TestServer {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
-        let cfg = (*self.state.config).clone();
+        let mut cfg = (*self.state.config).clone();
+        // Each replica has its own index (rebuilt from the shared database).
+        let own = tempfile::tempdir().unwrap();
+        cfg.knowledge.index_dir = Some(own.path().join("index"));
         let state = build_state(cfg).await.unwrap();
         let app = build_app(state.clone());
         let task = tokio::spawn(async move {
             axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>()).await.unwrap();
         });
         let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
-        TestServer { base: format!("http://{addr}"), state, http, _dir: tempfile::tempdir().unwrap(), pg: None, task }
+        TestServer { base: format!("http://{addr}"), state, http, _dir: own, pg: None, task }
     }
 
     /// Signs in (no MFA) and returns the login response body.

@@ -1,0 +1,302 @@
+//! `/v1/knowledge-bases…`: knowledge bases, their documents (multipart upload in the field
+//! `file`), and retrieval (like Bedrock's Retrieve). Reading needs the `knowledge` scope and
+//! read access (owner, reader group, administrator); changing needs ownership or admin. A
+//! knowledge base the caller may not read is "not found".
+
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{AuthUser, Json, Path, Query};
+use crate::routes::views::PageView;
+use crate::state::AppState;
+use axum::extract::{DefaultBodyLimit, Multipart, State};
+use axum::http::StatusCode;
+use rampart_core::error::ErrorBody;
+use rampart_core::{DocumentId, ErrorCode, KnowledgeBaseId, PageRequest, Principal, Scope};
+use rampart_knowledge::service::{DocView, KbView, KnowledgeError, Location};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+pub fn routes(max_upload: usize) -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(create_kb, list_kbs))
+        .routes(routes!(get_kb, update_kb, delete_kb))
+        .routes(routes!(upload, list_documents))
+        .routes(routes!(get_document, delete_document))
+        .routes(routes!(reingest))
+        .routes(routes!(retrieve))
+        .layer(DefaultBodyLimit::max(max_upload))
+}
+
+impl From<KnowledgeError> for ApiError {
+    fn from(e: KnowledgeError) -> Self {
+        match e {
+            KnowledgeError::NotFound => ApiError::not_found(),
+            KnowledgeError::Forbidden => ApiError::new(
+                ErrorCode::Forbidden,
+                "Only the knowledge base's owner or an administrator may change it.",
+            ),
+            KnowledgeError::Invalid(m) => ApiError::new(ErrorCode::InvalidRequest, m),
+            KnowledgeError::Conflict(m) => ApiError::new(ErrorCode::Conflict, m),
+            e => {
+                tracing::error!(error = %e, "knowledge");
+                ApiError::code(ErrorCode::Internal)
+            }
+        }
+    }
+}
+
+fn knowledge_user(p: &Principal) -> ApiResult<()> {
+    if p.has_scope(Scope::Knowledge) {
+        Ok(())
+    } else {
+        Err(ApiError::new(ErrorCode::Forbidden, "This credential lacks the knowledge scope."))
+    }
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct CreateKb {
+    /// Unique; 1-64 characters of a-z, 0-9, `-`, `_`, `.` (assistants name it in config).
+    pub name: String,
+    pub description: Option<String>,
+    /// Groups whose members may read (search and be cited) it.
+    pub read_groups: Option<Vec<String>>,
+}
+
+/// Creates a knowledge base owned by the caller.
+#[utoipa::path(post, path = "/v1/knowledge-bases", tag = "knowledge", request_body = CreateKb,
+    responses((status = 201, body = KbView), (status = 400, body = ErrorBody), (status = 409, body = ErrorBody)), security(("bearer" = []), ("apiKey" = [])))]
+async fn create_kb(
+    State(s): State<AppState>,
+    AuthUser(p): AuthUser,
+    Json(r): Json<CreateKb>,
+) -> ApiResult<(StatusCode, axum::Json<KbView>)> {
+    knowledge_user(&p)?;
+    let kb =
+        s.knowledge.create_kb(&p, &r.name, r.description.as_deref(), r.read_groups.as_deref().unwrap_or(&[])).await?;
+    Ok((StatusCode::CREATED, axum::Json(kb)))
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct KbList {
+    pub items: Vec<KbView>,
+}
+
+/// The knowledge bases the caller may read.
+#[utoipa::path(get, path = "/v1/knowledge-bases", tag = "knowledge",
+    responses((status = 200, body = KbList)), security(("bearer" = []), ("apiKey" = [])))]
+async fn list_kbs(State(s): State<AppState>, AuthUser(p): AuthUser) -> ApiResult<axum::Json<KbList>> {
+    knowledge_user(&p)?;
+    Ok(axum::Json(KbList { items: s.knowledge.list_kbs(&p).await? }))
+}
+
+/// One knowledge base with its counts (documents, chunks, pending, failed).
+#[utoipa::path(get, path = "/v1/knowledge-bases/{id}", tag = "knowledge", params(("id" = String, Path)),
+    responses((status = 200, body = KbView), (status = 404, body = ErrorBody)), security(("bearer" = []), ("apiKey" = [])))]
+async fn get_kb(
+    State(s): State<AppState>,
+    AuthUser(p): AuthUser,
+    Path(id): Path<KnowledgeBaseId>,
+) -> ApiResult<axum::Json<KbView>> {
+    knowledge_user(&p)?;
+    Ok(axum::Json(s.knowledge.get_kb(&p, id).await?))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct UpdateKb {
+    pub name: Option<String>,
+    pub description: Option<String>,
+    pub read_groups: Option<Vec<String>>,
+}
+
+/// Renames a knowledge base or changes its description or reader groups (owner or admin).
+#[utoipa::path(patch, path = "/v1/knowledge-bases/{id}", tag = "knowledge", params(("id" = String, Path)), request_body = UpdateKb,
+    responses((status = 200, body = KbView), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)), security(("bearer" = []), ("apiKey" = [])))]
+async fn update_kb(
+    State(s): State<AppState>,
+    AuthUser(p): AuthUser,
+    Path(id): Path<KnowledgeBaseId>,
+    Json(r): Json<UpdateKb>,
+) -> ApiResult<axum::Json<KbView>> {
+    knowledge_user(&p)?;
+    let kb =
+        s.knowledge.update_kb(&p, id, r.name.as_deref(), r.description.as_deref(), r.read_groups.as_deref()).await?;
+    Ok(axum::Json(kb))
+}
+
+/// Deletes a knowledge base with its documents, chunks and index entries (owner or admin).
+#[utoipa::path(delete, path = "/v1/knowledge-bases/{id}", tag = "knowledge", params(("id" = String, Path)),
+    responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)), security(("bearer" = []), ("apiKey" = [])))]
+async fn delete_kb(
+    State(s): State<AppState>,
+    AuthUser(p): AuthUser,
+    Path(id): Path<KnowledgeBaseId>,
+) -> ApiResult<StatusCode> {
+    knowledge_user(&p)?;
+    s.knowledge.delete_kb(&p, id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Uploaded {
+    pub documents: Vec<DocView>,
+}
+
+/// Uploads one or many files (multipart, field `file`) for ingestion; formats are recognised by
+/// content. Content already in the knowledge base comes back as `duplicate`.
+#[utoipa::path(post, path = "/v1/knowledge-bases/{id}/documents", tag = "knowledge", params(("id" = String, Path)),
+    request_body(content_type = "multipart/form-data", description = "one or more parts named `file`"),
+    responses((status = 202, body = Uploaded), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 413, body = ErrorBody)),
+    security(("bearer" = []), ("apiKey" = [])))]
+async fn upload(
+    State(s): State<AppState>,
+    AuthUser(p): AuthUser,
+    Path(id): Path<KnowledgeBaseId>,
+    mut form: Multipart,
+) -> ApiResult<(StatusCode, axum::Json<Uploaded>)> {
+    knowledge_user(&p)?;
+    let mut files = Vec::new();
+    let bad = |m: &str| ApiError::new(ErrorCode::InvalidRequest, m);
+    loop {
+        let field = match form.next_field().await {
+            Ok(Some(f)) => f,
+            Ok(None) => break,
+            Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+                return Err(ApiError::code(ErrorCode::PayloadTooLarge));
+            }
+            Err(_) => return Err(bad("The body is not valid multipart/form-data.")),
+        };
+        if field.name() != Some("file") {
+            return Err(bad("Send files in parts named \"file\"."));
+        }
+        let name = field.file_name().unwrap_or("untitled").to_owned();
+        let bytes = match field.bytes().await {
+            Ok(b) => b,
+            Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+                return Err(ApiError::code(ErrorCode::PayloadTooLarge));
+            }
+            Err(_) => return Err(bad("A file part could not be read.")),
+        };
+        files.push((name, bytes.to_vec()));
+    }
+    let documents = s.knowledge.upload(&p, id, files).await?;
+    Ok((StatusCode::ACCEPTED, axum::Json(Uploaded { documents })))
+}
+
+/// The documents of a knowledge base, with their ingestion status.
+#[utoipa::path(get, path = "/v1/knowledge-bases/{id}/documents", tag = "knowledge", params(("id" = String, Path), PageRequest),
+    responses((status = 200, body = PageView<DocView>), (status = 404, body = ErrorBody)), security(("bearer" = []), ("apiKey" = [])))]
+async fn list_documents(
+    State(s): State<AppState>,
+    AuthUser(p): AuthUser,
+    Path(id): Path<KnowledgeBaseId>,
+    Query(page): Query<PageRequest>,
+) -> ApiResult<axum::Json<PageView<DocView>>> {
+    knowledge_user(&p)?;
+    page.validate().map_err(ApiError::code)?;
+    let pg = s.knowledge.list_documents(&p, id, &page).await?;
+    Ok(axum::Json(PageView { items: pg.items, next_cursor: pg.next_cursor }))
+}
+
+/// One document and its ingestion status.
+#[utoipa::path(get, path = "/v1/knowledge-bases/{id}/documents/{doc_id}", tag = "knowledge",
+    params(("id" = String, Path), ("doc_id" = String, Path)),
+    responses((status = 200, body = DocView), (status = 404, body = ErrorBody)), security(("bearer" = []), ("apiKey" = [])))]
+async fn get_document(
+    State(s): State<AppState>,
+    AuthUser(p): AuthUser,
+    Path((id, doc)): Path<(KnowledgeBaseId, DocumentId)>,
+) -> ApiResult<axum::Json<DocView>> {
+    knowledge_user(&p)?;
+    Ok(axum::Json(s.knowledge.get_document(&p, id, doc).await?))
+}
+
+/// Deletes a document and removes its chunks from the index (owner or admin).
+#[utoipa::path(delete, path = "/v1/knowledge-bases/{id}/documents/{doc_id}", tag = "knowledge",
+    params(("id" = String, Path), ("doc_id" = String, Path)),
+    responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)), security(("bearer" = []), ("apiKey" = [])))]
+async fn delete_document(
+    State(s): State<AppState>,
+    AuthUser(p): AuthUser,
+    Path((id, doc)): Path<(KnowledgeBaseId, DocumentId)>,
+) -> ApiResult<StatusCode> {
+    knowledge_user(&p)?;
+    s.knowledge.delete_document(&p, id, doc).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Ingests a document again (owner or admin).
+#[utoipa::path(post, path = "/v1/knowledge-bases/{id}/documents/{doc_id}/reingest", tag = "knowledge",
+    params(("id" = String, Path), ("doc_id" = String, Path)),
+    responses((status = 202, body = DocView), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)), security(("bearer" = []), ("apiKey" = [])))]
+async fn reingest(
+    State(s): State<AppState>,
+    AuthUser(p): AuthUser,
+    Path((id, doc)): Path<(KnowledgeBaseId, DocumentId)>,
+) -> ApiResult<(StatusCode, axum::Json<DocView>)> {
+    knowledge_user(&p)?;
+    Ok((StatusCode::ACCEPTED, axum::Json(s.knowledge.reingest(&p, id, doc).await?)))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct RetrieveRequest {
+    /// At most 4,000 characters.
+    pub query: String,
+    /// 1-100 (default 5).
+    pub number_of_results: Option<usize>,
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RetrieveResult {
+    pub document_id: DocumentId,
+    pub document_name: String,
+    pub chunk_id: rampart_core::ChunkId,
+    pub text: String,
+    pub score: f32,
+    pub location: Location,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Retrieved {
+    pub results: Vec<RetrieveResult>,
+}
+
+/// The passages of this knowledge base that best match `query`, best first (BM25).
+#[utoipa::path(post, path = "/v1/knowledge-bases/{id}/retrieve", tag = "knowledge", params(("id" = String, Path)), request_body = RetrieveRequest,
+    responses((status = 200, body = Retrieved), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)), security(("bearer" = []), ("apiKey" = [])))]
+async fn retrieve(
+    State(s): State<AppState>,
+    AuthUser(p): AuthUser,
+    Path(id): Path<KnowledgeBaseId>,
+    Json(r): Json<RetrieveRequest>,
+) -> ApiResult<axum::Json<Retrieved>> {
+    knowledge_user(&p)?;
+    let k = r.number_of_results.unwrap_or(5);
+    if !(1..=100).contains(&k) {
+        return Err(ApiError::new(ErrorCode::InvalidRequest, "numberOfResults must be 1-100"));
+    }
+    if r.query.trim().is_empty() || r.query.chars().count() > 4000 {
+        return Err(ApiError::new(ErrorCode::InvalidRequest, "query must be 1-4,000 characters"));
+    }
+    // Not readable: "not found", as for every other route.
+    s.knowledge.get_kb(&p, id).await?;
+    let results = s
+        .knowledge
+        .retrieve(&p, Some(&[id]), &r.query, k)
+        .await?
+        .into_iter()
+        .map(|x| RetrieveResult {
+            document_id: x.document_id,
+            document_name: x.document_name,
+            chunk_id: x.chunk_id,
+            text: x.text,
+            score: x.score,
+            location: x.location,
+        })
+        .collect();
+    Ok(axum::Json(Retrieved { results }))
+}
