@@ -63,6 +63,9 @@ type Result<T> = std::result::Result<T, CatalogError>;
 struct Runtime {
     models: Vec<(ModelConfig, CatalogRecord)>,
     assistants: Vec<(AssistantConfig, CatalogRecord)>,
+    /// `Db::catalog_version` of exactly these rows (computed from them, so that a change made
+    /// while they were read cannot be taken as seen).
+    version: (i64, i64),
 }
 
 pub struct Catalog {
@@ -286,8 +289,13 @@ impl Catalog {
     }
 
     async fn runtime(&self) -> Result<Runtime> {
-        let mut rt = Runtime { models: Vec::new(), assistants: Vec::new() };
-        for r in self.db.catalog().await? {
+        let rows = self.db.catalog().await?;
+        let version = (
+            i64::try_from(rows.len()).unwrap_or(i64::MAX),
+            rows.iter().map(|r| r.updated_at.millis()).max().unwrap_or(0),
+        );
+        let mut rt = Runtime { models: Vec::new(), assistants: Vec::new(), version };
+        for r in rows {
             let decoded = match r.kind.as_str() {
                 "model" => self
                     .open_record(Kind::Model, &r)
@@ -309,8 +317,8 @@ impl Catalog {
     /// Rebuilds the snapshot from the config file's entries and the database's.
     pub async fn reload(&self) -> Result<()> {
         let mut version = self.version.lock().await;
-        let v = self.db.catalog_version().await?;
         let rt = self.runtime().await?;
+        let v = rt.version;
         let mut models: HashMap<String, Arc<dyn ChatModel>> = HashMap::new();
         for m in self.config_models.iter().chain(rt.models.iter().map(|(m, _)| m)) {
             match build_model(m) {
