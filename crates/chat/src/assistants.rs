@@ -110,6 +110,8 @@ pub struct Overrides {
     pub max_tokens: Option<u32>,
     pub temperature: Option<f32>,
     pub top_p: Option<f32>,
+    /// The caller wants the whole reply at once (the model may then answer in one response).
+    pub whole: bool,
 }
 
 impl ChatService {
@@ -155,7 +157,7 @@ impl ChatService {
                     temperature: o.temperature.or(a.temperature),
                     top_p: o.top_p.or(a.top_p),
                 };
-                Ok(m.stream(req).await?)
+                Ok(if o.whole { m.complete_whole(req).await? } else { m.stream(req).await? })
             }
         }
     }

@@ -91,6 +91,7 @@ impl ChatService {
             expires_at: now.plus(duration),
         };
         self.db().put_interruption(&rec).await?;
+        self.forget_interruptions();
         Ok(status(&rec.service_type, Some(&rec)))
     }
 
@@ -108,17 +109,33 @@ impl ChatService {
 
     pub async fn deactivate_interruption(&self, service_type: &str) -> Result<()> {
         check_type(service_type).map_err(|_| ChatError::NotFound)?;
-        if self.db().delete_interruption(service_type, self.now()).await? { Ok(()) } else { Err(ChatError::NotFound) }
+        let found = self.db().delete_interruption(service_type, self.now()).await?;
+        self.forget_interruptions();
+        if found { Ok(()) } else { Err(ChatError::NotFound) }
     }
 
     /// The message to answer with instead of calling the model, if `global` or the
     /// assistant's own service type is interrupted.
+    /// The message of the interruption that applies to `service_type` (`global` first). Every
+    /// reply asks, so the active list is remembered for [`INTERRUPTIONS_TTL`]: changes made
+    /// through this process apply at once, other replicas' within that time.
     pub async fn interruption_message(&self, service_type: &str) -> Result<Option<String>> {
-        let active = self.db().active_interruptions(self.now()).await?;
+        let now = self.now();
+        let cached = self.cached_interruptions();
+        let active = match cached {
+            Some(list) => list,
+            None => {
+                let list = std::sync::Arc::new(self.db().active_interruptions(now).await?);
+                self.remember_interruptions(list.clone());
+                list
+            }
+        };
+        let live = |a: &&rampart_storage::repo::interruptions::InterruptionRecord| a.expires_at > now;
         Ok(active
             .iter()
+            .filter(live)
             .find(|a| a.service_type == "global")
-            .or_else(|| active.iter().find(|a| a.service_type == service_type))
+            .or_else(|| active.iter().filter(live).find(|a| a.service_type == service_type))
             .map(|a| a.message.clone()))
     }
 }

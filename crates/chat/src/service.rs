@@ -34,12 +34,19 @@ impl Default for ChatConfig {
     }
 }
 
+type Interruptions = Arc<Vec<rampart_storage::repo::interruptions::InterruptionRecord>>;
+
+/// How long the list of active service interruptions is reused before it is read again.
+pub const INTERRUPTIONS_TTL: std::time::Duration = std::time::Duration::from_secs(1);
+
 #[derive(Clone)]
 pub struct ChatService {
     db: Db,
     keyring: Keyring,
     clock: SharedClock,
     config: ChatConfig,
+    /// Active service interruptions as last read, and when (see `interruption_message`).
+    interruptions: Arc<std::sync::Mutex<Option<(std::time::Instant, Interruptions)>>>,
     /// Knowledge-base retrieval for `rag` assistants (set once at start-up).
     retriever: Arc<std::sync::OnceLock<Arc<dyn crate::rag::Retriever>>>,
 }
@@ -135,7 +142,21 @@ fn feedback_aad(f: FeedbackId) -> Vec<u8> {
 
 impl ChatService {
     pub fn new(db: Db, keyring: Keyring, clock: SharedClock, config: ChatConfig) -> Self {
-        Self { db, keyring, clock, config, retriever: Arc::default() }
+        Self { db, keyring, clock, config, interruptions: Arc::default(), retriever: Arc::default() }
+    }
+
+    pub(crate) fn cached_interruptions(&self) -> Option<Interruptions> {
+        let g = self.interruptions.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        g.as_ref().filter(|(at, _)| at.elapsed() < INTERRUPTIONS_TTL).map(|(_, l)| l.clone())
+    }
+
+    pub(crate) fn remember_interruptions(&self, list: Interruptions) {
+        *self.interruptions.lock().unwrap_or_else(std::sync::PoisonError::into_inner) =
+            Some((std::time::Instant::now(), list));
+    }
+
+    pub(crate) fn forget_interruptions(&self) {
+        *self.interruptions.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = None;
     }
 
     /// Connects `rag` assistants to the knowledge bases.

@@ -88,4 +88,12 @@ pub trait ChatModel: Send + Sync + 'static {
     fn model_id(&self) -> &str;
     /// Starts a streamed reply.
     fn stream(&self, req: ChatRequest) -> Pin<Box<dyn Future<Output = Result<EventStream, ModelError>> + Send + '_>>;
+    /// A reply the caller wants whole (it does not stream), as the same events. Providers that
+    /// can fetch it in one response (cheaper for both sides) override this.
+    fn complete_whole(
+        &self,
+        req: ChatRequest,
+    ) -> Pin<Box<dyn Future<Output = Result<EventStream, ModelError>> + Send + '_>> {
+        self.stream(req)
+    }
 }

@@ -146,4 +146,17 @@ impl rampart_core::llm::ChatModel for OpenAiCompatible {
     fn stream(&self, req: ChatRequest) -> stream::PortFuture<'_> {
         Box::pin(async move { Ok(stream::to_port(OpenAiCompatible::stream(self, &req).await?)) })
     }
+
+    /// One non-streaming upstream request.
+    fn complete_whole(&self, req: ChatRequest) -> stream::PortFuture<'_> {
+        Box::pin(async move {
+            let c = OpenAiCompatible::complete(self, &req).await?;
+            let delta = if c.text.is_empty() { None } else { Some(Ok(ChatEvent::Delta(c.text))) };
+            let done = Ok(ChatEvent::Done { usage: c.usage, finish_reason: c.finish_reason });
+            let events: Vec<Result<ChatEvent, rampart_core::llm::ModelError>> =
+                delta.into_iter().chain([done]).collect();
+            let s: rampart_core::llm::EventStream = Box::pin(futures::stream::iter(events));
+            Ok(s)
+        })
+    }
 }

@@ -84,6 +84,12 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
     tracing::info!(listen = %local, database = state.db.backend().name(), startup_ms = started.elapsed().as_millis() as u64, version = env!("CARGO_PKG_VERSION"), "rampart ready");
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let st = state.clone();
+    // Small writes (SSE events, WebSocket frames) go out at once, not after the peer's delayed ACK.
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!(error = %e, "could not set TCP_NODELAY");
+        }
+    });
     let server = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>()).with_graceful_shutdown(
         async move {
             let _ = rx.await;

@@ -162,6 +162,7 @@ async fn completions(
         max_tokens: r.max_completion_tokens.or(r.max_tokens),
         temperature: r.temperature,
         top_p: r.top_p,
+        whole: !r.stream,
     };
     let started = std::time::Instant::now();
     let mut events = s.chat.reply(&a, &p, messages, o).await?;
@@ -180,7 +181,7 @@ async fn completions(
                 ChatEvent::Citation { .. } => {}
             }
         }
-        tracing::info!(assistant = %model, ms = started.elapsed().as_millis() as u64, "completion");
+        tracing::debug!(assistant = %model, ms = started.elapsed().as_millis() as u64, "completion");
         let mut body = json!({"id": id, "object": "chat.completion", "created": created, "model": model,
             "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": fin.1.unwrap_or_else(|| "stop".into())}],
             "usage": usage_json(fin.0)});
@@ -255,6 +256,7 @@ async fn submit_job(
         max_tokens: r.max_completion_tokens.or(r.max_tokens),
         temperature: r.temperature,
         top_p: r.top_p,
+        whole: true,
     };
     let id = s.chat.submit_job(&p, a, messages, o).await?;
     Ok((axum::http::StatusCode::ACCEPTED, axum::Json(JobAccepted { id, status: "pending" })))

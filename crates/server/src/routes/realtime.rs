@@ -50,7 +50,13 @@ pub async fn upgrade(State(s): State<AppState>, headers: HeaderMap, ws: WebSocke
             .find_map(|h| headers.get(*h).and_then(|v| v.to_str().ok()).map(|v| (*h, v.to_owned())))
     };
     let cred = from_subprotocol.or_else(from_headers);
-    ws.protocols([SUBPROTOCOL]).max_message_size(MAX_FRAME).on_upgrade(move |sock| connection(s, sock, cred))
+    // Small buffers: tungstenite's defaults (128 KiB each way) cost ~135 MiB per 1,000 idle
+    // connections (bench/RESULTS.md); frames are small, and larger ones still work.
+    ws.protocols([SUBPROTOCOL])
+        .max_message_size(MAX_FRAME)
+        .read_buffer_size(4096)
+        .write_buffer_size(4096)
+        .on_upgrade(move |sock| connection(s, sock, cred))
 }
 
 async fn authenticate(s: &AppState, cred: Option<(&'static str, String)>) -> Option<Principal> {

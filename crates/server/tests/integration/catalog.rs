@@ -62,6 +62,7 @@ async fn an_admin_adds_a_model_and_an_assistant_and_group_members_chat_with_it()
     assert_eq!(auth.as_deref(), Some(format!("Bearer {KEY}").as_str()));
     assert_eq!(body["model"], "llama-rt");
     assert_eq!(body["messages"][0]["content"], "Be brief.");
+    assert_eq!(body["stream"], false, "a whole reply is asked for in one response");
 
     // Lists and reads never show the key.
     let all = s.get("/v1/admin/models", Some(&admin)).await.expect(200).body;
