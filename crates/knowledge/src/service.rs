@@ -219,6 +219,25 @@ struct Inner {
     index: LexicalIndex,
     cfg: KnowledgeConfig,
     wake: tokio::sync::Notify,
+    /// Told of every change this process makes to its index, so other replicas can follow.
+    on_change: std::sync::OnceLock<Box<dyn Fn(IndexChange) + Send + Sync>>,
+}
+
+/// A change to the lexical index, for other replicas' indexes.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase", tag = "op")]
+pub enum IndexChange {
+    /// A document's chunks are (re)placed: read them from the database.
+    Put {
+        kb: KnowledgeBaseId,
+        doc: DocumentId,
+    },
+    DeleteDocument {
+        doc: DocumentId,
+    },
+    DeleteKb {
+        kb: KnowledgeBaseId,
+    },
 }
 
 impl std::fmt::Debug for KnowledgeService {
@@ -233,7 +252,56 @@ fn reader(p: &Principal) -> Reader<'_> {
 
 impl KnowledgeService {
     pub fn new(db: Db, keyring: Keyring, clock: SharedClock, index: LexicalIndex, cfg: KnowledgeConfig) -> Self {
-        Self { inner: Arc::new(Inner { db, keyring, clock, index, cfg, wake: tokio::sync::Notify::new() }) }
+        Self {
+            inner: Arc::new(Inner {
+                db,
+                keyring,
+                clock,
+                index,
+                cfg,
+                wake: tokio::sync::Notify::new(),
+                on_change: std::sync::OnceLock::new(),
+            }),
+        }
+    }
+
+    /// Called after each change this process makes to its index (set once; the server sends
+    /// them to other replicas over the bus).
+    pub fn on_index_change(&self, f: impl Fn(IndexChange) + Send + Sync + 'static) {
+        let _ = self.inner.on_change.set(Box::new(f));
+    }
+
+    fn changed(&self, c: IndexChange) {
+        if let Some(f) = self.inner.on_change.get() {
+            f(c);
+        }
+    }
+
+    /// Applies another replica's change to this replica's index.
+    pub async fn apply_index_change(&self, c: &IndexChange) -> Result<()> {
+        match *c {
+            IndexChange::Put { kb, doc } => {
+                let mut texts = Vec::new();
+                for ch in self.inner.db.document_chunks(doc).await? {
+                    texts.push((ch.id, self.open_chunk(&ch)?.text));
+                }
+                self.inner.index.put_document(kb, doc, &texts)?;
+            }
+            IndexChange::DeleteDocument { doc } => self.inner.index.delete_document(doc)?,
+            IndexChange::DeleteKb { kb } => self.inner.index.delete_kb(kb)?,
+        }
+        Ok(())
+    }
+
+    /// Rebuilds the index when it does not hold as many chunks as the database has ready
+    /// (a replica that missed changes); true if it did.
+    pub async fn reconcile(&self) -> Result<bool> {
+        let expected = self.inner.db.ready_chunk_count().await?;
+        if u64::try_from(expected).unwrap_or(0) == self.inner.index.len() {
+            return Ok(false);
+        }
+        self.rebuild_index().await?;
+        Ok(true)
     }
 
     fn now(&self) -> Timestamp {
@@ -337,6 +405,7 @@ impl KnowledgeService {
             return Err(KnowledgeError::NotFound);
         }
         self.inner.index.delete_kb(id)?;
+        self.changed(IndexChange::DeleteKb { kb: id });
         Ok(())
     }
 
@@ -435,6 +504,7 @@ impl KnowledgeService {
             return Err(KnowledgeError::NotFound);
         }
         self.inner.index.delete_document(doc)?;
+        self.changed(IndexChange::DeleteDocument { doc });
         Ok(())
     }
 
@@ -457,11 +527,20 @@ impl KnowledgeService {
         if n > 0 {
             tracing::info!(documents = n, "resuming interrupted ingestion");
         }
-        let expected = self.inner.db.ready_chunk_count().await?;
-        if u64::try_from(expected).unwrap_or(0) != self.inner.index.len() {
-            self.rebuild_index().await?;
-        }
+        self.reconcile().await?;
         let mut tasks = Vec::new();
+        // A replica that missed changes (no bus, or a message lost) catches up.
+        let me = self.clone();
+        tasks.push(tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(std::time::Duration::from_secs(60)).await;
+                match me.reconcile().await {
+                    Ok(true) => tracing::info!("lexical index rebuilt: it had fallen behind the database"),
+                    Ok(false) => {}
+                    Err(e) => tracing::warn!(error = %e, "could not check the lexical index"),
+                }
+            }
+        }));
         for _ in 0..self.inner.cfg.ingest_concurrency.max(1) {
             let me = self.clone();
             tasks.push(tokio::spawn(async move { me.worker().await }));
@@ -545,6 +624,7 @@ impl KnowledgeService {
         self.inner.db.replace_chunks(kb, doc, &rows).await?;
         let index_texts = texts;
         self.inner.index.put_document(kb, doc, &index_texts)?;
+        self.changed(IndexChange::Put { kb, doc });
         let n = i64::try_from(rows.len()).unwrap_or(i64::MAX);
         self.inner.db.finish_document(doc, "ready", None, Some(&format), n, self.now()).await?;
         Ok(())

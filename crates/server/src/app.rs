@@ -64,6 +64,11 @@ pub async fn build_state_with_clock(config: Config, clock: SharedClock) -> anyho
         in_flight: Arc::new(AtomicUsize::new(0)),
     };
     if let Some(bus) = &state.bus {
+        let b = bus.clone();
+        state.knowledge.on_index_change(move |c| {
+            let b = b.clone();
+            tokio::spawn(async move { b.control(serde_json::json!({"index": c})).await });
+        });
         let st = state.clone();
         bus.attach(&state.hub, move |msg| on_control(&st, &msg)).await.map_err(|e| anyhow::anyhow!("bus: {e}"))?;
     }
@@ -144,6 +149,16 @@ fn on_control(s: &AppState, msg: &serde_json::Value) {
             (Some(u), None) => s.runs.stop_user(u),
             _ => {}
         }
+    }
+    if let Some(c) =
+        msg.get("index").and_then(|c| serde_json::from_value::<rampart_knowledge::service::IndexChange>(c.clone()).ok())
+    {
+        let k = s.knowledge.clone();
+        tokio::spawn(async move {
+            if let Err(e) = k.apply_index_change(&c).await {
+                tracing::warn!(error = %e, "could not apply another replica's index change");
+            }
+        });
     }
     if msg.get("catalog").is_some() {
         let c = s.assistants.clone();

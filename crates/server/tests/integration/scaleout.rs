@@ -144,3 +144,49 @@ async fn a_catalog_change_reaches_the_other_replica_at_once() {
     }
     assert!(seen, "replica b lists the new assistant within 2 s");
 }
+
+#[tokio::test]
+async fn a_document_ingested_on_one_replica_is_found_through_another() {
+    let Some((a, b)) = pair("a_document_ingested_on_one_replica_is_found_through_another", &[]).await else {
+        return;
+    };
+    a.user("kb@example.com", &[]).await;
+    let t = a.token("kb@example.com").await;
+    let kb = a.post("/v1/knowledge-bases", Some(&t), json!({"name": "shared"})).await.expect(201).body["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let form = reqwest::multipart::Form::new().part(
+        "file",
+        reqwest::multipart::Part::bytes(b"Parking permits are renewed every March.".to_vec()).file_name("parking.txt"),
+    );
+    let r = a
+        .http
+        .post(format!("{}/v1/knowledge-bases/{kb}/documents", a.base))
+        .bearer_auth(&t)
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 202);
+    assert!(until(100, || found(&a, &t, &kb)).await, "ingested on a");
+    assert!(until(40, || found(&b, &t, &kb)).await, "b's own index got the document through the bus");
+}
+
+/// True if a retrieval for the parking document finds something.
+async fn found(s: &TestServer, t: &str, kb: &str) -> bool {
+    let q = json!({"query": "parking permits", "numberOfResults": 3});
+    let r = s.post(&format!("/v1/knowledge-bases/{kb}/retrieve"), Some(t), q).await.expect(200).body;
+    !r["results"].as_array().unwrap().is_empty()
+}
+
+/// True once `f` answers true, trying `tries` times 50 ms apart.
+async fn until<F: std::future::Future<Output = bool>>(tries: usize, mut f: impl FnMut() -> F) -> bool {
+    for _ in 0..tries {
+        if f().await {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    false
+}
