@@ -5,6 +5,7 @@
 //! depends on no other Rampart crate; everything else may depend on it.
 
 pub mod clock;
+pub mod embed;
 pub mod error;
 pub mod ids;
 pub mod llm;

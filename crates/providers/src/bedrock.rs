@@ -294,3 +294,96 @@ impl rampart_core::llm::ChatModel for Bedrock {
         Box::pin(async move { Ok(stream::to_port(Bedrock::stream(self, &req).await?)) })
     }
 }
+
+/// Embeddings through Bedrock `InvokeModel`: Amazon Titan Text Embeddings (`amazon.titan-embed-*`,
+/// one text per call: `{"inputText", "dimensions"?, "normalize": true}` → `{"embedding"}`) and
+/// Cohere Embed (`cohere.embed-*`, a batch per call: `{"texts", "input_type"}` →
+/// `{"embeddings"}`). Same client, credentials and retry rules as [`Bedrock`].
+#[derive(Clone, Debug)]
+pub struct BedrockEmbedder {
+    bedrock: Bedrock,
+    id: String,
+    dimensions: Option<u32>,
+}
+
+fn invoke_retryable(e: &sdk::operation::invoke_model::InvokeModelError) -> bool {
+    retryable_code(e.code()) || e.code() == Some("ModelTimeoutException")
+}
+
+impl BedrockEmbedder {
+    /// `id` is the configured model id (stored with the vectors); `cfg.model` the Bedrock one.
+    pub fn new(id: String, cfg: BedrockConfig, dimensions: Option<u32>) -> Result<Self, ProviderError> {
+        Ok(Self { bedrock: Bedrock::new(cfg)?, id, dimensions })
+    }
+
+    fn cohere(&self) -> bool {
+        self.bedrock.cfg.model.contains("cohere.embed")
+    }
+
+    async fn invoke(&self, body: serde_json::Value) -> Result<serde_json::Value, ProviderError> {
+        let out = self
+            .bedrock
+            .client
+            .invoke_model()
+            .model_id(&self.bedrock.cfg.model)
+            .content_type("application/json")
+            .accept("application/json")
+            .body(sdk::primitives::Blob::new(body.to_string()))
+            .send()
+            .await
+            .map_err(|e| self.bedrock.redacted(sdk_error(&e, status_of(&e), invoke_retryable)))?;
+        serde_json::from_slice(out.body().as_ref())
+            .map_err(|e| ProviderError::new(ProviderErrorKind::Protocol, false, format!("malformed response: {e}")))
+    }
+
+    pub async fn embed_texts(
+        &self,
+        texts: &[String],
+        purpose: rampart_core::embed::EmbedPurpose,
+    ) -> Result<Vec<Vec<f32>>, ProviderError> {
+        let bad = || ProviderError::new(ProviderErrorKind::Protocol, false, "embedding is not an array of numbers");
+        let floats = |v: &serde_json::Value| -> Option<Vec<f32>> {
+            v.as_array()?.iter().map(|x| x.as_f64().map(|f| f as f32)).collect()
+        };
+        let mut out = Vec::with_capacity(texts.len());
+        if self.cohere() {
+            let input_type = match purpose {
+                rampart_core::embed::EmbedPurpose::Query => "search_query",
+                rampart_core::embed::EmbedPurpose::Document => "search_document",
+            };
+            let v =
+                self.invoke(serde_json::json!({"texts": texts, "input_type": input_type, "truncate": "END"})).await?;
+            for e in v["embeddings"].as_array().ok_or_else(bad)? {
+                out.push(floats(e).ok_or_else(bad)?);
+            }
+        } else {
+            for t in texts {
+                let mut body = serde_json::json!({"inputText": t, "normalize": true});
+                if let Some(d) = self.dimensions {
+                    body["dimensions"] = serde_json::json!(d);
+                }
+                out.push(floats(&self.invoke(body).await?["embedding"]).ok_or_else(bad)?);
+            }
+        }
+        crate::embed::check_vectors(&out, texts.len())?;
+        Ok(out)
+    }
+}
+
+impl rampart_core::embed::Embedder for BedrockEmbedder {
+    fn model_id(&self) -> &str {
+        &self.id
+    }
+
+    fn max_batch(&self) -> usize {
+        if self.cohere() { 96 } else { 16 }
+    }
+
+    fn embed<'a>(
+        &'a self,
+        texts: &'a [String],
+        purpose: rampart_core::embed::EmbedPurpose,
+    ) -> rampart_core::embed::BoxFuture<'a, Result<Vec<Vec<f32>>, rampart_core::llm::ModelError>> {
+        Box::pin(async move { Ok(self.embed_texts(texts, purpose).await?) })
+    }
+}

@@ -4,6 +4,9 @@
 //! - [`openai`]: OpenAI-compatible chat completions (OpenAI, vLLM, Ollama, llama.cpp server,
 //!   LM Studio), non-streaming and SSE streaming;
 //! - [`anthropic`]: Anthropic Messages with SSE streaming (system lifted, turns merged);
+//! - [`embed`]: embeddings (OpenAI and Ollama wire formats) and reranking (Cohere and
+//!   text-embeddings-inference wire formats) for the `core::embed` ports; Bedrock Titan and
+//!   Cohere embeddings are in `bedrock`;
 //! - [`http_json`]: a generic HTTP JSON endpoint (SageMaker, TGI…) from a template and a JSON
 //!   pointer, not streamed;
 //! - `bedrock` (cargo feature `bedrock`, off by default: the AWS SDK adds ~40 s to a debug
@@ -18,6 +21,7 @@
 pub mod anthropic;
 #[cfg(feature = "bedrock")]
 pub mod bedrock;
+pub mod embed;
 pub mod error;
 mod http;
 pub mod http_json;
@@ -32,7 +36,8 @@ pub mod types {
 
 pub use anthropic::{Anthropic, AnthropicConfig};
 #[cfg(feature = "bedrock")]
-pub use bedrock::{Bedrock, BedrockConfig};
+pub use bedrock::{Bedrock, BedrockConfig, BedrockEmbedder};
+pub use embed::{EmbedApi, EmbedConfig, HttpEmbedder, HttpReranker, RerankApi, RerankConfig};
 pub use error::{ProviderError, ProviderErrorKind};
 pub use http_json::{HttpJson, HttpJsonConfig};
 pub use openai::{OpenAiCompatible, OpenAiConfig};

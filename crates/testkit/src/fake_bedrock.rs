@@ -16,6 +16,11 @@
 //! `x-amzn-errortype` and `{"message"}` for `fail_first`. Requests must carry a SigV4
 //! `Authorization` header of the right shape (the signature itself is not checked); it is
 //! recorded with the JSON body.
+//!
+//! `POST /model/{modelId}/invoke` answers embedding models as Bedrock does: Amazon Titan
+//! (`{"inputText", "dimensions"?}` → `{"embedding", "inputTextTokenCount"}`) and Cohere
+//! (`{"texts", "input_type"}` → `{"embeddings", "texts", "response_type"}`), with the vectors of
+//! `fake_openai::fake_embedding`.
 
 use axum::body::{Body, Bytes};
 use axum::extract::{Path, State};
@@ -94,6 +99,7 @@ impl FakeBedrock {
         let shared = Arc::new(Mutex::new(Shared { knobs, requests: Vec::new() }));
         let app = axum::Router::new()
             .route("/model/{model_id}/converse-stream", axum::routing::post(converse_stream))
+            .route("/model/{model_id}/invoke", axum::routing::post(invoke))
             .with_state(shared.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("addr");
@@ -228,32 +234,73 @@ fn http_error(status: u16, message: &str) -> Response {
         .into_response()
 }
 
+/// Checks the signature's shape and records the request; the body, or the refusal.
+fn admit(shared: &Mutex<Shared>, model_id: String, headers: &HeaderMap, body: &Bytes) -> Result<Value, Box<Response>> {
+    let Some(auth) = headers.get("authorization").and_then(|v| v.to_str().ok()).and_then(parse_sigv4) else {
+        return Err(Box::new(
+            (
+                StatusCode::FORBIDDEN,
+                [("x-amzn-errortype", "MissingAuthenticationTokenException")],
+                json!({"message": "Missing Authentication Token"}).to_string(),
+            )
+                .into_response(),
+        ));
+    };
+    let Ok(body) = serde_json::from_slice::<Value>(body) else {
+        return Err(Box::new(http_error(400, "Malformed input request, please reformat your input and try again.")));
+    };
+    let mut s = lock(shared);
+    s.requests.push(Recorded { model_id, auth, body: body.clone() });
+    if s.requests.len() <= s.knobs.fail_first {
+        return Err(Box::new(http_error(s.knobs.fail_status, "Too many requests, please wait before trying again.")));
+    }
+    Ok(body)
+}
+
+async fn invoke(
+    State(shared): State<Arc<Mutex<Shared>>>,
+    Path(model_id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let titan = model_id.starts_with("amazon.titan-embed");
+    let body = match admit(&shared, model_id.clone(), &headers, &body) {
+        Ok(b) => b,
+        Err(r) => return *r,
+    };
+    let embed = |t: &str, dims: usize| crate::fake_openai::fake_embedding(t, dims, &[]);
+    if titan {
+        let Some(text) = body["inputText"].as_str() else {
+            return http_error(400, "Malformed input request: required key [inputText] not found");
+        };
+        let dims = body["dimensions"].as_u64().map_or(1024, |d| d as usize);
+        let tokens = text.split_whitespace().count();
+        return axum::Json(json!({"embedding": embed(text, dims), "inputTextTokenCount": tokens})).into_response();
+    }
+    if model_id.starts_with("cohere.embed") {
+        let Some(texts) = body["texts"].as_array() else {
+            return http_error(400, "Malformed input request: required key [texts] not found");
+        };
+        let vectors: Vec<Vec<f32>> = texts.iter().map(|t| embed(t.as_str().unwrap_or_default(), 1024)).collect();
+        return axum::Json(
+            json!({"embeddings": vectors, "id": "fake", "response_type": "embeddings_floats", "texts": texts}),
+        )
+        .into_response();
+    }
+    http_error(400, "The provided model identifier is invalid.")
+}
+
 async fn converse_stream(
     State(shared): State<Arc<Mutex<Shared>>>,
     Path(model_id): Path<String>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let Some(auth) = headers.get("authorization").and_then(|v| v.to_str().ok()).and_then(parse_sigv4) else {
-        return (
-            StatusCode::FORBIDDEN,
-            [("x-amzn-errortype", "MissingAuthenticationTokenException")],
-            json!({"message": "Missing Authentication Token"}).to_string(),
-        )
-            .into_response();
+    let body = match admit(&shared, model_id, &headers, &body) {
+        Ok(b) => b,
+        Err(r) => return *r,
     };
-    let Ok(body) = serde_json::from_slice::<Value>(&body) else {
-        return http_error(400, "Malformed input request, please reformat your input and try again.");
-    };
-    let knobs = {
-        let mut s = lock(&shared);
-        s.requests.push(Recorded { model_id, auth, body: body.clone() });
-        if s.requests.len() <= s.knobs.fail_first {
-            let k = s.knobs.clone();
-            return http_error(k.fail_status, "Too many requests, please wait before trying again.");
-        }
-        s.knobs.clone()
-    };
+    let knobs = lock(&shared).knobs.clone();
     tokio::time::sleep(knobs.first_byte_delay).await;
     let max = body["inferenceConfig"]["maxTokens"].as_u64().unwrap_or(u64::MAX) as usize;
     let all: Vec<String> = knobs.reply.split_inclusive(' ').map(str::to_owned).collect();

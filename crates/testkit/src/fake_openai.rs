@@ -3,6 +3,12 @@
 //! `stream_options.include_usage` is set, then `data: [DONE]`). Knobs: latency per token, a
 //! slow start, failing the first N requests with a status and `Retry-After`, an error
 //! mid-stream. It records what it received.
+//!
+//! It also answers `POST /v1/embeddings` (OpenAI's shape) with deterministic vectors: words
+//! (lower-cased, letters and digits) hashed into signed buckets, words of one `synonyms` group
+//! sharing a bucket, so that texts sharing words or synonyms are near each other; and `POST
+//! /v1/rerank` (Cohere's shape) scoring documents by the query words they contain. The same
+//! failure knobs apply.
 
 use axum::Json;
 use axum::extract::State;
@@ -27,6 +33,8 @@ pub struct Knobs {
     pub retry_after: Option<u64>,
     /// Break the stream with an error event after this many tokens.
     pub error_after_tokens: Option<usize>,
+    /// Embeddings: groups of words that mean the same (one bucket per group).
+    pub synonyms: Vec<Vec<String>>,
 }
 
 #[derive(Default)]
@@ -56,8 +64,11 @@ fn lock(s: &Mutex<Shared>) -> std::sync::MutexGuard<'_, Shared> {
 impl FakeOpenAi {
     pub async fn start(knobs: Knobs) -> FakeOpenAi {
         let shared = Arc::new(Mutex::new(Shared { knobs, requests: Vec::new() }));
-        let app =
-            axum::Router::new().route("/v1/chat/completions", axum::routing::post(handle)).with_state(shared.clone());
+        let app = axum::Router::new()
+            .route("/v1/chat/completions", axum::routing::post(handle))
+            .route("/v1/embeddings", axum::routing::post(embeddings))
+            .route("/v1/rerank", axum::routing::post(rerank))
+            .with_state(shared.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("addr");
         let task = tokio::spawn(async move {
@@ -82,31 +93,113 @@ fn chunk(id: &str, model: &str, delta: Value, finish: Option<&str>) -> String {
     .to_string()
 }
 
-async fn handle(State(shared): State<Arc<Mutex<Shared>>>, headers: HeaderMap, Json(body): Json<Value>) -> Response {
+/// Records a request; the knobs, or the failure response the knobs ask for.
+fn admit(shared: &Mutex<Shared>, headers: &HeaderMap, body: &Value) -> Result<Knobs, Box<Response>> {
     let auth = headers.get("authorization").and_then(|v| v.to_str().ok()).map(str::to_owned);
-    let knobs = {
-        let mut s = lock(&shared);
-        s.requests.push((auth, body.clone()));
-        let n = s.requests.len();
-        if n <= s.knobs.fail_first {
-            let k = s.knobs.clone();
-            let mut r = (
-                StatusCode::from_u16(k.fail_status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE),
-                Json(json!({"error": {"message": "overloaded", "type": "server_error"}})),
-            )
-                .into_response();
-            if let Some(ra) = k.retry_after {
-                r.headers_mut().insert("retry-after", ra.into());
-            }
-            return r;
+    let mut s = lock(shared);
+    s.requests.push((auth, body.clone()));
+    let n = s.requests.len();
+    if n <= s.knobs.fail_first {
+        let k = s.knobs.clone();
+        let mut r = (
+            StatusCode::from_u16(k.fail_status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE),
+            Json(json!({"error": {"message": "overloaded", "type": "server_error"}})),
+        )
+            .into_response();
+        if let Some(ra) = k.retry_after {
+            r.headers_mut().insert("retry-after", ra.into());
         }
-        s.knobs.clone()
+        return Err(Box::new(r));
+    }
+    Ok(s.knobs.clone())
+}
+
+fn words(text: &str) -> impl Iterator<Item = String> + '_ {
+    text.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).map(str::to_lowercase)
+}
+
+/// FNV-1a, so vectors are the same in every run.
+fn hash(s: &str) -> u64 {
+    s.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
+}
+
+/// The fake's embedding of a text: signed feature hashing of its words (synonyms folded).
+pub fn fake_embedding(text: &str, dims: usize, synonyms: &[Vec<String>]) -> Vec<f32> {
+    let mut v = vec![0f32; dims.max(1)];
+    for w in words(text) {
+        let canonical = synonyms.iter().find(|g| g.contains(&w)).map_or(w.clone(), |g| g[0].clone());
+        let h = hash(&canonical);
+        let i = (h % v.len() as u64) as usize;
+        v[i] += if h & (1 << 63) == 0 { 1.0 } else { -1.0 };
+    }
+    if v.iter().all(|x| *x == 0.0) {
+        v[0] = 1.0;
+    }
+    v
+}
+
+async fn embeddings(State(shared): State<Arc<Mutex<Shared>>>, headers: HeaderMap, Json(body): Json<Value>) -> Response {
+    let knobs = match admit(&shared, &headers, &body) {
+        Ok(k) => k,
+        Err(r) => return *r,
+    };
+    tokio::time::sleep(knobs.first_byte_delay).await;
+    let inputs: Vec<String> = match &body["input"] {
+        Value::String(s) => vec![s.clone()],
+        Value::Array(a) => a.iter().filter_map(|x| x.as_str().map(str::to_owned)).collect(),
+        _ => Vec::new(),
+    };
+    if inputs.is_empty() {
+        return (
+            StatusCode::BAD_REQUEST,
+            Json(json!({"error": {"message": "input is required", "type": "invalid_request_error"}})),
+        )
+            .into_response();
+    }
+    let dims = body["dimensions"].as_u64().map_or(64, |d| d as usize);
+    let data: Vec<Value> = inputs
+        .iter()
+        .enumerate()
+        .map(|(i, t)| json!({"object": "embedding", "index": i, "embedding": fake_embedding(t, dims, &knobs.synonyms)}))
+        .collect();
+    let tokens: usize = inputs.iter().map(|t| words(t).count()).sum();
+    Json(json!({"object": "list", "data": data, "model": body["model"], "usage": {"prompt_tokens": tokens, "total_tokens": tokens}}))
+        .into_response()
+}
+
+async fn rerank(State(shared): State<Arc<Mutex<Shared>>>, headers: HeaderMap, Json(body): Json<Value>) -> Response {
+    if let Err(r) = admit(&shared, &headers, &body) {
+        return *r;
+    }
+    let query: Vec<String> = words(body["query"].as_str().unwrap_or_default()).collect();
+    let docs: Vec<&str> =
+        body["documents"].as_array().map(|a| a.iter().filter_map(Value::as_str).collect()).unwrap_or_default();
+    let mut results: Vec<(usize, f64)> = docs
+        .iter()
+        .enumerate()
+        .map(|(i, d)| {
+            let dw: Vec<String> = words(d).collect();
+            let hits = query.iter().filter(|q| dw.contains(q)).count();
+            (i, hits as f64 / (1.0 + dw.len() as f64).sqrt())
+        })
+        .collect();
+    results.sort_by(|a, b| b.1.total_cmp(&a.1));
+    let results: Vec<Value> = results.iter().map(|(i, s)| json!({"index": i, "relevance_score": s})).collect();
+    Json(json!({"id": "rerank-fake", "results": results})).into_response()
+}
+
+async fn handle(State(shared): State<Arc<Mutex<Shared>>>, headers: HeaderMap, Json(body): Json<Value>) -> Response {
+    let knobs = match admit(&shared, &headers, &body) {
+        Ok(k) => k,
+        Err(r) => return *r,
     };
     tokio::time::sleep(knobs.first_byte_delay).await;
     let model = body["model"].as_str().unwrap_or("fake").to_owned();
     let tokens: Vec<String> = knobs.reply.split_inclusive(' ').map(str::to_owned).collect();
     let (prompt, completion) = (7u64, tokens.len() as u64);
     if body["stream"] != json!(true) {
+        // A whole reply takes as long as its tokens would have taken to stream.
+        tokio::time::sleep(knobs.token_delay * u32::try_from(tokens.len()).unwrap_or(u32::MAX)).await;
         return Json(json!({"id": "chatcmpl-fake", "object": "chat.completion", "created": 1_700_000_000, "model": model,
             "choices": [{"index": 0, "message": {"role": "assistant", "content": knobs.reply}, "finish_reason": "stop"}],
             "usage": {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}}))
