@@ -1,14 +1,17 @@
 //! Knowledge bases as a service: management with owner/reader rules, uploads (sealed, deduplicated
-//! by content hash), background ingestion with bounded concurrency that resumes after a restart,
-//! and retrieval with access control inside the index query.
+//! by content hash), background ingestion with bounded concurrency that resumes after a restart
+//! (parse, chunk, embed), and retrieval with access control inside every index query: lexical,
+//! dense, or both fused by reciprocal rank, optionally reranked.
 
 use crate::chunk::{self, ChunkConfig};
+use crate::dense::{ChunkVector, DenseIndex};
 use crate::index::LexicalIndex;
 use crate::parse::{self, Limits};
 use rampart_core::clock::SharedClock;
+use rampart_core::embed::{EmbedPurpose, Embedder, ModelDirectory, NoModels};
 use rampart_core::{ChunkId, DocumentId, KnowledgeBaseId, Page, PageRequest, Principal, Timestamp};
 use rampart_crypto::Keyring;
-use rampart_storage::repo::knowledge::{ChunkRecord, DocRecord, KbRecord, KbStats, NewChunk, Reader};
+use rampart_storage::repo::knowledge::{ChunkRecord, DocRecord, KbRecord, KbStats, NewChunk, Reader, VectorRecord};
 use rampart_storage::{Db, StorageError};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
@@ -45,6 +48,12 @@ impl From<crate::index::IndexError> for KnowledgeError {
     }
 }
 
+impl From<crate::dense::DenseError> for KnowledgeError {
+    fn from(e: crate::dense::DenseError) -> Self {
+        KnowledgeError::Internal(e.to_string())
+    }
+}
+
 pub type Result<T> = std::result::Result<T, KnowledgeError>;
 
 #[derive(Clone, Debug)]
@@ -55,6 +64,14 @@ pub struct KnowledgeConfig {
     pub ingest_concurrency: usize,
     /// Files in one upload request.
     pub max_files_per_upload: usize,
+    /// The embedding model of knowledge bases created without naming one (`None`: lexical).
+    pub default_embedding_model: Option<String>,
+    /// A reranking model applied to the best fused candidates.
+    pub reranker: Option<String>,
+    /// How many fused candidates the reranker sees (at least the number asked for).
+    pub rerank_candidates: usize,
+    /// How deep each list (lexical, dense) goes before fusion (at least the number asked for).
+    pub fusion_depth: usize,
 }
 
 impl Default for KnowledgeConfig {
@@ -64,6 +81,10 @@ impl Default for KnowledgeConfig {
             chunking: ChunkConfig::default(),
             ingest_concurrency: 2,
             max_files_per_upload: 100,
+            default_embedding_model: None,
+            reranker: None,
+            rerank_candidates: 20,
+            fusion_depth: 50,
         }
     }
 }
@@ -76,6 +97,9 @@ pub struct KbView {
     pub description: String,
     pub owner_id: Option<rampart_core::UserId>,
     pub read_groups: Vec<String>,
+    /// The embedding model its passages are embedded with; absent: lexical retrieval only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub embedding_model: Option<String>,
     pub created_at: i64,
     pub updated_at: i64,
     /// Present on `GET /v1/knowledge-bases/{id}`.
@@ -105,6 +129,7 @@ impl KbView {
             description: k.description,
             owner_id: k.owner_id,
             read_groups: k.read_groups,
+            embedding_model: k.embedding_model,
             created_at: k.created_at.secs(),
             updated_at: k.updated_at.secs(),
             counts,
@@ -161,6 +186,19 @@ pub struct Location {
     pub end: i64,
 }
 
+/// How passages are ranked.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum SearchMode {
+    /// Lexical and dense rankings fused (lexical alone where there is no embedding model).
+    #[default]
+    Hybrid,
+    /// BM25 only.
+    Lexical,
+    /// Nearest vectors only (nothing from knowledge bases without an embedding model).
+    Semantic,
+}
+
 /// A retrieved passage.
 #[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
@@ -184,6 +222,10 @@ struct ChunkBody {
 
 fn chunk_aad(id: ChunkId) -> Vec<u8> {
     format!("kb_chunk:{id}").into_bytes()
+}
+
+fn vector_aad(id: ChunkId) -> Vec<u8> {
+    format!("kb_chunk_vector:{id}").into_bytes()
 }
 
 fn document_aad(id: DocumentId) -> Vec<u8> {
@@ -217,6 +259,8 @@ struct Inner {
     keyring: Keyring,
     clock: SharedClock,
     index: LexicalIndex,
+    dense: DenseIndex,
+    models: std::sync::OnceLock<Arc<dyn ModelDirectory>>,
     cfg: KnowledgeConfig,
     wake: tokio::sync::Notify,
     /// Told of every change this process makes to its index, so other replicas can follow.
@@ -251,17 +295,39 @@ fn reader(p: &Principal) -> Reader<'_> {
 }
 
 impl KnowledgeService {
-    pub fn new(db: Db, keyring: Keyring, clock: SharedClock, index: LexicalIndex, cfg: KnowledgeConfig) -> Self {
+    pub fn new(
+        db: Db,
+        keyring: Keyring,
+        clock: SharedClock,
+        index: LexicalIndex,
+        dense: DenseIndex,
+        cfg: KnowledgeConfig,
+    ) -> Self {
         Self {
             inner: Arc::new(Inner {
                 db,
                 keyring,
                 clock,
                 index,
+                dense,
+                models: std::sync::OnceLock::new(),
                 cfg,
                 wake: tokio::sync::Notify::new(),
                 on_change: std::sync::OnceLock::new(),
             }),
+        }
+    }
+
+    /// Where embedding and reranking models are found (set once, by the server, from its catalog;
+    /// without it knowledge bases are lexical only).
+    pub fn set_models(&self, models: Arc<dyn ModelDirectory>) {
+        let _ = self.inner.models.set(models);
+    }
+
+    fn models(&self) -> &dyn ModelDirectory {
+        match self.inner.models.get() {
+            Some(m) => m.as_ref(),
+            None => &NoModels,
         }
     }
 
@@ -277,7 +343,7 @@ impl KnowledgeService {
         }
     }
 
-    /// Applies another replica's change to this replica's index.
+    /// Applies another replica's change to this replica's indexes.
     pub async fn apply_index_change(&self, c: &IndexChange) -> Result<()> {
         match *c {
             IndexChange::Put { kb, doc } => {
@@ -286,22 +352,80 @@ impl KnowledgeService {
                     texts.push((ch.id, self.open_chunk(&ch)?.text));
                 }
                 self.inner.index.put_document(kb, doc, &texts)?;
+                let rows = self.inner.db.document_vectors(doc).await?;
+                match rows.first().map(|r| r.model.clone()) {
+                    Some(model) => {
+                        let vectors = self.open_vectors(&rows)?;
+                        self.inner.dense.put_document(kb, &model, doc, &vectors)?;
+                    }
+                    None => self.inner.dense.delete_document(doc)?,
+                }
             }
-            IndexChange::DeleteDocument { doc } => self.inner.index.delete_document(doc)?,
-            IndexChange::DeleteKb { kb } => self.inner.index.delete_kb(kb)?,
+            IndexChange::DeleteDocument { doc } => {
+                self.inner.index.delete_document(doc)?;
+                self.inner.dense.delete_document(doc)?;
+            }
+            IndexChange::DeleteKb { kb } => {
+                self.inner.index.delete_kb(kb)?;
+                self.inner.dense.delete_kb(kb)?;
+            }
         }
         Ok(())
     }
 
-    /// Rebuilds the index when it does not hold as many chunks as the database has ready
-    /// (a replica that missed changes); true if it did.
+    /// Rebuilds what does not match the database (a replica that missed changes, a crash before
+    /// a dense graph was saved): the lexical index when it does not hold as many chunks as the
+    /// database has ready, and each dense graph that does not hold its knowledge base's vectors.
+    /// True if anything was rebuilt.
     pub async fn reconcile(&self) -> Result<bool> {
+        let mut rebuilt = false;
         let expected = self.inner.db.ready_chunk_count().await?;
-        if u64::try_from(expected).unwrap_or(0) == self.inner.index.len() {
-            return Ok(false);
+        if u64::try_from(expected).unwrap_or(0) != self.inner.index.len() {
+            self.rebuild_lexical().await?;
+            rebuilt = true;
         }
-        self.rebuild_index().await?;
-        Ok(true)
+        let mut have = self.inner.dense.counts();
+        for (kb, model, n) in self.inner.db.vector_counts().await? {
+            match have.remove(&kb) {
+                Some((m, c)) if m == model && i64::try_from(c).unwrap_or(-1) == n => {}
+                _ => {
+                    self.rebuild_dense_kb(kb).await?;
+                    rebuilt = true;
+                }
+            }
+        }
+        // Graphs of knowledge bases without vectors any more (deleted elsewhere, model removed).
+        for (kb, (_, n)) in have {
+            if n > 0 {
+                self.inner.dense.delete_kb(kb)?;
+                rebuilt = true;
+            }
+        }
+        Ok(rebuilt)
+    }
+
+    /// Opens the saved indexes and rebuilds what does not match the database (at start, and
+    /// before a command ingests on its own).
+    pub async fn open_indexes(&self) -> Result<()> {
+        self.load_dense().await?;
+        self.reconcile().await?;
+        Ok(())
+    }
+
+    /// Opens the saved dense graphs that match the database; rebuilds the others.
+    async fn load_dense(&self) -> Result<()> {
+        for (kb, model, _) in self.inner.db.vector_counts().await? {
+            let ids = self.inner.db.vector_ids(kb, &model).await?;
+            if !self.inner.dense.load_kb(kb, &model, &ids)? {
+                self.rebuild_dense_kb(kb).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes changed dense graphs to the data directory (also done every 30 s while serving).
+    pub fn save_indexes(&self) -> Result<usize> {
+        Ok(self.inner.dense.save_dirty()?)
     }
 
     fn now(&self) -> Timestamp {
@@ -314,15 +438,21 @@ impl KnowledgeService {
 
     // ---- knowledge bases ----
 
+    /// `embedding_model`: `None` takes the configured default, `Some("")` none (lexical only).
     pub async fn create_kb(
         &self,
         p: &Principal,
         name: &str,
         description: Option<&str>,
         read_groups: &[String],
+        embedding_model: Option<&str>,
     ) -> Result<KbView> {
         check_name(name)?;
         check_groups(read_groups)?;
+        let embedding_model = match embedding_model {
+            None => self.inner.cfg.default_embedding_model.clone(),
+            Some(m) => self.check_embedding_model(m)?,
+        };
         let description = description.unwrap_or_default();
         if description.chars().count() > 1000 {
             return Err(KnowledgeError::Invalid("description: at most 1,000 characters".into()));
@@ -337,6 +467,7 @@ impl KnowledgeService {
             description: description.to_owned(),
             owner_id: Some(p.user_id),
             read_groups: groups,
+            embedding_model,
             created_at: now,
             updated_at: now,
         };
@@ -365,6 +496,19 @@ impl KnowledgeService {
         if p.is_admin() || kb.owner_id == Some(p.user_id) { Ok(kb) } else { Err(KnowledgeError::Forbidden) }
     }
 
+    /// A model id for a knowledge base: `""` is none; anything else must be a configured
+    /// embedding model.
+    fn check_embedding_model(&self, m: &str) -> Result<Option<String>> {
+        if m.is_empty() {
+            return Ok(None);
+        }
+        if self.models().embedder(m).is_none() {
+            return Err(KnowledgeError::Invalid(format!("embeddingModel: {m:?} is not a configured embedding model")));
+        }
+        Ok(Some(m.to_owned()))
+    }
+
+    /// Changes what is given. A different embedding model re-ingests every document.
     pub async fn update_kb(
         &self,
         p: &Principal,
@@ -372,8 +516,12 @@ impl KnowledgeService {
         name: Option<&str>,
         description: Option<&str>,
         read_groups: Option<&[String]>,
+        embedding_model: Option<&str>,
     ) -> Result<KbView> {
         let mut kb = self.manageable(p, id).await?;
+        if let Some(m) = embedding_model {
+            kb.embedding_model = self.check_embedding_model(m)?;
+        }
         if let Some(n) = name {
             check_name(n)?;
             kb.name = n.to_owned();
@@ -395,6 +543,7 @@ impl KnowledgeService {
         if !self.inner.db.update_kb(&kb).await? {
             return Err(KnowledgeError::NotFound);
         }
+        self.inner.wake.notify_waiters();
         self.get_kb(p, id).await
     }
 
@@ -405,6 +554,7 @@ impl KnowledgeService {
             return Err(KnowledgeError::NotFound);
         }
         self.inner.index.delete_kb(id)?;
+        self.inner.dense.delete_kb(id)?;
         self.changed(IndexChange::DeleteKb { kb: id });
         Ok(())
     }
@@ -504,6 +654,7 @@ impl KnowledgeService {
             return Err(KnowledgeError::NotFound);
         }
         self.inner.index.delete_document(doc)?;
+        self.inner.dense.delete_document(doc)?;
         self.changed(IndexChange::DeleteDocument { doc });
         Ok(())
     }
@@ -527,17 +678,25 @@ impl KnowledgeService {
         if n > 0 {
             tracing::info!(documents = n, "resuming interrupted ingestion");
         }
-        self.reconcile().await?;
+        self.open_indexes().await?;
         let mut tasks = Vec::new();
-        // A replica that missed changes (no bus, or a message lost) catches up.
+        // Dense graphs are saved when changed; a replica that missed changes (no bus, or a
+        // message lost) catches up.
         let me = self.clone();
         tasks.push(tokio::spawn(async move {
+            let mut tick = 0u64;
             loop {
-                tokio::time::sleep(std::time::Duration::from_secs(60)).await;
-                match me.reconcile().await {
-                    Ok(true) => tracing::info!("lexical index rebuilt: it had fallen behind the database"),
-                    Ok(false) => {}
-                    Err(e) => tracing::warn!(error = %e, "could not check the lexical index"),
+                tokio::time::sleep(std::time::Duration::from_secs(30)).await;
+                tick += 1;
+                if let Err(e) = me.save_indexes() {
+                    tracing::warn!(error = %e, "could not save the dense index");
+                }
+                if tick.is_multiple_of(2) {
+                    match me.reconcile().await {
+                        Ok(true) => tracing::info!("indexes rebuilt: they had fallen behind the database"),
+                        Ok(false) => {}
+                        Err(e) => tracing::warn!(error = %e, "could not check the indexes"),
+                    }
                 }
             }
         }));
@@ -598,12 +757,32 @@ impl KnowledgeService {
                 return Ok(());
             }
         };
+        if chunks.is_empty() {
+            self.inner.db.finish_document(doc, "failed", Some("no text found"), Some(&format), 0, now).await?;
+            return Ok(());
+        }
+        // The knowledge base may have gone, or changed model, since the upload.
+        let Some(kb_rec) = self.inner.db.kb_by_id(kb).await? else { return Ok(()) };
+        let ids: Vec<ChunkId> = chunks.iter().map(|_| ChunkId::new()).collect();
+        let texts: Vec<String> = chunks.iter().map(|c| c.text.clone()).collect();
+        let vectors = match &kb_rec.embedding_model {
+            None => None,
+            Some(model) => match self.embed_passages(model, &texts).await {
+                Ok(v) => Some((model.clone(), v)),
+                Err(reason) => {
+                    self.inner.db.finish_document(doc, "failed", Some(&reason), Some(&format), 0, self.now()).await?;
+                    return Ok(());
+                }
+            },
+        };
         let mut rows = Vec::with_capacity(chunks.len());
-        let mut texts = Vec::with_capacity(chunks.len());
-        for (i, c) in chunks.into_iter().enumerate() {
-            let id = ChunkId::new();
-            let body = serde_json::to_vec(&ChunkBody { text: c.text.clone(), section: c.section.clone() })
+        for (i, (c, id)) in chunks.into_iter().zip(&ids).enumerate() {
+            let id = *id;
+            let body = serde_json::to_vec(&ChunkBody { text: c.text, section: c.section })
                 .map_err(|e| KnowledgeError::Internal(e.to_string()))?;
+            let embedding = vectors.as_ref().map(|(model, v)| {
+                (model.clone(), self.inner.keyring.seal(&vector_aad(id), &crate::dense::encode(&v[i])))
+            });
             rows.push(NewChunk {
                 id,
                 ordinal: i64::try_from(i).unwrap_or(i64::MAX),
@@ -612,27 +791,54 @@ impl KnowledgeService {
                 page_end: c.page_end.map(i64::from),
                 span_start: i64::try_from(c.start).unwrap_or(i64::MAX),
                 span_end: i64::try_from(c.end).unwrap_or(i64::MAX),
+                embedding,
             });
-            texts.push((id, c.text));
         }
-        if rows.is_empty() {
-            self.inner.db.finish_document(doc, "failed", Some("no text found"), Some(&format), 0, now).await?;
-            return Ok(());
-        }
-        // Chunks first, then the index, then `ready`: a crash anywhere leaves the document
+        // Chunks first, then the indexes, then `ready`: a crash anywhere leaves the document
         // `processing`, which the next start takes again from the beginning.
         self.inner.db.replace_chunks(kb, doc, &rows).await?;
-        let index_texts = texts;
+        let index_texts: Vec<(ChunkId, String)> = ids.iter().copied().zip(texts).collect();
         self.inner.index.put_document(kb, doc, &index_texts)?;
+        match vectors {
+            Some((model, v)) => {
+                let cv: Vec<ChunkVector> =
+                    ids.iter().zip(v).map(|(id, vector)| ChunkVector { chunk: *id, document: doc, vector }).collect();
+                let dense = self.clone();
+                tokio::task::spawn_blocking(move || dense.inner.dense.put_document(kb, &model, doc, &cv))
+                    .await
+                    .map_err(|e| KnowledgeError::Internal(format!("dense index task: {e}")))??;
+            }
+            None => self.inner.dense.delete_document(doc)?,
+        }
         self.changed(IndexChange::Put { kb, doc });
         let n = i64::try_from(rows.len()).unwrap_or(i64::MAX);
         self.inner.db.finish_document(doc, "ready", None, Some(&format), n, self.now()).await?;
         Ok(())
     }
 
-    /// Rebuilds the lexical index from the database (`rampart kb reindex`, or at start when the
-    /// index does not match).
+    /// Vectors for a document's passages, unit length; `Err` is the document's failure reason.
+    async fn embed_passages(&self, model: &str, texts: &[String]) -> std::result::Result<Vec<Vec<f32>>, String> {
+        let Some(e) = self.models().embedder(model) else {
+            return Err(format!("the embedding model {model:?} is not configured (reingest once it is)"));
+        };
+        embed_all(e.as_ref(), texts, EmbedPurpose::Document).await.map_err(|detail| {
+            tracing::warn!(model = %model, error = %detail, "embedding failed");
+            "the embedding model failed or is unreachable (reingest to retry)".to_owned()
+        })
+    }
+
+    /// Rebuilds the indexes from the database (`rampart kb reindex`): the lexical index, and the
+    /// dense graph of every knowledge base with vectors. Returns the chunks indexed lexically.
     pub async fn rebuild_index(&self) -> Result<u64> {
+        let n = self.rebuild_lexical().await?;
+        for (kb, _, _) in self.inner.db.vector_counts().await? {
+            self.rebuild_dense_kb(kb).await?;
+        }
+        self.save_indexes()?;
+        Ok(n)
+    }
+
+    async fn rebuild_lexical(&self) -> Result<u64> {
         tracing::info!("rebuilding the lexical index from the database");
         self.inner.index.clear()?;
         let mut after = None;
@@ -652,6 +858,43 @@ impl KnowledgeService {
         Ok(n)
     }
 
+    /// Rebuilds one knowledge base's dense graph from the vectors stored for it (those of its
+    /// current model; none: the graph is dropped).
+    async fn rebuild_dense_kb(&self, kb: KnowledgeBaseId) -> Result<()> {
+        let model = self.inner.db.kb_by_id(kb).await?.and_then(|k| k.embedding_model);
+        let mut after = None;
+        let mut vectors = Vec::new();
+        loop {
+            let batch = self.inner.db.vectors_after(Some(kb), after, 1000).await?;
+            let Some(last) = batch.last() else { break };
+            after = Some(last.id);
+            let current: Vec<VectorRecord> = batch.into_iter().filter(|r| Some(&r.model) == model.as_ref()).collect();
+            vectors.extend(self.open_vectors(&current)?);
+        }
+        tracing::info!(kb = %kb, vectors = vectors.len(), "rebuilding a dense index from the database");
+        let me = self.clone();
+        let model = model.unwrap_or_default();
+        tokio::task::spawn_blocking(move || me.inner.dense.rebuild_kb(kb, &model, &vectors))
+            .await
+            .map_err(|e| KnowledgeError::Internal(format!("dense index task: {e}")))??;
+        Ok(())
+    }
+
+    fn open_vectors(&self, rows: &[VectorRecord]) -> Result<Vec<ChunkVector>> {
+        rows.iter()
+            .map(|r| {
+                let plain = self
+                    .inner
+                    .keyring
+                    .open(&vector_aad(r.id), &r.sealed)
+                    .map_err(|e| KnowledgeError::Internal(e.to_string()))?;
+                let vector = crate::dense::decode(&plain)
+                    .ok_or_else(|| KnowledgeError::Internal(format!("stored vector of chunk {} is malformed", r.id)))?;
+                Ok(ChunkVector { chunk: r.id, document: r.document_id, vector })
+            })
+            .collect()
+    }
+
     fn open_chunk(&self, c: &ChunkRecord) -> Result<ChunkBody> {
         let plain =
             self.inner.keyring.open(&chunk_aad(c.id), &c.body).map_err(|e| KnowledgeError::Internal(e.to_string()))?;
@@ -661,30 +904,111 @@ impl KnowledgeService {
     // ---- retrieval ----
 
     /// The best passages for `query` from the knowledge bases in `wanted` that the caller may
-    /// read (all readable ones when `wanted` is `None`). Unreadable ones are not searched at all.
+    /// read (all readable ones when `wanted` is `None`). Unreadable ones are not searched at all:
+    /// the lexical query requires their ids, the dense search walks only their graphs.
+    ///
+    /// `Hybrid` fuses the lexical and dense rankings (reciprocal rank); knowledge bases without an
+    /// embedding model, or an embedding model that fails, leave the lexical ranking alone. With a
+    /// reranker configured, the best fused candidates are reordered by it. Scores: BM25
+    /// (lexical), cosine similarity (semantic), the fused score (hybrid), or the reranker's.
     pub async fn retrieve(
         &self,
         p: &Principal,
         wanted: Option<&[KnowledgeBaseId]>,
         query: &str,
         k: usize,
+        mode: SearchMode,
     ) -> Result<Vec<Passage>> {
-        let readable: Vec<KnowledgeBaseId> =
-            self.inner.db.kbs_for(&reader(p)).await?.into_iter().map(|kb| kb.id).collect();
-        let allowed: Vec<KnowledgeBaseId> = match wanted {
-            Some(w) => readable.into_iter().filter(|id| w.contains(id)).collect(),
-            None => readable,
-        };
-        if allowed.is_empty() {
+        let kbs: Vec<KbRecord> = self
+            .inner
+            .db
+            .kbs_for(&reader(p))
+            .await?
+            .into_iter()
+            .filter(|kb| wanted.is_none_or(|w| w.contains(&kb.id)))
+            .collect();
+        if kbs.is_empty() || k == 0 {
             return Ok(Vec::new());
         }
-        let hits = self.inner.index.search(query, &allowed, k)?;
-        let ids: Vec<ChunkId> = hits.iter().map(|h| h.0).collect();
-        let rows = self.inner.db.chunks_in(&ids, &allowed).await?;
-        let mut out = Vec::with_capacity(hits.len());
-        for (id, score) in hits {
-            // The database has the last word (an index entry of a just-deleted document is skipped).
-            let Some(c) = rows.iter().find(|r| r.id == id) else { continue };
+        let allowed: Vec<KnowledgeBaseId> = kbs.iter().map(|kb| kb.id).collect();
+        let depth = self.inner.cfg.fusion_depth.max(k);
+        let lexical = match mode {
+            SearchMode::Semantic => Vec::new(),
+            _ => self.inner.index.search(query, &allowed, depth)?,
+        };
+        let dense = match mode {
+            SearchMode::Lexical => Vec::new(),
+            _ => self.dense_hits(query, &kbs, depth).await?,
+        };
+        let ranked = match mode {
+            SearchMode::Lexical => lexical,
+            SearchMode::Semantic => dense,
+            SearchMode::Hybrid if dense.is_empty() => lexical,
+            SearchMode::Hybrid => {
+                let l: Vec<ChunkId> = lexical.iter().map(|h| h.0).collect();
+                let d: Vec<ChunkId> = dense.iter().map(|h| h.0).collect();
+                crate::fuse::rrf(&[&l, &d], crate::fuse::RRF_K)
+            }
+        };
+        let reranker = self.inner.cfg.reranker.as_deref().and_then(|id| self.models().reranker(id));
+        let fetch = if reranker.is_some() { k.max(self.inner.cfg.rerank_candidates) } else { k };
+        let mut out = self.passages(&ranked[..ranked.len().min(fetch)], &allowed).await?;
+        if let Some(r) = reranker {
+            let texts: Vec<String> = out.iter().map(|x| x.text.clone()).collect();
+            match r.rerank(query, &texts).await {
+                Ok(scores) if scores.len() == out.len() => {
+                    for (x, s) in out.iter_mut().zip(scores) {
+                        x.score = s;
+                    }
+                    out.sort_by(|a, b| b.score.total_cmp(&a.score));
+                }
+                Ok(_) => tracing::warn!("the reranker answered for other documents than asked; fused order kept"),
+                Err(e) => tracing::warn!(error = %e, "reranking failed; fused order kept"),
+            }
+        }
+        out.truncate(k);
+        Ok(out)
+    }
+
+    /// Dense hits over the knowledge bases that have an embedding model: the query embedded once
+    /// per model, each graph searched with its model's vector, merged by similarity. A model that
+    /// is missing or fails is skipped (logged): retrieval falls back to what else there is.
+    async fn dense_hits(&self, query: &str, kbs: &[KbRecord], depth: usize) -> Result<Vec<(ChunkId, f32)>> {
+        let mut by_model: std::collections::BTreeMap<&str, Vec<KnowledgeBaseId>> = Default::default();
+        for kb in kbs {
+            if let Some(m) = kb.embedding_model.as_deref() {
+                by_model.entry(m).or_default().push(kb.id);
+            }
+        }
+        let mut hits = Vec::new();
+        for (model, ids) in by_model {
+            let Some(e) = self.models().embedder(model) else {
+                tracing::warn!(model = %model, "embedding model not configured; lexical retrieval only for its knowledge bases");
+                continue;
+            };
+            let q = match embed_all(e.as_ref(), &[query.to_owned()], EmbedPurpose::Query).await {
+                Ok(mut v) if v.len() == 1 => v.remove(0),
+                Ok(_) => continue,
+                Err(detail) => {
+                    tracing::warn!(model = %model, error = %detail, "query embedding failed; lexical retrieval only");
+                    continue;
+                }
+            };
+            hits.extend(self.inner.dense.search(&q, model, &ids, depth)?);
+        }
+        hits.sort_by(|a, b| b.1.total_cmp(&a.1));
+        hits.truncate(depth);
+        Ok(hits)
+    }
+
+    /// The passages of ranked chunks, in order, from the allowed knowledge bases. The database
+    /// has the last word: an index entry of a just-deleted document is skipped.
+    async fn passages(&self, ranked: &[(ChunkId, f32)], allowed: &[KnowledgeBaseId]) -> Result<Vec<Passage>> {
+        let ids: Vec<ChunkId> = ranked.iter().map(|h| h.0).collect();
+        let rows = self.inner.db.chunks_in(&ids, allowed).await?;
+        let mut out = Vec::with_capacity(ranked.len());
+        for (id, score) in ranked {
+            let Some(c) = rows.iter().find(|r| r.id == *id) else { continue };
             let body = self.open_chunk(c)?;
             out.push(Passage {
                 knowledge_base_id: c.kb_id,
@@ -692,7 +1016,7 @@ impl KnowledgeService {
                 document_name: c.document_name.clone(),
                 chunk_id: c.id,
                 text: body.text,
-                score,
+                score: *score,
                 location: Location {
                     page: c.page,
                     page_end: c.page_end,
@@ -709,4 +1033,31 @@ impl KnowledgeService {
     pub async fn ids_by_name(&self, names: &[String]) -> Result<Vec<KnowledgeBaseId>> {
         Ok(self.inner.db.all_kbs().await?.into_iter().filter(|k| names.contains(&k.name)).map(|k| k.id).collect())
     }
+}
+
+/// Embeds `texts` in the model's batch size; unit-length vectors of one size, or the reason.
+pub async fn embed_all(
+    e: &dyn Embedder,
+    texts: &[String],
+    purpose: EmbedPurpose,
+) -> std::result::Result<Vec<Vec<f32>>, String> {
+    let mut out = Vec::with_capacity(texts.len());
+    for batch in texts.chunks(e.max_batch().max(1)) {
+        let vectors = e.embed(batch, purpose).await.map_err(|err| err.detail)?;
+        if vectors.len() != batch.len() {
+            return Err(format!("{} vectors for {} texts", vectors.len(), batch.len()));
+        }
+        for mut v in vectors {
+            let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+            if !norm.is_normal() {
+                return Err("a zero or non-finite vector".into());
+            }
+            v.iter_mut().for_each(|x| *x /= norm);
+            if out.first().is_some_and(|f: &Vec<f32>| f.len() != v.len()) {
+                return Err("vectors of different sizes".into());
+            }
+            out.push(v);
+        }
+    }
+    Ok(out)
 }

@@ -33,8 +33,9 @@ pub async fn build_state_with_clock(config: Config, clock: SharedClock) -> anyho
             title_chars: config.chat.title_chars,
         },
     );
-    let catalog = crate::catalog::Catalog::load(&config, db.clone(), keyring.clone()).await?;
+    let catalog = Arc::new(crate::catalog::Catalog::load(&config, db.clone(), keyring.clone()).await?);
     let knowledge = build_knowledge(&config, db.clone(), keyring.clone(), clock.clone())?;
+    knowledge.set_models(catalog.clone());
     chat.set_retriever(Arc::new(KbRetriever { knowledge: knowledge.clone(), public_url: config.public_url() }));
     let identity = rampart_identity::Identity::new(db.clone(), keyring, clock, config.identity_config())
         .await
@@ -54,7 +55,7 @@ pub async fn build_state_with_clock(config: Config, clock: SharedClock) -> anyho
         db,
         identity,
         chat,
-        assistants: Arc::new(catalog),
+        assistants: catalog,
         hub,
         runs: Arc::new(crate::state::Runs::default()),
         realtime_limits,
@@ -86,6 +87,8 @@ fn build_knowledge(
     let lang = index::language(&k.language).ok_or_else(|| anyhow::anyhow!("knowledge.language"))?;
     let dir = k.index_dir.clone().unwrap_or_else(|| config.server.data_dir.join("index").join("lexical"));
     let ix = index::LexicalIndex::open(&dir, lang).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let dense_dir = k.dense_index_dir.clone().unwrap_or_else(|| config.server.data_dir.join("index").join("dense"));
+    let dense = rampart_knowledge::dense::DenseIndex::open(&dense_dir).map_err(|e| anyhow::anyhow!("{e}"))?;
     let cfg = service::KnowledgeConfig {
         limits: parse::Limits { max_bytes: k.max_document_bytes, max_pages: k.max_pages, ..Default::default() },
         chunking: chunk::ChunkConfig {
@@ -95,8 +98,12 @@ fn build_knowledge(
         },
         ingest_concurrency: k.ingest_concurrency,
         max_files_per_upload: 100,
+        default_embedding_model: k.embedding_model.clone(),
+        reranker: k.reranker.clone(),
+        rerank_candidates: k.rerank_candidates,
+        fusion_depth: k.fusion_depth,
     };
-    Ok(service::KnowledgeService::new(db, keyring, clock, ix, cfg))
+    Ok(service::KnowledgeService::new(db, keyring, clock, ix, dense, cfg))
 }
 
 /// `rag` assistants' access to knowledge bases, as the asking user.
@@ -117,7 +124,11 @@ impl rampart_chat::rag::Retriever for KbRetriever {
     > {
         Box::pin(async move {
             let ids = self.knowledge.ids_by_name(knowledge_bases).await.map_err(|e| e.to_string())?;
-            let passages = self.knowledge.retrieve(p, Some(&ids), query, k).await.map_err(|e| e.to_string())?;
+            let passages = self
+                .knowledge
+                .retrieve(p, Some(&ids), query, k, rampart_knowledge::service::SearchMode::Hybrid)
+                .await
+                .map_err(|e| e.to_string())?;
             Ok(passages
                 .into_iter()
                 .map(|x| rampart_chat::rag::Retrieved {

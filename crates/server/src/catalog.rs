@@ -3,9 +3,12 @@
 //! (stored in the database; write-only fields sealed with the record's identity as associated
 //! data). Requests read an immutable snapshot; a change builds a new one and swaps it in.
 //! Other replicas notice a change within `chat.catalog_refresh` (they poll a cheap version).
+//! Models of kind `embedding` and `rerank` are served to knowledge bases through
+//! `core::embed::ModelDirectory`.
 
 use crate::config::{ASSISTANT_SECRETS, AssistantConfig, Config, MODEL_SECRETS, ModelConfig};
 use rampart_chat::assistants::{Assistant, AssistantKind, Assistants};
+use rampart_core::embed::{Embedder, ModelDirectory, Reranker};
 use rampart_core::llm::ChatModel;
 use rampart_core::{Principal, Timestamp};
 use rampart_crypto::Keyring;
@@ -68,12 +71,20 @@ struct Runtime {
     version: (i64, i64),
 }
 
+/// The embedding and reranking models of a snapshot, by id.
+#[derive(Default)]
+struct RetrievalModels {
+    embedders: HashMap<String, Arc<dyn Embedder>>,
+    rerankers: HashMap<String, Arc<dyn Reranker>>,
+}
+
 pub struct Catalog {
     db: Db,
     keyring: Keyring,
     config_models: Vec<ModelConfig>,
     config_assistants: Vec<AssistantConfig>,
     current: RwLock<Arc<Assistants>>,
+    retrieval: RwLock<Arc<RetrievalModels>>,
     version: tokio::sync::Mutex<(i64, i64)>,
     /// Serializes administrators' changes in this process (checks, then writes).
     writes: tokio::sync::Mutex<()>,
@@ -171,6 +182,86 @@ pub fn build_model(m: &ModelConfig) -> anyhow::Result<Arc<dyn ChatModel>> {
     })
 }
 
+fn base_url(m: &ModelConfig) -> anyhow::Result<url::Url> {
+    m.base_url
+        .as_deref()
+        .ok_or_else(|| anyhow::anyhow!("models {}: provider {} needs base_url", m.id, m.provider))?
+        .parse()
+        .map_err(|e| anyhow::anyhow!("models {}: base_url: {e}", m.id))
+}
+
+/// A client for one model entry of kind `embedding`.
+pub fn build_embedder(m: &ModelConfig) -> anyhow::Result<Arc<dyn Embedder>> {
+    let err = |e: rampart_providers::ProviderError| anyhow::anyhow!("models {}: {}", m.id, e.detail);
+    let api = match m.provider.as_str() {
+        "openai" => rampart_providers::EmbedApi::OpenAi,
+        "ollama" => rampart_providers::EmbedApi::Ollama,
+        #[cfg(feature = "bedrock")]
+        "bedrock" => {
+            let cfg = rampart_providers::BedrockConfig {
+                region: m.region.clone().unwrap_or_default(),
+                model: m.model.clone(),
+                endpoint_url: m.base_url.as_ref().map(|_| base_url(m)).transpose()?,
+                access_key_id: m.aws_access_key_id.clone().map(rampart_core::Secret::new),
+                secret_access_key: m.aws_secret_access_key.clone(),
+                session_token: m.aws_session_token.clone(),
+                timeout: m.timeout.0,
+                max_retries: m.max_retries,
+            };
+            return Ok(Arc::new(
+                rampart_providers::BedrockEmbedder::new(m.id.clone(), cfg, m.dimensions).map_err(err)?,
+            ));
+        }
+        other => anyhow::bail!("models {}: embedding provider {other} is not available in this build", m.id),
+    };
+    Ok(Arc::new(
+        rampart_providers::HttpEmbedder::new(rampart_providers::EmbedConfig {
+            id: m.id.clone(),
+            api,
+            base_url: base_url(m)?,
+            model: m.model.clone(),
+            api_key: secret_from_file(m)?,
+            dimensions: m.dimensions,
+            query_prefix: m.query_prefix.clone().unwrap_or_default(),
+            document_prefix: m.document_prefix.clone().unwrap_or_default(),
+            max_batch: m.batch_size.unwrap_or(64),
+            timeout: m.timeout.0,
+            max_retries: m.max_retries,
+        })
+        .map_err(err)?,
+    ))
+}
+
+/// A client for one model entry of kind `rerank`.
+pub fn build_reranker(m: &ModelConfig) -> anyhow::Result<Arc<dyn Reranker>> {
+    let api = match m.provider.as_str() {
+        "cohere" => rampart_providers::RerankApi::Cohere,
+        "tei" => rampart_providers::RerankApi::Tei,
+        other => anyhow::bail!("models {}: rerank provider {other} is not available", m.id),
+    };
+    Ok(Arc::new(
+        rampart_providers::HttpReranker::new(rampart_providers::RerankConfig {
+            id: m.id.clone(),
+            api,
+            base_url: base_url(m)?,
+            model: m.model.clone(),
+            api_key: secret_from_file(m)?,
+            timeout: m.timeout.0,
+            max_retries: m.max_retries,
+        })
+        .map_err(|e| anyhow::anyhow!("models {}: {}", m.id, e.detail))?,
+    ))
+}
+
+/// Builds an entry of any kind (to check that it can be built).
+fn build_any(m: &ModelConfig) -> anyhow::Result<()> {
+    match m.kind.as_str() {
+        "embedding" => build_embedder(m).map(drop),
+        "rerank" => build_reranker(m).map(drop),
+        _ => build_model(m).map(drop),
+    }
+}
+
 /// An assistant over already-built models.
 fn build_assistant(a: &AssistantConfig, models: &HashMap<String, Arc<dyn ChatModel>>) -> anyhow::Result<Assistant> {
     let kind = match a.kind.as_str() {
@@ -246,13 +337,18 @@ impl Catalog {
             config_models: config.models.clone(),
             config_assistants: config.assistants.clone(),
             current: RwLock::new(Arc::new(Assistants::default())),
+            retrieval: RwLock::new(Arc::new(RetrievalModels::default())),
             version: tokio::sync::Mutex::new((-1, -1)),
             writes: tokio::sync::Mutex::new(()),
         };
         // The config file's own entries fail start-up when they cannot be built.
         let mut models = HashMap::new();
         for m in &c.config_models {
-            models.insert(m.id.clone(), build_model(m)?);
+            if m.kind == "chat" {
+                models.insert(m.id.clone(), build_model(m)?);
+            } else {
+                build_any(m)?;
+            }
         }
         for a in &c.config_assistants {
             build_assistant(a, &models)?;
@@ -320,12 +416,15 @@ impl Catalog {
         let rt = self.runtime().await?;
         let v = rt.version;
         let mut models: HashMap<String, Arc<dyn ChatModel>> = HashMap::new();
+        let mut retrieval = RetrievalModels::default();
         for m in self.config_models.iter().chain(rt.models.iter().map(|(m, _)| m)) {
-            match build_model(m) {
-                Ok(c) => {
-                    models.insert(m.id.clone(), c);
-                }
-                Err(e) => tracing::error!(model = %m.id, error = %e, "catalog: a model cannot be built; left out"),
+            let built = match m.kind.as_str() {
+                "embedding" => build_embedder(m).map(|e| drop(retrieval.embedders.insert(m.id.clone(), e))),
+                "rerank" => build_reranker(m).map(|r| drop(retrieval.rerankers.insert(m.id.clone(), r))),
+                _ => build_model(m).map(|c| drop(models.insert(m.id.clone(), c))),
+            };
+            if let Err(e) = built {
+                tracing::error!(model = %m.id, error = %e, "catalog: a model cannot be built; left out");
             }
         }
         let mut list = Vec::new();
@@ -342,6 +441,7 @@ impl Catalog {
             list.insert(0, Assistant::extractive("default"));
         }
         *self.current.write().unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(Assistants::new(list));
+        *self.retrieval.write().unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(retrieval);
         *version = v;
         Ok(())
     }
@@ -440,13 +540,16 @@ impl Catalog {
             Kind::Model => {
                 let m: ModelConfig = serde_json::from_value(full.clone()).map_err(|e| invalid(e.to_string()))?;
                 m.validate().map_err(|e| invalid(e.to_string()))?;
-                build_model(&m).map_err(|e| invalid(e.to_string()))?;
+                build_any(&m).map_err(|e| invalid(e.to_string()))?;
             }
             Kind::Assistant => {
                 let a: AssistantConfig = serde_json::from_value(full.clone()).map_err(|e| invalid(e.to_string()))?;
                 let stored = self.runtime().await?;
                 let exists = |m: &str| {
-                    self.config_models.iter().any(|x| x.id == m) || stored.models.iter().any(|(x, _)| x.id == m)
+                    self.config_models
+                        .iter()
+                        .chain(stored.models.iter().map(|(x, _)| x))
+                        .any(|x| x.id == m && x.kind == "chat")
                 };
                 a.validate(exists).map_err(|e| invalid(e.to_string()))?;
             }
@@ -561,6 +664,11 @@ impl Catalog {
             if !users.is_empty() {
                 return Err(CatalogError::Conflict(format!("Assistants use this model: {}.", users.join(", "))));
             }
+            if self.db.embedding_model_in_use(id).await? {
+                return Err(CatalogError::Conflict(
+                    "Knowledge bases embed with this model; give them another one first.".into(),
+                ));
+            }
         }
         if !self.db.delete_catalog_entry(kind.as_str(), id).await? {
             return Err(CatalogError::NotFound);
@@ -583,4 +691,14 @@ pub fn spawn_refresh(catalog: Arc<Catalog>, every: std::time::Duration) -> tokio
             }
         }
     })
+}
+
+impl ModelDirectory for Catalog {
+    fn embedder(&self, id: &str) -> Option<Arc<dyn Embedder>> {
+        self.retrieval.read().unwrap_or_else(std::sync::PoisonError::into_inner).embedders.get(id).cloned()
+    }
+
+    fn reranker(&self, id: &str) -> Option<Arc<dyn Reranker>> {
+        self.retrieval.read().unwrap_or_else(std::sync::PoisonError::into_inner).rerankers.get(id).cloned()
+    }
 }

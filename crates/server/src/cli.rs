@@ -329,10 +329,12 @@ async fn kb_command(st: &crate::AppState, cmd: KbCmd, out: &mut impl Write) -> a
                 writeln!(out, "the running server holds the index and will ingest them")?;
                 return Ok(());
             }
+            st.knowledge.open_indexes().await.map_err(|e| anyhow::anyhow!("{e}"))?;
             let mut done = 0;
             while st.knowledge.ingest_next().await.map_err(|e| anyhow::anyhow!("{e}"))? {
                 done += 1;
             }
+            st.knowledge.save_indexes().map_err(|e| anyhow::anyhow!("{e}"))?;
             writeln!(out, "{done} document(s) ingested")?;
             Ok(())
         }

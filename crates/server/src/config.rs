@@ -66,6 +66,10 @@ fn default_model_retries() -> u32 {
 #[serde(deny_unknown_fields)]
 pub struct ModelConfig {
     pub id: String,
+    /// `chat` (the default: assistants answer with it), `embedding` (vectors for knowledge
+    /// bases) or `rerank` (reorders retrieved passages).
+    #[serde(default = "default_model_kind")]
+    pub kind: String,
     /// `openai` (OpenAI-compatible: OpenAI, vLLM, Ollama, llama.cpp, LM Studio), `anthropic`,
     /// `bedrock` or `http` (a generic JSON endpoint, SageMaker-style).
     pub provider: String,
@@ -105,6 +109,21 @@ pub struct ModelConfig {
     /// `http`: extra request headers (values are secrets, e.g. `Authorization`).
     #[serde(default, skip_serializing)]
     pub headers: std::collections::BTreeMap<String, rampart_core::Secret<String>>,
+    /// `embedding`: vector size asked of models that can shorten theirs (OpenAI
+    /// `text-embedding-3-*`, Titan v2), prefixes some models want (E5: `"query: "` and
+    /// `"passage: "`), and texts per request (default 64).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dimensions: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub query_prefix: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub document_prefix: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub batch_size: Option<usize>,
+}
+
+fn default_model_kind() -> String {
+    "chat".into()
 }
 
 /// Write-only fields of a model: stored sealed, never shown.
@@ -112,15 +131,47 @@ pub const MODEL_SECRETS: &[&str] = &["api_key", "aws_secret_access_key", "aws_se
 /// Write-only fields of an assistant.
 pub const ASSISTANT_SECRETS: &[&str] = &["webhook_secret"];
 
-pub const PROVIDERS: &[&str] = &["openai", "anthropic", "bedrock", "http"];
+/// Providers per model kind.
+pub const CHAT_PROVIDERS: &[&str] = &["openai", "anthropic", "bedrock", "http"];
+/// `openai`: `POST {base_url}/embeddings` (OpenAI, vLLM, Ollama's /v1, llama.cpp, TEI);
+/// `ollama`: `POST {base_url}/api/embed`; `bedrock`: Titan or Cohere embeddings.
+pub const EMBEDDING_PROVIDERS: &[&str] = &["openai", "ollama", "bedrock"];
+/// `cohere`: `POST {base_url}/rerank` with `documents` (Cohere, Jina, vLLM, llama.cpp,
+/// Infinity); `tei`: text-embeddings-inference's `POST {base_url}/rerank` with `texts`.
+pub const RERANK_PROVIDERS: &[&str] = &["cohere", "tei"];
 
 impl ModelConfig {
     /// Checks one entry on its own (ids, URLs, provider-specific keys).
     pub fn validate(&self) -> anyhow::Result<()> {
         check_name("models", &self.id)?;
         let id = &self.id;
-        if !PROVIDERS.contains(&self.provider.as_str()) {
-            bail!("models {id}: provider {:?} is not one of {}", self.provider, PROVIDERS.join(", "));
+        let providers = match self.kind.as_str() {
+            "chat" => CHAT_PROVIDERS,
+            "embedding" => EMBEDDING_PROVIDERS,
+            "rerank" => RERANK_PROVIDERS,
+            other => bail!("models {id}: kind {other:?} is not one of chat, embedding, rerank"),
+        };
+        if !providers.contains(&self.provider.as_str()) {
+            bail!(
+                "models {id}: provider {:?} is not one of {} for kind {}",
+                self.provider,
+                providers.join(", "),
+                self.kind
+            );
+        }
+        let embedding_keys = self.dimensions.is_some()
+            || self.query_prefix.is_some()
+            || self.document_prefix.is_some()
+            || self.batch_size.is_some();
+        if embedding_keys && self.kind != "embedding" {
+            bail!("models {id}: dimensions, query_prefix, document_prefix and batch_size are for kind \"embedding\"");
+        }
+        if self.dimensions.is_some_and(|d| !(1..=16_384).contains(&d))
+            || self.batch_size.is_some_and(|b| !(1..=2048).contains(&b))
+            || self.query_prefix.as_ref().is_some_and(|p| p.len() > 256)
+            || self.document_prefix.as_ref().is_some_and(|p| p.len() > 256)
+        {
+            bail!("models {id}: dimensions 1-16384, batch_size 1-2048, prefixes at most 256 bytes");
         }
         if let Some(b) = &self.base_url {
             let u = url::Url::parse(b).with_context(|| format!("models {id}: base_url {b:?} is not a URL"))?;
@@ -151,7 +202,9 @@ impl ModelConfig {
             || self.usage_output_pointer.is_some()
             || !self.headers.is_empty();
         match self.provider.as_str() {
-            "openai" if self.base_url.is_none() => bail!("models {id}: provider openai needs base_url"),
+            "openai" | "ollama" | "cohere" | "tei" if self.base_url.is_none() => {
+                bail!("models {id}: provider {} needs base_url", self.provider)
+            }
             "http" if self.base_url.is_none() || self.request_template.is_none() || self.response_pointer.is_none() => {
                 bail!("models {id}: provider http needs base_url, request_template and response_pointer")
             }
@@ -349,6 +402,17 @@ pub struct KnowledgeSection {
     pub chunk_unit: String,
     /// Where the lexical index lives; default `{data_dir}/index/lexical`.
     pub index_dir: Option<PathBuf>,
+    /// Where the dense (vector) indexes live; default `{data_dir}/index/dense`.
+    pub dense_index_dir: Option<PathBuf>,
+    /// The embedding model (a `[[models]]` id of kind `embedding`) of knowledge bases created
+    /// without naming one; unset: they are lexical only.
+    pub embedding_model: Option<String>,
+    /// A reranking model (`[[models]]` id of kind `rerank`) for every retrieval; unset: none.
+    pub reranker: Option<String>,
+    /// Fused candidates the reranker reorders (at least the number of results asked for).
+    pub rerank_candidates: usize,
+    /// How deep the lexical and dense rankings go before they are fused.
+    pub fusion_depth: usize,
 }
 
 impl Default for KnowledgeSection {
@@ -363,6 +427,11 @@ impl Default for KnowledgeSection {
             chunk_overlap: 150,
             chunk_unit: "chars".into(),
             index_dir: None,
+            dense_index_dir: None,
+            embedding_model: None,
+            reranker: None,
+            rerank_candidates: 20,
+            fusion_depth: 50,
         }
     }
 }
@@ -710,7 +779,7 @@ impl Config {
         }
         let mut seen = std::collections::HashSet::new();
         for a in &self.assistants {
-            a.validate(|m| self.models.iter().any(|x| x.id == m))?;
+            a.validate(|m| self.models.iter().any(|x| x.id == m && x.kind == "chat"))?;
             if !seen.insert(&a.id) {
                 bail!("assistants: id {:?} is used twice", a.id);
             }
@@ -756,6 +825,18 @@ impl Config {
             || !matches!(k.chunk_unit.as_str(), "chars" | "words")
         {
             bail!("knowledge: chunk_size 50-100000, chunk_overlap below it, chunk_unit \"chars\" or \"words\"");
+        }
+        if !(1..=200).contains(&k.rerank_candidates) || !(1..=1000).contains(&k.fusion_depth) {
+            bail!("knowledge: rerank_candidates must be 1-200 and fusion_depth 1-1000");
+        }
+        for (key, id, kind) in
+            [("embedding_model", &k.embedding_model, "embedding"), ("reranker", &k.reranker, "rerank")]
+        {
+            if let Some(id) = id
+                && !self.models.iter().any(|m| &m.id == id && m.kind == kind)
+            {
+                bail!("knowledge.{key} {id:?} is not a [[models]] id of kind \"{kind}\"");
+            }
         }
         let r = &self.realtime;
         if r.max_connections_per_user == 0
@@ -983,6 +1064,15 @@ mod tests {
             "chunk_overlap",
             "chunk_unit",
             "index_dir",
+            "dense_index_dir",
+            "embedding_model",
+            "reranker",
+            "rerank_candidates",
+            "fusion_depth",
+            "dimensions",
+            "query_prefix",
+            "document_prefix",
+            "batch_size",
             "knowledge_bases",
             "kb_number_of_results",
             "prompt_template",

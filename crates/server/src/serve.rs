@@ -107,6 +107,11 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         Ok(r) => r.context("server")?,
         Err(_) => tracing::warn!("grace period over; closing remaining connections"),
     }
+    match state.knowledge.save_indexes() {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(graphs = n, "dense indexes saved"),
+        Err(e) => tracing::warn!(error = %e, "could not save the dense indexes; they are rebuilt at the next start"),
+    }
     state.db.close().await;
     tracing::info!("stopped");
     Ok(())

@@ -26,6 +26,7 @@ pub const MIGRATIONS: &[Migration] = &[
     Migration { version: 5, name: "jobs", sql: include_str!("../migrations/0005_jobs.sql") },
     Migration { version: 6, name: "catalog", sql: include_str!("../migrations/0006_catalog.sql") },
     Migration { version: 7, name: "knowledge", sql: include_str!("../migrations/0007_knowledge.sql") },
+    Migration { version: 8, name: "dense_retrieval", sql: include_str!("../migrations/0008_dense_retrieval.sql") },
 ];
 
 fn render(sql: &str, backend: Backend) -> String {

@@ -50,6 +50,7 @@ async fn knowledge_read_predicate_documents_and_chunks(db: &Db) {
         description: String::new(),
         owner_id: Some(owner),
         read_groups: groups.iter().map(|g| g.to_string()).collect(),
+        embedding_model: Some("embed".into()),
         created_at: T0,
         updated_at: T0,
     };
@@ -102,6 +103,7 @@ async fn knowledge_read_predicate_documents_and_chunks(db: &Db) {
             page_end: None,
             span_start: i * 10,
             span_end: i * 10 + 9,
+            embedding: (i != 1).then(|| ("embed".to_string(), vec![9, i as u8])),
         })
         .collect();
     db.replace_chunks(a.id, doc.id, &chunks).await.unwrap();
@@ -117,6 +119,35 @@ async fn knowledge_read_predicate_documents_and_chunks(db: &Db) {
     assert_eq!(db.ready_chunk_count().await.unwrap(), 2);
     assert_eq!(db.ready_chunks_after(None, 1).await.unwrap().len(), 1);
     assert_eq!(db.document_chunks(doc.id).await.unwrap().len(), 2);
+    // Vectors: only chunks that have one, of ready documents.
+    let v = db.document_vectors(doc.id).await.unwrap();
+    assert_eq!(
+        v.iter().map(|x| (x.id, x.model.as_str(), x.sealed.clone())).collect::<Vec<_>>(),
+        vec![(chunks[0].id, "embed", vec![9, 0])]
+    );
+    assert_eq!(db.vectors_after(Some(a.id), None, 10).await.unwrap(), v);
+    assert_eq!(db.vectors_after(None, None, 10).await.unwrap(), v);
+    assert!(db.vectors_after(Some(b.id), None, 10).await.unwrap().is_empty());
+    assert!(db.vectors_after(None, Some(chunks[0].id), 10).await.unwrap().is_empty());
+    assert_eq!(db.vector_counts().await.unwrap(), vec![(a.id, "embed".to_string(), 1)]);
+    assert_eq!(db.vector_ids(a.id, "embed").await.unwrap(), vec![(chunks[0].id, doc.id)]);
+    assert!(db.vector_ids(a.id, "other").await.unwrap().is_empty());
+    assert!(db.embedding_model_in_use("embed").await.unwrap());
+    assert!(!db.embedding_model_in_use("other").await.unwrap());
+    assert_eq!(db.kb_by_id(a.id).await.unwrap().unwrap().embedding_model.as_deref(), Some("embed"));
+    // Another embedding model sends the documents back to ingestion; other changes do not.
+    let mut renamed = db.kb_by_id(a.id).await.unwrap().unwrap();
+    renamed.read_groups = vec!["hr".into(), "staff".into()];
+    renamed.description = "new".into();
+    assert!(db.update_kb(&renamed).await.unwrap());
+    assert_eq!(db.document(a.id, doc.id).await.unwrap().unwrap().status, "ready");
+    renamed.embedding_model = None;
+    assert!(db.update_kb(&renamed).await.unwrap());
+    assert_eq!(db.document(a.id, doc.id).await.unwrap().unwrap().status, "pending");
+    assert!(db.vector_counts().await.unwrap().is_empty(), "vectors of documents not ready do not count");
+    let mut gone = renamed.clone();
+    gone.id = KnowledgeBaseId::new();
+    assert!(!db.update_kb(&gone).await.unwrap());
     assert!(db.requeue_document(a.id, doc.id, T0).await.unwrap());
     assert!(!db.requeue_document(b.id, doc.id, T0).await.unwrap(), "not in that knowledge base");
     db.finish_document(doc.id, "failed", Some("corrupt"), None, 0, T0).await.unwrap();

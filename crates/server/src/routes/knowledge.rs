@@ -11,7 +11,7 @@ use axum::extract::{DefaultBodyLimit, Multipart, State};
 use axum::http::StatusCode;
 use rampart_core::error::ErrorBody;
 use rampart_core::{DocumentId, ErrorCode, KnowledgeBaseId, PageRequest, Principal, Scope};
-use rampart_knowledge::service::{DocView, KbView, KnowledgeError, Location};
+use rampart_knowledge::service::{DocView, KbView, KnowledgeError, Location, SearchMode};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
@@ -62,6 +62,9 @@ pub struct CreateKb {
     pub description: Option<String>,
     /// Groups whose members may read (search and be cited) it.
     pub read_groups: Option<Vec<String>>,
+    /// A configured embedding model (`[[models]]` of kind `embedding`) for dense retrieval;
+    /// absent: `knowledge.embedding_model`; `""`: none (lexical retrieval only).
+    pub embedding_model: Option<String>,
 }
 
 /// Creates a knowledge base owned by the caller.
@@ -73,8 +76,8 @@ async fn create_kb(
     Json(r): Json<CreateKb>,
 ) -> ApiResult<(StatusCode, axum::Json<KbView>)> {
     knowledge_user(&p)?;
-    let kb =
-        s.knowledge.create_kb(&p, &r.name, r.description.as_deref(), r.read_groups.as_deref().unwrap_or(&[])).await?;
+    let groups = r.read_groups.as_deref().unwrap_or(&[]);
+    let kb = s.knowledge.create_kb(&p, &r.name, r.description.as_deref(), groups, r.embedding_model.as_deref()).await?;
     Ok((StatusCode::CREATED, axum::Json(kb)))
 }
 
@@ -109,9 +112,12 @@ pub struct UpdateKb {
     pub name: Option<String>,
     pub description: Option<String>,
     pub read_groups: Option<Vec<String>>,
+    /// Another embedding model (`""`: none): every document is ingested again.
+    pub embedding_model: Option<String>,
 }
 
-/// Renames a knowledge base or changes its description or reader groups (owner or admin).
+/// Renames a knowledge base or changes its description, reader groups or embedding model
+/// (owner or admin).
 #[utoipa::path(patch, path = "/v1/knowledge-bases/{id}", tag = "knowledge", params(("id" = String, Path)), request_body = UpdateKb,
     responses((status = 200, body = KbView), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)), security(("bearer" = []), ("apiKey" = [])))]
 async fn update_kb(
@@ -121,8 +127,17 @@ async fn update_kb(
     Json(r): Json<UpdateKb>,
 ) -> ApiResult<axum::Json<KbView>> {
     knowledge_user(&p)?;
-    let kb =
-        s.knowledge.update_kb(&p, id, r.name.as_deref(), r.description.as_deref(), r.read_groups.as_deref()).await?;
+    let kb = s
+        .knowledge
+        .update_kb(
+            &p,
+            id,
+            r.name.as_deref(),
+            r.description.as_deref(),
+            r.read_groups.as_deref(),
+            r.embedding_model.as_deref(),
+        )
+        .await?;
     Ok(axum::Json(kb))
 }
 
@@ -247,6 +262,9 @@ pub struct RetrieveRequest {
     pub query: String,
     /// 1-100 (default 5).
     pub number_of_results: Option<usize>,
+    /// `hybrid` (default: BM25 and nearest vectors fused by reciprocal rank; BM25 alone without
+    /// an embedding model), `lexical` or `semantic`.
+    pub search_type: Option<SearchMode>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -265,7 +283,7 @@ pub struct Retrieved {
     pub results: Vec<RetrieveResult>,
 }
 
-/// The passages of this knowledge base that best match `query`, best first (BM25).
+/// The passages of this knowledge base that best match `query`, best first (hybrid by default).
 #[utoipa::path(post, path = "/v1/knowledge-bases/{id}/retrieve", tag = "knowledge", params(("id" = String, Path)), request_body = RetrieveRequest,
     responses((status = 200, body = Retrieved), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)), security(("bearer" = []), ("apiKey" = [])))]
 async fn retrieve(
@@ -286,7 +304,7 @@ async fn retrieve(
     s.knowledge.get_kb(&p, id).await?;
     let results = s
         .knowledge
-        .retrieve(&p, Some(&[id]), &r.query, k)
+        .retrieve(&p, Some(&[id]), &r.query, k, r.search_type.unwrap_or_default())
         .await?
         .into_iter()
         .map(|x| RetrieveResult {

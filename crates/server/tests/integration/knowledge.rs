@@ -8,14 +8,14 @@ use rampart_core::SessionId;
 use serde_json::{Value, json};
 use std::time::Duration;
 
-const HANDBOOK: &str = "# Employee handbook\n\n## Vacation\n\nEmployees accrue two vacation days per month. \
+pub(crate) const HANDBOOK: &str = "# Employee handbook\n\n## Vacation\n\nEmployees accrue two vacation days per month. \
 Unused vacation days carry over to the next year, up to ten days.\n\n## Expenses\n\nSubmit expense reports \
 within thirty days, with receipts attached.\n";
-const SECRET: &str = "# Board minutes\n\nThe board approved the acquisition of Zephyr Corp for forty million. \
+pub(crate) const SECRET: &str = "# Board minutes\n\nThe board approved the acquisition of Zephyr Corp for forty million. \
 Vacation policy for executives is unlimited.\n";
 
 /// Uploads files (name, bytes) to a knowledge base.
-async fn upload(s: &TestServer, t: &str, kb: &str, files: &[(&str, &[u8])]) -> reqwest::Response {
+pub(crate) async fn upload(s: &TestServer, t: &str, kb: &str, files: &[(&str, &[u8])]) -> reqwest::Response {
     let mut form = reqwest::multipart::Form::new();
     for (name, bytes) in files {
         form = form.part("file", reqwest::multipart::Part::bytes(bytes.to_vec()).file_name(name.to_string()));
@@ -26,7 +26,7 @@ async fn upload(s: &TestServer, t: &str, kb: &str, files: &[(&str, &[u8])]) -> r
 }
 
 /// Waits until the knowledge base has no pending documents; returns its view.
-async fn ingested(s: &TestServer, t: &str, kb: &str) -> Value {
+pub(crate) async fn ingested(s: &TestServer, t: &str, kb: &str) -> Value {
     for _ in 0..200 {
         let v = s.get(&format!("/v1/knowledge-bases/{kb}"), Some(t)).await.expect(200).body;
         if v["counts"]["pending"] == 0 {
@@ -37,7 +37,7 @@ async fn ingested(s: &TestServer, t: &str, kb: &str) -> Value {
     panic!("ingestion did not finish");
 }
 
-async fn create_kb(s: &TestServer, t: &str, name: &str, groups: &[&str]) -> String {
+pub(crate) async fn create_kb(s: &TestServer, t: &str, name: &str, groups: &[&str]) -> String {
     s.post("/v1/knowledge-bases", Some(t), json!({"name": name, "description": "d", "readGroups": groups}))
         .await
         .expect(201)
@@ -47,7 +47,7 @@ async fn create_kb(s: &TestServer, t: &str, name: &str, groups: &[&str]) -> Stri
         .to_owned()
 }
 
-async fn retrieve(s: &TestServer, t: &str, kb: &str, q: &str) -> Resp {
+pub(crate) async fn retrieve(s: &TestServer, t: &str, kb: &str, q: &str) -> Resp {
     s.post(&format!("/v1/knowledge-bases/{kb}/retrieve"), Some(t), json!({"query": q, "numberOfResults": 5})).await
 }
 
@@ -194,7 +194,7 @@ async fn r_id(s: &TestServer, t: &str, kb: &str) -> String {
 }
 
 /// Publishes a question and collects the reply's events until `end`.
-async fn ask(s: &TestServer, t: &str, uid: &str, question: &str) -> (String, Vec<Value>, Value) {
+pub(crate) async fn ask(s: &TestServer, t: &str, uid: &str, question: &str) -> (String, Vec<Value>, Value) {
     let sid = SessionId::new().to_string();
     let mut ws = connect(s, t).await;
     init(&mut ws).await;

@@ -11,6 +11,7 @@ mod auth_flow;
 mod bad_input;
 mod catalog;
 mod chat;
+mod dense;
 mod knowledge;
 mod oauth;
 mod openai;

@@ -15,6 +15,8 @@ pub struct KbRecord {
     pub description: String,
     pub owner_id: Option<UserId>,
     pub read_groups: Vec<String>,
+    /// The embedding model its chunks are embedded with; `None`: lexical retrieval only.
+    pub embedding_model: Option<String>,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
 }
@@ -54,6 +56,18 @@ pub struct NewChunk {
     pub page_end: Option<i64>,
     pub span_start: i64,
     pub span_end: i64,
+    /// The sealed vector and the id of the model that made it.
+    pub embedding: Option<(String, Vec<u8>)>,
+}
+
+/// A chunk's sealed vector (for building a dense index).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VectorRecord {
+    pub id: ChunkId,
+    pub kb_id: KnowledgeBaseId,
+    pub document_id: DocumentId,
+    pub model: String,
+    pub sealed: Vec<u8>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -104,7 +118,8 @@ fn read_predicate(r: &Reader<'_>, from: usize) -> (String, Vec<String>) {
     (format!("(kb.owner_id = ${from}{groups})"), binds)
 }
 
-const KB_COLUMNS: &str = "kb.id, kb.name, kb.description, kb.owner_id, kb.created_at, kb.updated_at";
+const KB_COLUMNS: &str =
+    "kb.id, kb.name, kb.description, kb.owner_id, kb.embedding_model, kb.created_at, kb.updated_at";
 
 fn kb_from_row(r: &AnyRow) -> Result<KbRecord, StorageError> {
     let owner: Option<String> = r.try_get("owner_id")?;
@@ -114,6 +129,7 @@ fn kb_from_row(r: &AnyRow) -> Result<KbRecord, StorageError> {
         description: r.try_get("description")?,
         owner_id: owner.and_then(|o| o.parse().ok()),
         read_groups: Vec::new(),
+        embedding_model: r.try_get("embedding_model")?,
         created_at: ts(r, "created_at")?,
         updated_at: ts(r, "updated_at")?,
     })
@@ -171,12 +187,14 @@ impl Db {
     pub async fn create_kb(&self, kb: &KbRecord) -> Result<(), StorageError> {
         let mut tx = self.begin_write().await?;
         sqlx::query(
-            "INSERT INTO knowledge_bases (id, name, description, owner_id, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6)",
+            "INSERT INTO knowledge_bases (id, name, description, owner_id, embedding_model, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
         )
         .bind(kb.id.to_string())
         .bind(&kb.name)
         .bind(&kb.description)
         .bind(kb.owner_id.map(|u| u.to_string()))
+        .bind(kb.embedding_model.as_deref())
         .bind(kb.created_at.millis())
         .bind(kb.updated_at.millis())
         .execute(&mut *tx)
@@ -192,19 +210,39 @@ impl Db {
         Ok(())
     }
 
-    /// Replaces name, description and reader groups; false if it does not exist.
+    /// Replaces name, description, embedding model and reader groups; false if it does not
+    /// exist. A changed embedding model sends every document back to ingestion (same transaction).
     pub async fn update_kb(&self, kb: &KbRecord) -> Result<bool, StorageError> {
         let mut tx = self.begin_write().await?;
-        let n = sqlx::query("UPDATE knowledge_bases SET name = $1, description = $2, updated_at = $3 WHERE id = $4")
-            .bind(&kb.name)
-            .bind(&kb.description)
-            .bind(kb.updated_at.millis())
+        let before: Option<Option<String>> = sqlx::query("SELECT embedding_model FROM knowledge_bases WHERE id = $1")
+            .bind(kb.id.to_string())
+            .fetch_optional(&mut *tx)
+            .await?
+            .map(|r| r.try_get("embedding_model"))
+            .transpose()?;
+        let Some(before) = before else { return Ok(false) };
+        let n = sqlx::query(
+            "UPDATE knowledge_bases SET name = $1, description = $2, embedding_model = $3, updated_at = $4 WHERE id = $5",
+        )
+        .bind(&kb.name)
+        .bind(&kb.description)
+        .bind(kb.embedding_model.as_deref())
+        .bind(kb.updated_at.millis())
             .bind(kb.id.to_string())
             .execute(&mut *tx)
             .await?
             .rows_affected();
         if n == 0 {
             return Ok(false);
+        }
+        if before != kb.embedding_model {
+            sqlx::query(
+                "UPDATE kb_documents SET status = 'pending', error = NULL, updated_at = $1 WHERE kb_id = $2 AND status <> 'failed'",
+            )
+            .bind(kb.updated_at.millis())
+            .bind(kb.id.to_string())
+            .execute(&mut *tx)
+            .await?;
         }
         sqlx::query("DELETE FROM kb_readers WHERE kb_id = $1").bind(kb.id.to_string()).execute(&mut *tx).await?;
         for g in &kb.read_groups {
@@ -419,8 +457,8 @@ impl Db {
         sqlx::query("DELETE FROM kb_chunks WHERE document_id = $1").bind(doc.to_string()).execute(&mut *tx).await?;
         for c in chunks {
             sqlx::query(
-                "INSERT INTO kb_chunks (id, kb_id, document_id, ordinal, body, page, page_end, span_start, span_end) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                "INSERT INTO kb_chunks (id, kb_id, document_id, ordinal, body, page, page_end, span_start, span_end, \
+                 embedding_model, embedding) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
             )
             .bind(c.id.to_string())
             .bind(kb.to_string())
@@ -431,6 +469,8 @@ impl Db {
             .bind(c.page_end)
             .bind(c.span_start)
             .bind(c.span_end)
+            .bind(c.embedding.as_ref().map(|e| e.0.clone()))
+            .bind(c.embedding.as_ref().map(|e| e.1.clone()))
             .execute(&mut *tx)
             .await?;
         }
@@ -539,4 +579,94 @@ impl Db {
         .await?;
         Ok(row.try_get("n")?)
     }
+
+    /// A knowledge base by id, whoever reads (ingestion; not for users).
+    pub async fn kb_by_id(&self, kb: KnowledgeBaseId) -> Result<Option<KbRecord>, StorageError> {
+        let sql = format!("SELECT {KB_COLUMNS} FROM knowledge_bases kb WHERE kb.id = $1");
+        let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(kb.to_string()).fetch_optional(self.pool()).await?;
+        row.as_ref().map(kb_from_row).transpose()
+    }
+
+    /// Whether some knowledge base embeds with this model (it cannot be deleted then).
+    pub async fn embedding_model_in_use(&self, model: &str) -> Result<bool, StorageError> {
+        let row = sqlx::query("SELECT COUNT(*) AS n FROM knowledge_bases WHERE embedding_model = $1")
+            .bind(model)
+            .fetch_one(self.pool())
+            .await?;
+        Ok(row.try_get::<i64, _>("n")? > 0)
+    }
+
+    /// Vectors of ready documents in chunk-id order after `after`, of one knowledge base or all
+    /// (for building dense indexes).
+    pub async fn vectors_after(
+        &self,
+        kb: Option<KnowledgeBaseId>,
+        after: Option<ChunkId>,
+        limit: i64,
+    ) -> Result<Vec<VectorRecord>, StorageError> {
+        let rows = sqlx::query(
+            "SELECT c.id, c.kb_id, c.document_id, c.embedding_model, c.embedding FROM kb_chunks c \
+             JOIN kb_documents d ON d.id = c.document_id \
+             WHERE d.status = 'ready' AND c.embedding IS NOT NULL AND ($1 = '' OR c.kb_id = $1) AND c.id > $2 \
+             ORDER BY c.id LIMIT $3",
+        )
+        .bind(kb.map(|k| k.to_string()).unwrap_or_default())
+        .bind(after.map(|a| a.to_string()).unwrap_or_default())
+        .bind(limit)
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter().map(vector_from_row).collect()
+    }
+
+    /// Which chunks of ready documents have a vector made with `model`, in one knowledge base
+    /// (to check a saved dense index against).
+    pub async fn vector_ids(
+        &self,
+        kb: KnowledgeBaseId,
+        model: &str,
+    ) -> Result<Vec<(ChunkId, DocumentId)>, StorageError> {
+        let rows = sqlx::query(
+            "SELECT c.id, c.document_id FROM kb_chunks c JOIN kb_documents d ON d.id = c.document_id \
+             WHERE d.status = 'ready' AND c.kb_id = $1 AND c.embedding_model = $2 AND c.embedding IS NOT NULL",
+        )
+        .bind(kb.to_string())
+        .bind(model)
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter().map(|r| Ok((id(r, "id")?, id(r, "document_id")?))).collect()
+    }
+
+    /// The vectors of one document (its chunks' order).
+    pub async fn document_vectors(&self, doc: DocumentId) -> Result<Vec<VectorRecord>, StorageError> {
+        let rows = sqlx::query(
+            "SELECT id, kb_id, document_id, embedding_model, embedding FROM kb_chunks \
+             WHERE document_id = $1 AND embedding IS NOT NULL ORDER BY ordinal",
+        )
+        .bind(doc.to_string())
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter().map(vector_from_row).collect()
+    }
+
+    /// Vectors of ready documents per knowledge base and model (to tell whether a dense index
+    /// is complete).
+    pub async fn vector_counts(&self) -> Result<Vec<(KnowledgeBaseId, String, i64)>, StorageError> {
+        let rows = sqlx::query(
+            "SELECT c.kb_id, c.embedding_model, COUNT(*) AS n FROM kb_chunks c JOIN kb_documents d ON d.id = c.document_id \
+             WHERE d.status = 'ready' AND c.embedding IS NOT NULL GROUP BY c.kb_id, c.embedding_model",
+        )
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter().map(|r| Ok((id(r, "kb_id")?, r.try_get("embedding_model")?, r.try_get("n")?))).collect()
+    }
+}
+
+fn vector_from_row(r: &AnyRow) -> Result<VectorRecord, StorageError> {
+    Ok(VectorRecord {
+        id: id(r, "id")?,
+        kb_id: id(r, "kb_id")?,
+        document_id: id(r, "document_id")?,
+        model: r.try_get("embedding_model")?,
+        sealed: r.try_get("embedding")?,
+    })
 }

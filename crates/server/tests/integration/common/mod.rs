@@ -186,12 +186,19 @@ impl TestServer {
 
     /// A second server over the same data dir and database: another replica behind the same URL.
     pub async fn replica(&self) -> TestServer {
+        self.replica_with(|cfg, own| cfg.knowledge.dense_index_dir = Some(own.join("dense"))).await
+    }
+
+    /// A replica whose configuration `tweak` may change further (given the replica's own
+    /// directory). Its lexical index is its own.
+    pub async fn replica_with(&self, tweak: impl FnOnce(&mut Config, &std::path::Path)) -> TestServer {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let mut cfg = (*self.state.config).clone();
         // Each replica has its own index (rebuilt from the shared database).
         let own = tempfile::tempdir().unwrap();
         cfg.knowledge.index_dir = Some(own.path().join("index"));
+        tweak(&mut cfg, own.path());
         let state = build_state(cfg).await.unwrap();
         let app = build_app(state.clone());
         let task = tokio::spawn(async move {
