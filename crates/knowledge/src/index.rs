@@ -156,6 +156,19 @@ impl LexicalIndex {
         doc: DocumentId,
         chunks: &[(ChunkId, String)],
     ) -> Result<(), IndexError> {
+        self.stage_document(kb, doc, chunks)?;
+        self.flush()
+    }
+
+    /// Replaces a document's chunks without committing: searches see them after the next
+    /// [`Self::flush`] (ingestion commits once for many documents: a commit writes and syncs
+    /// segment files, which one commit per document would do thousands of times).
+    pub fn stage_document(
+        &self,
+        kb: KnowledgeBaseId,
+        doc: DocumentId,
+        chunks: &[(ChunkId, String)],
+    ) -> Result<(), IndexError> {
         let mut g = self.writer()?;
         let w = g.as_mut().ok_or_else(|| IndexError("no writer".into()))?;
         w.delete_term(Term::from_field_text(self.doc, &doc.to_string()));
@@ -167,7 +180,7 @@ impl LexicalIndex {
             d.add_text(self.text, text);
             w.add_document(d)?;
         }
-        self.commit(&mut g)
+        Ok(())
     }
 
     /// Adds chunks without deleting or committing (rebuilds); call [`Self::flush`] after.

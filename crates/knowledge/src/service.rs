@@ -263,9 +263,25 @@ struct Inner {
     models: std::sync::OnceLock<Arc<dyn ModelDirectory>>,
     cfg: KnowledgeConfig,
     wake: tokio::sync::Notify,
+    /// Documents in the index writer, not yet committed nor marked `ready` (see `settle`).
+    staged: std::sync::Mutex<Vec<Staged>>,
+    staged_wake: tokio::sync::Notify,
+    settling: tokio::sync::Mutex<()>,
     /// Told of every change this process makes to its index, so other replicas can follow.
     on_change: std::sync::OnceLock<Box<dyn Fn(IndexChange) + Send + Sync>>,
 }
+
+/// An ingested document waiting for the index commit that makes it searchable.
+struct Staged {
+    kb: KnowledgeBaseId,
+    doc: DocumentId,
+    format: String,
+    chunks: i64,
+}
+
+/// While documents keep coming, the index is committed this often (a commit writes a segment:
+/// fewer, larger ones index faster); when the queue runs dry it is committed at once.
+const COMMIT_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// A change to the lexical index, for other replicas' indexes.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
@@ -312,6 +328,9 @@ impl KnowledgeService {
                 dense,
                 models: std::sync::OnceLock::new(),
                 cfg,
+                staged: std::sync::Mutex::new(Vec::new()),
+                staged_wake: tokio::sync::Notify::new(),
+                settling: tokio::sync::Mutex::new(()),
                 wake: tokio::sync::Notify::new(),
                 on_change: std::sync::OnceLock::new(),
             }),
@@ -351,26 +370,50 @@ impl KnowledgeService {
                 for ch in self.inner.db.document_chunks(doc).await? {
                     texts.push((ch.id, self.open_chunk(&ch)?.text));
                 }
-                self.inner.index.put_document(kb, doc, &texts)?;
                 let rows = self.inner.db.document_vectors(doc).await?;
-                match rows.first().map(|r| r.model.clone()) {
-                    Some(model) => {
-                        let vectors = self.open_vectors(&rows)?;
-                        self.inner.dense.put_document(kb, &model, doc, &vectors)?;
+                let vectors = match rows.first().map(|r| r.model.clone()) {
+                    Some(model) => Some((model, self.open_vectors(&rows)?)),
+                    None => None,
+                };
+                self.blocking(move |i| {
+                    i.index.put_document(kb, doc, &texts)?;
+                    match vectors {
+                        Some((model, v)) => i.dense.put_document(kb, &model, doc, &v)?,
+                        None => i.dense.delete_document(doc)?,
                     }
-                    None => self.inner.dense.delete_document(doc)?,
-                }
+                    Ok(())
+                })
+                .await?;
             }
-            IndexChange::DeleteDocument { doc } => {
-                self.inner.index.delete_document(doc)?;
-                self.inner.dense.delete_document(doc)?;
-            }
-            IndexChange::DeleteKb { kb } => {
-                self.inner.index.delete_kb(kb)?;
-                self.inner.dense.delete_kb(kb)?;
-            }
+            IndexChange::DeleteDocument { doc } => self.remove_document_from_indexes(doc).await?,
+            IndexChange::DeleteKb { kb } => self.remove_kb_from_indexes(kb).await?,
         }
         Ok(())
+    }
+
+    /// Runs index work (commits write and sync files; graph inserts are CPU work) off the async
+    /// workers.
+    async fn blocking<T: Send + 'static>(&self, f: impl FnOnce(&Inner) -> Result<T> + Send + 'static) -> Result<T> {
+        let me = self.clone();
+        tokio::task::spawn_blocking(move || f(&me.inner))
+            .await
+            .map_err(|e| KnowledgeError::Internal(format!("index task: {e}")))?
+    }
+
+    async fn remove_document_from_indexes(&self, doc: DocumentId) -> Result<()> {
+        self.blocking(move |i| {
+            i.index.delete_document(doc)?;
+            Ok(i.dense.delete_document(doc)?)
+        })
+        .await
+    }
+
+    async fn remove_kb_from_indexes(&self, kb: KnowledgeBaseId) -> Result<()> {
+        self.blocking(move |i| {
+            i.index.delete_kb(kb)?;
+            Ok(i.dense.delete_kb(kb)?)
+        })
+        .await
     }
 
     /// Rebuilds what does not match the database (a replica that missed changes, a crash before
@@ -378,6 +421,11 @@ impl KnowledgeService {
     /// database has ready, and each dense graph that does not hold its knowledge base's vectors.
     /// True if anything was rebuilt.
     pub async fn reconcile(&self) -> Result<bool> {
+        // Not while documents are between the index and `ready`: the counts would differ.
+        let _one = self.inner.settling.lock().await;
+        if !self.inner.staged.lock().unwrap_or_else(std::sync::PoisonError::into_inner).is_empty() {
+            return Ok(false);
+        }
         let mut rebuilt = false;
         let expected = self.inner.db.ready_chunk_count().await?;
         if u64::try_from(expected).unwrap_or(0) != self.inner.index.len() {
@@ -486,6 +534,11 @@ impl KnowledgeService {
         Ok(KbView::of(kb, Some(stats.into())))
     }
 
+    /// A knowledge base the caller may read, without counts.
+    pub async fn readable_kb(&self, p: &Principal, id: KnowledgeBaseId) -> Result<KbView> {
+        Ok(KbView::of(self.readable(p, id).await?, None))
+    }
+
     async fn readable(&self, p: &Principal, id: KnowledgeBaseId) -> Result<KbRecord> {
         self.inner.db.kb_for(&reader(p), id).await?.ok_or(KnowledgeError::NotFound)
     }
@@ -553,8 +606,7 @@ impl KnowledgeService {
         if !self.inner.db.delete_kb(id).await? {
             return Err(KnowledgeError::NotFound);
         }
-        self.inner.index.delete_kb(id)?;
-        self.inner.dense.delete_kb(id)?;
+        self.remove_kb_from_indexes(id).await?;
         self.changed(IndexChange::DeleteKb { kb: id });
         Ok(())
     }
@@ -589,16 +641,10 @@ impl KnowledgeService {
                 )));
             }
         }
-        let mut out = Vec::with_capacity(files.len());
+        let now = self.now();
+        let mut rows = Vec::with_capacity(files.len());
         for (name, bytes) in files {
             let hash = hex::encode(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, &bytes));
-            if let Some(existing) = self.inner.db.document_by_hash(kb, &hash).await? {
-                let mut v = DocView::from(existing);
-                v.status = "duplicate".into();
-                out.push(v);
-                continue;
-            }
-            let now = self.now();
             let d = DocRecord {
                 id: DocumentId::new(),
                 kb_id: kb,
@@ -614,19 +660,24 @@ impl KnowledgeService {
                 updated_at: now,
             };
             let sealed = self.inner.keyring.seal(&document_aad(d.id), &bytes);
-            match self.inner.db.insert_document(&d, &sealed).await {
-                Ok(()) => out.push(d.into()),
-                // The same content uploaded twice at once.
-                Err(StorageError::Conflict) => {
-                    if let Some(existing) = self.inner.db.document_by_hash(kb, &d.content_hash).await? {
-                        let mut v = DocView::from(existing);
-                        v.status = "duplicate".into();
-                        out.push(v);
-                    }
-                }
-                Err(e) => return Err(e.into()),
-            }
+            rows.push((d, sealed));
         }
+        // One transaction: a duplicate (also within this upload) comes back as the document
+        // already stored.
+        let existing = match self.inner.db.insert_documents(&rows).await {
+            // The same content uploaded at the same moment by another request (PostgreSQL
+            // runs both transactions at once): once it committed, it is found as a duplicate.
+            Err(StorageError::Conflict) => self.inner.db.insert_documents(&rows).await?,
+            r => r?,
+        };
+        let out: Vec<DocView> = rows
+            .into_iter()
+            .zip(existing)
+            .map(|((d, _), e)| match e {
+                Some(e) => DocView { status: "duplicate".into(), ..DocView::from(e) },
+                None => DocView::from(d),
+            })
+            .collect();
         self.inner.wake.notify_waiters();
         Ok(out)
     }
@@ -653,8 +704,7 @@ impl KnowledgeService {
         if !self.inner.db.delete_document(kb, doc).await? {
             return Err(KnowledgeError::NotFound);
         }
-        self.inner.index.delete_document(doc)?;
-        self.inner.dense.delete_document(doc)?;
+        self.remove_document_from_indexes(doc).await?;
         self.changed(IndexChange::DeleteDocument { doc });
         Ok(())
     }
@@ -700,6 +750,19 @@ impl KnowledgeService {
                 }
             }
         }));
+        // Commits staged documents in batches and marks them ready.
+        let me = self.clone();
+        tasks.push(tokio::spawn(async move {
+            loop {
+                me.inner.staged_wake.notified().await;
+                tokio::time::sleep(COMMIT_EVERY).await;
+                if let Err(e) = me.settle().await {
+                    tracing::error!(error = %e, "could not commit ingested documents");
+                    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                    me.inner.staged_wake.notify_one();
+                }
+            }
+        }));
         for _ in 0..self.inner.cfg.ingest_concurrency.max(1) {
             let me = self.clone();
             tasks.push(tokio::spawn(async move { me.worker().await }));
@@ -713,6 +776,10 @@ impl KnowledgeService {
             match self.ingest_next().await {
                 Ok(true) => continue,
                 Ok(false) => {
+                    // The queue ran dry: what was ingested becomes searchable now.
+                    if let Err(e) = self.settle().await {
+                        tracing::error!(error = %e, "could not commit ingested documents");
+                    }
                     // Nothing to do: wait for an upload, or poll (other replicas' uploads).
                     let _ = tokio::time::timeout(std::time::Duration::from_secs(5), notified).await;
                 }
@@ -794,26 +861,56 @@ impl KnowledgeService {
                 embedding,
             });
         }
-        // Chunks first, then the indexes, then `ready`: a crash anywhere leaves the document
-        // `processing`, which the next start takes again from the beginning.
+        // Chunks first, then the indexes, then (after the next commit, see `settle`) `ready`: a
+        // crash anywhere leaves the document `processing`, which the next start takes again.
         self.inner.db.replace_chunks(kb, doc, &rows).await?;
         let index_texts: Vec<(ChunkId, String)> = ids.iter().copied().zip(texts).collect();
-        self.inner.index.put_document(kb, doc, &index_texts)?;
-        match vectors {
-            Some((model, v)) => {
-                let cv: Vec<ChunkVector> =
-                    ids.iter().zip(v).map(|(id, vector)| ChunkVector { chunk: *id, document: doc, vector }).collect();
-                let dense = self.clone();
-                tokio::task::spawn_blocking(move || dense.inner.dense.put_document(kb, &model, doc, &cv))
-                    .await
-                    .map_err(|e| KnowledgeError::Internal(format!("dense index task: {e}")))??;
+        let vectors: Option<(String, Vec<ChunkVector>)> = vectors.map(|(model, v)| {
+            let cv = ids.iter().zip(v).map(|(id, vector)| ChunkVector { chunk: *id, document: doc, vector }).collect();
+            (model, cv)
+        });
+        self.blocking(move |i| {
+            i.index.stage_document(kb, doc, &index_texts)?;
+            match vectors {
+                Some((model, cv)) => i.dense.put_document(kb, &model, doc, &cv)?,
+                None => i.dense.delete_document(doc)?,
             }
-            None => self.inner.dense.delete_document(doc)?,
-        }
-        self.changed(IndexChange::Put { kb, doc });
-        let n = i64::try_from(rows.len()).unwrap_or(i64::MAX);
-        self.inner.db.finish_document(doc, "ready", None, Some(&format), n, self.now()).await?;
+            Ok(())
+        })
+        .await?;
+        let chunks = i64::try_from(rows.len()).unwrap_or(i64::MAX);
+        self.inner.staged.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(Staged {
+            kb,
+            doc,
+            format,
+            chunks,
+        });
+        self.inner.staged_wake.notify_one();
         Ok(())
+    }
+
+    /// Commits the lexical index once for every document staged so far, then marks them
+    /// `ready` (one transaction) and tells other replicas. Runs in the background after each
+    /// batch of ingestion; commands that ingest on their own call it when done. Returns how
+    /// many documents it settled.
+    pub async fn settle(&self) -> Result<usize> {
+        let _one = self.inner.settling.lock().await;
+        let staged = std::mem::take(&mut *self.inner.staged.lock().unwrap_or_else(std::sync::PoisonError::into_inner));
+        if staged.is_empty() {
+            return Ok(0);
+        }
+        // Documents staged while this commit runs are in it too; they are marked ready by the
+        // next settle, after a commit that (again) includes them.
+        if let Err(e) = self.blocking(|i| Ok(i.index.flush()?)).await {
+            self.inner.staged.lock().unwrap_or_else(std::sync::PoisonError::into_inner).extend(staged);
+            return Err(e);
+        }
+        let done: Vec<(DocumentId, String, i64)> = staged.iter().map(|s| (s.doc, s.format.clone(), s.chunks)).collect();
+        self.inner.db.finish_documents_ready(&done, self.now()).await?;
+        for s in &staged {
+            self.changed(IndexChange::Put { kb: s.kb, doc: s.doc });
+        }
+        Ok(staged.len())
     }
 
     /// Vectors for a document's passages, unit length; `Err` is the document's failure reason.
@@ -919,18 +1016,11 @@ impl KnowledgeService {
         k: usize,
         mode: SearchMode,
     ) -> Result<Vec<Passage>> {
-        let kbs: Vec<KbRecord> = self
-            .inner
-            .db
-            .kbs_for(&reader(p))
-            .await?
-            .into_iter()
-            .filter(|kb| wanted.is_none_or(|w| w.contains(&kb.id)))
-            .collect();
+        let kbs = self.inner.db.readable_kb_models(&reader(p), wanted).await?;
         if kbs.is_empty() || k == 0 {
             return Ok(Vec::new());
         }
-        let allowed: Vec<KnowledgeBaseId> = kbs.iter().map(|kb| kb.id).collect();
+        let allowed: Vec<KnowledgeBaseId> = kbs.iter().map(|kb| kb.0).collect();
         let depth = self.inner.cfg.fusion_depth.max(k);
         let lexical = match mode {
             SearchMode::Semantic => Vec::new(),
@@ -973,11 +1063,16 @@ impl KnowledgeService {
     /// Dense hits over the knowledge bases that have an embedding model: the query embedded once
     /// per model, each graph searched with its model's vector, merged by similarity. A model that
     /// is missing or fails is skipped (logged): retrieval falls back to what else there is.
-    async fn dense_hits(&self, query: &str, kbs: &[KbRecord], depth: usize) -> Result<Vec<(ChunkId, f32)>> {
+    async fn dense_hits(
+        &self,
+        query: &str,
+        kbs: &[(KnowledgeBaseId, Option<String>)],
+        depth: usize,
+    ) -> Result<Vec<(ChunkId, f32)>> {
         let mut by_model: std::collections::BTreeMap<&str, Vec<KnowledgeBaseId>> = Default::default();
-        for kb in kbs {
-            if let Some(m) = kb.embedding_model.as_deref() {
-                by_model.entry(m).or_default().push(kb.id);
+        for (id, model) in kbs {
+            if let Some(m) = model.as_deref() {
+                by_model.entry(m).or_default().push(*id);
             }
         }
         let mut hits = Vec::new();
@@ -1031,7 +1126,7 @@ impl KnowledgeService {
 
     /// Knowledge bases by name (for assistants' configuration); unknown names are left out.
     pub async fn ids_by_name(&self, names: &[String]) -> Result<Vec<KnowledgeBaseId>> {
-        Ok(self.inner.db.all_kbs().await?.into_iter().filter(|k| names.contains(&k.name)).map(|k| k.id).collect())
+        Ok(self.inner.db.kb_ids_by_name(names).await?)
     }
 }
 

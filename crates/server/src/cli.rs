@@ -334,6 +334,7 @@ async fn kb_command(st: &crate::AppState, cmd: KbCmd, out: &mut impl Write) -> a
             while st.knowledge.ingest_next().await.map_err(|e| anyhow::anyhow!("{e}"))? {
                 done += 1;
             }
+            st.knowledge.settle().await.map_err(|e| anyhow::anyhow!("{e}"))?;
             st.knowledge.save_indexes().map_err(|e| anyhow::anyhow!("{e}"))?;
             writeln!(out, "{done} document(s) ingested")?;
             Ok(())

@@ -70,6 +70,15 @@ async fn knowledge_read_predicate_documents_and_chunks(db: &Db) {
     assert_eq!(db.kbs_for(&as_admin).await.unwrap().len(), 2);
     assert_eq!(db.kb_for(&as_staff, a.id).await.unwrap().unwrap().read_groups, vec!["hr", "staff"]);
     assert!(db.kb_for(&as_staff, b.id).await.unwrap().is_none());
+    let ids = |v: Vec<(KnowledgeBaseId, Option<String>)>| v.into_iter().map(|x| x.0).collect::<Vec<_>>();
+    assert_eq!(ids(db.readable_kb_models(&as_staff, None).await.unwrap()), vec![a.id]);
+    assert_eq!(ids(db.readable_kb_models(&as_staff, Some(&[a.id, b.id])).await.unwrap()), vec![a.id]);
+    assert!(db.readable_kb_models(&as_staff, Some(&[b.id])).await.unwrap().is_empty(), "not readable");
+    assert!(db.readable_kb_models(&as_nobody, Some(&[a.id])).await.unwrap().is_empty());
+    assert_eq!(db.readable_kb_models(&as_admin, Some(&[b.id])).await.unwrap(), vec![(b.id, Some("embed".into()))]);
+    assert!(db.readable_kb_models(&as_admin, Some(&[])).await.unwrap().is_empty());
+    assert_eq!(db.kb_ids_by_name(&["secret".into(), "nope".into()]).await.unwrap(), vec![b.id]);
+    assert!(db.kb_ids_by_name(&[]).await.unwrap().is_empty());
 
     let doc = DocRecord {
         id: DocumentId::new(),
@@ -85,10 +94,16 @@ async fn knowledge_read_predicate_documents_and_chunks(db: &Db) {
         created_at: T0,
         updated_at: T0,
     };
-    db.insert_document(&doc, b"sealed").await.unwrap();
+    assert_eq!(db.insert_documents(&[(doc.clone(), b"sealed".to_vec())]).await.unwrap(), vec![None]);
     let mut dup = doc.clone();
     dup.id = DocumentId::new();
-    assert!(matches!(db.insert_document(&dup, b"x").await, Err(StorageError::Conflict)));
+    assert_eq!(db.insert_documents(&[(dup, b"x".to_vec())]).await.unwrap(), vec![Some(doc.clone())], "same content");
+    // The same content twice in one upload: stored once.
+    let twin = |id| DocRecord { id, content_hash: "h2".into(), name: "twin.md".into(), ..doc.clone() };
+    let (t1, t2) = (twin(DocumentId::new()), twin(DocumentId::new()));
+    let got = db.insert_documents(&[(t1.clone(), b"a".to_vec()), (t2, b"a".to_vec())]).await.unwrap();
+    assert_eq!(got, vec![None, Some(t1.clone())]);
+    assert!(db.delete_document(a.id, t1.id).await.unwrap());
     assert_eq!(db.document_by_hash(a.id, "h1").await.unwrap().unwrap().id, doc.id);
     assert_eq!(db.claim_pending_document(T0).await.unwrap(), Some((doc.id, a.id)));
     assert_eq!(db.claim_pending_document(T0).await.unwrap(), None);
@@ -661,4 +676,45 @@ async fn sqlite_and_postgres_schemas_match() {
 async fn refuses_unknown_database_urls() {
     assert!(matches!(Db::connect("mysql://x").await, Err(StorageError::UnsupportedUrl)));
     assert!(matches!(Db::connect("./rampart.db").await, Err(StorageError::UnsupportedUrl)));
+}
+
+/// A database with documents from before migration 8 (content inside `kb_documents`) keeps them
+/// after the upgrade, on both backends.
+#[tokio::test]
+async fn documents_stored_before_migration_8_keep_their_content() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut urls = vec![format!("sqlite://{}", dir.path().join("upgrade.db").display())];
+    match rampart_testkit::pg_url() {
+        Some(base) => urls.push(TestDb::create_pg_database(&base).await.1),
+        None => rampart_testkit::skipped("documents_stored_before_migration_8_keep_their_content (postgres)"),
+    }
+    for url in urls {
+        let db = Db::connect(&url).await.unwrap();
+        db.migrate_up_to(7).await.unwrap();
+        let (kb, doc) = (rampart_core::KnowledgeBaseId::new(), rampart_core::DocumentId::new());
+        sqlx::query(
+            "INSERT INTO knowledge_bases (id, name, description, created_at, updated_at) VALUES ($1, 'old', '', 1, 1)",
+        )
+        .bind(kb.to_string())
+        .execute(db.pool())
+        .await
+        .unwrap();
+        sqlx::query(
+            "INSERT INTO kb_documents (id, kb_id, name, content_hash, size, content, status, chunk_count, created_at, updated_at) \
+             VALUES ($1, $2, 'a.txt', 'h', 5, $3, 'ready', 0, 1, 1)",
+        )
+        .bind(doc.to_string())
+        .bind(kb.to_string())
+        .bind(b"sealed-bytes".to_vec())
+        .execute(db.pool())
+        .await
+        .unwrap();
+        db.migrate().await.unwrap();
+        assert_eq!(db.document_content(doc).await.unwrap(), Some(b"sealed-bytes".to_vec()), "{url}");
+        assert_eq!(db.kb_stats(kb).await.unwrap().documents, 1);
+        assert!(db.kb_by_id(kb).await.unwrap().unwrap().embedding_model.is_none(), "lexical as before");
+        assert!(db.delete_document(kb, doc).await.unwrap());
+        assert_eq!(db.document_content(doc).await.unwrap(), None, "content goes with its document");
+        db.close().await;
+    }
 }

@@ -301,7 +301,7 @@ async fn retrieve(
         return Err(ApiError::new(ErrorCode::InvalidRequest, "query must be 1-4,000 characters"));
     }
     // Not readable: "not found", as for every other route.
-    s.knowledge.get_kb(&p, id).await?;
+    s.knowledge.readable_kb(&p, id).await?;
     let results = s
         .knowledge
         .retrieve(&p, Some(&[id]), &r.query, k, r.search_type.unwrap_or_default())

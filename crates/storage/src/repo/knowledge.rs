@@ -292,6 +292,44 @@ impl Db {
         Ok(v)
     }
 
+    /// The ids and embedding models of the knowledge bases the reader may read, among `only`
+    /// when given (retrieval: one light query, no reader groups).
+    pub async fn readable_kb_models(
+        &self,
+        r: &Reader<'_>,
+        only: Option<&[KnowledgeBaseId]>,
+    ) -> Result<Vec<(KnowledgeBaseId, Option<String>)>, StorageError> {
+        let (pred, binds) = read_predicate(r, 1);
+        let mut sql = format!("SELECT kb.id, kb.embedding_model FROM knowledge_bases kb WHERE {pred}");
+        if let Some(ids) = only {
+            if ids.is_empty() {
+                return Ok(Vec::new());
+            }
+            sql.push_str(&format!(" AND kb.id IN ({})", placeholders(1 + binds.len(), ids.len())));
+        }
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for b in binds {
+            q = q.bind(b);
+        }
+        for id in only.unwrap_or_default() {
+            q = q.bind(id.to_string());
+        }
+        q.fetch_all(self.pool()).await?.iter().map(|r| Ok((id(r, "id")?, r.try_get("embedding_model")?))).collect()
+    }
+
+    /// The ids of the knowledge bases with these names (assistants name theirs in config).
+    pub async fn kb_ids_by_name(&self, names: &[String]) -> Result<Vec<KnowledgeBaseId>, StorageError> {
+        if names.is_empty() {
+            return Ok(Vec::new());
+        }
+        let sql = format!("SELECT id FROM knowledge_bases WHERE name IN ({})", placeholders(1, names.len()));
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for n in names {
+            q = q.bind(n);
+        }
+        q.fetch_all(self.pool()).await?.iter().map(|r| id(r, "id")).collect()
+    }
+
     /// Every knowledge base (for resolving assistants' names; not for users).
     pub async fn all_kbs(&self) -> Result<Vec<KbRecord>, StorageError> {
         let sql = format!("SELECT {KB_COLUMNS} FROM knowledge_bases kb ORDER BY kb.name");
@@ -317,29 +355,52 @@ impl Db {
         })
     }
 
-    /// Stores an uploaded document (status `pending`); `Conflict` if the same content is
-    /// already in this knowledge base.
-    pub async fn insert_document(&self, d: &DocRecord, sealed_content: &[u8]) -> Result<(), StorageError> {
-        sqlx::query(
-            "INSERT INTO kb_documents (id, kb_id, name, content_hash, size, content, format, status, error, chunk_count, uploaded_by, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
-        )
-        .bind(d.id.to_string())
-        .bind(d.kb_id.to_string())
-        .bind(&d.name)
-        .bind(&d.content_hash)
-        .bind(d.size)
-        .bind(sealed_content.to_vec())
-        .bind(d.format.as_deref())
-        .bind(&d.status)
-        .bind(d.error.as_deref())
-        .bind(d.chunk_count)
-        .bind(d.uploaded_by.map(|u| u.to_string()))
-        .bind(d.created_at.millis())
-        .bind(d.updated_at.millis())
-        .execute(self.pool())
-        .await?;
-        Ok(())
+    /// Stores uploaded documents (status `pending`) in one transaction. Content already in the
+    /// knowledge base (same hash) is not stored again: its entry is the existing document.
+    pub async fn insert_documents(
+        &self,
+        docs: &[(DocRecord, Vec<u8>)],
+    ) -> Result<Vec<Option<DocRecord>>, StorageError> {
+        let mut tx = self.begin_write().await?;
+        let mut out = Vec::with_capacity(docs.len());
+        let sql = format!("SELECT {DOC_COLUMNS} FROM kb_documents WHERE kb_id = $1 AND content_hash = $2");
+        for (d, sealed) in docs {
+            let existing = sqlx::query(sqlx::AssertSqlSafe(sql.clone()))
+                .bind(d.kb_id.to_string())
+                .bind(&d.content_hash)
+                .fetch_optional(&mut *tx)
+                .await?;
+            if let Some(row) = existing {
+                out.push(Some(doc_from_row(&row)?));
+                continue;
+            }
+            sqlx::query(
+                "INSERT INTO kb_documents (id, kb_id, name, content_hash, size, format, status, error, chunk_count, uploaded_by, created_at, updated_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+            )
+            .bind(d.id.to_string())
+            .bind(d.kb_id.to_string())
+            .bind(&d.name)
+            .bind(&d.content_hash)
+            .bind(d.size)
+            .bind(d.format.as_deref())
+            .bind(&d.status)
+            .bind(d.error.as_deref())
+            .bind(d.chunk_count)
+            .bind(d.uploaded_by.map(|u| u.to_string()))
+            .bind(d.created_at.millis())
+            .bind(d.updated_at.millis())
+            .execute(&mut *tx)
+            .await?;
+            sqlx::query("INSERT INTO kb_document_contents (document_id, content) VALUES ($1, $2)")
+                .bind(d.id.to_string())
+                .bind(sealed.clone())
+                .execute(&mut *tx)
+                .await?;
+            out.push(None);
+        }
+        tx.commit().await?;
+        Ok(out)
     }
 
     pub async fn document_by_hash(&self, kb: KnowledgeBaseId, hash: &str) -> Result<Option<DocRecord>, StorageError> {
@@ -383,7 +444,7 @@ impl Db {
 
     /// The sealed bytes of a document.
     pub async fn document_content(&self, doc: DocumentId) -> Result<Option<Vec<u8>>, StorageError> {
-        let row = sqlx::query("SELECT content FROM kb_documents WHERE id = $1")
+        let row = sqlx::query("SELECT content FROM kb_document_contents WHERE document_id = $1")
             .bind(doc.to_string())
             .fetch_optional(self.pool())
             .await?;
@@ -503,6 +564,30 @@ impl Db {
         .bind(doc.to_string())
         .execute(&mut *tx)
         .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Marks ingested documents `ready` with their format and chunk count (one transaction);
+    /// only those still `processing` (one re-queued meanwhile is left for its next ingestion).
+    pub async fn finish_documents_ready(
+        &self,
+        docs: &[(DocumentId, String, i64)],
+        now: Timestamp,
+    ) -> Result<(), StorageError> {
+        let mut tx = self.begin_write().await?;
+        for (doc, format, chunks) in docs {
+            sqlx::query(
+                "UPDATE kb_documents SET status = 'ready', error = NULL, format = $1, chunk_count = $2, updated_at = $3 \
+                 WHERE id = $4 AND status = 'processing'",
+            )
+            .bind(format)
+            .bind(chunks)
+            .bind(now.millis())
+            .bind(doc.to_string())
+            .execute(&mut *tx)
+            .await?;
+        }
         tx.commit().await?;
         Ok(())
     }
