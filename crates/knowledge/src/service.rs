@@ -14,6 +14,7 @@ use rampart_crypto::Keyring;
 use rampart_storage::repo::knowledge::{ChunkRecord, DocRecord, KbRecord, KbStats, NewChunk, Reader, VectorRecord};
 use rampart_storage::{Db, StorageError};
 use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
 use std::sync::Arc;
 
 #[derive(Debug, thiserror::Error)]
@@ -278,6 +279,9 @@ struct Staged {
     format: String,
     chunks: i64,
 }
+
+/// Documents one worker takes at once (one claim, one write of their chunks, one index call).
+const INGEST_BATCH: i64 = 16;
 
 /// While documents keep coming, the index is committed this often (a commit writes a segment:
 /// fewer, larger ones index faster); when the queue runs dry it is committed at once.
@@ -791,102 +795,132 @@ impl KnowledgeService {
         }
     }
 
-    /// Ingests one pending document, if there is one; true if it did.
+    /// Ingests a batch of pending documents, if there are any; true if it did.
     pub async fn ingest_next(&self) -> Result<bool> {
-        let Some((doc, kb)) = self.inner.db.claim_pending_document(self.now()).await? else { return Ok(false) };
-        self.ingest(kb, doc).await?;
+        let claimed = self.inner.db.claim_pending_documents(self.now(), INGEST_BATCH).await?;
+        if claimed.is_empty() {
+            return Ok(false);
+        }
+        self.ingest(claimed).await?;
         Ok(true)
     }
 
-    async fn ingest(&self, kb: KnowledgeBaseId, doc: DocumentId) -> Result<()> {
-        let Some(sealed) = self.inner.db.document_content(doc).await? else { return Ok(()) };
-        let bytes = self
-            .inner
-            .keyring
-            .open(&document_aad(doc), &sealed)
-            .map_err(|e| KnowledgeError::Internal(e.to_string()))?;
-        let (limits, chunking) = (self.inner.cfg.limits.clone(), self.inner.cfg.chunking.clone());
-        let parsed = tokio::task::spawn_blocking(move || {
-            parse::parse(&bytes, &limits).map(|p| {
-                let format = format!("{:?}", p.format).to_ascii_lowercase();
-                (format, chunk::chunk(&p, &chunking))
+    /// Ingests claimed documents: decrypt, parse and chunk (off the async workers), embed when
+    /// the knowledge base has a model, then one transaction for all their chunks and one call
+    /// into the indexes. A document that fails is marked `failed` with its reason; the others
+    /// go on.
+    async fn ingest(&self, claimed: Vec<(DocumentId, KnowledgeBaseId)>) -> Result<()> {
+        let ids: Vec<DocumentId> = claimed.iter().map(|c| c.0).collect();
+        let contents = self.inner.db.document_contents(&ids).await?;
+        let parsed = self
+            .blocking(move |i| {
+                let mut out = Vec::with_capacity(claimed.len());
+                for (doc, kb) in claimed {
+                    // A document deleted since it was claimed has no content any more.
+                    let Some((_, sealed)) = contents.iter().find(|c| c.0 == doc) else { continue };
+                    let bytes = i
+                        .keyring
+                        .open(&document_aad(doc), sealed)
+                        .map_err(|e| KnowledgeError::Internal(e.to_string()))?;
+                    let parsed = parse::parse(&bytes, &i.cfg.limits).map(|p| {
+                        let format = format!("{:?}", p.format).to_ascii_lowercase();
+                        (format, chunk::chunk(&p, &i.cfg.chunking))
+                    });
+                    out.push((doc, kb, parsed));
+                }
+                Ok(out)
             })
-        })
-        .await
-        .map_err(|e| KnowledgeError::Internal(format!("parser task: {e}")))?;
-        let now = self.now();
-        let (format, chunks) = match parsed {
-            Ok(x) => x,
-            Err(e) => {
-                let reason: String = e.to_string().chars().take(200).collect();
-                tracing::info!(document = %doc, reason = %reason, "document failed to parse");
-                self.inner.db.finish_document(doc, "failed", Some(&reason), None, 0, now).await?;
-                return Ok(());
+            .await?;
+        let mut kbs: HashMap<KnowledgeBaseId, Option<KbRecord>> = HashMap::new();
+        let mut writes = Vec::with_capacity(parsed.len());
+        let mut indexed = Vec::with_capacity(parsed.len());
+        let mut staged = Vec::with_capacity(parsed.len());
+        for (doc, kb, result) in parsed {
+            let (format, chunks) = match result {
+                Ok((format, chunks)) if !chunks.is_empty() => (format, chunks),
+                Ok((format, _)) => {
+                    self.fail(doc, "no text found", Some(&format)).await?;
+                    continue;
+                }
+                Err(e) => {
+                    let reason: String = e.to_string().chars().take(200).collect();
+                    tracing::info!(document = %doc, reason = %reason, "document failed to parse");
+                    self.fail(doc, &reason, None).await?;
+                    continue;
+                }
+            };
+            // The knowledge base may have gone, or changed model, since the upload.
+            let kb_rec = match kbs.entry(kb) {
+                std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+                std::collections::hash_map::Entry::Vacant(e) => e.insert(self.inner.db.kb_by_id(kb).await?),
+            };
+            let Some(kb_rec) = kb_rec.as_ref() else { continue };
+            let texts: Vec<String> = chunks.iter().map(|c| c.text.clone()).collect();
+            let vectors = match &kb_rec.embedding_model {
+                None => None,
+                Some(model) => match self.embed_passages(model, &texts).await {
+                    Ok(v) => Some((model.clone(), v)),
+                    Err(reason) => {
+                        self.fail(doc, &reason, Some(&format)).await?;
+                        continue;
+                    }
+                },
+            };
+            let chunk_ids: Vec<ChunkId> = chunks.iter().map(|_| ChunkId::new()).collect();
+            let mut rows = Vec::with_capacity(chunks.len());
+            for (i, (c, id)) in chunks.into_iter().zip(&chunk_ids).enumerate() {
+                let body = serde_json::to_vec(&ChunkBody { text: c.text, section: c.section })
+                    .map_err(|e| KnowledgeError::Internal(e.to_string()))?;
+                let embedding = vectors.as_ref().map(|(model, v)| {
+                    (model.clone(), self.inner.keyring.seal(&vector_aad(*id), &crate::dense::encode(&v[i])))
+                });
+                rows.push(NewChunk {
+                    id: *id,
+                    ordinal: i64::try_from(i).unwrap_or(i64::MAX),
+                    body: self.inner.keyring.seal(&chunk_aad(*id), &body),
+                    page: c.page.map(i64::from),
+                    page_end: c.page_end.map(i64::from),
+                    span_start: i64::try_from(c.start).unwrap_or(i64::MAX),
+                    span_end: i64::try_from(c.end).unwrap_or(i64::MAX),
+                    embedding,
+                });
             }
-        };
-        if chunks.is_empty() {
-            self.inner.db.finish_document(doc, "failed", Some("no text found"), Some(&format), 0, now).await?;
+            let vectors: Option<(String, Vec<ChunkVector>)> = vectors.map(|(model, v)| {
+                let cv = chunk_ids
+                    .iter()
+                    .zip(v)
+                    .map(|(id, vector)| ChunkVector { chunk: *id, document: doc, vector })
+                    .collect();
+                (model, cv)
+            });
+            staged.push(Staged { kb, doc, format, chunks: i64::try_from(rows.len()).unwrap_or(i64::MAX) });
+            indexed.push((kb, doc, chunk_ids.into_iter().zip(texts).collect::<Vec<_>>(), vectors));
+            writes.push((kb, doc, rows));
+        }
+        if writes.is_empty() {
             return Ok(());
         }
-        // The knowledge base may have gone, or changed model, since the upload.
-        let Some(kb_rec) = self.inner.db.kb_by_id(kb).await? else { return Ok(()) };
-        let ids: Vec<ChunkId> = chunks.iter().map(|_| ChunkId::new()).collect();
-        let texts: Vec<String> = chunks.iter().map(|c| c.text.clone()).collect();
-        let vectors = match &kb_rec.embedding_model {
-            None => None,
-            Some(model) => match self.embed_passages(model, &texts).await {
-                Ok(v) => Some((model.clone(), v)),
-                Err(reason) => {
-                    self.inner.db.finish_document(doc, "failed", Some(&reason), Some(&format), 0, self.now()).await?;
-                    return Ok(());
-                }
-            },
-        };
-        let mut rows = Vec::with_capacity(chunks.len());
-        for (i, (c, id)) in chunks.into_iter().zip(&ids).enumerate() {
-            let id = *id;
-            let body = serde_json::to_vec(&ChunkBody { text: c.text, section: c.section })
-                .map_err(|e| KnowledgeError::Internal(e.to_string()))?;
-            let embedding = vectors.as_ref().map(|(model, v)| {
-                (model.clone(), self.inner.keyring.seal(&vector_aad(id), &crate::dense::encode(&v[i])))
-            });
-            rows.push(NewChunk {
-                id,
-                ordinal: i64::try_from(i).unwrap_or(i64::MAX),
-                body: self.inner.keyring.seal(&chunk_aad(id), &body),
-                page: c.page.map(i64::from),
-                page_end: c.page_end.map(i64::from),
-                span_start: i64::try_from(c.start).unwrap_or(i64::MAX),
-                span_end: i64::try_from(c.end).unwrap_or(i64::MAX),
-                embedding,
-            });
-        }
         // Chunks first, then the indexes, then (after the next commit, see `settle`) `ready`: a
-        // crash anywhere leaves the document `processing`, which the next start takes again.
-        self.inner.db.replace_chunks(kb, doc, &rows).await?;
-        let index_texts: Vec<(ChunkId, String)> = ids.iter().copied().zip(texts).collect();
-        let vectors: Option<(String, Vec<ChunkVector>)> = vectors.map(|(model, v)| {
-            let cv = ids.iter().zip(v).map(|(id, vector)| ChunkVector { chunk: *id, document: doc, vector }).collect();
-            (model, cv)
-        });
+        // crash anywhere leaves the documents `processing`, which the next start takes again.
+        self.inner.db.replace_chunks(&writes).await?;
         self.blocking(move |i| {
-            i.index.stage_document(kb, doc, &index_texts)?;
-            match vectors {
-                Some((model, cv)) => i.dense.put_document(kb, &model, doc, &cv)?,
-                None => i.dense.delete_document(doc)?,
+            for (kb, doc, texts, vectors) in indexed {
+                i.index.stage_document(kb, doc, &texts)?;
+                match vectors {
+                    Some((model, cv)) => i.dense.put_document(kb, &model, doc, &cv)?,
+                    None => i.dense.delete_document(doc)?,
+                }
             }
             Ok(())
         })
         .await?;
-        let chunks = i64::try_from(rows.len()).unwrap_or(i64::MAX);
-        self.inner.staged.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(Staged {
-            kb,
-            doc,
-            format,
-            chunks,
-        });
+        self.inner.staged.lock().unwrap_or_else(std::sync::PoisonError::into_inner).extend(staged);
         self.inner.staged_wake.notify_one();
         Ok(())
+    }
+
+    async fn fail(&self, doc: DocumentId, reason: &str, format: Option<&str>) -> Result<()> {
+        Ok(self.inner.db.finish_document(doc, "failed", Some(reason), format, 0, self.now()).await?)
     }
 
     /// Commits the lexical index once for every document staged so far, then marks them

@@ -105,10 +105,10 @@ async fn knowledge_read_predicate_documents_and_chunks(db: &Db) {
     assert_eq!(got, vec![None, Some(t1.clone())]);
     assert!(db.delete_document(a.id, t1.id).await.unwrap());
     assert_eq!(db.document_by_hash(a.id, "h1").await.unwrap().unwrap().id, doc.id);
-    assert_eq!(db.claim_pending_document(T0).await.unwrap(), Some((doc.id, a.id)));
-    assert_eq!(db.claim_pending_document(T0).await.unwrap(), None);
+    assert_eq!(db.claim_pending_documents(T0, 10).await.unwrap(), vec![(doc.id, a.id)]);
+    assert!(db.claim_pending_documents(T0, 10).await.unwrap().is_empty());
     assert_eq!(db.requeue_processing_documents().await.unwrap(), 1);
-    assert_eq!(db.claim_pending_document(T0).await.unwrap(), Some((doc.id, a.id)));
+    assert_eq!(db.claim_pending_documents(T0, 1).await.unwrap(), vec![(doc.id, a.id)]);
     let chunks: Vec<NewChunk> = (0..3)
         .map(|i| NewChunk {
             id: ChunkId::new(),
@@ -121,8 +121,9 @@ async fn knowledge_read_predicate_documents_and_chunks(db: &Db) {
             embedding: (i != 1).then(|| ("embed".to_string(), vec![9, i as u8])),
         })
         .collect();
-    db.replace_chunks(a.id, doc.id, &chunks).await.unwrap();
-    db.replace_chunks(a.id, doc.id, &chunks[..2]).await.unwrap();
+    db.replace_chunks(&[(a.id, doc.id, chunks.clone())]).await.unwrap();
+    db.replace_chunks(&[(a.id, doc.id, chunks[..2].to_vec())]).await.unwrap();
+    assert_eq!(db.document_contents(&[doc.id, DocumentId::new()]).await.unwrap(), vec![(doc.id, b"sealed".to_vec())]);
     db.finish_document(doc.id, "ready", None, Some("markdown"), 2, T0).await.unwrap();
     let stats = db.kb_stats(a.id).await.unwrap();
     assert_eq!((stats.documents, stats.chunks, stats.pending, stats.failed), (1, 2, 0, 0));
@@ -710,11 +711,11 @@ async fn documents_stored_before_migration_8_keep_their_content() {
         .await
         .unwrap();
         db.migrate().await.unwrap();
-        assert_eq!(db.document_content(doc).await.unwrap(), Some(b"sealed-bytes".to_vec()), "{url}");
+        assert_eq!(db.document_contents(&[doc]).await.unwrap(), vec![(doc, b"sealed-bytes".to_vec())], "{url}");
         assert_eq!(db.kb_stats(kb).await.unwrap().documents, 1);
         assert!(db.kb_by_id(kb).await.unwrap().unwrap().embedding_model.is_none(), "lexical as before");
         assert!(db.delete_document(kb, doc).await.unwrap());
-        assert_eq!(db.document_content(doc).await.unwrap(), None, "content goes with its document");
+        assert!(db.document_contents(&[doc]).await.unwrap().is_empty(), "content goes with its document");
         db.close().await;
     }
 }

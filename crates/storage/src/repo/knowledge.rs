@@ -442,42 +442,53 @@ impl Db {
         Ok(Page { items, next_cursor })
     }
 
-    /// The sealed bytes of a document.
-    pub async fn document_content(&self, doc: DocumentId) -> Result<Option<Vec<u8>>, StorageError> {
-        let row = sqlx::query("SELECT content FROM kb_document_contents WHERE document_id = $1")
-            .bind(doc.to_string())
-            .fetch_optional(self.pool())
-            .await?;
-        row.map(|r| r.try_get("content")).transpose().map_err(Into::into)
+    /// The sealed bytes of documents (those that still exist).
+    pub async fn document_contents(&self, docs: &[DocumentId]) -> Result<Vec<(DocumentId, Vec<u8>)>, StorageError> {
+        if docs.is_empty() {
+            return Ok(Vec::new());
+        }
+        let sql = format!(
+            "SELECT document_id, content FROM kb_document_contents WHERE document_id IN ({})",
+            placeholders(1, docs.len())
+        );
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for d in docs {
+            q = q.bind(d.to_string());
+        }
+        q.fetch_all(self.pool()).await?.iter().map(|r| Ok((id(r, "document_id")?, r.try_get("content")?))).collect()
     }
 
-    /// Takes the oldest pending document for ingestion (`pending` → `processing`), if any.
-    pub async fn claim_pending_document(
+    /// Takes up to `limit` of the oldest pending documents for ingestion (`pending` →
+    /// `processing`), in one transaction. A document another process took in the meantime is
+    /// left out (the update requires it still pending).
+    pub async fn claim_pending_documents(
         &self,
         now: Timestamp,
-    ) -> Result<Option<(DocumentId, KnowledgeBaseId)>, StorageError> {
+        limit: i64,
+    ) -> Result<Vec<(DocumentId, KnowledgeBaseId)>, StorageError> {
         let mut tx = self.begin_write().await?;
-        let Some(row) = sqlx::query("SELECT id, kb_id FROM kb_documents WHERE status = 'pending' ORDER BY id LIMIT 1")
-            .fetch_optional(&mut *tx)
+        let rows = sqlx::query("SELECT id, kb_id FROM kb_documents WHERE status = 'pending' ORDER BY id LIMIT $1")
+            .bind(limit)
+            .fetch_all(&mut *tx)
+            .await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for row in rows {
+            let (doc, kb): (String, String) = (row.try_get("id")?, row.try_get("kb_id")?);
+            let n = sqlx::query(
+                "UPDATE kb_documents SET status = 'processing', updated_at = $1 WHERE id = $2 AND status = 'pending'",
+            )
+            .bind(now.millis())
+            .bind(&doc)
+            .execute(&mut *tx)
             .await?
-        else {
-            return Ok(None);
-        };
-        let (doc, kb): (String, String) = (row.try_get("id")?, row.try_get("kb_id")?);
-        let n = sqlx::query(
-            "UPDATE kb_documents SET status = 'processing', updated_at = $1 WHERE id = $2 AND status = 'pending'",
-        )
-        .bind(now.millis())
-        .bind(&doc)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-        tx.commit().await?;
-        if n == 0 {
-            return Ok(None);
+            .rows_affected();
+            if n == 1 {
+                let bad = |s: &str| StorageError::Corrupt(format!("bad id {s}"));
+                out.push((doc.parse().map_err(|_| bad(&doc))?, kb.parse().map_err(|_| bad(&kb))?));
+            }
         }
-        let bad = |s: &str| StorageError::Corrupt(format!("bad id {s}"));
-        Ok(Some((doc.parse().map_err(|_| bad(&doc))?, kb.parse().map_err(|_| bad(&kb))?)))
+        tx.commit().await?;
+        Ok(out)
     }
 
     /// After a restart: documents left `processing` go back to `pending`.
@@ -507,33 +518,33 @@ impl Db {
             == 1)
     }
 
-    /// Replaces a document's chunks (one transaction).
+    /// Replaces the chunks of documents (one transaction for all).
     pub async fn replace_chunks(
         &self,
-        kb: KnowledgeBaseId,
-        doc: DocumentId,
-        chunks: &[NewChunk],
+        docs: &[(KnowledgeBaseId, DocumentId, Vec<NewChunk>)],
     ) -> Result<(), StorageError> {
         let mut tx = self.begin_write().await?;
-        sqlx::query("DELETE FROM kb_chunks WHERE document_id = $1").bind(doc.to_string()).execute(&mut *tx).await?;
-        for c in chunks {
-            sqlx::query(
-                "INSERT INTO kb_chunks (id, kb_id, document_id, ordinal, body, page, page_end, span_start, span_end, \
-                 embedding_model, embedding) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-            )
-            .bind(c.id.to_string())
-            .bind(kb.to_string())
-            .bind(doc.to_string())
-            .bind(c.ordinal)
-            .bind(c.body.clone())
-            .bind(c.page)
-            .bind(c.page_end)
-            .bind(c.span_start)
-            .bind(c.span_end)
-            .bind(c.embedding.as_ref().map(|e| e.0.clone()))
-            .bind(c.embedding.as_ref().map(|e| e.1.clone()))
-            .execute(&mut *tx)
-            .await?;
+        for (kb, doc, chunks) in docs {
+            sqlx::query("DELETE FROM kb_chunks WHERE document_id = $1").bind(doc.to_string()).execute(&mut *tx).await?;
+            for c in chunks {
+                sqlx::query(
+                    "INSERT INTO kb_chunks (id, kb_id, document_id, ordinal, body, page, page_end, span_start, span_end, \
+                     embedding_model, embedding) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+                )
+                .bind(c.id.to_string())
+                .bind(kb.to_string())
+                .bind(doc.to_string())
+                .bind(c.ordinal)
+                .bind(c.body.clone())
+                .bind(c.page)
+                .bind(c.page_end)
+                .bind(c.span_start)
+                .bind(c.span_end)
+                .bind(c.embedding.as_ref().map(|e| e.0.clone()))
+                .bind(c.embedding.as_ref().map(|e| e.1.clone()))
+                .execute(&mut *tx)
+                .await?;
+            }
         }
         tx.commit().await?;
         Ok(())
