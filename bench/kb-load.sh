@@ -1,0 +1,106 @@
+#!/usr/bin/env bash
+# Knowledge bases end to end: ingestion throughput and retrieval latency through the API.
+#
+# Starts `rampart serve` (throw-away data dir, SQLite; a user and an API key created offline),
+# then bench-tools' kb-load: creates a knowledge base, uploads the BEIR SciFact corpus as text
+# files COPIES times (copies carry a marker so none is a duplicate; 5,183 documents per copy),
+# waits until every document is ingested (parsed, chunked, sealed, stored, indexed — and
+# embedded when EMBED_URL is set), and reports documents/s and MB/s of text. Then it times the
+# 300 test queries one at a time through POST /v1/knowledge-bases/{id}/retrieve for each search
+# type in SEARCH, with nDCG@10 of the first copy as a check that the answers are right.
+#
+# With EMBED_URL (an OpenAI-compatible `/v1` serving embeddings, e.g. bench/embed-server), the
+# knowledge base embeds with it and SEARCH defaults to "lexical,semantic,hybrid".
+#
+# Settings (environment): COPIES=1 BATCH=100 (files per upload request) SEARCH=lexical
+#   EMBED_URL EMBED_MODEL=all-MiniLM-L6-v2 DATA=../shared/data/beir-scifact
+#   BENCH_BIN, SKIP_BUILD, BENCH_TOOLS_DIR, BUILD_TIMEOUT=3600, STARTUP_TIMEOUT=30, KEEP_TMP
+#   Any other RAMPART_* variable reaches the server as configuration.
+set -euo pipefail
+
+COPIES="${COPIES:-1}"
+BATCH="${BATCH:-100}"
+EMBED_MODEL="${EMBED_MODEL:-all-MiniLM-L6-v2}"
+BUILD_TIMEOUT="${BUILD_TIMEOUT:-3600}"
+STARTUP_TIMEOUT="${STARTUP_TIMEOUT:-30}"
+KEEP_TMP="${KEEP_TMP:-0}"
+REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+DATA="${DATA:-$REPO_ROOT/../shared/data/beir-scifact}"
+if [[ -n "${EMBED_URL:-}" ]]; then SEARCH="${SEARCH:-lexical,semantic,hybrid}"; else SEARCH="${SEARCH:-lexical}"; fi
+
+log() { printf '[kb-load] %s\n' "$*" >&2; }
+die() { log "error: $*"; exit 1; }
+
+for v in COPIES BATCH BUILD_TIMEOUT STARTUP_TIMEOUT; do
+    [[ "${!v}" =~ ^[0-9]+$ ]] || die "$v must be a whole number, got '${!v}'"
+done
+[[ -f "$DATA/corpus.jsonl" ]] || die "no BEIR corpus at $DATA (set DATA)"
+command -v curl >/dev/null || die "curl is required"
+
+TMP="$(mktemp -d "${TMPDIR:-/tmp}/rampart-kb.XXXXXX")"
+SERVER_PID=""
+# shellcheck source=lib.sh
+source "$REPO_ROOT/bench/lib.sh"
+# shellcheck source=chat-lib.sh
+source "$REPO_ROOT/bench/chat-lib.sh"
+cleanup() {
+    local rc=$?
+    trap - INT TERM
+    if [[ -n "$CHILD_PID" ]]; then stop_pid "$CHILD_PID" 10; fi
+    if [[ -n "$SERVER_PID" ]]; then stop_pid "$SERVER_PID" 25; fi
+    if [[ "$KEEP_TMP" == 1 ]]; then log "kept $TMP"; else rm -rf "$TMP"; fi
+    exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+resolve_binary
+if [[ -n "${BENCH_TOOLS_DIR:-}" ]]; then
+    TOOLS="$BENCH_TOOLS_DIR"
+else
+    TOOLS="${CARGO_TARGET_DIR:-$REPO_ROOT/target}/release"
+    if [[ "${SKIP_BUILD:-0}" != 1 ]]; then
+        log "building the bench tools (cargo build --release -p rampart-bench-tools)"
+        run_bg timeout "$BUILD_TIMEOUT" cargo build --release -p rampart-bench-tools --manifest-path "$REPO_ROOT/Cargo.toml" >&2 \
+            || die "bench tools build failed"
+    fi
+fi
+[[ -x "$TOOLS/kb-load" ]] || die "no executable at $TOOLS/kb-load"
+
+export RAMPART_DATA_DIR="$TMP/data"
+mkdir -p "$RAMPART_DATA_DIR"
+unset RAMPART_DATABASE_URL RAMPART_PUBLIC_URL
+: >"$TMP/rampart.toml"
+EMBEDDING=""
+if [[ -n "${EMBED_URL:-}" ]]; then
+    cat >>"$TMP/rampart.toml" <<EOF
+[[models]]
+id = "embed"
+kind = "embedding"
+provider = "openai"
+base_url = "$EMBED_URL"
+model = "$EMBED_MODEL"
+timeout = "600s"
+EOF
+    EMBEDDING="embed"
+fi
+export RAMPART_CONFIG="$TMP/rampart.toml"
+PASSWORD="bench-$(od -An -N12 -tx1 /dev/urandom | tr -d ' \n')"
+printf '%s\n' "$PASSWORD" | timeout 60 "$BIN" user add --email bench@example.com --password-stdin >/dev/null 2>>"$TMP/cli.log" \
+    || { cat "$TMP/cli.log" >&2; die "rampart user add failed"; }
+API_KEY="$(timeout 60 "$BIN" apikey create --email bench@example.com --name bench 2>>"$TMP/cli.log")" \
+    || { cat "$TMP/cli.log" >&2; die "rampart apikey create failed"; }
+start_rampart
+
+echo "### kb-load $(date -u +%Y-%m-%dT%H:%M:%SZ)"
+echo
+echo "- machine: $(machine_line); load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "- rampart: $BIN (repository at git $(git -C "$REPO_ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')), SQLite; $(config_env)"
+echo "- corpus: $DATA × $COPIES, $BATCH files per upload; embedding model: ${EMBED_URL:+$EMBED_MODEL at $EMBED_URL}${EMBED_URL:-none (lexical only)}"
+echo
+BENCH_API_KEY="$API_KEY" run_bg "$TOOLS/kb-load" --base "$BASE" --data "$DATA" --copies "$COPIES" --batch "$BATCH" \
+    --embedding-model "$EMBEDDING" --search "$SEARCH"
+echo
+read -r _ hwm < <(mem_kib "$SERVER_PID")
+echo "- server VmHWM after the run: $(mib "$hwm") MiB; load average at end: $(cut -d' ' -f1-3 /proc/loadavg)"

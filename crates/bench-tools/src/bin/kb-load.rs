@@ -1,0 +1,194 @@
+//! End-to-end knowledge-base load through a running server's API: creates a knowledge base,
+//! uploads a BEIR corpus as text files (`POST /v1/knowledge-bases/{id}/documents`, `--batch`
+//! files per request, `--copies` copies with a copy marker so that none is a duplicate), waits
+//! until ingestion is done, and reports documents/s and MB/s of text from the first upload to
+//! the last document ready. Then it times the test queries through
+//! `POST /v1/knowledge-bases/{id}/retrieve` (one at a time, top 10) for each search type asked,
+//! and reports nDCG@10 of the first copy's documents as a check that the answers are right.
+
+#![allow(clippy::print_stdout, clippy::print_stderr, clippy::unwrap_used)]
+
+use clap::Parser;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+#[derive(Parser)]
+struct Args {
+    /// e.g. http://127.0.0.1:8080
+    #[arg(long)]
+    base: String,
+    /// An API key with the knowledge scope.
+    #[arg(long, env = "BENCH_API_KEY")]
+    api_key: String,
+    #[arg(long, default_value = "../shared/data/beir-scifact")]
+    data: PathBuf,
+    #[arg(long, default_value_t = 1)]
+    copies: usize,
+    #[arg(long, default_value_t = 100)]
+    batch: usize,
+    /// The knowledge base's embedding model (`""`: lexical only).
+    #[arg(long, default_value = "")]
+    embedding_model: String,
+    /// Search types to time, comma-separated.
+    #[arg(long, default_value = "lexical")]
+    search: String,
+    #[arg(long, default_value = "bench")]
+    name: String,
+}
+
+#[derive(Deserialize)]
+struct Doc {
+    #[serde(rename = "_id")]
+    id: String,
+    #[serde(default)]
+    title: String,
+    text: String,
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    sorted[(((p / 100.0) * (sorted.len() - 1) as f64).round() as usize).min(sorted.len() - 1)]
+}
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() {
+    let a = Args::parse();
+    let http = reqwest::Client::builder().timeout(Duration::from_secs(600)).build().unwrap();
+    let read = |name: &str| std::fs::read_to_string(a.data.join(name)).unwrap_or_else(|e| panic!("{name}: {e}"));
+    let docs: Vec<Doc> = read("corpus.jsonl")
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let queries: HashMap<String, String> = read("queries.jsonl")
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .map(|q| (q["_id"].as_str().unwrap().to_owned(), q["text"].as_str().unwrap().to_owned()))
+        .collect();
+    let mut qrels: HashMap<String, HashMap<String, u32>> = HashMap::new();
+    for line in read("qrels/test.tsv").lines().skip(1) {
+        let f: Vec<&str> = line.split('\t').collect();
+        if f.len() == 3 {
+            qrels.entry(f[0].to_owned()).or_default().insert(f[1].to_owned(), f[2].trim().parse().unwrap_or(0));
+        }
+    }
+    let post = |path: String, body: Value| {
+        http.post(format!("{}{path}", a.base)).header("x-api-key", &a.api_key).json(&body).send()
+    };
+    let r = post(
+        "/v1/knowledge-bases".into(),
+        json!({"name": a.name, "description": "benchmark corpus", "embeddingModel": a.embedding_model}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status(), 201, "create: {}", r.text().await.unwrap());
+    let kb = r.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned();
+
+    // Upload: file names carry the corpus id so results can be judged.
+    let files: Vec<(String, String)> = (0..a.copies)
+        .flat_map(|c| {
+            docs.iter().map(move |d| {
+                let body = if c == 0 {
+                    format!("{}\n\n{}", d.title, d.text)
+                } else {
+                    format!("{}\n\n{}\n\n(copy {c})", d.title, d.text)
+                };
+                (format!("{}-{c}.txt", d.id), body)
+            })
+        })
+        .collect();
+    let bytes: usize = files.iter().map(|f| f.1.len()).sum();
+    let started = Instant::now();
+    for batch in files.chunks(a.batch.max(1)) {
+        let mut form = reqwest::multipart::Form::new();
+        for (name, body) in batch {
+            form =
+                form.part("file", reqwest::multipart::Part::bytes(body.clone().into_bytes()).file_name(name.clone()));
+        }
+        let r = http
+            .post(format!("{}/v1/knowledge-bases/{kb}/documents", a.base))
+            .header("x-api-key", &a.api_key)
+            .multipart(form)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 202, "upload: {}", r.text().await.unwrap());
+    }
+    let uploaded = started.elapsed().as_secs_f64();
+    let counts = loop {
+        let v: Value = http
+            .get(format!("{}/v1/knowledge-bases/{kb}", a.base))
+            .header("x-api-key", &a.api_key)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if v["counts"]["pending"] == 0 {
+            break v["counts"].clone();
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let secs = started.elapsed().as_secs_f64();
+    let n = files.len();
+    println!(
+        "ingested {n} documents ({:.1} MB of text) in {secs:.1} s (uploads done after {uploaded:.1} s): {:.0} documents/s, {:.2} MB/s; counts {counts}",
+        bytes as f64 / 1e6,
+        n as f64 / secs,
+        bytes as f64 / 1e6 / secs
+    );
+
+    let mut qids: Vec<&String> = qrels.keys().filter(|q| queries.contains_key(*q)).collect();
+    qids.sort();
+    println!("| search type | queries | p50 ms | p99 ms | max ms | nDCG@10 (first copy) |");
+    println!("|---|---:|---:|---:|---:|---:|");
+    for mode in a.search.split(',').filter(|m| !m.is_empty()) {
+        let mut lat = Vec::new();
+        let mut ndcg = 0.0;
+        for q in &qids {
+            let body = json!({"query": queries[*q], "numberOfResults": 10, "searchType": mode});
+            let t = Instant::now();
+            let r = post(format!("/v1/knowledge-bases/{kb}/retrieve"), body).await.unwrap();
+            let v: Value = r.json().await.unwrap();
+            lat.push(t.elapsed().as_secs_f64() * 1000.0);
+            let rel = &qrels[*q];
+            // A document can be several chunks: judged once, at its best rank.
+            let mut ranked: Vec<String> = Vec::new();
+            for x in v["results"].as_array().unwrap() {
+                let name = x["documentName"].as_str().unwrap();
+                let id =
+                    if name.ends_with("-0.txt") { name.trim_end_matches("-0.txt").to_owned() } else { String::new() };
+                if id.is_empty() || !ranked.contains(&id) {
+                    ranked.push(id);
+                }
+            }
+            let dcg: f64 = ranked
+                .iter()
+                .enumerate()
+                .map(|(i, id)| rel.get(id).copied().unwrap_or(0) as f64 / ((i + 2) as f64).log2())
+                .sum();
+            let mut ideal: Vec<f64> = rel.values().map(|v| *v as f64).collect();
+            ideal.sort_by(|x, y| y.total_cmp(x));
+            let idcg: f64 = ideal.iter().take(10).enumerate().map(|(i, g)| g / ((i + 2) as f64).log2()).sum();
+            if idcg > 0.0 {
+                ndcg += dcg / idcg;
+            }
+        }
+        lat.sort_by(f64::total_cmp);
+        println!(
+            "| {mode} | {} | {:.2} | {:.2} | {:.2} | {:.4} |",
+            lat.len(),
+            percentile(&lat, 50.0),
+            percentile(&lat, 99.0),
+            lat.last().copied().unwrap_or(0.0),
+            ndcg / qids.len().max(1) as f64
+        );
+    }
+}
