@@ -58,7 +58,7 @@ impl Db {
 
     /// Applies the migrations up to `version` (tests of upgrades with data in the old schema).
     pub async fn migrate_up_to(&self, version: i64) -> Result<(), StorageError> {
-        self.pool()
+        self.writer()
             .execute(
                 "CREATE TABLE IF NOT EXISTS rampart_migrations (version BIGINT PRIMARY KEY, \
                  name TEXT NOT NULL, checksum TEXT NOT NULL, applied_at BIGINT NOT NULL)",

@@ -60,7 +60,7 @@ impl Db {
             .bind(k.scopes)
             .bind(now.millis())
             .bind(k.expires_at.map(Timestamp::millis))
-            .execute(self.pool())
+            .execute(self.writer())
             .await?;
         self.api_key(Owner::Anyone, kid).await?.ok_or_else(|| StorageError::Corrupt("key vanished".into()))
     }
@@ -132,7 +132,7 @@ impl Db {
                 .bind(now.millis())
                 .bind(kid.to_string()),
         };
-        Ok(q.execute(self.pool()).await?.rows_affected() == 1)
+        Ok(q.execute(self.writer()).await?.rows_affected() == 1)
     }
 
     /// Records use, at most once a minute per key to keep the hot path cheap.
@@ -143,7 +143,7 @@ impl Db {
         .bind(now.millis())
         .bind(kid.to_string())
         .bind(now.millis() - 60_000)
-        .execute(self.pool())
+        .execute(self.writer())
         .await?;
         Ok(())
     }

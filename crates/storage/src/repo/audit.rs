@@ -66,7 +66,7 @@ impl Db {
             .bind(e.client_ip.as_deref())
             .bind(e.request_id.as_deref())
             .bind(e.detail.as_deref())
-            .execute(self.pool())
+            .execute(self.writer())
             .await?;
         Ok(())
     }

@@ -61,7 +61,7 @@ impl Db {
             .bind(r.updated_by.as_deref())
             .bind(r.created_at.millis())
             .bind(r.updated_at.millis())
-            .execute(self.pool())
+            .execute(self.writer())
             .await?;
         Ok(())
     }
@@ -77,7 +77,7 @@ impl Db {
         .bind(r.updated_at.millis())
         .bind(&r.kind)
         .bind(&r.id)
-        .execute(self.pool())
+        .execute(self.writer())
         .await?
         .rows_affected()
             == 1)
@@ -87,7 +87,7 @@ impl Db {
         Ok(sqlx::query("DELETE FROM catalog WHERE kind = $1 AND id = $2")
             .bind(kind)
             .bind(id)
-            .execute(self.pool())
+            .execute(self.writer())
             .await?
             .rows_affected()
             == 1)

@@ -138,7 +138,7 @@ impl Db {
             .bind(assistant_id)
             .bind(sealed_title.to_vec())
             .bind(now.millis())
-            .execute(self.pool())
+            .execute(self.writer())
             .await?;
         Ok(())
     }
@@ -249,7 +249,7 @@ impl Db {
         Ok(sqlx::query("DELETE FROM chat_sessions WHERE id = $1 AND user_id = $2")
             .bind(sid.to_string())
             .bind(user.to_string())
-            .execute(self.pool())
+            .execute(self.writer())
             .await?
             .rows_affected()
             == 1)
@@ -258,7 +258,7 @@ impl Db {
     pub async fn delete_all_sessions(&self, user: UserId) -> Result<u64, StorageError> {
         Ok(sqlx::query("DELETE FROM chat_sessions WHERE user_id = $1")
             .bind(user.to_string())
-            .execute(self.pool())
+            .execute(self.writer())
             .await?
             .rows_affected())
     }
@@ -293,7 +293,7 @@ impl Db {
             .bind(f.reason)
             .bind(f.sealed_text.map(<[u8]>::to_vec))
             .bind(now.millis())
-            .execute(self.pool())
+            .execute(self.writer())
             .await?;
         Ok(())
     }

@@ -42,7 +42,7 @@ impl Db {
             .bind(name)
             .bind(description)
             .bind(now.millis())
-            .execute(self.pool())
+            .execute(self.writer())
             .await?;
         Ok(GroupRecord { id: gid, name: name.into(), description: description.into(), created_at: now, members: 0 })
     }
@@ -66,7 +66,7 @@ impl Db {
     /// Deletes a group by name (memberships go with it).
     pub async fn delete_group(&self, name: &str) -> Result<bool, StorageError> {
         let n =
-            sqlx::query("DELETE FROM groups WHERE name = $1").bind(name).execute(self.pool()).await?.rows_affected();
+            sqlx::query("DELETE FROM groups WHERE name = $1").bind(name).execute(self.writer()).await?.rows_affected();
         Ok(n == 1)
     }
 

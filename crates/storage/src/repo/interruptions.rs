@@ -41,7 +41,7 @@ impl Db {
         .bind(i.activated_by.as_deref())
         .bind(i.activated_at.millis())
         .bind(i.expires_at.millis())
-        .execute(self.pool())
+        .execute(self.writer())
         .await?;
         Ok(())
     }
@@ -63,7 +63,7 @@ impl Db {
         Ok(sqlx::query("DELETE FROM service_interruptions WHERE service_type = $1 AND expires_at > $2")
             .bind(service_type)
             .bind(now.millis())
-            .execute(self.pool())
+            .execute(self.writer())
             .await?
             .rows_affected()
             == 1)

@@ -31,7 +31,7 @@ impl Db {
             .bind(user.to_string())
             .bind(assistant_id)
             .bind(now.millis())
-            .execute(self.pool())
+            .execute(self.writer())
             .await?;
         Ok(())
     }
@@ -51,7 +51,7 @@ impl Db {
             .bind(error)
             .bind(now.millis())
             .bind(jid.to_string())
-            .execute(self.pool())
+            .execute(self.writer())
             .await?;
         Ok(())
     }
@@ -85,7 +85,7 @@ impl Db {
         )
         .bind(reason)
         .bind(now.millis())
-        .execute(self.pool())
+        .execute(self.writer())
         .await?
         .rows_affected())
     }

@@ -259,7 +259,7 @@ impl Db {
     pub async fn delete_kb(&self, kb: KnowledgeBaseId) -> Result<bool, StorageError> {
         Ok(sqlx::query("DELETE FROM knowledge_bases WHERE id = $1")
             .bind(kb.to_string())
-            .execute(self.pool())
+            .execute(self.writer())
             .await?
             .rows_affected()
             == 1)
@@ -494,7 +494,7 @@ impl Db {
     /// After a restart: documents left `processing` go back to `pending`.
     pub async fn requeue_processing_documents(&self) -> Result<u64, StorageError> {
         Ok(sqlx::query("UPDATE kb_documents SET status = 'pending' WHERE status = 'processing'")
-            .execute(self.pool())
+            .execute(self.writer())
             .await?
             .rows_affected())
     }
@@ -512,7 +512,7 @@ impl Db {
         .bind(now.millis())
         .bind(kb.to_string())
         .bind(doc.to_string())
-        .execute(self.pool())
+        .execute(self.writer())
         .await?
         .rows_affected()
             == 1)
@@ -607,7 +607,7 @@ impl Db {
         Ok(sqlx::query("DELETE FROM kb_documents WHERE kb_id = $1 AND id = $2")
             .bind(kb.to_string())
             .bind(doc.to_string())
-            .execute(self.pool())
+            .execute(self.writer())
             .await?
             .rows_affected()
             == 1)

@@ -16,14 +16,14 @@ impl Db {
         sqlx::query("INSERT INTO meta (meta_key, meta_value) VALUES ($1, $2) ON CONFLICT (meta_key) DO UPDATE SET meta_value = $2")
             .bind(key)
             .bind(value)
-            .execute(self.pool())
+            .execute(self.writer())
             .await?;
         Ok(())
     }
 
     /// Deletes a key; true if this call removed it.
     pub async fn meta_take(&self, key: &str) -> Result<bool, StorageError> {
-        Ok(sqlx::query("DELETE FROM meta WHERE meta_key = $1").bind(key).execute(self.pool()).await?.rows_affected()
+        Ok(sqlx::query("DELETE FROM meta WHERE meta_key = $1").bind(key).execute(self.writer()).await?.rows_affected()
             == 1)
     }
 }

@@ -62,7 +62,7 @@ impl Db {
         let n = sqlx::query("UPDATE user_mfa SET last_step = $1 WHERE user_id = $2 AND last_step < $1")
             .bind(step)
             .bind(uid.to_string())
-            .execute(self.pool())
+            .execute(self.writer())
             .await?
             .rows_affected();
         Ok(n == 1)
@@ -100,7 +100,7 @@ impl Db {
         .bind(now.millis())
         .bind(uid.to_string())
         .bind(code_hash)
-        .execute(self.pool())
+        .execute(self.writer())
         .await?
         .rows_affected();
         Ok(n == 1)

@@ -52,7 +52,7 @@ impl Db {
         .bind(c.nonce)
         .bind(now.millis())
         .bind(c.expires_at.millis())
-        .execute(self.pool())
+        .execute(self.writer())
         .await?;
         Ok(())
     }
@@ -76,7 +76,7 @@ impl Db {
         let n = sqlx::query("UPDATE oauth_codes SET used_at = $1 WHERE code_hash = $2 AND used_at IS NULL")
             .bind(now.millis())
             .bind(code_hash)
-            .execute(self.pool())
+            .execute(self.writer())
             .await?
             .rows_affected();
         if n != 1 {
@@ -98,7 +98,7 @@ impl Db {
         sqlx::query("UPDATE oauth_codes SET family_id = $1 WHERE code_hash = $2")
             .bind(family.to_string())
             .bind(code_hash)
-            .execute(self.pool())
+            .execute(self.writer())
             .await?;
         Ok(())
     }

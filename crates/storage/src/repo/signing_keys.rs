@@ -28,7 +28,7 @@ impl Db {
             .bind(alg)
             .bind(sealed.to_vec())
             .bind(now.millis())
-            .execute(self.pool())
+            .execute(self.writer())
             .await?;
         Ok(())
     }
@@ -58,7 +58,7 @@ impl Db {
         Ok(sqlx::query("UPDATE signing_keys SET retired_at = $1, publish_until = $2 WHERE retired_at IS NULL")
             .bind(now.millis())
             .bind(publish_until.millis())
-            .execute(self.pool())
+            .execute(self.writer())
             .await?
             .rows_affected())
     }

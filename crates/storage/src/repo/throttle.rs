@@ -43,7 +43,7 @@ impl Db {
         .bind(window_ms)
         .bind(max)
         .bind(lock_ms)
-        .fetch_one(self.pool())
+        .fetch_one(self.writer())
         .await?;
         let failures: i64 = row.try_get(0)?;
         let until: Option<i64> = row.try_get(1)?;
@@ -56,14 +56,14 @@ impl Db {
         Ok(sqlx::query("DELETE FROM login_throttle WHERE throttle_key = $1 OR throttle_key LIKE $2 ESCAPE '\\'")
             .bind(prefix)
             .bind(like)
-            .execute(self.pool())
+            .execute(self.writer())
             .await?
             .rows_affected())
     }
 
     /// Clears a key after a success.
     pub async fn throttle_clear(&self, key: &str) -> Result<(), StorageError> {
-        sqlx::query("DELETE FROM login_throttle WHERE throttle_key = $1").bind(key).execute(self.pool()).await?;
+        sqlx::query("DELETE FROM login_throttle WHERE throttle_key = $1").bind(key).execute(self.writer()).await?;
         Ok(())
     }
 }

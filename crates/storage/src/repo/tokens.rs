@@ -115,7 +115,7 @@ impl Db {
         let n = sqlx::query("UPDATE refresh_tokens SET used_at = $1 WHERE token_hash = $2 AND used_at IS NULL")
             .bind(now.millis())
             .bind(token_hash)
-            .execute(self.pool())
+            .execute(self.writer())
             .await?
             .rows_affected();
         Ok(if n == 1 { RefreshLookup::Fresh(fam) } else { RefreshLookup::Reused(fam) })
@@ -165,7 +165,7 @@ impl Db {
             .bind(reason)
             .bind(fid.to_string())
             .bind(uid.to_string())
-            .execute(self.pool())
+            .execute(self.writer())
             .await?
             .rows_affected();
         Ok(n == 1)
@@ -179,7 +179,7 @@ impl Db {
         .bind(now.millis())
         .bind(reason)
         .bind(uid.to_string())
-        .execute(self.pool())
+        .execute(self.writer())
         .await?
         .rows_affected())
     }
@@ -219,7 +219,7 @@ impl Db {
             .bind(kind)
             .bind(now.millis())
             .bind(expires_at.millis())
-            .execute(self.pool())
+            .execute(self.writer())
             .await?;
         Ok(())
     }
@@ -234,7 +234,7 @@ impl Db {
             sqlx::query("UPDATE auth_challenges SET attempts = attempts + 1 WHERE id_hash = $1 AND expires_at > $2")
                 .bind(id_hash)
                 .bind(now.millis())
-                .execute(self.pool())
+                .execute(self.writer())
                 .await?
                 .rows_affected();
         if n != 1 {
@@ -279,7 +279,7 @@ impl Db {
     pub async fn delete_challenge(&self, id_hash: &str) -> Result<bool, StorageError> {
         Ok(sqlx::query("DELETE FROM auth_challenges WHERE id_hash = $1")
             .bind(id_hash)
-            .execute(self.pool())
+            .execute(self.writer())
             .await?
             .rows_affected()
             == 1)

@@ -277,7 +277,7 @@ impl Db {
             .bind(hash)
             .bind(now.millis())
             .bind(uid.to_string())
-            .execute(self.pool())
+            .execute(self.writer())
             .await?
             .rows_affected();
         Ok(n == 1)
@@ -288,7 +288,7 @@ impl Db {
             .bind(display_name)
             .bind(now.millis())
             .bind(uid.to_string())
-            .execute(self.pool())
+            .execute(self.writer())
             .await?
             .rows_affected();
         Ok(n == 1)
