@@ -1055,13 +1055,19 @@ impl KnowledgeService {
             return Ok(Vec::new());
         }
         let allowed: Vec<KnowledgeBaseId> = kbs.iter().map(|kb| kb.0).collect();
-        let depth = self.inner.cfg.fusion_depth.max(k);
+        let reranker = self.inner.cfg.reranker.as_deref().and_then(|id| self.models().reranker(id));
+        // How many passages come out; each ranking goes deeper only when two are fused (a
+        // deeper top-k costs the BM25 search its pruning).
+        let wanted_n = if reranker.is_some() { k.max(self.inner.cfg.rerank_candidates) } else { k };
+        let fusing = mode == SearchMode::Hybrid && kbs.iter().any(|kb| kb.1.is_some());
+        let depth = if fusing { self.inner.cfg.fusion_depth.max(wanted_n) } else { wanted_n };
         let lexical = match mode {
             SearchMode::Semantic => Vec::new(),
             _ => self.inner.index.search(query, &allowed, depth)?,
         };
         let dense = match mode {
             SearchMode::Lexical => Vec::new(),
+            _ if !kbs.iter().any(|kb| kb.1.is_some()) => Vec::new(),
             _ => self.dense_hits(query, &kbs, depth).await?,
         };
         let ranked = match mode {
@@ -1074,9 +1080,7 @@ impl KnowledgeService {
                 crate::fuse::rrf(&[&l, &d], crate::fuse::RRF_K)
             }
         };
-        let reranker = self.inner.cfg.reranker.as_deref().and_then(|id| self.models().reranker(id));
-        let fetch = if reranker.is_some() { k.max(self.inner.cfg.rerank_candidates) } else { k };
-        let mut out = self.passages(&ranked[..ranked.len().min(fetch)], &allowed).await?;
+        let mut out = self.passages(&ranked[..ranked.len().min(wanted_n)], &allowed).await?;
         if let Some(r) = reranker {
             let texts: Vec<String> = out.iter().map(|x| x.text.clone()).collect();
             match r.rerank(query, &texts).await {

@@ -46,16 +46,15 @@ impl AnthropicConfig {
 #[derive(Clone, Debug)]
 pub struct Anthropic {
     http: reqwest::Client,
+    /// The endpoint, parsed once (parsing a URL per request showed up in profiles).
+    endpoint: url::Url,
     cfg: AnthropicConfig,
 }
 
 impl Anthropic {
     pub fn new(cfg: AnthropicConfig) -> Result<Self, ProviderError> {
-        Ok(Self { http: http::client(cfg.timeout)?, cfg })
-    }
-
-    fn url(&self) -> String {
-        format!("{}/v1/messages", self.cfg.base_url.as_str().trim_end_matches('/'))
+        let endpoint = crate::http::join(&cfg.base_url, "v1/messages")?;
+        Ok(Self { http: http::client(cfg.timeout)?, endpoint, cfg })
     }
 
     /// A streamed reply: `Delta`s, then one `Done`. A failure after the response was accepted
@@ -64,7 +63,7 @@ impl Anthropic {
         let body = body(&self.cfg.model, req);
         let key = self.cfg.api_key.as_ref().map(|k| k.expose().as_str());
         let make = || {
-            let r = self.http.post(self.url()).header("anthropic-version", ANTHROPIC_VERSION).json(&body);
+            let r = self.http.post(self.endpoint.clone()).header("anthropic-version", ANTHROPIC_VERSION).json(&body);
             match key.and_then(|k| reqwest::header::HeaderValue::from_str(k).ok()) {
                 Some(mut v) => {
                     v.set_sensitive(true);

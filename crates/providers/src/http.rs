@@ -28,6 +28,13 @@ pub(crate) fn client(timeout: Duration) -> Result<reqwest::Client, ProviderError
         .map_err(|e| ProviderError::new(ProviderErrorKind::Network, false, format!("http client: {e}")))
 }
 
+/// `base` (an administrator's URL) with `path` appended, parsed once when a client is built.
+pub(crate) fn join(base: &url::Url, path: &str) -> Result<url::Url, ProviderError> {
+    format!("{}/{path}", base.as_str().trim_end_matches('/'))
+        .parse()
+        .map_err(|e| ProviderError::new(ProviderErrorKind::Config, false, format!("endpoint URL: {e}")))
+}
+
 /// The wait before retry number `attempt + 1`, unless the upstream said how long.
 pub(crate) fn backoff(attempt: u32) -> Duration {
     Duration::from_millis(250u64 << attempt.min(6))

@@ -26,6 +26,8 @@ pub struct OpenAiConfig {
 #[derive(Clone, Debug)]
 pub struct OpenAiCompatible {
     http: reqwest::Client,
+    /// The endpoint, parsed once (parsing a URL per request showed up in profiles).
+    endpoint: url::Url,
     cfg: OpenAiConfig,
 }
 
@@ -45,7 +47,8 @@ pub use crate::stream::EventStream;
 
 impl OpenAiCompatible {
     pub fn new(cfg: OpenAiConfig) -> Result<Self, ProviderError> {
-        Ok(Self { http: http::client(cfg.timeout)?, cfg })
+        let endpoint = crate::http::join(&cfg.base_url, "chat/completions")?;
+        Ok(Self { http: http::client(cfg.timeout)?, endpoint, cfg })
     }
 
     fn body(&self, req: &ChatRequest, stream: bool) -> Value {
@@ -65,15 +68,11 @@ impl OpenAiCompatible {
         b
     }
 
-    fn url(&self) -> String {
-        format!("{}/chat/completions", self.cfg.base_url.as_str().trim_end_matches('/'))
-    }
-
     /// Sends the request, retrying retryable failures; returns the successful response.
     async fn send(&self, body: &Value) -> Result<reqwest::Response, ProviderError> {
         let key = self.cfg.api_key.as_ref().map(|k| k.expose().as_str());
         let make = || {
-            let r = self.http.post(self.url()).json(body);
+            let r = self.http.post(self.endpoint.clone()).json(body);
             match key {
                 Some(k) => r.bearer_auth(k),
                 None => r,

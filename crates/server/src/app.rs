@@ -50,7 +50,7 @@ pub async fn build_state_with_clock(config: Config, clock: SharedClock) -> anyho
         ),
         None => None,
     };
-    let state = AppState {
+    let state = AppState::new(crate::state::AppInner {
         config: Arc::new(config),
         db,
         identity,
@@ -63,7 +63,7 @@ pub async fn build_state_with_clock(config: Config, clock: SharedClock) -> anyho
         bus,
         ready: Arc::new(AtomicBool::new(true)),
         in_flight: Arc::new(AtomicUsize::new(0)),
-    };
+    });
     if let Some(bus) = &state.bus {
         let b = bus.clone();
         state.knowledge.on_index_change(move |c| {

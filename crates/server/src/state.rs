@@ -147,8 +147,25 @@ impl RealtimeLimits {
     }
 }
 
+/// The application state handlers and layers receive: one reference-counted pointer, so that
+/// the several copies a request makes (extractors, middleware) cost one atomic increment each.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<AppInner>);
+
+impl std::ops::Deref for AppState {
+    type Target = AppInner;
+    fn deref(&self) -> &AppInner {
+        &self.0
+    }
+}
+
+impl AppState {
+    pub fn new(inner: AppInner) -> Self {
+        Self(Arc::new(inner))
+    }
+}
+
+pub struct AppInner {
     pub config: Arc<Config>,
     pub db: Db,
     pub identity: Identity,
