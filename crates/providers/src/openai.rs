@@ -6,8 +6,8 @@ use crate::types::{ChatEvent, ChatRequest, Completion, Usage};
 use crate::{http, stream};
 use eventsource_stream::Event;
 use rampart_core::Secret;
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use std::time::Duration;
 
 #[derive(Clone, Debug)]
@@ -45,31 +45,87 @@ impl From<ApiUsage> for Usage {
 
 pub use crate::stream::EventStream;
 
+/// The request body (typed: a `serde_json::Value` per request showed up in profiles).
+#[derive(Serialize)]
+struct ApiRequest<'a> {
+    model: &'a str,
+    messages: &'a [crate::types::ChatMessage],
+    stream: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    stream_options: Option<StreamOptions>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    max_tokens: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    temperature: Option<f32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    top_p: Option<f32>,
+}
+
+#[derive(Serialize)]
+struct StreamOptions {
+    include_usage: bool,
+}
+
+#[derive(Deserialize)]
+struct ApiCompletion {
+    #[serde(default)]
+    choices: Vec<ApiChoice>,
+    usage: Option<ApiUsage>,
+}
+
+#[derive(Deserialize)]
+struct ApiChoice {
+    message: ApiMessage,
+    finish_reason: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct ApiMessage {
+    content: Option<String>,
+}
+
+/// One streamed chunk: `choices[0].delta.content`, `finish_reason`, a last chunk with `usage`,
+/// or an `error` object.
+#[derive(Deserialize)]
+struct ApiChunk {
+    #[serde(default)]
+    choices: Vec<ChunkChoice>,
+    usage: Option<ApiUsage>,
+    error: Option<Value>,
+}
+
+#[derive(Deserialize)]
+struct ChunkChoice {
+    #[serde(default)]
+    delta: ChunkDelta,
+    finish_reason: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+struct ChunkDelta {
+    content: Option<String>,
+}
+
 impl OpenAiCompatible {
     pub fn new(cfg: OpenAiConfig) -> Result<Self, ProviderError> {
         let endpoint = crate::http::join(&cfg.base_url, "chat/completions")?;
         Ok(Self { http: http::client(cfg.timeout)?, endpoint, cfg })
     }
 
-    fn body(&self, req: &ChatRequest, stream: bool) -> Value {
-        let mut b = json!({"model": self.cfg.model, "messages": req.messages, "stream": stream});
-        if stream {
-            b["stream_options"] = json!({"include_usage": true});
+    fn body<'a>(&'a self, req: &'a ChatRequest, stream: bool) -> ApiRequest<'a> {
+        ApiRequest {
+            model: &self.cfg.model,
+            messages: &req.messages,
+            stream,
+            stream_options: stream.then_some(StreamOptions { include_usage: true }),
+            max_tokens: req.max_tokens,
+            temperature: req.temperature,
+            top_p: req.top_p,
         }
-        if let Some(v) = req.max_tokens {
-            b["max_tokens"] = json!(v);
-        }
-        if let Some(v) = req.temperature {
-            b["temperature"] = json!(v);
-        }
-        if let Some(v) = req.top_p {
-            b["top_p"] = json!(v);
-        }
-        b
     }
 
     /// Sends the request, retrying retryable failures; returns the successful response.
-    async fn send(&self, body: &Value) -> Result<reqwest::Response, ProviderError> {
+    async fn send(&self, body: &ApiRequest<'_>) -> Result<reqwest::Response, ProviderError> {
         let key = self.cfg.api_key.as_ref().map(|k| k.expose().as_str());
         let make = || {
             let r = self.http.post(self.endpoint.clone()).json(body);
@@ -84,14 +140,15 @@ impl OpenAiCompatible {
     /// One whole reply.
     pub async fn complete(&self, req: &ChatRequest) -> Result<Completion, ProviderError> {
         let resp = self.send(&self.body(req, false)).await?;
-        let v: Value = resp.json().await.map_err(|e| ProviderError::from_reqwest(&e))?;
-        let choice = &v["choices"][0];
-        let text = choice["message"]["content"]
-            .as_str()
-            .ok_or_else(|| ProviderError::new(ProviderErrorKind::Protocol, false, "no choices[0].message.content"))?
-            .to_owned();
-        let usage = serde_json::from_value::<ApiUsage>(v["usage"].clone()).ok().map(Usage::from);
-        Ok(Completion { text, usage, finish_reason: choice["finish_reason"].as_str().map(str::to_owned) })
+        let bytes = resp.bytes().await.map_err(|e| ProviderError::from_reqwest(&e))?;
+        let v: ApiCompletion = serde_json::from_slice(&bytes)
+            .map_err(|e| ProviderError::new(ProviderErrorKind::Protocol, false, format!("malformed response: {e}")))?;
+        let choice = v.choices.into_iter().next();
+        let (text, finish_reason) = match choice {
+            Some(ApiChoice { message: ApiMessage { content: Some(text) }, finish_reason }) => (text, finish_reason),
+            _ => return Err(ProviderError::new(ProviderErrorKind::Protocol, false, "no choices[0].message.content")),
+        };
+        Ok(Completion { text, usage: v.usage.map(Usage::from), finish_reason })
     }
 
     /// A streamed reply: `Delta`s, then one `Done`. A failure after output has started is
@@ -114,22 +171,20 @@ impl stream::Decoder<Event> for Chunks {
         if ev.data.trim() == "[DONE]" {
             return Ok(Some(ChatEvent::Done { usage: self.usage, finish_reason: self.finish.take() }));
         }
-        let v: Value = serde_json::from_str(&ev.data)
+        let v: ApiChunk = serde_json::from_str(&ev.data)
             .map_err(|e| ProviderError::new(ProviderErrorKind::Protocol, false, format!("bad chunk: {e}")))?;
-        if let Some(err) = v.get("error") {
+        if let Some(err) = v.error {
             let detail = format!("error event: {}", err.to_string().chars().take(300).collect::<String>());
             return Err(ProviderError::new(ProviderErrorKind::Upstream, false, detail));
         }
-        if let Ok(u) = serde_json::from_value::<ApiUsage>(v["usage"].clone()) {
+        if let Some(u) = v.usage {
             self.usage = Some(u.into());
         }
-        if let Some(f) = v["choices"][0]["finish_reason"].as_str() {
-            self.finish = Some(f.to_owned());
+        let Some(choice) = v.choices.into_iter().next() else { return Ok(None) };
+        if let Some(f) = choice.finish_reason {
+            self.finish = Some(f);
         }
-        Ok(v["choices"][0]["delta"]["content"]
-            .as_str()
-            .filter(|t| !t.is_empty())
-            .map(|t| ChatEvent::Delta(t.to_owned())))
+        Ok(choice.delta.content.filter(|t| !t.is_empty()).map(ChatEvent::Delta))
     }
 
     fn end(&mut self) -> Result<ChatEvent, ProviderError> {

@@ -3,14 +3,14 @@
 use clap::Parser;
 use std::process::ExitCode;
 
-/// mimalloc instead of glibc's malloc: per-request allocations were a quarter of a chat
-/// completion's CPU under load with glibc (bench/RESULTS.md).
+/// mimalloc instead of glibc's malloc (why, and its settings: `crates/alloc`).
 #[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static ALLOCATOR: rampart_alloc::Allocator = rampart_alloc::Allocator;
 
 // The CLI reports fatal errors on stderr; that is its job.
 #[allow(clippy::print_stderr)]
 fn main() -> ExitCode {
+    rampart_alloc::tune();
     let cli = rampart_server::cli::Cli::parse();
     let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,

@@ -137,9 +137,82 @@ fn history(r: &CompletionRequest) -> ApiResult<Vec<ChatMessage>> {
     Ok(out)
 }
 
-fn usage_json(u: Option<Usage>) -> Value {
-    let u = u.unwrap_or_default();
-    json!({"prompt_tokens": u.input_tokens, "completion_tokens": u.output_tokens, "total_tokens": u.input_tokens + u.output_tokens})
+/// OpenAI's `usage` object.
+#[derive(Serialize)]
+struct UsageOut {
+    prompt_tokens: u64,
+    completion_tokens: u64,
+    total_tokens: u64,
+}
+
+impl From<Option<Usage>> for UsageOut {
+    fn from(u: Option<Usage>) -> Self {
+        let u = u.unwrap_or_default();
+        Self {
+            prompt_tokens: u.input_tokens,
+            completion_tokens: u.output_tokens,
+            total_tokens: u.input_tokens + u.output_tokens,
+        }
+    }
+}
+
+// Response bodies are typed (built per request; `json!` values showed up in profiles).
+
+#[derive(Serialize)]
+struct CompletionOut<'a> {
+    id: &'a str,
+    object: &'static str,
+    created: i64,
+    model: &'a str,
+    choices: [ChoiceOut<'a>; 1],
+    usage: UsageOut,
+    /// An extension OpenAI clients ignore: the documents a `rag` assistant drew on.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sources: Option<Vec<rampart_core::llm::SourceDocument>>,
+}
+
+#[derive(Serialize)]
+struct ChoiceOut<'a> {
+    index: u32,
+    message: MessageOut<'a>,
+    finish_reason: &'a str,
+}
+
+#[derive(Serialize)]
+struct MessageOut<'a> {
+    role: &'static str,
+    content: &'a str,
+}
+
+#[derive(Serialize)]
+struct ChunkOut<'a> {
+    id: &'a str,
+    object: &'static str,
+    created: i64,
+    model: &'a str,
+    choices: [ChunkChoiceOut<'a>; 1],
+}
+
+#[derive(Serialize)]
+struct ChunkChoiceOut<'a> {
+    index: u32,
+    delta: DeltaOut<'a>,
+    finish_reason: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+struct DeltaOut<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    role: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    content: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+struct UsageChunkOut {
+    object: &'static str,
+    choices: [(); 0],
+    usage: UsageOut,
 }
 
 /// Chat completions, streamed (SSE, `data: [DONE]` at the end) or not.
@@ -182,48 +255,61 @@ async fn completions(
             }
         }
         tracing::debug!(assistant = %model, ms = started.elapsed().as_millis() as u64, "completion");
-        let mut body = json!({"id": id, "object": "chat.completion", "created": created, "model": model,
-            "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": fin.1.unwrap_or_else(|| "stop".into())}],
-            "usage": usage_json(fin.0)});
-        // An extension OpenAI clients ignore: the documents a `rag` assistant drew on.
-        if let Some(docs) = sources {
-            body["sources"] = json!(docs);
-        }
+        let body = CompletionOut {
+            id: &id,
+            object: "chat.completion",
+            created,
+            model: &model,
+            choices: [ChoiceOut {
+                index: 0,
+                message: MessageOut { role: "assistant", content: &text },
+                finish_reason: fin.1.as_deref().unwrap_or("stop"),
+            }],
+            usage: fin.0.into(),
+            sources,
+        };
         return Ok(axum::Json(body).into_response());
     }
     let include_usage = r.stream_options.as_ref().is_some_and(|o| o["include_usage"] == json!(true));
-    let chunk = move |delta: Value, finish: Option<String>| {
-        json!({"id": id, "object": "chat.completion.chunk", "created": created, "model": model,
-               "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]})
+    // Each SSE event's data, serialized here once.
+    let chunk = move |delta: DeltaOut<'_>, finish: Option<&str>| {
+        let c = ChunkOut {
+            id: &id,
+            object: "chat.completion.chunk",
+            created,
+            model: &model,
+            choices: [ChunkChoiceOut { index: 0, delta, finish_reason: finish }],
+        };
+        serde_json::to_string(&c).unwrap_or_default()
     };
-    let first = chunk(json!({"role": "assistant", "content": ""}), None);
+    let first = chunk(DeltaOut { role: Some("assistant"), content: Some("") }, None);
     let body = futures::stream::once(async move { first }).chain(events.flat_map(move |ev| {
-        let items: Vec<Value> = match ev {
-            Ok(ChatEvent::Delta(t)) => vec![chunk(json!({"content": t}), None)],
+        let items: Vec<String> = match ev {
+            Ok(ChatEvent::Delta(t)) => vec![chunk(DeltaOut { role: None, content: Some(&t) }, None)],
             Ok(ChatEvent::Citation { .. } | ChatEvent::Sources(_)) => Vec::new(),
             Ok(ChatEvent::Done { usage, finish_reason }) => {
-                let mut v = vec![chunk(json!({}), Some(finish_reason.unwrap_or_else(|| "stop".into())))];
+                let mut v = vec![chunk(
+                    DeltaOut { role: None, content: None },
+                    Some(finish_reason.as_deref().unwrap_or("stop")),
+                )];
                 if include_usage {
-                    v.push(json!({"object": "chat.completion.chunk", "choices": [], "usage": usage_json(usage)}));
+                    let u = UsageChunkOut { object: "chat.completion.chunk", choices: [], usage: usage.into() };
+                    v.push(serde_json::to_string(&u).unwrap_or_default());
                 }
-                v.push(Value::String("[DONE]".into()));
+                v.push("[DONE]".to_owned());
                 v
             }
             Err(e) => {
                 tracing::warn!(error = %e, "model stream failed");
                 vec![
-                    json!({"error": {"message": ErrorCode::UpstreamError.default_message(), "type": "upstream_error"}}),
+                    json!({"error": {"message": ErrorCode::UpstreamError.default_message(), "type": "upstream_error"}})
+                        .to_string(),
                 ]
             }
         };
         futures::stream::iter(items)
     }));
-    let sse = body.map(|v| {
-        Ok::<_, std::convert::Infallible>(match v {
-            Value::String(s) if s == "[DONE]" => Event::default().data("[DONE]"),
-            other => Event::default().data(other.to_string()),
-        })
-    });
+    let sse = body.map(|data| Ok::<_, std::convert::Infallible>(Event::default().data(data)));
     Ok(Sse::new(sse).keep_alive(KeepAlive::default()).into_response())
 }
 
