@@ -1,12 +1,21 @@
 //! `rampart-edge`: what sits in front of every route, as plain functions and tower layers
-//! over `http` types (no web framework).
-//!
-//! Now: the client address behind trusted proxies, and request ids. Issue 5 adds IP sets,
-//! rate limits, WAF rules, geo, origin verification, CORS and security headers here.
-//! Depends on `rampart-core` only.
+//! over `http` types (no web framework): the client address behind trusted proxies, request
+//! ids, IP sets, rate limits, the WAF (limits and SQL-injection / XSS detection), origin
+//! verification and security headers. The order of the pipeline is documented in
+//! [`layer`] and docs/ARCHITECTURE.md. Depends on `rampart-core` only.
 
 pub mod client_ip;
+pub mod headers;
+pub mod ipset;
+pub mod layer;
+pub mod metrics;
+pub mod rate;
 pub mod request_id;
+pub mod waf;
 
-pub use client_ip::client_ip;
+pub use client_ip::{ClientIp, client_ip};
+pub use ipset::IpSet;
+pub use layer::{EdgeLayer, EdgePolicy};
+pub use metrics::EdgeMetrics;
+pub use rate::{Decision, KeyedRate, Rate};
 pub use request_id::{RequestId, RequestIdLayer};

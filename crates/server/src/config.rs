@@ -554,11 +554,95 @@ pub struct CryptoConfig {
     pub previous_key_files: Vec<PathBuf>,
 }
 
-#[derive(Clone, Debug, Default, Deserialize)]
+#[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct EdgeConfig {
-    /// Proxies (CIDRs) whose `X-Forwarded-For` is believed.
+    /// Proxies (CIDRs) whose `X-Forwarded-For` / `Forwarded` is believed.
     pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// The seeds' `WAFAllowedIPv4Ranges`: `["0.0.0.0/0"]` (the default) means off; otherwise
+    /// IPv4 clients outside these ranges are refused.
+    pub allowed_ipv4_ranges: Vec<ipnet::Ipv4Net>,
+    /// IPv6 clients allowed; default `["::/0"]`. When either list restricts, the other one is
+    /// enforced too (set `allowed_ipv6_ranges = []` to refuse IPv6 altogether).
+    pub allowed_ipv6_ranges: Vec<ipnet::Ipv6Net>,
+    /// Always refused (IPv4 and IPv6).
+    pub denied_ranges: Vec<ipnet::IpNet>,
+    /// SQL-injection / XSS inspection: `block`, `count` or `off`.
+    pub waf_mode: String,
+    /// More routes whose body (or query) is not inspected, besides the built-in ones.
+    pub waf_exclusions: Vec<WafExclusionConfig>,
+    pub max_header_bytes: usize,
+    pub max_headers_total: usize,
+    pub max_query_bytes: usize,
+    pub max_json_depth: usize,
+    pub max_json_string: usize,
+    /// Rate-based rule per client address, every path: this many requests per `ip_rate_window`
+    /// (0: off). Default 2,000 per 5 minutes, like the seeds' WAF rule.
+    pub ip_rate_limit: u32,
+    pub ip_rate_window: Dur,
+    /// Sign-in, sign-up, MFA and token endpoints, per client address: this many per minute (0: off).
+    pub auth_rate_per_minute: u32,
+    /// Addresses the two per-address rules do not apply to (default loopback: local probes and
+    /// a same-host reverse proxy that is not configured as trusted).
+    pub rate_exempt: Vec<ipnet::IpNet>,
+    /// Token bucket per API key (requests per second, burst), as the seeds' API Gateway usage plan.
+    pub api_key_rate: u32,
+    pub api_key_burst: u32,
+    /// Token bucket per signed-in user on other credentials (0: off).
+    pub user_rate: u32,
+    pub user_burst: u32,
+    /// The `X-Origin-Verify` value a fronting CDN adds (as GAIA's CloudFront). When set, every
+    /// request but `/healthz` and `/readyz` must carry it.
+    pub origin_verify_secret: Option<rampart_core::Secret<String>>,
+    /// Browser origins allowed to call the API cross-origin (exact `scheme://host[:port]`).
+    pub cors_origins: Vec<String>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WafExclusionConfig {
+    /// `*` matches one path segment, a trailing `**` any rest.
+    pub path: String,
+    /// Default: every method.
+    #[serde(default)]
+    pub method: Option<String>,
+    #[serde(default = "yes")]
+    pub body: bool,
+    #[serde(default)]
+    pub query: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl Default for EdgeConfig {
+    fn default() -> Self {
+        let l = rampart_edge::waf::Limits::default();
+        Self {
+            trusted_proxies: Vec::new(),
+            allowed_ipv4_ranges: vec![ipnet::Ipv4Net::default()],
+            allowed_ipv6_ranges: vec![ipnet::Ipv6Net::default()],
+            denied_ranges: Vec::new(),
+            waf_mode: "block".into(),
+            waf_exclusions: Vec::new(),
+            max_header_bytes: l.max_header_bytes,
+            max_headers_total: l.max_headers_total,
+            max_query_bytes: l.max_query_bytes,
+            max_json_depth: l.max_json_depth,
+            max_json_string: l.max_json_string,
+            ip_rate_limit: 2000,
+            ip_rate_window: Dur(Duration::from_secs(300)),
+            auth_rate_per_minute: 60,
+            rate_exempt: vec!["127.0.0.0/8".parse().expect("net"), "::1/128".parse().expect("net")],
+            api_key_rate: 100,
+            api_key_burst: 50,
+            user_rate: 100,
+            user_burst: 50,
+            origin_verify_secret: None,
+            cors_origins: Vec::new(),
+        }
+    }
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -768,6 +852,41 @@ impl Config {
                         c.client_id
                     );
                 }
+            }
+        }
+        let e = &self.edge;
+        e.waf_mode.parse::<rampart_edge::waf::Mode>().map_err(|m| anyhow::anyhow!("edge.waf_mode: {m}"))?;
+        for x in &e.waf_exclusions {
+            if !x.path.starts_with('/') {
+                bail!("edge.waf_exclusions: path {:?} must start with /", x.path);
+            }
+            if let Some(m) = &x.method {
+                m.parse::<axum::http::Method>()
+                    .map_err(|_| anyhow::anyhow!("edge.waf_exclusions: bad method {m:?}"))?;
+            }
+        }
+        if e.max_json_depth < 4 || e.max_header_bytes < 1024 || e.max_headers_total < e.max_header_bytes {
+            bail!(
+                "edge limits too small: max_json_depth >= 4, max_header_bytes >= 1024, max_headers_total >= max_header_bytes"
+            );
+        }
+        if e.ip_rate_limit > 0 && e.ip_rate_window.0 < Duration::from_secs(1) {
+            bail!("edge.ip_rate_window must be at least 1s");
+        }
+        if e.api_key_rate == 0 || e.api_key_burst == 0 {
+            bail!("edge.api_key_rate and edge.api_key_burst must be at least 1");
+        }
+        if let Some(s) = &e.origin_verify_secret
+            && s.expose().len() < 16
+        {
+            bail!("edge.origin_verify_secret must be at least 16 characters");
+        }
+        for o in &e.cors_origins {
+            let u = url::Url::parse(o).with_context(|| format!("edge.cors_origins: {o:?} is not an origin"))?;
+            if o == "*" || u.origin().ascii_serialization() != o.trim_end_matches('/') {
+                bail!(
+                    "edge.cors_origins: {o:?} must be an exact origin such as https://app.example.com (no wildcard, no path)"
+                );
             }
         }
         let mut seen = std::collections::HashSet::new();

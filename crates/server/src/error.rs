@@ -14,13 +14,15 @@ pub struct ApiError {
     pub code: ErrorCode,
     pub message: String,
     pub retry_after: Option<u64>,
+    /// Extra response headers (`RateLimit-*`).
+    pub headers: Vec<(&'static str, String)>,
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;
 
 impl ApiError {
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
-        Self { code, message: message.into(), retry_after: None }
+        Self { code, message: message.into(), retry_after: None, headers: Vec::new() }
     }
     pub fn code(code: ErrorCode) -> Self {
         Self::new(code, code.default_message())
@@ -40,6 +42,11 @@ impl IntoResponse for ApiError {
         {
             resp.headers_mut().insert(header::RETRY_AFTER, v);
         }
+        for (k, v) in &self.headers {
+            if let Ok(v) = HeaderValue::from_str(v) {
+                resp.headers_mut().insert(*k, v);
+            }
+        }
         if status == StatusCode::UNAUTHORIZED {
             resp.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
@@ -53,7 +60,7 @@ impl From<rampart_chat::ChatError> for ApiError {
         if code.http_status() >= 500 {
             tracing::error!(error = %e, "internal error");
         }
-        ApiError { code, message: e.public_message(), retry_after: None }
+        ApiError { code, message: e.public_message(), retry_after: None, headers: Vec::new() }
     }
 }
 
@@ -71,7 +78,7 @@ impl From<IdentityError> for ApiError {
             IdentityError::Locked { retry_after_secs } => Some(retry_after_secs),
             _ => None,
         };
-        ApiError { code, message: e.public_message(), retry_after }
+        ApiError { code, message: e.public_message(), retry_after, headers: Vec::new() }
     }
 }
 

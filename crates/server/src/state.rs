@@ -184,6 +184,34 @@ pub struct AppInner {
     pub ready: Arc<AtomicBool>,
     /// Requests being served right now; above `server.max_in_flight`, `/readyz` says saturated.
     pub in_flight: Arc<AtomicUsize>,
+    /// Edge refusals and WAF matches by rule.
+    pub edge_metrics: Arc<rampart_edge::EdgeMetrics>,
+    /// Token buckets per API key and per user (`edge.api_key_rate`, `edge.user_rate`).
+    pub throttle: Throttle,
+}
+
+/// Per-credential throttling, applied once a request is authenticated.
+pub struct Throttle {
+    api_keys: rampart_edge::KeyedRate<rampart_core::ApiKeyId>,
+    users: Option<rampart_edge::KeyedRate<UserId>>,
+}
+
+impl Throttle {
+    pub fn new(c: &crate::config::EdgeConfig) -> Self {
+        Self {
+            api_keys: rampart_edge::KeyedRate::new(rampart_edge::Rate::per_second(c.api_key_rate, c.api_key_burst)),
+            users: (c.user_rate > 0)
+                .then(|| rampart_edge::KeyedRate::new(rampart_edge::Rate::per_second(c.user_rate, c.user_burst))),
+        }
+    }
+
+    /// Takes one request from the principal's bucket: its API key's, or its user's.
+    pub fn check(&self, p: &rampart_core::Principal) -> Option<rampart_edge::Decision> {
+        match &p.auth_method {
+            rampart_core::AuthMethod::ApiKey { key } => Some(self.api_keys.check(key)),
+            _ => self.users.as_ref().map(|u| u.check(&p.user_id)),
+        }
+    }
 }
 
 impl AppState {
@@ -216,6 +244,15 @@ impl AppState {
         if let Some(bus) = &self.bus {
             bus.control(serde_json::json!({"catalog": "changed"})).await;
         }
+    }
+
+    /// Whether a browser page at `origin` may talk to us: our own public origin, or one of
+    /// `edge.cors_origins`.
+    pub fn origin_allowed(&self, origin: &str) -> bool {
+        let origin = origin.trim_end_matches('/');
+        let own =
+            url::Url::parse(&self.config.public_url()).map(|u| u.origin().ascii_serialization()).unwrap_or_default();
+        origin == own || self.config.edge.cors_origins.iter().any(|o| o.trim_end_matches('/') == origin)
     }
 
     pub fn is_ready(&self) -> bool {

@@ -31,6 +31,15 @@ const HISTORY: u32 = 50;
 
 /// The WebSocket upgrade. The `aws-appsync-event-ws` subprotocol is required.
 pub async fn upgrade(State(s): State<AppState>, headers: HeaderMap, ws: WebSocketUpgrade) -> Response {
+    // Browsers send Origin on WebSocket handshakes and do not apply CORS to them: a page on
+    // another site could otherwise open a connection with the user's credentials.
+    if let Some(origin) = headers.get(axum::http::header::ORIGIN)
+        && !s.origin_allowed(origin.to_str().unwrap_or(""))
+    {
+        tracing::info!(rule = "websocket-origin", "websocket handshake refused");
+        s.edge_metrics.count("websocket-origin", true);
+        return ApiError::code(ErrorCode::CorsRejected).into_response();
+    }
     let offered: Vec<String> = headers
         .get_all(axum::http::header::SEC_WEBSOCKET_PROTOCOL)
         .iter()

@@ -159,7 +159,9 @@ async fn refuses_garbage_credentials() {
             .send()
             .await
             .unwrap();
-        assert_eq!(r.status(), 401, "{bad:.20}");
+        // An oversized header never reaches authentication: the edge refuses it first.
+        let want = if bad.len() > 8192 { 431 } else { 401 };
+        assert_eq!(r.status(), want, "{bad:.20}");
     }
     let r = s.http.get(format!("{}/v1/me", s.base)).header("authorization", "Basic dXNlcjpwYXNz").send().await.unwrap();
     assert_eq!(r.status(), 401);

@@ -12,6 +12,7 @@ mod bad_input;
 mod catalog;
 mod chat;
 mod dense;
+mod edge;
 mod knowledge;
 mod oauth;
 mod openai;

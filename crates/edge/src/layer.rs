@@ -1,0 +1,324 @@
+//! The edge pipeline as one tower layer. For each request, in this order (the first refusal
+//! wins and is logged once with its rule, and counted):
+//!
+//! 1. client address ([`client_ip`](crate::client_ip), trusted proxies only) → [`ClientIp`] in
+//!    the request's extensions;
+//! 2. IP deny-list, then allow-list (`403 ip_blocked`);
+//! 3. rate-based rule per client address (`429 rate_limited`, `Retry-After`, `RateLimit-*`),
+//!    and the stricter one on sign-in and sign-up paths;
+//! 4. origin verification (`X-Origin-Verify` shared secret, `403 origin_not_verified`);
+//! 5. header limits (`431 headers_too_large`), query length;
+//! 6. inspection of path, query, selected headers and JSON / form bodies
+//!    ([`waf`](crate::waf); `403 waf_blocked` in block mode, logged and counted in count mode).
+//!
+//! Everything here runs before routing, so it holds on every path, known or not.
+
+use crate::client_ip::{ClientIp, client_ip};
+use crate::ipset::IpSet;
+use crate::metrics::EdgeMetrics;
+use crate::rate::{KeyedRate, Rate};
+use crate::waf::{self, Exclusion, Limits, Mode, Violation};
+use bytes::Bytes;
+use http::{HeaderValue, Method, Request, Response, StatusCode};
+use http_body_util::BodyExt;
+use ipnet::IpNet;
+use rampart_core::ErrorCode;
+use std::future::Future;
+use std::net::IpAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use tower::{Layer, Service};
+
+pub const ORIGIN_VERIFY_HEADER: &str = "x-origin-verify";
+
+/// What the edge enforces. Built once from configuration.
+#[derive(Clone, Debug, Default)]
+pub struct EdgePolicy {
+    pub trusted_proxies: Vec<IpNet>,
+    /// `None`: every address may connect (`0.0.0.0/0` in the seeds' terms).
+    pub allow: Option<IpSet>,
+    pub deny: IpSet,
+    /// Per client address, every path.
+    pub ip_rate: Option<Rate>,
+    /// Per client address, on [`EdgePolicy::auth_paths`] (sign-in, sign-up, MFA, token).
+    pub auth_rate: Option<Rate>,
+    pub auth_paths: Vec<String>,
+    /// Addresses the two per-address rules do not apply to.
+    pub rate_exempt: IpSet,
+    /// The `X-Origin-Verify` value a fronting CDN adds; `None`: not required.
+    pub origin_secret: Option<rampart_core::Secret<String>>,
+    /// Paths that need no origin header (load-balancer probes).
+    pub origin_exempt: Vec<String>,
+    pub waf_mode: Mode,
+    pub limits: Limits,
+    pub exclusions: Vec<Exclusion>,
+    /// Bodies larger than this are refused (`413`) when they must be read for inspection.
+    pub max_body_bytes: usize,
+}
+
+struct Inner {
+    policy: EdgePolicy,
+    ip_rate: Option<KeyedRate<IpAddr>>,
+    auth_rate: Option<KeyedRate<IpAddr>>,
+    metrics: Arc<EdgeMetrics>,
+    peer: fn(&http::Extensions) -> Option<IpAddr>,
+}
+
+/// The layer. `peer` reads the socket's address from the request's extensions (the server
+/// knows where its framework puts it).
+#[derive(Clone)]
+pub struct EdgeLayer {
+    inner: Arc<Inner>,
+}
+
+impl EdgeLayer {
+    pub fn new(policy: EdgePolicy, metrics: Arc<EdgeMetrics>, peer: fn(&http::Extensions) -> Option<IpAddr>) -> Self {
+        waf::detect::init();
+        Self {
+            inner: Arc::new(Inner {
+                ip_rate: policy.ip_rate.map(KeyedRate::new),
+                auth_rate: policy.auth_rate.map(KeyedRate::new),
+                policy,
+                metrics,
+                peer,
+            }),
+        }
+    }
+}
+
+impl<S> Layer<S> for EdgeLayer {
+    type Service = EdgeService<S>;
+    fn layer(&self, inner: S) -> Self::Service {
+        EdgeService { edge: self.inner.clone(), inner }
+    }
+}
+
+#[derive(Clone)]
+pub struct EdgeService<S> {
+    edge: Arc<Inner>,
+    inner: S,
+}
+
+/// A refusal: status, code, extra headers.
+struct Refusal {
+    code: ErrorCode,
+    rule: &'static str,
+    headers: Vec<(&'static str, String)>,
+}
+
+impl Refusal {
+    fn new(code: ErrorCode, rule: &'static str) -> Self {
+        Self { code, rule, headers: Vec::new() }
+    }
+}
+
+fn refusal_response<RB: From<String>>(r: &Refusal) -> Response<RB> {
+    let body = serde_json::json!({"code": r.code.as_str(), "message": r.code.default_message()}).to_string();
+    let mut resp = Response::new(RB::from(body));
+    *resp.status_mut() = StatusCode::from_u16(r.code.http_status()).unwrap_or(StatusCode::FORBIDDEN);
+    let h = resp.headers_mut();
+    h.insert(http::header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    h.insert(http::header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    for (k, v) in &r.headers {
+        if let Ok(v) = HeaderValue::from_str(v) {
+            h.insert(*k, v);
+        }
+    }
+    resp
+}
+
+impl Inner {
+    /// Everything that needs only the request head.
+    fn check_head(
+        &self,
+        method: &Method,
+        uri: &http::Uri,
+        headers: &http::HeaderMap,
+        ip: IpAddr,
+    ) -> Result<(), Refusal> {
+        let p = &self.policy;
+        let path = uri.path();
+        if p.deny.contains(ip) {
+            return Err(Refusal::new(ErrorCode::IpBlocked, "ip-deny-list"));
+        }
+        if let Some(allow) = &p.allow
+            && !allow.contains(ip)
+        {
+            return Err(Refusal::new(ErrorCode::IpBlocked, "ip-allow-list"));
+        }
+        let exempt = p.rate_exempt.contains(ip);
+        if let Some(r) = self.ip_rate.as_ref().filter(|_| !exempt) {
+            let d = r.check(&ip);
+            if !d.allowed {
+                return Err(Refusal { code: ErrorCode::RateLimited, rule: "ip-rate", headers: d.headers() });
+            }
+        }
+        if let Some(r) = self.auth_rate.as_ref().filter(|_| !exempt)
+            && p.auth_paths.iter().any(|a| waf::path_matches(a, path))
+        {
+            let d = r.check(&ip);
+            if !d.allowed {
+                return Err(Refusal { code: ErrorCode::RateLimited, rule: "auth-rate", headers: d.headers() });
+            }
+        }
+        if let Some(secret) = &p.origin_secret
+            && !p.origin_exempt.iter().any(|e| waf::path_matches(e, path))
+        {
+            use subtle::ConstantTimeEq;
+            let got = headers.get(ORIGIN_VERIFY_HEADER).map(HeaderValue::as_bytes).unwrap_or_default();
+            if !bool::from(got.ct_eq(secret.expose().as_bytes())) {
+                return Err(Refusal::new(ErrorCode::OriginNotVerified, "origin-verify"));
+            }
+        }
+        if let Err(v) = waf::check_headers(headers, &p.limits) {
+            return Err(Refusal::new(ErrorCode::HeadersTooLarge, v.rule()));
+        }
+        let query = uri.query().unwrap_or("");
+        if query.len() > p.limits.max_query_bytes {
+            return Err(Refusal::new(ErrorCode::HeadersTooLarge, Violation::QueryTooLong.rule()));
+        }
+        if p.waf_mode == Mode::Off {
+            return Ok(());
+        }
+        let excluded_query = p.exclusions.iter().any(|e| e.query && e.matches(method, path));
+        let finding = waf::inspect_path(path)
+            .or_else(|| if excluded_query { None } else { waf::inspect_urlencoded(query.as_bytes(), "query") })
+            .or_else(|| waf::inspect_headers(headers));
+        match finding {
+            Some(v) => self.injection(v, method, path, ip),
+            None => Ok(()),
+        }
+    }
+
+    /// A detection: refused in block mode, logged and counted in count mode.
+    fn injection(&self, v: Violation, method: &Method, path: &str, ip: IpAddr) -> Result<(), Refusal> {
+        let Violation::Injection { finding, location } = v else {
+            return Err(Refusal::new(ErrorCode::InvalidRequest, v.rule()));
+        };
+        let rule = finding.rule_id();
+        if self.policy.waf_mode == Mode::Count {
+            self.metrics.count(rule, false);
+            tracing::warn!(rule, location, client_ip = %ip, method = %method, path, mode = "count", "request matched a WAF rule");
+            return Ok(());
+        }
+        tracing::debug!(location, "waf detection");
+        Err(Refusal::new(ErrorCode::WafBlocked, rule))
+    }
+
+    /// Whether the body must be read: JSON or form bodies the route does not exclude.
+    fn wants_body(&self, method: &Method, path: &str, headers: &http::HeaderMap) -> Option<BodyKind> {
+        if !matches!(*method, Method::POST | Method::PUT | Method::PATCH | Method::DELETE) {
+            return None;
+        }
+        let ct = headers.get(http::header::CONTENT_TYPE)?.to_str().ok()?.to_ascii_lowercase();
+        let mime = ct.split(';').next().unwrap_or("").trim();
+        let kind = if mime == "application/json" || mime.ends_with("+json") {
+            BodyKind::Json
+        } else if mime == "application/x-www-form-urlencoded" {
+            BodyKind::Form
+        } else if mime == "application/xml" || mime == "text/xml" || mime.ends_with("+xml") {
+            BodyKind::Xml
+        } else {
+            return None;
+        };
+        let excluded = self.policy.exclusions.iter().any(|e| e.body && e.matches(method, path));
+        // Excluded JSON bodies still get the shape limits (depth, string length) when the
+        // route reads JSON; detection is what the exclusion turns off.
+        if excluded && kind != BodyKind::Json {
+            return None;
+        }
+        Some(if excluded { BodyKind::JsonShapeOnly } else { kind })
+    }
+
+    fn check_body(&self, kind: BodyKind, body: &[u8]) -> Option<Violation> {
+        let p = &self.policy;
+        let detect = p.waf_mode != Mode::Off;
+        match kind {
+            BodyKind::Json => waf::inspect_json(body, &p.limits, detect),
+            BodyKind::JsonShapeOnly => waf::inspect_json(body, &p.limits, false),
+            BodyKind::Form if detect => waf::inspect_form(body),
+            BodyKind::Xml if detect => waf::inspect_xml(body),
+            BodyKind::Form | BodyKind::Xml => None,
+        }
+    }
+
+    fn refuse<RB: From<String>>(&self, r: Refusal, method: &Method, path: &str, ip: IpAddr) -> Response<RB> {
+        self.metrics.count(r.rule, true);
+        tracing::warn!(rule = r.rule, code = r.code.as_str(), client_ip = %ip, method = %method, path, "request refused at the edge");
+        refusal_response(&r)
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum BodyKind {
+    Json,
+    JsonShapeOnly,
+    Form,
+    Xml,
+}
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+impl<S, B, RB> Service<Request<B>> for EdgeService<S>
+where
+    S: Service<Request<B>, Response = Response<RB>> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+    B: http_body::Body<Data = Bytes> + From<Bytes> + Send + 'static,
+    B::Error: Into<BoxError>,
+    RB: From<String> + Send + 'static,
+{
+    type Response = Response<RB>;
+    type Error = S::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Self::Error>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut req: Request<B>) -> Self::Future {
+        let edge = self.edge.clone();
+        let peer = (edge.peer)(req.extensions()).unwrap_or(IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED));
+        let ip = client_ip(peer, req.headers(), &edge.policy.trusted_proxies);
+        req.extensions_mut().insert(ClientIp(ip));
+        if let Err(r) = edge.check_head(req.method(), req.uri(), req.headers(), ip) {
+            let resp = edge.refuse(r, req.method(), req.uri().path(), ip);
+            return Box::pin(async move { Ok(resp) });
+        }
+        let Some(kind) = edge.wants_body(req.method(), req.uri().path(), req.headers()) else {
+            return Box::pin(self.inner.call(req));
+        };
+        // The service that was polled ready is the one that must be called; keep it and leave
+        // a fresh clone in its place.
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        Box::pin(async move {
+            let (parts, body) = req.into_parts();
+            let limit = edge.policy.max_body_bytes;
+            let bytes = match http_body_util::Limited::new(body, limit).collect().await {
+                Ok(c) => c.to_bytes(),
+                Err(e) => {
+                    let too_large = e.downcast_ref::<http_body_util::LengthLimitError>().is_some();
+                    let r = if too_large {
+                        Refusal::new(ErrorCode::PayloadTooLarge, "body-too-large")
+                    } else {
+                        Refusal::new(ErrorCode::InvalidRequest, "body-unreadable")
+                    };
+                    return Ok(edge.refuse(r, &parts.method, parts.uri.path(), ip));
+                }
+            };
+            if let Some(v) = edge.check_body(kind, &bytes) {
+                let refusal = match v {
+                    Violation::JsonTooDeep | Violation::JsonStringTooLong => {
+                        Some(Refusal::new(ErrorCode::InvalidRequest, v.rule()))
+                    }
+                    v => edge.injection(v, &parts.method, parts.uri.path(), ip).err(),
+                };
+                if let Some(r) = refusal {
+                    return Ok(edge.refuse(r, &parts.method, parts.uri.path(), ip));
+                }
+            }
+            inner.call(Request::from_parts(parts, B::from(bytes))).await
+        })
+    }
+}
