@@ -4,6 +4,14 @@
 
 CHILD_PID=""
 
+# One client credential drives each benchmark's whole load: per-key and per-user throttling
+# (edge.api_key_rate, edge.user_rate) would answer 429 by design, so the scripts raise them
+# unless the caller sets them. Every other edge rule stays as configured (defaults: on).
+export RAMPART_EDGE__API_KEY_RATE="${RAMPART_EDGE__API_KEY_RATE:-1000000000}"
+export RAMPART_EDGE__API_KEY_BURST="${RAMPART_EDGE__API_KEY_BURST:-1000000000}"
+export RAMPART_EDGE__USER_RATE="${RAMPART_EDGE__USER_RATE:-1000000000}"
+export RAMPART_EDGE__USER_BURST="${RAMPART_EDGE__USER_BURST:-1000000000}"
+
 # pid seconds: SIGTERM, then SIGKILL after the grace period.
 stop_pid() {
     kill -0 "$1" 2>/dev/null || return 0

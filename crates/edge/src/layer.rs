@@ -236,7 +236,10 @@ impl Inner {
         let detect = p.waf_mode != Mode::Off;
         match kind {
             BodyKind::Json => waf::inspect_json(body, &p.limits, detect),
-            BodyKind::JsonShapeOnly => waf::inspect_json(body, &p.limits, false),
+            // Depth only (a scan, no parse): the route reads the body itself.
+            BodyKind::JsonShapeOnly => {
+                waf::json_depth_exceeds(body, p.limits.max_json_depth).then_some(Violation::JsonTooDeep)
+            }
             BodyKind::Form if detect => waf::inspect_form(body),
             BodyKind::Xml if detect => waf::inspect_xml(body),
             BodyKind::Form | BodyKind::Xml => None,

@@ -385,7 +385,7 @@ fn inspect_key(k: &str) -> Option<Finding> {
 }
 
 /// True if `[`/`{` nest deeper than `max` outside strings (a scan, no parse).
-fn json_depth_exceeds(b: &[u8], max: usize) -> bool {
+pub fn json_depth_exceeds(b: &[u8], max: usize) -> bool {
     let mut depth = 0usize;
     let mut in_str = false;
     let mut esc = false;
