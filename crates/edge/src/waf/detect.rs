@@ -15,9 +15,11 @@
 //!
 //! Measured on the OWASP CRS regression tests in `bench/RESULTS.md` (`waf-eval`).
 
-use regex::RegexSet;
+use regex::bytes::{RegexSet, RegexSetBuilder};
 use std::borrow::Cow;
+use std::hash::BuildHasher;
 use std::sync::LazyLock;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 /// What fired.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -118,9 +120,37 @@ pub const RULES: &[(&str, &str)] = &[
     ("xss-utf7", r"\+adw-|\+ad4-"),
 ];
 
+// ASCII classes and word boundaries (`unicode(false)`) over bytes: the rules are ASCII, and the
+// lazy DFA then never has to fall back to a slower engine on non-ASCII input.
 static SET: LazyLock<RegexSet> = LazyLock::new(|| {
-    RegexSet::new(RULES.iter().map(|(_, p)| *p)).unwrap_or_else(|e| panic!("WAF rule does not compile: {e}"))
+    RegexSetBuilder::new(RULES.iter().map(|(_, p)| *p))
+        .unicode(false)
+        .build()
+        .unwrap_or_else(|e| panic!("WAF rule does not compile: {e}"))
 });
+
+/// Values already found clean, by keyed hash (SipHash with a per-process random key, so a
+/// value cannot be crafted to collide with a cached one). Browsers repeat the same
+/// `User-Agent`, `Referer` and cookies on every request; the verdict for a value never changes.
+struct CleanCache {
+    slots: Box<[AtomicU64]>,
+    keys: std::hash::RandomState,
+}
+
+const CACHE_SLOTS: usize = 8192;
+const CACHE_MAX_LEN: usize = 1024;
+
+static CACHE: LazyLock<CleanCache> = LazyLock::new(|| CleanCache {
+    slots: (0..CACHE_SLOTS).map(|_| AtomicU64::new(0)).collect(),
+    keys: std::hash::RandomState::new(),
+});
+
+impl CleanCache {
+    fn slot(&self, value: &[u8]) -> (&AtomicU64, u64) {
+        let h = self.keys.hash_one(value) | 1;
+        (&self.slots[(h as usize) & (CACHE_SLOTS - 1)], h)
+    }
+}
 
 /// Checks that every rule compiles (called at start-up so a bad rule fails there, not on a request).
 pub fn init() {
@@ -134,6 +164,24 @@ fn inert(b: u8) -> bool {
 
 /// The first finding in `value`, if any.
 pub fn inspect(value: &[u8]) -> Option<Finding> {
+    if value.len() < 4 && value.iter().all(|&b| inert(b)) {
+        return None;
+    }
+    if value.len() > CACHE_MAX_LEN {
+        return inspect_uncached(value);
+    }
+    let (slot, h) = CACHE.slot(value);
+    if slot.load(Ordering::Relaxed) == h {
+        return None;
+    }
+    let found = inspect_uncached(value);
+    if found.is_none() {
+        slot.store(h, Ordering::Relaxed);
+    }
+    found
+}
+
+fn inspect_uncached(value: &[u8]) -> Option<Finding> {
     if value.iter().all(|&b| inert(b)) {
         // Letters, digits and separators only: still run the keyword rules (a bare
         // `information_schema` or `onload=`-less sink such as `document.cookie` has no quote),
@@ -162,7 +210,7 @@ pub fn inspect(value: &[u8]) -> Option<Finding> {
 
 fn keyword_rules(s: &str) -> Option<Finding> {
     let norm = normalize(s);
-    SET.matches(&norm).iter().next().map(|i| Finding::Rule(RULES[i].0))
+    SET.matches(norm.as_bytes()).iter().next().map(|i| Finding::Rule(RULES[i].0))
 }
 
 /// Lower case, SQL comments (`/* … */` except MySQL's `/*! … */`) removed, whitespace
@@ -387,6 +435,14 @@ mod tests {
             "see https://example.com/docs?page=2&lang=en",
         ] {
             assert_eq!(inspect(ok.as_bytes()), None, "false positive: {ok}");
+        }
+    }
+
+    #[test]
+    fn verdicts_are_the_same_from_the_cache() {
+        for _ in 0..3 {
+            assert!(inspect(b"1' OR '1'='1").is_some());
+            assert_eq!(inspect(b"Mozilla/5.0 (X11; Linux x86_64) Chrome/120.0"), None);
         }
     }
 
