@@ -1,10 +1,12 @@
 //! Load-test tools for `bench/` (not part of the server): `fake-upstream` (a fast
 //! OpenAI-compatible model server), `ttft` (time to first token over sequential streaming
-//! requests) and `ws-load` (many concurrent chat streams over `/event/realtime`).
+//! requests), `ws-load` (many concurrent chat streams over `/event/realtime`), `kb-load` and
+//! `waf-eval` (through a running server's API), and `ir-eval` (Rampart's indexes in process).
 //!
-//! Depends on no `rampart-*` crate on purpose: the tools speak the public wire protocols only,
-//! so they measure the server as a client sees it and build in seconds.
+//! The tools that measure a running server speak the public wire protocols only, so they measure
+//! it as a client sees it; only `ir-eval` links `rampart-knowledge` (and the embedding client).
 
+pub mod beir;
 pub mod sse;
 
 use std::time::Duration;

@@ -45,6 +45,7 @@ codes! {
     OriginNotVerified => ("origin_not_verified", 403, "The request did not come through the expected origin."),
     CorsRejected => ("cors_rejected", 403, "This origin is not allowed."),
     HeadersTooLarge => ("headers_too_large", 431, "The request headers are too large."),
+    UriTooLong => ("uri_too_long", 414, "The request URI is too long."),
     SignupDisabled => ("signup_disabled", 403, "Self sign-up is not enabled."),
     EmailDomainNotAllowed => ("email_domain_not_allowed", 403, "This email domain is not allowed."),
     NotFound => ("not_found", 404, "Not found."),

@@ -7,9 +7,11 @@
 //! 3. rate-based rule per client address (`429 rate_limited`, `Retry-After`, `RateLimit-*`),
 //!    and the stricter one on sign-in and sign-up paths;
 //! 4. origin verification (`X-Origin-Verify` shared secret, `403 origin_not_verified`);
-//! 5. header limits (`431 headers_too_large`), query length;
-//! 6. inspection of path, query, selected headers and JSON / form bodies
-//!    ([`waf`](crate::waf); `403 waf_blocked` in block mode, logged and counted in count mode).
+//! 5. header limits (`431 headers_too_large`), query length (`414 uri_too_long`);
+//! 6. inspection of path, query and headers ([`waf`](crate::waf); `403 waf_blocked` in block
+//!    mode, logged and counted in count mode);
+//! 7. JSON, form and XML bodies, read up to `max_body_bytes`: JSON depth and string limits
+//!    (`400 invalid_request`), then the same inspection unless the route is excluded.
 //!
 //! Everything here runs before routing, so it holds on every path, known or not.
 
@@ -114,7 +116,11 @@ impl Refusal {
 }
 
 fn refusal_response<RB: From<String>>(r: &Refusal) -> Response<RB> {
-    let body = serde_json::json!({"code": r.code.as_str(), "message": r.code.default_message()}).to_string();
+    let body = serde_json::to_string(&rampart_core::error::ErrorBody {
+        code: r.code.as_str().to_owned(),
+        message: r.code.default_message().to_owned(),
+    })
+    .unwrap_or_default();
     let mut resp = Response::new(RB::from(body));
     *resp.status_mut() = StatusCode::from_u16(r.code.http_status()).unwrap_or(StatusCode::FORBIDDEN);
     let h = resp.headers_mut();
@@ -176,7 +182,7 @@ impl Inner {
         }
         let query = uri.query().unwrap_or("");
         if query.len() > p.limits.max_query_bytes {
-            return Err(Refusal::new(ErrorCode::HeadersTooLarge, Violation::QueryTooLong.rule()));
+            return Err(Refusal::new(ErrorCode::UriTooLong, Violation::UriTooLong.rule()));
         }
         if p.waf_mode == Mode::Off {
             return Ok(());
@@ -211,20 +217,22 @@ impl Inner {
         if !matches!(*method, Method::POST | Method::PUT | Method::PATCH | Method::DELETE) {
             return None;
         }
-        let ct = headers.get(http::header::CONTENT_TYPE)?.to_str().ok()?.to_ascii_lowercase();
+        let ct = headers.get(http::header::CONTENT_TYPE)?.to_str().ok()?;
         let mime = ct.split(';').next().unwrap_or("").trim();
-        let kind = if mime == "application/json" || mime.ends_with("+json") {
+        let is = |m: &str| mime.eq_ignore_ascii_case(m);
+        let ends = |suffix: &str| has_suffix(mime, suffix);
+        let kind = if is("application/json") || ends("+json") {
             BodyKind::Json
-        } else if mime == "application/x-www-form-urlencoded" {
+        } else if is("application/x-www-form-urlencoded") {
             BodyKind::Form
-        } else if mime == "application/xml" || mime == "text/xml" || mime.ends_with("+xml") {
+        } else if is("application/xml") || is("text/xml") || ends("+xml") {
             BodyKind::Xml
         } else {
             return None;
         };
         let excluded = self.policy.exclusions.iter().any(|e| e.body && e.matches(method, path));
-        // Excluded JSON bodies still get the shape limits (depth, string length) when the
-        // route reads JSON; detection is what the exclusion turns off.
+        // Excluded JSON bodies still get the depth limit (the route parses them); detection is
+        // what the exclusion turns off.
         if excluded && kind != BodyKind::Json {
             return None;
         }
@@ -240,7 +248,7 @@ impl Inner {
             BodyKind::JsonShapeOnly => {
                 waf::json_depth_exceeds(body, p.limits.max_json_depth).then_some(Violation::JsonTooDeep)
             }
-            BodyKind::Form if detect => waf::inspect_form(body),
+            BodyKind::Form if detect => waf::inspect_urlencoded(body, "body"),
             BodyKind::Xml if detect => waf::inspect_xml(body),
             BodyKind::Form | BodyKind::Xml => None,
         }
@@ -251,6 +259,11 @@ impl Inner {
         tracing::warn!(rule = r.rule, code = r.code.as_str(), client_ip = %ip, method = %method, path, "request refused at the edge");
         refusal_response(&r)
     }
+}
+
+/// `application/ld+json` ends with `+json`, in any case.
+fn has_suffix(s: &str, suffix: &str) -> bool {
+    s.len().checked_sub(suffix.len()).and_then(|i| s.get(i..)).is_some_and(|t| t.eq_ignore_ascii_case(suffix))
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

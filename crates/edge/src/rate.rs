@@ -2,7 +2,7 @@
 //!
 //! A limit of `n` per `window` admits a burst of `burst` at once and then refills at `n/window`.
 //! A refused request learns when to come back (`Retry-After`, whole seconds, rounded up) and
-//! every decision carries the IETF `RateLimit-*` fields (draft-ietf-httpapi-ratelimit-headers):
+//! gets the IETF `RateLimit-*` fields (draft-ietf-httpapi-ratelimit-headers):
 //! `RateLimit-Limit`, `RateLimit-Remaining`, `RateLimit-Reset`.
 //!
 //! The buckets are per process. With several replicas behind a balancer each one enforces
@@ -60,7 +60,7 @@ impl Decision {
 type Limiter<K> = RateLimiter<K, DefaultKeyedStateStore<K>, DefaultClock, StateInformationMiddleware>;
 
 pub struct KeyedRate<K: Hash + Eq + Clone> {
-    rate: Rate,
+    burst: u32,
     limiter: Limiter<K>,
     clock: DefaultClock,
     /// Seconds to refill one request.
@@ -76,15 +76,11 @@ impl<K: Hash + Eq + Clone> KeyedRate<K> {
         let per_request = (rate.window / n.get()).max(Duration::from_nanos(1));
         let quota = Quota::with_period(per_request).unwrap_or_else(|| Quota::per_second(n)).allow_burst(burst);
         Self {
-            rate: Rate { burst: burst.get(), ..rate },
+            burst: burst.get(),
             limiter: RateLimiter::keyed(quota).with_middleware::<StateInformationMiddleware>(),
             clock: DefaultClock::default(),
             per_request,
         }
-    }
-
-    pub fn rate(&self) -> Rate {
-        self.rate
     }
 
     /// Takes one request from `key`'s bucket.
@@ -94,7 +90,7 @@ impl<K: Hash + Eq + Clone> KeyedRate<K> {
             self.limiter.retain_recent();
             self.limiter.shrink_to_fit();
         }
-        let limit = self.rate.burst;
+        let limit = self.burst;
         match self.limiter.check_key(key) {
             Ok(snap) => {
                 let remaining = snap.remaining_burst_capacity();

@@ -50,7 +50,9 @@ pub async fn build_state_with_clock(config: Config, clock: SharedClock) -> anyho
         ),
         None => None,
     };
-    let edge_config = config.edge.clone();
+    let edge_policy = config.edge_policy()?;
+    let throttle = crate::state::Throttle::new(&config.edge);
+    let browser_origins = config.browser_origins();
     let state = AppState::new(crate::state::AppInner {
         config: Arc::new(config),
         db,
@@ -65,7 +67,9 @@ pub async fn build_state_with_clock(config: Config, clock: SharedClock) -> anyho
         ready: Arc::new(AtomicBool::new(true)),
         in_flight: Arc::new(AtomicUsize::new(0)),
         edge_metrics: Arc::new(rampart_edge::EdgeMetrics::default()),
-        throttle: crate::state::Throttle::new(&edge_config),
+        edge_policy,
+        throttle,
+        browser_origins,
     });
     if let Some(bus) = &state.bus {
         let b = bus.clone();
@@ -192,94 +196,6 @@ async fn method_not_allowed() -> ApiError {
     ApiError::code(ErrorCode::MethodNotAllowed)
 }
 
-/// Routes whose request bodies are data, not queries: they keep the JSON shape limits but are
-/// not scanned for injections (a user may well ask the assistant about `UNION SELECT`).
-const BODY_EXCLUSIONS: &[(Method, &str)] = &[
-    (Method::POST, "/v1/chat/completions"),
-    (Method::POST, "/v1/jobs"),
-    (Method::POST, "/event"),
-    (Method::POST, "/v1/feedback"),
-    (Method::POST, "/v1/knowledge-bases/*/retrieve"),
-    (Method::POST, "/v1/bot-management/interruptions"),
-    (Method::POST, "/v1/admin/assistants"),
-    (Method::PUT, "/v1/admin/assistants/*"),
-    (Method::PATCH, "/v1/admin/assistants/*"),
-    (Method::POST, "/v1/admin/models"),
-    (Method::PUT, "/v1/admin/models/*"),
-    (Method::PATCH, "/v1/admin/models/*"),
-];
-
-/// Paths the per-address sign-in limit covers.
-const AUTH_PATHS: &[&str] = &[
-    "/v1/auth/login",
-    "/v1/auth/challenge",
-    "/v1/auth/register",
-    "/v1/auth/bootstrap",
-    "/v1/auth/refresh",
-    "/v1/auth/mfa/**",
-    "/oauth2/token",
-    "/oauth2/authorize",
-];
-
-/// The edge policy from `[edge]` (and `server.max_body_bytes`).
-pub fn edge_policy(config: &Config) -> anyhow::Result<rampart_edge::EdgePolicy> {
-    use rampart_edge::waf::Exclusion;
-    let e = &config.edge;
-    let v4_all = e.allowed_ipv4_ranges.iter().any(|n| n.prefix_len() == 0);
-    let v6_all = e.allowed_ipv6_ranges.iter().any(|n| n.prefix_len() == 0);
-    let allow = (!(v4_all && v6_all)).then(|| {
-        rampart_edge::IpSet::new(
-            e.allowed_ipv4_ranges
-                .iter()
-                .map(|n| ipnet::IpNet::V4(*n))
-                .chain(e.allowed_ipv6_ranges.iter().map(|n| ipnet::IpNet::V6(*n))),
-        )
-    });
-    let mut exclusions: Vec<Exclusion> = BODY_EXCLUSIONS.iter().map(|(m, p)| Exclusion::body(m.clone(), p)).collect();
-    for x in &e.waf_exclusions {
-        exclusions.push(Exclusion {
-            method: x
-                .method
-                .as_deref()
-                .map(str::parse)
-                .transpose()
-                .map_err(|_| anyhow::anyhow!("edge.waf_exclusions: bad method"))?,
-            path: x.path.clone(),
-            body: x.body,
-            query: x.query,
-        });
-    }
-    Ok(rampart_edge::EdgePolicy {
-        trusted_proxies: e.trusted_proxies.clone(),
-        allow,
-        deny: rampart_edge::IpSet::new(e.denied_ranges.iter().copied()),
-        ip_rate: (e.ip_rate_limit > 0).then_some(rampart_edge::Rate {
-            n: e.ip_rate_limit,
-            window: e.ip_rate_window.0,
-            burst: e.ip_rate_limit,
-        }),
-        auth_rate: (e.auth_rate_per_minute > 0).then_some(rampart_edge::Rate {
-            n: e.auth_rate_per_minute,
-            window: std::time::Duration::from_secs(60),
-            burst: e.auth_rate_per_minute,
-        }),
-        auth_paths: AUTH_PATHS.iter().map(|s| (*s).to_owned()).collect(),
-        rate_exempt: rampart_edge::IpSet::new(e.rate_exempt.iter().copied()),
-        origin_secret: e.origin_verify_secret.clone(),
-        origin_exempt: vec!["/healthz".into(), "/readyz".into()],
-        waf_mode: e.waf_mode.parse().map_err(|m: String| anyhow::anyhow!(m))?,
-        limits: rampart_edge::waf::Limits {
-            max_header_bytes: e.max_header_bytes,
-            max_headers_total: e.max_headers_total,
-            max_query_bytes: e.max_query_bytes,
-            max_json_depth: e.max_json_depth,
-            max_json_string: e.max_json_string,
-        },
-        exclusions,
-        max_body_bytes: config.server.max_body_bytes,
-    })
-}
-
 fn peer_of(ext: &axum::http::Extensions) -> Option<std::net::IpAddr> {
     ext.get::<axum::extract::ConnectInfo<std::net::SocketAddr>>().map(|c| c.0.ip())
 }
@@ -331,9 +247,7 @@ pub fn build_app(state: AppState) -> Router {
     let api_json = Arc::new(api.to_json().unwrap_or_else(|_| "{}".into()));
     let body_limit = state.config.server.max_body_bytes;
     let timeout = state.config.server.request_timeout.0;
-    // Validated with the configuration; a failure here is a programming error.
-    let policy = edge_policy(&state.config).expect("edge policy from a validated configuration");
-    let edge = rampart_edge::EdgeLayer::new(policy, state.edge_metrics.clone(), peer_of);
+    let edge = rampart_edge::EdgeLayer::new(state.edge_policy.clone(), state.edge_metrics.clone(), peer_of);
     let hsts = state.config.public_url().starts_with("https://");
     let cors = cors_layer(&state.config.edge.cors_origins);
     router

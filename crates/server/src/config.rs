@@ -598,6 +598,112 @@ pub struct EdgeConfig {
     pub cors_origins: Vec<String>,
 }
 
+/// Routes whose request bodies are data, not queries: they keep the JSON depth limit but are
+/// not scanned for injections (a user may well ask the assistant about `UNION SELECT`).
+const BODY_EXCLUSIONS: &[&str] = &[
+    "/v1/chat/completions",
+    "/v1/jobs",
+    "/event",
+    "/v1/feedback",
+    "/v1/knowledge-bases/*/retrieve",
+    "/v1/bot-management/interruptions",
+    "/v1/admin/assistants/**",
+    "/v1/admin/models/**",
+];
+
+/// Paths the per-address sign-in limit covers.
+const AUTH_PATHS: &[&str] = &[
+    "/v1/auth/login",
+    "/v1/auth/challenge",
+    "/v1/auth/register",
+    "/v1/auth/bootstrap",
+    "/v1/auth/refresh",
+    "/v1/auth/mfa/**",
+    "/oauth2/token",
+    "/oauth2/authorize",
+];
+
+/// The edge policy from `[edge]` (and `server.max_body_bytes`); also the check of `[edge]`.
+fn edge_policy(config: &Config) -> anyhow::Result<rampart_edge::EdgePolicy> {
+    use rampart_edge::waf::Exclusion;
+    let e = &config.edge;
+    if e.max_json_depth < 4 || e.max_header_bytes < 1024 || e.max_headers_total < e.max_header_bytes {
+        bail!(
+            "edge limits too small: max_json_depth >= 4, max_header_bytes >= 1024, max_headers_total >= max_header_bytes"
+        );
+    }
+    if e.ip_rate_limit > 0 && e.ip_rate_window.0 < Duration::from_secs(1) {
+        bail!("edge.ip_rate_window must be at least 1s");
+    }
+    if e.api_key_rate == 0 || e.api_key_burst == 0 {
+        bail!("edge.api_key_rate and edge.api_key_burst must be at least 1");
+    }
+    if e.origin_verify_secret.as_ref().is_some_and(|s| s.expose().len() < 16) {
+        bail!("edge.origin_verify_secret must be at least 16 characters");
+    }
+    for o in &e.cors_origins {
+        let u = url::Url::parse(o).with_context(|| format!("edge.cors_origins: {o:?} is not an origin"))?;
+        if u.origin().ascii_serialization() != o.trim_end_matches('/') {
+            bail!(
+                "edge.cors_origins: {o:?} must be an exact origin such as https://app.example.com (no wildcard, no path)"
+            );
+        }
+    }
+    let v4_all = e.allowed_ipv4_ranges.iter().any(|n| n.prefix_len() == 0);
+    let v6_all = e.allowed_ipv6_ranges.iter().any(|n| n.prefix_len() == 0);
+    let allow = (!(v4_all && v6_all)).then(|| {
+        rampart_edge::IpSet::new(
+            e.allowed_ipv4_ranges
+                .iter()
+                .map(|n| ipnet::IpNet::V4(*n))
+                .chain(e.allowed_ipv6_ranges.iter().map(|n| ipnet::IpNet::V6(*n))),
+        )
+    });
+    let mut exclusions: Vec<Exclusion> = BODY_EXCLUSIONS
+        .iter()
+        .map(|p| Exclusion { method: None, path: (*p).into(), body: true, query: false })
+        .collect();
+    for x in &e.waf_exclusions {
+        if !x.path.starts_with('/') {
+            bail!("edge.waf_exclusions: path {:?} must start with /", x.path);
+        }
+        let method = match &x.method {
+            Some(m) => Some(m.parse().map_err(|_| anyhow::anyhow!("edge.waf_exclusions: bad method {m:?}"))?),
+            None => None,
+        };
+        exclusions.push(Exclusion { method, path: x.path.clone(), body: x.body, query: x.query });
+    }
+    Ok(rampart_edge::EdgePolicy {
+        trusted_proxies: e.trusted_proxies.clone(),
+        allow,
+        deny: rampart_edge::IpSet::new(e.denied_ranges.iter().copied()),
+        ip_rate: (e.ip_rate_limit > 0).then_some(rampart_edge::Rate {
+            n: e.ip_rate_limit,
+            window: e.ip_rate_window.0,
+            burst: e.ip_rate_limit,
+        }),
+        auth_rate: (e.auth_rate_per_minute > 0).then_some(rampart_edge::Rate {
+            n: e.auth_rate_per_minute,
+            window: Duration::from_secs(60),
+            burst: e.auth_rate_per_minute,
+        }),
+        auth_paths: AUTH_PATHS.iter().map(|s| (*s).to_owned()).collect(),
+        rate_exempt: rampart_edge::IpSet::new(e.rate_exempt.iter().copied()),
+        origin_secret: e.origin_verify_secret.clone(),
+        origin_exempt: vec!["/healthz".into(), "/readyz".into()],
+        waf_mode: e.waf_mode.parse().map_err(|m: String| anyhow::anyhow!("edge.waf_mode: {m}"))?,
+        limits: rampart_edge::waf::Limits {
+            max_header_bytes: e.max_header_bytes,
+            max_headers_total: e.max_headers_total,
+            max_query_bytes: e.max_query_bytes,
+            max_json_depth: e.max_json_depth,
+            max_json_string: e.max_json_string,
+        },
+        exclusions,
+        max_body_bytes: config.server.max_body_bytes,
+    })
+}
+
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct WafExclusionConfig {
@@ -784,6 +890,18 @@ impl Config {
         Ok(cfg)
     }
 
+    /// What the edge layer enforces, from `[edge]`.
+    pub fn edge_policy(&self) -> anyhow::Result<rampart_edge::EdgePolicy> {
+        edge_policy(self)
+    }
+
+    /// Browser origins that may call the API and open WebSockets: the public URL's origin and
+    /// `edge.cors_origins`.
+    pub fn browser_origins(&self) -> Vec<String> {
+        let own = url::Url::parse(&self.public_url()).map(|u| u.origin().ascii_serialization()).ok();
+        own.into_iter().chain(self.edge.cors_origins.iter().map(|o| o.trim_end_matches('/').to_owned())).collect()
+    }
+
     /// Checks that values make sense together; fails closed with advice.
     pub fn validate(&self) -> anyhow::Result<()> {
         self.server.listen.parse::<std::net::SocketAddr>().with_context(|| {
@@ -854,41 +972,7 @@ impl Config {
                 }
             }
         }
-        let e = &self.edge;
-        e.waf_mode.parse::<rampart_edge::waf::Mode>().map_err(|m| anyhow::anyhow!("edge.waf_mode: {m}"))?;
-        for x in &e.waf_exclusions {
-            if !x.path.starts_with('/') {
-                bail!("edge.waf_exclusions: path {:?} must start with /", x.path);
-            }
-            if let Some(m) = &x.method {
-                m.parse::<axum::http::Method>()
-                    .map_err(|_| anyhow::anyhow!("edge.waf_exclusions: bad method {m:?}"))?;
-            }
-        }
-        if e.max_json_depth < 4 || e.max_header_bytes < 1024 || e.max_headers_total < e.max_header_bytes {
-            bail!(
-                "edge limits too small: max_json_depth >= 4, max_header_bytes >= 1024, max_headers_total >= max_header_bytes"
-            );
-        }
-        if e.ip_rate_limit > 0 && e.ip_rate_window.0 < Duration::from_secs(1) {
-            bail!("edge.ip_rate_window must be at least 1s");
-        }
-        if e.api_key_rate == 0 || e.api_key_burst == 0 {
-            bail!("edge.api_key_rate and edge.api_key_burst must be at least 1");
-        }
-        if let Some(s) = &e.origin_verify_secret
-            && s.expose().len() < 16
-        {
-            bail!("edge.origin_verify_secret must be at least 16 characters");
-        }
-        for o in &e.cors_origins {
-            let u = url::Url::parse(o).with_context(|| format!("edge.cors_origins: {o:?} is not an origin"))?;
-            if o == "*" || u.origin().ascii_serialization() != o.trim_end_matches('/') {
-                bail!(
-                    "edge.cors_origins: {o:?} must be an exact origin such as https://app.example.com (no wildcard, no path)"
-                );
-            }
-        }
+        self.edge_policy()?;
         let mut seen = std::collections::HashSet::new();
         for m in &self.models {
             m.validate()?;

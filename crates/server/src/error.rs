@@ -60,7 +60,7 @@ impl From<rampart_chat::ChatError> for ApiError {
         if code.http_status() >= 500 {
             tracing::error!(error = %e, "internal error");
         }
-        ApiError { code, message: e.public_message(), retry_after: None, headers: Vec::new() }
+        ApiError::new(code, e.public_message())
     }
 }
 
@@ -78,7 +78,7 @@ impl From<IdentityError> for ApiError {
             IdentityError::Locked { retry_after_secs } => Some(retry_after_secs),
             _ => None,
         };
-        ApiError { code, message: e.public_message(), retry_after, headers: Vec::new() }
+        ApiError { retry_after, ..ApiError::new(code, e.public_message()) }
     }
 }
 

@@ -7,13 +7,12 @@
 
 use crate::error::ApiError;
 use crate::state::AppState;
-use axum::extract::{ConnectInfo, FromRequest, FromRequestParts};
+use axum::extract::{FromRequest, FromRequestParts};
 use axum::http::request::Parts;
 use rampart_core::{ErrorCode, Principal};
 use rampart_edge::RequestId;
 use rampart_identity::RequestMeta;
 use rampart_identity::authorize::Credential;
-use std::net::SocketAddr;
 
 #[derive(FromRequest)]
 #[from_request(via(axum::Json), rejection(ApiError))]
@@ -38,12 +37,9 @@ pub struct Meta(pub RequestMeta);
 
 impl FromRequestParts<AppState> for Meta {
     type Rejection = ApiError;
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        // Decided once by the edge layer; computed here only when a test mounts routes without it.
-        let ip = parts.extensions.get::<rampart_edge::ClientIp>().map(|c| c.0).or_else(|| {
-            let peer = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
-            peer.map(|p| rampart_edge::client_ip(p, &parts.headers, &state.config.edge.trusted_proxies))
-        });
+    async fn from_request_parts(parts: &mut Parts, _: &AppState) -> Result<Self, ApiError> {
+        // Decided once, by the edge layer.
+        let ip = parts.extensions.get::<rampart_edge::ClientIp>().map(|c| c.0);
         Ok(Meta(RequestMeta {
             client_ip: ip.map(|i| i.to_string()),
             request_id: parts.extensions.get::<RequestId>().map(|r| r.0.clone()),
@@ -81,19 +77,10 @@ impl FromRequestParts<AppState> for AuthUser {
         let cred = credential(parts).ok_or_else(|| ApiError::code(ErrorCode::Unauthorized))?;
         let p = state.identity.authenticate(cred).await?;
         tracing::Span::current().record("user", tracing::field::display(p.user_id));
-        if let Some(d) = state.throttle.check(&p)
-            && !d.allowed
-        {
-            let rule = if matches!(p.auth_method, rampart_core::AuthMethod::ApiKey { .. }) {
-                "api-key-rate"
-            } else {
-                "user-rate"
-            };
+        if let Some((rule, d)) = state.throttle.refuse(&p) {
             state.edge_metrics.count(rule, true);
             tracing::info!(rule, "request throttled");
-            let mut e = ApiError::code(ErrorCode::RateLimited);
-            e.headers = d.headers();
-            return Err(e);
+            return Err(ApiError { headers: d.headers(), ..ApiError::code(ErrorCode::RateLimited) });
         }
         parts.extensions.insert(p.clone());
         Ok(AuthUser(p))

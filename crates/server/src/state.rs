@@ -73,17 +73,11 @@ impl Runs {
     }
 }
 
-type UserLimiter = governor::RateLimiter<
-    UserId,
-    governor::state::keyed::DefaultKeyedStateStore<UserId>,
-    governor::clock::DefaultClock,
->;
-
 /// Per-user limits of the realtime endpoint (per replica): open connections and publish rate.
 pub struct RealtimeLimits {
     max_connections: usize,
     connections: std::sync::Mutex<std::collections::HashMap<UserId, usize>>,
-    publishes: UserLimiter,
+    publishes: rampart_edge::KeyedRate<UserId>,
 }
 
 /// An open connection, counted until dropped.
@@ -106,12 +100,10 @@ impl Drop for ConnectionSlot {
 
 impl RealtimeLimits {
     pub fn new(c: &crate::config::RealtimeConfig) -> Self {
-        let nz = |v: u32| std::num::NonZeroU32::new(v).unwrap_or(std::num::NonZeroU32::MIN);
-        let quota = governor::Quota::per_second(nz(c.publish_rate)).allow_burst(nz(c.publish_burst));
         Self {
             max_connections: c.max_connections_per_user,
             connections: Default::default(),
-            publishes: governor::RateLimiter::keyed(quota),
+            publishes: rampart_edge::KeyedRate::new(rampart_edge::Rate::per_second(c.publish_rate, c.publish_burst)),
         }
     }
 
@@ -135,15 +127,9 @@ impl RealtimeLimits {
         self.lock().get(&user).copied().unwrap_or(0)
     }
 
-    /// Takes one publish from the user's bucket; `Err(wait)` when it is empty.
-    pub fn publish(&self, user: UserId) -> Result<(), std::time::Duration> {
-        if self.publishes.len() > 10_000 {
-            self.publishes.retain_recent();
-        }
-        self.publishes.check_key(&user).map_err(|not_until| {
-            use governor::clock::Clock as _;
-            not_until.wait_time_from(governor::clock::DefaultClock::default().now())
-        })
+    /// Takes one publish from the user's bucket; `false` when it is empty.
+    pub fn publish(&self, user: UserId) -> bool {
+        self.publishes.check(&user).allowed
     }
 }
 
@@ -184,10 +170,14 @@ pub struct AppInner {
     pub ready: Arc<AtomicBool>,
     /// Requests being served right now; above `server.max_in_flight`, `/readyz` says saturated.
     pub in_flight: Arc<AtomicUsize>,
+    /// What the edge layer enforces (from `[edge]`).
+    pub edge_policy: rampart_edge::EdgePolicy,
     /// Edge refusals and WAF matches by rule.
     pub edge_metrics: Arc<rampart_edge::EdgeMetrics>,
     /// Token buckets per API key and per user (`edge.api_key_rate`, `edge.user_rate`).
     pub throttle: Throttle,
+    /// The public URL's origin and `edge.cors_origins`, without trailing slashes.
+    pub browser_origins: Vec<String>,
 }
 
 /// Per-credential throttling, applied once a request is authenticated.
@@ -205,12 +195,14 @@ impl Throttle {
         }
     }
 
-    /// Takes one request from the principal's bucket: its API key's, or its user's.
-    pub fn check(&self, p: &rampart_core::Principal) -> Option<rampart_edge::Decision> {
-        match &p.auth_method {
-            rampart_core::AuthMethod::ApiKey { key } => Some(self.api_keys.check(key)),
-            _ => self.users.as_ref().map(|u| u.check(&p.user_id)),
-        }
+    /// Takes one request from the principal's bucket (its API key's, or its user's); the
+    /// rule name and decision when the bucket is empty.
+    pub fn refuse(&self, p: &rampart_core::Principal) -> Option<(&'static str, rampart_edge::Decision)> {
+        let (rule, d) = match &p.auth_method {
+            rampart_core::AuthMethod::ApiKey { key } => ("api-key-rate", self.api_keys.check(key)),
+            _ => ("user-rate", self.users.as_ref()?.check(&p.user_id)),
+        };
+        (!d.allowed).then_some((rule, d))
     }
 }
 
@@ -249,10 +241,7 @@ impl AppState {
     /// Whether a browser page at `origin` may talk to us: our own public origin, or one of
     /// `edge.cors_origins`.
     pub fn origin_allowed(&self, origin: &str) -> bool {
-        let origin = origin.trim_end_matches('/');
-        let own =
-            url::Url::parse(&self.config.public_url()).map(|u| u.origin().ascii_serialization()).unwrap_or_default();
-        origin == own || self.config.edge.cors_origins.iter().any(|o| o.trim_end_matches('/') == origin)
+        self.browser_origins.iter().any(|o| o == origin.trim_end_matches('/'))
     }
 
     pub fn is_ready(&self) -> bool {

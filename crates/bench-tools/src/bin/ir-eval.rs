@@ -11,14 +11,15 @@
 #![allow(clippy::print_stdout, clippy::print_stderr, clippy::unwrap_used)]
 
 use clap::Parser;
+use rampart_bench_tools::beir::{Dataset, Judgements, ndcg_at_10, recall_at_100};
+use rampart_bench_tools::summarize;
 use rampart_core::embed::EmbedPurpose;
 use rampart_core::{ChunkId, DocumentId, KnowledgeBaseId};
 use rampart_knowledge::dense::{ChunkVector, DenseIndex};
 use rampart_knowledge::fuse::{RRF_K, rrf};
 use rampart_knowledge::index::{LexicalIndex, language};
 use rampart_knowledge::service::embed_all;
-use serde::Deserialize;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -46,68 +47,33 @@ struct Args {
     depth: usize,
 }
 
-#[derive(Deserialize)]
-struct Doc {
-    #[serde(rename = "_id")]
-    id: String,
-    #[serde(default)]
-    title: String,
-    text: String,
-}
-
-#[derive(Deserialize)]
-struct Query {
-    #[serde(rename = "_id")]
-    id: String,
-    text: String,
-}
-
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return 0.0;
-    }
-    let i = ((p / 100.0) * (sorted.len() - 1) as f64).round() as usize;
-    sorted[i.min(sorted.len() - 1)]
-}
-
 /// nDCG@10 and recall@100 of rankings (corpus ids, best first) against graded judgements.
 #[derive(Default)]
 struct Quality {
     ndcg: f64,
     recall: f64,
     n: usize,
-    latency_ms: Vec<f64>,
+    latency: Vec<Duration>,
 }
 
 impl Quality {
-    fn add(&mut self, ranked: &[Option<&String>], rel: &HashMap<String, u32>, took: Duration) {
-        let gain = |id: Option<&String>| id.and_then(|i| rel.get(i)).copied().unwrap_or(0) as f64;
-        let dcg: f64 = ranked.iter().take(10).enumerate().map(|(i, id)| gain(*id) / ((i + 2) as f64).log2()).sum();
-        let mut ideal: Vec<f64> = rel.values().map(|v| *v as f64).collect();
-        ideal.sort_by(|x, y| y.total_cmp(x));
-        let idcg: f64 = ideal.iter().take(10).enumerate().map(|(i, g)| g / ((i + 2) as f64).log2()).sum();
-        if idcg > 0.0 {
-            self.ndcg += dcg / idcg;
-        }
-        let relevant: HashSet<&String> = rel.iter().filter(|(_, v)| **v > 0).map(|(k, _)| k).collect();
-        let found = ranked.iter().take(100).flatten().filter(|id| relevant.contains(*id)).count();
-        if !relevant.is_empty() {
-            self.recall += found as f64 / relevant.len() as f64;
-        }
+    fn add(&mut self, ranked: &[Option<&str>], rel: &Judgements, took: Duration) {
+        self.ndcg += ndcg_at_10(ranked, rel);
+        self.recall += recall_at_100(ranked, rel);
         self.n += 1;
-        self.latency_ms.push(took.as_secs_f64() * 1000.0);
+        self.latency.push(took);
     }
 
-    fn report(&mut self, name: &str) {
-        self.latency_ms.sort_by(f64::total_cmp);
+    fn report(&self, name: &str) {
+        let l = summarize(&self.latency);
         let n = self.n.max(1) as f64;
         println!(
             "| {name} | {:.4} | {:.4} | {:.3} | {:.3} | {:.3} |",
             self.ndcg / n,
             self.recall / n,
-            percentile(&self.latency_ms, 50.0),
-            percentile(&self.latency_ms, 99.0),
-            self.latency_ms.last().copied().unwrap_or(0.0)
+            l.median_us / 1e3,
+            l.p99_us / 1e3,
+            l.max_us / 1e3
         );
     }
 }
@@ -132,27 +98,9 @@ fn perturbed(v: &[f32], rng: &mut Lcg) -> Vec<f32> {
 #[tokio::main(flavor = "current_thread")]
 async fn main() {
     let a = Args::parse();
-    let read = |name: &str| std::fs::read_to_string(a.data.join(name)).unwrap_or_else(|e| panic!("{name}: {e}"));
-    let docs: Vec<Doc> = read("corpus.jsonl")
-        .lines()
-        .filter(|l| !l.trim().is_empty())
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
-    let queries: HashMap<String, String> = read("queries.jsonl")
-        .lines()
-        .filter(|l| !l.trim().is_empty())
-        .map(|l| serde_json::from_str::<Query>(l).unwrap())
-        .map(|q| (q.id, q.text))
-        .collect();
-    let mut qrels: HashMap<String, HashMap<String, u32>> = HashMap::new();
-    for line in read("qrels/test.tsv").lines().skip(1) {
-        let f: Vec<&str> = line.split('\t').collect();
-        if f.len() == 3 {
-            qrels.entry(f[0].to_owned()).or_default().insert(f[1].to_owned(), f[2].trim().parse().unwrap_or(0));
-        }
-    }
-    let mut qids: Vec<&String> = qrels.keys().filter(|q| queries.contains_key(*q)).collect();
-    qids.sort();
+    let data = Dataset::load(&a.data).unwrap();
+    let (docs, queries, qrels) = (&data.docs, &data.queries, &data.qrels);
+    let qids = data.test_queries();
     let texts: Vec<String> = docs.iter().map(|d| format!("{}. {}", d.title, d.text)).collect();
 
     let lang = language(&a.language).expect("a known language");
@@ -218,18 +166,18 @@ async fn main() {
                 t.elapsed().as_secs_f64()
             );
             let mut qvec: HashMap<&String, Vec<f32>> = HashMap::new();
-            let mut embed_ms = Vec::new();
+            let mut embed_times = Vec::new();
             for q in &qids {
                 let t = Instant::now();
                 let v = embed_all(&e, std::slice::from_ref(&queries[*q]), EmbedPurpose::Query).await.unwrap();
-                embed_ms.push(t.elapsed().as_secs_f64() * 1000.0);
+                embed_times.push(t.elapsed());
                 qvec.insert(*q, v.into_iter().next().unwrap());
             }
-            embed_ms.sort_by(f64::total_cmp);
+            let e = summarize(&embed_times);
             println!(
                 "query embedding over HTTP (cached after the first run): p50 {:.3} ms, p99 {:.3} ms",
-                percentile(&embed_ms, 50.0),
-                percentile(&embed_ms, 99.0)
+                e.median_us / 1e3,
+                e.p99_us / 1e3
             );
             let graph = DenseIndex::in_memory();
             let mut rng = Lcg(42);
@@ -255,20 +203,20 @@ async fn main() {
         let t = Instant::now();
         let l = ix.search(text, &[kb], a.depth).unwrap();
         let lt = t.elapsed();
-        let ranked: Vec<Option<&String>> = l.iter().map(|(c, _)| original.get(c)).collect();
+        let ranked: Vec<Option<&str>> = l.iter().map(|(c, _)| original.get(c).map(String::as_str)).collect();
         lex.add(&ranked, rel, lt);
         if let Some((graph, qvec)) = &dense {
             let t = Instant::now();
             let d = graph.search(&qvec[*qid], &a.embed_model, &[kb], a.depth).unwrap();
             let dt = t.elapsed();
-            let ranked: Vec<Option<&String>> = d.iter().map(|(c, _)| original.get(c)).collect();
+            let ranked: Vec<Option<&str>> = d.iter().map(|(c, _)| original.get(c).map(String::as_str)).collect();
             den.add(&ranked, rel, dt);
             let t = Instant::now();
             let li: Vec<ChunkId> = l.iter().map(|h| h.0).collect();
             let di: Vec<ChunkId> = d.iter().map(|h| h.0).collect();
             let fused = rrf(&[&li, &di], RRF_K);
             let ft = t.elapsed();
-            let ranked: Vec<Option<&String>> = fused.iter().map(|(c, _)| original.get(c)).collect();
+            let ranked: Vec<Option<&str>> = fused.iter().map(|(c, _)| original.get(c).map(String::as_str)).collect();
             hyb.add(&ranked, rel, lt + dt + ft);
         }
     }

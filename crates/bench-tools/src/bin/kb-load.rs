@@ -9,9 +9,9 @@
 #![allow(clippy::print_stdout, clippy::print_stderr, clippy::unwrap_used)]
 
 use clap::Parser;
-use serde::Deserialize;
+use rampart_bench_tools::beir::{Dataset, ndcg_at_10};
+use rampart_bench_tools::summarize;
 use serde_json::{Value, json};
-use std::collections::HashMap;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -39,45 +39,12 @@ struct Args {
     name: String,
 }
 
-#[derive(Deserialize)]
-struct Doc {
-    #[serde(rename = "_id")]
-    id: String,
-    #[serde(default)]
-    title: String,
-    text: String,
-}
-
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return 0.0;
-    }
-    sorted[(((p / 100.0) * (sorted.len() - 1) as f64).round() as usize).min(sorted.len() - 1)]
-}
-
 #[tokio::main(flavor = "current_thread")]
 async fn main() {
     let a = Args::parse();
     let http = reqwest::Client::builder().timeout(Duration::from_secs(600)).build().unwrap();
-    let read = |name: &str| std::fs::read_to_string(a.data.join(name)).unwrap_or_else(|e| panic!("{name}: {e}"));
-    let docs: Vec<Doc> = read("corpus.jsonl")
-        .lines()
-        .filter(|l| !l.trim().is_empty())
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
-    let queries: HashMap<String, String> = read("queries.jsonl")
-        .lines()
-        .filter(|l| !l.trim().is_empty())
-        .map(|l| serde_json::from_str::<Value>(l).unwrap())
-        .map(|q| (q["_id"].as_str().unwrap().to_owned(), q["text"].as_str().unwrap().to_owned()))
-        .collect();
-    let mut qrels: HashMap<String, HashMap<String, u32>> = HashMap::new();
-    for line in read("qrels/test.tsv").lines().skip(1) {
-        let f: Vec<&str> = line.split('\t').collect();
-        if f.len() == 3 {
-            qrels.entry(f[0].to_owned()).or_default().insert(f[1].to_owned(), f[2].trim().parse().unwrap_or(0));
-        }
-    }
+    let data = Dataset::load(&a.data).unwrap();
+    let (docs, queries, qrels) = (&data.docs, &data.queries, &data.qrels);
     let post = |path: String, body: Value| {
         http.post(format!("{}{path}", a.base)).header("x-api-key", &a.api_key).json(&body).send()
     };
@@ -145,8 +112,7 @@ async fn main() {
         bytes as f64 / 1e6 / secs
     );
 
-    let mut qids: Vec<&String> = qrels.keys().filter(|q| queries.contains_key(*q)).collect();
-    qids.sort();
+    let qids = data.test_queries();
     println!("| search type | queries | p50 ms | p99 ms | max ms | nDCG@10 (first copy) |");
     println!("|---|---:|---:|---:|---:|---:|");
     for mode in a.search.split(',').filter(|m| !m.is_empty()) {
@@ -157,7 +123,7 @@ async fn main() {
             let t = Instant::now();
             let r = post(format!("/v1/knowledge-bases/{kb}/retrieve"), body).await.unwrap();
             let v: Value = r.json().await.unwrap();
-            lat.push(t.elapsed().as_secs_f64() * 1000.0);
+            lat.push(t.elapsed());
             let rel = &qrels[*q];
             // A document can be several chunks: judged once, at its best rank.
             let mut ranked: Vec<String> = Vec::new();
@@ -169,25 +135,16 @@ async fn main() {
                     ranked.push(id);
                 }
             }
-            let dcg: f64 = ranked
-                .iter()
-                .enumerate()
-                .map(|(i, id)| rel.get(id).copied().unwrap_or(0) as f64 / ((i + 2) as f64).log2())
-                .sum();
-            let mut ideal: Vec<f64> = rel.values().map(|v| *v as f64).collect();
-            ideal.sort_by(|x, y| y.total_cmp(x));
-            let idcg: f64 = ideal.iter().take(10).enumerate().map(|(i, g)| g / ((i + 2) as f64).log2()).sum();
-            if idcg > 0.0 {
-                ndcg += dcg / idcg;
-            }
+            let ranked: Vec<Option<&str>> = ranked.iter().map(|id| Some(id.as_str())).collect();
+            ndcg += ndcg_at_10(&ranked, rel);
         }
-        lat.sort_by(f64::total_cmp);
+        let l = summarize(&lat);
         println!(
             "| {mode} | {} | {:.2} | {:.2} | {:.2} | {:.4} |",
-            lat.len(),
-            percentile(&lat, 50.0),
-            percentile(&lat, 99.0),
-            lat.last().copied().unwrap_or(0.0),
+            l.n,
+            l.median_us / 1e3,
+            l.p99_us / 1e3,
+            l.max_us / 1e3,
             ndcg / qids.len().max(1) as f64
         );
     }

@@ -15,6 +15,7 @@
 
 use base64::Engine;
 use clap::Parser;
+use rampart_bench_tools::beir::Dataset;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -201,23 +202,12 @@ async fn main() -> anyhow::Result<()> {
     println!("PL1 rules not fully covered: {}", weak.join(", "));
 
     if !a.benign.is_empty() {
-        let q = std::fs::read_to_string(format!("{}/queries.jsonl", a.benign))?;
-        let c = std::fs::read_to_string(format!("{}/corpus.jsonl", a.benign))?;
-        let mut texts: Vec<String> = Vec::new();
-        for l in q.lines() {
-            let v: serde_json::Value = serde_json::from_str(l)?;
-            texts.push(v["text"].as_str().unwrap_or("").to_owned());
-        }
+        let data = Dataset::load(std::path::Path::new(&a.benign))?;
+        let mut texts: Vec<String> = data.queries.values().cloned().collect();
+        texts.sort();
         let nq = texts.len();
-        'outer: for l in c.lines() {
-            let v: serde_json::Value = serde_json::from_str(l)?;
-            for s in sentences(v["text"].as_str().unwrap_or("")) {
-                if texts.len() >= nq + a.sentences {
-                    break 'outer;
-                }
-                texts.push(s.to_owned());
-            }
-        }
+        let sentences = data.docs.iter().flat_map(|d| sentences(&d.text)).take(a.sentences).map(str::to_owned);
+        texts.extend(sentences);
         let mut as_query = Tally::default();
         let mut as_json = Tally::default();
         let t0 = Instant::now();

@@ -80,7 +80,7 @@ pub struct Limits {
     pub max_header_bytes: usize,
     /// All header names and values together.
     pub max_headers_total: usize,
-    /// The longest query string.
+    /// The longest query string (`414 uri_too_long`).
     pub max_query_bytes: usize,
     /// How deeply JSON may nest.
     pub max_json_depth: usize,
@@ -104,7 +104,7 @@ impl Default for Limits {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Violation {
     HeadersTooLarge,
-    QueryTooLong,
+    UriTooLong,
     JsonTooDeep,
     JsonStringTooLong,
     /// Detection fired, in `location` (`path`, `query`, `body`, `header:user-agent`, …).
@@ -119,7 +119,7 @@ impl Violation {
     pub fn rule(&self) -> &'static str {
         match self {
             Violation::HeadersTooLarge => "headers-too-large",
-            Violation::QueryTooLong => "query-too-long",
+            Violation::UriTooLong => "uri-too-long",
             Violation::JsonTooDeep => "json-too-deep",
             Violation::JsonStringTooLong => "json-string-too-long",
             Violation::Injection { finding, .. } => finding.rule_id(),
@@ -284,29 +284,19 @@ pub fn inspect_path(path: &str) -> Option<Violation> {
 }
 
 /// Detection over `a=b&c=d` (query strings and form bodies): names and values, `+` as space.
+/// Values under credential names (`password`, `client_secret`, `refresh_token`, `code`, …) are
+/// not inspected.
 pub fn inspect_urlencoded(s: &[u8], location: &'static str) -> Option<Violation> {
     for (k, v) in form_urlencoded::parse(s) {
-        for part in [k, v] {
-            if let Some(f) = inspect(part.as_bytes()) {
-                return Some(Violation::Injection { finding: f, location });
-            }
-        }
-    }
-    None
-}
-
-/// Detection over a form body: like a query string, but values under credential names
-/// (`password`, `client_secret`, `refresh_token`, …) are not inspected.
-pub fn inspect_form(body: &[u8]) -> Option<Violation> {
-    for (k, v) in form_urlencoded::parse(body) {
-        if let Some(f) = inspect(k.as_bytes()) {
-            return Some(Violation::Injection { finding: f, location: "body" });
+        let hit = |b: &[u8]| inspect(b).map(|f| Violation::Injection { finding: f, location });
+        if let Some(v) = hit(k.as_bytes()) {
+            return Some(v);
         }
         if credential_key(&k) || k == "code" || k == "code_verifier" {
             continue;
         }
-        if let Some(f) = inspect(v.as_bytes()) {
-            return Some(Violation::Injection { finding: f, location: "body" });
+        if let Some(v) = hit(v.as_bytes()) {
+            return Some(v);
         }
     }
     None
@@ -449,6 +439,8 @@ mod tests {
         assert!(inspect_urlencoded(b"q=1%27+OR+%271%27%3D%271", "query").is_some());
         assert!(inspect_urlencoded(b"u%5B%24ne%5D=1", "query").is_some());
         assert_eq!(inspect_urlencoded(b"page=2&limit=50&q=annual+plans", "query"), None);
+        // Credentials are opaque, in forms as in JSON.
+        assert_eq!(inspect_urlencoded(b"grant_type=password&password=%27+OR+1%3D1+--&code=%3Cscript%3E", "body"), None);
         let mut h = http::HeaderMap::new();
         h.insert("cookie", "a=1; b=%3Cscript%3Ealert(1)%3C%2Fscript%3E".parse().unwrap());
         assert!(inspect_headers(&h).is_some());

@@ -297,7 +297,7 @@ async fn publish(s: &AppState, conn_cred: &ConnCred, msg: &Value, id: &str) -> V
 /// Returns how many events were accepted, or `(errorType, message)`.
 fn accept_publish(s: &AppState, p: &Principal, msg: &Value) -> Result<usize, (&'static str, &'static str)> {
     let c = own_channel(p, msg["channel"].as_str().unwrap_or(""), ChannelKind::In)?;
-    if s.realtime_limits.publish(p.user_id).is_err() {
+    if !s.realtime_limits.publish(p.user_id) {
         return Err(("TooManyRequestsException", "Too many publishes; slow down."));
     }
     let events = msg["events"]

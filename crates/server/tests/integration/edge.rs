@@ -119,7 +119,7 @@ async fn size_and_shape_limits() {
         .unwrap();
     assert_eq!(r.status(), 400);
     let q = format!("/healthz?q={}", "a".repeat(9000));
-    s.get(&q, None).await.expect_error(431, "headers_too_large");
+    s.get(&q, None).await.expect_error(414, "uri_too_long");
     s.get("/healthz", None).await.expect(200);
 }
 
