@@ -48,10 +48,6 @@ pub struct Exclusion {
 }
 
 impl Exclusion {
-    pub fn body(method: http::Method, path: &str) -> Self {
-        Self { method: Some(method), path: path.into(), body: true, query: false }
-    }
-
     pub fn matches(&self, method: &http::Method, path: &str) -> bool {
         if self.method.as_ref().is_some_and(|m| m != method) {
             return false;
@@ -432,6 +428,20 @@ mod tests {
         // Brackets inside strings do not count.
         let s = format!(r#"{{"a":"{}"}}"#, "[".repeat(100));
         assert_eq!(inspect_json(s.as_bytes(), &l, false), None);
+    }
+
+    #[test]
+    fn xml_values_are_inspected_and_markup_is_not() {
+        assert!(
+            inspect_xml(br#"<?xml version="1.0"?><root><a probe="&lt;script&gt;alert(1)&lt;/script&gt;"></a></root>"#)
+                .is_some()
+        );
+        assert!(inspect_xml(b"<root><q>1' UNION SELECT password FROM users--</q></root>").is_some());
+        assert!(inspect_xml(b"<root><![CDATA[<img src=x onerror=alert(1)>]]></root>").is_some());
+        assert_eq!(
+            inspect_xml(br#"<?xml version="1.0"?><order id="42"><item sku="A-1">Tea &amp; biscuits</item></order>"#),
+            None
+        );
     }
 
     #[test]
