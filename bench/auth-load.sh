@@ -71,21 +71,9 @@ fi
 command -v wrk >/dev/null || die "wrk is still missing"
 
 # --- temporary state and clean-up ------------------------------------------------------
-TMP="$(mktemp -d "${TMPDIR:-/tmp}/rampart-bench.XXXXXX")"
-SERVER_PID=""
 # shellcheck source=lib.sh
 source "$REPO_ROOT/bench/lib.sh"
-cleanup() {
-    local rc=$?
-    trap - INT TERM
-    if [[ -n "$CHILD_PID" ]]; then stop_pid "$CHILD_PID" 10; fi
-    if [[ -n "$SERVER_PID" ]]; then stop_pid "$SERVER_PID" 25; fi
-    if [[ "$KEEP_TMP" == 1 ]]; then log "kept $TMP"; else rm -rf "$TMP"; fi
-    exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+bench_tmp bench
 
 
 # --- binary ----------------------------------------------------------------------------
@@ -109,13 +97,7 @@ ADDR="127.0.0.1:$PORT"
 BASE="http://$ADDR"
 
 # --- user and API key (offline, before the server opens the database) ---------------------
-PASSWORD="bench-$(od -An -N12 -tx1 /dev/urandom | tr -d ' \n')"
-log "creating $BENCH_EMAIL and an API key in $RAMPART_DATA_DIR"
-printf '%s\n' "$PASSWORD" | timeout 60 "$BIN" user add --email "$BENCH_EMAIL" --password-stdin >/dev/null 2>>"$TMP/cli.log" \
-    || { cat "$TMP/cli.log" >&2; die "rampart user add failed"; }
-API_KEY="$(timeout 60 "$BIN" apikey create --email "$BENCH_EMAIL" --name bench 2>>"$TMP/cli.log")" \
-    || { cat "$TMP/cli.log" >&2; die "rampart apikey create failed"; }
-[[ -n "$API_KEY" ]] || die "rampart apikey create printed nothing"
+bench_user "$BENCH_EMAIL"
 
 # --- server ----------------------------------------------------------------------------
 log "starting $BIN serve on $ADDR"

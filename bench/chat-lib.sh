@@ -12,8 +12,8 @@ free_port() {
     return 1
 }
 
-# Sets TOOLS: the directory of fake-upstream, ttft and ws-load. $BENCH_TOOLS_DIR, or the
-# release build, built unless SKIP_BUILD=1.
+# resolve_tools [TOOL…]: sets TOOLS, the directory of the bench tools named (default
+# fake-upstream, ttft and ws-load): $BENCH_TOOLS_DIR, or the release build, built unless SKIP_BUILD=1.
 resolve_tools() {
     if [[ -n "${BENCH_TOOLS_DIR:-}" ]]; then
         TOOLS="$BENCH_TOOLS_DIR"
@@ -25,15 +25,15 @@ resolve_tools() {
                 || die "bench tools build failed or took longer than ${BUILD_TIMEOUT}s"
         fi
     fi
-    local t
-    for t in fake-upstream ttft ws-load; do
+    local tools=("$@") t
+    ((${#tools[@]})) || tools=(fake-upstream ttft ws-load)
+    for t in "${tools[@]}"; do
         [[ -x "$TOOLS/$t" ]] || die "no executable at $TOOLS/$t"
     done
 }
 
 # start_upstream <extra args…>: starts fake-upstream on a free port; sets UPSTREAM_PID and
 # UPSTREAM_URL (…/v1).
-UPSTREAM_PID=""
 start_upstream() {
     "$TOOLS/fake-upstream" --listen 127.0.0.1:0 "$@" >"$TMP/upstream.out" 2>&1 &
     UPSTREAM_PID=$!
@@ -48,7 +48,6 @@ start_upstream() {
 
 # start_rampart: `rampart serve` on a free port with the environment as it is; sets SERVER_PID,
 # ADDR and BASE, and waits for /readyz.
-SERVER_PID=""
 start_rampart() {
     local port
     port="$(free_port)" || die "no free port found"

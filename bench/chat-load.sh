@@ -75,29 +75,19 @@ fi
 command -v wrk >/dev/null || die "wrk is still missing"
 
 # --- temporary state and clean-up ------------------------------------------------------
-TMP="$(mktemp -d "${TMPDIR:-/tmp}/rampart-bench.XXXXXX")"
-LITELLM_PID=""
 # shellcheck source=lib.sh
 source "$REPO_ROOT/bench/lib.sh"
 # shellcheck source=chat-lib.sh
 source "$REPO_ROOT/bench/chat-lib.sh"
-cleanup() {
-    local rc=$?
-    trap - INT TERM
-    if [[ -n "$CHILD_PID" ]]; then stop_pid "$CHILD_PID" 10; fi
+LITELLM_PID=""
+cleanup_extra() {
     if [[ -n "$LITELLM_PID" ]]; then
         kill -TERM -- "-$LITELLM_PID" 2>/dev/null || true # its own process group (setsid)
         stop_pid "$LITELLM_PID" 15
         kill -KILL -- "-$LITELLM_PID" 2>/dev/null || true
     fi
-    if [[ -n "$SERVER_PID" ]]; then stop_pid "$SERVER_PID" 25; fi
-    if [[ -n "$UPSTREAM_PID" ]]; then stop_pid "$UPSTREAM_PID" 5; fi
-    if [[ "$KEEP_TMP" == 1 ]]; then log "kept $TMP"; else rm -rf "$TMP"; fi
-    exit "$rc"
 }
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+bench_tmp bench
 
 # --- binaries, upstream ----------------------------------------------------------------
 resolve_binary
@@ -124,13 +114,7 @@ kind = "model"
 model = "fake"
 EOF
 export RAMPART_CONFIG="$TMP/rampart.toml"
-PASSWORD="bench-$(od -An -N12 -tx1 /dev/urandom | tr -d ' \n')"
-log "creating $BENCH_EMAIL and an API key in $RAMPART_DATA_DIR"
-printf '%s\n' "$PASSWORD" | timeout 60 "$BIN" user add --email "$BENCH_EMAIL" --password-stdin >/dev/null 2>>"$TMP/cli.log" \
-    || { cat "$TMP/cli.log" >&2; die "rampart user add failed"; }
-API_KEY="$(timeout 60 "$BIN" apikey create --email "$BENCH_EMAIL" --name bench 2>>"$TMP/cli.log")" \
-    || { cat "$TMP/cli.log" >&2; die "rampart apikey create failed"; }
-[[ -n "$API_KEY" ]] || die "rampart apikey create printed nothing"
+bench_user "$BENCH_EMAIL"
 start_rampart
 
 # --- LiteLLM -----------------------------------------------------------------------------

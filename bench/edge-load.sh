@@ -34,32 +34,17 @@ done
 command -v curl >/dev/null || die "curl is required"
 command -v wrk >/dev/null || die "wrk is required (bench/auth-load.sh installs it)"
 
-TMP="$(mktemp -d "${TMPDIR:-/tmp}/rampart-edge.XXXXXX")"
 # shellcheck source=lib.sh
 source "$REPO_ROOT/bench/lib.sh"
 # shellcheck source=chat-lib.sh
 source "$REPO_ROOT/bench/chat-lib.sh"
-cleanup() {
-    local rc=$?
-    trap - INT TERM
-    if [[ -n "$CHILD_PID" ]]; then stop_pid "$CHILD_PID" 10; fi
-    if [[ -n "$SERVER_PID" ]]; then stop_pid "$SERVER_PID" 25; fi
-    if [[ "$KEEP_TMP" == 1 ]]; then log "kept $TMP"; else rm -rf "$TMP"; fi
-    exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+bench_tmp edge
 
 resolve_binary
 export RAMPART_DATA_DIR="$TMP/data"
 mkdir -p "$RAMPART_DATA_DIR"
 unset RAMPART_CONFIG RAMPART_DATABASE_URL RAMPART_PUBLIC_URL
-PASSWORD="bench-$(od -An -N12 -tx1 /dev/urandom | tr -d ' \n')"
-printf '%s\n' "$PASSWORD" | timeout 60 "$BIN" user add --email bench@example.com --password-stdin >/dev/null 2>>"$TMP/cli.log" \
-    || { cat "$TMP/cli.log" >&2; die "rampart user add failed"; }
-API_KEY="$(timeout 60 "$BIN" apikey create --email bench@example.com --name bench 2>>"$TMP/cli.log")" \
-    || { cat "$TMP/cli.log" >&2; die "rampart apikey create failed"; }
+bench_user bench@example.com
 ORIGIN_SECRET="bench-origin-$(od -An -N12 -tx1 /dev/urandom | tr -d ' \n')"
 PATH_Q="/v1/me?view=full&q=annual%20leave%20policy"
 

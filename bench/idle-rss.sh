@@ -30,25 +30,13 @@ done
 command -v curl >/dev/null || die "curl is required"
 [[ -r /proc/self/status ]] || die "/proc is required (Linux)"
 
-TMP="$(mktemp -d "${TMPDIR:-/tmp}/rampart-idle.XXXXXX")"
-SERVER_PID=""
 # shellcheck source=lib.sh
 source "$REPO_ROOT/bench/lib.sh"
 stop_server() {
     if [[ -n "$SERVER_PID" ]]; then stop_pid "$SERVER_PID" 25; fi
     SERVER_PID=""
 }
-cleanup() {
-    local rc=$?
-    trap - INT TERM
-    if [[ -n "$CHILD_PID" ]]; then stop_pid "$CHILD_PID" 10; fi
-    stop_server
-    rm -rf "$TMP"
-    exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+bench_tmp idle
 
 
 resolve_binary

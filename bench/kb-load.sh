@@ -37,36 +37,14 @@ done
 [[ -f "$DATA/corpus.jsonl" ]] || die "no BEIR corpus at $DATA (set DATA)"
 command -v curl >/dev/null || die "curl is required"
 
-TMP="$(mktemp -d "${TMPDIR:-/tmp}/rampart-kb.XXXXXX")"
-SERVER_PID=""
 # shellcheck source=lib.sh
 source "$REPO_ROOT/bench/lib.sh"
 # shellcheck source=chat-lib.sh
 source "$REPO_ROOT/bench/chat-lib.sh"
-cleanup() {
-    local rc=$?
-    trap - INT TERM
-    if [[ -n "$CHILD_PID" ]]; then stop_pid "$CHILD_PID" 10; fi
-    if [[ -n "$SERVER_PID" ]]; then stop_pid "$SERVER_PID" 25; fi
-    if [[ "$KEEP_TMP" == 1 ]]; then log "kept $TMP"; else rm -rf "$TMP"; fi
-    exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+bench_tmp kb
 
 resolve_binary
-if [[ -n "${BENCH_TOOLS_DIR:-}" ]]; then
-    TOOLS="$BENCH_TOOLS_DIR"
-else
-    TOOLS="${CARGO_TARGET_DIR:-$REPO_ROOT/target}/release"
-    if [[ "${SKIP_BUILD:-0}" != 1 ]]; then
-        log "building the bench tools (cargo build --release -p rampart-bench-tools)"
-        run_bg timeout "$BUILD_TIMEOUT" cargo build --release -p rampart-bench-tools --manifest-path "$REPO_ROOT/Cargo.toml" >&2 \
-            || die "bench tools build failed"
-    fi
-fi
-[[ -x "$TOOLS/kb-load" ]] || die "no executable at $TOOLS/kb-load"
+resolve_tools kb-load
 
 export RAMPART_DATA_DIR="$TMP/data"
 mkdir -p "$RAMPART_DATA_DIR"
@@ -86,11 +64,7 @@ EOF
     EMBEDDING="embed"
 fi
 export RAMPART_CONFIG="$TMP/rampart.toml"
-PASSWORD="bench-$(od -An -N12 -tx1 /dev/urandom | tr -d ' \n')"
-printf '%s\n' "$PASSWORD" | timeout 60 "$BIN" user add --email bench@example.com --password-stdin >/dev/null 2>>"$TMP/cli.log" \
-    || { cat "$TMP/cli.log" >&2; die "rampart user add failed"; }
-API_KEY="$(timeout 60 "$BIN" apikey create --email bench@example.com --name bench 2>>"$TMP/cli.log")" \
-    || { cat "$TMP/cli.log" >&2; die "rampart apikey create failed"; }
+bench_user bench@example.com
 start_rampart
 
 echo "### kb-load $(date -u +%Y-%m-%dT%H:%M:%SZ)"

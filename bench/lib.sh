@@ -3,6 +3,8 @@
 # functions log/die from the sourcing script; uses the global CHILD_PID.
 
 CHILD_PID=""
+SERVER_PID=""
+UPSTREAM_PID=""
 
 # One client credential drives each benchmark's whole load: per-key and per-user throttling
 # (edge.api_key_rate, edge.user_rate) would answer 429 by design, so the scripts raise them
@@ -48,4 +50,37 @@ resolve_binary() {
         fi
     fi
     [[ -x "$BIN" ]] || die "no executable at $BIN"
+}
+
+# bench_tmp NAME: a fresh temporary dir in TMP, and traps that on exit (also on failure or
+# Ctrl-C) stop the running step (CHILD_PID), whatever `cleanup_extra` stops when the script
+# defines it, the server (SERVER_PID) and the fake upstream (UPSTREAM_PID), then remove TMP
+# (kept with KEEP_TMP=1).
+bench_tmp() {
+    TMP="$(mktemp -d "${TMPDIR:-/tmp}/rampart-$1.XXXXXX")"
+    trap bench_cleanup EXIT
+    trap 'exit 130' INT
+    trap 'exit 143' TERM
+}
+
+bench_cleanup() {
+    local rc=$?
+    trap - INT TERM
+    if [[ -n "$CHILD_PID" ]]; then stop_pid "$CHILD_PID" 10; fi
+    if declare -F cleanup_extra >/dev/null; then cleanup_extra; fi
+    if [[ -n "$SERVER_PID" ]]; then stop_pid "$SERVER_PID" 25; fi
+    if [[ -n "$UPSTREAM_PID" ]]; then stop_pid "$UPSTREAM_PID" 5; fi
+    if [[ "${KEEP_TMP:-0}" == 1 ]]; then log "kept $TMP"; else rm -rf "$TMP"; fi
+    exit "$rc"
+}
+
+# bench_user EMAIL: creates the user (a random password) and an API key offline, in
+# RAMPART_DATA_DIR, before the server opens the database; sets PASSWORD and API_KEY.
+bench_user() {
+    PASSWORD="bench-$(od -An -N12 -tx1 /dev/urandom | tr -d ' \n')"
+    printf '%s\n' "$PASSWORD" | timeout 60 "$BIN" user add --email "$1" --password-stdin >/dev/null 2>>"$TMP/cli.log" \
+        || { cat "$TMP/cli.log" >&2; die "rampart user add failed"; }
+    API_KEY="$(timeout 60 "$BIN" apikey create --email "$1" --name bench 2>>"$TMP/cli.log")" \
+        || { cat "$TMP/cli.log" >&2; die "rampart apikey create failed"; }
+    [[ -n "$API_KEY" ]] || die "rampart apikey create printed nothing"
 }

@@ -15,33 +15,13 @@ log() { printf '[waf-eval] %s\n' "$*" >&2; }
 die() { log "error: $*"; exit 1; }
 [[ -f "$CRS" ]] || die "no CRS tests at $CRS (set CRS)"
 command -v curl >/dev/null || die "curl is required"
-TMP="$(mktemp -d "${TMPDIR:-/tmp}/rampart-waf.XXXXXX")"
 # shellcheck source=lib.sh
 source "$REPO_ROOT/bench/lib.sh"
 # shellcheck source=chat-lib.sh
 source "$REPO_ROOT/bench/chat-lib.sh"
-cleanup() {
-    local rc=$?
-    trap - INT TERM
-    if [[ -n "$CHILD_PID" ]]; then stop_pid "$CHILD_PID" 10; fi
-    if [[ -n "$SERVER_PID" ]]; then stop_pid "$SERVER_PID" 25; fi
-    if [[ "$KEEP_TMP" == 1 ]]; then log "kept $TMP"; else rm -rf "$TMP"; fi
-    exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+bench_tmp waf
 resolve_binary
-if [[ -n "${BENCH_TOOLS_DIR:-}" ]]; then
-    TOOLS="$BENCH_TOOLS_DIR"
-else
-    TOOLS="${CARGO_TARGET_DIR:-$REPO_ROOT/target}/release"
-    if [[ "${SKIP_BUILD:-0}" != 1 ]]; then
-        run_bg timeout "$BUILD_TIMEOUT" cargo build --release -p rampart-bench-tools --manifest-path "$REPO_ROOT/Cargo.toml" >&2 \
-            || die "bench tools build failed"
-    fi
-fi
-[[ -x "$TOOLS/waf-eval" ]] || die "no executable at $TOOLS/waf-eval"
+resolve_tools waf-eval
 export RAMPART_DATA_DIR="$TMP/data"
 mkdir -p "$RAMPART_DATA_DIR"
 unset RAMPART_CONFIG RAMPART_DATABASE_URL RAMPART_PUBLIC_URL

@@ -62,25 +62,15 @@ if [[ "$(ulimit -n)" != unlimited ]] && (($(ulimit -n) < need)); then
     fi
 fi
 
-TMP="$(mktemp -d "${TMPDIR:-/tmp}/rampart-bench.XXXXXX")"
-SAMPLER_PID=""
 # shellcheck source=lib.sh
 source "$REPO_ROOT/bench/lib.sh"
 # shellcheck source=chat-lib.sh
 source "$REPO_ROOT/bench/chat-lib.sh"
-cleanup() {
-    local rc=$?
-    trap - INT TERM
-    if [[ -n "$CHILD_PID" ]]; then stop_pid "$CHILD_PID" 10; fi
+SAMPLER_PID=""
+cleanup_extra() {
     if [[ -n "$SAMPLER_PID" ]]; then stop_pid "$SAMPLER_PID" 2; fi
-    if [[ -n "$SERVER_PID" ]]; then stop_pid "$SERVER_PID" 25; fi
-    if [[ -n "$UPSTREAM_PID" ]]; then stop_pid "$UPSTREAM_PID" 5; fi
-    if [[ "$KEEP_TMP" == 1 ]]; then log "kept $TMP"; else rm -rf "$TMP"; fi
-    exit "$rc"
 }
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+bench_tmp bench
 
 resolve_binary
 resolve_tools
