@@ -1,4 +1,4 @@
-//! The command line: `serve`, `user`, `apikey`, `config`, `keys`.
+//! The command line: `serve`, `user`, `apikey`, `config`, `keys`, `kb`, `audit`.
 
 use crate::config::{Config, EXAMPLE, Overrides};
 use anyhow::{Context, bail};
@@ -75,8 +75,27 @@ pub enum Command {
         #[command(flatten)]
         common: Common,
     },
+    /// The audit log.
+    Audit {
+        #[command(subcommand)]
+        cmd: AuditCmd,
+        #[command(flatten)]
+        common: Common,
+    },
     /// Print the OpenAPI document.
     Openapi,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum AuditCmd {
+    /// Walk the hash chain and report any record edited, deleted or inserted out of chain.
+    /// Prints the head (`SEQ:HASH`); keep it elsewhere and pass it later as `--expect-head`
+    /// to also detect deletion of the newest records. Exits non-zero when anything is wrong.
+    Verify {
+        /// A head printed by an earlier run (`SEQ:HASH`).
+        #[arg(long)]
+        expect_head: Option<String>,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -257,6 +276,36 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let r = kb_command(&st, cmd, &mut out).await;
             st.db.close().await;
             r
+        }
+        Command::Audit { cmd: AuditCmd::Verify { expect_head }, common } => {
+            let cfg = load(&common, Vec::new())?;
+            let expect = match expect_head.as_deref() {
+                None => None,
+                Some(h) => {
+                    let (seq, hash) = h
+                        .split_once(':')
+                        .and_then(|(s, h)| Some((s.parse::<i64>().ok()?, h)))
+                        .filter(|(_, h)| h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit()))
+                        .context("--expect-head must be SEQ:HASH as printed by `rampart audit verify`")?;
+                    Some((seq, hash.to_ascii_lowercase()))
+                }
+            };
+            let db = rampart_storage::Db::open(&cfg.database_url()).await.context("database")?;
+            let v = db.verify_audit(expect.as_ref().map(|(s, h)| (*s, h.as_str()))).await;
+            db.close().await;
+            let v = v?;
+            for p in &v.problems {
+                writeln!(out, "TAMPERED: {p}")?;
+            }
+            match (v.first_seq, v.last_seq, &v.head) {
+                (Some(a), Some(b), Some(h)) => writeln!(out, "{} records, seq {a}..{b}, head {b}:{h}", v.records)?,
+                _ => writeln!(out, "the audit log is empty")?,
+            }
+            if !v.ok() {
+                bail!("the audit log failed verification ({} problem(s))", v.problems.len());
+            }
+            writeln!(out, "audit chain intact")?;
+            Ok(())
         }
         Command::Keys { cmd: KeysCmd::RotateSigning, common } => {
             let cfg = load(&common, Vec::new())?;

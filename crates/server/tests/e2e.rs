@@ -436,3 +436,42 @@ async fn cli_signing_key_rotation_reaches_the_running_server() {
             .await;
     assert_eq!(st, 200, "tokens signed with the retired key stay valid until they expire");
 }
+
+#[tokio::test]
+async fn cli_audit_verify_detects_an_edited_or_truncated_log() {
+    let dir = tempfile::tempdir().unwrap();
+    for email in ["a1@example.com", "a2@example.com", "a3@example.com"] {
+        let mut c = cmd(dir.path(), None);
+        c.args(["user", "add", "--email", email, "--password-stdin"]);
+        assert_eq!(run(c, Some(PASSWORD)).0, 0);
+    }
+    let verify = |extra: &[&str]| {
+        let mut c = cmd(dir.path(), None);
+        c.args(["audit", "verify"]).args(extra);
+        run(c, None)
+    };
+    let (code, out, err) = verify(&[]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("3 records, seq 1..3") && out.contains("audit chain intact"), "{out}");
+    let head = out.split("head ").nth(1).unwrap().lines().next().unwrap().to_owned();
+    assert!(head.starts_with("3:"), "{head}");
+    assert_eq!(verify(&["--expect-head", &head]).0, 0);
+    assert_ne!(verify(&["--expect-head", "3:nothex"]).0, 0, "a malformed head is refused");
+
+    // Someone with write access to the database rewrites who created the second user.
+    let url = format!("sqlite://{}", dir.path().join("rampart.db").display());
+    let db = rampart_storage::Db::connect(&url).await.unwrap();
+    sqlx::query("UPDATE audit_log SET target = 'someone-else' WHERE seq = 2").execute(db.pool()).await.unwrap();
+    let (code, out, err) = verify(&[]);
+    assert_ne!(code, 0);
+    assert!(out.contains("TAMPERED: record 2") && out.contains("modified"), "{out}");
+    assert!(err.contains("failed verification"), "{err}");
+
+    // Dropping the newest record only shows against the recorded head.
+    sqlx::query("DELETE FROM audit_log WHERE seq >= 2").execute(db.pool()).await.unwrap();
+    db.close().await;
+    assert_eq!(verify(&[]).0, 0, "a shorter but consistent chain");
+    let (code, out, _) = verify(&["--expect-head", &head]);
+    assert_ne!(code, 0);
+    assert!(out.contains("no longer in the chain"), "{out}");
+}

@@ -115,6 +115,10 @@ impl Db {
     pub async fn open(url: &str) -> Result<Db, StorageError> {
         let db = Self::connect(url).await?;
         db.migrate().await?;
+        let chained = db.chain_legacy_audit().await?;
+        if chained > 0 {
+            tracing::info!(records = chained, "chained audit records written before the audit chain existed");
+        }
         Ok(db)
     }
 

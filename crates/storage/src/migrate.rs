@@ -27,6 +27,7 @@ pub const MIGRATIONS: &[Migration] = &[
     Migration { version: 6, name: "catalog", sql: include_str!("../migrations/0006_catalog.sql") },
     Migration { version: 7, name: "knowledge", sql: include_str!("../migrations/0007_knowledge.sql") },
     Migration { version: 8, name: "dense_retrieval", sql: include_str!("../migrations/0008_dense_retrieval.sql") },
+    Migration { version: 9, name: "audit_chain", sql: include_str!("../migrations/0009_audit_chain.sql") },
 ];
 
 fn render(sql: &str, backend: Backend) -> String {

@@ -29,6 +29,8 @@ both!(
     api_keys_owner_scoping,
     throttle_locks_and_clears,
     audit_filters_and_order,
+    audit_chain_detects_tampering,
+    audit_chain_legacy_rows_and_trim,
     meta_take_once,
     signing_keys_publish_window,
     migrate_is_idempotent,
@@ -483,6 +485,121 @@ async fn audit_filters_and_order(db: &Db) {
         .await
         .unwrap();
     assert_eq!(failed.items.len(), 1);
+}
+
+fn entry(action: &str, outcome: &str) -> AuditEntry {
+    AuditEntry {
+        actor: Some("a@example.com".into()),
+        action: action.into(),
+        outcome: outcome.into(),
+        ..Default::default()
+    }
+}
+
+fn secs(n: u64) -> Timestamp {
+    T0.plus(std::time::Duration::from_secs(n))
+}
+
+async fn audit_problems(db: &Db, head: Option<(i64, &str)>) -> Vec<String> {
+    db.verify_audit(head).await.unwrap().problems
+}
+
+async fn audit_chain_detects_tampering(db: &Db) {
+    for i in 1..=6 {
+        db.audit(&entry("auth.login", "failure"), secs(i)).await.unwrap();
+    }
+    let v = db.verify_audit(None).await.unwrap();
+    assert!(v.ok(), "{v:?}");
+    assert_eq!((v.records, v.first_seq, v.last_seq), (6, Some(1), Some(6)));
+    let head = v.head.clone().unwrap();
+    assert_eq!(head.len(), 64);
+
+    // An edited field is found, and only that record is blamed.
+    sqlx::query("UPDATE audit_log SET outcome = 'success' WHERE seq = 3").execute(db.pool()).await.unwrap();
+    let p = audit_problems(db, None).await;
+    assert_eq!(p.len(), 1, "{p:?}");
+    assert!(p[0].contains("record 3") && p[0].contains("modified"), "{p:?}");
+    // Re-hashing the edited record does not help: the next record no longer links to it.
+    let rows = db.audit_chain_slice(2, None, None, 1).await.unwrap();
+    let r = &rows[0];
+    let forged = rampart_storage::repo::audit::record_hash(
+        r.prev_hash.as_deref().unwrap(),
+        3,
+        &r.id.to_string(),
+        r.at.millis(),
+        &r.entry,
+    );
+    sqlx::query("UPDATE audit_log SET hash = $1 WHERE seq = 3").bind(&forged).execute(db.pool()).await.unwrap();
+    let p = audit_problems(db, None).await;
+    assert!(p.iter().any(|x| x.contains("record 4") && x.contains("does not link")), "{p:?}");
+    sqlx::query("UPDATE audit_log SET outcome = 'failure', hash = $1 WHERE seq = 3")
+        .bind(&rows[0].hash)
+        .execute(db.pool())
+        .await
+        .unwrap();
+    assert!(audit_problems(db, None).await.is_empty());
+
+    // Deleting the newest record is only visible against a recorded head.
+    sqlx::query("DELETE FROM audit_log WHERE seq = 6").execute(db.pool()).await.unwrap();
+    assert!(audit_problems(db, None).await.is_empty());
+    let p = audit_problems(db, Some((6, &head))).await;
+    assert!(p.iter().any(|x| x.contains("no longer in the chain")), "{p:?}");
+    let p = audit_problems(db, Some((5, &head))).await;
+    assert!(p.iter().any(|x| x.contains("recorded for it")), "a wrong hash for a present record: {p:?}");
+
+    // Appending goes on from the current head; deleting from the middle is found.
+    db.audit(&entry("auth.logout", "success"), secs(7)).await.unwrap();
+    assert!(audit_problems(db, None).await.is_empty());
+    sqlx::query("DELETE FROM audit_log WHERE seq = 2").execute(db.pool()).await.unwrap();
+    let p = audit_problems(db, None).await;
+    assert!(p.iter().any(|x| x.contains("records 2..2 are missing")), "{p:?}");
+
+    // A row slipped in without a place in the chain is found.
+    sqlx::query(
+        "INSERT INTO audit_log (id, at, action, outcome) VALUES ('00000000-0000-7000-8000-000000000001', 0, 'x', 'y')",
+    )
+    .execute(db.pool())
+    .await
+    .unwrap();
+    let p = audit_problems(db, None).await;
+    assert!(p.iter().any(|x| x.contains("outside the chain")), "{p:?}");
+}
+
+async fn audit_chain_legacy_rows_and_trim(db: &Db) {
+    // Rows from before the chain (as migration 9 leaves them) are chained in id order.
+    for (i, id) in ["00000000-0000-7000-8000-00000000000a", "00000000-0000-7000-8000-00000000000b"].iter().enumerate() {
+        sqlx::query("INSERT INTO audit_log (id, at, action, outcome) VALUES ($1, $2, 'auth.login', 'success')")
+            .bind(*id)
+            .bind(secs(i as u64).millis())
+            .execute(db.pool())
+            .await
+            .unwrap();
+    }
+    assert_eq!(db.chain_legacy_audit().await.unwrap(), 2);
+    assert_eq!(db.chain_legacy_audit().await.unwrap(), 0, "once");
+    for i in 2..10 {
+        db.audit(&entry("auth.login", "success"), secs(i)).await.unwrap();
+    }
+    let v = db.verify_audit(None).await.unwrap();
+    assert!(v.ok() && v.records == 10, "{v:?}");
+
+    // Retention trims the front in bounded batches and moves the anchor; the rest verifies.
+    assert_eq!(db.trim_audit(secs(5), 3).await.unwrap(), 3);
+    assert_eq!(db.trim_audit(secs(5), 3).await.unwrap(), 2);
+    assert_eq!(db.trim_audit(secs(5), 3).await.unwrap(), 0);
+    let v = db.verify_audit(None).await.unwrap();
+    assert!(v.ok(), "{v:?}");
+    assert_eq!((v.records, v.first_seq), (5, Some(6)));
+    // A trim that does not move the anchor (someone deleting old records) is found.
+    sqlx::query("DELETE FROM audit_log WHERE seq = 6").execute(db.pool()).await.unwrap();
+    let p = audit_problems(db, None).await;
+    assert!(p.iter().any(|x| x.contains("records 6..6 are missing")), "{p:?}");
+    // When everything has expired the chain continues from the anchor.
+    assert_eq!(db.trim_audit(secs(100), 100).await.unwrap(), 4);
+    db.audit(&entry("auth.login", "success"), secs(101)).await.unwrap();
+    let v = db.verify_audit(None).await.unwrap();
+    assert!(v.ok(), "{v:?}");
+    assert_eq!((v.records, v.first_seq), (1, Some(11)));
 }
 
 async fn meta_take_once(db: &Db) {

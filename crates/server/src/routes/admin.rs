@@ -7,9 +7,9 @@ use crate::state::AppState;
 use axum::extract::State;
 use axum::http::StatusCode;
 use rampart_core::error::ErrorBody;
-use rampart_core::{ApiKeyId, AuditId, PageRequest, Timestamp, UserId};
+use rampart_core::{ApiKeyId, AuditId, ErrorCode, PageRequest, Timestamp, UserId};
 use rampart_identity::apikeys::ApiKeyView;
-use rampart_storage::repo::audit::AuditFilter;
+use rampart_storage::repo::audit::{AuditFilter, AuditRecord};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
@@ -29,6 +29,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(list_keys))
         .routes(routes!(revoke_key))
         .routes(routes!(list_audit))
+        .routes(routes!(export_audit))
 }
 
 #[derive(Deserialize, IntoParams)]
@@ -299,6 +300,12 @@ pub struct AuditQuery {
     pub actor_id: Option<UserId>,
     /// `success`, `failure`, `denied`, `locked`, `challenge`.
     pub outcome: Option<String>,
+    /// Exact target (a user id, an email, `model:<id>`…).
+    pub target: Option<String>,
+    /// Records at or after this instant (RFC 3339).
+    pub from: Option<String>,
+    /// Records before this instant (RFC 3339).
+    pub to: Option<String>,
     pub limit: Option<u32>,
     pub cursor: Option<String>,
 }
@@ -316,11 +323,58 @@ pub struct AuditView {
     pub client_ip: Option<String>,
     pub request_id: Option<String>,
     pub detail: Option<String>,
+    /// Position in the hash chain.
+    pub seq: Option<i64>,
+    /// The previous record's hash (64 zeros before the first record).
+    pub prev_hash: Option<String>,
+    /// SHA-256 of `prevHash` and this record (see `rampart audit verify`).
+    pub hash: Option<String>,
 }
 
-/// The audit log, newest first.
+impl From<AuditRecord> for AuditView {
+    fn from(r: AuditRecord) -> Self {
+        AuditView {
+            id: r.id,
+            at: r.at,
+            actor_id: r.entry.actor_id,
+            actor: r.entry.actor,
+            action: r.entry.action,
+            target: r.entry.target,
+            outcome: r.entry.outcome,
+            client_ip: r.entry.client_ip,
+            request_id: r.entry.request_id,
+            detail: r.entry.detail,
+            seq: r.seq,
+            prev_hash: r.prev_hash,
+            hash: r.hash,
+        }
+    }
+}
+
+/// An RFC 3339 instant from a query parameter; anything else is 400 `invalid_request`.
+fn instant(v: Option<&str>) -> ApiResult<Option<Timestamp>> {
+    v.filter(|s| !s.is_empty())
+        .map(|s| {
+            chrono::DateTime::parse_from_rfc3339(s)
+                .map(|d| Timestamp::from_millis(d.timestamp_millis()))
+                .map_err(|_| ApiError::code(ErrorCode::InvalidRequest))
+        })
+        .transpose()
+}
+
+fn range(from: Option<&str>, to: Option<&str>) -> ApiResult<(Option<Timestamp>, Option<Timestamp>)> {
+    let (f, t) = (instant(from)?, instant(to)?);
+    if let (Some(f), Some(t)) = (f, t)
+        && f > t
+    {
+        return Err(ApiError::code(ErrorCode::InvalidRequest));
+    }
+    Ok((f, t))
+}
+
+/// The audit log, newest first, filtered by action, actor, outcome, target and time range.
 #[utoipa::path(get, path = "/v1/admin/audit", tag = "admin", params(AuditQuery),
-    responses((status = 200, body = PageView<AuditView>)), security(("bearer" = [])))]
+    responses((status = 200, body = PageView<AuditView>), (status = 400, body = ErrorBody)), security(("bearer" = [])))]
 async fn list_audit(
     State(s): State<AppState>,
     AdminUser(_): AdminUser,
@@ -328,18 +382,63 @@ async fn list_audit(
 ) -> ApiResult<axum::Json<PageView<AuditView>>> {
     let page = PageRequest { limit: q.limit, cursor: q.cursor };
     page.validate().map_err(ApiError::code)?;
-    let f = AuditFilter { action: q.action, actor_id: q.actor_id, outcome: q.outcome };
+    let (from, to) = range(q.from.as_deref(), q.to.as_deref())?;
+    let nonempty = |v: Option<String>| v.filter(|s| !s.is_empty());
+    let f = AuditFilter {
+        action: nonempty(q.action),
+        actor_id: q.actor_id,
+        outcome: nonempty(q.outcome),
+        target: nonempty(q.target),
+        from,
+        to,
+    };
     let p = s.db.list_audit(&f, &page).await.map_err(rampart_identity::IdentityError::from)?;
-    Ok(axum::Json(PageView::from_page(p, |r| AuditView {
-        id: r.id,
-        at: r.at,
-        actor_id: r.entry.actor_id,
-        actor: r.entry.actor,
-        action: r.entry.action,
-        target: r.entry.target,
-        outcome: r.entry.outcome,
-        client_ip: r.entry.client_ip,
-        request_id: r.entry.request_id,
-        detail: r.entry.detail,
-    })))
+    Ok(axum::Json(PageView::from_page(p, AuditView::from)))
+}
+
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct AuditExportQuery {
+    /// Records at or after this instant (RFC 3339).
+    pub from: Option<String>,
+    /// Records before this instant (RFC 3339).
+    pub to: Option<String>,
+}
+
+/// Exports the audit log in chain order as JSON lines (one `AuditView` per line), streamed.
+/// Every record carries `seq`, `prevHash` and `hash`, so an export can be checked offline.
+/// The export itself is audited.
+#[utoipa::path(get, path = "/v1/admin/audit/export", tag = "admin", params(AuditExportQuery),
+    responses((status = 200, content_type = "application/x-ndjson", body = AuditView), (status = 400, body = ErrorBody)),
+    security(("bearer" = [])))]
+async fn export_audit(
+    State(s): State<AppState>,
+    AdminUser(a): AdminUser,
+    Meta(m): Meta,
+    Query(q): Query<AuditExportQuery>,
+) -> ApiResult<axum::response::Response> {
+    let (from, to) = range(q.from.as_deref(), q.to.as_deref())?;
+    super::audit(&s, &m, &a, "admin.audit_export", "audit_log").await;
+    const BATCH: u32 = 500;
+    let db = s.db.clone();
+    let body = futures::stream::try_unfold(Some(i64::MIN), move |after| {
+        let db = db.clone();
+        async move {
+            let Some(after) = after else { return Ok(None) };
+            let rows = db.audit_chain_slice(after, from, to, BATCH).await.map_err(std::io::Error::other)?;
+            let next = (rows.len() == BATCH as usize).then(|| rows.last().and_then(|r| r.seq)).flatten();
+            let mut out = Vec::with_capacity(rows.len() * 300);
+            for r in rows {
+                serde_json::to_writer(&mut out, &AuditView::from(r)).map_err(std::io::Error::other)?;
+                out.push(b'\n');
+            }
+            Ok::<_, std::io::Error>(Some((axum::body::Bytes::from(out), next)))
+        }
+    });
+    axum::response::Response::builder()
+        .header(axum::http::header::CONTENT_TYPE, "application/x-ndjson")
+        .header(axum::http::header::CONTENT_DISPOSITION, "attachment; filename=\"rampart-audit.jsonl\"")
+        .body(axum::body::Body::from_stream(body))
+        .map_err(|_| ApiError::code(ErrorCode::Internal))
 }

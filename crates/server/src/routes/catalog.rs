@@ -13,7 +13,6 @@ use axum::http::StatusCode;
 use rampart_core::error::ErrorBody;
 use rampart_core::{ErrorCode, Principal, Timestamp};
 use rampart_identity::RequestMeta;
-use rampart_storage::repo::audit::AuditEntry;
 use serde_json::Value;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -44,22 +43,6 @@ fn now() -> Timestamp {
     Timestamp::from_millis(chrono::Utc::now().timestamp_millis())
 }
 
-async fn audit(s: &AppState, m: &RequestMeta, a: &Principal, action: &str, target: &str) {
-    let e = AuditEntry {
-        actor_id: Some(a.user_id),
-        actor: Some(a.email.clone()),
-        action: action.to_owned(),
-        target: Some(target.to_owned()),
-        outcome: "success".into(),
-        client_ip: m.client_ip.clone(),
-        request_id: m.request_id.clone(),
-        detail: None,
-    };
-    if let Err(err) = s.db.audit(&e, now()).await {
-        tracing::error!(action, error = %err, "failed to write audit entry");
-    }
-}
-
 fn target(kind: Kind, id: &str) -> String {
     match kind {
         Kind::Model => format!("model:{id}"),
@@ -77,7 +60,8 @@ async fn create(
     let v = s.assistants.create(kind, body, &a.email, now()).await?;
     s.catalog_changed().await;
     let id = v["id"].as_str().unwrap_or_default().to_owned();
-    audit(s, m, a, if kind == Kind::Model { "model.create" } else { "assistant.create" }, &target(kind, &id)).await;
+    super::audit(s, m, a, if kind == Kind::Model { "model.create" } else { "assistant.create" }, &target(kind, &id))
+        .await;
     Ok((StatusCode::CREATED, axum::Json(v)))
 }
 
@@ -91,14 +75,16 @@ async fn replace(
 ) -> ApiResult<axum::Json<Value>> {
     let v = s.assistants.replace(kind, id, body, &a.email, now()).await?;
     s.catalog_changed().await;
-    audit(s, m, a, if kind == Kind::Model { "model.update" } else { "assistant.update" }, &target(kind, id)).await;
+    super::audit(s, m, a, if kind == Kind::Model { "model.update" } else { "assistant.update" }, &target(kind, id))
+        .await;
     Ok(axum::Json(v))
 }
 
 async fn delete(s: &AppState, m: &RequestMeta, a: &Principal, kind: Kind, id: &str) -> ApiResult<StatusCode> {
     s.assistants.delete(kind, id).await?;
     s.catalog_changed().await;
-    audit(s, m, a, if kind == Kind::Model { "model.delete" } else { "assistant.delete" }, &target(kind, id)).await;
+    super::audit(s, m, a, if kind == Kind::Model { "model.delete" } else { "assistant.delete" }, &target(kind, id))
+        .await;
     Ok(StatusCode::NO_CONTENT)
 }
 
