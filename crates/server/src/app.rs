@@ -33,7 +33,9 @@ pub async fn build_state_with_clock(config: Config, clock: SharedClock) -> anyho
             title_chars: config.chat.title_chars,
         },
     );
-    let catalog = Arc::new(crate::catalog::Catalog::load(&config, db.clone(), keyring.clone()).await?);
+    let edge_metrics = Arc::new(rampart_edge::EdgeMetrics::default());
+    let metrics = Arc::new(crate::metrics::Metrics::new(edge_metrics.clone()));
+    let catalog = Arc::new(crate::catalog::Catalog::load(&config, db.clone(), keyring.clone(), metrics.clone()).await?);
     let knowledge = build_knowledge(&config, db.clone(), keyring.clone(), clock.clone())?;
     knowledge.set_models(catalog.clone());
     chat.set_retriever(Arc::new(KbRetriever { knowledge: knowledge.clone(), public_url: config.public_url() }));
@@ -66,10 +68,11 @@ pub async fn build_state_with_clock(config: Config, clock: SharedClock) -> anyho
         bus,
         ready: Arc::new(AtomicBool::new(true)),
         in_flight: Arc::new(AtomicUsize::new(0)),
-        edge_metrics: Arc::new(rampart_edge::EdgeMetrics::default()),
+        edge_metrics,
         edge_policy,
         throttle,
         browser_origins,
+        metrics,
     });
     if let Some(bus) = &state.bus {
         let b = bus.clone();
@@ -250,6 +253,11 @@ pub fn build_app(state: AppState) -> Router {
     let edge = rampart_edge::EdgeLayer::new(state.edge_policy.clone(), state.edge_metrics.clone(), peer_of);
     let hsts = state.config.public_url().starts_with("https://");
     let cors = cors_layer(&state.config.edge.cors_origins);
+    let router = if state.config.metrics.admin_endpoint {
+        router.route("/metrics", axum::routing::get(crate::metrics::admin_exposition))
+    } else {
+        router
+    };
     router
         .route(
             "/openapi.json",
@@ -262,6 +270,7 @@ pub fn build_app(state: AppState) -> Router {
         .route("/event", axum::routing::post(crate::routes::realtime::http_publish))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(axum::middleware::from_fn_with_state(state.clone(), crate::metrics::track))
         .layer(axum::middleware::from_fn_with_state(state.clone(), count_in_flight))
         .with_state(state)
         .layer(DefaultBodyLimit::max(body_limit))

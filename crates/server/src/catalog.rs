@@ -88,6 +88,8 @@ pub struct Catalog {
     version: tokio::sync::Mutex<(i64, i64)>,
     /// Serializes administrators' changes in this process (checks, then writes).
     writes: tokio::sync::Mutex<()>,
+    /// Every chat model is wrapped to count and time its calls.
+    metrics: Arc<crate::metrics::Metrics>,
 }
 
 impl std::fmt::Debug for Catalog {
@@ -330,7 +332,12 @@ fn split_secrets(kind: Kind, mut v: Map<String, Value>) -> (Map<String, Value>, 
 impl Catalog {
     /// Loads the config file's entries and the database's, and builds the first snapshot. The
     /// config file's entries must build; a broken stored entry is logged and left out.
-    pub async fn load(config: &Config, db: Db, keyring: Keyring) -> anyhow::Result<Self> {
+    pub async fn load(
+        config: &Config,
+        db: Db,
+        keyring: Keyring,
+        metrics: Arc<crate::metrics::Metrics>,
+    ) -> anyhow::Result<Self> {
         let c = Catalog {
             db,
             keyring,
@@ -340,6 +347,7 @@ impl Catalog {
             retrieval: RwLock::new(Arc::new(RetrievalModels::default())),
             version: tokio::sync::Mutex::new((-1, -1)),
             writes: tokio::sync::Mutex::new(()),
+            metrics,
         };
         // The config file's own entries fail start-up when they cannot be built.
         let mut models = HashMap::new();
@@ -421,7 +429,9 @@ impl Catalog {
             let built = match m.kind.as_str() {
                 "embedding" => build_embedder(m).map(|e| drop(retrieval.embedders.insert(m.id.clone(), e))),
                 "rerank" => build_reranker(m).map(|r| drop(retrieval.rerankers.insert(m.id.clone(), r))),
-                _ => build_model(m).map(|c| drop(models.insert(m.id.clone(), c))),
+                _ => {
+                    build_model(m).map(|c| drop(models.insert(m.id.clone(), self.metrics.meter(&m.provider, &m.id, c))))
+                }
             };
             if let Err(e) = built {
                 tracing::error!(model = %m.id, error = %e, "catalog: a model cannot be built; left out");

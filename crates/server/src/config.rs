@@ -46,6 +46,7 @@ pub struct Config {
     pub bus: BusConfig,
     pub knowledge: KnowledgeSection,
     pub log: LogConfig,
+    pub metrics: MetricsConfig,
     /// Model endpoints (`[[models]]`, DESIGN.md §3.3).
     pub models: Vec<ModelConfig>,
     /// Assistants (`[[assistants]]`); none configured: the built-in `extractive` one, `default`.
@@ -802,6 +803,40 @@ impl Default for AuthConfig {
     }
 }
 
+/// Prometheus metrics.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MetricsConfig {
+    /// A separate listener serving `GET /metrics` without authentication, e.g. `127.0.0.1:9464`.
+    pub listen: Option<String>,
+    /// Let `listen` be a non-loopback address (the scraper on another host; firewall it).
+    pub allow_remote: bool,
+    /// Also serve `GET /metrics` on the main listener, to administrators only.
+    pub admin_endpoint: bool,
+}
+
+impl Default for MetricsConfig {
+    fn default() -> Self {
+        Self { listen: None, allow_remote: false, admin_endpoint: true }
+    }
+}
+
+impl MetricsConfig {
+    /// The separate listener's address, checked.
+    pub fn listen_addr(&self) -> anyhow::Result<Option<std::net::SocketAddr>> {
+        let Some(l) = self.listen.as_deref().filter(|l| !l.is_empty()) else { return Ok(None) };
+        let a: std::net::SocketAddr =
+            l.parse().with_context(|| format!("metrics.listen {l:?} must be an address such as 127.0.0.1:9464"))?;
+        if !a.ip().is_loopback() && !self.allow_remote {
+            bail!(
+                "metrics.listen {l:?} is not a loopback address and the metrics listener has no authentication; \
+                 set metrics.allow_remote = true if only the scraper can reach it"
+            );
+        }
+        Ok(Some(a))
+    }
+}
+
 impl Default for LogConfig {
     fn default() -> Self {
         Self { format: "json".into(), level: "info".into() }
@@ -904,6 +939,7 @@ impl Config {
 
     /// Checks that values make sense together; fails closed with advice.
     pub fn validate(&self) -> anyhow::Result<()> {
+        self.metrics.listen_addr()?;
         self.server.listen.parse::<std::net::SocketAddr>().with_context(|| {
             format!("server.listen {:?} must be an address such as 127.0.0.1:8080", self.server.listen)
         })?;
@@ -1296,6 +1332,8 @@ mod tests {
             "idle_timeout",
             "format",
             "level",
+            "allow_remote",
+            "admin_endpoint",
         ] {
             assert!(EXAMPLE.contains(key), "example misses {key}");
         }

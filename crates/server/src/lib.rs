@@ -11,6 +11,7 @@ pub mod config;
 pub mod error;
 pub mod extract;
 pub mod keys;
+pub mod metrics;
 pub mod openapi;
 pub mod routes;
 pub mod serve;

@@ -62,6 +62,29 @@ async fn shutdown_signal() {
     tokio::select! { () = ctrl_c => {}, () = term => {} }
 }
 
+/// The separate metrics listener: `GET /metrics` only, without authentication.
+async fn spawn_metrics_listener(
+    addr: SocketAddr,
+    state: crate::AppState,
+) -> anyhow::Result<tokio::task::JoinHandle<()>> {
+    let l = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("cannot listen on {addr} (metrics.listen)"))?;
+    tracing::info!(listen = %l.local_addr()?, "metrics listener ready");
+    let app = axum::Router::new()
+        .route("/metrics", axum::routing::get(crate::metrics::exposition))
+        .with_state(state)
+        .layer(axum::middleware::map_response(|mut resp: axum::response::Response| async move {
+            rampart_edge::headers::apply(resp.headers_mut(), false);
+            resp
+        }));
+    Ok(tokio::spawn(async move {
+        if let Err(e) = axum::serve(l, app).await {
+            tracing::error!(error = %e, "metrics listener stopped");
+        }
+    }))
+}
+
 /// Runs the server until SIGTERM/SIGINT, then drains in-flight requests (up to
 /// `server.shutdown_grace`).
 pub async fn run(cfg: Config) -> anyhow::Result<()> {
@@ -79,6 +102,10 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
     let _key_reload = state.identity.spawn_key_reload(state.config.auth.signing_key_reload_interval.0);
     let _catalog_refresh = crate::catalog::spawn_refresh(state.assistants.clone(), state.config.chat.catalog_refresh.0);
     let app = crate::build_app(state.clone());
+    let metrics_server = match state.config.metrics.listen_addr()? {
+        Some(addr) => Some(spawn_metrics_listener(addr, state.clone()).await?),
+        None => None,
+    };
     let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("cannot listen on {listen}"))?;
     let local = listener.local_addr()?;
     tracing::info!(listen = %local, database = state.db.backend().name(), startup_ms = started.elapsed().as_millis() as u64, version = env!("CARGO_PKG_VERSION"), "rampart ready");
@@ -111,6 +138,9 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         Ok(0) => {}
         Ok(n) => tracing::info!(graphs = n, "dense indexes saved"),
         Err(e) => tracing::warn!(error = %e, "could not save the dense indexes; they are rebuilt at the next start"),
+    }
+    if let Some(m) = metrics_server {
+        m.abort();
     }
     state.db.close().await;
     tracing::info!("stopped");

@@ -107,6 +107,11 @@ impl RealtimeLimits {
         }
     }
 
+    /// Open connections on this replica, all users together.
+    pub fn open_connections(&self) -> usize {
+        self.lock().values().sum()
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, std::collections::HashMap<UserId, usize>> {
         self.connections.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
@@ -178,6 +183,7 @@ pub struct AppInner {
     pub throttle: Throttle,
     /// The public URL's origin and `edge.cors_origins`, without trailing slashes.
     pub browser_origins: Vec<String>,
+    pub metrics: Arc<crate::metrics::Metrics>,
 }
 
 /// Per-credential throttling, applied once a request is authenticated.

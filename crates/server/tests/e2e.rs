@@ -61,11 +61,17 @@ impl Drop for Server {
 
 impl Server {
     fn start(dir: &std::path::Path, db: Option<&str>) -> Server {
+        Self::start_with(dir, db, &[])
+    }
+    fn start_with(dir: &std::path::Path, db: Option<&str>, env: &[(&str, String)]) -> Server {
         let port = free_port();
         let stderr_path = dir.join("server.err");
         let stdout_path = dir.join("server.out");
         let mut c = cmd(dir, db);
         c.arg("serve").env("RAMPART_LISTEN", format!("127.0.0.1:{port}"));
+        for (k, v) in env {
+            c.env(k, v);
+        }
         c.stdout(std::fs::File::create(&stdout_path).unwrap()).stderr(std::fs::File::create(&stderr_path).unwrap());
         let child = c.spawn().unwrap();
         let s = Server { child, base: format!("http://127.0.0.1:{port}"), stderr_path, stdout_path };
@@ -474,4 +480,31 @@ async fn cli_audit_verify_detects_an_edited_or_truncated_log() {
     let (code, out, _) = verify(&["--expect-head", &head]);
     assert_ne!(code, 0);
     assert!(out.contains("no longer in the chain"), "{out}");
+}
+
+#[tokio::test]
+async fn a_separate_metrics_listener_serves_prometheus_without_credentials() {
+    let dir = tempfile::tempdir().unwrap();
+    let mport = free_port();
+    let srv = Server::start_with(dir.path(), None, &[("RAMPART_METRICS__LISTEN", format!("127.0.0.1:{mport}"))]);
+    assert_eq!(reqwest::blocking_get(&format!("{}/readyz", srv.base)).unwrap(), 200);
+    let r = ::reqwest::get(format!("http://127.0.0.1:{mport}/metrics")).await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["x-content-type-options"], "nosniff");
+    let text = r.text().await.unwrap();
+    assert!(text.contains(r#"rampart_http_requests_total{route="/readyz",method="GET",status="200"}"#), "{text}");
+    assert!(text.contains("# TYPE rampart_edge_refusals counter"), "{text}");
+    // Only /metrics there; and the main listener still wants an administrator.
+    let r = ::reqwest::get(format!("http://127.0.0.1:{mport}/v1/me")).await.unwrap();
+    assert_eq!(r.status(), 404);
+    assert_eq!(::reqwest::get(format!("{}/metrics", srv.base)).await.unwrap().status(), 401);
+
+    // A metrics listener on a public address needs an explicit opt-in.
+    let mut c = cmd(dir.path(), None);
+    c.arg("serve")
+        .env("RAMPART_LISTEN", format!("127.0.0.1:{}", free_port()))
+        .env("RAMPART_METRICS__LISTEN", "0.0.0.0:9464");
+    let (code, _, err) = run(c, None);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("metrics.allow_remote"), "{err}");
 }

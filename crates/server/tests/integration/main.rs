@@ -14,6 +14,7 @@ mod chat;
 mod dense;
 mod edge;
 mod knowledge;
+mod metrics;
 mod oauth;
 mod openai;
 mod platform;

@@ -1,0 +1,340 @@
+//! Prometheus metrics (`prometheus-client`, the Prometheus project's own Rust client).
+//!
+//! Counted as they happen: HTTP requests by route template, method and status, with latency;
+//! model calls by provider and model, with latency to the opened stream and failures;
+//! generations in flight. Read at scrape time: edge refusals by rule (`EdgeMetrics`), open
+//! WebSocket connections, requests in flight, queue depths from the database, resident memory.
+//! Labels are bounded: routes are templates (`/v1/sessions/{id}`), never raw paths, and models
+//! come from the administrators' configuration. No user data is ever a label.
+
+use crate::state::AppState;
+use axum::extract::{MatchedPath, Request, State};
+use axum::middleware::Next;
+use axum::response::Response;
+use futures::StreamExt;
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, EncodeMetric};
+use prometheus_client::metrics::counter::{ConstCounter, Counter};
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::{Registry, Unit};
+use rampart_core::llm::{ChatModel, ChatRequest, EventStream, ModelError};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Instant;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct HttpLabels {
+    route: String,
+    method: String,
+    status: u16,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RouteLabels {
+    route: String,
+    method: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct UpstreamLabels {
+    provider: String,
+    model: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct UpstreamOutcome {
+    provider: String,
+    model: String,
+    /// `ok`, `error` (the call failed), `stream_error` (the stream failed after opening).
+    outcome: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct QueueLabels {
+    queue: String,
+    status: String,
+}
+
+type HistogramFamily<L> = Family<L, Histogram, fn() -> Histogram>;
+
+fn latency_histogram() -> Histogram {
+    // 0.5 ms … ~33 s.
+    Histogram::new(exponential_buckets(0.0005, 2.0, 17))
+}
+
+pub struct Metrics {
+    registry: Registry,
+    http_requests: Family<HttpLabels, Counter>,
+    http_duration: HistogramFamily<RouteLabels>,
+    upstream_requests: Family<UpstreamOutcome, Counter>,
+    upstream_duration: HistogramFamily<UpstreamLabels>,
+    generations: Gauge,
+    ws_connections: Gauge,
+    http_in_flight: Gauge,
+    queue_depth: Family<QueueLabels, Gauge>,
+    resident_memory: Gauge,
+}
+
+impl std::fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Metrics")
+    }
+}
+
+/// Edge refusals and count-mode matches, read from the edge's own counters at scrape time.
+#[derive(Debug)]
+struct EdgeCollector(Arc<rampart_edge::EdgeMetrics>);
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RuleLabels {
+    rule: String,
+}
+
+impl Collector for EdgeCollector {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        let snap = self.0.snapshot();
+        for (name, help, refused) in [
+            ("edge_refusals", "Requests refused at the edge, by rule", true),
+            ("edge_matches", "Rule matches let through (count mode), by rule", false),
+        ] {
+            let mut m = encoder.encode_descriptor(name, help, None, prometheus_client::metrics::MetricType::Counter)?;
+            for (rule, r, n) in &snap {
+                if *r == refused {
+                    let labels = RuleLabels { rule: (*rule).to_owned() };
+                    ConstCounter::new(*n).encode(m.encode_family(&labels)?)?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Metrics {
+    pub fn new(edge: Arc<rampart_edge::EdgeMetrics>) -> Self {
+        let mut registry = Registry::with_prefix("rampart");
+        let http_requests = Family::<HttpLabels, Counter>::default();
+        registry.register("http_requests", "HTTP requests by route template, method and status", http_requests.clone());
+        let http_duration =
+            HistogramFamily::<RouteLabels>::new_with_constructor(latency_histogram as fn() -> Histogram);
+        registry.register_with_unit(
+            "http_request_duration",
+            "Time to the response head, by route template and method",
+            Unit::Seconds,
+            http_duration.clone(),
+        );
+        let upstream_requests = Family::<UpstreamOutcome, Counter>::default();
+        registry.register(
+            "upstream_requests",
+            "Model provider calls by provider, model and outcome",
+            upstream_requests.clone(),
+        );
+        let upstream_duration =
+            HistogramFamily::<UpstreamLabels>::new_with_constructor(latency_histogram as fn() -> Histogram);
+        registry.register_with_unit(
+            "upstream_request_duration",
+            "Time until a model provider's stream opens (or the call fails), by provider and model",
+            Unit::Seconds,
+            upstream_duration.clone(),
+        );
+        let generations = Gauge::default();
+        registry.register("generations_in_flight", "Model replies being generated", generations.clone());
+        let ws_connections = Gauge::default();
+        registry.register(
+            "websocket_connections",
+            "Open, authenticated realtime WebSocket connections",
+            ws_connections.clone(),
+        );
+        let http_in_flight = Gauge::default();
+        registry.register("http_requests_in_flight", "HTTP requests being served", http_in_flight.clone());
+        let queue_depth = Family::<QueueLabels, Gauge>::default();
+        registry.register(
+            "queue_depth",
+            "Work waiting or running: documents being ingested (queue=ingestion) and background jobs (queue=jobs)",
+            queue_depth.clone(),
+        );
+        let resident_memory = Gauge::default();
+        registry.register_with_unit(
+            "process_resident_memory",
+            "Resident memory of this process",
+            Unit::Bytes,
+            resident_memory.clone(),
+        );
+        let info = Family::<Vec<(String, String)>, Gauge>::default();
+        info.get_or_create(&vec![("version".to_owned(), env!("CARGO_PKG_VERSION").to_owned())]).set(1);
+        registry.register("build_info", "The running version", info);
+        registry.register_collector(Box::new(EdgeCollector(edge)));
+        Metrics {
+            registry,
+            http_requests,
+            http_duration,
+            upstream_requests,
+            upstream_duration,
+            generations,
+            ws_connections,
+            http_in_flight,
+            queue_depth,
+            resident_memory,
+        }
+    }
+
+    fn observe_http(&self, route: &str, method: &str, status: u16, secs: f64) {
+        let (route, method) = (route.to_owned(), method.to_owned());
+        self.http_requests.get_or_create(&HttpLabels { route: route.clone(), method: method.clone(), status }).inc();
+        self.http_duration.get_or_create(&RouteLabels { route, method }).observe(secs);
+    }
+
+    /// Wraps a model so that its calls are counted and timed.
+    pub fn meter(self: &Arc<Self>, provider: &str, model_id: &str, inner: Arc<dyn ChatModel>) -> Arc<dyn ChatModel> {
+        Arc::new(MeteredModel {
+            inner,
+            labels: UpstreamLabels { provider: provider.to_owned(), model: model_id.to_owned() },
+            metrics: self.clone(),
+        })
+    }
+
+    /// The text exposition, with the scrape-time values refreshed.
+    pub async fn render(&self, s: &AppState) -> String {
+        self.ws_connections.set(i64::try_from(s.realtime_limits.open_connections()).unwrap_or(i64::MAX));
+        self.http_in_flight.set(i64::try_from(s.in_flight.load(Ordering::Relaxed)).unwrap_or(i64::MAX));
+        for (q, st) in [("ingestion", "pending"), ("ingestion", "processing"), ("jobs", "pending"), ("jobs", "running")]
+        {
+            self.queue_depth.get_or_create(&QueueLabels { queue: q.into(), status: st.into() }).set(0);
+        }
+        match s.db.queue_depths().await {
+            Ok(rows) => {
+                for (q, st, n) in rows {
+                    self.queue_depth.get_or_create(&QueueLabels { queue: q.into(), status: st }).set(n);
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "metrics: cannot read queue depths"),
+        }
+        if let Some(rss) = resident_bytes() {
+            self.resident_memory.set(rss);
+        }
+        let mut out = String::with_capacity(16 * 1024);
+        if prometheus_client::encoding::text::encode(&mut out, &self.registry).is_err() {
+            tracing::error!("metrics: encoding failed");
+        }
+        out
+    }
+}
+
+fn resident_bytes() -> Option<i64> {
+    let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
+    let pages: i64 = statm.split_whitespace().nth(1)?.parse().ok()?;
+    Some(pages * 4096)
+}
+
+/// Counts and times every request that reached the router (refusals before routing are
+/// counted by rule instead). The route label is the matched template, or `unmatched`.
+pub async fn track(State(s): State<AppState>, req: Request, next: Next) -> Response {
+    let route = req.extensions().get::<MatchedPath>().map(|m| m.as_str().to_owned());
+    let method = req.method().clone();
+    let t = Instant::now();
+    let resp = next.run(req).await;
+    s.metrics.observe_http(
+        route.as_deref().unwrap_or("unmatched"),
+        method.as_str(),
+        resp.status().as_u16(),
+        t.elapsed().as_secs_f64(),
+    );
+    resp
+}
+
+/// `GET /metrics` on the separate metrics listener (no authentication: bind it where only the
+/// scraper can reach it) or on the main listener for administrators.
+pub async fn exposition(State(s): State<AppState>) -> Response {
+    let body = s.metrics.render(&s).await;
+    Response::builder()
+        .header(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")
+        .body(axum::body::Body::from(body))
+        .unwrap_or_default()
+}
+
+/// `/metrics` on the main listener: administrators only (e.g. an admin-scoped API key).
+pub async fn admin_exposition(s: State<AppState>, _a: crate::extract::AdminUser) -> Response {
+    exposition(s).await
+}
+
+struct MeteredModel {
+    inner: Arc<dyn ChatModel>,
+    labels: UpstreamLabels,
+    metrics: Arc<Metrics>,
+}
+
+/// Keeps `generations_in_flight` up until the reply's stream is dropped.
+struct InFlight(Gauge);
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.dec();
+    }
+}
+
+impl MeteredModel {
+    fn outcome(&self, outcome: &str) {
+        self.metrics
+            .upstream_requests
+            .get_or_create(&UpstreamOutcome {
+                provider: self.labels.provider.clone(),
+                model: self.labels.model.clone(),
+                outcome: outcome.to_owned(),
+            })
+            .inc();
+    }
+
+    async fn observe(
+        &self,
+        call: Pin<Box<dyn Future<Output = Result<EventStream, ModelError>> + Send + '_>>,
+    ) -> Result<EventStream, ModelError> {
+        self.metrics.generations.inc();
+        let guard = InFlight(self.metrics.generations.clone());
+        let t = Instant::now();
+        let r = call.await;
+        self.metrics.upstream_duration.get_or_create(&self.labels).observe(t.elapsed().as_secs_f64());
+        match r {
+            Err(e) => {
+                self.outcome("error");
+                Err(e)
+            }
+            Ok(stream) => {
+                self.outcome("ok");
+                let failed: Counter = self
+                    .metrics
+                    .upstream_requests
+                    .get_or_create(&UpstreamOutcome {
+                        provider: self.labels.provider.clone(),
+                        model: self.labels.model.clone(),
+                        outcome: "stream_error".into(),
+                    })
+                    .clone();
+                Ok(Box::pin(stream.map(move |item| {
+                    let _keep = &guard;
+                    if item.is_err() {
+                        failed.inc();
+                    }
+                    item
+                })))
+            }
+        }
+    }
+}
+
+impl ChatModel for MeteredModel {
+    fn model_id(&self) -> &str {
+        self.inner.model_id()
+    }
+    fn stream(&self, req: ChatRequest) -> Pin<Box<dyn Future<Output = Result<EventStream, ModelError>> + Send + '_>> {
+        Box::pin(self.observe(self.inner.stream(req)))
+    }
+    fn complete_whole(
+        &self,
+        req: ChatRequest,
+    ) -> Pin<Box<dyn Future<Output = Result<EventStream, ModelError>> + Send + '_>> {
+        Box::pin(self.observe(self.inner.complete_whole(req)))
+    }
+}
