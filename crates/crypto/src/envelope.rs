@@ -141,6 +141,11 @@ impl Keyring {
         self
     }
 
+    /// The id of the key that seals.
+    pub fn active_id(&self) -> &str {
+        &self.active.id
+    }
+
     fn find(&self, kid: &str) -> Option<&MasterKey> {
         std::iter::once(&self.active).chain(self.previous.iter()).find(|k| k.id == kid)
     }

@@ -24,6 +24,7 @@ pub async fn build_state_with_clock(config: Config, clock: SharedClock) -> anyho
     crate::keys::ensure_data_dir(&config.server.data_dir)?;
     let keyring = crate::keys::load_keyring(&config)?;
     let db = rampart_storage::Db::open(&config.database_url()).await.map_err(|e| anyhow::anyhow!("database: {e}"))?;
+    crate::keys::check_master_key(&db, &keyring).await?;
     let chat = rampart_chat::ChatService::new(
         db.clone(),
         keyring.clone(),

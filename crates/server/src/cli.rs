@@ -160,6 +160,13 @@ pub enum ConfigCmd {
 pub enum KeysCmd {
     /// Start signing with a new key; the old public key stays in the JWKS until its tokens expire.
     RotateSigning,
+    /// Write a new random master key to FILE (mode 0600; never overwrites). Prints its id.
+    NewMasterKey { file: PathBuf },
+    /// Re-wrap every data key under the active master key, while servers keep running.
+    /// Procedure: create a key (`keys new-master-key`), restart every replica with it as
+    /// `crypto.master_key_file` and the old one in `crypto.previous_key_files`, run this, then
+    /// drop the old key from `previous_key_files`. Exits non-zero if anything could not be opened.
+    RotateMaster,
 }
 
 fn env_pairs() -> Vec<(String, String)> {
@@ -305,6 +312,39 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 bail!("the audit log failed verification ({} problem(s))", v.problems.len());
             }
             writeln!(out, "audit chain intact")?;
+            Ok(())
+        }
+        Command::Keys { cmd: KeysCmd::NewMasterKey { file }, .. } => {
+            let id = crate::keys::new_master_key_file(&file)?;
+            writeln!(out, "{id}")?;
+            Ok(())
+        }
+        Command::Keys { cmd: KeysCmd::RotateMaster, common } => {
+            let cfg = load(&common, Vec::new())?;
+            let ring = crate::keys::load_keyring(&cfg)?;
+            let db = rampart_storage::Db::open(&cfg.database_url()).await.context("database")?;
+            let report = crate::keys::rotate_master(&db, &ring).await;
+            db.close().await;
+            let report = report?;
+            let mut unreadable = 0;
+            for c in &report {
+                writeln!(
+                    out,
+                    "{:<32} {:>9} scanned {:>9} re-wrapped {:>6} unreadable",
+                    c.column, c.scanned, c.rewrapped, c.unreadable
+                )?;
+                unreadable += c.unreadable;
+            }
+            if unreadable > 0 {
+                bail!(
+                    "{unreadable} value(s) are sealed under a master key that is not loaded; add it to crypto.previous_key_files and run again"
+                );
+            }
+            writeln!(
+                out,
+                "every sealed value is under master key {}; older keys may be removed from crypto.previous_key_files",
+                ring.active_id()
+            )?;
             Ok(())
         }
         Command::Keys { cmd: KeysCmd::RotateSigning, common } => {

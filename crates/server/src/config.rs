@@ -850,6 +850,7 @@ const ALIASES: &[(&str, &str)] = &[
     ("RAMPART_PUBLIC_URL", "server.public_url"),
     ("RAMPART_DATABASE_URL", "database.url"),
     ("RAMPART_MASTER_KEY_FILE", "crypto.master_key_file"),
+    ("RAMPART_MASTER_KEY", "crypto.master_key"),
 ];
 
 /// Environment variables that are not configuration keys.

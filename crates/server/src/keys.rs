@@ -101,3 +101,89 @@ pub fn load_keyring(cfg: &Config) -> anyhow::Result<Keyring> {
     }
     Ok(ring)
 }
+
+const KEY_CHECK: &str = "master_key_check";
+const KEY_CHECK_AAD: &[u8] = b"rampart-master-key-check";
+
+/// Stops start-up when the loaded master key(s) cannot open this database's data: a value
+/// sealed when the database was first used (and re-wrapped by every rotation) must open.
+pub async fn check_master_key(db: &rampart_storage::Db, ring: &Keyring) -> anyhow::Result<()> {
+    use base64::Engine as _;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    match db.meta_get(KEY_CHECK).await? {
+        None => {
+            db.meta_set(KEY_CHECK, &b64.encode(ring.seal(KEY_CHECK_AAD, b"rampart"))).await?;
+            Ok(())
+        }
+        Some(v) => {
+            let blob = b64.decode(v.trim()).context("meta master_key_check is not base64")?;
+            match ring.open(KEY_CHECK_AAD, &blob) {
+                Ok(_) => Ok(()),
+                Err(e) => {
+                    let sealed_with = Keyring::key_id_of(&blob).unwrap_or_else(|_| "?".into());
+                    bail!(
+                        "the master key does not match this database ({e}): its data is sealed under master key id \
+                         {sealed_with}, and the loaded key has id {}. Start with the key this database was created \
+                         with (crypto.master_key_file / RAMPART_MASTER_KEY_FILE); after a rotation, keep the old key \
+                         in crypto.previous_key_files until `rampart keys rotate-master` reports nothing left under it",
+                        ring.active_id()
+                    )
+                }
+            }
+        }
+    }
+}
+
+/// One sealed column's share of a rotation.
+#[derive(Debug)]
+pub struct ColumnRotation {
+    pub column: String,
+    pub scanned: u64,
+    pub rewrapped: u64,
+    /// Values no loaded key opens (sealed under a key that is neither active nor previous).
+    pub unreadable: u64,
+}
+
+/// Re-wraps every data key not wrapped by the active master key, in every sealed column, in
+/// batches, while servers keep running (they must already know both keys: the new one active,
+/// the old one in `previous_key_files`). Content is not re-encrypted; only data keys are.
+pub async fn rotate_master(db: &rampart_storage::Db, ring: &Keyring) -> anyhow::Result<Vec<ColumnRotation>> {
+    use base64::Engine as _;
+    let active = ring.active_id().to_owned();
+    let mut report = Vec::new();
+    for c in rampart_storage::repo::sealed::SEALED_COLUMNS {
+        let mut unreadable = 0u64;
+        let r = db
+            .rewrap_column(c, 500, |blob| match Keyring::key_id_of(blob) {
+                Ok(kid) if kid == active => None,
+                _ => match ring.rewrap(blob) {
+                    Ok(b) => Some(b),
+                    Err(_) => {
+                        unreadable += 1;
+                        None
+                    }
+                },
+            })
+            .await?;
+        report.push(ColumnRotation {
+            column: format!("{}.{}", c.table, c.column),
+            scanned: r.scanned,
+            rewrapped: r.changed,
+            unreadable,
+        });
+    }
+    // The start-up check value last: once it is under the new key, the old key is no longer
+    // needed to start.
+    if report.iter().all(|c| c.unreadable == 0) {
+        let b64 = base64::engine::general_purpose::STANDARD;
+        db.meta_set(KEY_CHECK, &b64.encode(ring.seal(KEY_CHECK_AAD, b"rampart"))).await?;
+    }
+    Ok(report)
+}
+
+/// Writes a new random master key to `path` (mode 0600; an existing file is not replaced).
+pub fn new_master_key_file(path: &Path) -> anyhow::Result<String> {
+    let k = MasterKey::generate();
+    write_secret_file(path, &format!("{}\n", k.encode()))?;
+    Ok(k.id().to_owned())
+}

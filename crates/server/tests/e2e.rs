@@ -508,3 +508,48 @@ async fn a_separate_metrics_listener_serves_prometheus_without_credentials() {
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("metrics.allow_remote"), "{err}");
 }
+
+#[test]
+fn cli_master_key_rotation_then_the_old_key_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = cmd(dir.path(), None);
+    c.args(["user", "add", "--email", "k1@example.com", "--password-stdin"]);
+    assert_eq!(run(c, Some(PASSWORD)).0, 0);
+    let old = dir.path().join("master.key");
+    let new = dir.path().join("new.key");
+    let mut c = cmd(dir.path(), None);
+    c.args(["keys", "new-master-key"]).arg(&new);
+    let (code, new_id, err) = run(c, None);
+    assert_eq!(code, 0, "{err}");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(std::fs::metadata(&new).unwrap().permissions().mode() & 0o777, 0o600);
+    }
+    let mut c = cmd(dir.path(), None);
+    c.args(["keys", "new-master-key"]).arg(&new);
+    assert_ne!(run(c, None).0, 0, "an existing key file is never replaced");
+
+    let with = |key: &std::path::Path, previous: Option<&std::path::Path>| {
+        let mut c = cmd(dir.path(), None);
+        c.env("RAMPART_MASTER_KEY_FILE", key);
+        if let Some(p) = previous {
+            c.env("RAMPART_CRYPTO__PREVIOUS_KEY_FILES", format!("[{:?}]", p.display().to_string()));
+        }
+        c
+    };
+    let mut c = with(&new, Some(&old));
+    c.args(["keys", "rotate-master"]);
+    let (code, out, err) = run(c, None);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("signing_keys.private_key") && out.contains(new_id.trim()), "{out}");
+    let mut c = with(&new, None);
+    c.args(["user", "add", "--email", "k2@example.com", "--password-stdin"]);
+    let (code, _, err) = run(c, Some(PASSWORD));
+    assert_eq!(code, 0, "the new key alone opens everything: {err}");
+    let mut c = with(&old, None);
+    c.args(["user", "add", "--email", "k3@example.com", "--password-stdin"]);
+    let (code, _, err) = run(c, Some(PASSWORD));
+    assert_eq!(code, 2);
+    assert!(err.contains("does not match this database"), "{err}");
+}

@@ -836,3 +836,17 @@ async fn documents_stored_before_migration_8_keep_their_content() {
         db.close().await;
     }
 }
+
+/// Every blob column is in the sealed-column inventory that key rotation walks.
+#[tokio::test]
+async fn every_blob_column_is_in_the_sealed_inventory() {
+    let s = TestDb::sqlite().await;
+    let mut listed: Vec<String> =
+        rampart_storage::repo::sealed::SEALED_COLUMNS.iter().map(|c| format!("{}.{}", c.table, c.column)).collect();
+    listed.sort();
+    assert_eq!(s.db.blob_columns().await.unwrap(), listed);
+    if let Some(p) = TestDb::postgres("every_blob_column_is_in_the_sealed_inventory").await {
+        assert_eq!(p.db.blob_columns().await.unwrap(), listed);
+        p.cleanup().await;
+    }
+}

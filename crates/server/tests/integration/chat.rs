@@ -6,7 +6,7 @@ use rampart_core::{SessionId, UserId};
 use serde_json::{Value, json};
 
 /// A session with one exchange; returns (session id, assistant message id).
-async fn exchange(s: &TestServer, user: &str, question: &str) -> (String, String) {
+pub(crate) async fn exchange(s: &TestServer, user: &str, question: &str) -> (String, String) {
     let uid: UserId = user.parse().unwrap();
     let sid = SessionId::new();
     s.state.chat.add_user_message(uid, sid, "default", question).await.unwrap().unwrap();

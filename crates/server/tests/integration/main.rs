@@ -11,6 +11,7 @@ mod auth_flow;
 mod bad_input;
 mod catalog;
 mod chat;
+mod data_protection;
 mod dense;
 mod edge;
 mod knowledge;
