@@ -47,6 +47,7 @@ pub struct Config {
     pub knowledge: KnowledgeSection,
     pub log: LogConfig,
     pub metrics: MetricsConfig,
+    pub retention: RetentionConfig,
     /// Model endpoints (`[[models]]`, DESIGN.md §3.3).
     pub models: Vec<ModelConfig>,
     /// Assistants (`[[assistants]]`); none configured: the built-in `extractive` one, `default`.
@@ -803,6 +804,46 @@ impl Default for AuthConfig {
     }
 }
 
+/// How long data is kept (DESIGN.md §3.3). `0` keeps forever. The sweeper deletes expired
+/// rows in batches, one replica at a time.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RetentionConfig {
+    /// Chat sessions not active for this many days, with their messages and feedback.
+    pub sessions_days: u32,
+    /// Feedback older than this (the conversation stays).
+    pub feedback_days: u32,
+    /// Meetings, transcripts and recordings (the seeds' `MeetingRecordExpirationInDays`);
+    /// applied by the meeting assistant, which stores none yet.
+    pub meetings_days: u32,
+    pub transcripts_days: u32,
+    pub recordings_days: u32,
+    /// Short-lived results: finished background jobs.
+    pub event_cache_hours: u32,
+    /// Audit records (trimmed from the front of the hash chain).
+    pub audit_days: u32,
+    /// How often the sweeper runs.
+    pub interval: Dur,
+    /// Rows deleted per statement; the sweeper pauses between batches.
+    pub batch: u32,
+}
+
+impl Default for RetentionConfig {
+    fn default() -> Self {
+        Self {
+            sessions_days: 0,
+            feedback_days: 0,
+            meetings_days: 90,
+            transcripts_days: 90,
+            recordings_days: 90,
+            event_cache_hours: 24,
+            audit_days: 365,
+            interval: Dur(Duration::from_secs(3600)),
+            batch: 500,
+        }
+    }
+}
+
 /// Prometheus metrics.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -941,6 +982,12 @@ impl Config {
     /// Checks that values make sense together; fails closed with advice.
     pub fn validate(&self) -> anyhow::Result<()> {
         self.metrics.listen_addr()?;
+        if self.retention.batch == 0 || self.retention.batch > 100_000 {
+            bail!("retention.batch must be between 1 and 100000");
+        }
+        if self.retention.interval.0 < Duration::from_secs(1) {
+            bail!("retention.interval must be at least 1s");
+        }
         self.server.listen.parse::<std::net::SocketAddr>().with_context(|| {
             format!("server.listen {:?} must be an address such as 127.0.0.1:8080", self.server.listen)
         })?;
@@ -1335,6 +1382,11 @@ mod tests {
             "level",
             "allow_remote",
             "admin_endpoint",
+            "sessions_days",
+            "feedback_days",
+            "meetings_days",
+            "event_cache_hours",
+            "audit_days",
         ] {
             assert!(EXAMPLE.contains(key), "example misses {key}");
         }

@@ -77,6 +77,12 @@ pub struct Metrics {
     http_in_flight: Gauge,
     queue_depth: Family<QueueLabels, Gauge>,
     resident_memory: Gauge,
+    retention_deleted: Family<KindLabels, Counter>,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct KindLabels {
+    kind: String,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -163,6 +169,12 @@ impl Metrics {
             Unit::Bytes,
             resident_memory.clone(),
         );
+        let retention_deleted = Family::<KindLabels, Counter>::default();
+        registry.register(
+            "retention_deleted",
+            "Rows deleted by the retention sweeper, by kind",
+            retention_deleted.clone(),
+        );
         let info = Family::<Vec<(String, String)>, Gauge>::default();
         info.get_or_create(&vec![("version".to_owned(), env!("CARGO_PKG_VERSION").to_owned())]).set(1);
         registry.register("build_info", "The running version", info);
@@ -178,7 +190,12 @@ impl Metrics {
             http_in_flight,
             queue_depth,
             resident_memory,
+            retention_deleted,
         }
+    }
+
+    pub fn retention_deleted(&self, kind: &str, n: u64) {
+        self.retention_deleted.get_or_create(&KindLabels { kind: kind.to_owned() }).inc_by(n);
     }
 
     fn observe_http(&self, route: &str, method: &str, status: u16, secs: f64) {

@@ -101,6 +101,7 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
     state.start_background().await?;
     let _key_reload = state.identity.spawn_key_reload(state.config.auth.signing_key_reload_interval.0);
     let _catalog_refresh = crate::catalog::spawn_refresh(state.assistants.clone(), state.config.chat.catalog_refresh.0);
+    let sweeper = crate::retention::Sweeper::spawn(state.clone());
     let app = crate::build_app(state.clone());
     let metrics_server = match state.config.metrics.listen_addr()? {
         Some(addr) => Some(spawn_metrics_listener(addr, state.clone()).await?),
@@ -142,6 +143,7 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
     if let Some(m) = metrics_server {
         m.abort();
     }
+    sweeper.stop(&state.db).await;
     state.db.close().await;
     tracing::info!("stopped");
     Ok(())

@@ -31,6 +31,8 @@ both!(
     audit_filters_and_order,
     audit_chain_detects_tampering,
     audit_chain_legacy_rows_and_trim,
+    retention_deletes_in_batches_with_dependants,
+    leases_have_one_holder,
     meta_take_once,
     signing_keys_publish_window,
     migrate_is_idempotent,
@@ -600,6 +602,81 @@ async fn audit_chain_legacy_rows_and_trim(db: &Db) {
     let v = db.verify_audit(None).await.unwrap();
     assert!(v.ok(), "{v:?}");
     assert_eq!((v.records, v.first_seq), (1, Some(11)));
+}
+
+async fn retention_deletes_in_batches_with_dependants(db: &Db) {
+    use rampart_core::{FeedbackId, MessageId, SessionId};
+    use rampart_storage::repo::chat::{NewFeedback, NewMessage};
+    use rampart_storage::repo::retention::Expiring;
+    let a = user(db, "ret@example.com", &[]).await;
+    let day = std::time::Duration::from_secs(86_400);
+    let mut sessions = Vec::new();
+    // Five old sessions (day 1..5), two recent ones (day 100, 101), each with a message and feedback.
+    for d in [1u32, 2, 3, 4, 5, 100, 101] {
+        let at = T0.plus(day * d);
+        let sid = SessionId::new();
+        db.create_session(sid, a, "default", b"t", at).await.unwrap();
+        let mid = MessageId::new();
+        let msg = NewMessage {
+            id: mid,
+            role: "assistant",
+            sealed_content: b"c",
+            sealed_parts: None,
+            model_id: None,
+            response_time_ms: None,
+        };
+        assert!(db.append_messages(sid, a, &[msg], at).await.unwrap());
+        let fb = NewFeedback {
+            id: FeedbackId::new(),
+            user_id: a,
+            session_id: sid,
+            message_id: mid,
+            rating: "thumbs_up",
+            reason: None,
+            sealed_text: None,
+        };
+        db.create_feedback(&fb, at).await.unwrap();
+        sessions.push(sid);
+    }
+    let cutoff = T0.plus(day * 50);
+    assert_eq!(db.delete_expired(Expiring::Sessions, cutoff, 2).await.unwrap(), 2, "bounded by the batch");
+    assert_eq!(db.delete_expired(Expiring::Sessions, cutoff, 10).await.unwrap(), 3);
+    assert_eq!(db.delete_expired(Expiring::Sessions, cutoff, 10).await.unwrap(), 0);
+    let count =
+        |sql: &'static str| async move { sqlx::query_scalar::<_, i64>(sql).fetch_one(db.pool()).await.unwrap() };
+    assert_eq!(count("SELECT COUNT(*) FROM chat_sessions").await, 2);
+    assert_eq!(count("SELECT COUNT(*) FROM chat_messages").await, 2, "messages go with their session");
+    assert_eq!(count("SELECT COUNT(*) FROM feedback").await, 2, "and feedback too");
+    // Feedback on its own clock.
+    assert_eq!(db.delete_expired(Expiring::Feedback, T0.plus(day * 100).plus(day / 2), 10).await.unwrap(), 1);
+    assert_eq!(count("SELECT COUNT(*) FROM chat_messages").await, 2, "feedback retention keeps the conversation");
+}
+
+async fn leases_have_one_holder(db: &Db) {
+    let ttl = std::time::Duration::from_secs(60);
+    assert!(db.try_lease("sweeper", "a", T0, ttl).await.unwrap());
+    assert!(!db.try_lease("sweeper", "b", T0.plus(std::time::Duration::from_secs(30)), ttl).await.unwrap());
+    assert!(db.try_lease("sweeper", "a", T0.plus(std::time::Duration::from_secs(30)), ttl).await.unwrap(), "renewal");
+    assert!(!db.try_lease("sweeper", "b", T0.plus(std::time::Duration::from_secs(80)), ttl).await.unwrap(), "renewed");
+    assert!(
+        db.try_lease("sweeper", "b", T0.plus(std::time::Duration::from_secs(91)), ttl).await.unwrap(),
+        "expired: taken over"
+    );
+    db.release_lease("sweeper", "a").await.unwrap();
+    assert!(
+        !db.try_lease("sweeper", "a", T0.plus(std::time::Duration::from_secs(92)), ttl).await.unwrap(),
+        "not a's to release"
+    );
+    db.release_lease("sweeper", "b").await.unwrap();
+    assert!(db.try_lease("sweeper", "a", T0.plus(std::time::Duration::from_secs(93)), ttl).await.unwrap());
+    // Contenders at the same instant: exactly one wins.
+    let now = T0.plus(std::time::Duration::from_secs(1000));
+    let wins = futures::future::join_all((0..8).map(|i| {
+        let db = db.clone();
+        async move { db.try_lease("race", &format!("h{i}"), now, ttl).await.unwrap() }
+    }))
+    .await;
+    assert_eq!(wins.iter().filter(|w| **w).count(), 1);
 }
 
 async fn meta_take_once(db: &Db) {

@@ -20,4 +20,5 @@ mod oauth;
 mod openai;
 mod platform;
 mod realtime;
+mod retention;
 mod scaleout;
