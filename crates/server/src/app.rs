@@ -201,7 +201,9 @@ async fn method_not_allowed() -> ApiError {
 }
 
 fn peer_of(ext: &axum::http::Extensions) -> Option<std::net::IpAddr> {
-    ext.get::<axum::extract::ConnectInfo<std::net::SocketAddr>>().map(|c| c.0.ip())
+    ext.get::<axum::extract::ConnectInfo<crate::tls::Peer>>()
+        .map(|c| c.0.addr.ip())
+        .or_else(|| ext.get::<axum::extract::ConnectInfo<std::net::SocketAddr>>().map(|c| c.0.ip()))
 }
 
 fn cors_layer(origins: &[String]) -> Option<tower_http::cors::CorsLayer> {

@@ -48,6 +48,7 @@ pub struct Config {
     pub log: LogConfig,
     pub metrics: MetricsConfig,
     pub retention: RetentionConfig,
+    pub tls: TlsConfig,
     /// Model endpoints (`[[models]]`, DESIGN.md §3.3).
     pub models: Vec<ModelConfig>,
     /// Assistants (`[[assistants]]`); none configured: the built-in `extractive` one, `default`.
@@ -505,6 +506,9 @@ pub struct ServerConfig {
     pub shutdown_grace: Dur,
     /// Above this many requests in flight, `/readyz` answers 503 `saturated`.
     pub max_in_flight: usize,
+    /// Serve plain HTTP on a non-loopback address (behind a proxy that terminates TLS).
+    /// Without `[tls]` and without this, only loopback addresses may be used.
+    pub allow_plain_http: bool,
 }
 
 #[derive(Clone, Debug, Default, Deserialize)]
@@ -772,6 +776,7 @@ impl Default for ServerConfig {
             request_timeout: Dur(Duration::from_secs(60)),
             shutdown_grace: Dur(Duration::from_secs(20)),
             max_in_flight: 4096,
+            allow_plain_http: false,
         }
     }
 }
@@ -801,6 +806,41 @@ impl Default for AuthConfig {
             external_issuers: Vec::new(),
             oauth_clients: Vec::new(),
         }
+    }
+}
+
+/// HTTPS on `server.listen` (rustls; TLS 1.2 and 1.3 only).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TlsConfig {
+    /// PEM certificate chain (leaf first). With `key_file`, turns TLS on.
+    pub cert_file: Option<PathBuf>,
+    /// PEM private key (PKCS#8, PKCS#1 or SEC1).
+    pub key_file: Option<PathBuf>,
+    /// `1.2` or `1.3`.
+    pub min_version: String,
+    /// How often the files are checked for changes (a changed pair is loaded without restart).
+    pub reload_interval: Dur,
+    /// A plain-HTTP listener that redirects every request to the public `https://` URL (e.g.
+    /// `0.0.0.0:80`).
+    pub redirect_listen: Option<String>,
+}
+
+impl Default for TlsConfig {
+    fn default() -> Self {
+        Self {
+            cert_file: None,
+            key_file: None,
+            min_version: "1.2".into(),
+            reload_interval: Dur(Duration::from_secs(30)),
+            redirect_listen: None,
+        }
+    }
+}
+
+impl TlsConfig {
+    pub fn enabled(&self) -> bool {
+        self.cert_file.is_some()
     }
 }
 
@@ -982,6 +1022,35 @@ impl Config {
     /// Checks that values make sense together; fails closed with advice.
     pub fn validate(&self) -> anyhow::Result<()> {
         self.metrics.listen_addr()?;
+        let t = &self.tls;
+        match (&t.cert_file, &t.key_file) {
+            (Some(_), Some(_)) | (None, None) => {}
+            _ => bail!("tls.cert_file and tls.key_file go together"),
+        }
+        if !matches!(t.min_version.as_str(), "1.2" | "1.3") {
+            bail!("tls.min_version must be \"1.2\" or \"1.3\" (older versions are not supported)");
+        }
+        if t.redirect_listen.is_some() && !t.enabled() {
+            bail!("tls.redirect_listen needs tls.cert_file and tls.key_file");
+        }
+        if t.enabled() && self.server.public_url.as_deref().is_some_and(|u| u.starts_with("http://")) {
+            bail!("server.public_url must be https:// when TLS is on");
+        }
+        if let Some(r) = &t.redirect_listen {
+            r.parse::<std::net::SocketAddr>()
+                .with_context(|| format!("tls.redirect_listen {r:?} must be an address such as 0.0.0.0:80"))?;
+        }
+        if let Ok(a) = self.server.listen.parse::<std::net::SocketAddr>()
+            && !a.ip().is_loopback()
+            && !t.enabled()
+            && !self.server.allow_plain_http
+        {
+            bail!(
+                "server.listen {} is not a loopback address and TLS is off: set tls.cert_file and tls.key_file, \
+                 or server.allow_plain_http = true when a proxy in front terminates TLS",
+                self.server.listen
+            );
+        }
         if self.retention.batch == 0 || self.retention.batch > 100_000 {
             bail!("retention.batch must be between 1 and 100000");
         }
@@ -1151,7 +1220,9 @@ impl Config {
         self.server
             .public_url
             .clone()
-            .unwrap_or_else(|| format!("http://{}", self.server.listen))
+            .unwrap_or_else(|| {
+                format!("{}://{}", if self.tls.enabled() { "https" } else { "http" }, self.server.listen)
+            })
             .trim_end_matches('/')
             .to_owned()
     }
@@ -1382,6 +1453,12 @@ mod tests {
             "level",
             "allow_remote",
             "admin_endpoint",
+            "allow_plain_http",
+            "cert_file",
+            "key_file",
+            "min_version",
+            "reload_interval",
+            "redirect_listen",
             "sessions_days",
             "feedback_days",
             "meetings_days",

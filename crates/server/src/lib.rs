@@ -17,6 +17,7 @@ pub mod retention;
 pub mod routes;
 pub mod serve;
 pub mod state;
+pub mod tls;
 
 pub use app::{build_app, build_state};
 pub use config::Config;

@@ -62,6 +62,20 @@ async fn shutdown_signal() {
     tokio::select! { () = ctrl_c => {}, () = term => {} }
 }
 
+/// Plain HTTP that redirects every request to the https public URL.
+async fn spawn_redirect_listener(addr: &str, public_url: String) -> anyhow::Result<tokio::task::JoinHandle<()>> {
+    let l = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("cannot listen on {addr} (tls.redirect_listen)"))?;
+    tracing::info!(listen = %l.local_addr()?, "HTTP to HTTPS redirect listener ready");
+    let app = crate::tls::redirect_app(public_url);
+    Ok(tokio::spawn(async move {
+        if let Err(e) = axum::serve(l, app).await {
+            tracing::error!(error = %e, "redirect listener stopped");
+        }
+    }))
+}
+
 /// The separate metrics listener: `GET /metrics` only, without authentication.
 async fn spawn_metrics_listener(
     addr: SocketAddr,
@@ -109,22 +123,29 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
     };
     let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("cannot listen on {listen}"))?;
     let local = listener.local_addr()?;
-    tracing::info!(listen = %local, database = state.db.backend().name(), startup_ms = started.elapsed().as_millis() as u64, version = env!("CARGO_PKG_VERSION"), "rampart ready");
+    tracing::info!(listen = %local, tls = state.config.tls.enabled(), database = state.db.backend().name(), startup_ms = started.elapsed().as_millis() as u64, version = env!("CARGO_PKG_VERSION"), "rampart ready");
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let st = state.clone();
-    // Small writes (SSE events, WebSocket frames) go out at once, not after the peer's delayed ACK.
-    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
-        if let Err(e) = tcp.set_nodelay(true) {
-            tracing::debug!(error = %e, "could not set TCP_NODELAY");
-        }
-    });
-    let server = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>()).with_graceful_shutdown(
-        async move {
-            let _ = rx.await;
-            st.set_ready(false);
-        },
-    );
-    let mut server = std::pin::pin!(server.into_future());
+    let shutdown = async move {
+        let _ = rx.await;
+        st.set_ready(false);
+    };
+    let make = app.into_make_service_with_connect_info::<crate::tls::Peer>();
+    let mut tls_tasks = Vec::new();
+    let server: std::pin::Pin<Box<dyn std::future::Future<Output = std::io::Result<()>> + Send>> =
+        if state.config.tls.enabled() {
+            let (cfg, store) = crate::tls::server_config(&state.config.tls)?;
+            tls_tasks.push(store.watch(state.config.tls.reload_interval.0));
+            if let Some(r) = &state.config.tls.redirect_listen {
+                tls_tasks.push(spawn_redirect_listener(r, state.config.public_url()).await?);
+            }
+            let l = crate::tls::TlsListener::new(listener, cfg)?;
+            Box::pin(axum::serve(l, make).with_graceful_shutdown(shutdown).into_future())
+        } else {
+            let l = crate::tls::PlainListener(listener);
+            Box::pin(axum::serve(l, make).with_graceful_shutdown(shutdown).into_future())
+        };
+    let mut server = server;
     tokio::select! {
         r = &mut server => return r.context("server"),
         () = shutdown_signal() => {}
@@ -144,6 +165,9 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         m.abort();
     }
     sweeper.stop(&state.db).await;
+    for t in tls_tasks {
+        t.abort();
+    }
     state.db.close().await;
     tracing::info!("stopped");
     Ok(())

@@ -553,3 +553,172 @@ fn cli_master_key_rotation_then_the_old_key_is_refused() {
     assert_eq!(code, 2);
     assert!(err.contains("does not match this database"), "{err}");
 }
+
+/// A self-signed certificate for `localhost` and 127.0.0.1, made with the openssl CLI.
+fn make_cert(dir: &std::path::Path, cn: &str) -> (std::path::PathBuf, std::path::PathBuf) {
+    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+    let (tmp_cert, tmp_key) = (dir.join("cert.tmp"), dir.join("key.tmp"));
+    let st = Command::new("openssl")
+        .args(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes", "-days", "2"])
+        .args(["-subj", &format!("/CN={cn}"), "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"])
+        .args(["-addext", "basicConstraints=critical,CA:FALSE", "-addext", "extendedKeyUsage=serverAuth"])
+        .arg("-keyout")
+        .arg(&tmp_key)
+        .arg("-out")
+        .arg(&tmp_cert)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(st.success(), "openssl req");
+    std::fs::rename(&tmp_key, &key).unwrap();
+    std::fs::rename(&tmp_cert, &cert).unwrap();
+    (cert, key)
+}
+
+/// A minimal ClientHello record (RFC 5246 §7.4.1.2) offering `version`, written here so the
+/// test controls exactly what is offered (client libraries refuse to offer TLS 1.0/1.1).
+fn client_hello(version: [u8; 2]) -> Vec<u8> {
+    let mut body = Vec::new();
+    body.extend_from_slice(&version);
+    body.extend_from_slice(&[7u8; 32]); // random
+    body.push(0); // session id
+    let suites: &[u16] = &[0xc02b, 0xc02f, 0xc013, 0xc009, 0x002f, 0x0035];
+    body.extend_from_slice(&((suites.len() * 2) as u16).to_be_bytes());
+    for s in suites {
+        body.extend_from_slice(&s.to_be_bytes());
+    }
+    body.extend_from_slice(&[1, 0]); // compression: null
+    let mut ext = Vec::new();
+    let mut add = |ty: u16, data: &[u8]| {
+        ext.extend_from_slice(&ty.to_be_bytes());
+        ext.extend_from_slice(&(data.len() as u16).to_be_bytes());
+        ext.extend_from_slice(data);
+    };
+    let host = b"localhost";
+    let mut sni = vec![0, (host.len() + 3) as u8, 0, 0, host.len() as u8];
+    sni.extend_from_slice(host);
+    add(0x0000, &sni);
+    add(0x000a, &[0, 4, 0x00, 0x17, 0x00, 0x1d]); // supported groups: P-256, X25519
+    add(0x000b, &[1, 0]); // EC point formats: uncompressed
+    add(0x000d, &[0, 6, 0x04, 0x03, 0x08, 0x04, 0x04, 0x01]); // signature algorithms
+    add(0x0017, &[]); // extended master secret
+    body.extend_from_slice(&(ext.len() as u16).to_be_bytes());
+    body.extend_from_slice(&ext);
+    let mut hs = vec![1, 0, (body.len() >> 8) as u8, body.len() as u8];
+    hs.extend_from_slice(&body);
+    let mut rec = vec![0x16, version[0], version[1], (hs.len() >> 8) as u8, hs.len() as u8];
+    rec.extend_from_slice(&hs);
+    rec
+}
+
+/// Sends a ClientHello and returns the first record's (content type, first body byte), or
+/// None when the server closes the connection without answering.
+fn first_record(port: u16, version: [u8; 2]) -> Option<(u8, u8)> {
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    s.write_all(&client_hello(version)).unwrap();
+    let mut head = [0u8; 6];
+    s.read_exact(&mut head).ok()?;
+    Some((head[0], head[5]))
+}
+
+fn subject(port: u16) -> String {
+    let out = Command::new("openssl")
+        .args(["s_client", "-connect", &format!("127.0.0.1:{port}"), "-servername", "localhost"])
+        .stdin(Stdio::null())
+        .stderr(Stdio::null())
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).lines().find(|l| l.starts_with("subject=")).unwrap_or_default().to_owned()
+}
+
+#[tokio::test]
+async fn tls_end_to_end_redirect_old_versions_refused_and_certificate_reload() {
+    let dir = tempfile::tempdir().unwrap();
+    let tls_dir = dir.path().join("tls");
+    std::fs::create_dir(&tls_dir).unwrap();
+    let (cert, key) = make_cert(&tls_dir, "first");
+    let (port, rport) = (free_port(), free_port());
+    let mut c = cmd(dir.path(), None);
+    c.arg("serve")
+        .env("RAMPART_LISTEN", format!("127.0.0.1:{port}"))
+        .env("RAMPART_PUBLIC_URL", format!("https://localhost:{port}"))
+        .env("RAMPART_TLS__CERT_FILE", &cert)
+        .env("RAMPART_TLS__KEY_FILE", &key)
+        .env("RAMPART_TLS__RELOAD_INTERVAL", "1s")
+        .env("RAMPART_TLS__REDIRECT_LISTEN", format!("127.0.0.1:{rport}"))
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(dir.path().join("server.err")).unwrap());
+    let child = c.spawn().unwrap();
+    let _srv = Server {
+        child,
+        base: format!("https://localhost:{port}"),
+        stderr_path: dir.path().join("server.err"),
+        stdout_path: dir.path().join("server.out"),
+    };
+    let ca = ::reqwest::Certificate::from_pem(&std::fs::read(&cert).unwrap()).unwrap();
+    let https = ::reqwest::Client::builder()
+        .add_root_certificate(ca)
+        .resolve("localhost", format!("127.0.0.1:{port}").parse().unwrap())
+        .redirect(::reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let resp = loop {
+        let r = https.get(format!("https://localhost:{port}/healthz")).send().await;
+        match r {
+            Ok(r) => break r,
+            Err(e) => assert!(
+                Instant::now() < deadline,
+                "{e:?}\n{}",
+                std::fs::read_to_string(dir.path().join("server.err")).unwrap()
+            ),
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(resp.status(), 200);
+    assert!(resp.headers()["strict-transport-security"].to_str().unwrap().contains("max-age="));
+    assert_eq!(https.get(format!("https://localhost:{port}/v1/me")).send().await.unwrap().status(), 401);
+    // Plain HTTP on the TLS port gets no HTTP answer.
+    assert_ne!(reqwest::blocking_get(&format!("http://127.0.0.1:{port}/healthz")).unwrap_or(0), 200);
+
+    // The redirect listener sends every path to the public https URL, whatever Host says.
+    let plain = ::reqwest::Client::builder().redirect(::reqwest::redirect::Policy::none()).build().unwrap();
+    let r =
+        plain.get(format!("http://127.0.0.1:{rport}/v1/me?x=1")).header("host", "evil.example").send().await.unwrap();
+    assert_eq!(r.status(), 308);
+    assert_eq!(r.headers()["location"], format!("https://localhost:{port}/v1/me?x=1").as_str());
+
+    // TLS 1.0 and 1.1 are refused with an alert (or a close), never a ServerHello; the same
+    // hello offering TLS 1.2 gets one (so the probe itself works).
+    for old in [[3, 1], [3, 2]] {
+        let r = first_record(port, old);
+        assert!(r.is_none() || r == Some((0x15, 2)), "TLS {old:?} answered with {r:?}");
+    }
+    assert_eq!(first_record(port, [3, 3]), Some((0x16, 2)), "a TLS 1.2 hello gets a ServerHello");
+
+    // A renewed certificate is served without a restart.
+    assert!(subject(port).contains("first"), "{}", subject(port));
+    make_cert(&tls_dir, "renewed");
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while !subject(port).contains("renewed") {
+        assert!(Instant::now() < deadline, "the renewed certificate was not picked up");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+#[test]
+fn plain_http_off_loopback_needs_an_explicit_opt_in() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = cmd(dir.path(), None);
+    c.arg("serve").env("RAMPART_LISTEN", format!("0.0.0.0:{}", free_port()));
+    let (code, _, err) = run(c, None);
+    assert_eq!(code, 2);
+    assert!(err.contains("allow_plain_http") && err.contains("tls.cert_file"), "{err}");
+    let mut c = cmd(dir.path(), None);
+    c.arg("config").arg("check").arg("/dev/null").env("RAMPART_TLS__CERT_FILE", "/x");
+    let (code, _, err) = run(c, None);
+    assert_eq!(code, 2);
+    assert!(err.contains("go together"), "{err}");
+}
