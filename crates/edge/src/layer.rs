@@ -254,8 +254,18 @@ impl Inner {
         }
     }
 
-    fn refuse<RB: From<String>>(&self, r: Refusal, method: &Method, path: &str, ip: IpAddr) -> Response<RB> {
+    fn refuse<RB: From<String>>(
+        &self,
+        r: Refusal,
+        method: &Method,
+        path: &str,
+        ip: IpAddr,
+        notes: Option<&crate::RequestNotes>,
+    ) -> Response<RB> {
         self.metrics.count(r.rule, true);
+        if let Some(n) = notes {
+            n.update(|n| n.rule = Some(r.rule));
+        }
         tracing::warn!(rule = r.rule, code = r.code.as_str(), client_ip = %ip, method = %method, path, "request refused at the edge");
         refusal_response(&r)
     }
@@ -297,8 +307,12 @@ where
         let peer = (edge.peer)(req.extensions()).unwrap_or(IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED));
         let ip = client_ip(peer, req.headers(), &edge.policy.trusted_proxies);
         req.extensions_mut().insert(ClientIp(ip));
+        let notes = req.extensions().get::<crate::RequestNotes>().cloned();
+        if let Some(n) = &notes {
+            n.update(|n| n.client_ip = Some(ip));
+        }
         if let Err(r) = edge.check_head(req.method(), req.uri(), req.headers(), ip) {
-            let resp = edge.refuse(r, req.method(), req.uri().path(), ip);
+            let resp = edge.refuse(r, req.method(), req.uri().path(), ip, notes.as_ref());
             return Box::pin(async move { Ok(resp) });
         }
         let Some(kind) = edge.wants_body(req.method(), req.uri().path(), req.headers()) else {
@@ -320,7 +334,7 @@ where
                     } else {
                         Refusal::new(ErrorCode::InvalidRequest, "body-unreadable")
                     };
-                    return Ok(edge.refuse(r, &parts.method, parts.uri.path(), ip));
+                    return Ok(edge.refuse(r, &parts.method, parts.uri.path(), ip, notes.as_ref()));
                 }
             };
             if let Some(v) = edge.check_body(kind, &bytes) {
@@ -331,7 +345,7 @@ where
                     v => edge.injection(v, &parts.method, parts.uri.path(), ip).err(),
                 };
                 if let Some(r) = refusal {
-                    return Ok(edge.refuse(r, &parts.method, parts.uri.path(), ip));
+                    return Ok(edge.refuse(r, &parts.method, parts.uri.path(), ip, notes.as_ref()));
                 }
             }
             inner.call(Request::from_parts(parts, B::from(bytes))).await

@@ -56,6 +56,7 @@ pub async fn build_state_with_clock(config: Config, clock: SharedClock) -> anyho
     let edge_policy = config.edge_policy()?;
     let throttle = crate::state::Throttle::new(&config.edge);
     let browser_origins = config.browser_origins();
+    let access_log = Arc::new(crate::access_log::AccessLog::open(&config.access_log, &config.server.data_dir)?);
     let state = AppState::new(crate::state::AppInner {
         config: Arc::new(config),
         db,
@@ -74,6 +75,7 @@ pub async fn build_state_with_clock(config: Config, clock: SharedClock) -> anyho
         throttle,
         browser_origins,
         metrics,
+        access_log,
     });
     if let Some(bus) = &state.bus {
         let b = bus.clone();
@@ -256,6 +258,7 @@ pub fn build_app(state: AppState) -> Router {
     let edge = rampart_edge::EdgeLayer::new(state.edge_policy.clone(), state.edge_metrics.clone(), peer_of);
     let hsts = state.config.public_url().starts_with("https://");
     let cors = cors_layer(&state.config.edge.cors_origins);
+    let access_log = state.access_log.clone();
     let router = if state.config.metrics.admin_endpoint {
         router.route("/metrics", axum::routing::get(crate::metrics::admin_exposition))
     } else {
@@ -291,7 +294,9 @@ pub fn build_app(state: AppState) -> Router {
                     // The path only: query strings may carry values that must not be logged.
                     tracing::info_span!("request", request_id = %rid, method = %req.method(), path = %req.uri().path(), user = tracing::field::Empty)
                 })
-                .on_response(DefaultOnResponse::new().level(Level::INFO)),
+                // The access log has the per-request line; this one is for debugging.
+                .on_response(DefaultOnResponse::new().level(Level::DEBUG)),
         )
+        .layer(axum::middleware::from_fn_with_state(access_log, crate::access_log::log))
         .layer(RequestIdLayer)
 }

@@ -49,6 +49,7 @@ pub struct Config {
     pub metrics: MetricsConfig,
     pub retention: RetentionConfig,
     pub tls: TlsConfig,
+    pub access_log: AccessLogConfig,
     /// Model endpoints (`[[models]]`, DESIGN.md §3.3).
     pub models: Vec<ModelConfig>,
     /// Assistants (`[[assistants]]`); none configured: the built-in `extractive` one, `default`.
@@ -809,6 +810,24 @@ impl Default for AuthConfig {
     }
 }
 
+/// One JSON line per request.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AccessLogConfig {
+    /// `stdout`, `file` (daily files in `dir`) or `off`.
+    pub target: String,
+    /// Default `{data_dir}/logs`.
+    pub dir: Option<PathBuf>,
+    /// Daily files kept (older ones are deleted at rotation): the access logs' retention.
+    pub max_files: usize,
+}
+
+impl Default for AccessLogConfig {
+    fn default() -> Self {
+        Self { target: "stdout".into(), dir: None, max_files: 14 }
+    }
+}
+
 /// HTTPS on `server.listen` (rustls; TLS 1.2 and 1.3 only).
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -1022,6 +1041,12 @@ impl Config {
     /// Checks that values make sense together; fails closed with advice.
     pub fn validate(&self) -> anyhow::Result<()> {
         self.metrics.listen_addr()?;
+        if !matches!(self.access_log.target.as_str(), "stdout" | "file" | "off") {
+            bail!("access_log.target must be stdout, file or off");
+        }
+        if self.access_log.max_files == 0 {
+            bail!("access_log.max_files must be at least 1");
+        }
         let t = &self.tls;
         match (&t.cert_file, &t.key_file) {
             (Some(_), Some(_)) | (None, None) => {}
@@ -1454,6 +1479,8 @@ mod tests {
             "allow_remote",
             "admin_endpoint",
             "allow_plain_http",
+            "target",
+            "max_files",
             "cert_file",
             "key_file",
             "min_version",

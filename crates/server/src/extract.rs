@@ -77,8 +77,15 @@ impl FromRequestParts<AppState> for AuthUser {
         let cred = credential(parts).ok_or_else(|| ApiError::code(ErrorCode::Unauthorized))?;
         let p = state.identity.authenticate(cred).await?;
         tracing::Span::current().record("user", tracing::field::display(p.user_id));
+        let notes = parts.extensions.get::<rampart_edge::RequestNotes>();
+        if let Some(n) = notes {
+            n.update(|n| n.principal = Some(p.user_id.to_string()));
+        }
         if let Some((rule, d)) = state.throttle.refuse(&p) {
             state.edge_metrics.count(rule, true);
+            if let Some(n) = notes {
+                n.update(|n| n.rule = Some(rule));
+            }
             tracing::info!(rule, "request throttled");
             return Err(ApiError { headers: d.headers(), ..ApiError::code(ErrorCode::RateLimited) });
         }

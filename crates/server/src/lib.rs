@@ -4,6 +4,7 @@
 //! error → HTTP mapping, the OpenAPI document and the CLI. The only crate that knows axum;
 //! it may depend on every other Rampart crate.
 
+pub mod access_log;
 pub mod app;
 pub mod catalog;
 pub mod cli;

@@ -250,6 +250,9 @@ fn resident_bytes() -> Option<i64> {
 /// counted by rule instead). The route label is the matched template, or `unmatched`.
 pub async fn track(State(s): State<AppState>, req: Request, next: Next) -> Response {
     let route = req.extensions().get::<MatchedPath>().map(|m| m.as_str().to_owned());
+    if let (Some(n), Some(r)) = (req.extensions().get::<rampart_edge::RequestNotes>(), &route) {
+        n.update(|n| n.route = Some(r.clone()));
+    }
     let method = req.method().clone();
     let t = Instant::now();
     let resp = next.run(req).await;

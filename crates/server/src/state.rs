@@ -184,6 +184,7 @@ pub struct AppInner {
     /// The public URL's origin and `edge.cors_origins`, without trailing slashes.
     pub browser_origins: Vec<String>,
     pub metrics: Arc<crate::metrics::Metrics>,
+    pub access_log: Arc<crate::access_log::AccessLog>,
 }
 
 /// Per-credential throttling, applied once a request is authenticated.

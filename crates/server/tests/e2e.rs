@@ -240,19 +240,34 @@ async fn full_flow(db: Option<&str>) {
     .await;
     assert_eq!(st, 401);
 
-    // Logs: JSON lines, request ids on request lines, no secrets.
+    // Logs: JSON lines with request ids; the access log (stdout) has one line per request; no
+    // secrets in either.
     let logs = srv.logs();
-    let mut request_lines = 0;
     for line in logs.lines() {
         let v: Value = serde_json::from_str(line).unwrap_or_else(|_| panic!("not JSON: {line}"));
         if v["span"]["name"] == "request" {
             assert!(v["span"]["request_id"].as_str().is_some_and(|r| !r.is_empty()), "{line}");
-            request_lines += 1;
         }
     }
-    assert!(request_lines >= 10, "{request_lines} request log lines");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let access = loop {
+        let a = std::fs::read_to_string(&srv.stdout_path).unwrap();
+        if a.lines().filter(|l| l.starts_with('{')).count() >= 10 || Instant::now() > deadline {
+            break a;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let mut request_lines = 0;
+    for line in access.lines().filter(|l| l.starts_with('{')) {
+        let v: Value = serde_json::from_str(line).unwrap_or_else(|_| panic!("not JSON: {line}"));
+        assert!(v["request_id"].as_str().is_some_and(|r| !r.is_empty()), "{line}");
+        assert!(v["status"].as_u64().is_some() && v["latency_ms"].as_f64().is_some(), "{line}");
+        request_lines += 1;
+    }
+    assert!(request_lines >= 10, "{request_lines} access log lines");
+    assert!(access.contains(&format!("\"principal\":\"{uid}\"")), "signed-in requests name the user: {access}");
     for secret in [PASSWORD, &at, &key, &secret, tokens["refreshToken"].as_str().unwrap()] {
-        assert!(!logs.contains(secret), "a secret leaked into the logs");
+        assert!(!logs.contains(secret) && !access.contains(secret), "a secret leaked into the logs");
     }
 }
 
@@ -648,7 +663,7 @@ async fn tls_end_to_end_redirect_old_versions_refused_and_certificate_reload() {
         .env("RAMPART_TLS__KEY_FILE", &key)
         .env("RAMPART_TLS__RELOAD_INTERVAL", "1s")
         .env("RAMPART_TLS__REDIRECT_LISTEN", format!("127.0.0.1:{rport}"))
-        .stdout(Stdio::null())
+        .stdout(std::fs::File::create(dir.path().join("server.out")).unwrap())
         .stderr(std::fs::File::create(dir.path().join("server.err")).unwrap());
     let child = c.spawn().unwrap();
     let _srv = Server {
@@ -697,6 +712,17 @@ async fn tls_end_to_end_redirect_old_versions_refused_and_certificate_reload() {
         assert!(r.is_none() || r == Some((0x15, 2)), "TLS {old:?} answered with {r:?}");
     }
     assert_eq!(first_record(port, [3, 3]), Some((0x16, 2)), "a TLS 1.2 hello gets a ServerHello");
+
+    // The access log names the TLS version of each request.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !std::fs::read_to_string(dir.path().join("server.out")).unwrap().contains(r#""route":"/v1/me","status":401"#)
+    {
+        assert!(Instant::now() < deadline, "no access log line");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let out = std::fs::read_to_string(dir.path().join("server.out")).unwrap();
+    let line = out.lines().find(|l| l.contains(r#""path":"/v1/me""#)).unwrap();
+    assert!(line.contains(r#""tls":"TLSv1.3""#), "{line}");
 
     // A renewed certificate is served without a restart.
     assert!(subject(port).contains("first"), "{}", subject(port));

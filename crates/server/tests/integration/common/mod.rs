@@ -62,6 +62,7 @@ pub fn test_config(dir: &std::path::Path, db_url: &str, tweak: &[(&str, Value)])
         ("auth.argon2.memory_kib".into(), toml::Value::Integer(8192)),
         ("auth.argon2.iterations".into(), toml::Value::Integer(1)),
         ("log.format".into(), toml::Value::String("text".into())),
+        ("access_log.target".into(), toml::Value::String("off".into())),
     ];
     for (k, v) in tweak {
         o.push((k.to_string(), json_to_toml(v)));
