@@ -10,6 +10,7 @@ run:
 
 ## Run every test. The PostgreSQL half runs when RAMPART_TEST_POSTGRES_URL is set
 ## (e.g. postgres://postgres@127.0.0.1:5432/test); without it those tests print SKIPPED.
+## Likewise RAMPART_TEST_NATS_URL (scale-out) and RAMPART_TEST_REDIS_URL (shared rate limits).
 ## The official OpenAI Python SDK (a real client of /v1/chat/completions) is installed into a
 ## venv under target/ once.
 PYENV := target/pyenv

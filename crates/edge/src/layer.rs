@@ -18,7 +18,8 @@
 use crate::client_ip::{ClientIp, client_ip};
 use crate::ipset::IpSet;
 use crate::metrics::EdgeMetrics;
-use crate::rate::{KeyedRate, Rate};
+use crate::rate::{Decision, Rate};
+use crate::shared::SharedRate;
 use crate::waf::{self, Exclusion, Limits, Mode, Violation};
 use bytes::Bytes;
 use http::{HeaderValue, Method, Request, Response, StatusCode};
@@ -57,12 +58,14 @@ pub struct EdgePolicy {
     pub exclusions: Vec<Exclusion>,
     /// Bodies larger than this are refused (`413`) when they must be read for inspection.
     pub max_body_bytes: usize,
+    /// Redis for the per-address rules shared by every replica (`None`: per process).
+    pub shared_rates: Option<Arc<crate::shared::RedisRate>>,
 }
 
 struct Inner {
     policy: EdgePolicy,
-    ip_rate: Option<KeyedRate<IpAddr>>,
-    auth_rate: Option<KeyedRate<IpAddr>>,
+    ip_rate: Option<SharedRate<IpAddr>>,
+    auth_rate: Option<SharedRate<IpAddr>>,
     metrics: Arc<EdgeMetrics>,
     peer: fn(&http::Extensions) -> Option<IpAddr>,
 }
@@ -79,8 +82,8 @@ impl EdgeLayer {
         waf::detect::init();
         Self {
             inner: Arc::new(Inner {
-                ip_rate: policy.ip_rate.map(KeyedRate::new),
-                auth_rate: policy.auth_rate.map(KeyedRate::new),
+                ip_rate: policy.ip_rate.map(|r| SharedRate::new("ip-rate", r, policy.shared_rates.clone())),
+                auth_rate: policy.auth_rate.map(|r| SharedRate::new("auth-rate", r, policy.shared_rates.clone())),
                 policy,
                 metrics,
                 peer,
@@ -135,16 +138,9 @@ fn refusal_response<RB: From<String>>(r: &Refusal) -> Response<RB> {
 }
 
 impl Inner {
-    /// Everything that needs only the request head.
-    fn check_head(
-        &self,
-        method: &Method,
-        uri: &http::Uri,
-        headers: &http::HeaderMap,
-        ip: IpAddr,
-    ) -> Result<(), Refusal> {
+    /// Deny- and allow-lists.
+    fn check_lists(&self, ip: IpAddr) -> Result<(), Refusal> {
         let p = &self.policy;
-        let path = uri.path();
         if p.deny.contains(ip) {
             return Err(Refusal::new(ErrorCode::IpBlocked, "ip-deny-list"));
         }
@@ -153,21 +149,55 @@ impl Inner {
         {
             return Err(Refusal::new(ErrorCode::IpBlocked, "ip-allow-list"));
         }
+        Ok(())
+    }
+
+    /// The per-address rules that apply to this request: (rule, limiter).
+    fn rates_for(&self, path: &str, ip: IpAddr) -> impl Iterator<Item = (&'static str, &SharedRate<IpAddr>)> {
+        let p = &self.policy;
         let exempt = p.rate_exempt.contains(ip);
-        if let Some(r) = self.ip_rate.as_ref().filter(|_| !exempt) {
-            let d = r.check(&ip);
-            if !d.allowed {
-                return Err(Refusal { code: ErrorCode::RateLimited, rule: "ip-rate", headers: d.headers() });
-            }
+        let ip_rule = self.ip_rate.as_ref().filter(|_| !exempt).map(|r| ("ip-rate", r));
+        let auth_rule = self
+            .auth_rate
+            .as_ref()
+            .filter(|_| !exempt && p.auth_paths.iter().any(|a| waf::path_matches(a, path)))
+            .map(|r| ("auth-rate", r));
+        ip_rule.into_iter().chain(auth_rule)
+    }
+
+    fn rate_refusal(rule: &'static str, d: &Decision) -> Result<(), Refusal> {
+        if d.allowed { Ok(()) } else { Err(Refusal { code: ErrorCode::RateLimited, rule, headers: d.headers() }) }
+    }
+
+    /// True when a rule that applies must ask Redis (the check is then asynchronous).
+    fn rates_shared(&self, path: &str, ip: IpAddr) -> bool {
+        self.rates_for(path, ip).any(|(_, r)| r.is_shared())
+    }
+
+    fn check_rates_local(&self, path: &str, ip: IpAddr) -> Result<(), Refusal> {
+        for (rule, r) in self.rates_for(path, ip) {
+            Self::rate_refusal(rule, &r.check_local(&ip))?;
         }
-        if let Some(r) = self.auth_rate.as_ref().filter(|_| !exempt)
-            && p.auth_paths.iter().any(|a| waf::path_matches(a, path))
-        {
-            let d = r.check(&ip);
-            if !d.allowed {
-                return Err(Refusal { code: ErrorCode::RateLimited, rule: "auth-rate", headers: d.headers() });
-            }
+        Ok(())
+    }
+
+    async fn check_rates_shared(&self, path: &str, ip: IpAddr) -> Result<(), Refusal> {
+        for (rule, r) in self.rates_for(path, ip) {
+            Self::rate_refusal(rule, &r.check(&ip).await)?;
         }
+        Ok(())
+    }
+
+    /// The rest of what needs only the request head: origin, shape limits, WAF.
+    fn check_rest(
+        &self,
+        method: &Method,
+        uri: &http::Uri,
+        headers: &http::HeaderMap,
+        ip: IpAddr,
+    ) -> Result<(), Refusal> {
+        let p = &self.policy;
+        let path = uri.path();
         if let Some(secret) = &p.origin_secret
             && !p.origin_exempt.iter().any(|e| waf::path_matches(e, path))
         {
@@ -311,18 +341,34 @@ where
         if let Some(n) = &notes {
             n.update(|n| n.client_ip = Some(ip));
         }
-        if let Err(r) = edge.check_head(req.method(), req.uri(), req.headers(), ip) {
+        let path = req.uri().path();
+        let shared = edge.rates_shared(path, ip);
+        let head = edge.check_lists(ip).and_then(|()| if shared { Ok(()) } else { edge.check_rates_local(path, ip) });
+        let head = head
+            .and_then(|()| if shared { Ok(()) } else { edge.check_rest(req.method(), req.uri(), req.headers(), ip) });
+        if let Err(r) = head {
             let resp = edge.refuse(r, req.method(), req.uri().path(), ip, notes.as_ref());
             return Box::pin(async move { Ok(resp) });
         }
-        let Some(kind) = edge.wants_body(req.method(), req.uri().path(), req.headers()) else {
+        let kind = edge.wants_body(req.method(), req.uri().path(), req.headers());
+        if !shared && kind.is_none() {
             return Box::pin(self.inner.call(req));
-        };
+        }
         // The service that was polled ready is the one that must be called; keep it and leave
         // a fresh clone in its place.
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
         Box::pin(async move {
+            if shared {
+                let head = match edge.check_rates_shared(req.uri().path(), ip).await {
+                    Ok(()) => edge.check_rest(req.method(), req.uri(), req.headers(), ip),
+                    Err(r) => Err(r),
+                };
+                if let Err(r) = head {
+                    return Ok(edge.refuse(r, req.method(), req.uri().path(), ip, notes.as_ref()));
+                }
+            }
+            let Some(kind) = kind else { return inner.call(req).await };
             let (parts, body) = req.into_parts();
             let limit = edge.policy.max_body_bytes;
             let bytes = match http_body_util::Limited::new(body, limit).collect().await {

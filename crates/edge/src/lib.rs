@@ -12,6 +12,7 @@ pub mod metrics;
 pub mod notes;
 pub mod rate;
 pub mod request_id;
+pub mod shared;
 pub mod waf;
 
 pub use client_ip::{ClientIp, client_ip};
@@ -21,3 +22,4 @@ pub use metrics::EdgeMetrics;
 pub use notes::{Notes, RequestNotes};
 pub use rate::{Decision, KeyedRate, Rate};
 pub use request_id::{RequestId, RequestIdLayer};
+pub use shared::{RedisRate, SharedRate};

@@ -5,8 +5,8 @@
 //! gets the IETF `RateLimit-*` fields (draft-ietf-httpapi-ratelimit-headers):
 //! `RateLimit-Limit`, `RateLimit-Remaining`, `RateLimit-Reset`.
 //!
-//! The buckets are per process. With several replicas behind a balancer each one enforces
-//! its own share; the shared (Redis) variant is future work, noted in the README.
+//! These buckets are per process; [`crate::shared`] shares them between replicas through Redis
+//! (and falls back to these when Redis does not answer).
 
 use governor::clock::{Clock, DefaultClock};
 use governor::middleware::StateInformationMiddleware;

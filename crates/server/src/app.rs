@@ -53,8 +53,17 @@ pub async fn build_state_with_clock(config: Config, clock: SharedClock) -> anyho
         ),
         None => None,
     };
-    let edge_policy = config.edge_policy()?;
-    let throttle = crate::state::Throttle::new(&config.edge);
+    let mut edge_policy = config.edge_policy()?;
+    let shared_rates = match &config.edge.redis_url {
+        Some(url) => Some(
+            rampart_edge::RedisRate::connect(url.expose(), &config.edge.redis_prefix)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?,
+        ),
+        None => None,
+    };
+    edge_policy.shared_rates = shared_rates.clone();
+    let throttle = crate::state::Throttle::new(&config.edge, shared_rates);
     let browser_origins = config.browser_origins();
     let access_log = Arc::new(crate::access_log::AccessLog::open(&config.access_log, &config.server.data_dir)?);
     let state = AppState::new(crate::state::AppInner {

@@ -603,6 +603,11 @@ pub struct EdgeConfig {
     pub origin_verify_secret: Option<rampart_core::Secret<String>>,
     /// Browser origins allowed to call the API cross-origin (exact `scheme://host[:port]`).
     pub cors_origins: Vec<String>,
+    /// Redis (`redis://[user:password@]host:port/db`) to share the per-address rules and the
+    /// per-key / per-user buckets across replicas. Unset: every limit is per process.
+    pub redis_url: Option<rampart_core::Secret<String>>,
+    /// Prefix of the Redis keys (several deployments on one Redis).
+    pub redis_prefix: String,
 }
 
 /// Routes whose request bodies are data, not queries: they keep the JSON depth limit but are
@@ -708,6 +713,7 @@ fn edge_policy(config: &Config) -> anyhow::Result<rampart_edge::EdgePolicy> {
         },
         exclusions,
         max_body_bytes: config.server.max_body_bytes,
+        shared_rates: None,
     })
 }
 
@@ -754,6 +760,8 @@ impl Default for EdgeConfig {
             user_burst: 50,
             origin_verify_secret: None,
             cors_origins: Vec::new(),
+            redis_url: None,
+            redis_prefix: "rampart".into(),
         }
     }
 }
@@ -1479,6 +1487,8 @@ mod tests {
             "allow_remote",
             "admin_endpoint",
             "allow_plain_http",
+            "redis_url",
+            "redis_prefix",
             "target",
             "max_files",
             "cert_file",

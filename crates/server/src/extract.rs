@@ -81,7 +81,7 @@ impl FromRequestParts<AppState> for AuthUser {
         if let Some(n) = notes {
             n.update(|n| n.principal = Some(p.user_id.to_string()));
         }
-        if let Some((rule, d)) = state.throttle.refuse(&p) {
+        if let Some((rule, d)) = state.throttle.refuse(&p).await {
             state.edge_metrics.count(rule, true);
             if let Some(n) = notes {
                 n.update(|n| n.rule = Some(rule));

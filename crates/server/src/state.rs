@@ -189,25 +189,30 @@ pub struct AppInner {
 
 /// Per-credential throttling, applied once a request is authenticated.
 pub struct Throttle {
-    api_keys: rampart_edge::KeyedRate<rampart_core::ApiKeyId>,
-    users: Option<rampart_edge::KeyedRate<UserId>>,
+    api_keys: rampart_edge::SharedRate<rampart_core::ApiKeyId>,
+    users: Option<rampart_edge::SharedRate<UserId>>,
 }
 
 impl Throttle {
-    pub fn new(c: &crate::config::EdgeConfig) -> Self {
+    pub fn new(c: &crate::config::EdgeConfig, redis: Option<Arc<rampart_edge::RedisRate>>) -> Self {
+        let rate = rampart_edge::Rate::per_second;
         Self {
-            api_keys: rampart_edge::KeyedRate::new(rampart_edge::Rate::per_second(c.api_key_rate, c.api_key_burst)),
+            api_keys: rampart_edge::SharedRate::new(
+                "api-key-rate",
+                rate(c.api_key_rate, c.api_key_burst),
+                redis.clone(),
+            ),
             users: (c.user_rate > 0)
-                .then(|| rampart_edge::KeyedRate::new(rampart_edge::Rate::per_second(c.user_rate, c.user_burst))),
+                .then(|| rampart_edge::SharedRate::new("user-rate", rate(c.user_rate, c.user_burst), redis)),
         }
     }
 
     /// Takes one request from the principal's bucket (its API key's, or its user's); the
     /// rule name and decision when the bucket is empty.
-    pub fn refuse(&self, p: &rampart_core::Principal) -> Option<(&'static str, rampart_edge::Decision)> {
+    pub async fn refuse(&self, p: &rampart_core::Principal) -> Option<(&'static str, rampart_edge::Decision)> {
         let (rule, d) = match &p.auth_method {
-            rampart_core::AuthMethod::ApiKey { key } => ("api-key-rate", self.api_keys.check(key)),
-            _ => ("user-rate", self.users.as_ref()?.check(&p.user_id)),
+            rampart_core::AuthMethod::ApiKey { key } => ("api-key-rate", self.api_keys.check(key).await),
+            _ => ("user-rate", self.users.as_ref()?.check(&p.user_id).await),
         };
         (!d.allowed).then_some((rule, d))
     }

@@ -748,3 +748,59 @@ fn plain_http_off_loopback_needs_an_explicit_opt_in() {
     assert_eq!(code, 2);
     assert!(err.contains("go together"), "{err}");
 }
+
+/// Two `rampart serve` processes (each with its own data) that share only Redis: the sign-in
+/// rule per client address counts across both.
+#[tokio::test]
+async fn rate_limits_are_shared_across_two_processes_through_redis() {
+    let Some(redis) = rampart_testkit::redis_url_or_skip("rate_limits_are_shared_across_two_processes_through_redis")
+    else {
+        return;
+    };
+    let prefix = format!("e2e-{}", uuid::Uuid::now_v7());
+    let start = |shared: bool| {
+        let dir = tempfile::tempdir().unwrap();
+        let mut env = vec![
+            ("RAMPART_EDGE__RATE_EXEMPT", "[]".to_owned()),
+            ("RAMPART_EDGE__AUTH_RATE_PER_MINUTE", "4".to_owned()),
+        ];
+        if shared {
+            env.push(("RAMPART_EDGE__REDIS_URL", redis.clone()));
+            env.push(("RAMPART_EDGE__REDIS_PREFIX", prefix.clone()));
+        }
+        let s = Server::start_with(dir.path(), None, &env);
+        (dir, s)
+    };
+    let http = ::reqwest::Client::new();
+    let attempt = |base: String| {
+        let http = http.clone();
+        async move {
+            let r = http
+                .post(format!("{base}/v1/auth/login"))
+                .json(&json!({"username": "nobody@example.com", "password": "wrong password 1"}))
+                .send()
+                .await
+                .unwrap();
+            (r.status().as_u16(), r.headers().get("retry-after").map(|v| v.to_str().unwrap().to_owned()))
+        }
+    };
+    // Without Redis each process has its own four.
+    let ((_da, a), (_db, b)) = (start(false), start(false));
+    for i in 0..8 {
+        let base = if i % 2 == 0 { &a.base } else { &b.base };
+        assert_eq!(attempt(base.clone()).await.0, 401, "attempt {i}");
+    }
+    drop((a, b));
+    // With Redis the four are shared: the fifth, on either process, is refused.
+    let ((_da, a), (_db, b)) = (start(true), start(true));
+    for i in 0..4 {
+        let base = if i % 2 == 0 { &a.base } else { &b.base };
+        assert_eq!(attempt(base.clone()).await.0, 401, "attempt {i}");
+    }
+    for base in [&a.base, &b.base] {
+        let (status, retry) = attempt(base.clone()).await;
+        assert_eq!(status, 429);
+        let retry: u64 = retry.unwrap().parse().unwrap();
+        assert!((1..=15).contains(&retry), "one sign-in refills every 15 s: {retry}");
+    }
+}

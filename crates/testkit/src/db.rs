@@ -26,6 +26,17 @@ pub fn skipped_nats(test: &str) {
     eprintln!("SKIPPED {test}: RAMPART_TEST_NATS_URL is not set");
 }
 
+/// Redis for the shared-limit tests (`RAMPART_TEST_REDIS_URL`, e.g. `redis://127.0.0.1:6379/0`),
+/// or `None` after saying by name that the test did not run.
+#[allow(clippy::print_stderr)]
+pub fn redis_url_or_skip(test: &str) -> Option<String> {
+    let u = std::env::var("RAMPART_TEST_REDIS_URL").ok().filter(|s| !s.is_empty());
+    if u.is_none() {
+        eprintln!("SKIPPED {test}: RAMPART_TEST_REDIS_URL is not set");
+    }
+    u
+}
+
 /// A database that exists for one test.
 pub struct TestDb {
     pub db: Db,

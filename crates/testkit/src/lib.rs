@@ -9,4 +9,4 @@ pub mod fake_anthropic;
 pub mod fake_bedrock;
 pub mod fake_openai;
 
-pub use db::{TestDb, nats_url, pg_url, skipped, skipped_nats};
+pub use db::{TestDb, nats_url, pg_url, redis_url_or_skip, skipped, skipped_nats};
