@@ -60,6 +60,8 @@ pub struct EdgePolicy {
     pub max_body_bytes: usize,
     /// Redis for the per-address rules shared by every replica (`None`: per process).
     pub shared_rates: Option<Arc<crate::shared::RedisRate>>,
+    /// Country allow- and deny-lists.
+    pub geo: Option<Arc<crate::geo::GeoPolicy>>,
 }
 
 struct Inner {
@@ -148,6 +150,9 @@ impl Inner {
             && !allow.contains(ip)
         {
             return Err(Refusal::new(ErrorCode::IpBlocked, "ip-allow-list"));
+        }
+        if let Some(rule) = p.geo.as_ref().and_then(|g| g.refuses(ip)) {
+            return Err(Refusal::new(ErrorCode::IpBlocked, rule));
         }
         Ok(())
     }

@@ -5,6 +5,7 @@
 //! [`layer`] and docs/ARCHITECTURE.md. Depends on `rampart-core` only.
 
 pub mod client_ip;
+pub mod geo;
 pub mod headers;
 pub mod ipset;
 pub mod layer;

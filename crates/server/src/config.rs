@@ -10,6 +10,7 @@ use rampart_crypto::{PasswordParams, SigningAlg};
 use rampart_identity::{ExternalIssuerConfig, MfaPolicy, PasswordPolicy};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 use toml::Value;
 
@@ -608,6 +609,12 @@ pub struct EdgeConfig {
     pub redis_url: Option<rampart_core::Secret<String>>,
     /// Prefix of the Redis keys (several deployments on one Redis).
     pub redis_prefix: String,
+    /// A MaxMind-format country database (`.mmdb`: GeoLite2/GeoIP2 Country or City, DB-IP…).
+    pub geo_database: Option<PathBuf>,
+    /// ISO 3166 country codes allowed (empty: no allow-list); others are refused.
+    pub geo_allow_countries: Vec<String>,
+    /// ISO 3166 country codes refused.
+    pub geo_deny_countries: Vec<String>,
 }
 
 /// Routes whose request bodies are data, not queries: they keep the JSON depth limit but are
@@ -634,6 +641,34 @@ const AUTH_PATHS: &[&str] = &[
     "/oauth2/token",
     "/oauth2/authorize",
 ];
+
+/// The country rules, with their database opened.
+fn geo_policy(e: &EdgeConfig) -> anyhow::Result<Option<Arc<rampart_edge::geo::GeoPolicy>>> {
+    let codes = |key: &str, v: &[String]| -> anyhow::Result<Vec<String>> {
+        v.iter()
+            .map(|c| {
+                if c.len() == 2 && c.bytes().all(|b| b.is_ascii_alphabetic()) {
+                    Ok(c.to_ascii_uppercase())
+                } else {
+                    bail!("edge.{key}: {c:?} is not an ISO 3166 alpha-2 country code")
+                }
+            })
+            .collect()
+    };
+    let allow = codes("geo_allow_countries", &e.geo_allow_countries)?;
+    let deny = codes("geo_deny_countries", &e.geo_deny_countries)?;
+    let Some(path) = &e.geo_database else {
+        if !allow.is_empty() || !deny.is_empty() {
+            bail!("edge.geo_allow_countries / geo_deny_countries need edge.geo_database (a .mmdb country database)");
+        }
+        return Ok(None);
+    };
+    if allow.is_empty() && deny.is_empty() {
+        return Ok(None);
+    }
+    let db = rampart_edge::geo::GeoDb::open(path).map_err(|e| anyhow::anyhow!("edge.geo_database {e}"))?;
+    Ok(Some(Arc::new(rampart_edge::geo::GeoPolicy { db, allow, deny })))
+}
 
 /// The edge policy from `[edge]` (and `server.max_body_bytes`); also the check of `[edge]`.
 fn edge_policy(config: &Config) -> anyhow::Result<rampart_edge::EdgePolicy> {
@@ -714,6 +749,7 @@ fn edge_policy(config: &Config) -> anyhow::Result<rampart_edge::EdgePolicy> {
         exclusions,
         max_body_bytes: config.server.max_body_bytes,
         shared_rates: None,
+        geo: geo_policy(e)?,
     })
 }
 
@@ -762,6 +798,9 @@ impl Default for EdgeConfig {
             cors_origins: Vec::new(),
             redis_url: None,
             redis_prefix: "rampart".into(),
+            geo_database: None,
+            geo_allow_countries: Vec::new(),
+            geo_deny_countries: Vec::new(),
         }
     }
 }
@@ -1487,6 +1526,9 @@ mod tests {
             "allow_remote",
             "admin_endpoint",
             "allow_plain_http",
+            "geo_database",
+            "geo_allow_countries",
+            "geo_deny_countries",
             "redis_url",
             "redis_prefix",
             "target",

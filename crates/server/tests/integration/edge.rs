@@ -300,3 +300,80 @@ async fn websocket_handshakes_from_foreign_origins_are_refused() {
     assert!(attempt(&s.base).await.is_ok());
     assert_eq!(s.state.edge_metrics.refused("websocket-origin"), 1);
 }
+
+/// A small country database in MaxMind format: DE, US and FR (IPv6) networks.
+fn country_db(dir: &std::path::Path) -> std::path::PathBuf {
+    #[derive(serde::Serialize)]
+    struct Country {
+        iso_code: &'static str,
+    }
+    #[derive(serde::Serialize)]
+    struct Record {
+        country: Country,
+    }
+    let mut w = mmdb_writer::Writer::new("Test-Country");
+    for (net, iso_code) in [("203.0.113.0/24", "DE"), ("198.51.100.0/24", "US"), ("2001:db8::/32", "FR")] {
+        w.insert(net.parse::<ipnet::IpNet>().unwrap(), &Record { country: Country { iso_code } }).unwrap();
+    }
+    let p = dir.join("countries.mmdb");
+    std::fs::write(&p, w.to_bytes().unwrap()).unwrap();
+    p
+}
+
+#[tokio::test]
+async fn geo_allow_and_deny_lists_by_country() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = country_db(dir.path()).display().to_string();
+    let via = |ip: &'static str| [("x-forwarded-for", ip)];
+    // Deny-list: the US is refused, other and unknown countries pass.
+    let s = TestServer::start_with(&[
+        ("edge.trusted_proxies", json!(["127.0.0.1/32"])),
+        ("edge.geo_database", json!(db)),
+        ("edge.geo_deny_countries", json!(["us"])),
+    ])
+    .await;
+    raw_get(&s, "/healthz", &via("198.51.100.7")).await.expect_error(403, "ip_blocked");
+    raw_get(&s, "/healthz", &via("::ffff:198.51.100.7")).await.expect_error(403, "ip_blocked");
+    raw_get(&s, "/healthz", &via("203.0.113.5")).await.expect(200);
+    raw_get(&s, "/healthz", &via("192.0.2.1")).await.expect(200);
+    assert_eq!(s.state.edge_metrics.refused("geo-deny-list"), 2);
+
+    // Allow-list: DE and FR pass (IPv4 and IPv6), the US and unplaced public addresses do not,
+    // internal addresses are not geo-checked.
+    let s = TestServer::start_with(&[
+        ("edge.trusted_proxies", json!(["127.0.0.1/32"])),
+        ("edge.geo_database", json!(db)),
+        ("edge.geo_allow_countries", json!(["DE", "FR"])),
+    ])
+    .await;
+    raw_get(&s, "/healthz", &via("203.0.113.5")).await.expect(200);
+    raw_get(&s, "/healthz", &via("2001:db8::1")).await.expect(200);
+    raw_get(&s, "/healthz", &via("198.51.100.7")).await.expect_error(403, "ip_blocked");
+    raw_get(&s, "/healthz", &via("192.0.2.1")).await.expect_error(403, "ip_blocked");
+    raw_get(&s, "/healthz", &via("10.1.2.3")).await.expect(200);
+    s.get("/healthz", None).await.expect(200);
+    // Spoofing the forwarded chain from the client's side does not help.
+    raw_get(&s, "/healthz", &via("203.0.113.5, 198.51.100.7")).await.expect_error(403, "ip_blocked");
+    assert_eq!(s.state.edge_metrics.refused("geo-allow-list"), 3);
+}
+
+#[tokio::test]
+async fn geo_rules_need_a_database_and_valid_codes() {
+    use rampart_server::config::{Config, Overrides};
+    let dir = tempfile::tempdir().unwrap();
+    let codes = |c: &[&str]| toml::Value::Array(c.iter().map(|s| toml::Value::String(s.to_string())).collect());
+    let load = |o: Vec<(&str, toml::Value)>| {
+        let o = o.into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
+        Config::load(None, &[], &Overrides(o)).err().map(|e| format!("{e:#}")).unwrap_or_default()
+    };
+    assert!(load(vec![("edge.geo_deny_countries", codes(&["US"]))]).contains("geo_database"));
+    let db = toml::Value::String(country_db(dir.path()).display().to_string());
+    let e = load(vec![("edge.geo_database", db.clone()), ("edge.geo_deny_countries", codes(&["USA"]))]);
+    assert!(e.contains("alpha-2"), "{e}");
+    let e = load(vec![
+        ("edge.geo_database", toml::Value::String("/nonexistent.mmdb".into())),
+        ("edge.geo_deny_countries", codes(&["US"])),
+    ]);
+    assert!(e.contains("geo_database"), "{e}");
+    assert_eq!(load(vec![("edge.geo_database", db), ("edge.geo_deny_countries", codes(&["us"]))]), "");
+}
