@@ -25,6 +25,7 @@ pub mod embed;
 pub mod error;
 mod http;
 pub mod http_json;
+pub mod keywrap;
 pub mod openai;
 mod stream;
 mod turns;

@@ -160,7 +160,8 @@ pub enum ConfigCmd {
 pub enum KeysCmd {
     /// Start signing with a new key; the old public key stays in the JWKS until its tokens expire.
     RotateSigning,
-    /// Write a new random master key to FILE (mode 0600; never overwrites). Prints its id.
+    /// Write a new random master key to FILE (mode 0600; never overwrites), wrapped by the key
+    /// service when `crypto.key_source` names one. Prints its id.
     NewMasterKey { file: PathBuf },
     /// Re-wrap every data key under the active master key, while servers keep running.
     /// Procedure: create a key (`keys new-master-key`), restart every replica with it as
@@ -314,14 +315,15 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             writeln!(out, "audit chain intact")?;
             Ok(())
         }
-        Command::Keys { cmd: KeysCmd::NewMasterKey { file }, .. } => {
-            let id = crate::keys::new_master_key_file(&file)?;
+        Command::Keys { cmd: KeysCmd::NewMasterKey { file }, common } => {
+            let cfg = load(&common, Vec::new())?;
+            let id = crate::keys::new_master_key_file(Some(&cfg), &file).await?;
             writeln!(out, "{id}")?;
             Ok(())
         }
         Command::Keys { cmd: KeysCmd::RotateMaster, common } => {
             let cfg = load(&common, Vec::new())?;
-            let ring = crate::keys::load_keyring(&cfg)?;
+            let ring = crate::keys::load_keyring(&cfg).await?;
             let db = rampart_storage::Db::open(&cfg.database_url()).await.context("database")?;
             let report = crate::keys::rotate_master(&db, &ring).await;
             db.close().await;

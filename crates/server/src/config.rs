@@ -551,15 +551,77 @@ pub struct AuthConfig {
     pub oauth_clients: Vec<rampart_identity::OAuthClientConfig>,
 }
 
-#[derive(Clone, Debug, Default, Deserialize)]
+#[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct CryptoConfig {
-    /// The master key itself (base64 of 32 bytes). Prefer `master_key_file`.
+    /// `local` (the key itself in a file or the configuration), `aws-kms` or `vault-transit`
+    /// (the key file holds the master key wrapped by that service).
+    pub key_source: String,
+    /// The master key itself (base64 of 32 bytes). Prefer `master_key_file`. `local` only.
     pub master_key: Option<rampart_core::Secret<String>>,
-    /// Default `{data_dir}/master.key`, generated with mode 0600 on first start.
+    /// Default `{data_dir}/master.key` (`local`) or `{data_dir}/master.key.wrapped`; generated
+    /// (mode 0600) on first start.
     pub master_key_file: Option<PathBuf>,
-    /// Older master keys (files) still accepted for decryption during a rotation.
+    /// Older master keys (files, in the same form) still accepted for decryption during a rotation.
     pub previous_key_files: Vec<PathBuf>,
+    pub aws_kms: AwsKmsSection,
+    pub vault: VaultSection,
+}
+
+impl Default for CryptoConfig {
+    fn default() -> Self {
+        Self {
+            key_source: "local".into(),
+            master_key: None,
+            master_key_file: None,
+            previous_key_files: Vec::new(),
+            aws_kms: AwsKmsSection::default(),
+            vault: VaultSection::default(),
+        }
+    }
+}
+
+/// `crypto.key_source = "aws-kms"`: the master key wrapped by a KMS key.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AwsKmsSection {
+    /// Key id, key ARN, alias name (`alias/rampart`) or alias ARN.
+    pub key_id: String,
+    pub region: String,
+    /// A VPC endpoint (default: the regional endpoint).
+    pub endpoint_url: Option<String>,
+    pub access_key_id: Option<rampart_core::Secret<String>>,
+    pub secret_access_key: Option<rampart_core::Secret<String>>,
+    pub session_token: Option<rampart_core::Secret<String>>,
+}
+
+/// `crypto.key_source = "vault-transit"`: the master key wrapped by a Vault transit key.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct VaultSection {
+    /// e.g. `https://vault.internal:8200` (http only on loopback).
+    pub address: String,
+    /// The transit engine's mount path.
+    pub mount: String,
+    pub key_name: String,
+    /// A token allowed to encrypt and decrypt with `key_name`; prefer `token_file`.
+    pub token: Option<rampart_core::Secret<String>>,
+    pub token_file: Option<PathBuf>,
+    /// Vault Enterprise namespace.
+    pub namespace: Option<String>,
+}
+
+impl Default for VaultSection {
+    fn default() -> Self {
+        Self {
+            address: String::new(),
+            mount: "transit".into(),
+            key_name: "rampart".into(),
+            token: None,
+            token_file: None,
+            namespace: None,
+        }
+    }
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -1088,6 +1150,18 @@ impl Config {
     /// Checks that values make sense together; fails closed with advice.
     pub fn validate(&self) -> anyhow::Result<()> {
         self.metrics.listen_addr()?;
+        match self.crypto.key_source.as_str() {
+            "local" => {}
+            "aws-kms" | "vault-transit" => {
+                if self.crypto.master_key.is_some() {
+                    bail!(
+                        "crypto.master_key is for key_source = \"local\"; with {} the key file holds the wrapped key",
+                        self.crypto.key_source
+                    );
+                }
+            }
+            other => bail!("crypto.key_source {other:?} must be local, aws-kms or vault-transit"),
+        }
         if !matches!(self.access_log.target.as_str(), "stdout" | "file" | "off") {
             bail!("access_log.target must be stdout, file or off");
         }
@@ -1526,6 +1600,10 @@ mod tests {
             "allow_remote",
             "admin_endpoint",
             "allow_plain_http",
+            "key_source",
+            "key_id",
+            "key_name",
+            "token_file",
             "geo_database",
             "geo_allow_countries",
             "geo_deny_countries",

@@ -3,6 +3,7 @@
 use crate::config::Config;
 use anyhow::{Context, bail};
 use rampart_crypto::{Keyring, MasterKey};
+use rampart_providers::keywrap::KeyWrap;
 use std::io::Write;
 use std::path::Path;
 
@@ -65,11 +66,123 @@ fn read_key_file(path: &Path) -> anyhow::Result<MasterKey> {
     })
 }
 
-/// The master key: inline (`crypto.master_key`), from `crypto.master_key_file`, or from
-/// `{data_dir}/master.key`, generated there on first start. A configured file that is
-/// missing, weak or readable by others stops start-up.
-pub fn load_keyring(cfg: &Config) -> anyhow::Result<Keyring> {
+/// The external key service of `crypto.key_source`, if any.
+pub fn key_wrapper(cfg: &Config) -> anyhow::Result<Option<Box<dyn KeyWrap>>> {
     let c = &cfg.crypto;
+    match c.key_source.as_str() {
+        "vault-transit" => {
+            let v = &c.vault;
+            let token = match (&v.token, &v.token_file) {
+                (Some(t), _) => t.clone(),
+                (None, Some(f)) => rampart_core::Secret::new(
+                    std::fs::read_to_string(f)
+                        .with_context(|| format!("crypto.vault.token_file {}", f.display()))?
+                        .trim()
+                        .to_owned(),
+                ),
+                (None, None) => bail!("crypto.vault needs token_file (or token)"),
+            };
+            let address =
+                v.address.parse().with_context(|| format!("crypto.vault.address {:?} is not a URL", v.address))?;
+            let w = rampart_providers::keywrap::VaultTransit::new(rampart_providers::keywrap::VaultConfig {
+                address,
+                mount: v.mount.clone(),
+                key_name: v.key_name.clone(),
+                token,
+                namespace: v.namespace.clone(),
+            })
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+            Ok(Some(Box::new(w)))
+        }
+        #[cfg(feature = "aws-kms")]
+        "aws-kms" => {
+            let k = &c.aws_kms;
+            let endpoint_url = k
+                .endpoint_url
+                .as_deref()
+                .map(|u| u.parse().with_context(|| format!("crypto.aws_kms.endpoint_url {u:?}")))
+                .transpose()?;
+            let w = rampart_providers::keywrap::AwsKms::new(rampart_providers::keywrap::AwsKmsConfig {
+                key_id: k.key_id.clone(),
+                region: k.region.clone(),
+                endpoint_url,
+                access_key_id: k.access_key_id.clone(),
+                secret_access_key: k.secret_access_key.clone(),
+                session_token: k.session_token.clone(),
+            })
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+            Ok(Some(Box::new(w)))
+        }
+        #[cfg(not(feature = "aws-kms"))]
+        "aws-kms" => {
+            bail!("crypto.key_source = \"aws-kms\": this build has no AWS KMS support (cargo feature aws-kms)")
+        }
+        _ => Ok(None),
+    }
+}
+
+/// Reads a master key wrapped by `w` (`<service>:<base64 of its ciphertext>`).
+async fn read_wrapped(path: &Path, w: &dyn KeyWrap) -> anyhow::Result<MasterKey> {
+    use base64::Engine as _;
+    let text = std::fs::read_to_string(path).with_context(|| format!("wrapped master key {}", path.display()))?;
+    let (service, b64) = text.trim().split_once(':').unwrap_or(("", ""));
+    if service != w.name() {
+        bail!("{} holds a key wrapped by {:?}, but crypto.key_source is {:?}", path.display(), service, w.name());
+    }
+    let blob = base64::engine::general_purpose::STANDARD
+        .decode(b64)
+        .with_context(|| format!("{}: not a wrapped master key", path.display()))?;
+    let plain = zeroize::Zeroizing::new(
+        w.unwrap(&blob).await.map_err(|e| anyhow::anyhow!("cannot unwrap the master key {}: {e}", path.display()))?,
+    );
+    let text = std::str::from_utf8(&plain).map_err(|_| anyhow::anyhow!("{}: unwrapped to non-text", path.display()))?;
+    MasterKey::from_encoded(text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
+}
+
+/// Makes a master key, has `w` wrap it, and writes the wrapped form to `path` (0600).
+async fn write_wrapped(path: &Path, w: &dyn KeyWrap) -> anyhow::Result<MasterKey> {
+    use base64::Engine as _;
+    let k = MasterKey::generate();
+    let blob = w
+        .wrap(zeroize::Zeroizing::new(k.encode()).as_bytes())
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot wrap a new master key: {e}"))?;
+    write_secret_file(path, &format!("{}:{}\n", w.name(), base64::engine::general_purpose::STANDARD.encode(blob)))?;
+    Ok(k)
+}
+
+/// The master key: from `crypto.master_key`, from `crypto.master_key_file`, or from the data
+/// dir, generated there on first start; with `crypto.key_source` = `aws-kms` / `vault-transit`
+/// those files hold the key wrapped by the service, unwrapped here. A configured file that is
+/// missing, weak, readable by others, or that the service will not unwrap stops start-up.
+pub async fn load_keyring(cfg: &Config) -> anyhow::Result<Keyring> {
+    let c = &cfg.crypto;
+    if let Some(w) = key_wrapper(cfg)? {
+        let w = w.as_ref();
+        let active = match &c.master_key_file {
+            Some(p) if !p.exists() => bail!(
+                "crypto.master_key_file {} does not exist; create one with: rampart keys new-master-key {}",
+                p.display(),
+                p.display()
+            ),
+            Some(p) => read_wrapped(p, w).await?,
+            None => {
+                let p = cfg.server.data_dir.join("master.key.wrapped");
+                if p.exists() {
+                    read_wrapped(&p, w).await?
+                } else {
+                    let k = write_wrapped(&p, w).await?;
+                    tracing::warn!(path = %p.display(), key_id = k.id(), service = w.name(), "generated a new master key, wrapped by the key service, in the data dir");
+                    k
+                }
+            }
+        };
+        let mut ring = Keyring::new(active);
+        for p in &c.previous_key_files {
+            ring = ring.with_previous(read_wrapped(p, w).await?);
+        }
+        return Ok(ring);
+    }
     let active = if let Some(k) = &c.master_key {
         MasterKey::from_encoded(k.expose()).map_err(|e| {
             anyhow::anyhow!("crypto.master_key: {e}. Generate one with: head -c 32 /dev/urandom | base64")
@@ -181,8 +294,15 @@ pub async fn rotate_master(db: &rampart_storage::Db, ring: &Keyring) -> anyhow::
     Ok(report)
 }
 
-/// Writes a new random master key to `path` (mode 0600; an existing file is not replaced).
-pub fn new_master_key_file(path: &Path) -> anyhow::Result<String> {
+/// Writes a new random master key to `path` (mode 0600; an existing file is not replaced):
+/// wrapped by the key service of `cfg` when there is one, else the key itself.
+pub async fn new_master_key_file(cfg: Option<&Config>, path: &Path) -> anyhow::Result<String> {
+    if path.exists() {
+        bail!("{} exists; a key file is never replaced", path.display());
+    }
+    if let Some(w) = cfg.map(key_wrapper).transpose()?.flatten() {
+        return Ok(write_wrapped(path, w.as_ref()).await?.id().to_owned());
+    }
     let k = MasterKey::generate();
     write_secret_file(path, &format!("{}\n", k.encode()))?;
     Ok(k.id().to_owned())

@@ -7,6 +7,7 @@
 pub mod db;
 pub mod fake_anthropic;
 pub mod fake_bedrock;
+pub mod fake_keys;
 pub mod fake_openai;
 
 pub use db::{TestDb, nats_url, pg_url, redis_url_or_skip, skipped, skipped_nats};

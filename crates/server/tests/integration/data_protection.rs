@@ -141,7 +141,7 @@ async fn master_key_rotation_keeps_data_written_before_readable_after() {
     let dir = s.data_dir();
     let old_file = dir.join("master.key");
     let new_file = dir.join("master-2.key");
-    let new_id = rampart_server::keys::new_master_key_file(&new_file).unwrap();
+    let new_id = rampart_server::keys::new_master_key_file(None, &new_file).await.unwrap();
     let before = key_ids(&s.state.db).await;
     assert_eq!(before.len(), 1, "{before:?}");
     assert!(before.values().sum::<u64>() >= 9, "one of each sealed kind: {before:?}");
@@ -155,7 +155,7 @@ async fn master_key_rotation_keeps_data_written_before_readable_after() {
         })
         .await;
     // Step 2: rotate while it serves.
-    let ring = rampart_server::keys::load_keyring(&both.state.config).unwrap();
+    let ring = rampart_server::keys::load_keyring(&both.state.config).await.unwrap();
     assert_eq!(ring.active_id(), new_id);
     let report = rampart_server::keys::rotate_master(&both.state.db, &ring).await.unwrap();
     let rewrapped: u64 = report.iter().map(|c| c.rewrapped).sum();
@@ -210,9 +210,90 @@ async fn a_wrong_master_key_stops_start_up() {
     let s = TestServer::start().await;
     s.user("x@example.com", &[]).await;
     let other = s.data_dir().join("other.key");
-    rampart_server::keys::new_master_key_file(&other).unwrap();
+    rampart_server::keys::new_master_key_file(None, &other).await.unwrap();
     let mut cfg = (*s.state.config).clone();
     cfg.crypto.master_key_file = Some(other);
     let err = rampart_server::build_state(cfg).await.err().expect("refused").to_string();
     assert!(err.contains("does not match this database") && err.contains("previous_key_files"), "{err}");
+}
+
+/// Starts a server whose master key is wrapped by `svc`, checks that only the wrapped form is
+/// on disk, that a restart unwraps it through the service, and that bad credentials stop
+/// start-up with the service's reason.
+async fn wrapped_master_key_round_trip(
+    svc: &rampart_testkit::fake_keys::FakeKeyService,
+    source: &str,
+    section: (&str, serde_json::Value),
+    bad: (&str, serde_json::Value),
+    refusal: &str,
+) {
+    let s = TestServer::start_with(&[("crypto.key_source", json!(source)), section.clone()]).await;
+    let dir = s.data_dir();
+    assert!(!dir.join("master.key").exists(), "no plain key file");
+    let wrapped = std::fs::read_to_string(dir.join("master.key.wrapped")).unwrap();
+    assert!(wrapped.starts_with(&format!("{source}:")), "{wrapped}");
+    assert_eq!(svc.plaintexts().len(), 1, "one key wrapped");
+    let key = String::from_utf8(svc.plaintexts()[0].clone()).unwrap();
+    s.user("wrapped@example.com", &[]).await;
+    s.login("wrapped@example.com").await;
+    // The plain master key is nowhere in the data directory.
+    let mut files = Vec::new();
+    files_under(&dir, &dir.join("nothing"), &mut files);
+    for f in &files {
+        let bytes = std::fs::read(f).unwrap();
+        assert!(!bytes.windows(key.len()).any(|w| w == key.as_bytes()), "the master key is in {}", f.display());
+    }
+    // A restart unwraps it through the service; sealed data (the signing key) opens.
+    let decrypts = |svc: &rampart_testkit::fake_keys::FakeKeyService| {
+        svc.calls().iter().filter(|(op, _)| op.eq_ignore_ascii_case("decrypt")).count()
+    };
+    let before = decrypts(svc);
+    let r = s.replica().await;
+    assert_eq!(decrypts(svc), before + 1);
+    r.login("wrapped@example.com").await;
+    // Credentials the service refuses stop start-up, saying why.
+    let mut cfg = (*s.state.config).clone();
+    let mut sec = section.1.clone();
+    sec[bad.0] = bad.1;
+    match source {
+        "vault-transit" => {
+            cfg.crypto.vault.token = Some(rampart_core::Secret::new(sec["token"].as_str().unwrap().into()))
+        }
+        _ => {
+            cfg.crypto.aws_kms.access_key_id =
+                Some(rampart_core::Secret::new(sec["access_key_id"].as_str().unwrap().into()))
+        }
+    }
+    let err = format!("{:#}", rampart_server::build_state(cfg).await.err().expect("refused"));
+    assert!(err.contains("cannot unwrap the master key") && err.contains(refusal), "{err}");
+}
+
+#[tokio::test]
+async fn the_master_key_wrapped_by_vault_transit() {
+    let vault = rampart_testkit::fake_keys::FakeKeyService::vault("hvs.test-token", "transit", "rampart").await;
+    let section = ("crypto.vault", json!({"address": vault.base_url, "token": "hvs.test-token"}));
+    wrapped_master_key_round_trip(&vault, "vault-transit", section, ("token", json!("hvs.wrong")), "permission denied")
+        .await;
+    assert_eq!(vault.calls()[0], ("encrypt".to_owned(), "rampart".to_owned()));
+}
+
+#[tokio::test]
+async fn the_master_key_wrapped_by_aws_kms() {
+    let kms =
+        rampart_testkit::fake_keys::FakeKeyService::kms("AKIDRAMPARTTEST", "1234abcd-12ab-34cd-56ef-1234567890ab")
+            .await;
+    let section = (
+        "crypto.aws_kms",
+        json!({"key_id": "1234abcd-12ab-34cd-56ef-1234567890ab", "region": "us-east-1", "endpoint_url": kms.base_url,
+               "access_key_id": "AKIDRAMPARTTEST", "secret_access_key": "test-secret-key"}),
+    );
+    wrapped_master_key_round_trip(
+        &kms,
+        "aws-kms",
+        section,
+        ("access_key_id", json!("AKIDOTHER")),
+        "UnrecognizedClientException",
+    )
+    .await;
+    assert_eq!(kms.calls()[0].0, "Encrypt");
 }
