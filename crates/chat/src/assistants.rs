@@ -117,6 +117,7 @@ pub struct Overrides {
 impl ChatService {
     /// Streams the assistant's reply to `history` (oldest first). While a service interruption
     /// applies, the reply is its message and the model is not called.
+    #[tracing::instrument(name = "assistant", skip_all, fields(assistant = %a.id, kind = a.service_type()))]
     pub async fn reply(
         &self,
         a: &Assistant,

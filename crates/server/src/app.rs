@@ -301,7 +301,9 @@ pub fn build_app(state: AppState) -> Router {
                 .make_span_with(|req: &Request<_>| {
                     let rid = req.extensions().get::<RequestId>().map(|r| r.0.as_str()).unwrap_or("-");
                     // The path only: query strings may carry values that must not be logged.
-                    tracing::info_span!("request", request_id = %rid, method = %req.method(), path = %req.uri().path(), user = tracing::field::Empty)
+                    let span = tracing::info_span!("request", request_id = %rid, method = %req.method(), path = %req.uri().path(), user = tracing::field::Empty);
+                    crate::telemetry::follow_traceparent(&span, req.headers());
+                    span
                 })
                 // The access log has the per-request line; this one is for debugging.
                 .on_response(DefaultOnResponse::new().level(Level::DEBUG)),

@@ -212,9 +212,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 extra.push(("server.public_url".into(), Value::String(p)));
             }
             let cfg = load(&common, extra)?;
-            crate::serve::init_logging(&cfg);
+            let telemetry = crate::telemetry::init(&cfg)?;
             drop(out);
-            crate::serve::run(cfg).await
+            let r = crate::serve::run(cfg).await;
+            telemetry.shutdown();
+            r
         }
         Command::Config { cmd: ConfigCmd::Example } => {
             out.write_all(EXAMPLE.as_bytes())?;
@@ -231,10 +233,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::User { cmd, common } => {
             let cfg = load(&common, Vec::new())?;
-            crate::serve::init_logging(&Config {
+            crate::telemetry::init(&Config {
                 log: crate::config::LogConfig { format: "text".into(), level: "warn".into() },
+                otel: crate::config::OtelConfig::default(),
                 ..cfg.clone()
-            });
+            })?;
             let st = crate::build_state(cfg).await?;
             match cmd {
                 UserCmd::Add { email, groups, display_name, password_stdin } => {

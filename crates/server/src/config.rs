@@ -51,6 +51,7 @@ pub struct Config {
     pub retention: RetentionConfig,
     pub tls: TlsConfig,
     pub access_log: AccessLogConfig,
+    pub otel: OtelConfig,
     /// Model endpoints (`[[models]]`, DESIGN.md §3.3).
     pub models: Vec<ModelConfig>,
     /// Assistants (`[[assistants]]`); none configured: the built-in `extractive` one, `default`.
@@ -919,6 +920,34 @@ impl Default for AuthConfig {
     }
 }
 
+/// OpenTelemetry traces over OTLP/HTTP (protobuf).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OtelConfig {
+    /// The collector's OTLP/HTTP base URL, e.g. `http://127.0.0.1:4318` (spans go to
+    /// `{endpoint}/v1/traces`). Unset: no traces.
+    pub endpoint: Option<String>,
+    /// Headers sent with every export (e.g. a vendor's API key).
+    pub headers: std::collections::BTreeMap<String, rampart_core::Secret<String>>,
+    /// Fraction of new traces recorded (a caller's sampled `traceparent` is followed).
+    pub sample_ratio: f64,
+    pub service_name: String,
+    /// How often finished spans are sent.
+    pub export_interval: Dur,
+}
+
+impl Default for OtelConfig {
+    fn default() -> Self {
+        Self {
+            endpoint: None,
+            headers: Default::default(),
+            sample_ratio: 1.0,
+            service_name: "rampart".into(),
+            export_interval: Dur(Duration::from_secs(5)),
+        }
+    }
+}
+
 /// One JSON line per request.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -1150,6 +1179,15 @@ impl Config {
     /// Checks that values make sense together; fails closed with advice.
     pub fn validate(&self) -> anyhow::Result<()> {
         self.metrics.listen_addr()?;
+        if let Some(e) = &self.otel.endpoint {
+            let u = url::Url::parse(e).with_context(|| format!("otel.endpoint {e:?} is not a URL"))?;
+            if !matches!(u.scheme(), "http" | "https") {
+                bail!("otel.endpoint must be http(s)://");
+            }
+        }
+        if !(0.0..=1.0).contains(&self.otel.sample_ratio) {
+            bail!("otel.sample_ratio must be between 0 and 1");
+        }
         match self.crypto.key_source.as_str() {
             "local" => {}
             "aws-kms" | "vault-transit" => {
@@ -1600,6 +1638,9 @@ mod tests {
             "allow_remote",
             "admin_endpoint",
             "allow_plain_http",
+            "sample_ratio",
+            "service_name",
+            "export_interval",
             "key_source",
             "key_id",
             "key_name",

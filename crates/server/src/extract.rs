@@ -13,6 +13,7 @@ use rampart_core::{ErrorCode, Principal};
 use rampart_edge::RequestId;
 use rampart_identity::RequestMeta;
 use rampart_identity::authorize::Credential;
+use tracing::Instrument as _;
 
 #[derive(FromRequest)]
 #[from_request(via(axum::Json), rejection(ApiError))]
@@ -75,7 +76,12 @@ impl FromRequestParts<AppState> for AuthUser {
             return Ok(AuthUser(p.clone()));
         }
         let cred = credential(parts).ok_or_else(|| ApiError::code(ErrorCode::Unauthorized))?;
-        let p = state.identity.authenticate(cred).await?;
+        let kind = match cred {
+            Credential::ApiKey(_) => "api_key",
+            Credential::Bearer(t) if t.starts_with("rampart_") => "api_key",
+            Credential::Bearer(_) => "token",
+        };
+        let p = state.identity.authenticate(cred).instrument(tracing::info_span!("auth", credential = kind)).await?;
         tracing::Span::current().record("user", tracing::field::display(p.user_id));
         let notes = parts.extensions.get::<rampart_edge::RequestNotes>();
         if let Some(n) = notes {

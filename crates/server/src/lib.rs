@@ -18,6 +18,7 @@ pub mod retention;
 pub mod routes;
 pub mod serve;
 pub mod state;
+pub mod telemetry;
 pub mod tls;
 
 pub use app::{build_app, build_state};

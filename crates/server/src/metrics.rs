@@ -313,8 +313,10 @@ impl MeteredModel {
     ) -> Result<EventStream, ModelError> {
         self.metrics.generations.inc();
         let guard = InFlight(self.metrics.generations.clone());
+        // Open until the reply's stream ends (the span handle lives in the stream).
+        let span = tracing::info_span!("provider", provider = %self.labels.provider, model = %self.labels.model);
         let t = Instant::now();
-        let r = call.await;
+        let r = tracing::Instrument::instrument(call, span.clone()).await;
         self.metrics.upstream_duration.get_or_create(&self.labels).observe(t.elapsed().as_secs_f64());
         match r {
             Err(e) => {
@@ -333,7 +335,7 @@ impl MeteredModel {
                     })
                     .clone();
                 Ok(Box::pin(stream.map(move |item| {
-                    let _keep = &guard;
+                    let _keep = (&guard, &span);
                     if item.is_err() {
                         failed.inc();
                     }

@@ -10,20 +10,6 @@ use std::time::Instant;
 /// Where the one-time bootstrap code is written (mode 0600) on a first start.
 pub const BOOTSTRAP_FILE: &str = "bootstrap-code";
 
-pub fn init_logging(cfg: &Config) {
-    use tracing_subscriber::EnvFilter;
-    let filter = std::env::var("RAMPART_LOG")
-        .ok()
-        .and_then(|f| EnvFilter::try_new(f).ok())
-        .unwrap_or_else(|| EnvFilter::try_new(&cfg.log.level).unwrap_or_else(|_| EnvFilter::new("info")));
-    let b = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
-    let _ = if cfg.log.format == "json" {
-        b.json().flatten_event(true).with_current_span(true).with_span_list(false).try_init()
-    } else {
-        b.try_init()
-    };
-}
-
 /// Makes and announces the bootstrap code when there are no users yet.
 async fn announce_bootstrap(state: &AppState) -> anyhow::Result<()> {
     let Some(code) = state.identity.prepare_bootstrap().await.map_err(|e| anyhow::anyhow!("bootstrap: {e}"))? else {

@@ -804,3 +804,99 @@ async fn rate_limits_are_shared_across_two_processes_through_redis() {
         assert!((1..=15).contains(&retry), "one sign-in refills every 15 s: {retry}");
     }
 }
+
+/// A fake OTLP/HTTP collector: keeps every `POST /v1/traces` body.
+async fn fake_collector() -> (String, std::sync::Arc<std::sync::Mutex<Vec<Vec<u8>>>>) {
+    let got = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let g = got.clone();
+    let app = axum::Router::new().route(
+        "/v1/traces",
+        axum::routing::post(move |body: axum::body::Bytes| {
+            let g = g.clone();
+            async move {
+                g.lock().unwrap().push(body.to_vec());
+                ([("content-type", "application/x-protobuf")], Vec::<u8>::new())
+            }
+        }),
+    );
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = l.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(l, app).await.unwrap() });
+    (format!("http://{addr}"), got)
+}
+
+#[tokio::test]
+async fn traces_go_to_an_otlp_collector_with_request_auth_assistant_and_provider_spans_and_no_content() {
+    use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+    use prost::Message as _;
+    let up = rampart_testkit::fake_openai::FakeOpenAi::start(rampart_testkit::fake_openai::Knobs {
+        reply: "the planted answer text".into(),
+        ..Default::default()
+    })
+    .await;
+    let (collector, got) = fake_collector().await;
+    let dir = tempfile::tempdir().unwrap();
+    let conf = dir.path().join("rampart.toml");
+    std::fs::write(
+        &conf,
+        format!(
+            "[[models]]\nid = \"local\"\nprovider = \"openai\"\nbase_url = \"{}\"\nmodel = \"m\"\n\n\
+             [[assistants]]\nid = \"default\"\nkind = \"model\"\nmodel = \"local\"\n\n\
+             [otel]\nendpoint = \"{collector}\"\nexport_interval = \"200ms\"\n",
+            up.base_url
+        ),
+    )
+    .unwrap();
+    let mut c = cmd(dir.path(), None);
+    c.env("RAMPART_CONFIG", &conf).args(["user", "add", "--email", "otel@example.com", "--password-stdin"]);
+    assert_eq!(run(c, Some(PASSWORD)).0, 0);
+    let srv = Server::start_with(dir.path(), None, &[("RAMPART_CONFIG", conf.display().to_string())]);
+    let http = ::reqwest::Client::new();
+    let (_, l) = login(&http, &srv.base, "otel@example.com").await;
+    let token = l["accessToken"].as_str().unwrap().to_owned();
+    let trace_id = "4bf92f3577b34da6a3ce929d0e0e4736";
+    let r = http
+        .post(format!("{}/v1/chat/completions", srv.base))
+        .bearer_auth(&token)
+        .header("traceparent", format!("00-{trace_id}-00f067aa0ba902b7-01"))
+        .json(&json!({"model": "default", "messages": [{"role": "user", "content": "planted question text"}]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(r.text().await.unwrap().contains("the planted answer text"));
+
+    // Spans arrive within the export interval; collect them.
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let spans = loop {
+        let bodies = got.lock().unwrap().clone();
+        let spans: Vec<_> = bodies
+            .iter()
+            .flat_map(|b| ExportTraceServiceRequest::decode(b.as_slice()).unwrap().resource_spans)
+            .flat_map(|rs| rs.scope_spans)
+            .flat_map(|ss| ss.spans)
+            .collect();
+        if spans.iter().any(|s| s.name == "provider") || Instant::now() > deadline {
+            break spans;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let hex = |b: &[u8]| b.iter().map(|x| format!("{x:02x}")).collect::<String>();
+    let ours: Vec<_> = spans.iter().filter(|s| hex(&s.trace_id) == trace_id).collect();
+    let by_name = |n: &str| ours.iter().find(|s| s.name == n).unwrap_or_else(|| panic!("no {n} span in {ours:#?}"));
+    let (req, auth, asst, prov) = (by_name("request"), by_name("auth"), by_name("assistant"), by_name("provider"));
+    assert_eq!(hex(&req.parent_span_id), "00f067aa0ba902b7", "the caller's traceparent is the parent");
+    assert_eq!(auth.parent_span_id, req.span_id);
+    assert_eq!(asst.parent_span_id, req.span_id);
+    assert_eq!(prov.parent_span_id, asst.span_id);
+    let attr = |s: &opentelemetry_proto::tonic::trace::v1::Span, k: &str| {
+        s.attributes.iter().find(|a| a.key == k).and_then(|a| a.value.clone()).map(|v| format!("{v:?}"))
+    };
+    assert!(attr(prov, "provider").unwrap().contains("openai"));
+    assert!(attr(asst, "assistant").unwrap().contains("default"));
+    // Identifiers only: no content, credentials or emails anywhere in what was exported.
+    let all: Vec<u8> = got.lock().unwrap().concat();
+    for needle in ["planted question text", "the planted answer text", PASSWORD, token.as_str(), "otel@example.com"] {
+        assert!(!all.windows(needle.len()).any(|w| w == needle.as_bytes()), "{needle:?} was exported");
+    }
+}
