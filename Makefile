@@ -2,11 +2,42 @@
 CARGO ?= cargo
 export CARGO_TERM_COLOR ?= never
 
-.PHONY: run test lint fmt build release openapi
+.PHONY: run test lint fmt build release openapi web web-test web-e2e chromium api-types
 
-## Start the server on embedded defaults (SQLite and keys in ./data, http://127.0.0.1:8080).
-run:
+## Start the server on embedded defaults (SQLite and keys in ./data, http://127.0.0.1:8080),
+## with the web app at / (built first when missing or stale).
+run: web
 	$(CARGO) run -p rampart-server --bin rampart -- serve
+
+## The web app (web/): npm packages when package-lock.json changed, the bundle when a source did.
+NPM ?= npm
+WEB_SRC := $(shell find web/src web/public web/index.html web/vite.config.ts web/svelte.config.js web/scripts -type f 2>/dev/null)
+web/node_modules/.installed: web/package.json web/package-lock.json
+	cd web && $(NPM) ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+web/dist/index.html: web/node_modules/.installed $(WEB_SRC)
+	cd web && $(NPM) run build
+
+web: web/dist/index.html
+
+## Debian's Chromium for the browser tests (Playwright's own download needs the internet).
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+chromium:
+	@command -v chromium >/dev/null || { $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium >/dev/null; }
+
+## The web app's own checks: types (svelte-check), unit tests (Vitest).
+web-test: web
+	cd web && $(NPM) run check && $(NPM) test
+
+## API types from the server's OpenAPI document (web/src/api/schema.d.ts).
+api-types: build
+	cd web && RAMPART_BIN=$(CURDIR)/target/debug/rampart $(NPM) run api:types
+
+## The browser tests against the real binary (built by `cargo test`).
+web-e2e: web chromium
+	cd web && RAMPART_BIN=$(CURDIR)/target/debug/rampart $(NPM) run api:check
+	cd web && RAMPART_BIN=$(CURDIR)/target/debug/rampart CHROMIUM=$$(command -v chromium) $(NPM) run e2e
 
 ## Run every test. The PostgreSQL half runs when RAMPART_TEST_POSTGRES_URL is set
 ## (e.g. postgres://postgres@127.0.0.1:5432/test); without it those tests print SKIPPED.
@@ -14,8 +45,9 @@ run:
 ## The official OpenAI Python SDK (a real client of /v1/chat/completions) is installed into a
 ## venv under target/ once.
 PYENV := target/pyenv
-test: $(PYENV)/.openai-sdk
+test: $(PYENV)/.openai-sdk web-test
 	RAMPART_TEST_PYTHON=$(CURDIR)/$(PYENV)/bin/python $(CARGO) test --workspace --all-targets
+	$(MAKE) web-e2e
 
 $(PYENV)/.openai-sdk:
 	python3 -m venv $(PYENV)
@@ -33,7 +65,7 @@ fmt:
 build:
 	$(CARGO) build -p rampart-server
 
-release:
+release: web
 	$(CARGO) build --release -p rampart-server
 
 ## Print the OpenAPI document.

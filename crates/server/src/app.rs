@@ -203,10 +203,6 @@ fn on_control(s: &AppState, msg: &serde_json::Value) {
     }
 }
 
-async fn not_found() -> ApiError {
-    ApiError::not_found()
-}
-
 async fn method_not_allowed() -> ApiError {
     ApiError::code(ErrorCode::MethodNotAllowed)
 }
@@ -261,7 +257,7 @@ async fn count_in_flight(
 /// The whole HTTP application.
 pub fn build_app(state: AppState) -> Router {
     let (router, api) = crate::openapi::router_with(state.config.knowledge.max_upload_bytes).split_for_parts();
-    let api_json = Arc::new(api.to_json().unwrap_or_else(|_| "{}".into()));
+    let api_json = Arc::new(crate::openapi::finish(api).to_json().unwrap_or_else(|_| "{}".into()));
     let body_limit = state.config.server.max_body_bytes;
     let timeout = state.config.server.request_timeout.0;
     let edge = rampart_edge::EdgeLayer::new(state.edge_policy.clone(), state.edge_metrics.clone(), peer_of);
@@ -283,7 +279,7 @@ pub fn build_app(state: AppState) -> Router {
         )
         .route("/event/realtime", axum::routing::get(crate::routes::realtime::upgrade))
         .route("/event", axum::routing::post(crate::routes::realtime::http_publish))
-        .fallback(not_found)
+        .fallback(crate::web::fallback)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(state.clone(), crate::metrics::track))
         .layer(axum::middleware::from_fn_with_state(state.clone(), count_in_flight))

@@ -20,6 +20,7 @@ pub mod serve;
 pub mod state;
 pub mod telemetry;
 pub mod tls;
+pub mod web;
 
 pub use app::{build_app, build_state};
 pub use config::Config;

@@ -49,5 +49,51 @@ pub fn router_with(max_upload: usize) -> OpenApiRouter<AppState> {
 
 /// The document, for `rampart openapi` and tests.
 pub fn document() -> utoipa::openapi::OpenApi {
-    router().split_for_parts().1
+    finish(router().split_for_parts().1)
+}
+
+/// Operation ids must be unique (OpenAPI 3.1 §4.8.10.1) and default to the handler's name,
+/// which repeats across features (`list_keys` for one's own keys and for everyone's): a
+/// repeated id is qualified with the operation's tag (`me_list_keys`, `admin_list_keys`).
+pub fn finish(mut api: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi {
+    let mut seen = std::collections::HashMap::<String, usize>::new();
+    for item in api.paths.paths.values() {
+        for op in operations(item) {
+            if let Some(id) = &op.operation_id {
+                *seen.entry(id.clone()).or_default() += 1;
+            }
+        }
+    }
+    for item in api.paths.paths.values_mut() {
+        for op in operations_mut(item) {
+            if let Some(id) = op.operation_id.clone()
+                && seen.get(&id).copied().unwrap_or(0) > 1
+            {
+                let tag = op.tags.as_ref().and_then(|t| t.first()).cloned().unwrap_or_default().replace('-', "_");
+                op.operation_id = Some(format!("{tag}_{id}"));
+            }
+        }
+    }
+    api
+}
+
+fn operations(item: &utoipa::openapi::PathItem) -> impl Iterator<Item = &utoipa::openapi::path::Operation> {
+    [&item.get, &item.put, &item.post, &item.delete, &item.options, &item.head, &item.patch, &item.trace]
+        .into_iter()
+        .filter_map(Option::as_ref)
+}
+
+fn operations_mut(item: &mut utoipa::openapi::PathItem) -> impl Iterator<Item = &mut utoipa::openapi::path::Operation> {
+    [
+        &mut item.get,
+        &mut item.put,
+        &mut item.post,
+        &mut item.delete,
+        &mut item.options,
+        &mut item.head,
+        &mut item.patch,
+        &mut item.trace,
+    ]
+    .into_iter()
+    .filter_map(Option::as_mut)
 }

@@ -4,9 +4,11 @@ use crate::error::{ApiError, ApiResult};
 use crate::extract::{Json, Meta};
 use crate::state::AppState;
 use axum::extract::State;
-use axum::http::StatusCode;
-use rampart_core::UserId;
+use axum::http::header::SET_COOKIE;
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
 use rampart_core::error::ErrorBody;
+use rampart_core::{ErrorCode, UserId};
 use rampart_identity::login::{ChallengeTokens, LoginOutcome};
 use rampart_identity::mfa::TotpEnrollment;
 use rampart_identity::tokens::TokenSet;
@@ -24,6 +26,67 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(logout))
         .routes(routes!(register))
         .routes(routes!(bootstrap))
+        .routes(routes!(status))
+}
+
+/// The header a browser app sends to keep the refresh token in a cookie instead of the body.
+pub const SESSION_MODE_HEADER: &str = "x-rampart-session";
+pub const REFRESH_COOKIE: &str = "rampart_refresh";
+/// A companion cookie scripts may read (it holds no secret): tells the app that there is a
+/// sign-in to restore, so that a fresh visit does not ask for a refresh that must fail.
+pub const SIGNED_IN_COOKIE: &str = "rampart_signed_in";
+
+/// True when the request asks for the cookie form (the web app). A custom header cannot be
+/// sent cross-site without a CORS preflight, which only configured origins pass: it doubles as
+/// the CSRF check for the cookie.
+fn cookie_mode(h: &HeaderMap) -> bool {
+    h.get(SESSION_MODE_HEADER).is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"cookie"))
+}
+
+fn refresh_cookie(h: &HeaderMap) -> Option<String> {
+    h.get_all(axum::http::header::COOKIE).iter().filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(';')).find_map(
+        |kv| {
+            let (k, v) = kv.trim().split_once('=')?;
+            (k == REFRESH_COOKIE && !v.is_empty()).then(|| v.to_owned())
+        },
+    )
+}
+
+/// `Set-Cookie` for the refresh token: HttpOnly, SameSite=Strict, only sent to `/v1/auth`,
+/// Secure when the public URL is https. An empty value with Max-Age=0 clears it.
+fn set_cookie(s: &AppState, value: &str, max_age: u64) -> HeaderValue {
+    let secure = if s.config.public_url().starts_with("https://") { "; Secure" } else { "" };
+    HeaderValue::from_str(&format!(
+        "{REFRESH_COOKIE}={value}; Path=/v1/auth; HttpOnly; SameSite=Strict; Max-Age={max_age}{secure}"
+    ))
+    .unwrap_or_else(|_| HeaderValue::from_static("rampart_refresh=; Path=/v1/auth; Max-Age=0"))
+}
+
+fn signed_in_cookie(s: &AppState, on: bool, max_age: u64) -> HeaderValue {
+    let secure = if s.config.public_url().starts_with("https://") { "; Secure" } else { "" };
+    let (v, age) = if on { ("1", max_age) } else { ("", 0) };
+    HeaderValue::from_str(&format!("{SIGNED_IN_COOKIE}={v}; Path=/; SameSite=Strict; Max-Age={age}{secure}"))
+        .unwrap_or_else(|_| HeaderValue::from_static("rampart_signed_in=; Path=/; Max-Age=0"))
+}
+
+/// Both cookies set (a sign-in) or cleared.
+fn cookies(s: &AppState, h: &mut HeaderMap, refresh: Option<&str>) {
+    let ttl = s.config.auth.refresh_token_ttl.0.as_secs();
+    h.append(SET_COOKIE, set_cookie(s, refresh.unwrap_or(""), if refresh.is_some() { ttl } else { 0 }));
+    h.append(SET_COOKIE, signed_in_cookie(s, refresh.is_some(), ttl));
+}
+
+/// Tokens as the answer: in cookie mode the refresh token goes into the cookie and leaves the
+/// body (`refreshToken` is then empty), so scripts never hold it.
+fn tokens_response<T: Serialize>(s: &AppState, h: &HeaderMap, body: T, refresh: &str) -> Response {
+    let mut v = serde_json::to_value(body).unwrap_or_default();
+    let mut resp_headers = HeaderMap::new();
+    if cookie_mode(h) {
+        v["refreshToken"] = serde_json::Value::String(String::new());
+        cookies(s, &mut resp_headers, Some(refresh));
+    }
+    resp_headers.insert(axum::http::header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    (resp_headers, axum::Json(v)).into_response()
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -55,14 +118,19 @@ pub enum LoginResponse {
 async fn login(
     State(s): State<AppState>,
     Meta(m): Meta,
+    headers: HeaderMap,
     Json(r): Json<LoginRequest>,
-) -> ApiResult<axum::Json<LoginResponse>> {
-    Ok(axum::Json(match s.identity.login(&r.username, &r.password, &m).await? {
-        LoginOutcome::Tokens(t) => LoginResponse::Tokens(t),
-        LoginOutcome::Challenge { challenge, session } => {
-            LoginResponse::Challenge(ChallengeResponse { challenge: challenge.into(), session })
+) -> ApiResult<Response> {
+    Ok(match s.identity.login(&r.username, &r.password, &m).await? {
+        LoginOutcome::Tokens(t) => {
+            let refresh = t.refresh_token.clone();
+            tokens_response(&s, &headers, LoginResponse::Tokens(t), &refresh)
         }
-    }))
+        LoginOutcome::Challenge { challenge, session } => {
+            axum::Json(LoginResponse::Challenge(ChallengeResponse { challenge: challenge.into(), session }))
+                .into_response()
+        }
+    })
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -79,9 +147,12 @@ pub struct ChallengeRequest {
 async fn challenge(
     State(s): State<AppState>,
     Meta(m): Meta,
+    headers: HeaderMap,
     Json(r): Json<ChallengeRequest>,
-) -> ApiResult<axum::Json<ChallengeTokens>> {
-    Ok(axum::Json(s.identity.respond_to_challenge(&r.session, &r.code, &m).await?))
+) -> ApiResult<Response> {
+    let t = s.identity.respond_to_challenge(&r.session, &r.code, &m).await?;
+    let refresh = t.tokens.refresh_token.clone();
+    Ok(tokens_response(&s, &headers, t, &refresh))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -101,29 +172,67 @@ async fn mfa_setup(
     Ok(axum::Json(s.identity.challenge_mfa_setup(&r.session, &m).await?))
 }
 
-#[derive(Deserialize, ToSchema)]
+#[derive(Deserialize, ToSchema, Default)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct RefreshRequest {
-    pub refresh_token: String,
+    /// Absent in cookie mode (`X-Rampart-Session: cookie`): the `rampart_refresh` cookie is used.
+    pub refresh_token: Option<String>,
+}
+
+/// The refresh token of a request: the body's, or in cookie mode the cookie's.
+fn refresh_token_of(h: &HeaderMap, r: &RefreshRequest) -> ApiResult<String> {
+    if let Some(t) = r.refresh_token.as_ref().filter(|t| !t.is_empty()) {
+        return Ok(t.clone());
+    }
+    if cookie_mode(h)
+        && let Some(c) = refresh_cookie(h)
+    {
+        return Ok(c);
+    }
+    Err(ApiError::code(ErrorCode::Unauthorized))
 }
 
 /// Exchanges a refresh token for new tokens; the refresh token rotates. Reusing an old one
-/// revokes the whole sign-in.
+/// revokes the whole sign-in. In cookie mode the token comes from and goes back to the cookie.
 #[utoipa::path(post, path = "/v1/auth/refresh", tag = "auth", request_body = RefreshRequest,
     responses((status = 200, body = TokenSet), (status = 401, body = ErrorBody)))]
 async fn refresh(
     State(s): State<AppState>,
     Meta(m): Meta,
+    headers: HeaderMap,
     Json(r): Json<RefreshRequest>,
-) -> ApiResult<axum::Json<TokenSet>> {
-    Ok(axum::Json(s.identity.refresh(&r.refresh_token, &m).await?))
+) -> ApiResult<Response> {
+    let token = refresh_token_of(&headers, &r)?;
+    match s.identity.refresh(&token, &m).await {
+        Ok(t) => {
+            let refresh = t.refresh_token.clone();
+            Ok(tokens_response(&s, &headers, t, &refresh))
+        }
+        Err(e) if cookie_mode(&headers) => {
+            // The cookie is no good any more: drop it with the refusal.
+            let mut resp = ApiError::from(e).into_response();
+            cookies(&s, resp.headers_mut(), None);
+            Ok(resp)
+        }
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// Ends the sign-in the refresh token belongs to; its access tokens stop working too.
 #[utoipa::path(post, path = "/v1/auth/logout", tag = "auth", request_body = RefreshRequest, responses((status = 204)))]
-async fn logout(State(s): State<AppState>, Meta(m): Meta, Json(r): Json<RefreshRequest>) -> ApiResult<StatusCode> {
-    s.identity.logout(&r.refresh_token, &m).await?;
-    Ok(StatusCode::NO_CONTENT)
+async fn logout(
+    State(s): State<AppState>,
+    Meta(m): Meta,
+    headers: HeaderMap,
+    Json(r): Json<RefreshRequest>,
+) -> ApiResult<Response> {
+    let token = refresh_token_of(&headers, &r)?;
+    s.identity.logout(&token, &m).await?;
+    let mut resp = StatusCode::NO_CONTENT.into_response();
+    if cookie_mode(&headers) {
+        cookies(&s, resp.headers_mut(), None);
+    }
+    Ok(resp)
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -188,4 +297,30 @@ async fn bootstrap(
         tracing::warn!(error = %e, "could not remove the bootstrap code file");
     }
     Ok((StatusCode::CREATED, axum::Json(BootstrapResponse { user_id: u.id, email: u.email })))
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AuthStatus {
+    /// No account exists yet: the first administrator is made with the bootstrap code.
+    pub bootstrap_required: bool,
+    pub self_signup: bool,
+    /// `off`, `optional` or `required`.
+    pub mfa: String,
+}
+
+/// What a sign-in page needs to know before anyone signs in.
+#[utoipa::path(get, path = "/v1/auth/status", tag = "auth", responses((status = 200, body = AuthStatus)))]
+async fn status(State(s): State<AppState>) -> ApiResult<axum::Json<AuthStatus>> {
+    let users = s.db.count_users().await.map_err(rampart_identity::IdentityError::from)?;
+    Ok(axum::Json(AuthStatus {
+        bootstrap_required: users == 0,
+        self_signup: s.config.auth.self_signup,
+        mfa: match s.config.auth.mfa {
+            rampart_identity::config::MfaPolicy::Off => "off",
+            rampart_identity::config::MfaPolicy::Optional => "optional",
+            rampart_identity::config::MfaPolicy::Required => "required",
+        }
+        .into(),
+    }))
 }

@@ -27,6 +27,40 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(submit_feedback, list_feedback))
         .routes(routes!(get_feedback))
         .routes(routes!(admin_feedback))
+        .routes(routes!(chat_config))
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ActiveInterruption {
+    pub service_type: String,
+    /// The message users see.
+    pub message: String,
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ChatConfigView {
+    /// The reasons a thumbs-down may give.
+    pub feedback_reasons: Vec<String>,
+    /// Service interruptions in force (the banner).
+    pub interruptions: Vec<ActiveInterruption>,
+}
+
+/// What a chat client shows besides the conversation: feedback reasons and active interruptions.
+#[utoipa::path(get, path = "/v1/chat/config", tag = "chat",
+    responses((status = 200, body = ChatConfigView)), security(("bearer" = []), ("apiKey" = [])))]
+async fn chat_config(State(s): State<AppState>, AuthUser(p): AuthUser) -> ApiResult<axum::Json<ChatConfigView>> {
+    chat_user(&p)?;
+    let interruptions = s
+        .chat
+        .interruptions()
+        .await?
+        .into_iter()
+        .filter(|i| i.active)
+        .map(|i| ActiveInterruption { service_type: i.service_type, message: i.message.unwrap_or_default() })
+        .collect();
+    Ok(axum::Json(ChatConfigView { feedback_reasons: s.config.chat.feedback_reasons.clone(), interruptions }))
 }
 
 /// Chat routes need the `chat` scope (API keys made without it, and other applications'

@@ -74,7 +74,8 @@ async fn malformed_bodies_get_stable_4xx_codes() {
             401,
             "invalid_credentials",
         ),
-        ("POST", "/v1/auth/refresh", j, br#"{"refreshToken":null}"#.to_vec(), 400, "invalid_json"),
+        ("POST", "/v1/auth/refresh", j, br#"{"refreshToken":null}"#.to_vec(), 401, "unauthorized"),
+        ("POST", "/v1/auth/refresh", j, br#"{"refreshToken":7}"#.to_vec(), 400, "invalid_json"),
     ];
     for (m, p, ct, body, status, code) in cases {
         let r = raw(&s, m, p, ct, body.clone(), None).await;

@@ -15,6 +15,7 @@ mod chat;
 mod data_protection;
 mod dense;
 mod edge;
+
 mod knowledge;
 mod metrics;
 mod oauth;
@@ -23,3 +24,4 @@ mod platform;
 mod realtime;
 mod retention;
 mod scaleout;
+mod web;

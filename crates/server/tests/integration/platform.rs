@@ -69,6 +69,8 @@ async fn openapi_documents_every_route() {
         ("/v1/admin/api-keys", "get"),
         ("/v1/admin/api-keys/{id}", "delete"),
         ("/v1/admin/audit", "get"),
+        ("/v1/auth/status", "get"),
+        ("/v1/chat/config", "get"),
         ("/v1/admin/audit/export", "get"),
         ("/v1/admin/models", "get"),
         ("/v1/admin/models", "post"),
@@ -120,6 +122,17 @@ async fn openapi_documents_every_route() {
     let ops: usize = paths.values().map(|v| v.as_object().unwrap().len()).sum();
     assert_eq!(ops, expected.len(), "every documented operation is in this list (and so has tests)");
     assert!(doc["components"]["securitySchemes"]["bearer"].is_object());
+    // Operation ids are unique (code generators and validators require it).
+    let mut ids: Vec<&str> = paths
+        .values()
+        .flat_map(|v| v.as_object().unwrap().values())
+        .filter_map(|o| o["operationId"].as_str())
+        .collect();
+    let n = ids.len();
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(ids.len(), n, "duplicate operationIds");
+    assert_eq!(n, ops);
 }
 
 #[tokio::test]

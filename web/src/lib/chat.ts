@@ -1,0 +1,120 @@
+// Chat state that does not depend on the page: the message model, applying realtime events to
+// a reply in progress, and reading GAIA's stored parts back.
+
+import type { CitationMark } from './markdown';
+
+export interface SourceDoc {
+  title?: string;
+  uri?: string;
+  excerpt?: string;
+  page?: number;
+}
+
+export interface Msg {
+  /** Server id once stored (assistant replies get it with `end`). */
+  id: string | null;
+  role: 'user' | 'assistant';
+  text: string;
+  marks: CitationMark[];
+  /** Citation number → excerpt, from `citationEvent`s. */
+  excerpts: Record<number, string>;
+  sources: SourceDoc[];
+  streaming: boolean;
+  stopped: boolean;
+  error: string | null;
+  modelId?: string;
+  responseTimeMs?: number;
+  rating?: 'thumbs_up' | 'thumbs_down';
+}
+
+export function userMsg(text: string): Msg {
+  return { id: null, role: 'user', text, marks: [], excerpts: {}, sources: [], streaming: false, stopped: false, error: null };
+}
+
+export function pendingReply(): Msg {
+  return { id: null, role: 'assistant', text: '', marks: [], excerpts: {}, sources: [], streaming: true, stopped: false, error: null };
+}
+
+/** An event published to `/out/{user}/{session}`: `{id, content: {type, …}}`, or GAIA's error. */
+export function applyEvent(m: Msg, ev: any): Msg {
+  if (ev?.action === 'error') {
+    return { ...m, streaming: false, error: String(ev?.data?.content ?? 'The reply failed.') };
+  }
+  const c = ev?.content ?? {};
+  switch (c.type) {
+    case 'textDelta':
+      return { ...m, text: m.text + String(c.text ?? '') };
+    case 'citationEvent': {
+      const number = Number(c.citationNumber) || Number(c.documentIndex) + 1;
+      return {
+        ...m,
+        marks: [...m.marks, { position: Number(c.position) || 0, number }],
+        excerpts: { ...m.excerpts, [number]: String(c.citationText ?? '') },
+      };
+    }
+    case 'source':
+      return { ...m, sources: Array.isArray(c.documents) ? c.documents : [] };
+    case 'end':
+      return {
+        ...m,
+        id: c.messageId ?? m.id,
+        streaming: false,
+        stopped: !!c.stopped,
+        modelId: c.modelId,
+        responseTimeMs: c.responseTimeMs,
+      };
+    default:
+      return m;
+  }
+}
+
+export interface HistoryMessage {
+  id: string;
+  role: string;
+  content: string;
+  parts?: any[];
+  metadata?: { modelId: string; responseTimeMs: number };
+}
+
+/** A stored message as shown: citation spans become markers, source parts the source list. */
+export function fromHistory(h: HistoryMessage): Msg {
+  const m: Msg = {
+    id: h.id,
+    role: h.role === 'user' ? 'user' : 'assistant',
+    text: h.content,
+    marks: [],
+    excerpts: {},
+    sources: [],
+    streaming: false,
+    stopped: false,
+    error: null,
+    modelId: h.metadata?.modelId,
+    responseTimeMs: h.metadata?.responseTimeMs,
+  };
+  for (const p of h.parts ?? []) {
+    if (p?.type === 'text' && Array.isArray(p.citationSpans)) {
+      m.marks = p.citationSpans.map((s: any) => ({ position: Number(s?.span?.end) || 0, number: Number(s?.refIndex) + 1 }));
+    } else if (p?.type === 'source' && Array.isArray(p.documents)) {
+      m.sources = p.documents;
+    }
+  }
+  for (const mk of m.marks) {
+    const d = m.sources[mk.number - 1];
+    if (d?.excerpt) m.excerpts[mk.number] = d.excerpt;
+  }
+  return m;
+}
+
+/** A new session id: a UUID v7 (time-ordered, as the server's own ids). */
+export function newSessionId(now: number = Date.now()): string {
+  const b = crypto.getRandomValues(new Uint8Array(16));
+  let t = now;
+  for (let i = 5; i >= 0; i--) {
+    b[i] = t & 0xff;
+    t = Math.floor(t / 256);
+  }
+  b[6] = (b[6] & 0x0f) | 0x70;
+  b[8] = (b[8] & 0x3f) | 0x80;
+  const h = [...b].map((x) => x.toString(16).padStart(2, '0')).join('');
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+}
