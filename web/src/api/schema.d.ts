@@ -375,6 +375,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/admin/status": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The status page: version, database, queues, this replica's load. */
+        get: operations["admin_status"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/admin/users": {
         parameters: {
             query?: never;
@@ -626,7 +643,7 @@ export interface paths {
             cookie?: never;
         };
         /** What a sign-in page needs to know before anyone signs in. */
-        get: operations["status"];
+        get: operations["auth_status"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1735,6 +1752,13 @@ export interface components {
             }[];
             nextCursor?: string | null;
         };
+        QueueDepth: {
+            /** Format: int64 */
+            count: number;
+            /** @description `ingestion` or `jobs`. */
+            queue: string;
+            status: string;
+        };
         RecoveryCodes: {
             /** @description Ten single-use codes. Shown once. */
             recoveryCodes: string[];
@@ -1824,6 +1848,26 @@ export interface components {
         };
         SetGroups: {
             groups: string[];
+        };
+        StatusView: {
+            /** @description Whether a NATS bus connects the replicas. */
+            bus: boolean;
+            /** @description `sqlite` or `postgres`. */
+            database: string;
+            /**
+             * Format: double
+             * @description A round trip to the database, in milliseconds.
+             */
+            databaseLatencyMs: number;
+            queues: components["schemas"]["QueueDepth"][];
+            requestsInFlight: number;
+            tls: boolean;
+            /** Format: int64 */
+            users: number;
+            version: string;
+            wafMode: string;
+            /** @description Open realtime connections on this replica. */
+            websocketConnections: number;
         };
         Stopped: {
             /** @description Generations that were running and are now stopped. */
@@ -2786,6 +2830,33 @@ export interface operations {
             };
         };
     };
+    admin_status: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["StatusView"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     list_users: {
         parameters: {
             query?: {
@@ -3313,7 +3384,7 @@ export interface operations {
             };
         };
     };
-    status: {
+    auth_status: {
         parameters: {
             query?: never;
             header?: never;

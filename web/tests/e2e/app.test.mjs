@@ -217,15 +217,51 @@ test('bootstrap, MFA, chat with citations, feedback, and another user sees nothi
   const stored = await page.evaluate(() => JSON.stringify({ ...localStorage }) + JSON.stringify({ ...sessionStorage }) + document.cookie);
   assert.doesNotMatch(stored, /eyJ|rampart_refresh/, 'no tokens where scripts can read them');
 
-  // An administrator creates a user; that user cannot open the first user's session.
-  const created = await api('POST', '/v1/admin/users', kbToken, { email: 'pat@example.com', password: PASSWORD, groups: [] });
-  assert.equal(created.status, 201, JSON.stringify(created.body));
+  // The other pages, each once, with a screenshot.
+  await page.getByRole('link', { name: 'Knowledge' }).click();
+  await page.getByRole('link', { name: 'handbook' }).click();
+  await page.getByText('1 documents').waitFor();
+  await page.getByLabel('Search this knowledge base').fill('annual leave');
+  await page.getByRole('button', { name: 'Search' }).click();
+  await page.getByRole('list', { name: 'Passages found' }).getByText('25 days of annual leave').waitFor();
+  await page.screenshot({ path: join(SHOTS, 'knowledge.png') });
+
+  await page.getByRole('link', { name: 'Account' }).click();
+  await page.getByLabel('Name', { exact: true }).fill('ci');
+  await page.getByRole('button', { name: 'Create key' }).click();
+  const key = (await page.getByTestId('new-key').textContent()).trim();
+  assert.match(key, /^rampart_/);
+  assert.equal((await api('GET', '/v1/me', key)).status, 200, 'the new key works');
+  await page.screenshot({ path: join(SHOTS, 'account.png') });
+
+  await page.getByRole('link', { name: 'Admin' }).click();
+  await page.waitForURL('**/admin/users');
+  await page.getByRole('cell', { name: 'kb@example.com' }).waitFor();
+  // An administrator creates a user in the console.
+  await page.getByLabel('Email').fill('pat@example.com');
+  await page.getByRole('button', { name: 'Create', exact: true }).click();
+  const notice = await page.getByRole('status').filter({ hasText: 'Temporary password' }).textContent();
+  const temp = notice.split('(shown once): ')[1].trim();
+  await page.getByRole('cell', { name: 'pat@example.com' }).waitFor();
+  await page.screenshot({ path: join(SHOTS, 'admin-users.png') });
+  await page.getByRole('link', { name: 'Feedback' }).click();
+  await page.getByRole('img', { name: 'Feedback per day' }).waitFor();
+  await page.getByText('accuracy: 1').waitFor();
+  await page.screenshot({ path: join(SHOTS, 'admin-feedback.png') });
+  await page.getByRole('link', { name: 'Audit log' }).click();
+  await page.getByRole('cell', { name: 'admin.user_create' }).first().waitFor();
+  await page.screenshot({ path: join(SHOTS, 'admin-audit.png') });
+  await page.getByRole('link', { name: 'Status' }).click();
+  await page.getByText('sqlite,').waitFor();
+  await page.screenshot({ path: join(SHOTS, 'admin-status.png') });
+
+  // That user cannot open the first user's session.
   const other = await browser.newContext({ viewport: { width: 390, height: 844 } });
   const p2 = await other.newPage();
   watch(p2, 'pat');
   await p2.goto(base + '/login');
   await p2.getByLabel('Email').fill('pat@example.com');
-  await p2.getByLabel('Password').fill(PASSWORD);
+  await p2.getByLabel('Password').fill(temp);
   await p2.getByRole('button', { name: 'Sign in' }).click();
   await p2.waitForURL('**/chat');
   await p2.screenshot({ path: join(SHOTS, 'chat-phone.png') });

@@ -29,6 +29,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(list_keys))
         .routes(routes!(revoke_key))
         .routes(routes!(list_audit))
+        .routes(routes!(status))
         .routes(routes!(export_audit))
 }
 
@@ -441,4 +442,61 @@ async fn export_audit(
         .header(axum::http::header::CONTENT_DISPOSITION, "attachment; filename=\"rampart-audit.jsonl\"")
         .body(axum::body::Body::from_stream(body))
         .map_err(|_| ApiError::code(ErrorCode::Internal))
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct QueueDepth {
+    /// `ingestion` or `jobs`.
+    pub queue: String,
+    pub status: String,
+    pub count: i64,
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct StatusView {
+    pub version: String,
+    /// `sqlite` or `postgres`.
+    pub database: String,
+    /// A round trip to the database, in milliseconds.
+    pub database_latency_ms: f64,
+    pub users: i64,
+    pub queues: Vec<QueueDepth>,
+    /// Open realtime connections on this replica.
+    pub websocket_connections: usize,
+    pub requests_in_flight: usize,
+    /// Whether a NATS bus connects the replicas.
+    pub bus: bool,
+    pub tls: bool,
+    pub waf_mode: String,
+}
+
+/// The status page: version, database, queues, this replica's load.
+#[utoipa::path(get, path = "/v1/admin/status", tag = "admin",
+    responses((status = 200, body = StatusView), (status = 403, body = ErrorBody)), security(("bearer" = [])))]
+async fn status(State(s): State<AppState>, AdminUser(_): AdminUser) -> ApiResult<axum::Json<StatusView>> {
+    let err = rampart_identity::IdentityError::from;
+    let t = std::time::Instant::now();
+    s.db.ping().await.map_err(err)?;
+    let database_latency_ms = (t.elapsed().as_secs_f64() * 1e6).round() / 1e3;
+    let queues =
+        s.db.queue_depths()
+            .await
+            .map_err(err)?
+            .into_iter()
+            .map(|(q, st, n)| QueueDepth { queue: q.into(), status: st, count: n })
+            .collect();
+    Ok(axum::Json(StatusView {
+        version: env!("CARGO_PKG_VERSION").into(),
+        database: s.db.backend().name().into(),
+        database_latency_ms,
+        users: s.db.count_users().await.map_err(err)?,
+        queues,
+        websocket_connections: s.realtime_limits.open_connections(),
+        requests_in_flight: s.in_flight.load(std::sync::atomic::Ordering::Relaxed),
+        bus: s.bus.is_some(),
+        tls: s.config.tls.enabled(),
+        waf_mode: s.config.edge.waf_mode.clone(),
+    }))
 }

@@ -25,6 +25,7 @@ async fn non_admins_are_refused_on_every_admin_route() {
         ("DELETE", format!("/v1/admin/api-keys/{uid}")),
         ("GET", "/v1/admin/audit".to_string()),
         ("GET", "/v1/admin/audit/export".to_string()),
+        ("GET", "/v1/admin/status".to_string()),
         ("GET", "/v1/admin/models".to_string()),
         ("POST", "/v1/admin/models".to_string()),
         ("GET", "/v1/admin/models/m".to_string()),
@@ -285,4 +286,20 @@ async fn audit_search_by_time_and_target_and_a_verifiable_export() {
     let ut = s.token("kim2@example.com").await;
     s.get("/v1/admin/audit", Some(&ut)).await.expect(403);
     s.get("/v1/admin/audit/export", Some(&ut)).await.expect(403);
+}
+
+#[tokio::test]
+async fn the_status_page_reports_version_database_and_queues() {
+    let s = TestServer::start().await;
+    let (_, t) = s.admin().await;
+    let v = s.get("/v1/admin/status", Some(&t)).await.expect(200).body;
+    assert_eq!(v["version"], env!("CARGO_PKG_VERSION"));
+    assert_eq!(v["database"], "sqlite");
+    assert!(v["databaseLatencyMs"].as_f64().is_some_and(|l| l >= 0.0));
+    assert_eq!(v["users"], 1);
+    assert_eq!(v["queues"], json!([]));
+    assert_eq!(
+        (v["bus"].as_bool(), v["tls"].as_bool(), v["wafMode"].as_str()),
+        (Some(false), Some(false), Some("block"))
+    );
 }

@@ -69,6 +69,7 @@ async fn openapi_documents_every_route() {
         ("/v1/admin/api-keys", "get"),
         ("/v1/admin/api-keys/{id}", "delete"),
         ("/v1/admin/audit", "get"),
+        ("/v1/admin/status", "get"),
         ("/v1/auth/status", "get"),
         ("/v1/chat/config", "get"),
         ("/v1/admin/audit/export", "get"),
