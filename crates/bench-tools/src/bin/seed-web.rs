@@ -1,0 +1,64 @@
+//! Seeds a data directory for the web benchmark (bench/web-load.sh): one administrator whose
+//! chat session holds `--messages` messages, and `--users` more users (stored directly, with a
+//! placeholder password hash: they are listed, never signed in). Prints
+//! `{"email", "password", "sessionId"}` as JSON.
+
+#![allow(clippy::print_stdout)]
+
+use clap::Parser;
+use rampart_core::{SessionId, Timestamp};
+use rampart_server::config::{Config, Overrides};
+use toml::Value;
+
+#[derive(Parser)]
+struct Args {
+    #[arg(long)]
+    data_dir: String,
+    #[arg(long, default_value_t = 2000)]
+    messages: usize,
+    #[arg(long, default_value_t = 10_000)]
+    users: usize,
+}
+
+const PASSWORD: &str = "bench web passphrase";
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let a = Args::parse();
+    let o = vec![
+        ("server.data_dir".to_owned(), Value::String(a.data_dir.clone())),
+        ("auth.argon2.memory_kib".to_owned(), Value::Integer(8192)),
+        ("auth.argon2.iterations".to_owned(), Value::Integer(1)),
+    ];
+    let cfg = Config::load(None, &[], &Overrides(o))?;
+    let st = rampart_server::build_state(cfg).await?;
+    let meta = rampart_identity::RequestMeta::default();
+    let email = "bench-admin@example.com";
+    let c = st
+        .identity
+        .create_user(None, email, Some(PASSWORD), &["admin".to_owned()], Some("Bench Admin"), &meta)
+        .await
+        .map_err(|e| anyhow::anyhow!("{}", e.public_message()))?;
+    let uid = c.user.id;
+    let sid = SessionId::new();
+    let reply = "Staff get **25 days** of annual leave.\n\n- Carry-over: 5 days\n- Expiry: March\n\n```rust\nfn days() -> u32 { 25 }\n```";
+    for i in 0..a.messages / 2 {
+        st.chat.add_user_message(uid, sid, "default", &format!("Question {i}: how much leave?")).await?;
+        st.chat.add_assistant_message(uid, sid, reply, None, "bench", 42).await?;
+    }
+    let now = Timestamp::from_millis(chrono::Utc::now().timestamp_millis());
+    for i in 0..a.users {
+        let e = format!("user{i:05}@example.com");
+        let nu = rampart_storage::repo::users::NewUser {
+            email: &e,
+            display_name: "Bench User",
+            password_hash: Some("!"),
+            groups: &[],
+            external: None,
+        };
+        st.db.create_user(&nu, now).await?;
+    }
+    st.db.close().await;
+    println!("{}", serde_json::json!({"email": email, "password": PASSWORD, "sessionId": sid.to_string()}));
+    Ok(())
+}
