@@ -277,3 +277,56 @@ test('bootstrap, MFA, chat with citations, feedback, and another user sees nothi
   await ctx.close();
   await other.close();
 });
+
+test('self sign-up when the configuration allows it', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'rampart-e2e-signup-'));
+  const port = 20000 + Math.floor(Math.random() * 20000);
+  const b = `http://127.0.0.1:${port}`;
+  const srv = spawn(BIN, ['serve'], {
+    env: {
+      ...clean(process.env),
+      RAMPART_DATA_DIR: dir,
+      RAMPART_LISTEN: `127.0.0.1:${port}`,
+      RAMPART_AUTH__SELF_SIGNUP: 'true',
+      RAMPART_AUTH__ARGON2__MEMORY_KIB: '8192',
+      RAMPART_AUTH__ARGON2__ITERATIONS: '1',
+      RAMPART_ACCESS_LOG__TARGET: 'off',
+      RAMPART_LOG: 'error',
+    },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  try {
+    for (let i = 0; i < 200; i++) {
+      try {
+        if ((await fetch(`${b}/readyz`)).ok) break;
+      } catch {
+        /* not yet */
+      }
+      await new Promise((ok) => setTimeout(ok, 100));
+    }
+    // Someone must exist, or the app offers the first-run set-up instead.
+    execFileSync(BIN, ['user', 'add', '--email', 'first@example.com', '--password-stdin'], {
+      input: PASSWORD,
+      env: { ...clean(process.env), RAMPART_DATA_DIR: dir },
+    });
+    const ctx = await browser.newContext();
+    const page = await ctx.newPage();
+    watch(page, 'signup');
+    await page.goto(`${b}/login`);
+    await page.getByRole('button', { name: 'Create one' }).click();
+    await page.getByLabel('Email').fill('new@example.com');
+    await page.getByLabel('Password').fill(PASSWORD);
+    await page.getByRole('button', { name: 'Create account' }).click();
+    await page.getByRole('status').getByText('sign in with it').waitFor();
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByLabel('Email').fill('new@example.com');
+    await page.getByLabel('Password').fill(PASSWORD);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.waitForURL('**/chat');
+    await page.getByText('new@example.com').waitFor();
+    assert.deepEqual(problems.filter((p) => p.startsWith('signup:')), [], 'no console errors');
+    await ctx.close();
+  } finally {
+    srv.kill('SIGTERM');
+  }
+});
