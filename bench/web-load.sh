@@ -45,5 +45,5 @@ curl -fsS "http://127.0.0.1:$PORT/readyz" >/dev/null || die "server not ready: $
 
 cd "$REPO_ROOT/web"
 BASE="http://127.0.0.1:$PORT" SEEDED="$SEEDED" RUNS="$RUNS" CHROMIUM="$(command -v chromium)" \
-    node "$REPO_ROOT/bench/web/measure.mjs"
+    node "$REPO_ROOT/web/scripts/bench-measure.mjs"
 echo "machine: $(nproc) vCPU, $(awk '/MemTotal/ {printf "%.1f GiB", $2/1048576}' /proc/meminfo), $(date -u +%Y-%m-%dT%H:%MZ), binary $(git -C "$REPO_ROOT" rev-parse --short HEAD)"

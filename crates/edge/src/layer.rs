@@ -174,16 +174,22 @@ impl Inner {
         if d.allowed { Ok(()) } else { Err(Refusal { code: ErrorCode::RateLimited, rule, headers: d.headers() }) }
     }
 
-    /// True when a rule that applies must ask Redis (the check is then asynchronous).
-    fn rates_shared(&self, path: &str, ip: IpAddr) -> bool {
-        self.rates_for(path, ip).any(|(_, r)| r.is_shared())
-    }
-
-    fn check_rates_local(&self, path: &str, ip: IpAddr) -> Result<(), Refusal> {
-        for (rule, r) in self.rates_for(path, ip) {
-            Self::rate_refusal(rule, &r.check_local(&ip))?;
+    /// The rules that apply, checked here when none is shared; `Err(())` when one must ask Redis
+    /// (the check is then asynchronous). One pass over the rules and the sign-in paths.
+    fn check_rates_local(&self, path: &str, ip: IpAddr) -> Result<Result<(), Refusal>, ()> {
+        let mut rules = [None, None];
+        for (slot, rule) in rules.iter_mut().zip(self.rates_for(path, ip)) {
+            if rule.1.is_shared() {
+                return Err(());
+            }
+            *slot = Some(rule);
         }
-        Ok(())
+        for (rule, r) in rules.into_iter().flatten() {
+            if let Err(e) = Self::rate_refusal(rule, &r.check_local(&ip)) {
+                return Ok(Err(e));
+            }
+        }
+        Ok(Ok(()))
     }
 
     async fn check_rates_shared(&self, path: &str, ip: IpAddr) -> Result<(), Refusal> {
@@ -347,8 +353,13 @@ where
             n.update(|n| n.client_ip = Some(ip));
         }
         let path = req.uri().path();
-        let shared = edge.rates_shared(path, ip);
-        let head = edge.check_lists(ip).and_then(|()| if shared { Ok(()) } else { edge.check_rates_local(path, ip) });
+        let mut shared = false;
+        let head = edge.check_lists(ip).and_then(|()| {
+            edge.check_rates_local(path, ip).unwrap_or_else(|()| {
+                shared = true;
+                Ok(())
+            })
+        });
         let head = head
             .and_then(|()| if shared { Ok(()) } else { edge.check_rest(req.method(), req.uri(), req.headers(), ip) });
         if let Err(r) = head {

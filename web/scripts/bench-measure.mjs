@@ -1,4 +1,4 @@
-// Measurements for bench/web-load.sh (run from web/, where playwright-core is installed).
+// Measurements for bench/web-load.sh (here, beside web/node_modules, for playwright-core).
 import { chromium } from 'playwright-core';
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
@@ -6,7 +6,7 @@ import { join } from 'node:path';
 const base = process.env.BASE;
 const seeded = JSON.parse(process.env.SEEDED);
 const runs = Number(process.env.RUNS ?? 5);
-const dist = new URL('../../web/dist/', import.meta.url).pathname;
+const dist = new URL('../dist/', import.meta.url).pathname;
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const ms = (x) => `${x.toFixed(0)} ms`;
 
