@@ -65,6 +65,7 @@ pub struct KeyedRate<K: Hash + Eq + Clone> {
     clock: DefaultClock,
     /// Seconds to refill one request.
     per_request: Duration,
+    checks: std::sync::atomic::AtomicU64,
 }
 
 const SWEEP_AT: usize = 50_000;
@@ -80,12 +81,14 @@ impl<K: Hash + Eq + Clone> KeyedRate<K> {
             limiter: RateLimiter::keyed(quota).with_middleware::<StateInformationMiddleware>(),
             clock: DefaultClock::default(),
             per_request,
+            checks: std::sync::atomic::AtomicU64::new(0),
         }
     }
 
     /// Takes one request from `key`'s bucket.
     pub fn check(&self, key: &K) -> Decision {
-        if self.limiter.len() > SWEEP_AT {
+        // Counting the keys locks every shard of the store: look only every 1,024th check.
+        if self.checks.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % 1024 == 0 && self.limiter.len() > SWEEP_AT {
             // Keys whose buckets are full again carry no state worth keeping.
             self.limiter.retain_recent();
             self.limiter.shrink_to_fit();

@@ -272,6 +272,20 @@ async fn origin_verification_cors_and_security_headers() {
     assert_eq!(ok.headers()["access-control-allow-origin"], "https://app.example.com");
     let evil = pre("https://evil.example.net").await.unwrap();
     assert!(evil.headers().get("access-control-allow-origin").is_none());
+    // A cross-origin request gets the CORS answer; one without an Origin does not need it.
+    let get = |origin: Option<&'static str>| {
+        let mut r = s.http.get(format!("{}/healthz", s.base)).header("x-origin-verify", secret);
+        if let Some(o) = origin {
+            r = r.header("origin", o);
+        }
+        r.send()
+    };
+    let cross = get(Some("https://app.example.com")).await.unwrap();
+    assert_eq!(cross.headers()["access-control-allow-origin"], "https://app.example.com");
+    assert!(cross.headers()["vary"].to_str().unwrap().contains("origin"));
+    let same = get(None).await.unwrap();
+    assert_eq!(same.status(), 200);
+    assert!(same.headers().get("access-control-allow-origin").is_none());
 }
 
 #[tokio::test]
