@@ -88,7 +88,9 @@ impl<K: Hash + Eq + Clone> KeyedRate<K> {
     /// Takes one request from `key`'s bucket.
     pub fn check(&self, key: &K) -> Decision {
         // Counting the keys locks every shard of the store: look only every 1,024th check.
-        if self.checks.fetch_add(1, std::sync::atomic::Ordering::Relaxed) % 1024 == 0 && self.limiter.len() > SWEEP_AT {
+        if self.checks.fetch_add(1, std::sync::atomic::Ordering::Relaxed).is_multiple_of(1024)
+            && self.limiter.len() > SWEEP_AT
+        {
             // Keys whose buckets are full again carry no state worth keeping.
             self.limiter.retain_recent();
             self.limiter.shrink_to_fit();
