@@ -201,11 +201,12 @@ impl Keyring {
         Self::split(blob).map(|(k, _, _)| k.to_owned())
     }
 
-    /// Re-wraps a blob's data key under the active master key without touching its content.
-    pub fn rewrap(&self, blob: &[u8]) -> Result<Vec<u8>, EnvelopeError> {
+    /// Re-wraps a blob's data key under the active master key without touching its content;
+    /// `None` when it is under the active key already (nothing to write).
+    pub fn rewrap(&self, blob: &[u8]) -> Result<Option<Vec<u8>>, EnvelopeError> {
         let (kid, wrapped, body) = Self::split(blob)?;
         if kid == self.active.id {
-            return Ok(blob.to_vec());
+            return Ok(None);
         }
         let dek = self.unwrap_dek(kid, wrapped)?;
         let new_wrapped = seal_with(&self.active.aead(), &wrap_aad(&self.active.id), &dek);
@@ -214,7 +215,7 @@ impl Keyring {
         out.extend_from_slice(k);
         out.extend_from_slice(&new_wrapped);
         out.extend_from_slice(body);
-        Ok(out)
+        Ok(Some(out))
     }
 }
 
@@ -244,8 +245,9 @@ mod tests {
         let new = MasterKey::generate();
         let ring = Keyring::new(new.clone()).with_previous(old);
         assert_eq!(ring.open(b"r", &blob).unwrap(), b"content");
-        let re = ring.rewrap(&blob).unwrap();
+        let re = ring.rewrap(&blob).unwrap().unwrap();
         assert_eq!(Keyring::key_id_of(&re).unwrap(), new.id());
+        assert_eq!(ring.rewrap(&re).unwrap(), None, "already under the active key");
         assert_eq!(Keyring::new(new).open(b"r", &re).unwrap(), b"content");
         assert!(matches!(ring_old.open(b"r", &re), Err(EnvelopeError::UnknownKey(_))));
     }

@@ -174,22 +174,17 @@ impl Inner {
         if d.allowed { Ok(()) } else { Err(Refusal { code: ErrorCode::RateLimited, rule, headers: d.headers() }) }
     }
 
-    /// The rules that apply, checked here when none is shared; `Err(())` when one must ask Redis
-    /// (the check is then asynchronous). One pass over the rules and the sign-in paths.
-    fn check_rates_local(&self, path: &str, ip: IpAddr) -> Result<Result<(), Refusal>, ()> {
+    /// The rules that apply, decided here; `None` when one of them is shared and must ask
+    /// Redis (the check is then asynchronous). One pass over the rules and the sign-in paths.
+    fn check_rates_local(&self, path: &str, ip: IpAddr) -> Option<Result<(), Refusal>> {
         let mut rules = [None, None];
         for (slot, rule) in rules.iter_mut().zip(self.rates_for(path, ip)) {
             if rule.1.is_shared() {
-                return Err(());
+                return None;
             }
             *slot = Some(rule);
         }
-        for (rule, r) in rules.into_iter().flatten() {
-            if let Err(e) = Self::rate_refusal(rule, &r.check_local(&ip)) {
-                return Ok(Err(e));
-            }
-        }
-        Ok(Ok(()))
+        Some(rules.into_iter().flatten().try_for_each(|(rule, r)| Self::rate_refusal(rule, &r.check_local(&ip))))
     }
 
     async fn check_rates_shared(&self, path: &str, ip: IpAddr) -> Result<(), Refusal> {
@@ -355,7 +350,7 @@ where
         let path = req.uri().path();
         let mut shared = false;
         let head = edge.check_lists(ip).and_then(|()| {
-            edge.check_rates_local(path, ip).unwrap_or_else(|()| {
+            edge.check_rates_local(path, ip).unwrap_or_else(|| {
                 shared = true;
                 Ok(())
             })

@@ -12,8 +12,8 @@ pub struct Notes {
     pub client_ip: Option<IpAddr>,
     /// The edge or throttle rule that refused the request.
     pub rule: Option<&'static str>,
-    /// The matched route template (`/v1/sessions/{id}`).
-    pub route: Option<String>,
+    /// The matched route template (`/v1/sessions/{id}`), shared with the metrics labels.
+    pub route: Option<Arc<String>>,
     /// The authenticated user's id.
     pub principal: Option<String>,
 }

@@ -27,6 +27,14 @@ pub enum Credential<'a> {
 }
 
 impl Credential<'_> {
+    /// An API key (`x-api-key`, or `Bearer rampart_…`), as opposed to a token.
+    pub fn is_api_key(&self) -> bool {
+        match self {
+            Credential::ApiKey(_) => true,
+            Credential::Bearer(t) => t.starts_with(API_KEY_PREFIX),
+        }
+    }
+
     fn bytes(&self) -> &[u8] {
         match self {
             Credential::Bearer(s) | Credential::ApiKey(s) => s.as_bytes(),
@@ -104,7 +112,7 @@ impl Identity {
         let now = self.now();
         let (p, expires_in) = match cred {
             Credential::ApiKey(k) => self.api_key_principal(k, now).await?,
-            Credential::Bearer(t) if t.starts_with(API_KEY_PREFIX) => self.api_key_principal(t, now).await?,
+            Credential::Bearer(t) if cred.is_api_key() => self.api_key_principal(t, now).await?,
             Credential::Bearer(t) => {
                 if t.len() > 16 * 1024 {
                     return Err(IdentityError::InvalidToken("too long"));

@@ -78,11 +78,10 @@ pub async fn log(State(log): State<Arc<AccessLog>>, mut req: Request, next: Next
     let method = req.method().clone();
     let path = req.uri().path().to_owned();
     let rid = req.extensions().get::<RequestId>().map(|r| r.0.clone());
-    let tls = req.extensions().get::<ConnectInfo<crate::tls::Peer>>().and_then(|c| c.0.tls);
-    let peer = req
-        .extensions()
-        .get::<ConnectInfo<crate::tls::Peer>>()
-        .map(|c| c.0.addr.ip())
+    let conn = req.extensions().get::<ConnectInfo<crate::tls::Peer>>().map(|c| c.0);
+    let tls = conn.and_then(|p| p.tls);
+    let peer = conn
+        .map(|p| p.addr.ip())
         .or_else(|| req.extensions().get::<ConnectInfo<std::net::SocketAddr>>().map(|c| c.0.ip()));
     let t = Instant::now();
     let resp = next.run(req).await;
@@ -91,7 +90,7 @@ pub async fn log(State(log): State<Arc<AccessLog>>, mut req: Request, next: Next
         ts: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
         method: method.as_str(),
         path: &path,
-        route: n.route.as_deref(),
+        route: n.route.as_deref().map(String::as_str),
         status: resp.status().as_u16(),
         latency_ms: (t.elapsed().as_secs_f64() * 1e6).round() / 1e3,
         client_ip: n.client_ip.or(peer).map(|ip| ip.to_string()),

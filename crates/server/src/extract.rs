@@ -76,11 +76,7 @@ impl FromRequestParts<AppState> for AuthUser {
             return Ok(AuthUser(p.clone()));
         }
         let cred = credential(parts).ok_or_else(|| ApiError::code(ErrorCode::Unauthorized))?;
-        let kind = match cred {
-            Credential::ApiKey(_) => "api_key",
-            Credential::Bearer(t) if t.starts_with("rampart_") => "api_key",
-            Credential::Bearer(_) => "token",
-        };
+        let kind = if cred.is_api_key() { "api_key" } else { "token" };
         let p = state.identity.authenticate(cred).instrument(tracing::info_span!("auth", credential = kind)).await?;
         tracing::Span::current().record("user", tracing::field::display(p.user_id));
         let notes = parts.extensions.get::<rampart_edge::RequestNotes>();

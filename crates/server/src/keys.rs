@@ -121,102 +121,109 @@ pub fn key_wrapper(cfg: &Config) -> anyhow::Result<Option<Box<dyn KeyWrap>>> {
     }
 }
 
-/// Reads a master key wrapped by `w` (`<service>:<base64 of its ciphertext>`).
-async fn read_wrapped(path: &Path, w: &dyn KeyWrap) -> anyhow::Result<MasterKey> {
-    use base64::Engine as _;
-    let text = std::fs::read_to_string(path).with_context(|| format!("wrapped master key {}", path.display()))?;
-    let (service, b64) = text.trim().split_once(':').unwrap_or(("", ""));
-    if service != w.name() {
-        bail!("{} holds a key wrapped by {:?}, but crypto.key_source is {:?}", path.display(), service, w.name());
-    }
-    let blob = base64::engine::general_purpose::STANDARD
-        .decode(b64)
-        .with_context(|| format!("{}: not a wrapped master key", path.display()))?;
-    let plain = zeroize::Zeroizing::new(
-        w.unwrap(&blob).await.map_err(|e| anyhow::anyhow!("cannot unwrap the master key {}: {e}", path.display()))?,
-    );
-    let text = std::str::from_utf8(&plain).map_err(|_| anyhow::anyhow!("{}: unwrapped to non-text", path.display()))?;
-    MasterKey::from_encoded(text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
+/// How key files hold the master key: the key itself (base64), or wrapped by a key service
+/// (`<service>:<base64 of its ciphertext>`).
+#[derive(Clone, Copy)]
+enum KeyForm<'a> {
+    Plain,
+    Wrapped(&'a dyn KeyWrap),
 }
 
-/// Makes a master key, has `w` wrap it, and writes the wrapped form to `path` (0600).
-async fn write_wrapped(path: &Path, w: &dyn KeyWrap) -> anyhow::Result<MasterKey> {
-    use base64::Engine as _;
-    let k = MasterKey::generate();
-    let blob = w
-        .wrap(zeroize::Zeroizing::new(k.encode()).as_bytes())
-        .await
-        .map_err(|e| anyhow::anyhow!("cannot wrap a new master key: {e}"))?;
-    write_secret_file(path, &format!("{}:{}\n", w.name(), base64::engine::general_purpose::STANDARD.encode(blob)))?;
-    Ok(k)
+impl KeyForm<'_> {
+    /// Where the key is kept when `crypto.master_key_file` is not set.
+    fn default_file(self, cfg: &Config) -> std::path::PathBuf {
+        cfg.server.data_dir.join(match self {
+            KeyForm::Plain => "master.key",
+            KeyForm::Wrapped(_) => "master.key.wrapped",
+        })
+    }
+
+    async fn read(self, path: &Path) -> anyhow::Result<MasterKey> {
+        use base64::Engine as _;
+        let KeyForm::Wrapped(w) = self else { return read_key_file(path) };
+        let text = std::fs::read_to_string(path).with_context(|| format!("wrapped master key {}", path.display()))?;
+        let (service, b64) = text.trim().split_once(':').unwrap_or(("", ""));
+        if service != w.name() {
+            bail!("{} holds a key wrapped by {:?}, but crypto.key_source is {:?}", path.display(), service, w.name());
+        }
+        let blob = base64::engine::general_purpose::STANDARD
+            .decode(b64)
+            .with_context(|| format!("{}: not a wrapped master key", path.display()))?;
+        let plain = zeroize::Zeroizing::new(
+            w.unwrap(&blob)
+                .await
+                .map_err(|e| anyhow::anyhow!("cannot unwrap the master key {}: {e}", path.display()))?,
+        );
+        let text =
+            std::str::from_utf8(&plain).map_err(|_| anyhow::anyhow!("{}: unwrapped to non-text", path.display()))?;
+        MasterKey::from_encoded(text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
+    }
+
+    /// Makes a key and writes it to `path` (0600, never over an existing file).
+    async fn generate(self, path: &Path) -> anyhow::Result<MasterKey> {
+        use base64::Engine as _;
+        let k = MasterKey::generate();
+        let text = zeroize::Zeroizing::new(k.encode());
+        let content = match self {
+            KeyForm::Plain => format!("{}\n", *text),
+            KeyForm::Wrapped(w) => {
+                let blob =
+                    w.wrap(text.as_bytes()).await.map_err(|e| anyhow::anyhow!("cannot wrap a new master key: {e}"))?;
+                format!("{}:{}\n", w.name(), base64::engine::general_purpose::STANDARD.encode(blob))
+            }
+        };
+        write_secret_file(path, &content)?;
+        Ok(k)
+    }
 }
 
 /// The master key: from `crypto.master_key`, from `crypto.master_key_file`, or from the data
 /// dir, generated there on first start; with `crypto.key_source` = `aws-kms` / `vault-transit`
-/// those files hold the key wrapped by the service, unwrapped here. A configured file that is
+/// the files hold the key wrapped by the service, unwrapped here. A configured file that is
 /// missing, weak, readable by others, or that the service will not unwrap stops start-up.
 pub async fn load_keyring(cfg: &Config) -> anyhow::Result<Keyring> {
     let c = &cfg.crypto;
-    if let Some(w) = key_wrapper(cfg)? {
-        let w = w.as_ref();
-        let active = match &c.master_key_file {
-            Some(p) if !p.exists() => bail!(
-                "crypto.master_key_file {} does not exist; create one with: rampart keys new-master-key {}",
-                p.display(),
-                p.display()
-            ),
-            Some(p) => read_wrapped(p, w).await?,
-            None => {
-                let p = cfg.server.data_dir.join("master.key.wrapped");
-                if p.exists() {
-                    read_wrapped(&p, w).await?
-                } else {
-                    let k = write_wrapped(&p, w).await?;
-                    tracing::warn!(path = %p.display(), key_id = k.id(), service = w.name(), "generated a new master key, wrapped by the key service, in the data dir");
-                    k
-                }
-            }
-        };
-        let mut ring = Keyring::new(active);
-        for p in &c.previous_key_files {
-            ring = ring.with_previous(read_wrapped(p, w).await?);
-        }
-        return Ok(ring);
-    }
+    let wrapper = key_wrapper(cfg)?;
+    let form = wrapper.as_deref().map_or(KeyForm::Plain, KeyForm::Wrapped);
     let active = if let Some(k) = &c.master_key {
+        // `local` only (checked with the configuration).
         MasterKey::from_encoded(k.expose()).map_err(|e| {
             anyhow::anyhow!("crypto.master_key: {e}. Generate one with: head -c 32 /dev/urandom | base64")
         })?
     } else if let Some(p) = &c.master_key_file {
         if !p.exists() {
             bail!(
-                "crypto.master_key_file {} does not exist. Create it with: head -c 32 /dev/urandom | base64 > {} && chmod 600 {}",
-                p.display(),
+                "crypto.master_key_file {} does not exist. Create it with: rampart keys new-master-key {}",
                 p.display(),
                 p.display()
             );
         }
-        read_key_file(p)?
+        form.read(p).await?
     } else {
-        let p = cfg.server.data_dir.join("master.key");
+        let p = form.default_file(cfg);
         if p.exists() {
-            read_key_file(&p)?
+            form.read(&p).await?
         } else {
-            let k = MasterKey::generate();
-            write_secret_file(&p, &format!("{}\n", k.encode()))?;
+            let k = form.generate(&p).await?;
             tracing::warn!(path = %p.display(), key_id = k.id(), "generated a new master key in the data dir; back it up, or set RAMPART_MASTER_KEY_FILE to keep it elsewhere");
             k
         }
     };
     let mut ring = Keyring::new(active);
     for p in &c.previous_key_files {
-        ring = ring.with_previous(read_key_file(p)?);
+        ring = ring.with_previous(form.read(p).await?);
     }
     Ok(ring)
 }
 
 const KEY_CHECK: &str = "master_key_check";
 const KEY_CHECK_AAD: &[u8] = b"rampart-master-key-check";
+
+/// A value sealed under the active key, for `meta.master_key_check`.
+fn check_value(ring: &Keyring) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode(ring.seal(KEY_CHECK_AAD, b"rampart"))
+}
 
 /// Stops start-up when the loaded master key(s) cannot open this database's data: a value
 /// sealed when the database was first used (and re-wrapped by every rotation) must open.
@@ -225,7 +232,7 @@ pub async fn check_master_key(db: &rampart_storage::Db, ring: &Keyring) -> anyho
     let b64 = base64::engine::general_purpose::STANDARD;
     match db.meta_get(KEY_CHECK).await? {
         None => {
-            db.meta_set(KEY_CHECK, &b64.encode(ring.seal(KEY_CHECK_AAD, b"rampart"))).await?;
+            db.meta_set(KEY_CHECK, &check_value(ring)).await?;
             Ok(())
         }
         Some(v) => {
@@ -261,21 +268,15 @@ pub struct ColumnRotation {
 /// batches, while servers keep running (they must already know both keys: the new one active,
 /// the old one in `previous_key_files`). Content is not re-encrypted; only data keys are.
 pub async fn rotate_master(db: &rampart_storage::Db, ring: &Keyring) -> anyhow::Result<Vec<ColumnRotation>> {
-    use base64::Engine as _;
-    let active = ring.active_id().to_owned();
     let mut report = Vec::new();
     for c in rampart_storage::repo::sealed::SEALED_COLUMNS {
         let mut unreadable = 0u64;
         let r = db
-            .rewrap_column(c, 500, |blob| match Keyring::key_id_of(blob) {
-                Ok(kid) if kid == active => None,
-                _ => match ring.rewrap(blob) {
-                    Ok(b) => Some(b),
-                    Err(_) => {
-                        unreadable += 1;
-                        None
-                    }
-                },
+            .rewrap_column(c, 500, |blob| {
+                ring.rewrap(blob).unwrap_or_else(|_| {
+                    unreadable += 1;
+                    None
+                })
             })
             .await?;
         report.push(ColumnRotation {
@@ -288,8 +289,7 @@ pub async fn rotate_master(db: &rampart_storage::Db, ring: &Keyring) -> anyhow::
     // The start-up check value last: once it is under the new key, the old key is no longer
     // needed to start.
     if report.iter().all(|c| c.unreadable == 0) {
-        let b64 = base64::engine::general_purpose::STANDARD;
-        db.meta_set(KEY_CHECK, &b64.encode(ring.seal(KEY_CHECK_AAD, b"rampart"))).await?;
+        db.meta_set(KEY_CHECK, &check_value(ring)).await?;
     }
     Ok(report)
 }
@@ -300,10 +300,7 @@ pub async fn new_master_key_file(cfg: Option<&Config>, path: &Path) -> anyhow::R
     if path.exists() {
         bail!("{} exists; a key file is never replaced", path.display());
     }
-    if let Some(w) = cfg.map(key_wrapper).transpose()?.flatten() {
-        return Ok(write_wrapped(path, w.as_ref()).await?.id().to_owned());
-    }
-    let k = MasterKey::generate();
-    write_secret_file(path, &format!("{}\n", k.encode()))?;
-    Ok(k.id().to_owned())
+    let wrapper = cfg.map(key_wrapper).transpose()?.flatten();
+    let form = wrapper.as_deref().map_or(KeyForm::Plain, KeyForm::Wrapped);
+    Ok(form.generate(path).await?.id().to_owned())
 }

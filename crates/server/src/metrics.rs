@@ -28,16 +28,34 @@ use std::time::Instant;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct HttpLabels {
-    route: String,
-    method: String,
+    route: Arc<String>,
+    method: &'static str,
     status: u16,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RouteLabels {
-    route: String,
-    method: String,
+    route: Arc<String>,
+    method: &'static str,
 }
+
+/// The method as a label: the standard ones by name, anything else as `other` (a client
+/// cannot add label values by inventing methods).
+fn method_label(m: &axum::http::Method) -> &'static str {
+    use axum::http::Method;
+    match *m {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
+        _ => "other",
+    }
+}
+
+static UNMATCHED: std::sync::LazyLock<Arc<String>> = std::sync::LazyLock::new(|| Arc::new("unmatched".to_owned()));
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct UpstreamLabels {
@@ -198,9 +216,8 @@ impl Metrics {
         self.retention_deleted.get_or_create(&KindLabels { kind: kind.to_owned() }).inc_by(n);
     }
 
-    fn observe_http(&self, route: &str, method: &str, status: u16, secs: f64) {
-        let (route, method) = (route.to_owned(), method.to_owned());
-        self.http_requests.get_or_create(&HttpLabels { route: route.clone(), method: method.clone(), status }).inc();
+    fn observe_http(&self, route: Arc<String>, method: &'static str, status: u16, secs: f64) {
+        self.http_requests.get_or_create(&HttpLabels { route: route.clone(), method, status }).inc();
         self.http_duration.get_or_create(&RouteLabels { route, method }).observe(secs);
     }
 
@@ -249,19 +266,16 @@ fn resident_bytes() -> Option<i64> {
 /// Counts and times every request that reached the router (refusals before routing are
 /// counted by rule instead). The route label is the matched template, or `unmatched`.
 pub async fn track(State(s): State<AppState>, req: Request, next: Next) -> Response {
-    let route = req.extensions().get::<MatchedPath>().map(|m| m.as_str().to_owned());
+    // One allocation for the route, shared by the labels and the access log's notes.
+    let route = req.extensions().get::<MatchedPath>().map(|m| Arc::new(m.as_str().to_owned()));
     if let (Some(n), Some(r)) = (req.extensions().get::<rampart_edge::RequestNotes>(), &route) {
         n.update(|n| n.route = Some(r.clone()));
     }
-    let method = req.method().clone();
+    let method = method_label(req.method());
     let t = Instant::now();
     let resp = next.run(req).await;
-    s.metrics.observe_http(
-        route.as_deref().unwrap_or("unmatched"),
-        method.as_str(),
-        resp.status().as_u16(),
-        t.elapsed().as_secs_f64(),
-    );
+    let route = route.unwrap_or_else(|| UNMATCHED.clone());
+    s.metrics.observe_http(route, method, resp.status().as_u16(), t.elapsed().as_secs_f64());
     resp
 }
 

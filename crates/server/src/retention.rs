@@ -13,10 +13,6 @@ const DAY: Duration = Duration::from_secs(86_400);
 const SIGN_IN_GRACE: Duration = Duration::from_secs(7 * 86_400);
 const PAUSE: Duration = Duration::from_millis(20);
 
-fn now() -> Timestamp {
-    Timestamp::from_millis(chrono::Utc::now().timestamp_millis())
-}
-
 fn days(n: u32) -> Option<Duration> {
     (n > 0).then(|| DAY * n)
 }
@@ -80,8 +76,8 @@ impl Sweeper {
             // Leave start-up to the requests.
             tokio::time::sleep(interval.min(Duration::from_secs(30))).await;
             loop {
-                match s.db.try_lease(LEASE, &h, now(), interval * 2).await {
-                    Ok(true) => match sweep_once(&s, now()).await {
+                match s.db.try_lease(LEASE, &h, s.identity.now(), interval * 2).await {
+                    Ok(true) => match sweep_once(&s, s.identity.now()).await {
                         Ok(done) => {
                             let deleted: u64 = done.iter().map(|(_, n)| n).sum();
                             if deleted > 0 {

@@ -48,41 +48,30 @@ async fn shutdown_signal() {
     tokio::select! { () = ctrl_c => {}, () = term => {} }
 }
 
-/// Plain HTTP that redirects every request to the https public URL.
-async fn spawn_redirect_listener(addr: &str, public_url: String) -> anyhow::Result<tokio::task::JoinHandle<()>> {
-    let l = tokio::net::TcpListener::bind(addr)
-        .await
-        .with_context(|| format!("cannot listen on {addr} (tls.redirect_listen)"))?;
-    tracing::info!(listen = %l.local_addr()?, "HTTP to HTTPS redirect listener ready");
-    let app = crate::tls::redirect_app(public_url);
+/// A side listener (plain HTTP, its own small app): bound now, so a taken port stops start-up;
+/// served until aborted. `what` names it in the messages (its configuration key).
+async fn spawn_side_listener(
+    addr: &str,
+    what: &'static str,
+    app: axum::Router,
+) -> anyhow::Result<tokio::task::JoinHandle<()>> {
+    let l = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("cannot listen on {addr} ({what})"))?;
+    tracing::info!(listen = %l.local_addr()?, listener = what, "listener ready");
     Ok(tokio::spawn(async move {
         if let Err(e) = axum::serve(l, app).await {
-            tracing::error!(error = %e, "redirect listener stopped");
+            tracing::error!(error = %e, listener = what, "listener stopped");
         }
     }))
 }
 
 /// The separate metrics listener: `GET /metrics` only, without authentication.
-async fn spawn_metrics_listener(
-    addr: SocketAddr,
-    state: crate::AppState,
-) -> anyhow::Result<tokio::task::JoinHandle<()>> {
-    let l = tokio::net::TcpListener::bind(addr)
-        .await
-        .with_context(|| format!("cannot listen on {addr} (metrics.listen)"))?;
-    tracing::info!(listen = %l.local_addr()?, "metrics listener ready");
-    let app = axum::Router::new()
-        .route("/metrics", axum::routing::get(crate::metrics::exposition))
-        .with_state(state)
-        .layer(axum::middleware::map_response(|mut resp: axum::response::Response| async move {
+fn metrics_app(state: crate::AppState) -> axum::Router {
+    axum::Router::new().route("/metrics", axum::routing::get(crate::metrics::exposition)).with_state(state).layer(
+        axum::middleware::map_response(|mut resp: axum::response::Response| async move {
             rampart_edge::headers::apply(resp.headers_mut(), false);
             resp
-        }));
-    Ok(tokio::spawn(async move {
-        if let Err(e) = axum::serve(l, app).await {
-            tracing::error!(error = %e, "metrics listener stopped");
-        }
-    }))
+        }),
+    )
 }
 
 /// Runs the server until SIGTERM/SIGINT, then drains in-flight requests (up to
@@ -104,7 +93,7 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
     let sweeper = crate::retention::Sweeper::spawn(state.clone());
     let app = crate::build_app(state.clone());
     let metrics_server = match state.config.metrics.listen_addr()? {
-        Some(addr) => Some(spawn_metrics_listener(addr, state.clone()).await?),
+        Some(addr) => Some(spawn_side_listener(&addr.to_string(), "metrics.listen", metrics_app(state.clone())).await?),
         None => None,
     };
     let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("cannot listen on {listen}"))?;
@@ -123,7 +112,8 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
             let (cfg, store) = crate::tls::server_config(&state.config.tls)?;
             tls_tasks.push(store.watch(state.config.tls.reload_interval.0));
             if let Some(r) = &state.config.tls.redirect_listen {
-                tls_tasks.push(spawn_redirect_listener(r, state.config.public_url()).await?);
+                let app = crate::tls::redirect_app(state.config.public_url());
+                tls_tasks.push(spawn_side_listener(r, "tls.redirect_listen", app).await?);
             }
             let l = crate::tls::TlsListener::new(listener, cfg)?;
             Box::pin(axum::serve(l, make).with_graceful_shutdown(shutdown).into_future())

@@ -67,7 +67,12 @@ fn file(path: &str, headers: &HeaderMap, head: bool) -> Option<Response> {
     if let Some(e) = encoding {
         h.insert(header::CONTENT_ENCODING, HeaderValue::from_static(e));
     }
-    let body = if head { axum::body::Body::empty() } else { axum::body::Body::from(data.into_owned()) };
+    // Embedded files are static: served without copying (debug builds read them from disk).
+    let body = match (head, data) {
+        (true, _) => axum::body::Body::empty(),
+        (false, std::borrow::Cow::Borrowed(b)) => axum::body::Body::from(axum::body::Bytes::from_static(b)),
+        (false, std::borrow::Cow::Owned(v)) => axum::body::Body::from(v),
+    };
     Some((StatusCode::OK, h, body).into_response())
 }
 
@@ -79,8 +84,8 @@ pub async fn fallback(method: Method, uri: Uri, headers: HeaderMap) -> Response 
     }
     let head = method == Method::HEAD;
     let rel = path.trim_start_matches('/');
+    // rust-embed keeps lookups inside the bundle (debug builds check the canonical path).
     if !rel.is_empty()
-        && !rel.contains("..")
         && let Some(r) = file(rel, &headers, head)
     {
         return r;

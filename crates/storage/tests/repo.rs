@@ -33,6 +33,7 @@ both!(
     audit_chain_legacy_rows_and_trim,
     retention_deletes_in_batches_with_dependants,
     leases_have_one_holder,
+    queue_depths_count_waiting_and_running_work,
     meta_take_once,
     signing_keys_publish_window,
     migrate_is_idempotent,
@@ -650,6 +651,25 @@ async fn retention_deletes_in_batches_with_dependants(db: &Db) {
     // Feedback on its own clock.
     assert_eq!(db.delete_expired(Expiring::Feedback, T0.plus(day * 100).plus(day / 2), 10).await.unwrap(), 1);
     assert_eq!(count("SELECT COUNT(*) FROM chat_messages").await, 2, "feedback retention keeps the conversation");
+}
+
+async fn queue_depths_count_waiting_and_running_work(db: &Db) {
+    use rampart_core::JobId;
+    let u = user(db, "q@example.com", &[]).await;
+    assert_eq!(db.queue_depths().await.unwrap(), vec![]);
+    let (a, b, c) = (JobId::new(), JobId::new(), JobId::new());
+    for j in [a, b, c] {
+        db.create_job(j, u, "default", T0).await.unwrap();
+    }
+    db.update_job(b, "running", None, None, T0).await.unwrap();
+    db.update_job(c, "succeeded", Some(b"r"), None, T0).await.unwrap();
+    let mut d = db.queue_depths().await.unwrap();
+    d.sort();
+    assert_eq!(
+        d,
+        vec![("jobs", "pending".to_owned(), 1), ("jobs", "running".to_owned(), 1)],
+        "finished jobs do not count"
+    );
 }
 
 async fn leases_have_one_holder(db: &Db) {

@@ -303,9 +303,9 @@ pub struct AuditQuery {
     pub outcome: Option<String>,
     /// Exact target (a user id, an email, `model:<id>`…).
     pub target: Option<String>,
-    /// Records at or after this instant (RFC 3339).
+    /// Records at or after this instant (RFC 3339 or `YYYY-MM-DD`, UTC).
     pub from: Option<String>,
-    /// Records before this instant (RFC 3339).
+    /// Records before this instant (RFC 3339 or `YYYY-MM-DD`, UTC).
     pub to: Option<String>,
     pub limit: Option<u32>,
     pub cursor: Option<String>,
@@ -352,23 +352,13 @@ impl From<AuditRecord> for AuditView {
     }
 }
 
-/// An RFC 3339 instant from a query parameter; anything else is 400 `invalid_request`.
-fn instant(v: Option<&str>) -> ApiResult<Option<Timestamp>> {
-    v.filter(|s| !s.is_empty())
-        .map(|s| {
-            chrono::DateTime::parse_from_rfc3339(s)
-                .map(|d| Timestamp::from_millis(d.timestamp_millis()))
-                .map_err(|_| ApiError::code(ErrorCode::InvalidRequest))
-        })
-        .transpose()
-}
-
 fn range(from: Option<&str>, to: Option<&str>) -> ApiResult<(Option<Timestamp>, Option<Timestamp>)> {
-    let (f, t) = (instant(from)?, instant(to)?);
+    let at = |name, v: Option<&str>| v.filter(|v| !v.is_empty()).map(|v| super::parse_time(name, v)).transpose();
+    let (f, t) = (at("from", from)?, at("to", to)?);
     if let (Some(f), Some(t)) = (f, t)
         && f > t
     {
-        return Err(ApiError::code(ErrorCode::InvalidRequest));
+        return Err(ApiError::new(ErrorCode::InvalidRequest, "from must not be after to".to_owned()));
     }
     Ok((f, t))
 }
@@ -401,9 +391,9 @@ async fn list_audit(
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct AuditExportQuery {
-    /// Records at or after this instant (RFC 3339).
+    /// Records at or after this instant (RFC 3339 or `YYYY-MM-DD`, UTC).
     pub from: Option<String>,
-    /// Records before this instant (RFC 3339).
+    /// Records before this instant (RFC 3339 or `YYYY-MM-DD`, UTC).
     pub to: Option<String>,
 }
 

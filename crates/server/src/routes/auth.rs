@@ -52,28 +52,22 @@ fn refresh_cookie(h: &HeaderMap) -> Option<String> {
     )
 }
 
-/// `Set-Cookie` for the refresh token: HttpOnly, SameSite=Strict, only sent to `/v1/auth`,
-/// Secure when the public URL is https. An empty value with Max-Age=0 clears it.
-fn set_cookie(s: &AppState, value: &str, max_age: u64) -> HeaderValue {
-    let secure = if s.config.public_url().starts_with("https://") { "; Secure" } else { "" };
-    HeaderValue::from_str(&format!(
-        "{REFRESH_COOKIE}={value}; Path=/v1/auth; HttpOnly; SameSite=Strict; Max-Age={max_age}{secure}"
-    ))
-    .unwrap_or_else(|_| HeaderValue::from_static("rampart_refresh=; Path=/v1/auth; Max-Age=0"))
-}
-
-fn signed_in_cookie(s: &AppState, on: bool, max_age: u64) -> HeaderValue {
-    let secure = if s.config.public_url().starts_with("https://") { "; Secure" } else { "" };
-    let (v, age) = if on { ("1", max_age) } else { ("", 0) };
-    HeaderValue::from_str(&format!("{SIGNED_IN_COOKIE}={v}; Path=/; SameSite=Strict; Max-Age={age}{secure}"))
-        .unwrap_or_else(|_| HeaderValue::from_static("rampart_signed_in=; Path=/; Max-Age=0"))
-}
-
-/// Both cookies set (a sign-in) or cleared.
+/// Sets both cookies (a sign-in: `refresh` is its token) or clears them (`None`). The refresh
+/// token: HttpOnly, SameSite=Strict, sent to `/v1/auth` only; the readable flag: path `/`.
+/// Both Secure when the public URL is https.
 fn cookies(s: &AppState, h: &mut HeaderMap, refresh: Option<&str>) {
-    let ttl = s.config.auth.refresh_token_ttl.0.as_secs();
-    h.append(SET_COOKIE, set_cookie(s, refresh.unwrap_or(""), if refresh.is_some() { ttl } else { 0 }));
-    h.append(SET_COOKIE, signed_in_cookie(s, refresh.is_some(), ttl));
+    let secure = if s.config.public_url().starts_with("https://") { "; Secure" } else { "" };
+    let age = refresh.map_or(0, |_| s.config.auth.refresh_token_ttl.0.as_secs());
+    let (token, flag) = refresh.map_or(("", ""), |t| (t, "1"));
+    for c in [
+        format!("{REFRESH_COOKIE}={token}; Path=/v1/auth; HttpOnly; SameSite=Strict; Max-Age={age}{secure}"),
+        format!("{SIGNED_IN_COOKIE}={flag}; Path=/; SameSite=Strict; Max-Age={age}{secure}"),
+    ] {
+        // Tokens are URL-safe text; a value that were not would be left out, not sent broken.
+        if let Ok(v) = HeaderValue::from_str(&c) {
+            h.append(SET_COOKIE, v);
+        }
+    }
 }
 
 /// Tokens as the answer: in cookie mode the refresh token goes into the cookie and leaves the

@@ -11,7 +11,7 @@ use crate::state::AppState;
 use axum::extract::State;
 use axum::http::StatusCode;
 use rampart_core::error::ErrorBody;
-use rampart_core::{ErrorCode, Principal, Timestamp};
+use rampart_core::{ErrorCode, Principal};
 use rampart_identity::RequestMeta;
 use serde_json::Value;
 use utoipa_axum::router::OpenApiRouter;
@@ -39,10 +39,6 @@ impl From<CatalogError> for ApiError {
     }
 }
 
-fn now() -> Timestamp {
-    Timestamp::from_millis(chrono::Utc::now().timestamp_millis())
-}
-
 fn target(kind: Kind, id: &str) -> String {
     match kind {
         Kind::Model => format!("model:{id}"),
@@ -57,7 +53,7 @@ async fn create(
     kind: Kind,
     body: Value,
 ) -> ApiResult<(StatusCode, axum::Json<Value>)> {
-    let v = s.assistants.create(kind, body, &a.email, now()).await?;
+    let v = s.assistants.create(kind, body, &a.email, s.identity.now()).await?;
     s.catalog_changed().await;
     let id = v["id"].as_str().unwrap_or_default().to_owned();
     super::audit(s, m, a, if kind == Kind::Model { "model.create" } else { "assistant.create" }, &target(kind, &id))
@@ -73,7 +69,7 @@ async fn replace(
     id: &str,
     body: Value,
 ) -> ApiResult<axum::Json<Value>> {
-    let v = s.assistants.replace(kind, id, body, &a.email, now()).await?;
+    let v = s.assistants.replace(kind, id, body, &a.email, s.identity.now()).await?;
     s.catalog_changed().await;
     super::audit(s, m, a, if kind == Kind::Model { "model.update" } else { "assistant.update" }, &target(kind, id))
         .await;

@@ -9,7 +9,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use rampart_chat::service::{FeedbackRequest, FeedbackView, SessionDetail, SessionSummary};
 use rampart_core::error::ErrorBody;
-use rampart_core::{ErrorCode, FeedbackId, PageRequest, Principal, Scope, SessionId, Timestamp, UserId};
+use rampart_core::{ErrorCode, FeedbackId, PageRequest, Principal, Scope, SessionId, UserId};
 use rampart_storage::repo::chat::Owner;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -241,16 +241,6 @@ pub struct FeedbackRange {
     pub cursor: Option<String>,
 }
 
-fn parse_time(name: &str, v: &str) -> ApiResult<Timestamp> {
-    let bad = || ApiError::new(ErrorCode::InvalidRequest, format!("{name} must be an RFC 3339 time or YYYY-MM-DD"));
-    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(v) {
-        return Ok(Timestamp::from_millis(t.timestamp_millis()));
-    }
-    let d = chrono::NaiveDate::parse_from_str(v, "%Y-%m-%d").map_err(|_| bad())?;
-    let t = d.and_hms_opt(0, 0, 0).ok_or_else(bad)?.and_utc();
-    Ok(Timestamp::from_millis(t.timestamp_millis()))
-}
-
 /// All feedback in a date range of at most 730 days (administrators).
 #[utoipa::path(get, path = "/v1/admin/feedback", tag = "chat", params(FeedbackRange),
     responses((status = 200, body = PageView<FeedbackView>), (status = 400, body = ErrorBody)), security(("bearer" = [])))]
@@ -262,11 +252,11 @@ async fn admin_feedback(
     let page = PageRequest { limit: q.limit, cursor: q.cursor };
     page.validate().map_err(ApiError::code)?;
     let to = match &q.to {
-        Some(v) => parse_time("to", v)?,
+        Some(v) => super::parse_time("to", v)?,
         None => s.identity.now(),
     };
     let from = match &q.from {
-        Some(v) => parse_time("from", v)?,
+        Some(v) => super::parse_time("from", v)?,
         None => to.minus(std::time::Duration::from_secs(30 * 86400)),
     };
     Ok(axum::Json(page_of(s.chat.feedback_between(from, to, &page).await?)))

@@ -13,8 +13,9 @@ pub mod openai;
 pub mod realtime;
 pub mod views;
 
+use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
-use rampart_core::{Principal, Timestamp};
+use rampart_core::{ErrorCode, Principal, Timestamp};
 use rampart_identity::RequestMeta;
 use rampart_storage::repo::audit::AuditEntry;
 
@@ -30,7 +31,19 @@ pub(crate) async fn audit(s: &AppState, m: &RequestMeta, a: &Principal, action: 
         request_id: m.request_id.clone(),
         detail: None,
     };
-    if let Err(err) = s.db.audit(&e, Timestamp::from_millis(chrono::Utc::now().timestamp_millis())).await {
+    if let Err(err) = s.db.audit(&e, s.identity.now()).await {
         tracing::error!(action, error = %err, "failed to write audit entry");
     }
+}
+
+/// A time in a query parameter: RFC 3339, or `YYYY-MM-DD` (midnight UTC); else 400
+/// `invalid_request` naming the parameter.
+pub(crate) fn parse_time(name: &str, v: &str) -> ApiResult<Timestamp> {
+    let bad = || ApiError::new(ErrorCode::InvalidRequest, format!("{name} must be an RFC 3339 time or YYYY-MM-DD"));
+    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(v) {
+        return Ok(Timestamp::from_millis(t.timestamp_millis()));
+    }
+    let d = chrono::NaiveDate::parse_from_str(v, "%Y-%m-%d").map_err(|_| bad())?;
+    let t = d.and_hms_opt(0, 0, 0).ok_or_else(bad)?.and_utc();
+    Ok(Timestamp::from_millis(t.timestamp_millis()))
 }

@@ -12,11 +12,7 @@ async fn raw(s: &TestServer, method: &str, path: &str, ctype: Option<&str>, body
     if let Some(a) = auth {
         r = r.bearer_auth(a);
     }
-    let resp = r.send().await.unwrap();
-    let status = resp.status();
-    let headers = resp.headers().clone();
-    let body = resp.json().await.unwrap_or(serde_json::Value::Null);
-    Resp { status, headers, body }
+    Resp::read(r.send().await.unwrap()).await
 }
 
 #[tokio::test]

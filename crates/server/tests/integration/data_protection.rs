@@ -51,20 +51,8 @@ async fn plant(s: &TestServer, up: &FakeOpenAi) -> Planted {
     let kb = crate::knowledge::create_kb(s, &t, "notes", &[]).await;
     assert_eq!(crate::knowledge::upload(s, &t, &kb, &[("n.txt", DOCUMENT.as_bytes())]).await.status(), 202);
     crate::knowledge::ingested(s, &t, &kb).await;
-    let job = s
-        .post("/v1/jobs", Some(&t), json!({"model": "via-up", "messages": [{"role": "user", "content": "hi"}]}))
-        .await
-        .expect(202)
-        .body["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    for _ in 0..100 {
-        if s.get(&format!("/v1/jobs/{job}"), Some(&t)).await.body["status"] == "succeeded" {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
+    let job = crate::openai::start_job(s, &t, "via-up", "hi").await;
+    crate::openai::wait_job(s, &t, &job).await;
     Planted {
         user_token: t,
         user_email: email.into(),

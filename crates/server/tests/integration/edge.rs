@@ -11,11 +11,7 @@ async fn raw_get(s: &TestServer, path: &str, headers: &[(&str, &str)]) -> Resp {
     for (k, v) in headers {
         r = r.header(*k, *v);
     }
-    let resp = r.send().await.unwrap();
-    let status = resp.status();
-    let headers = resp.headers().clone();
-    let body = resp.json().await.unwrap_or(serde_json::Value::Null);
-    Resp { status, headers, body }
+    Resp::read(r.send().await.unwrap()).await
 }
 
 #[tokio::test]

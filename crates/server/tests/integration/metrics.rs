@@ -16,6 +16,19 @@ async fn scrape(s: &TestServer, admin: &str) -> String {
     r.body.as_str().unwrap().to_owned()
 }
 
+/// Scrapes until `name` reads `want` (for up to 2 s); the last value read.
+async fn wait_for(s: &TestServer, admin: &str, name: &str, want: f64) -> Option<f64> {
+    let mut seen = None;
+    for _ in 0..40 {
+        seen = sample(&scrape(s, admin).await, name);
+        if seen == Some(want) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    seen
+}
+
 #[tokio::test]
 async fn metrics_are_for_administrators_and_count_requests_refusals_and_models() {
     let up = FakeOpenAi::start(Knobs { reply: "one two three".into(), ..Default::default() }).await;
@@ -36,6 +49,10 @@ async fn metrics_are_for_administrators_and_count_requests_refusals_and_models()
     s.get("/v1/me", Some(&t)).await.expect(200);
     s.get("/v1/me", Some(&t)).await.expect(200);
     s.get("/v1/sessions/not-a-session", Some(&t)).await;
+    // Invented methods do not become label values.
+    for m in ["FOO", "BAR"] {
+        s.req(reqwest::Method::from_bytes(m.as_bytes()).unwrap(), "/v1/me", Some(&t), None).await.expect(405);
+    }
     s.get("/v1/search?q=1%27%20OR%20%271%27%3D%271", Some(&t)).await.expect_error(403, "waf_blocked");
     let r = s
         .post(
@@ -55,6 +72,12 @@ async fn metrics_are_for_administrators_and_count_requests_refusals_and_models()
     );
     // Routes are templates, never raw paths (bounded labels, no ids).
     assert!(!m.contains("not-a-session"), "{m}");
+    assert_eq!(
+        sample(&m, r#"rampart_http_requests_total{route="/v1/me",method="other",status="405"}"#),
+        Some(2.0),
+        "{m}"
+    );
+    assert!(!m.contains("FOO") && !m.contains("BAR"), "{m}");
     assert!(m.contains(r#"rampart_http_request_duration_seconds_bucket{le="#), "{m}");
     assert!(
         sample(&m, r#"rampart_http_request_duration_seconds_count{route="/v1/me",method="GET"}"#) == Some(2.0),
@@ -107,15 +130,7 @@ async fn metrics_are_for_administrators_and_count_requests_refusals_and_models()
             .await
             .unwrap()
     });
-    let mut seen = None;
-    for _ in 0..40 {
-        tokio::time::sleep(Duration::from_millis(50)).await;
-        seen = sample(&scrape(&s, &admin).await, "rampart_generations_in_flight");
-        if seen == Some(1.0) {
-            break;
-        }
-    }
-    assert_eq!(seen, Some(1.0));
+    assert_eq!(wait_for(&s, &admin, "rampart_generations_in_flight", 1.0).await, Some(1.0));
     slow.await.unwrap();
     assert_eq!(sample(&scrape(&s, &admin).await, "rampart_generations_in_flight"), Some(0.0));
 }
@@ -127,24 +142,9 @@ async fn websocket_connections_are_counted_while_open() {
     s.user("w@example.com", &[]).await;
     let t = s.token("w@example.com").await;
     let ws = crate::realtime::connect(&s, &t).await;
-    let mut n = None;
-    for _ in 0..40 {
-        n = sample(&scrape(&s, &admin).await, "rampart_websocket_connections");
-        if n == Some(1.0) {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    assert_eq!(n, Some(1.0));
+    assert_eq!(wait_for(&s, &admin, "rampart_websocket_connections", 1.0).await, Some(1.0));
     drop(ws);
-    for _ in 0..40 {
-        n = sample(&scrape(&s, &admin).await, "rampart_websocket_connections");
-        if n == Some(0.0) {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    assert_eq!(n, Some(0.0));
+    assert_eq!(wait_for(&s, &admin, "rampart_websocket_connections", 0.0).await, Some(0.0));
 }
 
 #[tokio::test]

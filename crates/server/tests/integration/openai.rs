@@ -282,7 +282,14 @@ async fn the_official_openai_python_sdk_works_unchanged() {
 }
 
 /// Polls a job until it is no longer pending or running.
-async fn wait_job(s: &TestServer, auth: &str, id: &str) -> Value {
+/// Starts a job with one user message; its id.
+pub(crate) async fn start_job(s: &TestServer, auth: &str, model: &str, text: &str) -> String {
+    let r = s.post("/v1/jobs", Some(auth), json!({"model": model, "messages": [{"role": "user", "content": text}]}));
+    r.await.expect(202).body["id"].as_str().unwrap().to_owned()
+}
+
+/// Polls a job until it has finished; its view.
+pub(crate) async fn wait_job(s: &TestServer, auth: &str, id: &str) -> Value {
     for _ in 0..500 {
         let j = s.get(&format!("/v1/jobs/{id}"), Some(auth)).await.expect(200).body;
         if j["status"] != "pending" && j["status"] != "running" {
@@ -334,14 +341,7 @@ async fn jobs_return_at_once_and_only_their_owner_reads_the_result() {
         .expect_error(404, "not_found");
     // A failing upstream: the job fails with a generic message.
     up.set_knobs(Knobs { fail_first: 1000, fail_status: 400, ..knobs("x") });
-    let id = s
-        .post("/v1/jobs", Some(&t), json!({"model": "default", "messages": [{"role": "user", "content": "x"}]}))
-        .await
-        .expect(202)
-        .body["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let id = start_job(&s, &t, "default", "x").await;
     let j = wait_job(&s, &t, &id).await;
     assert_eq!(j["status"], "failed");
     assert_eq!(j["error"], "The model provider failed. Try again later.");

@@ -29,20 +29,8 @@ async fn expired_sessions_jobs_and_audit_records_are_swept_and_the_rest_kept() {
         .execute(s.state.db.pool())
         .await
         .unwrap();
-    let job = s
-        .post("/v1/jobs", Some(&t), json!({"model": "default", "messages": [{"role": "user", "content": "hi"}]}))
-        .await
-        .expect(202)
-        .body["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    for _ in 0..100 {
-        if s.get(&format!("/v1/jobs/{job}"), Some(&t)).await.body["status"] == "succeeded" {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    let job = crate::openai::start_job(&s, &t, "default", "hi").await;
+    assert_eq!(crate::openai::wait_job(&s, &t, &job).await["status"], "succeeded");
 
     let done = rampart_server::retention::sweep_once(&s.state, later(Duration::ZERO)).await.unwrap();
     let n = |k: &str| done.iter().find(|(x, _)| *x == k).map(|(_, n)| *n);

@@ -12,6 +12,7 @@ pub mod knowledge;
 pub mod meta;
 pub mod mfa;
 pub mod oauth;
+pub mod queues;
 pub mod retention;
 pub mod sealed;
 pub mod signing_keys;

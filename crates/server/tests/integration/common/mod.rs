@@ -37,6 +37,19 @@ pub struct Resp {
 }
 
 impl Resp {
+    /// Status, headers and body (JSON; other text as a string; nothing as null).
+    pub async fn read(resp: reqwest::Response) -> Resp {
+        let status = resp.status();
+        let headers = resp.headers().clone();
+        let bytes = resp.bytes().await.unwrap();
+        let body = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into()))
+        };
+        Resp { status, headers, body }
+    }
+
     pub fn code(&self) -> &str {
         self.body["code"].as_str().unwrap_or("")
     }
@@ -137,16 +150,7 @@ impl TestServer {
         if let Some(b) = body {
             r = r.json(&b);
         }
-        let resp = r.send().await.unwrap();
-        let status = resp.status();
-        let headers = resp.headers().clone();
-        let bytes = resp.bytes().await.unwrap();
-        let body = if bytes.is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_slice(&bytes).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into()))
-        };
-        Resp { status, headers, body }
+        Resp::read(r.send().await.unwrap()).await
     }
 
     pub async fn get(&self, path: &str, auth: Option<&str>) -> Resp {
