@@ -25,6 +25,12 @@ export function useTokens(s: TokenSource | null): void {
   source = s;
 }
 
+/** The sign-in's access token and refresh, for transports other than `fetch` (uploads). */
+export const tokens = {
+  get: (): string | null => source?.token() ?? null,
+  refresh: (): Promise<boolean> => source?.refresh() ?? Promise.resolve(false),
+};
+
 export interface RequestOptions {
   /** Do not attach the access token (sign-in endpoints). */
   anonymous?: boolean;

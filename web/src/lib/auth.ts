@@ -3,10 +3,10 @@
 // request carries `X-Rampart-Session: cookie`, and then leaves the token out of the body).
 // A reload restores the sign-in with one refresh; the access token is renewed before it expires.
 
-import { writable, get as read } from 'svelte/store';
+import { writable } from 'svelte/store';
 import { ApiError, get, post, useTokens, type TokenSource } from './api';
 
-export const COOKIE_MODE = { 'x-rampart-session': 'cookie' };
+const COOKIE_MODE = { 'x-rampart-session': 'cookie' };
 
 import type { components } from '../api/schema';
 
@@ -138,7 +138,3 @@ export async function logoutEverywhere(): Promise<void> {
 export type AuthStatus = Schemas['AuthStatus'];
 
 export const authStatus = () => get<AuthStatus>('/v1/auth/status', { anonymous: true });
-
-export function currentUser(): Me | null {
-  return read(me);
-}

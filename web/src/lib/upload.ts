@@ -1,14 +1,9 @@
 // Uploads with progress. `fetch` cannot report upload progress, so this one request uses
-// XMLHttpRequest, with the same bearer token and error shape as the rest of the API client.
+// XMLHttpRequest, with the same bearer token, silent refresh and error shape as the API client.
 
-import { ApiError } from './api';
+import { ApiError, tokens } from './api';
 
-export function uploadFiles(
-  url: string,
-  files: File[],
-  token: string | null,
-  onProgress: (fraction: number) => void,
-): Promise<unknown> {
+function send(url: string, files: File[], token: string | null, onProgress: (fraction: number) => void): Promise<unknown> {
   const form = new FormData();
   for (const f of files) form.append('file', f, f.name);
   return new Promise((resolve, reject) => {
@@ -29,4 +24,16 @@ export function uploadFiles(
     };
     x.send(form);
   });
+}
+
+/** Uploads `files` as multipart `file` parts; on 401, one silent refresh and one retry. */
+export async function uploadFiles(url: string, files: File[], onProgress: (fraction: number) => void): Promise<unknown> {
+  try {
+    return await send(url, files, tokens.get(), onProgress);
+  } catch (e) {
+    if (e instanceof ApiError && e.status === 401 && (await tokens.refresh())) {
+      return send(url, files, tokens.get(), onProgress);
+    }
+    throw e;
+  }
 }

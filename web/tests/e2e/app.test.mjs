@@ -165,24 +165,29 @@ test('bootstrap, MFA, chat with citations, feedback, and another user sees nothi
   await page.getByRole('button', { name: 'I have saved them' }).click();
   await page.waitForURL('**/chat');
 
-  // A knowledge base for the rag assistant, made through the API by a second administrator.
+  // A second administrator, for checks through the API.
   execFileSync(BIN, ['user', 'add', '--email', 'kb@example.com', '--group', 'admin', '--password-stdin'], {
     input: PASSWORD,
     env: { ...clean(process.env), RAMPART_CONFIG: conf, RAMPART_DATA_DIR: dataDir },
   });
-  const kbLogin = await api('POST', '/v1/auth/login', null, { username: 'kb@example.com', password: PASSWORD });
-  const kbToken = kbLogin.body.accessToken;
-  const kb = await api('POST', '/v1/knowledge-bases', kbToken, { name: 'handbook', readGroups: ['admin'] });
-  assert.equal(kb.status, 201);
-  const form = new FormData();
-  form.append('file', new Blob(['# Leave\n\nStaff get 25 days of annual leave each year. Unused days expire in March.']), 'leave.md');
-  const up = await fetch(`${base}/v1/knowledge-bases/${kb.body.id}/documents`, { method: 'POST', headers: { authorization: `Bearer ${kbToken}` }, body: form });
-  assert.equal(up.status, 202);
-  for (let i = 0; i < 100; i++) {
-    const v = await api('GET', `/v1/knowledge-bases/${kb.body.id}`, kbToken);
-    if (v.body.counts.pending === 0) break;
-    await new Promise((ok) => setTimeout(ok, 100));
-  }
+  const kbToken = (await api('POST', '/v1/auth/login', null, { username: 'kb@example.com', password: PASSWORD })).body.accessToken;
+
+  // The knowledge base of the rag assistant, made in the app: a document dropped on the page
+  // uploads (with progress) and is ingested.
+  await page.getByRole('link', { name: 'Knowledge' }).click();
+  await page.getByLabel('Name').fill('handbook');
+  await page.getByLabel('Groups who may read it (comma-separated)').fill('admin');
+  await page.getByRole('button', { name: 'Create' }).click();
+  await page.getByRole('heading', { name: 'handbook' }).waitFor();
+  const dropped = await page.evaluateHandle(() => {
+    const dt = new DataTransfer();
+    dt.items.add(new File(['# Leave\n\nStaff get 25 days of annual leave each year. Unused days expire in March.'], 'leave.md'));
+    return dt;
+  });
+  await page.getByRole('region', { name: 'Upload documents' }).dispatchEvent('drop', { dataTransfer: dropped });
+  await page.getByRole('cell', { name: 'leave.md', exact: true }).waitFor();
+  await page.getByRole('cell', { name: 'ready', exact: true }).waitFor({ timeout: 15_000 });
+  await page.getByRole('link', { name: 'Chat' }).click();
 
   // Chat: the answer streams in, with a citation that opens its excerpt.
   await page.getByLabel('Message').fill('How much annual leave do staff get?');

@@ -39,9 +39,4 @@ describe('renderMarkdown', () => {
   it('clamps markers to the text and keeps them in order', () => {
     expect(withMarkers('ab', [{ position: 99, number: 1 }, { position: -3, number: 2 }])).toBe('\u2063cite2\u2063ab\u2063cite1\u2063');
   });
-
-  it('cannot be tricked into markup through the citation number', () => {
-    const html = renderMarkdown('x', [{ position: 1, number: Number('1') }]);
-    expect(html).toContain('data-cite="1"');
-  });
 });
