@@ -53,9 +53,6 @@ REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 log() { printf '[chat-load] %s\n' "$*" >&2; }
 die() { log "error: $*"; exit 1; }
 
-for v in CONNECTIONS THREADS DURATION ROUNDS WARMUP TTFT_REQUESTS TTFT_WARMUP PIP_TIMEOUT LITELLM_STARTUP_TIMEOUT BUILD_TIMEOUT STARTUP_TIMEOUT; do
-    [[ "${!v}" =~ ^[0-9]+$ ]] || die "$v must be a whole number, got '${!v}'"
-done
 ((DURATION > 0 && ROUNDS > 0 && CONNECTIONS >= THREADS && THREADS > 0 && TTFT_REQUESTS > 0)) \
     || die "bad DURATION/ROUNDS/CONNECTIONS/THREADS/TTFT_REQUESTS"
 command -v curl >/dev/null || die "curl is required"
@@ -77,6 +74,7 @@ command -v wrk >/dev/null || die "wrk is still missing"
 # --- temporary state and clean-up ------------------------------------------------------
 # shellcheck source=lib.sh
 source "$REPO_ROOT/bench/lib.sh"
+whole_numbers CONNECTIONS THREADS DURATION ROUNDS WARMUP TTFT_REQUESTS TTFT_WARMUP PIP_TIMEOUT LITELLM_STARTUP_TIMEOUT BUILD_TIMEOUT STARTUP_TIMEOUT
 # shellcheck source=chat-lib.sh
 source "$REPO_ROOT/bench/chat-lib.sh"
 LITELLM_PID=""

@@ -28,14 +28,12 @@ export RAMPART_AUTH__ARGON2__PARALLELISM="${RAMPART_AUTH__ARGON2__PARALLELISM:-1
 
 log() { printf '[edge-load] %s\n' "$*" >&2; }
 die() { log "error: $*"; exit 1; }
-for v in CONNECTIONS THREADS DURATION ROUNDS WARMUP; do
-    [[ "${!v}" =~ ^[0-9]+$ ]] || die "$v must be a whole number, got '${!v}'"
-done
 command -v curl >/dev/null || die "curl is required"
 command -v wrk >/dev/null || die "wrk is required (bench/auth-load.sh installs it)"
 
 # shellcheck source=lib.sh
 source "$REPO_ROOT/bench/lib.sh"
+whole_numbers CONNECTIONS THREADS DURATION ROUNDS WARMUP
 # shellcheck source=chat-lib.sh
 source "$REPO_ROOT/bench/chat-lib.sh"
 bench_tmp edge

@@ -23,15 +23,13 @@ REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 log() { printf '[idle-rss] %s\n' "$*" >&2; }
 die() { log "error: $*"; exit 1; }
 
-for v in RUNS IDLE_SECS STARTUP_TIMEOUT BUILD_TIMEOUT; do
-    [[ "${!v}" =~ ^[0-9]+$ ]] || die "$v must be a whole number, got '${!v}'"
-done
 ((RUNS > 0)) || die "RUNS must be at least 1"
 command -v curl >/dev/null || die "curl is required"
 [[ -r /proc/self/status ]] || die "/proc is required (Linux)"
 
 # shellcheck source=lib.sh
 source "$REPO_ROOT/bench/lib.sh"
+whole_numbers RUNS IDLE_SECS STARTUP_TIMEOUT BUILD_TIMEOUT
 stop_server() {
     if [[ -n "$SERVER_PID" ]]; then stop_pid "$SERVER_PID" 25; fi
     SERVER_PID=""

@@ -31,14 +31,12 @@ if [[ -n "${EMBED_URL:-}" ]]; then SEARCH="${SEARCH:-lexical,semantic,hybrid}"; 
 log() { printf '[kb-load] %s\n' "$*" >&2; }
 die() { log "error: $*"; exit 1; }
 
-for v in COPIES BATCH BUILD_TIMEOUT STARTUP_TIMEOUT; do
-    [[ "${!v}" =~ ^[0-9]+$ ]] || die "$v must be a whole number, got '${!v}'"
-done
 [[ -f "$DATA/corpus.jsonl" ]] || die "no BEIR corpus at $DATA (set DATA)"
 command -v curl >/dev/null || die "curl is required"
 
 # shellcheck source=lib.sh
 source "$REPO_ROOT/bench/lib.sh"
+whole_numbers COPIES BATCH BUILD_TIMEOUT STARTUP_TIMEOUT
 # shellcheck source=chat-lib.sh
 source "$REPO_ROOT/bench/chat-lib.sh"
 bench_tmp kb

@@ -14,6 +14,14 @@ export RAMPART_EDGE__API_KEY_BURST="${RAMPART_EDGE__API_KEY_BURST:-1000000000}"
 export RAMPART_EDGE__USER_RATE="${RAMPART_EDGE__USER_RATE:-1000000000}"
 export RAMPART_EDGE__USER_BURST="${RAMPART_EDGE__USER_BURST:-1000000000}"
 
+# whole_numbers VAR...: stops with a clear message unless each named setting is a whole number.
+whole_numbers() {
+    local v
+    for v in "$@"; do
+        [[ "${!v}" =~ ^[0-9]+$ ]] || die "$v must be a whole number, got '${!v}'"
+    done
+}
+
 # pid seconds: SIGTERM, then SIGKILL after the grace period.
 stop_pid() {
     kill -0 "$1" 2>/dev/null || return 0

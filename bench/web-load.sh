@@ -15,12 +15,10 @@ REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 
 log() { printf '[web-load] %s\n' "$*" >&2; }
 die() { log "error: $*"; exit 1; }
-for v in MESSAGES USERS RUNS; do
-    [[ "${!v}" =~ ^[0-9]+$ ]] || die "$v must be a whole number, got '${!v}'"
-done
 
 # shellcheck source=lib.sh
 source "$REPO_ROOT/bench/lib.sh"
+whole_numbers MESSAGES USERS RUNS
 bench_tmp web
 
 make -C "$REPO_ROOT" --no-print-directory web chromium >&2

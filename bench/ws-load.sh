@@ -43,9 +43,6 @@ REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 log() { printf '[ws-load] %s\n' "$*" >&2; }
 die() { log "error: $*"; exit 1; }
 
-for v in CONNS PER_USER CONNECT_PARALLEL WS_TIMEOUT PAUSE_MS BUILD_TIMEOUT STARTUP_TIMEOUT; do
-    [[ "${!v}" =~ ^[0-9]+$ ]] || die "$v must be a whole number, got '${!v}'"
-done
 ((CONNS > 0 && PER_USER > 0)) || die "CONNS and PER_USER must be > 0"
 USERS="${USERS:-$(((CONNS + PER_USER - 1) / PER_USER))}"
 [[ "$USERS" =~ ^[0-9]+$ ]] && ((USERS > 0)) || die "USERS must be a whole number > 0"
@@ -64,6 +61,7 @@ fi
 
 # shellcheck source=lib.sh
 source "$REPO_ROOT/bench/lib.sh"
+whole_numbers CONNS PER_USER CONNECT_PARALLEL WS_TIMEOUT PAUSE_MS BUILD_TIMEOUT STARTUP_TIMEOUT
 # shellcheck source=chat-lib.sh
 source "$REPO_ROOT/bench/chat-lib.sh"
 SAMPLER_PID=""

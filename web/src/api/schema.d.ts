@@ -2437,14 +2437,14 @@ export interface operations {
                 action?: string;
                 actorId?: components["schemas"]["UserId"];
                 cursor?: string;
-                /** @description Records at or after this instant (RFC 3339). */
+                /** @description Records at or after this instant (RFC 3339 or `YYYY-MM-DD`, UTC). */
                 from?: string;
                 limit?: number;
                 /** @description `success`, `failure`, `denied`, `locked`, `challenge`. */
                 outcome?: string;
                 /** @description Exact target (a user id, an email, `model:<id>`…). */
                 target?: string;
-                /** @description Records before this instant (RFC 3339). */
+                /** @description Records before this instant (RFC 3339 or `YYYY-MM-DD`, UTC). */
                 to?: string;
             };
             header?: never;
@@ -2474,9 +2474,9 @@ export interface operations {
     export_audit: {
         parameters: {
             query?: {
-                /** @description Records at or after this instant (RFC 3339). */
+                /** @description Records at or after this instant (RFC 3339 or `YYYY-MM-DD`, UTC). */
                 from?: string;
-                /** @description Records before this instant (RFC 3339). */
+                /** @description Records before this instant (RFC 3339 or `YYYY-MM-DD`, UTC). */
                 to?: string;
             };
             header?: never;
