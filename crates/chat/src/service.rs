@@ -98,7 +98,12 @@ pub struct SessionDetail {
     pub title: String,
     pub date_modified: i64,
     pub user_id: UserId,
+    /// Oldest first: the whole history, or with `limit` the newest `limit` messages (before
+    /// `cursor`).
     pub history: Vec<HistoryMessage>,
+    /// With `limit`, when earlier messages exist: the `cursor` that reads the page before.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub earlier_cursor: Option<String>,
 }
 
 /// `POST /v1/feedback` (GAIA's payload, snake_case as in seed 002).
@@ -266,10 +271,50 @@ impl ChatService {
         Ok(Page { items, next_cursor: p.next_cursor })
     }
 
+    /// Whether the session exists for `owner` (`NotFound` otherwise), without reading its history.
+    pub async fn check_session(&self, owner: Owner, sid: SessionId) -> Result<()> {
+        self.db.session(owner, sid).await?.map(|_| ()).ok_or(ChatError::NotFound)
+    }
+
     pub async fn get_session(&self, owner: Owner, sid: SessionId) -> Result<SessionDetail> {
+        self.get_session_page(owner, sid, None).await
+    }
+
+    /// A session with a page of its history: `page` = None reads all of it; otherwise the
+    /// newest `limit` messages before `cursor` (a previous answer's `earlierCursor`). Only
+    /// the messages of the page are read and decrypted.
+    pub async fn get_session_page(
+        &self,
+        owner: Owner,
+        sid: SessionId,
+        page: Option<&PageRequest>,
+    ) -> Result<SessionDetail> {
         let s = self.db.session(owner, sid).await?.ok_or(ChatError::NotFound)?;
+        let (before, limit) = match page {
+            None => (None, None),
+            Some(p) => {
+                let before = match &p.cursor {
+                    None => None,
+                    Some(c) => Some(
+                        c.parse::<i64>()
+                            .ok()
+                            .filter(|n| *n > 0)
+                            .ok_or(ChatError::Storage(rampart_storage::StorageError::InvalidCursor))?,
+                    ),
+                };
+                (before, Some(p.limit()))
+            }
+        };
+        let mut records = self.db.session_messages_before(sid, before, limit.map_or(u32::MAX, |l| l + 1)).await?;
+        let mut earlier_cursor = None;
+        if let Some(l) = limit
+            && records.len() > l as usize
+        {
+            records.remove(0);
+            earlier_cursor = records.first().map(|m| m.seq.to_string());
+        }
         let mut history = Vec::new();
-        for m in self.db.session_messages(sid, u32::MAX).await? {
+        for m in records {
             let parts = match &m.sealed_parts {
                 Some(p) => Some(
                     serde_json::from_str(&self.open(&parts_aad(m.id), p)?)
@@ -297,6 +342,7 @@ impl ChatService {
             date_modified: s.updated_at.secs(),
             user_id: s.user_id,
             history,
+            earlier_cursor,
         })
     }
 

@@ -158,6 +158,16 @@ impl Db {
         Ok(())
     }
 
+    /// The database's size on disk in bytes (SQLite: the main file's pages; PostgreSQL:
+    /// `pg_database_size`), for the status page.
+    pub async fn database_bytes(&self) -> Result<i64, StorageError> {
+        let sql = match self.backend {
+            Backend::Sqlite => "SELECT page_count * page_size FROM pragma_page_count(), pragma_page_size()",
+            Backend::Postgres => "SELECT pg_database_size(current_database())",
+        };
+        Ok(sqlx::query_scalar(sql).fetch_one(&self.pool).await?)
+    }
+
     pub async fn close(&self) {
         self.pool.close().await;
         self.writer.close().await;

@@ -132,6 +132,8 @@ async fn knowledge_read_predicate_documents_and_chunks(db: &Db) {
     db.finish_document(doc.id, "ready", None, Some("markdown"), 2, T0).await.unwrap();
     let stats = db.kb_stats(a.id).await.unwrap();
     assert_eq!((stats.documents, stats.chunks, stats.pending, stats.failed), (1, 2, 0, 0));
+    assert_eq!(db.document_totals().await.unwrap(), (1, doc.size), "every knowledge base's documents");
+    assert!(db.database_bytes().await.unwrap() > 0);
     let ids: Vec<ChunkId> = chunks.iter().map(|c| c.id).collect();
     let got = db.chunks_in(&ids, &[a.id]).await.unwrap();
     assert_eq!(got.len(), 2);
@@ -807,6 +809,9 @@ async fn chat_sessions_messages_and_feedback(db: &Db) {
     assert_eq!(history[1].response_time_ms, Some(12));
     let tail = db.session_messages(s0, 1).await.unwrap();
     assert_eq!(tail.iter().map(|m| m.role.as_str()).collect::<Vec<_>>(), vec!["assistant"], "the last one only");
+    let before = db.session_messages_before(s0, Some(2), 100).await.unwrap();
+    assert_eq!(before.iter().map(|m| m.seq).collect::<Vec<_>>(), vec![1], "only those before seq 2");
+    assert!(db.session_messages_before(s0, Some(1), 100).await.unwrap().is_empty());
     // Most recently active first, paginated by keyset.
     let p1 = db.list_sessions(Owner::User(a), &PageRequest { limit: Some(2), cursor: None }).await.unwrap();
     assert_eq!(p1.items[0].id, s0, "the session with the newest message comes first");

@@ -460,6 +460,40 @@ pub struct StatusView {
     pub bus: bool,
     pub tls: bool,
     pub waf_mode: String,
+    pub storage: StorageView,
+}
+
+/// Where the data is and how much room is left.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct StorageView {
+    /// The database's size on disk (SQLite file pages; PostgreSQL `pg_database_size`).
+    pub database_bytes: i64,
+    /// Knowledge-base documents, and their bytes as uploaded.
+    pub documents: i64,
+    pub document_bytes: i64,
+    /// Everything under the data directory (the SQLite file, search indexes, keys).
+    pub data_dir_bytes: u64,
+    /// The file system holding the data directory.
+    pub disk_total_bytes: u64,
+    pub disk_available_bytes: u64,
+}
+
+/// The bytes of every file under `dir` (symbolic links not followed).
+fn dir_bytes(dir: &std::path::Path) -> u64 {
+    let mut total = 0;
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&d) else { continue };
+        for e in entries.flatten() {
+            match e.file_type() {
+                Ok(t) if t.is_dir() => stack.push(e.path()),
+                Ok(t) if t.is_file() => total += e.metadata().map(|m| m.len()).unwrap_or(0),
+                _ => {}
+            }
+        }
+    }
+    total
 }
 
 /// The status page: version, database, queues, this replica's load.
@@ -477,6 +511,19 @@ async fn status(State(s): State<AppState>, AdminUser(_): AdminUser) -> ApiResult
             .into_iter()
             .map(|(q, st, n)| QueueDepth { queue: q.into(), status: st, count: n })
             .collect();
+    let (documents, document_bytes) = s.db.document_totals().await.map_err(err)?;
+    let dir = s.config.server.data_dir.clone();
+    let (data_dir_bytes, disk) = tokio::task::spawn_blocking(move || (dir_bytes(&dir), fs4::statvfs(&dir).ok()))
+        .await
+        .map_err(|_| ApiError::code(ErrorCode::Internal))?;
+    let storage = StorageView {
+        database_bytes: s.db.database_bytes().await.map_err(err)?,
+        documents,
+        document_bytes,
+        data_dir_bytes,
+        disk_total_bytes: disk.as_ref().map_or(0, fs4::FsStats::total_space),
+        disk_available_bytes: disk.as_ref().map_or(0, fs4::FsStats::available_space),
+    };
     Ok(axum::Json(StatusView {
         version: env!("CARGO_PKG_VERSION").into(),
         database: s.db.backend().name().into(),
@@ -488,5 +535,6 @@ async fn status(State(s): State<AppState>, AdminUser(_): AdminUser) -> ApiResult
         bus: s.bus.is_some(),
         tls: s.config.tls.enabled(),
         waf_mode: s.config.edge.waf_mode.clone(),
+        storage,
     }))
 }

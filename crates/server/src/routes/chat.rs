@@ -90,16 +90,24 @@ async fn list_sessions(
     Ok(axum::Json(page_of(s.chat.list_sessions(Owner::User(p.user_id), &page).await?)))
 }
 
-/// One of the caller's sessions with its full history.
-#[utoipa::path(get, path = "/v1/sessions/{id}", tag = "chat", params(("id" = String, Path)),
-    responses((status = 200, body = SessionDetail), (status = 404, body = ErrorBody)), security(("bearer" = []), ("apiKey" = [])))]
+/// One of the caller's sessions with its history: all of it, or with `limit` the newest
+/// `limit` messages and an `earlierCursor` to read the page before (`cursor`).
+#[utoipa::path(get, path = "/v1/sessions/{id}", tag = "chat", params(("id" = String, Path), PageRequest),
+    responses((status = 200, body = SessionDetail), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)), security(("bearer" = []), ("apiKey" = [])))]
 async fn get_session(
     State(s): State<AppState>,
     AuthUser(p): AuthUser,
     Path(id): Path<SessionId>,
+    Query(page): Query<PageRequest>,
 ) -> ApiResult<axum::Json<SessionDetail>> {
     chat_user(&p)?;
-    Ok(axum::Json(s.chat.get_session(Owner::User(p.user_id), id).await?))
+    Ok(axum::Json(s.chat.get_session_page(Owner::User(p.user_id), id, history_page(&page)?).await?))
+}
+
+/// `None` (the whole history) when neither `limit` nor `cursor` is given.
+fn history_page(page: &PageRequest) -> ApiResult<Option<&PageRequest>> {
+    page.validate().map_err(ApiError::code)?;
+    Ok((page.limit.is_some() || page.cursor.is_some()).then_some(page))
 }
 
 /// Deletes one of the caller's sessions.
@@ -136,7 +144,7 @@ async fn stop_session(
     let stopped = s.stop_generations(p.user_id, Some(id)).await;
     if stopped == 0 {
         // Not running: answer like GET would (a session that is not yours is "not found").
-        s.chat.get_session(Owner::User(p.user_id), id).await?;
+        s.chat.check_session(Owner::User(p.user_id), id).await?;
     }
     Ok(axum::Json(Stopped { stopped }))
 }
@@ -180,15 +188,17 @@ async fn user_sessions(
     Ok(axum::Json(page_of(s.chat.list_sessions(Owner::User(user_id), &page).await?)))
 }
 
-/// One session of a given user, with its history (administrators).
-#[utoipa::path(get, path = "/v1/users/{user_id}/sessions/{session_id}", tag = "chat", params(("user_id" = String, Path), ("session_id" = String, Path)),
-    responses((status = 200, body = SessionDetail), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
+/// One session of a given user, with its history (administrators; `limit` and `cursor` as
+/// for `GET /v1/sessions/{id}`).
+#[utoipa::path(get, path = "/v1/users/{user_id}/sessions/{session_id}", tag = "chat", params(("user_id" = String, Path), ("session_id" = String, Path), PageRequest),
+    responses((status = 200, body = SessionDetail), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
 async fn user_session(
     State(s): State<AppState>,
     AdminUser(_): AdminUser,
     Path((user_id, session_id)): Path<(UserId, SessionId)>,
+    Query(page): Query<PageRequest>,
 ) -> ApiResult<axum::Json<SessionDetail>> {
-    Ok(axum::Json(s.chat.get_session(Owner::User(user_id), session_id).await?))
+    Ok(axum::Json(s.chat.get_session_page(Owner::User(user_id), session_id, history_page(&page)?).await?))
 }
 
 /// Rates an assistant message of one of the caller's sessions.

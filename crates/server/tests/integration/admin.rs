@@ -302,4 +302,21 @@ async fn the_status_page_reports_version_database_and_queues() {
         (v["bus"].as_bool(), v["tls"].as_bool(), v["wafMode"].as_str()),
         (Some(false), Some(false), Some("block"))
     );
+    let st = &v["storage"];
+    assert!(st["databaseBytes"].as_i64().unwrap() >= 4096, "{st}");
+    assert_eq!((st["documents"].as_i64(), st["documentBytes"].as_i64()), (Some(0), Some(0)));
+    let before = st["dataDirBytes"].as_u64().unwrap();
+    assert!(before > 0, "{st}");
+    let (total, avail) = (st["diskTotalBytes"].as_u64().unwrap(), st["diskAvailableBytes"].as_u64().unwrap());
+    assert!(total > 0 && avail <= total, "{st}");
+    // A document shows in the figures: its count and its bytes as uploaded.
+    let kb = crate::knowledge::create_kb(&s, &t, "handbook", &["admin"]).await;
+    let doc = b"# Leave\n\nStaff get 25 days of annual leave.".as_slice();
+    assert_eq!(crate::knowledge::upload(&s, &t, &kb, &[("leave.md", doc)]).await.status(), 202);
+    let st = s.get("/v1/admin/status", Some(&t)).await.expect(200).body["storage"].clone();
+    assert_eq!((st["documents"].as_i64(), st["documentBytes"].as_i64()), (Some(1), Some(doc.len() as i64)));
+    // A file written under the data directory is counted.
+    std::fs::write(s.data_dir().join("status-probe.bin"), vec![0u8; 100_000]).unwrap();
+    let st = s.get("/v1/admin/status", Some(&t)).await.expect(200).body["storage"].clone();
+    assert!(st["dataDirBytes"].as_u64().unwrap() >= before + 100_000, "{st}");
 }

@@ -53,6 +53,57 @@ async fn sessions_have_gaia_shapes_and_can_be_deleted() {
     s.get("/v1/sessions/not-a-uuid", Some(&t)).await.expect_error(404, "not_found");
 }
 
+/// `limit` reads a long history from its newest end, page by page; without it, all of it.
+#[tokio::test]
+async fn long_histories_are_read_in_pages_from_the_newest_end() {
+    let s = TestServer::start().await;
+    let (_, admin) = s.admin().await;
+    let a = s.user("a@example.com", &[]).await;
+    s.user("b@example.com", &[]).await;
+    let (ta, tb) = (s.token("a@example.com").await, s.token("b@example.com").await);
+    let uid: UserId = a.parse().unwrap();
+    let sid = SessionId::new();
+    for i in 0..25 {
+        s.state.chat.add_user_message(uid, sid, "default", &format!("q{i}")).await.unwrap().unwrap();
+        s.state.chat.add_assistant_message(uid, sid, &format!("a{i}"), None, "local-llm", 5).await.unwrap().unwrap();
+    }
+    let texts = |d: &Value| -> Vec<String> {
+        d["history"].as_array().unwrap().iter().map(|m| m["content"].as_str().unwrap().to_owned()).collect()
+    };
+    let all = s.get(&format!("/v1/sessions/{sid}"), Some(&ta)).await.expect(200).body;
+    assert_eq!(texts(&all).len(), 50);
+    assert!(all.get("earlierCursor").is_none(), "no cursor without limit");
+    // Pages of 20: the newest 20 (oldest first), then the 20 before, then the last 10.
+    let mut pages = Vec::new();
+    let mut url = format!("/v1/sessions/{sid}?limit=20");
+    loop {
+        let d = s.get(&url, Some(&ta)).await.expect(200).body;
+        pages.push(texts(&d));
+        match d["earlierCursor"].as_str() {
+            Some(c) => url = format!("/v1/sessions/{sid}?limit=20&cursor={c}"),
+            None => break,
+        }
+    }
+    assert_eq!(pages.iter().map(Vec::len).collect::<Vec<_>>(), [20, 20, 10]);
+    assert_eq!(pages[0].first().map(String::as_str), Some("q15"));
+    assert_eq!(pages[0].last().map(String::as_str), Some("a24"));
+    let joined: Vec<String> = pages.iter().rev().flatten().cloned().collect();
+    assert_eq!(joined, texts(&all), "the pages put together are the whole history, once");
+    // Exactly `limit` messages: no cursor.
+    let d = s.get(&format!("/v1/sessions/{sid}?limit=100"), Some(&ta)).await.expect(200).body;
+    assert_eq!((texts(&d).len(), d.get("earlierCursor").is_none()), (50, true));
+    // Administrators page the same way.
+    let d = s.get(&format!("/v1/users/{a}/sessions/{sid}?limit=5"), Some(&admin)).await.expect(200).body;
+    assert_eq!(texts(&d), ["a22", "q23", "a23", "q24", "a24"]);
+    assert!(d["earlierCursor"].is_string());
+    // Bad pages are refused; another user's session stays "not found" with a page too.
+    for bad in ["limit=0", "limit=101", "cursor=x", "cursor=-3", "limit=5&cursor=1e3", "offset=2"] {
+        s.get(&format!("/v1/sessions/{sid}?{bad}"), Some(&ta)).await.expect_error(400, "invalid_request");
+    }
+    s.get(&format!("/v1/sessions/{sid}?limit=5"), Some(&tb)).await.expect_error(404, "not_found");
+    s.get(&format!("/v1/sessions/{sid}?limit=5&cursor=40"), Some(&tb)).await.expect_error(404, "not_found");
+}
+
 /// Every id-taking route refuses another user's id exactly like an unknown one.
 #[tokio::test]
 async fn another_users_sessions_and_feedback_are_refused() {

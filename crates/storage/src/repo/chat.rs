@@ -208,10 +208,23 @@ impl Db {
 
     /// The last `max` messages of a session, oldest first (the caller has checked ownership).
     pub async fn session_messages(&self, sid: SessionId, max: u32) -> Result<Vec<MessageRecord>, StorageError> {
+        self.session_messages_before(sid, None, max).await
+    }
+
+    /// The last `max` messages of a session before the one numbered `before` (all of them when
+    /// `None`), oldest first: a page of history, read from the newest end (the caller has
+    /// checked ownership).
+    pub async fn session_messages_before(
+        &self,
+        sid: SessionId,
+        before: Option<i64>,
+        max: u32,
+    ) -> Result<Vec<MessageRecord>, StorageError> {
         let rows = sqlx::query(sqlf!(
-            "SELECT {MESSAGE_COLS} FROM chat_messages WHERE session_id = $1 ORDER BY seq DESC LIMIT $2"
+            "SELECT {MESSAGE_COLS} FROM chat_messages WHERE session_id = $1 AND seq < $2 ORDER BY seq DESC LIMIT $3"
         ))
         .bind(sid.to_string())
+        .bind(before.unwrap_or(i64::MAX))
         .bind(i64::from(max))
         .fetch_all(self.pool())
         .await?;

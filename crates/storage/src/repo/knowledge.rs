@@ -355,6 +355,15 @@ impl Db {
         })
     }
 
+    /// Every knowledge base's documents: how many, and the bytes uploaded (as uploaded, before
+    /// sealing). For the status page.
+    pub async fn document_totals(&self) -> Result<(i64, i64), StorageError> {
+        let row = sqlx::query("SELECT COUNT(*), CAST(COALESCE(SUM(size), 0) AS BIGINT) FROM kb_documents")
+            .fetch_one(self.pool())
+            .await?;
+        Ok((row.try_get(0)?, row.try_get(1)?))
+    }
+
     /// Stores uploaded documents (status `pending`) in one transaction. Content already in the
     /// knowledge base (same hash) is not stored again: its entry is the existing document.
     pub async fn insert_documents(
