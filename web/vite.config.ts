@@ -22,6 +22,8 @@ export default defineConfig({
       '/.well-known': 'http://127.0.0.1:8080',
     },
   },
+  // Tests only (unset for `vite build`): Svelte's browser entry points, so components can be mounted in jsdom.
+  resolve: process.env.VITEST ? { conditions: ['browser'] } : undefined,
   test: {
     environment: 'jsdom',
     include: ['tests/unit/**/*.test.ts'],

@@ -1141,7 +1141,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** One of the caller's sessions with its full history. */
+        /**
+         * One of the caller's sessions with its history: all of it, or with `limit` the newest
+         *     `limit` messages and an `earlierCursor` to read the page before (`cursor`).
+         */
         get: operations["get_session"];
         put?: never;
         post?: never;
@@ -1197,7 +1200,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** One session of a given user, with its history (administrators). */
+        /**
+         * One session of a given user, with its history (administrators; `limit` and `cursor` as
+         *     for `GET /v1/sessions/{id}`).
+         */
         get: operations["user_session"];
         put?: never;
         post?: never;
@@ -1813,6 +1819,12 @@ export interface components {
         SessionDetail: {
             /** Format: int64 */
             dateModified: number;
+            /** @description With `limit`, when earlier messages exist: the `cursor` that reads the page before. */
+            earlierCursor?: string | null;
+            /**
+             * @description Oldest first: the whole history, or with `limit` the newest `limit` messages (before
+             *     `cursor`).
+             */
             history: components["schemas"]["HistoryMessage"][];
             id: components["schemas"]["SessionId"];
             title: string;
@@ -1861,6 +1873,7 @@ export interface components {
             databaseLatencyMs: number;
             queues: components["schemas"]["QueueDepth"][];
             requestsInFlight: number;
+            storage: components["schemas"]["StorageView"];
             tls: boolean;
             /** Format: int64 */
             users: number;
@@ -1872,6 +1885,33 @@ export interface components {
         Stopped: {
             /** @description Generations that were running and are now stopped. */
             stopped: number;
+        };
+        /** @description Where the data is and how much room is left. */
+        StorageView: {
+            /**
+             * Format: int64
+             * @description The database's size on disk (SQLite file pages; PostgreSQL `pg_database_size`).
+             */
+            databaseBytes: number;
+            /**
+             * Format: int64
+             * @description Everything under the data directory (the SQLite file, search indexes, keys).
+             */
+            dataDirBytes: number;
+            /** Format: int64 */
+            diskAvailableBytes: number;
+            /**
+             * Format: int64
+             * @description The file system holding the data directory.
+             */
+            diskTotalBytes: number;
+            /** Format: int64 */
+            documentBytes: number;
+            /**
+             * Format: int64
+             * @description Knowledge-base documents, and their bytes as uploaded.
+             */
+            documents: number;
         };
         /** Format: date-time */
         Timestamp: string;
@@ -4563,7 +4603,12 @@ export interface operations {
     };
     get_session: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description The `nextCursor` of the previous page. */
+                cursor?: string;
+                /** @description Page size, 1..=100 (default 50). */
+                limit?: number;
+            };
             header?: never;
             path: {
                 id: string;
@@ -4578,6 +4623,14 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["SessionDetail"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             404: {
@@ -4682,7 +4735,12 @@ export interface operations {
     };
     user_session: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description The `nextCursor` of the previous page. */
+                cursor?: string;
+                /** @description Page size, 1..=100 (default 50). */
+                limit?: number;
+            };
             header?: never;
             path: {
                 session_id: string;
@@ -4698,6 +4756,14 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["SessionDetail"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             404: {

@@ -138,7 +138,10 @@ test('bootstrap, MFA, chat with citations, feedback, and another user sees nothi
   watch(page, 'admin');
   // On failure, what the page looked like.
   t.after(async () => {
-    if (!page.isClosed()) await page.screenshot({ path: join(SHOTS, 'last-failure.png') }).catch(() => {});
+    if (page.isClosed()) return;
+    await page.screenshot({ path: join(SHOTS, 'last-failure.png'), fullPage: true }).catch(() => {});
+    const alerts = await page.getByRole('alert').allInnerTexts().catch(() => []);
+    if (alerts.length) t.diagnostic(`alerts on the page: ${alerts.join(' | ')}`);
   });
 
   // First run: the set-up page, with the code the server wrote to the data dir.
@@ -249,6 +252,48 @@ test('bootstrap, MFA, chat with citations, feedback, and another user sees nothi
   const temp = notice.split('(shown once): ')[1].trim();
   await page.getByRole('cell', { name: 'pat@example.com' }).waitFor();
   await page.screenshot({ path: join(SHOTS, 'admin-users.png') });
+  // Groups: a group made in the console, given to that user in the groups dialog.
+  await page.getByRole('link', { name: 'Groups' }).click();
+  await page.getByLabel('Name').fill('staff');
+  await page.getByLabel('Description').fill('Everyone on the payroll');
+  await page.getByRole('button', { name: 'Create group' }).click();
+  await page.getByRole('cell', { name: 'staff', exact: true }).waitFor();
+  await page.getByRole('link', { name: 'Users' }).click();
+  await page.getByRole('row', { name: /pat@example\.com/ }).getByRole('button', { name: 'Groups' }).click();
+  const dialog = page.getByRole('dialog', { name: 'Groups of pat@example.com' });
+  await dialog.getByLabel('staff').check();
+  await dialog.getByRole('button', { name: 'Save' }).click();
+  await dialog.waitFor({ state: 'detached' });
+  await page.getByRole('row', { name: /pat@example\.com/ }).getByRole('cell', { name: 'staff', exact: true }).waitFor();
+  const pat = (await api('GET', '/v1/admin/users?q=pat', kbToken)).body.items[0];
+  assert.deepEqual(pat.groups, ['staff']);
+  // Prompts: an assistant added at runtime gets a template; one without $search_results$ is refused.
+  const added = await api('POST', '/v1/admin/assistants', kbToken, { id: 'hr', kind: 'rag', model: 'local', knowledge_bases: ['handbook'] });
+  assert.equal(added.status, 201, JSON.stringify(added.body));
+  await page.getByRole('link', { name: 'Prompts' }).click();
+  await page.getByLabel('Assistant').selectOption('hr');
+  await page.getByLabel('System prompt').fill('Answer as the HR team, briefly.');
+  await page.getByLabel('Prompt template').fill('Use only these passages.');
+  await page.getByRole('button', { name: 'Save prompts' }).click();
+  await page.getByRole('alert').getByText('must contain $search_results$').waitFor();
+  await page.getByLabel('Prompt template').fill('Use only these passages:\n$search_results$\n$output_format_instructions$');
+  await page.getByRole('button', { name: 'Save prompts' }).click();
+  await page.getByRole('status').getByText('Prompts saved').waitFor();
+  const hr = (await api('GET', '/v1/admin/assistants/hr', kbToken)).body;
+  assert.equal(hr.system_prompt, 'Answer as the HR team, briefly.');
+  assert.match(hr.prompt_template, /^Use only these passages:\n\$search_results\$/);
+  assert.deepEqual(hr.knowledge_bases, ['handbook'], 'the rest of the entry is kept');
+  await page.screenshot({ path: join(SHOTS, 'admin-prompts.png') });
+  // The JSON editor sends an edited entry back without the view's own fields (updatedAt, …).
+  await page.getByRole('link', { name: 'Models & assistants' }).click();
+  await page.getByRole('row', { name: /^hr / }).getByRole('button', { name: 'Edit' }).click();
+  const json = page.getByLabel(/^Edit hr/);
+  await json.fill((await json.inputValue()).replace('"rag"', '"rag",\n  "kb_number_of_results": 3'));
+  await page.getByRole('button', { name: 'Save', exact: true }).click();
+  await page.getByRole('status').getByText('Saved; it applies at once.').waitFor();
+  const edited = (await api('GET', '/v1/admin/assistants/hr', kbToken)).body;
+  assert.equal(edited.kb_number_of_results, 3);
+  assert.equal(edited.system_prompt, 'Answer as the HR team, briefly.', 'the prompts stay');
   await page.getByRole('link', { name: 'Feedback' }).click();
   await page.getByRole('img', { name: 'Feedback per day' }).waitFor();
   await page.getByText('accuracy: 1').waitFor();
@@ -258,6 +303,8 @@ test('bootstrap, MFA, chat with citations, feedback, and another user sees nothi
   await page.screenshot({ path: join(SHOTS, 'admin-audit.png') });
   await page.getByRole('link', { name: 'Status' }).click();
   await page.getByText('sqlite,').waitFor();
+  await page.getByText(/^1 \(\d+ B uploaded\)$/).waitFor();
+  await page.getByText(/ free of /).waitFor();
   await page.screenshot({ path: join(SHOTS, 'admin-status.png') });
 
   // That user cannot open the first user's session.
@@ -281,6 +328,75 @@ test('bootstrap, MFA, chat with citations, feedback, and another user sees nothi
   assert.deepEqual(problems, [], 'no console errors or CSP violations');
   await ctx.close();
   await other.close();
+});
+
+/** axe-core's WCAG 2.1 A/AA rules (contrast included) on the page as it is now. */
+async function axeViolations(page) {
+  await page.addScriptTag({ path: join(root, 'node_modules/axe-core/axe.min.js') });
+  const found = await page.evaluate(async () => {
+    const r = await window.axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] } });
+    return r.violations.map((v) => `${v.id} (${v.impact}): ${v.nodes.map((n) => n.target.join(' ')).slice(0, 5).join(', ')}`);
+  });
+  return found;
+}
+
+test('every main page passes axe (WCAG 2.1 AA, contrast included) in the light and the dark theme', async () => {
+  // axe is injected as a script, which the app's CSP forbids: these contexts bypass the CSP
+  // (the first test checks the page under it).
+  for (const colorScheme of ['light', 'dark']) {
+    const ctx = await browser.newContext({ bypassCSP: true, colorScheme, viewport: { width: 1280, height: 800 } });
+    const page = await ctx.newPage();
+    watch(page, `a11y-${colorScheme}`);
+    const report = [];
+    const check = async (name, ready) => {
+      await ready.waitFor();
+      assert.equal(await page.evaluate(() => document.documentElement.dataset.theme), colorScheme);
+      for (const v of await axeViolations(page)) report.push(`${name}: ${v}`);
+    };
+    await page.goto(base + '/login');
+    await check('sign-in', page.getByRole('button', { name: 'Sign in' }));
+    await page.getByLabel('Email').fill('kb@example.com');
+    await page.getByLabel('Password').fill(PASSWORD);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.waitForURL('**/chat');
+    await page.getByLabel('Message').fill('How much annual leave do staff get?');
+    await page.getByRole('button', { name: 'Send' }).click();
+    const reply = page.getByRole('article', { name: 'Assistant' }).last();
+    await reply.locator('.md').getByText('Unused days expire in March.').waitFor();
+    await reply.locator('a.cite[data-cite="1"]').click();
+    await check('chat', page.getByTestId('citation-excerpt'));
+    await reply.getByRole('button', { name: 'Bad answer' }).click();
+    await check('chat feedback', reply.getByLabel('What was wrong?'));
+    await page.getByRole('link', { name: 'Knowledge' }).click();
+    await check('knowledge', page.getByRole('link', { name: 'handbook' }));
+    await page.getByRole('link', { name: 'handbook' }).click();
+    await check('knowledge base', page.getByText('1 documents'));
+    await page.getByRole('link', { name: 'Account' }).click();
+    await check('account', page.getByRole('button', { name: 'Create key' }));
+    for (const [tab, ready] of [
+      ['users', () => page.getByRole('cell', { name: 'pat@example.com' })],
+      ['groups', () => page.getByRole('cell', { name: 'staff', exact: true })],
+      ['catalog', () => page.getByRole('cell', { name: 'hr', exact: true })],
+      ['prompts', () => page.getByLabel('Assistant')],
+      ['interruptions', () => page.getByRole('button', { name: 'Start interruption' })],
+      ['feedback', () => page.getByRole('img', { name: 'Feedback per day' })],
+      ['audit', () => page.getByRole('cell', { name: 'admin.user_create' }).first()],
+      ['status', () => page.getByText('sqlite,')],
+    ]) {
+      await page.goto(`${base}/admin/${tab}`);
+      await check(`admin/${tab}`, ready());
+    }
+    await page.goto(`${base}/admin/users`);
+    await page.getByRole('row', { name: /pat@example\.com/ }).getByRole('button', { name: 'Groups' }).click();
+    await check('admin/users groups dialog', page.getByRole('dialog'));
+    await page.goto(`${base}/admin/prompts`);
+    await page.getByLabel('Assistant').selectOption('hr');
+    await check('admin/prompts editing', page.getByLabel('Prompt template'));
+    assert.deepEqual(report, [], `axe found problems in the ${colorScheme} theme`);
+    await page.screenshot({ path: join(SHOTS, `a11y-${colorScheme}.png`) });
+    await ctx.close();
+  }
+  assert.deepEqual(problems.filter((p) => p.startsWith('a11y')), [], 'no console errors');
 });
 
 test('self sign-up when the configuration allows it', async () => {
