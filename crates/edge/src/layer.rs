@@ -46,13 +46,13 @@ pub struct EdgePolicy {
     pub ip_rate: Option<Rate>,
     /// Per client address, on [`EdgePolicy::auth_paths`] (sign-in, sign-up, MFA, token).
     pub auth_rate: Option<Rate>,
-    pub auth_paths: Vec<String>,
+    pub auth_paths: Vec<waf::PathPattern>,
     /// Addresses the two per-address rules do not apply to.
     pub rate_exempt: IpSet,
     /// The `X-Origin-Verify` value a fronting CDN adds; `None`: not required.
     pub origin_secret: Option<rampart_core::Secret<String>>,
     /// Paths that need no origin header (load-balancer probes).
-    pub origin_exempt: Vec<String>,
+    pub origin_exempt: Vec<waf::PathPattern>,
     pub waf_mode: Mode,
     pub limits: Limits,
     pub exclusions: Vec<Exclusion>,
@@ -165,7 +165,7 @@ impl Inner {
         let auth_rule = self
             .auth_rate
             .as_ref()
-            .filter(|_| !exempt && p.auth_paths.iter().any(|a| waf::path_matches(a, path)))
+            .filter(|_| !exempt && p.auth_paths.iter().any(|a| a.matches(path)))
             .map(|r| ("auth-rate", r));
         ip_rule.into_iter().chain(auth_rule)
     }
@@ -205,7 +205,7 @@ impl Inner {
         let p = &self.policy;
         let path = uri.path();
         if let Some(secret) = &p.origin_secret
-            && !p.origin_exempt.iter().any(|e| waf::path_matches(e, path))
+            && !p.origin_exempt.iter().any(|e| e.matches(path))
         {
             use subtle::ConstantTimeEq;
             let got = headers.get(ORIGIN_VERIFY_HEADER).map(HeaderValue::as_bytes).unwrap_or_default();

@@ -239,21 +239,23 @@ fn cors_layer(origins: &[String]) -> Option<tower_http::cors::CorsLayer> {
 
 /// CORS where it applies: requests without an `Origin` header (same-origin navigations and API
 /// clients) go straight to the app; tower-http's CORS service, which builds its answer headers
-/// for every request it sees (measured at ~2 µs per request), only sees cross-origin ones and
-/// preflights.
+/// for every request it sees, only sees cross-origin ones and preflights. The layer (its origin
+/// list, methods, headers) is shared, not held in the service: axum clones the service stack
+/// for every request, and a `Cors` service inside it cost ~6,000 instructions per request in
+/// clones and drops (callgrind, bench/edge-instructions.sh).
 #[derive(Clone)]
-struct CorsWhenOrigin(tower_http::cors::CorsLayer);
+struct CorsWhenOrigin(Arc<tower_http::cors::CorsLayer>);
 
 impl<S: Clone> tower::Layer<S> for CorsWhenOrigin {
     type Service = CorsWhenOriginService<S>;
     fn layer(&self, inner: S) -> Self::Service {
-        CorsWhenOriginService { cors: self.0.layer(inner.clone()), inner }
+        CorsWhenOriginService { cors: self.0.clone(), inner }
     }
 }
 
 #[derive(Clone)]
 struct CorsWhenOriginService<S> {
-    cors: tower_http::cors::Cors<S>,
+    cors: Arc<tower_http::cors::CorsLayer>,
     inner: S,
 }
 
@@ -271,15 +273,16 @@ where
     type Future = BoxFut<Response<RB>, S::Error>;
 
     fn poll_ready(&mut self, cx: &mut std::task::Context<'_>) -> std::task::Poll<Result<(), Self::Error>> {
-        match self.inner.poll_ready(cx) {
-            std::task::Poll::Ready(Ok(())) => self.cors.poll_ready(cx),
-            other => other,
-        }
+        self.inner.poll_ready(cx)
     }
 
     fn call(&mut self, req: Request<B>) -> Self::Future {
         if req.headers().contains_key(header::ORIGIN) {
-            Box::pin(self.cors.call(req))
+            // The service that was polled ready is the one that must be called: it goes into
+            // the CORS service, a clone stays here. (`Cors::poll_ready` only asks the inner one.)
+            let clone = self.inner.clone();
+            let inner = std::mem::replace(&mut self.inner, clone);
+            Box::pin(tower::Layer::layer(&*self.cors, inner).call(req))
         } else {
             Box::pin(self.inner.call(req))
         }
@@ -335,7 +338,7 @@ pub fn build_app(state: AppState) -> Router {
         .with_state(state)
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(axum::http::StatusCode::REQUEST_TIMEOUT, timeout))
-        .layer(tower::util::option_layer(cors.map(CorsWhenOrigin)))
+        .layer(tower::util::option_layer(cors.map(|c| CorsWhenOrigin(Arc::new(c)))))
         .layer(edge)
         .layer(axum::middleware::map_response(move |mut resp: Response| async move {
             rampart_edge::headers::apply(resp.headers_mut(), hsts);

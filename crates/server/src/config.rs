@@ -735,7 +735,7 @@ fn geo_policy(e: &EdgeConfig) -> anyhow::Result<Option<Arc<rampart_edge::geo::Ge
 
 /// The edge policy from `[edge]` (and `server.max_body_bytes`); also the check of `[edge]`.
 fn edge_policy(config: &Config) -> anyhow::Result<rampart_edge::EdgePolicy> {
-    use rampart_edge::waf::Exclusion;
+    use rampart_edge::waf::{Exclusion, PathPattern};
     let e = &config.edge;
     if e.max_json_depth < 4 || e.max_header_bytes < 1024 || e.max_headers_total < e.max_header_bytes {
         bail!(
@@ -771,7 +771,7 @@ fn edge_policy(config: &Config) -> anyhow::Result<rampart_edge::EdgePolicy> {
     });
     let mut exclusions: Vec<Exclusion> = BODY_EXCLUSIONS
         .iter()
-        .map(|p| Exclusion { method: None, path: (*p).into(), body: true, query: false })
+        .map(|p| Exclusion { method: None, path: PathPattern::new(p), body: true, query: false })
         .collect();
     for x in &e.waf_exclusions {
         if !x.path.starts_with('/') {
@@ -781,7 +781,7 @@ fn edge_policy(config: &Config) -> anyhow::Result<rampart_edge::EdgePolicy> {
             Some(m) => Some(m.parse().map_err(|_| anyhow::anyhow!("edge.waf_exclusions: bad method {m:?}"))?),
             None => None,
         };
-        exclusions.push(Exclusion { method, path: x.path.clone(), body: x.body, query: x.query });
+        exclusions.push(Exclusion { method, path: PathPattern::new(&x.path), body: x.body, query: x.query });
     }
     Ok(rampart_edge::EdgePolicy {
         trusted_proxies: e.trusted_proxies.clone(),
@@ -797,10 +797,10 @@ fn edge_policy(config: &Config) -> anyhow::Result<rampart_edge::EdgePolicy> {
             window: Duration::from_secs(60),
             burst: e.auth_rate_per_minute,
         }),
-        auth_paths: AUTH_PATHS.iter().map(|s| (*s).to_owned()).collect(),
+        auth_paths: AUTH_PATHS.iter().map(|s| PathPattern::new(s)).collect(),
         rate_exempt: rampart_edge::IpSet::new(e.rate_exempt.iter().copied()),
         origin_secret: e.origin_verify_secret.clone(),
-        origin_exempt: vec!["/healthz".into(), "/readyz".into()],
+        origin_exempt: vec![PathPattern::new("/healthz"), PathPattern::new("/readyz")],
         waf_mode: e.waf_mode.parse().map_err(|m: String| anyhow::anyhow!("edge.waf_mode: {m}"))?,
         limits: rampart_edge::waf::Limits {
             max_header_bytes: e.max_header_bytes,
