@@ -46,15 +46,16 @@ start_upstream() {
     UPSTREAM_URL="$(awk '/^fake-upstream listening on / { print $NF; exit }' "$TMP/upstream.out")"
 }
 
-# start_rampart: `rampart serve` on a free port with the environment as it is; sets SERVER_PID,
-# ADDR and BASE, and waits for /readyz.
+# start_rampart [command prefix…]: `rampart serve` on a free port with the environment as it
+# is (run under the prefix, e.g. valgrind, when one is given); sets SERVER_PID, ADDR and BASE,
+# and waits for /readyz.
 start_rampart() {
     local port
     port="$(free_port)" || die "no free port found"
     ADDR="127.0.0.1:$port"
     BASE="http://$ADDR"
     log "starting $BIN serve on $ADDR"
-    RAMPART_LISTEN="$ADDR" "$BIN" serve >"$TMP/server.log" 2>&1 &
+    RAMPART_LISTEN="$ADDR" "$@" "$BIN" serve >"$TMP/server.log" 2>&1 &
     SERVER_PID=$!
     local deadline=$((SECONDS + STARTUP_TIMEOUT))
     until [[ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 1 "$BASE/readyz" || true)" == 200 ]]; do
