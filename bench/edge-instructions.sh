@@ -47,8 +47,6 @@ mkdir -p "$RAMPART_DATA_DIR"
 unset RAMPART_CONFIG RAMPART_DATABASE_URL RAMPART_PUBLIC_URL
 # The access log stays on (stdout, into $TMP/server.log): it is part of every request's cost.
 bench_user bench@example.com
-ORIGIN_SECRET="bench-origin-$(od -An -N12 -tx1 /dev/urandom | tr -d ' \n')"
-PATH_Q="/v1/me?view=full&q=annual%20leave%20policy"
 UA="Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36"
 
 # requests N with_origin(0|1): N sequential requests on one connection; prints how many got 200.

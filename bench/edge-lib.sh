@@ -1,6 +1,11 @@
 # shellcheck shell=bash
 # Shared by edge-load.sh and edge-instructions.sh (sourced after chat-lib.sh): the two server
-# configurations compared. Expects ORIGIN_SECRET.
+# configurations compared, and the request both send.
+
+# The X-Origin-Verify secret of the "on" configuration, and the request measured (a query
+# string for the WAF to read).
+ORIGIN_SECRET="bench-origin-$(od -An -N12 -tx1 /dev/urandom | tr -d ' \n')"
+PATH_Q="/v1/me?view=full&q=annual%20leave%20policy"
 
 # edge_env on|off: the environment of each, one assignment per line.
 edge_env() { # on|off -> env assignments, one per line

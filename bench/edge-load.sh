@@ -45,8 +45,6 @@ export RAMPART_DATA_DIR="$TMP/data"
 mkdir -p "$RAMPART_DATA_DIR"
 unset RAMPART_CONFIG RAMPART_DATABASE_URL RAMPART_PUBLIC_URL
 bench_user bench@example.com
-ORIGIN_SECRET="bench-origin-$(od -An -N12 -tx1 /dev/urandom | tr -d ' \n')"
-PATH_Q="/v1/me?view=full&q=annual%20leave%20policy"
 
 cat >"$TMP/bench.lua" <<'LUA'
 wrk.headers["x-api-key"] = os.getenv("BENCH_KEY")

@@ -283,6 +283,7 @@ test('bootstrap, MFA, chat with citations, feedback, and another user sees nothi
   assert.equal(hr.system_prompt, 'Answer as the HR team, briefly.');
   assert.match(hr.prompt_template, /^Use only these passages:\n\$search_results\$/);
   assert.deepEqual(hr.knowledge_bases, ['handbook'], 'the rest of the entry is kept');
+  await page.evaluate(() => window.scrollTo(0, 0));
   await page.screenshot({ path: join(SHOTS, 'admin-prompts.png') });
   // The JSON editor sends an edited entry back without the view's own fields (updatedAt, …).
   await page.getByRole('link', { name: 'Models & assistants' }).click();
