@@ -146,6 +146,23 @@ impl Keyring {
         &self.active.id
     }
 
+    /// A 32-byte key for `purpose`, derived from the active master key (HKDF-SHA256), for data
+    /// that is keyed rather than sealed (the lexical index's terms). It changes with the active
+    /// master key, so what is keyed with it must be rebuildable: its users store the active
+    /// key's id next to it and rebuild when that changes.
+    pub fn derive(&self, purpose: &str) -> Zeroizing<[u8; 32]> {
+        use aws_lc_rs::hkdf::{HKDF_SHA256, Salt};
+        let mut out = Zeroizing::new([0u8; 32]);
+        let info = [purpose.as_bytes()];
+        #[allow(clippy::expect_used)]
+        Salt::new(HKDF_SHA256, b"rampart-derive-v1")
+            .extract(&*self.active.key)
+            .expand(&info, HKDF_SHA256)
+            .and_then(|okm| okm.fill(&mut *out))
+            .expect("HKDF-SHA256 expands 32 bytes");
+        out
+    }
+
     fn find(&self, kid: &str) -> Option<&MasterKey> {
         std::iter::once(&self.active).chain(self.previous.iter()).find(|k| k.id == kid)
     }
@@ -222,6 +239,17 @@ impl Keyring {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn derived_keys_follow_purpose_and_active_key() {
+        let k = MasterKey::generate();
+        let ring = Keyring::new(k.clone());
+        assert_eq!(*ring.derive("a"), *Keyring::new(k.clone()).derive("a"), "deterministic");
+        assert_ne!(*ring.derive("a"), *ring.derive("b"), "one key per purpose");
+        assert_ne!(*ring.derive("a"), *k.key, "not the master key itself");
+        let rotated = Keyring::new(MasterKey::generate()).with_previous(k);
+        assert_ne!(*ring.derive("a"), *rotated.derive("a"), "from the active key only");
+    }
 
     #[test]
     fn seal_open_and_bind_aad() {

@@ -4,6 +4,12 @@
 //! a search names the knowledge bases the caller may read, and the index only scores chunks of
 //! those (a `TermSetQuery` on the knowledge-base id that must match), so nothing unreadable is
 //! counted, ranked or returned. The index is rebuildable from the database.
+//!
+//! The terms are keyed: after stemming, each term is replaced by a keyed hash of it
+//! (SipHash-2-4 under a key derived from the active master key), the query's terms likewise, so
+//! the index files on disk hold no words of the documents — only their counts and positions.
+//! The index directory records which master key its terms were keyed with; opened with another,
+//! it starts empty and is rebuilt from the database.
 
 use rampart_core::{ChunkId, DocumentId, KnowledgeBaseId};
 use std::path::Path;
@@ -11,10 +17,98 @@ use std::sync::Mutex;
 use tantivy::collector::TopDocs;
 use tantivy::query::{BooleanQuery, Occur, Query, QueryParser, TermSetQuery};
 use tantivy::schema::{Field, IndexRecordOption, STORED, STRING, Schema, TextFieldIndexing, TextOptions, Value};
-use tantivy::tokenizer::{Language, LowerCaser, RemoveLongFilter, SimpleTokenizer, Stemmer, TextAnalyzer};
+use tantivy::tokenizer::{
+    Language, LowerCaser, RemoveLongFilter, SimpleTokenizer, Stemmer, TextAnalyzer, Token, TokenFilter, TokenStream,
+    Tokenizer,
+};
 use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Term};
 
 const TOKENIZER: &str = "rampart";
+/// The file in the index directory naming the key its terms are keyed with.
+const KEY_MARKER: &str = "rampart-terms-key";
+
+/// The key of the index's terms, and its id (which master key it comes from, and the scheme).
+#[derive(Clone)]
+pub struct TermKey {
+    id: String,
+    key: [u8; 16],
+}
+
+impl std::fmt::Debug for TermKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "TermKey({})", self.id)
+    }
+}
+
+impl TermKey {
+    /// The key derived from the keyring's active master key.
+    pub fn from_keyring(keyring: &rampart_crypto::Keyring) -> Self {
+        let k = keyring.derive("lexical-index-terms");
+        let mut key = [0u8; 16];
+        key.copy_from_slice(&k[..16]);
+        Self { id: format!("siphash24-64:{}", keyring.active_id()), key }
+    }
+
+    /// A fixed key (tests and benchmarks).
+    pub fn fixed(id: &str, key: [u8; 16]) -> Self {
+        Self { id: format!("siphash24-64:{id}"), key }
+    }
+}
+
+/// Replaces each term by the hex of its 64-bit keyed hash.
+#[derive(Clone)]
+struct KeyedTerms([u8; 16]);
+
+impl TokenFilter for KeyedTerms {
+    type Tokenizer<T: Tokenizer> = KeyedTermsFilter<T>;
+
+    fn transform<T: Tokenizer>(self, tokenizer: T) -> Self::Tokenizer<T> {
+        KeyedTermsFilter { key: self.0, inner: tokenizer }
+    }
+}
+
+#[derive(Clone)]
+struct KeyedTermsFilter<T> {
+    key: [u8; 16],
+    inner: T,
+}
+
+impl<T: Tokenizer> Tokenizer for KeyedTermsFilter<T> {
+    type TokenStream<'a> = KeyedTermsStream<T::TokenStream<'a>>;
+
+    fn token_stream<'a>(&'a mut self, text: &'a str) -> Self::TokenStream<'a> {
+        KeyedTermsStream { key: self.key, tail: self.inner.token_stream(text) }
+    }
+}
+
+struct KeyedTermsStream<S> {
+    key: [u8; 16],
+    tail: S,
+}
+
+impl<S: TokenStream> TokenStream for KeyedTermsStream<S> {
+    fn advance(&mut self) -> bool {
+        if !self.tail.advance() {
+            return false;
+        }
+        use std::fmt::Write;
+        use std::hash::Hasher;
+        let mut h = siphasher::sip::SipHasher24::new_with_key(&self.key);
+        let t = self.tail.token_mut();
+        h.write(t.text.as_bytes());
+        t.text.clear();
+        let _ = write!(t.text, "{:016x}", h.finish());
+        true
+    }
+
+    fn token(&self) -> &Token {
+        self.tail.token()
+    }
+
+    fn token_mut(&mut self) -> &mut Token {
+        self.tail.token_mut()
+    }
+}
 /// Memory for the index writer's buffer.
 const WRITER_HEAP: usize = 50 * 1024 * 1024;
 
@@ -86,35 +180,53 @@ fn schema() -> (Schema, [Field; 4]) {
 }
 
 impl LexicalIndex {
-    /// Opens the index in `dir` (created if missing; rebuilt empty if its schema is not ours).
-    pub fn open(dir: &Path, lang: Language) -> Result<Self, IndexError> {
-        std::fs::create_dir_all(dir).map_err(|e| IndexError(format!("{}: {e}", dir.display())))?;
+    /// Opens the index in `dir` (created if missing; started afresh, empty, if its schema is not
+    /// ours or its terms were keyed with another key: the caller rebuilds it from the database).
+    pub fn open(dir: &Path, lang: Language, key: &TermKey) -> Result<Self, IndexError> {
+        let io = |e: std::io::Error| IndexError(format!("{}: {e}", dir.display()));
+        std::fs::create_dir_all(dir).map_err(io)?;
         let (schema, _) = schema();
-        let mmap = tantivy::directory::MmapDirectory::open(dir).map_err(|e| IndexError(e.to_string()))?;
-        let index = match Index::open_or_create(mmap, schema.clone()) {
-            Ok(i) => i,
-            Err(e) => {
-                tracing::warn!(error = %e, "lexical index unreadable or from another version; starting it afresh");
-                for entry in std::fs::read_dir(dir).map_err(|e| IndexError(e.to_string()))?.flatten() {
+        let marker = dir.join(KEY_MARKER);
+        let keyed_with = std::fs::read_to_string(&marker).ok();
+        let has_index = dir.join("meta.json").exists();
+        let opened = if has_index && keyed_with.as_deref() != Some(key.id.as_str()) {
+            tracing::info!("lexical index keyed with another master key (or none); starting it afresh");
+            None
+        } else {
+            let mmap = tantivy::directory::MmapDirectory::open(dir).map_err(|e| IndexError(e.to_string()))?;
+            Index::open_or_create(mmap, schema.clone())
+                .inspect_err(|e| {
+                    tracing::warn!(error = %e, "lexical index unreadable or from another version; starting it afresh");
+                })
+                .ok()
+        };
+        let index = match opened {
+            Some(i) => i,
+            None => {
+                for entry in std::fs::read_dir(dir).map_err(io)?.flatten() {
                     let _ = std::fs::remove_file(entry.path());
                 }
                 let mmap = tantivy::directory::MmapDirectory::open(dir).map_err(|e| IndexError(e.to_string()))?;
                 Index::create(mmap, schema, tantivy::IndexSettings::default())?
             }
         };
-        Self::with_index(index, lang)
+        if keyed_with.as_deref() != Some(key.id.as_str()) {
+            std::fs::write(&marker, &key.id).map_err(io)?;
+        }
+        Self::with_index(index, lang, key)
     }
 
     /// An index in memory (tests, and deployments that rebuild at start).
-    pub fn in_memory(lang: Language) -> Result<Self, IndexError> {
-        Self::with_index(Index::create_in_ram(schema().0), lang)
+    pub fn in_memory(lang: Language, key: &TermKey) -> Result<Self, IndexError> {
+        Self::with_index(Index::create_in_ram(schema().0), lang, key)
     }
 
-    fn with_index(index: Index, lang: Language) -> Result<Self, IndexError> {
+    fn with_index(index: Index, lang: Language, key: &TermKey) -> Result<Self, IndexError> {
         let analyzer = TextAnalyzer::builder(SimpleTokenizer::default())
             .filter(RemoveLongFilter::limit(40))
             .filter(LowerCaser)
             .filter(Stemmer::new(lang))
+            .filter(KeyedTerms(key.key))
             .build();
         index.tokenizers().register(TOKENIZER, analyzer);
         let s = index.schema();
@@ -273,7 +385,7 @@ mod tests {
 
     #[test]
     fn searches_only_the_given_knowledge_bases_with_stemming() -> Result<(), IndexError> {
-        let ix = LexicalIndex::in_memory(Language::English)?;
+        let ix = LexicalIndex::in_memory(Language::English, &TermKey::fixed("test", [7; 16]))?;
         let (a, b) = (KnowledgeBaseId::new(), KnowledgeBaseId::new());
         let (da, db) = (DocumentId::new(), DocumentId::new());
         let (ca, cb) = (ChunkId::new(), ChunkId::new());
@@ -292,6 +404,43 @@ mod tests {
         assert_eq!(ix.len(), 1);
         ix.delete_kb(b)?;
         assert!(ix.is_empty());
+        Ok(())
+    }
+
+    /// The files hold keyed terms only; another key starts the index afresh (and finds nothing
+    /// of what the first one wrote until it is rebuilt), the same key keeps it.
+    #[test]
+    fn terms_on_disk_are_keyed_and_the_key_is_checked_on_open() -> Result<(), IndexError> {
+        let dir = tempfile::tempdir().map_err(|e| IndexError(e.to_string()))?;
+        let k1 = TermKey::fixed("one", [1; 16]);
+        let (kb, doc, chunk) = (KnowledgeBaseId::new(), DocumentId::new(), ChunkId::new());
+        {
+            let ix = LexicalIndex::open(dir.path(), Language::English, &k1)?;
+            ix.put_document(kb, doc, &[(chunk, "Quokkas photobomb zanzibarian tourists".into())])?;
+            assert_eq!(ix.search("quokka", &[kb], 10)?.len(), 1, "stemmed and keyed alike on both sides");
+        }
+        // What anyone with the files can read: the text field's term dictionary.
+        let raw = Index::open_in_dir(dir.path())?;
+        let field = raw.schema().get_field("text")?;
+        let mut terms = Vec::new();
+        for seg in raw.reader()?.searcher().segment_readers() {
+            let inverted = seg.inverted_index(field)?;
+            let mut stream = inverted.terms().stream().map_err(|e| IndexError(e.to_string()))?;
+            while stream.advance() {
+                terms.push(String::from_utf8_lossy(stream.key()).into_owned());
+            }
+        }
+        assert_eq!(terms.len(), 4, "{terms:?}");
+        for t in &terms {
+            assert!(t.len() == 16 && t.bytes().all(|b| b.is_ascii_hexdigit()), "a term in the clear: {t}");
+        }
+        let ix = LexicalIndex::open(dir.path(), Language::English, &k1)?;
+        assert_eq!(ix.len(), 1, "the same key keeps the index");
+        drop(ix);
+        let ix = LexicalIndex::open(dir.path(), Language::English, &TermKey::fixed("two", [2; 16]))?;
+        assert!(ix.is_empty(), "another key starts it afresh");
+        ix.put_document(kb, doc, &[(chunk, "Quokkas photobomb zanzibarian tourists".into())])?;
+        assert_eq!(ix.search("quokkas", &[kb], 10)?.len(), 1);
         Ok(())
     }
 }

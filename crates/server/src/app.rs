@@ -108,7 +108,8 @@ fn build_knowledge(
     let k = &config.knowledge;
     let lang = index::language(&k.language).ok_or_else(|| anyhow::anyhow!("knowledge.language"))?;
     let dir = k.index_dir.clone().unwrap_or_else(|| config.server.data_dir.join("index").join("lexical"));
-    let ix = index::LexicalIndex::open(&dir, lang).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let ix = index::LexicalIndex::open(&dir, lang, &index::TermKey::from_keyring(&keyring))
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
     let dense_dir = k.dense_index_dir.clone().unwrap_or_else(|| config.server.data_dir.join("index").join("dense"));
     let dense = rampart_knowledge::dense::DenseIndex::open(&dense_dir).map_err(|e| anyhow::anyhow!("{e}"))?;
     let cfg = service::KnowledgeConfig {

@@ -17,7 +17,7 @@ use rampart_core::embed::EmbedPurpose;
 use rampart_core::{ChunkId, DocumentId, KnowledgeBaseId};
 use rampart_knowledge::dense::{ChunkVector, DenseIndex};
 use rampart_knowledge::fuse::{RRF_K, rrf};
-use rampart_knowledge::index::{LexicalIndex, language};
+use rampart_knowledge::index::{LexicalIndex, TermKey, language};
 use rampart_knowledge::service::embed_all;
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -104,9 +104,11 @@ async fn main() {
     let texts: Vec<String> = docs.iter().map(|d| format!("{}. {}", d.title, d.text)).collect();
 
     let lang = language(&a.language).expect("a known language");
+    // Keyed terms, as the server's index (the key itself does not matter here).
+    let key = TermKey::fixed("ir-eval", [0x5a; 16]);
     let ix = match &a.dir {
-        Some(d) => LexicalIndex::open(d, lang).unwrap(),
-        None => LexicalIndex::in_memory(lang).unwrap(),
+        Some(d) => LexicalIndex::open(d, lang, &key).unwrap(),
+        None => LexicalIndex::in_memory(lang, &key).unwrap(),
     };
     let kb = KnowledgeBaseId::new();
     // chunk id → corpus id (first copy only); every copy's ids for the dense graph.

@@ -89,9 +89,15 @@ async fn long_histories_are_read_in_pages_from_the_newest_end() {
     assert_eq!(pages[0].last().map(String::as_str), Some("a24"));
     let joined: Vec<String> = pages.iter().rev().flatten().cloned().collect();
     assert_eq!(joined, texts(&all), "the pages put together are the whole history, once");
-    // Exactly `limit` messages: no cursor.
-    let d = s.get(&format!("/v1/sessions/{sid}?limit=100"), Some(&ta)).await.expect(200).body;
-    assert_eq!((texts(&d).len(), d.get("earlierCursor").is_none()), (50, true));
+    // Fewer than `limit`, or exactly `limit`, messages left: no cursor.
+    for limit in [100, 50] {
+        let d = s.get(&format!("/v1/sessions/{sid}?limit={limit}"), Some(&ta)).await.expect(200).body;
+        assert_eq!((texts(&d).len(), d.get("earlierCursor").is_none()), (50, true), "limit {limit}");
+    }
+    let second = s.get(&format!("/v1/sessions/{sid}?limit=40"), Some(&ta)).await.expect(200).body;
+    let c = second["earlierCursor"].as_str().unwrap();
+    let rest = s.get(&format!("/v1/sessions/{sid}?limit=10&cursor={c}"), Some(&ta)).await.expect(200).body;
+    assert_eq!((texts(&rest).len(), rest.get("earlierCursor").is_none()), (10, true), "the last 10, exactly");
     // Administrators page the same way.
     let d = s.get(&format!("/v1/users/{a}/sessions/{sid}?limit=5"), Some(&admin)).await.expect(200).body;
     assert_eq!(texts(&d), ["a22", "q23", "a23", "q24", "a24"]);
