@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The cost of the edge pipeline in instructions: the server runs under valgrind's callgrind,
 # which counts the instructions it executes — the same count for the same binary and requests,
-# whatever else the machine is doing (throughput ratios from edge-load.sh move by ±10 points
-# from one run to the next on a shared 2-core machine).
+# whatever else the machine is doing (edge-load.sh's throughput ratio ranged from −1% to +32%
+# over one afternoon on a shared 2-core machine).
 #
 # For each mode (every edge rule on, then off — the same two configurations as edge-load.sh):
 # start the release binary under callgrind, send WARMUP requests, zero the counters, send

@@ -6,7 +6,8 @@
 // Every page loads under the server's CSP with no console errors. Screenshots go to
 // web/test-results/.
 //
-// Needs: RAMPART_BIN (default ../target/debug/rampart), CHROMIUM (default /usr/bin/chromium).
+// Needs: RAMPART_BIN (default ../target/debug/rampart), SEED_WEB (default seed-web next to it),
+// CHROMIUM (default /usr/bin/chromium).
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -20,6 +21,8 @@ import { chromium } from 'playwright-core';
 
 const root = new URL('../../', import.meta.url).pathname;
 const BIN = process.env.RAMPART_BIN ?? join(root, '../target/debug/rampart');
+// The bench tool that seeds a long session (built by `cargo test --workspace --all-targets`).
+const SEED_WEB = process.env.SEED_WEB ?? join(BIN, '..', 'seed-web');
 const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
 const SHOTS = join(root, 'test-results');
 const PASSWORD = 'a long enough passphrase';
@@ -400,8 +403,8 @@ test('every main page passes axe (WCAG 2.1 AA, contrast included) in the light a
   assert.deepEqual(problems.filter((p) => p.startsWith('a11y')), [], 'no console errors');
 });
 
-test('self sign-up when the configuration allows it', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'rampart-e2e-signup-'));
+/** A server on a data dir of its own; stopped by the returned function. */
+async function serverOn(dir, extraEnv = {}) {
   const port = 20000 + Math.floor(Math.random() * 20000);
   const b = `http://127.0.0.1:${port}`;
   const srv = spawn(BIN, ['serve'], {
@@ -409,23 +412,77 @@ test('self sign-up when the configuration allows it', async () => {
       ...clean(process.env),
       RAMPART_DATA_DIR: dir,
       RAMPART_LISTEN: `127.0.0.1:${port}`,
-      RAMPART_AUTH__SELF_SIGNUP: 'true',
       RAMPART_AUTH__ARGON2__MEMORY_KIB: '8192',
       RAMPART_AUTH__ARGON2__ITERATIONS: '1',
       RAMPART_ACCESS_LOG__TARGET: 'off',
       RAMPART_LOG: 'error',
+      ...extraEnv,
     },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
-  try {
-    for (let i = 0; i < 200; i++) {
-      try {
-        if ((await fetch(`${b}/readyz`)).ok) break;
-      } catch {
-        /* not yet */
-      }
-      await new Promise((ok) => setTimeout(ok, 100));
+  for (let i = 0; i < 200; i++) {
+    try {
+      if ((await fetch(`${b}/readyz`)).ok) break;
+    } catch {
+      /* not yet */
     }
+    await new Promise((ok) => setTimeout(ok, 100));
+  }
+  return { base: b, stop: () => srv.kill('SIGTERM') };
+}
+
+test('a long session opens with its newest 100 messages and loads earlier pages on request', async () => {
+  assert.ok(existsSync(SEED_WEB), `${SEED_WEB} is missing (cargo build -p rampart-bench-tools --bin seed-web)`);
+  const dir = mkdtempSync(join(tmpdir(), 'rampart-e2e-long-'));
+  // 230 messages: Question 0 … Question 114, each with an answer.
+  const seeded = JSON.parse(
+    execFileSync(SEED_WEB, ['--data-dir', dir, '--messages', '230', '--users', '0'], { env: clean(process.env) }).toString(),
+  );
+  const srv = await serverOn(dir);
+  const ctx = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+  const page = await ctx.newPage();
+  watch(page, 'long');
+  try {
+    await page.goto(`${srv.base}/login`);
+    await page.getByLabel('Email').fill(seeded.email);
+    await page.getByLabel('Password').fill(seeded.password);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.waitForURL('**/chat');
+    const requests = [];
+    page.on('request', (r) => r.url().includes(`/v1/sessions/${seeded.sessionId}`) && requests.push(new URL(r.url()).search));
+    await page.goto(`${srv.base}/chat/${seeded.sessionId}`);
+    const articles = page.getByRole('article');
+    const earlier = page.getByRole('button', { name: 'Show earlier messages' });
+    await earlier.waitFor();
+    assert.equal(await articles.count(), 100, 'the newest 100 only');
+    assert.match(await articles.first().innerText(), /Question 65:/);
+    assert.deepEqual(requests, ['?limit=100'], 'read from the server 100 at a time');
+    await earlier.click();
+    await page.getByRole('status').filter({ hasText: '100 earlier messages loaded.' }).waitFor();
+    assert.equal(await articles.count(), 200);
+    assert.match(await articles.first().innerText(), /Question 15:/);
+    assert.ok(await articles.first().evaluate((el) => el === document.activeElement), 'focus on the first message loaded');
+    await earlier.click();
+    await page.getByRole('status').filter({ hasText: '30 earlier messages loaded.' }).waitFor();
+    assert.equal(await articles.count(), 230);
+    assert.match(await articles.first().innerText(), /Question 0:/);
+    assert.equal(await earlier.count(), 0, 'nothing earlier');
+    const texts = await articles.allInnerTexts();
+    const questions = texts.map((t) => t.match(/Question (\d+):/)?.[1]).filter(Boolean).map(Number);
+    assert.deepEqual(questions, [...Array(115).keys()], 'every message once, in order');
+    assert.equal(requests.length, 3);
+    assert.deepEqual(problems.filter((p) => p.startsWith('long:')), [], 'no console errors');
+  } finally {
+    await ctx.close();
+    srv.stop();
+  }
+});
+
+test('self sign-up when the configuration allows it', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'rampart-e2e-signup-'));
+  const srv = await serverOn(dir, { RAMPART_AUTH__SELF_SIGNUP: 'true' });
+  const b = srv.base;
+  try {
     // Someone must exist, or the app offers the first-run set-up instead.
     execFileSync(BIN, ['user', 'add', '--email', 'first@example.com', '--password-stdin'], {
       input: PASSWORD,
@@ -449,6 +506,6 @@ test('self sign-up when the configuration allows it', async () => {
     assert.deepEqual(problems.filter((p) => p.startsWith('signup:')), [], 'no console errors');
     await ctx.close();
   } finally {
-    srv.kill('SIGTERM');
+    srv.stop();
   }
 });
