@@ -53,9 +53,24 @@ impl std::fmt::Debug for RedisRate {
 }
 
 impl RedisRate {
-    /// Connects (and checks the connection) to `url` (`redis://[user:password@]host:port/db`).
-    pub async fn connect(url: &str, prefix: &str) -> Result<Arc<Self>, String> {
-        let client = redis::Client::open(url).map_err(|e| format!("edge.redis_url: {e}"))?;
+    /// Connects (and checks the connection) to `url` (`redis://[user:password@]host:port/db`, or
+    /// `rediss://` for TLS, verified against the system's roots or, given `ca_pem`, that CA's).
+    pub async fn connect(url: &str, prefix: &str, ca_pem: Option<Vec<u8>>) -> Result<Arc<Self>, String> {
+        // redis builds its TLS configuration on the process-wide rustls provider: the tree's one
+        // (aws-lc-rs), unless something installed one already.
+        if url.starts_with("rediss://") && rustls::crypto::CryptoProvider::get_default().is_none() {
+            let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+        }
+        let client = match ca_pem {
+            None => redis::Client::open(url),
+            Some(ca) => {
+                if !url.starts_with("rediss://") {
+                    return Err("edge.redis_ca_file is set but edge.redis_url is not rediss://".into());
+                }
+                redis::Client::build_with_tls(url, redis::TlsCertificates { client_tls: None, root_cert: Some(ca) })
+            }
+        }
+        .map_err(|e| format!("edge.redis_url: {e}"))?;
         let cfg = redis::aio::ConnectionManagerConfig::new()
             .set_connection_timeout(Some(Duration::from_secs(2)))
             .set_response_timeout(Some(TIMEOUT))

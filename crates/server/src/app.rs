@@ -55,11 +55,24 @@ pub async fn build_state_with_clock(config: Config, clock: SharedClock) -> anyho
     };
     let mut edge_policy = config.edge_policy()?;
     let shared_rates = match &config.edge.redis_url {
-        Some(url) => Some(
-            rampart_edge::RedisRate::connect(url.expose(), &config.edge.redis_prefix)
-                .await
-                .map_err(|e| anyhow::anyhow!("{e}"))?,
-        ),
+        Some(url) => {
+            let ca = match &config.edge.redis_ca_file {
+                Some(f) => {
+                    Some(std::fs::read(f).map_err(|e| anyhow::anyhow!("edge.redis_ca_file {}: {e}", f.display()))?)
+                }
+                None => None,
+            };
+            if plain_redis_off_host(url.expose()) {
+                tracing::warn!(
+                    "edge.redis_url is plain redis:// to another host: its password and the rate keys cross the network in the clear; use rediss://"
+                );
+            }
+            Some(
+                rampart_edge::RedisRate::connect(url.expose(), &config.edge.redis_prefix, ca)
+                    .await
+                    .map_err(|e| anyhow::anyhow!("{e}"))?,
+            )
+        }
         None => None,
     };
     edge_policy.shared_rates = shared_rates.clone();
@@ -96,6 +109,21 @@ pub async fn build_state_with_clock(config: Config, clock: SharedClock) -> anyho
         bus.attach(&state.hub, move |msg| on_control(&st, &msg)).await.map_err(|e| anyhow::anyhow!("bus: {e}"))?;
     }
     Ok(state)
+}
+
+/// Whether a Redis URL is unencrypted and not to this machine.
+fn plain_redis_off_host(url: &str) -> bool {
+    let Ok(u) = url::Url::parse(url) else { return false };
+    u.scheme() == "redis"
+        && match u.host() {
+            // `redis:` is not a special scheme: its IPv4 hosts parse as names.
+            Some(url::Host::Domain(d)) => {
+                d != "localhost" && !d.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
+            }
+            Some(url::Host::Ipv4(ip)) => !ip.is_loopback(),
+            Some(url::Host::Ipv6(ip)) => !ip.is_loopback(),
+            None => false,
+        }
 }
 
 fn build_knowledge(
@@ -359,4 +387,22 @@ pub fn build_app(state: AppState) -> Router {
         )
         .layer(axum::middleware::from_fn_with_state(access_log, crate::access_log::log))
         .layer(RequestIdLayer)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn plain_redis_to_another_host_is_flagged() {
+        for (url, flagged) in [
+            ("redis://10.0.0.5:6379/0", true),
+            ("redis://:pw@redis.internal:6379", true),
+            ("redis://127.0.0.1:6379/0", false),
+            ("redis://localhost/0", false),
+            ("redis://[::1]:6379", false),
+            ("rediss://redis.internal:6380/0", false),
+            ("not a url", false),
+        ] {
+            assert_eq!(super::plain_redis_off_host(url), flagged, "{url}");
+        }
+    }
 }

@@ -667,9 +667,13 @@ pub struct EdgeConfig {
     pub origin_verify_secret: Option<rampart_core::Secret<String>>,
     /// Browser origins allowed to call the API cross-origin (exact `scheme://host[:port]`).
     pub cors_origins: Vec<String>,
-    /// Redis (`redis://[user:password@]host:port/db`) to share the per-address rules and the
-    /// per-key / per-user buckets across replicas. Unset: every limit is per process.
+    /// Redis (`redis://[user:password@]host:port/db`, `rediss://` for TLS) to share the
+    /// per-address rules and the per-key / per-user buckets across replicas. Unset: every limit
+    /// is per process.
     pub redis_url: Option<rampart_core::Secret<String>>,
+    /// A PEM CA certificate that `rediss://` is verified against instead of the system's roots
+    /// (a private CA).
+    pub redis_ca_file: Option<PathBuf>,
     /// Prefix of the Redis keys (several deployments on one Redis).
     pub redis_prefix: String,
     /// A MaxMind-format country database (`.mmdb`: GeoLite2/GeoIP2 Country or City, DB-IP…).
@@ -860,6 +864,7 @@ impl Default for EdgeConfig {
             origin_verify_secret: None,
             cors_origins: Vec::new(),
             redis_url: None,
+            redis_ca_file: None,
             redis_prefix: "rampart".into(),
             geo_database: None,
             geo_allow_countries: Vec::new(),
@@ -1649,6 +1654,7 @@ mod tests {
             "geo_allow_countries",
             "geo_deny_countries",
             "redis_url",
+            "redis_ca_file",
             "redis_prefix",
             "target",
             "max_files",
