@@ -34,8 +34,10 @@ web-test: web
 api-types: build
 	cd web && RAMPART_BIN=$(CURDIR)/target/debug/rampart $(NPM) run api:types
 
-## The browser tests against the real binary (built by `cargo test`).
+## The browser tests against the real binary (built by `cargo test`), and the tool that seeds a
+## long session for one of them.
 web-e2e: web chromium
+	$(CARGO) build -q -p rampart-bench-tools --bin seed-web
 	cd web && RAMPART_BIN=$(CURDIR)/target/debug/rampart $(NPM) run api:check
 	cd web && RAMPART_BIN=$(CURDIR)/target/debug/rampart CHROMIUM=$$(command -v chromium) $(NPM) run e2e
 
