@@ -35,9 +35,6 @@ STARTUP_TIMEOUT="${STARTUP_TIMEOUT:-30}"
 KEEP_TMP="${KEEP_TMP:-0}"
 # The Argon2id cost is pinned to the documented defaults so results compare across config
 # changes. All three keys are set explicitly (builds before a27950c refused a partial auth.argon2).
-export RAMPART_AUTH__ARGON2__MEMORY_KIB="${RAMPART_AUTH__ARGON2__MEMORY_KIB:-19456}"
-export RAMPART_AUTH__ARGON2__ITERATIONS="${RAMPART_AUTH__ARGON2__ITERATIONS:-2}"
-export RAMPART_AUTH__ARGON2__PARALLELISM="${RAMPART_AUTH__ARGON2__PARALLELISM:-1}"
 if [[ -n "${BENCH_LOG:-}" ]]; then
     export RAMPART_LOG="$BENCH_LOG"
 fi

@@ -14,6 +14,12 @@ export RAMPART_EDGE__API_KEY_BURST="${RAMPART_EDGE__API_KEY_BURST:-1000000000}"
 export RAMPART_EDGE__USER_RATE="${RAMPART_EDGE__USER_RATE:-1000000000}"
 export RAMPART_EDGE__USER_BURST="${RAMPART_EDGE__USER_BURST:-1000000000}"
 
+# The password hashing cost of the users the scripts create and sign in: the server's default
+# (Argon2id, 19 MiB, 2 passes, 1 lane) unless the caller sets another.
+export RAMPART_AUTH__ARGON2__MEMORY_KIB="${RAMPART_AUTH__ARGON2__MEMORY_KIB:-19456}"
+export RAMPART_AUTH__ARGON2__ITERATIONS="${RAMPART_AUTH__ARGON2__ITERATIONS:-2}"
+export RAMPART_AUTH__ARGON2__PARALLELISM="${RAMPART_AUTH__ARGON2__PARALLELISM:-1}"
+
 # whole_numbers VAR...: stops with a clear message unless each named setting is a whole number.
 whole_numbers() {
     local v
