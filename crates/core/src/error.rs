@@ -51,6 +51,7 @@ codes! {
     NotFound => ("not_found", 404, "Not found."),
     MethodNotAllowed => ("method_not_allowed", 405, "Method not allowed."),
     Conflict => ("conflict", 409, "The resource already exists."),
+    PreconditionFailed => ("precondition_failed", 412, "It changed since it was read; read it again and retry."),
     LastAdmin => ("last_admin", 409, "The last administrator cannot be removed or demoted."),
     SelfAction => ("self_action", 409, "Administrators cannot do this to their own account."),
     MfaAlreadyEnabled => ("mfa_already_enabled", 409, "MFA is already enabled."),

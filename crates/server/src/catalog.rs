@@ -47,6 +47,9 @@ pub enum CatalogError {
     NotFound,
     #[error("{0}")]
     Conflict(String),
+    /// `If-Match` named another version than the stored one.
+    #[error("changed since it was read")]
+    Changed,
     #[error("{0}")]
     Internal(String),
 }
@@ -501,6 +504,8 @@ impl Catalog {
         v["secrets"] = json!(secrets);
         v["updatedBy"] = json!(r.updated_by);
         v["updatedAt"] = json!(r.updated_at.secs());
+        // Changes with every update (the update time in ms, strictly increasing): `If-Match`.
+        v["version"] = json!(r.updated_at.millis());
         v
     }
 
@@ -603,8 +608,17 @@ impl Catalog {
     }
 
     /// Replaces an entry. Write-only fields left out keep their stored values; `""` (or `{}`
-    /// for `headers`) removes one.
-    pub async fn replace(&self, kind: Kind, id: &str, body: Value, by: &str, now: Timestamp) -> Result<Value> {
+    /// for `headers`) removes one. With `expected` (the `version` the caller read), an entry
+    /// changed since is refused instead of overwritten.
+    pub async fn replace(
+        &self,
+        kind: Kind,
+        id: &str,
+        body: Value,
+        by: &str,
+        now: Timestamp,
+        expected: Option<i64>,
+    ) -> Result<Value> {
         let Value::Object(mut obj) = body else {
             return Err(CatalogError::Invalid("the body must be a JSON object".into()));
         };
@@ -623,6 +637,9 @@ impl Catalog {
             return Err(CatalogError::Conflict("This entry comes from the config file; change it there.".into()));
         }
         let old = self.db.catalog_entry(kind.as_str(), id).await?.ok_or(CatalogError::NotFound)?;
+        if expected.is_some_and(|v| v != old.updated_at.millis()) {
+            return Err(CatalogError::Changed);
+        }
         let Value::Object(old_full) = self.open_record(kind, &old)? else {
             return Err(CatalogError::Internal("stored entry is not an object".into()));
         };

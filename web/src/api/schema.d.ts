@@ -215,7 +215,7 @@ export interface paths {
         };
         /** One assistant. */
         get: operations["get_assistant"];
-        /** Replaces an assistant added at runtime. */
+        /** Replaces an assistant added at runtime (`If-Match: "<version>"` makes it conditional). */
         put: operations["replace_assistant"];
         post?: never;
         /** Removes an assistant added at runtime. */
@@ -1437,7 +1437,7 @@ export interface components {
          * @description Stable error codes. Renaming one breaks clients: add, never rename.
          * @enum {string}
          */
-        ErrorCode: "invalid_request" | "invalid_json" | "unsupported_media_type" | "payload_too_large" | "weak_password" | "unauthorized" | "invalid_token" | "invalid_credentials" | "invalid_code" | "invalid_session" | "forbidden" | "waf_blocked" | "ip_blocked" | "origin_not_verified" | "cors_rejected" | "headers_too_large" | "uri_too_long" | "signup_disabled" | "email_domain_not_allowed" | "not_found" | "method_not_allowed" | "conflict" | "last_admin" | "self_action" | "mfa_already_enabled" | "mfa_not_enrolled" | "bootstrap_unavailable" | "too_many_attempts" | "rate_limited" | "internal" | "upstream_error" | "unavailable";
+        ErrorCode: "invalid_request" | "invalid_json" | "unsupported_media_type" | "payload_too_large" | "weak_password" | "unauthorized" | "invalid_token" | "invalid_credentials" | "invalid_code" | "invalid_session" | "forbidden" | "waf_blocked" | "ip_blocked" | "origin_not_verified" | "cors_rejected" | "headers_too_large" | "uri_too_long" | "signup_disabled" | "email_domain_not_allowed" | "not_found" | "method_not_allowed" | "conflict" | "precondition_failed" | "last_admin" | "self_action" | "mfa_already_enabled" | "mfa_not_enrolled" | "bootstrap_unavailable" | "too_many_attempts" | "rate_limited" | "internal" | "upstream_error" | "unavailable";
         /**
          * Format: uuid
          * @description A feedback entry on an assistant message.
@@ -2389,7 +2389,10 @@ export interface operations {
     replace_assistant: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description The entry's `version` as read: refused with 412 if it changed since */
+                "If-Match"?: string | null;
+            };
             path: {
                 id: string;
             };
@@ -2426,6 +2429,14 @@ export interface operations {
                 };
             };
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            412: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2757,7 +2768,10 @@ export interface operations {
     replace_model: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description The entry's `version` as read: refused with 412 if it changed since */
+                "If-Match"?: string | null;
+            };
             path: {
                 id: string;
             };
@@ -2794,6 +2808,14 @@ export interface operations {
                 };
             };
             409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            412: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -286,6 +286,25 @@ test('bootstrap, MFA, chat with citations, feedback, and another user sees nothi
   assert.equal(hr.system_prompt, 'Answer as the HR team, briefly.');
   assert.match(hr.prompt_template, /^Use only these passages:\n\$search_results\$/);
   assert.deepEqual(hr.knowledge_bases, ['handbook'], 'the rest of the entry is kept');
+  // Another administrator changes the assistant while this page shows it: saving is refused
+  // once (their change is not silently overwritten), the text typed stays, saving again replaces it.
+  const theirs = await fetch(`${base}/v1/admin/assistants/hr`, {
+    method: 'PUT',
+    headers: { authorization: `Bearer ${kbToken}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ ...Object.fromEntries(Object.entries(hr).filter(([k]) => !['source', 'secrets', 'updatedAt', 'updatedBy', 'version'].includes(k))), system_prompt: 'Their prompt.' }),
+  });
+  assert.equal(theirs.status, 200);
+  await page.getByLabel('System prompt').fill('Answer as the HR team, in one sentence.');
+  const beforeConflict = problems.length;
+  await page.getByRole('button', { name: 'Save prompts' }).click();
+  await page.getByRole('alert').getByText('Another administrator changed this entry').waitFor();
+  // The refused save shows up as a failed request in the console; that one is expected.
+  problems.splice(beforeConflict, problems.length - beforeConflict, ...problems.slice(beforeConflict).filter((p) => !/ 412 /.test(p)));
+  assert.equal((await api('GET', '/v1/admin/assistants/hr', kbToken)).body.system_prompt, 'Their prompt.', 'not overwritten');
+  assert.equal(await page.getByLabel('System prompt').inputValue(), 'Answer as the HR team, in one sentence.', 'the text typed stays');
+  await page.getByRole('button', { name: 'Save prompts' }).click();
+  await page.getByRole('status').getByText('Prompts saved').waitFor();
+  assert.equal((await api('GET', '/v1/admin/assistants/hr', kbToken)).body.system_prompt, 'Answer as the HR team, in one sentence.');
   await page.evaluate(() => window.scrollTo(0, 0));
   await page.screenshot({ path: join(SHOTS, 'admin-prompts.png') });
   // The JSON editor sends an edited entry back without the view's own fields (updatedAt, …).
@@ -297,7 +316,7 @@ test('bootstrap, MFA, chat with citations, feedback, and another user sees nothi
   await page.getByRole('status').getByText('Saved; it applies at once.').waitFor();
   const edited = (await api('GET', '/v1/admin/assistants/hr', kbToken)).body;
   assert.equal(edited.kb_number_of_results, 3);
-  assert.equal(edited.system_prompt, 'Answer as the HR team, briefly.', 'the prompts stay');
+  assert.equal(edited.system_prompt, 'Answer as the HR team, in one sentence.', 'the prompts stay');
   await page.getByRole('link', { name: 'Feedback' }).click();
   await page.getByRole('img', { name: 'Feedback per day' }).waitFor();
   await page.getByText('accuracy: 1').waitFor();

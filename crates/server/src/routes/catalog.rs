@@ -31,6 +31,7 @@ impl From<CatalogError> for ApiError {
             CatalogError::Invalid(m) => ApiError::new(ErrorCode::InvalidRequest, m),
             CatalogError::NotFound => ApiError::not_found(),
             CatalogError::Conflict(m) => ApiError::new(ErrorCode::Conflict, m),
+            CatalogError::Changed => ApiError::code(ErrorCode::PreconditionFailed),
             CatalogError::Internal(m) => {
                 tracing::error!(error = %m, "catalog");
                 ApiError::code(ErrorCode::Internal)
@@ -61,15 +62,26 @@ async fn create(
     Ok((StatusCode::CREATED, axum::Json(v)))
 }
 
+/// The `version` an `If-Match` header names (`"123"`, `123` or `W/"123"`), if one is sent.
+fn if_match(headers: &axum::http::HeaderMap) -> ApiResult<Option<i64>> {
+    let Some(v) = headers.get(axum::http::header::IF_MATCH) else { return Ok(None) };
+    let bad = || ApiError::new(ErrorCode::InvalidRequest, "If-Match must be an entry's version");
+    let s = v.to_str().map_err(|_| bad())?.trim();
+    let s = s.strip_prefix("W/").unwrap_or(s).trim_matches('"');
+    s.parse::<i64>().map(Some).map_err(|_| bad())
+}
+
 async fn replace(
     s: &AppState,
     m: &RequestMeta,
     a: &Principal,
     kind: Kind,
     id: &str,
+    headers: &axum::http::HeaderMap,
     body: Value,
 ) -> ApiResult<axum::Json<Value>> {
-    let v = s.assistants.replace(kind, id, body, &a.email, s.identity.now()).await?;
+    let expected = if_match(headers)?;
+    let v = s.assistants.replace(kind, id, body, &a.email, s.identity.now(), expected).await?;
     s.catalog_changed().await;
     super::audit(s, m, a, if kind == Kind::Model { "model.update" } else { "assistant.update" }, &target(kind, id))
         .await;
@@ -117,16 +129,17 @@ async fn get_model(
 
 /// Replaces a model added at runtime. Write-only fields left out keep their values; `""`
 /// removes one.
-#[utoipa::path(put, path = "/v1/admin/models/{id}", tag = "admin", params(("id" = String, Path)), request_body = Object,
-    responses((status = 200, body = Object), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)), security(("bearer" = [])))]
+#[utoipa::path(put, path = "/v1/admin/models/{id}", tag = "admin", params(("id" = String, Path), ("If-Match" = Option<String>, Header, description = "The entry's `version` as read: refused with 412 if it changed since")), request_body = Object,
+    responses((status = 200, body = Object), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 412, body = ErrorBody)), security(("bearer" = [])))]
 async fn replace_model(
     State(s): State<AppState>,
     Meta(m): Meta,
     AdminUser(a): AdminUser,
     Path(id): Path<String>,
+    headers: axum::http::HeaderMap,
     Json(body): Json<Value>,
 ) -> ApiResult<axum::Json<Value>> {
-    replace(&s, &m, &a, Kind::Model, &id, body).await
+    replace(&s, &m, &a, Kind::Model, &id, &headers, body).await
 }
 
 /// Removes a model added at runtime (refused while an assistant uses it).
@@ -173,17 +186,18 @@ async fn get_assistant(
     Ok(axum::Json(s.assistants.get(Kind::Assistant, &id).await?))
 }
 
-/// Replaces an assistant added at runtime.
-#[utoipa::path(put, path = "/v1/admin/assistants/{id}", tag = "admin", params(("id" = String, Path)), request_body = Object,
-    responses((status = 200, body = Object), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)), security(("bearer" = [])))]
+/// Replaces an assistant added at runtime (`If-Match: "<version>"` makes it conditional).
+#[utoipa::path(put, path = "/v1/admin/assistants/{id}", tag = "admin", params(("id" = String, Path), ("If-Match" = Option<String>, Header, description = "The entry's `version` as read: refused with 412 if it changed since")), request_body = Object,
+    responses((status = 200, body = Object), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 412, body = ErrorBody)), security(("bearer" = [])))]
 async fn replace_assistant(
     State(s): State<AppState>,
     Meta(m): Meta,
     AdminUser(a): AdminUser,
     Path(id): Path<String>,
+    headers: axum::http::HeaderMap,
     Json(body): Json<Value>,
 ) -> ApiResult<axum::Json<Value>> {
-    replace(&s, &m, &a, Kind::Assistant, &id, body).await
+    replace(&s, &m, &a, Kind::Assistant, &id, &headers, body).await
 }
 
 /// Removes an assistant added at runtime.

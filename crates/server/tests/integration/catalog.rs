@@ -112,6 +112,42 @@ async fn an_admin_adds_a_model_and_an_assistant_and_group_members_chat_with_it()
     s.get("/v1/admin/models/rt-llm", Some(&admin)).await.expect_error(404, "not_found");
 }
 
+/// `If-Match` with the `version` read makes a replacement conditional: a change made in between
+/// (another administrator, another tab) is not overwritten.
+#[tokio::test]
+async fn a_conditional_replace_refuses_an_entry_changed_since_it_was_read() {
+    let s = TestServer::start().await;
+    let (_, admin) = s.admin().await;
+    s.post("/v1/admin/assistants", Some(&admin), json!({"id": "x", "kind": "extractive"})).await.expect(201);
+    let read = s.get("/v1/admin/assistants/x", Some(&admin)).await.expect(200).body;
+    let v1 = read["version"].as_i64().unwrap();
+    let put = |etag: Option<String>, body: Value| {
+        let s = &s;
+        let admin = admin.clone();
+        async move {
+            let mut r = s.http.put(format!("{}/v1/admin/assistants/x", s.base)).bearer_auth(admin).json(&body);
+            if let Some(e) = etag {
+                r = r.header("if-match", e);
+            }
+            Resp::read(r.send().await.unwrap()).await
+        }
+    };
+    // One administrator saves with the version read…
+    let first =
+        put(Some(format!("\"{v1}\"")), json!({"kind": "extractive", "groups": ["admin"]})).await.expect(200).body;
+    let v2 = first["version"].as_i64().unwrap();
+    assert!(v2 > v1, "every update makes a new version");
+    // …the other, who read it before, is refused and nothing changes.
+    put(Some(format!("\"{v1}\"")), json!({"kind": "extractive", "groups": []}))
+        .await
+        .expect_error(412, "precondition_failed");
+    assert_eq!(s.get("/v1/admin/assistants/x", Some(&admin)).await.body["groups"], json!(["admin"]));
+    // Weak and bare forms are read; a malformed one is refused; no header: unconditional.
+    put(Some(format!("W/\"{v2}\"")), json!({"kind": "extractive", "groups": ["admin"]})).await.expect(200);
+    put(Some("soon".into()), json!({"kind": "extractive"})).await.expect_error(400, "invalid_request");
+    put(None, json!({"kind": "extractive"})).await.expect(200);
+}
+
 #[tokio::test]
 async fn provider_secrets_are_sealed_at_rest() {
     let up = fake("x").await;
