@@ -11,7 +11,10 @@
 //! when a graph is opened. A graph file that does not hold exactly the database's keys (a crash
 //! before a save, a lost message from another replica) is rebuilt from the database's vectors.
 //! Graphs are saved when they changed, by [`DenseIndex::save_dirty`] (periodically, and at
-//! shutdown), not after every document: a save writes the whole graph.
+//! shutdown), not after every document: a save writes the whole graph. The files are sealed
+//! like the database's content (envelope encryption under the master key, the knowledge base
+//! bound as associated data): embeddings can be partly inverted to text, so they are not left
+//! in the clear. A file that does not open (another master key, no longer loaded) is rebuilt.
 
 use rampart_core::{ChunkId, DocumentId, KnowledgeBaseId};
 use std::collections::HashMap;
@@ -113,9 +116,18 @@ pub struct ChunkVector {
 }
 
 pub struct DenseIndex {
-    /// Where graphs are saved; `None` keeps them in memory only (tests, benchmarks).
-    dir: Option<PathBuf>,
+    /// Where graphs are saved, and the keys that seal them; `None` keeps them in memory only
+    /// (tests, benchmarks).
+    dir: Option<(PathBuf, rampart_crypto::Keyring)>,
     kbs: RwLock<HashMap<KnowledgeBaseId, Arc<KbGraph>>>,
+}
+
+/// What a sealed graph file holds, before sealing: dimensions and vector count (checked before
+/// a graph is made), then usearch's serialized index.
+const HEADER: usize = 4 + 8;
+
+fn graph_aad(kb: KnowledgeBaseId) -> Vec<u8> {
+    format!("dense-graph:{kb}").into_bytes()
 }
 
 impl std::fmt::Debug for DenseIndex {
@@ -125,9 +137,17 @@ impl std::fmt::Debug for DenseIndex {
 }
 
 impl DenseIndex {
-    pub fn open(dir: &Path) -> Result<Self, DenseError> {
-        std::fs::create_dir_all(dir).map_err(|e| DenseError(format!("{}: {e}", dir.display())))?;
-        Ok(Self { dir: Some(dir.to_owned()), kbs: RwLock::new(HashMap::new()) })
+    /// Graphs saved in `dir`, sealed with `keyring`. Graph files of earlier versions (unsealed
+    /// `.usearch`) are deleted: they are rebuilt from the database.
+    pub fn open(dir: &Path, keyring: rampart_crypto::Keyring) -> Result<Self, DenseError> {
+        let io = |e: std::io::Error| DenseError(format!("{}: {e}", dir.display()));
+        std::fs::create_dir_all(dir).map_err(io)?;
+        for e in std::fs::read_dir(dir).map_err(io)?.flatten() {
+            if e.path().extension().is_some_and(|x| x == "usearch") {
+                std::fs::remove_file(e.path()).map_err(io)?;
+            }
+        }
+        Ok(Self { dir: Some((dir.to_owned(), keyring)), kbs: RwLock::new(HashMap::new()) })
     }
 
     pub fn in_memory() -> Self {
@@ -135,7 +155,7 @@ impl DenseIndex {
     }
 
     fn path(&self, kb: KnowledgeBaseId) -> Option<PathBuf> {
-        self.dir.as_ref().map(|d| d.join(format!("{kb}.usearch")))
+        self.dir.as_ref().map(|(d, _)| d.join(format!("{kb}.graph")))
     }
 
     fn get(&self, kb: KnowledgeBaseId) -> Option<Arc<KbGraph>> {
@@ -230,23 +250,29 @@ impl DenseIndex {
         model: &str,
         expected: &[(ChunkId, DocumentId)],
     ) -> Result<bool, DenseError> {
-        let Some(path) = self.path(kb) else { return Ok(false) };
-        let Some(p) = path.to_str().filter(|_| path.exists()) else { return Ok(false) };
-        let meta = match Index::metadata(p) {
-            Ok(m) => m,
-            Err(e) => {
-                tracing::warn!(kb = %kb, error = %e, "dense index file unreadable; rebuilding it");
+        let (Some(path), Some((_, keyring))) = (self.path(kb), self.dir.as_ref()) else { return Ok(false) };
+        let sealed = match std::fs::read(&path) {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
+            Err(e) => return Err(DenseError(format!("{}: {e}", path.display()))),
+        };
+        let plain = match keyring.open(&graph_aad(kb), &sealed) {
+            Ok(p) if p.len() > HEADER => zeroize::Zeroizing::new(p),
+            Ok(_) | Err(_) => {
+                tracing::warn!(kb = %kb, "dense index file unreadable (or sealed under a key not loaded); rebuilding it");
                 return Ok(false);
             }
         };
-        let dims = usize::try_from(meta.dimensions).unwrap_or(0);
-        if dims == 0 || meta.count_present != expected.len() as u64 {
+        let (head, body) = plain.split_at(HEADER);
+        let dims = u32::from_le_bytes([head[0], head[1], head[2], head[3]]) as usize;
+        let count = u64::from_le_bytes(head[4..HEADER].try_into().unwrap_or_default());
+        if dims == 0 || count != expected.len() as u64 {
             return Ok(false);
         }
         let g = KbGraph::new(model, dims)?;
         {
             let mut graph = g.lock();
-            if graph.index.load(p).is_err() {
+            if graph.index.load_from_buffer(body).is_err() || graph.index.dimensions() != dims {
                 return Ok(false);
             }
             graph.index.reserve_capacity_and_threads(graph.index.size().max(64), 1).map_err(err)?;
@@ -281,10 +307,16 @@ impl DenseIndex {
             if !graph.dirty {
                 continue;
             }
-            let tmp = path.with_extension("usearch.tmp");
-            let tmp_str = tmp.to_str().ok_or_else(|| DenseError("index path is not UTF-8".into()))?;
-            graph.index.save(tmp_str).map_err(err)?;
-            std::fs::rename(&tmp, &path).map_err(|e| DenseError(format!("{}: {e}", path.display())))?;
+            let Some((_, keyring)) = self.dir.as_ref() else { continue };
+            let mut plain = zeroize::Zeroizing::new(vec![0u8; HEADER + graph.index.serialized_length()]);
+            plain[..4].copy_from_slice(&u32::try_from(g.dims).unwrap_or(0).to_le_bytes());
+            plain[4..HEADER].copy_from_slice(&(graph.chunks.len() as u64).to_le_bytes());
+            graph.index.save_to_buffer(&mut plain[HEADER..]).map_err(err)?;
+            let sealed = keyring.seal(&graph_aad(kb), &plain);
+            let tmp = path.with_extension("graph.tmp");
+            let io = |e: std::io::Error| DenseError(format!("{}: {e}", path.display()));
+            std::fs::write(&tmp, &sealed).map_err(io)?;
+            std::fs::rename(&tmp, &path).map_err(io)?;
             graph.dirty = false;
             saved += 1;
         }
@@ -398,17 +430,18 @@ mod tests {
     #[test]
     fn saved_graphs_load_only_when_they_match_the_database() -> Result<(), DenseError> {
         let dir = tempfile::tempdir().map_err(err)?;
+        let ring = rampart_crypto::Keyring::new(rampart_crypto::MasterKey::generate());
         let kb = KnowledgeBaseId::new();
         let doc = DocumentId::new();
         let vs = vectors(doc, 0..200);
         let expected: Vec<(ChunkId, DocumentId)> = vs.iter().map(|v| (v.chunk, doc)).collect();
         {
-            let ix = DenseIndex::open(dir.path())?;
+            let ix = DenseIndex::open(dir.path(), ring.clone())?;
             ix.put_document(kb, "m", doc, &vs)?;
             assert_eq!(ix.save_dirty()?, 1);
             assert_eq!(ix.save_dirty()?, 0, "nothing changed since");
         }
-        let ix = DenseIndex::open(dir.path())?;
+        let ix = DenseIndex::open(dir.path(), ring.clone())?;
         assert!(!ix.load_kb(kb, "m", &expected[..199])?, "one vector more than the database has");
         let mut other = expected.clone();
         other[5].0 = ChunkId::new();
@@ -417,8 +450,33 @@ mod tests {
         let hits = ix.search(&unit(42, 16), "m", &[kb], 1)?;
         assert_eq!(hits[0].0, vs[42].chunk);
         assert!(!ix.load_kb(KnowledgeBaseId::new(), "m", &[])?, "no file");
-        std::fs::write(dir.path().join(format!("{kb}.usearch")), b"garbage").map_err(err)?;
-        assert!(!DenseIndex::open(dir.path())?.load_kb(kb, "m", &expected)?, "a broken file is rebuilt, not trusted");
+        // Sealed: no vector's bytes are in the file, and without the key it does not open.
+        let file = std::fs::read(dir.path().join(format!("{kb}.graph"))).map_err(err)?;
+        let v42: Vec<u8> = vs[42].vector.iter().flat_map(|f| f.to_le_bytes()).collect();
+        assert!(!file.windows(v42.len()).any(|w| w == v42), "a vector in the clear");
+        // (The needle is a real one: the unsealed serialization holds it.)
+        let g = ix.get(kb).ok_or_else(|| DenseError("no graph".into()))?;
+        let graph = g.lock();
+        let mut plain = vec![0u8; graph.index.serialized_length()];
+        graph.index.save_to_buffer(&mut plain).map_err(err)?;
+        assert!(plain.windows(v42.len()).any(|w| w == v42));
+        drop(graph);
+        let other_key = rampart_crypto::Keyring::new(rampart_crypto::MasterKey::generate());
+        assert!(!DenseIndex::open(dir.path(), other_key)?.load_kb(kb, "m", &expected)?, "another master key: rebuilt");
+        // Bound to its knowledge base: a graph file copied onto another does not open.
+        let other_kb = KnowledgeBaseId::new();
+        std::fs::copy(dir.path().join(format!("{kb}.graph")), dir.path().join(format!("{other_kb}.graph")))
+            .map_err(err)?;
+        assert!(!DenseIndex::open(dir.path(), ring.clone())?.load_kb(other_kb, "m", &expected)?);
+        std::fs::write(dir.path().join(format!("{kb}.graph")), b"garbage").map_err(err)?;
+        assert!(
+            !DenseIndex::open(dir.path(), ring.clone())?.load_kb(kb, "m", &expected)?,
+            "a broken file is rebuilt, not trusted"
+        );
+        // Unsealed files of earlier versions are removed on open.
+        std::fs::write(dir.path().join(format!("{kb}.usearch")), b"old plaintext graph").map_err(err)?;
+        DenseIndex::open(dir.path(), ring)?;
+        assert!(!dir.path().join(format!("{kb}.usearch")).exists());
         Ok(())
     }
 

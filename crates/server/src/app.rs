@@ -139,7 +139,8 @@ fn build_knowledge(
     let ix = index::LexicalIndex::open(&dir, lang, &index::TermKey::from_keyring(&keyring))
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     let dense_dir = k.dense_index_dir.clone().unwrap_or_else(|| config.server.data_dir.join("index").join("dense"));
-    let dense = rampart_knowledge::dense::DenseIndex::open(&dense_dir).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let dense =
+        rampart_knowledge::dense::DenseIndex::open(&dense_dir, keyring.clone()).map_err(|e| anyhow::anyhow!("{e}"))?;
     let cfg = service::KnowledgeConfig {
         limits: parse::Limits { max_bytes: k.max_document_bytes, max_pages: k.max_pages, ..Default::default() },
         chunking: chunk::ChunkConfig {

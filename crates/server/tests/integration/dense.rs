@@ -232,7 +232,7 @@ async fn models_added_at_runtime_embed_and_cannot_be_deleted_while_used() {
 async fn dense_graphs_are_saved_reloaded_and_rebuilt_when_their_file_is_wrong() {
     let (_up, s, t, kb) = setup(&[]).await;
     assert_eq!(s.state.knowledge.save_indexes().unwrap(), 1);
-    let file = s.data_dir().join("index").join("dense").join(format!("{kb}.usearch"));
+    let file = s.data_dir().join("index").join("dense").join(format!("{kb}.graph"));
     assert!(file.exists());
     let shared = s.data_dir().join("index").join("dense");
     // A restart over the saved graph, and one over a damaged file: both answer the same.
