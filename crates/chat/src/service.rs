@@ -271,18 +271,13 @@ impl ChatService {
         Ok(Page { items, next_cursor: p.next_cursor })
     }
 
-    /// Whether the session exists for `owner` (`NotFound` otherwise), without reading its history.
-    pub async fn check_session(&self, owner: Owner, sid: SessionId) -> Result<()> {
-        self.db.session(owner, sid).await?.map(|_| ()).ok_or(ChatError::NotFound)
-    }
-
     pub async fn get_session(&self, owner: Owner, sid: SessionId) -> Result<SessionDetail> {
         self.get_session_page(owner, sid, None).await
     }
 
-    /// A session with a page of its history: `page` = None reads all of it; otherwise the
-    /// newest `limit` messages before `cursor` (a previous answer's `earlierCursor`). Only
-    /// the messages of the page are read and decrypted.
+    /// A session with its history: all of it (`page` = None), or the page of it `page` names
+    /// (newest first from the storage, returned oldest first like the whole history). Only the
+    /// messages of the page are read and decrypted.
     pub async fn get_session_page(
         &self,
         owner: Owner,
@@ -290,29 +285,14 @@ impl ChatService {
         page: Option<&PageRequest>,
     ) -> Result<SessionDetail> {
         let s = self.db.session(owner, sid).await?.ok_or(ChatError::NotFound)?;
-        let (before, limit) = match page {
-            None => (None, None),
+        let (records, earlier_cursor) = match page {
+            None => (self.db.session_messages(sid, u32::MAX).await?, None),
             Some(p) => {
-                let before = match &p.cursor {
-                    None => None,
-                    Some(c) => Some(
-                        c.parse::<i64>()
-                            .ok()
-                            .filter(|n| *n > 0)
-                            .ok_or(ChatError::Storage(rampart_storage::StorageError::InvalidCursor))?,
-                    ),
-                };
-                (before, Some(p.limit()))
+                let mut pg = self.db.session_history(sid, p).await?;
+                pg.items.reverse();
+                (pg.items, pg.next_cursor)
             }
         };
-        let mut records = self.db.session_messages_before(sid, before, limit.map_or(u32::MAX, |l| l + 1)).await?;
-        let mut earlier_cursor = None;
-        if let Some(l) = limit
-            && records.len() > l as usize
-        {
-            records.remove(0);
-            earlier_cursor = records.first().map(|m| m.seq.to_string());
-        }
         let mut history = Vec::new();
         for m in records {
             let parts = match &m.sealed_parts {

@@ -809,9 +809,20 @@ async fn chat_sessions_messages_and_feedback(db: &Db) {
     assert_eq!(history[1].response_time_ms, Some(12));
     let tail = db.session_messages(s0, 1).await.unwrap();
     assert_eq!(tail.iter().map(|m| m.role.as_str()).collect::<Vec<_>>(), vec!["assistant"], "the last one only");
-    let before = db.session_messages_before(s0, Some(2), 100).await.unwrap();
-    assert_eq!(before.iter().map(|m| m.seq).collect::<Vec<_>>(), vec![1], "only those before seq 2");
-    assert!(db.session_messages_before(s0, Some(1), 100).await.unwrap().is_empty());
+    // From the newest end, a page at a time: the cursor is the oldest message's number.
+    let newest = db.session_history(s0, &PageRequest { limit: Some(1), cursor: None }).await.unwrap();
+    assert_eq!(
+        (newest.items.iter().map(|m| m.seq).collect::<Vec<_>>(), newest.next_cursor.as_deref()),
+        (vec![2], Some("2"))
+    );
+    let before = db.session_history(s0, &PageRequest { limit: Some(1), cursor: newest.next_cursor }).await.unwrap();
+    assert_eq!((before.items.iter().map(|m| m.seq).collect::<Vec<_>>(), before.next_cursor), (vec![1], None));
+    let all = db.session_history(s0, &PageRequest { limit: Some(2), cursor: None }).await.unwrap();
+    assert_eq!((all.items.len(), all.next_cursor), (2, None), "exactly a page: no cursor");
+    for bad in ["x", "0", "-1"] {
+        let p = PageRequest { limit: None, cursor: Some(bad.into()) };
+        assert!(matches!(db.session_history(s0, &p).await, Err(rampart_storage::StorageError::InvalidCursor)), "{bad}");
+    }
     // Most recently active first, paginated by keyset.
     let p1 = db.list_sessions(Owner::User(a), &PageRequest { limit: Some(2), cursor: None }).await.unwrap();
     assert_eq!(p1.items[0].id, s0, "the session with the newest message comes first");

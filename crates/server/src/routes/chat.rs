@@ -144,7 +144,7 @@ async fn stop_session(
     let stopped = s.stop_generations(p.user_id, Some(id)).await;
     if stopped == 0 {
         // Not running: answer like GET would (a session that is not yours is "not found").
-        s.chat.check_session(Owner::User(p.user_id), id).await?;
+        s.chat.session_assistant(p.user_id, id).await?.ok_or_else(ApiError::not_found)?;
     }
     Ok(axum::Json(Stopped { stopped }))
 }

@@ -208,29 +208,40 @@ impl Db {
 
     /// The last `max` messages of a session, oldest first (the caller has checked ownership).
     pub async fn session_messages(&self, sid: SessionId, max: u32) -> Result<Vec<MessageRecord>, StorageError> {
-        self.session_messages_before(sid, None, max).await
-    }
-
-    /// The last `max` messages of a session before the one numbered `before` (all of them when
-    /// `None`), oldest first: a page of history, read from the newest end (the caller has
-    /// checked ownership).
-    pub async fn session_messages_before(
-        &self,
-        sid: SessionId,
-        before: Option<i64>,
-        max: u32,
-    ) -> Result<Vec<MessageRecord>, StorageError> {
         let rows = sqlx::query(sqlf!(
-            "SELECT {MESSAGE_COLS} FROM chat_messages WHERE session_id = $1 AND seq < $2 ORDER BY seq DESC LIMIT $3"
+            "SELECT {MESSAGE_COLS} FROM chat_messages WHERE session_id = $1 ORDER BY seq DESC LIMIT $2"
         ))
         .bind(sid.to_string())
-        .bind(before.unwrap_or(i64::MAX))
         .bind(i64::from(max))
         .fetch_all(self.pool())
         .await?;
         let mut out = rows.iter().map(message).collect::<Result<Vec<_>, _>>()?;
         out.reverse();
         Ok(out)
+    }
+
+    /// A page of a session's history read from the newest end: the `limit` messages before the
+    /// cursor (a message's number), newest first; the next cursor reads the page before (the
+    /// caller has checked ownership).
+    pub async fn session_history(
+        &self,
+        sid: SessionId,
+        page: &PageRequest,
+    ) -> Result<Page<MessageRecord>, StorageError> {
+        let before = match &page.cursor {
+            None => i64::MAX,
+            Some(c) => c.parse::<i64>().ok().filter(|n| *n > 0).ok_or(StorageError::InvalidCursor)?,
+        };
+        let rows = sqlx::query(sqlf!(
+            "SELECT {MESSAGE_COLS} FROM chat_messages WHERE session_id = $1 AND seq < $2 ORDER BY seq DESC LIMIT $3"
+        ))
+        .bind(sid.to_string())
+        .bind(before)
+        .bind(i64::from(page.limit()) + 1)
+        .fetch_all(self.pool())
+        .await?;
+        let items = rows.iter().map(message).collect::<Result<Vec<_>, _>>()?;
+        Ok(paginate(items, page.limit(), |m| m.seq.to_string()))
     }
 
     /// Sessions, most recently active first; `owner` limits whose.
