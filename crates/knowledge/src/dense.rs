@@ -154,8 +154,9 @@ impl DenseIndex {
         Self { dir: None, kbs: RwLock::new(HashMap::new()) }
     }
 
-    fn path(&self, kb: KnowledgeBaseId) -> Option<PathBuf> {
-        self.dir.as_ref().map(|(d, _)| d.join(format!("{kb}.graph")))
+    /// Where `kb`'s graph is saved, and the keys that seal it (`None`: kept in memory only).
+    fn file(&self, kb: KnowledgeBaseId) -> Option<(PathBuf, &rampart_crypto::Keyring)> {
+        self.dir.as_ref().map(|(d, keyring)| (d.join(format!("{kb}.graph")), keyring))
     }
 
     fn get(&self, kb: KnowledgeBaseId) -> Option<Arc<KbGraph>> {
@@ -213,7 +214,7 @@ impl DenseIndex {
     /// Drops a knowledge base's graph and its file.
     pub fn delete_kb(&self, kb: KnowledgeBaseId) -> Result<(), DenseError> {
         self.kbs.write().unwrap_or_else(std::sync::PoisonError::into_inner).remove(&kb);
-        if let Some(p) = self.path(kb) {
+        if let Some((p, _)) = self.file(kb) {
             match std::fs::remove_file(&p) {
                 Ok(()) => {}
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
@@ -250,7 +251,7 @@ impl DenseIndex {
         model: &str,
         expected: &[(ChunkId, DocumentId)],
     ) -> Result<bool, DenseError> {
-        let (Some(path), Some((_, keyring))) = (self.path(kb), self.dir.as_ref()) else { return Ok(false) };
+        let Some((path, keyring)) = self.file(kb) else { return Ok(false) };
         let sealed = match std::fs::read(&path) {
             Ok(b) => b,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
@@ -302,12 +303,11 @@ impl DenseIndex {
             .collect();
         let mut saved = 0;
         for (kb, g) in graphs {
-            let Some(path) = self.path(kb) else { continue };
+            let Some((path, keyring)) = self.file(kb) else { continue };
             let mut graph = g.lock();
             if !graph.dirty {
                 continue;
             }
-            let Some((_, keyring)) = self.dir.as_ref() else { continue };
             let mut plain = zeroize::Zeroizing::new(vec![0u8; HEADER + graph.index.serialized_length()]);
             plain[..4].copy_from_slice(&u32::try_from(g.dims).unwrap_or(0).to_le_bytes());
             plain[4..HEADER].copy_from_slice(&(graph.chunks.len() as u64).to_le_bytes());
