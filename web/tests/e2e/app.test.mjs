@@ -288,12 +288,7 @@ test('bootstrap, MFA, chat with citations, feedback, and another user sees nothi
   assert.deepEqual(hr.knowledge_bases, ['handbook'], 'the rest of the entry is kept');
   // Another administrator changes the assistant while this page shows it: saving is refused
   // once (their change is not silently overwritten), the text typed stays, saving again replaces it.
-  const theirs = await fetch(`${base}/v1/admin/assistants/hr`, {
-    method: 'PUT',
-    headers: { authorization: `Bearer ${kbToken}`, 'content-type': 'application/json' },
-    body: JSON.stringify({ ...Object.fromEntries(Object.entries(hr).filter(([k]) => !['source', 'secrets', 'updatedAt', 'updatedBy', 'version'].includes(k))), system_prompt: 'Their prompt.' }),
-  });
-  assert.equal(theirs.status, 200);
+  await changeElsewhere(kbToken, 'hr', { system_prompt: 'Their prompt.' });
   await page.getByLabel('System prompt').fill('Answer as the HR team, in one sentence.');
   const beforeConflict = problems.length;
   await page.getByRole('button', { name: 'Save prompts' }).click();
@@ -312,6 +307,13 @@ test('bootstrap, MFA, chat with citations, feedback, and another user sees nothi
   await page.getByRole('row', { name: /^hr / }).getByRole('button', { name: 'Edit' }).click();
   const json = page.getByLabel(/^Edit hr/);
   await json.fill((await json.inputValue()).replace('"rag"', '"rag",\n  "kb_number_of_results": 3'));
+  // Changed elsewhere while the editor is open: refused once, the text stays, saved on the retry.
+  await changeElsewhere(kbToken, 'hr', { display_inline_citations: false });
+  const beforeEditorConflict = problems.length;
+  await page.getByRole('button', { name: 'Save', exact: true }).click();
+  await page.getByRole('alert').getByText('Another administrator changed this entry').waitFor();
+  problems.splice(beforeEditorConflict, problems.length - beforeEditorConflict, ...problems.slice(beforeEditorConflict).filter((p) => !/ 412 /.test(p)));
+  assert.match(await json.inputValue(), /"kb_number_of_results": 3/);
   await page.getByRole('button', { name: 'Save', exact: true }).click();
   await page.getByRole('status').getByText('Saved; it applies at once.').waitFor();
   const edited = (await api('GET', '/v1/admin/assistants/hr', kbToken)).body;
@@ -352,6 +354,14 @@ test('bootstrap, MFA, chat with citations, feedback, and another user sees nothi
   await ctx.close();
   await other.close();
 });
+
+/** Another administrator replaces an assistant (through the API) with `patch` applied. */
+async function changeElsewhere(token, id, patch) {
+  const entry = (await api('GET', `/v1/admin/assistants/${id}`, token)).body;
+  const keys = Object.fromEntries(Object.entries(entry).filter(([k]) => !['source', 'secrets', 'updatedAt', 'updatedBy', 'version'].includes(k)));
+  const r = await api('PUT', `/v1/admin/assistants/${id}`, token, { ...keys, ...patch });
+  assert.equal(r.status, 200, JSON.stringify(r.body));
+}
 
 /** axe-core's WCAG 2.1 A/AA rules (contrast included) on the page as it is now. */
 async function axeViolations(page) {
