@@ -13,6 +13,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, execFileSync } from 'node:child_process';
 import { createServer } from 'node:http';
+import { createServer as createNetServer } from 'node:net';
 import { createHmac } from 'node:crypto';
 import { mkdtempSync, mkdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -66,6 +67,55 @@ function fakeModel() {
   return new Promise((ok) => server.listen(0, '127.0.0.1', () => ok(server)));
 }
 
+/** A free port on loopback (the kernel's choice, released for the server to take). */
+function freePort() {
+  return new Promise((ok, fail) => {
+    const l = createNetServer();
+    l.once('error', fail);
+    l.listen(0, '127.0.0.1', () => {
+      const { port } = l.address();
+      l.close(() => ok(port));
+    });
+  });
+}
+
+/** `rampart serve` on a data dir with `extraEnv`, ready to serve; fails with the server's own
+ * words if it exits or is not ready within 30 s. `stop()` ends it. */
+async function serverOn(dir, extraEnv = {}) {
+  const port = await freePort();
+  const b = `http://127.0.0.1:${port}`;
+  const srv = spawn(BIN, ['serve'], {
+    env: {
+      ...clean(process.env),
+      RAMPART_DATA_DIR: dir,
+      RAMPART_LISTEN: `127.0.0.1:${port}`,
+      RAMPART_AUTH__ARGON2__MEMORY_KIB: '8192',
+      RAMPART_AUTH__ARGON2__ITERATIONS: '1',
+      RAMPART_ACCESS_LOG__TARGET: 'off',
+      RAMPART_LOG: 'error',
+      ...extraEnv,
+    },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let said = '';
+  srv.stderr.on('data', (c) => {
+    said = (said + c).slice(-4000);
+    process.stderr.write(c);
+  });
+  let exited = null;
+  srv.on('exit', (code, signal) => (exited = signal ?? code));
+  for (const deadline = Date.now() + 30_000; Date.now() < deadline && exited === null; ) {
+    try {
+      if ((await fetch(`${b}/readyz`)).ok) return { base: b, stop: () => srv.kill('SIGTERM') };
+    } catch {
+      /* not yet */
+    }
+    await new Promise((ok) => setTimeout(ok, 100));
+  }
+  srv.kill('SIGKILL');
+  throw new Error(`rampart on ${b} not ready (exit: ${exited}); it said: ${said || 'nothing'}`);
+}
+
 let upstream, rampart, browser, base, dataDir, conf;
 
 /** The environment without RAMPART_* (they would be configuration keys for the server). */
@@ -102,26 +152,8 @@ before(async () => {
       `[[assistants]]\nid = "default"\nkind = "rag"\nmodel = "local"\nknowledge_bases = ["handbook"]\n\n` +
       `[access_log]\ntarget = "off"\n`,
   );
-  const port = 20000 + Math.floor(Math.random() * 20000);
-  base = `http://127.0.0.1:${port}`;
-  const env = {
-    ...clean(process.env),
-    RAMPART_CONFIG: conf,
-    RAMPART_DATA_DIR: dataDir,
-    RAMPART_LISTEN: `127.0.0.1:${port}`,
-    RAMPART_AUTH__ARGON2__MEMORY_KIB: '8192',
-    RAMPART_AUTH__ARGON2__ITERATIONS: '1',
-    RAMPART_LOG: 'warn',
-  };
-  rampart = spawn(BIN, ['serve'], { env, stdio: ['ignore', 'ignore', 'inherit'] });
-  for (let i = 0; i < 200; i++) {
-    try {
-      if ((await fetch(`${base}/readyz`)).ok) break;
-    } catch {
-      /* not yet */
-    }
-    await new Promise((ok) => setTimeout(ok, 100));
-  }
+  rampart = await serverOn(dataDir, { RAMPART_CONFIG: conf, RAMPART_LOG: 'warn' });
+  base = rampart.base;
   browser = await chromium.launch({
     executablePath: CHROMIUM,
     headless: true,
@@ -131,7 +163,7 @@ before(async () => {
 
 after(async () => {
   await browser?.close();
-  rampart?.kill('SIGTERM');
+  rampart?.stop();
   upstream?.close();
 });
 
@@ -431,34 +463,6 @@ test('every main page passes axe (WCAG 2.1 AA, contrast included) in the light a
   }
   assert.deepEqual(problems.filter((p) => p.startsWith('a11y')), [], 'no console errors');
 });
-
-/** A server on a data dir of its own; stopped by the returned function. */
-async function serverOn(dir, extraEnv = {}) {
-  const port = 20000 + Math.floor(Math.random() * 20000);
-  const b = `http://127.0.0.1:${port}`;
-  const srv = spawn(BIN, ['serve'], {
-    env: {
-      ...clean(process.env),
-      RAMPART_DATA_DIR: dir,
-      RAMPART_LISTEN: `127.0.0.1:${port}`,
-      RAMPART_AUTH__ARGON2__MEMORY_KIB: '8192',
-      RAMPART_AUTH__ARGON2__ITERATIONS: '1',
-      RAMPART_ACCESS_LOG__TARGET: 'off',
-      RAMPART_LOG: 'error',
-      ...extraEnv,
-    },
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
-  for (let i = 0; i < 200; i++) {
-    try {
-      if ((await fetch(`${b}/readyz`)).ok) break;
-    } catch {
-      /* not yet */
-    }
-    await new Promise((ok) => setTimeout(ok, 100));
-  }
-  return { base: b, stop: () => srv.kill('SIGTERM') };
-}
 
 test('a long session opens with its newest 100 messages and loads earlier pages on request', async () => {
   assert.ok(existsSync(SEED_WEB), `${SEED_WEB} is missing (cargo build -p rampart-bench-tools --bin seed-web)`);
