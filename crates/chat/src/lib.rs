@@ -5,6 +5,7 @@
 //! the record's id bound as associated data. Depends on `core`, `crypto` and `storage`.
 
 pub mod assistants;
+pub mod config;
 pub mod error;
 pub mod interruptions;
 pub mod jobs;

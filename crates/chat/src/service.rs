@@ -17,22 +17,7 @@ pub const MAX_FEEDBACK_RANGE_DAYS: i64 = 730;
 /// Longest message accepted into a session.
 pub const MAX_MESSAGE_CHARS: usize = 100_000;
 
-#[derive(Clone, Debug)]
-pub struct ChatConfig {
-    /// Allowed feedback reasons (GAIA's `userFeedback.reasons`).
-    pub feedback_reasons: Vec<String>,
-    /// A session's title is its first user message, cut to this many characters.
-    pub title_chars: usize,
-}
-
-impl Default for ChatConfig {
-    fn default() -> Self {
-        Self {
-            feedback_reasons: ["accuracy", "unhelpful", "app_issue", "other"].map(String::from).to_vec(),
-            title_chars: 100,
-        }
-    }
-}
+pub use crate::config::ChatConfig;
 
 type Interruptions = Arc<Vec<rampart_storage::repo::interruptions::InterruptionRecord>>;
 

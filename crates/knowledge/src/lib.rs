@@ -3,6 +3,7 @@
 //! dense (HNSW) index, their fusion, and retrieval with access control inside every query.
 
 pub mod chunk;
+pub mod config;
 pub mod dense;
 pub mod fuse;
 pub mod index;
