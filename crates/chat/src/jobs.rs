@@ -5,8 +5,8 @@
 use crate::assistants::{Assistant, Overrides};
 use crate::error::{ChatError, Result};
 use crate::service::ChatService;
-use futures::StreamExt;
-use rampart_core::llm::{ChatEvent, ChatMessage, Usage};
+use crate::turn::{Conversation, TurnRequest, whole_reply};
+use rampart_core::llm::ChatMessage;
 use rampart_core::{JobId, Timestamp, UserId};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
@@ -56,7 +56,7 @@ impl ChatService {
         let me = self.clone();
         let p = p.clone();
         tokio::spawn(async move {
-            if let Err(e) = me.run_job(jid, &a, &p, history, o).await {
+            if let Err(e) = me.run_job(jid, a, &p, history, o).await {
                 tracing::warn!(job = %jid, error = %e, "job failed");
                 if let Err(e) = me.db().update_job(jid, "failed", None, Some(FAILED), me.now()).await {
                     tracing::error!(job = %jid, error = %e, "could not record a failed job");
@@ -69,25 +69,26 @@ impl ChatService {
     async fn run_job(
         &self,
         jid: JobId,
-        a: &Assistant,
+        a: Arc<Assistant>,
         p: &rampart_core::Principal,
         history: Vec<ChatMessage>,
         o: Overrides,
     ) -> Result<()> {
         self.db().update_job(jid, "running", None, None, self.now()).await?;
         let started = std::time::Instant::now();
-        let mut stream = self.reply(a, p, history, o).await?;
-        let (mut content, mut usage) = (String::new(), Usage::default());
-        while let Some(ev) = stream.next().await {
-            match ev? {
-                ChatEvent::Delta(t) => content.push_str(&t),
-                ChatEvent::Done { usage: u, .. } => usage = u.unwrap_or_default(),
-                ChatEvent::Citation { .. } | ChatEvent::Sources(_) => {}
-            }
-        }
+        let model_id = a.model_id().to_owned();
+        let turn = TurnRequest {
+            principal: p.clone(),
+            assistant: a,
+            conversation: Conversation::Messages(history),
+            overrides: o,
+            run: None,
+        };
+        let reply = whole_reply(self.start_turn(turn).await?).await?;
+        let usage = reply.usage.unwrap_or_default();
         let result = JobResult {
-            content,
-            model_id: a.model_id().to_owned(),
+            content: reply.text,
+            model_id,
             response_time_ms: i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX),
             input_tokens: usage.input_tokens,
             output_tokens: usage.output_tokens,

@@ -1,8 +1,12 @@
 //! `rampart-chat`: chat sessions and their history, feedback (GAIA's Sessions and Feedback
-//! APIs, seed 002). Later: assistants, service interruptions, async jobs.
+//! APIs, seed 002), assistants (`model`, `custom`, `rag`, `extractive`) behind the
+//! `core::llm::ChatModel` port, the chat turn every caller runs (`turn`: realtime channels, the
+//! OpenAI facade, jobs, the meeting assistant) with the registry of running generations
+//! (`runs`), service interruptions and async jobs.
 //!
-//! Message content, session titles and feedback text are sealed with `crypto` before storage,
-//! the record's id bound as associated data. Depends on `core`, `crypto` and `storage`.
+//! Message content, session titles, feedback text and job results are sealed with `crypto`
+//! before storage, the record's id bound as associated data. Depends on `core`, `crypto` and
+//! `storage`; knows no transport.
 
 pub mod assistants;
 pub mod config;
@@ -10,7 +14,9 @@ pub mod error;
 pub mod interruptions;
 pub mod jobs;
 pub mod rag;
+pub mod runs;
 pub mod service;
+pub mod turn;
 
 pub use error::ChatError;
 pub use service::{ChatConfig, ChatService};

@@ -20,6 +20,17 @@ pub struct Retrieved {
     pub page: Option<i64>,
 }
 
+/// Why retrieval failed, from whichever service implements it (the source is kept for the log).
+#[derive(Debug, thiserror::Error)]
+#[error("retrieval failed: {0}")]
+pub struct RetrievalError(#[source] pub Box<dyn std::error::Error + Send + Sync>);
+
+impl RetrievalError {
+    pub fn new(e: impl std::error::Error + Send + Sync + 'static) -> Self {
+        Self(Box::new(e))
+    }
+}
+
 /// Retrieval from knowledge bases, with the caller's access applied (implemented by
 /// `knowledge`, wired in `server`).
 pub trait Retriever: Send + Sync + 'static {
@@ -29,7 +40,7 @@ pub trait Retriever: Send + Sync + 'static {
         knowledge_bases: &'a [String],
         query: &'a str,
         k: usize,
-    ) -> Pin<Box<dyn Future<Output = Result<Vec<Retrieved>, String>> + Send + 'a>>;
+    ) -> Pin<Box<dyn Future<Output = Result<Vec<Retrieved>, RetrievalError>> + Send + 'a>>;
 }
 
 /// GAIA's default shape: the passages, then how to cite them.
@@ -265,7 +276,7 @@ impl RagAssistant {
         let passages = retriever
             .retrieve(p, &self.knowledge_bases, &question, self.results)
             .await
-            .map_err(|e| ModelError { retryable: false, retry_after: None, detail: format!("retrieval: {e}") })?;
+            .map_err(|e| ModelError { retryable: false, retry_after: None, detail: e.to_string() })?;
         let Some(model) = &self.model else {
             let events: Vec<Result<ChatEvent, ModelError>> =
                 extractive(&passages, self.inline_citations).into_iter().map(Ok).collect();

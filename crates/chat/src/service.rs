@@ -34,6 +34,8 @@ pub struct ChatService {
     interruptions: Arc<std::sync::Mutex<Option<(std::time::Instant, Interruptions)>>>,
     /// Knowledge-base retrieval for `rag` assistants (set once at start-up).
     retriever: Arc<std::sync::OnceLock<Arc<dyn crate::rag::Retriever>>>,
+    /// Generations in flight, so they can be stopped and capped.
+    runs: Arc<crate::runs::Runs>,
 }
 
 impl std::fmt::Debug for ChatService {
@@ -132,7 +134,15 @@ fn feedback_aad(f: FeedbackId) -> Vec<u8> {
 
 impl ChatService {
     pub fn new(db: Db, keyring: Keyring, clock: SharedClock, config: ChatConfig) -> Self {
-        Self { db, keyring, clock, config, interruptions: Arc::default(), retriever: Arc::default() }
+        Self {
+            db,
+            keyring,
+            clock,
+            config,
+            interruptions: Arc::default(),
+            retriever: Arc::default(),
+            runs: Arc::default(),
+        }
     }
 
     pub(crate) fn cached_interruptions(&self) -> Option<Interruptions> {
@@ -156,6 +166,11 @@ impl ChatService {
 
     pub(crate) fn retriever(&self) -> Option<&Arc<dyn crate::rag::Retriever>> {
         self.retriever.get()
+    }
+
+    /// The registry of running generations (`stop`, the per-user cap).
+    pub fn runs(&self) -> &Arc<crate::runs::Runs> {
+        &self.runs
     }
 
     pub fn config(&self) -> &ChatConfig {

@@ -1,10 +1,11 @@
 //! `rampart-core`: the domain vocabulary every other crate shares.
 //!
 //! Owns typed IDs, the stable error-code table, the `Principal` that every credential
-//! resolves to, `Secret<T>`, the `Clock` port and pagination types. It does no I/O and
+//! resolves to and the one reader of the credentials it is proved by, `Secret<T>`, the `Clock` port and pagination types. It does no I/O and
 //! depends on no other Rampart crate; everything else may depend on it.
 
 pub mod clock;
+pub mod credential;
 pub mod embed;
 pub mod error;
 pub mod ids;
@@ -14,6 +15,7 @@ pub mod principal;
 pub mod secret;
 
 pub use clock::{Clock, SystemClock, Timestamp};
+pub use credential::{Credential, CredentialHeaders};
 pub use error::ErrorCode;
 pub use ids::*;
 pub use page::{Page, PageRequest};

@@ -64,7 +64,7 @@ pub struct NewApiKey {
     pub secret_hash: String,
 }
 
-pub const API_KEY_PREFIX: &str = "rampart_";
+pub use rampart_core::credential::API_KEY_PREFIX;
 
 pub fn new_api_key() -> NewApiKey {
     let prefix = hex::encode(random_bytes::<6>());

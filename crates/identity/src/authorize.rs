@@ -11,36 +11,13 @@ use crate::error::{IdentityError, Result};
 use crate::external::{peek_exp, peek_issuer};
 use crate::service::Identity;
 use rampart_core::{Principal, Timestamp};
-use rampart_crypto::{API_KEY_PREFIX, sha256};
+use rampart_crypto::sha256;
 use std::collections::HashMap;
 use std::sync::RwLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-/// A credential as presented.
-#[derive(Clone, Copy, Debug)]
-pub enum Credential<'a> {
-    /// `Authorization: Bearer …` (or the raw header value, as AppSync clients send it).
-    Bearer(&'a str),
-    /// `x-api-key: …`
-    ApiKey(&'a str),
-}
-
-impl Credential<'_> {
-    /// An API key (`x-api-key`, or `Bearer rampart_…`), as opposed to a token.
-    pub fn is_api_key(&self) -> bool {
-        match self {
-            Credential::ApiKey(_) => true,
-            Credential::Bearer(t) => t.starts_with(API_KEY_PREFIX),
-        }
-    }
-
-    fn bytes(&self) -> &[u8] {
-        match self {
-            Credential::Bearer(s) | Credential::ApiKey(s) => s.as_bytes(),
-        }
-    }
-}
+pub use rampart_core::credential::Credential;
 
 /// Bounded so a flood of distinct valid credentials cannot grow memory without limit.
 const MAX_ENTRIES: usize = 20_000;
@@ -104,7 +81,7 @@ fn until(now: Timestamp, exp_secs: Option<i64>) -> Option<Duration> {
 impl Identity {
     /// Resolves a credential. Then applies the group policy (`allowed_groups`).
     pub async fn authenticate(&self, cred: Credential<'_>) -> Result<Principal> {
-        let key = sha256(cred.bytes());
+        let key = sha256(cred.as_bytes());
         if let Some(p) = self.inner.auth_cache.get(&key) {
             return Ok(p);
         }

@@ -3,12 +3,14 @@
 //! Each replica publishes what its hub publishes to `{prefix}.rt.{user}` and subscribes to
 //! `{prefix}.rt.>`, handing other replicas' events to its own hub, so a client connected to
 //! one replica receives a reply generated on another. Control messages (stop a generation,
-//! reload the catalog) go to `{prefix}.ctl` as JSON and reach every other replica. Messages
+//! reload the catalog…) go to `{prefix}.ctl` as JSON and reach every other replica; their type
+//! is the server's (it knows every feature), the bus only carries them. Messages
 //! carry the sender's origin id so a replica ignores its own. Delivery is at most once, like
 //! the in-process hub: a client that missed events fetches the stored session.
 
 use crate::hub::Hub;
 use futures::StreamExt;
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::sync::Arc;
@@ -35,9 +37,9 @@ struct Envelope {
 }
 
 #[derive(Serialize, Deserialize)]
-struct ControlEnvelope {
+struct ControlEnvelope<C> {
     origin: String,
-    control: Value,
+    control: C,
 }
 
 /// A connection to NATS shared by the hub (events) and the server (control messages).
@@ -77,10 +79,10 @@ impl NatsBus {
 
     /// Wires `hub` to the bus: its publishes go out, other replicas' come in. `on_control`
     /// receives other replicas' control messages.
-    pub async fn attach(
+    pub async fn attach<C: DeserializeOwned + Send + 'static>(
         self: &Arc<Self>,
         hub: &Arc<Hub>,
-        on_control: impl Fn(Value) + Send + Sync + 'static,
+        on_control: impl Fn(C) + Send + Sync + 'static,
     ) -> Result<(), BusError> {
         let (tx, mut rx) = mpsc::channel::<(String, Value)>(QUEUE);
         hub.set_remote(tx);
@@ -126,7 +128,7 @@ impl NatsBus {
                 if m.payload.len() > MAX_MESSAGE {
                     continue;
                 }
-                match serde_json::from_slice::<ControlEnvelope>(&m.payload) {
+                match serde_json::from_slice::<ControlEnvelope<C>>(&m.payload) {
                     Ok(env) if env.origin != me.origin => on_control(env.control),
                     Ok(_) => {}
                     Err(e) => tracing::warn!(error = %e, "bus: unreadable control message"),
@@ -139,7 +141,7 @@ impl NatsBus {
     }
 
     /// Sends a control message to every other replica (best effort).
-    pub async fn control(&self, control: Value) {
+    pub async fn control<C: Serialize>(&self, control: &C) {
         let env = ControlEnvelope { origin: self.origin.clone(), control };
         let Ok(bytes) = serde_json::to_vec(&env) else { return };
         if let Err(e) = self.client.publish(format!("{}.ctl", self.prefix), bytes.into()).await {

@@ -6,36 +6,31 @@
 pub mod bus;
 pub mod channel;
 pub mod frames;
+pub mod gaia;
 pub mod hub;
 
 pub use channel::{Channel, ChannelKind};
 pub use hub::{ConnId, Hub, Outbox};
+use rampart_core::CredentialHeaders;
 
 /// The subprotocol clients offer and the server selects.
 pub const SUBPROTOCOL: &str = "aws-appsync-event-ws";
 
-/// Decodes the `header-<base64url JSON>` subprotocol into its (lower-cased) key/value pairs.
-pub fn decode_auth_subprotocol(offered: &str) -> Option<Vec<(String, String)>> {
+/// Decodes the `header-<base64url JSON>` subprotocol into the credential values it carries
+/// (read by `rampart_core::credential`, the one reader every transport uses).
+pub fn decode_auth_subprotocol(offered: &str) -> Option<CredentialHeaders> {
     use base64::Engine as _;
     let enc = offered.strip_prefix("header-")?;
     let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(enc.trim_end_matches('=')).ok()?;
     let v: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
-    Some(
-        v.as_object()?.iter().filter_map(|(k, v)| v.as_str().map(|s| (k.to_ascii_lowercase(), s.to_owned()))).collect(),
-    )
+    auth_object(&v)
 }
 
-/// The credential in an auth object (`x-api-key` or `authorization`), looked up case-insensitively.
-pub fn credential_of(pairs: &[(String, String)]) -> Option<(&'static str, String)> {
-    let get = |k: &str| pairs.iter().find(|(n, _)| n.eq_ignore_ascii_case(k)).map(|(_, v)| v.clone());
-    get("x-api-key").map(|v| ("x-api-key", v)).or_else(|| get("authorization").map(|v| ("authorization", v)))
-}
-
-/// The credential of a per-operation `authorization` object.
-pub fn credential_of_json(v: &serde_json::Value) -> Option<(&'static str, String)> {
-    let pairs: Vec<(String, String)> =
-        v.as_object()?.iter().filter_map(|(k, v)| v.as_str().map(|s| (k.to_ascii_lowercase(), s.to_owned()))).collect();
-    credential_of(&pairs)
+/// The credential values of an auth object (`{"host", "Authorization"}` or `{"x-api-key"}`),
+/// as a per-operation `authorization` field or inside the subprotocol.
+pub fn auth_object(v: &serde_json::Value) -> Option<CredentialHeaders> {
+    let pairs = v.as_object()?.iter().filter_map(|(k, v)| v.as_str().map(|s| (k.as_str(), s)));
+    Some(CredentialHeaders::from_pairs(pairs))
 }
 
 #[cfg(test)]
@@ -49,8 +44,8 @@ mod tests {
             base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(json),
             base64::engine::general_purpose::URL_SAFE.encode(json),
         ] {
-            let pairs = decode_auth_subprotocol(&format!("header-{enc}")).unwrap();
-            assert_eq!(credential_of(&pairs), Some(("authorization", "eyJraWQi.x.y".into())));
+            let h = decode_auth_subprotocol(&format!("header-{enc}")).unwrap();
+            assert_eq!(h.credential(), Some(rampart_core::Credential::Bearer("eyJraWQi.x.y")));
         }
         assert!(decode_auth_subprotocol("header-%%%").is_none());
         assert!(decode_auth_subprotocol("aws-appsync-event-ws").is_none());

@@ -39,7 +39,10 @@ pub async fn build_state_with_clock(config: Config, clock: SharedClock) -> anyho
     let catalog = Arc::new(crate::catalog::Catalog::load(&config, db.clone(), keyring.clone(), metrics.clone()).await?);
     let knowledge = build_knowledge(&config, db.clone(), keyring.clone(), clock.clone())?;
     knowledge.set_models(catalog.clone());
-    chat.set_retriever(Arc::new(KbRetriever { knowledge: knowledge.clone(), public_url: config.public_url() }));
+    chat.set_retriever(Arc::new(crate::ports::KbRetriever {
+        knowledge: knowledge.clone(),
+        public_url: config.public_url(),
+    }));
     let identity = rampart_identity::Identity::new(db.clone(), keyring, clock, config.identity_config())
         .await
         .map_err(|e| anyhow::anyhow!("identity: {e}"))?;
@@ -86,7 +89,6 @@ pub async fn build_state_with_clock(config: Config, clock: SharedClock) -> anyho
         chat,
         assistants: catalog,
         hub,
-        runs: Arc::new(crate::state::Runs::default()),
         realtime_limits,
         knowledge,
         bus,
@@ -103,10 +105,12 @@ pub async fn build_state_with_clock(config: Config, clock: SharedClock) -> anyho
         let b = bus.clone();
         state.knowledge.on_index_change(move |c| {
             let b = b.clone();
-            tokio::spawn(async move { b.control(serde_json::json!({"index": c})).await });
+            tokio::spawn(async move { b.control(&crate::control::Control::Index(c)).await });
         });
         let st = state.clone();
-        bus.attach(&state.hub, move |msg| on_control(&st, &msg)).await.map_err(|e| anyhow::anyhow!("bus: {e}"))?;
+        bus.attach(&state.hub, move |msg| crate::control::apply(&st, msg))
+            .await
+            .map_err(|e| anyhow::anyhow!("bus: {e}"))?;
     }
     Ok(state)
 }
@@ -156,81 +160,6 @@ fn build_knowledge(
         fusion_depth: k.fusion_depth,
     };
     Ok(service::KnowledgeService::new(db, keyring, clock, ix, dense, cfg))
-}
-
-/// `rag` assistants' access to knowledge bases, as the asking user.
-struct KbRetriever {
-    knowledge: rampart_knowledge::service::KnowledgeService,
-    public_url: String,
-}
-
-impl rampart_chat::rag::Retriever for KbRetriever {
-    fn retrieve<'a>(
-        &'a self,
-        p: &'a rampart_core::Principal,
-        knowledge_bases: &'a [String],
-        query: &'a str,
-        k: usize,
-    ) -> std::pin::Pin<
-        Box<dyn std::future::Future<Output = Result<Vec<rampart_chat::rag::Retrieved>, String>> + Send + 'a>,
-    > {
-        Box::pin(async move {
-            let ids = self.knowledge.ids_by_name(knowledge_bases).await.map_err(|e| e.to_string())?;
-            let passages = self
-                .knowledge
-                .retrieve(p, Some(&ids), query, k, rampart_knowledge::service::SearchMode::Hybrid)
-                .await
-                .map_err(|e| e.to_string())?;
-            Ok(passages
-                .into_iter()
-                .map(|x| rampart_chat::rag::Retrieved {
-                    uri: format!(
-                        "{}/v1/knowledge-bases/{}/documents/{}",
-                        self.public_url.trim_end_matches('/'),
-                        x.knowledge_base_id,
-                        x.document_id
-                    ),
-                    document_name: x.document_name,
-                    text: x.text,
-                    page: x.location.page,
-                })
-                .collect())
-        })
-    }
-}
-
-/// A control message from another replica.
-fn on_control(s: &AppState, msg: &serde_json::Value) {
-    if let Some(stop) = msg.get("stop") {
-        let user = stop["user"].as_str().and_then(|u| u.parse::<rampart_core::UserId>().ok());
-        match (user, stop["session"].as_str()) {
-            (Some(u), Some(sid)) => {
-                if let Some(sid) = rampart_core::SessionId::parse(sid) {
-                    s.runs.stop(u, sid);
-                }
-            }
-            (Some(u), None) => s.runs.stop_user(u),
-            _ => {}
-        }
-    }
-    if let Some(c) =
-        msg.get("index").and_then(|c| serde_json::from_value::<rampart_knowledge::service::IndexChange>(c.clone()).ok())
-    {
-        let k = s.knowledge.clone();
-        tokio::spawn(async move {
-            if let Err(e) = k.apply_index_change(&c).await {
-                tracing::warn!(error = %e, "could not apply another replica's index change");
-            }
-        });
-    }
-    if msg.get("catalog").is_some() {
-        let c = s.assistants.clone();
-        tokio::spawn(async move {
-            if let Err(e) = c.reload().await {
-                tracing::warn!(error = %e, "could not reload models and assistants");
-            }
-        });
-    }
 }
 
 async fn method_not_allowed() -> ApiError {

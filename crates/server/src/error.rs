@@ -64,6 +64,12 @@ impl From<rampart_chat::ChatError> for ApiError {
     }
 }
 
+impl From<rampart_chat::turn::TurnError> for ApiError {
+    fn from(e: rampart_chat::turn::TurnError) -> Self {
+        e.error.into()
+    }
+}
+
 impl From<IdentityError> for ApiError {
     fn from(e: IdentityError) -> Self {
         let code = e.code();

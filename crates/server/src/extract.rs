@@ -1,6 +1,7 @@
 //! Extractors: authorization lives in a handler's signature.
 //!
 //! - [`AuthUser`]: any valid credential (session JWT, external JWT, API key).
+//! - [`ChatUser`], [`KnowledgeUser`]: a valid credential carrying that scope.
 //! - [`AdminUser`]: member of `admin` with the `admin` scope.
 //! - [`Meta`]: client address and request id for the audit log.
 //! - [`Json`], [`Query`], [`Path`]: axum's, with our error shape.
@@ -9,10 +10,9 @@ use crate::error::ApiError;
 use crate::state::AppState;
 use axum::extract::{FromRequest, FromRequestParts};
 use axum::http::request::Parts;
-use rampart_core::{ErrorCode, Principal};
+use rampart_core::{Credential, CredentialHeaders, ErrorCode, Principal, Scope};
 use rampart_edge::RequestId;
 use rampart_identity::RequestMeta;
-use rampart_identity::authorize::Credential;
 use tracing::Instrument as _;
 
 #[derive(FromRequest)]
@@ -53,18 +53,22 @@ impl FromRequestParts<AppState> for Meta {
     }
 }
 
-/// Reads the credential: `x-api-key`, or `Authorization` with or without `Bearer `.
+fn header<'a>(headers: &'a axum::http::HeaderMap, name: &str) -> Option<&'a str> {
+    headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+/// The request's credential, read by the one reader (`rampart_core::credential`).
 pub fn credential(parts: &Parts) -> Option<Credential<'_>> {
-    if let Some(k) = parts.headers.get("x-api-key").and_then(|v| v.to_str().ok()) {
-        return Some(Credential::ApiKey(k.trim()));
+    let h = &parts.headers;
+    Credential::read(header(h, "x-api-key"), header(h, "authorization"))
+}
+
+/// The credential-bearing headers, owned (a WebSocket keeps them for its whole life).
+pub fn credential_headers(h: &axum::http::HeaderMap) -> CredentialHeaders {
+    CredentialHeaders {
+        api_key: header(h, "x-api-key").map(str::to_owned),
+        authorization: header(h, "authorization").map(str::to_owned),
     }
-    let v = parts.headers.get(axum::http::header::AUTHORIZATION)?.to_str().ok()?.trim();
-    let token = match v.split_once(' ') {
-        Some((scheme, t)) if scheme.eq_ignore_ascii_case("bearer") => t.trim(),
-        Some(_) => return None,
-        None => v,
-    };
-    (!token.is_empty()).then_some(Credential::Bearer(token))
 }
 
 pub struct AuthUser(pub Principal);
@@ -109,3 +113,46 @@ impl FromRequestParts<AppState> for AdminUser {
         Ok(AdminUser(p))
     }
 }
+
+/// A caller whose credential carries a route's scope, or 403 `forbidden`.
+async fn scoped(
+    parts: &mut Parts,
+    state: &AppState,
+    scope: Scope,
+    refusal: &'static str,
+) -> Result<Principal, ApiError> {
+    let AuthUser(p) = AuthUser::from_request_parts(parts, state).await?;
+    if !p.has_scope(scope) {
+        return Err(ApiError::new(ErrorCode::Forbidden, refusal));
+    }
+    Ok(p)
+}
+
+/// Extractors that require a scope: the route's scope is in its signature, so a handler cannot
+/// forget to check it.
+macro_rules! scoped_user {
+    ($(#[$doc:meta])* $name:ident, $scope:expr, $refusal:literal) => {
+        $(#[$doc])*
+        pub struct $name(pub Principal);
+
+        impl FromRequestParts<AppState> for $name {
+            type Rejection = ApiError;
+            async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+                scoped(parts, state, $scope, $refusal).await.map($name)
+            }
+        }
+    };
+}
+
+scoped_user!(
+    /// The `chat` scope: sessions, feedback, the OpenAI facade, jobs, realtime publishes.
+    ChatUser,
+    Scope::Chat,
+    "This credential lacks the chat scope."
+);
+scoped_user!(
+    /// The `knowledge` scope: knowledge bases and retrieval.
+    KnowledgeUser,
+    Scope::Knowledge,
+    "This credential lacks the knowledge scope."
+);

@@ -6,72 +6,6 @@ use rampart_identity::Identity;
 use rampart_storage::Db;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use tokio_util::sync::CancellationToken;
-
-type RunMap = std::collections::HashMap<(UserId, SessionId), Vec<(u64, CancellationToken)>>;
-
-/// In-flight chat generations. Stopping one drops its upstream request.
-#[derive(Default)]
-pub struct Runs {
-    next: std::sync::atomic::AtomicU64,
-    map: std::sync::Mutex<RunMap>,
-}
-
-/// A registered generation: its id (to unregister it) and the token `stop` cancels.
-#[derive(Debug)]
-pub struct RunHandle {
-    pub id: u64,
-    pub token: CancellationToken,
-}
-
-impl Runs {
-    fn lock(&self) -> std::sync::MutexGuard<'_, RunMap> {
-        self.map.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
-
-    /// Registers a generation.
-    pub fn start(&self, user: UserId, session: SessionId) -> RunHandle {
-        let id = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let token = CancellationToken::new();
-        self.lock().entry((user, session)).or_default().push((id, token.clone()));
-        RunHandle { id, token }
-    }
-
-    /// Unregisters a finished generation.
-    pub fn finish(&self, user: UserId, session: SessionId, id: u64) {
-        let mut m = self.lock();
-        if let Some(v) = m.get_mut(&(user, session)) {
-            v.retain(|(x, _)| *x != id);
-            if v.is_empty() {
-                m.remove(&(user, session));
-            }
-        }
-    }
-
-    /// Generations of a user in flight.
-    pub fn count_user(&self, user: UserId) -> usize {
-        self.lock().iter().filter(|((u, _), _)| *u == user).map(|(_, v)| v.len()).sum()
-    }
-
-    /// Cancels every generation of the user's session; how many there were.
-    pub fn stop(&self, user: UserId, session: SessionId) -> usize {
-        let v = self.lock().remove(&(user, session)).unwrap_or_default();
-        v.iter().for_each(|(_, t)| t.cancel());
-        v.len()
-    }
-
-    /// Cancels every generation of a user (all sessions deleted).
-    pub fn stop_user(&self, user: UserId) {
-        self.lock().retain(|(u, _), v| {
-            if *u == user {
-                v.iter().for_each(|(_, t)| t.cancel());
-                false
-            } else {
-                true
-            }
-        });
-    }
-}
 
 /// Per-user limits of the realtime endpoint (per replica): open connections and publish rate.
 pub struct RealtimeLimits {
@@ -164,8 +98,6 @@ pub struct AppInner {
     /// The assistants (and their models): the config file's and the administrators'.
     pub assistants: Arc<crate::catalog::Catalog>,
     pub hub: Arc<rampart_realtime::Hub>,
-    /// Generations in flight, by user and session, so they can be stopped.
-    pub runs: Arc<Runs>,
     pub realtime_limits: Arc<RealtimeLimits>,
     /// Knowledge bases, documents, ingestion, retrieval.
     pub knowledge: rampart_knowledge::service::KnowledgeService,
@@ -230,15 +162,14 @@ impl AppState {
     /// replicas; returns how many were running on this one.
     pub async fn stop_generations(&self, user: UserId, session: Option<SessionId>) -> usize {
         let n = match session {
-            Some(sid) => self.runs.stop(user, sid),
+            Some(sid) => self.chat.runs().stop(user, sid),
             None => {
-                self.runs.stop_user(user);
+                self.chat.runs().stop_user(user);
                 0
             }
         };
         if let Some(bus) = &self.bus {
-            let session = session.map(|s| s.to_string());
-            bus.control(serde_json::json!({"stop": {"user": user.to_string(), "session": session}})).await;
+            bus.control(&crate::control::Control::Stop { user, session }).await;
         }
         n
     }
@@ -246,7 +177,7 @@ impl AppState {
     /// Tells the other replicas that models or assistants changed.
     pub async fn catalog_changed(&self) {
         if let Some(bus) = &self.bus {
-            bus.control(serde_json::json!({"catalog": "changed"})).await;
+            bus.control(&crate::control::Control::Catalog(crate::control::CatalogChange::Changed)).await;
         }
     }
 

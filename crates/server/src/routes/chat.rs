@@ -2,14 +2,14 @@
 //! administrators' `/v1/admin/sessions`, `/v1/users/{user_id}/sessions…`, `/v1/admin/feedback`.
 
 use crate::error::{ApiError, ApiResult};
-use crate::extract::{AdminUser, AuthUser, Json, Path, Query};
+use crate::extract::{AdminUser, ChatUser, Json, Path, Query};
 use crate::routes::views::PageView;
 use crate::state::AppState;
 use axum::extract::State;
 use axum::http::StatusCode;
 use rampart_chat::service::{FeedbackRequest, FeedbackView, SessionDetail, SessionSummary};
 use rampart_core::error::ErrorBody;
-use rampart_core::{ErrorCode, FeedbackId, PageRequest, Principal, Scope, SessionId, UserId};
+use rampart_core::{FeedbackId, PageRequest, SessionId, UserId};
 use rampart_storage::repo::chat::Owner;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -50,8 +50,7 @@ pub struct ChatConfigView {
 /// What a chat client shows besides the conversation: feedback reasons and active interruptions.
 #[utoipa::path(get, path = "/v1/chat/config", tag = "chat",
     responses((status = 200, body = ChatConfigView)), security(("bearer" = []), ("apiKey" = [])))]
-async fn chat_config(State(s): State<AppState>, AuthUser(p): AuthUser) -> ApiResult<axum::Json<ChatConfigView>> {
-    chat_user(&p)?;
+async fn chat_config(State(s): State<AppState>, ChatUser(_): ChatUser) -> ApiResult<axum::Json<ChatConfigView>> {
     let interruptions = s
         .chat
         .interruptions()
@@ -63,16 +62,6 @@ async fn chat_config(State(s): State<AppState>, AuthUser(p): AuthUser) -> ApiRes
     Ok(axum::Json(ChatConfigView { feedback_reasons: s.config.chat.feedback_reasons.clone(), interruptions }))
 }
 
-/// Chat routes need the `chat` scope (API keys made without it, and other applications'
-/// tokens, are refused).
-fn chat_user(p: &Principal) -> ApiResult<()> {
-    if p.has_scope(Scope::Chat) {
-        Ok(())
-    } else {
-        Err(ApiError::new(ErrorCode::Forbidden, "This credential lacks the chat scope."))
-    }
-}
-
 fn page_of<T: ToSchema>(p: rampart_core::Page<T>) -> PageView<T> {
     PageView { items: p.items, next_cursor: p.next_cursor }
 }
@@ -82,10 +71,9 @@ fn page_of<T: ToSchema>(p: rampart_core::Page<T>) -> PageView<T> {
     responses((status = 200, body = PageView<SessionSummary>), (status = 400, body = ErrorBody)), security(("bearer" = []), ("apiKey" = [])))]
 async fn list_sessions(
     State(s): State<AppState>,
-    AuthUser(p): AuthUser,
+    ChatUser(p): ChatUser,
     Query(page): Query<PageRequest>,
 ) -> ApiResult<axum::Json<PageView<SessionSummary>>> {
-    chat_user(&p)?;
     page.validate().map_err(ApiError::code)?;
     Ok(axum::Json(page_of(s.chat.list_sessions(Owner::User(p.user_id), &page).await?)))
 }
@@ -96,11 +84,10 @@ async fn list_sessions(
     responses((status = 200, body = SessionDetail), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)), security(("bearer" = []), ("apiKey" = [])))]
 async fn get_session(
     State(s): State<AppState>,
-    AuthUser(p): AuthUser,
+    ChatUser(p): ChatUser,
     Path(id): Path<SessionId>,
     Query(page): Query<PageRequest>,
 ) -> ApiResult<axum::Json<SessionDetail>> {
-    chat_user(&p)?;
     Ok(axum::Json(s.chat.get_session_page(Owner::User(p.user_id), id, history_page(&page)?).await?))
 }
 
@@ -115,10 +102,9 @@ fn history_page(page: &PageRequest) -> ApiResult<Option<&PageRequest>> {
     responses((status = 204), (status = 404, body = ErrorBody)), security(("bearer" = []), ("apiKey" = [])))]
 async fn delete_session(
     State(s): State<AppState>,
-    AuthUser(p): AuthUser,
+    ChatUser(p): ChatUser,
     Path(id): Path<SessionId>,
 ) -> ApiResult<StatusCode> {
-    chat_user(&p)?;
     s.chat.delete_session(p.user_id, id).await?;
     s.stop_generations(p.user_id, Some(id)).await;
     Ok(StatusCode::NO_CONTENT)
@@ -137,10 +123,9 @@ pub struct Stopped {
     responses((status = 200, body = Stopped), (status = 404, body = ErrorBody)), security(("bearer" = []), ("apiKey" = [])))]
 async fn stop_session(
     State(s): State<AppState>,
-    AuthUser(p): AuthUser,
+    ChatUser(p): ChatUser,
     Path(id): Path<SessionId>,
 ) -> ApiResult<axum::Json<Stopped>> {
-    chat_user(&p)?;
     let stopped = s.stop_generations(p.user_id, Some(id)).await;
     if stopped == 0 {
         // Not running: answer like GET would (a session that is not yours is "not found").
@@ -156,8 +141,7 @@ pub struct Deleted {
 
 /// Deletes all of the caller's sessions.
 #[utoipa::path(delete, path = "/v1/sessions", tag = "chat", responses((status = 200, body = Deleted)), security(("bearer" = []), ("apiKey" = [])))]
-async fn delete_all_sessions(State(s): State<AppState>, AuthUser(p): AuthUser) -> ApiResult<axum::Json<Deleted>> {
-    chat_user(&p)?;
+async fn delete_all_sessions(State(s): State<AppState>, ChatUser(p): ChatUser) -> ApiResult<axum::Json<Deleted>> {
     let deleted = s.chat.delete_all_sessions(p.user_id).await?;
     s.stop_generations(p.user_id, None).await;
     Ok(axum::Json(Deleted { deleted }))
@@ -206,10 +190,9 @@ async fn user_session(
     responses((status = 201, body = FeedbackView), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)), security(("bearer" = []), ("apiKey" = [])))]
 async fn submit_feedback(
     State(s): State<AppState>,
-    AuthUser(p): AuthUser,
+    ChatUser(p): ChatUser,
     Json(r): Json<FeedbackRequest>,
 ) -> ApiResult<(StatusCode, axum::Json<FeedbackView>)> {
-    chat_user(&p)?;
     Ok((StatusCode::CREATED, axum::Json(s.chat.submit_feedback(p.user_id, &r).await?)))
 }
 
@@ -218,10 +201,9 @@ async fn submit_feedback(
     responses((status = 200, body = PageView<FeedbackView>)), security(("bearer" = []), ("apiKey" = [])))]
 async fn list_feedback(
     State(s): State<AppState>,
-    AuthUser(p): AuthUser,
+    ChatUser(p): ChatUser,
     Query(page): Query<PageRequest>,
 ) -> ApiResult<axum::Json<PageView<FeedbackView>>> {
-    chat_user(&p)?;
     page.validate().map_err(ApiError::code)?;
     Ok(axum::Json(page_of(s.chat.list_feedback(p.user_id, &page).await?)))
 }
@@ -231,10 +213,9 @@ async fn list_feedback(
     responses((status = 200, body = FeedbackView), (status = 404, body = ErrorBody)), security(("bearer" = []), ("apiKey" = [])))]
 async fn get_feedback(
     State(s): State<AppState>,
-    AuthUser(p): AuthUser,
+    ChatUser(p): ChatUser,
     Path(id): Path<FeedbackId>,
 ) -> ApiResult<axum::Json<FeedbackView>> {
-    chat_user(&p)?;
     let owner = if p.is_admin() { Owner::Anyone } else { Owner::User(p.user_id) };
     Ok(axum::Json(s.chat.get_feedback(owner, id).await?))
 }

@@ -4,13 +4,13 @@
 //! knowledge base the caller may not read is "not found".
 
 use crate::error::{ApiError, ApiResult};
-use crate::extract::{AuthUser, Json, Path, Query};
+use crate::extract::{Json, KnowledgeUser, Path, Query};
 use crate::routes::views::PageView;
 use crate::state::AppState;
 use axum::extract::{DefaultBodyLimit, Multipart, State};
 use axum::http::StatusCode;
 use rampart_core::error::ErrorBody;
-use rampart_core::{DocumentId, ErrorCode, KnowledgeBaseId, PageRequest, Principal, Scope};
+use rampart_core::{DocumentId, ErrorCode, KnowledgeBaseId, PageRequest};
 use rampart_knowledge::service::{DocView, KbView, KnowledgeError, Location, SearchMode};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -46,14 +46,6 @@ impl From<KnowledgeError> for ApiError {
     }
 }
 
-fn knowledge_user(p: &Principal) -> ApiResult<()> {
-    if p.has_scope(Scope::Knowledge) {
-        Ok(())
-    } else {
-        Err(ApiError::new(ErrorCode::Forbidden, "This credential lacks the knowledge scope."))
-    }
-}
-
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct CreateKb {
@@ -72,10 +64,9 @@ pub struct CreateKb {
     responses((status = 201, body = KbView), (status = 400, body = ErrorBody), (status = 409, body = ErrorBody)), security(("bearer" = []), ("apiKey" = [])))]
 async fn create_kb(
     State(s): State<AppState>,
-    AuthUser(p): AuthUser,
+    KnowledgeUser(p): KnowledgeUser,
     Json(r): Json<CreateKb>,
 ) -> ApiResult<(StatusCode, axum::Json<KbView>)> {
-    knowledge_user(&p)?;
     let groups = r.read_groups.as_deref().unwrap_or(&[]);
     let kb = s.knowledge.create_kb(&p, &r.name, r.description.as_deref(), groups, r.embedding_model.as_deref()).await?;
     Ok((StatusCode::CREATED, axum::Json(kb)))
@@ -89,8 +80,7 @@ pub struct KbList {
 /// The knowledge bases the caller may read.
 #[utoipa::path(get, path = "/v1/knowledge-bases", tag = "knowledge",
     responses((status = 200, body = KbList)), security(("bearer" = []), ("apiKey" = [])))]
-async fn list_kbs(State(s): State<AppState>, AuthUser(p): AuthUser) -> ApiResult<axum::Json<KbList>> {
-    knowledge_user(&p)?;
+async fn list_kbs(State(s): State<AppState>, KnowledgeUser(p): KnowledgeUser) -> ApiResult<axum::Json<KbList>> {
     Ok(axum::Json(KbList { items: s.knowledge.list_kbs(&p).await? }))
 }
 
@@ -99,10 +89,9 @@ async fn list_kbs(State(s): State<AppState>, AuthUser(p): AuthUser) -> ApiResult
     responses((status = 200, body = KbView), (status = 404, body = ErrorBody)), security(("bearer" = []), ("apiKey" = [])))]
 async fn get_kb(
     State(s): State<AppState>,
-    AuthUser(p): AuthUser,
+    KnowledgeUser(p): KnowledgeUser,
     Path(id): Path<KnowledgeBaseId>,
 ) -> ApiResult<axum::Json<KbView>> {
-    knowledge_user(&p)?;
     Ok(axum::Json(s.knowledge.get_kb(&p, id).await?))
 }
 
@@ -122,11 +111,10 @@ pub struct UpdateKb {
     responses((status = 200, body = KbView), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)), security(("bearer" = []), ("apiKey" = [])))]
 async fn update_kb(
     State(s): State<AppState>,
-    AuthUser(p): AuthUser,
+    KnowledgeUser(p): KnowledgeUser,
     Path(id): Path<KnowledgeBaseId>,
     Json(r): Json<UpdateKb>,
 ) -> ApiResult<axum::Json<KbView>> {
-    knowledge_user(&p)?;
     let kb = s
         .knowledge
         .update_kb(
@@ -146,10 +134,9 @@ async fn update_kb(
     responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)), security(("bearer" = []), ("apiKey" = [])))]
 async fn delete_kb(
     State(s): State<AppState>,
-    AuthUser(p): AuthUser,
+    KnowledgeUser(p): KnowledgeUser,
     Path(id): Path<KnowledgeBaseId>,
 ) -> ApiResult<StatusCode> {
-    knowledge_user(&p)?;
     s.knowledge.delete_kb(&p, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -167,11 +154,10 @@ pub struct Uploaded {
     security(("bearer" = []), ("apiKey" = [])))]
 async fn upload(
     State(s): State<AppState>,
-    AuthUser(p): AuthUser,
+    KnowledgeUser(p): KnowledgeUser,
     Path(id): Path<KnowledgeBaseId>,
     mut form: Multipart,
 ) -> ApiResult<(StatusCode, axum::Json<Uploaded>)> {
-    knowledge_user(&p)?;
     let mut files = Vec::new();
     let bad = |m: &str| ApiError::new(ErrorCode::InvalidRequest, m);
     loop {
@@ -205,11 +191,10 @@ async fn upload(
     responses((status = 200, body = PageView<DocView>), (status = 404, body = ErrorBody)), security(("bearer" = []), ("apiKey" = [])))]
 async fn list_documents(
     State(s): State<AppState>,
-    AuthUser(p): AuthUser,
+    KnowledgeUser(p): KnowledgeUser,
     Path(id): Path<KnowledgeBaseId>,
     Query(page): Query<PageRequest>,
 ) -> ApiResult<axum::Json<PageView<DocView>>> {
-    knowledge_user(&p)?;
     page.validate().map_err(ApiError::code)?;
     let pg = s.knowledge.list_documents(&p, id, &page).await?;
     Ok(axum::Json(PageView { items: pg.items, next_cursor: pg.next_cursor }))
@@ -221,10 +206,9 @@ async fn list_documents(
     responses((status = 200, body = DocView), (status = 404, body = ErrorBody)), security(("bearer" = []), ("apiKey" = [])))]
 async fn get_document(
     State(s): State<AppState>,
-    AuthUser(p): AuthUser,
+    KnowledgeUser(p): KnowledgeUser,
     Path((id, doc)): Path<(KnowledgeBaseId, DocumentId)>,
 ) -> ApiResult<axum::Json<DocView>> {
-    knowledge_user(&p)?;
     Ok(axum::Json(s.knowledge.get_document(&p, id, doc).await?))
 }
 
@@ -234,10 +218,9 @@ async fn get_document(
     responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)), security(("bearer" = []), ("apiKey" = [])))]
 async fn delete_document(
     State(s): State<AppState>,
-    AuthUser(p): AuthUser,
+    KnowledgeUser(p): KnowledgeUser,
     Path((id, doc)): Path<(KnowledgeBaseId, DocumentId)>,
 ) -> ApiResult<StatusCode> {
-    knowledge_user(&p)?;
     s.knowledge.delete_document(&p, id, doc).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -248,10 +231,9 @@ async fn delete_document(
     responses((status = 202, body = DocView), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)), security(("bearer" = []), ("apiKey" = [])))]
 async fn reingest(
     State(s): State<AppState>,
-    AuthUser(p): AuthUser,
+    KnowledgeUser(p): KnowledgeUser,
     Path((id, doc)): Path<(KnowledgeBaseId, DocumentId)>,
 ) -> ApiResult<(StatusCode, axum::Json<DocView>)> {
-    knowledge_user(&p)?;
     Ok((StatusCode::ACCEPTED, axum::Json(s.knowledge.reingest(&p, id, doc).await?)))
 }
 
@@ -288,11 +270,10 @@ pub struct Retrieved {
     responses((status = 200, body = Retrieved), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)), security(("bearer" = []), ("apiKey" = [])))]
 async fn retrieve(
     State(s): State<AppState>,
-    AuthUser(p): AuthUser,
+    KnowledgeUser(p): KnowledgeUser,
     Path(id): Path<KnowledgeBaseId>,
     Json(r): Json<RetrieveRequest>,
 ) -> ApiResult<axum::Json<Retrieved>> {
-    knowledge_user(&p)?;
     let k = r.number_of_results.unwrap_or(5);
     if !(1..=100).contains(&k) {
         return Err(ApiError::new(ErrorCode::InvalidRequest, "numberOfResults must be 1-100"));

@@ -6,17 +6,20 @@
 //! are validated.
 
 use crate::error::{ApiError, ApiResult};
-use crate::extract::{AuthUser, Json};
+use crate::extract::{ChatUser, Json};
 use crate::state::AppState;
 use axum::extract::State;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use futures::StreamExt;
+use rampart_chat::assistants::{Assistant, Overrides};
+use rampart_chat::turn::{Conversation, TurnEvent, TurnRequest};
 use rampart_core::error::ErrorBody;
-use rampart_core::llm::{ChatEvent, ChatMessage, Role, Usage};
-use rampart_core::{ErrorCode, Principal, Scope};
+use rampart_core::llm::{ChatMessage, Role, Usage};
+use rampart_core::{ErrorCode, Principal};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
+use std::sync::Arc;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -30,14 +33,6 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(completions))
         .routes(routes!(submit_job))
         .routes(routes!(get_job))
-}
-
-fn chat_user(p: &Principal) -> ApiResult<()> {
-    if p.has_scope(Scope::Chat) {
-        Ok(())
-    } else {
-        Err(ApiError::new(ErrorCode::Forbidden, "This credential lacks the chat scope."))
-    }
 }
 
 #[derive(Serialize, ToSchema)]
@@ -56,8 +51,7 @@ pub struct ModelList {
 
 /// The assistants the caller may use, as OpenAI models.
 #[utoipa::path(get, path = "/v1/models", tag = "openai", responses((status = 200, body = ModelList)), security(("bearer" = []), ("apiKey" = [])))]
-async fn models(State(s): State<AppState>, AuthUser(p): AuthUser) -> ApiResult<axum::Json<ModelList>> {
-    chat_user(&p)?;
+async fn models(State(s): State<AppState>, ChatUser(p): ChatUser) -> ApiResult<axum::Json<ModelList>> {
     let data = s
         .assistants
         .visible_to(&p)
@@ -222,39 +216,23 @@ struct UsageChunkOut {
     security(("bearer" = []), ("apiKey" = [])))]
 async fn completions(
     State(s): State<AppState>,
-    AuthUser(p): AuthUser,
+    ChatUser(p): ChatUser,
     Json(r): Json<CompletionRequest>,
 ) -> ApiResult<Response> {
-    chat_user(&p)?;
-    let a = s
-        .assistants
-        .get_for(&r.model, &p)
-        .ok_or_else(|| ApiError::new(ErrorCode::NotFound, "No such model (assistant) for you."))?;
-    let messages = history(&r)?;
-    let o = rampart_chat::assistants::Overrides {
-        max_tokens: r.max_completion_tokens.or(r.max_tokens),
-        temperature: r.temperature,
-        top_p: r.top_p,
-        whole: !r.stream,
+    let (assistant, messages, overrides) = accept(&s, &p, &r)?;
+    let model = assistant.id.clone();
+    let req = TurnRequest {
+        principal: p,
+        assistant,
+        conversation: Conversation::Messages(messages),
+        overrides: Overrides { whole: !r.stream, ..overrides },
+        run: None,
     };
-    let started = std::time::Instant::now();
-    let mut events = s.chat.reply(&a, &p, messages, o).await?;
+    let turn = s.chat.start_turn(req).await?;
     let id = format!("chatcmpl-{}", uuid::Uuid::now_v7().simple());
     let created = chrono::Utc::now().timestamp();
-    let model = a.id.clone();
     if !r.stream {
-        let mut text = String::new();
-        let mut fin = (None, None);
-        let mut sources = None;
-        while let Some(ev) = events.next().await {
-            match ev.map_err(rampart_chat::ChatError::from)? {
-                ChatEvent::Delta(t) => text.push_str(&t),
-                ChatEvent::Done { usage, finish_reason } => fin = (usage, finish_reason),
-                ChatEvent::Sources(docs) => sources = Some(docs),
-                ChatEvent::Citation { .. } => {}
-            }
-        }
-        tracing::debug!(assistant = %model, ms = started.elapsed().as_millis() as u64, "completion");
+        let reply = rampart_chat::turn::whole_reply(turn).await?;
         let body = CompletionOut {
             id: &id,
             object: "chat.completion",
@@ -262,55 +240,90 @@ async fn completions(
             model: &model,
             choices: [ChoiceOut {
                 index: 0,
-                message: MessageOut { role: "assistant", content: &text },
-                finish_reason: fin.1.as_deref().unwrap_or("stop"),
+                message: MessageOut { role: "assistant", content: &reply.text },
+                finish_reason: reply.finish_reason.as_deref().unwrap_or("stop"),
             }],
-            usage: fin.0.into(),
-            sources,
+            usage: reply.usage.into(),
+            sources: reply.sources,
         };
         return Ok(axum::Json(body).into_response());
     }
     let include_usage = r.stream_options.as_ref().is_some_and(|o| o["include_usage"] == json!(true));
-    // Each SSE event's data, serialized here once.
-    let chunk = move |delta: DeltaOut<'_>, finish: Option<&str>| {
+    Ok(sse(turn, Chunks { id, created, model, include_usage }))
+}
+
+/// What every chunk of a streamed completion repeats.
+struct Chunks {
+    id: String,
+    created: i64,
+    model: String,
+    include_usage: bool,
+}
+
+impl Chunks {
+    /// One chunk's data, serialized once.
+    fn chunk(&self, delta: DeltaOut<'_>, finish: Option<&str>) -> String {
         let c = ChunkOut {
-            id: &id,
+            id: &self.id,
             object: "chat.completion.chunk",
-            created,
-            model: &model,
+            created: self.created,
+            model: &self.model,
             choices: [ChunkChoiceOut { index: 0, delta, finish_reason: finish }],
         };
         serde_json::to_string(&c).unwrap_or_default()
-    };
-    let first = chunk(DeltaOut { role: Some("assistant"), content: Some("") }, None);
-    let body = futures::stream::once(async move { first }).chain(events.flat_map(move |ev| {
-        let items: Vec<String> = match ev {
-            Ok(ChatEvent::Delta(t)) => vec![chunk(DeltaOut { role: None, content: Some(&t) }, None)],
-            Ok(ChatEvent::Citation { .. } | ChatEvent::Sources(_)) => Vec::new(),
-            Ok(ChatEvent::Done { usage, finish_reason }) => {
-                let mut v = vec![chunk(
-                    DeltaOut { role: None, content: None },
-                    Some(finish_reason.as_deref().unwrap_or("stop")),
-                )];
-                if include_usage {
-                    let u = UsageChunkOut { object: "chat.completion.chunk", choices: [], usage: usage.into() };
+    }
+
+    /// The SSE data items for one event of the turn.
+    fn items(&self, ev: Result<TurnEvent, rampart_chat::turn::TurnError>) -> Vec<String> {
+        match ev {
+            Ok(TurnEvent::Delta { text, .. }) => vec![self.chunk(DeltaOut { role: None, content: Some(&text) }, None)],
+            Ok(TurnEvent::Citation { .. } | TurnEvent::Sources(_)) => Vec::new(),
+            Ok(TurnEvent::End(end)) => {
+                let finish = end.finish_reason.as_deref().unwrap_or("stop");
+                let mut v = vec![self.chunk(DeltaOut { role: None, content: None }, Some(finish))];
+                if self.include_usage {
+                    let u = UsageChunkOut { object: "chat.completion.chunk", choices: [], usage: end.usage.into() };
                     v.push(serde_json::to_string(&u).unwrap_or_default());
                 }
                 v.push("[DONE]".to_owned());
                 v
             }
-            Err(e) => {
-                tracing::warn!(error = %e, "model stream failed");
-                vec![
-                    json!({"error": {"message": ErrorCode::UpstreamError.default_message(), "type": "upstream_error"}})
-                        .to_string(),
-                ]
-            }
-        };
-        futures::stream::iter(items)
-    }));
+            Err(_) => vec![
+                json!({"error": {"message": ErrorCode::UpstreamError.default_message(), "type": "upstream_error"}})
+                    .to_string(),
+            ],
+        }
+    }
+}
+
+/// A streamed completion: the role chunk, then the turn's events as chunks.
+fn sse(turn: rampart_chat::turn::TurnStream, c: Chunks) -> Response {
+    let first = c.chunk(DeltaOut { role: Some("assistant"), content: Some("") }, None);
+    let body =
+        futures::stream::once(async move { first }).chain(turn.flat_map(move |ev| futures::stream::iter(c.items(ev))));
     let sse = body.map(|data| Ok::<_, std::convert::Infallible>(Event::default().data(data)));
-    Ok(Sse::new(sse).keep_alive(KeepAlive::default()).into_response())
+    Sse::new(sse).keep_alive(KeepAlive::default()).into_response()
+}
+
+/// Checks a completion request: the assistant (one the caller may use), the messages, the
+/// per-request settings.
+fn accept(
+    s: &AppState,
+    p: &Principal,
+    r: &CompletionRequest,
+) -> ApiResult<(Arc<Assistant>, Vec<ChatMessage>, Overrides)> {
+    let a = s
+        .assistants
+        .get_for(&r.model, p)
+        .ok_or_else(|| ApiError::new(ErrorCode::NotFound, "No such model (assistant) for you."))?;
+    let messages = history(r)?;
+    let o = Overrides {
+        max_tokens: r.max_completion_tokens.or(r.max_tokens),
+        temperature: r.temperature,
+        top_p: r.top_p,
+        whole: true,
+    };
+    Ok((a, messages, o))
 }
 
 #[derive(Serialize, ToSchema)]
@@ -326,24 +339,13 @@ pub struct JobAccepted {
     security(("bearer" = []), ("apiKey" = [])))]
 async fn submit_job(
     State(s): State<AppState>,
-    AuthUser(p): AuthUser,
+    ChatUser(p): ChatUser,
     Json(r): Json<CompletionRequest>,
 ) -> ApiResult<(axum::http::StatusCode, axum::Json<JobAccepted>)> {
-    chat_user(&p)?;
-    let a = s
-        .assistants
-        .get_for(&r.model, &p)
-        .ok_or_else(|| ApiError::new(ErrorCode::NotFound, "No such model (assistant) for you."))?;
-    let messages = history(&r)?;
+    let (a, messages, o) = accept(&s, &p, &r)?;
     if r.stream {
         return Err(ApiError::new(ErrorCode::InvalidRequest, "jobs do not stream; omit \"stream\""));
     }
-    let o = rampart_chat::assistants::Overrides {
-        max_tokens: r.max_completion_tokens.or(r.max_tokens),
-        temperature: r.temperature,
-        top_p: r.top_p,
-        whole: true,
-    };
     let id = s.chat.submit_job(&p, a, messages, o).await?;
     Ok((axum::http::StatusCode::ACCEPTED, axum::Json(JobAccepted { id, status: "pending" })))
 }
@@ -353,9 +355,8 @@ async fn submit_job(
     responses((status = 200, body = rampart_chat::jobs::JobView), (status = 404, body = ErrorBody)), security(("bearer" = []), ("apiKey" = [])))]
 async fn get_job(
     State(s): State<AppState>,
-    AuthUser(p): AuthUser,
+    ChatUser(p): ChatUser,
     crate::extract::Path(id): crate::extract::Path<rampart_core::JobId>,
 ) -> ApiResult<axum::Json<rampart_chat::jobs::JobView>> {
-    chat_user(&p)?;
     Ok(axum::Json(s.chat.job(p.user_id, id).await?))
 }

@@ -15,11 +15,11 @@ use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use futures::{SinkExt, StreamExt};
-use rampart_core::llm::ChatEvent;
-use rampart_core::{ErrorCode, Principal, Scope, SessionId};
-use rampart_identity::authorize::Credential;
-use rampart_realtime::frames;
+use rampart_chat::runs::RunHandle;
+use rampart_chat::turn::{Conversation, TurnEvent, TurnRequest};
+use rampart_core::{CredentialHeaders, ErrorCode, Principal, Scope, SessionId};
 use rampart_realtime::{Channel, ChannelKind, Outbox, SUBPROTOCOL};
+use rampart_realtime::{frames, gaia};
 use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -27,7 +27,6 @@ use std::time::{Duration, Instant};
 /// Largest frame accepted (AppSync: 240 KB per event; 5 events per publish).
 const MAX_FRAME: usize = 1024 * 1024;
 const MAX_EVENT: usize = 240 * 1024;
-const HISTORY: u32 = 50;
 
 /// The WebSocket upgrade. The `aws-appsync-event-ws` subprotocol is required.
 pub async fn upgrade(State(s): State<AppState>, headers: HeaderMap, ws: WebSocketUpgrade) -> Response {
@@ -49,16 +48,12 @@ pub async fn upgrade(State(s): State<AppState>, headers: HeaderMap, ws: WebSocke
     if !offered.iter().any(|p| p == SUBPROTOCOL) {
         return ApiError::new(ErrorCode::InvalidRequest, "offer the aws-appsync-event-ws subprotocol").into_response();
     }
-    let from_subprotocol = offered
+    // The `header-…` subprotocol's auth object, else the request's own headers.
+    let cred = offered
         .iter()
         .find_map(|p| rampart_realtime::decode_auth_subprotocol(p))
-        .and_then(|pairs| rampart_realtime::credential_of(&pairs));
-    let from_headers = || {
-        ["x-api-key", "authorization"]
-            .iter()
-            .find_map(|h| headers.get(*h).and_then(|v| v.to_str().ok()).map(|v| (*h, v.to_owned())))
-    };
-    let cred = from_subprotocol.or_else(from_headers);
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| crate::extract::credential_headers(&headers));
     // Small buffers: tungstenite's defaults (128 KiB each way) cost ~135 MiB per 1,000 idle
     // connections (bench/RESULTS.md); frames are small, and larger ones still work.
     ws.protocols([SUBPROTOCOL])
@@ -68,89 +63,35 @@ pub async fn upgrade(State(s): State<AppState>, headers: HeaderMap, ws: WebSocke
         .on_upgrade(move |sock| connection(s, sock, cred))
 }
 
-async fn authenticate(s: &AppState, cred: Option<(&'static str, String)>) -> Option<Principal> {
-    let (kind, value) = cred?;
-    let value = value.trim();
-    let token = value.strip_prefix("Bearer ").or_else(|| value.strip_prefix("bearer ")).unwrap_or(value);
-    let c = if kind == "x-api-key" { Credential::ApiKey(token) } else { Credential::Bearer(token) };
+/// The principal of a credential, if it holds and carries the chat scope.
+async fn authenticate(s: &AppState, cred: &CredentialHeaders) -> Option<Principal> {
+    let c = cred.credential()?;
     s.identity.authenticate(c).await.ok().filter(|p| p.has_scope(Scope::Chat))
 }
 
-async fn connection(s: AppState, mut sock: WebSocket, cred: Option<(&'static str, String)>) {
-    // Accept, say why, close: clients cannot read an HTTP refusal of an upgrade.
-    let Some(p) = authenticate(&s, cred.clone()).await else {
-        let _ = sock
-            .send(Message::Text(
-                frames::connection_error("UnauthorizedException", "You are not authorized to make this call.").into(),
-            ))
-            .await;
-        let _ = sock.close().await;
-        return;
+/// Accepts the upgrade only to say why the connection ends, then closes it: clients cannot read
+/// an HTTP refusal of an upgrade.
+async fn refuse(mut sock: WebSocket, error_type: &str, message: &str) {
+    let _ = sock.send(Message::Text(frames::connection_error(error_type, message).into())).await;
+    let _ = sock.close().await;
+}
+
+async fn connection(s: AppState, sock: WebSocket, cred: CredentialHeaders) {
+    let Some(p) = authenticate(&s, &cred).await else {
+        return refuse(sock, "UnauthorizedException", "You are not authorized to make this call.").await;
     };
     let Some(slot) = s.realtime_limits.open(p.user_id) else {
         tracing::info!(user = %p.user_id, "realtime: too many connections");
-        let _ = sock
-            .send(Message::Text(
-                frames::connection_error("LimitExceededException", "Too many open connections for this user.").into(),
-            ))
-            .await;
-        let _ = sock.close().await;
-        return;
+        return refuse(sock, "LimitExceededException", "Too many open connections for this user.").await;
     };
     drop(p);
-    let rt = &s.config.realtime;
     let conn = s.hub.connection_id();
-    let (tx, mut rx) = tokio::sync::mpsc::channel::<String>(rt.outbox_frames);
-    let (kill, mut killed) = tokio::sync::watch::channel(false);
-    let outbox = Outbox { tx, kill };
+    let (tx, rx) = tokio::sync::mpsc::channel::<String>(s.config.realtime.outbox_frames);
+    let (kill, killed) = tokio::sync::watch::channel(false);
+    let mut c = Conn { s, cred, id: conn, outbox: Outbox { tx, kill }, subs: HashMap::new() };
     let (mut sink, mut stream) = sock.split();
-    let mut ka = tokio::time::interval(rt.keepalive_interval.0);
-    ka.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    ka.tick().await;
-    let idle_timeout = rt.idle_timeout.0;
-    let mut last_seen = Instant::now();
-    // Subscription id → channel key.
-    let mut subs: HashMap<String, String> = HashMap::new();
-    let why = loop {
-        let out: Vec<Message> = tokio::select! {
-            msg = stream.next() => {
-                last_seen = Instant::now();
-                match msg {
-                    Some(Ok(Message::Text(t))) => handle(&s, &cred, conn, &outbox, &mut subs, t.as_str()).await.into_iter().map(|f| Message::Text(f.into())).collect(),
-                    Some(Ok(Message::Binary(_))) => vec![Message::Text(frames::op_error("error", None, "BadRequestException", "frames must be JSON text").into())],
-                    Some(Ok(Message::Close(_))) | None | Some(Err(_)) => break None,
-                    Some(Ok(_)) => Vec::new(),
-                }
-            },
-            Some(frame) = rx.recv() => vec![Message::Text(frame.into())],
-            _ = ka.tick() => {
-                if last_seen.elapsed() >= idle_timeout {
-                    break Some(("ConnectionTimeoutException", "Nothing was received from the client for too long."));
-                }
-                vec![Message::Text(frames::ka().into()), Message::Ping(Default::default())]
-            },
-            _ = killed.changed() => break Some(("SlowConsumerException", "The client is not reading its messages fast enough.")),
-        };
-        let mut broken = false;
-        for m in out {
-            // A client that stops reading blocks the write; the outbox filling up (the hub
-            // sets `killed`) or the idle timeout ends the wait.
-            let sent = tokio::select! {
-                r = sink.send(m) => r.is_ok(),
-                _ = killed.changed() => false,
-                () = tokio::time::sleep(idle_timeout) => false,
-            };
-            if !sent {
-                broken = true;
-                break;
-            }
-        }
-        if broken {
-            break (*killed.borrow())
-                .then_some(("SlowConsumerException", "The client is not reading its messages fast enough."));
-        }
-    };
-    s.hub.drop_connection(conn, subs.values().map(String::as_str));
+    let why = c.serve(&mut sink, &mut stream, rx, killed).await;
+    c.s.hub.drop_connection(conn, c.subs.values().map(String::as_str));
     drop(slot);
     if let Some((kind, message)) = why {
         tracing::info!(conn, reason = kind, "realtime: closing a connection");
@@ -170,20 +111,85 @@ async fn connection(s: AppState, mut sock: WebSocket, cred: Option<(&'static str
     .await;
 }
 
+type Sink = futures::stream::SplitSink<WebSocket, Message>;
+type Source = futures::stream::SplitStream<WebSocket>;
+/// Why a connection is closed by the server: `(errorType, message)`.
+type CloseReason = Option<(&'static str, &'static str)>;
+
+const SLOW: (&str, &str) = ("SlowConsumerException", "The client is not reading its messages fast enough.");
+
+/// One open connection: its credential (as presented at connect time), its outbox and its
+/// subscriptions (subscription id → channel key).
+struct Conn {
+    s: AppState,
+    cred: CredentialHeaders,
+    id: rampart_realtime::ConnId,
+    outbox: Outbox,
+    subs: HashMap<String, String>,
+}
+
+impl Conn {
+    /// Reads frames and writes replies, hub events and keep-alives until either side ends.
+    async fn serve(
+        &mut self,
+        sink: &mut Sink,
+        stream: &mut Source,
+        mut rx: tokio::sync::mpsc::Receiver<String>,
+        mut killed: tokio::sync::watch::Receiver<bool>,
+    ) -> CloseReason {
+        let rt = &self.s.config.realtime;
+        let idle_timeout = rt.idle_timeout.0;
+        let mut ka = tokio::time::interval(rt.keepalive_interval.0);
+        ka.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        ka.tick().await;
+        let mut last_seen = Instant::now();
+        loop {
+            let out: Vec<Message> = tokio::select! {
+                msg = stream.next() => {
+                    last_seen = Instant::now();
+                    match msg {
+                        Some(Ok(Message::Text(t))) => self.handle(t.as_str()).await.into_iter().map(|f| Message::Text(f.into())).collect(),
+                        Some(Ok(Message::Binary(_))) => vec![Message::Text(frames::op_error("error", None, "BadRequestException", "frames must be JSON text").into())],
+                        Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return None,
+                        Some(Ok(_)) => Vec::new(),
+                    }
+                },
+                Some(frame) = rx.recv() => vec![Message::Text(frame.into())],
+                _ = ka.tick() => {
+                    if last_seen.elapsed() >= idle_timeout {
+                        return Some(("ConnectionTimeoutException", "Nothing was received from the client for too long."));
+                    }
+                    vec![Message::Text(frames::ka().into()), Message::Ping(Default::default())]
+                },
+                _ = killed.changed() => return Some(SLOW),
+            };
+            for m in out {
+                // A client that stops reading blocks the write; the outbox filling up (the hub
+                // sets `killed`) or the idle timeout ends the wait.
+                let sent = tokio::select! {
+                    r = sink.send(m) => r.is_ok(),
+                    _ = killed.changed() => false,
+                    () = tokio::time::sleep(idle_timeout) => false,
+                };
+                if !sent {
+                    return (*killed.borrow()).then_some(SLOW);
+                }
+            }
+        }
+    }
+}
+
 fn valid_id(id: &str) -> bool {
     (1..=128).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'+'))
 }
 
-/// The connection's credential, as presented at connect time.
-type ConnCred = Option<(&'static str, String)>;
-
 /// The principal for one operation: its own `authorization` if present, else the connection's
 /// credential, resolved again each time (through the authentication cache), so a logout, a
 /// disabled account or an expired token also ends what an open connection may do.
-async fn op_principal(s: &AppState, conn_cred: &ConnCred, msg: &Value) -> Option<Principal> {
-    match msg.get("authorization").and_then(rampart_realtime::credential_of_json) {
-        Some(c) => authenticate(s, Some(c)).await,
-        None => authenticate(s, conn_cred.clone()).await,
+async fn op_principal(s: &AppState, conn_cred: &CredentialHeaders, msg: &Value) -> Option<Principal> {
+    match msg.get("authorization").and_then(rampart_realtime::auth_object).filter(|h| !h.is_empty()) {
+        Some(own) => authenticate(s, &own).await,
+        None => authenticate(s, conn_cred).await,
     }
 }
 
@@ -201,95 +207,79 @@ fn own_channel(p: &Principal, raw: &str, want: ChannelKind) -> Result<Channel, (
     Ok(c)
 }
 
-async fn handle(
-    s: &AppState,
-    conn_cred: &ConnCred,
-    conn: u64,
-    outbox: &Outbox,
-    subs: &mut HashMap<String, String>,
-    text: &str,
-) -> Vec<String> {
-    let Ok(msg) = serde_json::from_str::<Value>(text) else {
-        return vec![frames::op_error("error", None, "BadRequestException", "frames must be JSON")];
-    };
-    let id = msg["id"].as_str().unwrap_or("").to_owned();
-    match msg["type"].as_str().unwrap_or("") {
-        "connection_init" => {
-            let ms = u64::try_from(s.config.realtime.idle_timeout.0.as_millis()).unwrap_or(u64::MAX);
-            vec![frames::connection_ack(ms), frames::ka()]
-        }
-        "subscribe" => {
-            if !valid_id(&id) || subs.contains_key(&id) {
-                return vec![frames::op_error(
-                    "subscribe_error",
-                    Some(&id),
-                    "BadRequestException",
-                    "The id is invalid or already used on this connection.",
-                )];
+impl Conn {
+    /// One client frame; the frames to answer with.
+    async fn handle(&mut self, text: &str) -> Vec<String> {
+        let Ok(msg) = serde_json::from_str::<Value>(text) else {
+            return vec![frames::op_error("error", None, "BadRequestException", "frames must be JSON")];
+        };
+        let id = msg["id"].as_str().unwrap_or("").to_owned();
+        match msg["type"].as_str().unwrap_or("") {
+            "connection_init" => {
+                let ms = u64::try_from(self.s.config.realtime.idle_timeout.0.as_millis()).unwrap_or(u64::MAX);
+                vec![frames::connection_ack(ms), frames::ka()]
             }
-            if subs.len() >= s.config.realtime.max_subscriptions {
-                return vec![frames::op_error(
-                    "subscribe_error",
-                    Some(&id),
-                    "BadRequestException",
-                    "Too many subscriptions on this connection.",
-                )];
-            }
-            let Some(p) = op_principal(s, conn_cred, &msg).await else {
-                return vec![frames::op_error(
-                    "subscribe_error",
-                    Some(&id),
-                    "UnauthorizedException",
-                    "You are not authorized to make this call.",
-                )];
-            };
-            match own_channel(&p, msg["channel"].as_str().unwrap_or(""), ChannelKind::Out) {
-                Ok(c) => {
-                    let key = c.key();
-                    s.hub.subscribe(&key, conn, &id, outbox.clone());
-                    subs.insert(id.clone(), key);
-                    vec![frames::ok("subscribe_success", &id)]
+            "subscribe" => vec![self.subscribe(&msg, &id).await],
+            "unsubscribe" => {
+                if self.subs.remove(&id).is_some_and(|key| self.s.hub.unsubscribe(&key, self.id, &id)) {
+                    vec![frames::ok("unsubscribe_success", &id)]
+                } else {
+                    vec![frames::op_error(
+                        "unsubscribe_error",
+                        Some(&id),
+                        "UnknownOperationError",
+                        &format!("Unknown operation id {}", id.chars().take(128).collect::<String>()),
+                    )]
                 }
-                Err((t, m)) => vec![frames::op_error("subscribe_error", Some(&id), t, m)],
             }
+            "publish" => vec![publish(&self.s, &self.cred, &msg, &id).await],
+            _ => vec![frames::op_error(
+                "error",
+                (!id.is_empty()).then_some(id.as_str()),
+                "UnsupportedOperation",
+                "Unknown message type.",
+            )],
         }
-        "unsubscribe" => {
-            if subs.remove(&id).is_some_and(|key| s.hub.unsubscribe(&key, conn, &id)) {
-                vec![frames::ok("unsubscribe_success", &id)]
-            } else {
-                vec![frames::op_error(
-                    "unsubscribe_error",
-                    Some(&id),
-                    "UnknownOperationError",
-                    &format!("Unknown operation id {}", id.chars().take(128).collect::<String>()),
-                )]
+    }
+
+    async fn subscribe(&mut self, msg: &Value, id: &str) -> String {
+        let refuse = |t: &str, m: &str| frames::op_error("subscribe_error", Some(id), t, m);
+        if !valid_id(id) || self.subs.contains_key(id) {
+            return refuse("BadRequestException", "The id is invalid or already used on this connection.");
+        }
+        if self.subs.len() >= self.s.config.realtime.max_subscriptions {
+            return refuse("BadRequestException", "Too many subscriptions on this connection.");
+        }
+        let Some(p) = op_principal(&self.s, &self.cred, msg).await else {
+            return refuse("UnauthorizedException", "You are not authorized to make this call.");
+        };
+        match own_channel(&p, msg["channel"].as_str().unwrap_or(""), ChannelKind::Out) {
+            Ok(c) => {
+                let key = c.key();
+                self.s.hub.subscribe(&key, self.id, id, self.outbox.clone());
+                self.subs.insert(id.to_owned(), key);
+                frames::ok("subscribe_success", id)
             }
+            Err((t, m)) => refuse(t, m),
         }
-        "publish" => publish(s, conn_cred, &msg, &id).await,
-        _ => vec![frames::op_error(
-            "error",
-            (!id.is_empty()).then_some(id.as_str()),
-            "UnsupportedOperation",
-            "Unknown message type.",
-        )],
     }
 }
 
-async fn publish(s: &AppState, conn_cred: &ConnCred, msg: &Value, id: &str) -> Vec<String> {
+async fn publish(s: &AppState, conn_cred: &CredentialHeaders, msg: &Value, id: &str) -> String {
     if !valid_id(id) {
-        return vec![frames::op_error("publish_error", Some(id), "BadRequestException", "The id is invalid.")];
+        return frames::op_error("publish_error", Some(id), "BadRequestException", "The id is invalid.");
     }
     let Some(p) = op_principal(s, conn_cred, msg).await else {
-        return vec![frames::op_error(
+        return frames::op_error(
             "publish_error",
             Some(id),
             "UnauthorizedException",
             "You are not authorized to make this call.",
-        )];
+        );
     };
     match accept_publish(s, &p, msg) {
-        Ok(n) => vec![frames::publish_success(id, n)],
-        Err((t, m)) => vec![frames::op_error("publish_error", Some(id), t, m)],
+        Ok(n) => frames::publish_success(id, n),
+        Err((t, m)) => frames::op_error("publish_error", Some(id), t, m),
     }
 }
 
@@ -328,13 +318,14 @@ fn accept_publish(s: &AppState, p: &Principal, msg: &Value) -> Result<usize, (&'
             }
         }
     }
-    if s.runs.count_user(p.user_id) + texts.len() > s.config.realtime.max_replies_per_user {
+    let runs = s.chat.runs();
+    if runs.count_user(p.user_id) + texts.len() > s.config.realtime.max_replies_per_user {
         return Err(("LimitExceededException", "Too many replies in progress; wait for one to finish or stop it."));
     }
     for (t, assistant) in texts {
         // Registered here, before the task starts, so the cap and `stop` see it at once.
-        let handle = s.runs.start(p.user_id, c.session);
-        tokio::spawn(run(s.clone(), p.clone(), c.session, t, assistant, handle));
+        let run = runs.start(p.user_id, c.session);
+        tokio::spawn(run_turn(s.clone(), p.clone(), c.session, t, assistant, run));
     }
     Ok(events.len())
 }
@@ -379,159 +370,47 @@ pub async fn http_publish(
     }
 }
 
-fn event(content: Value) -> Value {
-    json!({"id": uuid::Uuid::now_v7().to_string(), "content": content})
-}
-
-/// GAIA's error shape.
-fn error_event(p: &Principal, sid: SessionId, message: &str) -> Value {
-    json!({"type": "text", "action": "error", "id": uuid::Uuid::now_v7().to_string(), "connectionId": sid.to_string(),
-           "userId": p.user_id.to_string(), "timestamp": chrono::Utc::now().timestamp(),
-           "data": {"sessionId": sid.to_string(), "content": message, "type": "text"}})
-}
-
-/// One chat turn: store the question, stream the answer to `/out`, store the answer.
-async fn run(
-    s: AppState,
-    p: Principal,
-    sid: SessionId,
-    text: String,
-    assistant: Option<String>,
-    handle: crate::state::RunHandle,
-) {
-    let _registered = RunGuard(&s, p.user_id, sid, handle.id);
-    run_inner(&s, p, sid, text, assistant, &handle.token).await;
-}
-
-/// Unregisters a run however it ends.
-struct RunGuard<'a>(&'a AppState, rampart_core::UserId, SessionId, u64);
-
-impl Drop for RunGuard<'_> {
-    fn drop(&mut self) {
-        self.0.runs.finish(self.1, self.2, self.3);
-    }
-}
-
-async fn run_inner(
-    s: &AppState,
-    p: Principal,
-    sid: SessionId,
-    text: String,
-    assistant: Option<String>,
-    cancel: &tokio_util::sync::CancellationToken,
-) {
+/// One chat turn of a `/in` publish, its events published to the session's `/out` channel.
+async fn run_turn(s: AppState, p: Principal, sid: SessionId, text: String, asked: Option<String>, run: RunHandle) {
     let out = Channel::out_of(p.user_id, sid).key();
     let fail = |m: &str| {
-        s.hub.publish(&out, &error_event(&p, sid, m));
+        s.hub.publish(&out, &gaia::error(p.user_id, sid, m, s.identity.now().secs()));
     };
-    // The assistant asked for; else the session's own; else `default`; else the first usable.
-    let assistant = match assistant {
-        Some(a) => Some(a),
-        None => s.chat.session_assistant(p.user_id, sid).await.ok().flatten(),
-    };
-    let Some(a) = assistant
-        .and_then(|id| s.assistants.get_for(&id, &p))
-        .or_else(|| s.assistants.get_for("default", &p))
-        .or_else(|| s.assistants.visible_to(&p).into_iter().next())
-    else {
-        return fail("No assistant is available to you.");
-    };
-    match s.chat.add_user_message(p.user_id, sid, &a.id, &text).await {
-        Ok(Some(_)) => {}
-        Ok(None) => return fail("Not found."),
+    let assistant = match s.chat.pick_assistant(&s.assistants.snapshot(), &p, Some(sid), asked.as_deref()).await {
+        Ok(Some(a)) => a,
+        Ok(None) => return fail("No assistant is available to you."),
         Err(e) => {
-            tracing::warn!(error = %e, "could not store a chat message");
-            return fail("The message could not be processed.");
-        }
-    }
-    let started = Instant::now();
-    let history = match s.chat.model_history(p.user_id, sid, HISTORY).await {
-        Ok(h) => h,
-        Err(e) => {
-            tracing::warn!(error = %e, "could not load history");
+            tracing::warn!(error = %e, "could not read the session's assistant");
             return fail("The message could not be processed.");
         }
     };
-    let started_reply = tokio::select! {
-        r = s.chat.reply(&a, &p, history, Default::default()) => Some(r),
-        () = cancel.cancelled() => None,
+    let req = TurnRequest {
+        principal: p.clone(),
+        assistant,
+        conversation: Conversation::Session { id: sid, text },
+        overrides: Default::default(),
+        run: Some(run),
     };
-    let mut stream = match started_reply {
-        Some(Ok(st)) => st,
-        Some(Err(e)) => {
-            tracing::warn!(error = %e, "reply failed to start");
-            return fail(ErrorCode::UpstreamError.default_message());
-        }
-        None => {
-            s.hub.publish(&out, &event(json!({"type": "end", "stopped": true, "modelId": a.model_id()})));
-            return;
+    let mut turn = match s.chat.start_turn(req).await {
+        Ok(t) => t,
+        Err(e) => {
+            tracing::warn!(error = %e, "a chat turn failed to start");
+            return fail(e.public_message());
         }
     };
-    let (mut full, mut seq, mut usage) = (String::new(), 0u64, None);
-    let mut stopped = false;
-    // GAIA's message parts for replies with sources: citation spans and the documents.
-    let (mut spans, mut sources): (Vec<Value>, Option<Value>) = (Vec::new(), None);
-    loop {
-        let ev = tokio::select! {
-            ev = stream.next() => ev,
-            () = cancel.cancelled() => {
-                stopped = true;
-                None
+    while let Some(ev) = turn.next().await {
+        let frame = match ev {
+            Ok(TurnEvent::Delta { seq, text }) => gaia::text_delta(seq, &text),
+            Ok(TurnEvent::Citation { seq, position, number, text, document_index }) => {
+                gaia::citation(seq, position, number, &text, document_index)
             }
+            Ok(TurnEvent::Sources(docs)) => gaia::source(&docs),
+            Ok(TurnEvent::End(e)) => match e.message_id {
+                Some(mid) => gaia::end(mid, &e.model_id, e.response_time_ms, e.stopped, e.usage),
+                None => gaia::end_stopped(&e.model_id),
+            },
+            Err(e) => return fail(e.public_message()),
         };
-        let Some(ev) = ev else { break };
-        match ev {
-            Ok(ChatEvent::Delta(t)) => {
-                s.hub.publish(&out, &event(json!({"type": "textDelta", "sequenceNumber": seq, "text": t})));
-                full.push_str(&t);
-                seq += 1;
-            }
-            Ok(ChatEvent::Citation { position, number, text, document_index }) => {
-                s.hub.publish(
-                    &out,
-                    &event(json!({"type": "citationEvent", "sequenceNumber": seq, "position": position,
-                        "citationNumber": number, "citationText": text, "documentIndex": document_index})),
-                );
-                seq += 1;
-                let start = spans.last().and_then(|v: &Value| v["span"]["end"].as_u64()).unwrap_or(0);
-                spans.push(json!({"span": {"start": start, "end": position}, "refIndex": document_index}));
-            }
-            Ok(ChatEvent::Sources(docs)) => {
-                let docs = json!(docs);
-                s.hub.publish(&out, &event(json!({"type": "source", "documents": docs})));
-                sources = Some(docs);
-            }
-            Ok(ChatEvent::Done { usage: u, .. }) => usage = u,
-            Err(e) => {
-                tracing::warn!(error = %e, "model stream failed");
-                return fail(ErrorCode::UpstreamError.default_message());
-            }
-        }
+        s.hub.publish(&out, &frame);
     }
-    // Dropping the stream drops the upstream request.
-    drop(stream);
-    if stopped && full.is_empty() {
-        s.hub.publish(&out, &event(json!({"type": "end", "stopped": true, "modelId": a.model_id()})));
-        return;
-    }
-    let ms = i64::try_from(started.elapsed().as_millis()).unwrap_or(i64::MAX);
-    let parts = sources.map(
-        |docs| json!([{"type": "text", "text": full, "citationSpans": spans}, {"type": "source", "documents": docs}]),
-    );
-    let mid = match s.chat.add_assistant_message(p.user_id, sid, &full, parts.as_ref(), a.model_id(), ms).await {
-        Ok(Some(m)) => m.to_string(),
-        Ok(None) => return fail("Not found."),
-        Err(e) => {
-            tracing::warn!(error = %e, "could not store the reply");
-            return fail("The reply could not be stored.");
-        }
-    };
-    let u = usage.unwrap_or_default();
-    s.hub.publish(
-        &out,
-        &event(
-            json!({"type": "end", "messageId": mid, "modelId": a.model_id(), "responseTimeMs": ms, "stopped": stopped,
-        "usage": {"inputTokens": u.input_tokens, "outputTokens": u.output_tokens}}),
-        ),
-    );
 }

@@ -354,7 +354,7 @@ async fn finished_replies_are_unregistered_and_too_many_at_once_are_refused() {
         }
     }
     tokio::time::sleep(Duration::from_millis(50)).await;
-    assert_eq!(s.state.runs.count_user(uid.parse().unwrap()), 0);
+    assert_eq!(s.state.chat.runs().count_user(uid.parse().unwrap()), 0);
 
     // With a slow model, a ninth concurrent reply is refused.
     let up = rampart_testkit::fake_openai::FakeOpenAi::start(rampart_testkit::fake_openai::Knobs {

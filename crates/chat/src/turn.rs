@@ -1,0 +1,376 @@
+//! One chat turn, whoever asks: the realtime channels (a stored session), the OpenAI facade and
+//! async jobs (messages given by the caller), and later the meeting assistant. A turn stores
+//! the question (session turns), reads the history the model sees, starts the assistant's reply
+//! and yields its events as a stream that any sink drains (the realtime hub, an SSE response,
+//! a job record); when the reply ends (or is stopped) a session turn stores the answer with its
+//! citations and sources, and the last event says so.
+//!
+//! The stream does the work as it is polled (no task of its own): dropping it drops the
+//! upstream request, and a stopped run ([`RunHandle`]) ends it at the next event.
+
+use crate::assistants::{Assistant, Assistants, Overrides};
+use crate::error::ChatError;
+use crate::runs::RunHandle;
+use crate::service::ChatService;
+use futures::{Stream, StreamExt};
+use rampart_core::llm::{ChatEvent, ChatMessage, EventStream, SourceDocument, Usage};
+use rampart_core::{ErrorCode, MessageId, Principal, SessionId};
+use serde::Serialize;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Instant;
+
+/// Messages of a session the model sees (the newest).
+pub const HISTORY: u32 = 50;
+
+/// What the turn answers.
+#[derive(Debug)]
+pub enum Conversation {
+    /// A stored session of the caller's: the question is stored first, the model sees the
+    /// session's last [`HISTORY`] messages, and the answer is stored.
+    Session { id: SessionId, text: String },
+    /// Messages the caller gives (oldest first); nothing is stored.
+    Messages(Vec<ChatMessage>),
+}
+
+/// A turn to run.
+#[derive(Debug)]
+pub struct TurnRequest {
+    pub principal: Principal,
+    pub assistant: Arc<Assistant>,
+    pub conversation: Conversation,
+    pub overrides: Overrides,
+    /// The registered generation, when the turn can be stopped; it is unregistered when the
+    /// turn's stream is dropped.
+    pub run: Option<RunHandle>,
+}
+
+/// A span of the answer that cites a source (GAIA's `citationSpans`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CitationSpan {
+    pub span: Span,
+    pub ref_index: usize,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct Span {
+    pub start: usize,
+    pub end: usize,
+}
+
+/// How a turn ended.
+#[derive(Debug)]
+pub struct TurnEnd {
+    /// The stored answer (session turns); `None` when nothing was stored (stateless turns, or a
+    /// session turn stopped before any text).
+    pub message_id: Option<MessageId>,
+    pub model_id: String,
+    pub response_time_ms: i64,
+    pub usage: Option<Usage>,
+    pub finish_reason: Option<String>,
+    /// Stopped by the user before the model finished.
+    pub stopped: bool,
+}
+
+/// An event of a turn, numbered as GAIA numbers them (`sequenceNumber`).
+#[derive(Debug)]
+pub enum TurnEvent {
+    Delta {
+        seq: u64,
+        text: String,
+    },
+    Citation {
+        seq: u64,
+        position: usize,
+        number: usize,
+        text: String,
+        document_index: usize,
+    },
+    /// The documents the answer drew on (before the end).
+    Sources(Vec<SourceDocument>),
+    /// The last event of a turn that did not fail.
+    End(TurnEnd),
+}
+
+/// Where a turn failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TurnStage {
+    /// Storing the question or reading the history.
+    Question,
+    /// Starting or streaming the reply.
+    Reply,
+    /// Storing the answer.
+    Answer,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("chat turn failed ({stage:?}): {error}")]
+pub struct TurnError {
+    pub stage: TurnStage,
+    pub error: ChatError,
+}
+
+impl TurnError {
+    fn at(stage: TurnStage) -> impl FnOnce(ChatError) -> Self {
+        move |error| Self { stage, error }
+    }
+
+    /// What a user may be told (the realtime channels' error text): the session not being
+    /// theirs looks like any missing session; the rest says which step failed, not why.
+    pub fn public_message(&self) -> &'static str {
+        match (&self.error, self.stage) {
+            (ChatError::NotFound, _) => "Not found.",
+            (_, TurnStage::Question) => "The message could not be processed.",
+            (_, TurnStage::Reply) => ErrorCode::UpstreamError.default_message(),
+            (_, TurnStage::Answer) => "The reply could not be stored.",
+        }
+    }
+}
+
+impl From<TurnError> for ChatError {
+    fn from(e: TurnError) -> Self {
+        e.error
+    }
+}
+
+/// The events of a running turn; the last item is `End` or an error.
+pub type TurnStream = Pin<Box<dyn Stream<Item = Result<TurnEvent, TurnError>> + Send>>;
+
+/// A whole reply, for callers that want it at once (non-streamed completions, jobs).
+#[derive(Debug, Default)]
+pub struct WholeReply {
+    pub text: String,
+    pub usage: Option<Usage>,
+    pub finish_reason: Option<String>,
+    pub sources: Option<Vec<SourceDocument>>,
+}
+
+/// Drains a turn into one reply.
+pub async fn whole_reply(mut turn: TurnStream) -> Result<WholeReply, TurnError> {
+    let mut out = WholeReply::default();
+    while let Some(ev) = turn.next().await {
+        match ev? {
+            TurnEvent::Delta { text, .. } => out.text.push_str(&text),
+            TurnEvent::Sources(docs) => out.sources = Some(docs),
+            TurnEvent::End(end) => {
+                out.usage = end.usage;
+                out.finish_reason = end.finish_reason;
+            }
+            TurnEvent::Citation { .. } => {}
+        }
+    }
+    Ok(out)
+}
+
+/// The state of a turn's stream between events.
+struct Running {
+    chat: ChatService,
+    principal: Principal,
+    model_id: String,
+    /// The session the answer is stored in (session turns).
+    session: Option<SessionId>,
+    events: EventStream,
+    run: Option<RunHandle>,
+    started: Instant,
+    seq: u64,
+    /// The answer so far, with its citation spans and sources (kept for session turns).
+    text: String,
+    spans: Vec<CitationSpan>,
+    sources: Option<Vec<SourceDocument>>,
+    usage: Option<Usage>,
+    finish_reason: Option<String>,
+    done: bool,
+}
+
+impl ChatService {
+    /// The assistant of a turn: the one asked for; else the session's own; else `default`; else
+    /// the first the caller may use. `None`: no assistant is available to the caller.
+    pub async fn pick_assistant(
+        &self,
+        catalog: &Assistants,
+        p: &Principal,
+        session: Option<SessionId>,
+        asked: Option<&str>,
+    ) -> Result<Option<Arc<Assistant>>, ChatError> {
+        let own = match (asked, session) {
+            (Some(a), _) => Some(a.to_owned()),
+            (None, Some(sid)) => self.session_assistant(p.user_id, sid).await?,
+            (None, None) => None,
+        };
+        Ok(own
+            .and_then(|id| catalog.get_for(&id, p))
+            .or_else(|| catalog.get_for("default", p))
+            .or_else(|| catalog.visible_to(p).into_iter().next()))
+    }
+
+    /// Starts a turn: stores the question (session turns), reads the history and starts the
+    /// reply. An error here means nothing was streamed; the stream's items follow.
+    pub async fn start_turn(&self, req: TurnRequest) -> Result<TurnStream, TurnError> {
+        let TurnRequest { principal: p, assistant: a, conversation, overrides, run } = req;
+        let (history, session) = match conversation {
+            Conversation::Session { id, text } => (self.session_question(&p, &a, id, &text).await?, Some(id)),
+            Conversation::Messages(m) => (m, None),
+        };
+        let started = Instant::now();
+        let cancel = run.as_ref().map(|r| r.token().clone());
+        let reply = async { self.reply(&a, &p, history, overrides).await.map_err(TurnError::at(TurnStage::Reply)) };
+        let events = match cancel {
+            Some(c) => tokio::select! {
+                r = reply => r?,
+                () = c.cancelled() => return Ok(stopped_before_output(a.model_id())),
+            },
+            None => reply.await?,
+        };
+        let running = Running {
+            chat: self.clone(),
+            principal: p,
+            model_id: a.model_id().to_owned(),
+            session,
+            events,
+            run,
+            started,
+            seq: 0,
+            text: String::new(),
+            spans: Vec::new(),
+            sources: None,
+            usage: None,
+            finish_reason: None,
+            done: false,
+        };
+        Ok(Box::pin(futures::stream::unfold(running, |mut r| async move {
+            let item = r.next_event().await?;
+            Some((item, r))
+        })))
+    }
+
+    /// Stores the question in the caller's session and reads what the model sees of it.
+    async fn session_question(
+        &self,
+        p: &Principal,
+        a: &Assistant,
+        sid: SessionId,
+        text: &str,
+    ) -> Result<Vec<ChatMessage>, TurnError> {
+        let at = TurnError::at(TurnStage::Question);
+        match self.add_user_message(p.user_id, sid, &a.id, text).await {
+            Ok(Some(_)) => {}
+            Ok(None) => return Err(at(ChatError::NotFound)),
+            Err(e) => return Err(at(e)),
+        }
+        self.model_history(p.user_id, sid, HISTORY).await.map_err(TurnError::at(TurnStage::Question))
+    }
+}
+
+/// The one event of a turn stopped before the model said anything.
+fn stopped_before_output(model_id: &str) -> TurnStream {
+    let end = TurnEnd {
+        message_id: None,
+        model_id: model_id.to_owned(),
+        response_time_ms: 0,
+        usage: None,
+        finish_reason: None,
+        stopped: true,
+    };
+    Box::pin(futures::stream::iter([Ok(TurnEvent::End(end))]))
+}
+
+impl Running {
+    /// The next event for the sink; `None` once the turn has ended.
+    async fn next_event(&mut self) -> Option<Result<TurnEvent, TurnError>> {
+        loop {
+            if self.done {
+                return None;
+            }
+            let next = match self.run.as_ref().map(|r| r.token().clone()) {
+                Some(stop) => tokio::select! {
+                    ev = self.events.next() => ev,
+                    () = stop.cancelled() => return Some(self.finish(true).await),
+                },
+                None => self.events.next().await,
+            };
+            match next {
+                Some(Ok(ev)) => {
+                    if let Some(out) = self.note(ev) {
+                        return Some(Ok(out));
+                    }
+                }
+                Some(Err(e)) => {
+                    self.done = true;
+                    tracing::warn!(error = %e, "model stream failed");
+                    return Some(Err(TurnError { stage: TurnStage::Reply, error: e.into() }));
+                }
+                None => return Some(self.finish(false).await),
+            }
+        }
+    }
+
+    /// Numbers an output event and keeps what the stored answer needs; `Done` only leaves its
+    /// usage for the end.
+    fn note(&mut self, ev: ChatEvent) -> Option<TurnEvent> {
+        let keep = self.session.is_some();
+        match ev {
+            ChatEvent::Delta(text) => {
+                if keep {
+                    self.text.push_str(&text);
+                }
+                self.seq += 1;
+                Some(TurnEvent::Delta { seq: self.seq - 1, text })
+            }
+            ChatEvent::Citation { position, number, text, document_index } => {
+                let start = self.spans.last().map_or(0, |s| s.span.end);
+                self.spans.push(CitationSpan { span: Span { start, end: position }, ref_index: document_index });
+                self.seq += 1;
+                Some(TurnEvent::Citation { seq: self.seq - 1, position, number, text, document_index })
+            }
+            ChatEvent::Sources(docs) => {
+                if keep {
+                    self.sources = Some(docs.clone());
+                }
+                Some(TurnEvent::Sources(docs))
+            }
+            ChatEvent::Done { usage, finish_reason } => {
+                self.usage = usage;
+                self.finish_reason = finish_reason;
+                None
+            }
+        }
+    }
+
+    /// The reply ended (or was stopped): stores the answer of a session turn, and says how it ended.
+    async fn finish(&mut self, stopped: bool) -> Result<TurnEvent, TurnError> {
+        self.done = true;
+        // Dropping the upstream stream drops the upstream request.
+        self.events = Box::pin(futures::stream::empty());
+        let ms = i64::try_from(self.started.elapsed().as_millis()).unwrap_or(i64::MAX);
+        let mut end = TurnEnd {
+            message_id: None,
+            model_id: self.model_id.clone(),
+            response_time_ms: ms,
+            usage: self.usage,
+            finish_reason: self.finish_reason.take(),
+            stopped,
+        };
+        let Some(sid) = self.session else { return Ok(TurnEvent::End(end)) };
+        if stopped && self.text.is_empty() {
+            return Ok(TurnEvent::End(end));
+        }
+        let parts = self.sources.take().map(|docs| {
+            serde_json::json!([{"type": "text", "text": self.text, "citationSpans": self.spans},
+                               {"type": "source", "documents": docs}])
+        });
+        let stored = self
+            .chat
+            .add_assistant_message(self.principal.user_id, sid, &self.text, parts.as_ref(), &self.model_id, ms)
+            .await;
+        end.message_id = Some(match stored {
+            Ok(Some(m)) => m,
+            Ok(None) => return Err(TurnError { stage: TurnStage::Answer, error: ChatError::NotFound }),
+            Err(e) => {
+                tracing::warn!(error = %e, "could not store the reply");
+                return Err(TurnError { stage: TurnStage::Answer, error: e });
+            }
+        });
+        Ok(TurnEvent::End(end))
+    }
+}
