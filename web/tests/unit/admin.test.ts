@@ -5,7 +5,10 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { flushSync } from 'svelte';
 import { cleanup, reactive, render } from './render.svelte';
 import { all, button, choose, click, one, settle, submit, texts, type } from './dom';
+import { ApiError } from '../../src/lib/api';
+import { AdminPage, CONFLICT } from '../../src/lib/admin.svelte';
 import Admin from '../../src/pages/Admin.svelte';
+import Interruptions from '../../src/pages/admin/Interruptions.svelte';
 
 afterEach(() => {
   cleanup();
@@ -240,5 +243,116 @@ describe('Admin', () => {
     props.tab = 'catalog';
     flushSync();
     expect(one<HTMLTextAreaElement>(root, '#entry-json').value).toBe('{ "id": "hr" }');
+  });
+});
+
+describe('AdminPage', () => {
+  /** A page with a tab open whose load is `load` (counted). */
+  async function opened(load: () => Promise<void> = async () => {}) {
+    const page = new AdminPage();
+    const loads = vi.fn(load);
+    await page.load(loads);
+    return { page, loads };
+  }
+
+  it('loads a tab clearing what the page said, and shows why a load failed', async () => {
+    const { page, loads } = await opened();
+    expect(loads).toHaveBeenCalledTimes(1);
+    page.notice = 'Saved.';
+    page.error = 'Earlier.';
+    await page.load(async () => {
+      throw new ApiError(403, 'forbidden', 'Administrators only.');
+    });
+    expect([page.notice, page.error]).toEqual(['', 'Administrators only.']);
+    await page.load(async () => {});
+    expect([page.notice, page.error]).toEqual(['', '']);
+  });
+
+  it('runs a change, reloads the open tab, then says it is done', async () => {
+    const { page, loads } = await opened();
+    page.error = 'Earlier.';
+    const said: string[] = [];
+    loads.mockImplementation(async () => void said.push(page.notice));
+    await page.act(async () => ({ id: 1 }), 'Deleted.');
+    expect(loads).toHaveBeenCalledTimes(2);
+    expect(said).toEqual(['']); // the notice comes after the reload
+    expect([page.notice, page.error]).toEqual(['Deleted.', '']);
+    await page.act(async () => 'Created: pw-1', 'Created.');
+    expect(page.notice).toBe('Created: pw-1'); // what the change said, when a string
+  });
+
+  it('shows why a change failed, without a notice or a reload', async () => {
+    const { page, loads } = await opened();
+    page.notice = 'Earlier.';
+    const changed = vi.fn();
+    await page.act(async () => Promise.reject(new ApiError(409, 'conflict', 'That group exists.')), 'Done.', changed);
+    expect([page.notice, page.error]).toEqual(['', 'That group exists.']);
+    await page.act(async () => Promise.reject(new TypeError('fetch failed')), 'Done.', changed);
+    expect(page.error).toBe('The server cannot be reached.');
+    expect(loads).toHaveBeenCalledTimes(1);
+    expect(changed).not.toHaveBeenCalled();
+  });
+
+  it('on 412 reloads the tab, then lets the tab catch up, then says another administrator changed the entry', async () => {
+    const order: string[] = [];
+    const { page, loads } = await opened();
+    loads.mockImplementation(async () => void order.push('reload'));
+    await page.act(
+      async () => Promise.reject(new ApiError(412, 'precondition_failed', 'The entry changed.')),
+      'Saved.',
+      () => void order.push(`changed with error "${page.error}"`),
+    );
+    expect(order).toEqual(['reload', 'changed with error ""']);
+    expect([page.notice, page.error]).toEqual(['', CONFLICT]);
+    expect(CONFLICT).toBe(
+      'Another administrator changed this entry since you opened it. Save again to replace their change with what is shown here, or open the entry again to see theirs.',
+    );
+  });
+
+  it('keeps one state of each kind for as long as it lives', () => {
+    class A {
+      n = 0;
+    }
+    class B {}
+    const page = new AdminPage();
+    const a = page.keep(A);
+    a.n = 2;
+    expect(page.keep(A)).toBe(a);
+    expect(page.keep(A).n).toBe(2);
+    expect(page.keep(B)).toBeInstanceOf(B);
+    expect(new AdminPage().keep(A)).not.toBe(a);
+  });
+});
+
+describe('a tab on its own', () => {
+  it('renders the interruptions from the API and starts one through the page', async () => {
+    let active = false;
+    const calls = server({
+      'GET /v1/bot-management/interruptions': () =>
+        json(200, [
+          { service_type: 'global', active, message: active ? 'Down for upgrade.' : null, expires_at: active ? '2025-03-01T14:00:00Z' : null },
+          { service_type: 'rag', active: false },
+        ]),
+      'POST /v1/bot-management/interruptions': () => ((active = true), json(200, {})),
+    });
+    const page = new AdminPage();
+    const root = render(Interruptions, { page });
+    expect(one(root, 'h1').textContent).toBe('Service interruptions');
+    await settle(() => expect(all(root, 'tbody tr')).toHaveLength(2));
+    expect(all(root, 'tbody tr').map((tr) => texts(tr, 'td'))).toEqual([
+      ['global', 'no', '', '—', ''],
+      ['rag', 'no', '', '—', ''],
+    ]);
+    expect(texts(one(root, '#i-type'), 'option')).toEqual(['global', 'rag', 'model', 'custom', 'agent']);
+
+    type(one<HTMLInputElement>(root, '#i-msg'), 'Down for upgrade.');
+    type(one<HTMLInputElement>(root, '#i-reason'), 'Version 2');
+    submit(one<HTMLFormElement>(root, 'form.card'));
+    await settle(() => expect(page.notice).toBe('Interruption active.'));
+    expect(calls.find((c) => c.method === 'POST')?.body).toEqual({ service_type: 'global', message: 'Down for upgrade.', reason: 'Version 2', duration: '2h' });
+    // The notice is the page's (the shell shows it), the reloaded rows the tab's.
+    expect(root.querySelector('[role="status"]')).toBeNull();
+    expect(texts(all(root, 'tbody tr')[0], 'td')).toEqual(['global', 'yes', 'Down for upgrade.', new Date('2025-03-01T14:00:00Z').toLocaleString(), 'End']);
+    expect(page.error).toBe('');
   });
 });
