@@ -8,3 +8,6 @@ export function bytes(n: number): string {
   }
   return `${i ? n.toFixed(1) : n} ${units[i]}`;
 }
+
+/** A moment for people, in their locale and time zone; `—` when there is none. */
+export const when = (t?: string | null): string => (t ? new Date(t).toLocaleString() : '—');

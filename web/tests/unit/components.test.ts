@@ -5,6 +5,7 @@ import { flushSync } from 'svelte';
 import { get } from 'svelte/store';
 import { encode } from 'uqr';
 import { cleanup, reactive, render } from './render.svelte';
+import { all, button, choose, click, one, settle, submit, texts, type } from './dom';
 import { ApiError } from '../../src/lib/api';
 import { me, type Enrollment, type Me } from '../../src/lib/auth';
 import { pendingReply, userMsg, type Msg } from '../../src/lib/chat';
@@ -22,56 +23,6 @@ afterEach(() => {
   vi.useRealTimers();
   me.set(null);
 });
-
-function one<E extends Element = HTMLElement>(root: ParentNode, selector: string): E {
-  const el = root.querySelector<E>(selector);
-  if (!el) throw new Error(`nothing matches ${selector}`);
-  return el;
-}
-
-function all(root: ParentNode, selector: string): Element[] {
-  return [...root.querySelectorAll(selector)];
-}
-
-function texts(root: ParentNode, selector: string): string[] {
-  return all(root, selector).map((e) => (e.textContent ?? '').trim());
-}
-
-function button(root: ParentNode, name: string): HTMLButtonElement {
-  const b = all(root, 'button').find((e) => e.getAttribute('aria-label') === name || e.textContent?.trim() === name);
-  if (!b) throw new Error(`no button ${name}`);
-  return b as HTMLButtonElement;
-}
-
-function click(el: Element) {
-  (el as HTMLElement).click();
-  flushSync();
-}
-
-function type(el: HTMLInputElement | HTMLTextAreaElement, value: string) {
-  el.value = value;
-  el.dispatchEvent(new Event('input', { bubbles: true }));
-  flushSync();
-}
-
-function choose(el: HTMLSelectElement, value: string) {
-  el.value = value;
-  el.dispatchEvent(new Event('change', { bubbles: true }));
-  flushSync();
-}
-
-function submit(form: HTMLFormElement) {
-  form.requestSubmit(); // with constraint validation, as a browser does
-  flushSync();
-}
-
-/** Lets pending promises (awaited callbacks, fetches) settle, then flushes the DOM. */
-async function settle(check: () => void) {
-  await vi.waitFor(() => {
-    flushSync();
-    check();
-  });
-}
 
 function reply(over: Partial<Msg> = {}): Msg {
   return { ...pendingReply(), streaming: false, id: 'msg-1', text: 'Leave is 25 days.', ...over };
