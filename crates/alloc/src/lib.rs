@@ -24,7 +24,7 @@ pub fn tune() {
     // SAFETY: `mi_option_set` takes an option index and a value and only stores the value in
     // mimalloc's option table (no pointers); 15 is `mi_option_purge_delay` in the bundled v2
     // headers, checked by the test below through `mi_option_get`.
-    #[allow(unsafe_code)]
+    #[expect(unsafe_code, reason = "the one FFI call to mimalloc's option API (SAFETY above)")]
     unsafe {
         libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, 0);
     }
@@ -35,11 +35,11 @@ mod tests {
     #[test]
     fn purge_delay_is_the_option_set() {
         // SAFETY: reads an option's value by index.
-        #[allow(unsafe_code)]
+        #[expect(unsafe_code, reason = "reads mimalloc's option table to check the index")]
         let before = unsafe { libmimalloc_sys::mi_option_get(super::MI_OPTION_PURGE_DELAY) };
         assert_eq!(before, 10, "mimalloc v2's default purge delay: the index names purge_delay");
         super::tune();
-        #[allow(unsafe_code)]
+        #[expect(unsafe_code, reason = "reads mimalloc's option table to check the index")]
         let after = unsafe { libmimalloc_sys::mi_option_get(super::MI_OPTION_PURGE_DELAY) };
         assert_eq!(after, 0);
     }

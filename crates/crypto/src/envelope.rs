@@ -88,7 +88,7 @@ impl MasterKey {
     }
 
     fn aead(&self) -> LessSafeKey {
-        #[allow(clippy::expect_used)]
+        #[expect(clippy::expect_used, reason = "the key is 32 bytes by construction, the length AES-256-GCM takes")]
         LessSafeKey::new(UnboundKey::new(&AES_256_GCM, &*self.key).expect("32-byte key"))
     }
 }
@@ -103,7 +103,7 @@ pub struct Keyring {
 fn seal_with(key: &LessSafeKey, aad: &[u8], data: &[u8]) -> Vec<u8> {
     let nonce_bytes = crate::random_bytes::<NONCE_LEN>();
     let mut buf = data.to_vec();
-    #[allow(clippy::expect_used)]
+    #[expect(clippy::expect_used, reason = "sealing fails only for inputs over AES-GCM limits (64 GiB), far beyond any record")]
     key.seal_in_place_append_tag(Nonce::assume_unique_for_key(nonce_bytes), Aad::from(aad), &mut buf)
         .expect("AES-GCM seal cannot fail for in-range inputs");
     let mut out = Vec::with_capacity(NONCE_LEN + buf.len());
@@ -154,7 +154,7 @@ impl Keyring {
         use aws_lc_rs::hkdf::{HKDF_SHA256, Salt};
         let mut out = Zeroizing::new([0u8; 32]);
         let info = [purpose.as_bytes()];
-        #[allow(clippy::expect_used)]
+        #[expect(clippy::expect_used, reason = "HKDF-SHA256 can expand 32 bytes (its limit is 255 blocks of 32)")]
         Salt::new(HKDF_SHA256, b"rampart-derive-v1")
             .extract(&*self.active.key)
             .expand(&info, HKDF_SHA256)
@@ -170,7 +170,7 @@ impl Keyring {
     /// Seals `plaintext`, binding `aad` (the record's identity, e.g. `totp:<user id>`).
     pub fn seal(&self, aad: &[u8], plaintext: &[u8]) -> Vec<u8> {
         let dek = Zeroizing::new(crate::random_bytes::<32>());
-        #[allow(clippy::expect_used)]
+        #[expect(clippy::expect_used, reason = "the data key is 32 bytes by construction")]
         let dek_key = LessSafeKey::new(UnboundKey::new(&AES_256_GCM, &*dek).expect("32-byte key"));
         let kid = self.active.id.as_bytes();
         let wrapped = seal_with(&self.active.aead(), &wrap_aad(&self.active.id), &*dek);

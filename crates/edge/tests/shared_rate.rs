@@ -1,13 +1,13 @@
 //! The Redis-shared buckets against a real Redis (`RAMPART_TEST_REDIS_URL`).
 
-#![allow(clippy::unwrap_used)]
+#![expect(clippy::unwrap_used, reason = "a test fails at the first broken step")]
 
 use rampart_edge::{Rate, RedisRate, SharedRate};
 use std::time::Duration;
 
 async fn redis(test: &str) -> Option<std::sync::Arc<RedisRate>> {
     let Some(url) = std::env::var("RAMPART_TEST_REDIS_URL").ok().filter(|s| !s.is_empty()) else {
-        #[allow(clippy::print_stderr)]
+        #[expect(clippy::print_stderr, reason = "a skipped test says so on the test's output")]
         {
             eprintln!("SKIPPED {test}: RAMPART_TEST_REDIS_URL is not set");
         }
@@ -144,7 +144,7 @@ fn tls_redis() -> TlsRedis {
 #[tokio::test]
 async fn rediss_with_a_private_ca() {
     if std::env::var("RAMPART_TEST_REDIS_URL").ok().filter(|s| !s.is_empty()).is_none() {
-        #[allow(clippy::print_stderr)]
+        #[expect(clippy::print_stderr, reason = "a skipped test says so on the test's output")]
         {
             eprintln!("SKIPPED rediss_with_a_private_ca: RAMPART_TEST_REDIS_URL is not set");
         }

@@ -3,7 +3,7 @@
 //! text-embeddings-inference's `/rerank` (small servers here), Bedrock Titan and Cohere
 //! embeddings through `InvokeModel` (testkit's fake Bedrock, SigV4 shape checked).
 
-#![allow(clippy::unwrap_used)]
+#![expect(clippy::unwrap_used, reason = "a test fails at the first broken step")]
 
 use axum::Json;
 use axum::extract::State;

@@ -276,7 +276,7 @@ pub fn build_app(state: AppState) -> Router {
     let cors = cors_layer(&state.config.edge.cors_origins);
     let access_log = state.access_log.clone();
     let router = if state.config.metrics.admin_endpoint {
-        router.route("/metrics", axum::routing::get(crate::metrics::admin_exposition))
+        router.route("/metrics", axum::routing::get(crate::routes::metrics::admin_exposition))
     } else {
         router
     };
@@ -292,7 +292,7 @@ pub fn build_app(state: AppState) -> Router {
         .route("/event", axum::routing::post(crate::routes::realtime::http_publish))
         .fallback(crate::web::fallback)
         .method_not_allowed_fallback(method_not_allowed)
-        .layer(axum::middleware::from_fn_with_state(state.clone(), crate::metrics::track))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), crate::routes::metrics::track))
         .layer(axum::middleware::from_fn_with_state(state.clone(), count_in_flight))
         .with_state(state)
         .layer(DefaultBodyLimit::max(body_limit))

@@ -8,7 +8,7 @@ use std::process::ExitCode;
 static ALLOCATOR: rampart_alloc::Allocator = rampart_alloc::Allocator;
 
 // The CLI reports fatal errors on stderr; that is its job.
-#[allow(clippy::print_stderr)]
+#[expect(clippy::print_stderr, reason = "start-up errors go to the terminal before logging is set up")]
 fn main() -> ExitCode {
     rampart_alloc::tune();
     let cli = rampart_server::cli::Cli::parse();

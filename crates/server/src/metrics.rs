@@ -7,10 +7,6 @@
 //! Labels are bounded: routes are templates (`/v1/sessions/{id}`), never raw paths, and models
 //! come from the administrators' configuration. No user data is ever a label.
 
-use crate::state::AppState;
-use axum::extract::{MatchedPath, Request, State};
-use axum::middleware::Next;
-use axum::response::Response;
 use futures::StreamExt;
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, EncodeMetric};
@@ -23,8 +19,16 @@ use rampart_core::llm::{ChatModel, ChatRequest, EventStream, ModelError};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 use std::time::Instant;
+
+/// What is read when Prometheus scrapes (the routes gather it).
+#[derive(Debug, Default)]
+pub struct Scrape {
+    pub ws_connections: usize,
+    pub http_in_flight: usize,
+    /// `(queue, status, count)`; `None` when the database could not say (the last values stay).
+    pub queue_depths: Option<Vec<(&'static str, String, i64)>>,
+}
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct HttpLabels {
@@ -216,7 +220,10 @@ impl Metrics {
         self.retention_deleted.get_or_create(&KindLabels { kind: kind.to_owned() }).inc_by(n);
     }
 
-    fn observe_http(&self, route: Arc<String>, method: &'static str, status: u16, secs: f64) {
+    /// Counts and times a request that reached the router; `route` is its matched template.
+    pub fn observe_http(&self, route: Option<Arc<String>>, method: &axum::http::Method, status: u16, secs: f64) {
+        let route = route.unwrap_or_else(|| UNMATCHED.clone());
+        let method = method_label(method);
         self.http_requests.get_or_create(&HttpLabels { route: route.clone(), method, status }).inc();
         self.http_duration.get_or_create(&RouteLabels { route, method }).observe(secs);
     }
@@ -230,21 +237,16 @@ impl Metrics {
         })
     }
 
-    /// The text exposition, with the scrape-time values refreshed.
-    pub async fn render(&self, s: &AppState) -> String {
-        self.ws_connections.set(i64::try_from(s.realtime_limits.open_connections()).unwrap_or(i64::MAX));
-        self.http_in_flight.set(i64::try_from(s.in_flight.load(Ordering::Relaxed)).unwrap_or(i64::MAX));
+    /// The text exposition, with the values read at scrape time.
+    pub fn render(&self, now: Scrape) -> String {
+        self.ws_connections.set(i64::try_from(now.ws_connections).unwrap_or(i64::MAX));
+        self.http_in_flight.set(i64::try_from(now.http_in_flight).unwrap_or(i64::MAX));
         for (q, st) in [("ingestion", "pending"), ("ingestion", "processing"), ("jobs", "pending"), ("jobs", "running")]
         {
             self.queue_depth.get_or_create(&QueueLabels { queue: q.into(), status: st.into() }).set(0);
         }
-        match s.db.queue_depths().await {
-            Ok(rows) => {
-                for (q, st, n) in rows {
-                    self.queue_depth.get_or_create(&QueueLabels { queue: q.into(), status: st }).set(n);
-                }
-            }
-            Err(e) => tracing::warn!(error = %e, "metrics: cannot read queue depths"),
+        for (q, st, n) in now.queue_depths.unwrap_or_default() {
+            self.queue_depth.get_or_create(&QueueLabels { queue: q.into(), status: st }).set(n);
         }
         if let Some(rss) = resident_bytes() {
             self.resident_memory.set(rss);
@@ -261,37 +263,6 @@ fn resident_bytes() -> Option<i64> {
     let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
     let pages: i64 = statm.split_whitespace().nth(1)?.parse().ok()?;
     Some(pages * 4096)
-}
-
-/// Counts and times every request that reached the router (refusals before routing are
-/// counted by rule instead). The route label is the matched template, or `unmatched`.
-pub async fn track(State(s): State<AppState>, req: Request, next: Next) -> Response {
-    // One allocation for the route, shared by the labels and the access log's notes.
-    let route = req.extensions().get::<MatchedPath>().map(|m| Arc::new(m.as_str().to_owned()));
-    if let (Some(n), Some(r)) = (req.extensions().get::<rampart_edge::RequestNotes>(), &route) {
-        n.update(|n| n.route = Some(r.clone()));
-    }
-    let method = method_label(req.method());
-    let t = Instant::now();
-    let resp = next.run(req).await;
-    let route = route.unwrap_or_else(|| UNMATCHED.clone());
-    s.metrics.observe_http(route, method, resp.status().as_u16(), t.elapsed().as_secs_f64());
-    resp
-}
-
-/// `GET /metrics` on the separate metrics listener (no authentication: bind it where only the
-/// scraper can reach it) or on the main listener for administrators.
-pub async fn exposition(State(s): State<AppState>) -> Response {
-    let body = s.metrics.render(&s).await;
-    Response::builder()
-        .header(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")
-        .body(axum::body::Body::from(body))
-        .unwrap_or_default()
-}
-
-/// `/metrics` on the main listener: administrators only (e.g. an admin-scoped API key).
-pub async fn admin_exposition(s: State<AppState>, _a: crate::extract::AdminUser) -> Response {
-    exposition(s).await
 }
 
 struct MeteredModel {

@@ -10,7 +10,7 @@ pub fn pg_url() -> Option<String> {
 }
 
 /// Tests that need PostgreSQL say, by name, that they did not run.
-#[allow(clippy::print_stderr)]
+#[expect(clippy::print_stderr, reason = "a skipped test says so on the test's output")]
 pub fn skipped(test: &str) {
     eprintln!("SKIPPED {test}: RAMPART_TEST_POSTGRES_URL is not set");
 }
@@ -21,14 +21,14 @@ pub fn nats_url() -> Option<String> {
 }
 
 /// Tests that need NATS say, by name, that they did not run.
-#[allow(clippy::print_stderr)]
+#[expect(clippy::print_stderr, reason = "a skipped test says so on the test's output")]
 pub fn skipped_nats(test: &str) {
     eprintln!("SKIPPED {test}: RAMPART_TEST_NATS_URL is not set");
 }
 
 /// Redis for the shared-limit tests (`RAMPART_TEST_REDIS_URL`, e.g. `redis://127.0.0.1:6379/0`),
 /// or `None` after saying by name that the test did not run.
-#[allow(clippy::print_stderr)]
+#[expect(clippy::print_stderr, reason = "a skipped test says so on the test's output")]
 pub fn redis_url_or_skip(test: &str) -> Option<String> {
     let u = std::env::var("RAMPART_TEST_REDIS_URL").ok().filter(|s| !s.is_empty());
     if u.is_none() {

@@ -8,6 +8,7 @@ pub mod chat;
 pub mod health;
 pub mod knowledge;
 pub mod me;
+pub mod metrics;
 pub mod oidc;
 pub mod openai;
 pub mod realtime;

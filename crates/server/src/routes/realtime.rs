@@ -63,10 +63,25 @@ pub async fn upgrade(State(s): State<AppState>, headers: HeaderMap, ws: WebSocke
         .on_upgrade(move |sock| connection(s, sock, cred))
 }
 
-/// The principal of a credential, if it holds and carries the chat scope.
-async fn authenticate(s: &AppState, cred: &CredentialHeaders) -> Option<Principal> {
-    let c = cred.credential()?;
-    s.identity.authenticate(c).await.ok().filter(|p| p.has_scope(Scope::Chat))
+/// Why an operation (or the connection) is refused: `(errorType, message)`.
+type Refusal = (&'static str, &'static str);
+
+const UNAUTHORIZED: Refusal = ("UnauthorizedException", "You are not authorized to make this call.");
+/// The credential could not be checked (the database is down): not the client's fault.
+const UNAVAILABLE: Refusal = ("InternalFailureException", "The request could not be processed; try again.");
+
+/// The principal of a credential that holds and carries the chat scope.
+async fn authenticate(s: &AppState, cred: &CredentialHeaders) -> Result<Principal, Refusal> {
+    let c = cred.credential().ok_or(UNAUTHORIZED)?;
+    match s.identity.authenticate(c).await {
+        Ok(p) if p.has_scope(Scope::Chat) => Ok(p),
+        Ok(_) => Err(UNAUTHORIZED),
+        Err(e) if e.code() == ErrorCode::Internal => {
+            tracing::error!(error = %e, "realtime: could not check a credential");
+            Err(UNAVAILABLE)
+        }
+        Err(_) => Err(UNAUTHORIZED),
+    }
 }
 
 /// Accepts the upgrade only to say why the connection ends, then closes it: clients cannot read
@@ -77,8 +92,9 @@ async fn refuse(mut sock: WebSocket, error_type: &str, message: &str) {
 }
 
 async fn connection(s: AppState, sock: WebSocket, cred: CredentialHeaders) {
-    let Some(p) = authenticate(&s, &cred).await else {
-        return refuse(sock, "UnauthorizedException", "You are not authorized to make this call.").await;
+    let p = match authenticate(&s, &cred).await {
+        Ok(p) => p,
+        Err((t, m)) => return refuse(sock, t, m).await,
     };
     let Some(slot) = s.realtime_limits.open(p.user_id) else {
         tracing::info!(user = %p.user_id, "realtime: too many connections");
@@ -114,9 +130,9 @@ async fn connection(s: AppState, sock: WebSocket, cred: CredentialHeaders) {
 type Sink = futures::stream::SplitSink<WebSocket, Message>;
 type Source = futures::stream::SplitStream<WebSocket>;
 /// Why a connection is closed by the server: `(errorType, message)`.
-type CloseReason = Option<(&'static str, &'static str)>;
+type CloseReason = Option<Refusal>;
 
-const SLOW: (&str, &str) = ("SlowConsumerException", "The client is not reading its messages fast enough.");
+const SLOW: Refusal = ("SlowConsumerException", "The client is not reading its messages fast enough.");
 
 /// One open connection: its credential (as presented at connect time), its outbox and its
 /// subscriptions (subscription id → channel key).
@@ -186,7 +202,7 @@ fn valid_id(id: &str) -> bool {
 /// The principal for one operation: its own `authorization` if present, else the connection's
 /// credential, resolved again each time (through the authentication cache), so a logout, a
 /// disabled account or an expired token also ends what an open connection may do.
-async fn op_principal(s: &AppState, conn_cred: &CredentialHeaders, msg: &Value) -> Option<Principal> {
+async fn op_principal(s: &AppState, conn_cred: &CredentialHeaders, msg: &Value) -> Result<Principal, Refusal> {
     match msg.get("authorization").and_then(rampart_realtime::auth_object).filter(|h| !h.is_empty()) {
         Some(own) => authenticate(s, &own).await,
         None => authenticate(s, conn_cred).await,
@@ -194,7 +210,7 @@ async fn op_principal(s: &AppState, conn_cred: &CredentialHeaders, msg: &Value) 
 }
 
 /// Checks a channel for an operation; the error is `(errorType, message)`.
-fn own_channel(p: &Principal, raw: &str, want: ChannelKind) -> Result<Channel, (&'static str, &'static str)> {
+fn own_channel(p: &Principal, raw: &str, want: ChannelKind) -> Result<Channel, Refusal> {
     let c = Channel::parse(raw).map_err(|e| match e {
         rampart_realtime::channel::ChannelError::Malformed => ("BadRequestException", "Invalid Channel Format"),
         rampart_realtime::channel::ChannelError::Unknown => {
@@ -250,8 +266,9 @@ impl Conn {
         if self.subs.len() >= self.s.config.realtime.max_subscriptions {
             return refuse("BadRequestException", "Too many subscriptions on this connection.");
         }
-        let Some(p) = op_principal(&self.s, &self.cred, msg).await else {
-            return refuse("UnauthorizedException", "You are not authorized to make this call.");
+        let p = match op_principal(&self.s, &self.cred, msg).await {
+            Ok(p) => p,
+            Err((t, m)) => return refuse(t, m),
         };
         match own_channel(&p, msg["channel"].as_str().unwrap_or(""), ChannelKind::Out) {
             Ok(c) => {
@@ -269,13 +286,9 @@ async fn publish(s: &AppState, conn_cred: &CredentialHeaders, msg: &Value, id: &
     if !valid_id(id) {
         return frames::op_error("publish_error", Some(id), "BadRequestException", "The id is invalid.");
     }
-    let Some(p) = op_principal(s, conn_cred, msg).await else {
-        return frames::op_error(
-            "publish_error",
-            Some(id),
-            "UnauthorizedException",
-            "You are not authorized to make this call.",
-        );
+    let p = match op_principal(s, conn_cred, msg).await {
+        Ok(p) => p,
+        Err((t, m)) => return frames::op_error("publish_error", Some(id), t, m),
     };
     match accept_publish(s, &p, msg) {
         Ok(n) => frames::publish_success(id, n),
@@ -285,7 +298,7 @@ async fn publish(s: &AppState, conn_cred: &CredentialHeaders, msg: &Value, id: &
 
 /// Validates a publish (`channel`, `events`) by `p` and starts one chat turn per event.
 /// Returns how many events were accepted, or `(errorType, message)`.
-fn accept_publish(s: &AppState, p: &Principal, msg: &Value) -> Result<usize, (&'static str, &'static str)> {
+fn accept_publish(s: &AppState, p: &Principal, msg: &Value) -> Result<usize, Refusal> {
     let c = own_channel(p, msg["channel"].as_str().unwrap_or(""), ChannelKind::In)?;
     if !s.realtime_limits.publish(p.user_id) {
         return Err(("TooManyRequestsException", "Too many publishes; slow down."));

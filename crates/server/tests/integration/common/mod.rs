@@ -1,7 +1,7 @@
 //! Test harness: a real server (`build_app`) on a loopback port, a real HTTP client, and a
 //! fake external identity provider that serves a JWKS over HTTP.
 
-#![allow(dead_code, clippy::unwrap_used)]
+#![expect(clippy::unwrap_used, reason = "a test helper fails the test at the first broken step")]
 
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use rampart_crypto::{Keyring, MasterKey, SigningAlg, SigningKeyMaterial};
