@@ -4,12 +4,14 @@
 
 use super::{ChunkBody, IndexChange, KnowledgeError, KnowledgeService, Result, Staged};
 use super::{chunk_aad, document_aad, embed_all, vector_aad};
+use crate::chunk::Chunk;
 use crate::dense::ChunkVector;
 use crate::{chunk, parse};
 use rampart_core::embed::EmbedPurpose;
 use rampart_core::{ChunkId, DocumentId, KnowledgeBaseId};
 use rampart_storage::repo::knowledge::{KbRecord, NewChunk};
 use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 
 /// Documents one worker takes at once (one claim, one write of their chunks, one index call).
 const INGEST_BATCH: i64 = 16;
@@ -17,6 +19,25 @@ const INGEST_BATCH: i64 = 16;
 /// While documents keep coming, the index is committed this often (a commit writes a segment:
 /// fewer, larger ones index faster); when the queue runs dry it is committed at once.
 const COMMIT_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// What parsing and chunking made of one document: its format and chunks, or why not.
+type ParseOutcome = std::result::Result<(String, Vec<Chunk>), parse::ParseError>;
+
+/// A claimed document after [`KnowledgeService::parse_claimed`].
+type Parsed = (DocumentId, KnowledgeBaseId, ParseOutcome);
+
+/// One document ready to be stored and indexed.
+struct Prepared {
+    kb: KnowledgeBaseId,
+    doc: DocumentId,
+    format: String,
+    /// Its chunks as database rows (sealed).
+    rows: Vec<NewChunk>,
+    /// Its chunks' texts, for the lexical index.
+    texts: Vec<(ChunkId, String)>,
+    /// Its chunks' vectors and their model, for the dense index.
+    vectors: Option<(String, Vec<ChunkVector>)>,
+}
 
 impl KnowledgeService {
     /// Starts the ingestion workers. Documents a previous run left half-done are taken again;
@@ -104,95 +125,140 @@ impl KnowledgeService {
     /// into the indexes. A document that fails is marked `failed` with its reason; the others
     /// go on.
     async fn ingest(&self, claimed: Vec<(DocumentId, KnowledgeBaseId)>) -> Result<()> {
-        let ids: Vec<DocumentId> = claimed.iter().map(|c| c.0).collect();
-        let contents = self.inner.db.document_contents(&ids).await?;
-        let parsed = self
-            .blocking(move |i| {
-                let mut out = Vec::with_capacity(claimed.len());
-                for (doc, kb) in claimed {
-                    // A document deleted since it was claimed has no content any more.
-                    let Some((_, sealed)) = contents.iter().find(|c| c.0 == doc) else { continue };
-                    let bytes = i
-                        .keyring
-                        .open(&document_aad(doc), sealed)
-                        .map_err(|e| KnowledgeError::Internal(e.to_string()))?;
-                    let parsed = parse::parse(&bytes, &i.cfg.limits).map(|p| {
-                        let format = format!("{:?}", p.format).to_ascii_lowercase();
-                        (format, chunk::chunk(&p, &i.cfg.chunking))
-                    });
-                    out.push((doc, kb, parsed));
-                }
-                Ok(out)
-            })
-            .await?;
+        let parsed = self.parse_claimed(claimed).await?;
         let mut kbs: HashMap<KnowledgeBaseId, Option<KbRecord>> = HashMap::new();
-        let mut writes = Vec::with_capacity(parsed.len());
-        let mut indexed = Vec::with_capacity(parsed.len());
-        let mut staged = Vec::with_capacity(parsed.len());
-        for (doc, kb, result) in parsed {
-            let (format, chunks) = match result {
-                Ok((format, chunks)) if !chunks.is_empty() => (format, chunks),
-                Ok((format, _)) => {
-                    self.fail(doc, "no text found", Some(&format)).await?;
-                    continue;
-                }
-                Err(e) => {
-                    let reason: String = e.to_string().chars().take(200).collect();
-                    tracing::info!(document = %doc, reason = %reason, "document failed to parse");
-                    self.fail(doc, &reason, None).await?;
-                    continue;
-                }
-            };
+        let mut prepared = Vec::with_capacity(parsed.len());
+        for (doc, kb, outcome) in parsed {
+            let Some((format, chunks)) = self.chunks_or_fail(doc, outcome).await? else { continue };
             // The knowledge base may have gone, or changed model, since the upload.
             let kb_rec = match kbs.entry(kb) {
-                std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
-                std::collections::hash_map::Entry::Vacant(e) => e.insert(self.inner.db.kb_by_id(kb).await?),
+                Entry::Occupied(e) => e.into_mut(),
+                Entry::Vacant(e) => e.insert(self.inner.db.kb_by_id(kb).await?),
             };
             let Some(kb_rec) = kb_rec.as_ref() else { continue };
-            let texts: Vec<String> = chunks.iter().map(|c| c.text.clone()).collect();
-            let vectors = match &kb_rec.embedding_model {
-                None => None,
-                Some(model) => match self.embed_passages(model, &texts).await {
-                    Ok(v) => Some((model.clone(), v)),
-                    Err(reason) => {
-                        self.fail(doc, &reason, Some(&format)).await?;
-                        continue;
-                    }
-                },
-            };
-            let chunk_ids: Vec<ChunkId> = chunks.iter().map(|_| ChunkId::new()).collect();
-            let mut rows = Vec::with_capacity(chunks.len());
-            for (i, (c, id)) in chunks.into_iter().zip(&chunk_ids).enumerate() {
-                let body = serde_json::to_vec(&ChunkBody { text: c.text, section: c.section })
-                    .map_err(|e| KnowledgeError::Internal(e.to_string()))?;
-                let embedding = vectors.as_ref().map(|(model, v)| {
-                    (model.clone(), self.inner.keyring.seal(&vector_aad(*id), &crate::dense::encode(&v[i])))
-                });
-                rows.push(NewChunk {
-                    id: *id,
-                    ordinal: i64::try_from(i).unwrap_or(i64::MAX),
-                    body: self.inner.keyring.seal(&chunk_aad(*id), &body),
-                    page: c.page.map(i64::from),
-                    page_end: c.page_end.map(i64::from),
-                    span_start: i64::try_from(c.start).unwrap_or(i64::MAX),
-                    span_end: i64::try_from(c.end).unwrap_or(i64::MAX),
-                    embedding,
-                });
+            let model = kb_rec.embedding_model.as_deref();
+            if let Some(p) = self.prepare(kb, doc, model, format, chunks).await? {
+                prepared.push(p);
             }
-            let vectors: Option<(String, Vec<ChunkVector>)> = vectors.map(|(model, v)| {
-                let cv = chunk_ids
-                    .iter()
-                    .zip(v)
-                    .map(|(id, vector)| ChunkVector { chunk: *id, document: doc, vector })
-                    .collect();
-                (model, cv)
-            });
-            staged.push(Staged { kb, doc, format, chunks: i64::try_from(rows.len()).unwrap_or(i64::MAX) });
-            indexed.push((kb, doc, chunk_ids.into_iter().zip(texts).collect::<Vec<_>>(), vectors));
-            writes.push((kb, doc, rows));
         }
-        if writes.is_empty() {
+        self.store_and_stage(prepared).await
+    }
+
+    /// Decrypts, parses and chunks the claimed documents off the async workers. A document
+    /// deleted since it was claimed has no content any more and is left out.
+    async fn parse_claimed(&self, claimed: Vec<(DocumentId, KnowledgeBaseId)>) -> Result<Vec<Parsed>> {
+        let ids: Vec<DocumentId> = claimed.iter().map(|c| c.0).collect();
+        let contents = self.inner.db.document_contents(&ids).await?;
+        self.blocking(move |i| {
+            let mut out = Vec::with_capacity(claimed.len());
+            for (doc, kb) in claimed {
+                let Some((_, sealed)) = contents.iter().find(|c| c.0 == doc) else { continue };
+                let bytes =
+                    i.keyring.open(&document_aad(doc), sealed).map_err(|e| KnowledgeError::Internal(e.to_string()))?;
+                let parsed = parse::parse(&bytes, &i.cfg.limits).map(|p| {
+                    let format = format!("{:?}", p.format).to_ascii_lowercase();
+                    (format, chunk::chunk(&p, &i.cfg.chunking))
+                });
+                out.push((doc, kb, parsed));
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    /// A document's format and chunks; `None` when it failed to parse or has no text, after
+    /// marking it `failed` with the reason.
+    async fn chunks_or_fail(&self, doc: DocumentId, outcome: ParseOutcome) -> Result<Option<(String, Vec<Chunk>)>> {
+        match outcome {
+            Ok((format, chunks)) if !chunks.is_empty() => Ok(Some((format, chunks))),
+            Ok((format, _)) => {
+                self.fail(doc, "no text found", Some(&format)).await?;
+                Ok(None)
+            }
+            Err(e) => {
+                let reason: String = e.to_string().chars().take(200).collect();
+                tracing::info!(document = %doc, reason = %reason, "document failed to parse");
+                self.fail(doc, &reason, None).await?;
+                Ok(None)
+            }
+        }
+    }
+
+    /// Embeds a document's chunks (when its knowledge base has a model) and seals them for the
+    /// database; `None` when embedding failed, after marking the document `failed`.
+    async fn prepare(
+        &self,
+        kb: KnowledgeBaseId,
+        doc: DocumentId,
+        model: Option<&str>,
+        format: String,
+        chunks: Vec<Chunk>,
+    ) -> Result<Option<Prepared>> {
+        let texts: Vec<String> = chunks.iter().map(|c| c.text.clone()).collect();
+        let vectors = match model {
+            None => None,
+            Some(model) => match self.embed_passages(model, &texts).await {
+                Ok(v) => Some((model.to_owned(), v)),
+                Err(reason) => {
+                    self.fail(doc, &reason, Some(&format)).await?;
+                    return Ok(None);
+                }
+            },
+        };
+        let chunk_ids: Vec<ChunkId> = chunks.iter().map(|_| ChunkId::new()).collect();
+        let rows = self.seal_chunks(chunks, &chunk_ids, vectors.as_ref())?;
+        let vectors = vectors.map(|(model, v)| {
+            let cv =
+                chunk_ids.iter().zip(v).map(|(id, vector)| ChunkVector { chunk: *id, document: doc, vector }).collect();
+            (model, cv)
+        });
+        let texts = chunk_ids.into_iter().zip(texts).collect();
+        Ok(Some(Prepared { kb, doc, format, rows, texts, vectors }))
+    }
+
+    /// The database rows of a document's chunks: body (text and section) and vector sealed
+    /// under the chunk's id.
+    fn seal_chunks(
+        &self,
+        chunks: Vec<Chunk>,
+        ids: &[ChunkId],
+        vectors: Option<&(String, Vec<Vec<f32>>)>,
+    ) -> Result<Vec<NewChunk>> {
+        let mut rows = Vec::with_capacity(chunks.len());
+        for (i, (c, id)) in chunks.into_iter().zip(ids).enumerate() {
+            let body = serde_json::to_vec(&ChunkBody { text: c.text, section: c.section })
+                .map_err(|e| KnowledgeError::Internal(e.to_string()))?;
+            let embedding = vectors.map(|(model, v)| {
+                (model.clone(), self.inner.keyring.seal(&vector_aad(*id), &crate::dense::encode(&v[i])))
+            });
+            rows.push(NewChunk {
+                id: *id,
+                ordinal: i64::try_from(i).unwrap_or(i64::MAX),
+                body: self.inner.keyring.seal(&chunk_aad(*id), &body),
+                page: c.page.map(i64::from),
+                page_end: c.page_end.map(i64::from),
+                span_start: i64::try_from(c.start).unwrap_or(i64::MAX),
+                span_end: i64::try_from(c.end).unwrap_or(i64::MAX),
+                embedding,
+            });
+        }
+        Ok(rows)
+    }
+
+    /// Stores the prepared documents' chunks in one transaction, stages them into the indexes
+    /// in one call, and queues them for `settle`.
+    async fn store_and_stage(&self, prepared: Vec<Prepared>) -> Result<()> {
+        if prepared.is_empty() {
             return Ok(());
+        }
+        let mut writes = Vec::with_capacity(prepared.len());
+        let mut indexed = Vec::with_capacity(prepared.len());
+        let mut staged = Vec::with_capacity(prepared.len());
+        for p in prepared {
+            let chunks = i64::try_from(p.rows.len()).unwrap_or(i64::MAX);
+            staged.push(Staged { kb: p.kb, doc: p.doc, format: p.format, chunks });
+            indexed.push((p.kb, p.doc, p.texts, p.vectors));
+            writes.push((p.kb, p.doc, p.rows));
         }
         // Chunks first, then the indexes, then (after the next commit, see `settle`) `ready`: a
         // crash anywhere leaves the documents `processing`, which the next start takes again.

@@ -163,25 +163,7 @@ impl KnowledgeService {
         files: Vec<(String, Vec<u8>)>,
     ) -> Result<Vec<DocView>> {
         self.manageable(p, kb).await?;
-        if files.is_empty() || files.len() > self.inner.cfg.max_files_per_upload {
-            return Err(KnowledgeError::Invalid(format!(
-                "send 1-{} files in the field \"file\"",
-                self.inner.cfg.max_files_per_upload
-            )));
-        }
-        for (name, bytes) in &files {
-            if name.is_empty() || name.chars().count() > 255 || name.chars().any(char::is_control) {
-                return Err(KnowledgeError::Invalid(
-                    "file names must be 1-255 characters without control characters".into(),
-                ));
-            }
-            if bytes.len() > self.inner.cfg.limits.max_bytes {
-                return Err(KnowledgeError::Invalid(format!(
-                    "{name}: larger than the limit of {} bytes",
-                    self.inner.cfg.limits.max_bytes
-                )));
-            }
-        }
+        self.check_files(&files)?;
         let now = self.now();
         let mut rows = Vec::with_capacity(files.len());
         for (name, bytes) in files {
@@ -221,6 +203,30 @@ impl KnowledgeService {
             .collect();
         self.inner.wake.notify_waiters();
         Ok(out)
+    }
+
+    /// An upload's number of files, their names and sizes.
+    fn check_files(&self, files: &[(String, Vec<u8>)]) -> Result<()> {
+        if files.is_empty() || files.len() > self.inner.cfg.max_files_per_upload {
+            return Err(KnowledgeError::Invalid(format!(
+                "send 1-{} files in the field \"file\"",
+                self.inner.cfg.max_files_per_upload
+            )));
+        }
+        for (name, bytes) in files {
+            if name.is_empty() || name.chars().count() > 255 || name.chars().any(char::is_control) {
+                return Err(KnowledgeError::Invalid(
+                    "file names must be 1-255 characters without control characters".into(),
+                ));
+            }
+            if bytes.len() > self.inner.cfg.limits.max_bytes {
+                return Err(KnowledgeError::Invalid(format!(
+                    "{name}: larger than the limit of {} bytes",
+                    self.inner.cfg.limits.max_bytes
+                )));
+            }
+        }
+        Ok(())
     }
 
     pub async fn list_documents(

@@ -2,7 +2,7 @@
 //! lexical, dense, or both fused by reciprocal rank, optionally reranked.
 
 use super::{KnowledgeService, Location, Passage, Result, SearchMode, embed_all, reader};
-use rampart_core::embed::EmbedPurpose;
+use rampart_core::embed::{EmbedPurpose, Reranker};
 use rampart_core::{ChunkId, KnowledgeBaseId, Principal};
 
 impl KnowledgeService {
@@ -42,29 +42,10 @@ impl KnowledgeService {
             _ if !kbs.iter().any(|kb| kb.1.is_some()) => Vec::new(),
             _ => self.dense_hits(query, &kbs, depth).await?,
         };
-        let ranked = match mode {
-            SearchMode::Lexical => lexical,
-            SearchMode::Semantic => dense,
-            SearchMode::Hybrid if dense.is_empty() => lexical,
-            SearchMode::Hybrid => {
-                let l: Vec<ChunkId> = lexical.iter().map(|h| h.0).collect();
-                let d: Vec<ChunkId> = dense.iter().map(|h| h.0).collect();
-                crate::fuse::rrf(&[&l, &d], crate::fuse::RRF_K)
-            }
-        };
+        let ranked = ranking(mode, lexical, dense);
         let mut out = self.passages(&ranked[..ranked.len().min(wanted_n)], &allowed).await?;
         if let Some(r) = reranker {
-            let texts: Vec<String> = out.iter().map(|x| x.text.clone()).collect();
-            match r.rerank(query, &texts).await {
-                Ok(scores) if scores.len() == out.len() => {
-                    for (x, s) in out.iter_mut().zip(scores) {
-                        x.score = s;
-                    }
-                    out.sort_by(|a, b| b.score.total_cmp(&a.score));
-                }
-                Ok(_) => tracing::warn!("the reranker answered for other documents than asked; fused order kept"),
-                Err(e) => tracing::warn!(error = %e, "reranking failed; fused order kept"),
-            }
+            rerank(r.as_ref(), query, &mut out).await;
         }
         out.truncate(k);
         Ok(out)
@@ -132,5 +113,36 @@ impl KnowledgeService {
             });
         }
         Ok(out)
+    }
+}
+
+/// The ranking the mode asks for: one of the two, or both fused by reciprocal rank (the lexical
+/// one alone when there are no dense hits).
+fn ranking(mode: SearchMode, lexical: Vec<(ChunkId, f32)>, dense: Vec<(ChunkId, f32)>) -> Vec<(ChunkId, f32)> {
+    match mode {
+        SearchMode::Lexical => lexical,
+        SearchMode::Semantic => dense,
+        SearchMode::Hybrid if dense.is_empty() => lexical,
+        SearchMode::Hybrid => {
+            let l: Vec<ChunkId> = lexical.iter().map(|h| h.0).collect();
+            let d: Vec<ChunkId> = dense.iter().map(|h| h.0).collect();
+            crate::fuse::rrf(&[&l, &d], crate::fuse::RRF_K)
+        }
+    }
+}
+
+/// Reorders passages by the reranker's scores; a reranker that fails or answers for other
+/// documents leaves the order as it was (logged).
+async fn rerank(r: &dyn Reranker, query: &str, out: &mut [Passage]) {
+    let texts: Vec<String> = out.iter().map(|x| x.text.clone()).collect();
+    match r.rerank(query, &texts).await {
+        Ok(scores) if scores.len() == out.len() => {
+            for (x, s) in out.iter_mut().zip(scores) {
+                x.score = s;
+            }
+            out.sort_by(|a, b| b.score.total_cmp(&a.score));
+        }
+        Ok(_) => tracing::warn!("the reranker answered for other documents than asked; fused order kept"),
+        Err(e) => tracing::warn!(error = %e, "reranking failed; fused order kept"),
     }
 }
