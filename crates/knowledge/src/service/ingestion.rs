@@ -3,7 +3,7 @@
 //! them `ready` once the index commit that makes them searchable is done.
 
 use super::{ChunkBody, IndexChange, KnowledgeError, KnowledgeService, Result, Staged};
-use super::{chunk_aad, document_aad, embed_all, vector_aad};
+use super::{EmbedError, chunk_aad, document_aad, embed_all, vector_aad};
 use crate::chunk::Chunk;
 use crate::dense::ChunkVector;
 use crate::{chunk, parse};
@@ -25,6 +25,16 @@ type ParseOutcome = std::result::Result<(String, Vec<Chunk>), parse::ParseError>
 
 /// A claimed document after [`KnowledgeService::parse_claimed`].
 type Parsed = (DocumentId, KnowledgeBaseId, ParseOutcome);
+
+/// Why a document's passages have no vectors: the document's failure reason, as its uploader
+/// sees it (the model's own words go to the log).
+#[derive(Debug, thiserror::Error)]
+enum PassageEmbedError {
+    #[error("the embedding model {0:?} is not configured (reingest once it is)")]
+    NotConfigured(String),
+    #[error("the embedding model failed or is unreachable (reingest to retry)")]
+    Failed(#[source] EmbedError),
+}
 
 /// One document ready to be stored and indexed.
 struct Prepared {
@@ -153,8 +163,7 @@ impl KnowledgeService {
             let mut out = Vec::with_capacity(claimed.len());
             for (doc, kb) in claimed {
                 let Some((_, sealed)) = contents.iter().find(|c| c.0 == doc) else { continue };
-                let bytes =
-                    i.keyring.open(&document_aad(doc), sealed).map_err(|e| KnowledgeError::Internal(e.to_string()))?;
+                let bytes = i.keyring.open(&document_aad(doc), sealed)?;
                 let parsed = parse::parse(&bytes, &i.cfg.limits).map(|p| {
                     let format = format!("{:?}", p.format).to_ascii_lowercase();
                     (format, chunk::chunk(&p, &i.cfg.chunking))
@@ -200,7 +209,7 @@ impl KnowledgeService {
             Some(model) => match self.embed_passages(model, &texts).await {
                 Ok(v) => Some((model.to_owned(), v)),
                 Err(reason) => {
-                    self.fail(doc, &reason, Some(&format)).await?;
+                    self.fail(doc, &reason.to_string(), Some(&format)).await?;
                     return Ok(None);
                 }
             },
@@ -227,7 +236,7 @@ impl KnowledgeService {
         let mut rows = Vec::with_capacity(chunks.len());
         for (i, (c, id)) in chunks.into_iter().zip(ids).enumerate() {
             let body = serde_json::to_vec(&ChunkBody { text: c.text, section: c.section })
-                .map_err(|e| KnowledgeError::Internal(e.to_string()))?;
+                .map_err(KnowledgeError::ChunkBody)?;
             let embedding = vectors.map(|(model, v)| {
                 (model.clone(), self.inner.keyring.seal(&vector_aad(*id), &crate::dense::encode(&v[i])))
             });
@@ -308,13 +317,17 @@ impl KnowledgeService {
     }
 
     /// Vectors for a document's passages, unit length; `Err` is the document's failure reason.
-    async fn embed_passages(&self, model: &str, texts: &[String]) -> std::result::Result<Vec<Vec<f32>>, String> {
+    async fn embed_passages(
+        &self,
+        model: &str,
+        texts: &[String],
+    ) -> std::result::Result<Vec<Vec<f32>>, PassageEmbedError> {
         let Some(e) = self.models().embedder(model) else {
-            return Err(format!("the embedding model {model:?} is not configured (reingest once it is)"));
+            return Err(PassageEmbedError::NotConfigured(model.to_owned()));
         };
         embed_all(e.as_ref(), texts, EmbedPurpose::Document).await.map_err(|detail| {
             tracing::warn!(model = %model, error = %detail, "embedding failed");
-            "the embedding model failed or is unreachable (reingest to retry)".to_owned()
+            PassageEmbedError::Failed(detail)
         })
     }
 }

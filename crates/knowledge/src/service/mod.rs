@@ -6,8 +6,10 @@
 //! One `impl KnowledgeService` block per flow, one file each: `management.rs` (knowledge bases and
 //! documents), `ingestion.rs` (the workers: parse, chunk, embed, seal, settle), `retrieval.rs`
 //! (lexical, dense, fused, reranked), `rebuild.rs` (the indexes kept in step with the database).
-//! The types they hand out are in `views.rs`, the error in `error.rs`.
+//! The types they hand out are in `views.rs`, the error in `error.rs`, embedding through the
+//! model port in `embed.rs`.
 
+mod embed;
 mod error;
 mod ingestion;
 mod management;
@@ -16,6 +18,7 @@ mod retrieval;
 mod views;
 
 pub use crate::config::KnowledgeConfig;
+pub use embed::{EmbedError, embed_all};
 pub use error::{KnowledgeError, Result};
 pub use rebuild::IndexChange;
 pub use views::{DocView, KbCounts, KbView, Location, Passage, SearchMode};
@@ -23,7 +26,7 @@ pub use views::{DocView, KbCounts, KbView, Location, Passage, SearchMode};
 use crate::dense::{ChunkVector, DenseIndex};
 use crate::index::LexicalIndex;
 use rampart_core::clock::SharedClock;
-use rampart_core::embed::{EmbedPurpose, Embedder, ModelDirectory, NoModels};
+use rampart_core::embed::{ModelDirectory, NoModels};
 use rampart_core::{ChunkId, DocumentId, KnowledgeBaseId, Principal, Timestamp};
 use rampart_crypto::Keyring;
 use rampart_storage::Db;
@@ -149,7 +152,7 @@ impl KnowledgeService {
         let me = self.clone();
         tokio::task::spawn_blocking(move || f(&me.inner))
             .await
-            .map_err(|e| KnowledgeError::Internal(format!("index task: {e}")))?
+            .map_err(|source| KnowledgeError::Task { task: "index task", source })?
     }
 
     fn now(&self) -> Timestamp {
@@ -163,48 +166,15 @@ impl KnowledgeService {
     fn open_vectors(&self, rows: &[VectorRecord]) -> Result<Vec<ChunkVector>> {
         rows.iter()
             .map(|r| {
-                let plain = self
-                    .inner
-                    .keyring
-                    .open(&vector_aad(r.id), &r.sealed)
-                    .map_err(|e| KnowledgeError::Internal(e.to_string()))?;
-                let vector = crate::dense::decode(&plain)
-                    .ok_or_else(|| KnowledgeError::Internal(format!("stored vector of chunk {} is malformed", r.id)))?;
+                let plain = self.inner.keyring.open(&vector_aad(r.id), &r.sealed)?;
+                let vector = crate::dense::decode(&plain).ok_or(KnowledgeError::MalformedVector(r.id))?;
                 Ok(ChunkVector { chunk: r.id, document: r.document_id, vector })
             })
             .collect()
     }
 
     fn open_chunk(&self, c: &ChunkRecord) -> Result<ChunkBody> {
-        let plain =
-            self.inner.keyring.open(&chunk_aad(c.id), &c.body).map_err(|e| KnowledgeError::Internal(e.to_string()))?;
-        serde_json::from_slice(&plain).map_err(|e| KnowledgeError::Internal(e.to_string()))
+        let plain = self.inner.keyring.open(&chunk_aad(c.id), &c.body)?;
+        serde_json::from_slice(&plain).map_err(KnowledgeError::ChunkBody)
     }
-}
-
-/// Embeds `texts` in the model's batch size; unit-length vectors of one size, or the reason.
-pub async fn embed_all(
-    e: &dyn Embedder,
-    texts: &[String],
-    purpose: EmbedPurpose,
-) -> std::result::Result<Vec<Vec<f32>>, String> {
-    let mut out = Vec::with_capacity(texts.len());
-    for batch in texts.chunks(e.max_batch().max(1)) {
-        let vectors = e.embed(batch, purpose).await.map_err(|err| err.detail)?;
-        if vectors.len() != batch.len() {
-            return Err(format!("{} vectors for {} texts", vectors.len(), batch.len()));
-        }
-        for mut v in vectors {
-            let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
-            if !norm.is_normal() {
-                return Err("a zero or non-finite vector".into());
-            }
-            v.iter_mut().for_each(|x| *x /= norm);
-            if out.first().is_some_and(|f: &Vec<f32>| f.len() != v.len()) {
-                return Err("vectors of different sizes".into());
-            }
-            out.push(v);
-        }
-    }
-    Ok(out)
 }

@@ -178,7 +178,7 @@ impl KnowledgeService {
         let model = model.unwrap_or_default();
         tokio::task::spawn_blocking(move || me.inner.dense.rebuild_kb(kb, &model, &vectors))
             .await
-            .map_err(|e| KnowledgeError::Internal(format!("dense index task: {e}")))??;
+            .map_err(|source| KnowledgeError::Task { task: "dense index task", source })??;
         Ok(())
     }
 }
