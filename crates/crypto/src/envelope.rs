@@ -103,7 +103,10 @@ pub struct Keyring {
 fn seal_with(key: &LessSafeKey, aad: &[u8], data: &[u8]) -> Vec<u8> {
     let nonce_bytes = crate::random_bytes::<NONCE_LEN>();
     let mut buf = data.to_vec();
-    #[expect(clippy::expect_used, reason = "sealing fails only for inputs over AES-GCM limits (64 GiB), far beyond any record")]
+    #[expect(
+        clippy::expect_used,
+        reason = "sealing fails only for inputs over AES-GCM limits (64 GiB), far beyond any record"
+    )]
     key.seal_in_place_append_tag(Nonce::assume_unique_for_key(nonce_bytes), Aad::from(aad), &mut buf)
         .expect("AES-GCM seal cannot fail for in-range inputs");
     let mut out = Vec::with_capacity(NONCE_LEN + buf.len());

@@ -53,7 +53,10 @@ impl PasswordHasher {
         let salt_bytes = crate::random_bytes::<16>();
         #[expect(clippy::expect_used, reason = "a 16-byte salt always fits the B64 salt encoding")]
         let salt = SaltString::encode_b64(&salt_bytes).expect("16-byte salt always encodes");
-        #[expect(clippy::expect_used, reason = "the Argon2 parameters were validated when the hasher was built; hashing then cannot fail")]
+        #[expect(
+            clippy::expect_used,
+            reason = "the Argon2 parameters were validated when the hasher was built; hashing then cannot fail"
+        )]
         self.argon
             .hash_password(password.as_bytes(), &salt)
             .expect("hashing with validated params cannot fail")

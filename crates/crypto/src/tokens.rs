@@ -7,7 +7,10 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 pub fn random_bytes<const N: usize>() -> [u8; N] {
     let mut b = [0u8; N];
     // aws-lc's RNG only fails if the OS entropy source is unusable; nothing safe can go on then.
-    #[expect(clippy::expect_used, reason = "without the operating system CSPRNG no secret can be made: stopping is the only safe answer")]
+    #[expect(
+        clippy::expect_used,
+        reason = "without the operating system CSPRNG no secret can be made: stopping is the only safe answer"
+    )]
     aws_lc_rs::rand::fill(&mut b).expect("operating system CSPRNG unavailable");
     b
 }

@@ -684,6 +684,12 @@ pub struct EdgeConfig {
     pub geo_deny_countries: Vec<String>,
 }
 
+/// Loopback, IPv4 and IPv6 (checked when compiled).
+const LOOPBACK: [ipnet::IpNet; 2] = [
+    ipnet::IpNet::V4(ipnet::Ipv4Net::new_assert(std::net::Ipv4Addr::new(127, 0, 0, 0), 8)),
+    ipnet::IpNet::V6(ipnet::Ipv6Net::new_assert(std::net::Ipv6Addr::LOCALHOST, 128)),
+];
+
 /// Routes whose request bodies are data, not queries: they keep the JSON depth limit but are
 /// not scanned for injections (a user may well ask the assistant about `UNION SELECT`).
 const BODY_EXCLUSIONS: &[&str] = &[
@@ -856,7 +862,7 @@ impl Default for EdgeConfig {
             ip_rate_limit: 2000,
             ip_rate_window: Dur(Duration::from_secs(300)),
             auth_rate_per_minute: 60,
-            rate_exempt: vec!["127.0.0.0/8".parse().expect("net"), "::1/128".parse().expect("net")],
+            rate_exempt: LOOPBACK.to_vec(),
             api_key_rate: 100,
             api_key_burst: 50,
             user_rate: 100,

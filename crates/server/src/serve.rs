@@ -66,12 +66,13 @@ async fn spawn_side_listener(
 
 /// The separate metrics listener: `GET /metrics` only, without authentication.
 fn metrics_app(state: crate::AppState) -> axum::Router {
-    axum::Router::new().route("/metrics", axum::routing::get(crate::routes::metrics::exposition)).with_state(state).layer(
-        axum::middleware::map_response(|mut resp: axum::response::Response| async move {
+    axum::Router::new()
+        .route("/metrics", axum::routing::get(crate::routes::metrics::exposition))
+        .with_state(state)
+        .layer(axum::middleware::map_response(|mut resp: axum::response::Response| async move {
             rampart_edge::headers::apply(resp.headers_mut(), false);
             resp
-        }),
-    )
+        }))
 }
 
 /// Runs the server until SIGTERM/SIGINT, then drains in-flight requests (up to

@@ -1,4 +1,4 @@
-#![expect(clippy::unwrap_used, clippy::expect_used, reason = "a test fails at the first broken step")]
+#![expect(clippy::unwrap_used, reason = "a test fails at the first broken step")]
 
 //! The repository suite: every test runs on SQLite and on PostgreSQL
 //! (`RAMPART_TEST_POSTGRES_URL`; without it the PostgreSQL half prints SKIPPED by name).

@@ -4,7 +4,10 @@
 //! Bedrock wire formats. The server-level `TestServer`
 //! lives in the server crate's tests, since this crate must not depend on `server`.
 
-#![expect(clippy::expect_used, reason = "test fixtures: one that cannot start (bind, temp dir, database) fails the test at once")]
+#![expect(
+    clippy::expect_used,
+    reason = "test fixtures: one that cannot start (bind, temp dir, database) fails the test at once"
+)]
 
 pub mod db;
 pub mod fake_anthropic;

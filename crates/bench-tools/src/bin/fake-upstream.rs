@@ -9,7 +9,11 @@
 //!
 //! Prints `fake-upstream listening on http://<addr>/v1` once bound; accepted sockets get
 //! `TCP_NODELAY`.
-#![expect(clippy::print_stdout, clippy::print_stderr, reason = "a command-line tool writes its results and errors to the terminal")]
+#![expect(
+    clippy::print_stdout,
+    clippy::print_stderr,
+    reason = "a command-line tool writes its results and errors to the terminal"
+)]
 
 use axum::Router;
 use axum::body::{Body, Bytes};

@@ -8,8 +8,12 @@
 //! server does (one chunk per document: title and abstract), and `rampart-providers`' embedding
 //! client. Latencies are of the index work; the embedding call for a query is timed on its own.
 
-#![expect(clippy::print_stdout, clippy::print_stderr, reason = "a command-line tool writes its results and errors to the terminal")]
-#![expect(clippy::unwrap_used, reason = "a measuring tool stops at the first malformed input or failed call")]
+#![expect(clippy::print_stdout, reason = "a command-line tool writes its results and errors to the terminal")]
+#![expect(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "a measuring tool stops at the first malformed input or failed call"
+)]
 
 use clap::Parser;
 use rampart_bench_tools::beir::{Dataset, Judgements, ndcg_at_10, recall_at_100};

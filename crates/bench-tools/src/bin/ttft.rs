@@ -6,7 +6,11 @@
 //! not counted. Prints a human summary and one `TTFT_RESULT` line for scripts:
 //! `TTFT_RESULT <n> <errors> <ttft median p90 p99 max µs> <total median p90 p99 max µs> <chunks>`
 //! where `chunks` is the smallest number of content chunks any counted stream carried.
-#![expect(clippy::print_stdout, clippy::print_stderr, reason = "a command-line tool writes its results and errors to the terminal")]
+#![expect(
+    clippy::print_stdout,
+    clippy::print_stderr,
+    reason = "a command-line tool writes its results and errors to the terminal"
+)]
 
 use clap::Parser;
 use rampart_bench_tools::sse::SseReader;

@@ -11,7 +11,11 @@
 //! Credentials file: one `<userId> <bearer|apikey> <secret>` per line; connection `i` uses
 //! line `i mod lines`. Prints a summary, one `WS_RESULT key=value…` line and one `WS_ERROR`
 //! line per kind of failure.
-#![expect(clippy::print_stdout, clippy::print_stderr, reason = "a command-line tool writes its results and errors to the terminal")]
+#![expect(
+    clippy::print_stdout,
+    clippy::print_stderr,
+    reason = "a command-line tool writes its results and errors to the terminal"
+)]
 
 use base64::Engine as _;
 use clap::Parser;

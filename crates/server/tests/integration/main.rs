@@ -1,7 +1,7 @@
 //! In-process integration tests: the real router from `build_app`, real HTTP, real SQLite
 //! (and PostgreSQL where `RAMPART_TEST_POSTGRES_URL` is set).
 
-#![expect(clippy::unwrap_used, reason = "a test fails at the first broken step")]
+#![expect(clippy::unwrap_used, clippy::expect_used, reason = "a test fails at the first broken step")]
 
 mod common;
 

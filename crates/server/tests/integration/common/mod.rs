@@ -20,6 +20,7 @@ pub struct TestServer {
     pub state: AppState,
     pub http: reqwest::Client,
     _dir: tempfile::TempDir,
+    #[expect(dead_code, reason = "held so that the temporary database lives as long as the server")]
     pg: Option<rampart_testkit::TestDb>,
     task: tokio::task::JoinHandle<()>,
 }
