@@ -4,6 +4,7 @@
 //! resolves to and the one reader of the credentials it is proved by, `Secret<T>`, the `Clock` port and pagination types. It does no I/O and
 //! depends on no other Rampart crate; everything else may depend on it.
 
+pub mod audit;
 pub mod clock;
 pub mod credential;
 pub mod embed;
@@ -14,6 +15,7 @@ pub mod page;
 pub mod principal;
 pub mod secret;
 
+pub use audit::AuditOutcome;
 pub use clock::{Clock, SystemClock, Timestamp};
 pub use credential::{Credential, CredentialHeaders};
 pub use error::ErrorCode;

@@ -1,8 +1,10 @@
 //! `rampart-edge`: what sits in front of every route, as plain functions and tower layers
 //! over `http` types (no web framework): the client address behind trusted proxies, request
-//! ids, IP sets, rate limits, the WAF (limits and SQL-injection / XSS detection), origin
-//! verification and security headers. The order of the pipeline is documented in
-//! [`layer`] and docs/ARCHITECTURE.md. Depends on `rampart-core` only.
+//! ids, IP sets, country rules (`geo`), rate limits (shared through Redis by `shared`), the WAF
+//! (limits and SQL-injection / XSS detection), origin verification, security headers, refusal
+//! counters and the notes a request leaves for the access log. The order of the pipeline is
+//! documented in [`layer`] and docs/ARCHITECTURE.md. A shared service (second floor): depends on
+//! `rampart-core` only.
 
 pub mod client_ip;
 pub mod geo;

@@ -4,6 +4,7 @@
 use crate::error::{IdentityError, Result};
 use crate::service::{Identity, RequestMeta};
 use crate::validate;
+use rampart_core::AuditOutcome;
 use rampart_core::principal::ADMIN_GROUP;
 use rampart_core::{Page, PageRequest, Principal, UserId};
 use rampart_storage::repo::groups::GroupRecord;
@@ -23,7 +24,7 @@ impl Identity {
         meta: &RequestMeta,
         action: &str,
         target: impl ToString,
-        outcome: &str,
+        outcome: AuditOutcome,
         detail: Option<&str>,
     ) {
         self.audit(meta, Some((actor.user_id, &actor.email)), action, Some(target.to_string()), outcome, detail).await;
@@ -68,9 +69,17 @@ impl Identity {
             other => other?,
         };
         match actor {
-            Some(a) => self.audit_admin(a, meta, "admin.user_create", user.id, "success", None).await,
+            Some(a) => self.audit_admin(a, meta, "admin.user_create", user.id, AuditOutcome::Success, None).await,
             None => {
-                self.audit(meta, None, "admin.user_create", Some(user.id.to_string()), "success", Some("cli")).await
+                self.audit(
+                    meta,
+                    None,
+                    "admin.user_create",
+                    Some(user.id.to_string()),
+                    AuditOutcome::Success,
+                    Some("cli"),
+                )
+                .await
             }
         }
         Ok(CreatedUser { user, temporary_password: temporary })
@@ -105,11 +114,11 @@ impl Identity {
         let action = if enabled { "admin.user_enable" } else { "admin.user_disable" };
         if !enabled {
             if actor.user_id == id {
-                self.audit_admin(actor, meta, action, id, "denied", Some("self")).await;
+                self.audit_admin(actor, meta, action, id, AuditOutcome::Denied, Some("self")).await;
                 return Err(IdentityError::SelfAction);
             }
             if self.is_last_admin(&user).await? {
-                self.audit_admin(actor, meta, action, id, "denied", Some("last_admin")).await;
+                self.audit_admin(actor, meta, action, id, AuditOutcome::Denied, Some("last_admin")).await;
                 return Err(IdentityError::LastAdmin);
             }
         }
@@ -119,23 +128,23 @@ impl Identity {
         if !enabled {
             self.db().revoke_all_families(id, "user_disabled", self.now()).await?;
         }
-        self.audit_admin(actor, meta, action, id, "success", None).await;
+        self.audit_admin(actor, meta, action, id, AuditOutcome::Success, None).await;
         self.get_user(id).await
     }
 
     pub async fn delete_user(&self, actor: &Principal, id: UserId, meta: &RequestMeta) -> Result<()> {
         let user = self.get_user(id).await?;
         if actor.user_id == id {
-            self.audit_admin(actor, meta, "admin.user_delete", id, "denied", Some("self")).await;
+            self.audit_admin(actor, meta, "admin.user_delete", id, AuditOutcome::Denied, Some("self")).await;
             return Err(IdentityError::SelfAction);
         }
         if self.is_last_admin(&user).await? {
-            self.audit_admin(actor, meta, "admin.user_delete", id, "denied", Some("last_admin")).await;
+            self.audit_admin(actor, meta, "admin.user_delete", id, AuditOutcome::Denied, Some("last_admin")).await;
             return Err(IdentityError::LastAdmin);
         }
         self.db().delete_user(id).await?;
         self.invalidate_auth_cache();
-        self.audit_admin(actor, meta, "admin.user_delete", id, "success", None).await;
+        self.audit_admin(actor, meta, "admin.user_delete", id, AuditOutcome::Success, None).await;
         Ok(())
     }
 
@@ -149,12 +158,12 @@ impl Identity {
         let user = self.get_user(id).await?;
         let groups = self.check_groups_exist(groups).await?;
         if !groups.iter().any(|g| g == ADMIN_GROUP) && self.is_last_admin(&user).await? {
-            self.audit_admin(actor, meta, "admin.user_groups", id, "denied", Some("last_admin")).await;
+            self.audit_admin(actor, meta, "admin.user_groups", id, AuditOutcome::Denied, Some("last_admin")).await;
             return Err(IdentityError::LastAdmin);
         }
         self.db().set_user_groups(id, &groups).await?;
         self.invalidate_auth_cache();
-        self.audit_admin(actor, meta, "admin.user_groups", id, "success", None).await;
+        self.audit_admin(actor, meta, "admin.user_groups", id, AuditOutcome::Success, None).await;
         self.get_user(id).await
     }
 
@@ -164,7 +173,7 @@ impl Identity {
         self.db().mfa_reset(id).await?;
         self.db().revoke_all_families(id, "mfa_reset", self.now()).await?;
         self.invalidate_auth_cache();
-        self.audit_admin(actor, meta, "admin.mfa_reset", id, "success", None).await;
+        self.audit_admin(actor, meta, "admin.mfa_reset", id, AuditOutcome::Success, None).await;
         Ok(())
     }
 
@@ -183,7 +192,7 @@ impl Identity {
             Err(rampart_storage::StorageError::Conflict) => return Err(IdentityError::Conflict),
             other => other?,
         };
-        self.audit_admin(actor, meta, "admin.group_create", name, "success", None).await;
+        self.audit_admin(actor, meta, "admin.group_create", name, AuditOutcome::Success, None).await;
         Ok(g)
     }
 
@@ -199,7 +208,7 @@ impl Identity {
             return Err(IdentityError::NotFound);
         }
         self.invalidate_auth_cache();
-        self.audit_admin(actor, meta, "admin.group_delete", name, "success", None).await;
+        self.audit_admin(actor, meta, "admin.group_delete", name, AuditOutcome::Success, None).await;
         Ok(())
     }
 

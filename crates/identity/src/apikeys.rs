@@ -2,6 +2,7 @@
 
 use crate::error::{IdentityError, Result};
 use crate::service::{Identity, RequestMeta};
+use rampart_core::AuditOutcome;
 use rampart_core::{ApiKeyId, AuthMethod, Page, PageRequest, Principal, Scope, Timestamp, UserId};
 use rampart_crypto::{ct_eq, new_api_key, parse_api_key, sha256_hex};
 use rampart_storage::repo::Owner;
@@ -150,8 +151,15 @@ impl Identity {
                 self.now(),
             )
             .await?;
-        self.audit(meta, Some((user.id, &user.email)), "apikey.create", Some(rec.id.to_string()), "success", None)
-            .await;
+        self.audit(
+            meta,
+            Some((user.id, &user.email)),
+            "apikey.create",
+            Some(rec.id.to_string()),
+            AuditOutcome::Success,
+            None,
+        )
+        .await;
         Ok(CreatedApiKey { id: rec.id, key: k.key.clone(), prefix: rec.prefix, name: rec.name, scopes, expires_at })
     }
 
@@ -177,7 +185,7 @@ impl Identity {
             Some((actor.user_id, &actor.email)),
             "apikey.revoke",
             Some(id.to_string()),
-            if ok { "success" } else { "failure" },
+            if ok { AuditOutcome::Success } else { AuditOutcome::Failure },
             None,
         )
         .await;

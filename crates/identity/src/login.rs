@@ -6,6 +6,7 @@ use crate::error::{IdentityError, Result};
 use crate::service::{Identity, RequestMeta};
 use crate::tokens::TokenSet;
 use crate::validate;
+use rampart_core::AuditOutcome;
 use rampart_core::{Timestamp, UserId};
 use rampart_crypto::{ct_eq, opaque_token, sha256_hex};
 use rampart_storage::repo::tokens::{NewFamily, RefreshLookup};
@@ -120,7 +121,7 @@ impl Identity {
             Some((actor.user_id, &actor.email)),
             "admin.user_unlock",
             Some(id.to_string()),
-            "success",
+            AuditOutcome::Success,
             None,
         )
         .await;
@@ -147,12 +148,12 @@ impl Identity {
         let pre = match self.check_locks(&keys).await {
             Ok(()) => self.count_attempt(&keys).await?,
             Err(e) => {
-                self.audit(meta, None, "auth.login", Some(email.clone()), "locked", None).await;
+                self.audit(meta, None, "auth.login", Some(email.clone()), AuditOutcome::Locked, None).await;
                 return Err(e);
             }
         };
         if let Some(until) = pre {
-            self.audit(meta, None, "auth.lockout", Some(email.clone()), "locked", None).await;
+            self.audit(meta, None, "auth.lockout", Some(email.clone()), AuditOutcome::Locked, None).await;
             tracing::warn!(reason = "lockout", "sign-in locked after repeated attempts");
             return Err(IdentityError::Locked { retry_after_secs: secs_until(until, self.now()) });
         }
@@ -175,9 +176,9 @@ impl Identity {
                 };
                 let locked = self.record_failure(&keys, false).await?;
                 let actor = other.as_ref().map(|u| (u.id, u.email.as_str()));
-                self.audit(meta, actor, "auth.login", Some(email.clone()), "failure", Some(reason)).await;
+                self.audit(meta, actor, "auth.login", Some(email.clone()), AuditOutcome::Failure, Some(reason)).await;
                 if let Some(until) = locked {
-                    self.audit(meta, actor, "auth.lockout", Some(email.clone()), "locked", None).await;
+                    self.audit(meta, actor, "auth.lockout", Some(email.clone()), AuditOutcome::Locked, None).await;
                     tracing::warn!(reason = "lockout", "sign-in locked after repeated failures");
                     return Err(IdentityError::Locked { retry_after_secs: secs_until(until, self.now()) });
                 }
@@ -211,12 +212,13 @@ impl Identity {
                         now.plus(self.config().challenge_ttl),
                     )
                     .await?;
-                self.audit(meta, Some((user.id, &user.email)), "auth.login", None, "challenge", Some(kind)).await;
+                self.audit(meta, Some((user.id, &user.email)), "auth.login", None, AuditOutcome::Challenge, Some(kind))
+                    .await;
                 Ok(LoginOutcome::Challenge { challenge: kind, session })
             }
             None => {
                 self.db().throttle_clear(&keys.pair).await?;
-                self.audit(meta, Some((user.id, &user.email)), "auth.login", None, "success", None).await;
+                self.audit(meta, Some((user.id, &user.email)), "auth.login", None, AuditOutcome::Success, None).await;
                 Ok(LoginOutcome::Tokens(self.start_session(&user, meta).await?))
             }
         }
@@ -302,19 +304,41 @@ impl Identity {
                     return Err(IdentityError::InvalidSession);
                 }
                 self.db().throttle_clear(&keys.pair).await?;
-                self.audit(meta, Some((user.id, &user.email)), "auth.mfa_challenge", None, "success", Some(&ch.kind))
-                    .await;
+                self.audit(
+                    meta,
+                    Some((user.id, &user.email)),
+                    "auth.mfa_challenge",
+                    None,
+                    AuditOutcome::Success,
+                    Some(&ch.kind),
+                )
+                .await;
                 let tokens = self.start_session(&user, meta).await?;
                 Ok(ChallengeTokens { tokens, recovery_codes })
             }
             Err(IdentityError::InvalidCode) => {
                 let locked = self.record_failure(&keys, true).await?;
-                self.audit(meta, Some((user.id, &user.email)), "auth.mfa_challenge", None, "failure", Some(&ch.kind))
-                    .await;
+                self.audit(
+                    meta,
+                    Some((user.id, &user.email)),
+                    "auth.mfa_challenge",
+                    None,
+                    AuditOutcome::Failure,
+                    Some(&ch.kind),
+                )
+                .await;
                 match locked {
                     Some(until) => {
                         self.db().delete_challenge(&h).await?;
-                        self.audit(meta, Some((user.id, &user.email)), "auth.lockout", None, "locked", None).await;
+                        self.audit(
+                            meta,
+                            Some((user.id, &user.email)),
+                            "auth.lockout",
+                            None,
+                            AuditOutcome::Locked,
+                            None,
+                        )
+                        .await;
                         Err(IdentityError::Locked { retry_after_secs: secs_until(until, self.now()) })
                     }
                     None => Err(IdentityError::InvalidCode),
@@ -351,7 +375,7 @@ impl Identity {
                         Some((f.user_id, "")),
                         "auth.token_family_revoked",
                         Some(f.id.to_string()),
-                        "success",
+                        AuditOutcome::Success,
                         Some("refresh_token_reuse"),
                     )
                     .await;
@@ -395,7 +419,15 @@ impl Identity {
         };
         if self.db().revoke_family(fam.id, fam.user_id, "logout", now).await? {
             self.invalidate_auth_cache();
-            self.audit(meta, Some((fam.user_id, "")), "auth.logout", Some(fam.id.to_string()), "success", None).await;
+            self.audit(
+                meta,
+                Some((fam.user_id, "")),
+                "auth.logout",
+                Some(fam.id.to_string()),
+                AuditOutcome::Success,
+                None,
+            )
+            .await;
         }
         Ok(())
     }
@@ -421,7 +453,7 @@ impl Identity {
             Some((user, "")),
             "auth.token_family_revoked",
             family.map(|f| f.to_string()),
-            "success",
+            AuditOutcome::Success,
             Some(if family.is_some() { "one" } else { "all" }),
         )
         .await;
@@ -445,16 +477,25 @@ impl Identity {
         if !c.signup_email_domains.is_empty()
             && !c.signup_email_domains.iter().any(|d| d.eq_ignore_ascii_case(validate::email_domain(&email)))
         {
-            self.audit(meta, None, "auth.register", Some(email), "denied", Some("domain_not_allowed")).await;
+            self.audit(meta, None, "auth.register", Some(email), AuditOutcome::Denied, Some("domain_not_allowed"))
+                .await;
             return Err(IdentityError::EmailDomainNotAllowed);
         }
         let new = self.prepare_local_user(&email, password, display_name)?;
         match self.insert_local_user(&new, &[]).await {
             Ok(u) => {
-                self.audit(meta, Some((u.id, &u.email)), "auth.register", Some(u.id.to_string()), "success", None).await
+                self.audit(
+                    meta,
+                    Some((u.id, &u.email)),
+                    "auth.register",
+                    Some(u.id.to_string()),
+                    AuditOutcome::Success,
+                    None,
+                )
+                .await
             }
             Err(rampart_storage::StorageError::Conflict) => {
-                self.audit(meta, None, "auth.register", Some(email), "failure", Some("exists")).await
+                self.audit(meta, None, "auth.register", Some(email), AuditOutcome::Failure, Some("exists")).await
             }
             Err(e) => return Err(e.into()),
         }
@@ -498,7 +539,7 @@ impl Identity {
         }
         if !ct_eq(sha256_hex(code.trim().as_bytes()).as_bytes(), stored.as_bytes()) {
             self.record_failure(&keys, true).await?;
-            self.audit(meta, None, "auth.bootstrap", None, "failure", Some("bad_code")).await;
+            self.audit(meta, None, "auth.bootstrap", None, AuditOutcome::Failure, Some("bad_code")).await;
             return Err(IdentityError::InvalidCode);
         }
         let new = self.prepare_local_user(email, password, display_name)?;
@@ -506,8 +547,15 @@ impl Identity {
             return Err(IdentityError::BootstrapUnavailable);
         }
         let user = self.insert_local_user(&new, &[rampart_core::principal::ADMIN_GROUP.to_owned()]).await?;
-        self.audit(meta, Some((user.id, &user.email)), "auth.bootstrap", Some(user.id.to_string()), "success", None)
-            .await;
+        self.audit(
+            meta,
+            Some((user.id, &user.email)),
+            "auth.bootstrap",
+            Some(user.id.to_string()),
+            AuditOutcome::Success,
+            None,
+        )
+        .await;
         Ok(user)
     }
 }

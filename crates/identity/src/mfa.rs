@@ -3,6 +3,7 @@
 use crate::config::MfaPolicy;
 use crate::error::{IdentityError, Result};
 use crate::service::{Identity, RequestMeta};
+use rampart_core::AuditOutcome;
 use rampart_core::UserId;
 use rampart_crypto::{normalize_recovery_code, recovery_code, sha256_hex, totp};
 use rampart_storage::repo::users::UserRecord;
@@ -34,8 +35,15 @@ impl Identity {
         if !self.db().mfa_begin(user.id, &sealed, self.now()).await? {
             return Err(IdentityError::MfaAlreadyEnabled);
         }
-        self.audit(meta, Some((user.id, &user.email)), "mfa.enroll_start", Some(user.id.to_string()), "success", None)
-            .await;
+        self.audit(
+            meta,
+            Some((user.id, &user.email)),
+            "mfa.enroll_start",
+            Some(user.id.to_string()),
+            AuditOutcome::Success,
+            None,
+        )
+        .await;
         Ok(TotpEnrollment {
             secret: totp::secret_base32(&secret),
             otpauth_uri: totp::otpauth_uri(&secret, ISSUER_LABEL, &user.email),
@@ -72,7 +80,7 @@ impl Identity {
                 Some((user.id, &user.email)),
                 "mfa.enroll",
                 Some(user.id.to_string()),
-                "failure",
+                AuditOutcome::Failure,
                 Some("bad_code"),
             )
             .await;
@@ -84,7 +92,15 @@ impl Identity {
             return Err(IdentityError::MfaAlreadyEnabled);
         }
         self.invalidate_auth_cache();
-        self.audit(meta, Some((user.id, &user.email)), "mfa.enroll", Some(user.id.to_string()), "success", None).await;
+        self.audit(
+            meta,
+            Some((user.id, &user.email)),
+            "mfa.enroll",
+            Some(user.id.to_string()),
+            AuditOutcome::Success,
+            None,
+        )
+        .await;
         Ok(codes)
     }
 
@@ -140,7 +156,15 @@ impl Identity {
         let keys = Self::throttle_keys(&u.email, meta);
         self.check_locks(&keys).await?;
         if let Err(e) = self.check_second_factor(&u, code).await {
-            self.audit(meta, Some((u.id, &u.email)), "mfa.disable", Some(u.id.to_string()), "failure", None).await;
+            self.audit(
+                meta,
+                Some((u.id, &u.email)),
+                "mfa.disable",
+                Some(u.id.to_string()),
+                AuditOutcome::Failure,
+                None,
+            )
+            .await;
             if let Some(until) = self.record_failure(&keys, true).await? {
                 let secs = u64::try_from((until.millis() - self.now().millis()) / 1000).unwrap_or(1).max(1);
                 return Err(IdentityError::Locked { retry_after_secs: secs });
@@ -149,7 +173,8 @@ impl Identity {
         }
         self.db().mfa_reset(u.id).await?;
         self.invalidate_auth_cache();
-        self.audit(meta, Some((u.id, &u.email)), "mfa.disable", Some(u.id.to_string()), "success", None).await;
+        self.audit(meta, Some((u.id, &u.email)), "mfa.disable", Some(u.id.to_string()), AuditOutcome::Success, None)
+            .await;
         Ok(())
     }
 }

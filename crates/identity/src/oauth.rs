@@ -10,6 +10,7 @@ use crate::error::{IdentityError, Result};
 use crate::service::{Identity, RequestMeta};
 use crate::tokens::{Grant, TokenSet};
 use base64::Engine as _;
+use rampart_core::AuditOutcome;
 use rampart_core::Principal;
 use rampart_crypto::{ct_eq, opaque_token, sha256, sha256_hex};
 use rampart_storage::repo::oauth::{CodeLookup, NewOAuthCode};
@@ -155,7 +156,7 @@ impl Identity {
             Some((user.user_id, &user.email)),
             "oauth.authorize",
             Some(v.client.client_id.clone()),
-            "success",
+            AuditOutcome::Success,
             None,
         )
         .await;
@@ -196,7 +197,7 @@ impl Identity {
                         Some((fam.user_id, "")),
                         "auth.token_family_revoked",
                         Some(f.to_string()),
-                        "success",
+                        AuditOutcome::Success,
                         Some("authorization_code_reuse"),
                     )
                     .await;
@@ -211,7 +212,15 @@ impl Identity {
             && c.redirect_uri == redirect_uri
             && ct_eq(expected.as_bytes(), c.code_challenge.as_bytes());
         if !ok {
-            self.audit(meta, Some((c.user_id, "")), "oauth.token", Some(client_id.to_owned()), "failure", None).await;
+            self.audit(
+                meta,
+                Some((c.user_id, "")),
+                "oauth.token",
+                Some(client_id.to_owned()),
+                AuditOutcome::Failure,
+                None,
+            )
+            .await;
             return Err(invalid);
         }
         let user = self.db().user_by_id(c.user_id).await?.ok_or(IdentityError::InvalidToken("invalid_grant"))?;
@@ -221,7 +230,15 @@ impl Identity {
         let grant = Grant { client_id: &c.client_id, scope: &c.scope, nonce: c.nonce.as_deref() };
         let (tokens, family) = self.start_session_for(&user, meta, Some(grant)).await?;
         self.db().set_oauth_code_family(&hash, family).await?;
-        self.audit(meta, Some((user.id, &user.email)), "oauth.token", Some(c.client_id.clone()), "success", None).await;
+        self.audit(
+            meta,
+            Some((user.id, &user.email)),
+            "oauth.token",
+            Some(c.client_id.clone()),
+            AuditOutcome::Success,
+            None,
+        )
+        .await;
         Ok(tokens)
     }
 }

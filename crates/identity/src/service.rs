@@ -4,6 +4,7 @@ use crate::config::IdentityConfig;
 use crate::error::{IdentityError, Result};
 use crate::external::ExternalIssuers;
 use crate::tokens::KeyStore;
+use rampart_core::AuditOutcome;
 use rampart_core::clock::SharedClock;
 use rampart_core::{AuthMethod, Principal, Scope, Timestamp, UserId};
 use rampart_crypto::{Keyring, PasswordHasher};
@@ -133,7 +134,7 @@ impl Identity {
         actor: Option<(UserId, &str)>,
         action: &str,
         target: Option<String>,
-        outcome: &str,
+        outcome: AuditOutcome,
         detail: Option<&str>,
     ) {
         let e = AuditEntry {
@@ -141,7 +142,7 @@ impl Identity {
             actor: actor.map(|a| a.1.to_owned()),
             action: action.to_owned(),
             target,
-            outcome: outcome.to_owned(),
+            outcome,
             client_ip: meta.client_ip.clone(),
             request_id: meta.request_id.clone(),
             detail: detail.map(str::to_owned),

@@ -9,14 +9,19 @@
 //!   Cohere embeddings are in `bedrock`;
 //! - [`http_json`]: a generic HTTP JSON endpoint (SageMaker, TGI…) from a template and a JSON
 //!   pointer, not streamed;
-//! - `bedrock` (cargo feature `bedrock`, off by default: the AWS SDK adds ~40 s to a debug
-//!   build): Amazon Bedrock ConverseStream through `aws-sdk-bedrockruntime`, static keys.
+//! - `bedrock` (cargo feature `bedrock`, off in this crate and on in `server`'s defaults: the
+//!   AWS SDK adds ~40 s to a debug build): Amazon Bedrock ConverseStream through
+//!   `aws-sdk-bedrockruntime`, static keys;
+//! - [`webhook`]: the signed HTTP webhook of `custom` assistants, behind the same port;
+//! - [`keywrap`]: the `KeyWrap` port for the master key, with Vault transit and AWS KMS
+//!   (cargo feature `aws-kms`).
 //!
 //! Errors say where they came from and whether a retry can help; retries happen only before
 //! any output was produced (one loop for the HTTP clients, in `http`; the SDK's own for
 //! Bedrock), and a stream that stops early or stalls ends with an error, never a silent
 //! `Done`. Credentials are `Secret`s and are removed from error details. Upstream URLs come
-//! from administrators' configuration, never from a request. Depends on `core` only.
+//! from administrators' configuration, never from a request. A shared service (second floor):
+//! depends on `core` only; the feature crates reach it through `core`'s ports, wired by `server`.
 
 pub mod anthropic;
 #[cfg(feature = "bedrock")]

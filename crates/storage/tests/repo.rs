@@ -3,7 +3,7 @@
 //! The repository suite: every test runs on SQLite and on PostgreSQL
 //! (`RAMPART_TEST_POSTGRES_URL`; without it the PostgreSQL half prints SKIPPED by name).
 
-use rampart_core::{PageRequest, Timestamp, UserId};
+use rampart_core::{AuditOutcome, PageRequest, Timestamp, UserId};
 use rampart_storage::repo::Owner;
 use rampart_storage::repo::api_keys::NewApiKeyRow;
 use rampart_storage::repo::audit::{AuditEntry, AuditFilter};
@@ -465,9 +465,7 @@ async fn audit_filters_and_order(db: &Db) {
         db.audit(
             &AuditEntry {
                 actor_id: Some(u),
-                action: action.to_string(),
-                outcome: if i == 0 { "failure" } else { "success" }.into(),
-                ..Default::default()
+                ..AuditEntry::new(*action, if i == 0 { AuditOutcome::Failure } else { AuditOutcome::Success })
             },
             T0,
         )
@@ -484,7 +482,7 @@ async fn audit_filters_and_order(db: &Db) {
     assert_eq!(logins.items.len(), 2);
     let failed = db
         .list_audit(
-            &AuditFilter { outcome: Some("failure".into()), actor_id: Some(u), ..Default::default() },
+            &AuditFilter { outcome: Some(AuditOutcome::Failure), actor_id: Some(u), ..Default::default() },
             &PageRequest::default(),
         )
         .await
@@ -493,12 +491,7 @@ async fn audit_filters_and_order(db: &Db) {
 }
 
 fn entry(action: &str, outcome: &str) -> AuditEntry {
-    AuditEntry {
-        actor: Some("a@example.com".into()),
-        action: action.into(),
-        outcome: outcome.into(),
-        ..Default::default()
-    }
+    AuditEntry { actor: Some("a@example.com".into()), ..AuditEntry::new(action, AuditOutcome::parse(outcome).unwrap()) }
 }
 
 fn secs(n: u64) -> Timestamp {

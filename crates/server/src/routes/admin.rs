@@ -299,7 +299,7 @@ pub struct AuditQuery {
     /// e.g. `auth.login`, `apikey.create`, `admin.user_disable`.
     pub action: Option<String>,
     pub actor_id: Option<UserId>,
-    /// `success`, `failure`, `denied`, `locked`, `challenge`.
+    #[param(value_type = Option<rampart_core::AuditOutcome>)]
     pub outcome: Option<String>,
     /// Exact target (a user id, an email, `model:<id>`…).
     pub target: Option<String>,
@@ -320,7 +320,7 @@ pub struct AuditView {
     pub actor: Option<String>,
     pub action: String,
     pub target: Option<String>,
-    pub outcome: String,
+    pub outcome: rampart_core::AuditOutcome,
     pub client_ip: Option<String>,
     pub request_id: Option<String>,
     pub detail: Option<String>,
@@ -378,7 +378,15 @@ async fn list_audit(
     let f = AuditFilter {
         action: nonempty(q.action),
         actor_id: q.actor_id,
-        outcome: nonempty(q.outcome),
+        outcome: match nonempty(q.outcome) {
+            Some(o) => Some(rampart_core::AuditOutcome::parse(&o).ok_or_else(|| {
+                ApiError::new(
+                    ErrorCode::InvalidRequest,
+                    "outcome must be success, failure, denied, locked or challenge",
+                )
+            })?),
+            None => None,
+        },
         target: nonempty(q.target),
         from,
         to,

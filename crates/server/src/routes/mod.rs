@@ -27,7 +27,7 @@ pub(crate) async fn audit(s: &AppState, m: &RequestMeta, a: &Principal, action: 
         actor: Some(a.email.clone()),
         action: action.to_owned(),
         target: Some(target.to_owned()),
-        outcome: "success".into(),
+        outcome: rampart_core::AuditOutcome::Success,
         client_ip: m.client_ip.clone(),
         request_id: m.request_id.clone(),
         detail: None,

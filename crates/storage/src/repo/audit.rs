@@ -11,7 +11,7 @@
 use super::{id, paginate, ts};
 use crate::db::Backend;
 use crate::{Db, StorageError};
-use rampart_core::{AuditId, Page, PageRequest, Timestamp, UserId};
+use rampart_core::{AuditId, AuditOutcome, Page, PageRequest, Timestamp, UserId};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
@@ -24,19 +24,34 @@ macro_rules! columns {
     };
 }
 
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct AuditEntry {
     pub actor_id: Option<UserId>,
     /// A readable actor (email, `system`, `cli`).
     pub actor: Option<String>,
     pub action: String,
     pub target: Option<String>,
-    /// `success`, `failure`, `denied`, `locked`…
-    pub outcome: String,
+    pub outcome: AuditOutcome,
     pub client_ip: Option<String>,
     pub request_id: Option<String>,
     /// A short machine-readable reason; never secret material.
     pub detail: Option<String>,
+}
+
+impl AuditEntry {
+    /// An entry with no actor, target, address or detail yet.
+    pub fn new(action: impl Into<String>, outcome: AuditOutcome) -> Self {
+        Self {
+            actor_id: None,
+            actor: None,
+            action: action.into(),
+            target: None,
+            outcome,
+            client_ip: None,
+            request_id: None,
+            detail: None,
+        }
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -54,7 +69,7 @@ pub struct AuditRecord {
 pub struct AuditFilter {
     pub action: Option<String>,
     pub actor_id: Option<UserId>,
-    pub outcome: Option<String>,
+    pub outcome: Option<AuditOutcome>,
     pub target: Option<String>,
     /// Inclusive lower bound on `at`.
     pub from: Option<Timestamp>,
@@ -87,6 +102,10 @@ impl AuditVerification {
     }
 }
 
+fn outcome(s: &str) -> Result<AuditOutcome, StorageError> {
+    AuditOutcome::parse(s).ok_or_else(|| StorageError::Corrupt(format!("unknown audit outcome {s:?}")))
+}
+
 fn from_row(r: &AnyRow) -> Result<AuditRecord, StorageError> {
     let actor_id: Option<String> = r.try_get("actor_id")?;
     Ok(AuditRecord {
@@ -97,7 +116,7 @@ fn from_row(r: &AnyRow) -> Result<AuditRecord, StorageError> {
             actor: r.try_get("actor")?,
             action: r.try_get("action")?,
             target: r.try_get("target")?,
-            outcome: r.try_get("outcome")?,
+            outcome: outcome(&r.try_get::<String, _>("outcome")?)?,
             client_ip: r.try_get("client_ip")?,
             request_id: r.try_get("request_id")?,
             detail: r.try_get("detail")?,
@@ -130,7 +149,7 @@ pub fn record_hash(prev_hash: &str, seq: i64, id: &str, at: i64, e: &AuditEntry)
     field(e.actor.as_deref().map(str::as_bytes));
     field(Some(e.action.as_bytes()));
     field(e.target.as_deref().map(str::as_bytes));
-    field(Some(e.outcome.as_bytes()));
+    field(Some(e.outcome.as_str().as_bytes()));
     field(e.client_ip.as_deref().map(str::as_bytes));
     field(e.request_id.as_deref().map(str::as_bytes));
     field(e.detail.as_deref().map(str::as_bytes));
@@ -250,7 +269,7 @@ impl Db {
         .bind(before)
         .bind(f.action.clone().unwrap_or_default())
         .bind(f.actor_id.map(|u| u.to_string()).unwrap_or_default())
-        .bind(f.outcome.clone().unwrap_or_default())
+        .bind(f.outcome.map_or("", AuditOutcome::as_str))
         .bind(f.target.clone().unwrap_or_default())
         .bind(f.from.map_or(i64::MIN, Timestamp::millis))
         .bind(f.to.map_or(i64::MAX, Timestamp::millis))
@@ -310,8 +329,22 @@ impl Db {
                 break;
             }
             for r in &rows {
-                let rec = from_row(r)?;
-                let seq = rec.seq.unwrap_or_default();
+                let seq: i64 = r.try_get::<Option<i64>, _>("seq")?.unwrap_or_default();
+                let rec = match from_row(r) {
+                    Ok(rec) => rec,
+                    // A value no version writes (an edited outcome): the record was modified.
+                    Err(StorageError::Corrupt(why)) => {
+                        after = seq;
+                        v.records += 1;
+                        v.first_seq.get_or_insert(seq);
+                        v.last_seq = Some(seq);
+                        v.problem(format!("record {seq} was modified: {why}"));
+                        want_seq = seq + 1;
+                        want_prev = r.try_get::<Option<String>, _>("hash")?.unwrap_or_default();
+                        continue;
+                    }
+                    Err(e) => return Err(e),
+                };
                 after = seq;
                 v.records += 1;
                 v.first_seq.get_or_insert(seq);
