@@ -1,10 +1,12 @@
 //! `rampart-core`: the domain vocabulary every other crate shares.
 //!
 //! Owns typed IDs, the stable error-code table, the `Principal` that every credential
-//! resolves to, `Secret<T>`, the `Clock` port and pagination types. It does no I/O and
+//! resolves to, `Secret<T>`, the `Clock` port, pagination types, and what configuration
+//! sections are made of (`config`: durations, sizes, the section error). It does no I/O and
 //! depends on no other Rampart crate; everything else may depend on it.
 
 pub mod clock;
+pub mod config;
 pub mod embed;
 pub mod error;
 pub mod ids;
