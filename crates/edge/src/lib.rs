@@ -2,9 +2,11 @@
 //! over `http` types (no web framework): the client address behind trusted proxies, request
 //! ids, IP sets, rate limits, the WAF (limits and SQL-injection / XSS detection), origin
 //! verification and security headers. The order of the pipeline is documented in
-//! [`layer`] and docs/ARCHITECTURE.md. Depends on `rampart-core` only.
+//! [`layer`] and docs/ARCHITECTURE.md. `config`: the `[edge]` section, which builds the
+//! [`EdgePolicy`]. Depends on `rampart-core` only.
 
 pub mod client_ip;
+pub mod config;
 pub mod geo;
 pub mod headers;
 pub mod ipset;
@@ -17,6 +19,7 @@ pub mod shared;
 pub mod waf;
 
 pub use client_ip::{ClientIp, client_ip};
+pub use config::EdgeConfig;
 pub use ipset::IpSet;
 pub use layer::{EdgeLayer, EdgePolicy};
 pub use metrics::EdgeMetrics;
