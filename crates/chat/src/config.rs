@@ -99,7 +99,7 @@ pub struct AssistantConfig {
     /// time allowed for its answer.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub webhook_url: Option<String>,
-    #[serde(default, skip_serializing)]
+    #[serde(default, skip_serializing_if = "rampart_core::config::write_only")]
     #[schema(value_type = Option<String>, write_only)]
     pub webhook_secret: Option<Secret<String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -237,6 +237,15 @@ mod tests {
         assert!(e.unwrap_err().to_string().contains("unknown variant"));
         let json = serde_json::to_value(entry(serde_json::json!({"id": "a", "kind": "extractive"}))).unwrap();
         assert_eq!(json, serde_json::json!({"id": "a", "kind": "extractive", "groups": []}));
+    }
+
+    #[test]
+    fn the_schema_lists_the_secret_as_write_only() {
+        let s = serde_json::to_value(<AssistantConfig as utoipa::PartialSchema>::schema()).unwrap();
+        assert!(s["properties"]["kind"].is_object(), "{s}");
+        assert_eq!(s["properties"]["webhook_secret"]["writeOnly"], true, "{s}");
+        let k = serde_json::to_value(<AssistantType as utoipa::PartialSchema>::schema()).unwrap();
+        assert!(k.to_string().contains("\"extractive\""), "{k}");
     }
 
     #[test]

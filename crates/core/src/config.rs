@@ -49,6 +49,13 @@ pub fn check_id(id: &str) -> Result<(), ConfigError> {
     }
 }
 
+/// For `#[serde(skip_serializing_if = "rampart_core::config::write_only")]` on secret fields:
+/// never serialized, like `skip_serializing`, but still listed (write-only) in the OpenAPI
+/// schema, which leaves out `skip_serializing` fields altogether.
+pub fn write_only<T>(_: &T) -> bool {
+    true
+}
+
 /// A duration written as `"90s"`, `"15m"`, `"1h"`, `"30d"`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Dur(pub Duration);

@@ -112,7 +112,7 @@ pub struct ModelConfig {
     /// The upstream's model name (`http`: the id reported in message metadata; default `id`).
     #[serde(default)]
     pub model: String,
-    #[serde(default, skip_serializing)]
+    #[serde(default, skip_serializing_if = "rampart_core::config::write_only")]
     #[schema(value_type = Option<String>, write_only)]
     pub api_key: Option<Secret<String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -127,10 +127,10 @@ pub struct ModelConfig {
     pub region: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub aws_access_key_id: Option<String>,
-    #[serde(default, skip_serializing)]
+    #[serde(default, skip_serializing_if = "rampart_core::config::write_only")]
     #[schema(value_type = Option<String>, write_only)]
     pub aws_secret_access_key: Option<Secret<String>>,
-    #[serde(default, skip_serializing)]
+    #[serde(default, skip_serializing_if = "rampart_core::config::write_only")]
     #[schema(value_type = Option<String>, write_only)]
     pub aws_session_token: Option<Secret<String>>,
     /// `http`: the request body with placeholders, and where the answer holds the reply.
@@ -144,7 +144,7 @@ pub struct ModelConfig {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub usage_output_pointer: Option<String>,
     /// `http`: extra request headers (values are secrets, e.g. `Authorization`).
-    #[serde(default, skip_serializing)]
+    #[serde(default, skip_serializing_if = "rampart_core::config::write_only")]
     #[schema(value_type = Object, write_only)]
     pub headers: BTreeMap<String, Secret<String>>,
     /// `embedding`: vector size asked of models that can shorten theirs (OpenAI
@@ -510,5 +510,15 @@ mod tests {
             serde_json::json!({"id": "r", "kind": "rerank", "provider": "tei", "base_url": "http://x", "model": "b"}),
         );
         assert!(r.unwrap().chat_model().is_err());
+    }
+
+    #[test]
+    fn the_schema_lists_the_secrets_as_write_only() {
+        let s = serde_json::to_value(<ModelConfig as utoipa::PartialSchema>::schema()).unwrap();
+        assert!(s["properties"]["provider"].is_object(), "{s}");
+        assert_eq!(s["properties"]["api_key"]["writeOnly"], true, "{s}");
+        assert_eq!(s["required"], serde_json::json!(["id", "provider"]), "{s}");
+        let p = serde_json::to_value(<ModelProvider as utoipa::PartialSchema>::schema()).unwrap();
+        assert!(p.to_string().contains("\"tei\""), "{p}");
     }
 }

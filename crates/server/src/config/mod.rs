@@ -78,9 +78,7 @@ fn section(path: &str, r: Result<(), ConfigError>) -> Result<(), ConfigError> {
 /// does). Kinds without a model are refused a `model` by the assistant's own check.
 pub fn check_assistant_model(a: &AssistantConfig, chat_model: impl Fn(&str) -> bool) -> Result<(), ConfigError> {
     match &a.model {
-        Some(m) if !chat_model(m) => {
-            Err(ConfigError::new("model", format!("{m:?} is not a defined model id (of kind \"chat\")")))
-        }
+        Some(m) if !chat_model(m) => Err(ConfigError::new("model", format!("{m:?} is not a defined model id"))),
         _ => Ok(()),
     }
 }
