@@ -5,8 +5,8 @@
 //! (`runs`), service interruptions and async jobs.
 //!
 //! Message content, session titles, feedback text and job results are sealed with `crypto`
-//! before storage, the record's id bound as associated data. Depends on `core`, `crypto` and
-//! `storage`; knows no transport.
+//! before storage, the record's id bound as associated data. `config`: the `[chat]` section and
+//! `[[assistants]]` entries. Depends on `core`, `crypto` and `storage`; knows no transport.
 
 pub mod assistants;
 pub mod config;
@@ -18,5 +18,6 @@ pub mod runs;
 pub mod service;
 pub mod turn;
 
+pub use config::{AssistantConfig, AssistantType};
 pub use error::ChatError;
 pub use service::{ChatConfig, ChatService};

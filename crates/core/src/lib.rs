@@ -1,11 +1,14 @@
 //! `rampart-core`: the domain vocabulary every other crate shares.
 //!
 //! Owns typed IDs, the stable error-code table, the `Principal` that every credential
-//! resolves to and the one reader of the credentials it is proved by, `Secret<T>`, the `Clock` port and pagination types. It does no I/O and
-//! depends on no other Rampart crate; everything else may depend on it.
+//! resolves to and the one reader of the credentials it is proved by, `Secret<T>`, the `Clock`
+//! port, pagination types, and what configuration sections are made of (`config`: durations,
+//! sizes, the section error). It does no I/O and depends on no other Rampart crate; everything
+//! else may depend on it.
 
 pub mod audit;
 pub mod clock;
+pub mod config;
 pub mod credential;
 pub mod embed;
 pub mod error;

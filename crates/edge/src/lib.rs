@@ -3,10 +3,11 @@
 //! ids, IP sets, country rules (`geo`), rate limits (shared through Redis by `shared`), the WAF
 //! (limits and SQL-injection / XSS detection), origin verification, security headers, refusal
 //! counters and the notes a request leaves for the access log. The order of the pipeline is
-//! documented in [`layer`] and docs/ARCHITECTURE.md. A shared service (second floor): depends on
-//! `rampart-core` only.
+//! documented in [`layer`] and docs/ARCHITECTURE.md. `config`: the `[edge]` section, which
+//! builds the [`EdgePolicy`]. A shared service (second floor): depends on `rampart-core` only.
 
 pub mod client_ip;
+pub mod config;
 pub mod geo;
 pub mod headers;
 pub mod ipset;
@@ -19,6 +20,7 @@ pub mod shared;
 pub mod waf;
 
 pub use client_ip::{ClientIp, client_ip};
+pub use config::EdgeConfig;
 pub use ipset::IpSet;
 pub use layer::{EdgeLayer, EdgePolicy};
 pub use metrics::EdgeMetrics;

@@ -1,5 +1,8 @@
-//! Identity configuration (the `[auth]` section), passed in as values.
+//! Identity configuration: the `[auth]` section ([`AuthConfig`], checked by its `validate`)
+//! and the identity service's settings built from it ([`AuthConfig::identity_config`]).
 
+use jsonwebtoken::Algorithm;
+use rampart_core::config::{ConfigError, Dur};
 use rampart_crypto::{PasswordParams, SigningAlg};
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -45,7 +48,7 @@ pub struct ExternalIssuerConfig {
     /// Required `token_use` claim (`access` for Cognito); empty: the claim is not required,
     /// but a token that says `id` is still refused as an access credential.
     #[serde(default)]
-    pub token_use: String,
+    pub token_use: TokenUse,
     /// Which claim holds the groups: `cognito:groups`, `groups`, `roles`.
     #[serde(default = "default_groups_claim")]
     pub groups_claim: String,
@@ -54,14 +57,38 @@ pub struct ExternalIssuerConfig {
     pub group_map: BTreeMap<String, String>,
     /// Accepted algorithms (default RS256).
     #[serde(default = "default_algs")]
-    pub algorithms: Vec<String>,
+    pub algorithms: Vec<Algorithm>,
+}
+
+/// The `token_use` claim an external issuer's tokens must carry.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+pub enum TokenUse {
+    /// `""`: not required (issuers without the claim, such as Entra ID).
+    #[default]
+    #[serde(rename = "")]
+    Unchecked,
+    #[serde(rename = "access")]
+    Access,
+    #[serde(rename = "id")]
+    Id,
+}
+
+impl TokenUse {
+    /// The claim's required value, if one is.
+    pub fn required(self) -> Option<&'static str> {
+        match self {
+            TokenUse::Unchecked => None,
+            TokenUse::Access => Some("access"),
+            TokenUse::Id => Some("id"),
+        }
+    }
 }
 
 fn default_groups_claim() -> String {
     "cognito:groups".into()
 }
-fn default_algs() -> Vec<String> {
-    vec!["RS256".into()]
+fn default_algs() -> Vec<Algorithm> {
+    vec![Algorithm::RS256]
 }
 
 /// An application that signs its users in through Rampart (OAuth 2.0 authorization code flow
@@ -134,5 +161,200 @@ impl IdentityConfig {
             session_cache_ttl: Duration::from_secs(5),
             jwks_refresh_min_interval: Duration::from_secs(30),
         }
+    }
+}
+
+/// The `[auth]` section.
+#[derive(Clone, Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuthConfig {
+    pub mfa: MfaPolicy,
+    pub self_signup: bool,
+    pub signup_email_domains: Vec<String>,
+    pub access_token_ttl: Dur,
+    pub refresh_token_ttl: Dur,
+    pub allowed_groups: Vec<String>,
+    pub signing_alg: SigningAlg,
+    pub client_id: String,
+    pub password: PasswordPolicy,
+    pub argon2: PasswordParams,
+    pub lockout_threshold: u32,
+    pub lockout_window: Dur,
+    pub lockout_duration: Dur,
+    pub ip_failure_limit: u32,
+    pub token_leeway: Dur,
+    /// How often the server re-reads its signing keys (picks up `rampart keys rotate-signing`
+    /// and rotations by other replicas).
+    pub signing_key_reload_interval: Dur,
+    /// How long a verified credential is remembered; changes made on another replica take
+    /// effect here within this time ("0s" turns the cache off).
+    pub session_cache_ttl: Dur,
+    /// Minimum time between JWKS refreshes per external issuer (an unknown `kid` triggers one).
+    pub jwks_refresh_min_interval: Dur,
+    pub external_issuers: Vec<ExternalIssuerConfig>,
+    /// Applications that sign users in through Rampart (authorization code + PKCE).
+    pub oauth_clients: Vec<OAuthClientConfig>,
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        let d = IdentityConfig::new("");
+        Self {
+            mfa: d.mfa,
+            self_signup: d.self_signup,
+            signup_email_domains: Vec::new(),
+            access_token_ttl: Dur(d.access_token_ttl),
+            refresh_token_ttl: Dur(d.refresh_token_ttl),
+            allowed_groups: Vec::new(),
+            signing_alg: d.signing_alg,
+            client_id: d.client_id,
+            password: d.password_policy,
+            argon2: d.password_hashing,
+            lockout_threshold: d.lockout_threshold,
+            lockout_window: Dur(d.lockout_window),
+            lockout_duration: Dur(d.lockout_duration),
+            ip_failure_limit: d.ip_failure_limit,
+            token_leeway: Dur(d.leeway),
+            jwks_refresh_min_interval: Dur(d.jwks_refresh_min_interval),
+            session_cache_ttl: Dur(d.session_cache_ttl),
+            signing_key_reload_interval: Dur::secs(30),
+            external_issuers: Vec::new(),
+            oauth_clients: Vec::new(),
+        }
+    }
+}
+
+fn err(key: &str, message: impl Into<String>) -> ConfigError {
+    ConfigError::new(key, message)
+}
+
+impl AuthConfig {
+    /// Checks the section; weak settings are refused with what to use instead.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.password.min_length < 8 {
+            return Err(err("password.min_length", "must be at least 8"));
+        }
+        if self.argon2.memory_kib < 8 * 1024 || self.argon2.iterations < 1 {
+            return Err(err("argon2", "is too weak: use memory_kib >= 8192 and iterations >= 1 (default 19456 / 2)"));
+        }
+        self.validate_lifetimes()?;
+        if self.lockout_threshold == 0 || self.ip_failure_limit == 0 {
+            let key = if self.lockout_threshold == 0 { "lockout_threshold" } else { "ip_failure_limit" };
+            return Err(err(key, "lockout_threshold and ip_failure_limit must be at least 1"));
+        }
+        if self.self_signup && self.signup_email_domains.iter().any(|d| d.is_empty() || d.contains('@')) {
+            return Err(err("signup_email_domains", "must be bare domains such as \"example.com\""));
+        }
+        for i in &self.external_issuers {
+            crate::external::check_issuer_config(i).map_err(|e| err("external_issuers", e))?;
+        }
+        self.oauth_clients.iter().try_for_each(|c| self.validate_oauth_client(c))
+    }
+
+    fn validate_lifetimes(&self) -> Result<(), ConfigError> {
+        let (access, refresh) = (self.access_token_ttl.0, self.refresh_token_ttl.0);
+        if access < Duration::from_secs(60) || access > Duration::from_secs(86400) {
+            return Err(err("access_token_ttl", "must be between 1m and 24h"));
+        }
+        if refresh < access || refresh > Duration::from_secs(3650 * 86400) {
+            return Err(err("refresh_token_ttl", "must be at least the access token ttl and at most 3650d"));
+        }
+        let reload = self.signing_key_reload_interval.0;
+        if reload < Duration::from_secs(1) || reload > Duration::from_secs(3600) {
+            return Err(err("signing_key_reload_interval", "must be between 1s and 1h"));
+        }
+        if self.session_cache_ttl.0 > Duration::from_secs(60) {
+            return Err(err(
+                "session_cache_ttl",
+                "must be at most 60s (it bounds how long a change on another replica takes to apply)",
+            ));
+        }
+        Ok(())
+    }
+
+    fn validate_oauth_client(&self, c: &OAuthClientConfig) -> Result<(), ConfigError> {
+        let key = "oauth_clients";
+        if c.client_id.is_empty() || c.client_id.len() > 128 || c.client_id == self.client_id {
+            return Err(err(key, "client_id must be 1-128 characters and differ from auth.client_id"));
+        }
+        if c.redirect_uris.is_empty() {
+            return Err(err(key, format!("{}: list at least one redirect_uri", c.client_id)));
+        }
+        for r in &c.redirect_uris {
+            let u = url::Url::parse(r)
+                .map_err(|_| err(key, format!("{}: redirect_uri {r:?} is not an absolute URL", c.client_id)))?;
+            let loopback = matches!(u.host_str(), Some("localhost" | "127.0.0.1" | "[::1]"));
+            if u.fragment().is_some() || !(u.scheme() == "https" || (u.scheme() == "http" && loopback)) {
+                return Err(err(
+                    key,
+                    format!(
+                        "{}: redirect_uri {r:?} must be https (http only on loopback) and have no fragment",
+                        c.client_id
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The identity service's settings, for a server whose issuer (public URL) is `issuer`.
+    pub fn identity_config(&self, issuer: impl Into<String>) -> IdentityConfig {
+        IdentityConfig {
+            client_id: self.client_id.clone(),
+            mfa: self.mfa,
+            self_signup: self.self_signup,
+            signup_email_domains: self.signup_email_domains.iter().map(|d| d.to_lowercase()).collect(),
+            access_token_ttl: self.access_token_ttl.0,
+            refresh_token_ttl: self.refresh_token_ttl.0,
+            allowed_groups: self.allowed_groups.clone(),
+            password_policy: self.password.clone(),
+            password_hashing: self.argon2,
+            signing_alg: self.signing_alg,
+            lockout_threshold: self.lockout_threshold,
+            lockout_window: self.lockout_window.0,
+            lockout_duration: self.lockout_duration.0,
+            ip_failure_limit: self.ip_failure_limit,
+            leeway: self.token_leeway.0,
+            jwks_refresh_min_interval: self.jwks_refresh_min_interval.0,
+            session_cache_ttl: self.session_cache_ttl.0,
+            external_issuers: self.external_issuers.clone(),
+            oauth_clients: self.oauth_clients.clone(),
+            ..IdentityConfig::new(issuer)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_section_builds_the_service_settings() {
+        let a: AuthConfig = serde_json::from_value(serde_json::json!({
+            "signing_alg": "EdDSA", "access_token_ttl": "2h", "signup_email_domains": ["Example.COM"],
+        }))
+        .unwrap();
+        a.validate().unwrap();
+        let c = a.identity_config("https://id.example");
+        assert_eq!((c.signing_alg, c.access_token_ttl), (SigningAlg::EdDSA, Duration::from_secs(7200)));
+        assert_eq!((c.issuer.as_str(), c.signup_email_domains), ("https://id.example", vec!["example.com".to_owned()]));
+        assert_eq!(c.challenge_ttl, IdentityConfig::new("").challenge_ttl);
+        assert!(serde_json::from_value::<AuthConfig>(serde_json::json!({"signing_alg": "HS256"})).is_err());
+    }
+
+    #[test]
+    fn weak_settings_name_their_key() {
+        let key = |a: AuthConfig| a.validate().unwrap_err().key;
+        let mut a = AuthConfig::default();
+        a.password.min_length = 4;
+        assert_eq!(key(a), "password.min_length");
+        assert_eq!(key(AuthConfig { session_cache_ttl: Dur::secs(120), ..Default::default() }), "session_cache_ttl");
+        let i: ExternalIssuerConfig = serde_json::from_value(serde_json::json!({
+            "issuer": "https://i", "jwks_url": "https://i/jwks", "client_ids": ["c"], "token_use": "access",
+        }))
+        .unwrap();
+        assert_eq!((i.token_use, i.algorithms.as_slice()), (TokenUse::Access, &[Algorithm::RS256][..]));
+        let bad = serde_json::json!({"issuer": "https://i", "jwks_url": "https://i/jwks", "client_ids": ["c"], "token_use": "refresh"});
+        assert!(serde_json::from_value::<ExternalIssuerConfig>(bad).is_err());
     }
 }

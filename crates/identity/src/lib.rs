@@ -2,7 +2,8 @@
 //!
 //! Owns users, passwords and the password policy, login throttling and lockout, TOTP MFA with
 //! recovery codes, groups, token issue and verification (our own keys and external issuers),
-//! API keys, the first-admin bootstrap, and the audit trail of all of it.
+//! API keys, the first-admin bootstrap, and the audit trail of all of it. `config`: the `[auth]`
+//! section and the service settings built from it.
 //! Depends on `core`, `crypto` and `storage`; knows nothing of HTTP.
 
 pub mod admin;
@@ -18,6 +19,8 @@ pub mod service;
 pub mod tokens;
 pub mod validate;
 
-pub use config::{ExternalIssuerConfig, IdentityConfig, MfaPolicy, OAuthClientConfig, PasswordPolicy};
+pub use config::{
+    AuthConfig, ExternalIssuerConfig, IdentityConfig, MfaPolicy, OAuthClientConfig, PasswordPolicy, TokenUse,
+};
 pub use error::IdentityError;
 pub use service::{Identity, RequestMeta};

@@ -20,12 +20,14 @@
 //! any output was produced (one loop for the HTTP clients, in `http`; the SDK's own for
 //! Bedrock), and a stream that stops early or stalls ends with an error, never a silent
 //! `Done`. Credentials are `Secret`s and are removed from error details. Upstream URLs come
-//! from administrators' configuration, never from a request. A shared service (second floor):
-//! depends on `core` only; the feature crates reach it through `core`'s ports, wired by `server`.
+//! from administrators' configuration, never from a request. `config`: `[[models]]` entries,
+//! their checks and the clients built from them. A shared service (second floor): depends on
+//! `core` only; the feature crates reach it through `core`'s ports, wired by `server`.
 
 pub mod anthropic;
 #[cfg(feature = "bedrock")]
 pub mod bedrock;
+pub mod config;
 pub mod embed;
 pub mod error;
 mod http;
@@ -43,6 +45,7 @@ pub mod types {
 pub use anthropic::{Anthropic, AnthropicConfig};
 #[cfg(feature = "bedrock")]
 pub use bedrock::{Bedrock, BedrockConfig, BedrockEmbedder};
+pub use config::{ModelConfig, ModelKind, ModelProvider};
 pub use embed::{EmbedApi, EmbedConfig, HttpEmbedder, HttpReranker, RerankApi, RerankConfig};
 pub use error::{ProviderError, ProviderErrorKind};
 pub use http_json::{HttpJson, HttpJsonConfig};

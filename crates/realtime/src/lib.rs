@@ -1,15 +1,18 @@
 //! `rampart-realtime`: the AppSync Events wire protocol (docs/realtime-protocol.md) without the
 //! transport: frame builders, channel rules, the `header-…` auth object, and an in-process
 //! fan-out hub with bounded per-connection queues. Depends on `core` only; `server` owns the
-//! WebSocket; `bus`: fan-out between replicas over NATS.
+//! WebSocket; `bus`: fan-out between replicas over NATS. `config`: the `[realtime]` and `[bus]`
+//! sections.
 
 pub mod bus;
 pub mod channel;
+pub mod config;
 pub mod frames;
 pub mod gaia;
 pub mod hub;
 
 pub use channel::{Channel, ChannelKind};
+pub use config::{BusConfig, RealtimeConfig};
 pub use hub::{ConnId, Hub, Outbox};
 use rampart_core::CredentialHeaders;
 

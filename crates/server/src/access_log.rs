@@ -3,7 +3,7 @@
 //! rule that refused it, if one did — to stdout or to daily files with a retention count
 //! (`tracing-appender`'s rolling writer, written off the request path by its worker thread).
 
-use crate::config::AccessLogConfig;
+use crate::config::{AccessLogConfig, AccessLogTarget};
 use axum::extract::{ConnectInfo, Request, State};
 use axum::middleware::Next;
 use axum::response::Response;
@@ -30,9 +30,9 @@ impl std::fmt::Debug for AccessLog {
 
 impl AccessLog {
     pub fn open(c: &AccessLogConfig, data_dir: &Path) -> anyhow::Result<AccessLog> {
-        let (w, g) = match c.target.as_str() {
-            "off" => return Ok(AccessLog { writer: None, _guard: None }),
-            "file" => {
+        let (w, g) = match c.target {
+            AccessLogTarget::Off => return Ok(AccessLog { writer: None, _guard: None }),
+            AccessLogTarget::File => {
                 let dir = c.dir.clone().unwrap_or_else(|| data_dir.join("logs"));
                 crate::keys::ensure_data_dir(&dir)?;
                 let appender = tracing_appender::rolling::Builder::new()
@@ -44,7 +44,7 @@ impl AccessLog {
                     .map_err(|e| anyhow::anyhow!("access_log.dir {}: {e}", dir.display()))?;
                 tracing_appender::non_blocking(appender)
             }
-            _ => tracing_appender::non_blocking(std::io::stdout()),
+            AccessLogTarget::Stdout => tracing_appender::non_blocking(std::io::stdout()),
         };
         Ok(AccessLog { writer: Some(w), _guard: Some(g) })
     }

@@ -25,15 +25,7 @@ pub async fn build_state_with_clock(config: Config, clock: SharedClock) -> anyho
     let keyring = crate::keys::load_keyring(&config).await?;
     let db = rampart_storage::Db::open(&config.database_url()).await.map_err(|e| anyhow::anyhow!("database: {e}"))?;
     crate::keys::check_master_key(&db, &keyring).await?;
-    let chat = rampart_chat::ChatService::new(
-        db.clone(),
-        keyring.clone(),
-        clock.clone(),
-        rampart_chat::ChatConfig {
-            feedback_reasons: config.chat.feedback_reasons.clone(),
-            title_chars: config.chat.title_chars,
-        },
-    );
+    let chat = rampart_chat::ChatService::new(db.clone(), keyring.clone(), clock.clone(), config.chat.clone());
     let edge_metrics = Arc::new(rampart_edge::EdgeMetrics::default());
     let metrics = Arc::new(crate::metrics::Metrics::new(edge_metrics.clone()));
     let catalog = Arc::new(crate::catalog::Catalog::load(&config, db.clone(), keyring.clone(), metrics.clone()).await?);
@@ -46,60 +38,27 @@ pub async fn build_state_with_clock(config: Config, clock: SharedClock) -> anyho
     let identity = rampart_identity::Identity::new(db.clone(), keyring, clock, config.identity_config())
         .await
         .map_err(|e| anyhow::anyhow!("identity: {e}"))?;
-    let realtime_limits = Arc::new(crate::state::RealtimeLimits::new(&config.realtime));
-    let hub = Arc::new(rampart_realtime::Hub::new());
-    let bus = match &config.bus.nats_url {
-        Some(url) => Some(
-            rampart_realtime::bus::NatsBus::connect(url, &config.bus.subject_prefix)
-                .await
-                .map_err(|e| anyhow::anyhow!("bus: {e}"))?,
-        ),
-        None => None,
-    };
-    let mut edge_policy = config.edge_policy()?;
-    let shared_rates = match &config.edge.redis_url {
-        Some(url) => {
-            let ca = match &config.edge.redis_ca_file {
-                Some(f) => {
-                    Some(std::fs::read(f).map_err(|e| anyhow::anyhow!("edge.redis_ca_file {}: {e}", f.display()))?)
-                }
-                None => None,
-            };
-            if plain_redis_off_host(url.expose()) {
-                tracing::warn!(
-                    "edge.redis_url is plain redis:// to another host: its password and the rate keys cross the network in the clear; use rediss://"
-                );
-            }
-            Some(
-                rampart_edge::RedisRate::connect(url.expose(), &config.edge.redis_prefix, ca)
-                    .await
-                    .map_err(|e| anyhow::anyhow!("{e}"))?,
-            )
-        }
-        None => None,
-    };
-    edge_policy.shared_rates = shared_rates.clone();
-    let throttle = crate::state::Throttle::new(&config.edge, shared_rates);
-    let browser_origins = config.browser_origins();
-    let access_log = Arc::new(crate::access_log::AccessLog::open(&config.access_log, &config.server.data_dir)?);
+    let bus = config.bus.connect().await.map_err(|e| anyhow::anyhow!("bus: {e}"))?;
+    let shared_rates = config.edge.shared_rates().await.map_err(|e| e.within("edge"))?;
+    let edge_policy = rampart_edge::EdgePolicy { shared_rates: shared_rates.clone(), ..config.edge_policy()? };
     let state = AppState::new(crate::state::AppInner {
-        config: Arc::new(config),
         db,
         identity,
         chat,
         assistants: catalog,
-        hub,
-        realtime_limits,
+        hub: Arc::new(rampart_realtime::Hub::new()),
+        realtime_limits: Arc::new(crate::state::RealtimeLimits::new(&config.realtime)),
         knowledge,
         bus,
         ready: Arc::new(AtomicBool::new(true)),
         in_flight: Arc::new(AtomicUsize::new(0)),
         edge_metrics,
         edge_policy,
-        throttle,
-        browser_origins,
+        throttle: crate::state::Throttle::new(&config.edge, shared_rates),
+        browser_origins: config.browser_origins(),
         metrics,
-        access_log,
+        access_log: Arc::new(crate::access_log::AccessLog::open(&config.access_log, &config.server.data_dir)?),
+        config: Arc::new(config),
     });
     if let Some(bus) = &state.bus {
         let b = bus.clone();
@@ -115,51 +74,20 @@ pub async fn build_state_with_clock(config: Config, clock: SharedClock) -> anyho
     Ok(state)
 }
 
-/// Whether a Redis URL is unencrypted and not to this machine.
-fn plain_redis_off_host(url: &str) -> bool {
-    let Ok(u) = url::Url::parse(url) else { return false };
-    u.scheme() == "redis"
-        && match u.host() {
-            // `redis:` is not a special scheme: its IPv4 hosts parse as names.
-            Some(url::Host::Domain(d)) => {
-                d != "localhost" && !d.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
-            }
-            Some(url::Host::Ipv4(ip)) => !ip.is_loopback(),
-            Some(url::Host::Ipv6(ip)) => !ip.is_loopback(),
-            None => false,
-        }
-}
-
 fn build_knowledge(
     config: &Config,
     db: rampart_storage::Db,
     keyring: rampart_crypto::Keyring,
     clock: SharedClock,
 ) -> anyhow::Result<rampart_knowledge::service::KnowledgeService> {
-    use rampart_knowledge::{chunk, index, parse, service};
+    use rampart_knowledge::{dense, index, service};
     let k = &config.knowledge;
-    let lang = index::language(&k.language).ok_or_else(|| anyhow::anyhow!("knowledge.language"))?;
-    let dir = k.index_dir.clone().unwrap_or_else(|| config.server.data_dir.join("index").join("lexical"));
-    let ix = index::LexicalIndex::open(&dir, lang, &index::TermKey::from_keyring(&keyring))
+    let data_dir = &config.server.data_dir;
+    let lang = k.stemmer().map_err(|e| e.within("knowledge"))?;
+    let ix = index::LexicalIndex::open(&k.lexical_dir(data_dir), lang, &index::TermKey::from_keyring(&keyring))
         .map_err(|e| anyhow::anyhow!("{e}"))?;
-    let dense_dir = k.dense_index_dir.clone().unwrap_or_else(|| config.server.data_dir.join("index").join("dense"));
-    let dense =
-        rampart_knowledge::dense::DenseIndex::open(&dense_dir, keyring.clone()).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let cfg = service::KnowledgeConfig {
-        limits: parse::Limits { max_bytes: k.max_document_bytes, max_pages: k.max_pages, ..Default::default() },
-        chunking: chunk::ChunkConfig {
-            target: k.chunk_size,
-            overlap: k.chunk_overlap,
-            unit: if k.chunk_unit == "words" { chunk::Unit::Words } else { chunk::Unit::Chars },
-        },
-        ingest_concurrency: k.ingest_concurrency,
-        max_files_per_upload: 100,
-        default_embedding_model: k.embedding_model.clone(),
-        reranker: k.reranker.clone(),
-        rerank_candidates: k.rerank_candidates,
-        fusion_depth: k.fusion_depth,
-    };
-    Ok(service::KnowledgeService::new(db, keyring, clock, ix, dense, cfg))
+    let dense = dense::DenseIndex::open(&k.dense_dir(data_dir), keyring.clone()).map_err(|e| anyhow::anyhow!("{e}"))?;
+    Ok(service::KnowledgeService::new(db, keyring, clock, ix, dense, k.service_config()))
 }
 
 async fn method_not_allowed() -> ApiError {
@@ -267,9 +195,9 @@ async fn count_in_flight(
 
 /// The whole HTTP application.
 pub fn build_app(state: AppState) -> Router {
-    let (router, api) = crate::openapi::router_with(state.config.knowledge.max_upload_bytes).split_for_parts();
+    let (router, api) = crate::openapi::router_with(state.config.knowledge.max_upload_bytes.0).split_for_parts();
     let api_json = Arc::new(crate::openapi::finish(api).to_json().unwrap_or_else(|_| "{}".into()));
-    let body_limit = state.config.server.max_body_bytes;
+    let body_limit = state.config.server.max_body_bytes.0;
     let timeout = state.config.server.request_timeout.0;
     let edge = rampart_edge::EdgeLayer::new(state.edge_policy.clone(), state.edge_metrics.clone(), peer_of);
     let hsts = state.config.public_url().starts_with("https://");
@@ -317,22 +245,4 @@ pub fn build_app(state: AppState) -> Router {
         )
         .layer(axum::middleware::from_fn_with_state(access_log, crate::access_log::log))
         .layer(RequestIdLayer)
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn plain_redis_to_another_host_is_flagged() {
-        for (url, flagged) in [
-            ("redis://10.0.0.5:6379/0", true),
-            ("redis://:pw@redis.internal:6379", true),
-            ("redis://127.0.0.1:6379/0", false),
-            ("redis://localhost/0", false),
-            ("redis://[::1]:6379", false),
-            ("rediss://redis.internal:6380/0", false),
-            ("not a url", false),
-        ] {
-            assert_eq!(super::plain_redis_off_host(url), flagged, "{url}");
-        }
-    }
 }

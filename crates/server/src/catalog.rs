@@ -6,7 +6,7 @@
 //! Models of kind `embedding` and `rerank` are served to knowledge bases through
 //! `core::embed::ModelDirectory`.
 
-use crate::config::{ASSISTANT_SECRETS, AssistantConfig, Config, MODEL_SECRETS, ModelConfig};
+use crate::config::{ASSISTANT_SECRETS, AssistantConfig, AssistantType, Config, MODEL_SECRETS, ModelConfig, ModelKind};
 use rampart_chat::assistants::{Assistant, AssistantKind, Assistants};
 use rampart_core::embed::{Embedder, ModelDirectory, Reranker};
 use rampart_core::llm::ChatModel;
@@ -105,178 +105,21 @@ fn aad(kind: Kind, id: &str) -> Vec<u8> {
     format!("catalog:{}:{id}", kind.as_str()).into_bytes()
 }
 
-fn secret_from_file(m: &ModelConfig) -> anyhow::Result<Option<rampart_core::Secret<String>>> {
-    Ok(match (&m.api_key, &m.api_key_file) {
-        (Some(k), _) => Some(k.clone()),
-        (None, Some(f)) => {
-            let k = std::fs::read_to_string(f)
-                .map_err(|e| anyhow::anyhow!("models {}: cannot read api_key_file {}: {e}", m.id, f.display()))?;
-            Some(rampart_core::Secret::new(k.trim().to_owned()))
-        }
-        (None, None) => None,
-    })
-}
-
-/// A client for one model entry.
-pub fn build_model(m: &ModelConfig) -> anyhow::Result<Arc<dyn ChatModel>> {
-    let api_key = secret_from_file(m)?;
-    let url = |what: &str| -> anyhow::Result<url::Url> {
-        m.base_url
-            .as_deref()
-            .ok_or_else(|| anyhow::anyhow!("models {}: {what} needs base_url", m.id))?
-            .parse()
-            .map_err(|e| anyhow::anyhow!("models {}: base_url: {e}", m.id))
-    };
-    let err = |e: rampart_providers::ProviderError| anyhow::anyhow!("models {}: {}", m.id, e.detail);
-    Ok(match m.provider.as_str() {
-        "openai" => Arc::new(
-            rampart_providers::OpenAiCompatible::new(rampart_providers::OpenAiConfig {
-                base_url: url("openai")?,
-                model: m.model.clone(),
-                api_key,
-                timeout: m.timeout.0,
-                max_retries: m.max_retries,
-            })
-            .map_err(err)?,
-        ),
-        "anthropic" => Arc::new(
-            rampart_providers::Anthropic::new(rampart_providers::AnthropicConfig {
-                base_url: match m.base_url {
-                    Some(_) => url("anthropic")?,
-                    None => rampart_providers::AnthropicConfig::default_base_url(),
-                },
-                model: m.model.clone(),
-                api_key,
-                timeout: m.timeout.0,
-                max_retries: m.max_retries,
-            })
-            .map_err(err)?,
-        ),
-        "http" => Arc::new(
-            rampart_providers::HttpJson::new(rampart_providers::HttpJsonConfig {
-                url: url("http")?,
-                headers: m.headers.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
-                request_template: m.request_template.clone().unwrap_or(Value::Null),
-                response_pointer: m.response_pointer.clone().unwrap_or_default(),
-                usage_input_pointer: m.usage_input_pointer.clone(),
-                usage_output_pointer: m.usage_output_pointer.clone(),
-                model: if m.model.is_empty() { m.id.clone() } else { m.model.clone() },
-                timeout: m.timeout.0,
-                max_retries: m.max_retries,
-            })
-            .map_err(err)?,
-        ),
-        #[cfg(feature = "bedrock")]
-        "bedrock" => Arc::new(
-            rampart_providers::Bedrock::new(rampart_providers::BedrockConfig {
-                region: m.region.clone().unwrap_or_default(),
-                model: m.model.clone(),
-                endpoint_url: match m.base_url {
-                    Some(_) => Some(url("bedrock")?),
-                    None => None,
-                },
-                access_key_id: m.aws_access_key_id.clone().map(rampart_core::Secret::new),
-                secret_access_key: m.aws_secret_access_key.clone(),
-                session_token: m.aws_session_token.clone(),
-                timeout: m.timeout.0,
-                max_retries: m.max_retries,
-            })
-            .map_err(err)?,
-        ),
-        other => anyhow::bail!("models {}: provider {other} is not available in this build", m.id),
-    })
-}
-
-fn base_url(m: &ModelConfig) -> anyhow::Result<url::Url> {
-    m.base_url
-        .as_deref()
-        .ok_or_else(|| anyhow::anyhow!("models {}: provider {} needs base_url", m.id, m.provider))?
-        .parse()
-        .map_err(|e| anyhow::anyhow!("models {}: base_url: {e}", m.id))
-}
-
-/// A client for one model entry of kind `embedding`.
-pub fn build_embedder(m: &ModelConfig) -> anyhow::Result<Arc<dyn Embedder>> {
-    let err = |e: rampart_providers::ProviderError| anyhow::anyhow!("models {}: {}", m.id, e.detail);
-    let api = match m.provider.as_str() {
-        "openai" => rampart_providers::EmbedApi::OpenAi,
-        "ollama" => rampart_providers::EmbedApi::Ollama,
-        #[cfg(feature = "bedrock")]
-        "bedrock" => {
-            let cfg = rampart_providers::BedrockConfig {
-                region: m.region.clone().unwrap_or_default(),
-                model: m.model.clone(),
-                endpoint_url: m.base_url.as_ref().map(|_| base_url(m)).transpose()?,
-                access_key_id: m.aws_access_key_id.clone().map(rampart_core::Secret::new),
-                secret_access_key: m.aws_secret_access_key.clone(),
-                session_token: m.aws_session_token.clone(),
-                timeout: m.timeout.0,
-                max_retries: m.max_retries,
-            };
-            return Ok(Arc::new(
-                rampart_providers::BedrockEmbedder::new(m.id.clone(), cfg, m.dimensions).map_err(err)?,
-            ));
-        }
-        other => anyhow::bail!("models {}: embedding provider {other} is not available in this build", m.id),
-    };
-    Ok(Arc::new(
-        rampart_providers::HttpEmbedder::new(rampart_providers::EmbedConfig {
-            id: m.id.clone(),
-            api,
-            base_url: base_url(m)?,
-            model: m.model.clone(),
-            api_key: secret_from_file(m)?,
-            dimensions: m.dimensions,
-            query_prefix: m.query_prefix.clone().unwrap_or_default(),
-            document_prefix: m.document_prefix.clone().unwrap_or_default(),
-            max_batch: m.batch_size.unwrap_or(64),
-            timeout: m.timeout.0,
-            max_retries: m.max_retries,
-        })
-        .map_err(err)?,
-    ))
-}
-
-/// A client for one model entry of kind `rerank`.
-pub fn build_reranker(m: &ModelConfig) -> anyhow::Result<Arc<dyn Reranker>> {
-    let api = match m.provider.as_str() {
-        "cohere" => rampart_providers::RerankApi::Cohere,
-        "tei" => rampart_providers::RerankApi::Tei,
-        other => anyhow::bail!("models {}: rerank provider {other} is not available", m.id),
-    };
-    Ok(Arc::new(
-        rampart_providers::HttpReranker::new(rampart_providers::RerankConfig {
-            id: m.id.clone(),
-            api,
-            base_url: base_url(m)?,
-            model: m.model.clone(),
-            api_key: secret_from_file(m)?,
-            timeout: m.timeout.0,
-            max_retries: m.max_retries,
-        })
-        .map_err(|e| anyhow::anyhow!("models {}: {}", m.id, e.detail))?,
-    ))
-}
-
-/// Builds an entry of any kind (to check that it can be built).
-fn build_any(m: &ModelConfig) -> anyhow::Result<()> {
-    match m.kind.as_str() {
-        "embedding" => build_embedder(m).map(drop),
-        "rerank" => build_reranker(m).map(drop),
-        _ => build_model(m).map(drop),
-    }
+/// A model entry's error, named by its id.
+fn model_error(m: &ModelConfig, e: rampart_core::config::ConfigError) -> anyhow::Error {
+    e.within(&format!("models[{}]", m.id)).into()
 }
 
 /// An assistant over already-built models.
 fn build_assistant(a: &AssistantConfig, models: &HashMap<String, Arc<dyn ChatModel>>) -> anyhow::Result<Assistant> {
-    let kind = match a.kind.as_str() {
-        "model" => {
+    let kind = match a.kind {
+        AssistantType::Model => {
             let m = a.model.as_deref().unwrap_or_default();
             AssistantKind::Model(
                 models.get(m).cloned().ok_or_else(|| anyhow::anyhow!("assistants {}: unknown model {m}", a.id))?,
             )
         }
-        "custom" => {
+        AssistantType::Custom => {
             let url = a.webhook_url.as_deref().unwrap_or_default();
             let client = rampart_providers::webhook::Webhook::new(rampart_providers::webhook::WebhookConfig {
                 url: url.parse().map_err(|e| anyhow::anyhow!("assistants {}: webhook_url: {e}", a.id))?,
@@ -290,7 +133,7 @@ fn build_assistant(a: &AssistantConfig, models: &HashMap<String, Arc<dyn ChatMod
             .map_err(|e| anyhow::anyhow!("assistants {}: {}", a.id, e.detail))?;
             AssistantKind::Custom(Arc::new(client))
         }
-        "rag" => {
+        AssistantType::Rag => {
             let model = match a.model.as_deref() {
                 Some(m) => Some(
                     models.get(m).cloned().ok_or_else(|| anyhow::anyhow!("assistants {}: unknown model {m}", a.id))?,
@@ -308,7 +151,7 @@ fn build_assistant(a: &AssistantConfig, models: &HashMap<String, Arc<dyn ChatMod
                 inline_citations: a.display_inline_citations.unwrap_or(true),
             }))
         }
-        _ => AssistantKind::Extractive,
+        AssistantType::Extractive => AssistantKind::Extractive,
     };
     Ok(Assistant {
         id: a.id.clone(),
@@ -355,10 +198,10 @@ impl Catalog {
         // The config file's own entries fail start-up when they cannot be built.
         let mut models = HashMap::new();
         for m in &c.config_models {
-            if m.kind == "chat" {
-                models.insert(m.id.clone(), build_model(m)?);
+            if m.kind == ModelKind::Chat {
+                models.insert(m.id.clone(), m.chat_model().map_err(|e| model_error(m, e))?);
             } else {
-                build_any(m)?;
+                m.check_builds().map_err(|e| model_error(m, e))?;
             }
         }
         for a in &c.config_assistants {
@@ -429,12 +272,12 @@ impl Catalog {
         let mut models: HashMap<String, Arc<dyn ChatModel>> = HashMap::new();
         let mut retrieval = RetrievalModels::default();
         for m in self.config_models.iter().chain(rt.models.iter().map(|(m, _)| m)) {
-            let built = match m.kind.as_str() {
-                "embedding" => build_embedder(m).map(|e| drop(retrieval.embedders.insert(m.id.clone(), e))),
-                "rerank" => build_reranker(m).map(|r| drop(retrieval.rerankers.insert(m.id.clone(), r))),
-                _ => {
-                    build_model(m).map(|c| drop(models.insert(m.id.clone(), self.metrics.meter(&m.provider, &m.id, c))))
-                }
+            let built = match m.kind {
+                ModelKind::Embedding => m.embedder().map(|e| drop(retrieval.embedders.insert(m.id.clone(), e))),
+                ModelKind::Rerank => m.reranker().map(|r| drop(retrieval.rerankers.insert(m.id.clone(), r))),
+                ModelKind::Chat => m
+                    .chat_model()
+                    .map(|c| drop(models.insert(m.id.clone(), self.metrics.meter(m.provider.as_str(), &m.id, c)))),
             };
             if let Err(e) = built {
                 tracing::error!(model = %m.id, error = %e, "catalog: a model cannot be built; left out");
@@ -554,8 +397,7 @@ impl Catalog {
         match kind {
             Kind::Model => {
                 let m: ModelConfig = serde_json::from_value(full.clone()).map_err(|e| invalid(e.to_string()))?;
-                m.validate().map_err(|e| invalid(e.to_string()))?;
-                build_any(&m).map_err(|e| invalid(e.to_string()))?;
+                m.validate().and_then(|()| m.check_builds()).map_err(|e| invalid(e.to_string()))?;
             }
             Kind::Assistant => {
                 let a: AssistantConfig = serde_json::from_value(full.clone()).map_err(|e| invalid(e.to_string()))?;
@@ -564,9 +406,11 @@ impl Catalog {
                     self.config_models
                         .iter()
                         .chain(stored.models.iter().map(|(x, _)| x))
-                        .any(|x| x.id == m && x.kind == "chat")
+                        .any(|x| x.id == m && x.kind == ModelKind::Chat)
                 };
-                a.validate(exists).map_err(|e| invalid(e.to_string()))?;
+                a.validate()
+                    .and_then(|()| crate::config::check_assistant_model(&a, exists))
+                    .map_err(|e| invalid(e.to_string()))?;
             }
         }
         Ok(())

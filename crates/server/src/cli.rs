@@ -234,7 +234,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::User { cmd, common } => {
             let cfg = load(&common, Vec::new())?;
             crate::telemetry::init(&Config {
-                log: crate::config::LogConfig { format: "text".into(), level: "warn".into() },
+                log: crate::config::LogConfig { format: crate::config::LogFormat::Text, level: "warn".into() },
                 otel: crate::config::OtelConfig::default(),
                 ..cfg.clone()
             })?;

@@ -1,6 +1,6 @@
 //! The data directory and the master key.
 
-use crate::config::Config;
+use crate::config::{Config, KeySource};
 use anyhow::{Context, bail};
 use rampart_crypto::{Keyring, MasterKey};
 use rampart_providers::keywrap::KeyWrap;
@@ -69,8 +69,8 @@ fn read_key_file(path: &Path) -> anyhow::Result<MasterKey> {
 /// The external key service of `crypto.key_source`, if any.
 pub fn key_wrapper(cfg: &Config) -> anyhow::Result<Option<Box<dyn KeyWrap>>> {
     let c = &cfg.crypto;
-    match c.key_source.as_str() {
-        "vault-transit" => {
+    match c.key_source {
+        KeySource::VaultTransit => {
             let v = &c.vault;
             let token = match (&v.token, &v.token_file) {
                 (Some(t), _) => t.clone(),
@@ -95,7 +95,7 @@ pub fn key_wrapper(cfg: &Config) -> anyhow::Result<Option<Box<dyn KeyWrap>>> {
             Ok(Some(Box::new(w)))
         }
         #[cfg(feature = "aws-kms")]
-        "aws-kms" => {
+        KeySource::AwsKms => {
             let k = &c.aws_kms;
             let endpoint_url = k
                 .endpoint_url
@@ -114,10 +114,10 @@ pub fn key_wrapper(cfg: &Config) -> anyhow::Result<Option<Box<dyn KeyWrap>>> {
             Ok(Some(Box::new(w)))
         }
         #[cfg(not(feature = "aws-kms"))]
-        "aws-kms" => {
+        KeySource::AwsKms => {
             bail!("crypto.key_source = \"aws-kms\": this build has no AWS KMS support (cargo feature aws-kms)")
         }
-        _ => Ok(None),
+        KeySource::Local => Ok(None),
     }
 }
 

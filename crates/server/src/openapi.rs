@@ -29,7 +29,7 @@ impl Modify for Security {
 }
 
 pub fn router() -> OpenApiRouter<AppState> {
-    router_with(crate::config::KnowledgeSection::default().max_upload_bytes)
+    router_with(crate::config::KnowledgeSection::default().max_upload_bytes.0)
 }
 
 /// Every route; uploads to knowledge bases may be up to `max_upload` bytes.

@@ -93,7 +93,7 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
     let _catalog_refresh = crate::catalog::spawn_refresh(state.assistants.clone(), state.config.chat.catalog_refresh.0);
     let sweeper = crate::retention::Sweeper::spawn(state.clone());
     let app = crate::build_app(state.clone());
-    let metrics_server = match state.config.metrics.listen_addr()? {
+    let metrics_server = match state.config.metrics.listen_addr().map_err(|e| e.within("metrics"))? {
         Some(addr) => Some(spawn_side_listener(&addr.to_string(), "metrics.listen", metrics_app(state.clone())).await?),
         None => None,
     };

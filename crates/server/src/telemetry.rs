@@ -70,7 +70,7 @@ pub fn init(cfg: &Config) -> anyhow::Result<Telemetry> {
         .and_then(|f| EnvFilter::try_new(f).ok())
         .unwrap_or_else(|| EnvFilter::try_new(&cfg.log.level).unwrap_or_else(|_| EnvFilter::new("info")));
     let fmt = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
-    let fmt = if cfg.log.format == "json" {
+    let fmt = if cfg.log.format == crate::config::LogFormat::Json {
         fmt.json().flatten_event(true).with_current_span(true).with_span_list(false).boxed()
     } else {
         fmt.boxed()

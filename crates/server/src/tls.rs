@@ -5,7 +5,7 @@
 //! one accept loop over `tokio-rustls` — what a serving crate would add is its own serve loop,
 //! which would replace axum's graceful shutdown and connection info.
 
-use crate::config::TlsConfig;
+use crate::config::{TlsConfig, TlsVersion};
 use anyhow::{Context, bail};
 use axum::extract::connect_info::Connected;
 use axum::serve::{IncomingStream, Listener};
@@ -103,9 +103,9 @@ pub fn server_config(tls: &TlsConfig) -> anyhow::Result<(Arc<rustls::ServerConfi
         cert: cert.clone(),
         key: key.clone(),
     });
-    let versions: &[&rustls::SupportedProtocolVersion] = match tls.min_version.as_str() {
-        "1.3" => &[&rustls::version::TLS13],
-        _ => &[&rustls::version::TLS13, &rustls::version::TLS12],
+    let versions: &[&rustls::SupportedProtocolVersion] = match tls.min_version {
+        TlsVersion::Tls13 => &[&rustls::version::TLS13],
+        TlsVersion::Tls12 => &[&rustls::version::TLS13, &rustls::version::TLS12],
     };
     let mut cfg = rustls::ServerConfig::builder_with_provider(provider())
         .with_protocol_versions(versions)

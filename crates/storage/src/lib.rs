@@ -7,11 +7,14 @@
 //! `Result<Option<T>, StorageError>`; owner predicates live in the SQL here, not in callers.
 //! Queries go through sqlx's `Any` driver so each statement is written once for both backends
 //! (`$n` placeholders, portable types); the few dialect differences are in `migrate.rs`.
+//! `config`: the `[database]` section.
 
 #[macro_use]
 pub mod repo;
+pub mod config;
 mod db;
 mod migrate;
 
+pub use config::DatabaseConfig;
 pub use db::{Backend, Db, StorageError};
 pub use migrate::MIGRATIONS;

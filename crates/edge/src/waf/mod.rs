@@ -15,12 +15,23 @@ use serde_json::Value;
 use std::borrow::Cow;
 
 /// `block` refuses, `count` only logs and counts, `off` skips detection (the size limits stay).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Mode {
     #[default]
     Block,
     Count,
     Off,
+}
+
+impl Mode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::Block => "block",
+            Mode::Count => "count",
+            Mode::Off => "off",
+        }
+    }
 }
 
 impl std::str::FromStr for Mode {

@@ -542,7 +542,7 @@ async fn status(State(s): State<AppState>, AdminUser(_): AdminUser) -> ApiResult
         requests_in_flight: s.in_flight.load(std::sync::atomic::Ordering::Relaxed),
         bus: s.bus.is_some(),
         tls: s.config.tls.enabled(),
-        waf_mode: s.config.edge.waf_mode.clone(),
+        waf_mode: s.config.edge.waf_mode.as_str().to_owned(),
         storage,
     }))
 }
