@@ -536,6 +536,13 @@ async fn audit_chain_detects_tampering(db: &Db) {
         .await
         .unwrap();
     assert!(audit_problems(db, None).await.is_empty());
+    // An outcome no version writes is a modification too, reported, not an error of the walk.
+    sqlx::query("UPDATE audit_log SET outcome = 'allowed' WHERE seq = 2").execute(db.pool()).await.unwrap();
+    let p = audit_problems(db, None).await;
+    assert_eq!(p.len(), 1, "{p:?}");
+    assert!(p[0].contains("record 2") && p[0].contains("modified") && p[0].contains("allowed"), "{p:?}");
+    sqlx::query("UPDATE audit_log SET outcome = 'failure' WHERE seq = 2").execute(db.pool()).await.unwrap();
+    assert!(audit_problems(db, None).await.is_empty());
 
     // Deleting the newest record is only visible against a recorded head.
     sqlx::query("DELETE FROM audit_log WHERE seq = 6").execute(db.pool()).await.unwrap();

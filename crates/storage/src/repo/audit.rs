@@ -156,6 +156,71 @@ pub fn record_hash(prev_hash: &str, seq: i64, id: &str, at: i64, e: &AuditEntry)
     hex::encode(aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, &buf))
 }
 
+/// The state of a walk along the chain, record by record.
+struct Walk<'a> {
+    v: AuditVerification,
+    want_seq: i64,
+    want_prev: String,
+    expect_head: Option<(i64, &'a str)>,
+    expect_seen: bool,
+}
+
+impl Walk<'_> {
+    /// Checks the next record; returns its sequence number.
+    fn check(&mut self, r: &AnyRow) -> Result<i64, StorageError> {
+        let seq: i64 = r.try_get::<Option<i64>, _>("seq")?.unwrap_or_default();
+        let id: String = r.try_get("id")?;
+        let prev: String = r.try_get::<Option<String>, _>("prev_hash")?.unwrap_or_default();
+        let stored: String = r.try_get::<Option<String>, _>("hash")?.unwrap_or_default();
+        let v = &mut self.v;
+        v.records += 1;
+        v.first_seq.get_or_insert(seq);
+        v.last_seq = Some(seq);
+        if seq != self.want_seq {
+            let want = self.want_seq;
+            v.problem(format!("records {want}..{} are missing (deleted) before record {seq}", seq.saturating_sub(1)));
+        }
+        if prev != self.want_prev {
+            v.problem(format!("record {seq} ({id}) does not link to the record before it"));
+        }
+        match from_row(r) {
+            Ok(rec) => {
+                if record_hash(&prev, seq, &id, rec.at.millis(), &rec.entry) != stored {
+                    v.problem(format!("record {seq} ({id}) was modified: its content does not match its hash"));
+                }
+            }
+            // A value no version writes (an edited outcome): the record was modified.
+            Err(StorageError::Corrupt(why)) => v.problem(format!("record {seq} ({id}) was modified: {why}")),
+            Err(e) => return Err(e),
+        }
+        if let Some((s, h)) = self.expect_head
+            && s == seq
+        {
+            self.expect_seen = true;
+            if stored != h {
+                v.problem(format!("record {seq} has hash {stored}, but {h} was recorded for it"));
+            }
+        }
+        self.want_seq = seq + 1;
+        // Link the next record to what this one claims; a modified record is reported once,
+        // not again for its successor.
+        self.want_prev = stored;
+        Ok(seq)
+    }
+
+    fn finish(mut self) -> AuditVerification {
+        self.v.head = (self.v.records > 0).then(|| self.want_prev.clone());
+        if let Some((s, _)) = self.expect_head
+            && !self.expect_seen
+        {
+            self.v.problem(format!(
+                "record {s} (the recorded head) is no longer in the chain: newer records were deleted"
+            ));
+        }
+        self.v
+    }
+}
+
 fn parse_anchor(v: &str) -> Result<(i64, String), StorageError> {
     let (s, h) = v.split_once(':').ok_or_else(|| StorageError::Corrupt("audit anchor".into()))?;
     Ok((s.parse().map_err(|_| StorageError::Corrupt("audit anchor".into()))?, h.to_owned()))
@@ -313,8 +378,8 @@ impl Db {
             v.problem(format!("{unchained} record(s) are outside the chain (inserted without a sequence number)"));
         }
         let anchor = self.meta_get(ANCHOR_KEY).await?.map(|a| parse_anchor(&a)).transpose()?;
-        let (mut want_seq, mut want_prev) = anchor.unwrap_or((1, GENESIS.to_owned()));
-        let mut expect_seen = false;
+        let (want_seq, want_prev) = anchor.unwrap_or((1, GENESIS.to_owned()));
+        let mut walk = Walk { v, want_seq, want_prev, expect_head, expect_seen: false };
         let mut after = i64::MIN;
         loop {
             let rows = sqlx::query(concat!(
@@ -329,62 +394,10 @@ impl Db {
                 break;
             }
             for r in &rows {
-                let seq: i64 = r.try_get::<Option<i64>, _>("seq")?.unwrap_or_default();
-                let rec = match from_row(r) {
-                    Ok(rec) => rec,
-                    // A value no version writes (an edited outcome): the record was modified.
-                    Err(StorageError::Corrupt(why)) => {
-                        after = seq;
-                        v.records += 1;
-                        v.first_seq.get_or_insert(seq);
-                        v.last_seq = Some(seq);
-                        v.problem(format!("record {seq} was modified: {why}"));
-                        want_seq = seq + 1;
-                        want_prev = r.try_get::<Option<String>, _>("hash")?.unwrap_or_default();
-                        continue;
-                    }
-                    Err(e) => return Err(e),
-                };
-                after = seq;
-                v.records += 1;
-                v.first_seq.get_or_insert(seq);
-                v.last_seq = Some(seq);
-                if seq != want_seq {
-                    v.problem(format!(
-                        "records {want_seq}..{} are missing (deleted) before record {seq}",
-                        seq.saturating_sub(1)
-                    ));
-                }
-                let prev = rec.prev_hash.clone().unwrap_or_default();
-                if prev != want_prev {
-                    v.problem(format!("record {seq} ({}) does not link to the record before it", rec.id));
-                }
-                let computed = record_hash(&prev, seq, &rec.id.to_string(), rec.at.millis(), &rec.entry);
-                let stored = rec.hash.clone().unwrap_or_default();
-                if computed != stored {
-                    v.problem(format!("record {seq} ({}) was modified: its content does not match its hash", rec.id));
-                }
-                if let Some((s, h)) = expect_head
-                    && s == seq
-                {
-                    expect_seen = true;
-                    if stored != h {
-                        v.problem(format!("record {seq} has hash {stored}, but {h} was recorded for it"));
-                    }
-                }
-                want_seq = seq + 1;
-                // Link the next record to what this one claims; a modified record is reported
-                // once, not again for its successor.
-                want_prev = stored;
+                after = walk.check(r)?;
             }
         }
-        v.head = (v.records > 0).then(|| want_prev.clone());
-        if let Some((s, _)) = expect_head
-            && !expect_seen
-        {
-            v.problem(format!("record {s} (the recorded head) is no longer in the chain: newer records were deleted"));
-        }
-        Ok(v)
+        Ok(walk.finish())
     }
 
     /// Deletes records older than `cutoff` from the front of the chain, at most `batch` at a
