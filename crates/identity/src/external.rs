@@ -143,6 +143,20 @@ impl ExternalIssuers {
         let iss = peek_issuer(token).ok_or(IdentityError::InvalidToken("malformed"))?;
         let st =
             self.issuers.iter().find(|i| i.cfg.issuer == iss).ok_or(IdentityError::InvalidToken("unknown issuer"))?;
+        let claims = self.decode(st, token, leeway).await?;
+        check_use_and_audience(&st.cfg, &claims)?;
+        if let Some(iat) = claims.get("iat").and_then(Value::as_i64) {
+            let now = chrono::Utc::now().timestamp();
+            if iat > now + i64::try_from(leeway.as_secs()).unwrap_or(30) {
+                return Err(IdentityError::InvalidToken("issued in the future"));
+            }
+        }
+        identity_of(&st.cfg, iss, &claims)
+    }
+
+    /// The token's claims, once its signature (with the issuer's key for its `kid`, algorithm
+    /// pinned), issuer, expiry and not-before hold.
+    async fn decode(&self, st: &IssuerState, token: &str, leeway: Duration) -> Result<Value> {
         let header = jsonwebtoken::decode_header(token).map_err(|_| IdentityError::InvalidToken("malformed"))?;
         if !st.algorithms.contains(&header.alg) {
             return Err(IdentityError::InvalidToken("algorithm not accepted"));
@@ -159,79 +173,80 @@ impl ExternalIssuers {
         let mut v = Validation::new(header.alg);
         v.leeway = leeway.as_secs();
         v.validate_nbf = true;
-        v.validate_aud = false; // checked below: client_id for access tokens, aud for ID tokens
+        v.validate_aud = false; // checked after: client_id for access tokens, aud for ID tokens
         v.set_issuer(&[st.cfg.issuer.as_str()]);
         v.set_required_spec_claims(&["exp", "iss", "sub"]);
-        let claims: Value = jsonwebtoken::decode::<Value>(token, key, &v)
-            .map_err(|e| {
-                use jsonwebtoken::errors::ErrorKind as K;
-                IdentityError::InvalidToken(match e.kind() {
-                    K::ExpiredSignature => "expired",
-                    K::ImmatureSignature => "not yet valid",
-                    K::InvalidIssuer => "wrong issuer",
-                    K::InvalidSignature => "bad signature",
-                    _ => "invalid",
-                })
-            })?
-            .claims;
-        drop(keys);
-        let cfg = &st.cfg;
-        let token_use = claims.get("token_use").and_then(Value::as_str).unwrap_or("");
-        if token_use == "id" && cfg.token_use != TokenUse::Id {
-            return Err(IdentityError::InvalidToken("ID token used as an access token"));
-        }
-        if cfg.token_use.required().is_some_and(|want| token_use != want) {
-            return Err(IdentityError::InvalidToken("wrong token_use"));
-        }
-        // Issuers without `token_use` (Entra ID, Keycloak): claims that only OpenID Connect ID
-        // tokens carry mark one, unless access tokens are what the issuer is configured for.
-        if cfg.token_use != TokenUse::Id && ["nonce", "at_hash", "c_hash"].iter().any(|c| claims.get(*c).is_some()) {
-            return Err(IdentityError::InvalidToken("ID token used as an access token"));
-        }
-        let aud_ok = |v: Option<&Value>| match v {
-            Some(Value::String(s)) => cfg.client_ids.contains(s),
-            Some(Value::Array(a)) => a.iter().filter_map(Value::as_str).any(|s| cfg.client_ids.iter().any(|c| c == s)),
-            _ => false,
-        };
-        let client_ok = match claims.get("client_id") {
-            Some(c) => aud_ok(Some(c)),
-            None => aud_ok(claims.get("aud")),
-        };
-        if !client_ok {
-            return Err(IdentityError::InvalidToken("wrong client_id or audience"));
-        }
-        if let Some(iat) = claims.get("iat").and_then(Value::as_i64) {
-            let now = chrono::Utc::now().timestamp();
-            if iat > now + i64::try_from(leeway.as_secs()).unwrap_or(30) {
-                return Err(IdentityError::InvalidToken("issued in the future"));
-            }
-        }
-        let subject = claims.get("sub").and_then(Value::as_str).unwrap_or("").to_owned();
-        if subject.is_empty() || subject.len() > 255 {
-            return Err(IdentityError::InvalidToken("bad sub"));
-        }
-        let raw_groups: Vec<String> = match claims.get(&cfg.groups_claim) {
-            Some(Value::Array(a)) => a.iter().filter_map(Value::as_str).map(str::to_owned).collect(),
-            Some(Value::String(s)) => s.split_whitespace().map(str::to_owned).collect(),
-            _ => Vec::new(),
-        };
-        // Without a map, names pass through, except `admin`: administrator rights from another
-        // system must be granted explicitly (`group_map = { SomeGroup = "admin" }`).
-        let groups = if cfg.group_map.is_empty() {
-            raw_groups.into_iter().filter(|g| g != rampart_core::principal::ADMIN_GROUP).collect()
-        } else {
-            raw_groups.iter().filter_map(|g| cfg.group_map.get(g).cloned()).collect()
-        };
-        let email = ["email", "username", "cognito:username", "preferred_username", "upn"]
-            .iter()
-            .find_map(|c| claims.get(*c).and_then(Value::as_str))
-            .unwrap_or(&subject)
-            .chars()
-            .take(254)
-            .collect::<String>()
-            .to_lowercase();
-        Ok(ExternalIdentity { issuer: iss, subject, email, groups })
+        let data = jsonwebtoken::decode::<Value>(token, key, &v).map_err(|e| {
+            use jsonwebtoken::errors::ErrorKind as K;
+            IdentityError::InvalidToken(match e.kind() {
+                K::ExpiredSignature => "expired",
+                K::ImmatureSignature => "not yet valid",
+                K::InvalidIssuer => "wrong issuer",
+                K::InvalidSignature => "bad signature",
+                _ => "invalid",
+            })
+        })?;
+        Ok(data.claims)
     }
+}
+
+/// The token is of the kind the issuer is configured for (access or ID) and was issued to one
+/// of the configured clients.
+fn check_use_and_audience(cfg: &ExternalIssuerConfig, claims: &Value) -> Result<()> {
+    let token_use = claims.get("token_use").and_then(Value::as_str).unwrap_or("");
+    if token_use == "id" && cfg.token_use != TokenUse::Id {
+        return Err(IdentityError::InvalidToken("ID token used as an access token"));
+    }
+    if cfg.token_use.required().is_some_and(|want| token_use != want) {
+        return Err(IdentityError::InvalidToken("wrong token_use"));
+    }
+    // Issuers without `token_use` (Entra ID, Keycloak): claims that only OpenID Connect ID
+    // tokens carry mark one, unless access tokens are what the issuer is configured for.
+    if cfg.token_use != TokenUse::Id && ["nonce", "at_hash", "c_hash"].iter().any(|c| claims.get(*c).is_some()) {
+        return Err(IdentityError::InvalidToken("ID token used as an access token"));
+    }
+    let aud_ok = |v: Option<&Value>| match v {
+        Some(Value::String(s)) => cfg.client_ids.contains(s),
+        Some(Value::Array(a)) => a.iter().filter_map(Value::as_str).any(|s| cfg.client_ids.iter().any(|c| c == s)),
+        _ => false,
+    };
+    let client_ok = match claims.get("client_id") {
+        Some(c) => aud_ok(Some(c)),
+        None => aud_ok(claims.get("aud")),
+    };
+    if !client_ok {
+        return Err(IdentityError::InvalidToken("wrong client_id or audience"));
+    }
+    Ok(())
+}
+
+/// Who the verified claims name: subject, email (or another name claim) and mapped groups.
+fn identity_of(cfg: &ExternalIssuerConfig, issuer: String, claims: &Value) -> Result<ExternalIdentity> {
+    let subject = claims.get("sub").and_then(Value::as_str).unwrap_or("").to_owned();
+    if subject.is_empty() || subject.len() > 255 {
+        return Err(IdentityError::InvalidToken("bad sub"));
+    }
+    let raw_groups: Vec<String> = match claims.get(&cfg.groups_claim) {
+        Some(Value::Array(a)) => a.iter().filter_map(Value::as_str).map(str::to_owned).collect(),
+        Some(Value::String(s)) => s.split_whitespace().map(str::to_owned).collect(),
+        _ => Vec::new(),
+    };
+    // Without a map, names pass through, except `admin`: administrator rights from another
+    // system must be granted explicitly (`group_map = { SomeGroup = "admin" }`).
+    let groups = if cfg.group_map.is_empty() {
+        raw_groups.into_iter().filter(|g| g != rampart_core::principal::ADMIN_GROUP).collect()
+    } else {
+        raw_groups.iter().filter_map(|g| cfg.group_map.get(g).cloned()).collect()
+    };
+    let email = ["email", "username", "cognito:username", "preferred_username", "upn"]
+        .iter()
+        .find_map(|c| claims.get(*c).and_then(Value::as_str))
+        .unwrap_or(&subject)
+        .chars()
+        .take(254)
+        .collect::<String>()
+        .to_lowercase();
+    Ok(ExternalIdentity { issuer, subject, email, groups })
 }
 
 impl Identity {

@@ -191,6 +191,11 @@ impl Identity {
             let new = self.inner.hasher.hash(password);
             self.db().set_password_hash(user.id, &new, self.now()).await?;
         }
+        self.second_step(&user, &keys, meta).await
+    }
+
+    /// After a correct password: the MFA challenge the policy asks for, or the tokens.
+    async fn second_step(&self, user: &UserRecord, keys: &ThrottleKeys, meta: &RequestMeta) -> Result<LoginOutcome> {
         let policy = self.config().mfa;
         let challenge = if user.mfa_enabled && policy != MfaPolicy::Off {
             Some(CHALLENGE_TOTP)
@@ -199,29 +204,17 @@ impl Identity {
         } else {
             None
         };
-        match challenge {
-            Some(kind) => {
-                let session = opaque_token();
-                let now = self.now();
-                self.db()
-                    .create_challenge(
-                        &sha256_hex(session.as_bytes()),
-                        user.id,
-                        kind,
-                        now,
-                        now.plus(self.config().challenge_ttl),
-                    )
-                    .await?;
-                self.audit(meta, Some((user.id, &user.email)), "auth.login", None, AuditOutcome::Challenge, Some(kind))
-                    .await;
-                Ok(LoginOutcome::Challenge { challenge: kind, session })
-            }
-            None => {
-                self.db().throttle_clear(&keys.pair).await?;
-                self.audit(meta, Some((user.id, &user.email)), "auth.login", None, AuditOutcome::Success, None).await;
-                Ok(LoginOutcome::Tokens(self.start_session(&user, meta).await?))
-            }
-        }
+        let Some(kind) = challenge else {
+            self.db().throttle_clear(&keys.pair).await?;
+            self.audit(meta, Some((user.id, &user.email)), "auth.login", None, AuditOutcome::Success, None).await;
+            return Ok(LoginOutcome::Tokens(self.start_session(user, meta).await?));
+        };
+        let session = opaque_token();
+        let now = self.now();
+        let digest = sha256_hex(session.as_bytes());
+        self.db().create_challenge(&digest, user.id, kind, now, now.plus(self.config().challenge_ttl)).await?;
+        self.audit(meta, Some((user.id, &user.email)), "auth.login", None, AuditOutcome::Challenge, Some(kind)).await;
+        Ok(LoginOutcome::Challenge { challenge: kind, session })
     }
 
     /// Creates a token family and the first tokens.

@@ -1,5 +1,6 @@
 //! The command line: `serve`, `user`, `apikey`, `config`, `keys`, `kb`, `audit`.
 
+use crate::AppState;
 use crate::config::{Config, EXAMPLE, Overrides};
 use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand};
@@ -204,33 +205,15 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     let mut out = std::io::stdout().lock();
     match cli.command {
         Command::Serve { common, listen, public_url } => {
-            let mut extra = Vec::new();
-            if let Some(l) = listen {
-                extra.push(("server.listen".into(), Value::String(l)));
-            }
-            if let Some(p) = public_url {
-                extra.push(("server.public_url".into(), Value::String(p)));
-            }
-            let cfg = load(&common, extra)?;
-            let telemetry = crate::telemetry::init(&cfg)?;
             drop(out);
-            let r = crate::serve::run(cfg).await;
-            telemetry.shutdown();
-            r
+            serve(&common, listen, public_url).await
         }
-        Command::Config { cmd: ConfigCmd::Example } => {
-            out.write_all(EXAMPLE.as_bytes())?;
-            Ok(())
-        }
+        Command::Config { cmd: ConfigCmd::Example } => Ok(out.write_all(EXAMPLE.as_bytes())?),
         Command::Config { cmd: ConfigCmd::Check { file } } => {
             Config::load(Some(&file), &env_pairs(), &Overrides::default())?;
-            writeln!(out, "{}: ok", file.display())?;
-            Ok(())
+            Ok(writeln!(out, "{}: ok", file.display())?)
         }
-        Command::Openapi => {
-            writeln!(out, "{}", crate::openapi::document().to_pretty_json()?)?;
-            Ok(())
-        }
+        Command::Openapi => Ok(writeln!(out, "{}", crate::openapi::document().to_pretty_json()?)?),
         Command::User { cmd, common } => {
             let cfg = load(&common, Vec::new())?;
             crate::telemetry::init(&Config {
@@ -238,129 +221,170 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 otel: crate::config::OtelConfig::default(),
                 ..cfg.clone()
             })?;
-            let st = crate::build_state(cfg).await?;
-            match cmd {
-                UserCmd::Add { email, groups, display_name, password_stdin } => {
-                    let pw = if password_stdin { Some(read_stdin_secret()?) } else { None };
-                    let c = st
-                        .identity
-                        .create_user(None, &email, pw.as_deref(), &groups, display_name.as_deref(), &cli_meta())
-                        .await
-                        .map_err(|e| anyhow::anyhow!("{}", e.public_message()))?;
-                    writeln!(out, "{}", c.user.id)?;
-                    if let Some(t) = c.temporary_password {
-                        let mut err = std::io::stderr().lock();
-                        writeln!(err, "temporary password (shown once): {t}")?;
-                    }
-                }
-                UserCmd::SetPassword { email } => {
-                    let pw = read_stdin_secret()?;
-                    let email = rampart_identity::validate::normalize_email(&email)
-                        .map_err(|e| anyhow::anyhow!("{}", e.public_message()))?;
-                    let u = st.db.user_by_email(&email).await?.context("no such user")?;
-                    st.identity.set_password(u.id, &pw).await.map_err(|e| anyhow::anyhow!("{}", e.public_message()))?;
-                    writeln!(out, "{}", u.id)?;
-                }
-            }
-            st.db.close().await;
-            Ok(())
+            with_state(cfg, async |st| user_command(st, cmd, &mut out).await).await
         }
-        Command::Apikey { cmd: ApiKeyCmd::Create { email, name, scopes, expires_in_days }, common } => {
-            let cfg = load(&common, Vec::new())?;
-            let st = crate::build_state(cfg).await?;
-            let email = rampart_identity::validate::normalize_email(&email)
-                .map_err(|e| anyhow::anyhow!("{}", e.public_message()))?;
-            let u = st.db.user_by_email(&email).await?.context("no such user")?;
-            let scopes = (!scopes.is_empty()).then_some(scopes);
-            let k = st
-                .identity
-                .create_api_key_for_user(u.id, &name, scopes.as_deref(), expires_in_days, &cli_meta())
-                .await
-                .map_err(|e| anyhow::anyhow!("{}", e.public_message()))?;
-            writeln!(out, "{}", k.key)?;
-            st.db.close().await;
-            Ok(())
+        Command::Apikey { cmd, common } => {
+            with_state(load(&common, Vec::new())?, async |st| apikey_command(st, cmd, &mut out).await).await
         }
         Command::Kb { cmd, common } => {
-            let cfg = load(&common, Vec::new())?;
-            let st = crate::build_state(cfg).await?;
-            let r = kb_command(&st, cmd, &mut out).await;
-            st.db.close().await;
-            r
+            with_state(load(&common, Vec::new())?, async |st| kb_command(st, cmd, &mut out).await).await
         }
         Command::Audit { cmd: AuditCmd::Verify { expect_head }, common } => {
-            let cfg = load(&common, Vec::new())?;
-            let expect = match expect_head.as_deref() {
-                None => None,
-                Some(h) => {
-                    let (seq, hash) = h
-                        .split_once(':')
-                        .and_then(|(s, h)| Some((s.parse::<i64>().ok()?, h)))
-                        .filter(|(_, h)| h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit()))
-                        .context("--expect-head must be SEQ:HASH as printed by `rampart audit verify`")?;
-                    Some((seq, hash.to_ascii_lowercase()))
-                }
-            };
-            let db = rampart_storage::Db::open(&cfg.database_url()).await.context("database")?;
-            let v = db.verify_audit(expect.as_ref().map(|(s, h)| (*s, h.as_str()))).await;
-            db.close().await;
-            let v = v?;
-            for p in &v.problems {
-                writeln!(out, "TAMPERED: {p}")?;
-            }
-            match (v.first_seq, v.last_seq, &v.head) {
-                (Some(a), Some(b), Some(h)) => writeln!(out, "{} records, seq {a}..{b}, head {b}:{h}", v.records)?,
-                _ => writeln!(out, "the audit log is empty")?,
-            }
-            if !v.ok() {
-                bail!("the audit log failed verification ({} problem(s))", v.problems.len());
-            }
-            writeln!(out, "audit chain intact")?;
-            Ok(())
+            audit_verify(&load(&common, Vec::new())?, expect_head.as_deref(), &mut out).await
         }
-        Command::Keys { cmd: KeysCmd::NewMasterKey { file }, common } => {
-            let cfg = load(&common, Vec::new())?;
-            let id = crate::keys::new_master_key_file(Some(&cfg), &file).await?;
-            writeln!(out, "{id}")?;
-            Ok(())
-        }
-        Command::Keys { cmd: KeysCmd::RotateMaster, common } => {
-            let cfg = load(&common, Vec::new())?;
-            let ring = crate::keys::load_keyring(&cfg).await?;
-            let db = rampart_storage::Db::open(&cfg.database_url()).await.context("database")?;
-            let report = crate::keys::rotate_master(&db, &ring).await;
-            db.close().await;
-            let report = report?;
-            let mut unreadable = 0;
-            for c in &report {
-                writeln!(
-                    out,
-                    "{:<32} {:>9} scanned {:>9} re-wrapped {:>6} unreadable",
-                    c.column, c.scanned, c.rewrapped, c.unreadable
-                )?;
-                unreadable += c.unreadable;
+        Command::Keys { cmd, common } => keys_command(load(&common, Vec::new())?, cmd, &mut out).await,
+    }
+}
+
+/// `rampart serve`: the server until a shutdown signal.
+async fn serve(common: &Common, listen: Option<String>, public_url: Option<String>) -> anyhow::Result<()> {
+    let mut extra = Vec::new();
+    if let Some(l) = listen {
+        extra.push(("server.listen".into(), Value::String(l)));
+    }
+    if let Some(p) = public_url {
+        extra.push(("server.public_url".into(), Value::String(p)));
+    }
+    let cfg = load(common, extra)?;
+    let telemetry = crate::telemetry::init(&cfg)?;
+    let r = crate::serve::run(cfg).await;
+    telemetry.shutdown();
+    r
+}
+
+/// Runs a command on the application state (the database opened and migrated), then closes
+/// the database whatever the command's result.
+async fn with_state(cfg: Config, f: impl AsyncFnOnce(&AppState) -> anyhow::Result<()>) -> anyhow::Result<()> {
+    let st = crate::build_state(cfg).await?;
+    let r = f(&st).await;
+    st.db.close().await;
+    r
+}
+
+fn public(e: rampart_identity::IdentityError) -> anyhow::Error {
+    anyhow::anyhow!("{}", e.public_message())
+}
+
+async fn user_by_email(st: &AppState, email: &str) -> anyhow::Result<rampart_storage::repo::users::UserRecord> {
+    let email = rampart_identity::validate::normalize_email(email).map_err(public)?;
+    st.db.user_by_email(&email).await?.context("no such user")
+}
+
+/// `rampart user add|set-password`.
+async fn user_command(st: &AppState, cmd: UserCmd, out: &mut impl Write) -> anyhow::Result<()> {
+    match cmd {
+        UserCmd::Add { email, groups, display_name, password_stdin } => {
+            let pw = if password_stdin { Some(read_stdin_secret()?) } else { None };
+            let c = st
+                .identity
+                .create_user(None, &email, pw.as_deref(), &groups, display_name.as_deref(), &cli_meta())
+                .await
+                .map_err(public)?;
+            writeln!(out, "{}", c.user.id)?;
+            if let Some(t) = c.temporary_password {
+                writeln!(std::io::stderr().lock(), "temporary password (shown once): {t}")?;
             }
-            if unreadable > 0 {
-                bail!(
-                    "{unreadable} value(s) are sealed under a master key that is not loaded; add it to crypto.previous_key_files and run again"
-                );
-            }
-            writeln!(
-                out,
-                "every sealed value is under master key {}; older keys may be removed from crypto.previous_key_files",
-                ring.active_id()
-            )?;
-            Ok(())
         }
-        Command::Keys { cmd: KeysCmd::RotateSigning, common } => {
-            let cfg = load(&common, Vec::new())?;
-            let st = crate::build_state(cfg).await?;
-            let kid = st.identity.rotate_signing_key().await.map_err(|e| anyhow::anyhow!("{e}"))?;
-            writeln!(out, "{kid}")?;
-            st.db.close().await;
-            Ok(())
+        UserCmd::SetPassword { email } => {
+            let pw = read_stdin_secret()?;
+            let u = user_by_email(st, &email).await?;
+            st.identity.set_password(u.id, &pw).await.map_err(public)?;
+            writeln!(out, "{}", u.id)?;
         }
     }
+    Ok(())
+}
+
+/// `rampart apikey create`.
+async fn apikey_command(st: &AppState, cmd: ApiKeyCmd, out: &mut impl Write) -> anyhow::Result<()> {
+    let ApiKeyCmd::Create { email, name, scopes, expires_in_days } = cmd;
+    let u = user_by_email(st, &email).await?;
+    let scopes = (!scopes.is_empty()).then_some(scopes);
+    let k = st
+        .identity
+        .create_api_key_for_user(u.id, &name, scopes.as_deref(), expires_in_days, &cli_meta())
+        .await
+        .map_err(public)?;
+    writeln!(out, "{}", k.key)?;
+    Ok(())
+}
+
+/// `rampart audit verify [--expect-head SEQ:HASH]`.
+async fn audit_verify(cfg: &Config, expect_head: Option<&str>, out: &mut impl Write) -> anyhow::Result<()> {
+    let expect = match expect_head {
+        None => None,
+        Some(h) => {
+            let (seq, hash) = h
+                .split_once(':')
+                .and_then(|(s, h)| Some((s.parse::<i64>().ok()?, h)))
+                .filter(|(_, h)| h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit()))
+                .context("--expect-head must be SEQ:HASH as printed by `rampart audit verify`")?;
+            Some((seq, hash.to_ascii_lowercase()))
+        }
+    };
+    let db = rampart_storage::Db::open(&cfg.database_url()).await.context("database")?;
+    let v = db.verify_audit(expect.as_ref().map(|(s, h)| (*s, h.as_str()))).await;
+    db.close().await;
+    let v = v?;
+    for p in &v.problems {
+        writeln!(out, "TAMPERED: {p}")?;
+    }
+    match (v.first_seq, v.last_seq, &v.head) {
+        (Some(a), Some(b), Some(h)) => writeln!(out, "{} records, seq {a}..{b}, head {b}:{h}", v.records)?,
+        _ => writeln!(out, "the audit log is empty")?,
+    }
+    if !v.ok() {
+        bail!("the audit log failed verification ({} problem(s))", v.problems.len());
+    }
+    writeln!(out, "audit chain intact")?;
+    Ok(())
+}
+
+/// `rampart keys new-master-key|rotate-master|rotate-signing`.
+async fn keys_command(cfg: Config, cmd: KeysCmd, out: &mut impl Write) -> anyhow::Result<()> {
+    match cmd {
+        KeysCmd::NewMasterKey { file } => {
+            let id = crate::keys::new_master_key_file(Some(&cfg), &file).await?;
+            writeln!(out, "{id}")?;
+        }
+        KeysCmd::RotateMaster => rotate_master(&cfg, out).await?,
+        KeysCmd::RotateSigning => {
+            with_state(cfg, async |st| {
+                let kid = st.identity.rotate_signing_key().await.map_err(|e| anyhow::anyhow!("{e}"))?;
+                Ok(writeln!(out, "{kid}")?)
+            })
+            .await?;
+        }
+    }
+    Ok(())
+}
+
+async fn rotate_master(cfg: &Config, out: &mut impl Write) -> anyhow::Result<()> {
+    let ring = crate::keys::load_keyring(cfg).await?;
+    let db = rampart_storage::Db::open(&cfg.database_url()).await.context("database")?;
+    let report = crate::keys::rotate_master(&db, &ring).await;
+    db.close().await;
+    let report = report?;
+    let mut unreadable = 0;
+    for c in &report {
+        writeln!(
+            out,
+            "{:<32} {:>9} scanned {:>9} re-wrapped {:>6} unreadable",
+            c.column, c.scanned, c.rewrapped, c.unreadable
+        )?;
+        unreadable += c.unreadable;
+    }
+    if unreadable > 0 {
+        bail!(
+            "{unreadable} value(s) are sealed under a master key that is not loaded; add it to crypto.previous_key_files and run again"
+        );
+    }
+    writeln!(
+        out,
+        "every sealed value is under master key {}; older keys may be removed from crypto.previous_key_files",
+        ring.active_id()
+    )?;
+    Ok(())
 }
 
 /// Files under `paths` (folders recursively, hidden entries skipped), sorted.
@@ -384,7 +408,7 @@ fn files_under(paths: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
     Ok(out)
 }
 
-async fn kb_command(st: &crate::AppState, cmd: KbCmd, out: &mut impl Write) -> anyhow::Result<()> {
+async fn kb_command(st: &AppState, cmd: KbCmd, out: &mut impl Write) -> anyhow::Result<()> {
     match cmd {
         KbCmd::Import { kb, paths } => {
             let record =
