@@ -1,6 +1,7 @@
 //! Chat errors and their public codes.
 
 use rampart_core::ErrorCode;
+use rampart_core::error::PublicError;
 use rampart_storage::StorageError;
 
 #[derive(Debug, thiserror::Error)]
@@ -11,25 +12,33 @@ pub enum ChatError {
     NotFound,
     #[error("storage: {0}")]
     Storage(#[from] StorageError),
+    /// Sealed content did not open (another key, a damaged row).
     #[error("sealed content: {0}")]
-    Crypto(String),
+    Sealed(#[from] rampart_crypto::EnvelopeError),
+    /// Opened content is not what was sealed (not UTF-8, not the JSON written).
+    #[error("stored content does not read back: {0}")]
+    Stored(&'static str),
+    #[error("stored JSON: {0}")]
+    Json(#[from] serde_json::Error),
     #[error("model: {0}")]
     Model(#[from] rampart_core::llm::ModelError),
 }
 
-impl ChatError {
-    /// The public code. Exhaustive on purpose.
-    pub fn code(&self) -> ErrorCode {
+impl PublicError for ChatError {
+    /// Exhaustive on purpose: a new variant must choose its code.
+    fn code(&self) -> ErrorCode {
         match self {
             ChatError::Invalid(_) => ErrorCode::InvalidRequest,
             ChatError::NotFound => ErrorCode::NotFound,
             ChatError::Storage(StorageError::InvalidCursor) => ErrorCode::InvalidRequest,
-            ChatError::Storage(_) | ChatError::Crypto(_) => ErrorCode::Internal,
+            ChatError::Storage(_) | ChatError::Sealed(_) | ChatError::Stored(_) | ChatError::Json(_) => {
+                ErrorCode::Internal
+            }
             ChatError::Model(_) => ErrorCode::UpstreamError,
         }
     }
 
-    pub fn public_message(&self) -> String {
+    fn public_message(&self) -> String {
         match self {
             ChatError::Invalid(m) => m.clone(),
             ChatError::Storage(StorageError::InvalidCursor) => "invalid cursor".into(),

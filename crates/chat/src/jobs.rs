@@ -93,7 +93,7 @@ impl ChatService {
             input_tokens: usage.input_tokens,
             output_tokens: usage.output_tokens,
         };
-        let json = serde_json::to_vec(&result).map_err(|e| ChatError::Crypto(e.to_string()))?;
+        let json = serde_json::to_vec(&result)?;
         let sealed = self.keyring().seal(&aad(jid), &json);
         self.db().update_job(jid, "succeeded", Some(&sealed), None, self.now()).await?;
         Ok(())
@@ -104,8 +104,8 @@ impl ChatService {
         let j = self.db().job(user, jid).await?.ok_or(ChatError::NotFound)?;
         let result = match &j.sealed_result {
             Some(s) => {
-                let bytes = self.keyring().open(&aad(j.id), s).map_err(|e| ChatError::Crypto(e.to_string()))?;
-                Some(serde_json::from_slice(&bytes).map_err(|e| ChatError::Crypto(e.to_string()))?)
+                let bytes = self.keyring().open(&aad(j.id), s)?;
+                Some(serde_json::from_slice(&bytes)?)
             }
             None => None,
         };

@@ -190,8 +190,8 @@ impl ChatService {
     }
 
     fn open(&self, aad: &[u8], sealed: &[u8]) -> Result<String> {
-        let bytes = self.keyring.open(aad, sealed).map_err(|e| ChatError::Crypto(e.to_string()))?;
-        String::from_utf8(bytes).map_err(|_| ChatError::Crypto("not UTF-8".into()))
+        let bytes = self.keyring.open(aad, sealed)?;
+        String::from_utf8(bytes).map_err(|_| ChatError::Stored("not UTF-8"))
     }
 
     fn title(&self, s: &SessionRecord) -> Result<String> {
@@ -296,10 +296,7 @@ impl ChatService {
         let mut history = Vec::new();
         for m in records {
             let parts = match &m.sealed_parts {
-                Some(p) => Some(
-                    serde_json::from_str(&self.open(&parts_aad(m.id), p)?)
-                        .map_err(|e| ChatError::Crypto(e.to_string()))?,
-                ),
+                Some(p) => Some(serde_json::from_str(&self.open(&parts_aad(m.id), p)?)?),
                 None => None,
             };
             let metadata = match (&m.model_id, m.response_time_ms) {

@@ -116,15 +116,24 @@ impl TurnError {
         move |error| Self { stage, error }
     }
 
-    /// What a user may be told (the realtime channels' error text): the session not being
-    /// theirs looks like any missing session; the rest says which step failed, not why.
-    pub fn public_message(&self) -> &'static str {
+    /// What a chat channel tells the user (GAIA's error event): the session not being theirs
+    /// looks like any missing session; the rest says which step failed, not why.
+    pub fn channel_message(&self) -> &'static str {
         match (&self.error, self.stage) {
             (ChatError::NotFound, _) => "Not found.",
             (_, TurnStage::Question) => "The message could not be processed.",
             (_, TurnStage::Reply) => ErrorCode::UpstreamError.default_message(),
             (_, TurnStage::Answer) => "The reply could not be stored.",
         }
+    }
+}
+
+impl rampart_core::error::PublicError for TurnError {
+    fn code(&self) -> ErrorCode {
+        self.error.code()
+    }
+    fn public_message(&self) -> String {
+        self.error.public_message()
     }
 }
 

@@ -70,6 +70,22 @@ impl std::fmt::Display for ErrorCode {
     }
 }
 
+/// What every crate's error enum says about itself to clients: its stable code (and so the
+/// HTTP status) and a message safe to show. Each crate maps its own variants exhaustively; the
+/// server turns any of them into the one `{code, message}` response and logs the detail of
+/// server errors, never sending it.
+pub trait PublicError: std::error::Error {
+    fn code(&self) -> ErrorCode;
+    /// Specific for a client's mistakes; the code's generic text otherwise (the default).
+    fn public_message(&self) -> String {
+        self.code().default_message().to_owned()
+    }
+    /// Seconds a client should wait before trying again (`Retry-After`).
+    fn retry_after(&self) -> Option<u64> {
+        None
+    }
+}
+
 /// The one JSON error shape: `{code, message}`.
 #[derive(Clone, Debug, Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct ErrorBody {

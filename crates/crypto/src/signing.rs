@@ -39,7 +39,7 @@ pub enum SigningError {
     #[error("key generation failed")]
     Generate,
     #[error("stored key is invalid: {0}")]
-    Invalid(String),
+    Invalid(#[from] jsonwebtoken::errors::Error),
 }
 
 /// A private signing key (PKCS#8 DER) with its id and algorithm.
@@ -99,13 +99,11 @@ impl SigningKeyMaterial {
     pub fn from_pkcs8(kid: String, alg: SigningAlg, pkcs8: Vec<u8>) -> Result<Self, SigningError> {
         let pkcs8 = Zeroizing::new(pkcs8);
         let encoding = match alg {
-            SigningAlg::RS256 => EncodingKey::from_rsa_pem(pem("PRIVATE KEY", &pkcs8).as_bytes())
-                .map_err(|e| SigningError::Invalid(e.to_string()))?,
+            SigningAlg::RS256 => EncodingKey::from_rsa_pem(pem("PRIVATE KEY", &pkcs8).as_bytes())?,
             SigningAlg::ES256 => EncodingKey::from_ec_der(&pkcs8),
             SigningAlg::EdDSA => EncodingKey::from_ed_der(&pkcs8),
         };
-        let mut jwk =
-            Jwk::from_encoding_key(&encoding, alg.jwt_alg()).map_err(|e| SigningError::Invalid(e.to_string()))?;
+        let mut jwk = Jwk::from_encoding_key(&encoding, alg.jwt_alg())?;
         jwk.common.key_id = Some(kid.clone());
         jwk.common.public_key_use = Some(PublicKeyUse::Signature);
         jwk.common.key_algorithm = Some(match alg {
@@ -113,7 +111,7 @@ impl SigningKeyMaterial {
             SigningAlg::ES256 => KeyAlgorithm::ES256,
             SigningAlg::EdDSA => KeyAlgorithm::EdDSA,
         });
-        let decoding = DecodingKey::from_jwk(&jwk).map_err(|e| SigningError::Invalid(e.to_string()))?;
+        let decoding = DecodingKey::from_jwk(&jwk)?;
         Ok(Self { kid, alg, pkcs8, encoding, jwk, decoding })
     }
 

@@ -1,6 +1,7 @@
 //! Identity errors and their public codes.
 
 use rampart_core::ErrorCode;
+use rampart_core::error::PublicError;
 use rampart_storage::StorageError;
 
 #[derive(Debug, thiserror::Error)]
@@ -43,13 +44,22 @@ pub enum IdentityError {
     Upstream(String),
     #[error("storage: {0}")]
     Storage(#[from] StorageError),
+    /// A signing key could not be made or loaded.
+    #[error("signing key: {0}")]
+    Signing(#[from] rampart_crypto::signing::SigningError),
+    /// A stored signing key did not open under the master keys loaded.
+    #[error("signing key {kid}: {source}")]
+    SealedKey { kid: String, source: rampart_crypto::EnvelopeError },
+    /// A token could not be signed.
+    #[error("signing a token: {0}")]
+    Jwt(#[from] jsonwebtoken::errors::Error),
     #[error("internal: {0}")]
     Internal(String),
 }
 
-impl IdentityError {
-    /// The public code. Exhaustive on purpose: a new variant must choose its code.
-    pub fn code(&self) -> ErrorCode {
+impl PublicError for IdentityError {
+    /// Exhaustive on purpose: a new variant must choose its code.
+    fn code(&self) -> ErrorCode {
         match self {
             IdentityError::Invalid(_) => ErrorCode::InvalidRequest,
             IdentityError::WeakPassword(_) => ErrorCode::WeakPassword,
@@ -72,16 +82,27 @@ impl IdentityError {
             IdentityError::Storage(StorageError::Conflict) => ErrorCode::Conflict,
             IdentityError::Storage(StorageError::LastAdmin) => ErrorCode::LastAdmin,
             IdentityError::Storage(StorageError::InvalidCursor) => ErrorCode::InvalidRequest,
-            IdentityError::Storage(_) | IdentityError::Internal(_) => ErrorCode::Internal,
+            IdentityError::Storage(_)
+            | IdentityError::Signing(_)
+            | IdentityError::SealedKey { .. }
+            | IdentityError::Jwt(_)
+            | IdentityError::Internal(_) => ErrorCode::Internal,
         }
     }
 
     /// A message safe to show the client: specific for 4xx input errors, generic otherwise.
-    pub fn public_message(&self) -> String {
+    fn public_message(&self) -> String {
         match self {
             IdentityError::Invalid(m) | IdentityError::WeakPassword(m) => m.clone(),
             IdentityError::Storage(StorageError::InvalidCursor) => "invalid cursor".into(),
             _ => self.code().default_message().to_owned(),
+        }
+    }
+
+    fn retry_after(&self) -> Option<u64> {
+        match self {
+            IdentityError::Locked { retry_after_secs } => Some(*retry_after_secs),
+            _ => None,
         }
     }
 }

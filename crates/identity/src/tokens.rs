@@ -82,11 +82,8 @@ async fn load(db: &Db, keyring: &Keyring, now: Timestamp) -> Result<Option<KeySe
         let alg = SigningAlg::parse(&r.alg).ok_or_else(|| IdentityError::Internal(format!("unknown alg {}", r.alg)))?;
         let der = keyring
             .open(&aad(&r.kid), &r.sealed_private_key)
-            .map_err(|e| IdentityError::Internal(format!("signing key {}: {e}", r.kid)))?;
-        let k = Arc::new(
-            SigningKeyMaterial::from_pkcs8(r.kid.clone(), alg, der)
-                .map_err(|e| IdentityError::Internal(e.to_string()))?,
-        );
+            .map_err(|source| IdentityError::SealedKey { kid: r.kid.clone(), source })?;
+        let k = Arc::new(SigningKeyMaterial::from_pkcs8(r.kid.clone(), alg, der)?);
         if r.retired_at.is_none() && active.is_none() {
             active = Some(k.clone());
         }
@@ -96,7 +93,7 @@ async fn load(db: &Db, keyring: &Keyring, now: Timestamp) -> Result<Option<KeySe
 }
 
 async fn create(db: &Db, keyring: &Keyring, alg: SigningAlg, now: Timestamp) -> Result<()> {
-    let k = SigningKeyMaterial::generate(alg).map_err(|e| IdentityError::Internal(e.to_string()))?;
+    let k = SigningKeyMaterial::generate(alg)?;
     let sealed = keyring.seal(&aad(&k.kid), k.pkcs8());
     db.insert_signing_key(&k.kid, alg.as_str(), &sealed, now).await?;
     tracing::info!(kid = %k.kid, alg = alg.as_str(), "created signing key");
@@ -339,5 +336,5 @@ impl Identity {
 }
 
 fn sign<T: Serialize>(h: &Header, claims: &T, key: &jsonwebtoken::EncodingKey) -> Result<String> {
-    jsonwebtoken::encode(h, claims, key).map_err(|e| IdentityError::Internal(e.to_string()))
+    Ok(jsonwebtoken::encode(h, claims, key)?)
 }

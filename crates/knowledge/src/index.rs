@@ -113,13 +113,19 @@ impl<S: TokenStream> TokenStream for KeyedTermsStream<S> {
 const WRITER_HEAP: usize = 50 * 1024 * 1024;
 
 #[derive(Debug, thiserror::Error)]
-#[error("index: {0}")]
-pub struct IndexError(pub String);
-
-impl From<tantivy::TantivyError> for IndexError {
-    fn from(e: tantivy::TantivyError) -> Self {
-        IndexError(e.to_string())
-    }
+pub enum IndexError {
+    #[error("index: {0}")]
+    Tantivy(#[from] tantivy::TantivyError),
+    #[error("index directory {path}: {source}")]
+    Io { path: std::path::PathBuf, source: std::io::Error },
+    #[error("index directory: {0}")]
+    Directory(#[from] tantivy::directory::error::OpenDirectoryError),
+    /// The writer's lock is held elsewhere.
+    #[error("index: {0} (is another Rampart process using this data directory?)")]
+    Busy(tantivy::TantivyError),
+    /// A change after the index was closed (shutdown).
+    #[error("index: closed")]
+    Closed,
 }
 
 /// A language name from configuration (`english`, `german`, …).
@@ -183,7 +189,7 @@ impl LexicalIndex {
     /// Opens the index in `dir` (created if missing; started afresh, empty, if its schema is not
     /// ours or its terms were keyed with another key: the caller rebuilds it from the database).
     pub fn open(dir: &Path, lang: Language, key: &TermKey) -> Result<Self, IndexError> {
-        let io = |e: std::io::Error| IndexError(format!("{}: {e}", dir.display()));
+        let io = |source: std::io::Error| IndexError::Io { path: dir.to_owned(), source };
         std::fs::create_dir_all(dir).map_err(io)?;
         let (schema, _) = schema();
         let marker = dir.join(KEY_MARKER);
@@ -193,7 +199,7 @@ impl LexicalIndex {
             tracing::info!("lexical index keyed with another master key (or none); starting it afresh");
             None
         } else {
-            let mmap = tantivy::directory::MmapDirectory::open(dir).map_err(|e| IndexError(e.to_string()))?;
+            let mmap = tantivy::directory::MmapDirectory::open(dir)?;
             Index::open_or_create(mmap, schema.clone())
                 .inspect_err(|e| {
                     tracing::warn!(error = %e, "lexical index unreadable or from another version; starting it afresh");
@@ -206,7 +212,7 @@ impl LexicalIndex {
                 for entry in std::fs::read_dir(dir).map_err(io)?.flatten() {
                     let _ = std::fs::remove_file(entry.path());
                 }
-                let mmap = tantivy::directory::MmapDirectory::open(dir).map_err(|e| IndexError(e.to_string()))?;
+                let mmap = tantivy::directory::MmapDirectory::open(dir)?;
                 Index::create(mmap, schema, tantivy::IndexSettings::default())?
             }
         };
@@ -230,7 +236,7 @@ impl LexicalIndex {
             .build();
         index.tokenizers().register(TOKENIZER, analyzer);
         let s = index.schema();
-        let field = |n: &str| s.get_field(n).map_err(|e| IndexError(e.to_string()));
+        let field = |n: &str| s.get_field(n);
         let (chunk, doc, kb, text) = (field("chunk")?, field("doc")?, field("kb")?, field("text")?);
         let reader = index.reader_builder().reload_policy(ReloadPolicy::Manual).try_into()?;
         Ok(Self { index, writer: Mutex::new(None), reader, chunk, doc, kb, text })
@@ -239,11 +245,7 @@ impl LexicalIndex {
     fn writer(&self) -> Result<std::sync::MutexGuard<'_, Option<IndexWriter>>, IndexError> {
         let mut g = self.writer.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         if g.is_none() {
-            *g = Some(
-                self.index
-                    .writer_with_num_threads(1, WRITER_HEAP)
-                    .map_err(|e| IndexError(format!("{e} (is another Rampart process using this data directory?)")))?,
-            );
+            *g = Some(self.index.writer_with_num_threads(1, WRITER_HEAP).map_err(IndexError::Busy)?);
         }
         Ok(g)
     }
@@ -282,7 +284,7 @@ impl LexicalIndex {
         chunks: &[(ChunkId, String)],
     ) -> Result<(), IndexError> {
         let mut g = self.writer()?;
-        let w = g.as_mut().ok_or_else(|| IndexError("no writer".into()))?;
+        let w = g.as_mut().ok_or(IndexError::Closed)?;
         w.delete_term(Term::from_field_text(self.doc, &doc.to_string()));
         for (id, text) in chunks {
             let mut d = TantivyDocument::default();
@@ -298,7 +300,7 @@ impl LexicalIndex {
     /// Adds chunks without deleting or committing (rebuilds); call [`Self::flush`] after.
     pub fn add_chunks(&self, chunks: &[(KnowledgeBaseId, DocumentId, ChunkId, String)]) -> Result<(), IndexError> {
         let mut g = self.writer()?;
-        let w = g.as_mut().ok_or_else(|| IndexError("no writer".into()))?;
+        let w = g.as_mut().ok_or(IndexError::Closed)?;
         for (kb, doc, id, text) in chunks {
             let mut d = TantivyDocument::default();
             d.add_text(self.chunk, id.to_string());
@@ -317,14 +319,14 @@ impl LexicalIndex {
 
     pub fn delete_document(&self, doc: DocumentId) -> Result<(), IndexError> {
         let mut g = self.writer()?;
-        let w = g.as_mut().ok_or_else(|| IndexError("no writer".into()))?;
+        let w = g.as_mut().ok_or(IndexError::Closed)?;
         w.delete_term(Term::from_field_text(self.doc, &doc.to_string()));
         self.commit(&mut g)
     }
 
     pub fn delete_kb(&self, kb: KnowledgeBaseId) -> Result<(), IndexError> {
         let mut g = self.writer()?;
-        let w = g.as_mut().ok_or_else(|| IndexError("no writer".into()))?;
+        let w = g.as_mut().ok_or(IndexError::Closed)?;
         w.delete_term(Term::from_field_text(self.kb, &kb.to_string()));
         self.commit(&mut g)
     }
@@ -332,7 +334,7 @@ impl LexicalIndex {
     /// Empties the index (before a rebuild).
     pub fn clear(&self) -> Result<(), IndexError> {
         let mut g = self.writer()?;
-        let w = g.as_mut().ok_or_else(|| IndexError("no writer".into()))?;
+        let w = g.as_mut().ok_or(IndexError::Closed)?;
         w.delete_all_documents()?;
         self.commit(&mut g)
     }
@@ -411,7 +413,7 @@ mod tests {
     /// of what the first one wrote until it is rebuilt), the same key keeps it.
     #[test]
     fn terms_on_disk_are_keyed_and_the_key_is_checked_on_open() -> Result<(), IndexError> {
-        let dir = tempfile::tempdir().map_err(|e| IndexError(e.to_string()))?;
+        let dir = tempfile::tempdir().map_err(|source| IndexError::Io { path: "temp".into(), source })?;
         let k1 = TermKey::fixed("one", [1; 16]);
         let (kb, doc, chunk) = (KnowledgeBaseId::new(), DocumentId::new(), ChunkId::new());
         {
@@ -425,7 +427,8 @@ mod tests {
         let mut terms = Vec::new();
         for seg in raw.reader()?.searcher().segment_readers() {
             let inverted = seg.inverted_index(field)?;
-            let mut stream = inverted.terms().stream().map_err(|e| IndexError(e.to_string()))?;
+            let mut stream =
+                inverted.terms().stream().map_err(|source| IndexError::Io { path: "terms".into(), source })?;
             while stream.advance() {
                 terms.push(String::from_utf8_lossy(stream.key()).into_owned());
             }

@@ -24,9 +24,11 @@ const MAX_MESSAGE: usize = 1024 * 1024;
 #[derive(Debug, thiserror::Error)]
 pub enum BusError {
     #[error("cannot connect to NATS: {0}")]
-    Connect(String),
+    Connect(#[from] async_nats::ConnectError),
     #[error("cannot subscribe on NATS: {0}")]
-    Subscribe(String),
+    Subscribe(#[from] async_nats::SubscribeError),
+    #[error("NATS did not confirm the subscriptions: {0}")]
+    Flush(#[from] async_nats::client::FlushError),
 }
 
 #[derive(Serialize, Deserialize)]
@@ -72,8 +74,7 @@ impl NatsBus {
             .name("rampart")
             .connection_timeout(std::time::Duration::from_secs(5))
             .connect(url)
-            .await
-            .map_err(|e| BusError::Connect(e.to_string()))?;
+            .await?;
         Ok(Arc::new(Self { client, prefix: prefix.to_owned(), origin: uuid::Uuid::now_v7().to_string() }))
     }
 
@@ -97,11 +98,7 @@ impl NatsBus {
                 }
             }
         });
-        let mut events = self
-            .client
-            .subscribe(format!("{}.rt.>", self.prefix))
-            .await
-            .map_err(|e| BusError::Subscribe(e.to_string()))?;
+        let mut events = self.client.subscribe(format!("{}.rt.>", self.prefix)).await?;
         let (me, hub) = (self.clone(), hub.clone());
         tokio::spawn(async move {
             while let Some(m) = events.next().await {
@@ -117,11 +114,7 @@ impl NatsBus {
                 }
             }
         });
-        let mut control = self
-            .client
-            .subscribe(format!("{}.ctl", self.prefix))
-            .await
-            .map_err(|e| BusError::Subscribe(e.to_string()))?;
+        let mut control = self.client.subscribe(format!("{}.ctl", self.prefix)).await?;
         let me = self.clone();
         tokio::spawn(async move {
             while let Some(m) = control.next().await {
@@ -136,7 +129,7 @@ impl NatsBus {
             }
         });
         // The subscriptions are registered with the server before `attach` returns.
-        self.client.flush().await.map_err(|e| BusError::Subscribe(e.to_string()))?;
+        self.client.flush().await?;
         Ok(())
     }
 

@@ -4,6 +4,7 @@ use crate::AppState;
 use crate::config::{Config, EXAMPLE, Overrides};
 use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand};
+use rampart_core::error::PublicError as _;
 use rampart_identity::RequestMeta;
 use std::io::{Read, Write};
 use std::path::PathBuf;

@@ -6,7 +6,7 @@ use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use rampart_core::ErrorCode;
-use rampart_core::error::ErrorBody;
+use rampart_core::error::{ErrorBody, PublicError};
 use rampart_identity::IdentityError;
 
 #[derive(Debug)]
@@ -54,37 +54,46 @@ impl IntoResponse for ApiError {
     }
 }
 
-impl From<rampart_chat::ChatError> for ApiError {
-    fn from(e: rampart_chat::ChatError) -> Self {
+impl ApiError {
+    /// Any crate's error, by what it says of itself: its code, its safe message, its
+    /// `Retry-After`. The detail of a server error goes to the log (with the request id of the
+    /// span), never to the client.
+    pub fn public(e: &(impl PublicError + ?Sized)) -> Self {
         let code = e.code();
         if code.http_status() >= 500 {
             tracing::error!(error = %e, "internal error");
         }
-        ApiError::new(code, e.public_message())
+        ApiError { retry_after: e.retry_after(), ..ApiError::new(code, e.public_message()) }
+    }
+}
+
+impl From<rampart_chat::ChatError> for ApiError {
+    fn from(e: rampart_chat::ChatError) -> Self {
+        ApiError::public(&e)
     }
 }
 
 impl From<rampart_chat::turn::TurnError> for ApiError {
     fn from(e: rampart_chat::turn::TurnError) -> Self {
-        e.error.into()
+        ApiError::public(&e)
+    }
+}
+
+impl From<rampart_knowledge::service::KnowledgeError> for ApiError {
+    fn from(e: rampart_knowledge::service::KnowledgeError) -> Self {
+        ApiError::public(&e)
     }
 }
 
 impl From<IdentityError> for ApiError {
     fn from(e: IdentityError) -> Self {
-        let code = e.code();
-        if code.http_status() >= 500 {
-            tracing::error!(error = %e, "internal error");
-        } else if let IdentityError::InvalidToken(reason) = &e {
-            tracing::info!(reason, "credential refused");
-        } else if let IdentityError::Forbidden(reason) = &e {
-            tracing::info!(reason, "forbidden");
+        // Refusals are worth a line (without the credential): why a token or a request was refused.
+        match &e {
+            IdentityError::InvalidToken(reason) => tracing::info!(reason, "credential refused"),
+            IdentityError::Forbidden(reason) => tracing::info!(reason, "forbidden"),
+            _ => {}
         }
-        let retry_after = match e {
-            IdentityError::Locked { retry_after_secs } => Some(retry_after_secs),
-            _ => None,
-        };
-        ApiError { retry_after, ..ApiError::new(code, e.public_message()) }
+        ApiError::public(&e)
     }
 }
 

@@ -6,6 +6,7 @@
 #![expect(clippy::print_stdout, reason = "a command-line tool writes its results and errors to the terminal")]
 
 use clap::Parser;
+use rampart_core::error::PublicError as _;
 use rampart_core::{SessionId, Timestamp};
 use rampart_server::config::{Config, Overrides};
 use toml::Value;

@@ -2,7 +2,8 @@
 
 use crate::dense::DenseError;
 use crate::index::IndexError;
-use rampart_core::ChunkId;
+use rampart_core::error::PublicError;
+use rampart_core::{ChunkId, ErrorCode};
 use rampart_crypto::EnvelopeError;
 use rampart_storage::StorageError;
 
@@ -44,6 +45,35 @@ impl From<StorageError> for KnowledgeError {
         match e {
             StorageError::Conflict => KnowledgeError::Conflict("The name is already used.".into()),
             e => KnowledgeError::Storage(e),
+        }
+    }
+}
+
+impl PublicError for KnowledgeError {
+    /// Exhaustive on purpose: a new variant must choose its code.
+    fn code(&self) -> ErrorCode {
+        match self {
+            KnowledgeError::NotFound => ErrorCode::NotFound,
+            KnowledgeError::Forbidden => ErrorCode::Forbidden,
+            KnowledgeError::Invalid(_) => ErrorCode::InvalidRequest,
+            KnowledgeError::Conflict(_) => ErrorCode::Conflict,
+            KnowledgeError::Storage(StorageError::InvalidCursor) => ErrorCode::InvalidRequest,
+            KnowledgeError::Storage(_)
+            | KnowledgeError::Index(_)
+            | KnowledgeError::Dense(_)
+            | KnowledgeError::Sealed(_)
+            | KnowledgeError::ChunkBody(_)
+            | KnowledgeError::MalformedVector(_)
+            | KnowledgeError::Task { .. } => ErrorCode::Internal,
+        }
+    }
+
+    fn public_message(&self) -> String {
+        match self {
+            KnowledgeError::Forbidden => "Only the knowledge base's owner or an administrator may change it.".into(),
+            KnowledgeError::Invalid(m) | KnowledgeError::Conflict(m) => m.clone(),
+            KnowledgeError::Storage(StorageError::InvalidCursor) => "invalid cursor".into(),
+            _ => self.code().default_message().to_owned(),
         }
     }
 }

@@ -11,7 +11,7 @@ use axum::extract::{DefaultBodyLimit, Multipart, State};
 use axum::http::StatusCode;
 use rampart_core::error::ErrorBody;
 use rampart_core::{DocumentId, ErrorCode, KnowledgeBaseId, PageRequest};
-use rampart_knowledge::service::{DocView, KbView, KnowledgeError, Location, SearchMode};
+use rampart_knowledge::service::{DocView, KbView, Location, SearchMode};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
@@ -26,24 +26,6 @@ pub fn routes(max_upload: usize) -> OpenApiRouter<AppState> {
         .routes(routes!(reingest))
         .routes(routes!(retrieve))
         .layer(DefaultBodyLimit::max(max_upload))
-}
-
-impl From<KnowledgeError> for ApiError {
-    fn from(e: KnowledgeError) -> Self {
-        match e {
-            KnowledgeError::NotFound => ApiError::not_found(),
-            KnowledgeError::Forbidden => ApiError::new(
-                ErrorCode::Forbidden,
-                "Only the knowledge base's owner or an administrator may change it.",
-            ),
-            KnowledgeError::Invalid(m) => ApiError::new(ErrorCode::InvalidRequest, m),
-            KnowledgeError::Conflict(m) => ApiError::new(ErrorCode::Conflict, m),
-            e => {
-                tracing::error!(error = %e, "knowledge");
-                ApiError::code(ErrorCode::Internal)
-            }
-        }
-    }
 }
 
 #[derive(Deserialize, ToSchema)]

@@ -8,6 +8,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use rampart_core::ErrorCode;
 use rampart_core::error::ErrorBody;
+use rampart_core::error::PublicError as _;
 use rampart_identity::oauth::{AuthorizeError, AuthorizeParams};
 use rampart_identity::tokens::TokenSet;
 use serde::{Deserialize, Serialize};

@@ -17,6 +17,7 @@ use axum::response::{IntoResponse, Response};
 use futures::{SinkExt, StreamExt};
 use rampart_chat::runs::RunHandle;
 use rampart_chat::turn::{Conversation, TurnEvent, TurnRequest};
+use rampart_core::error::PublicError as _;
 use rampart_core::{CredentialHeaders, ErrorCode, Principal, Scope, SessionId};
 use rampart_realtime::{Channel, ChannelKind, Outbox, SUBPROTOCOL};
 use rampart_realtime::{frames, gaia};
@@ -408,7 +409,7 @@ async fn run_turn(s: AppState, p: Principal, sid: SessionId, text: String, asked
         Ok(t) => t,
         Err(e) => {
             tracing::warn!(error = %e, "a chat turn failed to start");
-            return fail(e.public_message());
+            return fail(e.channel_message());
         }
     };
     while let Some(ev) = turn.next().await {
@@ -422,7 +423,7 @@ async fn run_turn(s: AppState, p: Principal, sid: SessionId, text: String, asked
                 Some(mid) => gaia::end(mid, &e.model_id, e.response_time_ms, e.stopped, e.usage),
                 None => gaia::end_stopped(&e.model_id),
             },
-            Err(e) => return fail(e.public_message()),
+            Err(e) => return fail(e.channel_message()),
         };
         s.hub.publish(&out, &frame);
     }
