@@ -79,42 +79,57 @@ impl AssistantType {
 #[derive(Clone, Debug, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AssistantConfig {
+    /// What clients name as `model`: 1-64 characters of a-z, 0-9, `-`, `_`, `.`, unique among
+    /// assistants.
     pub id: String,
     /// `model`, `rag`, `custom` (the operator's HTTP webhook) or `extractive`.
     pub kind: AssistantType,
+    /// `model` (required) and `rag` (optional: without one, the answer quotes the best
+    /// passages): the id of a chat model.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub model: Option<String>,
+    /// Instructions that come before every conversation (at most 32 KiB).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub system_prompt: Option<String>,
+    /// The most tokens an answer may have (at least 1).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub inference_max_tokens: Option<u32>,
+    /// Sampling temperature, 0-2.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub inference_temperature: Option<f32>,
+    /// Nucleus sampling (top p), 0-1.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub inference_top_p: Option<f32>,
     /// Groups allowed to use it; empty: every signed-in user.
     #[serde(default)]
     pub groups: Vec<String>,
-    /// `custom`: the webhook's URL, the HMAC-SHA256 key its requests are signed with, and the
-    /// time allowed for its answer.
+    /// `custom`: the webhook's URL (http or https).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub webhook_url: Option<String>,
+    /// `custom`: the HMAC-SHA256 key the webhook's requests are signed with (at least 32
+    /// characters).
     #[serde(default, skip_serializing_if = "rampart_core::config::write_only")]
     #[schema(value_type = Option<String>, write_only)]
     pub webhook_secret: Option<Secret<String>>,
+    /// `custom`: the time allowed for the webhook's answer.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(default = "1m")]
     pub webhook_timeout: Option<Dur>,
-    /// `rag`: knowledge-base names, GAIA's `kbNumberOfResults` (1-100, default 5),
-    /// `promptTemplate` (with `$search_results$` and `$output_format_instructions$`) and
-    /// `displayInlineCitations` (default true). `model` is optional for `rag`: without one,
-    /// the answer quotes the best passages.
+    /// `rag`: the knowledge bases searched (1-20 names).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub knowledge_bases: Vec<String>,
+    /// `rag`: passages retrieved per question (GAIA's `kbNumberOfResults`), 1-100.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(default = 5)]
     pub kb_number_of_results: Option<usize>,
+    /// `rag`: the prompt the passages go into (GAIA's `promptTemplate`): `$search_results$`
+    /// (required) becomes the passages, `$output_format_instructions$` the citation
+    /// instructions. Unset: the built-in template.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prompt_template: Option<String>,
+    /// `rag`: whether answers cite passages inline (GAIA's `displayInlineCitations`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(default = true)]
     pub display_inline_citations: Option<bool>,
 }
 

@@ -96,10 +96,13 @@ pub const MODEL_SECRETS: &[&str] = &["api_key", "aws_secret_access_key", "aws_se
 #[derive(Clone, Debug, Deserialize, Serialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ModelConfig {
+    /// What assistants and knowledge bases name it by: 1-64 characters of a-z, 0-9, `-`, `_`,
+    /// `.`, unique among models.
     pub id: String,
     /// `chat` (the default: assistants answer with it), `embedding` (vectors for knowledge
     /// bases) or `rerank` (reorders retrieved passages).
     #[serde(default)]
+    #[schema(default = "chat")]
     pub kind: ModelKind,
     /// `openai` (OpenAI-compatible: OpenAI, vLLM, Ollama, llama.cpp, LM Studio), `anthropic`,
     /// `bedrock` or `http` (a generic JSON endpoint, SageMaker-style); `embedding`: `openai`,
@@ -112,52 +115,83 @@ pub struct ModelConfig {
     /// The upstream's model name (`http`: the id reported in message metadata; default `id`).
     #[serde(default)]
     pub model: String,
+    /// The upstream's API key (not for `bedrock`, whose keys are `aws_*`, nor `http`, whose
+    /// are `headers`).
     #[serde(default, skip_serializing_if = "rampart_core::config::write_only")]
     #[schema(value_type = Option<String>, write_only)]
     pub api_key: Option<Secret<String>>,
+    /// The config file only: a file holding the API key, instead of `api_key`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<String>)]
     pub api_key_file: Option<PathBuf>,
+    /// How long the upstream may take to the first byte, and between streamed chunks.
     #[serde(default = "default_model_timeout")]
+    #[schema(default = "1m")]
     pub timeout: Dur,
+    /// Retries of a retryable failure (429, 5xx, network) before any output: 0-10.
     #[serde(default = "default_model_retries")]
+    #[schema(default = 2)]
     pub max_retries: u32,
-    /// `bedrock`: the AWS region, and static credentials.
+    /// `bedrock`: the AWS region (e.g. `us-east-1`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub region: Option<String>,
+    /// `bedrock`: the access key id of static AWS credentials.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub aws_access_key_id: Option<String>,
+    /// `bedrock`: the secret access key that goes with `aws_access_key_id`.
     #[serde(default, skip_serializing_if = "rampart_core::config::write_only")]
     #[schema(value_type = Option<String>, write_only)]
     pub aws_secret_access_key: Option<Secret<String>>,
+    /// `bedrock`: a session token, for temporary credentials.
     #[serde(default, skip_serializing_if = "rampart_core::config::write_only")]
     #[schema(value_type = Option<String>, write_only)]
     pub aws_session_token: Option<Secret<String>>,
-    /// `http`: the request body with placeholders, and where the answer holds the reply.
+    /// `http`: the JSON request body, with placeholders replaced by values (`{{prompt}}`,
+    /// `{{messages}}`, `{{system}}`, `{{last_user_message}}`, `{{max_tokens}}`,
+    /// `{{temperature}}`, `{{top_p}}`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Object>)]
     pub request_template: Option<serde_json::Value>,
+    /// `http`: where the answer holds the reply text (an RFC 6901 JSON pointer, e.g.
+    /// `/0/generated_text`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub response_pointer: Option<String>,
+    /// `http`: where the answer holds the input token count (a JSON pointer), if it does.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub usage_input_pointer: Option<String>,
+    /// `http`: where the answer holds the output token count (a JSON pointer), if it does.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub usage_output_pointer: Option<String>,
     /// `http`: extra request headers (values are secrets, e.g. `Authorization`).
     #[serde(default, skip_serializing_if = "rampart_core::config::write_only")]
-    #[schema(value_type = Object, write_only)]
+    #[schema(schema_with = write_only_map)]
     pub headers: BTreeMap<String, Secret<String>>,
-    /// `embedding`: vector size asked of models that can shorten theirs (OpenAI
-    /// `text-embedding-3-*`, Titan v2), prefixes some models want (E5: `"query: "` and
-    /// `"passage: "`), and texts per request (default 64).
+    /// `embedding`: the vector size asked of models that can shorten theirs (OpenAI
+    /// `text-embedding-3-*`, Titan v2): 1-16384.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dimensions: Option<u32>,
+    /// `embedding`: put before queries, for models that want it (E5: `"query: "`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub query_prefix: Option<String>,
+    /// `embedding`: put before passages, for models that want it (E5: `"passage: "`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub document_prefix: Option<String>,
+    /// `embedding`: texts per request, 1-2048.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(default = 64)]
     pub batch_size: Option<usize>,
+}
+
+/// The schema of `headers`: names and values, write-only as a whole (`#[schema(write_only)]`
+/// is not applied to a map; with `schema_with`, the field's doc is not either).
+fn write_only_map() -> utoipa::openapi::Object {
+    use utoipa::openapi::{ObjectBuilder, schema::Type};
+    ObjectBuilder::new()
+        .schema_type(Type::Object)
+        .additional_properties(Some(ObjectBuilder::new().schema_type(Type::String)))
+        .write_only(Some(true))
+        .description(Some("`http`: extra request headers (values are secrets, e.g. `Authorization`)."))
+        .build()
 }
 
 fn err(key: &str, message: impl Into<String>) -> ConfigError {
@@ -516,7 +550,9 @@ mod tests {
     fn the_schema_lists_the_secrets_as_write_only() {
         let s = serde_json::to_value(<ModelConfig as utoipa::PartialSchema>::schema()).unwrap();
         assert!(s["properties"]["provider"].is_object(), "{s}");
-        assert_eq!(s["properties"]["api_key"]["writeOnly"], true, "{s}");
+        for secret in MODEL_SECRETS {
+            assert_eq!(s["properties"][secret]["writeOnly"], true, "{secret}: {s}");
+        }
         assert_eq!(s["required"], serde_json::json!(["id", "provider"]), "{s}");
         let p = serde_json::to_value(<ModelProvider as utoipa::PartialSchema>::schema()).unwrap();
         assert!(p.to_string().contains("\"tei\""), "{p}");

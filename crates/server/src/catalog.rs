@@ -5,18 +5,28 @@
 //! Other replicas notice a change within `chat.catalog_refresh` (they poll a cheap version).
 //! Models of kind `embedding` and `rerank` are served to knowledge bases through
 //! `core::embed::ModelDirectory`.
+//!
+//! The API's entries are the config file's types ([`ModelConfig`], [`AssistantConfig`]: the
+//! [`Entry`] trait); what it shows of one is a view ([`ModelView`], [`AssistantView`]): the
+//! entry without its write-only fields, and [`EntryMeta`].
 
-use crate::config::{ASSISTANT_SECRETS, AssistantConfig, AssistantType, Config, MODEL_SECRETS, ModelConfig, ModelKind};
+use crate::config::{
+    ASSISTANT_SECRETS, AssistantConfig, AssistantType, Config, ConfigError, MODEL_SECRETS, ModelConfig, ModelKind,
+};
 use rampart_chat::assistants::{Assistant, AssistantKind, Assistants};
 use rampart_core::embed::{Embedder, ModelDirectory, Reranker};
 use rampart_core::llm::ChatModel;
 use rampart_core::{Principal, Timestamp};
-use rampart_crypto::Keyring;
-use rampart_storage::Db;
+use rampart_crypto::{EnvelopeError, Keyring};
 use rampart_storage::repo::catalog::CatalogRecord;
-use serde_json::{Map, Value, json};
+use rampart_storage::{Db, StorageError};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::{Map, Value};
 use std::collections::HashMap;
+use std::marker::PhantomData;
 use std::sync::{Arc, RwLock};
+use utoipa::openapi::{RefOr, schema::Schema};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Kind {
@@ -25,7 +35,7 @@ pub enum Kind {
 }
 
 impl Kind {
-    fn as_str(self) -> &'static str {
+    pub fn as_str(self) -> &'static str {
         match self {
             Kind::Model => "model",
             Kind::Assistant => "assistant",
@@ -41,34 +51,251 @@ impl Kind {
 
 #[derive(Debug, thiserror::Error)]
 pub enum CatalogError {
+    #[error("the body must be a JSON object")]
+    NotAnObject,
+    #[error("api_key_file is for the config file; send api_key")]
+    KeyFile,
+    #[error("the id cannot be changed")]
+    IdChanged,
+    /// The body does not read as an entry: a key unknown or missing, a value of the wrong type
+    /// (serde's message names the key).
     #[error("{0}")]
-    Invalid(String),
+    Unreadable(#[source] serde_json::Error),
+    /// The entry breaks a rule of the config file (the message starts with the key).
+    #[error("{0}")]
+    Refused(#[from] ConfigError),
     #[error("not found")]
     NotFound,
-    #[error("{0}")]
-    Conflict(String),
+    #[error("The id is already used.")]
+    IdTaken,
+    #[error("The id is used by the config file.")]
+    IdInConfigFile,
+    #[error("This entry comes from the config file; change it there.")]
+    ReadOnly,
+    #[error("Assistants use this model: {}.", .0.join(", "))]
+    ModelInUse(Vec<String>),
+    #[error("Knowledge bases embed with this model; give them another one first.")]
+    EmbeddingModelInUse,
     /// `If-Match` named another version than the stored one.
     #[error("changed since it was read")]
     Changed,
-    #[error("{0}")]
-    Internal(String),
+    #[error("storage: {0}")]
+    Storage(#[source] StorageError),
+    #[error("stored {kind} {id} cannot be read: {source}")]
+    Corrupt { kind: &'static str, id: String, source: serde_json::Error },
+    #[error("the secrets of stored {kind} {id} cannot be opened: {source}")]
+    Sealed { kind: &'static str, id: String, source: EnvelopeError },
 }
 
-impl From<rampart_storage::StorageError> for CatalogError {
-    fn from(e: rampart_storage::StorageError) -> Self {
+impl From<StorageError> for CatalogError {
+    fn from(e: StorageError) -> Self {
         match e {
-            rampart_storage::StorageError::Conflict => CatalogError::Conflict("The id is already used.".into()),
-            e => CatalogError::Internal(e.to_string()),
+            StorageError::Conflict => CatalogError::IdTaken,
+            StorageError::UnsupportedUrl
+            | StorageError::LastAdmin
+            | StorageError::Corrupt(_)
+            | StorageError::InvalidCursor
+            | StorageError::MigrationChanged { .. }
+            | StorageError::SchemaTooNew(_)
+            | StorageError::Database(_) => CatalogError::Storage(e),
         }
     }
 }
 
 type Result<T> = std::result::Result<T, CatalogError>;
 
+/// Where an entry comes from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Source {
+    /// The config file: read-only through the API.
+    Config,
+    /// Added by an administrator through the API (stored in the database).
+    Admin,
+}
+
+/// What a view adds to an entry's keys.
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct EntryMeta {
+    pub source: Source,
+    /// The write-only fields that have a value (their values are never shown).
+    pub secrets: Vec<String>,
+    /// Entries added at runtime: changes with every update; a replacement sent with it as
+    /// `If-Match` is refused (412) if the entry changed since.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub version: Option<i64>,
+    /// Entries added at runtime: when it was last changed (seconds since the epoch)…
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub updated_at: Option<i64>,
+    /// …and by whom (an email).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub updated_by: Option<String>,
+}
+
+/// A model as the API shows it: its keys (never the write-only ones), and where it comes from.
+#[derive(Clone, Debug, Serialize)]
+pub struct ModelView {
+    #[serde(flatten)]
+    pub model: ModelConfig,
+    #[serde(flatten)]
+    pub meta: EntryMeta,
+}
+
+/// An assistant as the API shows it: its keys (never the write-only ones), and where it comes
+/// from.
+#[derive(Clone, Debug, Serialize)]
+pub struct AssistantView {
+    #[serde(flatten)]
+    pub assistant: AssistantConfig,
+    #[serde(flatten)]
+    pub meta: EntryMeta,
+}
+
+/// A view's schema: the entry's keys without the write-only ones (never shown; nor closed to
+/// other keys, as the entry's is), and [`EntryMeta`]'s.
+fn view_schema<E: utoipa::PartialSchema>(description: &str) -> RefOr<Schema> {
+    let object = |s| match s {
+        RefOr::T(Schema::Object(o)) => o,
+        RefOr::T(_) | RefOr::Ref(_) => utoipa::openapi::Object::new(),
+    };
+    let (mut view, meta) = (object(E::schema()), object(<EntryMeta as utoipa::PartialSchema>::schema()));
+    view.properties.retain(|_, p| !matches!(p, RefOr::T(Schema::Object(o)) if o.write_only == Some(true)));
+    view.required.retain(|k| view.properties.contains_key(k));
+    view.properties.extend(meta.properties);
+    view.required.extend(meta.required);
+    view.additional_properties = None;
+    view.description = Some(description.to_owned());
+    RefOr::T(Schema::Object(view))
+}
+
+impl utoipa::PartialSchema for ModelView {
+    fn schema() -> RefOr<Schema> {
+        view_schema::<ModelConfig>(
+            "A model as the API shows it: its keys (never the write-only ones), and where it comes from.",
+        )
+    }
+}
+
+impl utoipa::ToSchema for ModelView {
+    fn schemas(out: &mut Vec<(String, RefOr<Schema>)>) {
+        <ModelConfig as utoipa::ToSchema>::schemas(out);
+        <EntryMeta as utoipa::ToSchema>::schemas(out);
+    }
+}
+
+impl utoipa::PartialSchema for AssistantView {
+    fn schema() -> RefOr<Schema> {
+        view_schema::<AssistantConfig>(
+            "An assistant as the API shows it: its keys (never the write-only ones), and where it comes from.",
+        )
+    }
+}
+
+impl utoipa::ToSchema for AssistantView {
+    fn schemas(out: &mut Vec<(String, RefOr<Schema>)>) {
+        <AssistantConfig as utoipa::ToSchema>::schemas(out);
+        <EntryMeta as utoipa::ToSchema>::schemas(out);
+    }
+}
+
+/// An entry type of the catalog: the config file's `[[models]]` or `[[assistants]]`.
+pub trait Entry: Serialize + DeserializeOwned + Clone + Send + Sync + 'static {
+    const KIND: Kind;
+    /// What the API shows of an entry.
+    type View: Serialize + Send;
+    fn id(&self) -> &str;
+    /// The names of the write-only fields that have a value (a config file entry's view).
+    fn secrets_set(&self) -> Vec<String>;
+    /// The config file's entries of this type.
+    fn in_file(catalog: &Catalog) -> &[Self];
+    /// The config file's rules for one entry; `chat_model` says whether an id names a chat
+    /// model. A model's client must build.
+    fn check(&self, chat_model: &dyn Fn(&str) -> bool) -> std::result::Result<(), ConfigError>;
+    fn view(self, meta: EntryMeta) -> Self::View;
+}
+
+fn names(set: &[(&str, bool)]) -> Vec<String> {
+    set.iter().filter(|(_, on)| *on).map(|(k, _)| (*k).to_owned()).collect()
+}
+
+impl Entry for ModelConfig {
+    const KIND: Kind = Kind::Model;
+    type View = ModelView;
+    fn id(&self) -> &str {
+        &self.id
+    }
+    fn secrets_set(&self) -> Vec<String> {
+        names(&[
+            ("api_key", self.api_key.is_some() || self.api_key_file.is_some()),
+            ("aws_secret_access_key", self.aws_secret_access_key.is_some()),
+            ("aws_session_token", self.aws_session_token.is_some()),
+            ("headers", !self.headers.is_empty()),
+        ])
+    }
+    fn in_file(catalog: &Catalog) -> &[Self] {
+        &catalog.config_models
+    }
+    fn check(&self, _: &dyn Fn(&str) -> bool) -> std::result::Result<(), ConfigError> {
+        self.validate().and_then(|()| self.check_builds())
+    }
+    fn view(self, meta: EntryMeta) -> ModelView {
+        ModelView { model: self, meta }
+    }
+}
+
+impl Entry for AssistantConfig {
+    const KIND: Kind = Kind::Assistant;
+    type View = AssistantView;
+    fn id(&self) -> &str {
+        &self.id
+    }
+    fn secrets_set(&self) -> Vec<String> {
+        names(&[("webhook_secret", self.webhook_secret.is_some())])
+    }
+    fn in_file(catalog: &Catalog) -> &[Self] {
+        &catalog.config_assistants
+    }
+    fn check(&self, chat_model: &dyn Fn(&str) -> bool) -> std::result::Result<(), ConfigError> {
+        self.validate().and_then(|()| crate::config::check_assistant_model(self, chat_model))
+    }
+    fn view(self, meta: EntryMeta) -> AssistantView {
+        AssistantView { assistant: self, meta }
+    }
+}
+
+/// A request body to be read as an entry of type `E` (the config file's keys; write-only
+/// fields accepted). It is kept as sent until the checks that come first (the id, the config
+/// file's entries, `If-Match`) have passed, and so that a write-only field left out (kept on
+/// a replacement) can be told from one sent empty (removed).
+pub struct EntryBody<E> {
+    json: Value,
+    entry: PhantomData<fn() -> E>,
+}
+
+impl<E: Entry> EntryBody<E> {
+    pub fn new(json: Value) -> Self {
+        Self { json, entry: PhantomData }
+    }
+
+    /// The `id` sent, if any.
+    pub fn id(&self) -> Option<&str> {
+        self.json.get("id").and_then(Value::as_str)
+    }
+
+    fn fields(self) -> Result<Map<String, Value>> {
+        let Value::Object(obj) = self.json else { return Err(CatalogError::NotAnObject) };
+        if obj.contains_key("api_key_file") {
+            return Err(CatalogError::KeyFile);
+        }
+        Ok(obj)
+    }
+}
+
 /// What the database holds, decoded.
 struct Runtime {
-    models: Vec<(ModelConfig, CatalogRecord)>,
-    assistants: Vec<(AssistantConfig, CatalogRecord)>,
+    models: Vec<ModelConfig>,
+    assistants: Vec<AssistantConfig>,
     /// `Db::catalog_version` of exactly these rows (computed from them, so that a change made
     /// while they were read cannot be taken as seen).
     version: (i64, i64),
@@ -106,7 +333,7 @@ fn aad(kind: Kind, id: &str) -> Vec<u8> {
 }
 
 /// A model entry's error, named by its id.
-fn model_error(m: &ModelConfig, e: rampart_core::config::ConfigError) -> anyhow::Error {
+fn model_error(m: &ModelConfig, e: ConfigError) -> anyhow::Error {
     e.within(&format!("models[{}]", m.id)).into()
 }
 
@@ -175,6 +402,38 @@ fn split_secrets(kind: Kind, mut v: Map<String, Value>) -> (Map<String, Value>, 
     (v, secrets)
 }
 
+/// The stored write-only fields after a replacement that sent `given`: one left out keeps its
+/// value; `""`, `{}` or `null` removes it.
+fn merge_secrets(mut stored: Map<String, Value>, given: Map<String, Value>) -> Map<String, Value> {
+    for (k, v) in given {
+        let empty = v.as_str() == Some("") || v.as_object().is_some_and(Map::is_empty) || v.is_null();
+        if empty {
+            stored.remove(&k);
+        } else {
+            stored.insert(k, v);
+        }
+    }
+    stored
+}
+
+/// A config file entry's view.
+fn file_view<E: Entry>(e: &E) -> E::View {
+    let secrets = e.secrets_set();
+    e.clone().view(EntryMeta { source: Source::Config, secrets, version: None, updated_at: None, updated_by: None })
+}
+
+/// The view's own fields of an entry added at runtime.
+fn stored_meta(r: &CatalogRecord, secrets: Vec<String>) -> EntryMeta {
+    EntryMeta {
+        source: Source::Admin,
+        secrets,
+        // Changes with every update (the update time in ms, strictly increasing): `If-Match`.
+        version: Some(r.updated_at.millis()),
+        updated_at: Some(r.updated_at.secs()),
+        updated_by: r.updated_by.clone(),
+    }
+}
+
 impl Catalog {
     /// Loads the config file's entries and the database's, and builds the first snapshot. The
     /// config file's entries must build; a broken stored entry is logged and left out.
@@ -223,19 +482,24 @@ impl Catalog {
         self.snapshot().get_for(id, p)
     }
 
-    fn open_record(&self, kind: Kind, r: &CatalogRecord) -> Result<Value> {
-        let mut v: Map<String, Value> =
-            serde_json::from_str(&r.spec).map_err(|e| CatalogError::Internal(format!("stored spec: {e}")))?;
-        if let Some(sealed) = &r.sealed_secrets {
-            let plain = self
-                .keyring
-                .open(&aad(kind, &r.id), sealed)
-                .map_err(|e| CatalogError::Internal(format!("stored secrets: {e}")))?;
-            let s: Map<String, Value> =
-                serde_json::from_slice(&plain).map_err(|e| CatalogError::Internal(format!("stored secrets: {e}")))?;
-            v.extend(s);
-        }
-        Ok(Value::Object(v))
+    /// The write-only fields of a stored entry (empty when it has none).
+    fn open_secrets(&self, kind: Kind, r: &CatalogRecord) -> Result<Map<String, Value>> {
+        let Some(sealed) = &r.sealed_secrets else { return Ok(Map::new()) };
+        let (k, id) = (kind.as_str(), r.id.clone());
+        let plain = self.keyring.open(&aad(kind, &r.id), sealed).map_err(|source| CatalogError::Sealed {
+            kind: k,
+            id: id.clone(),
+            source,
+        })?;
+        serde_json::from_slice(&plain).map_err(|source| CatalogError::Corrupt { kind: k, id, source })
+    }
+
+    /// A stored entry, write-only fields included.
+    fn open_entry<E: Entry>(&self, r: &CatalogRecord) -> Result<E> {
+        let corrupt = |source| CatalogError::Corrupt { kind: E::KIND.as_str(), id: r.id.clone(), source };
+        let mut v: Map<String, Value> = serde_json::from_str(&r.spec).map_err(corrupt)?;
+        v.extend(self.open_secrets(E::KIND, r)?);
+        serde_json::from_value(Value::Object(v)).map_err(corrupt)
     }
 
     async fn runtime(&self) -> Result<Runtime> {
@@ -247,14 +511,8 @@ impl Catalog {
         let mut rt = Runtime { models: Vec::new(), assistants: Vec::new(), version };
         for r in rows {
             let decoded = match r.kind.as_str() {
-                "model" => self
-                    .open_record(Kind::Model, &r)
-                    .and_then(|v| serde_json::from_value(v).map_err(|e| CatalogError::Internal(e.to_string())))
-                    .map(|m| rt.models.push((m, r.clone()))),
-                "assistant" => self
-                    .open_record(Kind::Assistant, &r)
-                    .and_then(|v| serde_json::from_value(v).map_err(|e| CatalogError::Internal(e.to_string())))
-                    .map(|a| rt.assistants.push((a, r.clone()))),
+                "model" => self.open_entry(&r).map(|m| rt.models.push(m)),
+                "assistant" => self.open_entry(&r).map(|a| rt.assistants.push(a)),
                 _ => Ok(()),
             };
             if let Err(e) = decoded {
@@ -271,7 +529,7 @@ impl Catalog {
         let v = rt.version;
         let mut models: HashMap<String, Arc<dyn ChatModel>> = HashMap::new();
         let mut retrieval = RetrievalModels::default();
-        for m in self.config_models.iter().chain(rt.models.iter().map(|(m, _)| m)) {
+        for m in self.config_models.iter().chain(rt.models.iter()) {
             let built = match m.kind {
                 ModelKind::Embedding => m.embedder().map(|e| drop(retrieval.embedders.insert(m.id.clone(), e))),
                 ModelKind::Rerank => m.reranker().map(|r| drop(retrieval.rerankers.insert(m.id.clone(), r))),
@@ -284,7 +542,7 @@ impl Catalog {
             }
         }
         let mut list = Vec::new();
-        for a in self.config_assistants.iter().chain(rt.assistants.iter().map(|(a, _)| a)) {
+        for a in self.config_assistants.iter().chain(rt.assistants.iter()) {
             match build_assistant(a, &models) {
                 Ok(x) => list.push(x),
                 Err(e) => {
@@ -311,109 +569,70 @@ impl Catalog {
         Ok(())
     }
 
-    fn config_view(&self, kind: Kind, id: &str) -> Option<Value> {
-        let (mut v, secrets) = match kind {
-            Kind::Model => {
-                let m = self.config_models.iter().find(|m| m.id == id)?;
-                let mut set = Vec::new();
-                if m.api_key.is_some() || m.api_key_file.is_some() {
-                    set.push("api_key");
-                }
-                if m.aws_secret_access_key.is_some() {
-                    set.push("aws_secret_access_key");
-                }
-                if m.aws_session_token.is_some() {
-                    set.push("aws_session_token");
-                }
-                if !m.headers.is_empty() {
-                    set.push("headers");
-                }
-                (serde_json::to_value(m).ok()?, set)
-            }
-            Kind::Assistant => {
-                let a = self.config_assistants.iter().find(|a| a.id == id)?;
-                let set = if a.webhook_secret.is_some() { vec!["webhook_secret"] } else { Vec::new() };
-                (serde_json::to_value(a).ok()?, set)
-            }
-        };
-        v["source"] = json!("config");
-        v["secrets"] = json!(secrets);
-        Some(v)
-    }
-
-    fn runtime_view(r: &CatalogRecord, secrets: &[String]) -> Value {
-        let mut v: Value = serde_json::from_str(&r.spec).unwrap_or_else(|_| json!({"id": r.id}));
-        v["source"] = json!("admin");
-        v["secrets"] = json!(secrets);
-        v["updatedBy"] = json!(r.updated_by);
-        v["updatedAt"] = json!(r.updated_at.secs());
-        // Changes with every update (the update time in ms, strictly increasing): `If-Match`.
-        v["version"] = json!(r.updated_at.millis());
-        v
-    }
-
+    /// The names of a stored entry's write-only fields. Secrets that cannot be opened are
+    /// logged; the entry is shown without them (the entry's keys are readable without them).
     fn secret_names(&self, kind: Kind, r: &CatalogRecord) -> Vec<String> {
-        let Some(sealed) = &r.sealed_secrets else { return Vec::new() };
-        self.keyring
-            .open(&aad(kind, &r.id), sealed)
-            .ok()
-            .and_then(|p| serde_json::from_slice::<Map<String, Value>>(&p).ok())
-            .map(|m| m.keys().cloned().collect())
-            .unwrap_or_default()
+        match self.open_secrets(kind, r) {
+            Ok(s) => s.into_iter().map(|(k, _)| k).collect(),
+            Err(e) => {
+                tracing::error!(kind = %r.kind, id = %r.id, error = %e, "catalog: stored secrets cannot be opened");
+                Vec::new()
+            }
+        }
     }
 
-    /// Every entry of a kind: the config file's, then the administrators'.
-    pub async fn list(&self, kind: Kind) -> Result<Vec<Value>> {
-        let ids: Vec<&str> = match kind {
-            Kind::Model => self.config_models.iter().map(|m| m.id.as_str()).collect(),
-            Kind::Assistant => self.config_assistants.iter().map(|a| a.id.as_str()).collect(),
-        };
-        let mut out: Vec<Value> = ids.iter().filter_map(|id| self.config_view(kind, id)).collect();
-        for r in self.db.catalog().await?.iter().filter(|r| r.kind == kind.as_str()) {
-            out.push(Self::runtime_view(r, &self.secret_names(kind, r)));
+    /// An entry added at runtime as the API shows it.
+    fn stored_view<E: Entry>(&self, r: &CatalogRecord) -> Result<E::View> {
+        let corrupt = |source| CatalogError::Corrupt { kind: E::KIND.as_str(), id: r.id.clone(), source };
+        let entry: E = serde_json::from_str(&r.spec).map_err(corrupt)?;
+        Ok(entry.view(stored_meta(r, self.secret_names(E::KIND, r))))
+    }
+
+    /// Every entry of a type: the config file's, then the administrators' (one that cannot be
+    /// read is logged and left out).
+    pub async fn list<E: Entry>(&self) -> Result<Vec<E::View>> {
+        let mut out: Vec<E::View> = E::in_file(self).iter().map(file_view).collect();
+        for r in self.db.catalog().await?.iter().filter(|r| r.kind == E::KIND.as_str()) {
+            match self.stored_view::<E>(r) {
+                Ok(v) => out.push(v),
+                Err(e) => {
+                    tracing::error!(kind = %r.kind, id = %r.id, error = %e, "catalog: a stored entry cannot be read")
+                }
+            }
         }
         Ok(out)
     }
 
-    pub async fn get(&self, kind: Kind, id: &str) -> Result<Value> {
-        if let Some(v) = self.config_view(kind, id) {
-            return Ok(v);
+    pub async fn get<E: Entry>(&self, id: &str) -> Result<E::View> {
+        if let Some(e) = E::in_file(self).iter().find(|e| e.id() == id) {
+            return Ok(file_view(e));
         }
-        let r = self.db.catalog_entry(kind.as_str(), id).await?.ok_or(CatalogError::NotFound)?;
-        Ok(Self::runtime_view(&r, &self.secret_names(kind, &r)))
+        let r = self.db.catalog_entry(E::KIND.as_str(), id).await?.ok_or(CatalogError::NotFound)?;
+        self.stored_view::<E>(&r)
     }
 
-    fn in_config(&self, kind: Kind, id: &str) -> bool {
-        match kind {
-            Kind::Model => self.config_models.iter().any(|m| m.id == id),
-            Kind::Assistant => self.config_assistants.iter().any(|a| a.id == id),
-        }
+    fn in_config<E: Entry>(&self, id: &str) -> bool {
+        E::in_file(self).iter().any(|e| e.id() == id)
     }
 
-    /// Parses and checks a full entry (secrets included): the same rules as the config file,
-    /// and the model must build.
-    async fn check(&self, kind: Kind, full: &Value) -> Result<()> {
-        let invalid = |e: String| CatalogError::Invalid(e);
-        match kind {
-            Kind::Model => {
-                let m: ModelConfig = serde_json::from_value(full.clone()).map_err(|e| invalid(e.to_string()))?;
-                m.validate().and_then(|()| m.check_builds()).map_err(|e| invalid(e.to_string()))?;
-            }
+    /// Reads and checks a full entry (write-only fields included): the same rules as the
+    /// config file, and a model's client must build.
+    async fn check<E: Entry>(&self, full: Map<String, Value>) -> Result<E> {
+        let entry: E = serde_json::from_value(Value::Object(full)).map_err(CatalogError::Unreadable)?;
+        let chat_models: Vec<String> = match E::KIND {
+            Kind::Model => Vec::new(),
             Kind::Assistant => {
-                let a: AssistantConfig = serde_json::from_value(full.clone()).map_err(|e| invalid(e.to_string()))?;
                 let stored = self.runtime().await?;
-                let exists = |m: &str| {
-                    self.config_models
-                        .iter()
-                        .chain(stored.models.iter().map(|(x, _)| x))
-                        .any(|x| x.id == m && x.kind == ModelKind::Chat)
-                };
-                a.validate()
-                    .and_then(|()| crate::config::check_assistant_model(&a, exists))
-                    .map_err(|e| invalid(e.to_string()))?;
+                self.config_models
+                    .iter()
+                    .chain(stored.models.iter())
+                    .filter(|m| m.kind == ModelKind::Chat)
+                    .map(|m| m.id.clone())
+                    .collect()
             }
-        }
-        Ok(())
+        };
+        entry.check(&|id| chat_models.iter().any(|m| m == id))?;
+        Ok(entry)
     }
 
     fn seal(&self, kind: Kind, id: &str, secrets: &Map<String, Value>) -> Option<Vec<u8>> {
@@ -421,26 +640,21 @@ impl Catalog {
             .then(|| self.keyring.seal(&aad(kind, id), Value::Object(secrets.clone()).to_string().as_bytes()))
     }
 
-    /// Adds an entry. `body` uses the config file's keys.
-    pub async fn create(&self, kind: Kind, body: Value, by: &str, now: Timestamp) -> Result<Value> {
-        let Value::Object(obj) = body else {
-            return Err(CatalogError::Invalid("the body must be a JSON object".into()));
-        };
-        if obj.contains_key("api_key_file") {
-            return Err(CatalogError::Invalid("api_key_file is for the config file; send api_key".into()));
-        }
+    /// Adds an entry (the config file's keys).
+    pub async fn create<E: Entry>(&self, body: EntryBody<E>, by: &str, now: Timestamp) -> Result<E::View> {
+        let obj = body.fields()?;
         let id = obj.get("id").and_then(Value::as_str).unwrap_or_default().to_owned();
         let _w = self.writes.lock().await;
-        if self.in_config(kind, &id) {
-            return Err(CatalogError::Conflict("The id is used by the config file.".into()));
+        if self.in_config::<E>(&id) {
+            return Err(CatalogError::IdInConfigFile);
         }
-        self.check(kind, &Value::Object(obj.clone())).await?;
-        let (spec, secrets) = split_secrets(kind, obj);
+        let (spec, secrets) = split_secrets(E::KIND, obj.clone());
+        let entry: E = self.check(obj).await?;
         let r = CatalogRecord {
-            kind: kind.as_str().into(),
-            id: id.clone(),
+            kind: E::KIND.as_str().into(),
+            sealed_secrets: self.seal(E::KIND, &id, &secrets),
+            id,
             spec: Value::Object(spec).to_string(),
-            sealed_secrets: self.seal(kind, &id, &secrets),
             updated_by: Some(by.to_owned()),
             created_at: now,
             updated_at: now,
@@ -448,63 +662,46 @@ impl Catalog {
         self.db.insert_catalog_entry(&r).await?;
         drop(_w);
         self.reload().await?;
-        Ok(Self::runtime_view(&r, &secrets.keys().cloned().collect::<Vec<_>>()))
+        Ok(entry.view(stored_meta(&r, secrets.into_iter().map(|(k, _)| k).collect())))
     }
 
     /// Replaces an entry. Write-only fields left out keep their stored values; `""` (or `{}`
     /// for `headers`) removes one. With `expected` (the `version` the caller read), an entry
     /// changed since is refused instead of overwritten.
-    pub async fn replace(
+    pub async fn replace<E: Entry>(
         &self,
-        kind: Kind,
         id: &str,
-        body: Value,
+        body: EntryBody<E>,
         by: &str,
         now: Timestamp,
         expected: Option<i64>,
-    ) -> Result<Value> {
-        let Value::Object(mut obj) = body else {
-            return Err(CatalogError::Invalid("the body must be a JSON object".into()));
-        };
-        if obj.contains_key("api_key_file") {
-            return Err(CatalogError::Invalid("api_key_file is for the config file; send api_key".into()));
-        }
+    ) -> Result<E::View> {
+        let mut obj = body.fields()?;
         match obj.get("id") {
             None => {
-                obj.insert("id".into(), json!(id));
+                obj.insert("id".into(), Value::String(id.to_owned()));
             }
             Some(Value::String(x)) if x == id => {}
-            Some(_) => return Err(CatalogError::Invalid("the id cannot be changed".into())),
+            Some(_) => return Err(CatalogError::IdChanged),
         }
         let _w = self.writes.lock().await;
-        if self.in_config(kind, id) {
-            return Err(CatalogError::Conflict("This entry comes from the config file; change it there.".into()));
+        if self.in_config::<E>(id) {
+            return Err(CatalogError::ReadOnly);
         }
-        let old = self.db.catalog_entry(kind.as_str(), id).await?.ok_or(CatalogError::NotFound)?;
+        let old = self.db.catalog_entry(E::KIND.as_str(), id).await?.ok_or(CatalogError::NotFound)?;
         if expected.is_some_and(|v| v != old.updated_at.millis()) {
             return Err(CatalogError::Changed);
         }
-        let Value::Object(old_full) = self.open_record(kind, &old)? else {
-            return Err(CatalogError::Internal("stored entry is not an object".into()));
-        };
-        let (_, mut secrets) = split_secrets(kind, old_full);
-        let (spec, given) = split_secrets(kind, obj);
-        for (k, v) in given {
-            let empty = v.as_str() == Some("") || v.as_object().is_some_and(Map::is_empty) || v.is_null();
-            if empty {
-                secrets.remove(&k);
-            } else {
-                secrets.insert(k, v);
-            }
-        }
+        let (spec, given) = split_secrets(E::KIND, obj);
+        let secrets = merge_secrets(self.open_secrets(E::KIND, &old)?, given);
         let mut full = spec.clone();
         full.extend(secrets.clone());
-        self.check(kind, &Value::Object(full)).await?;
+        let entry: E = self.check(full).await?;
         let r = CatalogRecord {
-            kind: kind.as_str().into(),
+            kind: E::KIND.as_str().into(),
             id: id.to_owned(),
             spec: Value::Object(spec).to_string(),
-            sealed_secrets: self.seal(kind, id, &secrets),
+            sealed_secrets: self.seal(E::KIND, id, &secrets),
             updated_by: Some(by.to_owned()),
             created_at: old.created_at,
             updated_at: now.max(Timestamp::from_millis(old.updated_at.millis() + 1)),
@@ -514,38 +711,42 @@ impl Catalog {
         }
         drop(_w);
         self.reload().await?;
-        Ok(Self::runtime_view(&r, &secrets.keys().cloned().collect::<Vec<_>>()))
+        Ok(entry.view(stored_meta(&r, secrets.into_iter().map(|(k, _)| k).collect())))
     }
 
     /// Removes an entry; a model an assistant uses is refused.
-    pub async fn delete(&self, kind: Kind, id: &str) -> Result<()> {
+    pub async fn delete<E: Entry>(&self, id: &str) -> Result<()> {
         let _w = self.writes.lock().await;
-        if self.in_config(kind, id) {
-            return Err(CatalogError::Conflict("This entry comes from the config file; change it there.".into()));
+        if self.in_config::<E>(id) {
+            return Err(CatalogError::ReadOnly);
         }
-        if kind == Kind::Model {
-            let rt = self.runtime().await?;
-            let users: Vec<&str> = self
-                .config_assistants
-                .iter()
-                .chain(rt.assistants.iter().map(|(a, _)| a))
-                .filter(|a| a.model.as_deref() == Some(id))
-                .map(|a| a.id.as_str())
-                .collect();
-            if !users.is_empty() {
-                return Err(CatalogError::Conflict(format!("Assistants use this model: {}.", users.join(", "))));
-            }
-            if self.db.embedding_model_in_use(id).await? {
-                return Err(CatalogError::Conflict(
-                    "Knowledge bases embed with this model; give them another one first.".into(),
-                ));
-            }
+        if E::KIND == Kind::Model {
+            self.check_model_unused(id).await?;
         }
-        if !self.db.delete_catalog_entry(kind.as_str(), id).await? {
+        if !self.db.delete_catalog_entry(E::KIND.as_str(), id).await? {
             return Err(CatalogError::NotFound);
         }
         drop(_w);
         self.reload().await
+    }
+
+    /// Refuses to remove a model an assistant or a knowledge base uses.
+    async fn check_model_unused(&self, id: &str) -> Result<()> {
+        let rt = self.runtime().await?;
+        let users: Vec<String> = self
+            .config_assistants
+            .iter()
+            .chain(rt.assistants.iter())
+            .filter(|a| a.model.as_deref() == Some(id))
+            .map(|a| a.id.clone())
+            .collect();
+        if !users.is_empty() {
+            return Err(CatalogError::ModelInUse(users));
+        }
+        if self.db.embedding_model_in_use(id).await? {
+            return Err(CatalogError::EmbeddingModelInUse);
+        }
+        Ok(())
     }
 }
 

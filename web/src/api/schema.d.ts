@@ -195,9 +195,8 @@ export interface paths {
         get: operations["list_assistants"];
         put?: never;
         /**
-         * Adds an assistant: `{id, kind: model|custom|extractive, model?, system_prompt?,
-         *     inference_max_tokens?, inference_temperature?, inference_top_p?, groups?, webhook_url?,
-         *     webhook_secret?, webhook_timeout?}`. `groups` restricts who may use it.
+         * Adds an assistant (the config file's `[[assistants]]` keys). `groups` restricts who may use
+         *     it.
          */
         post: operations["create_assistant"];
         delete?: never;
@@ -215,7 +214,10 @@ export interface paths {
         };
         /** One assistant. */
         get: operations["get_assistant"];
-        /** Replaces an assistant added at runtime (`If-Match: "<version>"` makes it conditional). */
+        /**
+         * Replaces an assistant added at runtime (`id` may be left out; `If-Match: "<version>"`
+         *     makes it conditional). A `webhook_secret` left out keeps its value; `""` removes it.
+         */
         put: operations["replace_assistant"];
         post?: never;
         /** Removes an assistant added at runtime. */
@@ -326,8 +328,8 @@ export interface paths {
         get: operations["list_models"];
         put?: never;
         /**
-         * Adds a model: `{id, provider, base_url, model, api_key?, timeout?, max_retries?, …}` (the
-         *     config file's `[[models]]` keys). The upstream is not called.
+         * Adds a model (the config file's `[[models]]` keys; `api_key_file` is refused: send
+         *     `api_key`). The upstream is not called.
          */
         post: operations["create_model"];
         delete?: never;
@@ -346,8 +348,8 @@ export interface paths {
         /** One model. */
         get: operations["get_model"];
         /**
-         * Replaces a model added at runtime. Write-only fields left out keep their values; `""`
-         *     removes one.
+         * Replaces a model added at runtime (`id` may be left out). Write-only fields left out keep
+         *     their values; `""` (`{}` for `headers`) removes one.
          */
         put: operations["replace_model"];
         post?: never;
@@ -1251,11 +1253,154 @@ export interface components {
             scopes: components["schemas"]["Scope"][];
             userId: components["schemas"]["UserId"];
         };
+        /** @description An assistant: a named way of answering (`[[assistants]]`, or `/v1/admin/assistants`). */
+        AssistantConfig: {
+            /**
+             * @description `rag`: whether answers cite passages inline (GAIA's `displayInlineCitations`).
+             * @default true
+             */
+            display_inline_citations?: boolean | null;
+            /** @description Groups allowed to use it; empty: every signed-in user. */
+            groups?: string[];
+            /**
+             * @description What clients name as `model`: 1-64 characters of a-z, 0-9, `-`, `_`, `.`, unique among
+             *     assistants.
+             */
+            id: string;
+            /**
+             * Format: int32
+             * @description The most tokens an answer may have (at least 1).
+             */
+            inference_max_tokens?: number | null;
+            /**
+             * Format: float
+             * @description Sampling temperature, 0-2.
+             */
+            inference_temperature?: number | null;
+            /**
+             * Format: float
+             * @description Nucleus sampling (top p), 0-1.
+             */
+            inference_top_p?: number | null;
+            /**
+             * @description `rag`: passages retrieved per question (GAIA's `kbNumberOfResults`), 1-100.
+             * @default 5
+             */
+            kb_number_of_results?: number | null;
+            /** @description `model`, `rag`, `custom` (the operator's HTTP webhook) or `extractive`. */
+            kind: components["schemas"]["AssistantType"];
+            /** @description `rag`: the knowledge bases searched (1-20 names). */
+            knowledge_bases?: string[];
+            /**
+             * @description `model` (required) and `rag` (optional: without one, the answer quotes the best
+             *     passages): the id of a chat model.
+             */
+            model?: string | null;
+            /**
+             * @description `rag`: the prompt the passages go into (GAIA's `promptTemplate`): `$search_results$`
+             *     (required) becomes the passages, `$output_format_instructions$` the citation
+             *     instructions. Unset: the built-in template.
+             */
+            prompt_template?: string | null;
+            /** @description Instructions that come before every conversation (at most 32 KiB). */
+            system_prompt?: string | null;
+            /**
+             * @description `custom`: the HMAC-SHA256 key the webhook's requests are signed with (at least 32
+             *     characters).
+             */
+            webhook_secret?: string | null;
+            /** @default 1m */
+            webhook_timeout?: null | components["schemas"]["Dur"];
+            /** @description `custom`: the webhook's URL (http or https). */
+            webhook_url?: string | null;
+        };
+        /**
+         * @description How an assistant answers (its `kind`).
+         * @enum {string}
+         */
+        AssistantType: "model" | "rag" | "custom" | "extractive";
+        /** @description An assistant as the API shows it: its keys (never the write-only ones), and where it comes from. */
+        AssistantView: {
+            /**
+             * @description `rag`: whether answers cite passages inline (GAIA's `displayInlineCitations`).
+             * @default true
+             */
+            display_inline_citations?: boolean | null;
+            /** @description Groups allowed to use it; empty: every signed-in user. */
+            groups?: string[];
+            /**
+             * @description What clients name as `model`: 1-64 characters of a-z, 0-9, `-`, `_`, `.`, unique among
+             *     assistants.
+             */
+            id: string;
+            /**
+             * Format: int32
+             * @description The most tokens an answer may have (at least 1).
+             */
+            inference_max_tokens?: number | null;
+            /**
+             * Format: float
+             * @description Sampling temperature, 0-2.
+             */
+            inference_temperature?: number | null;
+            /**
+             * Format: float
+             * @description Nucleus sampling (top p), 0-1.
+             */
+            inference_top_p?: number | null;
+            /**
+             * @description `rag`: passages retrieved per question (GAIA's `kbNumberOfResults`), 1-100.
+             * @default 5
+             */
+            kb_number_of_results?: number | null;
+            /** @description `model`, `rag`, `custom` (the operator's HTTP webhook) or `extractive`. */
+            kind: components["schemas"]["AssistantType"];
+            /** @description `rag`: the knowledge bases searched (1-20 names). */
+            knowledge_bases?: string[];
+            /**
+             * @description `model` (required) and `rag` (optional: without one, the answer quotes the best
+             *     passages): the id of a chat model.
+             */
+            model?: string | null;
+            /**
+             * @description `rag`: the prompt the passages go into (GAIA's `promptTemplate`): `$search_results$`
+             *     (required) becomes the passages, `$output_format_instructions$` the citation
+             *     instructions. Unset: the built-in template.
+             */
+            prompt_template?: string | null;
+            /** @description The write-only fields that have a value (their values are never shown). */
+            secrets: string[];
+            source: components["schemas"]["Source"];
+            /** @description Instructions that come before every conversation (at most 32 KiB). */
+            system_prompt?: string | null;
+            /**
+             * Format: int64
+             * @description Entries added at runtime: when it was last changed (seconds since the epoch)…
+             */
+            updatedAt?: number | null;
+            /** @description …and by whom (an email). */
+            updatedBy?: string | null;
+            /**
+             * Format: int64
+             * @description Entries added at runtime: changes with every update; a replacement sent with it as
+             *     `If-Match` is refused (412) if the entry changed since.
+             */
+            version?: number | null;
+            /** @default 1m */
+            webhook_timeout?: null | components["schemas"]["Dur"];
+            /** @description `custom`: the webhook's URL (http or https). */
+            webhook_url?: string | null;
+        };
         /**
          * Format: uuid
          * @description An audit-log entry.
          */
         AuditId: string;
+        /**
+         * @description How an audited action ended.
+         * @enum {string}
+         */
+        AuditOutcome: "success" | "failure" | "denied" | "locked" | "challenge";
         AuditView: {
             action: string;
             actor?: string | null;
@@ -1266,7 +1411,7 @@ export interface components {
             /** @description SHA-256 of `prevHash` and this record (see `rampart audit verify`). */
             hash?: string | null;
             id: components["schemas"]["AuditId"];
-            outcome: string;
+            outcome: components["schemas"]["AuditOutcome"];
             /** @description The previous record's hash (64 zeros before the first record). */
             prevHash?: string | null;
             requestId?: string | null;
@@ -1428,6 +1573,11 @@ export interface components {
             /** Format: int64 */
             updatedAt: number;
         };
+        /**
+         * @description A duration such as "90s", "15m", "1h", "30d".
+         * @example 60s
+         */
+        Dur: string;
         /** @description The one JSON error shape: `{code, message}`. */
         ErrorBody: {
             code: string;
@@ -1603,6 +1753,90 @@ export interface components {
             /** Format: int64 */
             responseTimeMs: number;
         };
+        /**
+         * @description A model endpoint (`[[models]]`, or added by an administrator through `/v1/admin/models` with
+         *     the same keys). Upstream URLs come from here only, never from a request. Secret fields
+         *     ([`MODEL_SECRETS`]) are never serialized.
+         */
+        ModelConfig: {
+            /**
+             * @description The upstream's API key (not for `bedrock`, whose keys are `aws_*`, nor `http`, whose
+             *     are `headers`).
+             */
+            api_key?: string | null;
+            /** @description The config file only: a file holding the API key, instead of `api_key`. */
+            api_key_file?: string | null;
+            /** @description `bedrock`: the access key id of static AWS credentials. */
+            aws_access_key_id?: string | null;
+            /** @description `bedrock`: the secret access key that goes with `aws_access_key_id`. */
+            aws_secret_access_key?: string | null;
+            /** @description `bedrock`: a session token, for temporary credentials. */
+            aws_session_token?: string | null;
+            /**
+             * @description `openai`: required; `anthropic`: default `https://api.anthropic.com`; `bedrock`: an
+             *     endpoint override (VPC endpoints, tests); `http`: the endpoint's URL, required.
+             */
+            base_url?: string | null;
+            /**
+             * @description `embedding`: texts per request, 1-2048.
+             * @default 64
+             */
+            batch_size?: number | null;
+            /**
+             * Format: int32
+             * @description `embedding`: the vector size asked of models that can shorten theirs (OpenAI
+             *     `text-embedding-3-*`, Titan v2): 1-16384.
+             */
+            dimensions?: number | null;
+            /** @description `embedding`: put before passages, for models that want it (E5: `"passage: "`). */
+            document_prefix?: string | null;
+            /** @description `http`: extra request headers (values are secrets, e.g. `Authorization`). */
+            headers?: {
+                [key: string]: string;
+            };
+            /**
+             * @description What assistants and knowledge bases name it by: 1-64 characters of a-z, 0-9, `-`, `_`,
+             *     `.`, unique among models.
+             */
+            id: string;
+            /** @default chat */
+            kind?: components["schemas"]["ModelKind"];
+            /**
+             * Format: int32
+             * @description Retries of a retryable failure (429, 5xx, network) before any output: 0-10.
+             * @default 2
+             */
+            max_retries?: number;
+            /** @description The upstream's model name (`http`: the id reported in message metadata; default `id`). */
+            model?: string;
+            /**
+             * @description `openai` (OpenAI-compatible: OpenAI, vLLM, Ollama, llama.cpp, LM Studio), `anthropic`,
+             *     `bedrock` or `http` (a generic JSON endpoint, SageMaker-style); `embedding`: `openai`,
+             *     `ollama` or `bedrock`; `rerank`: `cohere` or `tei`.
+             */
+            provider: components["schemas"]["ModelProvider"];
+            /** @description `embedding`: put before queries, for models that want it (E5: `"query: "`). */
+            query_prefix?: string | null;
+            /** @description `bedrock`: the AWS region (e.g. `us-east-1`). */
+            region?: string | null;
+            /**
+             * @description `http`: the JSON request body, with placeholders replaced by values (`{{prompt}}`,
+             *     `{{messages}}`, `{{system}}`, `{{last_user_message}}`, `{{max_tokens}}`,
+             *     `{{temperature}}`, `{{top_p}}`).
+             */
+            request_template?: Record<string, never> | null;
+            /**
+             * @description `http`: where the answer holds the reply text (an RFC 6901 JSON pointer, e.g.
+             *     `/0/generated_text`).
+             */
+            response_pointer?: string | null;
+            /** @default 1m */
+            timeout?: components["schemas"]["Dur"];
+            /** @description `http`: where the answer holds the input token count (a JSON pointer), if it does. */
+            usage_input_pointer?: string | null;
+            /** @description `http`: where the answer holds the output token count (a JSON pointer), if it does. */
+            usage_output_pointer?: string | null;
+        };
         ModelEntry: {
             /** Format: int64 */
             created: number;
@@ -1610,9 +1844,102 @@ export interface components {
             object: string;
             owned_by: string;
         };
+        /**
+         * @description What a model is used for.
+         * @enum {string}
+         */
+        ModelKind: "chat" | "embedding" | "rerank";
         ModelList: {
             data: components["schemas"]["ModelEntry"][];
             object: string;
+        };
+        /**
+         * @description The wire format a model is reached with.
+         * @enum {string}
+         */
+        ModelProvider: "openai" | "anthropic" | "bedrock" | "http" | "ollama" | "cohere" | "tei";
+        /** @description A model as the API shows it: its keys (never the write-only ones), and where it comes from. */
+        ModelView: {
+            /** @description The config file only: a file holding the API key, instead of `api_key`. */
+            api_key_file?: string | null;
+            /** @description `bedrock`: the access key id of static AWS credentials. */
+            aws_access_key_id?: string | null;
+            /**
+             * @description `openai`: required; `anthropic`: default `https://api.anthropic.com`; `bedrock`: an
+             *     endpoint override (VPC endpoints, tests); `http`: the endpoint's URL, required.
+             */
+            base_url?: string | null;
+            /**
+             * @description `embedding`: texts per request, 1-2048.
+             * @default 64
+             */
+            batch_size?: number | null;
+            /**
+             * Format: int32
+             * @description `embedding`: the vector size asked of models that can shorten theirs (OpenAI
+             *     `text-embedding-3-*`, Titan v2): 1-16384.
+             */
+            dimensions?: number | null;
+            /** @description `embedding`: put before passages, for models that want it (E5: `"passage: "`). */
+            document_prefix?: string | null;
+            /**
+             * @description What assistants and knowledge bases name it by: 1-64 characters of a-z, 0-9, `-`, `_`,
+             *     `.`, unique among models.
+             */
+            id: string;
+            /** @default chat */
+            kind?: components["schemas"]["ModelKind"];
+            /**
+             * Format: int32
+             * @description Retries of a retryable failure (429, 5xx, network) before any output: 0-10.
+             * @default 2
+             */
+            max_retries?: number;
+            /** @description The upstream's model name (`http`: the id reported in message metadata; default `id`). */
+            model?: string;
+            /**
+             * @description `openai` (OpenAI-compatible: OpenAI, vLLM, Ollama, llama.cpp, LM Studio), `anthropic`,
+             *     `bedrock` or `http` (a generic JSON endpoint, SageMaker-style); `embedding`: `openai`,
+             *     `ollama` or `bedrock`; `rerank`: `cohere` or `tei`.
+             */
+            provider: components["schemas"]["ModelProvider"];
+            /** @description `embedding`: put before queries, for models that want it (E5: `"query: "`). */
+            query_prefix?: string | null;
+            /** @description `bedrock`: the AWS region (e.g. `us-east-1`). */
+            region?: string | null;
+            /**
+             * @description `http`: the JSON request body, with placeholders replaced by values (`{{prompt}}`,
+             *     `{{messages}}`, `{{system}}`, `{{last_user_message}}`, `{{max_tokens}}`,
+             *     `{{temperature}}`, `{{top_p}}`).
+             */
+            request_template?: Record<string, never> | null;
+            /**
+             * @description `http`: where the answer holds the reply text (an RFC 6901 JSON pointer, e.g.
+             *     `/0/generated_text`).
+             */
+            response_pointer?: string | null;
+            /** @description The write-only fields that have a value (their values are never shown). */
+            secrets: string[];
+            source: components["schemas"]["Source"];
+            /** @default 1m */
+            timeout?: components["schemas"]["Dur"];
+            /**
+             * Format: int64
+             * @description Entries added at runtime: when it was last changed (seconds since the epoch)…
+             */
+            updatedAt?: number | null;
+            /** @description …and by whom (an email). */
+            updatedBy?: string | null;
+            /** @description `http`: where the answer holds the input token count (a JSON pointer), if it does. */
+            usage_input_pointer?: string | null;
+            /** @description `http`: where the answer holds the output token count (a JSON pointer), if it does. */
+            usage_output_pointer?: string | null;
+            /**
+             * Format: int64
+             * @description Entries added at runtime: changes with every update; a replacement sent with it as
+             *     `If-Match` is refused (412) if the entry changed since.
+             */
+            version?: number | null;
         };
         /** @description OAuth 2.0 error, RFC 6749 §5.2. */
         OAuthError: {
@@ -1653,7 +1980,7 @@ export interface components {
                 /** @description SHA-256 of `prevHash` and this record (see `rampart audit verify`). */
                 hash?: string | null;
                 id: components["schemas"]["AuditId"];
-                outcome: string;
+                outcome: components["schemas"]["AuditOutcome"];
                 /** @description The previous record's hash (64 zeros before the first record). */
                 prevHash?: string | null;
                 requestId?: string | null;
@@ -1861,6 +2188,11 @@ export interface components {
         SetGroups: {
             groups: string[];
         };
+        /**
+         * @description Where an entry comes from.
+         * @enum {string}
+         */
+        Source: "config" | "admin";
         StatusView: {
             /** @description Whether a NATS bus connects the replicas. */
             bus: boolean;
@@ -2305,7 +2637,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": Record<string, never>[];
+                    "application/json": components["schemas"]["AssistantView"][];
                 };
             };
             403: {
@@ -2327,7 +2659,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": Record<string, never>;
+                "application/json": components["schemas"]["AssistantConfig"];
             };
         };
         responses: {
@@ -2336,7 +2668,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": Record<string, never>;
+                    "application/json": components["schemas"]["AssistantView"];
                 };
             };
             400: {
@@ -2373,7 +2705,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": Record<string, never>;
+                    "application/json": components["schemas"]["AssistantView"];
                 };
             };
             404: {
@@ -2400,7 +2732,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": Record<string, never>;
+                "application/json": components["schemas"]["AssistantConfig"];
             };
         };
         responses: {
@@ -2409,7 +2741,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": Record<string, never>;
+                    "application/json": components["schemas"]["AssistantView"];
                 };
             };
             400: {
@@ -2491,8 +2823,7 @@ export interface operations {
                 /** @description Records at or after this instant (RFC 3339 or `YYYY-MM-DD`, UTC). */
                 from?: string;
                 limit?: number;
-                /** @description `success`, `failure`, `denied`, `locked`, `challenge`. */
-                outcome?: string;
+                outcome?: components["schemas"]["AuditOutcome"];
                 /** @description Exact target (a user id, an email, `model:<id>`…). */
                 target?: string;
                 /** @description Records before this instant (RFC 3339 or `YYYY-MM-DD`, UTC). */
@@ -2684,7 +3015,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": Record<string, never>[];
+                    "application/json": components["schemas"]["ModelView"][];
                 };
             };
             403: {
@@ -2706,7 +3037,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": Record<string, never>;
+                "application/json": components["schemas"]["ModelConfig"];
             };
         };
         responses: {
@@ -2715,7 +3046,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": Record<string, never>;
+                    "application/json": components["schemas"]["ModelView"];
                 };
             };
             400: {
@@ -2752,7 +3083,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": Record<string, never>;
+                    "application/json": components["schemas"]["ModelView"];
                 };
             };
             404: {
@@ -2779,7 +3110,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": Record<string, never>;
+                "application/json": components["schemas"]["ModelConfig"];
             };
         };
         responses: {
@@ -2788,7 +3119,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": Record<string, never>;
+                    "application/json": components["schemas"]["ModelView"];
                 };
             };
             400: {

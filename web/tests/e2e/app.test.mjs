@@ -334,23 +334,59 @@ test('bootstrap, MFA, chat with citations, feedback, and another user sees nothi
   assert.equal((await api('GET', '/v1/admin/assistants/hr', kbToken)).body.system_prompt, 'Answer as the HR team, in one sentence.');
   await page.evaluate(() => window.scrollTo(0, 0));
   await page.screenshot({ path: join(SHOTS, 'admin-prompts.png') });
-  // The JSON editor sends an edited entry back without the view's own fields (updatedAt, …).
+  // Models and assistants in their forms (built from the API's schemas). A model added: a
+  // value the server refuses is shown beside its field; the API key is write-only.
   await page.getByRole('link', { name: 'Models & assistants' }).click();
+  await page.getByRole('button', { name: 'Add a model' }).click();
+  const entry = page.locator('form.card');
+  await entry.getByRole('textbox', { name: 'ID', exact: true }).fill('form-llm');
+  await entry.getByLabel('Base URL').fill('ftp://127.0.0.1/v1');
+  await entry.getByLabel('Model', { exact: true }).fill('m');
+  await entry.getByLabel('API key').fill('sk-form-0123456789abcdef');
+  await entry.getByLabel('Max retries').fill('1');
+  const beforeRefusal = problems.length;
+  await entry.getByRole('button', { name: 'Save', exact: true }).click();
+  await entry.locator('#entry-base_url-error').getByText('must be an http(s) URL').waitFor();
+  await page.getByRole('alert').getByText('base_url: must be an http(s) URL').waitFor();
+  assert.equal(await entry.getByLabel('Base URL').getAttribute('aria-invalid'), 'true');
+  problems.splice(beforeRefusal, problems.length - beforeRefusal, ...problems.slice(beforeRefusal).filter((p) => !/ 400 /.test(p)));
+  await page.screenshot({ path: join(SHOTS, 'admin-catalog-form.png'), fullPage: true });
+  await entry.getByLabel('Base URL').fill(`http://127.0.0.1:${upstream.address().port}/v1`);
+  await entry.getByRole('button', { name: 'Save', exact: true }).click();
+  await page.getByRole('status').getByText('Saved; it applies at once.').waitFor();
+  const formLlm = (await api('GET', '/v1/admin/models/form-llm', kbToken)).body;
+  assert.deepEqual([formLlm.provider, formLlm.model, formLlm.max_retries, formLlm.secrets], ['openai', 'm', 1, ['api_key']]);
+  await page.getByRole('row', { name: /^form-llm openai admin api_key/ }).waitFor();
+  // An assistant added with that model, for a group.
+  await page.getByRole('button', { name: 'Add an assistant' }).click();
+  await entry.getByRole('textbox', { name: 'ID', exact: true }).fill('form-bot');
+  await entry.getByLabel('Model', { exact: true }).fill('form-llm');
+  await entry.getByLabel('System prompt').fill('Be brief.');
+  await entry.getByLabel('Groups').fill('staff');
+  await entry.getByRole('button', { name: 'Save', exact: true }).click();
+  await page.getByRole('status').getByText('Saved; it applies at once.').waitFor();
+  const formBot = (await api('GET', '/v1/admin/assistants/form-bot', kbToken)).body;
+  assert.deepEqual([formBot.kind, formBot.model, formBot.groups, formBot.system_prompt], ['model', 'form-llm', ['staff'], 'Be brief.']);
+  // The rag assistant edited in the form. Changed elsewhere while it is open: refused once,
+  // what was typed stays, saved on the retry.
   await page.getByRole('row', { name: /^hr / }).getByRole('button', { name: 'Edit' }).click();
-  const json = page.getByLabel(/^Edit hr/);
-  await json.fill((await json.inputValue()).replace('"rag"', '"rag",\n  "kb_number_of_results": 3'));
-  // Changed elsewhere while the editor is open: refused once, the text stays, saved on the retry.
+  await entry.getByLabel('KB number of results').fill('3');
   await changeElsewhere(kbToken, 'hr', { display_inline_citations: false });
   const beforeEditorConflict = problems.length;
-  await page.getByRole('button', { name: 'Save', exact: true }).click();
+  await entry.getByRole('button', { name: 'Save', exact: true }).click();
   await page.getByRole('alert').getByText('Another administrator changed this entry').waitFor();
   problems.splice(beforeEditorConflict, problems.length - beforeEditorConflict, ...problems.slice(beforeEditorConflict).filter((p) => !/ 412 /.test(p)));
-  assert.match(await json.inputValue(), /"kb_number_of_results": 3/);
-  await page.getByRole('button', { name: 'Save', exact: true }).click();
+  assert.equal(await entry.getByLabel('KB number of results').inputValue(), '3');
+  // The Advanced (JSON) view shows the same entry.
+  await entry.getByRole('button', { name: 'Advanced (JSON)' }).click();
+  assert.match(await entry.getByLabel(/^Edit hr/).inputValue(), /"kb_number_of_results": 3/);
+  await entry.getByRole('button', { name: 'Form' }).click();
+  await entry.getByRole('button', { name: 'Save', exact: true }).click();
   await page.getByRole('status').getByText('Saved; it applies at once.').waitFor();
   const edited = (await api('GET', '/v1/admin/assistants/hr', kbToken)).body;
   assert.equal(edited.kb_number_of_results, 3);
   assert.equal(edited.system_prompt, 'Answer as the HR team, in one sentence.', 'the prompts stay');
+  assert.deepEqual(edited.knowledge_bases, ['handbook']);
   await page.getByRole('link', { name: 'Feedback' }).click();
   await page.getByRole('img', { name: 'Feedback per day' }).waitFor();
   await page.getByText('accuracy: 1').waitFor();
@@ -457,6 +493,15 @@ test('every main page passes axe (WCAG 2.1 AA, contrast included) in the light a
     await page.goto(`${base}/admin/prompts`);
     await page.getByLabel('Assistant').selectOption('hr');
     await check('admin/prompts editing', page.getByLabel('Prompt template'));
+    await page.goto(`${base}/admin/catalog`);
+    await page.getByRole('row', { name: /^hr / }).getByRole('button', { name: 'Edit' }).click();
+    await check('admin/catalog assistant form', page.getByLabel('KB number of results'));
+    await page.screenshot({ path: join(SHOTS, `admin-catalog-assistant-${colorScheme}.png`), fullPage: true });
+    await page.getByRole('button', { name: 'Add a model' }).click();
+    await page.getByLabel('Provider').selectOption('http');
+    await page.getByRole('button', { name: 'Add a header' }).click();
+    await check('admin/catalog model form', page.getByLabel('Headers 1: value'));
+    await page.screenshot({ path: join(SHOTS, `admin-catalog-${colorScheme}.png`), fullPage: true });
     assert.deepEqual(report, [], `axe found problems in the ${colorScheme} theme`);
     await page.screenshot({ path: join(SHOTS, `a11y-${colorScheme}.png`) });
     await ctx.close();

@@ -230,6 +230,7 @@ describe('Admin', () => {
       ['hr', 'model', 'database', ''],
     ]));
     click(button(all(root, 'tbody tr')[1], 'Edit'));
+    click(button(root, 'Advanced (JSON)')); // the form is the main view; the JSON one is a click away
     const editor = one<HTMLTextAreaElement>(root, '#entry-json');
     expect(one(root, 'label[for="entry-json"]').textContent).toBe("Edit hr (the configuration file's keys, as JSON)");
     expect(JSON.parse(editor.value)).toEqual({ id: 'hr', kind: 'model', model: 'local', system_prompt: 'Old.' });

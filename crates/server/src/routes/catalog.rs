@@ -1,14 +1,16 @@
 //! `/v1/admin/models` and `/v1/admin/assistants`: models and assistants added at runtime by
-//! administrators, with the config file's keys (`rampart config example`). Write-only fields
-//! (API keys, webhook secrets) are stored sealed and never returned: a view lists their names
-//! under `secrets`. The config file's entries are listed with `source: "config"` and are
-//! read-only here. Every change is audited.
+//! administrators, with the config file's keys (`rampart config example`): request bodies are
+//! [`ModelConfig`] and [`AssistantConfig`], answers their views ([`ModelView`],
+//! [`AssistantView`]). Write-only fields (API keys, webhook secrets) are stored sealed and never
+//! returned: a view lists their names under `secrets`. The config file's entries are listed
+//! with `source: "config"` and are read-only here. Every change is audited.
 
-use crate::catalog::{CatalogError, Kind};
+use crate::catalog::{AssistantView, CatalogError, Entry, EntryBody, ModelView};
+use crate::config::{AssistantConfig, ModelConfig};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{AdminUser, Json, Meta, Path};
 use crate::state::AppState;
-use axum::extract::State;
+use axum::extract::{FromRequest, Request, State};
 use axum::http::StatusCode;
 use rampart_core::error::ErrorBody;
 use rampart_core::{ErrorCode, Principal};
@@ -27,38 +29,54 @@ pub fn routes() -> OpenApiRouter<AppState> {
 
 impl From<CatalogError> for ApiError {
     fn from(e: CatalogError) -> Self {
-        match e {
-            CatalogError::Invalid(m) => ApiError::new(ErrorCode::InvalidRequest, m),
+        match &e {
+            CatalogError::NotAnObject
+            | CatalogError::KeyFile
+            | CatalogError::IdChanged
+            | CatalogError::Unreadable(_)
+            | CatalogError::Refused(_) => ApiError::new(ErrorCode::InvalidRequest, e.to_string()),
             CatalogError::NotFound => ApiError::not_found(),
-            CatalogError::Conflict(m) => ApiError::new(ErrorCode::Conflict, m),
+            CatalogError::IdTaken
+            | CatalogError::IdInConfigFile
+            | CatalogError::ReadOnly
+            | CatalogError::ModelInUse(_)
+            | CatalogError::EmbeddingModelInUse => ApiError::new(ErrorCode::Conflict, e.to_string()),
             CatalogError::Changed => ApiError::code(ErrorCode::PreconditionFailed),
-            CatalogError::Internal(m) => {
-                tracing::error!(error = %m, "catalog");
+            CatalogError::Storage(_) | CatalogError::Corrupt { .. } | CatalogError::Sealed { .. } => {
+                tracing::error!(error = %e, "catalog");
                 ApiError::code(ErrorCode::Internal)
             }
         }
     }
 }
 
-fn target(kind: Kind, id: &str) -> String {
-    match kind {
-        Kind::Model => format!("model:{id}"),
-        Kind::Assistant => format!("assistant:{id}"),
+/// The body of a `POST` or `PUT`: JSON (malformed JSON is refused as every body is), read as
+/// the entry by the catalog once the checks that come first have passed.
+impl<S: Send + Sync, E: Entry> FromRequest<S> for EntryBody<E> {
+    type Rejection = ApiError;
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        let Json(v) = Json::<Value>::from_request(req, state).await?;
+        Ok(EntryBody::new(v))
     }
 }
 
-async fn create(
+/// The audit record's action and target of a change to an entry of type `E`.
+fn audited<E: Entry>(verb: &str, id: &str) -> (String, String) {
+    let kind = E::KIND.as_str();
+    (format!("{kind}.{verb}"), format!("{kind}:{id}"))
+}
+
+async fn create<E: Entry>(
     s: &AppState,
     m: &RequestMeta,
     a: &Principal,
-    kind: Kind,
-    body: Value,
-) -> ApiResult<(StatusCode, axum::Json<Value>)> {
-    let v = s.assistants.create(kind, body, &a.email, s.identity.now()).await?;
+    body: EntryBody<E>,
+) -> ApiResult<(StatusCode, axum::Json<E::View>)> {
+    let id = body.id().unwrap_or_default().to_owned();
+    let v = s.assistants.create(body, &a.email, s.identity.now()).await?;
     s.catalog_changed().await;
-    let id = v["id"].as_str().unwrap_or_default().to_owned();
-    super::audit(s, m, a, if kind == Kind::Model { "model.create" } else { "assistant.create" }, &target(kind, &id))
-        .await;
+    let (action, target) = audited::<E>("create", &id);
+    super::audit(s, m, a, &action, &target).await;
     Ok((StatusCode::CREATED, axum::Json(v)))
 }
 
@@ -71,75 +89,74 @@ fn if_match(headers: &axum::http::HeaderMap) -> ApiResult<Option<i64>> {
     s.parse::<i64>().map(Some).map_err(|_| bad())
 }
 
-async fn replace(
+async fn replace<E: Entry>(
     s: &AppState,
     m: &RequestMeta,
     a: &Principal,
-    kind: Kind,
     id: &str,
     headers: &axum::http::HeaderMap,
-    body: Value,
-) -> ApiResult<axum::Json<Value>> {
+    body: EntryBody<E>,
+) -> ApiResult<axum::Json<E::View>> {
     let expected = if_match(headers)?;
-    let v = s.assistants.replace(kind, id, body, &a.email, s.identity.now(), expected).await?;
+    let v = s.assistants.replace(id, body, &a.email, s.identity.now(), expected).await?;
     s.catalog_changed().await;
-    super::audit(s, m, a, if kind == Kind::Model { "model.update" } else { "assistant.update" }, &target(kind, id))
-        .await;
+    let (action, target) = audited::<E>("update", id);
+    super::audit(s, m, a, &action, &target).await;
     Ok(axum::Json(v))
 }
 
-async fn delete(s: &AppState, m: &RequestMeta, a: &Principal, kind: Kind, id: &str) -> ApiResult<StatusCode> {
-    s.assistants.delete(kind, id).await?;
+async fn delete<E: Entry>(s: &AppState, m: &RequestMeta, a: &Principal, id: &str) -> ApiResult<StatusCode> {
+    s.assistants.delete::<E>(id).await?;
     s.catalog_changed().await;
-    super::audit(s, m, a, if kind == Kind::Model { "model.delete" } else { "assistant.delete" }, &target(kind, id))
-        .await;
+    let (action, target) = audited::<E>("delete", id);
+    super::audit(s, m, a, &action, &target).await;
     Ok(StatusCode::NO_CONTENT)
 }
 
 /// Every model: the config file's (`source: "config"`) and the administrators' (`"admin"`).
 #[utoipa::path(get, path = "/v1/admin/models", tag = "admin",
-    responses((status = 200, body = Vec<Object>), (status = 403, body = ErrorBody)), security(("bearer" = [])))]
-async fn list_models(State(s): State<AppState>, AdminUser(_): AdminUser) -> ApiResult<axum::Json<Vec<Value>>> {
-    Ok(axum::Json(s.assistants.list(Kind::Model).await?))
+    responses((status = 200, body = Vec<ModelView>), (status = 403, body = ErrorBody)), security(("bearer" = [])))]
+async fn list_models(State(s): State<AppState>, AdminUser(_): AdminUser) -> ApiResult<axum::Json<Vec<ModelView>>> {
+    Ok(axum::Json(s.assistants.list::<ModelConfig>().await?))
 }
 
-/// Adds a model: `{id, provider, base_url, model, api_key?, timeout?, max_retries?, …}` (the
-/// config file's `[[models]]` keys). The upstream is not called.
-#[utoipa::path(post, path = "/v1/admin/models", tag = "admin", request_body = Object,
-    responses((status = 201, body = Object), (status = 400, body = ErrorBody), (status = 409, body = ErrorBody)), security(("bearer" = [])))]
+/// Adds a model (the config file's `[[models]]` keys; `api_key_file` is refused: send
+/// `api_key`). The upstream is not called.
+#[utoipa::path(post, path = "/v1/admin/models", tag = "admin", request_body = ModelConfig,
+    responses((status = 201, body = ModelView), (status = 400, body = ErrorBody), (status = 409, body = ErrorBody)), security(("bearer" = [])))]
 async fn create_model(
     State(s): State<AppState>,
     Meta(m): Meta,
     AdminUser(a): AdminUser,
-    Json(body): Json<Value>,
-) -> ApiResult<(StatusCode, axum::Json<Value>)> {
-    create(&s, &m, &a, Kind::Model, body).await
+    body: EntryBody<ModelConfig>,
+) -> ApiResult<(StatusCode, axum::Json<ModelView>)> {
+    create(&s, &m, &a, body).await
 }
 
 /// One model.
 #[utoipa::path(get, path = "/v1/admin/models/{id}", tag = "admin", params(("id" = String, Path)),
-    responses((status = 200, body = Object), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
+    responses((status = 200, body = ModelView), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
 async fn get_model(
     State(s): State<AppState>,
     AdminUser(_): AdminUser,
     Path(id): Path<String>,
-) -> ApiResult<axum::Json<Value>> {
-    Ok(axum::Json(s.assistants.get(Kind::Model, &id).await?))
+) -> ApiResult<axum::Json<ModelView>> {
+    Ok(axum::Json(s.assistants.get::<ModelConfig>(&id).await?))
 }
 
-/// Replaces a model added at runtime. Write-only fields left out keep their values; `""`
-/// removes one.
-#[utoipa::path(put, path = "/v1/admin/models/{id}", tag = "admin", params(("id" = String, Path), ("If-Match" = Option<String>, Header, description = "The entry's `version` as read: refused with 412 if it changed since")), request_body = Object,
-    responses((status = 200, body = Object), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 412, body = ErrorBody)), security(("bearer" = [])))]
+/// Replaces a model added at runtime (`id` may be left out). Write-only fields left out keep
+/// their values; `""` (`{}` for `headers`) removes one.
+#[utoipa::path(put, path = "/v1/admin/models/{id}", tag = "admin", params(("id" = String, Path), ("If-Match" = Option<String>, Header, description = "The entry's `version` as read: refused with 412 if it changed since")), request_body = ModelConfig,
+    responses((status = 200, body = ModelView), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 412, body = ErrorBody)), security(("bearer" = [])))]
 async fn replace_model(
     State(s): State<AppState>,
     Meta(m): Meta,
     AdminUser(a): AdminUser,
     Path(id): Path<String>,
     headers: axum::http::HeaderMap,
-    Json(body): Json<Value>,
-) -> ApiResult<axum::Json<Value>> {
-    replace(&s, &m, &a, Kind::Model, &id, &headers, body).await
+    body: EntryBody<ModelConfig>,
+) -> ApiResult<axum::Json<ModelView>> {
+    replace(&s, &m, &a, &id, &headers, body).await
 }
 
 /// Removes a model added at runtime (refused while an assistant uses it).
@@ -151,53 +168,56 @@ async fn delete_model(
     AdminUser(a): AdminUser,
     Path(id): Path<String>,
 ) -> ApiResult<StatusCode> {
-    delete(&s, &m, &a, Kind::Model, &id).await
+    delete::<ModelConfig>(&s, &m, &a, &id).await
 }
 
 /// Every assistant: the config file's and the administrators'.
 #[utoipa::path(get, path = "/v1/admin/assistants", tag = "admin",
-    responses((status = 200, body = Vec<Object>), (status = 403, body = ErrorBody)), security(("bearer" = [])))]
-async fn list_assistants(State(s): State<AppState>, AdminUser(_): AdminUser) -> ApiResult<axum::Json<Vec<Value>>> {
-    Ok(axum::Json(s.assistants.list(Kind::Assistant).await?))
+    responses((status = 200, body = Vec<AssistantView>), (status = 403, body = ErrorBody)), security(("bearer" = [])))]
+async fn list_assistants(
+    State(s): State<AppState>,
+    AdminUser(_): AdminUser,
+) -> ApiResult<axum::Json<Vec<AssistantView>>> {
+    Ok(axum::Json(s.assistants.list::<AssistantConfig>().await?))
 }
 
-/// Adds an assistant: `{id, kind: model|custom|extractive, model?, system_prompt?,
-/// inference_max_tokens?, inference_temperature?, inference_top_p?, groups?, webhook_url?,
-/// webhook_secret?, webhook_timeout?}`. `groups` restricts who may use it.
-#[utoipa::path(post, path = "/v1/admin/assistants", tag = "admin", request_body = Object,
-    responses((status = 201, body = Object), (status = 400, body = ErrorBody), (status = 409, body = ErrorBody)), security(("bearer" = [])))]
+/// Adds an assistant (the config file's `[[assistants]]` keys). `groups` restricts who may use
+/// it.
+#[utoipa::path(post, path = "/v1/admin/assistants", tag = "admin", request_body = AssistantConfig,
+    responses((status = 201, body = AssistantView), (status = 400, body = ErrorBody), (status = 409, body = ErrorBody)), security(("bearer" = [])))]
 async fn create_assistant(
     State(s): State<AppState>,
     Meta(m): Meta,
     AdminUser(a): AdminUser,
-    Json(body): Json<Value>,
-) -> ApiResult<(StatusCode, axum::Json<Value>)> {
-    create(&s, &m, &a, Kind::Assistant, body).await
+    body: EntryBody<AssistantConfig>,
+) -> ApiResult<(StatusCode, axum::Json<AssistantView>)> {
+    create(&s, &m, &a, body).await
 }
 
 /// One assistant.
 #[utoipa::path(get, path = "/v1/admin/assistants/{id}", tag = "admin", params(("id" = String, Path)),
-    responses((status = 200, body = Object), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
+    responses((status = 200, body = AssistantView), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
 async fn get_assistant(
     State(s): State<AppState>,
     AdminUser(_): AdminUser,
     Path(id): Path<String>,
-) -> ApiResult<axum::Json<Value>> {
-    Ok(axum::Json(s.assistants.get(Kind::Assistant, &id).await?))
+) -> ApiResult<axum::Json<AssistantView>> {
+    Ok(axum::Json(s.assistants.get::<AssistantConfig>(&id).await?))
 }
 
-/// Replaces an assistant added at runtime (`If-Match: "<version>"` makes it conditional).
-#[utoipa::path(put, path = "/v1/admin/assistants/{id}", tag = "admin", params(("id" = String, Path), ("If-Match" = Option<String>, Header, description = "The entry's `version` as read: refused with 412 if it changed since")), request_body = Object,
-    responses((status = 200, body = Object), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 412, body = ErrorBody)), security(("bearer" = [])))]
+/// Replaces an assistant added at runtime (`id` may be left out; `If-Match: "<version>"`
+/// makes it conditional). A `webhook_secret` left out keeps its value; `""` removes it.
+#[utoipa::path(put, path = "/v1/admin/assistants/{id}", tag = "admin", params(("id" = String, Path), ("If-Match" = Option<String>, Header, description = "The entry's `version` as read: refused with 412 if it changed since")), request_body = AssistantConfig,
+    responses((status = 200, body = AssistantView), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 412, body = ErrorBody)), security(("bearer" = [])))]
 async fn replace_assistant(
     State(s): State<AppState>,
     Meta(m): Meta,
     AdminUser(a): AdminUser,
     Path(id): Path<String>,
     headers: axum::http::HeaderMap,
-    Json(body): Json<Value>,
-) -> ApiResult<axum::Json<Value>> {
-    replace(&s, &m, &a, Kind::Assistant, &id, &headers, body).await
+    body: EntryBody<AssistantConfig>,
+) -> ApiResult<axum::Json<AssistantView>> {
+    replace(&s, &m, &a, &id, &headers, body).await
 }
 
 /// Removes an assistant added at runtime.
@@ -209,5 +229,5 @@ async fn delete_assistant(
     AdminUser(a): AdminUser,
     Path(id): Path<String>,
 ) -> ApiResult<StatusCode> {
-    delete(&s, &m, &a, Kind::Assistant, &id).await
+    delete::<AssistantConfig>(&s, &m, &a, &id).await
 }

@@ -272,6 +272,101 @@ async fn config_entries_are_read_only_and_bad_entries_are_refused() {
     assert_eq!(s.get("/v1/admin/models", Some(&admin)).await.expect(200).body.as_array().unwrap().len(), 1);
 }
 
+/// The catalog API is typed: requests are the config file's entry types (`ModelConfig`,
+/// `AssistantConfig`, write-only fields marked), answers their views (`ModelView`,
+/// `AssistantView`: no write-only field, the view's own fields), and every operation says so.
+#[tokio::test]
+async fn the_openapi_document_types_every_catalog_operation() {
+    let s = TestServer::start().await;
+    let doc = s.get("/openapi.json", None).await.expect(200).body;
+    let schemas = &doc["components"]["schemas"];
+    for name in ["ModelConfig", "ModelKind", "ModelProvider", "AssistantConfig", "AssistantType", "Source", "Dur"] {
+        assert!(schemas[name].is_object(), "{name} is in the document");
+    }
+    let r = |name: &str| json!({"$ref": format!("#/components/schemas/{name}")});
+    let body = |op: &Value| op["requestBody"]["content"]["application/json"]["schema"].clone();
+    let answer = |op: &Value, status: &str| op["responses"][status]["content"]["application/json"]["schema"].clone();
+    let models: &[&str] = &["api_key", "aws_secret_access_key", "aws_session_token", "headers"];
+    for (path, entry, view, secrets) in [
+        ("/v1/admin/models", "ModelConfig", "ModelView", models),
+        ("/v1/admin/assistants", "AssistantConfig", "AssistantView", &["webhook_secret"]),
+    ] {
+        for k in secrets {
+            assert_eq!(schemas[entry]["properties"][k]["writeOnly"], true, "{entry}.{k} is write-only");
+            assert!(schemas[view]["properties"].get(k).is_none(), "{view} has no {k}");
+        }
+        for k in ["id", "source", "secrets", "version", "updatedAt", "updatedBy"] {
+            assert!(schemas[view]["properties"][k].is_object(), "{view} has {k}");
+        }
+        assert_eq!(schemas[entry]["additionalProperties"], false, "{entry}: unknown keys are refused");
+        let list = &doc["paths"][path];
+        assert_eq!(answer(&list["get"], "200"), json!({"type": "array", "items": r(view)}), "GET {path}");
+        assert_eq!((body(&list["post"]), answer(&list["post"], "201")), (r(entry), r(view)), "POST {path}");
+        let one = &doc["paths"][format!("{path}/{{id}}")];
+        assert_eq!(answer(&one["get"], "200"), r(view), "GET {path}/{{id}}");
+        assert_eq!((body(&one["put"]), answer(&one["put"], "200")), (r(entry), r(view)), "PUT {path}/{{id}}");
+        assert!(one["delete"]["responses"]["204"].is_object(), "DELETE {path}/{{id}}");
+        for op in [&list["post"], &one["put"]] {
+            for status in ["400", "409"] {
+                assert_eq!(answer(op, status), r("ErrorBody"));
+            }
+        }
+        assert_eq!(answer(&one["put"], "412"), r("ErrorBody"));
+    }
+}
+
+/// What the API answers has exactly the view schema's keys (write-only fields never), and a
+/// refusal names the key at fault, so that a form can show it beside its field.
+#[tokio::test]
+async fn answers_follow_the_view_schemas_and_refusals_name_the_key() {
+    let up = fake("x").await;
+    let s = TestServer::start().await;
+    let (_, admin) = s.admin().await;
+    let doc = s.get("/openapi.json", None).await.expect(200).body;
+    let created = [
+        (
+            "/v1/admin/models",
+            "ModelView",
+            json!({"id": "m", "provider": "openai", "base_url": up.base_url, "model": "x", "api_key": KEY}),
+        ),
+        (
+            "/v1/admin/assistants",
+            "AssistantView",
+            json!({"id": "hook", "kind": "custom", "webhook_url": "http://127.0.0.1:9/hook",
+                   "webhook_secret": "whsec-0123456789abcdef0123456789abcdef"}),
+        ),
+    ];
+    for (path, view, entry) in created {
+        let schema = &doc["components"]["schemas"][view];
+        let v = s.post(path, Some(&admin), entry).await.expect(201).body;
+        let listed = s.get(path, Some(&admin)).await.expect(200).body[0].clone();
+        for v in [v, listed] {
+            let keys = v.as_object().unwrap();
+            for k in keys.keys() {
+                assert!(schema["properties"].get(k).is_some(), "{view} lists {k}: {v}");
+            }
+            for k in schema["required"].as_array().unwrap() {
+                assert!(keys.contains_key(k.as_str().unwrap()), "{view} requires {k}: {v}");
+            }
+        }
+    }
+    let base = up.base_url.clone();
+    for (body, says) in [
+        (json!({"id": "x", "provider": "openai", "base_url": base, "model": "m", "surprise": 1}), "`surprise`"),
+        (json!({"id": "x", "base_url": base, "model": "m"}), "`provider`"),
+        (json!({"id": "x", "provider": "openai", "base_url": "ftp://h/", "model": "m"}), "base_url: "),
+        (json!({"id": "x", "provider": "bedrock", "model": "m"}), "region: "),
+    ] {
+        let r = s.post("/v1/admin/models", Some(&admin), body).await.expect_error(400, "invalid_request");
+        assert!(r.body["message"].as_str().unwrap().contains(says), "{says}: {}", r.body);
+    }
+    let r = s
+        .post("/v1/admin/assistants", Some(&admin), json!({"id": "a", "kind": "model", "model": "nope"}))
+        .await
+        .expect_error(400, "invalid_request");
+    assert!(r.body["message"].as_str().unwrap().starts_with("model: "), "{}", r.body);
+}
+
 #[tokio::test]
 async fn another_replica_picks_up_changes_within_the_refresh_interval() {
     let up = fake("from the replica").await;
