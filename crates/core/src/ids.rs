@@ -64,3 +64,6 @@ typed_id!(/// A document in a knowledge base.
     DocumentId);
 typed_id!(/// A chunk of a document (the unit of retrieval and citation).
     ChunkId);
+typed_id!(/// A meeting, as Rampart names it (its realtime channel, its recording's files); clients name
+    /// it by the `callId` they started it with.
+    MeetingKey);

@@ -17,6 +17,7 @@ pub mod llm;
 pub mod page;
 pub mod principal;
 pub mod secret;
+pub mod speech;
 
 pub use audit::AuditOutcome;
 pub use clock::{Clock, SystemClock, Timestamp};

@@ -29,6 +29,7 @@ pub const MIGRATIONS: &[Migration] = &[
     Migration { version: 8, name: "dense_retrieval", sql: include_str!("../migrations/0008_dense_retrieval.sql") },
     Migration { version: 9, name: "audit_chain", sql: include_str!("../migrations/0009_audit_chain.sql") },
     Migration { version: 10, name: "retention", sql: include_str!("../migrations/0010_retention.sql") },
+    Migration { version: 11, name: "meetings", sql: include_str!("../migrations/0011_meetings.sql") },
 ];
 
 fn render(sql: &str, backend: Backend) -> String {

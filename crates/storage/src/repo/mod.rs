@@ -9,6 +9,7 @@ pub mod groups;
 pub mod interruptions;
 pub mod jobs;
 pub mod knowledge;
+pub mod meetings;
 pub mod meta;
 pub mod mfa;
 pub mod oauth;

@@ -1,0 +1,26 @@
+//! `rampart-meetings`: live meetings (LMA's and LCA's calls) — LMA's audio socket protocol
+//! (`protocol`), audio decoding and resampling (`audio`), the live pipeline from `START` to
+//! `END` through the `core::speech` port (`live`), transcript segments with LMA's fields and
+//! their export formats (`segment`), sentiment (`sentiment`), sealed recordings in chunks
+//! (`recording`), call events for whoever follows a meeting (`events`, a port the server
+//! delivers), and the service that reads, shares and deletes meetings with the caller's access
+//! checked in the SQL (`service`).
+//!
+//! Depends on `core`, `crypto` and `storage`; knows nothing of HTTP nor of the other feature
+//! crates (the meeting assistant will reach `chat` through a port).
+
+pub mod audio;
+pub mod config;
+pub mod error;
+pub mod events;
+pub mod live;
+pub mod protocol;
+pub mod recording;
+pub mod segment;
+pub mod sentiment;
+pub mod service;
+pub mod views;
+
+pub use config::MeetingsConfig;
+pub use error::MeetingError;
+pub use service::MeetingService;

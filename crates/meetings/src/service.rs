@@ -1,0 +1,321 @@
+//! The meetings service: reading, sharing and deleting meetings, with the caller's access
+//! evaluated in the repository's SQL every time (owner, users it is shared with,
+//! administrators). Live meetings are in `live`, uploads in `upload`, retention in `retention`.
+
+use crate::config::MeetingsConfig;
+use crate::error::{MeetingError, Result};
+use crate::events::{ListEvent, MeetingEvents, NoEvents};
+use crate::recording::{RecordingShape, RecordingStore};
+use crate::segment::{ChannelRole, SealedBody, Segment};
+use crate::views::{Details, MeetingSource, MeetingStatus, MeetingView, RecordingStatus, RecordingView, channel_of};
+use rampart_core::clock::SharedClock;
+use rampart_core::speech::SpeechRecognizer;
+use rampart_core::{MeetingKey, Page, PageRequest, Principal, Timestamp, UserId};
+use rampart_crypto::Keyring;
+use rampart_storage::Db;
+use rampart_storage::repo::meetings::{MeetingAccess, MeetingFilter, MeetingRecord, SegmentRecord};
+use std::sync::{Arc, OnceLock};
+
+pub(crate) fn details_aad(key: MeetingKey) -> Vec<u8> {
+    format!("meeting_details:{key}").into_bytes()
+}
+
+pub(crate) fn segment_aad(key: MeetingKey, segment_id: &str) -> Vec<u8> {
+    format!("meeting_segment:{key}/{segment_id}").into_bytes()
+}
+
+/// What the caller may read: administrators every meeting, others their own and those shared
+/// with them.
+pub fn access(p: &Principal) -> MeetingAccess {
+    if p.is_admin() { MeetingAccess::Anyone } else { MeetingAccess::User(p.user_id) }
+}
+
+pub(crate) struct Inner {
+    pub db: Db,
+    pub keyring: Keyring,
+    pub clock: SharedClock,
+    pub config: MeetingsConfig,
+    pub store: RecordingStore,
+    /// The public URL's origin, for the recording URLs in views.
+    pub public_url: String,
+    pub events: OnceLock<Arc<dyn MeetingEvents>>,
+    pub recognizer: OnceLock<Arc<dyn SpeechRecognizer>>,
+    pub live: crate::live::LiveRegistry,
+}
+
+/// The meetings service (cheap to clone).
+#[derive(Clone)]
+pub struct MeetingService(pub(crate) Arc<Inner>);
+
+impl std::fmt::Debug for MeetingService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("MeetingService")
+    }
+}
+
+impl MeetingService {
+    pub fn new(
+        db: Db,
+        keyring: Keyring,
+        clock: SharedClock,
+        config: MeetingsConfig,
+        recordings_dir: std::path::PathBuf,
+        public_url: String,
+    ) -> Self {
+        let store = RecordingStore::new(recordings_dir, keyring.clone());
+        Self(Arc::new(Inner {
+            db,
+            keyring,
+            clock,
+            config,
+            store,
+            public_url: public_url.trim_end_matches('/').to_owned(),
+            events: OnceLock::new(),
+            recognizer: OnceLock::new(),
+            live: crate::live::LiveRegistry::default(),
+        }))
+    }
+
+    /// Where events go (set once at start-up; none until then).
+    pub fn set_events(&self, e: Arc<dyn MeetingEvents>) {
+        let _ = self.0.events.set(e);
+    }
+
+    /// The speech recogniser of live meetings and uploads (set once at start-up).
+    pub fn set_recognizer(&self, r: Arc<dyn SpeechRecognizer>) {
+        let _ = self.0.recognizer.set(r);
+    }
+
+    pub(crate) fn events(&self) -> &dyn MeetingEvents {
+        match self.0.events.get() {
+            Some(e) => e.as_ref(),
+            None => &NoEvents,
+        }
+    }
+
+    pub fn config(&self) -> &MeetingsConfig {
+        &self.0.config
+    }
+
+    pub(crate) fn now(&self) -> Timestamp {
+        self.0.clock.now()
+    }
+
+    pub(crate) fn db(&self) -> &Db {
+        &self.0.db
+    }
+
+    pub(crate) fn store(&self) -> &RecordingStore {
+        &self.0.store
+    }
+
+    pub(crate) fn seal_details(&self, key: MeetingKey, d: &Details) -> Result<Vec<u8>> {
+        Ok(self.0.keyring.seal(&details_aad(key), &serde_json::to_vec(d)?))
+    }
+
+    pub(crate) fn open_details(&self, m: &MeetingRecord) -> Result<Details> {
+        let plain = self.0.keyring.open(&details_aad(m.id), &m.sealed_details)?;
+        Ok(serde_json::from_slice(&plain)?)
+    }
+
+    pub(crate) fn seal_segment(&self, key: MeetingKey, s: &Segment) -> Result<SegmentRecord> {
+        let body = SealedBody {
+            speaker: s.speaker.clone(),
+            transcript: s.transcript.clone(),
+            sentiment: s.sentiment,
+            sentiment_score: s.sentiment_score,
+        };
+        let sealed = self.0.keyring.seal(&segment_aad(key, &s.segment_id), &serde_json::to_vec(&body)?);
+        #[expect(clippy::cast_possible_truncation, reason = "milliseconds of a meeting fit an i64")]
+        let ms = |secs: f64| (secs * 1000.0).round() as i64;
+        Ok(SegmentRecord {
+            meeting_id: key,
+            segment_id: s.segment_id.clone(),
+            channel: s.channel.as_str().to_owned(),
+            start_ms: ms(s.start_time),
+            end_ms: ms(s.end_time),
+            is_partial: s.is_partial,
+            sealed_body: sealed,
+            updated_at: self.now(),
+        })
+    }
+
+    pub(crate) fn open_segment(&self, r: &SegmentRecord) -> Result<Segment> {
+        let plain = self.0.keyring.open(&segment_aad(r.meeting_id, &r.segment_id), &r.sealed_body)?;
+        let b: SealedBody = serde_json::from_slice(&plain)?;
+        Ok(Segment {
+            segment_id: r.segment_id.clone(),
+            channel: ChannelRole::parse(&r.channel).unwrap_or(ChannelRole::Caller),
+            speaker: b.speaker,
+            start_time: r.start_ms as f64 / 1000.0,
+            end_time: r.end_ms as f64 / 1000.0,
+            transcript: b.transcript,
+            is_partial: r.is_partial,
+            sentiment: b.sentiment,
+            sentiment_score: b.sentiment_score,
+        })
+    }
+
+    pub(crate) fn shape(m: &MeetingRecord) -> RecordingShape {
+        RecordingShape {
+            sample_rate: u32::try_from(m.sample_rate).unwrap_or(16_000),
+            channels: u16::try_from(m.channels).unwrap_or(2),
+            bytes: u64::try_from(m.recording_bytes).unwrap_or(0),
+            chunk_bytes: u64::try_from(m.recording_chunk_bytes).unwrap_or(1),
+        }
+    }
+
+    /// The view of a stored meeting.
+    pub(crate) fn view(&self, m: &MeetingRecord) -> Result<MeetingView> {
+        let d = self.open_details(m)?;
+        let rec_status = RecordingStatus::parse(&m.recording_status).unwrap_or(RecordingStatus::None);
+        let shape = Self::shape(m);
+        let url = (rec_status == RecordingStatus::Available)
+            .then(|| format!("{}/v1/meetings/{}/recording", self.0.public_url, urlencoding(&m.call_id)));
+        Ok(MeetingView {
+            id: m.call_id.clone(),
+            key: m.id,
+            channel: channel_of(m.id),
+            title: d.title,
+            participants: d.participants,
+            owner_id: m.owner_id,
+            source: MeetingSource::parse(&m.source).unwrap_or(MeetingSource::Live),
+            status: MeetingStatus::parse(&m.status).unwrap_or(MeetingStatus::Ended),
+            started_at: m.started_at,
+            ended_at: m.ended_at,
+            duration_secs: m.duration_ms as f64 / 1000.0,
+            sample_rate: shape.sample_rate,
+            channels: shape.channels,
+            recording: RecordingView {
+                status: rec_status,
+                bytes: shape.bytes,
+                duration_secs: shape.duration_secs(),
+                url,
+            },
+            transcript_available: m.transcript_deleted_at.is_none(),
+            sentiment: d.sentiment,
+            error: d.error,
+        })
+    }
+
+    /// A meeting the caller may read, by call id.
+    pub(crate) async fn readable(&self, p: &Principal, call_id: &str) -> Result<MeetingRecord> {
+        self.db().meeting_by_call_id(access(p), call_id).await?.ok_or(MeetingError::NotFound)
+    }
+
+    /// A meeting the caller may change (owner or administrator); readers are refused with
+    /// `Forbidden`, everyone else does not find it.
+    pub(crate) async fn changeable(&self, p: &Principal, call_id: &str) -> Result<MeetingRecord> {
+        let m = self.readable(p, call_id).await?;
+        if m.owner_id != p.user_id && !p.is_admin() {
+            return Err(MeetingError::Forbidden);
+        }
+        Ok(m)
+    }
+
+    /// The caller's meetings (and those shared with them), newest first, with the total.
+    pub async fn list(
+        &self,
+        p: &Principal,
+        filter: &MeetingFilter,
+        page: &PageRequest,
+    ) -> Result<(Page<MeetingView>, i64)> {
+        let (pg, total) = self.db().list_meetings(access(p), filter, page).await?;
+        let items = pg.items.iter().map(|m| self.view(m)).collect::<Result<Vec<_>>>()?;
+        Ok((Page { items, next_cursor: pg.next_cursor }, total))
+    }
+
+    pub async fn get(&self, p: &Principal, call_id: &str) -> Result<MeetingView> {
+        self.view(&self.readable(p, call_id).await?)
+    }
+
+    /// A meeting by its key, if the caller may read it (realtime subscriptions).
+    pub async fn get_by_key(&self, p: &Principal, key: MeetingKey) -> Result<MeetingView> {
+        let m = self.db().meeting(access(p), key).await?.ok_or(MeetingError::NotFound)?;
+        self.view(&m)
+    }
+
+    /// The transcript: final segments, or (`with_partials`) the partial ones too.
+    pub async fn segments(
+        &self,
+        p: &Principal,
+        call_id: &str,
+        with_partials: bool,
+    ) -> Result<(MeetingView, Vec<Segment>)> {
+        let m = self.readable(p, call_id).await?;
+        let rows = self.db().meeting_segments(m.id, !with_partials).await?;
+        let segs = rows.iter().map(|r| self.open_segment(r)).collect::<Result<Vec<_>>>()?;
+        Ok((self.view(&m)?, segs))
+    }
+
+    /// The users a meeting is shared with (owner or administrator).
+    pub async fn shares(&self, p: &Principal, call_id: &str) -> Result<Vec<UserId>> {
+        let m = self.changeable(p, call_id).await?;
+        Ok(self.db().meeting_shares(m.id).await?)
+    }
+
+    /// Shares a meeting with users (found by the caller: the server resolves emails).
+    pub async fn share(&self, p: &Principal, call_id: &str, users: &[UserId]) -> Result<MeetingView> {
+        let m = self.changeable(p, call_id).await?;
+        let users: Vec<UserId> = users.iter().copied().filter(|u| *u != m.owner_id).collect();
+        self.db().share_meeting(m.id, &users, self.now()).await?;
+        let v = self.view(&m)?;
+        self.events().list(&users, &ListEvent::Updated { meeting: Box::new(v.clone()) });
+        Ok(v)
+    }
+
+    /// Stops sharing a meeting with users: they lose access at once.
+    pub async fn unshare(&self, p: &Principal, call_id: &str, users: &[UserId]) -> Result<MeetingView> {
+        let m = self.changeable(p, call_id).await?;
+        self.db().unshare_meeting(m.id, users).await?;
+        self.events().list(users, &ListEvent::Removed { id: m.call_id.clone() });
+        self.view(&m)
+    }
+
+    /// Deletes a meeting: its segments, shares and recording. A live one is ended first.
+    pub async fn delete(&self, p: &Principal, call_id: &str) -> Result<()> {
+        let m = self.changeable(p, call_id).await?;
+        self.0.live.stop(m.id);
+        let readers = self.readers(&m).await?;
+        if !self.db().delete_meeting(None, m.id).await? {
+            return Err(MeetingError::NotFound);
+        }
+        self.store().delete(m.id).await?;
+        self.events().list(&readers, &ListEvent::Removed { id: m.call_id.clone() });
+        Ok(())
+    }
+
+    /// Everyone whose list shows the meeting: the owner and the users it is shared with.
+    pub(crate) async fn readers(&self, m: &MeetingRecord) -> Result<Vec<UserId>> {
+        let mut users = self.db().meeting_shares(m.id).await?;
+        users.push(m.owner_id);
+        Ok(users)
+    }
+
+    /// The recording's shape, if the caller may read the meeting and it has one.
+    pub async fn recording(&self, p: &Principal, call_id: &str) -> Result<(MeetingKey, RecordingShape)> {
+        let m = self.readable(p, call_id).await?;
+        if m.recording_status != RecordingStatus::Available.as_str() {
+            return Err(MeetingError::NotFound);
+        }
+        Ok((m.id, Self::shape(&m)))
+    }
+
+    /// Bytes `[start, end)` of a recording's WAV file.
+    pub async fn recording_range(
+        &self,
+        key: MeetingKey,
+        shape: &RecordingShape,
+        start: u64,
+        end: u64,
+    ) -> Result<Vec<u8>> {
+        Ok(self.store().read_range(key, shape, start, end).await?)
+    }
+}
+
+/// Percent-encodes a path segment (call ids may hold spaces and slashes).
+pub fn urlencoding(s: &str) -> String {
+    const SEGMENT: &percent_encoding::AsciiSet =
+        &percent_encoding::NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~');
+    percent_encoding::utf8_percent_encode(s, SEGMENT).to_string()
+}
