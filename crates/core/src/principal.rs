@@ -54,6 +54,9 @@ pub enum AuthMethod {
     ApiKey { key: ApiKeyId },
     /// A JWT from a configured external issuer.
     External { issuer: String },
+    /// A single-use socket ticket, minted over HTTPS by one of the user's other credentials
+    /// (browsers cannot send headers on WebSockets).
+    Ticket,
 }
 
 impl AuthMethod {
@@ -63,6 +66,7 @@ impl AuthMethod {
             AuthMethod::OAuthClient { .. } => "oauth_client",
             AuthMethod::ApiKey { .. } => "api_key",
             AuthMethod::External { .. } => "external",
+            AuthMethod::Ticket => "ticket",
         }
     }
 }

@@ -24,6 +24,13 @@ pub fn sha256(data: &[u8]) -> [u8; 32] {
 }
 
 /// Hex SHA-256, the form in which stored tokens are kept.
+/// HMAC-SHA256 of `data` under `key`, hex: a lookup value for an identifier that must not be
+/// stored in the clear (equal inputs, equal outputs; nothing to learn without the key).
+pub fn keyed_hash_hex(key: &[u8; 32], data: &[u8]) -> String {
+    let k = aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, key);
+    hex::encode(aws_lc_rs::hmac::sign(&k, data).as_ref())
+}
+
 pub fn sha256_hex(data: &[u8]) -> String {
     hex::encode(sha256(data))
 }

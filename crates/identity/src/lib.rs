@@ -16,6 +16,7 @@ pub mod login;
 pub mod mfa;
 pub mod oauth;
 pub mod service;
+pub mod tickets;
 pub mod tokens;
 pub mod validate;
 

@@ -67,6 +67,9 @@ pub trait MeetingEvents: Send + Sync + 'static {
     fn meeting(&self, key: MeetingKey, event: &CallEvent);
     /// An event for each of these users' meetings lists.
     fn list(&self, users: &[UserId], event: &ListEvent);
+    /// These users lost access to the meeting: their live subscriptions to its channel end now,
+    /// on every replica.
+    fn revoke(&self, key: MeetingKey, users: &[UserId]);
 }
 
 /// Events nobody follows (commands, tests of the service alone).
@@ -76,4 +79,5 @@ pub struct NoEvents;
 impl MeetingEvents for NoEvents {
     fn meeting(&self, _: MeetingKey, _: &CallEvent) {}
     fn list(&self, _: &[UserId], _: &ListEvent) {}
+    fn revoke(&self, _: MeetingKey, _: &[UserId]) {}
 }

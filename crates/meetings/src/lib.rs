@@ -16,6 +16,7 @@ pub mod events;
 pub mod live;
 pub mod protocol;
 pub mod recording;
+pub mod retention;
 pub mod segment;
 pub mod sentiment;
 pub mod service;

@@ -13,12 +13,12 @@ use crate::events::{CallEvent, ListEvent};
 use crate::protocol::Start;
 use crate::recording::RecordingWriter;
 use crate::segment::{ChannelRole, Segment};
-use crate::service::MeetingService;
+use crate::service::{Meeting, MeetingService};
 use crate::views::{Details, MeetingSource, MeetingStatus, MeetingView, Participants, RecordingStatus};
 use futures::StreamExt;
 use rampart_core::speech::{AudioSink, Hypothesis, SpeechRecognizer, SpeechStream, StreamSpec};
 use rampart_core::{MeetingKey, Principal, UserId};
-use rampart_storage::repo::meetings::{MeetingRecord, MeetingUpdate, NewMeeting};
+use rampart_storage::repo::meetings::{MeetingUpdate, NewMeeting};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 use tokio_util::sync::CancellationToken;
@@ -125,7 +125,7 @@ struct ChannelPipe {
 /// A meeting being streamed.
 pub struct LiveMeeting {
     svc: MeetingService,
-    record: MeetingRecord,
+    record: Meeting,
     details: Details,
     recognizer: Arc<dyn SpeechRecognizer>,
     decoder: PcmDecoder,
@@ -153,7 +153,8 @@ impl MeetingService {
             MeetingError::Speech(rampart_core::speech::SpeechError::new(false, "no speech recogniser is configured"))
         })?;
         let call_id = start.call_id.clone().unwrap_or_else(|| uuid::Uuid::now_v7().to_string());
-        let existing = self.db().meeting_by_call_id_unchecked(&call_id).await?;
+        let existing = self.db().meeting_by_call_key_unchecked(&self.call_key(&call_id)).await?;
+        let existing = existing.map(|m| self.open(m)).transpose()?;
         let (record, mut details) = match existing {
             Some(m) if m.owner_id != p.user_id => return Err(MeetingError::CallIdTaken),
             Some(m) if m.status == MeetingStatus::Live.as_str() && self.0.live.lock_contains(m.id) => {
@@ -177,7 +178,7 @@ impl MeetingService {
         live
     }
 
-    async fn create_live(&self, p: &Principal, call_id: &str, s: &Start) -> Result<(MeetingRecord, Details)> {
+    async fn create_live(&self, p: &Principal, call_id: &str, s: &Start) -> Result<(Meeting, Details)> {
         let key = MeetingKey::new();
         let details = Details {
             title: s.to_number.clone(),
@@ -196,7 +197,8 @@ impl MeetingService {
         self.db()
             .create_meeting(&NewMeeting {
                 id: key,
-                call_id,
+                call_key: &self.call_key(call_id),
+                sealed_call_id: &self.seal_call_id(key, call_id),
                 owner_id: p.user_id,
                 source: MeetingSource::Live.as_str(),
                 status: MeetingStatus::Live.as_str(),
@@ -213,13 +215,14 @@ impl MeetingService {
                 rampart_storage::StorageError::Conflict => MeetingError::CallIdTaken,
                 e => e.into(),
             })?;
-        let m = self.db().meeting_by_call_id_unchecked(call_id).await?.ok_or(MeetingError::NotFound)?;
-        Ok((m, details))
+        let m =
+            self.db().meeting_by_call_key_unchecked(&self.call_key(call_id)).await?.ok_or(MeetingError::NotFound)?;
+        Ok((self.open(m)?, details))
     }
 
     async fn open_live(
         &self,
-        record: MeetingRecord,
+        record: Meeting,
         details: Details,
         recognizer: Arc<dyn SpeechRecognizer>,
         start: &Start,
@@ -469,7 +472,7 @@ impl MeetingService {
     /// Stores a meeting as ended (with its sentiment) and tells its channel and its readers.
     pub(crate) async fn end_meeting(
         &self,
-        record: &mut MeetingRecord,
+        record: &mut Meeting,
         details: &mut Details,
         status: MeetingStatus,
     ) -> Result<MeetingView> {
@@ -499,7 +502,7 @@ impl MeetingService {
         }
         self.events()
             .meeting(record.id, &CallEvent::End { call_id: record.call_id.clone(), meeting: Box::new(view.clone()) });
-        let readers = self.readers(record).await?;
+        let readers = self.readers(&record.rec).await?;
         self.events().list(&readers, &ListEvent::Updated { meeting: Box::new(view.clone()) });
         Ok(view)
     }
@@ -508,7 +511,8 @@ impl MeetingService {
     /// ended with what was stored: the segments and the recording's complete chunks.
     pub async fn finalize_unfinished(&self) -> Result<usize> {
         let mut n = 0;
-        for mut m in self.db().unfinished_meetings().await? {
+        for m in self.db().unfinished_meetings().await? {
+            let mut m = self.open(m)?;
             let mut d = self.open_details(&m)?;
             if m.recording_status == RecordingStatus::Recording.as_str() {
                 let chunks = self.store().chunks_on_disk(m.id).await?;

@@ -16,6 +16,59 @@ use rampart_storage::Db;
 use rampart_storage::repo::meetings::{MeetingAccess, MeetingFilter, MeetingRecord, SegmentRecord};
 use std::sync::{Arc, OnceLock};
 
+/// A stored meeting with its call id opened.
+#[derive(Clone, Debug)]
+pub(crate) struct Meeting {
+    pub rec: MeetingRecord,
+    pub call_id: String,
+}
+
+impl std::ops::Deref for Meeting {
+    type Target = MeetingRecord;
+    fn deref(&self) -> &MeetingRecord {
+        &self.rec
+    }
+}
+
+impl std::ops::DerefMut for Meeting {
+    fn deref_mut(&mut self) -> &mut MeetingRecord {
+        &mut self.rec
+    }
+}
+
+pub(crate) fn call_id_aad(key: MeetingKey) -> Vec<u8> {
+    format!("meeting_call_id:{key}").into_bytes()
+}
+
+/// Where the call ids' lookup key is kept (sealed, base64).
+const LOOKUP_KEY: &str = "meetings_lookup_key";
+
+/// The key of the call ids' keyed hashes: made once, kept sealed in `meta` (so it survives a
+/// master key rotation, which re-wraps it).
+pub async fn lookup_key(db: &Db, keyring: &Keyring) -> Result<zeroize::Zeroizing<[u8; 32]>> {
+    use base64::Engine as _;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    if db.meta_get(LOOKUP_KEY).await?.is_none() {
+        let fresh = rampart_crypto::random_bytes::<32>();
+        let sealed = keyring.seal(LOOKUP_KEY.as_bytes(), &fresh);
+        // Two replicas starting at once: the first one's key is the key.
+        db.meta_insert_if_absent(LOOKUP_KEY, &b64.encode(sealed)).await?;
+    }
+    let stored = db.meta_get(LOOKUP_KEY).await?.ok_or(MeetingError::NotFound)?;
+    let sealed =
+        b64.decode(stored.trim()).map_err(|_| MeetingError::Invalid("the meetings lookup key is not base64".into()))?;
+    let plain = zeroize::Zeroizing::new(keyring.open(LOOKUP_KEY.as_bytes(), &sealed)?);
+    let mut k = zeroize::Zeroizing::new([0u8; 32]);
+    if plain.len() != 32 {
+        return Err(MeetingError::Invalid("the meetings lookup key has the wrong length".into()));
+    }
+    k.copy_from_slice(&plain);
+    Ok(k)
+}
+
+/// The meta entries sealed under the master key (`rampart keys rotate-master` re-wraps them).
+pub const SEALED_META: &[&str] = &[LOOKUP_KEY];
+
 pub(crate) fn details_aad(key: MeetingKey) -> Vec<u8> {
     format!("meeting_details:{key}").into_bytes()
 }
@@ -41,6 +94,8 @@ pub(crate) struct Inner {
     pub events: OnceLock<Arc<dyn MeetingEvents>>,
     pub recognizer: OnceLock<Arc<dyn SpeechRecognizer>>,
     pub live: crate::live::LiveRegistry,
+    /// The key of call ids' keyed hashes.
+    pub lookup: zeroize::Zeroizing<[u8; 32]>,
 }
 
 /// The meetings service (cheap to clone).
@@ -61,6 +116,7 @@ impl MeetingService {
         config: MeetingsConfig,
         recordings_dir: std::path::PathBuf,
         public_url: String,
+        lookup: zeroize::Zeroizing<[u8; 32]>,
     ) -> Self {
         let store = RecordingStore::new(recordings_dir, keyring.clone());
         Self(Arc::new(Inner {
@@ -73,6 +129,7 @@ impl MeetingService {
             events: OnceLock::new(),
             recognizer: OnceLock::new(),
             live: crate::live::LiveRegistry::default(),
+            lookup,
         }))
     }
 
@@ -107,6 +164,23 @@ impl MeetingService {
 
     pub(crate) fn store(&self) -> &RecordingStore {
         &self.0.store
+    }
+
+    /// What look-ups of a call id use.
+    pub(crate) fn call_key(&self, call_id: &str) -> String {
+        rampart_crypto::keyed_hash_hex(&self.0.lookup, call_id.as_bytes())
+    }
+
+    pub(crate) fn seal_call_id(&self, key: MeetingKey, call_id: &str) -> Vec<u8> {
+        self.0.keyring.seal(&call_id_aad(key), call_id.as_bytes())
+    }
+
+    /// A stored meeting with its call id opened.
+    pub(crate) fn open(&self, rec: MeetingRecord) -> Result<Meeting> {
+        let plain = self.0.keyring.open(&call_id_aad(rec.id), &rec.sealed_call_id)?;
+        let call_id =
+            String::from_utf8(plain).map_err(|_| MeetingError::Invalid("a stored call id is not UTF-8".into()))?;
+        Ok(Meeting { rec, call_id })
     }
 
     pub(crate) fn seal_details(&self, key: MeetingKey, d: &Details) -> Result<Vec<u8>> {
@@ -166,7 +240,7 @@ impl MeetingService {
     }
 
     /// The view of a stored meeting.
-    pub(crate) fn view(&self, m: &MeetingRecord) -> Result<MeetingView> {
+    pub(crate) fn view(&self, m: &Meeting) -> Result<MeetingView> {
         let d = self.open_details(m)?;
         let rec_status = RecordingStatus::parse(&m.recording_status).unwrap_or(RecordingStatus::None);
         let shape = Self::shape(m);
@@ -199,13 +273,15 @@ impl MeetingService {
     }
 
     /// A meeting the caller may read, by call id.
-    pub(crate) async fn readable(&self, p: &Principal, call_id: &str) -> Result<MeetingRecord> {
-        self.db().meeting_by_call_id(access(p), call_id).await?.ok_or(MeetingError::NotFound)
+    pub(crate) async fn readable(&self, p: &Principal, call_id: &str) -> Result<Meeting> {
+        let rec =
+            self.db().meeting_by_call_key(access(p), &self.call_key(call_id)).await?.ok_or(MeetingError::NotFound)?;
+        self.open(rec)
     }
 
     /// A meeting the caller may change (owner or administrator); readers are refused with
     /// `Forbidden`, everyone else does not find it.
-    pub(crate) async fn changeable(&self, p: &Principal, call_id: &str) -> Result<MeetingRecord> {
+    pub(crate) async fn changeable(&self, p: &Principal, call_id: &str) -> Result<Meeting> {
         let m = self.readable(p, call_id).await?;
         if m.owner_id != p.user_id && !p.is_admin() {
             return Err(MeetingError::Forbidden);
@@ -221,7 +297,7 @@ impl MeetingService {
         page: &PageRequest,
     ) -> Result<(Page<MeetingView>, i64)> {
         let (pg, total) = self.db().list_meetings(access(p), filter, page).await?;
-        let items = pg.items.iter().map(|m| self.view(m)).collect::<Result<Vec<_>>>()?;
+        let items = pg.items.into_iter().map(|m| self.view(&self.open(m)?)).collect::<Result<Vec<_>>>()?;
         Ok((Page { items, next_cursor: pg.next_cursor }, total))
     }
 
@@ -232,7 +308,7 @@ impl MeetingService {
     /// A meeting by its key, if the caller may read it (realtime subscriptions).
     pub async fn get_by_key(&self, p: &Principal, key: MeetingKey) -> Result<MeetingView> {
         let m = self.db().meeting(access(p), key).await?.ok_or(MeetingError::NotFound)?;
-        self.view(&m)
+        self.view(&self.open(m)?)
     }
 
     /// The transcript: final segments, or (`with_partials`) the partial ones too.
@@ -268,7 +344,10 @@ impl MeetingService {
     pub async fn unshare(&self, p: &Principal, call_id: &str, users: &[UserId]) -> Result<MeetingView> {
         let m = self.changeable(p, call_id).await?;
         self.db().unshare_meeting(m.id, users).await?;
-        self.events().list(users, &ListEvent::Removed { id: m.call_id.clone() });
+        // The owner keeps access whatever the request says.
+        let lost: Vec<UserId> = users.iter().copied().filter(|u| *u != m.owner_id).collect();
+        self.events().revoke(m.id, &lost);
+        self.events().list(&lost, &ListEvent::Removed { id: m.call_id.clone() });
         self.view(&m)
     }
 
@@ -281,6 +360,7 @@ impl MeetingService {
             return Err(MeetingError::NotFound);
         }
         self.store().delete(m.id).await?;
+        self.events().revoke(m.id, &readers);
         self.events().list(&readers, &ListEvent::Removed { id: m.call_id.clone() });
         Ok(())
     }

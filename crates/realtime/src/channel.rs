@@ -1,8 +1,9 @@
 //! Channels: `/in/{userId}/{sessionId}` (clients publish) and `/out/{userId}/{sessionId}`
-//! (clients subscribe), GAIA's layout (seed 002). Segments follow AppSync's rules: 1–5 of
-//! `[A-Za-z0-9-]`, 1–50 characters; the leading `/` is optional.
+//! (clients subscribe), GAIA's layout (seed 002); `/meetings/{meetingKey}` (a meeting's events)
+//! and `/user-meetings/{userId}` (changes of a user's meetings list). Segments follow AppSync's
+//! rules: 1–5 of `[A-Za-z0-9-]`, 1–50 characters; the leading `/` is optional.
 
-use rampart_core::{SessionId, UserId};
+use rampart_core::{MeetingKey, SessionId, UserId};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ChannelKind {
@@ -64,9 +65,59 @@ impl Channel {
     }
 }
 
+/// Any channel a client may name.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AnyChannel {
+    Chat(Channel),
+    /// A meeting's events.
+    Meeting(MeetingKey),
+    /// A user's meetings list.
+    UserMeetings(UserId),
+}
+
+impl AnyChannel {
+    pub fn parse(raw: &str) -> Result<AnyChannel, ChannelError> {
+        let path = raw.strip_prefix('/').unwrap_or(raw);
+        let segs: Vec<&str> = path.split('/').collect();
+        if segs.is_empty() || segs.len() > 5 || !segs.iter().all(|s| segment_ok(s)) {
+            return Err(ChannelError::Malformed);
+        }
+        match segs.as_slice() {
+            ["meetings", key] => MeetingKey::parse(key).map(AnyChannel::Meeting).ok_or(ChannelError::Unknown),
+            ["user-meetings", user] => UserId::parse(user).map(AnyChannel::UserMeetings).ok_or(ChannelError::Unknown),
+            ["meetings" | "user-meetings", ..] => Err(ChannelError::Unknown),
+            _ => Channel::parse(raw).map(AnyChannel::Chat),
+        }
+    }
+
+    /// The canonical form used as the hub key.
+    pub fn key(&self) -> String {
+        match self {
+            AnyChannel::Chat(c) => c.key(),
+            AnyChannel::Meeting(k) => format!("/meetings/{k}"),
+            AnyChannel::UserMeetings(u) => format!("/user-meetings/{u}"),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn meeting_channels() {
+        let k = MeetingKey::new();
+        let u = UserId::new();
+        assert_eq!(AnyChannel::parse(&format!("/meetings/{k}")), Ok(AnyChannel::Meeting(k)));
+        assert_eq!(
+            AnyChannel::parse(&format!("user-meetings/{u}")).map(|c| c.key()),
+            Ok(format!("/user-meetings/{u}"))
+        );
+        assert_eq!(AnyChannel::parse("/meetings/not-a-key"), Err(ChannelError::Unknown));
+        assert_eq!(AnyChannel::parse(&format!("/meetings/{k}/x")), Err(ChannelError::Unknown));
+        assert_eq!(AnyChannel::parse("/meetings/a b"), Err(ChannelError::Malformed));
+        assert!(matches!(AnyChannel::parse(&format!("/out/{u}/{}", SessionId::new())), Ok(AnyChannel::Chat(_))));
+    }
     #[test]
     fn parses_our_channels_and_refuses_others() {
         let (u, s) = (UserId::new(), SessionId::new());

@@ -1,6 +1,7 @@
 //! In-process fan-out. Each connection has a bounded outbox; a subscriber whose outbox is full
 //! is a slow consumer: it is told to close (memory stays bounded) instead of blocking others.
 
+use rampart_core::UserId;
 use serde_json::Value;
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -18,6 +19,8 @@ pub struct Outbox {
 
 struct Sub {
     conn: ConnId,
+    /// Whose subscription it is (so that losing access ends it).
+    user: UserId,
     sub_id: String,
     out: Outbox,
 }
@@ -49,8 +52,22 @@ impl Hub {
         self.channels.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    pub fn subscribe(&self, channel: &str, conn: ConnId, sub_id: &str, out: Outbox) {
-        self.lock().entry(channel.to_owned()).or_default().push(Sub { conn, sub_id: sub_id.to_owned(), out });
+    pub fn subscribe(&self, channel: &str, conn: ConnId, user: UserId, sub_id: &str, out: Outbox) {
+        self.lock().entry(channel.to_owned()).or_default().push(Sub { conn, user, sub_id: sub_id.to_owned(), out });
+    }
+
+    /// Ends these users' subscriptions to `channel` on this replica (they lost access to it);
+    /// how many there were.
+    pub fn revoke(&self, channel: &str, users: &[UserId]) -> usize {
+        let mut map = self.lock();
+        let Some(subs) = map.get_mut(channel) else { return 0 };
+        let before = subs.len();
+        subs.retain(|s| !users.contains(&s.user));
+        let n = before - subs.len();
+        if subs.is_empty() {
+            map.remove(channel);
+        }
+        n
     }
 
     /// Removes one subscription of `conn` on `channel`; true if it existed.

@@ -11,7 +11,7 @@ pub mod frames;
 pub mod gaia;
 pub mod hub;
 
-pub use channel::{Channel, ChannelKind};
+pub use channel::{AnyChannel, Channel, ChannelKind};
 pub use config::{BusConfig, RealtimeConfig};
 pub use hub::{ConnId, Hub, Outbox};
 use rampart_core::CredentialHeaders;

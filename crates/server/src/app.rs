@@ -35,10 +35,13 @@ pub async fn build_state_with_clock(config: Config, clock: SharedClock) -> anyho
         knowledge: knowledge.clone(),
         public_url: config.public_url(),
     }));
+    let hub = Arc::new(rampart_realtime::Hub::new());
+    let bus = config.bus.connect().await.map_err(|e| anyhow::anyhow!("bus: {e}"))?;
+    let events = Arc::new(crate::ports::HubMeetingEvents { hub: hub.clone(), bus: bus.clone() });
+    let meetings = build_meetings(&config, db.clone(), keyring.clone(), clock.clone(), events).await?;
     let identity = rampart_identity::Identity::new(db.clone(), keyring, clock, config.identity_config())
         .await
         .map_err(|e| anyhow::anyhow!("identity: {e}"))?;
-    let bus = config.bus.connect().await.map_err(|e| anyhow::anyhow!("bus: {e}"))?;
     let shared_rates = config.edge.shared_rates().await.map_err(|e| e.within("edge"))?;
     let edge_policy = rampart_edge::EdgePolicy { shared_rates: shared_rates.clone(), ..config.edge_policy()? };
     let state = AppState::new(crate::state::AppInner {
@@ -46,7 +49,8 @@ pub async fn build_state_with_clock(config: Config, clock: SharedClock) -> anyho
         identity,
         chat,
         assistants: catalog,
-        hub: Arc::new(rampart_realtime::Hub::new()),
+        hub,
+        meetings,
         realtime_limits: Arc::new(crate::state::RealtimeLimits::new(&config.realtime)),
         knowledge,
         bus,
@@ -72,6 +76,32 @@ pub async fn build_state_with_clock(config: Config, clock: SharedClock) -> anyho
             .map_err(|e| anyhow::anyhow!("bus: {e}"))?;
     }
     Ok(state)
+}
+
+/// The meetings service, its events going to the realtime hub and its speech recogniser the
+/// configured engine.
+async fn build_meetings(
+    config: &Config,
+    db: rampart_storage::Db,
+    keyring: rampart_crypto::Keyring,
+    clock: SharedClock,
+    events: Arc<crate::ports::HubMeetingEvents>,
+) -> anyhow::Result<rampart_meetings::MeetingService> {
+    let dir = config.meetings.recordings_dir(&config.server.data_dir);
+    let lookup =
+        rampart_meetings::service::lookup_key(&db, &keyring).await.map_err(|e| anyhow::anyhow!("meetings: {e}"))?;
+    let m = rampart_meetings::MeetingService::new(
+        db,
+        keyring,
+        clock,
+        config.meetings.clone(),
+        dir,
+        config.public_url(),
+        lookup,
+    );
+    m.set_events(events);
+    m.set_recognizer(crate::ports::speech_recognizer(&config.speech));
+    Ok(m)
 }
 
 fn build_knowledge(
@@ -216,6 +246,7 @@ pub fn build_app(state: AppState) -> Router {
                 async move { ([(header::CONTENT_TYPE, "application/json")], (*j).clone()) }
             }),
         )
+        .route("/api/v1/ws", axum::routing::get(crate::routes::meeting_socket::upgrade))
         .route("/event/realtime", axum::routing::get(crate::routes::realtime::upgrade))
         .route("/event", axum::routing::post(crate::routes::realtime::http_publish))
         .fallback(crate::web::fallback)

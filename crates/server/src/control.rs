@@ -18,6 +18,9 @@ pub enum Control {
     Catalog(CatalogChange),
     /// A knowledge base's documents changed: apply the change to this replica's indexes.
     Index(IndexChange),
+    /// These users lost access to a channel (a meeting unshared or deleted): end their
+    /// subscriptions here too.
+    Revoke { channel: String, users: Vec<UserId> },
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -40,6 +43,9 @@ pub fn apply(s: &AppState, msg: Control) {
                     tracing::warn!(error = %e, "could not apply another replica's index change");
                 }
             });
+        }
+        Control::Revoke { channel, users } => {
+            s.hub.revoke(&channel, &users);
         }
         Control::Catalog(CatalogChange::Changed) => {
             let c = s.assistants.clone();

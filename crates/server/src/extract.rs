@@ -1,7 +1,7 @@
 //! Extractors: authorization lives in a handler's signature.
 //!
 //! - [`AuthUser`]: any valid credential (session JWT, external JWT, API key).
-//! - [`ChatUser`], [`KnowledgeUser`]: a valid credential carrying that scope.
+//! - [`ChatUser`], [`KnowledgeUser`], [`MeetingsUser`]: a valid credential carrying that scope.
 //! - [`AdminUser`]: member of `admin` with the `admin` scope.
 //! - [`Meta`]: client address and request id for the audit log.
 //! - [`Json`], [`Query`], [`Path`]: axum's, with our error shape.
@@ -149,6 +149,12 @@ scoped_user!(
     ChatUser,
     Scope::Chat,
     "This credential lacks the chat scope."
+);
+scoped_user!(
+    /// The `meetings` scope: meetings, transcripts, recordings.
+    MeetingsUser,
+    Scope::Meetings,
+    "This credential lacks the meetings scope."
 );
 scoped_user!(
     /// The `knowledge` scope: knowledge bases and retrieval.

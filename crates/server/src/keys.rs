@@ -286,12 +286,35 @@ pub async fn rotate_master(db: &rampart_storage::Db, ring: &Keyring) -> anyhow::
             unreadable,
         });
     }
+    // Keys kept sealed in `meta` (base64).
+    for name in rampart_meetings::service::SEALED_META {
+        report.push(rewrap_meta(db, ring, name).await?);
+    }
     // The start-up check value last: once it is under the new key, the old key is no longer
     // needed to start.
     if report.iter().all(|c| c.unreadable == 0) {
         db.meta_set(KEY_CHECK, &check_value(ring)).await?;
     }
     Ok(report)
+}
+
+/// Re-wraps one sealed `meta` value (base64) under the active master key.
+async fn rewrap_meta(db: &rampart_storage::Db, ring: &Keyring, name: &str) -> anyhow::Result<ColumnRotation> {
+    use base64::Engine as _;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let mut r = ColumnRotation { column: format!("meta.{name}"), scanned: 0, rewrapped: 0, unreadable: 0 };
+    let Some(v) = db.meta_get(name).await? else { return Ok(r) };
+    r.scanned = 1;
+    let blob = b64.decode(v.trim()).with_context(|| format!("meta {name} is not base64"))?;
+    match ring.rewrap(&blob) {
+        Ok(Some(new)) => {
+            db.meta_set(name, &b64.encode(new)).await?;
+            r.rewrapped = 1;
+        }
+        Ok(None) => {}
+        Err(_) => r.unreadable = 1,
+    }
+    Ok(r)
 }
 
 /// Writes a new random master key to `path` (mode 0600; an existing file is not replaced):

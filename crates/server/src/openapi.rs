@@ -45,6 +45,7 @@ pub fn router_with(max_upload: usize) -> OpenApiRouter<AppState> {
         .merge(routes::catalog::routes())
         .merge(routes::openai::routes())
         .merge(routes::knowledge::routes(max_upload))
+        .merge(routes::meetings::routes())
 }
 
 /// The document, for `rampart openapi` and tests.

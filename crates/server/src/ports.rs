@@ -42,3 +42,47 @@ impl Retriever for KbRetriever {
         })
     }
 }
+
+/// Meetings' events, delivered through the realtime hub (and, with a bus, to every replica).
+pub struct HubMeetingEvents {
+    pub hub: std::sync::Arc<rampart_realtime::Hub>,
+    pub bus: Option<std::sync::Arc<rampart_realtime::bus::NatsBus>>,
+}
+
+impl rampart_meetings::events::MeetingEvents for HubMeetingEvents {
+    fn meeting(&self, key: rampart_core::MeetingKey, event: &rampart_meetings::events::CallEvent) {
+        match serde_json::to_value(event) {
+            Ok(v) => {
+                self.hub.publish(&rampart_meetings::views::channel_of(key), &v);
+            }
+            Err(e) => tracing::error!(error = %e, "a meeting event could not be serialized"),
+        }
+    }
+
+    fn list(&self, users: &[rampart_core::UserId], event: &rampart_meetings::events::ListEvent) {
+        let Ok(v) = serde_json::to_value(event) else { return };
+        for u in users {
+            self.hub.publish(&rampart_meetings::views::list_channel_of(*u), &v);
+        }
+    }
+
+    fn revoke(&self, key: rampart_core::MeetingKey, users: &[rampart_core::UserId]) {
+        let channel = rampart_meetings::views::channel_of(key);
+        self.hub.revoke(&channel, users);
+        if let Some(bus) = self.bus.clone() {
+            let c = crate::control::Control::Revoke { channel, users: users.to_vec() };
+            tokio::spawn(async move { bus.control(&c).await });
+        }
+    }
+}
+
+/// The configured speech-to-text engine.
+pub fn speech_recognizer(
+    c: &rampart_speech::SpeechConfig,
+) -> std::sync::Arc<dyn rampart_core::speech::SpeechRecognizer> {
+    match c.engine {
+        rampart_speech::SpeechEngine::Passthrough => {
+            std::sync::Arc::new(rampart_speech::passthrough::Passthrough::new(c.passthrough_interval.0))
+        }
+    }
+}

@@ -44,6 +44,18 @@ pub async fn sweep_once(s: &AppState, now: Timestamp) -> anyhow::Result<Vec<(&'s
         s.metrics.retention_deleted(kind.name(), total);
         out.push((kind.name(), total));
     }
+    let keep = rampart_meetings::retention::Keep {
+        meetings: days(r.meetings_days),
+        transcripts: days(r.transcripts_days),
+        recordings: days(r.recordings_days),
+    };
+    let swept = s.meetings.sweep(now, keep, batch, PAUSE).await?;
+    for (kind, n) in
+        [("recordings", swept.recordings), ("transcripts", swept.transcripts), ("meetings", swept.meetings)]
+    {
+        s.metrics.retention_deleted(kind, n);
+        out.push((kind, n));
+    }
     if let Some(keep) = days(r.audit_days) {
         let mut total = 0;
         loop {

@@ -101,6 +101,8 @@ pub struct AppInner {
     pub realtime_limits: Arc<RealtimeLimits>,
     /// Knowledge bases, documents, ingestion, retrieval.
     pub knowledge: rampart_knowledge::service::KnowledgeService,
+    /// Meetings: live ones, transcripts, recordings, sharing.
+    pub meetings: rampart_meetings::MeetingService,
     /// Fan-out and control messages between replicas (NATS), when `bus.nats_url` is set.
     pub bus: Option<Arc<rampart_realtime::bus::NatsBus>>,
     /// Cleared when shutdown starts, so `/readyz` turns 503 and load balancers drain us.
@@ -155,6 +157,10 @@ impl AppState {
     /// use the state (`rampart user add`…) do not call it.
     pub async fn start_background(&self) -> anyhow::Result<()> {
         self.knowledge.start().await.map_err(|e| anyhow::anyhow!("knowledge: {e}"))?;
+        let ended = self.meetings.finalize_unfinished().await.map_err(|e| anyhow::anyhow!("meetings: {e}"))?;
+        if ended > 0 {
+            tracing::info!(meetings = ended, "ended meetings a previous process left live");
+        }
         Ok(())
     }
 

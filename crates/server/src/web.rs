@@ -17,7 +17,7 @@ struct Bundle;
 
 /// Paths that belong to the API: never the app.
 const API_PREFIXES: &[&str] =
-    &["/v1/", "/oauth2/", "/.well-known/", "/event", "/openapi.json", "/healthz", "/readyz", "/metrics"];
+    &["/v1/", "/api/", "/oauth2/", "/.well-known/", "/event", "/openapi.json", "/healthz", "/readyz", "/metrics"];
 
 fn content_type(path: &str) -> &'static str {
     match path.rsplit('.').next().unwrap_or("") {

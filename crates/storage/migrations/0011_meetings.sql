@@ -1,11 +1,14 @@
 -- Meetings (LMA's calls): one row per meeting, its transcript segments (one row each, upserted
--- by segment id) and the users it is shared with. Names users give (the meeting's title and
--- its participants) and everything said are sealed, the row's identity as associated data.
+-- by segment id) and the users it is shared with. Names users give (the client's call id, which
+-- LMA's web UI makes from the meeting's topic; the title; the participants) and everything said
+-- are sealed, the row's identity as associated data; the call id is found by a keyed hash of it
+-- (`call_key`: HMAC-SHA256 under a lookup key kept sealed in `meta`).
 -- Readers: the owner, the users it is shared with, and administrators.
 
 CREATE TABLE meetings (
     id TEXT PRIMARY KEY,
-    call_id TEXT NOT NULL,
+    call_key TEXT NOT NULL,
+    call_id {{BLOB}} NOT NULL,
     owner_id TEXT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
     source TEXT NOT NULL,
     status TEXT NOT NULL,
@@ -22,7 +25,7 @@ CREATE TABLE meetings (
     transcript_deleted_at BIGINT,
     updated_at BIGINT NOT NULL
 );
-CREATE UNIQUE INDEX meetings_call_id ON meetings (call_id);
+CREATE UNIQUE INDEX meetings_call_key ON meetings (call_key);
 CREATE INDEX meetings_owner_started ON meetings (owner_id, started_at);
 CREATE INDEX meetings_started ON meetings (started_at);
 CREATE INDEX meetings_status ON meetings (status, updated_at);
@@ -47,3 +50,14 @@ CREATE TABLE meeting_segments (
     PRIMARY KEY (meeting_id, segment_id)
 );
 CREATE INDEX meeting_segments_time ON meeting_segments (meeting_id, start_ms);
+
+-- Single-use tickets for WebSockets that cannot send headers (the web app's audio socket):
+-- stored hashed, good for a minute, for one user and the scopes of the credential that asked.
+CREATE TABLE ws_tickets (
+    hash TEXT PRIMARY KEY,
+    user_id TEXT NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    purpose TEXT NOT NULL,
+    scopes TEXT NOT NULL,
+    expires_at BIGINT NOT NULL
+);
+CREATE INDEX ws_tickets_expiry ON ws_tickets (expires_at);

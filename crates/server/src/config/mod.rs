@@ -33,8 +33,10 @@ pub use rampart_core::config::{ByteSize, ConfigError, Dur};
 pub use rampart_edge::EdgeConfig;
 pub use rampart_identity::AuthConfig;
 pub use rampart_knowledge::config::KnowledgeSection;
+pub use rampart_meetings::MeetingsConfig;
 pub use rampart_providers::config::{MODEL_SECRETS, ModelConfig, ModelKind, ModelProvider};
 pub use rampart_realtime::{BusConfig, RealtimeConfig};
+pub use rampart_speech::{SpeechConfig, SpeechEngine};
 pub use rampart_storage::DatabaseConfig;
 
 use anyhow::bail;
@@ -53,6 +55,8 @@ pub struct Config {
     pub realtime: RealtimeConfig,
     pub bus: BusConfig,
     pub knowledge: KnowledgeSection,
+    pub meetings: MeetingsConfig,
+    pub speech: SpeechConfig,
     pub log: LogConfig,
     pub metrics: MetricsConfig,
     pub retention: RetentionConfig,
@@ -115,6 +119,8 @@ impl Config {
         section("realtime", self.realtime.validate())?;
         section("knowledge", self.knowledge.validate())?;
         self.validate_knowledge_models()?;
+        section("meetings", self.meetings.validate())?;
+        section("speech", self.speech.validate())?;
         Ok(())
     }
 

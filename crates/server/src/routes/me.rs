@@ -83,9 +83,10 @@ async fn update_me(
 fn require_session(p: &Principal) -> ApiResult<()> {
     match p.auth_method {
         AuthMethod::Session { .. } => Ok(()),
-        AuthMethod::ApiKey { .. } | AuthMethod::External { .. } | AuthMethod::OAuthClient { .. } => {
-            Err(ApiError::new(ErrorCode::Forbidden, "This needs a signed-in Rampart session."))
-        }
+        AuthMethod::ApiKey { .. }
+        | AuthMethod::External { .. }
+        | AuthMethod::OAuthClient { .. }
+        | AuthMethod::Ticket => Err(ApiError::new(ErrorCode::Forbidden, "This needs a signed-in Rampart session.")),
     }
 }
 
@@ -94,7 +95,7 @@ fn require_session(p: &Principal) -> ApiResult<()> {
 fn require_interactive(p: &Principal) -> ApiResult<()> {
     match p.auth_method {
         AuthMethod::Session { .. } | AuthMethod::External { .. } => Ok(()),
-        AuthMethod::ApiKey { .. } | AuthMethod::OAuthClient { .. } => Err(ApiError::new(
+        AuthMethod::ApiKey { .. } | AuthMethod::OAuthClient { .. } | AuthMethod::Ticket => Err(ApiError::new(
             ErrorCode::Forbidden,
             "This needs a signed-in user, not an API key or another application's token.",
         )),

@@ -8,6 +8,8 @@ pub mod chat;
 pub mod health;
 pub mod knowledge;
 pub mod me;
+pub mod meeting_socket;
+pub mod meetings;
 pub mod metrics;
 pub mod oidc;
 pub mod openai;

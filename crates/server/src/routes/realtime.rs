@@ -19,7 +19,7 @@ use rampart_chat::runs::RunHandle;
 use rampart_chat::turn::{Conversation, TurnEvent, TurnRequest};
 use rampart_core::error::PublicError as _;
 use rampart_core::{CredentialHeaders, ErrorCode, Principal, Scope, SessionId};
-use rampart_realtime::{Channel, ChannelKind, Outbox, SUBPROTOCOL};
+use rampart_realtime::{AnyChannel, Channel, ChannelKind, Outbox, SUBPROTOCOL};
 use rampart_realtime::{frames, gaia};
 use serde_json::{Value, json};
 use std::collections::HashMap;
@@ -71,11 +71,12 @@ const UNAUTHORIZED: Refusal = ("UnauthorizedException", "You are not authorized 
 /// The credential could not be checked (the database is down): not the client's fault.
 const UNAVAILABLE: Refusal = ("InternalFailureException", "The request could not be processed; try again.");
 
-/// The principal of a credential that holds and carries the chat scope.
+/// The principal of a credential that holds and carries a scope with channels (chat or
+/// meetings); each channel checks its own scope.
 async fn authenticate(s: &AppState, cred: &CredentialHeaders) -> Result<Principal, Refusal> {
     let c = cred.credential().ok_or(UNAUTHORIZED)?;
     match s.identity.authenticate(c).await {
-        Ok(p) if p.has_scope(Scope::Chat) => Ok(p),
+        Ok(p) if p.has_scope(Scope::Chat) || p.has_scope(Scope::Meetings) => Ok(p),
         Ok(_) => Err(UNAUTHORIZED),
         Err(e) if e.code() == ErrorCode::Internal => {
             tracing::error!(error = %e, "realtime: could not check a credential");
@@ -218,10 +219,35 @@ fn own_channel(p: &Principal, raw: &str, want: ChannelKind) -> Result<Channel, R
             ("UnauthorizedException", "You are not authorized to use this channel.")
         }
     })?;
-    if c.kind != want || c.user != p.user_id {
-        return Err(("UnauthorizedException", "You are not authorized to use this channel."));
+    if c.kind != want || c.user != p.user_id || !p.has_scope(Scope::Chat) {
+        return Err(NOT_YOURS);
     }
     Ok(c)
+}
+
+const NOT_YOURS: Refusal = ("UnauthorizedException", "You are not authorized to use this channel.");
+
+/// A channel the principal may subscribe to: its own `/out` chat channels (chat scope), a
+/// meeting it may read (meetings scope; owner, shared with, administrators — checked in the
+/// database at subscription time) or its own meetings list.
+async fn subscribable(s: &AppState, p: &Principal, raw: &str) -> Result<String, Refusal> {
+    let c = AnyChannel::parse(raw).map_err(|e| match e {
+        rampart_realtime::channel::ChannelError::Malformed => ("BadRequestException", "Invalid Channel Format"),
+        rampart_realtime::channel::ChannelError::Unknown => NOT_YOURS,
+    })?;
+    match &c {
+        AnyChannel::Chat(_) => own_channel(p, raw, ChannelKind::Out).map(|c| c.key()),
+        AnyChannel::UserMeetings(u) if *u == p.user_id && p.has_scope(Scope::Meetings) => Ok(c.key()),
+        AnyChannel::Meeting(key) if p.has_scope(Scope::Meetings) => match s.meetings.get_by_key(p, *key).await {
+            Ok(_) => Ok(c.key()),
+            Err(rampart_meetings::MeetingError::NotFound) => Err(NOT_YOURS),
+            Err(e) => {
+                tracing::error!(error = %e, "realtime: could not check a meeting's readers");
+                Err(UNAVAILABLE)
+            }
+        },
+        AnyChannel::UserMeetings(_) | AnyChannel::Meeting(_) => Err(NOT_YOURS),
+    }
 }
 
 impl Conn {
@@ -271,10 +297,9 @@ impl Conn {
             Ok(p) => p,
             Err((t, m)) => return refuse(t, m),
         };
-        match own_channel(&p, msg["channel"].as_str().unwrap_or(""), ChannelKind::Out) {
-            Ok(c) => {
-                let key = c.key();
-                self.s.hub.subscribe(&key, self.id, id, self.outbox.clone());
+        match subscribable(&self.s, &p, msg["channel"].as_str().unwrap_or("")).await {
+            Ok(key) => {
+                self.s.hub.subscribe(&key, self.id, p.user_id, id, self.outbox.clone());
                 self.subs.insert(id.to_owned(), key);
                 frames::ok("subscribe_success", id)
             }

@@ -109,6 +109,7 @@ async fn planted_plaintext_is_not_in_the_database_or_the_data_directory() {
 
 /// The sealed values' master-key ids, counted over every sealed column.
 async fn key_ids(db: &rampart_storage::Db) -> std::collections::BTreeMap<String, u64> {
+    use base64::Engine as _;
     let mut m = std::collections::BTreeMap::new();
     for c in rampart_storage::repo::sealed::SEALED_COLUMNS {
         db.rewrap_column(c, 100, |b| {
@@ -117,6 +118,13 @@ async fn key_ids(db: &rampart_storage::Db) -> std::collections::BTreeMap<String,
         })
         .await
         .unwrap();
+    }
+    // Keys kept sealed in `meta` (base64).
+    for name in rampart_meetings::service::SEALED_META {
+        if let Some(v) = db.meta_get(name).await.unwrap() {
+            let b = base64::engine::general_purpose::STANDARD.decode(v.trim()).unwrap();
+            *m.entry(rampart_crypto::Keyring::key_id_of(&b).unwrap()).or_default() += 1;
+        }
     }
     m
 }

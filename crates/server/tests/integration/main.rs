@@ -17,6 +17,7 @@ mod dense;
 mod edge;
 
 mod knowledge;
+mod meetings;
 mod metrics;
 mod oauth;
 mod openai;

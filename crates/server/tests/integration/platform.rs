@@ -116,6 +116,15 @@ async fn openapi_documents_every_route() {
         ("/v1/chat/completions", "post"),
         ("/v1/jobs", "post"),
         ("/v1/jobs/{id}", "get"),
+        ("/v1/meetings", "get"),
+        ("/v1/meetings/ticket", "post"),
+        ("/v1/meetings/{id}", "get"),
+        ("/v1/meetings/{id}", "delete"),
+        ("/v1/meetings/{id}/transcript", "get"),
+        ("/v1/meetings/{id}/shares", "get"),
+        ("/v1/meetings/{id}/share", "post"),
+        ("/v1/meetings/{id}/unshare", "post"),
+        ("/v1/meetings/{id}/recording", "get"),
     ];
     for (p, m) in expected {
         assert!(paths.get(p).and_then(|x| x.get(m)).is_some(), "{m} {p} missing from the OpenAPI document");

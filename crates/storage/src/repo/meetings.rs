@@ -40,8 +40,8 @@ impl MeetingAccess {
 #[derive(Clone, Debug)]
 pub struct MeetingRecord {
     pub id: MeetingKey,
-    /// The client's `callId`.
-    pub call_id: String,
+    /// The client's `callId`, sealed.
+    pub sealed_call_id: Vec<u8>,
     pub owner_id: UserId,
     /// `live` or `upload`.
     pub source: String,
@@ -66,7 +66,9 @@ pub struct MeetingRecord {
 
 pub struct NewMeeting<'a> {
     pub id: MeetingKey,
-    pub call_id: &'a str,
+    /// The keyed hash of the call id (what look-ups use).
+    pub call_key: &'a str,
+    pub sealed_call_id: &'a [u8],
     pub owner_id: UserId,
     pub source: &'a str,
     pub status: &'a str,
@@ -107,7 +109,7 @@ const MEETING_COLS: &str = "m.id, m.call_id, m.owner_id, m.source, m.status, m.d
 fn meeting(r: &AnyRow) -> Result<MeetingRecord, StorageError> {
     Ok(MeetingRecord {
         id: id(r, "id")?,
-        call_id: r.try_get("call_id")?,
+        sealed_call_id: r.try_get("call_id")?,
         owner_id: id(r, "owner_id")?,
         source: r.try_get("source")?,
         status: r.try_get("status")?,
@@ -160,13 +162,13 @@ impl Db {
     /// Creates a meeting. `Conflict` when the call id is taken (by anyone).
     pub async fn create_meeting(&self, m: &NewMeeting<'_>) -> Result<(), StorageError> {
         sqlx::query(
-            "INSERT INTO meetings (id, call_id, owner_id, source, status, details, sample_rate, channels, started_at, \
+            "INSERT INTO meetings (id, call_key, call_id, owner_id, source, status, details, sample_rate, channels, started_at, \
              ended_at, duration_ms, recording_status, recording_bytes, recording_chunks, recording_chunk_bytes, \
              transcript_deleted_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, NULL, 0, $10, 0, 0, $11, NULL, $9)",
+             VALUES ($1, $12, $2, $3, $4, $5, $6, $7, $8, $9, NULL, 0, $10, 0, 0, $11, NULL, $9)",
         )
         .bind(m.id.to_string())
-        .bind(m.call_id)
+        .bind(m.sealed_call_id)
         .bind(m.owner_id.to_string())
         .bind(m.source)
         .bind(m.status)
@@ -176,27 +178,28 @@ impl Db {
         .bind(m.started_at.millis())
         .bind(m.recording_status)
         .bind(m.recording_chunk_bytes)
+        .bind(m.call_key)
         .execute(self.writer())
         .await?;
         Ok(())
     }
 
-    /// A meeting by its call id, whoever owns it (to tell "yours" from "someone else's" when a
-    /// client starts one with an id that exists).
-    pub async fn meeting_by_call_id_unchecked(&self, call_id: &str) -> Result<Option<MeetingRecord>, StorageError> {
-        let sql = sqlf!("SELECT {MEETING_COLS} FROM meetings m WHERE m.call_id = $1");
-        let row = sqlx::query(sql).bind(call_id).fetch_optional(self.pool()).await?;
+    /// A meeting by its call id's keyed hash, whoever owns it (to tell "yours" from "someone
+    /// else's" when a client starts one with an id that exists).
+    pub async fn meeting_by_call_key_unchecked(&self, call_key: &str) -> Result<Option<MeetingRecord>, StorageError> {
+        let sql = sqlf!("SELECT {MEETING_COLS} FROM meetings m WHERE m.call_key = $1");
+        let row = sqlx::query(sql).bind(call_key).fetch_optional(self.pool()).await?;
         row.as_ref().map(meeting).transpose()
     }
 
-    /// A meeting the caller may read, by call id.
-    pub async fn meeting_by_call_id(
+    /// A meeting the caller may read, by its call id's keyed hash.
+    pub async fn meeting_by_call_key(
         &self,
         access: MeetingAccess,
-        call_id: &str,
+        call_key: &str,
     ) -> Result<Option<MeetingRecord>, StorageError> {
-        let sql = sqlf!("SELECT {MEETING_COLS} FROM meetings m WHERE m.call_id = $1 AND {}", access.readable(2));
-        let row = sqlx::query(sql).bind(call_id).bind(access.user()).fetch_optional(self.pool()).await?;
+        let sql = sqlf!("SELECT {MEETING_COLS} FROM meetings m WHERE m.call_key = $1 AND {}", access.readable(2));
+        let row = sqlx::query(sql).bind(call_key).bind(access.user()).fetch_optional(self.pool()).await?;
         row.as_ref().map(meeting).transpose()
     }
 
@@ -342,6 +345,59 @@ impl Db {
         rows.iter().map(segment).collect()
     }
 
+    /// Up to `batch` meetings that are not live, started before `cutoff`, and match `which`.
+    pub async fn meetings_before(
+        &self,
+        which: Aged,
+        cutoff: Timestamp,
+        batch: u32,
+    ) -> Result<Vec<MeetingKey>, StorageError> {
+        let cond = match which {
+            Aged::Any => "1 = 1",
+            Aged::WithTranscript => "m.transcript_deleted_at IS NULL",
+            Aged::WithRecording => "m.recording_status = 'available'",
+        };
+        let rows = sqlx::query(sqlf!(
+            "SELECT m.id FROM meetings m WHERE m.status NOT IN ('live', 'processing') AND m.started_at < $1 AND {cond} \
+             ORDER BY m.started_at LIMIT $2"
+        ))
+        .bind(cutoff.millis())
+        .bind(i64::from(batch))
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter().map(|r| id(r, "id")).collect()
+    }
+
+    /// Removes a meeting's transcript (its segments), keeping the meeting.
+    pub async fn delete_transcript(&self, key: MeetingKey, now: Timestamp) -> Result<u64, StorageError> {
+        let mut tx = self.begin_write().await?;
+        let n = sqlx::query("DELETE FROM meeting_segments WHERE meeting_id = $1")
+            .bind(key.to_string())
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        sqlx::query("UPDATE meetings SET transcript_deleted_at = $2, updated_at = $2 WHERE id = $1")
+            .bind(key.to_string())
+            .bind(now.millis())
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(n)
+    }
+
+    /// Marks a meeting's recording as removed.
+    pub async fn mark_recording_deleted(&self, key: MeetingKey, now: Timestamp) -> Result<(), StorageError> {
+        sqlx::query(
+            "UPDATE meetings SET recording_status = 'deleted', recording_bytes = 0, recording_chunks = 0, updated_at = $2 \
+             WHERE id = $1",
+        )
+        .bind(key.to_string())
+        .bind(now.millis())
+        .execute(self.writer())
+        .await?;
+        Ok(())
+    }
+
     /// Shares a meeting with users (idempotent).
     pub async fn share_meeting(&self, key: MeetingKey, users: &[UserId], now: Timestamp) -> Result<(), StorageError> {
         let mut tx = self.begin_write().await?;
@@ -382,6 +438,16 @@ impl Db {
             .await?;
         rows.iter().map(|r| id(r, "user_id")).collect()
     }
+}
+
+/// Which old meetings [`Db::meetings_before`] lists.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Aged {
+    Any,
+    /// Those whose transcript is still kept.
+    WithTranscript,
+    /// Those whose recording is still kept.
+    WithRecording,
 }
 
 /// The pipeline's view of a meeting's state.

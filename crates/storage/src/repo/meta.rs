@@ -26,4 +26,14 @@ impl Db {
         Ok(sqlx::query("DELETE FROM meta WHERE meta_key = $1").bind(key).execute(self.writer()).await?.rows_affected()
             == 1)
     }
+
+    /// Stores a value unless the key has one (the first writer wins).
+    pub async fn meta_insert_if_absent(&self, key: &str, value: &str) -> Result<(), StorageError> {
+        sqlx::query("INSERT INTO meta (meta_key, meta_value) VALUES ($1, $2) ON CONFLICT (meta_key) DO NOTHING")
+            .bind(key)
+            .bind(value)
+            .execute(self.writer())
+            .await?;
+        Ok(())
+    }
 }

@@ -18,6 +18,7 @@ pub mod retention;
 pub mod sealed;
 pub mod signing_keys;
 pub mod throttle;
+pub mod tickets;
 pub mod tokens;
 pub mod users;
 

@@ -14,7 +14,7 @@ pub enum Expiring {
     Feedback,
     /// Finished background jobs (their sealed results) last updated before the cutoff.
     FinishedJobs,
-    /// Sign-in challenges and OAuth codes that expired before the cutoff.
+    /// Sign-in challenges, OAuth codes and socket tickets that expired before the cutoff.
     Challenges,
     /// Sign-ins (token families with their refresh tokens) expired or revoked before the cutoff.
     SignIns,
@@ -46,6 +46,7 @@ impl Expiring {
                 "DELETE FROM auth_challenges WHERE id_hash IN \
                  (SELECT id_hash FROM auth_challenges WHERE expires_at < $1 LIMIT $2)",
                 "DELETE FROM oauth_codes WHERE code_hash IN (SELECT code_hash FROM oauth_codes WHERE expires_at < $1 LIMIT $2)",
+                "DELETE FROM ws_tickets WHERE hash IN (SELECT hash FROM ws_tickets WHERE expires_at < $1 LIMIT $2)",
             ],
             Expiring::SignIns => &["DELETE FROM token_families WHERE id IN (SELECT id FROM token_families \
                  WHERE expires_at < $1 OR revoked_at < $1 LIMIT $2)"],

@@ -25,6 +25,7 @@ pub const SEALED_COLUMNS: &[SealedColumn] = &[
     SealedColumn { table: "kb_document_contents", key: "document_id", column: "content" },
     SealedColumn { table: "kb_chunks", key: "id", column: "body" },
     SealedColumn { table: "kb_chunks", key: "id", column: "embedding" },
+    SealedColumn { table: "meetings", key: "id", column: "call_id" },
     SealedColumn { table: "meetings", key: "id", column: "details" },
     SealedColumn { table: "meeting_segments", key: "meeting_id || '/' || segment_id", column: "body" },
 ];

@@ -1,0 +1,428 @@
+//! Live meetings through LMA's audio WebSocket with a real WebSocket client: the whole flow
+//! (START, audio, SPEAKER_CHANGE, END) with the pass-through recogniser, the transcript in every
+//! format, the recording with ranges, the live channel, every misuse of the protocol, and every
+//! meeting route and channel refused to another user.
+
+use crate::common::*;
+use crate::realtime::{Ws, init, next, send};
+use futures::{SinkExt, StreamExt};
+use serde_json::{Value, json};
+use std::time::Duration;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+
+/// One utterance per second of audio, so the transcript's shape is known.
+const TWEAK: &[(&str, Value)] = &[];
+
+async fn server() -> TestServer {
+    TestServer::start_with(&[("speech.passthrough_interval", json!("1s")), ("meetings.final_timeout", json!("5s"))])
+        .await
+}
+
+/// Opens the audio socket; `auth` is a header value or `None`, `query` is appended as is.
+async fn audio_socket(s: &TestServer, auth: Option<&str>, query: &str) -> Result<Ws, u16> {
+    let host = s.base.trim_start_matches("http://");
+    let mut req = format!("ws://{host}/api/v1/ws{query}").into_client_request().unwrap();
+    if let Some(a) = auth {
+        req.headers_mut().insert("authorization", format!("Bearer {a}").parse().unwrap());
+    }
+    match tokio_tungstenite::connect_async(req).await {
+        Ok((ws, _)) => Ok(ws),
+        Err(tokio_tungstenite::tungstenite::Error::Http(r)) => Err(r.status().as_u16()),
+        Err(e) => panic!("{e}"),
+    }
+}
+
+fn start_msg(call_id: &str, rate: u32) -> Value {
+    json!({"callEvent": "START", "callId": call_id, "agentId": "Ana", "fromNumber": "Customer",
+           "toNumber": "Weekly sync", "samplingRate": rate, "activeSpeaker": "Bo"})
+}
+
+/// `secs` of a quiet two-channel tone at `rate`, as 100 ms frames.
+fn frames(rate: u32, secs: f64) -> Vec<Vec<u8>> {
+    let n = (f64::from(rate) * secs) as usize;
+    let mut pcm = Vec::with_capacity(n * 4);
+    for i in 0..n {
+        let v = ((i as f32 * 0.05).sin() * 1000.0) as i16;
+        pcm.extend_from_slice(&v.to_le_bytes());
+        pcm.extend_from_slice(&(-v).to_le_bytes());
+    }
+    pcm.chunks(rate as usize / 10 * 4).map(<[u8]>::to_vec).collect()
+}
+
+/// The next JSON text frame, or the close frame's code.
+async fn frame(ws: &mut Ws) -> Result<Value, Option<CloseCode>> {
+    loop {
+        let m = tokio::time::timeout(Duration::from_secs(10), ws.next()).await.expect("a frame in time");
+        match m {
+            Some(Ok(Message::Text(t))) => return Ok(serde_json::from_str(t.as_str()).unwrap()),
+            Some(Ok(Message::Close(c))) => return Err(c.map(|c| c.code)),
+            None | Some(Err(_)) => return Err(None),
+            Some(Ok(_)) => {}
+        }
+    }
+}
+
+/// The close code, skipping text frames before it.
+async fn closed(ws: &mut Ws) -> Option<CloseCode> {
+    loop {
+        if let Err(c) = frame(ws).await {
+            return c;
+        }
+    }
+}
+
+async fn text(ws: &mut Ws, v: Value) {
+    ws.send(Message::Text(v.to_string().into())).await.unwrap();
+}
+
+/// A meeting streamed from START to END: `secs` of audio at `rate`.
+async fn stream_meeting(s: &TestServer, token: &str, call_id: &str, rate: u32, secs: f64) -> Value {
+    let mut ws = audio_socket(s, Some(token), "").await.unwrap();
+    text(&mut ws, start_msg(call_id, rate)).await;
+    let started = frame(&mut ws).await.unwrap();
+    assert_eq!(started["type"], "started", "{started}");
+    for (i, f) in frames(rate, secs).into_iter().enumerate() {
+        if i == 10 {
+            text(&mut ws, json!({"callEvent": "SPEAKER_CHANGE", "callId": call_id, "activeSpeaker": "Cy"})).await;
+        }
+        ws.send(Message::Binary(f.into())).await.unwrap();
+    }
+    text(&mut ws, json!({"callEvent": "END", "callId": call_id})).await;
+    let ended = frame(&mut ws).await.unwrap();
+    assert_eq!(ended["type"], "ended", "{ended}");
+    assert_eq!(closed(&mut ws).await, Some(CloseCode::Normal));
+    ended["meeting"].clone()
+}
+
+fn enc(id: &str) -> String {
+    percent_encoding::utf8_percent_encode(id, percent_encoding::NON_ALPHANUMERIC).to_string()
+}
+
+#[tokio::test]
+async fn a_meeting_from_start_to_end_with_transcript_and_recording() {
+    let s = server().await;
+    s.user("ana@example.com", &[]).await;
+    let t = s.token("ana@example.com").await;
+    let id = "Weekly sync - 2026-12-07-10:30:00.000";
+    let m = stream_meeting(&s, &t, id, 16_000, 3.0).await;
+    assert_eq!(
+        (m["id"].as_str(), m["status"].as_str(), m["title"].as_str()),
+        (Some(id), Some("ended"), Some("Weekly sync"))
+    );
+    assert_eq!(m["durationSecs"], 3.0);
+    assert_eq!(m["participants"]["speakers"], json!(["Bo", "Cy"]));
+
+    let list = s.get("/v1/meetings", Some(&t)).await.expect(200).body;
+    assert_eq!(list["total"], 1);
+    let tr = s.get(&format!("/v1/meetings/{}/transcript", enc(id)), Some(&t)).await.expect(200).body;
+    let segs = tr["segments"].as_array().unwrap();
+    assert_eq!(segs.len(), 6, "three utterances per channel: {tr}");
+    let callers: Vec<&Value> = segs.iter().filter(|s| s["Channel"] == "CALLER").collect();
+    assert_eq!(callers[0]["Speaker"], "Bo");
+    assert_eq!(callers[2]["Speaker"], "Cy", "the speaker after SPEAKER_CHANGE (at 1 s)");
+    assert!(segs.iter().filter(|s| s["Channel"] == "AGENT").all(|s| s["Speaker"] == "Ana"));
+    let starts: Vec<f64> = callers.iter().map(|s| s["StartTime"].as_f64().unwrap()).collect();
+    assert_eq!(starts, vec![0.0, 1.0, 2.0]);
+    assert!(segs.iter().all(|s| s["IsPartial"] == false && s["Sentiment"].is_string()));
+
+    let srt = s
+        .http
+        .get(format!("{}/v1/meetings/{}/transcript?format=srt", s.base, enc(id)))
+        .bearer_auth(&t)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(srt.headers()["content-type"], "application/x-subrip; charset=utf-8");
+    assert!(srt.text().await.unwrap().starts_with("1\n00:00:00,000 --> 00:00:01,000\nBo: utterance 1 ends"));
+    let vtt = s
+        .http
+        .get(format!("{}/v1/meetings/{}/transcript?format=vtt", s.base, enc(id)))
+        .bearer_auth(&t)
+        .send()
+        .await
+        .unwrap();
+    assert!(vtt.text().await.unwrap().starts_with("WEBVTT\n\n00:00:00.000 --> 00:00:01.000\n<v Bo>"));
+    let txt = s
+        .http
+        .get(format!("{}/v1/meetings/{}/transcript?format=text", s.base, enc(id)))
+        .bearer_auth(&t)
+        .send()
+        .await
+        .unwrap();
+    assert!(txt.text().await.unwrap().contains("[00:00:02] Ana: utterance 3 ends"));
+    s.get(&format!("/v1/meetings/{}/transcript?format=pdf", enc(id)), Some(&t))
+        .await
+        .expect_error(400, "invalid_request");
+
+    // The recording: a WAV of exactly what was sent, and byte ranges of it.
+    let url = format!("{}/v1/meetings/{}/recording", s.base, enc(id));
+    let wav = s.http.get(&url).bearer_auth(&t).send().await.unwrap();
+    assert_eq!(wav.status(), 200);
+    assert_eq!(wav.headers()["content-type"], "audio/wav");
+    let bytes = wav.bytes().await.unwrap();
+    assert_eq!(bytes.len(), 44 + 3 * 16_000 * 4);
+    assert_eq!(&bytes[..4], b"RIFF");
+    let sent: Vec<u8> = frames(16_000, 3.0).concat();
+    assert_eq!(&bytes[44..], &sent[..]);
+    let part = s.http.get(&url).bearer_auth(&t).header("range", "bytes=100000-100099").send().await.unwrap();
+    assert_eq!(part.status(), 206);
+    assert_eq!(part.headers()["content-range"], format!("bytes 100000-100099/{}", bytes.len()));
+    assert_eq!(&part.bytes().await.unwrap()[..], &bytes[100_000..100_100]);
+    let bad = s.http.get(&url).bearer_auth(&t).header("range", "bytes=999999999-").send().await.unwrap();
+    assert_eq!(bad.status(), 416);
+    // No audio, name or word of it in the clear on disk.
+    let needle = b"Weekly sync";
+    for e in walk(&s.data_dir()) {
+        let data = std::fs::read(&e).unwrap();
+        assert!(!data.windows(needle.len()).any(|w| w == needle), "{} holds the meeting's title", e.display());
+    }
+    let _ = TWEAK;
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap().flatten() {
+        let p = e.path();
+        if p.is_dir() { out.extend(walk(&p)) } else { out.push(p) }
+    }
+    out
+}
+
+#[tokio::test]
+async fn the_live_channel_streams_segments_to_readers_only() {
+    let s = server().await;
+    s.user("ana@example.com", &[]).await;
+    s.user("eve@example.com", &[]).await;
+    let t = s.token("ana@example.com").await;
+    let eve = s.token("eve@example.com").await;
+    let mut ws = audio_socket(&s, Some(&t), "").await.unwrap();
+    text(&mut ws, start_msg("live-1", 16_000)).await;
+    let started = frame(&mut ws).await.unwrap();
+    let channel = started["meeting"]["channel"].as_str().unwrap().to_owned();
+
+    let mut rt = crate::realtime::connect(&s, &t).await;
+    init(&mut rt).await;
+    send(&mut rt, json!({"type": "subscribe", "id": "m1", "channel": channel})).await;
+    assert_eq!(next(&mut rt).await["type"], "subscribe_success");
+    let mut other = crate::realtime::connect(&s, &eve).await;
+    init(&mut other).await;
+    send(&mut other, json!({"type": "subscribe", "id": "m1", "channel": channel})).await;
+    let refused = next(&mut other).await;
+    assert_eq!(refused["type"], "subscribe_error");
+    assert_eq!(refused["errors"][0]["errorType"], "UnauthorizedException");
+
+    for f in frames(16_000, 1.2) {
+        ws.send(Message::Binary(f.into())).await.unwrap();
+    }
+    let mut seen = Vec::new();
+    while seen.len() < 4 {
+        let ev = next(&mut rt).await;
+        assert_eq!(ev["type"], "data");
+        let e: Value = serde_json::from_str(ev["event"].as_str().unwrap()).unwrap();
+        if e["EventType"] == "ADD_TRANSCRIPT_SEGMENT" {
+            seen.push((e["Channel"].as_str().unwrap().to_owned(), e["IsPartial"].as_bool().unwrap()));
+        }
+    }
+    assert!(seen.contains(&("CALLER".into(), true)) && seen.contains(&("CALLER".into(), false)), "{seen:?}");
+    text(&mut ws, json!({"callEvent": "END", "callId": "live-1"})).await;
+    assert_eq!(frame(&mut ws).await.unwrap()["type"], "ended");
+}
+
+#[tokio::test]
+async fn protocol_misuse_is_refused_or_ignored() {
+    let s = server().await;
+    s.user("ana@example.com", &[]).await;
+    s.user("bo@example.com", &[]).await;
+    let t = s.token("ana@example.com").await;
+    let bo = s.token("bo@example.com").await;
+
+    // No credential, a bad one, another scheme: 401 before the upgrade.
+    assert_eq!(audio_socket(&s, None, "").await.err(), Some(401));
+    assert_eq!(audio_socket(&s, Some("nope"), "").await.err(), Some(401));
+    assert_eq!(audio_socket(&s, None, "?authorization=Basic%20eA==").await.err(), Some(401));
+    assert_eq!(audio_socket(&s, None, "?ticket=forged").await.err(), Some(401));
+
+    // Audio before START is dropped; END without START and unknown events are ignored; bad
+    // JSON is answered with an error and the socket goes on.
+    let mut ws = audio_socket(&s, Some(&t), "").await.unwrap();
+    ws.send(Message::Binary(vec![0u8; 3200].into())).await.unwrap();
+    text(&mut ws, json!({"callEvent": "END", "callId": "x"})).await;
+    text(&mut ws, json!({"callEvent": "START_VIDEO", "callId": "x"})).await;
+    ws.send(Message::Text("{not json".into())).await.unwrap();
+    let err = frame(&mut ws).await.unwrap();
+    assert_eq!((err["type"].as_str(), err["code"].as_str()), (Some("error"), Some("invalid_request")));
+    assert_eq!(s.get("/v1/meetings", Some(&t)).await.expect(200).body["total"], 0);
+    text(&mut ws, start_msg("misuse-1", 8_000)).await;
+    assert_eq!(frame(&mut ws).await.unwrap()["type"], "started");
+    text(&mut ws, json!({"callEvent": "END", "callId": "misuse-1"})).await;
+    assert_eq!(frame(&mut ws).await.unwrap()["type"], "ended");
+    // A second END finds the socket closing; nothing else happens.
+    let _ = ws.send(Message::Text(json!({"callEvent": "END"}).to_string().into())).await;
+    assert_eq!(closed(&mut ws).await, Some(CloseCode::Normal));
+
+    // A wrong sample rate: 1003.
+    let mut ws = audio_socket(&s, Some(&t), "").await.unwrap();
+    text(&mut ws, start_msg("misuse-2", 96_000)).await;
+    assert_eq!(closed(&mut ws).await, Some(CloseCode::Unsupported));
+    // A frame over the limit: 1009.
+    let mut ws = audio_socket(&s, Some(&t), "").await.unwrap();
+    text(&mut ws, start_msg("misuse-3", 16_000)).await;
+    assert_eq!(frame(&mut ws).await.unwrap()["type"], "started");
+    ws.send(Message::Binary(vec![0u8; 300 * 1024].into())).await.unwrap();
+    assert_eq!(closed(&mut ws).await, Some(CloseCode::Size));
+    // The meeting was ended all the same.
+    let m = s.get("/v1/meetings/misuse-3", Some(&t)).await.expect(200).body;
+    assert_eq!(m["status"], "ended");
+
+    // Another user's call id: 1008, and their meeting is untouched.
+    let mut ws = audio_socket(&s, Some(&bo), "").await.unwrap();
+    text(&mut ws, start_msg("misuse-1", 8_000)).await;
+    assert_eq!(closed(&mut ws).await, Some(CloseCode::Policy));
+    s.get("/v1/meetings/misuse-1", Some(&bo)).await.expect_error(404, "not_found");
+    assert_eq!(s.get("/v1/meetings/misuse-1", Some(&t)).await.expect(200).body["durationSecs"], 0.0);
+
+    // A close without END ends the meeting.
+    let mut ws = audio_socket(&s, Some(&t), "").await.unwrap();
+    text(&mut ws, start_msg("misuse-4", 16_000)).await;
+    assert_eq!(frame(&mut ws).await.unwrap()["type"], "started");
+    for f in frames(16_000, 1.0) {
+        ws.send(Message::Binary(f.into())).await.unwrap();
+    }
+    ws.close(None).await.unwrap();
+    drop(ws);
+    let mut ended = false;
+    for _ in 0..50 {
+        if s.get("/v1/meetings/misuse-4", Some(&t)).await.expect(200).body["status"] == "ended" {
+            ended = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(ended, "a dropped socket ends its meeting");
+}
+
+#[tokio::test]
+async fn lma_query_form_and_web_tickets_authenticate_and_stay_out_of_logs() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = TestServer::start_with(&[
+        ("speech.passthrough_interval", json!("1s")),
+        ("access_log.target", json!("file")),
+        ("access_log.dir", json!(dir.path().display().to_string())),
+    ])
+    .await;
+    s.user("ana@example.com", &[]).await;
+    let t = s.token("ana@example.com").await;
+    let q = format!("?authorization=Bearer%20{t}&id_token=x&refresh_token=y");
+    let mut ws = audio_socket(&s, None, &q).await.unwrap();
+    text(&mut ws, start_msg("query-1", 16_000)).await;
+    assert_eq!(frame(&mut ws).await.unwrap()["type"], "started");
+    text(&mut ws, json!({"callEvent": "END"})).await;
+    assert_eq!(frame(&mut ws).await.unwrap()["type"], "ended");
+
+    let ticket = s.post("/v1/meetings/ticket", Some(&t), json!({})).await.expect(200).body;
+    let tk = ticket["ticket"].as_str().unwrap();
+    assert_eq!(ticket["expiresIn"], 60);
+    let ws = audio_socket(&s, None, &format!("?ticket={tk}")).await;
+    assert!(ws.is_ok(), "a ticket opens the socket");
+    assert_eq!(audio_socket(&s, None, &format!("?ticket={tk}")).await.err(), Some(401), "once");
+    drop(ws);
+
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let logs: String = walk(dir.path()).iter().map(|p| std::fs::read_to_string(p).unwrap_or_default()).collect();
+    assert!(logs.contains("/api/v1/ws"), "the socket's requests are logged: {logs}");
+    assert!(
+        !logs.contains(&t) && !logs.contains(tk) && !logs.contains("authorization="),
+        "no credential or query in the log"
+    );
+}
+
+#[tokio::test]
+async fn every_meeting_route_and_channel_refuses_another_users_meeting() {
+    let s = server().await;
+    s.user("ana@example.com", &[]).await;
+    s.user("bo@example.com", &[]).await;
+    let (_, admin) = s.admin().await;
+    let t = s.token("ana@example.com").await;
+    let bo = s.token("bo@example.com").await;
+    stream_meeting(&s, &t, "ana's meeting", 16_000, 1.0).await;
+    let id = enc("ana's meeting");
+    let paths = [
+        format!("/v1/meetings/{id}"),
+        format!("/v1/meetings/{id}/transcript"),
+        format!("/v1/meetings/{id}/transcript?format=vtt"),
+        format!("/v1/meetings/{id}/recording"),
+        format!("/v1/meetings/{id}/shares"),
+    ];
+    for p in &paths {
+        s.get(p, Some(&bo)).await.expect_error(404, "not_found");
+    }
+    let users = json!({"users": ["bo@example.com"]});
+    s.post(&format!("/v1/meetings/{id}/share"), Some(&bo), users.clone()).await.expect_error(404, "not_found");
+    s.post(&format!("/v1/meetings/{id}/unshare"), Some(&bo), users.clone()).await.expect_error(404, "not_found");
+    s.delete(&format!("/v1/meetings/{id}"), Some(&bo)).await.expect_error(404, "not_found");
+    assert_eq!(s.get("/v1/meetings", Some(&bo)).await.expect(200).body["total"], 0);
+
+    // Shared: Bo reads it all, changes nothing.
+    let shared = s.post(&format!("/v1/meetings/{id}/share"), Some(&t), users.clone()).await.expect(200).body;
+    assert_eq!(shared["sharedWith"], json!(["bo@example.com"]));
+    for p in &paths[..4] {
+        s.get(p, Some(&bo)).await.expect(200);
+    }
+    s.get(&paths[4], Some(&bo)).await.expect_error(403, "forbidden");
+    s.delete(&format!("/v1/meetings/{id}"), Some(&bo)).await.expect_error(403, "forbidden");
+    assert_eq!(s.get("/v1/meetings", Some(&bo)).await.expect(200).body["total"], 1);
+    // Unshared: gone for Bo at once.
+    s.post(&format!("/v1/meetings/{id}/unshare"), Some(&t), users).await.expect(200);
+    s.get(&paths[0], Some(&bo)).await.expect_error(404, "not_found");
+    // Administrators see every meeting.
+    s.get(&paths[0], Some(&admin)).await.expect(200);
+    // A credential without the meetings scope is refused.
+    let key =
+        s.post("/v1/me/api-keys", Some(&t), json!({"name": "chat only", "scopes": ["chat"]})).await.expect(201).body;
+    s.get("/v1/meetings", Some(key["key"].as_str().unwrap())).await.expect_error(403, "forbidden");
+    // The owner deletes it: transcript, recording and all.
+    s.delete(&format!("/v1/meetings/{id}"), Some(&t)).await.expect(204);
+    s.get(&paths[0], Some(&t)).await.expect_error(404, "not_found");
+    assert!(walk(&s.data_dir().join("recordings")).is_empty());
+}
+
+#[tokio::test]
+async fn meetings_left_live_by_a_crash_are_ended_at_the_next_start() {
+    let s = server().await;
+    s.user("ana@example.com", &[]).await;
+    let t = s.token("ana@example.com").await;
+    let p = s.state.identity.authenticate(rampart_core::Credential::Bearer(&t)).await.unwrap();
+    let start = match rampart_meetings::protocol::parse(&start_msg("crash-1", 16_000).to_string()).unwrap() {
+        rampart_meetings::protocol::ClientMessage::Start(st) => st,
+        other => panic!("{other:?}"),
+    };
+    let mut live = s.state.meetings.start_live(&p, start).await.unwrap();
+    for f in frames(16_000, 6.0) {
+        live.audio(&f).await.unwrap();
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    // The process "dies": the live meeting is never ended.
+    std::mem::forget(live);
+    assert_eq!(s.get("/v1/meetings/crash-1", Some(&t)).await.expect(200).body["status"], "live");
+    assert_eq!(s.state.meetings.finalize_unfinished().await.unwrap(), 1);
+    let m = s.get("/v1/meetings/crash-1", Some(&t)).await.expect(200).body;
+    assert_eq!(m["status"], "ended");
+    assert_eq!(m["recording"]["status"], "available", "the complete chunks are kept: {m}");
+    assert_eq!(m["recording"]["bytes"], 5 * 16_000 * 4, "one 5-second chunk was written, the rest lost");
+    let tr = s.get("/v1/meetings/crash-1/transcript", Some(&t)).await.expect(200).body;
+    assert!(tr["segments"].as_array().unwrap().len() >= 10, "every acknowledged (final) segment is kept: {tr}");
+}
+
+#[tokio::test]
+async fn retention_removes_recordings_transcripts_and_meetings() {
+    let s = server().await;
+    s.user("ana@example.com", &[]).await;
+    let t = s.token("ana@example.com").await;
+    stream_meeting(&s, &t, "old", 16_000, 1.0).await;
+    let later = s.state.identity.now().plus(Duration::from_secs(91 * 86_400));
+    rampart_server::retention::sweep_once(&s.state, later).await.unwrap();
+    s.get("/v1/meetings/old", Some(&t)).await.expect_error(404, "not_found");
+    assert!(walk(&s.data_dir().join("recordings")).is_empty());
+}
