@@ -381,6 +381,51 @@ impl MeetingService {
         Ok((m.id, Self::shape(&m)))
     }
 
+    /// A link to the recording that works without a header (an `<audio>` element's requests,
+    /// with their ranges), for `ttl`: it names the caller, and their access is checked again at
+    /// every request.
+    pub async fn recording_link(&self, p: &Principal, call_id: &str, ttl: std::time::Duration) -> Result<String> {
+        let m = self.readable(p, call_id).await?;
+        let exp = self.now().plus(ttl).millis();
+        let who = if p.is_admin() { 'a' } else { 'u' };
+        let mac = self.link_mac(m.id, p.user_id, who, exp);
+        Ok(format!("{}.{who}.{exp}.{mac}", p.user_id))
+    }
+
+    fn link_mac(&self, key: MeetingKey, user: UserId, who: char, exp: i64) -> String {
+        let k = rampart_crypto::keyed_hash_hex(&self.0.lookup, b"recording-link");
+        let mut key32 = [0u8; 32];
+        key32.copy_from_slice(&k.as_bytes()[..32]);
+        rampart_crypto::keyed_hash_hex(&key32, format!("{key}|{user}|{who}|{exp}").as_bytes())
+    }
+
+    /// The recording a link stands for, if it is still good and its user may still read it.
+    pub async fn recording_by_link(&self, call_id: &str, token: &str) -> Result<(MeetingKey, RecordingShape)> {
+        let parts: Vec<&str> = token.split('.').collect();
+        let [user, who, exp, mac] = parts.as_slice() else { return Err(MeetingError::NotFound) };
+        let (Some(user), Ok(exp)) = (UserId::parse(user), exp.parse::<i64>()) else {
+            return Err(MeetingError::NotFound);
+        };
+        let who = match *who {
+            "a" => 'a',
+            "u" => 'u',
+            _ => return Err(MeetingError::NotFound),
+        };
+        if exp <= self.now().millis() {
+            return Err(MeetingError::NotFound);
+        }
+        let access = if who == 'a' { MeetingAccess::Anyone } else { MeetingAccess::User(user) };
+        let rec =
+            self.db().meeting_by_call_key(access, &self.call_key(call_id)).await?.ok_or(MeetingError::NotFound)?;
+        if !rampart_crypto::ct_eq(self.link_mac(rec.id, user, who, exp).as_bytes(), mac.as_bytes()) {
+            return Err(MeetingError::NotFound);
+        }
+        if rec.recording_status != RecordingStatus::Available.as_str() {
+            return Err(MeetingError::NotFound);
+        }
+        Ok((rec.id, Self::shape(&rec)))
+    }
+
     /// Bytes `[start, end)` of a recording's WAV file.
     pub async fn recording_range(
         &self,

@@ -32,6 +32,8 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(share))
         .routes(routes!(unshare))
         .routes(routes!(recording))
+        .routes(routes!(recording_link))
+        .routes(routes!(recording_file))
 }
 
 impl From<MeetingError> for ApiError {
@@ -297,8 +299,63 @@ async fn recording(
     headers: HeaderMap,
 ) -> ApiResult<Response> {
     let (key, shape) = s.meetings.recording(&p, &id).await?;
+    wav_response(&s, key, &shape, &headers).await
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RecordingLink {
+    /// `GET` it without credentials (an `<audio>` element's requests, ranges included).
+    pub url: String,
+    pub expires_in: u64,
+}
+
+/// A link to the recording for players that cannot send headers, good for ten minutes; the
+/// caller's access is checked again at every request made with it.
+#[utoipa::path(post, path = "/v1/meetings/{id}/recording/link", tag = "meetings", params(("id" = String, Path)),
+    responses((status = 200, body = RecordingLink), (status = 404, body = ErrorBody)), security(("bearer" = []), ("apiKey" = [])))]
+async fn recording_link(
+    State(s): State<AppState>,
+    MeetingsUser(p): MeetingsUser,
+    Path(id): Path<String>,
+) -> ApiResult<axum::Json<RecordingLink>> {
+    s.meetings.recording(&p, &id).await?;
+    let ttl = std::time::Duration::from_secs(600);
+    let token = s.meetings.recording_link(&p, &id, ttl).await?;
+    let url = format!("/v1/meetings/{}/recording/file?token={token}", rampart_meetings::service::urlencoding(&id));
+    Ok(axum::Json(RecordingLink { url, expires_in: ttl.as_secs() }))
+}
+
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct LinkQuery {
+    pub token: String,
+}
+
+/// The recording through a link from `POST …/recording/link` (no credentials).
+#[utoipa::path(get, path = "/v1/meetings/{id}/recording/file", tag = "meetings", params(("id" = String, Path), LinkQuery),
+    responses((status = 200, description = "audio/wav", content_type = "audio/wav"), (status = 206, description = "A byte range of it"),
+              (status = 404, body = ErrorBody)))]
+async fn recording_file(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    Query(q): Query<LinkQuery>,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
+    let (key, shape) = s.meetings.recording_by_link(&id, &q.token).await?;
+    wav_response(&s, key, &shape, &headers).await
+}
+
+/// The WAV file, or the byte range asked for.
+async fn wav_response(
+    s: &AppState,
+    key: rampart_core::MeetingKey,
+    shape: &rampart_meetings::recording::RecordingShape,
+    headers: &HeaderMap,
+) -> ApiResult<Response> {
     let len = shape.wav_len();
-    let (status, start, end) = match byte_range(&headers, len) {
+    let (status, start, end) = match byte_range(headers, len) {
         Ok(None) => (StatusCode::OK, 0, len),
         Ok(Some((a, b))) => (StatusCode::PARTIAL_CONTENT, a, b),
         Err(()) => {
@@ -309,7 +366,7 @@ async fn recording(
             return Ok(r);
         }
     };
-    let body = s.meetings.recording_range(key, &shape, start, end).await?;
+    let body = s.meetings.recording_range(key, shape, start, end).await?;
     let mut r = (status, body).into_response();
     let h = r.headers_mut();
     h.insert(header::CONTENT_TYPE, HeaderValue::from_static("audio/wav"));

@@ -172,6 +172,14 @@ async fn a_meeting_from_start_to_end_with_transcript_and_recording() {
     assert_eq!(&part.bytes().await.unwrap()[..], &bytes[100_000..100_100]);
     let bad = s.http.get(&url).bearer_auth(&t).header("range", "bytes=999999999-").send().await.unwrap();
     assert_eq!(bad.status(), 416);
+    // A link for players that cannot send headers: ranges work, a changed token does not.
+    let link = s.post(&format!("/v1/meetings/{}/recording/link", enc(id)), Some(&t), json!({})).await.expect(200).body;
+    let link_url = format!("{}{}", s.base, link["url"].as_str().unwrap());
+    let r = s.http.get(&link_url).header("range", "bytes=44-143").send().await.unwrap();
+    assert_eq!(r.status(), 206);
+    assert_eq!(&r.bytes().await.unwrap()[..], &bytes[44..144]);
+    let forged = link_url.replace(".u.", ".a.");
+    assert_eq!(s.http.get(&forged).send().await.unwrap().status(), 404);
     // No audio, name or word of it in the clear on disk.
     let needle = b"Weekly sync";
     for e in walk(&s.data_dir()) {
