@@ -20,6 +20,7 @@ pub mod retention;
 pub mod segment;
 pub mod sentiment;
 pub mod service;
+pub mod upload;
 pub mod views;
 
 pub use config::MeetingsConfig;

@@ -34,7 +34,13 @@ impl LiveRegistry {
         self.map.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    fn add(&self, key: MeetingKey, owner: UserId, per_user: usize, total: usize) -> Result<CancellationToken> {
+    pub(crate) fn add(
+        &self,
+        key: MeetingKey,
+        owner: UserId,
+        per_user: usize,
+        total: usize,
+    ) -> Result<CancellationToken> {
         let mut m = self.lock();
         if m.contains_key(&key) {
             return Err(MeetingError::Busy);
@@ -50,7 +56,7 @@ impl LiveRegistry {
         Ok(t)
     }
 
-    fn remove(&self, key: MeetingKey) {
+    pub(crate) fn remove(&self, key: MeetingKey) {
         self.lock().remove(&key);
     }
 
@@ -164,7 +170,7 @@ impl MeetingService {
                 let d = self.open_details(&m)?;
                 (m, d)
             }
-            None => self.create_live(p, &call_id, &start).await?,
+            None => self.create_live(p, &call_id, &start, MeetingSource::Live).await?,
         };
         let stop = self.0.live.add(record.id, p.user_id, self.config().max_live_per_user, self.config().max_live)?;
         if !details.participants.speakers.contains(&start.active_speaker) {
@@ -178,7 +184,13 @@ impl MeetingService {
         live
     }
 
-    async fn create_live(&self, p: &Principal, call_id: &str, s: &Start) -> Result<(Meeting, Details)> {
+    pub(crate) async fn create_live(
+        &self,
+        p: &Principal,
+        call_id: &str,
+        s: &Start,
+        source: MeetingSource,
+    ) -> Result<(Meeting, Details)> {
         let key = MeetingKey::new();
         let details = Details {
             title: s.to_number.clone(),
@@ -200,8 +212,9 @@ impl MeetingService {
                 call_key: &self.call_key(call_id),
                 sealed_call_id: &self.seal_call_id(key, call_id),
                 owner_id: p.user_id,
-                source: MeetingSource::Live.as_str(),
-                status: MeetingStatus::Live.as_str(),
+                source: source.as_str(),
+                status: if source == MeetingSource::Live { MeetingStatus::Live } else { MeetingStatus::Processing }
+                    .as_str(),
                 sealed_details: &sealed,
                 sample_rate: i64::from(s.sample_rate),
                 channels: i64::from(s.channels),
@@ -220,7 +233,7 @@ impl MeetingService {
         Ok((self.open(m)?, details))
     }
 
-    async fn open_live(
+    pub(crate) async fn open_live(
         &self,
         record: Meeting,
         details: Details,
@@ -300,7 +313,9 @@ impl LiveMeeting {
         let sealed = self.svc.seal_details(self.record.id, &self.details)?;
         let now = self.svc.now();
         self.svc.db().update_meeting_details(self.record.id, &sealed, now).await?;
-        self.record.status = MeetingStatus::Live.as_str().to_owned();
+        if self.record.source == MeetingSource::Live.as_str() {
+            self.record.status = MeetingStatus::Live.as_str().to_owned();
+        }
         self.record.ended_at = None;
         self.svc.db().update_meeting_state(self.record.id, &self.update(now)).await?;
         self.record.sealed_details = sealed;
@@ -420,7 +435,17 @@ impl LiveMeeting {
 
     /// `END`, or the socket closed: the recognisers say their last words, the recording is
     /// completed, the meeting is stored as ended and its readers are told.
-    pub async fn end(mut self, should_record: Option<bool>) -> Result<MeetingView> {
+    pub async fn end(self, should_record: Option<bool>) -> Result<MeetingView> {
+        self.finish(should_record, None).await
+    }
+
+    /// Ends the meeting as failed (an upload that could not be read to its end), keeping what
+    /// was transcribed.
+    pub async fn fail(self, reason: String) -> Result<MeetingView> {
+        self.finish(None, Some(reason)).await
+    }
+
+    async fn finish(mut self, should_record: Option<bool>, failure: Option<String>) -> Result<MeetingView> {
         let timeout = self.svc.config().final_timeout.0;
         for ch in 0..self.channels.len() {
             let rest = self.channels[ch].resampler.flush();
@@ -441,7 +466,9 @@ impl LiveMeeting {
         }
         self.finish_recording(should_record).await?;
         self.record.duration_ms = (self.now_secs() * 1000.0).round() as i64;
-        self.svc.end_meeting(&mut self.record, &mut self.details, MeetingStatus::Ended).await
+        let status = if failure.is_some() { MeetingStatus::Failed } else { MeetingStatus::Ended };
+        self.details.error = failure;
+        self.svc.end_meeting(&mut self.record, &mut self.details, status).await
     }
 
     async fn finish_recording(&mut self, should_record: Option<bool>) -> Result<()> {

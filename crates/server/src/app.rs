@@ -225,7 +225,11 @@ async fn count_in_flight(
 
 /// The whole HTTP application.
 pub fn build_app(state: AppState) -> Router {
-    let (router, api) = crate::openapi::router_with(state.config.knowledge.max_upload_bytes.0).split_for_parts();
+    let limits = crate::openapi::UploadLimits {
+        knowledge: state.config.knowledge.max_upload_bytes.0,
+        meetings: state.config.meetings.max_upload_bytes.0,
+    };
+    let (router, api) = crate::openapi::router_with(limits).split_for_parts();
     let api_json = Arc::new(crate::openapi::finish(api).to_json().unwrap_or_else(|_| "{}".into()));
     let body_limit = state.config.server.max_body_bytes.0;
     let timeout = state.config.server.request_timeout.0;

@@ -29,11 +29,21 @@ impl Modify for Security {
 }
 
 pub fn router() -> OpenApiRouter<AppState> {
-    router_with(crate::config::KnowledgeSection::default().max_upload_bytes.0)
+    router_with(UploadLimits {
+        knowledge: crate::config::KnowledgeSection::default().max_upload_bytes.0,
+        meetings: crate::config::MeetingsConfig::default().max_upload_bytes.0,
+    })
 }
 
-/// Every route; uploads to knowledge bases may be up to `max_upload` bytes.
-pub fn router_with(max_upload: usize) -> OpenApiRouter<AppState> {
+/// The largest request bodies of the upload routes (bytes).
+#[derive(Clone, Copy, Debug)]
+pub struct UploadLimits {
+    pub knowledge: usize,
+    pub meetings: usize,
+}
+
+/// Every route, with the upload routes' body limits.
+pub fn router_with(limits: UploadLimits) -> OpenApiRouter<AppState> {
     OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(routes::health::routes())
         .merge(routes::oidc::routes())
@@ -44,8 +54,8 @@ pub fn router_with(max_upload: usize) -> OpenApiRouter<AppState> {
         .merge(routes::bot::routes())
         .merge(routes::catalog::routes())
         .merge(routes::openai::routes())
-        .merge(routes::knowledge::routes(max_upload))
-        .merge(routes::meetings::routes())
+        .merge(routes::knowledge::routes(limits.knowledge))
+        .merge(routes::meetings::routes(limits.meetings))
 }
 
 /// The document, for `rampart openapi` and tests.

@@ -22,8 +22,10 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-pub fn routes() -> OpenApiRouter<AppState> {
+pub fn routes(max_upload: usize) -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
+        .routes(routes!(upload))
+        .layer(axum::extract::DefaultBodyLimit::max(max_upload))
         .routes(routes!(list_meetings))
         .routes(routes!(ticket))
         .routes(routes!(get_meeting, delete_meeting))
@@ -378,6 +380,52 @@ async fn wav_response(
         h.insert(header::CONTENT_RANGE, v);
     }
     Ok(r)
+}
+
+/// A file part, or 413 / 400.
+async fn field_bytes(field: axum::extract::multipart::Field<'_>) -> ApiResult<Vec<u8>> {
+    match field.bytes().await {
+        Ok(b) => Ok(b.to_vec()),
+        Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => Err(ApiError::code(ErrorCode::PayloadTooLarge)),
+        Err(_) => Err(ApiError::new(ErrorCode::InvalidRequest, "A part could not be read.")),
+    }
+}
+
+/// Transcribes an audio file (multipart: `file`, and optionally `title`) through the same
+/// pipeline as a live meeting, in batch. Answers at once with the meeting (`processing`); it
+/// streams its segments on its channel like a live one and ends `ended` (or `failed`).
+#[utoipa::path(post, path = "/v1/meetings/upload", tag = "meetings",
+    request_body(content_type = "multipart/form-data", description = "a part `file` (WAV, MP3, FLAC, OGG Vorbis, M4A/AAC) and optionally `title`"),
+    responses((status = 202, body = MeetingView), (status = 400, body = ErrorBody), (status = 413, body = ErrorBody)),
+    security(("bearer" = []), ("apiKey" = [])))]
+async fn upload(
+    State(s): State<AppState>,
+    MeetingsUser(p): MeetingsUser,
+    mut form: axum::extract::Multipart,
+) -> ApiResult<(StatusCode, axum::Json<MeetingView>)> {
+    let bad = |m: &str| ApiError::new(ErrorCode::InvalidRequest, m);
+    let (mut file, mut title) = (None, None);
+    loop {
+        let field = match form.next_field().await {
+            Ok(Some(f)) => f,
+            Ok(None) => break,
+            Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+                return Err(ApiError::code(ErrorCode::PayloadTooLarge));
+            }
+            Err(_) => return Err(bad("The body is not valid multipart/form-data.")),
+        };
+        match field.name() {
+            Some("file") if file.is_none() => file = Some(field_bytes(field).await?),
+            Some("title") if title.is_none() => {
+                let t = String::from_utf8(field_bytes(field).await?).map_err(|_| bad("title must be text"))?;
+                title = Some(t);
+            }
+            _ => return Err(bad("Send one part named \"file\" and, optionally, one named \"title\".")),
+        }
+    }
+    let file = file.ok_or_else(|| bad("Send the audio in a part named \"file\"."))?;
+    let m = s.meetings.upload(&p, title, file).await?;
+    Ok((StatusCode::ACCEPTED, axum::Json(m)))
 }
 
 #[derive(Serialize, ToSchema)]

@@ -354,7 +354,7 @@ async fn every_meeting_route_and_channel_refuses_another_users_meeting() {
     let (_, admin) = s.admin().await;
     let t = s.token("ana@example.com").await;
     let bo = s.token("bo@example.com").await;
-    stream_meeting(&s, &t, "ana's meeting", 16_000, 1.0).await;
+    let ana = stream_meeting(&s, &t, "ana's meeting", 16_000, 1.0).await;
     let id = enc("ana's meeting");
     let paths = [
         format!("/v1/meetings/{id}"),
@@ -370,7 +370,13 @@ async fn every_meeting_route_and_channel_refuses_another_users_meeting() {
     s.post(&format!("/v1/meetings/{id}/share"), Some(&bo), users.clone()).await.expect_error(404, "not_found");
     s.post(&format!("/v1/meetings/{id}/unshare"), Some(&bo), users.clone()).await.expect_error(404, "not_found");
     s.delete(&format!("/v1/meetings/{id}"), Some(&bo)).await.expect_error(404, "not_found");
+    s.post(&format!("/v1/meetings/{id}/recording/link"), Some(&bo), json!({})).await.expect_error(404, "not_found");
     assert_eq!(s.get("/v1/meetings", Some(&bo)).await.expect(200).body["total"], 0);
+    // A link Ana made is Ana's: it does not open another meeting.
+    let link = s.post(&format!("/v1/meetings/{id}/recording/link"), Some(&t), json!({})).await.expect(200).body;
+    stream_meeting(&s, &bo, "bo's meeting", 16_000, 1.0).await;
+    let other = link["url"].as_str().unwrap().replace(&id, &enc("bo's meeting"));
+    assert_eq!(s.http.get(format!("{}{other}", s.base)).send().await.unwrap().status(), 404);
 
     // Shared: Bo reads it all, changes nothing.
     let shared = s.post(&format!("/v1/meetings/{id}/share"), Some(&t), users.clone()).await.expect(200).body;
@@ -380,7 +386,11 @@ async fn every_meeting_route_and_channel_refuses_another_users_meeting() {
     }
     s.get(&paths[4], Some(&bo)).await.expect_error(403, "forbidden");
     s.delete(&format!("/v1/meetings/{id}"), Some(&bo)).await.expect_error(403, "forbidden");
-    assert_eq!(s.get("/v1/meetings", Some(&bo)).await.expect(200).body["total"], 1);
+    assert_eq!(
+        s.get("/v1/meetings", Some(&bo)).await.expect(200).body["total"],
+        2,
+        "his own and the one shared with him"
+    );
     // Unshared: gone for Bo at once.
     s.post(&format!("/v1/meetings/{id}/unshare"), Some(&t), users).await.expect(200);
     s.get(&paths[0], Some(&bo)).await.expect_error(404, "not_found");
@@ -393,7 +403,7 @@ async fn every_meeting_route_and_channel_refuses_another_users_meeting() {
     // The owner deletes it: transcript, recording and all.
     s.delete(&format!("/v1/meetings/{id}"), Some(&t)).await.expect(204);
     s.get(&paths[0], Some(&t)).await.expect_error(404, "not_found");
-    assert!(walk(&s.data_dir().join("recordings")).is_empty());
+    assert!(!s.data_dir().join("recordings").join(ana["key"].as_str().unwrap()).exists());
 }
 
 #[tokio::test]
@@ -433,4 +443,61 @@ async fn retention_removes_recordings_transcripts_and_meetings() {
     rampart_server::retention::sweep_once(&s.state, later).await.unwrap();
     s.get("/v1/meetings/old", Some(&t)).await.expect_error(404, "not_found");
     assert!(walk(&s.data_dir().join("recordings")).is_empty());
+}
+
+/// A WAV file of `frames(rate, secs)`.
+fn wav(rate: u32, secs: f64) -> Vec<u8> {
+    let pcm = frames(rate, secs).concat();
+    let mut w = Vec::new();
+    w.extend_from_slice(b"RIFF");
+    w.extend_from_slice(&(36 + pcm.len() as u32).to_le_bytes());
+    w.extend_from_slice(b"WAVEfmt ");
+    w.extend_from_slice(&16u32.to_le_bytes());
+    w.extend_from_slice(&1u16.to_le_bytes());
+    w.extend_from_slice(&2u16.to_le_bytes());
+    w.extend_from_slice(&rate.to_le_bytes());
+    w.extend_from_slice(&(rate * 4).to_le_bytes());
+    w.extend_from_slice(&4u16.to_le_bytes());
+    w.extend_from_slice(&16u16.to_le_bytes());
+    w.extend_from_slice(b"data");
+    w.extend_from_slice(&(pcm.len() as u32).to_le_bytes());
+    w.extend_from_slice(&pcm);
+    w
+}
+
+async fn upload(s: &TestServer, t: &str, bytes: Vec<u8>, title: &str) -> (u16, Value) {
+    let part = reqwest::multipart::Part::bytes(bytes).file_name("meeting.wav");
+    let form = reqwest::multipart::Form::new().part("file", part).text("title", title.to_owned());
+    let r = s.http.post(format!("{}/v1/meetings/upload", s.base)).bearer_auth(t).multipart(form).send().await.unwrap();
+    (r.status().as_u16(), r.json().await.unwrap())
+}
+
+#[tokio::test]
+async fn an_uploaded_file_goes_through_the_same_pipeline() {
+    let s = server().await;
+    s.user("ana@example.com", &[]).await;
+    let t = s.token("ana@example.com").await;
+    let (status, m) = upload(&s, &t, wav(44_100, 3.0), "Board call").await;
+    assert_eq!(status, 202, "{m}");
+    assert_eq!(
+        (m["status"].as_str(), m["source"].as_str(), m["title"].as_str()),
+        (Some("processing"), Some("upload"), Some("Board call"))
+    );
+    let id = enc(m["id"].as_str().unwrap());
+    let mut done = Value::Null;
+    for _ in 0..100 {
+        done = s.get(&format!("/v1/meetings/{id}"), Some(&t)).await.expect(200).body;
+        if done["status"] != "processing" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(done["status"], "ended", "{done}");
+    assert_eq!(done["durationSecs"], 3.0);
+    let tr = s.get(&format!("/v1/meetings/{id}/transcript"), Some(&t)).await.expect(200).body;
+    assert_eq!(tr["segments"].as_array().unwrap().len(), 6, "{tr}");
+    // Not audio: refused, nothing stored.
+    let (status, body) = upload(&s, &t, b"just some text, not audio at all".to_vec(), "x").await;
+    assert_eq!((status, body["code"].as_str()), (400, Some("invalid_request")), "{body}");
+    assert_eq!(s.get("/v1/meetings", Some(&t)).await.expect(200).body["total"], 1);
 }
