@@ -35,6 +35,8 @@ export class Streamer {
   /** Meter readings, 0-1: the meeting, the microphone. */
   levels = $state<[number, number]>([0, 0]);
   elapsed = $state(0);
+  /** Audio is waiting in the browser to be sent (a slow connection). */
+  slow = $state(false);
   /** The meeting's call id once the server started it. */
   meetingId = $state<string | null>(null);
   title = $state('');
@@ -187,6 +189,9 @@ export class Streamer {
     if (!c?.pcm) return;
     this.levels = [meterLevel(c.peaks[0]), meterLevel(c.peaks[1])];
     this.socket?.send(c.pcm);
+    // More than a few seconds of audio queued: say so (it is sent when the network catches up).
+    const slow = (this.socket?.buffered ?? 0) > 1_000_000;
+    if (slow !== this.slow) this.slow = slow;
   }
 
   private onFlushed: (() => void) | null = null;
@@ -230,6 +235,7 @@ export class Streamer {
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
     this.levels = [0, 0];
+    this.slow = false;
     this.phase = 'done';
   }
 
