@@ -140,6 +140,7 @@ export class Streamer {
       this.startedAt = Date.now();
       this.timer = setInterval(() => (this.elapsed = (Date.now() - this.startedAt) / 1000), 250);
       this.phase = 'live';
+      addEventListener('beforeunload', leaving);
     } catch (e) {
       this.error = e instanceof Error && !(e instanceof ApiError) ? e.message : describe(e);
       this.socket?.close();
@@ -232,6 +233,7 @@ export class Streamer {
   }
 
   private finish() {
+    removeEventListener('beforeunload', leaving);
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
     this.levels = [0, 0];
@@ -271,8 +273,14 @@ export class Streamer {
     await this.closeAudio();
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
+    removeEventListener('beforeunload', leaving);
     this.phase = 'idle';
   }
+}
+
+/** Closing or reloading the page while streaming ends the meeting: the browser asks first. */
+function leaving(e: BeforeUnloadEvent) {
+  e.preventDefault();
 }
 
 function message(e: unknown): string {
