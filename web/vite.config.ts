@@ -18,6 +18,7 @@ export default defineConfig({
     proxy: {
       '/v1': 'http://127.0.0.1:8080',
       '/event': { target: 'ws://127.0.0.1:8080', ws: true },
+      '/api': { target: 'ws://127.0.0.1:8080', ws: true },
       '/oauth2': 'http://127.0.0.1:8080',
       '/.well-known': 'http://127.0.0.1:8080',
     },

@@ -1101,6 +1101,195 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/meetings": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The caller's meetings and those shared with them (administrators: every meeting), newest
+         *     first.
+         */
+        get: operations["list_meetings"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/meetings/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One meeting. */
+        get: operations["get_meeting"];
+        put?: never;
+        post?: never;
+        /**
+         * Deletes a meeting: its transcript, shares and recording (owner or administrator). A live
+         *     meeting is ended first.
+         */
+        delete: operations["delete_meeting"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/meetings/{id}/recording": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The recording as a WAV file; `Range` requests are answered with 206 and decrypt only the
+         *     chunks they cover.
+         */
+        get: operations["recording"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/meetings/{id}/recording/file": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The recording through a link from `POST …/recording/link` (no credentials). */
+        get: operations["recording_file"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/meetings/{id}/recording/link": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * A link to the recording for players that cannot send headers, good for ten minutes; the
+         *     caller's access is checked again at every request made with it.
+         */
+        post: operations["recording_link"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/meetings/{id}/share": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Shares the meeting with users (owner or administrator): they can read it, its transcript and
+         *     its recording at once.
+         */
+        post: operations["share"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/meetings/{id}/shares": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Who the meeting is shared with (owner or administrator). */
+        get: operations["shares"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/meetings/{id}/transcript": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The transcript, as JSON or as a file (`text`, `srt`, `vtt`). */
+        get: operations["transcript"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/meetings/{id}/unshare": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Stops sharing the meeting with users (owner or administrator): they lose access at once. */
+        post: operations["unshare"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/meetings/ticket": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * A single-use ticket for the audio socket (browsers cannot send an `Authorization` header on
+         *     a WebSocket; a ticket keeps the access token out of URLs).
+         */
+        post: operations["ticket"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/models": {
         parameters: {
             query?: never;
@@ -1444,6 +1633,13 @@ export interface components {
             mfa: string;
             selfSignup: boolean;
         };
+        /** @description Average compound sentiment (-1 to 1) over some segments, and how many there were. */
+        Average: {
+            /** Format: double */
+            compound: number;
+            /** Format: int32 */
+            segments: number;
+        };
         BootstrapRequest: {
             /** @description The one-time code printed at first start (also in `{data_dir}/bootstrap-code`). */
             code: string;
@@ -1474,6 +1670,11 @@ export interface components {
         ChallengeTokens: components["schemas"]["TokenSet"] & {
             recoveryCodes?: string[] | null;
         };
+        /**
+         * @description Which side of the meeting a segment came from (LMA's `Channel`).
+         * @enum {string}
+         */
+        ChannelRole: "CALLER" | "AGENT";
         ChatConfigView: {
             /** @description The reasons a thumbs-down may give. */
             feedbackReasons: string[];
@@ -1732,6 +1933,60 @@ export interface components {
             username: string;
         };
         LoginResponse: components["schemas"]["TokenSet"] | components["schemas"]["ChallengeResponse"];
+        /**
+         * Format: uuid
+         * @description A meeting, as Rampart names it (its realtime channel, its recording's files); clients name
+         *     it by the `callId` they started it with.
+         */
+        MeetingKey: string;
+        MeetingList: {
+            items: components["schemas"]["MeetingView"][];
+            nextCursor?: string | null;
+            /**
+             * Format: int64
+             * @description Meetings matching the filters in all.
+             */
+            total: number;
+        };
+        /**
+         * @description How a meeting's audio arrived.
+         * @enum {string}
+         */
+        MeetingSource: "live" | "upload";
+        /** @enum {string} */
+        MeetingStatus: "live" | "processing" | "ended" | "failed";
+        /** @description A meeting. */
+        MeetingView: {
+            /** @description The realtime channel that streams its events (`/meetings/{key}`). */
+            channel: string;
+            /** Format: int32 */
+            channels: number;
+            /**
+             * Format: double
+             * @description Seconds of audio received.
+             */
+            durationSecs: number;
+            endedAt?: null | components["schemas"]["Timestamp"];
+            /** @description Why an upload failed. */
+            error?: string | null;
+            /** @description The client's `callId` (URL-encode it in paths). */
+            id: string;
+            /** @description Rampart's own id of the meeting. */
+            key: components["schemas"]["MeetingKey"];
+            ownerId: components["schemas"]["UserId"];
+            participants: components["schemas"]["Participants"];
+            recording: components["schemas"]["RecordingView"];
+            /** Format: int32 */
+            sampleRate: number;
+            sentiment?: null | components["schemas"]["SentimentSummary"];
+            source: components["schemas"]["MeetingSource"];
+            startedAt: components["schemas"]["Timestamp"];
+            status: components["schemas"]["MeetingStatus"];
+            /** @description The meeting's name (`toNumber`). */
+            title: string;
+            /** @description False once the retention period removed the transcript. */
+            transcriptAvailable: boolean;
+        };
         MeResponse: {
             /** @description `session`, `api_key` or `external`. */
             authMethod: string;
@@ -2085,12 +2340,38 @@ export interface components {
             }[];
             nextCursor?: string | null;
         };
+        /** @description The names in a meeting (LMA's labels). */
+        Participants: {
+            /** @description The microphone's speaker (`agentId`). */
+            agent: string;
+            /** @description The meeting channel's label (`fromNumber`). */
+            caller: string;
+            /** @description Every name the meeting channel's speaker had (`activeSpeaker`, speaker changes). */
+            speakers: string[];
+        };
         QueueDepth: {
             /** Format: int64 */
             count: number;
             /** @description `ingestion` or `jobs`. */
             queue: string;
             status: string;
+        };
+        RecordingLink: {
+            /** Format: int64 */
+            expiresIn: number;
+            /** @description `GET` it without credentials (an `<audio>` element's requests, ranges included). */
+            url: string;
+        };
+        /** @enum {string} */
+        RecordingStatus: "none" | "recording" | "available" | "deleted";
+        RecordingView: {
+            /** Format: int64 */
+            bytes: number;
+            /** Format: double */
+            durationSecs: number;
+            status: components["schemas"]["RecordingStatus"];
+            /** @description `GET` it (WAV, byte ranges) with the same credentials; absent without a recording. */
+            url?: string | null;
         };
         RecoveryCodes: {
             /** @description Ten single-use codes. Shown once. */
@@ -2139,6 +2420,56 @@ export interface components {
          * @enum {string}
          */
         SearchMode: "hybrid" | "lexical" | "semantic";
+        /** @description A transcript segment, as LMA's clients read it (`ADD_TRANSCRIPT_SEGMENT`). */
+        Segment: {
+            Channel: components["schemas"]["ChannelRole"];
+            /** Format: double */
+            EndTime: number;
+            IsPartial: boolean;
+            /**
+             * @description Stable per utterance: a partial is replaced in place by the next hypothesis with the
+             *     same id, and finally by the final one.
+             */
+            SegmentId: string;
+            Sentiment?: null | components["schemas"]["SentimentLabel"];
+            SentimentScore?: null | components["schemas"]["SentimentScore"];
+            Speaker: string;
+            /**
+             * Format: double
+             * @description Seconds from the meeting's start.
+             */
+            StartTime: number;
+            Transcript: string;
+        };
+        /**
+         * @description LMA's (Comprehend's) sentiment labels.
+         * @enum {string}
+         */
+        SentimentLabel: "POSITIVE" | "NEGATIVE" | "NEUTRAL" | "MIXED";
+        /**
+         * @description Scores of a final segment's sentiment, each 0-1 (`Positive`, `Negative`, `Neutral`, `Mixed`)
+         *     and VADER's compound score, -1 to 1.
+         */
+        SentimentScore: {
+            /** Format: double */
+            Compound: number;
+            /** Format: double */
+            Mixed: number;
+            /** Format: double */
+            Negative: number;
+            /** Format: double */
+            Neutral: number;
+            /** Format: double */
+            Positive: number;
+        };
+        /** @description A meeting's sentiment: per channel, and per channel and quarter of the meeting. */
+        SentimentSummary: {
+            agent: components["schemas"]["Average"];
+            agentQuarters: components["schemas"]["Average"][];
+            caller: components["schemas"]["Average"];
+            /** @description Four averages each, first quarter of the meeting first. */
+            callerQuarters: components["schemas"]["Average"][];
+        };
         ServiceTypes: {
             serviceTypes: string[];
         };
@@ -2187,6 +2518,17 @@ export interface components {
         };
         SetGroups: {
             groups: string[];
+        };
+        ShareRequest: {
+            /** @description Users' emails (1-100). */
+            users: string[];
+        };
+        Shares: {
+            meeting: components["schemas"]["MeetingView"];
+            /** @description Who it is shared with now. */
+            sharedWith: string[];
+            /** @description Emails of the request that name no user (nothing was shared with them). */
+            unknown?: string[];
         };
         /**
          * @description Where an entry comes from.
@@ -2245,6 +2587,15 @@ export interface components {
              */
             documents: number;
         };
+        Ticket: {
+            /** Format: int64 */
+            expiresIn: number;
+            /**
+             * @description Put it in the audio socket's URL: `/api/v1/ws?ticket=…`. Good once, for `expiresIn`
+             *     seconds.
+             */
+            ticket: string;
+        };
         /** Format: date-time */
         Timestamp: string;
         /**
@@ -2280,6 +2631,13 @@ export interface components {
             /** @description Base32, for typing into an authenticator app. */
             secret: string;
         };
+        Transcript: {
+            meeting: components["schemas"]["MeetingView"];
+            /** @description In time order. */
+            segments: components["schemas"]["Segment"][];
+        };
+        /** @enum {string} */
+        TranscriptFormat: "json" | "text" | "srt" | "vtt";
         UpdateKb: {
             description?: string | null;
             /** @description Another embedding model (`""`: none): every document is ingested again. */
@@ -4881,6 +5239,415 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+        };
+    };
+    list_meetings: {
+        parameters: {
+            query?: {
+                cursor?: string;
+                /** @description Meetings started at or after this instant (RFC 3339 or `YYYY-MM-DD`, UTC). */
+                from?: string;
+                limit?: number;
+                status?: components["schemas"]["MeetingStatus"];
+                /** @description Meetings started before this instant. */
+                to?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MeetingList"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    get_meeting: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The call id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MeetingView"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    delete_meeting: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    recording: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description audio/wav */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "audio/wav": unknown;
+                };
+            };
+            /** @description A byte range of it */
+            206: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The range cannot be satisfied */
+            416: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
+    recording_file: {
+        parameters: {
+            query: {
+                token: string;
+            };
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description audio/wav */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "audio/wav": unknown;
+                };
+            };
+            /** @description A byte range of it */
+            206: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    recording_link: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RecordingLink"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    share: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ShareRequest"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Shares"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    shares: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Shares"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    transcript: {
+        parameters: {
+            query?: {
+                /** @description `json` (the default), `text`, `srt` or `vtt`. */
+                format?: components["schemas"]["TranscriptFormat"];
+                /** @description `json`: the partial segments too (the ones in progress). */
+                partials?: boolean;
+            };
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description JSON, or the text / SubRip / WebVTT file */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Transcript"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    unshare: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ShareRequest"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Shares"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    ticket: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Ticket"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
             };
         };
     };

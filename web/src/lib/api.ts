@@ -79,6 +79,33 @@ export async function api<T = unknown>(method: string, path: string, body?: unkn
   return (text ? JSON.parse(text) : undefined) as T;
 }
 
+/** A file from the API (a GET with the access token, one silent refresh on 401): its bytes and
+ * the name its `Content-Disposition` gives, if any. */
+export async function download(path: string, o: RequestOptions = {}): Promise<{ blob: Blob; filename: string | null }> {
+  const opts = { ...o, headers: { accept: '*/*', ...o.headers } };
+  let r = await send('GET', path, undefined, opts);
+  if (r.status === 401 && !o.anonymous && source && (await source.refresh())) {
+    r = await send('GET', path, undefined, opts);
+  }
+  if (!r.ok) throw await parseError(r);
+  const cd = r.headers.get('content-disposition') ?? '';
+  const name = /filename\*?=(?:UTF-8'')?"?([^";]+)"?/i.exec(cd)?.[1];
+  return { blob: await r.blob(), filename: name ? decodeURIComponent(name) : null };
+}
+
+/** Hands a blob to the browser as a download named `name`. */
+export function saveBlob(blob: Blob, name: string): void {
+  const url = URL.createObjectURL(blob);
+  const a = document.createElement('a');
+  a.href = url;
+  a.download = name;
+  a.hidden = true;
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 10_000);
+}
+
 export const get = <T>(path: string, o?: RequestOptions) => api<T>('GET', path, undefined, o);
 export const post = <T>(path: string, body?: unknown, o?: RequestOptions) => api<T>('POST', path, body ?? {}, o);
 export const put = <T>(path: string, body?: unknown, o?: RequestOptions) => api<T>('PUT', path, body ?? {}, o);

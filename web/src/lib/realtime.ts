@@ -4,7 +4,7 @@
 
 export type RtState = 'connecting' | 'open' | 'reconnecting' | 'closed';
 
-type Sub = { channel: string; onEvent: (e: unknown) => void };
+type Sub = { channel: string; onEvent: (e: unknown) => void; onSubscribed?: () => void };
 type Pending = { resolve: (v: unknown) => void; reject: (e: Error) => void };
 
 export interface RealtimeOptions {
@@ -104,8 +104,11 @@ export class Realtime {
         }
         break;
       }
-      case 'publish_success':
       case 'subscribe_success':
+        this.subs.get(f.id)?.onSubscribed?.();
+        this.settle(f.id, f);
+        break;
+      case 'publish_success':
         this.settle(f.id, f);
         break;
       case 'publish_error':
@@ -155,10 +158,12 @@ export class Realtime {
     setTimeout(() => !this.stopped && this.connect(), delay);
   }
 
-  /** Subscribes; returns the unsubscribe function. Kept across reconnects. */
-  subscribe(channel: string, onEvent: (e: unknown) => void): () => void {
+  /** Subscribes; returns the unsubscribe function. Kept across reconnects. `onSubscribed` is
+   * called at each `subscribe_success` (the first, and after every reconnect: events in the gap
+   * were missed). */
+  subscribe(channel: string, onEvent: (e: unknown) => void, onSubscribed?: () => void): () => void {
     const id = newId();
-    this.subs.set(id, { channel, onEvent });
+    this.subs.set(id, { channel, onEvent, onSubscribed });
     if (this.ready) this.raw({ type: 'subscribe', id, channel, authorization: this.auth() });
     return () => {
       this.subs.delete(id);

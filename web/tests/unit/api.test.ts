@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { ApiError, api, describe as say, useTokens } from '../../src/lib/api';
+import { ApiError, api, describe as say, download, useTokens } from '../../src/lib/api';
 
 afterEach(() => {
   vi.unstubAllGlobals();
@@ -44,5 +44,24 @@ describe('api', () => {
     useTokens({ token: () => 't', refresh: async () => false });
     await expect(api('GET', '/v1/me')).rejects.toMatchObject({ status: 401 });
     expect(n).toBe(1);
+  });
+
+  it('downloads a file with the token (one refresh on 401), and reads its name', async () => {
+    let token = 'old';
+    const seen: (string | null)[] = [];
+    vi.stubGlobal('fetch', async (_url: string, init: RequestInit) => {
+      const h = new Headers(init.headers);
+      seen.push(h.get('authorization'));
+      if (h.get('authorization') !== 'Bearer new') return respond(401, { code: 'unauthorized', message: 'Sign in.' });
+      expect(h.get('accept')).toBe('*/*');
+      return new Response('WEBVTT\n', { headers: { 'content-type': 'text/vtt', 'content-disposition': 'attachment; filename="transcript.vtt"' } });
+    });
+    useTokens({ token: () => token, refresh: async () => ((token = 'new'), true) });
+    const f = await download('/v1/meetings/x/transcript?format=vtt');
+    expect(f.filename).toBe('transcript.vtt');
+    expect(await f.blob.text()).toBe('WEBVTT\n');
+    expect(seen).toEqual(['Bearer old', 'Bearer new']);
+    vi.stubGlobal('fetch', async () => respond(404, { code: 'not_found', message: 'Not found.' }));
+    await expect(download('/v1/meetings/y/transcript')).rejects.toMatchObject({ status: 404, code: 'not_found' });
   });
 });

@@ -94,6 +94,27 @@ describe('Realtime', () => {
     expect(second.sent[1]).toMatchObject({ type: 'subscribe', channel: '/out/u/s', authorization: { Authorization: 'tok-2' } });
   });
 
+  it('says when a subscription is in place, again after a reconnect', async () => {
+    vi.useFakeTimers();
+    const { rt } = client();
+    let ready = 0;
+    rt.connect();
+    rt.subscribe('/meetings/k', () => {}, () => ready++);
+    const first = FakeSocket.all[0];
+    first.open();
+    first.recv({ type: 'connection_ack' });
+    expect(ready).toBe(0);
+    first.recv({ type: 'subscribe_success', id: first.sent[1].id });
+    expect(ready).toBe(1);
+    first.close();
+    await vi.advanceTimersByTimeAsync(100);
+    const second = FakeSocket.all[1];
+    second.open();
+    second.recv({ type: 'connection_ack' });
+    second.recv({ type: 'subscribe_success', id: second.sent[1].id });
+    expect(ready).toBe(2);
+  });
+
   it('stops on connection_error and when closed by the app', () => {
     const { rt, states } = client();
     rt.connect();

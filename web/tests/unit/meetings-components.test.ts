@@ -1,0 +1,349 @@
+// The meetings pages and components, mounted in jsdom and driven through the DOM: the transcript
+// (channels, partials, sentiment, following the newest words), the level meter, the share
+// dialog, the list (live updates from its channel), the meeting page (stored transcript, then
+// events; owner actions; not found) and the Stream Audio form's consent.
+import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { flushSync } from 'svelte';
+import { cleanup, reactive, render } from './render.svelte';
+import { all, button, click, one, settle, texts, type } from './dom';
+import { me, type Me } from '../../src/lib/auth';
+import type { Segment } from '../../src/lib/meetings';
+import Transcript from '../../src/components/Transcript.svelte';
+import LevelMeter from '../../src/components/LevelMeter.svelte';
+import ShareDialog from '../../src/components/ShareDialog.svelte';
+import Meetings from '../../src/pages/Meetings.svelte';
+import Meeting from '../../src/pages/Meeting.svelte';
+import StreamAudio from '../../src/pages/StreamAudio.svelte';
+import { meeting, seg } from './meetings-fixtures';
+
+beforeAll(() => {
+  // jsdom has <dialog> without its modal methods.
+  const d = HTMLDialogElement.prototype as any;
+  d.showModal ??= function (this: HTMLDialogElement) {
+    this.setAttribute('open', '');
+  };
+  d.close ??= function (this: HTMLDialogElement) {
+    this.removeAttribute('open');
+    this.dispatchEvent(new Event('close'));
+  };
+});
+
+afterEach(() => {
+  cleanup();
+  vi.unstubAllGlobals();
+  me.set(null);
+  RtSocket.all = [];
+});
+
+const ann: Me = { sub: 'u1', email: 'ann@example.com', displayName: 'Ann', groups: [], mfaEnabled: false, authMethod: 'session', scopes: ['chat', 'meetings'] };
+
+interface Call {
+  method: string;
+  url: string;
+  body: any;
+}
+const json = (status: number, body: unknown) =>
+  status === 204 ? new Response(null, { status }) : new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json' } });
+
+/** A fake API: "METHOD /path" (the query string left off) → an answer. */
+function server(routes: Record<string, (c: Call) => Response>): Call[] {
+  const calls: Call[] = [];
+  vi.stubGlobal('fetch', async (url: string, init: RequestInit) => {
+    const c: Call = { method: init.method ?? 'GET', url, body: init.body ? JSON.parse(String(init.body)) : undefined };
+    calls.push(c);
+    const answer = routes[`${c.method} ${url.split('?')[0]}`];
+    return answer ? answer(c) : json(404, { code: 'not_found', message: 'Not found.' });
+  });
+  return calls;
+}
+
+/** The realtime server's side of the socket: acknowledges, confirms subscriptions, and lets
+ * the test publish to a channel. */
+class RtSocket {
+  static all: RtSocket[] = [];
+  readyState = 0;
+  subs = new Map<string, string>();
+  onopen: (() => void) | null = null;
+  onmessage: ((m: { data: string }) => void) | null = null;
+  onclose: (() => void) | null = null;
+  onerror: (() => void) | null = null;
+  constructor() {
+    RtSocket.all.push(this);
+    queueMicrotask(() => {
+      this.readyState = 1;
+      this.onopen?.();
+    });
+  }
+  send(t: string) {
+    const f = JSON.parse(t);
+    if (f.type === 'connection_init') this.recv({ type: 'connection_ack', connectionTimeoutMs: 300000 });
+    if (f.type === 'subscribe') {
+      this.subs.set(f.id, f.channel);
+      this.recv({ type: 'subscribe_success', id: f.id });
+    }
+  }
+  close() {
+    this.readyState = 3;
+    this.onclose?.();
+  }
+  recv(f: object) {
+    this.onmessage?.({ data: JSON.stringify(f) });
+  }
+  static publish(channel: string, event: object) {
+    for (const s of RtSocket.all)
+      for (const [id, ch] of s.subs) if (ch === channel) s.recv({ type: 'data', id, event: JSON.stringify(event) });
+    flushSync();
+  }
+  static subscribed(channel: string) {
+    return RtSocket.all.some((s) => [...s.subs.values()].includes(channel));
+  }
+}
+
+describe('Transcript', () => {
+  it('shows speaker, time and channel; partials in progress; sentiment on finals only', () => {
+    const segments: Segment[] = [
+      seg('a', 1, 'Hello all', { Speaker: 'Others', Sentiment: 'POSITIVE' }),
+      seg('b', 65, 'Thanks', { Channel: 'AGENT', Speaker: 'Ann', Sentiment: 'NEGATIVE' }),
+      seg('c', 70, 'So the pla', { IsPartial: true, Sentiment: 'MIXED' }),
+    ];
+    const root = render(Transcript, { segments, live: false });
+    const items = all(root, 'li.seg');
+    expect(items).toHaveLength(3);
+    expect(texts(root, '.speaker')).toEqual(['Others', 'Ann', 'Them']);
+    expect(texts(root, 'time')).toEqual(['0:01', '1:05', '1:10']);
+    expect(one(root, 'time').getAttribute('datetime')).toBe('PT1S');
+    expect(items.map((i) => i.classList.contains('you'))).toEqual([false, true, false]);
+    expect(items[1].textContent).toContain('(your microphone)');
+    expect(items[0].textContent).toContain('(the meeting)');
+    expect(texts(root, '.sentiment')).toEqual(['+ Positive', '− Negative']);
+    expect(items[2].classList.contains('partial')).toBe(true);
+    expect(one(items[2], '.tag').textContent).toBe('in progress');
+    expect(one(root, 'section').getAttribute('aria-label')).toBe('Transcript');
+    expect(root.querySelector('[aria-live]')).toBeNull();
+  });
+
+  it('follows new words while live; scrolled up, it offers to jump back', () => {
+    const props = reactive({ segments: [seg('a', 1, 'one')], live: true });
+    const root = render(Transcript, props);
+    const box = one(root, 'section');
+    let top = 0;
+    Object.defineProperty(box, 'scrollHeight', { get: () => 1000 });
+    Object.defineProperty(box, 'clientHeight', { get: () => 300 });
+    Object.defineProperty(box, 'scrollTop', { get: () => top, set: (v) => (top = Math.min(v, 700)) });
+    props.segments = [...props.segments, seg('b', 2, 'two')];
+    flushSync();
+    expect(top).toBe(700);
+    expect(root.querySelector('.jump')).toBeNull();
+    top = 100;
+    box.dispatchEvent(new Event('scroll'));
+    flushSync();
+    props.segments = [...props.segments, seg('c', 3, 'three')];
+    flushSync();
+    expect(top).toBe(100);
+    click(button(root, 'Jump to live'));
+    expect(top).toBe(700);
+    expect(document.activeElement).toBe(box);
+    expect(root.querySelector('.jump')).toBeNull();
+  });
+});
+
+describe('LevelMeter', () => {
+  it('is a labelled meter, and says when muted', () => {
+    const props = reactive({ label: 'Your microphone', value: 0.42, off: false });
+    const root = render(LevelMeter, props);
+    const m = one(root, '[role="meter"]');
+    expect(document.getElementById(m.getAttribute('aria-labelledby')!)?.textContent).toBe('Your microphone');
+    expect(m.getAttribute('aria-valuenow')).toBe('42');
+    props.off = true;
+    flushSync();
+    expect(m.getAttribute('aria-valuetext')).toBe('muted');
+    expect(one(root, '.name').textContent).toBe('Your microphone (muted)');
+  });
+});
+
+describe('ShareDialog', () => {
+  it('lists who it is shared with, shares, reports unknown emails beside the field, unshares', async () => {
+    const id = 'Sync - 2025-03-04-09:05:07.042';
+    const path = `/v1/meetings/${encodeURIComponent(id)}`;
+    let shared = ['bob@example.com'];
+    const calls = server({
+      [`GET ${path}/shares`]: () => json(200, { meeting: {}, sharedWith: shared }),
+      [`POST ${path}/share`]: (c) => {
+        const known = c.body.users.filter((u: string) => u.endsWith('@example.com'));
+        shared = [...shared, ...known];
+        return json(200, { meeting: {}, sharedWith: shared, unknown: c.body.users.filter((u: string) => !known.includes(u)) });
+      },
+      [`POST ${path}/unshare`]: (c) => {
+        shared = shared.filter((u) => !c.body.users.includes(u));
+        return json(200, { meeting: {}, sharedWith: shared });
+      },
+    });
+    const close = vi.fn();
+    const root = render(ShareDialog, { meetingId: id, title: 'Sync', close });
+    await settle(() => expect(texts(root, '.shared li span')).toEqual(['bob@example.com']));
+    expect(one(root, 'dialog').hasAttribute('open')).toBe(true);
+    expect(one(root, 'h2').textContent).toBe('Share “Sync”');
+    const field = one<HTMLInputElement>(root, '#share-emails');
+    type(field, 'cy@example.com, who@else.org');
+    one<HTMLFormElement>(root, 'form').requestSubmit();
+    await settle(() => expect(texts(root, '.shared li span')).toEqual(['bob@example.com', 'cy@example.com']));
+    expect(calls.find((c) => c.url.endsWith('/share'))?.body).toEqual({ users: ['cy@example.com', 'who@else.org'] });
+    expect(one(root, '#share-unknown').textContent).toBe('No user has this email: who@else.org');
+    expect(field.getAttribute('aria-invalid')).toBe('true');
+    expect(field.getAttribute('aria-describedby')).toBe('share-hint share-unknown');
+    expect(field.value).toBe('who@else.org');
+    click(button(root, 'Stop sharing with bob@example.com'));
+    await settle(() => expect(texts(root, '.shared li span')).toEqual(['cy@example.com']));
+    expect(one(root, '[role="status"]').textContent).toBe('No longer shared with bob@example.com.');
+    click(button(root, 'Close'));
+    expect(close).toHaveBeenCalled();
+  });
+});
+
+describe('Meetings', () => {
+  it('lists meetings newest first with date, length, live and owner, and follows the list channel', async () => {
+    me.set(ann);
+    vi.stubGlobal('WebSocket', RtSocket);
+    const calls = server({
+      'GET /v1/meetings': () =>
+        json(200, {
+          items: [
+            meeting('Live one - 1', '2025-03-04T10:00:00Z', { status: 'live', title: 'Standup' }),
+            meeting('Old one - 2', '2025-03-01T10:00:00Z', { ownerId: 'u2', title: 'Review', durationSecs: 1800 }),
+          ],
+          total: 5,
+          nextCursor: 'next',
+        }),
+    });
+    const root = render(Meetings, {});
+    await settle(() => expect(texts(root, 'a.title')).toEqual(['Standup', 'Review']));
+    expect(calls[0].url).toBe('/v1/meetings?limit=20');
+    expect(all(root, 'a.title').map((a) => a.getAttribute('href'))).toEqual(['/meetings/Live%20one%20-%201', '/meetings/Old%20one%20-%202']);
+    const rows = all(root, 'ul[aria-label="Meetings"] li');
+    expect(rows[0].textContent).toContain('Live');
+    expect(rows[0].textContent).toContain('Yours');
+    expect(rows[1].textContent).toContain('30 min');
+    expect(rows[1].textContent).toContain('Shared with you');
+    expect(one(root, '.count').textContent).toBe('2 of 5 meetings');
+    expect(button(root, 'Show more')).toBeTruthy();
+
+    await settle(() => expect(RtSocket.subscribed('/user-meetings/u1')).toBe(true));
+    RtSocket.publish('/user-meetings/u1', { type: 'updated', meeting: meeting('New - 3', '2025-03-05T10:00:00Z', { title: 'Planning', status: 'live' }) });
+    expect(texts(root, 'a.title')).toEqual(['Planning', 'Standup', 'Review']);
+    RtSocket.publish('/user-meetings/u1', { type: 'updated', meeting: meeting('Live one - 1', '2025-03-04T10:00:00Z', { title: 'Standup' }) });
+    expect(all(root, 'ul[aria-label="Meetings"] li')[1].textContent).not.toContain('Live');
+    RtSocket.publish('/user-meetings/u1', { type: 'removed', id: 'Old one - 2' });
+    expect(texts(root, 'a.title')).toEqual(['Planning', 'Standup']);
+    expect(one(root, '.count').textContent).toBe('2 of 5 meetings');
+  });
+
+  it('filters by the user’s calendar days', async () => {
+    me.set(ann);
+    vi.stubGlobal('WebSocket', RtSocket);
+    const calls = server({ 'GET /v1/meetings': () => json(200, { items: [], total: 0 }) });
+    const root = render(Meetings, {});
+    await settle(() => expect(root.textContent).toContain('No meetings yet.'));
+    type(one<HTMLInputElement>(root, '#m-from'), '2025-03-01');
+    type(one<HTMLInputElement>(root, '#m-to'), '2025-03-02');
+    one<HTMLFormElement>(root, 'form').requestSubmit();
+    await settle(() => expect(calls).toHaveLength(2));
+    const q = new URL(calls[1].url, 'http://x').searchParams;
+    expect(q.get('from')).toBe(new Date(2025, 2, 1).toISOString());
+    expect(q.get('to')).toBe(new Date(2025, 2, 3).toISOString());
+    await settle(() => expect(one(root, '[role="status"]').textContent).toBe('0 meetings found.'));
+    expect(root.textContent).toContain('No meetings in these dates.');
+  });
+});
+
+describe('Meeting', () => {
+  const id = 'Sync - 2025-03-04-09:05:07.042';
+  const path = `/v1/meetings/${encodeURIComponent(id)}`;
+
+  it('shows the stored transcript, then live events: partials replaced in place, finals announced', async () => {
+    me.set(ann);
+    vi.stubGlobal('WebSocket', RtSocket);
+    const m = meeting(id, new Date().toISOString(), { status: 'live', title: 'Sync', recording: { status: 'recording', bytes: 0, durationSecs: 0 } });
+    const calls = server({
+      [`GET ${path}`]: () => json(200, m),
+      [`GET ${path}/transcript`]: () => json(200, { meeting: m, segments: [seg('s2', 2, 'two'), seg('s1', 1, 'one')] }),
+    });
+    const root = render(Meeting, { meetingId: id });
+    await settle(() => expect(texts(root, '.seg .text')).toEqual(['one', 'two']));
+    expect(calls.map((c) => c.url)).toEqual([path, `${path}/transcript?format=json&partials=true`]);
+    expect(RtSocket.subscribed(m.channel)).toBe(true);
+    expect(one(root, 'h1').textContent).toBe('Sync');
+    expect(root.textContent).toContain('Live');
+    expect(root.textContent).toContain('Recording…');
+
+    const ev = (s: Segment) => ({ EventType: 'ADD_TRANSCRIPT_SEGMENT', CallId: id, ...s });
+    RtSocket.publish(m.channel, ev(seg('s3', 3, 'thr', { IsPartial: true })));
+    expect(texts(root, '.seg .text')).toEqual(['one', 'two', 'thr']);
+    const status = one(root, '.meeting > [role="status"]');
+    expect(status.textContent).toBe('');
+    RtSocket.publish(m.channel, ev(seg('s3', 3, 'three', { Speaker: 'Others' })));
+    expect(texts(root, '.seg .text')).toEqual(['one', 'two', 'three']);
+    expect(all(root, '.seg.partial')).toHaveLength(0);
+    expect(status.textContent).toBe('Others: three');
+    RtSocket.publish(m.channel, ev(seg('s1', 1, 'on', { IsPartial: true })));
+    expect(texts(root, '.seg .text')).toEqual(['one', 'two', 'three']);
+
+    // Owner actions for the owner.
+    expect(button(root, 'Share')).toBeTruthy();
+    expect(button(root, 'Delete')).toBeTruthy();
+  });
+
+  it('hides owner actions from a reader, exports with the token, and plays the recording by link', async () => {
+    me.set(ann);
+    vi.stubGlobal('WebSocket', RtSocket);
+    const m = meeting(id, '2025-03-04T09:05:07Z', { ownerId: 'u2', title: 'Sync', recording: { status: 'available', bytes: 10, durationSecs: 60 } });
+    const calls = server({
+      [`GET ${path}`]: () => json(200, m),
+      [`GET ${path}/transcript`]: (c) =>
+        c.url.includes('format=srt')
+          ? new Response('1\n00:00:01,000 --> 00:00:02,000\none\n', { headers: { 'content-disposition': 'attachment; filename="transcript.srt"' } })
+          : json(200, { meeting: m, segments: [seg('s1', 1, 'one')] }),
+      [`POST ${path}/recording/link`]: () => json(200, { url: `${path}/recording/file?token=abc`, expiresIn: 600 }),
+    });
+    const saved: string[] = [];
+    vi.stubGlobal('URL', Object.assign(URL, { createObjectURL: () => 'blob:x', revokeObjectURL: () => {} }));
+    const clickSpy = vi.spyOn(HTMLAnchorElement.prototype, 'click').mockImplementation(function (this: HTMLAnchorElement) {
+      saved.push(this.download);
+    });
+    const root = render(Meeting, { meetingId: id });
+    await settle(() => expect(one<HTMLAudioElement>(root, 'audio').getAttribute('src')).toBe(`${path}/recording/file?token=abc`));
+    expect(root.textContent).toContain('Shared with you');
+    expect(all(root, 'button').map((b) => b.textContent?.trim())).not.toContain('Share');
+    expect(all(root, 'button').map((b) => b.textContent?.trim())).not.toContain('Delete');
+    expect(RtSocket.all).toHaveLength(0);
+    click(button(root, 'Export as SRT'));
+    await settle(() => expect(saved).toEqual(['Sync.srt']));
+    expect(calls.at(-1)?.url).toBe(`${path}/transcript?format=srt`);
+    clickSpy.mockRestore();
+  });
+
+  it('says a meeting it may not read is not found', async () => {
+    me.set(ann);
+    server({});
+    const root = render(Meeting, { meetingId: id });
+    await settle(() => expect(one(root, '[role="alert"]').textContent).toMatch(/not found/i));
+    expect(root.querySelector('section[aria-label="Transcript"]')).toBeNull();
+  });
+});
+
+describe('StreamAudio', () => {
+  it('asks for the consent before anything starts, and fills in the user’s name', async () => {
+    me.set(ann);
+    const calls = server({});
+    const root = render(StreamAudio, {});
+    expect(one<HTMLInputElement>(root, '#s-you').value).toBe('Ann');
+    type(one<HTMLInputElement>(root, '#s-title'), 'Weekly sync');
+    one<HTMLFormElement>(root, 'form').requestSubmit();
+    flushSync();
+    const consent = one<HTMLInputElement>(root, 'input[type="checkbox"]');
+    expect(consent.getAttribute('aria-invalid')).toBe('true');
+    expect(one(root, '#consent-missing').textContent).toBe('Confirm that everyone was told.');
+    expect(consent.getAttribute('aria-describedby')).toBe('consent-missing');
+    expect(calls).toEqual([]);
+    expect(root.textContent).toContain('transcribed and recorded');
+  });
+});
