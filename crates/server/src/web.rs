@@ -15,6 +15,26 @@ use axum::response::{IntoResponse, Response};
 #[allow_missing = true]
 struct Bundle;
 
+/// What the bundle serves as files: a path ending so that is missing is a 404, not the app.
+const ASSET_EXTENSIONS: &[&str] = &[
+    "js",
+    "mjs",
+    "css",
+    "map",
+    "html",
+    "json",
+    "txt",
+    "png",
+    "svg",
+    "ico",
+    "jpg",
+    "webp",
+    "woff",
+    "woff2",
+    "webmanifest",
+    "wasm",
+];
+
 /// Paths that belong to the API: never the app.
 const API_PREFIXES: &[&str] =
     &["/v1/", "/api/", "/oauth2/", "/.well-known/", "/event", "/openapi.json", "/healthz", "/readyz", "/metrics"];
@@ -91,9 +111,13 @@ pub async fn fallback(method: Method, uri: Uri, headers: HeaderMap) -> Response 
         return r;
     }
     let last = rel.rsplit('/').next().unwrap_or("");
-    // Browsers navigating send `text/html`; API clients (`*/*`, JSON) keep the JSON 404.
+    // Browsers navigating send `text/html`; API clients (`*/*`, JSON) keep the JSON 404. A
+    // missing file of a kind the bundle holds stays a 404; other paths are the app's pages
+    // (whose last part may hold dots: a meeting's call id ends in `.mmm`).
     let wants_html = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).is_some_and(|a| a.contains("text/html"));
-    if !last.contains('.') && wants_html {
+    let asset =
+        last.rsplit_once('.').is_some_and(|(_, ext)| ASSET_EXTENSIONS.contains(&ext.to_ascii_lowercase().as_str()));
+    if !asset && wants_html {
         if let Some(r) = file("index.html", &headers, head) {
             return r;
         }

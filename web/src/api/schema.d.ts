@@ -887,7 +887,7 @@ export interface paths {
          * Uploads one or many files (multipart, field `file`) for ingestion; formats are recognised by
          *     content. Content already in the knowledge base comes back as `duplicate`.
          */
-        post: operations["upload"];
+        post: operations["knowledge_upload"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1284,6 +1284,27 @@ export interface paths {
          *     a WebSocket; a ticket keeps the access token out of URLs).
          */
         post: operations["ticket"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/meetings/upload": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Transcribes an audio file (multipart: `file`, and optionally `title`) through the same
+         *     pipeline as a live meeting, in batch. Answers at once with the meeting (`processing`); it
+         *     streams its segments on its channel like a live one and ends `ended` (or `failed`).
+         */
+        post: operations["meetings_upload"];
         delete?: never;
         options?: never;
         head?: never;
@@ -2636,8 +2657,6 @@ export interface components {
             /** @description In time order. */
             segments: components["schemas"]["Segment"][];
         };
-        /** @enum {string} */
-        TranscriptFormat: "json" | "text" | "srt" | "vtt";
         UpdateKb: {
             description?: string | null;
             /** @description Another embedding model (`""`: none): every document is ingested again. */
@@ -4736,7 +4755,7 @@ export interface operations {
             };
         };
     };
-    upload: {
+    knowledge_upload: {
         parameters: {
             query?: never;
             header?: never;
@@ -5544,7 +5563,7 @@ export interface operations {
         parameters: {
             query?: {
                 /** @description `json` (the default), `text`, `srt` or `vtt`. */
-                format?: components["schemas"]["TranscriptFormat"];
+                format?: "json" | "text" | "srt" | "vtt";
                 /** @description `json`: the partial segments too (the ones in progress). */
                 partials?: boolean;
             };
@@ -5642,6 +5661,46 @@ export interface operations {
                 };
             };
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    meetings_upload: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description a part `file` (WAV, MP3, FLAC, OGG Vorbis, M4A/AAC) and optionally `title` */
+        requestBody?: {
+            content: {
+                "multipart/form-data": unknown;
+            };
+        };
+        responses: {
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MeetingView"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            413: {
                 headers: {
                     [name: string]: unknown;
                 };

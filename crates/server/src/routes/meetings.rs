@@ -130,6 +130,7 @@ async fn delete_meeting(
 #[into_params(parameter_in = Query)]
 pub struct TranscriptQuery {
     /// `json` (the default), `text`, `srt` or `vtt`.
+    #[param(inline)]
     pub format: Option<TranscriptFormat>,
     /// `json`: the partial segments too (the ones in progress).
     #[serde(default)]

@@ -154,6 +154,19 @@ async fn pages_get_the_app_and_api_paths_keep_json_404s() {
     }
     s.get("/v1/nothing-here", None).await.expect_error(404, "not_found");
     s.get("/assets/missing.js", None).await.expect_error(404, "not_found");
+    // A page whose last part holds dots (a meeting's call id ends in `.000`) is a page, a
+    // missing file of an asset's kind is not.
+    let dotted = s
+        .http
+        .get(format!("{}/meetings/Weekly%20sync%20-%2010:30:00.000", s.base))
+        .header("accept", "text/html")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(dotted.status().as_u16(), status, "the same answer as any page");
+    let missing =
+        s.http.get(format!("{}/favicon-missing.png", s.base)).header("accept", "text/html").send().await.unwrap();
+    assert_eq!(missing.status(), 404);
     let r = s.http.post(format!("{}/chat", s.base)).json(&json!({})).send().await.unwrap();
     assert_eq!(r.status(), 404);
     // Paths that climb out of the bundle (sent raw: clients would normalise them away) reach
