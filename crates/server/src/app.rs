@@ -100,7 +100,7 @@ async fn build_meetings(
         lookup,
     );
     m.set_events(events);
-    m.set_recognizer(crate::ports::speech_recognizer(&config.speech));
+    m.set_recognizer(crate::ports::speech_recognizer(&config.speech, &config.server.data_dir));
     Ok(m)
 }
 

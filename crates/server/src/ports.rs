@@ -79,10 +79,50 @@ impl rampart_meetings::events::MeetingEvents for HubMeetingEvents {
 /// The configured speech-to-text engine.
 pub fn speech_recognizer(
     c: &rampart_speech::SpeechConfig,
+    data_dir: &std::path::Path,
 ) -> std::sync::Arc<dyn rampart_core::speech::SpeechRecognizer> {
     match c.engine {
         rampart_speech::SpeechEngine::Passthrough => {
             std::sync::Arc::new(rampart_speech::passthrough::Passthrough::new(c.passthrough_interval.0))
         }
+        rampart_speech::SpeechEngine::Whisper => whisper(c, data_dir),
     }
+}
+
+#[cfg(feature = "whisper")]
+fn whisper(
+    c: &rampart_speech::SpeechConfig,
+    data_dir: &std::path::Path,
+) -> std::sync::Arc<dyn rampart_core::speech::SpeechRecognizer> {
+    let dir = c.model_dir(data_dir);
+    if !dir.join("model.bin").is_file() {
+        tracing::warn!(dir = %dir.display(), "the Whisper model is not installed (make whisper-model): meetings cannot be transcribed");
+        return std::sync::Arc::new(rampart_speech::unavailable::Unavailable {
+            engine: "whisper",
+            reason: format!("the Whisper model is not installed in {} (run `make whisper-model`)", dir.display()),
+        });
+    }
+    let segments = rampart_whisper::vad::SegParams {
+        hangover_ms: c.pause.0.as_secs_f32() * 1000.0,
+        max_len_s: c.max_utterance.0.as_secs_f32(),
+        ..Default::default()
+    };
+    let options = rampart_whisper::WhisperOptions {
+        replicas: c.replicas,
+        threads: c.threads,
+        partial_every: (!c.partial_interval.0.is_zero()).then_some(c.partial_interval.0),
+        segments,
+    };
+    std::sync::Arc::new(rampart_whisper::LazyWhisper::new(dir, options))
+}
+
+#[cfg(not(feature = "whisper"))]
+fn whisper(
+    _: &rampart_speech::SpeechConfig,
+    _: &std::path::Path,
+) -> std::sync::Arc<dyn rampart_core::speech::SpeechRecognizer> {
+    std::sync::Arc::new(rampart_speech::unavailable::Unavailable {
+        engine: "whisper",
+        reason: "this build has no embedded recogniser (the `whisper` cargo feature)".into(),
+    })
 }

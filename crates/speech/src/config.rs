@@ -2,15 +2,18 @@
 
 use rampart_core::config::{ConfigError, Dur};
 use serde::Deserialize;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 /// The engines.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum SpeechEngine {
+    /// Whisper `tiny.en` in process (the weights installed by `make whisper-model`).
+    #[default]
+    Whisper,
     /// No recognition: one fixed hypothesis per `passthrough_interval` of audio (benchmarks of
     /// the pipeline, tests).
-    #[default]
     Passthrough,
 }
 
@@ -18,13 +21,34 @@ pub enum SpeechEngine {
 #[serde(deny_unknown_fields, default)]
 pub struct SpeechConfig {
     pub engine: SpeechEngine,
+    /// `whisper`: the model folder; default `{data_dir}/models/whisper-tiny.en`.
+    pub model_dir: Option<PathBuf>,
+    /// `whisper`: decodes at once for all meetings (each a copy of the weights, 45-190 MB).
+    pub replicas: usize,
+    /// `whisper`: threads per decode.
+    pub threads: usize,
+    /// `whisper`: a partial hypothesis of what is being said this often ("0s": finals only).
+    pub partial_interval: Dur,
+    /// `whisper`: the pause that ends an utterance (and so the delay to its final text).
+    pub pause: Dur,
+    /// `whisper`: the longest utterance; longer speech is cut.
+    pub max_utterance: Dur,
     /// `passthrough`: audio per emitted utterance.
     pub passthrough_interval: Dur,
 }
 
 impl Default for SpeechConfig {
     fn default() -> Self {
-        Self { engine: SpeechEngine::default(), passthrough_interval: Dur::secs(2) }
+        Self {
+            engine: SpeechEngine::default(),
+            model_dir: None,
+            replicas: 1,
+            threads: 1,
+            partial_interval: Dur::secs(1),
+            pause: Dur(Duration::from_millis(500)),
+            max_utterance: Dur::secs(25),
+            passthrough_interval: Dur::secs(2),
+        }
     }
 }
 
@@ -33,6 +57,23 @@ impl SpeechConfig {
         if self.passthrough_interval.0 < Duration::from_millis(100) {
             return Err(ConfigError::new("passthrough_interval", "must be at least 100ms"));
         }
+        if !(1..=16).contains(&self.replicas) || !(1..=16).contains(&self.threads) {
+            return Err(ConfigError::new("replicas", "replicas and threads must be 1-16"));
+        }
+        if !self.partial_interval.0.is_zero() && self.partial_interval.0 < Duration::from_millis(250) {
+            return Err(ConfigError::new("partial_interval", "must be 0s (off) or at least 250ms"));
+        }
+        if !(Duration::from_millis(100)..=Duration::from_secs(5)).contains(&self.pause.0) {
+            return Err(ConfigError::new("pause", "must be between 100ms and 5s"));
+        }
+        if !(Duration::from_secs(2)..=Duration::from_secs(30)).contains(&self.max_utterance.0) {
+            return Err(ConfigError::new("max_utterance", "must be between 2s and 30s (Whisper's window)"));
+        }
         Ok(())
+    }
+
+    /// The model folder.
+    pub fn model_dir(&self, data_dir: &Path) -> PathBuf {
+        self.model_dir.clone().unwrap_or_else(|| data_dir.join("models").join("whisper-tiny.en"))
     }
 }

@@ -1,11 +1,14 @@
-//! `rampart-speech`: speech-to-text engines behind the `core::speech` port — the pass-through
-//! engine (no recognition: it measures the meeting pipeline alone, and gives tests a
-//! deterministic recogniser). The `[speech]` section chooses one per deployment.
+//! `rampart-speech`: the `[speech]` section (which speech-to-text engine transcribes meetings,
+//! and how) and the engines without heavy dependencies: the pass-through engine (no
+//! recognition: it measures the meeting pipeline alone, and gives tests a deterministic
+//! recogniser). The embedded Whisper engine is `rampart-whisper` (its C++ build stays out of
+//! this crate).
 //!
 //! A shared service (second floor): depends on `core` only; `server` wires the chosen engine
 //! into `meetings`.
 
 pub mod config;
 pub mod passthrough;
+pub mod unavailable;
 
 pub use config::{SpeechConfig, SpeechEngine};

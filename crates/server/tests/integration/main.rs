@@ -18,6 +18,7 @@ mod edge;
 
 mod knowledge;
 mod meetings;
+mod meetings_speech;
 mod metrics;
 mod oauth;
 mod openai;

@@ -77,6 +77,8 @@ pub fn test_config(dir: &std::path::Path, db_url: &str, tweak: &[(&str, Value)])
         ("auth.argon2.iterations".into(), toml::Value::Integer(1)),
         ("log.format".into(), toml::Value::String("text".into())),
         ("access_log.target".into(), toml::Value::String("off".into())),
+        // Deterministic transcripts unless a test asks for the real recogniser.
+        ("speech.engine".into(), toml::Value::String("passthrough".into())),
     ];
     for (k, v) in tweak {
         o.push((k.to_string(), json_to_toml(v)));
