@@ -1,6 +1,6 @@
 //! End to end against the real `rampart` binary: CLI, start-up, HTTP, logs, shutdown.
 
-#![expect(clippy::unwrap_used, reason = "a test fails at the first broken step")]
+#![expect(clippy::unwrap_used, clippy::expect_used, reason = "a test fails at the first broken step")]
 
 use serde_json::{Value, json};
 use std::io::{Read, Write};
@@ -899,4 +899,133 @@ async fn traces_go_to_an_otlp_collector_with_request_auth_assistant_and_provider
     for needle in ["planted question text", "the planted answer text", PASSWORD, token.as_str(), "otel@example.com"] {
         assert!(!all.windows(needle.len()).any(|w| w == needle.as_bytes()), "{needle:?} was exported");
     }
+}
+
+/// The next JSON text frame of a WebSocket that is not a keep-alive (`None` when it closed).
+async fn ws_json<S>(ws: &mut S) -> Option<Value>
+where
+    S: futures::Stream<Item = Result<tokio_tungstenite::tungstenite::Message, tokio_tungstenite::tungstenite::Error>>
+        + Unpin,
+{
+    use futures::StreamExt;
+    use tokio_tungstenite::tungstenite::Message;
+    loop {
+        match tokio::time::timeout(Duration::from_secs(10), ws.next()).await.expect("a frame in time") {
+            Some(Ok(Message::Text(t))) => {
+                let v: Value = serde_json::from_str(t.as_str()).unwrap();
+                if v["type"] != "ka" {
+                    return Some(v);
+                }
+            }
+            Some(Ok(Message::Close(_))) | Some(Err(_)) | None => return None,
+            Some(Ok(_)) => {}
+        }
+    }
+}
+
+#[tokio::test]
+async fn kill_9_during_a_meeting_loses_no_acknowledged_segment_and_the_next_start_ends_it() {
+    use base64::Engine as _;
+    use futures::SinkExt;
+    use tokio_tungstenite::tungstenite::Message;
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = cmd(dir.path(), None);
+    c.args(["user", "add", "--email", "ana@example.com", "--password-stdin"]);
+    let (code, _, err) = run(c, Some(&format!("{PASSWORD}\n")));
+    assert_eq!(code, 0, "{err}");
+    let env = [
+        ("RAMPART_SPEECH__ENGINE", "passthrough".to_owned()),
+        ("RAMPART_SPEECH__PASSTHROUGH_INTERVAL", "500ms".to_owned()),
+        ("RAMPART_MEETINGS__RECORDING_CHUNK_SECS", "1".to_owned()),
+    ];
+    let mut srv = Server::start_with(dir.path(), None, &env);
+    let http = ::reqwest::Client::new();
+    let (st, l) = login(&http, &srv.base, "ana@example.com").await;
+    assert_eq!(st, 200, "{l}");
+    let token = l["accessToken"].as_str().unwrap().to_owned();
+    let host = srv.base.trim_start_matches("http://").to_owned();
+
+    // The audio socket, LMA's protocol: START, then two channels of 16 kHz PCM.
+    let mut req = format!("ws://{host}/api/v1/ws").into_client_request().unwrap();
+    req.headers_mut().insert("authorization", format!("Bearer {token}").parse().unwrap());
+    let (mut audio, _) = tokio_tungstenite::connect_async(req).await.unwrap();
+    let start = json!({"callEvent": "START", "callId": "crash-9", "agentId": "Ana", "fromNumber": "Others",
+                       "toNumber": "Standup", "samplingRate": 16000, "activeSpeaker": "Bo"});
+    audio.send(Message::Text(start.to_string().into())).await.unwrap();
+    let started = ws_json(&mut audio).await.unwrap();
+    assert_eq!(started["type"], "started", "{started}");
+    let channel = started["meeting"]["channel"].as_str().unwrap().to_owned();
+
+    // A subscriber on the meeting's channel: what it receives is what the user saw.
+    let auth = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .encode(json!({"host": host, "Authorization": token}).to_string());
+    let mut req = format!("ws://{host}/event/realtime").into_client_request().unwrap();
+    req.headers_mut().insert("sec-websocket-protocol", format!("aws-appsync-event-ws, header-{auth}").parse().unwrap());
+    let (mut rt, _) = tokio_tungstenite::connect_async(req).await.unwrap();
+    rt.send(Message::Text(json!({"type": "connection_init"}).to_string().into())).await.unwrap();
+    assert_eq!(ws_json(&mut rt).await.unwrap()["type"], "connection_ack");
+    rt.send(Message::Text(json!({"type": "subscribe", "id": "s", "channel": channel}).to_string().into()))
+        .await
+        .unwrap();
+    assert_eq!(ws_json(&mut rt).await.unwrap()["type"], "subscribe_success");
+
+    // Audio at real-time pace until the subscriber has seen several finals, then SIGKILL.
+    let feeder = tokio::spawn(async move {
+        let frame: Vec<u8> = (0..1600i32)
+            .flat_map(|i| [((i % 50) * 300) as i16, -((i % 50) * 300) as i16])
+            .flat_map(i16::to_le_bytes)
+            .collect();
+        loop {
+            if audio.send(Message::Binary(frame.clone().into())).await.is_err() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    });
+    let mut finals = std::collections::BTreeMap::new();
+    while finals.len() < 8 {
+        let ev = ws_json(&mut rt).await.expect("the channel stays open");
+        if ev["type"] != "data" {
+            continue;
+        }
+        let e: Value = serde_json::from_str(ev["event"].as_str().unwrap()).unwrap();
+        if e["EventType"] == "ADD_TRANSCRIPT_SEGMENT" && e["IsPartial"] == false {
+            finals.insert(e["SegmentId"].as_str().unwrap().to_owned(), e["Transcript"].clone());
+        }
+    }
+    srv.child.kill().unwrap(); // SIGKILL: no shutdown path runs
+    srv.child.wait().unwrap();
+    feeder.abort();
+
+    // The next start ends the meeting with what was stored.
+    let srv = Server::start_with(dir.path(), None, &env);
+    let (_, l) = login(&http, &srv.base, "ana@example.com").await;
+    let bearer = format!("Bearer {}", l["accessToken"].as_str().unwrap());
+    let (st, m) =
+        call(&http, "GET", format!("{}/v1/meetings/crash-9", srv.base), Some(("authorization", &bearer)), None).await;
+    assert_eq!(st, 200, "{m}");
+    assert_eq!(m["status"], "ended", "{m}");
+    assert_eq!(m["recording"]["status"], "available", "the complete chunks are kept: {m}");
+    assert!(m["durationSecs"].as_f64().unwrap() >= 1.5, "the audio streamed before the kill: {m}");
+    let (st, tr) = call(
+        &http,
+        "GET",
+        format!("{}/v1/meetings/crash-9/transcript", srv.base),
+        Some(("authorization", &bearer)),
+        None,
+    )
+    .await;
+    assert_eq!(st, 200);
+    let stored: std::collections::BTreeMap<String, Value> = tr["segments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| (s["SegmentId"].as_str().unwrap().to_owned(), s["Transcript"].clone()))
+        .collect();
+    for (id, text) in &finals {
+        assert_eq!(stored.get(id), Some(text), "segment {id} the subscriber saw is stored");
+    }
+    assert!(srv.logs().contains("ended meetings a previous process left live"), "{}", srv.logs());
 }
