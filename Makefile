@@ -23,7 +23,7 @@ web: web/dist/index.html
 
 ## Debian packages: cmake (the embedded recogniser's C++ build), and for the tests flite (speech to
 ## feed it), sox and the LibriVox utterances of pocketsphinx-testdata. Installed when missing.
-SYSDEPS := cmake flite sox pocketsphinx-testdata
+SYSDEPS := cmake flite sox libsox-fmt-mp3 opus-tools pocketsphinx-testdata
 sysdeps:
 	@missing=""; for p in $(SYSDEPS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing >/dev/null; fi

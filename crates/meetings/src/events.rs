@@ -42,6 +42,18 @@ pub enum CallEvent {
         #[serde(rename = "RecordingUrl")]
         recording_url: String,
     },
+    /// How far an upload is (Rampart's addition to LMA's events; about twice a second while
+    /// the file is transcribed).
+    UploadProgress {
+        #[serde(rename = "CallId")]
+        call_id: String,
+        /// Seconds of the file handed to the recogniser.
+        #[serde(rename = "ProcessedSecs")]
+        processed_secs: f64,
+        /// The file's length, when its container says it.
+        #[serde(rename = "TotalSecs", skip_serializing_if = "Option::is_none")]
+        total_secs: Option<f64>,
+    },
     /// The meeting ended.
     End {
         #[serde(rename = "CallId")]
@@ -59,6 +71,14 @@ pub enum ListEvent {
     Updated { meeting: Box<MeetingView> },
     /// A meeting left the list (deleted, or no longer shared with them): its call id.
     Removed { id: String },
+    /// How far the owner's upload is (as the meeting channel's `UPLOAD_PROGRESS`).
+    #[serde(rename_all = "camelCase")]
+    Progress {
+        id: String,
+        processed_secs: f64,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        total_secs: Option<f64>,
+    },
 }
 
 /// Where meetings' events go.

@@ -299,6 +299,17 @@ impl LiveMeeting {
         &self.record.call_id
     }
 
+    /// Publishes how far an upload is, of `total_secs` when the file says its length: on the
+    /// meeting's channel and the owner's list.
+    pub fn publish_progress(&self, total_secs: Option<f64>) {
+        let (processed_secs, total_secs) = (round_ms(self.now_secs()), total_secs.map(round_ms));
+        let call_id = self.record.call_id.clone();
+        let ev = CallEvent::UploadProgress { call_id: call_id.clone(), processed_secs, total_secs };
+        self.svc.events().meeting(self.record.id, &ev);
+        let ev = ListEvent::Progress { id: call_id, processed_secs, total_secs };
+        self.svc.events().list(&[self.record.owner_id], &ev);
+    }
+
     /// Seconds of the meeting so far.
     fn now_secs(&self) -> f64 {
         self.offset_secs + self.frames as f64 / f64::from(self.decoder_rate())

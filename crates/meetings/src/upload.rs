@@ -1,8 +1,10 @@
-//! Uploads: an audio file (WAV, MP3, FLAC, OGG Vorbis, M4A/AAC; decoded by `symphonia`) goes
+//! Uploads: an audio file (WAV, MP3, FLAC, OGG Vorbis, OGG or WebM Opus, M4A/AAC; decoded by
+//! `symphonia`, Opus by libopus through `symphonia-adapter-libopus`) goes
 //! through the live pipeline in batch — the same resampling, recognition, segments, recording
 //! and events — as fast as the recogniser goes. The request returns at once with the meeting
-//! (status `processing`); it ends `ended`, or `failed` with the reason when the file could not be
-//! read to its end (what was transcribed before stays).
+//! (status `processing`); its channel carries `UPLOAD_PROGRESS` events while it runs, and it ends
+//! `ended`, or `failed` with the reason when the file could not be read to its end (what was
+//! transcribed before stays).
 
 use crate::error::{MeetingError, Result};
 use crate::protocol::{MAX_SAMPLE_RATE, MIN_SAMPLE_RATE, Start};
@@ -25,9 +27,22 @@ struct Opened {
     rate: u32,
     /// Channels in the file; the first two are kept.
     channels: usize,
+    /// The file's length, when the container says it.
+    total_secs: Option<f64>,
 }
 
-const UNREADABLE: &str = "The file is not audio Rampart can read (WAV, MP3, FLAC, OGG Vorbis, M4A/AAC).";
+/// Symphonia's decoders and libopus's.
+static CODECS: std::sync::LazyLock<symphonia::core::codecs::registry::CodecRegistry> = std::sync::LazyLock::new(|| {
+    let mut r = symphonia::core::codecs::registry::CodecRegistry::new();
+    symphonia::default::register_enabled_codecs(&mut r);
+    r.register_audio_decoder::<symphonia_adapter_libopus::OpusDecoder>();
+    r
+});
+
+/// How often an upload's progress is published.
+const PROGRESS_EVERY: std::time::Duration = std::time::Duration::from_millis(500);
+
+const UNREADABLE: &str = "The file is not audio Rampart can read (WAV, MP3, FLAC, OGG, Opus, WebM, M4A/AAC).";
 
 fn open(bytes: Vec<u8>) -> std::result::Result<Opened, String> {
     let mss = MediaSourceStream::new(Box::new(std::io::Cursor::new(bytes)), Default::default());
@@ -38,14 +53,14 @@ fn open(bytes: Vec<u8>) -> std::result::Result<Opened, String> {
     let params = track.codec_params.as_ref().and_then(|c| c.audio()).ok_or_else(|| UNREADABLE.to_owned())?;
     let rate = params.sample_rate.ok_or_else(|| UNREADABLE.to_owned())?;
     let channels = params.channels.as_ref().map_or(1, |c| c.count()).max(1);
-    let decoder = symphonia::default::get_codecs()
-        .make_audio_decoder(params, &AudioDecoderOptions::default())
-        .map_err(|_| UNREADABLE.to_owned())?;
+    let total_secs = track.num_frames.filter(|n| *n > 0).map(|n| n as f64 / f64::from(rate));
+    let decoder =
+        CODECS.make_audio_decoder(params, &AudioDecoderOptions::default()).map_err(|_| UNREADABLE.to_owned())?;
     let track = track.id;
     if !(MIN_SAMPLE_RATE..=MAX_SAMPLE_RATE).contains(&rate) {
         return Err(format!("The file's sample rate ({rate} Hz) is outside 8-48 kHz."));
     }
-    Ok(Opened { format, decoder, track, rate, channels })
+    Ok(Opened { format, decoder, track, rate, channels, total_secs })
 }
 
 /// Decodes the rest of the file into 16-bit PCM of at most two interleaved channels, a packet
@@ -130,13 +145,20 @@ impl MeetingService {
                 return Err(e);
             }
         };
+        let total_secs = opened.total_secs;
         let (tx, mut rx) = mpsc::channel(8);
         tokio::task::spawn_blocking(move || decode(opened, &tx));
         tokio::spawn(async move {
             let mut failure = None;
+            live.publish_progress(total_secs);
+            let mut published = tokio::time::Instant::now();
             while let Some(chunk) = rx.recv().await {
                 match chunk {
                     Ok(pcm) => {
+                        if published.elapsed() >= PROGRESS_EVERY {
+                            live.publish_progress(total_secs);
+                            published = tokio::time::Instant::now();
+                        }
                         if let Err(e) = live.audio(&pcm).await {
                             tracing::warn!(meeting = %live.key(), error = %e, "an upload stopped");
                             failure = Some("The transcription stopped before the end of the file.".to_owned());

@@ -501,3 +501,58 @@ async fn an_uploaded_file_goes_through_the_same_pipeline() {
     assert_eq!((status, body["code"].as_str()), (400, Some("invalid_request")), "{body}");
     assert_eq!(s.get("/v1/meetings", Some(&t)).await.expect(200).body["total"], 1);
 }
+
+/// `file` converted by a command line tool (sox, opusenc) into `out` in a temporary folder.
+fn convert(dir: &std::path::Path, wav: &[u8], out: &str) -> Vec<u8> {
+    let src = dir.join("source.wav");
+    std::fs::write(&src, wav).unwrap();
+    let dst = dir.join(out);
+    let status = if out.ends_with(".opus") {
+        std::process::Command::new("opusenc").arg("--quiet").arg(&src).arg(&dst).status()
+    } else {
+        std::process::Command::new("sox").arg(&src).arg(&dst).status()
+    };
+    assert!(status.expect("sox and opusenc are installed (make sysdeps)").success(), "{out}");
+    std::fs::read(dst).unwrap()
+}
+
+#[tokio::test]
+async fn uploads_in_the_common_formats_report_their_progress() {
+    let s = server().await;
+    let uid = s.user("ana@example.com", &[]).await;
+    let t = s.token("ana@example.com").await;
+    let mut rt = crate::realtime::connect(&s, &t).await;
+    init(&mut rt).await;
+    send(&mut rt, json!({"type": "subscribe", "id": "l", "channel": format!("/user-meetings/{uid}")})).await;
+    assert_eq!(next(&mut rt).await["type"], "subscribe_success");
+    let dir = tempfile::tempdir().unwrap();
+    let source = wav(44_100, 3.0);
+    for name in ["call.mp3", "call.flac", "call.ogg", "call.opus"] {
+        let (status, m) = upload(&s, &t, convert(dir.path(), &source, name), name).await;
+        assert_eq!(status, 202, "{name}: {m}");
+        // The owner's list follows it: a first progress report with the file's length, then its end.
+        let (mut progress, mut ended) = (Vec::new(), Value::Null);
+        while ended.is_null() {
+            let ev = next(&mut rt).await;
+            let e: Value = serde_json::from_str(ev["event"].as_str().unwrap()).unwrap();
+            if e["id"] != m["id"] && e["meeting"]["id"] != m["id"] {
+                continue;
+            }
+            match e["type"].as_str() {
+                Some("progress") => progress.push(e),
+                Some("updated") if e["meeting"]["status"] != "processing" => ended = e["meeting"].clone(),
+                _ => {}
+            }
+        }
+        assert!(!progress.is_empty(), "{name}: progress reported");
+        assert_eq!(progress[0]["processedSecs"], 0.0, "{name}: {progress:?}");
+        let total = progress[0]["totalSecs"].as_f64().unwrap_or(3.0);
+        assert!((total - 3.0).abs() < 0.1, "{name}: the file's length {total}");
+        assert_eq!(ended["status"], "ended", "{name}: {ended}");
+        let secs = ended["durationSecs"].as_f64().unwrap();
+        assert!((secs - 3.0).abs() < 0.1, "{name}: {secs} s decoded");
+        let tr = s.get(&format!("/v1/meetings/{}/transcript", enc(m["id"].as_str().unwrap())), Some(&t)).await;
+        let n = tr.expect(200).body["segments"].as_array().unwrap().len();
+        assert!((6..=8).contains(&n), "{name}: {n} segments (one a second on each channel)");
+    }
+}
