@@ -12,6 +12,8 @@
 //! - `bedrock` (cargo feature `bedrock`, off in this crate and on in `server`'s defaults: the
 //!   AWS SDK adds ~40 s to a debug build): Amazon Bedrock ConverseStream through
 //!   `aws-sdk-bedrockruntime`, static keys;
+//! - [`transcription`]: OpenAI's audio transcription API (OpenAI, faster-whisper-server, vLLM,
+//!   whisper.cpp server), for `speech`'s remote engine;
 //! - [`webhook`]: the signed HTTP webhook of `custom` assistants, behind the same port;
 //! - [`keywrap`]: the `KeyWrap` port for the master key, with Vault transit and AWS KMS
 //!   (cargo feature `aws-kms`).
@@ -35,6 +37,7 @@ pub mod http_json;
 pub mod keywrap;
 pub mod openai;
 mod stream;
+pub mod transcription;
 mod turns;
 pub mod webhook;
 /// The request and response vocabulary lives in `core` (it is the port both sides share).
@@ -51,4 +54,5 @@ pub use error::{ProviderError, ProviderErrorKind};
 pub use http_json::{HttpJson, HttpJsonConfig};
 pub use openai::{OpenAiCompatible, OpenAiConfig};
 pub use stream::EventStream;
+pub use transcription::{OpenAiTranscription, TranscriptionConfig, TranscriptionRequest};
 pub use types::{ChatEvent, ChatMessage, ChatRequest, Completion, Role, Usage};

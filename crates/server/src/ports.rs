@@ -86,6 +86,20 @@ pub fn speech_recognizer(
             std::sync::Arc::new(rampart_speech::passthrough::Passthrough::new(c.passthrough_interval.0))
         }
         rampart_speech::SpeechEngine::Whisper => whisper(c, data_dir),
+        rampart_speech::SpeechEngine::Openai => openai(c),
+    }
+}
+
+/// The remote OpenAI-compatible engine; a key file that cannot be read refuses meetings with
+/// the reason (as a missing Whisper model does).
+fn openai(c: &rampart_speech::SpeechConfig) -> std::sync::Arc<dyn rampart_core::speech::SpeechRecognizer> {
+    match rampart_speech::openai::OpenAiSpeech::from_config(c) {
+        Ok(r) => std::sync::Arc::new(r),
+        Err(e) => {
+            let reason = e.within("speech").to_string();
+            tracing::error!(error = %reason, "the openai speech engine cannot start: meetings cannot be transcribed");
+            std::sync::Arc::new(rampart_speech::unavailable::Unavailable { engine: "openai", reason })
+        }
     }
 }
 
@@ -102,16 +116,11 @@ fn whisper(
             reason: format!("the Whisper model is not installed in {} (run `make whisper-model`)", dir.display()),
         });
     }
-    let segments = rampart_whisper::vad::SegParams {
-        hangover_ms: c.pause.0.as_secs_f32() * 1000.0,
-        max_len_s: c.max_utterance.0.as_secs_f32(),
-        ..Default::default()
-    };
     let options = rampart_whisper::WhisperOptions {
         replicas: c.replicas,
         threads: c.threads,
-        partial_every: (!c.partial_interval.0.is_zero()).then_some(c.partial_interval.0),
-        segments,
+        partial_every: c.partial_every(),
+        segments: c.segments(),
     };
     std::sync::Arc::new(rampart_whisper::LazyWhisper::new(dir, options))
 }

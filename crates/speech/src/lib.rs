@@ -1,14 +1,19 @@
 //! `rampart-speech`: the `[speech]` section (which speech-to-text engine transcribes meetings,
-//! and how) and the engines without heavy dependencies: the pass-through engine (no
-//! recognition: it measures the meeting pipeline alone, and gives tests a deterministic
-//! recogniser). The embedded Whisper engine is `rampart-whisper` (its C++ build stays out of
-//! this crate).
+//! and how), what engines that transcribe whole utterances share — the voice-activity detector
+//! and utterance segmenter (`vad`) and the stream driver over them (`segmented`: partials, finals
+//! in order, backpressure) — and the engines without heavy dependencies: the remote
+//! OpenAI-compatible engine (`openai`), and the pass-through engine (no recognition: it measures
+//! the meeting pipeline alone, and gives tests a deterministic recogniser). The embedded Whisper
+//! engine is `rampart-whisper` (its C++ build stays out of this crate); it uses `segmented` too.
 //!
-//! A shared service (second floor): depends on `core` only; `server` wires the chosen engine
-//! into `meetings`.
+//! A shared service (second floor): depends on `core`, and on `providers` for the
+//! transcription server's HTTP client; `server` wires the chosen engine into `meetings`.
 
 pub mod config;
+pub mod openai;
 pub mod passthrough;
+pub mod segmented;
 pub mod unavailable;
+pub mod vad;
 
 pub use config::{SpeechConfig, SpeechEngine};

@@ -3,9 +3,10 @@
 //! the pipeline (segments, storage, events, the browser) can be measured and tested without a
 //! model. Deterministic: the same audio gives the same hypotheses.
 
+use crate::segmented::ChannelSink;
 use futures::StreamExt;
 use rampart_core::embed::BoxFuture;
-use rampart_core::speech::{AudioSink, Hypothesis, SpeechError, SpeechRecognizer, SpeechStream, StreamSpec};
+use rampart_core::speech::{Hypothesis, SpeechError, SpeechRecognizer, SpeechStream, StreamSpec};
 use std::time::Duration;
 use tokio::sync::mpsc;
 
@@ -20,24 +21,6 @@ pub struct Passthrough {
 impl Passthrough {
     pub fn new(interval: Duration) -> Self {
         Self { interval }
-    }
-}
-
-struct Sink {
-    tx: Option<mpsc::Sender<Vec<i16>>>,
-}
-
-impl AudioSink for Sink {
-    fn send(&mut self, pcm: Vec<i16>) -> BoxFuture<'_, Result<(), SpeechError>> {
-        Box::pin(async move {
-            let tx = self.tx.as_ref().ok_or_else(|| SpeechError::new(false, "stream finished"))?;
-            tx.send(pcm).await.map_err(|_| SpeechError::new(true, "stream closed"))
-        })
-    }
-
-    fn finish(&mut self) -> BoxFuture<'_, Result<(), SpeechError>> {
-        self.tx = None;
-        Box::pin(async { Ok(()) })
     }
 }
 
@@ -120,7 +103,7 @@ impl SpeechRecognizer for Passthrough {
                 }
             })
             .flatten();
-            Ok(SpeechStream { audio: Box::new(Sink { tx: Some(tx) }), hypotheses: Box::pin(hyps) })
+            Ok(SpeechStream { audio: Box::new(ChannelSink::new(tx)), hypotheses: Box::pin(hyps) })
         })
     }
 }

@@ -1,18 +1,19 @@
-//! The `core::speech` port over Whisper. Each stream is a task: audio in (16 kHz), the voice
-//! activity detector cutting it into utterances, a partial hypothesis of the open utterance every
-//! `partial_every` when a decoder is free (partials are skipped, never queued, when they are
-//! not), and the final one when the speaker pauses (finals wait for a decoder: they are never
-//! dropped). Decodes run on blocking threads, at most `replicas` at once for all streams.
+//! The `core::speech` port over Whisper, through `speech`'s utterance driver (`segmented`: the
+//! voice activity detector cutting each stream into utterances, partials while one is open,
+//! finals in order): a partial hypothesis of the open utterance every `partial_every` when a
+//! decoder is free (partials are skipped, never queued, when none is), and the final one when
+//! the speaker pauses (finals wait for a decoder: they are never dropped). Decodes run on
+//! blocking threads, at most `replicas` at once for all streams.
 
 use crate::model::{Decode, Engine, ModelError};
-use crate::vad::{Event, FRAME, SegParams, Segmenter, Vad};
-use futures::StreamExt;
 use rampart_core::embed::BoxFuture;
-use rampart_core::speech::{AudioSink, Hypothesis, SpeechError, SpeechRecognizer, SpeechStream, StreamSpec};
+use rampart_core::speech::{SpeechError, SpeechRecognizer, SpeechStream, StreamSpec};
+use rampart_speech::segmented::{self, SegmentedOptions, Transcribe};
+use rampart_speech::vad::SegParams;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::{Semaphore, mpsc};
+use tokio::sync::Semaphore;
 
 /// The rate Whisper takes.
 pub const SAMPLE_RATE: u32 = 16_000;
@@ -35,6 +36,12 @@ pub struct WhisperOptions {
 impl Default for WhisperOptions {
     fn default() -> Self {
         Self { replicas: 1, threads: 1, partial_every: Some(Duration::from_secs(1)), segments: SegParams::default() }
+    }
+}
+
+impl WhisperOptions {
+    fn segmented(&self) -> SegmentedOptions {
+        SegmentedOptions { partial_every: self.partial_every, segments: self.segments, ..SegmentedOptions::default() }
     }
 }
 
@@ -99,24 +106,6 @@ impl SpeechRecognizer for LazyWhisper {
     }
 }
 
-struct Sink {
-    tx: Option<mpsc::Sender<Vec<i16>>>,
-}
-
-impl AudioSink for Sink {
-    fn send(&mut self, pcm: Vec<i16>) -> BoxFuture<'_, Result<(), SpeechError>> {
-        Box::pin(async move {
-            let tx = self.tx.as_ref().ok_or_else(|| SpeechError::new(false, "stream finished"))?;
-            tx.send(pcm).await.map_err(|_| SpeechError::new(true, "the recogniser stopped"))
-        })
-    }
-
-    fn finish(&mut self) -> BoxFuture<'_, Result<(), SpeechError>> {
-        self.tx = None;
-        Box::pin(async { Ok(()) })
-    }
-}
-
 impl SpeechRecognizer for Whisper {
     fn engine(&self) -> &str {
         "whisper"
@@ -127,115 +116,37 @@ impl SpeechRecognizer for Whisper {
     }
 
     fn open(&self, spec: StreamSpec) -> BoxFuture<'_, Result<SpeechStream, SpeechError>> {
-        let (audio_tx, audio_rx) = mpsc::channel::<Vec<i16>>(64);
-        let (hyp_tx, hyp_rx) = mpsc::channel::<Result<Hypothesis, SpeechError>>(64);
-        let s = StreamTask {
-            engine: self.engine.clone(),
-            decoders: self.decoders.clone(),
-            options: self.options,
-            out: hyp_tx,
-            label: spec.label,
-        };
-        tokio::spawn(s.run(audio_rx));
-        let hyps = futures::stream::unfold(hyp_rx, |mut rx| async move { rx.recv().await.map(|h| (h, rx)) });
-        Box::pin(
-            async move { Ok(SpeechStream { audio: Box::new(Sink { tx: Some(audio_tx) }), hypotheses: hyps.boxed() }) },
-        )
+        let decoder = Decoder { engine: self.engine.clone(), decoders: self.decoders.clone() };
+        let stream = segmented::open(Arc::new(decoder), self.options.segmented(), spec.label);
+        Box::pin(async move { Ok(stream) })
     }
 }
 
-/// One stream's work.
-struct StreamTask {
+/// Whisper as the utterance driver's engine: `replicas` decodes at once for every stream.
+struct Decoder {
     engine: Arc<Engine>,
     decoders: Arc<Semaphore>,
-    options: WhisperOptions,
-    out: mpsc::Sender<Result<Hypothesis, SpeechError>>,
-    label: String,
 }
 
-/// Where a stream is.
-struct State {
-    vad: Vad,
-    seg: Segmenter,
-    pending: Vec<f32>,
-    utterance: u64,
-    /// Stream seconds at the last partial of the open utterance.
-    last_partial: f64,
+impl Transcribe for Decoder {
+    /// Waits for a decoder.
+    fn final_text(&self, audio: Vec<f32>) -> BoxFuture<'_, Result<Option<String>, SpeechError>> {
+        Box::pin(async move {
+            let permit = self.decoders.clone().acquire_owned().await.map_err(|_| SpeechError::new(false, "closed"))?;
+            Ok(keep(self.decode(audio, Decode::FINAL, permit).await?))
+        })
+    }
+
+    /// Only if a decoder is free now.
+    fn partial_text(&self, audio: Vec<f32>) -> BoxFuture<'_, Result<Option<String>, SpeechError>> {
+        Box::pin(async move {
+            let Ok(permit) = self.decoders.clone().try_acquire_owned() else { return Ok(None) };
+            Ok(keep(self.decode(audio, Decode::PARTIAL, permit).await?))
+        })
+    }
 }
 
-impl StreamTask {
-    async fn run(self, mut audio: mpsc::Receiver<Vec<i16>>) {
-        let mut st = State {
-            vad: Vad::default(),
-            seg: Segmenter::new(self.options.segments),
-            pending: Vec::new(),
-            utterance: 0,
-            last_partial: 0.0,
-        };
-        while let Some(pcm) = audio.recv().await {
-            st.pending.extend(pcm.iter().map(|s| f32::from(*s) / 32768.0));
-            if let Err(e) = self.frames(&mut st).await {
-                let _ = self.out.send(Err(e)).await;
-                return;
-            }
-        }
-        // The end of the audio closes the open utterance.
-        if st.seg.in_speech()
-            && let Event::End { start, end, audio } = st.seg.close()
-            && let Err(e) = self.finalize(&mut st, start, end, audio).await
-        {
-            let _ = self.out.send(Err(e)).await;
-        }
-    }
-
-    /// Runs the whole frames pending through the detector, decoding what they close.
-    async fn frames(&self, st: &mut State) -> Result<(), SpeechError> {
-        let whole = st.pending.len() / FRAME * FRAME;
-        let frames: Vec<f32> = st.pending.drain(..whole).collect();
-        for f in frames.chunks_exact(FRAME) {
-            let score = st.vad.score(f);
-            match st.seg.push(f, score) {
-                Some(Event::Start { .. }) => st.last_partial = st.seg.now(),
-                Some(Event::End { start, end, audio }) => self.finalize(st, start, end, audio).await?,
-                None => {}
-            }
-        }
-        if let Some(every) = self.options.partial_every
-            && st.seg.in_speech()
-            && st.seg.now() - st.last_partial >= every.as_secs_f64()
-        {
-            st.last_partial = st.seg.now();
-            self.partial(st).await?;
-        }
-        Ok(())
-    }
-
-    /// A partial hypothesis of the open utterance, if a decoder is free now.
-    async fn partial(&self, st: &State) -> Result<(), SpeechError> {
-        let Ok(permit) = self.decoders.clone().try_acquire_owned() else { return Ok(()) };
-        let (audio, start) = st.seg.current();
-        let (audio, end) = (audio.to_vec(), st.seg.now());
-        let out = self.decode(audio, Decode::PARTIAL, permit).await?;
-        if let Some(text) = keep(out) {
-            let h = Hypothesis { utterance: st.utterance, text, start, end, is_final: false };
-            self.out.send(Ok(h)).await.map_err(|_| SpeechError::new(false, "closed"))?;
-        }
-        Ok(())
-    }
-
-    /// The final hypothesis of a closed utterance (waits for a decoder).
-    async fn finalize(&self, st: &mut State, start: f64, end: f64, audio: Vec<f32>) -> Result<(), SpeechError> {
-        let permit = self.decoders.clone().acquire_owned().await.map_err(|_| SpeechError::new(false, "closed"))?;
-        let out = self.decode(audio, Decode::FINAL, permit).await?;
-        let utterance = st.utterance;
-        st.utterance += 1;
-        if let Some(text) = keep(out) {
-            let h = Hypothesis { utterance, text, start, end, is_final: true };
-            self.out.send(Ok(h)).await.map_err(|_| SpeechError::new(false, "closed"))?;
-        }
-        Ok(())
-    }
-
+impl Decoder {
     async fn decode(
         &self,
         audio: Vec<f32>,
@@ -243,14 +154,13 @@ impl StreamTask {
         permit: tokio::sync::OwnedSemaphorePermit,
     ) -> Result<crate::model::Output, SpeechError> {
         let engine = self.engine.clone();
-        let label = self.label.clone();
         tokio::task::spawn_blocking(move || {
             let _permit = permit;
             engine.transcribe(&audio, d)
         })
         .await
-        .map_err(|e| SpeechError::new(true, format!("{label}: decoder stopped: {e}")))?
-        .map_err(|e| SpeechError::new(true, format!("{label}: {e}")))
+        .map_err(|e| SpeechError::new(true, format!("decoder stopped: {e}")))?
+        .map_err(|e| SpeechError::new(true, e.to_string()))
     }
 }
 

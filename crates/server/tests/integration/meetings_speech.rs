@@ -13,7 +13,7 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
 /// What the meeting side says (channel 0) and what the user says (channel 1).
-const CALLER: &[&str] = &[
+pub(crate) const CALLER: &[&str] = &[
     "Good morning everyone, thanks for joining the weekly planning meeting.",
     "Let's start with the status of the customer portal project.",
     "The design review is finished and the team agreed on the new layout.",
@@ -51,7 +51,7 @@ async fn server(model: &str) -> TestServer {
 }
 
 /// 16-bit mono samples of a WAV file (the 44-byte canonical header flite and sox write).
-fn read_wav(path: &Path) -> (u32, Vec<i16>) {
+pub(crate) fn read_wav(path: &Path) -> (u32, Vec<i16>) {
     let b = std::fs::read(path).unwrap();
     assert_eq!(&b[..4], b"RIFF", "{}", path.display());
     let rate = u32::from_le_bytes(b[24..28].try_into().unwrap());
@@ -62,7 +62,7 @@ fn read_wav(path: &Path) -> (u32, Vec<i16>) {
 }
 
 /// Each sentence spoken by flite at `rate`, with a second of silence after it.
-fn speak(dir: &Path, tag: &str, sentences: &[&str], rate: u32) -> Vec<i16> {
+pub(crate) fn speak(dir: &Path, tag: &str, sentences: &[&str], rate: u32) -> Vec<i16> {
     let mut out = Vec::new();
     for (i, s) in sentences.iter().enumerate() {
         let raw = dir.join(format!("{tag}{i}.wav"));
@@ -89,7 +89,7 @@ fn interleave(a: &[i16], b: &[i16]) -> Vec<u8> {
 
 /// Streams `pcm` (`channels` interleaved at `rate`) at real-time pace in 100 ms frames, then
 /// ends the meeting; returns the stored transcript.
-async fn stream(s: &TestServer, token: &str, call_id: &str, rate: u32, channels: u16, pcm: &[u8]) -> Value {
+pub(crate) async fn stream(s: &TestServer, token: &str, call_id: &str, rate: u32, channels: u16, pcm: &[u8]) -> Value {
     let host = s.base.trim_start_matches("http://");
     let mut req = format!("ws://{host}/api/v1/ws").into_client_request().unwrap();
     req.headers_mut().insert("authorization", format!("Bearer {token}").parse().unwrap());

@@ -1,5 +1,6 @@
-//! Voice activity and utterances: `earshot` (a small neural voice-activity detector, pure Rust)
-//! scores 16 ms frames; the segmenter opens an utterance after 64 ms of speech (keeping 300 ms
+//! Voice activity and utterances, for the engines that transcribe whole utterances (Whisper in
+//! process, an OpenAI-compatible server; see `segmented`): `earshot` (a small neural
+//! voice-activity detector, pure Rust) scores 16 ms frames; the segmenter opens an utterance after 64 ms of speech (keeping 300 ms
 //! before it), closes it after 500 ms of silence (keeping 200 ms of tail) or at 25 s, and hands
 //! back its audio. Memory per stream: the open utterance (at most 25 s) and a short history.
 
