@@ -4,7 +4,7 @@
 //! as one final with the utterance's times, in order, across retries. Without `flite` the tests
 //! print SKIPPED.
 
-#![expect(clippy::unwrap_used, clippy::expect_used, reason = "a test fails at the first broken step")]
+#![expect(clippy::unwrap_used, reason = "a test fails at the first broken step")]
 
 use futures::StreamExt;
 use rampart_core::Secret;
@@ -17,10 +17,13 @@ use std::time::Duration;
 
 const KEY: &str = "sk-test-transcription-key";
 
+/// Samples, and where each sentence lies in them (seconds from the start).
+type Spoken = (Vec<i16>, Vec<(f64, f64)>);
+
 /// 16 kHz samples of `sentences`, each after a second of silence, and a second of silence at
 /// the end; with where each sentence's audio lies (seconds).
 #[expect(clippy::print_stderr, reason = "a skipped test says so")]
-fn speech(sentences: &[&str]) -> Option<(Vec<i16>, Vec<(f64, f64)>)> {
+fn speech(sentences: &[&str]) -> Option<Spoken> {
     if std::process::Command::new("flite").arg("--version").output().is_err() {
         eprintln!("SKIPPED: needs Debian's flite");
         return None;

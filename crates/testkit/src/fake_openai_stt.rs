@@ -110,8 +110,8 @@ fn error(status: StatusCode, kind: &str, param: Option<&str>, message: &str) -> 
     (status, Json(json!({"error": {"message": message, "type": kind, "param": param, "code": null}}))).into_response()
 }
 
-fn invalid(param: Option<&str>, message: &str) -> Response {
-    error(StatusCode::BAD_REQUEST, "invalid_request_error", param, message)
+fn invalid(param: Option<&str>, message: &str) -> Box<Response> {
+    Box::new(error(StatusCode::BAD_REQUEST, "invalid_request_error", param, message))
 }
 
 /// The parts of a request.
@@ -123,7 +123,7 @@ struct Form {
 
 const TEXT_FIELDS: &[&str] = &["model", "language", "prompt", "response_format", "temperature"];
 
-async fn read_form(mut m: Multipart) -> Result<Form, Response> {
+async fn read_form(mut m: Multipart) -> Result<Form, Box<Response>> {
     let mut form = Form::default();
     loop {
         let field = match m.next_field().await {
@@ -181,7 +181,7 @@ pub fn parse_wav(b: &[u8]) -> Result<(u32, u16, f64), String> {
             fmt = Some((rate, ch, align));
         } else if id == b"data" {
             let (rate, ch, align) = fmt.ok_or("data before fmt")?;
-            if size % usize::from(align) != 0 {
+            if !size.is_multiple_of(usize::from(align)) {
                 return Err("the data is not whole frames".into());
             }
             return Ok((rate, ch, (size / usize::from(align)) as f64 / f64::from(rate)));
@@ -192,7 +192,7 @@ pub fn parse_wav(b: &[u8]) -> Result<(u32, u16, f64), String> {
 }
 
 /// Checks the form; the request as it is recorded.
-fn check(form: Form) -> Result<SttRequest, Response> {
+fn check(form: Form) -> Result<SttRequest, Box<Response>> {
     let Some((file_name, bytes)) = form.file else { return Err(invalid(Some("file"), "file is required")) };
     let model = form.text.get("model").cloned().unwrap_or_default();
     if model.is_empty() {
@@ -237,7 +237,7 @@ async fn transcribe(
     };
     let mut req = match form.and_then(check) {
         Ok(r) => r,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let (n, text) = {
         let mut s = lock(&shared);
