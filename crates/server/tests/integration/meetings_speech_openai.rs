@@ -64,12 +64,11 @@ async fn a_meeting_through_a_remote_openai_compatible_engine_is_one_segment_per_
         segs.iter().map(|s| (s["StartTime"].as_f64().unwrap(), s["EndTime"].as_f64().unwrap())).collect();
     assert!(times.iter().all(|(a, b)| 0.0 <= *a && a < b), "{times:?}");
     assert!(times.windows(2).all(|w| w[0].1 <= w[1].0), "segments do not overlap and follow each other: {times:?}");
-    // Sentence i starts after i + 1 seconds of silence and the sentences before it.
+    // Sentence i starts after the sentences before it, each followed by a second of silence.
     let mut at = 0.0;
     for (i, (start, _)) in times.iter().enumerate() {
-        at += 1.0;
         assert!((start - at).abs() < 0.6, "segment {i} starts at {start}, its sentence at {at}");
-        at += spoken[i];
+        at += spoken[i] + 1.0;
     }
     assert!(segs.iter().all(|s| s["Channel"] == "CALLER" && s["Sentiment"].is_string()));
 
