@@ -40,9 +40,9 @@ pub struct SpeechConfig {
     pub max_utterance: Dur,
     /// `passthrough`: audio per emitted utterance.
     pub passthrough_interval: Dur,
-    /// The language spoken (BCP-47, `en` or `en-US`), for engines that take one; unset: the
-    /// engine detects it (or knows it: Whisper `tiny.en`).
-    pub language: Option<String>,
+    /// `openai`: the language spoken (ISO-639-1 `en`, or BCP-47 `en-US` of which the language
+    /// is sent); unset: the server detects it.
+    pub openai_language: Option<String>,
     /// `openai`: the API root (`https://api.openai.com/v1`); required for that engine. Plain
     /// `http://` only to a loopback address, unless `openai_allow_plain_http`.
     pub openai_base_url: Option<String>,
@@ -76,7 +76,7 @@ impl Default for SpeechConfig {
             pause: Dur(Duration::from_millis(500)),
             max_utterance: Dur::secs(25),
             passthrough_interval: Dur::secs(2),
-            language: None,
+            openai_language: None,
             openai_base_url: None,
             openai_allow_plain_http: false,
             openai_model: "whisper-1".into(),
@@ -110,10 +110,10 @@ impl SpeechConfig {
         if !(Duration::from_secs(2)..=Duration::from_secs(30)).contains(&self.max_utterance.0) {
             return Err(ConfigError::new("max_utterance", "must be between 2s and 30s (Whisper's window)"));
         }
-        if let Some(l) = &self.language
+        if let Some(l) = &self.openai_language
             && !is_language(l)
         {
-            return Err(ConfigError::new("language", "must be a BCP-47 language tag such as en or en-US"));
+            return Err(ConfigError::new("openai_language", "must be a language code such as en or en-US"));
         }
         self.validate_openai()
     }
@@ -264,11 +264,11 @@ mod tests {
             (SpeechConfig { openai_max_concurrent: 0, ..openai("https://x/v1") }, "openai_max_concurrent"),
             (SpeechConfig { openai_max_retries: 11, ..openai("https://x/v1") }, "openai_max_retries"),
             (SpeechConfig { openai_model: String::new(), ..openai("https://x/v1") }, "openai_model"),
-            (SpeechConfig { language: Some("english!".into()), ..openai("https://x/v1") }, "language"),
+            (SpeechConfig { openai_language: Some("english!".into()), ..openai("https://x/v1") }, "openai_language"),
         ] {
             assert!(refused(&c).contains(key), "{key}");
         }
-        assert!(SpeechConfig { language: Some("en-US".into()), ..openai("https://x/v1") }.validate().is_ok());
+        assert!(SpeechConfig { openai_language: Some("en-US".into()), ..openai("https://x/v1") }.validate().is_ok());
     }
 
     #[test]

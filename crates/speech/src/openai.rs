@@ -74,7 +74,7 @@ impl OpenAiSpeech {
             transcription,
             max_concurrent: c.openai_max_concurrent,
             prompt: c.openai_prompt.clone(),
-            language: c.language.clone(),
+            language: c.openai_language.clone(),
             segmented,
         })
         .map_err(|e| ConfigError::new("openai_base_url", e.to_string()))

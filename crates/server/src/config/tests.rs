@@ -181,6 +181,7 @@ const EXAMPLE_KEYS: &[&str] = &[
     "pause",
     "max_utterance",
     "passthrough_interval",
+    "openai_language",
     "openai_base_url",
     "openai_allow_plain_http",
     "openai_model",

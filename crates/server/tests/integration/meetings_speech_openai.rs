@@ -42,7 +42,7 @@ async fn a_meeting_through_a_remote_openai_compatible_engine_is_one_segment_per_
         ("speech.openai_base_url", json!(fake.base_url)),
         ("speech.openai_api_key", json!(KEY)),
         ("speech.openai_model", json!("Systran/faster-whisper-small")),
-        ("speech.language", json!("en-GB")),
+        ("speech.openai_language", json!("en-GB")),
     ])
     .await;
     s.user("ana@example.com", &[]).await;
