@@ -826,6 +826,12 @@ test('the meetings pages pass axe (WCAG 2.1 AA) in the light and the dark theme,
     await page.getByRole('link', { name: 'Upload a recording', exact: true }).click();
     await page.getByRole('button', { name: 'Upload and transcribe' }).click();
     await check('upload', page.getByText('Confirm that everyone was told.'));
+    const short = join(tmpdir(), `rampart-e2e-axe-${colorScheme}.wav`);
+    toneWav(short, { seconds: 3, rate: 16000 });
+    await page.locator('input[type="file"]').setInputFiles(short);
+    await page.getByLabel('Everyone in this recording was told that it is recorded and transcribed.').check();
+    await page.getByRole('button', { name: 'Upload and transcribe' }).click();
+    await check('upload done', page.getByRole('heading', { name: `“rampart-e2e-axe-${colorScheme}” is transcribed` }));
     await page.goto(`${b}/meetings/new`);
     await page.getByRole('button', { name: 'Start streaming' }).click();
     await check('stream audio', page.getByText('Confirm that everyone was told.'));
@@ -903,12 +909,13 @@ test('meetings: a recording uploaded with byte and transcription progress, cance
   writeFileSync(notAudio, 'not a recording\n');
 
   const ctx = await browser.newContext({ viewport: { width: 1280, height: 800 } });
-  t.after(() => ctx.close());
   const page = await signIn(ctx, b, 'uma@example.com', 'upload');
+  // (After-hooks run in order: the screenshot first.)
   t.after(async () => {
     if (page.isClosed()) return;
     await page.screenshot({ path: join(SHOTS, 'last-failure-upload.png'), fullPage: true }).catch(() => {});
   });
+  t.after(() => ctx.close());
   await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Meetings' }).click();
   await page.getByText('No meetings yet.').waitFor();
   await page.getByRole('link', { name: 'Upload a recording', exact: true }).click();
@@ -919,7 +926,9 @@ test('meetings: a recording uploaded with byte and transcription progress, cance
   let [chooser] = await Promise.all([page.waitForEvent('filechooser'), drop.click()]);
   await chooser.setFiles(notAudio);
   await page.getByRole('alert').getByText('“notes.txt” is not an audio file.', { exact: false }).waitFor();
-  // The drop zone is a button: the keyboard opens the file chooser too.
+  // The drop zone is a button: the keyboard opens the file chooser too (key presses reach the
+  // page in front).
+  await page.bringToFront();
   await drop.focus();
   [chooser] = await Promise.all([page.waitForEvent('filechooser'), page.keyboard.press('Enter')]);
   await chooser.setFiles(wav);
