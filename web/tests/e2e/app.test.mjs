@@ -899,7 +899,11 @@ test('meetings: a recording uploaded with byte and transcription progress, cance
     input: PASSWORD,
     env: { ...clean(process.env), RAMPART_DATA_DIR: dir },
   });
-  const srv = await serverOn(dir, { RAMPART_SPEECH__ENGINE: 'passthrough', RAMPART_SPEECH__PASSTHROUGH_INTERVAL: '1s' });
+  const srv = await serverOn(dir, {
+    RAMPART_SPEECH__ENGINE: 'passthrough',
+    RAMPART_SPEECH__PASSTHROUGH_INTERVAL: '1s',
+    RAMPART_MEETINGS__MAX_UPLOAD_BYTES: String(10 * 1024 * 1024),
+  });
   t.after(() => srv.stop());
   const b = srv.base;
   // Three minutes of tone at 16 kHz (5.8 MB): an "utterance N ends" per second of it.
@@ -910,6 +914,9 @@ test('meetings: a recording uploaded with byte and transcription progress, cance
 
   const ctx = await browser.newContext({ viewport: { width: 1280, height: 800 } });
   const page = await signIn(ctx, b, 'uma@example.com', 'upload');
+  // File choosers are intercepted from now on (turned on when the first listener is added, which
+  // takes a moment: a key press right after `waitForEvent` could open one before).
+  page.on('filechooser', () => {});
   // (After-hooks run in order: the screenshot first.)
   t.after(async () => {
     if (page.isClosed()) return;
@@ -921,16 +928,14 @@ test('meetings: a recording uploaded with byte and transcription progress, cance
   await page.getByRole('link', { name: 'Upload a recording', exact: true }).click();
   await page.waitForURL('**/meetings/upload');
 
-  // A file that is not audio is refused before anything is sent.
+  // The drop zone is a button: the keyboard opens the file chooser. A file that is not audio is
+  // refused before anything is sent.
   const drop = page.getByRole('button', { name: /Choose an audio file/ });
-  let [chooser] = await Promise.all([page.waitForEvent('filechooser'), drop.click()]);
+  await drop.focus();
+  let [chooser] = await Promise.all([page.waitForEvent('filechooser'), page.keyboard.press('Enter')]);
   await chooser.setFiles(notAudio);
   await page.getByRole('alert').getByText('“notes.txt” is not an audio file.', { exact: false }).waitFor();
-  // The drop zone is a button: the keyboard opens the file chooser too (key presses reach the
-  // page in front).
-  await page.bringToFront();
-  await drop.focus();
-  [chooser] = await Promise.all([page.waitForEvent('filechooser'), page.keyboard.press('Enter')]);
+  [chooser] = await Promise.all([page.waitForEvent('filechooser'), drop.click()]);
   await chooser.setFiles(wav);
   await page.getByText('Chosen: review.wav').waitFor();
   assert.equal(await page.getByRole('alert').count(), 0);
@@ -1042,6 +1047,19 @@ test('meetings: a recording uploaded with byte and transcription progress, cance
   await p2.getByRole('link', { name: 'Upload a recording', exact: true }).click();
   await p2.getByRole('heading', { name: '“long” is transcribed' }).waitFor();
   await p2.screenshot({ path: join(SHOTS, 'upload-done-phone.png'), fullPage: true });
+
+  // Over the server's limit (10 MiB here): its 413 in plain words, and no meeting.
+  const huge = join(dir, 'huge.wav');
+  toneWav(huge, { seconds: 360, rate: 16000 });
+  await p2.getByRole('button', { name: 'Upload another recording' }).click();
+  await p2.locator('input[type="file"]').setInputFiles(huge);
+  await p2.getByLabel('Everyone in this recording was told that it is recorded and transcribed.').check();
+  const beforeRefusal = problems.length;
+  await p2.getByRole('button', { name: 'Upload and transcribe' }).click();
+  await p2.getByRole('alert').getByText('The file is larger than this server accepts.').waitFor();
+  problems.splice(beforeRefusal, problems.length - beforeRefusal, ...problems.slice(beforeRefusal).filter((p) => !/ 413 /.test(p)));
+  await p2.screenshot({ path: join(SHOTS, 'upload-too-large-phone.png'), fullPage: true });
+  assert.equal(await rows.count(), 2);
 
   assert.deepEqual(problems.filter((p) => p.startsWith('upload')), [], 'no console errors or CSP violations');
 });
