@@ -29,7 +29,12 @@
 //! the first requests.
 //!
 //! HTTP version: the fake serves HTTP/1.1 and HTTP/2 without TLS (prior knowledge) on one
-//! port and records which one each request used (see [`Recorded::http_version`]).
+//! port and records which one each request used ([`Recorded::http_version`]). Against an
+//! `http://` endpoint the SDK (hyper's client without ALPN) speaks HTTP/1.1: the audio goes up
+//! as a chunked request body while the results come down as a chunked response, both at once
+//! (`rampart-transcribe`'s tests check this). Against AWS, over TLS, ALPN picks HTTP/2. So the
+//! fake reads the rest of a request body after it ended its response: closing an HTTP/1.1
+//! socket with unread bytes resets it, which could cost the client the last frames.
 
 use crate::fake_bedrock::{SigV4, crc32, frame, parse_sigv4};
 use axum::body::{Body, Bytes};
@@ -581,6 +586,42 @@ impl Session {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    /// A raw HTTP/1.1 request whose body is one unsigned AudioEvent: the fake must refuse it.
+    #[tokio::test]
+    async fn an_unsigned_audio_event_is_refused_with_bad_request() {
+        let fake = FakeTranscribe::start(Knobs::default()).await;
+        let inner = frame(
+            &[(":message-type", "event"), (":event-type", "AudioEvent"), (":content-type", "application/octet-stream")],
+            &[0; 3200],
+        );
+        let sig = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+        let head = format!(
+            "POST /stream-transcription HTTP/1.1\r\nhost: x\r\ncontent-type: application/vnd.amazon.eventstream\r\n\
+             authorization: AWS4-HMAC-SHA256 Credential=AKID/20260101/eu-west-1/transcribe/aws4_request, \
+             SignedHeaders=host;x-amz-date, Signature={sig}\r\nx-amzn-transcribe-language-code: en-US\r\n\
+             x-amzn-transcribe-sample-rate: 16000\r\nx-amzn-transcribe-media-encoding: pcm\r\n\
+             connection: close\r\ntransfer-encoding: chunked\r\n\r\n{:x}\r\n",
+            inner.len()
+        );
+        let mut tcp =
+            tokio::net::TcpStream::connect(fake.base_url.trim_start_matches("http://")).await.expect("connect");
+        tcp.write_all(head.as_bytes()).await.expect("write");
+        tcp.write_all(&inner).await.expect("write");
+        tcp.write_all(b"\r\n0\r\n\r\n").await.expect("write");
+        let mut answer = Vec::new();
+        tokio::time::timeout(std::time::Duration::from_secs(5), tcp.read_to_end(&mut answer))
+            .await
+            .expect("the fake answers and closes")
+            .expect("read");
+        let answer = String::from_utf8_lossy(&answer);
+        assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+        assert!(answer.contains("BadRequestException"), "{answer}");
+        let r = &fake.requests()[0];
+        assert_eq!((r.audio_bytes, r.envelopes_signed), (0, 0));
+        assert!(r.framing_error.as_deref().is_some_and(|e| e.contains(":chunk-signature")), "{r:?}");
+    }
 
     #[test]
     fn decode_reads_what_frame_writes_and_checks_crcs() {

@@ -4,8 +4,11 @@
 //! like `whisper`, so that the SDK's build stays out of `speech` and is compiled only with
 //! `server`'s cargo feature `transcribe`.
 //!
-//! One HTTP/2 request per stream (one channel of one meeting): the audio goes up as
-//! `AudioEvent`s in SigV4-signed event-stream messages while `TranscriptEvent`s come down.
+//! One request per stream (one channel of one meeting): the audio goes up as `AudioEvent`s in
+//! SigV4-signed event-stream messages while `TranscriptEvent`s come down, both at once — over
+//! HTTP/2 to AWS (TLS, chosen by ALPN), over full-duplex chunked HTTP/1.1 to a plain `http://`
+//! endpoint (testkit's fake). The SDK's `send` returns only with the service's first event, so
+//! the request runs in a task of its own and the stream is handed out at once.
 //! Each result of a `TranscriptEvent` becomes a [`Hypothesis`]: `IsPartial` true a partial,
 //! false the final, numbered per `ResultId` ([`numbering`]), timed by its `StartTime` and
 //! `EndTime` (seconds from the stream's start, as the port wants).

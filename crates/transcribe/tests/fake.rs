@@ -75,7 +75,9 @@ async fn partials_then_finals_timed_by_the_service_and_finish_ends_the_stream() 
     );
 
     let r = &fake.requests()[0];
-    println!("the SDK spoke {} to an http:// endpoint", r.http_version);
+    // Without TLS (no ALPN) the SDK's hyper client speaks HTTP/1.1, full duplex: audio up and
+    // results down at once, chunked (over TLS to AWS, ALPN picks HTTP/2).
+    assert_eq!(r.http_version, "HTTP/1.1");
     let auth = r.auth.clone().unwrap();
     assert_eq!((auth.service.as_str(), auth.region.as_str()), ("transcribe", "eu-west-1"));
     assert_eq!(auth.access_key_id, "AKIDEXAMPLE");
