@@ -1,5 +1,6 @@
 //! The `[speech]` section: which speech-to-text engine transcribes meetings.
 
+use rampart_core::Secret;
 use rampart_core::config::{ConfigError, Dur};
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
@@ -15,6 +16,8 @@ pub enum SpeechEngine {
     /// No recognition: one fixed hypothesis per `passthrough_interval` of audio (benchmarks of
     /// the pipeline, tests).
     Passthrough,
+    /// Amazon Transcribe streaming (`transcribe_*` keys; `server`'s cargo feature `transcribe`).
+    Transcribe,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -35,6 +38,20 @@ pub struct SpeechConfig {
     pub max_utterance: Dur,
     /// `passthrough`: audio per emitted utterance.
     pub passthrough_interval: Dur,
+    /// `transcribe`: the AWS region (required), e.g. `us-east-1`.
+    pub transcribe_region: Option<String>,
+    /// `transcribe`: the language of the audio, a code Transcribe streams (`en-US`, `de-DE`, …).
+    pub transcribe_language: String,
+    /// `transcribe`: instead of the regional endpoint, e.g. a VPC endpoint (https; http only
+    /// on loopback, for tests).
+    pub transcribe_endpoint: Option<String>,
+    /// `transcribe`: the name of a custom vocabulary in that account and region.
+    pub transcribe_vocabulary: Option<String>,
+    /// `transcribe`: static AWS credentials (required; the default chain is not built in).
+    pub transcribe_access_key_id: Option<String>,
+    pub transcribe_secret_access_key: Option<Secret<String>>,
+    /// `transcribe`: for temporary credentials.
+    pub transcribe_session_token: Option<Secret<String>>,
 }
 
 impl Default for SpeechConfig {
@@ -48,6 +65,13 @@ impl Default for SpeechConfig {
             pause: Dur(Duration::from_millis(500)),
             max_utterance: Dur::secs(25),
             passthrough_interval: Dur::secs(2),
+            transcribe_region: None,
+            transcribe_language: "en-US".into(),
+            transcribe_endpoint: None,
+            transcribe_vocabulary: None,
+            transcribe_access_key_id: None,
+            transcribe_secret_access_key: None,
+            transcribe_session_token: None,
         }
     }
 }
@@ -69,7 +93,7 @@ impl SpeechConfig {
         if !(Duration::from_secs(2)..=Duration::from_secs(30)).contains(&self.max_utterance.0) {
             return Err(ConfigError::new("max_utterance", "must be between 2s and 30s (Whisper's window)"));
         }
-        Ok(())
+        crate::transcribe::validate(self)
     }
 
     /// The model folder.

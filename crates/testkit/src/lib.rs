@@ -1,7 +1,7 @@
 //! `rampart-testkit`: test fixtures shared by every crate's tests (dev-dependency only).
 //!
-//! Temporary SQLite and PostgreSQL databases; fake upstreams speaking the OpenAI, Anthropic and
-//! Bedrock wire formats. The server-level `TestServer`
+//! Temporary SQLite and PostgreSQL databases; fake upstreams speaking the OpenAI, Anthropic,
+//! Bedrock and Transcribe streaming wire formats. The server-level `TestServer`
 //! lives in the server crate's tests, since this crate must not depend on `server`.
 
 #![expect(
@@ -14,5 +14,6 @@ pub mod fake_anthropic;
 pub mod fake_bedrock;
 pub mod fake_keys;
 pub mod fake_openai;
+pub mod fake_transcribe;
 
 pub use db::{TestDb, nats_url, pg_url, redis_url_or_skip, skipped, skipped_nats};

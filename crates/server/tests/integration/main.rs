@@ -19,6 +19,7 @@ mod edge;
 mod knowledge;
 mod meetings;
 mod meetings_speech;
+mod meetings_transcribe;
 mod metrics;
 mod oauth;
 mod openai;
