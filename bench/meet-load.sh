@@ -38,13 +38,11 @@ source "$REPO_ROOT/bench/lib.sh"
 whole_numbers MEETINGS SECS PER_USER BUILD_TIMEOUT STARTUP_TIMEOUT
 # shellcheck source=chat-lib.sh
 source "$REPO_ROOT/bench/chat-lib.sh"
-SAMPLER_PID=""
-cleanup_extra() {
-    if [[ -n "$SAMPLER_PID" ]]; then stop_pid "$SAMPLER_PID" 2; fi
-}
+# shellcheck source=meet-lib.sh
+source "$REPO_ROOT/bench/meet-lib.sh"
 bench_tmp bench
 resolve_binary
-resolve_tools
+resolve_tools meet-load
 
 USERS=$(((MEETINGS + PER_USER - 1) / PER_USER))
 export RAMPART_DATA_DIR="$TMP/data"
@@ -55,37 +53,13 @@ export RAMPART_MEETINGS__MAX_LIVE_PER_USER="${RAMPART_MEETINGS__MAX_LIVE_PER_USE
 export RAMPART_MEETINGS__MAX_LIVE="${RAMPART_MEETINGS__MAX_LIVE:-$((MEETINGS + 10))}"
 export RAMPART_REALTIME__MAX_CONNECTIONS_PER_USER="${RAMPART_REALTIME__MAX_CONNECTIONS_PER_USER:-$((PER_USER * 2 + 8))}"
 
-PASSWORD="bench-$(od -An -N12 -tx1 /dev/urandom | tr -d ' \n')"
-log "creating $USERS users offline"
-: >"$TMP/users"
-for ((i = 1; i <= USERS; i++)); do
-    email="meet$i@example.com"
-    uid="$(printf '%s\n' "$PASSWORD" | timeout 60 "$BIN" user add --email "$email" --password-stdin 2>>"$TMP/cli.log")" \
-        || { tail -n 5 "$TMP/cli.log" >&2; die "rampart user add $email failed"; }
-    printf '%s %s\n' "$uid" "$email" >>"$TMP/users"
-done
-
+meet_users "$USERS"
 start_rampart
-
-: >"$TMP/creds"
-chmod 600 "$TMP/creds"
-while read -r uid email; do
-    body="$(jq -cn --arg u "$email" --arg p "$PASSWORD" '{username: $u, password: $p}')"
-    token="$(curl -s --max-time 30 -X POST "$BASE/v1/auth/login" -H 'content-type: application/json' -d "$body" | jq -r '.accessToken // empty')"
-    [[ -n "$token" ]] || die "login of $email gave no accessToken"
-    printf '%s bearer %s\n' "$uid" "$token" >>"$TMP/creds"
-done <"$TMP/users"
+meet_logins
 
 MEM_IDLE="$(mem_kib "$SERVER_PID")"
 LOAD_AT_START="$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo unknown)"
-sample() {
-    while kill -0 "$SERVER_PID" 2>/dev/null; do
-        echo "$(mem_kib "$SERVER_PID")"
-        sleep "$SAMPLE_INTERVAL"
-    done
-}
-sample >"$TMP/samples" &
-SAMPLER_PID=$!
+meet_sampler "$TMP/samples"
 T0="$(ticks "$SERVER_PID")"
 log "meet-load: $MEETINGS meetings of $SECS s over $USERS users"
 rc=0
@@ -93,13 +67,10 @@ run_bg timeout $((SECS * 4 + 300)) "$TOOLS/meet-load" --base "$BASE" --creds "$T
     --secs "$SECS" --interval "$INTERVAL" >"$TMP/meet.out" 2>"$TMP/meet.err" || rc=$?
 CPU_TICKS=$(($(ticks "$SERVER_PID") - T0))
 MEM_END="$(mem_kib "$SERVER_PID")"
-stop_pid "$SAMPLER_PID" 2
-SAMPLER_PID=""
+cleanup_extra
 ((rc == 0)) || { cat "$TMP/meet.out" "$TMP/meet.err" >&2; die "meet-load failed (exit $rc)"; }
-result="$(awk '$1 == "MEET_RESULT" { $1 = ""; print substr($0, 2) }' "$TMP/meet.out")"
-[[ -n "$result" ]] || { cat "$TMP/meet.out" "$TMP/meet.err" >&2; die "no result from meet-load"; }
 declare -A R
-for kv in $result; do R[${kv%%=*}]="${kv#*=}"; done
+meet_result "$TMP/meet.out" || { cat "$TMP/meet.out" "$TMP/meet.err" >&2; die "no result from meet-load"; }
 peak_rss="$(awk '{ if ($1 > r) r = $1 } END { print r + 0 }' "$TMP/samples")"
 read -r end_rss end_hwm <<<"$MEM_END"
 read -r idle_rss _ <<<"$MEM_IDLE"

@@ -19,6 +19,7 @@ use serde::Serialize;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Instant;
+use tokio_util::sync::WaitForCancellationFutureOwned;
 
 /// Messages of a session the model sees (the newest).
 pub const HISTORY: u32 = 50;
@@ -180,7 +181,11 @@ struct Running {
     /// The session the answer is stored in (session turns).
     session: Option<SessionId>,
     events: EventStream,
-    run: Option<RunHandle>,
+    /// Registered while the turn runs (dropping it ends the registration).
+    _run: Option<RunHandle>,
+    /// The run's stop, waited on beside the model's events: one wait for the whole turn, not
+    /// one per event.
+    stopped: Option<Pin<Box<WaitForCancellationFutureOwned>>>,
     started: Instant,
     seq: u64,
     /// The answer so far, with its citation spans and sources (kept for session turns).
@@ -237,7 +242,8 @@ impl ChatService {
             model_id: a.model_id().to_owned(),
             session,
             events,
-            run,
+            stopped: run.as_ref().map(|r| Box::pin(r.token().clone().cancelled_owned())),
+            _run: run,
             started,
             seq: 0,
             text: String::new(),
@@ -291,10 +297,10 @@ impl Running {
             if self.done {
                 return None;
             }
-            let next = match self.run.as_ref().map(|r| r.token().clone()) {
+            let next = match self.stopped.as_mut() {
                 Some(stop) => tokio::select! {
                     ev = self.events.next() => ev,
-                    () = stop.cancelled() => return Some(self.finish(true).await),
+                    () = stop.as_mut() => return Some(self.finish(true).await),
                 },
                 None => self.events.next().await,
             };

@@ -86,6 +86,7 @@ pub fn speech_recognizer(
             std::sync::Arc::new(rampart_speech::passthrough::Passthrough::new(c.passthrough_interval.0))
         }
         rampart_speech::SpeechEngine::Whisper => whisper(c, data_dir),
+        rampart_speech::SpeechEngine::Transcribe => transcribe(c),
         rampart_speech::SpeechEngine::Openai => openai(c),
     }
 }
@@ -133,5 +134,37 @@ fn whisper(
     std::sync::Arc::new(rampart_speech::unavailable::Unavailable {
         engine: "whisper",
         reason: "this build has no embedded recogniser (the `whisper` cargo feature)".into(),
+    })
+}
+
+/// Amazon Transcribe streaming (the section's checks made sure region and keys are set).
+#[cfg(feature = "transcribe")]
+fn transcribe(c: &rampart_speech::SpeechConfig) -> std::sync::Arc<dyn rampart_core::speech::SpeechRecognizer> {
+    let opts = rampart_transcribe::TranscribeOptions {
+        region: c.transcribe_region.clone().unwrap_or_default(),
+        language: c.transcribe_language.clone(),
+        endpoint: c.transcribe_endpoint.clone(),
+        vocabulary: c.transcribe_vocabulary.clone(),
+        access_key_id: rampart_core::Secret::new(c.transcribe_access_key_id.clone().unwrap_or_default()),
+        secret_access_key: c
+            .transcribe_secret_access_key
+            .clone()
+            .unwrap_or_else(|| rampart_core::Secret::new(String::new())),
+        session_token: c.transcribe_session_token.clone(),
+    };
+    match rampart_transcribe::Transcribe::new(opts) {
+        Ok(t) => std::sync::Arc::new(t),
+        Err(reason) => {
+            tracing::warn!(%reason, "the Transcribe engine could not be set up: meetings cannot be transcribed");
+            std::sync::Arc::new(rampart_speech::unavailable::Unavailable { engine: "transcribe", reason })
+        }
+    }
+}
+
+#[cfg(not(feature = "transcribe"))]
+fn transcribe(_: &rampart_speech::SpeechConfig) -> std::sync::Arc<dyn rampart_core::speech::SpeechRecognizer> {
+    std::sync::Arc::new(rampart_speech::unavailable::Unavailable {
+        engine: "transcribe",
+        reason: "this build has no Amazon Transcribe engine (the `transcribe` cargo feature)".into(),
     })
 }

@@ -16,6 +16,8 @@ pub enum SpeechEngine {
     /// No recognition: one fixed hypothesis per `passthrough_interval` of audio (benchmarks of
     /// the pipeline, tests).
     Passthrough,
+    /// Amazon Transcribe streaming (`transcribe_*` keys; `server`'s cargo feature `transcribe`).
+    Transcribe,
     /// A remote OpenAI-compatible transcription server (`POST {openai_base_url}/audio/transcriptions`:
     /// OpenAI, faster-whisper-server, vLLM, whisper.cpp server), utterances cut by voice activity.
     Openai,
@@ -40,6 +42,20 @@ pub struct SpeechConfig {
     pub max_utterance: Dur,
     /// `passthrough`: audio per emitted utterance.
     pub passthrough_interval: Dur,
+    /// `transcribe`: the AWS region (required), e.g. `us-east-1`.
+    pub transcribe_region: Option<String>,
+    /// `transcribe`: the language of the audio, a code Transcribe streams (`en-US`, `de-DE`, …).
+    pub transcribe_language: String,
+    /// `transcribe`: instead of the regional endpoint, e.g. a VPC endpoint (https; http only
+    /// on loopback, for tests).
+    pub transcribe_endpoint: Option<String>,
+    /// `transcribe`: the name of a custom vocabulary in that account and region.
+    pub transcribe_vocabulary: Option<String>,
+    /// `transcribe`: static AWS credentials (required; the default chain is not built in).
+    pub transcribe_access_key_id: Option<String>,
+    pub transcribe_secret_access_key: Option<Secret<String>>,
+    /// `transcribe`: for temporary credentials.
+    pub transcribe_session_token: Option<Secret<String>>,
     /// `openai`: the language spoken (ISO-639-1 `en`, or BCP-47 `en-US` of which the language
     /// is sent); unset: the server detects it.
     pub openai_language: Option<String>,
@@ -76,6 +92,13 @@ impl Default for SpeechConfig {
             pause: Dur(Duration::from_millis(500)),
             max_utterance: Dur::secs(25),
             passthrough_interval: Dur::secs(2),
+            transcribe_region: None,
+            transcribe_language: "en-US".into(),
+            transcribe_endpoint: None,
+            transcribe_vocabulary: None,
+            transcribe_access_key_id: None,
+            transcribe_secret_access_key: None,
+            transcribe_session_token: None,
             openai_language: None,
             openai_base_url: None,
             openai_allow_plain_http: false,
@@ -115,6 +138,7 @@ impl SpeechConfig {
         {
             return Err(ConfigError::new("openai_language", "must be a language code such as en or en-US"));
         }
+        crate::transcribe::validate(self)?;
         self.validate_openai()
     }
 
@@ -153,7 +177,7 @@ impl SpeechConfig {
     pub fn partial_every(&self) -> Option<Duration> {
         let default = match self.engine {
             SpeechEngine::Whisper => Dur::secs(1),
-            SpeechEngine::Openai | SpeechEngine::Passthrough => Dur(Duration::ZERO),
+            SpeechEngine::Openai | SpeechEngine::Transcribe | SpeechEngine::Passthrough => Dur(Duration::ZERO),
         };
         let every = self.partial_interval.unwrap_or(default).0;
         (!every.is_zero()).then_some(every)

@@ -1,8 +1,9 @@
 //! `rampart-testkit`: test fixtures shared by every crate's tests (dev-dependency only).
 //!
 //! Temporary SQLite and PostgreSQL databases; fake upstreams speaking the OpenAI (chat,
-//! embeddings, audio transcriptions), Anthropic and Bedrock wire formats. The server-level
-//! `TestServer` lives in the server crate's tests, since this crate must not depend on `server`.
+//! embeddings, audio transcriptions), Anthropic, Bedrock and Transcribe streaming wire formats.
+//! The server-level `TestServer` lives in the server crate's tests, since this crate must not
+//! depend on `server`.
 
 #![expect(
     clippy::expect_used,
@@ -15,5 +16,6 @@ pub mod fake_bedrock;
 pub mod fake_keys;
 pub mod fake_openai;
 pub mod fake_openai_stt;
+pub mod fake_transcribe;
 
 pub use db::{TestDb, nats_url, pg_url, redis_url_or_skip, skipped, skipped_nats};

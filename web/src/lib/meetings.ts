@@ -4,6 +4,7 @@
 // user's list channel, and how meetings are named in addresses and shown.
 
 import type { components } from '../api/schema';
+import { progressOf, type Transcribing } from './uploads';
 
 export type MeetingView = components['schemas']['MeetingView'];
 export type Segment = components['schemas']['Segment'];
@@ -16,10 +17,14 @@ export type CallEvent =
   | ({ EventType: 'ADD_TRANSCRIPT_SEGMENT'; CallId: string } & Segment)
   | { EventType: 'UPDATE_AGENT'; CallId: string; ActiveSpeaker: string }
   | { EventType: 'ADD_RECORDING'; CallId: string; RecordingUrl: string }
+  | { EventType: 'UPLOAD_PROGRESS'; CallId: string; ProcessedSecs: number; TotalSecs?: number }
   | { EventType: 'END'; CallId: string; Meeting: MeetingView };
 
-/** The user's list channel's events. */
-export type ListEvent = { type: 'updated'; meeting: MeetingView } | { type: 'removed'; id: string };
+/** The user's list channel's events (`progress`: how far the owner's upload is). */
+export type ListEvent =
+  | { type: 'updated'; meeting: MeetingView }
+  | { type: 'removed'; id: string }
+  | { type: 'progress'; id: string; processedSecs: number; totalSecs?: number };
 
 // ---- addresses ----
 
@@ -72,6 +77,8 @@ export function mergeTranscript(stored: Segment[], events: Segment[]): Segment[]
 export interface Live {
   meeting: MeetingView;
   segments: Segment[];
+  /** How far an upload's transcription is (its `UPLOAD_PROGRESS` events). */
+  progress?: Transcribing;
 }
 
 export interface Applied {
@@ -108,6 +115,8 @@ export function applyCallEvent(state: Live, ev: unknown): Applied {
     }
     case 'ADD_RECORDING':
       return { state, recording: true };
+    case 'UPLOAD_PROGRESS':
+      return { state: { ...state, progress: progressOf(state.progress, { processedSecs: e.ProcessedSecs, totalSecs: e.TotalSecs }) } };
     default:
       return { state };
   }

@@ -5,7 +5,9 @@
 // feedback → an administrator creates a user → that user cannot see the first user's session.
 // Meetings: a browser with a fake microphone (a tone) and a fake shared screen streams a meeting
 // to a server with the pass-through recogniser; its transcript appears live in a second window of
-// the same user, another user cannot open it, then it is shared, exported and deleted.
+// the same user, another user cannot open it, then it is shared, exported and deleted. A WAV
+// made here is uploaded on the Upload page (refused file, cancel, byte and transcription
+// progress), and its transcript is on its meeting page and in the list.
 // Every page loads under the server's CSP with no console errors. Screenshots go to
 // web/test-results/.
 //
@@ -821,6 +823,15 @@ test('the meetings pages pass axe (WCAG 2.1 AA) in the light and the dark theme,
     };
     await page.goto(`${b}/meetings`);
     await check('meetings', page.getByRole('link', { name: 'Weekly sync' }));
+    await page.getByRole('link', { name: 'Upload a recording', exact: true }).click();
+    await page.getByRole('button', { name: 'Upload and transcribe' }).click();
+    await check('upload', page.getByText('Confirm that everyone was told.'));
+    const short = join(tmpdir(), `rampart-e2e-axe-${colorScheme}.wav`);
+    toneWav(short, { seconds: 3, rate: 16000 });
+    await page.locator('input[type="file"]').setInputFiles(short);
+    await page.getByLabel('Everyone in this recording was told that it is recorded and transcribed.').check();
+    await page.getByRole('button', { name: 'Upload and transcribe' }).click();
+    await check('upload done', page.getByRole('heading', { name: `“rampart-e2e-axe-${colorScheme}” is transcribed` }));
     await page.goto(`${b}/meetings/new`);
     await page.getByRole('button', { name: 'Start streaming' }).click();
     await check('stream audio', page.getByText('Confirm that everyone was told.'));
@@ -860,4 +871,195 @@ test('the meetings pages pass axe (WCAG 2.1 AA) in the light and the dark theme,
   await meet.browser.close();
   meet.srv.stop();
   assert.deepEqual(problems.filter((p) => p.startsWith('meet')), [], 'no console errors or CSP violations');
+});
+
+// ---- Meetings: the Upload page ----
+
+/** The values a progress bar took, recorded in the page (`window.__bars[label]`). */
+async function recordBars(page) {
+  await page.evaluate(() => {
+    window.__bars = {};
+    const seen = () => {
+      for (const p of document.querySelectorAll('progress[aria-label]')) {
+        const label = p.getAttribute('aria-label');
+        const v = p.hasAttribute('value') ? p.value / p.max : null;
+        const list = (window.__bars[label] ??= []);
+        if (list.at(-1) !== v) list.push(v);
+      }
+    };
+    new MutationObserver(seen).observe(document.body, { subtree: true, childList: true, attributes: true });
+    // `value` is a property: attribute changes alone miss some updates.
+    setInterval(seen, 20);
+  });
+}
+
+test('meetings: a recording uploaded with byte and transcription progress, cancelled once, then on its meeting page and in the list', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'rampart-e2e-upload-'));
+  execFileSync(BIN, ['user', 'add', '--email', 'uma@example.com', '--display-name', 'Uma Ray', '--password-stdin'], {
+    input: PASSWORD,
+    env: { ...clean(process.env), RAMPART_DATA_DIR: dir },
+  });
+  const srv = await serverOn(dir, {
+    RAMPART_SPEECH__ENGINE: 'passthrough',
+    RAMPART_SPEECH__PASSTHROUGH_INTERVAL: '1s',
+    RAMPART_MEETINGS__MAX_UPLOAD_BYTES: String(10 * 1024 * 1024),
+  });
+  t.after(() => srv.stop());
+  const b = srv.base;
+  // Three minutes of tone at 16 kHz (5.8 MB): an "utterance N ends" per second of it.
+  const wav = join(dir, 'review.wav');
+  toneWav(wav, { seconds: 180, rate: 16000 });
+  const notAudio = join(dir, 'notes.txt');
+  writeFileSync(notAudio, 'not a recording\n');
+
+  const ctx = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+  const page = await signIn(ctx, b, 'uma@example.com', 'upload');
+  // File choosers are intercepted from now on (turned on when the first listener is added, which
+  // takes a moment: a key press right after `waitForEvent` could open one before).
+  page.on('filechooser', () => {});
+  // (After-hooks run in order: the screenshot first.)
+  t.after(async () => {
+    if (page.isClosed()) return;
+    await page.screenshot({ path: join(SHOTS, 'last-failure-upload.png'), fullPage: true }).catch(() => {});
+  });
+  t.after(() => ctx.close());
+  await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Meetings' }).click();
+  await page.getByText('No meetings yet.').waitFor();
+  await page.getByRole('link', { name: 'Upload a recording', exact: true }).click();
+  await page.waitForURL('**/meetings/upload');
+
+  // The drop zone is a button: the keyboard opens the file chooser. A file that is not audio is
+  // refused before anything is sent.
+  const drop = page.getByRole('button', { name: /Choose an audio file/ });
+  await drop.focus();
+  let [chooser] = await Promise.all([page.waitForEvent('filechooser'), page.keyboard.press('Enter')]);
+  await chooser.setFiles(notAudio);
+  await page.getByRole('alert').getByText('“notes.txt” is not an audio file.', { exact: false }).waitFor();
+  [chooser] = await Promise.all([page.waitForEvent('filechooser'), drop.click()]);
+  await chooser.setFiles(wav);
+  await page.getByText('Chosen: review.wav').waitFor();
+  assert.equal(await page.getByRole('alert').count(), 0);
+  await page.getByLabel('Title').fill('Quarterly review');
+  await page.getByRole('button', { name: 'Upload and transcribe' }).click();
+  await page.getByText('Confirm that everyone was told.').waitFor();
+  await page.getByLabel('Everyone in this recording was told that it is recorded and transcribed.').check();
+  await page.screenshot({ path: join(SHOTS, 'upload-form.png'), fullPage: true });
+
+  // A slow uplink (4 Mbit/s), so the bytes' progress can be seen; cancelled halfway.
+  const cdp = await ctx.newCDPSession(page);
+  await cdp.send('Network.enable');
+  await cdp.send('Network.emulateNetworkConditions', { offline: false, latency: 20, downloadThroughput: -1, uploadThroughput: 500_000 });
+  await recordBars(page);
+  await page.getByRole('button', { name: 'Upload and transcribe' }).click();
+  await page.getByRole('heading', { name: 'Uploading “Quarterly review”' }).waitFor();
+  await page.waitForFunction(() => {
+    const p = document.querySelector('progress[aria-label="Upload progress"]');
+    return p && p.value > 0.2 && p.value < 0.8;
+  }, null, { timeout: 20_000 });
+  await page.getByText(/MB of 5\.\d MB sent \(\d+%\)/).waitFor();
+  await page.screenshot({ path: join(SHOTS, 'upload-sending.png'), fullPage: true });
+  await page.getByRole('button', { name: 'Cancel upload' }).click();
+  await page.getByRole('alert').getByText('The upload was cancelled.').waitFor();
+  await page.waitForFunction(() => document.activeElement?.id === 'u-drop'); // focus back on the file chooser
+
+  // Sent again, faster: the bytes reach the end, then the transcription does.
+  await cdp.send('Network.emulateNetworkConditions', { offline: false, latency: 0, downloadThroughput: -1, uploadThroughput: 4_000_000 });
+  await page.evaluate(() => (window.__bars = {}));
+  await page.getByRole('button', { name: 'Upload and transcribe' }).click();
+  await page.getByRole('heading', { name: '“Quarterly review” is transcribed' }).waitFor({ timeout: 60_000 });
+  await page.getByRole('status').getByText('The recording is transcribed.').waitFor();
+  const bars = await page.evaluate(() => window.__bars);
+  t.diagnostic(`progress seen: ${JSON.stringify(Object.fromEntries(Object.entries(bars).map(([k, v]) => [k, v.map((x) => (x === null ? x : +x.toFixed(2)))])))}`);
+  const sent = bars['Upload progress'];
+  assert.ok(sent.some((v) => v > 0 && v < 1), `bytes sent in steps: ${sent}`);
+  assert.equal(sent.at(-1), 1);
+  assert.equal(bars['Transcription progress'].at(-1), 1, 'the transcription reached its end');
+  assert.equal(await page.locator('progress[aria-label="Transcription progress"]').evaluate((p) => p.value), 1);
+  await page.getByText('Transcribed', { exact: true }).waitFor();
+  await page.screenshot({ path: join(SHOTS, 'upload-done.png'), fullPage: true });
+
+  // Its meeting page: the transcript of the whole file.
+  await page.getByRole('link', { name: 'Open “Quarterly review”' }).click();
+  await page.waitForURL(/\/meetings\/upload-[0-9a-f-]+$/);
+  const transcript = page.getByRole('region', { name: 'Transcript' });
+  await transcript.getByText('utterance 1 ends', { exact: true }).waitFor();
+  await transcript.getByText('utterance 170 ends', { exact: true }).waitFor();
+  assert.ok((await transcript.locator('.seg:not(.partial)').count()) >= 179, 'the whole file');
+  await page.getByText('Uploaded recording').waitFor();
+  assert.equal(await page.locator('progress').count(), 0, 'no progress once transcribed');
+  await page.screenshot({ path: join(SHOTS, 'upload-meeting.png'), fullPage: true });
+
+  // The list: the one upload (the cancelled one made nothing), ended, 3 min long.
+  await page.getByRole('link', { name: '← All meetings' }).click();
+  const rows = page.getByRole('list', { name: 'Meetings' }).getByRole('listitem');
+  await rows.filter({ hasText: 'Quarterly review' }).getByText('3 min').waitFor();
+  assert.equal(await rows.count(), 1);
+
+  // On a phone, a longer recording (10 minutes at 8 kHz, 9.6 MB, a few seconds to transcribe):
+  // the list open in the other window shows its progress; the phone follows its transcript.
+  const long = join(dir, 'long.wav');
+  toneWav(long, { seconds: 600, rate: 8000 });
+  const phone = await browser.newContext({ viewport: { width: 360, height: 780 }, isMobile: true, hasTouch: true });
+  t.after(() => phone.close());
+  const p2 = await signIn(phone, b, 'uma@example.com', 'upload-phone');
+  await p2.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Meetings' }).click();
+  await p2.getByRole('link', { name: 'Upload a recording', exact: true }).click();
+  await recordBars(page);
+  [chooser] = await Promise.all([p2.waitForEvent('filechooser'), p2.getByRole('button', { name: /Choose an audio file/ }).click()]);
+  await chooser.setFiles(long);
+  await p2.getByLabel('Everyone in this recording was told that it is recorded and transcribed.').check();
+  await p2.screenshot({ path: join(SHOTS, 'upload-form-phone.png'), fullPage: true });
+  // Best effort (the pass-through recogniser is fast): the list and the meeting page caught
+  // while the transcription runs.
+  const listBar = page.locator('progress[aria-label="Transcription of long"]');
+  const listShot = listBar
+    .waitFor({ timeout: 30_000 })
+    .then(() => page.screenshot({ path: join(SHOTS, 'upload-list-transcribing.png'), fullPage: true }))
+    .then(() => true, () => false);
+  await p2.getByRole('button', { name: 'Upload and transcribe' }).click();
+  await p2.getByRole('heading', { name: /^(Transcribing “long”|“long” is transcribed)$/ }).waitFor({ timeout: 60_000 });
+  const follow = p2.getByRole('link', { name: /^(Follow the transcript|Open “long”)$/ });
+  const following = (await follow.innerText()) === 'Follow the transcript';
+  if (following) await p2.screenshot({ path: join(SHOTS, 'upload-transcribing-phone.png'), fullPage: true });
+  await follow.click();
+  await p2.waitForURL(/\/meetings\/upload-[0-9a-f-]+$/);
+  const bar = p2.locator('progress[aria-label="Transcription progress"]');
+  if (following && (await bar.waitFor({ timeout: 3000 }).then(() => true, () => false))) {
+    await p2.screenshot({ path: join(SHOTS, 'upload-meeting-transcribing-phone.png'), fullPage: true });
+    await p2.getByRole('status').getByText('The transcription is finished.').waitFor({ timeout: 60_000 });
+  } else {
+    t.diagnostic('the transcription ended before the meeting page opened');
+  }
+  await p2.getByRole('region', { name: 'Transcript' }).getByText('utterance 590 ends', { exact: true }).waitFor({ timeout: 60_000 });
+  assert.equal(await bar.count(), 0);
+  await p2.screenshot({ path: join(SHOTS, 'upload-meeting-phone.png') });
+  const row = rows.filter({ hasText: 'long' });
+  await row.getByText('10 min').waitFor({ timeout: 60_000 });
+  assert.equal(await rows.count(), 2);
+  assert.equal(await listBar.count(), 0, 'no progress once transcribed');
+  const listBars = await page.evaluate(() => window.__bars);
+  t.diagnostic(`the list's progress: ${JSON.stringify(listBars)}; list screenshot taken: ${await listShot}`);
+  assert.ok(listBars['Transcription of long']?.length, 'the list showed the upload being transcribed');
+  // The Upload page keeps the finished upload until another one starts.
+  await p2.getByRole('link', { name: '← All meetings' }).click();
+  await p2.getByRole('link', { name: 'Quarterly review' }).waitFor();
+  await p2.screenshot({ path: join(SHOTS, 'upload-list-phone.png'), fullPage: true });
+  await p2.getByRole('link', { name: 'Upload a recording', exact: true }).click();
+  await p2.getByRole('heading', { name: '“long” is transcribed' }).waitFor();
+  await p2.screenshot({ path: join(SHOTS, 'upload-done-phone.png'), fullPage: true });
+
+  // Over the server's limit (10 MiB here): its 413 in plain words, and no meeting.
+  const huge = join(dir, 'huge.wav');
+  toneWav(huge, { seconds: 360, rate: 16000 });
+  await p2.getByRole('button', { name: 'Upload another recording' }).click();
+  await p2.locator('input[type="file"]').setInputFiles(huge);
+  await p2.getByLabel('Everyone in this recording was told that it is recorded and transcribed.').check();
+  const beforeRefusal = problems.length;
+  await p2.getByRole('button', { name: 'Upload and transcribe' }).click();
+  await p2.getByRole('alert').getByText('The file is larger than this server accepts.').waitFor();
+  problems.splice(beforeRefusal, problems.length - beforeRefusal, ...problems.slice(beforeRefusal).filter((p) => !/ 413 /.test(p)));
+  await p2.screenshot({ path: join(SHOTS, 'upload-too-large-phone.png'), fullPage: true });
+  assert.equal(await rows.count(), 2);
+
+  assert.deepEqual(problems.filter((p) => p.startsWith('upload')), [], 'no console errors or CSP violations');
 });

@@ -1,7 +1,8 @@
 // The meetings pages and components, mounted in jsdom and driven through the DOM: the transcript
 // (channels, partials, sentiment, following the newest words), the level meter, the share
 // dialog, the list (live updates from its channel), the meeting page (stored transcript, then
-// events; owner actions; not found) and the Stream Audio form's consent.
+// events; owner actions; not found), the Stream Audio form's consent, and uploads (the Upload
+// page through a fake XMLHttpRequest; progress on the list and the meeting page).
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { flushSync } from 'svelte';
 import { cleanup, reactive, render } from './render.svelte';
@@ -14,6 +15,8 @@ import ShareDialog from '../../src/components/ShareDialog.svelte';
 import Meetings from '../../src/pages/Meetings.svelte';
 import Meeting from '../../src/pages/Meeting.svelte';
 import StreamAudio from '../../src/pages/StreamAudio.svelte';
+import UploadAudio from '../../src/pages/UploadAudio.svelte';
+import { uploader } from '../../src/lib/uploader.svelte';
 import { meeting, seg } from './meetings-fixtures';
 
 beforeAll(() => {
@@ -32,7 +35,9 @@ afterEach(() => {
   cleanup();
   vi.unstubAllGlobals();
   me.set(null);
+  uploader.abandon();
   RtSocket.all = [];
+  FakeXhr.all = [];
 });
 
 const ann: Me = { sub: 'u1', email: 'ann@example.com', displayName: 'Ann', groups: [], mfaEnabled: false, authMethod: 'session', scopes: ['chat', 'meetings'] };
@@ -345,5 +350,190 @@ describe('StreamAudio', () => {
     expect(consent.getAttribute('aria-describedby')).toBe('consent-missing');
     expect(calls).toEqual([]);
     expect(root.textContent).toContain('transcribed and recorded');
+  });
+});
+
+/** The browser's side of an upload: records the request, lets the test report bytes sent and
+ * answer it. */
+class FakeXhr {
+  static all: FakeXhr[] = [];
+  upload: { onprogress: ((e: { lengthComputable: boolean; loaded: number; total: number }) => void) | null } = { onprogress: null };
+  onload: (() => void) | null = null;
+  onerror: (() => void) | null = null;
+  onabort: (() => void) | null = null;
+  status = 0;
+  responseText = '';
+  url = '';
+  body: FormData | null = null;
+  aborted = false;
+  open(_method: string, url: string) {
+    this.url = url;
+  }
+  setRequestHeader() {}
+  getResponseHeader() {
+    return null;
+  }
+  send(body: FormData) {
+    this.body = body;
+    FakeXhr.all.push(this);
+  }
+  abort() {
+    this.aborted = true;
+    this.onabort?.();
+  }
+  progress(loaded: number, total: number) {
+    this.upload.onprogress?.({ lengthComputable: true, loaded, total });
+    flushSync();
+  }
+  respond(status: number, body: unknown) {
+    this.status = status;
+    this.responseText = JSON.stringify(body);
+    this.onload?.();
+  }
+}
+
+const bar = (root: ParentNode, label: string) => one<HTMLProgressElement>(root, `progress[aria-label="${label}"]`);
+
+function pick(root: ParentNode, file: File) {
+  const input = one<HTMLInputElement>(root, 'input[type="file"]');
+  Object.defineProperty(input, 'files', { value: [file], configurable: true });
+  input.dispatchEvent(new Event('change', { bubbles: true }));
+  flushSync();
+}
+
+describe('UploadAudio', () => {
+  const m = meeting('upload-1', '2025-03-04T10:00:00Z', { source: 'upload', status: 'processing', title: 'board', durationSecs: 0 });
+  const wav = () => new File([new Uint8Array(2000)], 'board.wav', { type: 'audio/wav' });
+
+  function open() {
+    me.set(ann);
+    vi.stubGlobal('WebSocket', RtSocket);
+    vi.stubGlobal('XMLHttpRequest', FakeXhr);
+    server({ [`GET /v1/meetings/upload-1`]: () => json(200, m) });
+    return render(UploadAudio, {});
+  }
+
+  async function started(root: HTMLElement) {
+    pick(root, wav());
+    click(one(root, 'input[type="checkbox"]'));
+    one<HTMLFormElement>(root, 'form').requestSubmit();
+    await settle(() => expect(FakeXhr.all).toHaveLength(1));
+    return FakeXhr.all[0];
+  }
+
+  it('refuses what is not audio, asks for a file and the consent, and sends nothing before', async () => {
+    const root = open();
+    const drop = one(root, '#u-drop');
+    expect(drop.tagName).toBe('BUTTON');
+    expect(one(root, 'input[type="file"]').getAttribute('accept')).toContain('.wav');
+    one<HTMLFormElement>(root, 'form').requestSubmit();
+    flushSync();
+    expect(one(root, '#u-file-missing').textContent).toBe('Choose a recording to upload.');
+    expect(drop.getAttribute('aria-describedby')).toBe('u-file-hint u-chosen u-file-missing');
+    expect(one(root, '#u-consent-missing').textContent).toBe('Confirm that everyone was told.');
+    pick(root, new File(['%PDF'], 'notes.pdf', { type: 'application/pdf' }));
+    expect(one(root, '[role="alert"]').textContent).toMatch(/“notes.pdf” is not an audio file/);
+    pick(root, wav());
+    expect(root.querySelector('[role="alert"]')).toBeNull();
+    expect(one(root, '#u-chosen').textContent).toContain('board.wav');
+    expect(one(root, '#u-chosen').textContent).toContain('2.0 KB');
+    expect(one<HTMLInputElement>(root, '#u-title').placeholder).toBe('board');
+    one<HTMLFormElement>(root, 'form').requestSubmit();
+    await Promise.resolve();
+    expect(FakeXhr.all).toEqual([]);
+    expect(root.textContent).toContain('transcribed and stored');
+  });
+
+  it('shows the bytes sent, then the transcription from the list channel, then links to the meeting', async () => {
+    const root = open();
+    const x = await started(root);
+    expect(RtSocket.subscribed('/user-meetings/u1')).toBe(true);
+    expect(x.url).toBe('/v1/meetings/upload');
+    expect(x.body?.get('title')).toBe('board');
+    expect((x.body?.get('file') as File).name).toBe('board.wav');
+    expect(one(root, 'h2').textContent?.trim()).toBe('Uploading “board”');
+    x.progress(1050, 2100);
+    expect(bar(root, 'Upload progress').value).toBe(0.5);
+    expect(root.textContent).toContain('1.0 KB of 2.1 KB sent (50%)');
+    expect(one(root, '[role="status"]').textContent).toBe('Uploading: 50% sent.');
+    // The server's first progress comes before its answer.
+    RtSocket.publish('/user-meetings/u1', { type: 'progress', id: m.id, processedSecs: 3, totalSecs: 12 });
+    x.respond(202, m);
+    await settle(() => expect(one(root, 'h2').textContent?.trim()).toBe('Transcribing “board”'));
+    expect(bar(root, 'Upload progress').value).toBe(1);
+    expect(bar(root, 'Transcription progress').value).toBe(0.25);
+    expect(one(root, 'a.button').getAttribute('href')).toBe('/meetings/upload-1');
+    RtSocket.publish('/user-meetings/u1', { type: 'progress', id: m.id, processedSecs: 6, totalSecs: 12 });
+    expect(root.textContent).toContain('0:06 of 0:12 transcribed (50%)');
+    expect(one(root, '[role="status"]').textContent).toBe('Uploaded. Transcribing: 50% done.');
+    RtSocket.publish('/user-meetings/u1', { type: 'updated', meeting: { ...m, status: 'ended', durationSecs: 12 } });
+    expect(one(root, 'h2').textContent?.trim()).toBe('“board” is transcribed');
+    expect(bar(root, 'Transcription progress').value).toBe(1);
+    expect(one(root, '[role="status"]').textContent).toBe('The recording is transcribed.');
+    expect(one(root, 'a.button').textContent?.trim()).toBe('Open “board”');
+    // Finished: the realtime connection is closed.
+    expect(RtSocket.all.map((r) => r.readyState)).toEqual([3]);
+    click(button(root, 'Upload another recording'));
+    expect(one(root, '#u-chosen').textContent?.trim()).toBe('');
+  });
+
+  it('cancels while sending, and says the server’s refusal in plain words', async () => {
+    const root = open();
+    let x = await started(root);
+    x.progress(100, 2100);
+    click(button(root, 'Cancel upload'));
+    expect(x.aborted).toBe(true);
+    await settle(() => expect(one(root, '[role="alert"]').textContent).toBe('The upload was cancelled.'));
+    // The file is still chosen: sending again is one click.
+    expect(one(root, '#u-chosen').textContent).toContain('board.wav');
+    one<HTMLFormElement>(root, 'form').requestSubmit();
+    await settle(() => expect(FakeXhr.all).toHaveLength(2));
+    x = FakeXhr.all[1];
+    x.respond(413, { code: 'payload_too_large', message: 'The request body is too large.' });
+    await settle(() => expect(one(root, '[role="alert"]').textContent).toBe('The file is larger than this server accepts.'));
+  });
+});
+
+describe('upload progress elsewhere', () => {
+  const m = meeting('upload-2', new Date().toISOString(), { source: 'upload', status: 'processing', title: 'Board', durationSecs: 0 });
+
+  it('the list shows an upload’s transcription as its progress events come, until it ends', async () => {
+    me.set(ann);
+    vi.stubGlobal('WebSocket', RtSocket);
+    server({ 'GET /v1/meetings': () => json(200, { items: [m], total: 1 }) });
+    const root = render(Meetings, {});
+    await settle(() => expect(RtSocket.subscribed('/user-meetings/u1')).toBe(true));
+    expect(root.textContent).toContain('transcribing');
+    expect(bar(root, 'Transcription of Board').hasAttribute('value')).toBe(false);
+    RtSocket.publish('/user-meetings/u1', { type: 'progress', id: m.id, processedSecs: 30, totalSecs: 120 });
+    expect(bar(root, 'Transcription of Board').value).toBe(0.25);
+    expect(root.textContent).toContain('0:30 of 2:00 transcribed (25%)');
+    RtSocket.publish('/user-meetings/u1', { type: 'updated', meeting: { ...m, status: 'ended', durationSecs: 120 } });
+    expect(root.querySelector('progress')).toBeNull();
+    expect(one(root, '[role="status"]').textContent).toBe('“Board” is transcribed.');
+  });
+
+  it('the meeting page follows an upload being transcribed: its progress and its transcript', async () => {
+    me.set(ann);
+    vi.stubGlobal('WebSocket', RtSocket);
+    const path = `/v1/meetings/${m.id}`;
+    let now = m;
+    const calls = server({
+      [`GET ${path}`]: () => json(200, now),
+      [`GET ${path}/transcript`]: () => json(200, { meeting: m, segments: [seg('s1', 1, 'one')] }),
+    });
+    const root = render(Meeting, { meetingId: m.id });
+    await settle(() => expect(texts(root, '.seg .text')).toEqual(['one']));
+    expect(calls[1].url).toBe(`${path}/transcript?format=json&partials=true`);
+    expect(RtSocket.subscribed(m.channel)).toBe(true);
+    expect(root.textContent).toContain('Transcribing');
+    RtSocket.publish(m.channel, { EventType: 'UPLOAD_PROGRESS', CallId: m.id, ProcessedSecs: 5, TotalSecs: 10 });
+    expect(bar(root, 'Transcription progress').value).toBe(0.5);
+    RtSocket.publish(m.channel, { EventType: 'ADD_TRANSCRIPT_SEGMENT', CallId: m.id, ...seg('s2', 5, 'two') });
+    expect(texts(root, '.seg .text')).toEqual(['one', 'two']);
+    now = { ...m, status: 'ended', durationSecs: 10 };
+    RtSocket.publish(m.channel, { EventType: 'END', CallId: m.id, Meeting: now });
+    expect(root.querySelector('progress')).toBeNull();
+    expect(one(root, '.meeting > [role="status"]').textContent).toBe('The transcription is finished.');
   });
 });

@@ -10,6 +10,13 @@
 //! receiving the segment is the pipeline's added latency (recogniser → storage → hub → socket),
 //! network included. Afterwards the stored transcript is read: every final received must be
 //! stored. Prints a summary and one `MEET_RESULT key=value…` line.
+//!
+//! With `--wav FILE` (16-bit mono speech, e.g. flite's) the meetings carry that speech instead
+//! of a tone — channel 0 the file, channel 1 the file rotated by half its length, so both
+//! channels speak, partly at once — for a real recogniser. The latency is then from the end of
+//! each utterance (its final segment's `EndTime`, on the meeting's clock) to the subscriber
+//! receiving that final: the end of speech to the text on screen, which grows without bound
+//! once the recogniser falls behind real time.
 #![expect(
     clippy::print_stdout,
     clippy::print_stderr,
@@ -48,6 +55,9 @@ struct Args {
     /// The server's `speech.passthrough_interval`, seconds.
     #[arg(long, default_value_t = 1.0)]
     interval: f64,
+    /// Speech to stream instead of a tone: a 16-bit mono WAV at `--rate` (`--secs` is ignored).
+    #[arg(long)]
+    wav: Option<std::path::PathBuf>,
     /// Seconds between meeting starts (spreads the handshakes).
     #[arg(long, default_value_t = 0.01)]
     stagger: f64,
@@ -110,17 +120,62 @@ async fn realtime(host: &str, c: &Cred) -> Result<Ws, String> {
     Ok(ws)
 }
 
-/// `secs` of a two-channel tone, in frames.
-fn audio(rate: u32, secs: f64, frame_ms: u64) -> Vec<Vec<u8>> {
-    let n = (f64::from(rate) * secs) as usize;
-    let mut pcm = Vec::with_capacity(n * 4);
-    for i in 0..n {
-        let v = ((i as f32 * 0.03).sin() * 3000.0) as i16;
-        pcm.extend_from_slice(&v.to_le_bytes());
-        pcm.extend_from_slice(&(v / 2).to_le_bytes());
+/// The two-channel audio of each meeting, in frames: `secs` of a tone, or the speech of `wav`.
+fn audio(args: &Args) -> Result<Vec<Vec<u8>>, String> {
+    let (ch0, ch1) = match &args.wav {
+        None => {
+            let n = (f64::from(args.rate) * args.secs) as usize;
+            let tone: Vec<i16> = (0..n).map(|i| ((i as f32 * 0.03).sin() * 3000.0) as i16).collect();
+            let half = tone.iter().map(|v| v / 2).collect();
+            (tone, half)
+        }
+        Some(path) => {
+            let speech = read_wav(path, args.rate)?;
+            let mut rotated = speech.clone();
+            rotated.rotate_left(speech.len() / 2);
+            (speech, rotated)
+        }
+    };
+    let mut pcm = Vec::with_capacity(ch0.len() * 4);
+    for (a, b) in ch0.iter().zip(&ch1) {
+        pcm.extend_from_slice(&a.to_le_bytes());
+        pcm.extend_from_slice(&b.to_le_bytes());
     }
-    let per = (rate as usize * frame_ms as usize / 1000) * 4;
-    pcm.chunks(per).map(<[u8]>::to_vec).collect()
+    let per = (args.rate as usize * args.frame_ms as usize / 1000) * 4;
+    Ok(pcm.chunks(per).map(<[u8]>::to_vec).collect())
+}
+
+/// The samples of a 16-bit mono PCM WAV file at `rate` (the chunks walked, not a fixed header).
+fn read_wav(path: &std::path::Path, rate: u32) -> Result<Vec<i16>, String> {
+    let b = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let bad = |why: &str| format!("{}: {why}", path.display());
+    if b.len() < 12 || &b[..4] != b"RIFF" || &b[8..12] != b"WAVE" {
+        return Err(bad("not a RIFF/WAVE file"));
+    }
+    let (mut at, mut format_ok) = (12, false);
+    while at + 8 <= b.len() {
+        let len = u32::from_le_bytes([b[at + 4], b[at + 5], b[at + 6], b[at + 7]]) as usize;
+        let body = b.get(at + 8..(at + 8 + len).min(b.len())).ok_or_else(|| bad("truncated"))?;
+        match &b[at..at + 4] {
+            b"fmt " if body.len() >= 16 => {
+                let channels = u16::from_le_bytes([body[2], body[3]]);
+                let file_rate = u32::from_le_bytes([body[4], body[5], body[6], body[7]]);
+                let bits = u16::from_le_bytes([body[14], body[15]]);
+                if channels != 1 || bits != 16 || file_rate != rate {
+                    return Err(bad(&format!(
+                        "must be 16-bit mono at {rate} Hz (sox in.wav -r {rate} -c 1 -b 16 out.wav)"
+                    )));
+                }
+                format_ok = true;
+            }
+            b"data" if format_ok => {
+                return Ok(body.chunks_exact(2).map(|c| i16::from_le_bytes([c[0], c[1]])).collect());
+            }
+            _ => {}
+        }
+        at += 8 + len + (len & 1);
+    }
+    Err(bad("no fmt and data chunks"))
 }
 
 async fn meeting(args: Arc<Args>, host: String, c: Arc<Cred>, i: usize, frames: Arc<Vec<Vec<u8>>>) -> Outcome {
@@ -174,7 +229,7 @@ async fn run(args: &Args, host: &str, c: &Cred, i: usize, frames: &[Vec<u8>], ou
         .send(Message::Text(json!({"callEvent": "END", "callId": call_id}).to_string().into()))
         .await
         .map_err(|e| e.to_string())?;
-    let ended = next_text(&mut audio_ws, Duration::from_secs(60)).await?;
+    let ended = next_text(&mut audio_ws, Duration::from_secs(300)).await?;
     if ended["type"] != "ended" {
         return Err(format!("end: {ended}"));
     }
@@ -182,6 +237,12 @@ async fn run(args: &Args, host: &str, c: &Cred, i: usize, frames: &[Vec<u8>], ou
     let secs_per_frame = args.frame_ms as f64 / 1000.0;
     while let Ok((end_time, at)) = rx.try_recv() {
         out.finals_received += 1;
+        if args.wav.is_some() {
+            // Speech: from the end of the utterance, on the meeting's clock, to the final.
+            let spoken = t0 + Duration::from_secs_f64(end_time.max(0.0));
+            out.latencies.push(at.saturating_duration_since(spoken));
+            continue;
+        }
         // Finals that close a whole interval are due when the frame holding that sample was sent.
         let k = (end_time / args.interval).round();
         if (end_time - k * args.interval).abs() < 1e-6 && k > 0.0 {
@@ -220,7 +281,13 @@ async fn main() {
         }
     };
     let host = args.base.trim_start_matches("http://").trim_end_matches('/').to_owned();
-    let frames = Arc::new(audio(args.rate, args.secs, args.frame_ms));
+    let frames = match audio(&args) {
+        Ok(f) => Arc::new(f),
+        Err(e) => {
+            eprintln!("{e}");
+            std::process::exit(2);
+        }
+    };
     let t0 = Instant::now();
     let mut tasks = Vec::new();
     for i in 0..args.meetings {
@@ -235,7 +302,12 @@ async fn main() {
     let failed: Vec<&String> = outcomes.iter().filter_map(|o| o.error.as_ref()).collect();
     let received: usize = outcomes.iter().map(|o| o.finals_received).sum();
     let stored: usize = outcomes.iter().map(|o| o.finals_stored).sum();
-    let expected = (args.meetings - failed.len()) * 2 * (args.secs / args.interval).ceil() as usize;
+    // With speech, what is due is not known in advance: every final received must be stored.
+    let expected = if args.wav.is_some() {
+        received
+    } else {
+        (args.meetings - failed.len()) * 2 * (args.secs / args.interval).ceil() as usize
+    };
     let lat: Vec<Duration> = outcomes.iter().flat_map(|o| o.latencies.iter().copied()).collect();
     let s = summarize(&lat);
     println!(
@@ -248,7 +320,8 @@ async fn main() {
         println!("  failure: {e}");
     }
     println!("final segments: expected {expected}, received live {received}, stored {stored}");
-    println!("latency, frame sent → final segment at the subscriber: {}", s.human());
+    let what = if args.wav.is_some() { "end of utterance" } else { "frame sent" };
+    println!("latency, {what} → final segment at the subscriber: {}", s.human());
     println!(
         "MEET_RESULT meetings={} failed={} expected={expected} received={received} stored={stored} p50_ms={:.2} p99_ms={:.2} max_ms={:.2}",
         args.meetings,

@@ -102,7 +102,16 @@ fn start_refusal(e: &MeetingError) -> Closing {
         MeetingError::Speech(_) => {
             Closing::with(close_code::AGAIN, ErrorCode::Unavailable, "Speech recognition is not available.")
         }
-        _ => Closing::with(close_code::ERROR, ErrorCode::Internal, ErrorCode::Internal.default_message()),
+        // `start_live` does not look a meeting up by an id the client cannot own, so these are
+        // server-side failures too.
+        MeetingError::NotFound
+        | MeetingError::Forbidden
+        | MeetingError::Storage(_)
+        | MeetingError::Sealed(_)
+        | MeetingError::Json(_)
+        | MeetingError::Recording(_) => {
+            Closing::with(close_code::ERROR, ErrorCode::Internal, ErrorCode::Internal.default_message())
+        }
     }
 }
 

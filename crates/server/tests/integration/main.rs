@@ -20,6 +20,7 @@ mod knowledge;
 mod meetings;
 mod meetings_speech;
 mod meetings_speech_openai;
+mod meetings_transcribe;
 mod metrics;
 mod oauth;
 mod openai;

@@ -52,7 +52,7 @@ fn frames(rate: u32, secs: f64) -> Vec<Vec<u8>> {
 }
 
 /// The next JSON text frame, or the close frame's code.
-async fn frame(ws: &mut Ws) -> Result<Value, Option<CloseCode>> {
+pub(crate) async fn frame(ws: &mut Ws) -> Result<Value, Option<CloseCode>> {
     loop {
         let m = tokio::time::timeout(Duration::from_secs(10), ws.next()).await.expect("a frame in time");
         match m {
