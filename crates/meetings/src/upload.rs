@@ -72,6 +72,10 @@ fn decode(mut o: Opened, tx: &mpsc::Sender<std::result::Result<Vec<u8>, String>>
         let packet = match o.format.next_packet() {
             Ok(Some(p)) => p,
             Ok(None) => return,
+            // A recording written live ends where its bytes do: a browser's MediaRecorder writes
+            // WebM clusters of unknown size, whose end symphonia reports as an unexpected end of
+            // file. What was read is the recording (a truncated file likewise keeps its audio).
+            Err(SymphoniaError::IoError(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof => return,
             Err(_) => {
                 let _ = tx.blocking_send(Err("The file is damaged after some audio.".into()));
                 return;

@@ -1061,5 +1061,45 @@ test('meetings: a recording uploaded with byte and transcription progress, cance
   await p2.screenshot({ path: join(SHOTS, 'upload-too-large-phone.png'), fullPage: true });
   assert.equal(await rows.count(), 2);
 
+  // A recording the browser made itself: Chromium's MediaRecorder (WebM with Opus, no length in
+  // its header, as browsers record), 4 s of a tone, through the same page and pipeline.
+  const made = await p2.evaluate(async () => {
+    const audio = new AudioContext({ sampleRate: 48000 });
+    await audio.resume();
+    const tone = new OscillatorNode(audio, { frequency: 330 });
+    const out = audio.createMediaStreamDestination();
+    tone.connect(out);
+    tone.start();
+    const rec = new MediaRecorder(out.stream, { mimeType: 'audio/webm;codecs=opus' });
+    const parts = [];
+    rec.ondataavailable = (e) => parts.push(e.data);
+    const stopped = new Promise((ok) => (rec.onstop = ok));
+    rec.start(500);
+    await new Promise((ok) => setTimeout(ok, 4000));
+    rec.stop();
+    await stopped;
+    await audio.close();
+    const bytes = new Uint8Array(await new Blob(parts).arrayBuffer());
+    let bin = '';
+    for (const b of bytes) bin += String.fromCharCode(b);
+    return { type: rec.mimeType, b64: btoa(bin) };
+  });
+  assert.match(made.type, /^audio\/webm;codecs=opus$/i);
+  const webm = join(dir, 'recorded.webm');
+  writeFileSync(webm, Buffer.from(made.b64, 'base64'));
+  await p2.locator('input[type="file"]').setInputFiles(webm);
+  await p2.getByText('Chosen: recorded.webm').waitFor();
+  await p2.getByLabel('Everyone in this recording was told that it is recorded and transcribed.').check();
+  await p2.getByRole('button', { name: 'Upload and transcribe' }).click();
+  await p2.getByRole('heading', { name: '“recorded” is transcribed' }).waitFor({ timeout: 60_000 });
+  await p2.getByRole('link', { name: 'Open “recorded”' }).click();
+  const recordedText = p2.getByRole('region', { name: 'Transcript' });
+  // Chromium records two channels: an utterance a second on each.
+  await recordedText.getByText('utterance 3 ends', { exact: true }).first().waitFor();
+  const finals = await recordedText.locator('.seg:not(.partial)').count();
+  assert.ok(finals >= 6 && finals <= 10, `about 4 s decoded from both channels of the WebM: ${finals} utterances of 1 s`);
+  await rows.filter({ hasText: 'recorded' }).waitFor();
+  assert.equal(await rows.count(), 3);
+
   assert.deepEqual(problems.filter((p) => p.startsWith('upload')), [], 'no console errors or CSP violations');
 });
