@@ -93,6 +93,20 @@ pub struct ErrorBody {
     pub message: String,
 }
 
+/// The causes below `e` (its `source()` chain, not `e` itself), each as `": {cause}"`, at most
+/// `max` characters: for log details of a library's error whose own text is too general
+/// ("dispatch failure") while its causes name the connection or the bytes. Only for errors whose
+/// causes describe transport or parsing, never a request (they may hold what was sent).
+pub fn causes(e: &(dyn std::error::Error + 'static), max: usize) -> String {
+    let mut out = String::new();
+    let mut next = e.source();
+    while let Some(c) = next {
+        out.push_str(&format!(": {c}"));
+        next = c.source();
+    }
+    out.chars().take(max).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -213,15 +213,7 @@ where
 {
     use ProviderErrorKind::{Network, Protocol, Timeout, Upstream};
     // Transport and parsing causes describe the connection or the bytes received, not the request.
-    let cause = || {
-        let mut out = String::new();
-        let mut next = std::error::Error::source(e);
-        while let Some(c) = next {
-            out.push_str(&format!(": {c}"));
-            next = c.source();
-        }
-        out.chars().take(300).collect::<String>()
-    };
+    let cause = || rampart_core::error::causes(e, 300);
     let (kind, retry, detail) = match e {
         SdkError::ServiceError(s) => {
             let err = s.err();

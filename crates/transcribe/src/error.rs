@@ -65,15 +65,7 @@ where
     R: std::fmt::Debug + 'static,
 {
     // Transport and parsing causes describe the connection or the bytes received.
-    let cause = || {
-        let mut out = String::new();
-        let mut next = std::error::Error::source(e);
-        while let Some(c) = next {
-            out.push_str(&format!(": {c}"));
-            next = c.source();
-        }
-        out.chars().take(300).collect::<String>()
-    };
+    let cause = || rampart_core::error::causes(e, 300);
     match e {
         SdkError::ServiceError(s) => {
             let err = s.err();
