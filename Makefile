@@ -74,7 +74,7 @@ web-e2e: web chromium
 ## The official OpenAI Python SDK (a real client of /v1/chat/completions) is installed into a
 ## venv under target/ once.
 PYENV := target/pyenv
-test: sysdeps target/models/whisper-tiny.en/model.bin $(PYENV)/.openai-sdk web-test
+test: sysdeps target/models/whisper-tiny.en/model.bin $(PYENV)/.openai-sdk $(PYENV)/.pyav web-test
 	RAMPART_TEST_PYTHON=$(CURDIR)/$(PYENV)/bin/python RAMPART_TEST_WHISPER_MODEL=$(CURDIR)/target/models/whisper-tiny.en \
 		$(CARGO) test --workspace --all-targets
 	$(MAKE) web-e2e
@@ -82,6 +82,11 @@ test: sysdeps target/models/whisper-tiny.en/model.bin $(PYENV)/.openai-sdk web-t
 $(PYENV)/.openai-sdk:
 	python3 -m venv $(PYENV)
 	$(PYENV)/bin/pip install --quiet --disable-pip-version-check 'openai>=1.40,<4'
+	touch $@
+
+## PyAV (FFmpeg in a wheel) makes the M4A/AAC file of the upload test.
+$(PYENV)/.pyav: $(PYENV)/.openai-sdk
+	$(PYENV)/bin/pip install --quiet --disable-pip-version-check 'av>=14,<17'
 	touch $@
 
 ## Formatting and lints, as CI checks them.

