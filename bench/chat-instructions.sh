@@ -58,18 +58,7 @@ measure() { # label binary
     export RAMPART_DATA_DIR="$TMP/data-$label"
     mkdir -p "$RAMPART_DATA_DIR"
     unset RAMPART_DATABASE_URL RAMPART_PUBLIC_URL
-    cat >"$TMP/rampart-$label.toml" <<TOML
-[[models]]
-id = "fake"
-provider = "openai"
-base_url = "$UPSTREAM_URL"
-model = "fake-model"
-
-[[assistants]]
-id = "fake"
-kind = "model"
-model = "fake"
-TOML
+    fake_model_config "$TMP/rampart-$label.toml" fake
     export RAMPART_CONFIG="$TMP/rampart-$label.toml"
     bench_user "bench-$label@example.com"
     log "$label: $BIN under callgrind"

@@ -46,6 +46,23 @@ start_upstream() {
     UPSTREAM_URL="$(awk '/^fake-upstream listening on / { print $NF; exit }' "$TMP/upstream.out")"
 }
 
+# fake_model_config FILE ASSISTANT: a configuration file with the fake upstream ($UPSTREAM_URL)
+# as model "fake" and an assistant of that id using it.
+fake_model_config() {
+    cat >"$1" <<TOML
+[[models]]
+id = "fake"
+provider = "openai"
+base_url = "$UPSTREAM_URL"
+model = "fake-model"
+
+[[assistants]]
+id = "$2"
+kind = "model"
+model = "fake"
+TOML
+}
+
 # start_rampart [command prefix…]: `rampart serve` on a free port with the environment as it
 # is (run under the prefix, e.g. valgrind, when one is given); sets SERVER_PID, ADDR and BASE,
 # and waits for /readyz.

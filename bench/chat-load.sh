@@ -96,18 +96,7 @@ log "fake upstream at $UPSTREAM_URL"
 export RAMPART_DATA_DIR="$TMP/data"
 mkdir -p "$RAMPART_DATA_DIR"
 unset RAMPART_DATABASE_URL RAMPART_PUBLIC_URL
-cat >"$TMP/rampart.toml" <<EOF
-[[models]]
-id = "fake"
-provider = "openai"
-base_url = "$UPSTREAM_URL"
-model = "fake-model"
-
-[[assistants]]
-id = "fake"
-kind = "model"
-model = "fake"
-EOF
+fake_model_config "$TMP/rampart.toml" fake
 export RAMPART_CONFIG="$TMP/rampart.toml"
 bench_user "$BENCH_EMAIL"
 start_rampart

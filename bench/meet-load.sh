@@ -89,6 +89,9 @@ echo "| meetings ended / failed | $((R[meetings] - R[failed])) / ${R[failed]} |"
 echo "| final segments expected / received live / stored | ${R[expected]} / ${R[received]} / ${R[stored]} |"
 echo "| added latency, frame sent → final at the subscriber p50 / p99 / max | ${R[p50_ms]} / ${R[p99_ms]} / ${R[max_ms]} ms |"
 echo "| server VmRSS idle / peak sampled / after | $(mib "$idle_rss") / $(mib "$peak_rss") / $(mib "$end_rss") MiB |"
+# Flat memory over a long meeting: the samples at each quarter of the run.
+awk '{ r[NR] = $1 } END { printf "| server VmRSS at 1/4, 1/2, 3/4 of the run and its end | %.1f / %.1f / %.1f / %.1f MiB |\n",
+    r[int(NR / 4) + 1] / 1024, r[int(NR / 2) + 1] / 1024, r[int(3 * NR / 4) + 1] / 1024, r[NR] / 1024 }' "$TMP/samples"
 awk -v p="$peak_rss" -v i="$idle_rss" -v n="$MEETINGS" 'BEGIN { printf "| memory per live meeting (peak − idle) / meetings | %.0f KiB |\n", (p - i) / n }'
 echo "| server VmHWM | $(mib "$end_hwm") MiB |"
 awk -v k="$CPU_TICKS" -v hz="$CLK_TCK" -v n="$MEETINGS" -v s="$SECS" 'BEGIN { printf "| server CPU during the run | %.2f s (%.2f%% of one core per live meeting) |\n", k / hz, k / hz / s / n * 100 }'

@@ -76,18 +76,7 @@ export RAMPART_DATA_DIR="$TMP/data"
 mkdir -p "$RAMPART_DATA_DIR"
 unset RAMPART_DATABASE_URL RAMPART_PUBLIC_URL
 # Realtime chat answers with the assistant `default`.
-cat >"$TMP/rampart.toml" <<EOF
-[[models]]
-id = "fake"
-provider = "openai"
-base_url = "$UPSTREAM_URL"
-model = "fake-model"
-
-[[assistants]]
-id = "default"
-kind = "model"
-model = "fake"
-EOF
+fake_model_config "$TMP/rampart.toml" default
 export RAMPART_CONFIG="$TMP/rampart.toml"
 # More than 8 connections per user exceed the server's default per-user limits (8 replies in
 # progress, a publish burst of 20, 32 connections): raise them where the binary has them
