@@ -7,6 +7,7 @@
 //! it as a client sees it; only `ir-eval` links `rampart-knowledge` (and the embedding client).
 
 pub mod beir;
+pub mod creds;
 pub mod sse;
 
 use std::time::Duration;

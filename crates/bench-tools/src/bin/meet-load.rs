@@ -23,9 +23,9 @@
     reason = "a command-line tool writes its results and errors to the terminal"
 )]
 
-use base64::Engine as _;
 use clap::Parser;
 use futures::{SinkExt, StreamExt};
+use rampart_bench_tools::creds::{Cred, appsync_request, read_creds};
 use rampart_bench_tools::summarize;
 use serde_json::{Value, json};
 use std::sync::Arc;
@@ -40,7 +40,7 @@ type Ws = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<t
 struct Args {
     #[arg(long)]
     base: String,
-    /// File of `<userId> bearer <accessToken>` lines; meeting `i` uses line `i mod lines`.
+    /// File of `<userId> <bearer|apikey> <secret>` lines; meeting `i` uses line `i mod lines`.
     #[arg(long)]
     creds: std::path::PathBuf,
     #[arg(long, default_value_t = 200)]
@@ -61,22 +61,6 @@ struct Args {
     /// Seconds between meeting starts (spreads the handshakes).
     #[arg(long, default_value_t = 0.01)]
     stagger: f64,
-}
-
-struct Cred {
-    token: String,
-}
-
-fn read_creds(path: &std::path::Path) -> Result<Vec<Cred>, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let creds: Vec<Cred> = text
-        .lines()
-        .filter_map(|l| {
-            let f: Vec<&str> = l.split_whitespace().collect();
-            (f.len() == 3 && f[1] == "bearer").then(|| Cred { token: f[2].to_owned() })
-        })
-        .collect();
-    if creds.is_empty() { Err(format!("{}: no `<userId> bearer <token>` lines", path.display())) } else { Ok(creds) }
 }
 
 /// One meeting's outcome.
@@ -106,12 +90,7 @@ async fn next_text(ws: &mut Ws, limit: Duration) -> Result<Value, String> {
 }
 
 async fn realtime(host: &str, c: &Cred) -> Result<Ws, String> {
-    let auth = json!({"host": host, "Authorization": c.token}).to_string();
-    let enc = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(auth);
-    let mut req = format!("ws://{host}/event/realtime").into_client_request().map_err(|e| e.to_string())?;
-    let protocols = format!("aws-appsync-event-ws, header-{enc}").parse().map_err(|_| "header")?;
-    req.headers_mut().insert("sec-websocket-protocol", protocols);
-    let (mut ws, _) = tokio_tungstenite::connect_async(req).await.map_err(|e| e.to_string())?;
+    let (mut ws, _) = tokio_tungstenite::connect_async(appsync_request(host, c)?).await.map_err(|e| e.to_string())?;
     ws.send(Message::Text(json!({"type": "connection_init"}).to_string().into())).await.map_err(|e| e.to_string())?;
     let ack = next_text(&mut ws, Duration::from_secs(30)).await?;
     if ack["type"] != "connection_ack" {
@@ -189,7 +168,8 @@ async fn meeting(args: Arc<Args>, host: String, c: Arc<Cred>, i: usize, frames: 
 async fn run(args: &Args, host: &str, c: &Cred, i: usize, frames: &[Vec<u8>], out: &mut Outcome) -> Result<(), String> {
     let call_id = format!("meet-load-{i}-{}", uuid::Uuid::now_v7());
     let mut req = format!("ws://{host}/api/v1/ws").into_client_request().map_err(|e| e.to_string())?;
-    req.headers_mut().insert("authorization", format!("Bearer {}", c.token).parse().map_err(|_| "token")?);
+    let (name, value) = c.http_header();
+    req.headers_mut().insert(name, value.parse().map_err(|_| "credential")?);
     let (mut audio_ws, _) = tokio_tungstenite::connect_async(req).await.map_err(|e| format!("audio socket: {e}"))?;
     let mut rt = realtime(host, c).await?;
     let start = json!({"callEvent": "START", "callId": call_id, "agentId": "Me", "fromNumber": "Them",
@@ -255,7 +235,7 @@ async fn run(args: &Args, host: &str, c: &Cred, i: usize, frames: &[Vec<u8>], ou
     let url = format!("http://{host}/v1/meetings/{}/transcript", percent(&call_id));
     let tr: Value = reqwest::Client::new()
         .get(url)
-        .bearer_auth(&c.token)
+        .header(name, value)
         .send()
         .await
         .map_err(|e| e.to_string())?

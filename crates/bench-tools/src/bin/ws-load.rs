@@ -17,9 +17,9 @@
     reason = "a command-line tool writes its results and errors to the terminal"
 )]
 
-use base64::Engine as _;
 use clap::Parser;
 use futures::{SinkExt, StreamExt};
+use rampart_bench_tools::creds::{Cred, appsync_request, read_creds};
 use rampart_bench_tools::summarize;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
@@ -27,7 +27,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::{Semaphore, mpsc, watch};
 use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
 type Ws = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
@@ -56,33 +55,6 @@ struct Args {
     /// Time limit for each step (connect, ack, subscribe) and for a whole stream, seconds.
     #[arg(long, default_value_t = 120)]
     timeout: u64,
-}
-
-struct Cred {
-    user: String,
-    header_key: &'static str,
-    secret: String,
-}
-
-fn read_creds(path: &std::path::Path) -> Result<Vec<Cred>, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let mut out = Vec::new();
-    for (n, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
-        let f: Vec<&str> = line.split_whitespace().collect();
-        let header_key = match f.get(1) {
-            Some(&"bearer") => "Authorization",
-            Some(&"apikey") => "x-api-key",
-            _ => return Err(format!("line {}: expected `<userId> <bearer|apikey> <secret>`", n + 1)),
-        };
-        match (f.first(), f.get(2), f.len()) {
-            (Some(u), Some(s), 3) => out.push(Cred { user: (*u).to_owned(), header_key, secret: (*s).to_owned() }),
-            _ => return Err(format!("line {}: expected `<userId> <bearer|apikey> <secret>`", n + 1)),
-        }
-    }
-    if out.is_empty() {
-        return Err(format!("{}: no credentials", path.display()));
-    }
-    Ok(out)
 }
 
 /// Why a connection failed: a short kind (for counting) and one detail.
@@ -141,11 +113,7 @@ fn expect(v: &Value, want: &str) -> Result<(), Fail> {
 
 async fn open(args: &Args, host: &str, cred: &Cred) -> Result<Conn, Fail> {
     let step = Duration::from_secs(args.timeout);
-    let auth = json!({"host": host, cred.header_key: cred.secret}).to_string();
-    let enc = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(auth);
-    let mut req = format!("ws://{host}/event/realtime").into_client_request().map_err(|e| fail("url", e))?;
-    let protocols = format!("aws-appsync-event-ws, header-{enc}").parse().map_err(|e| fail("header", e))?;
-    req.headers_mut().insert("sec-websocket-protocol", protocols);
+    let req = appsync_request(host, cred).map_err(|e| fail("request", e))?;
     let (mut ws, _) = match tokio::time::timeout(step, tokio_tungstenite::connect_async(req)).await {
         Err(_) => return Err(fail("timeout_connect", "no handshake in time")),
         Ok(Err(e)) => return Err(fail("connect", e)),
