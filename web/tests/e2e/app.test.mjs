@@ -300,15 +300,39 @@ test('bootstrap, MFA, chat with citations, feedback, and another user sees nothi
   await page.getByLabel('Description').fill('Everyone on the payroll');
   await page.getByRole('button', { name: 'Create group' }).click();
   await page.getByRole('cell', { name: 'staff', exact: true }).waitFor();
+  // A refusal is said beside the form that caused it, not at the top of the page.
+  await page.getByRole('button', { name: 'Create group' }).click();
+  const createGroup = page.locator('form').filter({ has: page.getByRole('button', { name: 'Create group' }) });
+  await createGroup.getByRole('alert').waitFor();
+  assert.equal(await page.getByRole('alert').count(), 1, 'the error is shown once, in the form');
+  problems.splice(0, problems.length, ...problems.filter((p) => !/ 409 /.test(p)));
   await page.getByRole('link', { name: 'Users' }).click();
   await page.getByRole('row', { name: /pat@example\.com/ }).getByRole('button', { name: 'Groups' }).click();
   const dialog = page.getByRole('dialog', { name: 'Groups of pat@example.com' });
   await dialog.getByLabel('staff').check();
+  // A group that does not exist yet is created from the dialog.
+  await dialog.getByLabel('New groups').fill('contractors');
   await dialog.getByRole('button', { name: 'Save' }).click();
   await dialog.waitFor({ state: 'detached' });
-  await page.getByRole('row', { name: /pat@example\.com/ }).getByRole('cell', { name: 'staff', exact: true }).waitFor();
+  await page.getByRole('row', { name: /pat@example\.com/ }).getByRole('cell', { name: 'contractors, staff', exact: true }).waitFor();
   const pat = (await api('GET', '/v1/admin/users?q=pat', kbToken)).body.items[0];
-  assert.deepEqual(pat.groups, ['staff']);
+  assert.deepEqual(pat.groups.sort(), ['contractors', 'staff']);
+  // Destructive actions ask first; Cancel (where focus starts) leaves the user as they were.
+  await page.getByRole('row', { name: /pat@example\.com/ }).getByRole('button', { name: 'Disable' }).click();
+  const ask = page.getByRole('alertdialog', { name: 'Disable?' });
+  await ask.getByText('pat@example.com can no longer sign in').waitFor();
+  assert.equal(await ask.getByRole('button', { name: 'Cancel' }).evaluate((b) => b === document.activeElement), true);
+  await page.keyboard.press('Enter');
+  await ask.waitFor({ state: 'hidden' });
+  assert.equal((await api('GET', '/v1/admin/users?q=pat', kbToken)).body.items[0].status, 'active');
+  // On a phone the users table is one card per row, labelled, with nothing to scroll sideways.
+  await page.setViewportSize({ width: 390, height: 844 });
+  const patRow = page.getByRole('row', { name: /pat@example\.com/ });
+  // The label is read before the value (CSS generated content is part of the cell's name).
+  await patRow.getByRole('cell', { name: 'Groups contractors, staff', exact: true }).waitFor();
+  assert.ok(await page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth), 'no sideways scrolling');
+  await page.screenshot({ path: join(SHOTS, 'admin-users-phone.png'), fullPage: true });
+  await page.setViewportSize({ width: 1280, height: 800 });
   // Prompts: an assistant added at runtime gets a template; one without $search_results$ is refused.
   const added = await api('POST', '/v1/admin/assistants', kbToken, { id: 'hr', kind: 'rag', model: 'local', knowledge_bases: ['handbook'] });
   assert.equal(added.status, 201, JSON.stringify(added.body));
@@ -860,8 +884,8 @@ test('the meetings pages pass axe (WCAG 2.1 AA) in the light and the dark theme,
   const page = await signIn(ctx, b, 'ann@example.com', 'meet-delete');
   await page.goto(`${b}${meet.href}`);
   await page.locator('audio').waitFor();
-  page.once('dialog', (d) => d.accept());
   await page.getByRole('button', { name: 'Delete' }).click();
+  await page.getByRole('alertdialog', { name: 'Delete?' }).getByRole('button', { name: 'Delete' }).click();
   await page.waitForURL('**/meetings');
   await page.getByRole('link', { name: 'Axe light' }).waitFor();
   assert.equal(await page.getByRole('link', { name: 'Weekly sync' }).count(), 0);

@@ -7,6 +7,7 @@ import { cleanup, reactive, render } from './render.svelte';
 import { all, button, choose, click, one, settle, submit, texts, type } from './dom';
 import { ApiError } from '../../src/lib/api';
 import { AdminPage, CONFLICT } from '../../src/lib/admin.svelte';
+import { confirmAction, confirmer } from '../../src/lib/confirm.svelte';
 import Admin from '../../src/pages/Admin.svelte';
 import Interruptions from '../../src/pages/admin/Interruptions.svelte';
 
@@ -152,6 +153,10 @@ describe('Admin', () => {
       await settle(() => expect(all(root, 'tbody tr')).toHaveLength(2));
       expect(all(root, 'tbody tr')[0].querySelector('button')).toBeNull(); // admin cannot be deleted
       click(button(all(root, 'tbody tr')[1], 'Delete'));
+      // Asked first: nothing is deleted until the question is answered.
+      await settle(() => expect(confirmer.asking?.message).toContain('The group staff is deleted'));
+      expect(calls.some((c) => c.method === 'DELETE')).toBe(false);
+      confirmer.asking?.answer(true);
       await settle(() => expect(status(root)).toBe('Deleted.'));
       expect(root.querySelector('[role="status"]')?.className).toBe('notice');
       expect(gets(calls, '/v1/admin/groups')).toBe(2);
@@ -310,6 +315,33 @@ describe('AdminPage', () => {
     );
   });
 
+  it('asks first when told to, and runs nothing on Cancel', async () => {
+    const { page, loads } = await opened();
+    const fn = vi.fn(async () => {});
+    const running = page.act(fn, 'Deleted.', { confirm: 'It goes.', action: 'Delete', at: 'list' });
+    expect(confirmer.asking?.action).toBe('Delete');
+    confirmer.asking?.answer(false);
+    await running;
+    expect(fn).not.toHaveBeenCalled();
+    expect(loads).toHaveBeenCalledTimes(1);
+    expect([page.notice, page.at]).toEqual(['', null]);
+    const yes = page.act(fn, 'Deleted.', { confirm: 'It goes.', at: 'list' });
+    confirmer.asking?.answer(true);
+    await yes;
+    expect(fn).toHaveBeenCalledTimes(1);
+    expect([page.notice, page.at]).toEqual(['Deleted.', 'list']);
+  });
+
+  it('a second question answers the first with no', async () => {
+    const first = confirmAction('One.');
+    const second = confirmAction('Two.', 'Revoke');
+    expect(await first).toBe(false);
+    expect(confirmer.asking?.message).toBe('Two.');
+    confirmer.asking?.answer(true);
+    expect(await second).toBe(true);
+    expect(confirmer.asking).toBeNull();
+  });
+
   it('keeps one state of each kind for as long as it lives', () => {
     class A {
       n = 0;
@@ -351,8 +383,9 @@ describe('a tab on its own', () => {
     submit(one<HTMLFormElement>(root, 'form.card'));
     await settle(() => expect(page.notice).toBe('Interruption active.'));
     expect(calls.find((c) => c.method === 'POST')?.body).toEqual({ service_type: 'global', message: 'Down for upgrade.', reason: 'Version 2', duration: '2h' });
-    // The notice is the page's (the shell shows it), the reloaded rows the tab's.
-    expect(root.querySelector('[role="status"]')).toBeNull();
+    // The notice is said beside the form it came from; the reloaded rows are the tab's.
+    expect(page.at).toBe('new-interruption');
+    expect(one(root, 'form.card [role="status"]').textContent).toBe('Interruption active.');
     expect(texts(all(root, 'tbody tr')[0], 'td')).toEqual(['global', 'yes', 'Down for upgrade.', new Date('2025-03-01T14:00:00Z').toLocaleString(), 'End']);
     expect(page.error).toBe('');
   });
