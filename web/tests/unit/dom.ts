@@ -51,3 +51,15 @@ export async function settle(check: () => void) {
     check();
   });
 }
+
+/** jsdom has <dialog> without its modal methods: gives it the two the components use. */
+export function modalDialogs(): void {
+  const d = HTMLDialogElement.prototype as any;
+  d.showModal ??= function (this: HTMLDialogElement) {
+    this.setAttribute('open', '');
+  };
+  d.close ??= function (this: HTMLDialogElement) {
+    this.removeAttribute('open');
+    this.dispatchEvent(new Event('close'));
+  };
+}

@@ -6,7 +6,7 @@
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { flushSync } from 'svelte';
 import { cleanup, reactive, render } from './render.svelte';
-import { all, button, click, one, settle, texts, type } from './dom';
+import { all, button, click, modalDialogs, one, settle, texts, type } from './dom';
 import { me, type Me } from '../../src/lib/auth';
 import type { Segment } from '../../src/lib/meetings';
 import Transcript from '../../src/components/Transcript.svelte';
@@ -19,17 +19,7 @@ import UploadAudio from '../../src/pages/UploadAudio.svelte';
 import { uploader } from '../../src/lib/uploader.svelte';
 import { meeting, seg } from './meetings-fixtures';
 
-beforeAll(() => {
-  // jsdom has <dialog> without its modal methods.
-  const d = HTMLDialogElement.prototype as any;
-  d.showModal ??= function (this: HTMLDialogElement) {
-    this.setAttribute('open', '');
-  };
-  d.close ??= function (this: HTMLDialogElement) {
-    this.removeAttribute('open');
-    this.dispatchEvent(new Event('close'));
-  };
-});
+beforeAll(modalDialogs);
 
 afterEach(() => {
   cleanup();
