@@ -7,6 +7,8 @@ use std::io::{Read, Write};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+mod ops;
+
 const BIN: &str = env!("CARGO_BIN_EXE_rampart");
 const PASSWORD: &str = "end to end passphrase";
 
