@@ -196,7 +196,11 @@ fn every_flag_has_help_text_in_the_binary() {
     let (code, out, _) = run(c, None);
     assert_eq!(code, 0);
     for flag in ["--email", "--name", "--scope", "--expires-in-days", "--config", "--data-dir", "--database-url"] {
-        let line = out.lines().find(|l| l.trim_start().starts_with(flag)).unwrap_or_else(|| panic!("{flag}: {out}"));
-        assert!(line.split_whitespace().count() > 2, "{flag} has no help: {out}");
+        let lines: Vec<&str> = out.lines().collect();
+        let i = lines.iter().position(|l| l.trim_start().starts_with(flag)).unwrap_or_else(|| panic!("{flag}: {out}"));
+        // The help follows the flag on its line, or (long help) on the next line.
+        let same_line = lines[i].split_whitespace().count() > 2;
+        let next_line = lines.get(i + 1).is_some_and(|l| !l.trim().is_empty() && !l.trim_start().starts_with('-'));
+        assert!(same_line || next_line, "{flag} has no help: {out}");
     }
 }
