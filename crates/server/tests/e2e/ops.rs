@@ -170,6 +170,20 @@ fn database_problems_at_start_up_say_where_and_why() {
         "{err}"
     );
     assert!(!missing.exists());
+    // A reachable PostgreSQL that refuses the sign-in: its host and port and what it said.
+    if let Ok(pg) = std::env::var("RAMPART_TEST_POSTGRES_URL") {
+        let mut u = url::Url::parse(&pg).unwrap();
+        u.set_username("no_such_role").unwrap();
+        u.set_password(Some("s3cret-pw")).unwrap();
+        let hostport = format!("{}:{}", u.host_str().unwrap(), u.port().unwrap_or(5432));
+        let listen = ("RAMPART_LISTEN", format!("127.0.0.1:{}", free_port()));
+        let (code, err) = serve_fails(dir.path(), &[listen, ("RAMPART_DATABASE_URL", u.to_string())]);
+        assert_eq!(code, 2, "{err}");
+        assert!(err.contains(&format!("PostgreSQL at {hostport}: ")) && err.contains("no_such_role"), "{err}");
+        assert!(!err.contains("s3cret-pw"), "{err}");
+    } else {
+        rampart_testkit::skipped("database_problems_at_start_up_say_where_and_why (the sign-in refused part)");
+    }
 }
 
 #[test]
