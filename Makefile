@@ -22,8 +22,10 @@ web/dist/index.html: web/node_modules/.installed $(WEB_SRC)
 web: web/dist/index.html
 
 ## Debian packages: cmake (the embedded recogniser's C++ build), and for the tests flite (speech to
-## feed it), sox and the LibriVox utterances of pocketsphinx-testdata. Installed when missing.
-SYSDEPS := cmake flite sox libsox-fmt-mp3 opus-tools pocketsphinx-testdata
+## feed it), sox, the LibriVox utterances of pocketsphinx-testdata and prometheus (its promtool
+## checks /metrics in both text formats; Debian ships promtool only with the server). Installed
+## when missing.
+SYSDEPS := cmake flite sox libsox-fmt-mp3 opus-tools pocketsphinx-testdata prometheus
 sysdeps:
 	@missing=""; for p in $(SYSDEPS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing >/dev/null; fi
@@ -72,10 +74,11 @@ web-e2e: web chromium
 ## (e.g. postgres://postgres@127.0.0.1:5432/test); without it those tests print SKIPPED.
 ## Likewise RAMPART_TEST_NATS_URL (scale-out) and RAMPART_TEST_REDIS_URL (shared rate limits).
 ## The official OpenAI Python SDK (a real client of /v1/chat/completions) is installed into a
-## venv under target/ once.
+## venv under target/ once. promtool is named (so required) for the /metrics format checks.
 PYENV := target/pyenv
 test: sysdeps target/models/whisper-tiny.en/model.bin $(PYENV)/.openai-sdk $(PYENV)/.pyav web-test
 	RAMPART_TEST_PYTHON=$(CURDIR)/$(PYENV)/bin/python RAMPART_TEST_WHISPER_MODEL=$(CURDIR)/target/models/whisper-tiny.en \
+		RAMPART_TEST_PROMTOOL=/usr/bin/promtool \
 		$(CARGO) test --workspace --all-targets
 	$(MAKE) web-e2e
 
@@ -100,6 +103,8 @@ fmt:
 build:
 	$(CARGO) build -p rampart-server
 
+## The release binary (target/release/rampart) with the web app embedded: the bundle is built
+## first, and cargo rebuilds the server whenever web/dist changed (crates/server/build.rs).
 release: web sysdeps
 	$(CARGO) build --release -p rampart-server
 

@@ -23,7 +23,7 @@ pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
 pub async fn build_state_with_clock(config: Config, clock: SharedClock) -> anyhow::Result<AppState> {
     crate::keys::ensure_data_dir(&config.server.data_dir)?;
     let keyring = crate::keys::load_keyring(&config).await?;
-    let db = rampart_storage::Db::open(&config.database_url()).await.map_err(|e| anyhow::anyhow!("database: {e}"))?;
+    let db = crate::database::open(&config.database_url()).await?;
     crate::keys::check_master_key(&db, &keyring).await?;
     let chat = rampart_chat::ChatService::new(db.clone(), keyring.clone(), clock.clone(), config.chat.clone());
     let edge_metrics = Arc::new(rampart_edge::EdgeMetrics::default());

@@ -105,8 +105,10 @@ pub enum KbCmd {
     /// Upload files and folders (recursively) into an existing knowledge base. They are ingested
     /// right away when no running server holds the index, otherwise by that server.
     Import {
+        /// The knowledge base's name.
         #[arg(long)]
         kb: String,
+        /// Files and folders to upload (folders recursively; hidden entries skipped).
         #[arg(required = true)]
         paths: Vec<PathBuf>,
     },
@@ -118,10 +120,13 @@ pub enum KbCmd {
 pub enum UserCmd {
     /// Create a user; prints the new user id.
     Add {
+        /// The user's email address (their sign-in name).
         #[arg(long)]
         email: String,
+        /// A group to put the user in (repeat for several; `admin` makes an administrator).
         #[arg(long = "group")]
         groups: Vec<String>,
+        /// The name shown in the app (default: the email address's local part).
         #[arg(long)]
         display_name: Option<String>,
         /// Read the password from standard input (otherwise a temporary one is printed to stderr).
@@ -130,6 +135,7 @@ pub enum UserCmd {
     },
     /// Set a user's password from standard input; ends their sign-ins.
     SetPassword {
+        /// The user's email address.
         #[arg(long)]
         email: String,
     },
@@ -139,12 +145,17 @@ pub enum UserCmd {
 pub enum ApiKeyCmd {
     /// Create an API key for a user; prints the key once.
     Create {
+        /// The email address of the user the key acts as.
         #[arg(long)]
         email: String,
+        /// A name to recognise the key by in lists.
         #[arg(long)]
         name: String,
+        /// A scope the key may use: chat, knowledge, meetings, mcp or admin (repeat for several;
+        /// default: every scope but admin).
         #[arg(long = "scope")]
         scopes: Vec<String>,
+        /// Days until the key expires (default: never).
         #[arg(long)]
         expires_in_days: Option<u32>,
     },
@@ -155,7 +166,10 @@ pub enum ConfigCmd {
     /// Print a commented reference of every key.
     Example,
     /// Validate a configuration file (with the current environment applied).
-    Check { file: PathBuf },
+    Check {
+        /// The TOML configuration file to check.
+        file: PathBuf,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -164,7 +178,10 @@ pub enum KeysCmd {
     RotateSigning,
     /// Write a new random master key to FILE (mode 0600; never overwrites), wrapped by the key
     /// service when `crypto.key_source` names one. Prints its id.
-    NewMasterKey { file: PathBuf },
+    NewMasterKey {
+        /// Where to write the key (must not exist).
+        file: PathBuf,
+    },
     /// Re-wrap every data key under the active master key, while servers keep running.
     /// Procedure: create a key (`keys new-master-key`), restart every replica with it as
     /// `crypto.master_key_file` and the old one in `crypto.previous_key_files`, run this, then
@@ -323,7 +340,7 @@ async fn audit_verify(cfg: &Config, expect_head: Option<&str>, out: &mut impl Wr
             Some((seq, hash.to_ascii_lowercase()))
         }
     };
-    let db = rampart_storage::Db::open(&cfg.database_url()).await.context("database")?;
+    let db = crate::database::open(&cfg.database_url()).await?;
     let v = db.verify_audit(expect.as_ref().map(|(s, h)| (*s, h.as_str()))).await;
     db.close().await;
     let v = v?;
@@ -362,7 +379,7 @@ async fn keys_command(cfg: Config, cmd: KeysCmd, out: &mut impl Write) -> anyhow
 
 async fn rotate_master(cfg: &Config, out: &mut impl Write) -> anyhow::Result<()> {
     let ring = crate::keys::load_keyring(cfg).await?;
-    let db = rampart_storage::Db::open(&cfg.database_url()).await.context("database")?;
+    let db = crate::database::open(&cfg.database_url()).await?;
     let report = crate::keys::rotate_master(&db, &ring).await;
     db.close().await;
     let report = report?;
@@ -463,5 +480,38 @@ async fn kb_command(st: &AppState, cmd: KbCmd, out: &mut impl Write) -> anyhow::
             writeln!(out, "{n} chunk(s) indexed")?;
             Ok(())
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    /// Every command and every flag or argument (the built-in `--help`/`--version` included).
+    fn walk(c: &clap::Command, path: &str, missing: &mut Vec<String>, seen: &mut usize) {
+        let path = format!("{path} {}", c.get_name()).trim().to_owned();
+        if c.get_about().is_none() {
+            missing.push(path.clone());
+        }
+        for a in c.get_arguments() {
+            *seen += 1;
+            if a.get_help().is_none() && a.get_long_help().is_none() {
+                missing.push(format!("{path} {}", a.get_id()));
+            }
+        }
+        for s in c.get_subcommands() {
+            walk(s, &path, missing, seen);
+        }
+    }
+
+    #[test]
+    fn every_command_flag_and_argument_has_help_text() {
+        let mut cli = Cli::command();
+        cli.build();
+        let (mut missing, mut seen) = (Vec::new(), 0);
+        walk(&cli, "", &mut missing, &mut seen);
+        assert!(missing.is_empty(), "without help text: {missing:?}");
+        assert!(seen > 40, "the walk reached the arguments ({seen})");
     }
 }

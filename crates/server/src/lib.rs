@@ -10,6 +10,7 @@ pub mod catalog;
 pub mod cli;
 pub mod config;
 pub mod control;
+pub mod database;
 pub mod error;
 pub mod extract;
 pub mod keys;

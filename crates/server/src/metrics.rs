@@ -21,6 +21,31 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Instant;
 
+/// The two text formats of `/metrics`, chosen by the scraper's `Accept` (`routes::metrics`).
+///
+/// `prometheus-client` writes both from the same registry. OpenMetrics 1.0 names a counter's
+/// family without `_total` (its samples carry it), has `# UNIT` lines and ends with `# EOF`;
+/// the classic format (0.0.4, which `promtool check metrics` and older scrapers read) names
+/// the family as its sample, has no `# UNIT` and no `# EOF`, and types an info metric as a
+/// gauge. Neither writes `_created` samples: no metric here records a creation time.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Exposition {
+    /// The Prometheus text format, version 0.0.4.
+    Classic,
+    /// The OpenMetrics text format, version 1.0.0.
+    OpenMetrics,
+}
+
+impl Exposition {
+    /// The `Content-Type` that names the format as its parser expects it.
+    pub fn content_type(self) -> &'static str {
+        match self {
+            Exposition::Classic => prometheus_client::encoding::prometheus_text::CONTENT_TYPE,
+            Exposition::OpenMetrics => "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        }
+    }
+}
+
 /// What is read when Prometheus scrapes (the routes gather it).
 #[derive(Debug, Default)]
 pub struct Scrape {
@@ -237,8 +262,8 @@ impl Metrics {
         })
     }
 
-    /// The text exposition, with the values read at scrape time.
-    pub fn render(&self, now: Scrape) -> String {
+    /// The text exposition in `format`, with the values read at scrape time.
+    pub fn render(&self, now: Scrape, format: Exposition) -> String {
         self.ws_connections.set(i64::try_from(now.ws_connections).unwrap_or(i64::MAX));
         self.http_in_flight.set(i64::try_from(now.http_in_flight).unwrap_or(i64::MAX));
         for (q, st) in [("ingestion", "pending"), ("ingestion", "processing"), ("jobs", "pending"), ("jobs", "running")]
@@ -252,7 +277,11 @@ impl Metrics {
             self.resident_memory.set(rss);
         }
         let mut out = String::with_capacity(16 * 1024);
-        if prometheus_client::encoding::text::encode(&mut out, &self.registry).is_err() {
+        let written = match format {
+            Exposition::Classic => prometheus_client::encoding::prometheus_text::encode(&mut out, &self.registry),
+            Exposition::OpenMetrics => prometheus_client::encoding::text::encode(&mut out, &self.registry),
+        };
+        if written.is_err() {
             tracing::error!("metrics: encoding failed");
         }
         out

@@ -48,14 +48,43 @@ async fn shutdown_signal() {
     tokio::select! { () = ctrl_c => {}, () = term => {} }
 }
 
-/// A side listener (plain HTTP, its own small app): bound now, so a taken port stops start-up;
-/// served until aborted. `what` names it in the messages (its configuration key).
-async fn spawn_side_listener(
-    addr: &str,
+/// Binds `addr`; `what` names it in the message (its configuration key) when it is taken.
+async fn bind(addr: &str, what: &str) -> anyhow::Result<tokio::net::TcpListener> {
+    tokio::net::TcpListener::bind(addr).await.with_context(|| format!("cannot listen on {addr} ({what})"))
+}
+
+/// Every listener of the configuration, bound before anything is opened or written: a taken
+/// port stops start-up before the database is created or migrated and before a bootstrap code
+/// is made.
+struct Listeners {
+    main: tokio::net::TcpListener,
+    metrics: Option<tokio::net::TcpListener>,
+    redirect: Option<tokio::net::TcpListener>,
+}
+
+impl Listeners {
+    async fn bind(cfg: &Config) -> anyhow::Result<Listeners> {
+        let listen: SocketAddr = cfg.server.listen.parse().context("server.listen")?;
+        let main = bind(&listen.to_string(), "server.listen").await?;
+        let metrics = match cfg.metrics.listen_addr().map_err(|e| e.within("metrics"))? {
+            Some(addr) => Some(bind(&addr.to_string(), "metrics.listen").await?),
+            None => None,
+        };
+        let redirect = match &cfg.tls.redirect_listen {
+            Some(r) if cfg.tls.enabled() => Some(bind(r, "tls.redirect_listen").await?),
+            _ => None,
+        };
+        Ok(Listeners { main, metrics, redirect })
+    }
+}
+
+/// A side listener (plain HTTP, its own small app), served until aborted. `what` names it in
+/// the messages (its configuration key).
+fn spawn_side_listener(
+    l: tokio::net::TcpListener,
     what: &'static str,
     app: axum::Router,
 ) -> anyhow::Result<tokio::task::JoinHandle<()>> {
-    let l = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("cannot listen on {addr} ({what})"))?;
     tracing::info!(listen = %l.local_addr()?, listener = what, "listener ready");
     Ok(tokio::spawn(async move {
         if let Err(e) = axum::serve(l, app).await {
@@ -79,9 +108,10 @@ fn metrics_app(state: crate::AppState) -> axum::Router {
 /// `server.shutdown_grace`).
 pub async fn run(cfg: Config) -> anyhow::Result<()> {
     let started = Instant::now();
-    let listen: SocketAddr = cfg.server.listen.parse().context("server.listen")?;
+    let listeners = Listeners::bind(&cfg).await?;
     let grace = cfg.server.shutdown_grace.0;
     let state = crate::build_state(cfg).await?;
+    crate::web::warn_when_missing();
     announce_bootstrap(&state).await?;
     match state.chat.fail_unfinished_jobs().await {
         Ok(0) => {}
@@ -93,11 +123,11 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
     let _catalog_refresh = crate::catalog::spawn_refresh(state.assistants.clone(), state.config.chat.catalog_refresh.0);
     let sweeper = crate::retention::Sweeper::spawn(state.clone());
     let app = crate::build_app(state.clone());
-    let metrics_server = match state.config.metrics.listen_addr().map_err(|e| e.within("metrics"))? {
-        Some(addr) => Some(spawn_side_listener(&addr.to_string(), "metrics.listen", metrics_app(state.clone())).await?),
+    let Listeners { main: listener, metrics, redirect } = listeners;
+    let metrics_server = match metrics {
+        Some(l) => Some(spawn_side_listener(l, "metrics.listen", metrics_app(state.clone()))?),
         None => None,
     };
-    let listener = tokio::net::TcpListener::bind(listen).await.with_context(|| format!("cannot listen on {listen}"))?;
     let local = listener.local_addr()?;
     tracing::info!(listen = %local, tls = state.config.tls.enabled(), database = state.db.backend().name(), startup_ms = started.elapsed().as_millis() as u64, version = env!("CARGO_PKG_VERSION"), "rampart ready");
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
@@ -112,9 +142,9 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
         if state.config.tls.enabled() {
             let (cfg, store) = crate::tls::server_config(&state.config.tls)?;
             tls_tasks.push(store.watch(state.config.tls.reload_interval.0));
-            if let Some(r) = &state.config.tls.redirect_listen {
+            if let Some(r) = redirect {
                 let app = crate::tls::redirect_app(state.config.public_url());
-                tls_tasks.push(spawn_side_listener(r, "tls.redirect_listen", app).await?);
+                tls_tasks.push(spawn_side_listener(r, "tls.redirect_listen", app)?);
             }
             let l = crate::tls::TlsListener::new(listener, cfg)?;
             Box::pin(axum::serve(l, make).with_graceful_shutdown(shutdown).into_future())

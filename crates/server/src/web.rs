@@ -1,5 +1,7 @@
 //! The web app at `/`: the Vite bundle from `web/dist`, read from disk at run time in debug
-//! builds (so `npm run build` shows up without recompiling) and embedded in release builds.
+//! builds (so `npm run build` shows up without recompiling) and embedded in release builds
+//! (`build.rs` makes cargo rebuild this crate when the bundle changes, so a release build never
+//! embeds a stale one). A binary without the bundle says so at start ([`warn_when_missing`]).
 //!
 //! Hashed assets (`/assets/…`) are cached for a year; `index.html` is revalidated every time.
 //! Brotli and gzip copies made at build time (`web/scripts/precompress.mjs`) are served when
@@ -14,6 +16,30 @@ use axum::response::{IntoResponse, Response};
 #[folder = "../../web/dist"]
 #[allow_missing = true]
 struct Bundle;
+
+/// Whether this binary has the web app: embedded (release builds) or found on disk where the
+/// build put it (debug builds).
+pub fn bundled() -> bool {
+    Bundle::get("index.html").is_some()
+}
+
+/// Logs a warning at start when the web app is missing: the API works, `/` answers 503.
+pub fn warn_when_missing() {
+    if bundled() {
+        return;
+    }
+    if cfg!(debug_assertions) {
+        tracing::warn!(
+            folder = concat!(env!("CARGO_MANIFEST_DIR"), "/../../web/dist"),
+            "the web app is not built (no index.html in web/dist): the API works, / answers 503; run `make web`"
+        );
+    } else {
+        tracing::warn!(
+            "this binary has no web app (web/dist was empty when it was built): the API works, / answers 503; \
+             build the release binary with `make release`"
+        );
+    }
+}
 
 /// What the bundle serves as files: a path ending so that is missing is a 404, not the app.
 const ASSET_EXTENSIONS: &[&str] = &[

@@ -7,6 +7,9 @@ use std::io::{Read, Write};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+#[path = "e2e/ops.rs"]
+mod ops;
+
 const BIN: &str = env!("CARGO_BIN_EXE_rampart");
 const PASSWORD: &str = "end to end passphrase";
 
@@ -508,7 +511,7 @@ async fn a_separate_metrics_listener_serves_prometheus_without_credentials() {
     assert_eq!(r.headers()["x-content-type-options"], "nosniff");
     let text = r.text().await.unwrap();
     assert!(text.contains(r#"rampart_http_requests_total{route="/readyz",method="GET",status="200"}"#), "{text}");
-    assert!(text.contains("# TYPE rampart_edge_refusals counter"), "{text}");
+    assert!(text.contains("# TYPE rampart_edge_refusals_total counter"), "{text}");
     // Only /metrics there; and the main listener still wants an administrator.
     let r = ::reqwest::get(format!("http://127.0.0.1:{mport}/v1/me")).await.unwrap();
     assert_eq!(r.status(), 404);

@@ -7,7 +7,7 @@ use std::path::Path;
 use toml::Value;
 
 /// Short environment names of DESIGN.md §3.1, and what they stand for.
-const ALIASES: &[(&str, &str)] = &[
+pub(super) const ALIASES: &[(&str, &str)] = &[
     ("RAMPART_LISTEN", "server.listen"),
     ("RAMPART_DATA_DIR", "server.data_dir"),
     ("RAMPART_PUBLIC_URL", "server.public_url"),
@@ -17,7 +17,7 @@ const ALIASES: &[(&str, &str)] = &[
 ];
 
 /// Environment variables that are not configuration keys.
-fn ignored_env(name: &str) -> bool {
+pub(super) fn ignored_env(name: &str) -> bool {
     name == "RAMPART_CONFIG" || name.starts_with("RAMPART_TEST_") || name == "RAMPART_LOG"
 }
 
@@ -52,7 +52,7 @@ fn env_value(raw: &str) -> Value {
 
 /// The key an environment variable sets, and its value. Paths, URLs and addresses are always
 /// strings (a path may look like a number).
-fn env_entry(name: &str, raw: &str) -> (String, Value) {
+pub(super) fn env_entry(name: &str, raw: &str) -> (String, Value) {
     let path = match ALIASES.iter().find(|(a, _)| *a == name) {
         Some((_, p)) => (*p).to_owned(),
         None => name["RAMPART_".len()..].to_lowercase().replace("__", "."),

@@ -13,6 +13,7 @@
 //! errors given the full key path, and the checks that span sections made.
 
 mod crypto;
+mod env_names;
 mod layers;
 mod listen;
 mod observe;
@@ -93,7 +94,11 @@ impl Config {
         let root = layers::merge(file, env, overrides)?;
         let cfg: Config = serde_path_to_error::deserialize(toml::Value::Table(root)).map_err(|e| {
             let path = e.path().to_string();
-            anyhow::anyhow!("configuration key `{path}`: {}", e.into_inner())
+            let message = e.into_inner().message().to_owned();
+            match env_names::explain(&path, &message, env) {
+                Some(m) => anyhow::anyhow!(m),
+                None => anyhow::anyhow!("configuration key `{path}`: {message}"),
+            }
         })?;
         cfg.validate()?;
         Ok(cfg)

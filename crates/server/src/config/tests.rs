@@ -287,3 +287,41 @@ fn errors_name_the_full_key_path() {
     assert_eq!(c.knowledge.max_upload_bytes, ByteSize::mib(200));
     assert_eq!(Config::default().server.max_body_bytes.0, 1_048_576);
 }
+
+/// A misspelt variable is refused by its own name, with the nearest valid name.
+#[test]
+fn a_misspelt_environment_variable_is_named_with_the_nearest_valid_name() {
+    for (var, value, nearest) in [
+        ("RAMPART_AUTH__MFAA", "off", "RAMPART_AUTH__MFA"),
+        ("RAMPART_AUHT__MFA", "off", "RAMPART_AUTH__MFA"),
+        ("RAMPART_LISTN", "127.0.0.1:1", "RAMPART_LISTEN"),
+        ("RAMPART_CONFG", "x.toml", "RAMPART_CONFIG"),
+        ("RAMPART_AUTH__PASSWORD__MIN_LENGHT", "14", "RAMPART_AUTH__PASSWORD__MIN_LENGTH"),
+        ("RAMPART_SERVER__DATADIR", "/tmp", "RAMPART_SERVER__DATA_DIR"),
+    ] {
+        let e =
+            Config::load(None, &env(&[("RAMPART_AUTH__MFA", "off"), (var, value)]), &Overrides::default()).unwrap_err();
+        let e = format!("{e:#}");
+        assert!(e.starts_with(&format!("environment variable {var}: ")), "{var}: {e}");
+        assert!(e.ends_with(&format!("did you mean {nearest}?")), "{var}: {e}");
+    }
+    // A table set by one variable: the variable, and the nearest key inside it.
+    let e = Config::load(None, &env(&[("RAMPART_AUTH", "{ mfaa = \"off\" }")]), &Overrides::default()).unwrap_err();
+    assert_eq!(
+        format!("{e:#}"),
+        "environment variable RAMPART_AUTH: `auth.mfaa` is not a configuration key; did you mean `auth.mfa`?"
+    );
+    // A bad value names its variable and its key; an unknown key in the file names the key.
+    let e = Config::load(None, &env(&[("RAMPART_AUTH__ACCESS_TOKEN_TTL", "soon")]), &Overrides::default()).unwrap_err();
+    let e = format!("{e:#}");
+    assert!(
+        e.starts_with("environment variable RAMPART_AUTH__ACCESS_TOKEN_TTL: configuration key `auth.access_token_ttl`"),
+        "{e}"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("c.toml");
+    std::fs::write(&f, "[auth]\nmfaa = \"off\"\n").unwrap();
+    let e = Config::load(Some(&f), &env(&[("RAMPART_AUTH__MFA", "off")]), &Overrides::default()).unwrap_err();
+    let e = format!("{e:#}");
+    assert!(e.contains("mfaa") && !e.contains("environment variable"), "{e}");
+}

@@ -78,7 +78,10 @@ async fn metrics_are_for_administrators_and_count_requests_refusals_and_models()
         "{m}"
     );
     assert!(!m.contains("FOO") && !m.contains("BAR"), "{m}");
-    assert!(m.contains(r#"rampart_http_request_duration_seconds_bucket{le="#), "{m}");
+    assert!(
+        m.contains(r#"rampart_http_request_duration_seconds_bucket{route="/v1/me",method="GET",le="+Inf"} 2"#),
+        "{m}"
+    );
     assert!(
         sample(&m, r#"rampart_http_request_duration_seconds_count{route="/v1/me",method="GET"}"#) == Some(2.0),
         "{m}"
@@ -96,6 +99,21 @@ async fn metrics_are_for_administrators_and_count_requests_refusals_and_models()
     assert_eq!(sample(&m, r#"rampart_queue_depth{queue="ingestion",status="pending"}"#), Some(0.0));
     assert!(sample(&m, "rampart_process_resident_memory_bytes").is_some_and(|b| b > 1e6));
     assert!(m.contains("rampart_build_info{version="));
+    // The administrators' route negotiates like the metrics listener: OpenMetrics when asked.
+    let r = s
+        .http
+        .get(format!("{}/metrics", s.base))
+        .bearer_auth(&admin)
+        .header("accept", "application/openmetrics-text; version=1.0.0")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["content-type"], "application/openmetrics-text; version=1.0.0; charset=utf-8");
+    assert_eq!(r.headers()["vary"], "accept");
+    let om = r.text().await.unwrap();
+    assert!(om.ends_with("# EOF\n") && om.contains("# TYPE rampart_edge_refusals counter\n"), "{om}");
+    assert!(!m.contains("# EOF") && m.contains("# TYPE rampart_edge_refusals_total counter\n"), "{m}");
     // No user data: no emails, no tokens.
     assert!(!m.contains("example.com") && !m.contains(&t));
 
