@@ -385,6 +385,10 @@ impl Identity {
         if client_id.is_some_and(|c| c != issued_to) {
             return Err(IdentityError::InvalidToken("refresh token of another client"));
         }
+        // A confidential client's sign-in is refreshed only by the authenticated client.
+        if client_id.is_none() && self.oauth_client(issued_to).is_some_and(|c| c.is_confidential()) {
+            return Err(IdentityError::InvalidToken("client authentication required"));
+        }
         let user = self.db().user_by_id(fam.user_id).await?.ok_or(IdentityError::InvalidToken("no such user"))?;
         if user.status != UserStatus::Active || !self.domain_allowed(&user) {
             return Err(IdentityError::InvalidToken("user disabled"));
@@ -393,8 +397,9 @@ impl Identity {
         self.db().rotate_refresh_token(fam.id, &sha256_hex(next.as_bytes()), now).await?;
         let grant = fam.client_id.as_deref().map(|client_id| crate::tokens::Grant {
             client_id,
-            scope: crate::oauth::OIDC_SCOPES,
+            scope: fam.scope.as_deref().unwrap_or(crate::oauth::OIDC_SCOPES),
             nonce: None,
+            auth_time: fam.auth_time,
         });
         self.issue_tokens(&user, fam.id, next, grant)
     }
