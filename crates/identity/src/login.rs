@@ -358,6 +358,10 @@ impl Identity {
             return Err(IdentityError::InvalidToken("malformed"));
         }
         let now = self.now();
+        // The client is checked before the token is used up: the wrong one cannot burn it.
+        if let Some(f) = self.db().refresh_token_family(&sha256_hex(refresh_token.as_bytes())).await? {
+            self.check_refresh_client(&f, client_id)?;
+        }
         let fam = match self.db().consume_refresh_token(&sha256_hex(refresh_token.as_bytes()), now).await? {
             RefreshLookup::Unknown => return Err(IdentityError::InvalidToken("unknown refresh token")),
             RefreshLookup::Reused(f) => {
@@ -381,14 +385,7 @@ impl Identity {
         if fam.revoked_at.is_some() || fam.expires_at <= now {
             return Err(IdentityError::InvalidToken("sign-in expired or revoked"));
         }
-        let issued_to = fam.client_id.as_deref().unwrap_or(&self.config().client_id);
-        if client_id.is_some_and(|c| c != issued_to) {
-            return Err(IdentityError::InvalidToken("refresh token of another client"));
-        }
-        // A confidential client's sign-in is refreshed only by the authenticated client.
-        if client_id.is_none() && self.oauth_client(issued_to).is_some_and(|c| c.is_confidential()) {
-            return Err(IdentityError::InvalidToken("client authentication required"));
-        }
+        self.check_refresh_client(&fam, client_id)?;
         let user = self.db().user_by_id(fam.user_id).await?.ok_or(IdentityError::InvalidToken("no such user"))?;
         if user.status != UserStatus::Active || !self.domain_allowed(&user) {
             return Err(IdentityError::InvalidToken("user disabled"));

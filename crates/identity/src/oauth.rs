@@ -193,8 +193,9 @@ impl Identity {
         if v.nonce.as_ref().is_some_and(|n| n.len() > 256) {
             return Err(v.fail("invalid_request", "nonce is too long"));
         }
-        v.prompt = parse_prompt(p.prompt.as_deref())
-            .ok_or_else(|| v.fail("invalid_request", "prompt must be none, or any of login, consent, select_account"))?;
+        v.prompt = parse_prompt(p.prompt.as_deref()).ok_or_else(|| {
+            v.fail("invalid_request", "prompt must be none, or any of login, consent, select_account")
+        })?;
         v.max_age = match p.max_age.as_deref().map(str::parse::<u64>) {
             None => None,
             Some(Ok(m)) => Some(m),
@@ -241,7 +242,10 @@ impl Identity {
         let known = granted.as_deref().is_some_and(|g| covers(g, &v.scope));
         if decision == Some(Decision::Approve) {
             let scope = union(granted.as_deref().unwrap_or(""), &v.scope);
-            self.db().save_oauth_consent(user.user_id, &client_id, &scope, self.now()).await.map_err(|e| internal(&e))?;
+            self.db()
+                .save_oauth_consent(user.user_id, &client_id, &scope, self.now())
+                .await
+                .map_err(|e| internal(&e))?;
         } else if v.prompt.none && !known {
             return Err(v.fail("consent_required", "the user has not allowed this application"));
         } else if v.prompt.consent || !known {

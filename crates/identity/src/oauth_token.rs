@@ -10,6 +10,7 @@ use base64::Engine as _;
 use rampart_core::{AuditOutcome, AuthMethod, Principal};
 use rampart_crypto::{ct_eq, sha256, sha256_hex};
 use rampart_storage::repo::oauth::CodeLookup;
+use rampart_storage::repo::tokens::FamilyRecord;
 use rampart_storage::repo::users::UserStatus;
 
 /// How a client presented itself at the token endpoint.
@@ -77,7 +78,6 @@ pub struct UserInfo {
     pub groups: Option<Vec<String>>,
 }
 
-
 impl Identity {
     /// Authenticates the client; returns its id (`None` when no client was named, which only a
     /// first-party refresh may do). Secrets are compared in constant time on their SHA-256.
@@ -93,7 +93,8 @@ impl Identity {
             ClientCredentials::Post { client_id, secret } => (client_id, secret, false),
             ClientCredentials::None { client_id: None } => return Ok(None),
             ClientCredentials::None { client_id: Some(c) } => {
-                let public = *c == self.config().client_id || self.oauth_client(c).is_some_and(|o| !o.is_confidential());
+                let public =
+                    *c == self.config().client_id || self.oauth_client(c).is_some_and(|o| !o.is_confidential());
                 return if public { Ok(Some(c.clone())) } else { Err(ClientAuthError::InvalidClient { basic: false }) };
             }
         };
@@ -175,6 +176,19 @@ impl Identity {
                 Some("authorization_code_reuse"),
             )
             .await;
+        }
+        Ok(())
+    }
+
+    /// A sign-in is refreshed by the client it was issued to; a confidential client's only
+    /// once that client has authenticated (`client_id` is then `Some`).
+    pub(crate) fn check_refresh_client(&self, fam: &FamilyRecord, client_id: Option<&str>) -> Result<()> {
+        let issued_to = fam.client_id.as_deref().unwrap_or(&self.config().client_id);
+        if client_id.is_some_and(|c| c != issued_to) {
+            return Err(IdentityError::InvalidToken("refresh token of another client"));
+        }
+        if client_id.is_none() && self.oauth_client(issued_to).is_some_and(|c| c.is_confidential()) {
+            return Err(IdentityError::InvalidToken("client authentication required"));
         }
         Ok(())
     }

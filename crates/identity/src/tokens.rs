@@ -242,7 +242,8 @@ impl Identity {
                 .join(" "),
         };
         let client_id = grant.map_or(cfg.client_id.as_str(), |g| g.client_id);
-        let (email, profile) = grant.map_or((true, true), |g| (has_scope(g.scope, "email"), has_scope(g.scope, "profile")));
+        let (email, profile) =
+            grant.map_or((true, true), |g| (has_scope(g.scope, "email"), has_scope(g.scope, "profile")));
         let access = AccessClaims {
             iss: cfg.issuer.clone(),
             sub: user.id.to_string(),

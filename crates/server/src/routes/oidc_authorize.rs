@@ -40,7 +40,11 @@ fn bad_client(msg: &'static str) -> Response {
 /// Parameters this server does not know are ignored.
 #[utoipa::path(get, path = "/oauth2/authorize", tag = "oidc", params(AuthorizeParams),
     responses((status = 303, description = "To the sign-in and consent page, or back to the client with an error"), (status = 400, body = ErrorBody)))]
-async fn authorize_start(State(s): State<AppState>, uri: axum::http::Uri, Query(p): Query<AuthorizeParams>) -> Response {
+async fn authorize_start(
+    State(s): State<AppState>,
+    uri: axum::http::Uri,
+    Query(p): Query<AuthorizeParams>,
+) -> Response {
     match s.identity.validate_authorize(&p) {
         Ok(_) => Redirect::to(&format!("/authorize?{}", uri.query().unwrap_or(""))).into_response(),
         Err(AuthorizeError::Redirect { redirect_uri, error, description, state }) => {

@@ -192,7 +192,8 @@ async fn confidential_clients_authenticate_with_basic_or_post() {
     let rt = tok["refresh_token"].as_str().unwrap().to_owned();
     // client_secret_post.
     let c = crm_code(&s, &t, &[]).await;
-    let mut pairs: Vec<(&str, &str)> = vec![("grant_type", "authorization_code"), ("code", &c), ("redirect_uri", CRM_REDIRECT)];
+    let mut pairs: Vec<(&str, &str)> =
+        vec![("grant_type", "authorization_code"), ("code", &c), ("redirect_uri", CRM_REDIRECT)];
     pairs.extend([("client_id", "crm"), ("client_secret", CRM_SECRET)]);
     assert_eq!(token_req(&s, None, &pairs).await.status(), 200);
     // The secret read from a file works the same way.
@@ -202,6 +203,11 @@ async fn confidential_clients_authenticate_with_basic_or_post() {
     // Refresh needs the client too.
     let refresh = [("grant_type", "refresh_token"), ("refresh_token", rt.as_str())];
     assert_eq!(token_req(&s, None, &refresh).await.status(), 400, "no client: invalid_grant");
+    let wrong = token_req(&s, Some(("crm", "wrong-secret-wrong-secret-wrong-secret")), &refresh).await;
+    assert_eq!(wrong.status(), 401);
+    let other = [("grant_type", "refresh_token"), ("refresh_token", rt.as_str()), ("client_id", "wiki")];
+    assert_eq!(token_req(&s, None, &other).await.status(), 400, "another client: invalid_grant");
+    // None of those used the token up.
     let r = token_req(&s, Some(("crm", CRM_SECRET)), &refresh).await;
     assert_eq!(r.status(), 200);
 }
@@ -212,26 +218,59 @@ async fn wrong_or_missing_client_secrets_are_invalid_client() {
     let t = s.token("olga@example.com").await;
     let c = crm_code(&s, &t, &[]).await;
     let base = [("grant_type", "authorization_code"), ("code", c.as_str()), ("redirect_uri", CRM_REDIRECT)];
-    let with = |extra: &[(&'static str, &'static str)]| base.iter().copied().chain(extra.iter().copied()).collect::<Vec<_>>();
+    let with =
+        |extra: &[(&'static str, &'static str)]| base.iter().copied().chain(extra.iter().copied()).collect::<Vec<_>>();
     let check = |r: reqwest::Response, status: u16, error: &'static str, basic: bool| async move {
         assert_eq!(r.status().as_u16(), status);
         assert_eq!(r.headers().contains_key("www-authenticate"), basic);
         let b: Value = r.json().await.unwrap();
         assert_eq!(b["error"], error);
     };
-    check(token_req(&s, Some(("crm", "wrong-secret-wrong-secret-wrong-secret")), &with(&[])).await, 401, "invalid_client", true).await;
+    check(
+        token_req(&s, Some(("crm", "wrong-secret-wrong-secret-wrong-secret")), &with(&[])).await,
+        401,
+        "invalid_client",
+        true,
+    )
+    .await;
     check(token_req(&s, Some(("crm", &CRM_SECRET[..20])), &with(&[])).await, 401, "invalid_client", true).await;
     check(token_req(&s, Some(("wiki", CRM_SECRET)), &with(&[])).await, 401, "invalid_client", true).await;
     check(token_req(&s, Some(("nobody", CRM_SECRET)), &with(&[])).await, 401, "invalid_client", true).await;
-    check(token_req(&s, None, &with(&[("client_id", "crm"), ("client_secret", "nope")])).await, 401, "invalid_client", false).await;
+    check(
+        token_req(&s, None, &with(&[("client_id", "crm"), ("client_secret", "nope")])).await,
+        401,
+        "invalid_client",
+        false,
+    )
+    .await;
     check(token_req(&s, None, &with(&[("client_id", "crm")])).await, 401, "invalid_client", false).await;
-    check(token_req(&s, None, &with(&[("client_id", "erp"), ("client_secret", CRM_SECRET)])).await, 401, "invalid_client", false).await;
+    check(
+        token_req(&s, None, &with(&[("client_id", "erp"), ("client_secret", CRM_SECRET)])).await,
+        401,
+        "invalid_client",
+        false,
+    )
+    .await;
     // Both methods at once; a Basic header that is not one.
-    check(token_req(&s, Some(("crm", CRM_SECRET)), &with(&[("client_secret", CRM_SECRET)])).await, 400, "invalid_request", false).await;
-    let r = s.http.post(format!("{}/oauth2/token", s.base)).header("authorization", "Basic !!!").form(&with(&[])).send().await.unwrap();
+    check(
+        token_req(&s, Some(("crm", CRM_SECRET)), &with(&[("client_secret", CRM_SECRET)])).await,
+        400,
+        "invalid_request",
+        false,
+    )
+    .await;
+    let r = s
+        .http
+        .post(format!("{}/oauth2/token", s.base))
+        .header("authorization", "Basic !!!")
+        .form(&with(&[]))
+        .send()
+        .await
+        .unwrap();
     check(r, 401, "invalid_client", true).await;
     // Basic for one client, the form naming another.
-    check(token_req(&s, Some(("crm", CRM_SECRET)), &with(&[("client_id", "erp")])).await, 401, "invalid_client", true).await;
+    check(token_req(&s, Some(("crm", CRM_SECRET)), &with(&[("client_id", "erp")])).await, 401, "invalid_client", true)
+        .await;
     // None of that burned the code: the right secret redeems it once.
     assert_eq!(token_req(&s, Some(("crm", CRM_SECRET)), &with(&[])).await.status(), 200);
     assert_eq!(token_req(&s, Some(("crm", CRM_SECRET)), &with(&[])).await.status(), 400);
@@ -243,7 +282,12 @@ async fn codes_belong_to_their_client_and_pkce_binds_when_used() {
     let t = s.token("olga@example.com").await;
     // The wiki's code cannot be redeemed by the CRM, even with the CRM's own secret.
     let wiki = back(&s, &step(&s, Some(&t), "wiki", &[("decision", "approve")]).await)["code"].clone();
-    let pairs = [("grant_type", "authorization_code"), ("code", wiki.as_str()), ("redirect_uri", REDIRECT), ("code_verifier", VERIFIER)];
+    let pairs = [
+        ("grant_type", "authorization_code"),
+        ("code", wiki.as_str()),
+        ("redirect_uri", REDIRECT),
+        ("code_verifier", VERIFIER),
+    ];
     assert_eq!(token_req(&s, Some(("crm", CRM_SECRET)), &pairs).await.status(), 400);
     // A public client must use PKCE.
     let mut p = params("wiki", &[]);
@@ -258,11 +302,21 @@ async fn codes_belong_to_their_client_and_pkce_binds_when_used() {
     let pairs = [("grant_type", "authorization_code"), ("code", c.as_str()), ("redirect_uri", CRM_REDIRECT)];
     assert_eq!(token_req(&s, Some(("crm", CRM_SECRET)), &pairs).await.status(), 400, "verifier missing");
     let c = crm_code(&s, &t, &pk).await;
-    let pairs = [("grant_type", "authorization_code"), ("code", c.as_str()), ("redirect_uri", CRM_REDIRECT), ("code_verifier", VERIFIER)];
+    let pairs = [
+        ("grant_type", "authorization_code"),
+        ("code", c.as_str()),
+        ("redirect_uri", CRM_REDIRECT),
+        ("code_verifier", VERIFIER),
+    ];
     assert_eq!(token_req(&s, Some(("crm", CRM_SECRET)), &pairs).await.status(), 200);
     // Without a challenge, a verifier is refused too.
     let c = crm_code(&s, &t, &[]).await;
-    let pairs = [("grant_type", "authorization_code"), ("code", c.as_str()), ("redirect_uri", CRM_REDIRECT), ("code_verifier", VERIFIER)];
+    let pairs = [
+        ("grant_type", "authorization_code"),
+        ("code", c.as_str()),
+        ("redirect_uri", CRM_REDIRECT),
+        ("code_verifier", VERIFIER),
+    ];
     assert_eq!(token_req(&s, Some(("crm", CRM_SECRET)), &pairs).await.status(), 400);
 }
 
@@ -270,7 +324,9 @@ async fn codes_belong_to_their_client_and_pkce_binds_when_used() {
 async fn userinfo_and_id_token_hold_only_the_granted_scopes() {
     let s = server().await;
     let t = s.token("olga@example.com").await;
-    for (scope, email, name) in [("openid", false, false), ("openid email", true, false), ("openid profile", false, true)] {
+    for (scope, email, name) in
+        [("openid", false, false), ("openid email", true, false), ("openid profile", false, true)]
+    {
         let q = back(&s, &step(&s, Some(&t), "wiki", &[("scope", scope), ("decision", "approve")]).await);
         let tok = redeem_wiki(&s, &q["code"]).await;
         let id = decode_unverified(tok["id_token"].as_str().unwrap());
@@ -283,7 +339,8 @@ async fn userinfo_and_id_token_hold_only_the_granted_scopes() {
         }
         // A refresh keeps the grant's scope.
         let rt = tok["refresh_token"].as_str().unwrap();
-        let r = token_req(&s, None, &[("grant_type", "refresh_token"), ("refresh_token", rt), ("client_id", "wiki")]).await;
+        let r =
+            token_req(&s, None, &[("grant_type", "refresh_token"), ("refresh_token", rt), ("client_id", "wiki")]).await;
         let r: Value = r.json().await.unwrap();
         assert_eq!(decode_unverified(r["access_token"].as_str().unwrap())["scope"], scope);
         let ui = s.get("/oauth2/userinfo", Some(r["access_token"].as_str().unwrap())).await.expect(200).body;
@@ -298,8 +355,33 @@ async fn userinfo_and_id_token_hold_only_the_granted_scopes() {
 async fn discovery_names_client_authentication_and_iss() {
     let s = server().await;
     let d = s.get("/.well-known/openid-configuration", None).await.expect(200).body;
-    assert_eq!(d["token_endpoint_auth_methods_supported"], json!(["none", "client_secret_basic", "client_secret_post"]));
+    assert_eq!(
+        d["token_endpoint_auth_methods_supported"],
+        json!(["none", "client_secret_basic", "client_secret_post"])
+    );
     assert_eq!(d["authorization_response_iss_parameter_supported"], true);
     assert_eq!(d["issuer"], s.base);
     assert!(d["prompt_values_supported"].as_array().unwrap().contains(&json!("none")));
+}
+
+/// Consent, `auth_time` on codes and the grant of a client's sign-in on PostgreSQL too.
+#[tokio::test]
+async fn consent_and_grants_on_postgres() {
+    let clients = json!([{"client_id": "wiki", "redirect_uris": [REDIRECT], "name": "Wiki"}]);
+    let Some(s) = TestServer::start_pg("consent_and_grants_on_postgres", &[("auth.oauth_clients", clients)]).await
+    else {
+        return;
+    };
+    s.user("olga@example.com", &[]).await;
+    let t = s.token("olga@example.com").await;
+    assert_eq!(step(&s, Some(&t), "wiki", &[]).await["next"], "consent");
+    step(&s, Some(&t), "wiki", &[("decision", "approve")]).await;
+    step(&s, Some(&t), "wiki", &[("scope", "openid profile"), ("decision", "approve")]).await;
+    let q = back(&s, &step(&s, Some(&t), "wiki", &[("scope", "openid email profile"), ("max_age", "60")]).await);
+    let tok = redeem_wiki(&s, &q["code"]).await;
+    assert!(decode_unverified(tok["id_token"].as_str().unwrap())["auth_time"].as_i64().unwrap() > 0);
+    let rt = tok["refresh_token"].as_str().unwrap();
+    let r = token_req(&s, None, &[("grant_type", "refresh_token"), ("refresh_token", rt), ("client_id", "wiki")]).await;
+    let r: Value = r.json().await.unwrap();
+    assert_eq!(decode_unverified(r["access_token"].as_str().unwrap())["scope"], "openid email profile");
 }

@@ -127,6 +127,18 @@ impl Db {
         Ok(if n == 1 { RefreshLookup::Fresh(fam) } else { RefreshLookup::Reused(fam) })
     }
 
+    /// The sign-in a refresh token belongs to, without using the token up.
+    pub async fn refresh_token_family(&self, token_hash: &str) -> Result<Option<FamilyRecord>, StorageError> {
+        let row = sqlx::query(sqlf!(
+            "SELECT {} FROM refresh_tokens t JOIN token_families f ON f.id = t.family_id WHERE t.token_hash = $1",
+            FAMILY_COLS.split(", ").map(|c| format!("f.{c}")).collect::<Vec<_>>().join(", ")
+        ))
+        .bind(token_hash)
+        .fetch_optional(self.pool())
+        .await?;
+        row.as_ref().map(family).transpose()
+    }
+
     /// Adds the next refresh token of a live family.
     pub async fn rotate_refresh_token(
         &self,
