@@ -91,7 +91,7 @@ $(PYENV)/.openai-sdk:
 
 ## authlib (with requests) for the relying party of web/tests/e2e/oidc.test.mjs.
 $(PYENV)/.authlib: $(PYENV)/.openai-sdk
-	$(PYENV)/bin/pip install --quiet --disable-pip-version-check 'authlib>=1.3,<2' 'requests>=2.31,<3'
+	$(PYENV)/bin/python -m pip install --quiet --disable-pip-version-check 'authlib>=1.3,<2' 'requests>=2.31,<3'
 	touch $@
 
 ## PyAV (FFmpeg in a wheel) makes the M4A/AAC file of the upload test.
