@@ -239,7 +239,10 @@ async function outcome(page, rp) {
 
 function onFailure(t, page, name) {
   const problems = [];
-  page.on('console', (m) => m.type() === 'error' && problems.push(`console: ${m.text()}`));
+  // Rampart's pages only (the RPs' pages are JSON without a favicon).
+  page.on('console', (m) => {
+    if (m.type() === 'error' && m.location().url.startsWith(base)) problems.push(`console: ${m.text()} (${m.location().url})`);
+  });
   page.on('pageerror', (e) => problems.push(e.message));
   t.after(async () => {
     if (!page.isClosed()) await page.screenshot({ path: join(SHOTS, `oidc-${name}.png`), fullPage: true }).catch(() => {});
