@@ -246,6 +246,8 @@ impl Identity {
                 .save_oauth_consent(user.user_id, &client_id, &scope, self.now())
                 .await
                 .map_err(|e| internal(&e))?;
+            let who = Some((user.user_id, user.email.as_str()));
+            self.audit(meta, who, "oauth.consent", Some(client_id.clone()), AuditOutcome::Success, Some(&scope)).await;
         } else if v.prompt.none && !known {
             return Err(v.fail("consent_required", "the user has not allowed this application"));
         } else if v.prompt.consent || !known {

@@ -755,7 +755,10 @@ async fn oauth_codes_are_single_use(db: &Db) {
     let f = db.refresh_token_family("rt").await.unwrap().unwrap();
     assert_eq!((f.id, f.scope.as_deref(), f.auth_time), (fid, Some("openid email"), Some(c.auth_time)));
     assert!(db.refresh_token_family("nope").await.unwrap().is_none());
-    assert!(matches!(db.consume_refresh_token("rt", T0).await.unwrap(), RefreshLookup::Fresh(_)), "peeking used nothing up");
+    assert!(
+        matches!(db.consume_refresh_token("rt", T0).await.unwrap(), RefreshLookup::Fresh(_)),
+        "peeking used nothing up"
+    );
     // Consent, per user and client; saving again replaces the scopes.
     let v = user(db, "v@example.com", &[]).await;
     assert_eq!(db.oauth_consent(u, "app").await.unwrap(), None);

@@ -94,6 +94,10 @@ async fn consent_is_asked_once_per_user_client_and_scopes() {
     let q = back(&s, &step(&s, Some(&p), "wiki", &[("decision", "deny")]).await);
     assert_eq!((q["error"].as_str(), q.get("code")), ("access_denied", None));
     assert_eq!(step(&s, Some(&p), "wiki", &[]).await["next"], "consent", "a refusal is not remembered as consent");
+    let audit = s.state.db.list_audit(&Default::default(), &Default::default()).await.unwrap();
+    let consents: Vec<_> = audit.items.iter().filter(|a| a.entry.action == "oauth.consent").collect();
+    assert_eq!(consents.len(), 1, "olga's one consent is in the audit trail");
+    assert_eq!(consents[0].entry.detail.as_deref(), Some("openid email"));
 }
 
 #[tokio::test]
