@@ -322,3 +322,33 @@ test('openid-client RP: profile scope, max_age and auth_time, a refusal, prompt=
   assert.deepEqual(problems, []);
   await ctx.close();
 });
+
+/** axe-core's WCAG 2.1 A/AA rules (contrast included) on the page as it is now. */
+async function axeViolations(page) {
+  await page.addScriptTag({ path: join(root, 'node_modules/axe-core/axe.min.js') });
+  return page.evaluate(async () => {
+    const r = await window.axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] } });
+    return r.violations.map((v) => `${v.id} (${v.impact}): ${v.nodes.map((n) => n.target.join(' ')).slice(0, 5).join(', ')}`);
+  });
+}
+
+test('the sign-in and consent pages for another application pass axe in the light and the dark theme', async () => {
+  // axe is injected as a script, which the app's CSP forbids: this context bypasses the CSP
+  // (the tests above load the pages under it).
+  const ctx = await browser.newContext({ bypassCSP: true, colorScheme: 'light' });
+  const page = await ctx.newPage();
+  const report = [];
+  await page.goto(`${node}/login?prompt=consent`);
+  await page.getByTestId('authorize-for').waitFor();
+  for (const v of await axeViolations(page)) report.push(`sign-in: ${v}`);
+  await signIn(page, 'Node Tracker');
+  for (const scheme of ['light', 'dark']) {
+    await page.emulateMedia({ colorScheme: scheme });
+    await page.reload();
+    await page.getByRole('heading', { name: 'Allow Node Tracker?' }).waitFor();
+    assert.equal(await page.evaluate(() => document.documentElement.dataset.theme), scheme);
+    for (const v of await axeViolations(page)) report.push(`consent (${scheme}): ${v}`);
+  }
+  assert.deepEqual(report, []);
+  await ctx.close();
+});
