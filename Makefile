@@ -64,18 +64,20 @@ api-types: build
 	cd web && RAMPART_BIN=$(CURDIR)/target/debug/rampart $(NPM) run api:types
 
 ## The browser tests against the real binary (built by `cargo test`), and the tool that seeds a
-## long session for one of them.
-web-e2e: web chromium
+## long session for one of them. The OpenID provider's test runs an authlib relying party from
+## the test venv.
+PYENV := target/pyenv
+web-e2e: web chromium $(PYENV)/.authlib
 	$(CARGO) build -q -p rampart-bench-tools --bin seed-web
 	cd web && RAMPART_BIN=$(CURDIR)/target/debug/rampart $(NPM) run api:check
-	cd web && RAMPART_BIN=$(CURDIR)/target/debug/rampart CHROMIUM=$$(command -v chromium) $(NPM) run e2e
+	cd web && RAMPART_BIN=$(CURDIR)/target/debug/rampart CHROMIUM=$$(command -v chromium) \
+		RAMPART_TEST_PYTHON=$(CURDIR)/$(PYENV)/bin/python $(NPM) run e2e
 
 ## Run every test. The PostgreSQL half runs when RAMPART_TEST_POSTGRES_URL is set
 ## (e.g. postgres://postgres@127.0.0.1:5432/test); without it those tests print SKIPPED.
 ## Likewise RAMPART_TEST_NATS_URL (scale-out) and RAMPART_TEST_REDIS_URL (shared rate limits).
 ## The official OpenAI Python SDK (a real client of /v1/chat/completions) is installed into a
 ## venv under target/ once. promtool is named (so required) for the /metrics format checks.
-PYENV := target/pyenv
 test: sysdeps target/models/whisper-tiny.en/model.bin $(PYENV)/.openai-sdk $(PYENV)/.pyav web-test
 	RAMPART_TEST_PYTHON=$(CURDIR)/$(PYENV)/bin/python RAMPART_TEST_WHISPER_MODEL=$(CURDIR)/target/models/whisper-tiny.en \
 		RAMPART_TEST_PROMTOOL=/usr/bin/promtool \
@@ -85,6 +87,11 @@ test: sysdeps target/models/whisper-tiny.en/model.bin $(PYENV)/.openai-sdk $(PYE
 $(PYENV)/.openai-sdk:
 	python3 -m venv $(PYENV)
 	$(PYENV)/bin/pip install --quiet --disable-pip-version-check 'openai>=1.40,<4'
+	touch $@
+
+## authlib (with requests) for the relying party of web/tests/e2e/oidc.test.mjs.
+$(PYENV)/.authlib: $(PYENV)/.openai-sdk
+	$(PYENV)/bin/python -m pip install --quiet --disable-pip-version-check 'authlib>=1.3,<2' 'requests>=2.31,<3'
 	touch $@
 
 ## PyAV (FFmpeg in a wheel) makes the M4A/AAC file of the upload test.

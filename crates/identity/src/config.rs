@@ -2,9 +2,11 @@
 //! and the identity service's settings built from it ([`AuthConfig::identity_config`]).
 
 use jsonwebtoken::Algorithm;
+use rampart_core::Secret;
 use rampart_core::config::{ConfigError, Dur};
 use rampart_crypto::{PasswordParams, SigningAlg};
 use std::collections::BTreeMap;
+use std::path::PathBuf;
 use std::time::Duration;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
@@ -91,16 +93,68 @@ fn default_algs() -> Vec<Algorithm> {
     vec![Algorithm::RS256]
 }
 
-/// An application that signs its users in through Rampart (OAuth 2.0 authorization code flow
-/// with PKCE; public clients, no client secret).
-#[derive(Clone, Debug, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+/// An application that signs its users in through Rampart (OAuth 2.0 authorization code flow).
+/// Without a secret it is a public client and must use PKCE; with one (`client_secret` or
+/// `client_secret_file`) it is confidential and authenticates at the token endpoint with
+/// `client_secret_basic` or `client_secret_post` (PKCE optional).
+#[derive(Clone, Debug, serde::Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct OAuthClientConfig {
     pub client_id: String,
     /// Exact redirect URIs; nothing else is accepted.
     pub redirect_uris: Vec<String>,
+    /// Shown to the user on the consent screen.
     #[serde(default)]
     pub name: String,
+    /// The client secret (at least 32 characters; prefer `client_secret_file`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_secret: Option<Secret<String>>,
+    /// A file holding the client secret (read at start-up, surrounding whitespace dropped).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_secret_file: Option<PathBuf>,
+}
+
+/// Shortest client secret accepted: 32 characters (e.g. `openssl rand -hex 32` gives 64).
+pub const MIN_CLIENT_SECRET_LEN: usize = 32;
+
+impl OAuthClientConfig {
+    /// A confidential client authenticates at the token endpoint; a public one uses PKCE.
+    pub fn is_confidential(&self) -> bool {
+        self.client_secret.is_some() || self.client_secret_file.is_some()
+    }
+
+    /// The display name, or the client id when none is configured.
+    pub fn display_name(&self) -> &str {
+        if self.name.is_empty() { &self.client_id } else { &self.name }
+    }
+
+    /// The secret, read from `client_secret_file` when that is how it is given.
+    fn resolve_secret(&self) -> Result<Option<Secret<String>>, ConfigError> {
+        let key = "oauth_clients";
+        let s = match (&self.client_secret, &self.client_secret_file) {
+            (Some(_), Some(_)) => {
+                return Err(err(key, format!("{}: set client_secret or client_secret_file, not both", self.client_id)));
+            }
+            (Some(s), None) => s.clone(),
+            (None, Some(f)) => Secret::new(
+                std::fs::read_to_string(f)
+                    .map_err(|e| err(key, format!("{}: cannot read {}: {e}", self.client_id, f.display())))?
+                    .trim()
+                    .to_owned(),
+            ),
+            (None, None) => return Ok(None),
+        };
+        if s.expose().chars().count() < MIN_CLIENT_SECRET_LEN {
+            return Err(err(
+                key,
+                format!(
+                    "{}: the client secret must be at least {MIN_CLIENT_SECRET_LEN} characters (e.g. `openssl rand -hex 32`)",
+                    self.client_id
+                ),
+            ));
+        }
+        Ok(Some(s))
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -280,6 +334,10 @@ impl AuthConfig {
         if c.redirect_uris.is_empty() {
             return Err(err(key, format!("{}: list at least one redirect_uri", c.client_id)));
         }
+        if self.oauth_clients.iter().filter(|o| o.client_id == c.client_id).count() > 1 {
+            return Err(err(key, format!("{}: client_id is listed twice", c.client_id)));
+        }
+        c.resolve_secret()?;
         for r in &c.redirect_uris {
             let u = url::Url::parse(r)
                 .map_err(|_| err(key, format!("{}: redirect_uri {r:?} is not an absolute URL", c.client_id)))?;
@@ -298,8 +356,17 @@ impl AuthConfig {
     }
 
     /// The identity service's settings, for a server whose issuer (public URL) is `issuer`.
-    pub fn identity_config(&self, issuer: impl Into<String>) -> IdentityConfig {
-        IdentityConfig {
+    /// Client secrets given as files are read here.
+    pub fn identity_config(&self, issuer: impl Into<String>) -> Result<IdentityConfig, ConfigError> {
+        let oauth_clients = self
+            .oauth_clients
+            .iter()
+            .map(|c| {
+                let secret = c.resolve_secret().map_err(|e| e.within("auth"))?;
+                Ok(OAuthClientConfig { client_secret: secret, client_secret_file: None, ..c.clone() })
+            })
+            .collect::<Result<Vec<_>, ConfigError>>()?;
+        Ok(IdentityConfig {
             client_id: self.client_id.clone(),
             mfa: self.mfa,
             self_signup: self.self_signup,
@@ -318,9 +385,9 @@ impl AuthConfig {
             jwks_refresh_min_interval: self.jwks_refresh_min_interval.0,
             session_cache_ttl: self.session_cache_ttl.0,
             external_issuers: self.external_issuers.clone(),
-            oauth_clients: self.oauth_clients.clone(),
+            oauth_clients,
             ..IdentityConfig::new(issuer)
-        }
+        })
     }
 }
 
@@ -335,7 +402,7 @@ mod tests {
         }))
         .unwrap();
         a.validate().unwrap();
-        let c = a.identity_config("https://id.example");
+        let c = a.identity_config("https://id.example").unwrap();
         assert_eq!((c.signing_alg, c.access_token_ttl), (SigningAlg::EdDSA, Duration::from_secs(7200)));
         assert_eq!((c.issuer.as_str(), c.signup_email_domains), ("https://id.example", vec!["example.com".to_owned()]));
         assert_eq!(c.challenge_ttl, IdentityConfig::new("").challenge_ttl);
@@ -356,5 +423,31 @@ mod tests {
         assert_eq!((i.token_use, i.algorithms.as_slice()), (TokenUse::Access, &[Algorithm::RS256][..]));
         let bad = serde_json::json!({"issuer": "https://i", "jwks_url": "https://i/jwks", "client_ids": ["c"], "token_use": "refresh"});
         assert!(serde_json::from_value::<ExternalIssuerConfig>(bad).is_err());
+    }
+
+    #[test]
+    fn client_secrets_are_long_given_once_and_never_printed() {
+        let client = |extra: serde_json::Value| {
+            let mut c = serde_json::json!({"client_id": "crm", "redirect_uris": ["https://crm.example.com/cb"]});
+            c.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+            AuthConfig { oauth_clients: vec![serde_json::from_value(c).unwrap()], ..Default::default() }
+        };
+        let long = "0123456789abcdef0123456789abcdef";
+        assert!(client(serde_json::json!({"client_secret": "short"})).validate().is_err());
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("s");
+        std::fs::write(&f, format!("{long}\n")).unwrap();
+        let both = client(serde_json::json!({"client_secret": long, "client_secret_file": f}));
+        assert!(both.validate().unwrap_err().message.contains("not both"));
+        let missing = client(serde_json::json!({"client_secret_file": dir.path().join("nope")}));
+        assert!(missing.validate().is_err());
+        let ok = client(serde_json::json!({"client_secret_file": f}));
+        ok.validate().unwrap();
+        let c = ok.identity_config("https://id.example").unwrap();
+        let crm = &c.oauth_clients[0];
+        assert!(crm.is_confidential());
+        assert_eq!(crm.client_secret.as_ref().map(|s| s.expose().as_str()), Some(long));
+        assert!(!format!("{c:?}").contains(long));
+        assert!(!client(serde_json::json!({})).oauth_clients[0].is_confidential());
     }
 }

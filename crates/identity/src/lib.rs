@@ -15,6 +15,7 @@ pub mod external;
 pub mod login;
 pub mod mfa;
 pub mod oauth;
+pub mod oauth_token;
 pub mod service;
 pub mod tickets;
 pub mod tokens;

@@ -358,6 +358,10 @@ impl Identity {
             return Err(IdentityError::InvalidToken("malformed"));
         }
         let now = self.now();
+        // The client is checked before the token is used up: the wrong one cannot burn it.
+        if let Some(f) = self.db().refresh_token_family(&sha256_hex(refresh_token.as_bytes())).await? {
+            self.check_refresh_client(&f, client_id)?;
+        }
         let fam = match self.db().consume_refresh_token(&sha256_hex(refresh_token.as_bytes()), now).await? {
             RefreshLookup::Unknown => return Err(IdentityError::InvalidToken("unknown refresh token")),
             RefreshLookup::Reused(f) => {
@@ -381,10 +385,7 @@ impl Identity {
         if fam.revoked_at.is_some() || fam.expires_at <= now {
             return Err(IdentityError::InvalidToken("sign-in expired or revoked"));
         }
-        let issued_to = fam.client_id.as_deref().unwrap_or(&self.config().client_id);
-        if client_id.is_some_and(|c| c != issued_to) {
-            return Err(IdentityError::InvalidToken("refresh token of another client"));
-        }
+        self.check_refresh_client(&fam, client_id)?;
         let user = self.db().user_by_id(fam.user_id).await?.ok_or(IdentityError::InvalidToken("no such user"))?;
         if user.status != UserStatus::Active || !self.domain_allowed(&user) {
             return Err(IdentityError::InvalidToken("user disabled"));
@@ -393,8 +394,9 @@ impl Identity {
         self.db().rotate_refresh_token(fam.id, &sha256_hex(next.as_bytes()), now).await?;
         let grant = fam.client_id.as_deref().map(|client_id| crate::tokens::Grant {
             client_id,
-            scope: crate::oauth::OIDC_SCOPES,
+            scope: fam.scope.as_deref().unwrap_or(crate::oauth::OIDC_SCOPES),
             nonce: None,
+            auth_time: fam.auth_time,
         });
         self.issue_tokens(&user, fam.id, next, grant)
     }

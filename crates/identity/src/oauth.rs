@@ -1,28 +1,30 @@
 //! Rampart as an OAuth 2.0 / OpenID Connect provider for other applications: the authorization
-//! code flow with PKCE (S256 only) for registered public clients (RFC 6749 §4.1, RFC 7636).
+//! code flow (RFC 6749 §4.1) for registered clients — public ones with PKCE (S256 only, RFC 7636),
+//! confidential ones with a client secret (PKCE optional).
 //!
-//! The browser lands on `GET /oauth2/authorize`; once the user is signed in to Rampart, the
-//! sign-in page calls `POST /oauth2/authorize` with its session token and sends the browser to
-//! the returned `redirectTo`. The client then redeems the code at `/oauth2/token`.
+//! The browser lands on `GET /oauth2/authorize`, which sends it on to the web app's `/authorize`
+//! page. That page asks [`Identity::authorize`] (through `POST /oauth2/authorize`) what comes
+//! next: sign in (again), the consent screen, or the redirect back to the client with `code`,
+//! `state` and `iss` (RFC 9207). Consent is remembered per user and client as the scopes granted.
+//! The client then redeems the code at `/oauth2/token` (see `oauth_token`).
 
 use crate::config::OAuthClientConfig;
-use crate::error::{IdentityError, Result};
 use crate::service::{Identity, RequestMeta};
-use crate::tokens::{Grant, TokenSet};
-use base64::Engine as _;
-use rampart_core::AuditOutcome;
-use rampart_core::Principal;
-use rampart_crypto::{ct_eq, opaque_token, sha256, sha256_hex};
-use rampart_storage::repo::oauth::{CodeLookup, NewOAuthCode};
-use rampart_storage::repo::users::UserStatus;
+use rampart_core::{AuditOutcome, AuthMethod, Principal, Timestamp};
+use rampart_crypto::{opaque_token, sha256_hex};
+use rampart_storage::repo::oauth::NewOAuthCode;
+use std::time::Duration;
 
 /// The scopes an OAuth client may receive: identity only, never Rampart API access.
 pub const OIDC_SCOPES: &str = "openid email profile";
-const CODE_TTL: std::time::Duration = std::time::Duration::from_secs(60);
+const CODE_TTL: Duration = Duration::from_secs(60);
+/// `prompt=login` accepts a sign-in made at most this long ago: the one the sign-in page has
+/// just asked for (password, second factor and the consent screen fit in it).
+pub const PROMPT_LOGIN_WINDOW: Duration = Duration::from_secs(600);
 
-/// The parameters of an authorization request.
+/// The parameters of an authorization request. Parameters not listed are ignored, as RFC 6749
+/// §3.1 requires.
 #[derive(Clone, Debug, Default, serde::Deserialize, utoipa::ToSchema, utoipa::IntoParams)]
-#[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct AuthorizeParams {
     pub response_type: Option<String>,
@@ -33,6 +35,19 @@ pub struct AuthorizeParams {
     pub nonce: Option<String>,
     pub code_challenge: Option<String>,
     pub code_challenge_method: Option<String>,
+    /// Space-separated: `none` (no page may be shown), `login` (sign in again), `consent`
+    /// (ask again); `select_account` is accepted and has nothing to choose from.
+    pub prompt: Option<String>,
+    /// Seconds: an older sign-in must be repeated; the ID token then carries `auth_time`.
+    pub max_age: Option<String>,
+}
+
+/// The user's answer on the consent screen.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Decision {
+    Approve,
+    Deny,
 }
 
 /// Why an authorization request failed, in the two classes RFC 6749 §4.1.2.1 distinguishes.
@@ -40,13 +55,38 @@ pub struct AuthorizeParams {
 pub enum AuthorizeError {
     /// Unknown client or unregistered redirect URI: tell the user, never redirect.
     BadClient(&'static str),
-    /// Anything else: redirect back to the client with `error` and `state`.
+    /// The caller's credential is not a Rampart browser session.
+    NotASession,
+    /// Anything else: redirect back to the client with `error`, `state` and `iss`.
     Redirect { redirect_uri: String, error: &'static str, description: &'static str, state: Option<String> },
+}
+
+/// What the sign-in page does next.
+#[derive(Debug, PartialEq, Eq)]
+pub enum AuthorizeStep {
+    /// Send the browser here (the client's redirect URI with a code, or with an error).
+    Redirect(String),
+    /// The user must sign in (again) first.
+    Login { client_id: String, client_name: String },
+    /// Ask the user whether the client may have these scopes.
+    Consent { client_id: String, client_name: String, scopes: Vec<String> },
 }
 
 fn is_pkce_value(s: &str) -> bool {
     (43..=128).contains(&s.len())
         && s.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~'))
+}
+
+pub(crate) fn pkce_value_ok(s: &str) -> bool {
+    is_pkce_value(s)
+}
+
+/// `prompt`, parsed.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Prompt {
+    pub none: bool,
+    pub login: bool,
+    pub consent: bool,
 }
 
 /// A validated request.
@@ -56,189 +96,224 @@ pub struct ValidAuthorize<'a> {
     pub scope: String,
     pub state: Option<String>,
     pub nonce: Option<String>,
+    /// Empty when a confidential client sent none.
     pub code_challenge: String,
+    pub prompt: Prompt,
+    pub max_age: Option<u64>,
+}
+
+impl ValidAuthorize<'_> {
+    fn fail(&self, error: &'static str, description: &'static str) -> AuthorizeError {
+        AuthorizeError::Redirect {
+            redirect_uri: self.redirect_uri.clone(),
+            error,
+            description,
+            state: self.state.clone(),
+        }
+    }
+
+    /// Must the user sign in again, given when they last did?
+    fn needs_login(&self, auth_time: Timestamp, now: Timestamp) -> bool {
+        let age = u64::try_from(now.secs().saturating_sub(auth_time.secs())).unwrap_or(0);
+        (self.prompt.login && age > PROMPT_LOGIN_WINDOW.as_secs()) || self.max_age.is_some_and(|m| age > m)
+    }
+}
+
+fn parse_prompt(p: Option<&str>) -> Option<Prompt> {
+    let mut out = Prompt::default();
+    let mut count = 0;
+    for v in p.unwrap_or("").split_whitespace() {
+        count += 1;
+        match v {
+            "none" => out.none = true,
+            "login" => out.login = true,
+            "consent" => out.consent = true,
+            "select_account" => {}
+            _ => return None,
+        }
+    }
+    // `none` with any other value is an error (OpenID Connect Core §3.1.2.1).
+    (!(out.none && count > 1)).then_some(out)
+}
+
+/// The requested scopes we know, in our order; `openid` must be among them.
+fn granted_scope(requested: &str) -> Option<String> {
+    if requested.len() > 200 || !requested.split_whitespace().any(|s| s == "openid") {
+        return None;
+    }
+    Some(OIDC_SCOPES.split(' ').filter(|s| requested.split_whitespace().any(|r| r == *s)).collect::<Vec<_>>().join(" "))
+}
+
+fn covers(granted: &str, wanted: &str) -> bool {
+    wanted.split_whitespace().all(|w| granted.split_whitespace().any(|g| g == w))
+}
+
+fn union(a: &str, b: &str) -> String {
+    OIDC_SCOPES.split(' ').filter(|s| covers(a, s) || covers(b, s)).collect::<Vec<_>>().join(" ")
 }
 
 impl Identity {
+    /// The registered client `client_id`, if there is one.
+    pub fn oauth_client(&self, client_id: &str) -> Option<&OAuthClientConfig> {
+        self.config().oauth_clients.iter().find(|c| c.client_id == client_id)
+    }
+
     /// Validates an authorization request without acting on it.
     pub fn validate_authorize<'a>(
         &'a self,
         p: &AuthorizeParams,
     ) -> std::result::Result<ValidAuthorize<'a>, AuthorizeError> {
         let client_id = p.client_id.as_deref().ok_or(AuthorizeError::BadClient("client_id is required"))?;
-        let client = self
-            .config()
-            .oauth_clients
-            .iter()
-            .find(|c| c.client_id == client_id)
-            .ok_or(AuthorizeError::BadClient("unknown client_id"))?;
+        let client = self.oauth_client(client_id).ok_or(AuthorizeError::BadClient("unknown client_id"))?;
         let redirect_uri = p.redirect_uri.as_deref().ok_or(AuthorizeError::BadClient("redirect_uri is required"))?;
         if !client.redirect_uris.iter().any(|r| r == redirect_uri) {
             return Err(AuthorizeError::BadClient("redirect_uri is not registered for this client"));
         }
-        let state = p.state.clone().filter(|s| s.len() <= 512);
-        let fail = |error, description| AuthorizeError::Redirect {
-            redirect_uri: redirect_uri.to_owned(),
-            error,
-            description,
-            state: state.clone(),
-        };
-        if p.response_type.as_deref() != Some("code") {
-            return Err(fail("unsupported_response_type", "only response_type=code is supported"));
-        }
-        if p.code_challenge_method.as_deref() != Some("S256") {
-            return Err(fail("invalid_request", "PKCE with code_challenge_method=S256 is required"));
-        }
-        let challenge = p
-            .code_challenge
-            .clone()
-            .filter(|c| is_pkce_value(c))
-            .ok_or_else(|| fail("invalid_request", "code_challenge is missing or malformed"))?;
-        let requested = p.scope.as_deref().unwrap_or("openid");
-        if requested.len() > 200 || !requested.split_whitespace().any(|s| s == "openid") {
-            return Err(fail("invalid_scope", "scope must include openid"));
-        }
-        let scope = OIDC_SCOPES
-            .split(' ')
-            .filter(|s| requested.split_whitespace().any(|r| r == *s))
-            .collect::<Vec<_>>()
-            .join(" ");
-        if p.nonce.as_ref().is_some_and(|n| n.len() > 256) {
-            return Err(fail("invalid_request", "nonce is too long"));
-        }
-        Ok(ValidAuthorize {
+        let mut v = ValidAuthorize {
             client,
             redirect_uri: redirect_uri.to_owned(),
-            scope,
-            state,
+            scope: String::new(),
+            state: p.state.clone().filter(|s| s.len() <= 512),
             nonce: p.nonce.clone(),
-            code_challenge: challenge,
-        })
+            code_challenge: String::new(),
+            prompt: Prompt::default(),
+            max_age: None,
+        };
+        if p.response_type.as_deref() != Some("code") {
+            return Err(v.fail("unsupported_response_type", "only response_type=code is supported"));
+        }
+        v.code_challenge = match (p.code_challenge.as_deref(), p.code_challenge_method.as_deref()) {
+            (None, None) if client.is_confidential() => String::new(),
+            (Some(c), Some("S256")) if is_pkce_value(c) => c.to_owned(),
+            (_, Some("S256")) => return Err(v.fail("invalid_request", "code_challenge is missing or malformed")),
+            _ => return Err(v.fail("invalid_request", "PKCE with code_challenge_method=S256 is required")),
+        };
+        v.scope = granted_scope(p.scope.as_deref().unwrap_or("openid"))
+            .ok_or_else(|| v.fail("invalid_scope", "scope must include openid"))?;
+        if v.nonce.as_ref().is_some_and(|n| n.len() > 256) {
+            return Err(v.fail("invalid_request", "nonce is too long"));
+        }
+        v.prompt = parse_prompt(p.prompt.as_deref()).ok_or_else(|| {
+            v.fail("invalid_request", "prompt must be none, or any of login, consent, select_account")
+        })?;
+        v.max_age = match p.max_age.as_deref().map(str::parse::<u64>) {
+            None => None,
+            Some(Ok(m)) => Some(m),
+            Some(Err(_)) => return Err(v.fail("invalid_request", "max_age must be a number of seconds")),
+        };
+        Ok(v)
     }
 
-    /// Issues a code for the signed-in user; returns the URL to send the browser to.
+    /// Decides the next step of an authorization request for `user` (`None`: not signed in),
+    /// given the consent screen's answer if there was one; issues the code when nothing else is
+    /// needed.
     pub async fn authorize(
         &self,
-        user: &Principal,
+        user: Option<&Principal>,
         p: &AuthorizeParams,
+        decision: Option<Decision>,
+        meta: &RequestMeta,
+    ) -> std::result::Result<AuthorizeStep, AuthorizeError> {
+        let v = self.validate_authorize(p)?;
+        let (client_id, client_name) = (v.client.client_id.clone(), v.client.display_name().to_owned());
+        if decision == Some(Decision::Deny) {
+            return Err(v.fail("access_denied", "the user did not allow it"));
+        }
+        let Some(user) = user else {
+            if v.prompt.none {
+                return Err(v.fail("login_required", "the user is not signed in"));
+            }
+            return Ok(AuthorizeStep::Login { client_id, client_name });
+        };
+        let AuthMethod::Session { family } = &user.auth_method else { return Err(AuthorizeError::NotASession) };
+        let internal = |e: &dyn std::fmt::Display| {
+            tracing::error!(error = %e, "authorization: storage failed");
+            v.fail("server_error", "try again")
+        };
+        let fam = self.db().family(*family).await.map_err(|e| internal(&e))?;
+        let auth_time = fam.map_or(Timestamp::from_millis(0), |f| f.created_at);
+        if v.needs_login(auth_time, self.now()) {
+            if v.prompt.none {
+                return Err(v.fail("login_required", "the user must sign in again"));
+            }
+            return Ok(AuthorizeStep::Login { client_id, client_name });
+        }
+        let granted = self.db().oauth_consent(user.user_id, &client_id).await.map_err(|e| internal(&e))?;
+        let known = granted.as_deref().is_some_and(|g| covers(g, &v.scope));
+        if decision == Some(Decision::Approve) {
+            let scope = union(granted.as_deref().unwrap_or(""), &v.scope);
+            self.db()
+                .save_oauth_consent(user.user_id, &client_id, &scope, self.now())
+                .await
+                .map_err(|e| internal(&e))?;
+            let who = Some((user.user_id, user.email.as_str()));
+            self.audit(meta, who, "oauth.consent", Some(client_id.clone()), AuditOutcome::Success, Some(&scope)).await;
+        } else if v.prompt.none && !known {
+            return Err(v.fail("consent_required", "the user has not allowed this application"));
+        } else if v.prompt.consent || !known {
+            let scopes = v.scope.split(' ').map(str::to_owned).collect();
+            return Ok(AuthorizeStep::Consent { client_id, client_name, scopes });
+        }
+        self.issue_code(user, &v, auth_time, meta).await.map(AuthorizeStep::Redirect)
+    }
+
+    /// Stores a single-use code; returns the client's redirect URI with `code`, `state`, `iss`.
+    async fn issue_code(
+        &self,
+        user: &Principal,
+        v: &ValidAuthorize<'_>,
+        auth_time: Timestamp,
         meta: &RequestMeta,
     ) -> std::result::Result<String, AuthorizeError> {
-        let v = self.validate_authorize(p)?;
         let code = opaque_token();
         let now = self.now();
-        let stored = self
-            .db()
-            .create_oauth_code(
-                &NewOAuthCode {
-                    code_hash: &sha256_hex(code.as_bytes()),
-                    client_id: &v.client.client_id,
-                    user_id: user.user_id,
-                    redirect_uri: &v.redirect_uri,
-                    code_challenge: &v.code_challenge,
-                    scope: &v.scope,
-                    nonce: v.nonce.as_deref(),
-                    expires_at: now.plus(CODE_TTL),
-                },
-                now,
-            )
-            .await;
-        if let Err(e) = stored {
+        let new = NewOAuthCode {
+            code_hash: &sha256_hex(code.as_bytes()),
+            client_id: &v.client.client_id,
+            user_id: user.user_id,
+            redirect_uri: &v.redirect_uri,
+            code_challenge: &v.code_challenge,
+            scope: &v.scope,
+            nonce: v.nonce.as_deref(),
+            expires_at: now.plus(CODE_TTL),
+            auth_time,
+        };
+        if let Err(e) = self.db().create_oauth_code(&new, now).await {
             tracing::error!(error = %e, "could not store an authorization code");
-            return Err(AuthorizeError::Redirect {
-                redirect_uri: v.redirect_uri,
-                error: "server_error",
-                description: "try again",
-                state: v.state,
-            });
+            return Err(v.fail("server_error", "try again"));
         }
-        self.audit(
-            meta,
-            Some((user.user_id, &user.email)),
-            "oauth.authorize",
-            Some(v.client.client_id.clone()),
-            AuditOutcome::Success,
-            None,
-        )
-        .await;
+        let target = Some(v.client.client_id.clone());
+        self.audit(meta, Some((user.user_id, &user.email)), "oauth.authorize", target, AuditOutcome::Success, None)
+            .await;
         let mut url =
             url::Url::parse(&v.redirect_uri).map_err(|_| AuthorizeError::BadClient("redirect_uri is not a URL"))?;
         url.query_pairs_mut().append_pair("code", &code);
         if let Some(s) = &v.state {
             url.query_pairs_mut().append_pair("state", s);
         }
+        url.query_pairs_mut().append_pair("iss", &self.config().issuer);
         Ok(url.into())
     }
+}
 
-    /// `grant_type=authorization_code`. Every failure is `invalid_grant` to the client; a
-    /// replayed code also revokes the sign-in it produced (RFC 6749 §4.1.2).
-    pub async fn exchange_code(
-        &self,
-        code: &str,
-        redirect_uri: &str,
-        client_id: &str,
-        verifier: &str,
-        meta: &RequestMeta,
-    ) -> Result<TokenSet> {
-        let invalid = IdentityError::InvalidToken("invalid_grant");
-        if code.len() > 256 || !is_pkce_value(verifier) {
-            return Err(invalid);
-        }
-        let hash = sha256_hex(code.as_bytes());
-        let c = match self.db().redeem_oauth_code(&hash, self.now()).await? {
-            CodeLookup::Unknown => return Err(invalid),
-            CodeLookup::Reused(family) => {
-                if let Some(f) = family
-                    && let Some(fam) = self.db().family(f).await?
-                    && self.db().revoke_family(f, fam.user_id, "authorization_code_reuse", self.now()).await?
-                {
-                    self.invalidate_auth_cache();
-                    self.audit(
-                        meta,
-                        Some((fam.user_id, "")),
-                        "auth.token_family_revoked",
-                        Some(f.to_string()),
-                        AuditOutcome::Success,
-                        Some("authorization_code_reuse"),
-                    )
-                    .await;
-                }
-                return Err(invalid);
-            }
-            CodeLookup::Fresh(c) => c,
-        };
-        let expected = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sha256(verifier.as_bytes()));
-        let ok = c.expires_at > self.now()
-            && c.client_id == client_id
-            && c.redirect_uri == redirect_uri
-            && ct_eq(expected.as_bytes(), c.code_challenge.as_bytes());
-        if !ok {
-            self.audit(
-                meta,
-                Some((c.user_id, "")),
-                "oauth.token",
-                Some(client_id.to_owned()),
-                AuditOutcome::Failure,
-                None,
-            )
-            .await;
-            return Err(invalid);
-        }
-        let user = self.db().user_by_id(c.user_id).await?.ok_or(IdentityError::InvalidToken("invalid_grant"))?;
-        if user.status != UserStatus::Active {
-            return Err(IdentityError::InvalidToken("invalid_grant"));
-        }
-        let grant = Grant { client_id: &c.client_id, scope: &c.scope, nonce: c.nonce.as_deref() };
-        let (tokens, family) = self.start_session_for(&user, meta, Some(grant)).await?;
-        self.db().set_oauth_code_family(&hash, family).await?;
-        self.audit(
-            meta,
-            Some((user.id, &user.email)),
-            "oauth.token",
-            Some(c.client_id.clone()),
-            AuditOutcome::Success,
-            None,
-        )
-        .await;
-        Ok(tokens)
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prompt_values() {
+        assert!(parse_prompt(None).is_some_and(|p| !p.none && !p.login));
+        assert!(parse_prompt(Some("login consent")).is_some_and(|p| p.login && p.consent));
+        assert!(parse_prompt(Some("none login")).is_none());
+        assert!(parse_prompt(Some("bogus")).is_none());
+    }
+
+    #[test]
+    fn scopes_are_known_ones_in_order() {
+        assert_eq!(granted_scope("profile openid offline_access").as_deref(), Some("openid profile"));
+        assert_eq!(granted_scope("email"), None);
+        assert!(covers("openid email profile", "openid email"));
+        assert!(!covers("openid", "openid email"));
+        assert_eq!(union("openid email", "openid profile"), "openid email profile");
     }
 }

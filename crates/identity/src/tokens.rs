@@ -33,9 +33,14 @@ pub struct IdClaims {
     pub sub: String,
     pub aud: String,
     pub token_use: String,
-    pub email: String,
-    pub name: String,
-    pub groups: Vec<String>,
+    /// With the `email` scope (always for Rampart's own apps).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    /// With the `profile` scope, like `groups`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub groups: Option<Vec<String>>,
     pub exp: i64,
     pub iat: i64,
     pub nbf: i64,
@@ -53,6 +58,13 @@ pub(crate) struct Grant<'a> {
     pub client_id: &'a str,
     pub scope: &'a str,
     pub nonce: Option<&'a str>,
+    /// When the user signed in to Rampart for this grant.
+    pub auth_time: Option<Timestamp>,
+}
+
+/// Does a space-separated scope list hold `s`?
+pub(crate) fn has_scope(scope: &str, s: &str) -> bool {
+    scope.split_whitespace().any(|x| x == s)
 }
 
 /// Keys in force: the newest signs, all published ones verify.
@@ -230,6 +242,8 @@ impl Identity {
                 .join(" "),
         };
         let client_id = grant.map_or(cfg.client_id.as_str(), |g| g.client_id);
+        let (email, profile) =
+            grant.map_or((true, true), |g| (has_scope(g.scope, "email"), has_scope(g.scope, "profile")));
         let access = AccessClaims {
             iss: cfg.issuer.clone(),
             sub: user.id.to_string(),
@@ -249,14 +263,14 @@ impl Identity {
             sub: user.id.to_string(),
             aud: client_id.to_owned(),
             token_use: "id".into(),
-            email: user.email.clone(),
-            name: user.display_name.clone(),
-            groups: user.groups.clone(),
+            email: email.then(|| user.email.clone()),
+            name: profile.then(|| user.display_name.clone()),
+            groups: profile.then(|| user.groups.clone()),
             exp,
             iat: now,
             nbf: now,
             jti: UserId::new().to_string(),
-            auth_time: now,
+            auth_time: grant.and_then(|g| g.auth_time).map_or(now, Timestamp::secs),
             nonce: grant.and_then(|g| g.nonce).map(str::to_owned),
         };
         Ok(TokenSet {

@@ -100,6 +100,20 @@ impl FromRequestParts<AppState> for AuthUser {
     }
 }
 
+/// The caller if a credential came with the request (and then it must be valid), or `None`
+/// for an anonymous request.
+pub struct MaybeUser(pub Option<Principal>);
+
+impl FromRequestParts<AppState> for MaybeUser {
+    type Rejection = ApiError;
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        if credential(parts).is_none() {
+            return Ok(MaybeUser(None));
+        }
+        AuthUser::from_request_parts(parts, state).await.map(|AuthUser(p)| MaybeUser(Some(p)))
+    }
+}
+
 pub struct AdminUser(pub Principal);
 
 impl FromRequestParts<AppState> for AdminUser {

@@ -30,6 +30,7 @@ pub const MIGRATIONS: &[Migration] = &[
     Migration { version: 9, name: "audit_chain", sql: include_str!("../migrations/0009_audit_chain.sql") },
     Migration { version: 10, name: "retention", sql: include_str!("../migrations/0010_retention.sql") },
     Migration { version: 11, name: "meetings", sql: include_str!("../migrations/0011_meetings.sql") },
+    Migration { version: 12, name: "oauth_consent", sql: include_str!("../migrations/0012_oauth_consent.sql") },
 ];
 
 fn render(sql: &str, backend: Backend) -> String {

@@ -734,12 +734,14 @@ async fn oauth_codes_are_single_use(db: &Db) {
         scope: "openid",
         nonce: Some("n"),
         expires_at: exp,
+        auth_time: T0.minus(std::time::Duration::from_secs(5)),
     };
     db.create_oauth_code(&c, T0).await.unwrap();
     assert!(matches!(db.redeem_oauth_code("nope", T0).await.unwrap(), CodeLookup::Unknown));
     match db.redeem_oauth_code("ch", T0).await.unwrap() {
         CodeLookup::Fresh(code) => {
             assert_eq!((code.client_id.as_str(), code.nonce.as_deref(), code.user_id), ("app", Some("n"), u));
+            assert_eq!(code.auth_time, Some(c.auth_time));
         }
         other => panic!("{other:?}"),
     }
@@ -748,6 +750,23 @@ async fn oauth_codes_are_single_use(db: &Db) {
     db.set_oauth_code_family("ch", fid).await.unwrap();
     assert!(matches!(db.redeem_oauth_code("ch", T0).await.unwrap(), CodeLookup::Reused(Some(f)) if f == fid));
     assert_eq!(db.family(fid).await.unwrap().unwrap().client_id.as_deref(), Some("app"));
+    // The grant a client's sign-in keeps for its whole life, found from its refresh token too.
+    db.set_family_grant(fid, "openid email", c.auth_time).await.unwrap();
+    let f = db.refresh_token_family("rt").await.unwrap().unwrap();
+    assert_eq!((f.id, f.scope.as_deref(), f.auth_time), (fid, Some("openid email"), Some(c.auth_time)));
+    assert!(db.refresh_token_family("nope").await.unwrap().is_none());
+    assert!(
+        matches!(db.consume_refresh_token("rt", T0).await.unwrap(), RefreshLookup::Fresh(_)),
+        "peeking used nothing up"
+    );
+    // Consent, per user and client; saving again replaces the scopes.
+    let v = user(db, "v@example.com", &[]).await;
+    assert_eq!(db.oauth_consent(u, "app").await.unwrap(), None);
+    db.save_oauth_consent(u, "app", "openid", T0).await.unwrap();
+    db.save_oauth_consent(u, "app", "openid email", T0.plus(std::time::Duration::from_secs(1))).await.unwrap();
+    assert_eq!(db.oauth_consent(u, "app").await.unwrap().as_deref(), Some("openid email"));
+    assert_eq!(db.oauth_consent(v, "app").await.unwrap(), None, "another user's consent is not theirs");
+    assert_eq!(db.oauth_consent(u, "other").await.unwrap(), None);
 }
 
 async fn concurrent_demotions_leave_an_admin(db: &Db) {

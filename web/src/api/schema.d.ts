@@ -60,16 +60,21 @@ export interface paths {
         };
         /**
          * Starts the authorization code flow (browser). A bad client or redirect URI is answered
-         *     here; other errors go back to the client. A valid request is sent on to the sign-in page
-         *     (`/login`, served by the web app), which completes it with `POST /oauth2/authorize`.
+         *     here; other errors go back to the client. A valid request is sent on to the web app's
+         *     `/authorize` page (sign-in and consent), which completes it with `POST /oauth2/authorize`.
+         *     Parameters this server does not know are ignored.
          */
         get: operations["authorize_start"];
         put?: never;
         /**
-         * Completes an authorization request for the signed-in user (session tokens only): issues a
-         *     single-use code valid for 60 s.
+         * One step of an authorization request, for the web app's `/authorize` page: without a
+         *     sign-in (or with one that is too old for `prompt=login` / `max_age`) the answer is `login`
+         *     (or, with `prompt=none`, the redirect with `login_required`); without remembered consent
+         *     for the scopes (or with `prompt=consent`) it is `consent`; otherwise a single-use code valid
+         *     for 60 s is issued and the answer is the redirect with `code`, `state` and `iss`.
+         *     A session token of Rampart's own app only; other credentials are refused.
          */
-        post: operations["authorize_grant"];
+        post: operations["authorize_step"];
         delete?: never;
         options?: never;
         head?: never;
@@ -105,7 +110,11 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** OAuth 2.0 token endpoint (`authorization_code` with PKCE, `refresh_token`), form-encoded. */
+        /**
+         * OAuth 2.0 token endpoint (`authorization_code`, `refresh_token`), form-encoded. Public
+         *     clients name themselves with `client_id` and use PKCE; confidential clients authenticate
+         *     with `client_secret_basic` or `client_secret_post`.
+         */
         post: operations["token"];
         delete?: never;
         options?: never;
@@ -120,7 +129,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** OpenID Connect UserInfo. */
+        /**
+         * OpenID Connect UserInfo: `sub`, and `email` / `name` and `groups` as the token's scopes
+         *     (`email`, `profile`) allow.
+         */
         get: operations["userinfo"];
         put?: never;
         post?: never;
@@ -1632,20 +1644,48 @@ export interface components {
             seq?: number | null;
             target?: string | null;
         };
-        /** @description The parameters of an authorization request. */
+        /** @description What the page does next. */
+        AuthorizeNext: {
+            /** @enum {string} */
+            next: "redirect";
+            redirectTo: string;
+        } | {
+            client: components["schemas"]["ClientView"];
+            /** @enum {string} */
+            next: "login";
+        } | {
+            client: components["schemas"]["ClientView"];
+            /** @enum {string} */
+            next: "consent";
+            scopes: string[];
+        };
+        /**
+         * @description The parameters of an authorization request. Parameters not listed are ignored, as RFC 6749
+         *     §3.1 requires.
+         */
         AuthorizeParams: {
             client_id?: string | null;
             code_challenge?: string | null;
             code_challenge_method?: string | null;
+            /** @description Seconds: an older sign-in must be repeated; the ID token then carries `auth_time`. */
+            max_age?: string | null;
             nonce?: string | null;
+            /**
+             * @description Space-separated: `none` (no page may be shown), `login` (sign in again), `consent`
+             *     (ask again); `select_account` is accepted and has nothing to choose from.
+             */
+            prompt?: string | null;
             redirect_uri?: string | null;
             response_type?: string | null;
             scope?: string | null;
             state?: string | null;
         };
-        AuthorizeResponse: {
-            /** @description Where to send the browser: the client's redirect URI with `code` and `state`. */
-            redirectTo: string;
+        /**
+         * @description The authorization request's parameters (as received by `GET /oauth2/authorize`) and, from
+         *     the consent screen, the user's decision.
+         */
+        AuthorizeRequest: components["schemas"]["AuthorizeParams"] & {
+            decision?: null | components["schemas"]["Decision"];
         };
         AuthStatus: {
             /** @description No account exists yet: the first administrator is made with the bootstrap code. */
@@ -1707,6 +1747,11 @@ export interface components {
          * @description A chunk of a document (the unit of retrieval and citation).
          */
         ChunkId: string;
+        /** @description The application asking. */
+        ClientView: {
+            id: string;
+            name: string;
+        };
         CodeRequest: {
             code: string;
         };
@@ -1767,6 +1812,11 @@ export interface components {
             /** @description If absent, a temporary password is generated and returned once. */
             password?: string | null;
         };
+        /**
+         * @description The user's answer on the consent screen.
+         * @enum {string}
+         */
+        Decision: "approve" | "deny";
         Deleted: {
             /** Format: int64 */
             deleted: number;
@@ -2626,6 +2676,8 @@ export interface components {
         TokenFamilyId: string;
         TokenForm: {
             client_id?: string | null;
+            /** @description `client_secret_post`; confidential clients may use HTTP Basic instead (not both). */
+            client_secret?: string | null;
             code?: string | null;
             code_verifier?: string | null;
             /** @description `authorization_code` (with PKCE) or `refresh_token`. */
@@ -2675,10 +2727,11 @@ export interface components {
          * @description A user account (local or provisioned from an external issuer).
          */
         UserId: string;
+        /** @description The claims UserInfo returns: `sub` always, the rest as the token's scopes allow. */
         UserInfo: {
-            email: string;
-            groups: string[];
-            name: string;
+            email?: string | null;
+            groups?: string[] | null;
+            name?: string | null;
             sub: string;
         };
         /** @description A user as administrators see it. */
@@ -2767,7 +2820,14 @@ export interface operations {
                 client_id?: string;
                 code_challenge?: string;
                 code_challenge_method?: string;
+                /** @description Seconds: an older sign-in must be repeated; the ID token then carries `auth_time`. */
+                max_age?: string;
                 nonce?: string;
+                /**
+                 * @description Space-separated: `none` (no page may be shown), `login` (sign in again), `consent`
+                 *     (ask again); `select_account` is accepted and has nothing to choose from.
+                 */
+                prompt?: string;
                 redirect_uri?: string;
                 response_type?: string;
                 scope?: string;
@@ -2779,8 +2839,8 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description To the sign-in page, or back to the client with an error */
-            302: {
+            /** @description To the sign-in and consent page, or back to the client with an error */
+            303: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2796,7 +2856,7 @@ export interface operations {
             };
         };
     };
-    authorize_grant: {
+    authorize_step: {
         parameters: {
             query?: never;
             header?: never;
@@ -2805,7 +2865,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": components["schemas"]["AuthorizeParams"];
+                "application/json": components["schemas"]["AuthorizeRequest"];
             };
         };
         responses: {
@@ -2814,7 +2874,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["AuthorizeResponse"];
+                    "application/json": components["schemas"]["AuthorizeNext"];
                 };
             };
             400: {
@@ -2826,6 +2886,14 @@ export interface operations {
                 };
             };
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -2886,6 +2954,14 @@ export interface operations {
                 };
             };
             400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OAuthError"];
+                };
+            };
+            401: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -219,7 +219,7 @@ impl Config {
     }
 
     /// The identity service's settings: `[auth]`, issuing as the public URL.
-    pub fn identity_config(&self) -> rampart_identity::IdentityConfig {
+    pub fn identity_config(&self) -> Result<rampart_identity::IdentityConfig, ConfigError> {
         self.auth.identity_config(self.public_url())
     }
 }

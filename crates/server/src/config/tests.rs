@@ -70,6 +70,14 @@ fn fails_closed_on_bad_values() {
             "RAMPART_AUTH__OAUTH_CLIENTS",
             r#"[{client_id = "rampart", redirect_uris = ["https://wiki.example.com/cb"]}]"#,
         ),
+        (
+            "RAMPART_AUTH__OAUTH_CLIENTS",
+            r#"[{client_id = "w", redirect_uris = ["https://wiki.example.com/cb"], client_secret = "too-short"}]"#,
+        ),
+        (
+            "RAMPART_AUTH__OAUTH_CLIENTS",
+            r#"[{client_id = "w", redirect_uris = ["https://wiki.example.com/cb"], client_secret_file = "/nonexistent/secret"}]"#,
+        ),
     ] {
         assert!(Config::load(None, &env(&[(k, v)]), &Overrides::default()).is_err(), "{k}={v}");
     }
@@ -111,6 +119,7 @@ const EXAMPLE_KEYS: &[&str] = &[
     "jwks_url",
     "oauth_clients",
     "redirect_uris",
+    "client_secret_file",
     "client_ids",
     "token_use",
     "groups_claim",

@@ -12,6 +12,7 @@ pub mod meeting_socket;
 pub mod meetings;
 pub mod metrics;
 pub mod oidc;
+pub mod oidc_authorize;
 pub mod openai;
 pub mod realtime;
 pub mod views;

@@ -1,15 +1,16 @@
-//! OpenID Provider metadata, JWKS, and the OAuth 2.0 token / userinfo / revocation endpoints.
+//! OpenID Provider metadata, JWKS, and the OAuth 2.0 token / userinfo / revocation endpoints
+//! (the browser's authorization endpoint is in `oidc_authorize`).
 
 use crate::error::{ApiError, ApiResult};
-use crate::extract::{AuthUser, Json, Meta, Query};
+use crate::extract::{AuthUser, Meta};
 use crate::state::AppState;
 use axum::extract::State;
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use rampart_core::ErrorCode;
 use rampart_core::error::ErrorBody;
 use rampart_core::error::PublicError as _;
-use rampart_identity::oauth::{AuthorizeError, AuthorizeParams};
+use rampart_identity::oauth_token::{ClientAuthError, ClientCredentials, UserInfo};
 use rampart_identity::tokens::TokenSet;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -17,10 +18,9 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 pub fn routes() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
+    super::oidc_authorize::routes()
         .routes(routes!(discovery))
         .routes(routes!(jwks))
-        .routes(routes!(authorize_start, authorize_grant))
         .routes(routes!(token))
         .routes(routes!(userinfo))
         .routes(routes!(revoke))
@@ -43,17 +43,20 @@ async fn discovery(State(s): State<AppState>) -> impl IntoResponse {
         "code_challenge_methods_supported": ["S256"],
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": [alg],
-        "token_endpoint_auth_methods_supported": ["none"],
+        "token_endpoint_auth_methods_supported": ["none", "client_secret_basic", "client_secret_post"],
         "scopes_supported": ["openid", "email", "profile"],
-        "claims_supported": ["sub", "iss", "aud", "exp", "iat", "email", "name", "groups", "token_use", "client_id", "username"],
+        "claims_supported": ["sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "email", "name", "groups"],
+        "prompt_values_supported": ["none", "login", "consent", "select_account"],
+        "response_modes_supported": ["query"],
+        "authorization_response_iss_parameter_supported": true,
     });
-    ([(axum::http::header::CACHE_CONTROL, "public, max-age=300")], axum::Json(body))
+    ([(header::CACHE_CONTROL, "public, max-age=300")], axum::Json(body))
 }
 
 /// The public signing keys (current and recently retired).
 #[utoipa::path(get, path = "/.well-known/jwks.json", tag = "oidc", responses((status = 200, body = Object)))]
 async fn jwks(State(s): State<AppState>) -> impl IntoResponse {
-    ([(axum::http::header::CACHE_CONTROL, "public, max-age=300")], axum::Json(s.identity.jwks()))
+    ([(header::CACHE_CONTROL, "public, max-age=300")], axum::Json(s.identity.jwks()))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -62,6 +65,8 @@ pub struct TokenForm {
     pub grant_type: String,
     pub refresh_token: Option<String>,
     pub client_id: Option<String>,
+    /// `client_secret_post`; confidential clients may use HTTP Basic instead (not both).
+    pub client_secret: Option<String>,
     pub code: Option<String>,
     pub redirect_uri: Option<String>,
     pub code_verifier: Option<String>,
@@ -73,7 +78,7 @@ pub struct OAuthError {
     pub error: &'static str,
 }
 
-fn oauth_error(status: StatusCode, error: &'static str) -> Response {
+pub(super) fn oauth_error(status: StatusCode, error: &'static str) -> Response {
     (status, axum::Json(OAuthError { error })).into_response()
 }
 
@@ -98,60 +103,84 @@ impl From<TokenSet> for OAuthTokens {
     }
 }
 
-/// OAuth 2.0 token endpoint (`authorization_code` with PKCE, `refresh_token`), form-encoded.
+/// The client's credentials: HTTP Basic, or `client_id` + `client_secret` in the form (one
+/// method only), or just a `client_id` for a public client.
+fn client_credentials(headers: &HeaderMap, f: &TokenForm) -> Result<ClientCredentials, ClientAuthError> {
+    let basic = headers.get(header::AUTHORIZATION).map(|v| {
+        v.to_str()
+            .ok()
+            .and_then(|v| v.split_once(' '))
+            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("basic"))
+            .and_then(|(_, enc)| ClientCredentials::from_basic(enc, f.client_id.clone()))
+    });
+    match (basic, &f.client_secret, &f.client_id) {
+        (Some(_), Some(_), _) => Err(ClientAuthError::InvalidRequest),
+        (Some(b), None, _) => b.ok_or(ClientAuthError::InvalidClient { basic: true }),
+        (None, Some(secret), Some(id)) => Ok(ClientCredentials::Post { client_id: id.clone(), secret: secret.clone() }),
+        (None, Some(_), None) => Err(ClientAuthError::InvalidRequest),
+        (None, None, id) => Ok(ClientCredentials::None { client_id: id.clone() }),
+    }
+}
+
+fn client_auth_error(e: ClientAuthError) -> Response {
+    match e {
+        ClientAuthError::InvalidRequest => oauth_error(StatusCode::BAD_REQUEST, "invalid_request"),
+        ClientAuthError::InvalidClient { basic: false } => oauth_error(StatusCode::UNAUTHORIZED, "invalid_client"),
+        ClientAuthError::InvalidClient { basic: true } => {
+            let mut r = oauth_error(StatusCode::UNAUTHORIZED, "invalid_client");
+            r.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Basic realm=\"rampart\""));
+            r
+        }
+    }
+}
+
+fn tokens_response(r: Result<TokenSet, rampart_identity::IdentityError>) -> Response {
+    match r {
+        Ok(t) => ([(header::CACHE_CONTROL, "no-store")], axum::Json(OAuthTokens::from(t))).into_response(),
+        Err(e) if e.code() == ErrorCode::Internal => ApiError::from(e).into_response(),
+        Err(_) => oauth_error(StatusCode::BAD_REQUEST, "invalid_grant"),
+    }
+}
+
+/// OAuth 2.0 token endpoint (`authorization_code`, `refresh_token`), form-encoded. Public
+/// clients name themselves with `client_id` and use PKCE; confidential clients authenticate
+/// with `client_secret_basic` or `client_secret_post`.
 #[utoipa::path(post, path = "/oauth2/token", tag = "oidc", request_body(content = TokenForm, content_type = "application/x-www-form-urlencoded"),
-    responses((status = 200, body = OAuthTokens), (status = 400, body = OAuthError)))]
+    responses((status = 200, body = OAuthTokens), (status = 400, body = OAuthError), (status = 401, body = OAuthError)))]
 async fn token(
     State(s): State<AppState>,
     Meta(m): Meta,
+    headers: HeaderMap,
     form: Result<axum::Form<TokenForm>, axum::extract::rejection::FormRejection>,
 ) -> Response {
     let Ok(axum::Form(f)) = form else { return oauth_error(StatusCode::BAD_REQUEST, "invalid_request") };
-    let cfg = s.identity.config();
-    let known_client = |c: &str| c == cfg.client_id || cfg.oauth_clients.iter().any(|o| o.client_id == c);
-    if f.client_id.as_deref().is_some_and(|c| !known_client(c)) {
-        return oauth_error(StatusCode::UNAUTHORIZED, "invalid_client");
-    }
-    if f.grant_type == "authorization_code" {
-        let (Some(code), Some(redirect_uri), Some(client_id), Some(verifier)) =
-            (f.code, f.redirect_uri, f.client_id, f.code_verifier)
-        else {
-            return oauth_error(StatusCode::BAD_REQUEST, "invalid_request");
-        };
-        return match s.identity.exchange_code(&code, &redirect_uri, &client_id, &verifier, &m).await {
-            Ok(t) => {
-                ([(axum::http::header::CACHE_CONTROL, "no-store")], axum::Json(OAuthTokens::from(t))).into_response()
-            }
-            Err(e) if e.code() == ErrorCode::Internal => ApiError::from(e).into_response(),
-            Err(_) => oauth_error(StatusCode::BAD_REQUEST, "invalid_grant"),
-        };
-    }
-    match (f.grant_type.as_str(), f.refresh_token) {
-        ("refresh_token", Some(rt)) => match s.identity.refresh_for(&rt, f.client_id.as_deref(), &m).await {
-            Ok(t) => {
-                ([(axum::http::header::CACHE_CONTROL, "no-store")], axum::Json(OAuthTokens::from(t))).into_response()
-            }
-            Err(e) if e.code() == ErrorCode::Internal => ApiError::from(e).into_response(),
-            Err(_) => oauth_error(StatusCode::BAD_REQUEST, "invalid_grant"),
-        },
-        ("refresh_token", None) => oauth_error(StatusCode::BAD_REQUEST, "invalid_request"),
+    let client_id = match client_credentials(&headers, &f).and_then(|c| s.identity.authenticate_client(&c)) {
+        Ok(c) => c,
+        Err(e) => return client_auth_error(e),
+    };
+    match (f.grant_type.as_str(), client_id) {
+        ("authorization_code", Some(client_id)) => {
+            let (Some(code), Some(redirect_uri)) = (f.code, f.redirect_uri) else {
+                return oauth_error(StatusCode::BAD_REQUEST, "invalid_request");
+            };
+            let verifier = f.code_verifier.as_deref();
+            tokens_response(s.identity.exchange_code(&code, &redirect_uri, &client_id, verifier, &m).await)
+        }
+        ("authorization_code", None) => oauth_error(StatusCode::BAD_REQUEST, "invalid_request"),
+        ("refresh_token", client_id) => {
+            let Some(rt) = f.refresh_token else { return oauth_error(StatusCode::BAD_REQUEST, "invalid_request") };
+            tokens_response(s.identity.refresh_for(&rt, client_id.as_deref(), &m).await)
+        }
         _ => oauth_error(StatusCode::BAD_REQUEST, "unsupported_grant_type"),
     }
 }
 
-#[derive(Serialize, ToSchema)]
-pub struct UserInfo {
-    pub sub: String,
-    pub email: String,
-    pub name: String,
-    pub groups: Vec<String>,
-}
-
-/// OpenID Connect UserInfo.
+/// OpenID Connect UserInfo: `sub`, and `email` / `name` and `groups` as the token's scopes
+/// (`email`, `profile`) allow.
 #[utoipa::path(get, path = "/oauth2/userinfo", tag = "oidc", responses((status = 200, body = UserInfo), (status = 401, body = ErrorBody)),
     security(("bearer" = [])))]
-async fn userinfo(AuthUser(p): AuthUser) -> axum::Json<UserInfo> {
-    axum::Json(UserInfo { sub: p.user_id.to_string(), email: p.email, name: p.display_name, groups: p.groups })
+async fn userinfo(State(s): State<AppState>, AuthUser(p): AuthUser) -> ApiResult<axum::Json<UserInfo>> {
+    Ok(axum::Json(s.identity.userinfo(&p).await?))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -172,66 +201,4 @@ async fn revoke(
     let Ok(axum::Form(f)) = form else { return Ok(oauth_error(StatusCode::BAD_REQUEST, "invalid_request")) };
     s.identity.logout(&f.token, &m).await?;
     Ok(StatusCode::OK.into_response())
-}
-
-fn authorize_error_response(e: AuthorizeError) -> Response {
-    match e {
-        AuthorizeError::BadClient(msg) => ApiError::new(ErrorCode::InvalidRequest, msg).into_response(),
-        AuthorizeError::Redirect { redirect_uri, error, description, state } => match url::Url::parse(&redirect_uri) {
-            Ok(mut u) => {
-                u.query_pairs_mut().append_pair("error", error).append_pair("error_description", description);
-                if let Some(s) = state {
-                    u.query_pairs_mut().append_pair("state", &s);
-                }
-                Redirect::to(u.as_str()).into_response()
-            }
-            Err(_) => ApiError::new(ErrorCode::InvalidRequest, "redirect_uri is not a URL").into_response(),
-        },
-    }
-}
-
-/// Starts the authorization code flow (browser). A bad client or redirect URI is answered
-/// here; other errors go back to the client. A valid request is sent on to the sign-in page
-/// (`/login`, served by the web app), which completes it with `POST /oauth2/authorize`.
-#[utoipa::path(get, path = "/oauth2/authorize", tag = "oidc", params(AuthorizeParams),
-    responses((status = 302, description = "To the sign-in page, or back to the client with an error"), (status = 400, body = ErrorBody)))]
-async fn authorize_start(
-    State(s): State<AppState>,
-    uri: axum::http::Uri,
-    Query(p): Query<AuthorizeParams>,
-) -> Response {
-    match s.identity.validate_authorize(&p) {
-        Ok(_) => Redirect::to(&format!("/login?{}", uri.query().unwrap_or(""))).into_response(),
-        Err(e) => authorize_error_response(e),
-    }
-}
-
-#[derive(Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct AuthorizeResponse {
-    /// Where to send the browser: the client's redirect URI with `code` and `state`.
-    pub redirect_to: String,
-}
-
-/// Completes an authorization request for the signed-in user (session tokens only): issues a
-/// single-use code valid for 60 s.
-#[utoipa::path(post, path = "/oauth2/authorize", tag = "oidc", request_body = AuthorizeParams,
-    responses((status = 200, body = AuthorizeResponse), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)),
-    security(("bearer" = [])))]
-async fn authorize_grant(
-    State(s): State<AppState>,
-    Meta(m): Meta,
-    AuthUser(p): AuthUser,
-    Json(req): Json<AuthorizeParams>,
-) -> Response {
-    if !matches!(p.auth_method, rampart_core::AuthMethod::Session { .. }) {
-        return ApiError::new(ErrorCode::Forbidden, "This needs a signed-in Rampart session.").into_response();
-    }
-    match s.identity.authorize(&p, &req, &m).await {
-        Ok(url) => axum::Json(AuthorizeResponse { redirect_to: url }).into_response(),
-        Err(AuthorizeError::BadClient(msg)) => ApiError::new(ErrorCode::InvalidRequest, msg).into_response(),
-        Err(AuthorizeError::Redirect { error, description, .. }) => {
-            ApiError::new(ErrorCode::InvalidRequest, format!("{error}: {description}")).into_response()
-        }
-    }
 }

@@ -23,6 +23,7 @@ mod meetings_speech_openai;
 mod meetings_transcribe;
 mod metrics;
 mod oauth;
+mod oidc_provider;
 mod openai;
 mod platform;
 mod realtime;

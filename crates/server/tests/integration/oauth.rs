@@ -31,9 +31,10 @@ fn params(extra: &[(&str, &str)]) -> Value {
     p
 }
 
-/// Authorizes and returns the code from the redirect.
+/// Authorizes (consenting) and returns the code from the redirect.
 async fn code(s: &TestServer, token: &str) -> String {
-    let r = s.post("/oauth2/authorize", Some(token), params(&[])).await.expect(200);
+    let r = s.post("/oauth2/authorize", Some(token), params(&[("decision", "approve")])).await.expect(200);
+    assert_eq!(r.body["next"], "redirect", "{}", r.body);
     let to = url::Url::parse(r.body["redirectTo"].as_str().unwrap()).unwrap();
     assert!(to.as_str().starts_with(REDIRECT));
     let q: std::collections::HashMap<_, _> = to.query_pairs().into_owned().collect();
@@ -80,7 +81,7 @@ async fn code_flow_with_pkce_issues_client_bound_tokens() {
     assert_eq!(s.get("/oauth2/userinfo", Some(at)).await.expect(200).body["email"], "olga@example.com");
     assert_eq!(s.get("/v1/me", Some(at)).await.expect(200).body["scopes"], json!([]));
     s.get("/v1/admin/users", Some(at)).await.expect_error(403, "forbidden");
-    s.post("/oauth2/authorize", Some(at), params(&[])).await.expect_error(403, "forbidden");
+    s.post("/oauth2/authorize", Some(at), params(&[("decision", "approve")])).await.expect_error(403, "forbidden");
     // Refresh keeps the client binding.
     let (st, r) =
         exchange(&s, &[("grant_type", "refresh_token"), ("refresh_token", tok["refresh_token"].as_str().unwrap())])
@@ -152,6 +153,18 @@ async fn code_exchange_refuses_wrong_verifier_client_redirect_and_replay() {
     );
 }
 
+/// The error an authorization request is sent back to the client with.
+async fn redirect_error(s: &TestServer, token: Option<&str>, extra: &[(&str, &str)]) -> String {
+    let r = s.post("/oauth2/authorize", token, params(extra)).await.expect(200);
+    assert_eq!(r.body["next"], "redirect", "{}", r.body);
+    let to = url::Url::parse(r.body["redirectTo"].as_str().unwrap()).unwrap();
+    assert!(to.as_str().starts_with(REDIRECT), "{to}");
+    let q: std::collections::HashMap<_, _> = to.query_pairs().into_owned().collect();
+    assert_eq!((q["state"].as_str(), q["iss"].as_str()), ("xyz", s.base.as_str()));
+    assert!(!q.contains_key("code"));
+    q["error"].clone()
+}
+
 #[tokio::test]
 async fn authorize_validates_client_redirect_and_pkce() {
     let s = server().await;
@@ -160,22 +173,26 @@ async fn authorize_validates_client_redirect_and_pkce() {
     s.post("/oauth2/authorize", Some(&t), params(&[("redirect_uri", "https://evil.example.com/cb")]))
         .await
         .expect_error(400, "invalid_request");
-    s.post("/oauth2/authorize", Some(&t), params(&[("code_challenge_method", "plain")]))
-        .await
-        .expect_error(400, "invalid_request");
-    s.post("/oauth2/authorize", Some(&t), params(&[("code_challenge", "short")]))
-        .await
-        .expect_error(400, "invalid_request");
-    s.post("/oauth2/authorize", Some(&t), params(&[("response_type", "token")]))
-        .await
-        .expect_error(400, "invalid_request");
-    s.post("/oauth2/authorize", Some(&t), params(&[("scope", "email")])).await.expect_error(400, "invalid_request");
-    s.post("/oauth2/authorize", None, params(&[])).await.expect_error(401, "unauthorized");
+    for (k, v, error) in [
+        ("code_challenge_method", "plain", "invalid_request"),
+        ("code_challenge", "short", "invalid_request"),
+        ("code_challenge", "", "invalid_request"),
+        ("response_type", "token", "unsupported_response_type"),
+        ("scope", "email", "invalid_scope"),
+        ("prompt", "none login", "invalid_request"),
+        ("max_age", "soon", "invalid_request"),
+    ] {
+        assert_eq!(redirect_error(&s, Some(&t), &[(k, v)]).await, error, "{k}={v}");
+    }
+    // Not signed in: the page must sign the user in first.
+    let r = s.post("/oauth2/authorize", None, params(&[])).await.expect(200);
+    assert_eq!((r.body["next"].as_str(), r.body["client"]["name"].as_str()), (Some("login"), Some("Wiki")));
     let key = s.post("/v1/me/api-keys", Some(&t), json!({"name": "k"})).await.expect(201).body["key"]
         .as_str()
         .unwrap()
         .to_owned();
     s.post("/oauth2/authorize", Some(&key), params(&[])).await.expect_error(403, "forbidden");
+    s.post("/oauth2/authorize", Some("not-a-token"), params(&[])).await.expect_error(401, "invalid_token");
 }
 
 #[tokio::test]
@@ -191,7 +208,7 @@ async fn browser_entry_point_redirects_to_sign_in_or_back_with_an_error() {
     };
     let r = s.get(&format!("/oauth2/authorize?{}", qs(&[])), None).await.expect(303);
     let loc = r.headers["location"].to_str().unwrap();
-    assert!(loc.starts_with("/login?") && loc.contains("client_id=wiki"), "{loc}");
+    assert!(loc.starts_with("/authorize?") && loc.contains("client_id=wiki"), "{loc}");
     // Bad client or redirect: answered here, never redirected to the unregistered URI.
     let r = s
         .get(&format!("/oauth2/authorize?{}", qs(&[("redirect_uri", "https://evil.example.com/cb")])), None)
@@ -202,6 +219,8 @@ async fn browser_entry_point_redirects_to_sign_in_or_back_with_an_error() {
     let r = s.get(&format!("/oauth2/authorize?{}", qs(&[("code_challenge_method", "plain")])), None).await.expect(303);
     let loc = r.headers["location"].to_str().unwrap();
     assert!(loc.starts_with(REDIRECT) && loc.contains("error=invalid_request") && loc.contains("state=xyz"), "{loc}");
+    let iss = url::form_urlencoded::Serializer::new(String::new()).append_pair("iss", &s.base).finish();
+    assert!(loc.contains(&iss), "RFC 9207 iss on error redirects too: {loc}");
     s.get("/oauth2/authorize?bogus=1", None).await.expect_error(400, "invalid_request");
     let disc = s.get("/.well-known/openid-configuration", None).await.body;
     assert_eq!(disc["authorization_endpoint"], format!("{}/oauth2/authorize", s.base));

@@ -20,6 +20,10 @@ pub struct FamilyRecord {
     pub user_agent: Option<String>,
     /// The OAuth client the sign-in was issued to; `None` for Rampart's own clients.
     pub client_id: Option<String>,
+    /// The scope granted to that client (`None` for Rampart's own clients).
+    pub scope: Option<String>,
+    /// When the user authenticated for a client's sign-in (`None`: at `created_at`).
+    pub auth_time: Option<Timestamp>,
 }
 
 fn family(r: &AnyRow) -> Result<FamilyRecord, StorageError> {
@@ -33,6 +37,8 @@ fn family(r: &AnyRow) -> Result<FamilyRecord, StorageError> {
         client_ip: r.try_get("client_ip")?,
         user_agent: r.try_get("user_agent")?,
         client_id: r.try_get("client_id")?,
+        scope: r.try_get("scope")?,
+        auth_time: ts_opt(r, "auth_time")?,
     })
 }
 
@@ -69,7 +75,7 @@ pub struct NewFamily<'a> {
 }
 
 const FAMILY_COLS: &str =
-    "id, user_id, created_at, last_used_at, expires_at, revoked_at, client_ip, user_agent, client_id";
+    "id, user_id, created_at, last_used_at, expires_at, revoked_at, client_ip, user_agent, client_id, scope, auth_time";
 
 impl Db {
     /// Starts a sign-in: a family and its first refresh token.
@@ -119,6 +125,18 @@ impl Db {
             .await?
             .rows_affected();
         Ok(if n == 1 { RefreshLookup::Fresh(fam) } else { RefreshLookup::Reused(fam) })
+    }
+
+    /// The sign-in a refresh token belongs to, without using the token up.
+    pub async fn refresh_token_family(&self, token_hash: &str) -> Result<Option<FamilyRecord>, StorageError> {
+        let row = sqlx::query(sqlf!(
+            "SELECT {} FROM refresh_tokens t JOIN token_families f ON f.id = t.family_id WHERE t.token_hash = $1",
+            FAMILY_COLS.split(", ").map(|c| format!("f.{c}")).collect::<Vec<_>>().join(", ")
+        ))
+        .bind(token_hash)
+        .fetch_optional(self.pool())
+        .await?;
+        row.as_ref().map(family).transpose()
     }
 
     /// Adds the next refresh token of a live family.
