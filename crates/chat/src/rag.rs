@@ -197,7 +197,8 @@ Upload documents under Knowledge (or type # to choose knowledge bases), then ask
 (No generative model is configured, so answers quote the most relevant passages.)"
                 .into(),
         };
-        return vec![ChatEvent::Delta(text), ChatEvent::Sources(Vec::new()), done];
+        // Nothing cited: no `source` event either.
+        return vec![ChatEvent::Delta(text), done];
     }
     let quoted = &passages[..passages.len().min(3)];
     let src = sources(quoted);
@@ -386,5 +387,44 @@ mod tests {
         assert_eq!(s.matches("</search_results>").count(), 1);
         assert_eq!(s.matches("</result>").count(), 1);
         assert!(s.contains("page=\"2\"") && s.contains("source=\"evil'.md\""));
+    }
+
+    fn passage(text: &str, doc: DocumentId) -> Retrieved {
+        Retrieved {
+            document_name: "handbook.md".into(),
+            uri: "u".into(),
+            text: text.into(),
+            page: None,
+            knowledge_base_id: KnowledgeBaseId::new(),
+            document_id: doc,
+            chunk_id: ChunkId::new(),
+        }
+    }
+
+    #[test]
+    fn the_built_in_answer_quotes_cites_each_passage_and_ends_with_the_note() {
+        let doc = DocumentId::new();
+        let ps: Vec<Retrieved> = ["first", "second", "third", "fourth"].iter().map(|t| passage(t, doc)).collect();
+        let ev = extractive(&ps, true, Some(NO_MODEL_NOTE));
+        let ChatEvent::Delta(text) = &ev[0] else { panic!("text first") };
+        assert!(text.contains("> first [1]") && text.contains("> third [3]") && !text.contains("fourth"), "{text}");
+        assert!(text.trim_end().ends_with(NO_MODEL_NOTE));
+        let cites: Vec<(usize, Option<ChunkId>)> = ev
+            .iter()
+            .filter_map(|e| match e {
+                ChatEvent::Citation { number, chunk, .. } => Some((*number, *chunk)),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(cites, vec![(1, Some(ps[0].chunk_id)), (2, Some(ps[1].chunk_id)), (3, Some(ps[2].chunk_id))]);
+        let Some(ChatEvent::Sources(docs)) = ev.iter().find(|e| matches!(e, ChatEvent::Sources(_))) else {
+            panic!("sources")
+        };
+        assert_eq!(docs.len(), 1, "one document, cited three times");
+        assert_eq!((docs[0].document_id, docs[0].chunk_id), (Some(doc), Some(ps[0].chunk_id)));
+
+        let ev = extractive(&[], true, Some(NO_MODEL_NOTE));
+        let ChatEvent::Delta(text) = &ev[0] else { panic!("text first") };
+        assert!(text.contains("Upload documents under Knowledge") && text.ends_with(NO_MODEL_NOTE), "{text}");
     }
 }

@@ -182,7 +182,8 @@ async fn knowledge_bases_chosen_in_the_chat_must_be_readable_by_the_asker() {
     let r = ask(json!([handbook])).await.expect(200).body;
     assert!(r["choices"][0]["message"]["content"].as_str().unwrap().contains("two vacation days"));
     assert_eq!(r["sources"][0]["knowledgeBaseId"], handbook.as_str());
-    ask(json!(["nope"])).await.expect_error(400, "invalid_request");
+    ask(json!(["nope"])).await.expect_error(400, "invalid_json");
+    ask(json!(vec![handbook.clone(); 21])).await.expect_error(400, "invalid_request");
 }
 
 #[tokio::test]
