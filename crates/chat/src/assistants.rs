@@ -7,8 +7,8 @@
 
 use crate::error::Result;
 use crate::service::ChatService;
-use rampart_core::{KnowledgeBaseId, Principal};
 use rampart_core::llm::{ChatEvent, ChatMessage, ChatModel, ChatRequest, EventStream, Role};
+use rampart_core::{KnowledgeBaseId, Principal};
 use std::sync::Arc;
 
 /// What the built-in responder says when it has no knowledge bases to search (no retriever is
@@ -149,7 +149,9 @@ impl ChatService {
             }
             AssistantKind::Extractive => Arc::new(crate::rag::RagAssistant::built_in()),
             AssistantKind::Rag(r) => r.clone(),
-            AssistantKind::Model(m) if !chosen.is_empty() => Arc::new(crate::rag::RagAssistant::over_chosen(Some(m.clone()))),
+            AssistantKind::Model(m) if !chosen.is_empty() => {
+                Arc::new(crate::rag::RagAssistant::over_chosen(Some(m.clone())))
+            }
             // The operator's webhook answers on its own terms: chosen knowledge bases are not
             // searched for it.
             AssistantKind::Model(m) | AssistantKind::Custom(m) => {

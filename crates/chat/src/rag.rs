@@ -49,8 +49,13 @@ type Fut<'a, T> = Pin<Box<dyn Future<Output = Result<T, RetrievalError>> + Send 
 /// Retrieval from knowledge bases, with the caller's access applied (implemented by
 /// `knowledge`, wired in `server`).
 pub trait Retriever: Send + Sync + 'static {
-    fn retrieve<'a>(&'a self, p: &'a Principal, scope: KbScope<'a>, query: &'a str, k: usize)
-    -> Fut<'a, Vec<Retrieved>>;
+    fn retrieve<'a>(
+        &'a self,
+        p: &'a Principal,
+        scope: KbScope<'a>,
+        query: &'a str,
+        k: usize,
+    ) -> Fut<'a, Vec<Retrieved>>;
 
     /// Whether the caller may read every one of `ids` (a chat's chosen knowledge bases).
     fn all_readable<'a>(&'a self, p: &'a Principal, ids: &'a [KnowledgeBaseId]) -> Fut<'a, bool>;
@@ -339,10 +344,11 @@ impl RagAssistant {
         } else {
             KbScope::Listed { names: &self.knowledge_bases, ids: chosen }
         };
-        let passages = retriever
-            .retrieve(p, scope, &question, self.results)
-            .await
-            .map_err(|e| ModelError { retryable: false, retry_after: None, detail: e.to_string() })?;
+        let passages = retriever.retrieve(p, scope, &question, self.results).await.map_err(|e| ModelError {
+            retryable: false,
+            retry_after: None,
+            detail: e.to_string(),
+        })?;
         let Some(model) = &self.model else {
             let events: Vec<Result<ChatEvent, ModelError>> =
                 extractive(&passages, self.inline_citations, self.note).into_iter().map(Ok).collect();

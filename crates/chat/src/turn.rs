@@ -241,7 +241,9 @@ impl ChatService {
         };
         let started = Instant::now();
         let cancel = run.as_ref().map(|r| r.token().clone());
-        let reply = async { self.reply(&a, &p, history, overrides, &knowledge_bases).await.map_err(TurnError::at(TurnStage::Reply)) };
+        let reply = async {
+            self.reply(&a, &p, history, overrides, &knowledge_bases).await.map_err(TurnError::at(TurnStage::Reply))
+        };
         let events = match cancel {
             Some(c) => tokio::select! {
                 r = reply => r?,

@@ -6,6 +6,7 @@
 // listbox and `aria-activedescendant` the active option, and a status line says how many
 // match (the `action` sets the attributes). Chosen ones become removable chips.
 
+import { untrack } from 'svelte';
 import { get } from './api';
 
 export interface KbOption {
@@ -58,9 +59,12 @@ export class KbPicker {
     return this.chosen.map((k) => k.id);
   }
 
+  /** Forgets the choice (another chat opened). Untracked: callers may run inside an effect. */
   clear(): void {
-    this.chosen = [];
-    this.close();
+    untrack(() => {
+      if (this.chosen.length) this.chosen = [];
+      if (this.open) this.close();
+    });
   }
 
   close(): void {
@@ -156,6 +160,10 @@ export class KbPicker {
 
   /** The combobox attributes of the composer, kept in step with the list. */
   private sync(): void {
+    untrack(() => this.syncNow());
+  }
+
+  private syncNow(): void {
     const el = this.el;
     if (!el) return;
     const n = this.options.length;

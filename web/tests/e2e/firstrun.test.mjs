@@ -72,7 +72,7 @@ after(async () => {
 
 /** A knowledge base made on the Knowledge page, with one document dropped on it and ingested. */
 async function knowledgeBase(page, name, file, text) {
-  await page.getByRole('link', { name: 'Knowledge' }).click();
+  await page.getByRole('link', { name: 'Knowledge', exact: true }).click();
   await page.getByLabel('Name').fill(name);
   await page.getByRole('button', { name: 'Create' }).click();
   await page.getByRole('heading', { name }).waitFor();

@@ -73,11 +73,21 @@ impl KnowledgeService {
                 cited: c.id == chunk,
             });
         }
-        Ok(PassageContext { knowledge_base_id: kb, knowledge_base_name: base.name, document: document.into(), passages })
+        Ok(PassageContext {
+            knowledge_base_id: kb,
+            knowledge_base_name: base.name,
+            document: document.into(),
+            passages,
+        })
     }
 
     /// A document as uploaded, with its view (name, format).
-    pub async fn document_content(&self, p: &Principal, kb: KnowledgeBaseId, doc: DocumentId) -> Result<(DocView, Vec<u8>)> {
+    pub async fn document_content(
+        &self,
+        p: &Principal,
+        kb: KnowledgeBaseId,
+        doc: DocumentId,
+    ) -> Result<(DocView, Vec<u8>)> {
         self.readable(p, kb).await?;
         let d = self.inner.db.document(kb, doc).await?.ok_or(KnowledgeError::NotFound)?;
         let sealed = self.inner.db.document_contents(&[doc]).await?;

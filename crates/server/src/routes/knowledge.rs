@@ -346,8 +346,10 @@ fn content_type(format: Option<&str>) -> &'static str {
 
 /// `attachment` with the name as an ASCII fallback and in RFC 5987 form (UTF-8, percent-encoded).
 fn attachment(name: &str) -> String {
-    let ascii: String =
-        name.chars().map(|c| if c.is_ascii_graphic() && !matches!(c, '"' | '\\' | ';') || c == ' ' { c } else { '_' }).collect();
+    let ascii: String = name
+        .chars()
+        .map(|c| if c.is_ascii_graphic() && !matches!(c, '"' | '\\' | ';') || c == ' ' { c } else { '_' })
+        .collect();
     let mut encoded = String::new();
     for b in name.bytes() {
         if b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_' | b'~') {

@@ -163,8 +163,11 @@ async fn knowledge_bases_chosen_in_the_chat_must_be_readable_by_the_asker() {
     init(&mut ws).await;
     for bad in [json!("handbook"), json!(["not-an-id"]), json!([1]), json!(vec![handbook.clone(); 21])] {
         let ev = json!({"payload": {"text": "q", "sessionId": sid, "knowledgeBases": bad}}).to_string();
-        send(&mut ws, json!({"type": "publish", "id": "p", "channel": format!("/in/{alice_uid}/{sid}"), "events": [ev]}))
-            .await;
+        send(
+            &mut ws,
+            json!({"type": "publish", "id": "p", "channel": format!("/in/{alice_uid}/{sid}"), "events": [ev]}),
+        )
+        .await;
         let f = next(&mut ws).await;
         assert_eq!(f["type"], "publish_error", "{bad}: {f}");
         assert_eq!(f["errors"][0]["errorType"], "BadRequestException");
@@ -194,7 +197,10 @@ async fn a_model_assistant_answers_from_chosen_knowledge_bases_with_citations() 
     })
     .await;
     let s = TestServer::start_with(&[
-        ("models", json!([{"id": "m", "provider": "openai", "base_url": up.base_url, "model": "llm", "max_retries": 0}])),
+        (
+            "models",
+            json!([{"id": "m", "provider": "openai", "base_url": up.base_url, "model": "llm", "max_retries": 0}]),
+        ),
         ("assistants", json!([{"id": "default", "kind": "model", "model": "m"}])),
     ])
     .await;
