@@ -167,6 +167,9 @@ export class KbPicker {
     const el = this.el;
     if (!el) return;
     const n = this.options.length;
+    // `aria-controls` names the list only while it is there (a missing id is an ARIA error).
+    if (this.open && this.all !== null) el.setAttribute('aria-controls', this.listId);
+    else el.removeAttribute('aria-controls');
     if (this.open && n) el.setAttribute('aria-activedescendant', this.optionId(Math.min(this.active, n - 1)));
     else el.removeAttribute('aria-activedescendant');
   }
@@ -175,7 +178,6 @@ export class KbPicker {
   action = (el: HTMLTextAreaElement) => {
     this.el = el;
     el.setAttribute('aria-autocomplete', 'list');
-    el.setAttribute('aria-controls', this.listId);
     const input = () => this.update();
     const blur = () => setTimeout(() => this.open && document.activeElement !== el && this.close(), 150);
     el.addEventListener('input', input);
