@@ -75,7 +75,16 @@ async fn two_readers(s: &TestServer) -> ((String, String, String), (String, Stri
 
 #[tokio::test]
 async fn with_no_model_the_default_assistant_quotes_every_readable_knowledge_base() {
-    let s = TestServer::start().await;
+    first_run(TestServer::start().await).await;
+}
+
+#[tokio::test]
+async fn with_no_model_the_default_assistant_quotes_every_readable_knowledge_base_on_postgres() {
+    let Some(s) = TestServer::start_pg("firstrun_on_postgres", &[]).await else { return };
+    first_run(s).await;
+}
+
+async fn first_run(s: TestServer) {
     let ((alice_uid, alice, handbook), (bob_uid, bob, board)) = two_readers(&s).await;
 
     let r = ask_with(&s, &alice, &alice_uid, "How many vacation days do employees accrue?", json!({})).await;
