@@ -1,16 +1,18 @@
 //! Assistants (GAIA's data sources): a named way of answering, with the groups allowed to use
 //! it. Kinds so far: `model` (a configured model, streamed), `custom` (the operator's signed
-//! HTTP webhook) and `extractive` (Rampart's built-in responder, used when no model is
-//! configured). `rag` comes with knowledge bases.
+//! HTTP webhook), `rag` (answers from knowledge bases) and `extractive` (Rampart's built-in
+//! responder, used when no model is configured: it quotes the best passages of every knowledge
+//! base the user may read). Knowledge bases chosen in a chat turn a `model` assistant's answer
+//! into a cited one over them.
 
 use crate::error::Result;
 use crate::service::ChatService;
-use rampart_core::Principal;
 use rampart_core::llm::{ChatEvent, ChatMessage, ChatModel, ChatRequest, EventStream, Role};
+use rampart_core::{KnowledgeBaseId, Principal};
 use std::sync::Arc;
 
-/// What the built-in responder says until a model is configured (and, once knowledge bases
-/// exist, before quoting them).
+/// What the built-in responder says when it has no knowledge bases to search (no retriever is
+/// connected); with them it quotes passages and ends with [`crate::rag::NO_MODEL_NOTE`].
 pub const EXTRACTIVE_REPLY: &str = "No generative model is configured yet, so I cannot write an answer. \
 An administrator can add one with a [[models]] and an [[assistants]] entry in the configuration \
 (`rampart config example` shows them).";
@@ -115,8 +117,10 @@ pub struct Overrides {
 }
 
 impl ChatService {
-    /// Streams the assistant's reply to `history` (oldest first). While a service interruption
-    /// applies, the reply is its message and the model is not called.
+    /// Streams the assistant's reply to `history` (oldest first), drawing on the knowledge bases
+    /// `chosen` in the chat (besides a `rag` assistant's own; the built-in assistant searches
+    /// every readable one when none is chosen). While a service interruption applies, the reply
+    /// is its message and the model is not called.
     #[tracing::instrument(name = "assistant", skip_all, fields(assistant = %a.id, kind = a.service_type()))]
     pub async fn reply(
         &self,
@@ -124,6 +128,7 @@ impl ChatService {
         p: &Principal,
         history: Vec<ChatMessage>,
         o: Overrides,
+        chosen: &[KnowledgeBaseId],
     ) -> Result<EventStream> {
         if let Some(msg) = self.interruption_message(a.service_type()).await? {
             return Ok(canned(msg, "interrupted"));
@@ -132,34 +137,35 @@ impl ChatService {
             (Some(x), Some(y)) => Some(x.min(y)),
             (x, y) => x.or(y),
         };
-        match &a.kind {
-            AssistantKind::Extractive => Ok(canned(EXTRACTIVE_REPLY.to_owned(), "stop")),
-            AssistantKind::Rag(r) => {
-                let retriever = self
-                    .retriever()
-                    .ok_or_else(|| crate::ChatError::Invalid("knowledge bases are not available".into()))?;
-                let req = ChatRequest {
-                    messages: Vec::new(),
-                    max_tokens,
-                    temperature: o.temperature.or(a.temperature),
-                    top_p: o.top_p.or(a.top_p),
-                };
-                Ok(r.reply(retriever.as_ref(), p, a.system_prompt.as_deref(), history, req).await?)
+        let req = ChatRequest {
+            messages: Vec::new(),
+            max_tokens,
+            temperature: o.temperature.or(a.temperature),
+            top_p: o.top_p.or(a.top_p),
+        };
+        let rag = match &a.kind {
+            AssistantKind::Extractive if self.retriever().is_none() => {
+                return Ok(canned(EXTRACTIVE_REPLY.to_owned(), "stop"));
             }
+            AssistantKind::Extractive => Arc::new(crate::rag::RagAssistant::built_in()),
+            AssistantKind::Rag(r) => r.clone(),
+            AssistantKind::Model(m) if !chosen.is_empty() => {
+                Arc::new(crate::rag::RagAssistant::over_chosen(Some(m.clone())))
+            }
+            // The operator's webhook answers on its own terms: chosen knowledge bases are not
+            // searched for it.
             AssistantKind::Model(m) | AssistantKind::Custom(m) => {
                 let mut messages = Vec::with_capacity(history.len() + 1);
                 if let Some(sp) = &a.system_prompt {
                     messages.push(ChatMessage::new(Role::System, sp.clone()));
                 }
                 messages.extend(history);
-                let req = ChatRequest {
-                    messages,
-                    max_tokens,
-                    temperature: o.temperature.or(a.temperature),
-                    top_p: o.top_p.or(a.top_p),
-                };
-                Ok(if o.whole { m.complete_whole(req).await? } else { m.stream(req).await? })
+                let req = ChatRequest { messages, ..req };
+                return Ok(if o.whole { m.complete_whole(req).await? } else { m.stream(req).await? });
             }
-        }
+        };
+        let retriever =
+            self.retriever().ok_or_else(|| crate::ChatError::Invalid("knowledge bases are not available".into()))?;
+        Ok(rag.reply(retriever.as_ref(), p, chosen, a.system_prompt.as_deref(), history, req).await?)
     }
 }

@@ -10,6 +10,9 @@ pub enum ChatError {
     Invalid(String),
     #[error("not found")]
     NotFound,
+    /// A knowledge base chosen for a turn does not exist or is not readable by the caller.
+    #[error("a chosen knowledge base is not readable")]
+    UnknownKnowledgeBase,
     #[error("storage: {0}")]
     Storage(#[from] StorageError),
     /// Sealed content did not open (another key, a damaged row).
@@ -29,7 +32,7 @@ impl PublicError for ChatError {
     fn code(&self) -> ErrorCode {
         match self {
             ChatError::Invalid(_) => ErrorCode::InvalidRequest,
-            ChatError::NotFound => ErrorCode::NotFound,
+            ChatError::NotFound | ChatError::UnknownKnowledgeBase => ErrorCode::NotFound,
             ChatError::Storage(StorageError::InvalidCursor) => ErrorCode::InvalidRequest,
             ChatError::Storage(_) | ChatError::Sealed(_) | ChatError::Stored(_) | ChatError::Json(_) => {
                 ErrorCode::Internal
@@ -41,6 +44,7 @@ impl PublicError for ChatError {
     fn public_message(&self) -> String {
         match self {
             ChatError::Invalid(m) => m.clone(),
+            ChatError::UnknownKnowledgeBase => "A knowledge base you chose was not found.".into(),
             ChatError::Storage(StorageError::InvalidCursor) => "invalid cursor".into(),
             _ => self.code().default_message().to_owned(),
         }

@@ -83,6 +83,7 @@ impl ChatService {
             conversation: Conversation::Messages(history),
             overrides: o,
             run: None,
+            knowledge_bases: Vec::new(),
         };
         let reply = whole_reply(self.start_turn(turn).await?).await?;
         let usage = reply.usage.unwrap_or_default();

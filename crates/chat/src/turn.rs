@@ -14,7 +14,7 @@ use crate::runs::RunHandle;
 use crate::service::ChatService;
 use futures::{Stream, StreamExt};
 use rampart_core::llm::{ChatEvent, ChatMessage, EventStream, SourceDocument, Usage};
-use rampart_core::{ErrorCode, MessageId, Principal, SessionId};
+use rampart_core::{ChunkId, ErrorCode, KnowledgeBaseId, MessageId, Principal, SessionId};
 use serde::Serialize;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -44,7 +44,13 @@ pub struct TurnRequest {
     /// The registered generation, when the turn can be stopped; it is unregistered when the
     /// turn's stream is dropped.
     pub run: Option<RunHandle>,
+    /// Knowledge bases chosen in the chat (at most [`MAX_CHOSEN`]); each must be readable by
+    /// the caller, or the turn is refused before anything is stored.
+    pub knowledge_bases: Vec<KnowledgeBaseId>,
 }
+
+/// The most knowledge bases a turn may choose.
+pub const MAX_CHOSEN: usize = 20;
 
 /// A span of the answer that cites a source (GAIA's `citationSpans`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -52,6 +58,10 @@ pub struct TurnRequest {
 pub struct CitationSpan {
     pub span: Span,
     pub ref_index: usize,
+    /// Rampart's extension: the number shown and the cited passage.
+    pub citation_number: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub chunk_id: Option<ChunkId>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -87,6 +97,7 @@ pub enum TurnEvent {
         number: usize,
         text: String,
         document_index: usize,
+        chunk: Option<ChunkId>,
     },
     /// The documents the answer drew on (before the end).
     Sources(Vec<SourceDocument>),
@@ -122,6 +133,7 @@ impl TurnError {
     pub fn channel_message(&self) -> &'static str {
         match (&self.error, self.stage) {
             (ChatError::NotFound, _) => "Not found.",
+            (ChatError::UnknownKnowledgeBase, _) => "A knowledge base you chose was not found.",
             (_, TurnStage::Question) => "The message could not be processed.",
             (_, TurnStage::Reply) => ErrorCode::UpstreamError.default_message(),
             (_, TurnStage::Answer) => "The reply could not be stored.",
@@ -221,14 +233,17 @@ impl ChatService {
     /// Starts a turn: stores the question (session turns), reads the history and starts the
     /// reply. An error here means nothing was streamed; the stream's items follow.
     pub async fn start_turn(&self, req: TurnRequest) -> Result<TurnStream, TurnError> {
-        let TurnRequest { principal: p, assistant: a, conversation, overrides, run } = req;
+        let TurnRequest { principal: p, assistant: a, conversation, overrides, run, knowledge_bases } = req;
+        self.check_chosen(&p, &knowledge_bases).await.map_err(TurnError::at(TurnStage::Question))?;
         let (history, session) = match conversation {
             Conversation::Session { id, text } => (self.session_question(&p, &a, id, &text).await?, Some(id)),
             Conversation::Messages(m) => (m, None),
         };
         let started = Instant::now();
         let cancel = run.as_ref().map(|r| r.token().clone());
-        let reply = async { self.reply(&a, &p, history, overrides).await.map_err(TurnError::at(TurnStage::Reply)) };
+        let reply = async {
+            self.reply(&a, &p, history, overrides, &knowledge_bases).await.map_err(TurnError::at(TurnStage::Reply))
+        };
         let events = match cancel {
             Some(c) => tokio::select! {
                 r = reply => r?,
@@ -259,6 +274,28 @@ impl ChatService {
             let item = r.next_event().await?;
             Some((item, r))
         })))
+    }
+
+    /// Chosen knowledge bases: not too many, and every one readable by the caller (checked
+    /// when the turn runs, so a reader who lost access is refused).
+    async fn check_chosen(&self, p: &Principal, chosen: &[KnowledgeBaseId]) -> Result<(), ChatError> {
+        if chosen.is_empty() {
+            return Ok(());
+        }
+        if chosen.len() > MAX_CHOSEN {
+            return Err(ChatError::Invalid(format!("choose at most {MAX_CHOSEN} knowledge bases")));
+        }
+        let retriever =
+            self.retriever().ok_or_else(|| ChatError::Invalid("knowledge bases are not available".into()))?;
+        match retriever.all_readable(p, chosen).await {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(ChatError::UnknownKnowledgeBase),
+            Err(e) => Err(ChatError::Model(rampart_core::llm::ModelError {
+                retryable: false,
+                retry_after: None,
+                detail: e.to_string(),
+            })),
+        }
     }
 
     /// Stores the question in the caller's session and reads what the model sees of it.
@@ -334,11 +371,16 @@ impl Running {
                 self.seq += 1;
                 Some(TurnEvent::Delta { seq: self.seq - 1, text })
             }
-            ChatEvent::Citation { position, number, text, document_index } => {
+            ChatEvent::Citation { position, number, text, document_index, chunk } => {
                 let start = self.spans.last().map_or(0, |s| s.span.end);
-                self.spans.push(CitationSpan { span: Span { start, end: position }, ref_index: document_index });
+                self.spans.push(CitationSpan {
+                    span: Span { start, end: position },
+                    ref_index: document_index,
+                    citation_number: number,
+                    chunk_id: chunk,
+                });
                 self.seq += 1;
-                Some(TurnEvent::Citation { seq: self.seq - 1, position, number, text, document_index })
+                Some(TurnEvent::Citation { seq: self.seq - 1, position, number, text, document_index, chunk })
             }
             ChatEvent::Sources(docs) => {
                 if keep {

@@ -47,12 +47,22 @@ pub struct Completion {
     pub finish_reason: Option<String>,
 }
 
-/// A document a reply drew on (GAIA's `source.documents[]`).
+/// A document a reply drew on (GAIA's `source.documents[]`). Knowledge-base documents also say
+/// where they are (Rampart's extension), so that clients can open the passage in context
+/// (`GET /v1/knowledge-bases/{kb}/documents/{doc}/passages/{chunk}`) and download the document.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
 pub struct SourceDocument {
     pub title: String,
     pub uri: String,
     pub excerpt: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub knowledge_base_id: Option<crate::KnowledgeBaseId>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub document_id: Option<crate::DocumentId>,
+    /// The first passage of this document the reply drew on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chunk_id: Option<crate::ChunkId>,
 }
 
 /// One event of a streamed reply. Model providers produce `Delta`s and `Done`; assistants that
@@ -63,7 +73,8 @@ pub enum ChatEvent {
     Delta(String),
     /// A citation at character `position` of the reply so far (GAIA's `citationEvent`):
     /// `number` is 1-based as displayed, `document_index` points into the `Sources`.
-    Citation { position: usize, number: usize, text: String, document_index: usize },
+    /// `chunk`: the cited passage, when it is a knowledge-base passage.
+    Citation { position: usize, number: usize, text: String, document_index: usize, chunk: Option<crate::ChunkId> },
     /// The documents the reply drew on, sent before `Done`.
     Sources(Vec<SourceDocument>),
     /// The reply is complete.

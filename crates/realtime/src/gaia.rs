@@ -4,7 +4,7 @@
 //! output (the chat channels, later the meeting assistant's) speaks the same protocol.
 
 use rampart_core::llm::{SourceDocument, Usage};
-use rampart_core::{MessageId, SessionId, UserId};
+use rampart_core::{ChunkId, MessageId, SessionId, UserId};
 use serde_json::{Value, json};
 
 fn event(content: Value) -> Value {
@@ -15,9 +15,21 @@ pub fn text_delta(seq: u64, text: &str) -> Value {
     event(json!({"type": "textDelta", "sequenceNumber": seq, "text": text}))
 }
 
-pub fn citation(seq: u64, position: usize, number: usize, text: &str, document_index: usize) -> Value {
-    event(json!({"type": "citationEvent", "sequenceNumber": seq, "position": position,
-        "citationNumber": number, "citationText": text, "documentIndex": document_index}))
+/// `chunkId` (Rampart's extension): the cited knowledge-base passage, when there is one.
+pub fn citation(
+    seq: u64,
+    position: usize,
+    number: usize,
+    text: &str,
+    document_index: usize,
+    chunk: Option<ChunkId>,
+) -> Value {
+    let mut c = json!({"type": "citationEvent", "sequenceNumber": seq, "position": position,
+        "citationNumber": number, "citationText": text, "documentIndex": document_index});
+    if let Some(id) = chunk {
+        c["chunkId"] = json!(id.to_string());
+    }
+    event(c)
 }
 
 pub fn source(documents: &[SourceDocument]) -> Value {

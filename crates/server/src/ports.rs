@@ -2,31 +2,42 @@
 //! or in `core`), implemented here with the other feature's service, so that feature crates do
 //! not depend on each other.
 
-use rampart_chat::rag::{RetrievalError, Retrieved, Retriever};
-use rampart_core::Principal;
+use rampart_chat::rag::{KbScope, RetrievalError, Retrieved, Retriever};
+use rampart_core::{KnowledgeBaseId, Principal};
 use rampart_knowledge::service::{KnowledgeService, SearchMode};
 use std::future::Future;
 use std::pin::Pin;
 
-/// `rag` assistants' access to knowledge bases, as the asking user.
+/// `rag` assistants' (and chosen knowledge bases') access to knowledge bases, as the asking user.
 pub struct KbRetriever {
     pub knowledge: KnowledgeService,
     pub public_url: String,
 }
 
+type Fut<'a, T> = Pin<Box<dyn Future<Output = Result<T, RetrievalError>> + Send + 'a>>;
+
 impl Retriever for KbRetriever {
     fn retrieve<'a>(
         &'a self,
         p: &'a Principal,
-        knowledge_bases: &'a [String],
+        scope: KbScope<'a>,
         query: &'a str,
         k: usize,
-    ) -> Pin<Box<dyn Future<Output = Result<Vec<Retrieved>, RetrievalError>> + Send + 'a>> {
+    ) -> Fut<'a, Vec<Retrieved>> {
         Box::pin(async move {
-            let ids = self.knowledge.ids_by_name(knowledge_bases).await.map_err(RetrievalError::new)?;
+            let wanted = match scope {
+                KbScope::Readable => None,
+                KbScope::Listed { names, ids } => {
+                    let mut all = self.knowledge.ids_by_name(names).await.map_err(RetrievalError::new)?;
+                    all.extend_from_slice(ids);
+                    all.sort();
+                    all.dedup();
+                    Some(all)
+                }
+            };
             let passages = self
                 .knowledge
-                .retrieve(p, Some(&ids), query, k, SearchMode::Hybrid)
+                .retrieve(p, wanted.as_deref(), query, k, SearchMode::Hybrid)
                 .await
                 .map_err(RetrievalError::new)?;
             let base = self.public_url.trim_end_matches('/');
@@ -37,9 +48,16 @@ impl Retriever for KbRetriever {
                     document_name: x.document_name,
                     text: x.text,
                     page: x.location.page,
+                    knowledge_base_id: x.knowledge_base_id,
+                    document_id: x.document_id,
+                    chunk_id: x.chunk_id,
                 })
                 .collect())
         })
+    }
+
+    fn all_readable<'a>(&'a self, p: &'a Principal, ids: &'a [KnowledgeBaseId]) -> Fut<'a, bool> {
+        Box::pin(async move { self.knowledge.all_readable(p, ids).await.map_err(RetrievalError::new) })
     }
 }
 

@@ -924,6 +924,43 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/knowledge-bases/{id}/documents/{doc_id}/content": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The document as uploaded, as an attachment. */
+        get: operations["document_content"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/knowledge-bases/{id}/documents/{doc_id}/passages/{chunk_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A cited passage in context: it and its neighbours in the document (what a citation's
+         *     `chunkId` opens).
+         */
+        get: operations["passage"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/knowledge-bases/{id}/documents/{doc_id}/reingest": {
         parameters: {
             query?: never;
@@ -1756,6 +1793,11 @@ export interface components {
             code: string;
         };
         CompletionRequest: {
+            /**
+             * @description Rampart's extension: knowledge bases (ids, at most 20) the answer draws on, with
+             *     citations in `sources`. Each must be readable by the caller (else 404 `not_found`).
+             */
+            knowledge_bases?: components["schemas"]["KnowledgeBaseId"][] | null;
             /** Format: int32 */
             max_completion_tokens?: number | null;
             /** Format: int32 */
@@ -1769,6 +1811,14 @@ export interface components {
             temperature?: number | null;
             /** Format: float */
             top_p?: number | null;
+        };
+        ContextPassage: {
+            chunkId: components["schemas"]["ChunkId"];
+            cited: boolean;
+            /** Format: int64 */
+            page?: number | null;
+            section?: string | null;
+            text: string;
         };
         CreatedApiKey: {
             expiresAt?: null | components["schemas"]["Timestamp"];
@@ -2419,6 +2469,14 @@ export interface components {
             caller: string;
             /** @description Every name the meeting channel's speaker had (`activeSpeaker`, speaker changes). */
             speakers: string[];
+        };
+        /** @description A cited passage among its neighbours. */
+        PassageContext: {
+            document: components["schemas"]["DocView"];
+            knowledgeBaseId: components["schemas"]["KnowledgeBaseId"];
+            knowledgeBaseName: string;
+            /** @description In document order; the cited one has `cited: true`. */
+            passages: components["schemas"]["ContextPassage"][];
         };
         QueueDepth: {
             /** Format: int64 */
@@ -4938,6 +4996,79 @@ export interface operations {
                 content?: never;
             };
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    document_content: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                doc_id: string;
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The file */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/octet-stream": unknown;
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    passage: {
+        parameters: {
+            query?: {
+                /** @description Passages shown on each side of the cited one, 0-10 (default 2). */
+                around?: number;
+            };
+            header?: never;
+            path: {
+                chunk_id: string;
+                doc_id: string;
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PassageContext"];
+                };
+            };
+            400: {
                 headers: {
                     [name: string]: unknown;
                 };

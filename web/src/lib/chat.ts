@@ -8,6 +8,17 @@ export interface SourceDoc {
   uri?: string;
   excerpt?: string;
   page?: number;
+  /** Knowledge-base documents say where they are (the passage opens in context). */
+  knowledgeBaseId?: string;
+  documentId?: string;
+  /** The first passage of this document the answer drew on. */
+  chunkId?: string;
+}
+
+/** What a citation number points at: a source, and the passage cited when known. */
+export interface CiteRef {
+  documentIndex: number;
+  chunkId?: string;
 }
 
 export interface Msg {
@@ -18,6 +29,8 @@ export interface Msg {
   marks: CitationMark[];
   /** Citation number → excerpt, from `citationEvent`s. */
   excerpts: Record<number, string>;
+  /** Citation number → its source and passage. */
+  refs?: Record<number, CiteRef>;
   sources: SourceDoc[];
   streaming: boolean;
   stopped: boolean;
@@ -50,6 +63,7 @@ export function applyEvent(m: Msg, ev: any): Msg {
         ...m,
         marks: [...m.marks, { position: Number(c.position) || 0, number }],
         excerpts: { ...m.excerpts, [number]: String(c.citationText ?? '') },
+        refs: { ...m.refs, [number]: citeRef(c.documentIndex, c.chunkId) },
       };
     }
     case 'source':
@@ -91,18 +105,38 @@ export function fromHistory(h: HistoryMessage): Msg {
     modelId: h.metadata?.modelId,
     responseTimeMs: h.metadata?.responseTimeMs,
   };
+  const refs: Record<number, CiteRef> = {};
   for (const p of h.parts ?? []) {
     if (p?.type === 'text' && Array.isArray(p.citationSpans)) {
-      m.marks = p.citationSpans.map((s: any) => ({ position: Number(s?.span?.end) || 0, number: Number(s?.refIndex) + 1 }));
+      m.marks = p.citationSpans.map((s: any) => {
+        // Rampart stores the number shown; older answers only the source's index.
+        const number = Number(s?.citationNumber) || Number(s?.refIndex) + 1;
+        refs[number] = citeRef(s?.refIndex, s?.chunkId);
+        return { position: Number(s?.span?.end) || 0, number };
+      });
     } else if (p?.type === 'source' && Array.isArray(p.documents)) {
       m.sources = p.documents;
     }
   }
+  m.refs = refs;
   for (const mk of m.marks) {
-    const d = m.sources[mk.number - 1];
+    const d = m.sources[refs[mk.number]?.documentIndex ?? mk.number - 1];
     if (d?.excerpt) m.excerpts[mk.number] = d.excerpt;
   }
   return m;
+}
+
+function citeRef(documentIndex: unknown, chunkId: unknown): CiteRef {
+  return { documentIndex: Number(documentIndex) || 0, chunkId: typeof chunkId === 'string' ? chunkId : undefined };
+}
+
+/** Where a source is, when it is a knowledge-base document: from its ids, or (answers stored
+ * before they were sent) from its `uri`, `…/v1/knowledge-bases/{kb}/documents/{doc}`. */
+export function sourceLocation(s: SourceDoc | undefined): { kb: string; doc: string } | null {
+  if (!s) return null;
+  if (s.knowledgeBaseId && s.documentId) return { kb: s.knowledgeBaseId, doc: s.documentId };
+  const m = /\/v1\/knowledge-bases\/([0-9a-f-]{36})\/documents\/([0-9a-f-]{36})$/.exec(s.uri ?? '');
+  return m ? { kb: m[1], doc: m[2] } : null;
 }
 
 /** A new session id: a UUID v7 (time-ordered, as the server's own ids). */

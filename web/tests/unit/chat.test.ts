@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { applyEvent, fromHistory, newSessionId, pendingReply } from '../../src/lib/chat';
+import { applyEvent, fromHistory, newSessionId, pendingReply, sourceLocation } from '../../src/lib/chat';
+import { hashQuery } from '../../src/lib/kbpicker.svelte';
 
 const ev = (content: object) => ({ id: 'e', content });
 
@@ -60,5 +61,46 @@ describe('newSessionId', () => {
     const b = newSessionId(1_700_000_000_001);
     expect(a).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
     expect(a < b).toBe(true);
+  });
+});
+
+describe('citations of knowledge-base passages', () => {
+  const kb = '0190f0aa-0000-7000-8000-000000000001';
+  const doc = '0190f0aa-0000-7000-8000-000000000002';
+  const chunk = '0190f0aa-0000-7000-8000-000000000003';
+
+  it('keep the passage and the source of each number, live and stored', () => {
+    let m = pendingReply();
+    m = applyEvent(m, ev({ type: 'citationEvent', position: 3, citationNumber: 2, citationText: 'x', documentIndex: 1, chunkId: chunk }));
+    expect(m.refs?.[2]).toEqual({ documentIndex: 1, chunkId: chunk });
+    const h = fromHistory({
+      id: 'm',
+      role: 'assistant',
+      content: 'a [2]',
+      parts: [
+        { type: 'text', citationSpans: [{ span: { start: 0, end: 5 }, refIndex: 1, citationNumber: 2, chunkId: chunk }] },
+        { type: 'source', documents: [{ title: 'A', excerpt: 'first' }, { title: 'B', excerpt: 'second' }] },
+      ],
+    });
+    expect(h.marks).toEqual([{ position: 5, number: 2 }]);
+    expect(h.refs?.[2]).toEqual({ documentIndex: 1, chunkId: chunk });
+    expect(h.excerpts[2]).toBe('second');
+  });
+
+  it('locate their document from its ids, or from the uri of older answers', () => {
+    expect(sourceLocation({ knowledgeBaseId: kb, documentId: doc })).toEqual({ kb, doc });
+    expect(sourceLocation({ uri: `http://h/v1/knowledge-bases/${kb}/documents/${doc}` })).toEqual({ kb, doc });
+    expect(sourceLocation({ uri: 'https://intra.example/hb' })).toBeNull();
+    expect(sourceLocation(undefined)).toBeNull();
+  });
+});
+
+describe('hashQuery', () => {
+  it('finds the #word being typed at the caret, at the start of a word only', () => {
+    expect(hashQuery('#', 1)).toEqual({ start: 0, query: '' });
+    expect(hashQuery('ask #hand', 9)).toEqual({ start: 4, query: 'hand' });
+    expect(hashQuery('ask #hand more', 9)).toEqual({ start: 4, query: 'hand' });
+    expect(hashQuery('issue#12', 8)).toBeNull();
+    expect(hashQuery('#done then', 10)).toBeNull();
   });
 });

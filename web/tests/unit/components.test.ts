@@ -88,16 +88,17 @@ describe('Message', () => {
     const event = new MouseEvent('click', { bubbles: true, cancelable: true });
     expect(cites[0].dispatchEvent(event)).toBe(false);
     flushSync();
-    let excerpt = one(root, '[data-testid="citation-excerpt"]');
-    expect(excerpt.id).toBe('cite-1');
-    expect(one(excerpt, 'strong').textContent).toBe('[1] Handbook');
+    let card = one(root, '[data-testid="source-card"]');
+    expect(card.id).toBe('cite-1');
+    expect(card.getAttribute('aria-label')).toBe('Source 1: Handbook');
+    expect(one(card, 'h3').textContent?.trim()).toBe('[1] Handbook');
     // The citation's own text wins over the document's excerpt.
-    expect(one(excerpt, 'p').textContent).toBe('Staff get twenty-five days of leave.');
+    expect(one(card, '[data-testid="citation-excerpt"] p').textContent).toBe('Staff get twenty-five days of leave.');
 
     click(cites[1]);
-    excerpt = one(root, '[data-testid="citation-excerpt"]');
-    expect(one(excerpt, 'strong').textContent).toBe('[2] Carry-over policy');
-    expect(one(excerpt, 'p').textContent).toBe('Up to five days carry over.');
+    card = one(root, '[data-testid="source-card"]');
+    expect(one(card, 'h3').textContent?.trim()).toBe('[2] Carry-over policy');
+    expect(one(card, '[data-testid="citation-excerpt"] p').textContent).toBe('Up to five days carry over.');
 
     click(cites[1]);
     expect(root.querySelector('[data-testid="citation-excerpt"]')).toBeNull();

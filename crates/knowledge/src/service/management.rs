@@ -80,7 +80,7 @@ impl KnowledgeService {
         Ok(KbView::of(self.readable(p, id).await?, None))
     }
 
-    async fn readable(&self, p: &Principal, id: KnowledgeBaseId) -> Result<KbRecord> {
+    pub(super) async fn readable(&self, p: &Principal, id: KnowledgeBaseId) -> Result<KbRecord> {
         self.inner.db.kb_for(&reader(p), id).await?.ok_or(KnowledgeError::NotFound)
     }
 

@@ -5,7 +5,8 @@
 //!
 //! One `impl KnowledgeService` block per flow, one file each: `management.rs` (knowledge bases and
 //! documents), `ingestion.rs` (the workers: parse, chunk, embed, seal, settle), `retrieval.rs`
-//! (lexical, dense, fused, reranked), `rebuild.rs` (the indexes kept in step with the database).
+//! (lexical, dense, fused, reranked), `rebuild.rs` (the indexes kept in step with the database),
+//! `sources.rs` (what answers cite, opened: a passage in context, a document's bytes).
 //! The types they hand out are in `views.rs`, the error in `error.rs`, embedding through the
 //! model port in `embed.rs`.
 
@@ -15,12 +16,14 @@ mod ingestion;
 mod management;
 mod rebuild;
 mod retrieval;
+mod sources;
 mod views;
 
 pub use crate::config::KnowledgeConfig;
 pub use embed::{EmbedError, embed_all};
 pub use error::{KnowledgeError, Result};
 pub use rebuild::IndexChange;
+pub use sources::{ContextPassage, MAX_AROUND, PassageContext};
 pub use views::{DocView, KbCounts, KbView, Location, Passage, SearchMode};
 
 use crate::dense::{ChunkVector, DenseIndex};

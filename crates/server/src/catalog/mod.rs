@@ -141,6 +141,8 @@ fn build_assistant(a: &AssistantConfig, models: &HashMap<String, Arc<dyn ChatMod
                     .clone()
                     .unwrap_or_else(|| rampart_chat::rag::DEFAULT_PROMPT_TEMPLATE.to_owned()),
                 inline_citations: a.display_inline_citations.unwrap_or(true),
+                all_readable: false,
+                note: None,
             }))
         }
         AssistantType::Extractive => AssistantKind::Extractive,

@@ -1,7 +1,8 @@
 //! `/v1/knowledge-bases…`: knowledge bases, their documents (multipart upload in the field
 //! `file`), and retrieval (like Bedrock's Retrieve). Reading needs the `knowledge` scope and
 //! read access (owner, reader group, administrator); changing needs ownership or admin. A
-//! knowledge base the caller may not read is "not found".
+//! knowledge base the caller may not read is "not found". Cited passages open in context
+//! (`…/passages/{chunk_id}`) and documents download as uploaded (`…/content`).
 
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{Json, KnowledgeUser, Path, Query};
@@ -10,8 +11,8 @@ use crate::state::AppState;
 use axum::extract::{DefaultBodyLimit, Multipart, State};
 use axum::http::StatusCode;
 use rampart_core::error::ErrorBody;
-use rampart_core::{DocumentId, ErrorCode, KnowledgeBaseId, PageRequest};
-use rampart_knowledge::service::{DocView, KbView, Location, SearchMode};
+use rampart_core::{ChunkId, DocumentId, ErrorCode, KnowledgeBaseId, PageRequest};
+use rampart_knowledge::service::{DocView, KbView, Location, PassageContext, SearchMode};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
@@ -24,6 +25,8 @@ pub fn routes(max_upload: usize) -> OpenApiRouter<AppState> {
         .routes(routes!(upload, list_documents))
         .routes(routes!(get_document, delete_document))
         .routes(routes!(reingest))
+        .routes(routes!(passage))
+        .routes(routes!(document_content))
         .routes(routes!(retrieve))
         .layer(DefaultBodyLimit::max(max_upload))
 }
@@ -280,4 +283,89 @@ async fn retrieve(
         })
         .collect();
     Ok(axum::Json(Retrieved { results }))
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct AroundQuery {
+    /// Passages shown on each side of the cited one, 0-10 (default 2).
+    pub around: Option<usize>,
+}
+
+/// A cited passage in context: it and its neighbours in the document (what a citation's
+/// `chunkId` opens).
+#[utoipa::path(get, path = "/v1/knowledge-bases/{id}/documents/{doc_id}/passages/{chunk_id}", tag = "knowledge",
+    params(("id" = String, Path), ("doc_id" = String, Path), ("chunk_id" = String, Path), AroundQuery),
+    responses((status = 200, body = PassageContext), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)),
+    security(("bearer" = []), ("apiKey" = [])))]
+async fn passage(
+    State(s): State<AppState>,
+    KnowledgeUser(p): KnowledgeUser,
+    Path((id, doc, chunk)): Path<(KnowledgeBaseId, DocumentId, ChunkId)>,
+    Query(q): Query<AroundQuery>,
+) -> ApiResult<axum::Json<PassageContext>> {
+    Ok(axum::Json(s.knowledge.passage_context(&p, id, doc, chunk, q.around.unwrap_or(2)).await?))
+}
+
+/// The document as uploaded, as an attachment.
+#[utoipa::path(get, path = "/v1/knowledge-bases/{id}/documents/{doc_id}/content", tag = "knowledge",
+    params(("id" = String, Path), ("doc_id" = String, Path)),
+    responses((status = 200, description = "The file", content_type = "application/octet-stream"), (status = 404, body = ErrorBody)),
+    security(("bearer" = []), ("apiKey" = [])))]
+async fn document_content(
+    State(s): State<AppState>,
+    KnowledgeUser(p): KnowledgeUser,
+    Path((id, doc)): Path<(KnowledgeBaseId, DocumentId)>,
+) -> ApiResult<axum::response::Response> {
+    use axum::http::{HeaderValue, header};
+    use axum::response::IntoResponse;
+    let (d, bytes) = s.knowledge.document_content(&p, id, doc).await?;
+    let mut r = bytes.into_response();
+    let h = r.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type(d.format.as_deref())));
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("private, no-store"));
+    if let Ok(v) = HeaderValue::from_str(&attachment(&d.name)) {
+        h.insert(header::CONTENT_DISPOSITION, v);
+    }
+    Ok(r)
+}
+
+/// The type a downloaded document is served as; HTML as bytes, never as a page.
+fn content_type(format: Option<&str>) -> &'static str {
+    match format {
+        Some("pdf") => "application/pdf",
+        Some("docx") => "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+        Some("markdown") => "text/markdown; charset=utf-8",
+        Some("text") => "text/plain; charset=utf-8",
+        Some("csv") => "text/csv; charset=utf-8",
+        Some("json") => "application/json",
+        _ => "application/octet-stream",
+    }
+}
+
+/// `attachment` with the name as an ASCII fallback and in RFC 5987 form (UTF-8, percent-encoded).
+fn attachment(name: &str) -> String {
+    let ascii: String = name
+        .chars()
+        .map(|c| if c.is_ascii_graphic() && !matches!(c, '"' | '\\' | ';') || c == ' ' { c } else { '_' })
+        .collect();
+    let mut encoded = String::new();
+    for b in name.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_' | b'~') {
+            encoded.push(char::from(b));
+        } else {
+            encoded.push_str(&format!("%{b:02X}"));
+        }
+    }
+    format!("attachment; filename=\"{ascii}\"; filename*=UTF-8''{encoded}")
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn attachment_names_cannot_break_the_header() {
+        let v = super::attachment("a\"b;c\u{e9}.md");
+        assert_eq!(v, "attachment; filename=\"a_b_c_.md\"; filename*=UTF-8''a%22b%3Bc%C3%A9.md");
+    }
 }

@@ -83,6 +83,9 @@ pub struct CompletionRequest {
     pub top_p: Option<f32>,
     #[schema(value_type = Option<Object>)]
     pub stream_options: Option<Value>,
+    /// Rampart's extension: knowledge bases (ids, at most 20) the answer draws on, with
+    /// citations in `sources`. Each must be readable by the caller (else 404 `not_found`).
+    pub knowledge_bases: Option<Vec<rampart_core::KnowledgeBaseId>>,
 }
 
 fn text_of(content: &Value) -> ApiResult<String> {
@@ -227,6 +230,7 @@ async fn completions(
         conversation: Conversation::Messages(messages),
         overrides: Overrides { whole: !r.stream, ..overrides },
         run: None,
+        knowledge_bases: r.knowledge_bases.clone().unwrap_or_default(),
     };
     let turn = s.chat.start_turn(req).await?;
     let id = format!("chatcmpl-{}", uuid::Uuid::now_v7().simple());

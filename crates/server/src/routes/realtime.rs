@@ -1,5 +1,6 @@
 //! `/event/realtime`: the AppSync Events WebSocket protocol (docs/realtime-protocol.md) with
-//! GAIA's chat channels. Publishing `{"payload": {"text", "sessionId"}}` to
+//! GAIA's chat channels. Publishing `{"payload": {"text", "sessionId", "assistantId"?,
+//! "knowledgeBases"?}}` (the last two Rampart's extensions) to
 //! `/in/{userId}/{sessionId}` stores the message, runs the assistant, and streams `textDelta`
 //! events and a final `end` to `/out/{userId}/{sessionId}`.
 //!
@@ -16,9 +17,9 @@ use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use futures::{SinkExt, StreamExt};
 use rampart_chat::runs::RunHandle;
-use rampart_chat::turn::{Conversation, TurnEvent, TurnRequest};
+use rampart_chat::turn::{Conversation, MAX_CHOSEN, TurnEvent, TurnRequest};
 use rampart_core::error::PublicError as _;
-use rampart_core::{CredentialHeaders, ErrorCode, Principal, Scope, SessionId};
+use rampart_core::{CredentialHeaders, ErrorCode, KnowledgeBaseId, Principal, Scope, SessionId};
 use rampart_realtime::{AnyChannel, Channel, ChannelKind, Outbox, SUBPROTOCOL};
 use rampart_realtime::{frames, gaia};
 use serde_json::{Value, json};
@@ -347,8 +348,9 @@ fn accept_publish(s: &AppState, p: &Principal, msg: &Value) -> Result<usize, Ref
             Value::String(id) if s.assistants.get_for(id, p).is_some() => Some(id.clone()),
             _ => return Err(("BadRequestException", "assistantId names no assistant you may use.")),
         };
+        let kbs = chosen_knowledge_bases(&v["payload"]["knowledgeBases"])?;
         match text {
-            Some(t) if sid_ok => texts.push((t.to_owned(), assistant)),
+            Some(t) if sid_ok => texts.push((t.to_owned(), assistant, kbs)),
             _ => {
                 return Err((
                     "BadRequestException",
@@ -361,12 +363,34 @@ fn accept_publish(s: &AppState, p: &Principal, msg: &Value) -> Result<usize, Ref
     if runs.count_user(p.user_id) + texts.len() > s.config.realtime.max_replies_per_user {
         return Err(("LimitExceededException", "Too many replies in progress; wait for one to finish or stop it."));
     }
-    for (t, assistant) in texts {
+    for (t, assistant, kbs) in texts {
         // Registered here, before the task starts, so the cap and `stop` see it at once.
         let run = runs.start(p.user_id, c.session);
-        tokio::spawn(run_turn(s.clone(), p.clone(), c.session, t, assistant, run));
+        let turn = Turn { sid: c.session, text: t, asked: assistant, knowledge_bases: kbs };
+        tokio::spawn(run_turn(s.clone(), p.clone(), turn, run));
     }
     Ok(events.len())
+}
+
+/// The payload's `knowledgeBases` (Rampart's extension): absent, or an array of at most
+/// `MAX_CHOSEN` knowledge-base ids. Whether the user may read them is checked when the turn runs.
+fn chosen_knowledge_bases(v: &Value) -> Result<Vec<KnowledgeBaseId>, Refusal> {
+    const BAD: Refusal = ("BadRequestException", "knowledgeBases must be an array of at most 20 knowledge-base ids.");
+    match v {
+        Value::Null => Ok(Vec::new()),
+        Value::Array(ids) if ids.len() <= MAX_CHOSEN => {
+            ids.iter().map(|id| id.as_str().and_then(KnowledgeBaseId::parse).ok_or(BAD)).collect()
+        }
+        _ => Err(BAD),
+    }
+}
+
+/// What one published event asks for.
+struct Turn {
+    sid: SessionId,
+    text: String,
+    asked: Option<String>,
+    knowledge_bases: Vec<KnowledgeBaseId>,
 }
 
 /// `POST /event`: publish over HTTP (AppSync's HTTP endpoint), same rules as over the WebSocket.
@@ -410,7 +434,8 @@ pub async fn http_publish(
 }
 
 /// One chat turn of a `/in` publish, its events published to the session's `/out` channel.
-async fn run_turn(s: AppState, p: Principal, sid: SessionId, text: String, asked: Option<String>, run: RunHandle) {
+async fn run_turn(s: AppState, p: Principal, turn: Turn, run: RunHandle) {
+    let Turn { sid, text, asked, knowledge_bases } = turn;
     let out = Channel::out_of(p.user_id, sid).key();
     let fail = |m: &str| {
         s.hub.publish(&out, &gaia::error(p.user_id, sid, m, s.identity.now().secs()));
@@ -429,6 +454,7 @@ async fn run_turn(s: AppState, p: Principal, sid: SessionId, text: String, asked
         conversation: Conversation::Session { id: sid, text },
         overrides: Default::default(),
         run: Some(run),
+        knowledge_bases,
     };
     let mut turn = match s.chat.start_turn(req).await {
         Ok(t) => t,
@@ -440,8 +466,8 @@ async fn run_turn(s: AppState, p: Principal, sid: SessionId, text: String, asked
     while let Some(ev) = turn.next().await {
         let frame = match ev {
             Ok(TurnEvent::Delta { seq, text }) => gaia::text_delta(seq, &text),
-            Ok(TurnEvent::Citation { seq, position, number, text, document_index }) => {
-                gaia::citation(seq, position, number, &text, document_index)
+            Ok(TurnEvent::Citation { seq, position, number, text, document_index, chunk }) => {
+                gaia::citation(seq, position, number, &text, document_index, chunk)
             }
             Ok(TurnEvent::Sources(docs)) => gaia::source(&docs),
             Ok(TurnEvent::End(e)) => match e.message_id {

@@ -15,6 +15,7 @@ mod chat;
 mod data_protection;
 mod dense;
 mod edge;
+mod firstrun;
 
 mod knowledge;
 mod meetings;

@@ -111,6 +111,8 @@ async fn openapi_documents_every_route() {
         ("/v1/knowledge-bases/{id}/documents/{doc_id}", "get"),
         ("/v1/knowledge-bases/{id}/documents/{doc_id}", "delete"),
         ("/v1/knowledge-bases/{id}/documents/{doc_id}/reingest", "post"),
+        ("/v1/knowledge-bases/{id}/documents/{doc_id}/passages/{chunk_id}", "get"),
+        ("/v1/knowledge-bases/{id}/documents/{doc_id}/content", "get"),
         ("/v1/knowledge-bases/{id}/retrieve", "post"),
         ("/v1/models", "get"),
         ("/v1/chat/completions", "post"),

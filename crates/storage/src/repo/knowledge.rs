@@ -675,6 +675,26 @@ impl Db {
         rows.iter().map(chunk_from_row).collect()
     }
 
+    /// Chunks of one document with ordinals in `from..=to`, in order (a passage in context).
+    pub async fn document_chunk_range(
+        &self,
+        doc: DocumentId,
+        from: i64,
+        to: i64,
+    ) -> Result<Vec<ChunkRecord>, StorageError> {
+        let rows = sqlx::query(
+            "SELECT c.id, c.kb_id, c.document_id, d.name AS document_name, c.ordinal, c.body, c.page, c.page_end, \
+             c.span_start, c.span_end FROM kb_chunks c JOIN kb_documents d ON d.id = c.document_id \
+             WHERE c.document_id = $1 AND c.ordinal >= $2 AND c.ordinal <= $3 ORDER BY c.ordinal",
+        )
+        .bind(doc.to_string())
+        .bind(from)
+        .bind(to)
+        .fetch_all(self.pool())
+        .await?;
+        rows.iter().map(chunk_from_row).collect()
+    }
+
     /// Ready chunks in total (to tell whether an index is complete).
     pub async fn ready_chunk_count(&self) -> Result<i64, StorageError> {
         let row = sqlx::query(
