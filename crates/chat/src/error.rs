@@ -10,6 +10,9 @@ pub enum ChatError {
     Invalid(String),
     #[error("not found")]
     NotFound,
+    /// A per-user limit is reached (the prompt library is full).
+    #[error("limit reached: {0}")]
+    Limit(String),
     #[error("storage: {0}")]
     Storage(#[from] StorageError),
     /// Sealed content did not open (another key, a damaged row).
@@ -30,6 +33,7 @@ impl PublicError for ChatError {
         match self {
             ChatError::Invalid(_) => ErrorCode::InvalidRequest,
             ChatError::NotFound => ErrorCode::NotFound,
+            ChatError::Limit(_) => ErrorCode::Conflict,
             ChatError::Storage(StorageError::InvalidCursor) => ErrorCode::InvalidRequest,
             ChatError::Storage(_) | ChatError::Sealed(_) | ChatError::Stored(_) | ChatError::Json(_) => {
                 ErrorCode::Internal
@@ -40,7 +44,7 @@ impl PublicError for ChatError {
 
     fn public_message(&self) -> String {
         match self {
-            ChatError::Invalid(m) => m.clone(),
+            ChatError::Invalid(m) | ChatError::Limit(m) => m.clone(),
             ChatError::Storage(StorageError::InvalidCursor) => "invalid cursor".into(),
             _ => self.code().default_message().to_owned(),
         }
