@@ -92,7 +92,10 @@ impl ChatService {
 
     pub async fn update_prompt(&self, user: UserId, id: PromptId, i: &PromptInput) -> Result<PromptView> {
         let (title, text) = check(i)?;
-        let (t, b) = (self.keyring().seal(&title_aad(id), title.as_bytes()), self.keyring().seal(&body_aad(id), text.as_bytes()));
+        let (t, b) = (
+            self.keyring().seal(&title_aad(id), title.as_bytes()),
+            self.keyring().seal(&body_aad(id), text.as_bytes()),
+        );
         if !self.db().update_prompt(user, id, &t, &b, self.now()).await? {
             return Err(ChatError::NotFound);
         }

@@ -128,7 +128,8 @@ impl ChatService {
         let mut searched = 0usize;
         loop {
             let step = PageRequest { limit: Some(25), cursor: cursor.clone() };
-            let Page { items: batch, next_cursor } = self.db().list_sessions(Owner::User(user), Shelf::All, &step).await?;
+            let Page { items: batch, next_cursor } =
+                self.db().list_sessions(Owner::User(user), Shelf::All, &step).await?;
             for (i, s) in batch.iter().enumerate() {
                 searched += 1;
                 if let Some(hit) = self.match_session(s, &needle).await? {

@@ -845,7 +845,8 @@ async fn chat_sessions_messages_and_feedback(db: &Db) {
         assert!(matches!(db.session_history(s0, &p).await, Err(rampart_storage::StorageError::InvalidCursor)), "{bad}");
     }
     // Most recently active first, paginated by keyset.
-    let p1 = db.list_sessions(Owner::User(a), Shelf::Active, &PageRequest { limit: Some(2), cursor: None }).await.unwrap();
+    let p1 =
+        db.list_sessions(Owner::User(a), Shelf::Active, &PageRequest { limit: Some(2), cursor: None }).await.unwrap();
     assert_eq!(p1.items[0].id, s0, "the session with the newest message comes first");
     let p2 = db
         .list_sessions(Owner::User(a), Shelf::Active, &PageRequest { limit: Some(2), cursor: p1.next_cursor.clone() })
@@ -999,9 +1000,12 @@ async fn chat_sessions_pinned_archived_renamed(db: &Db) {
     let pin = SessionChange { pinned: Some(true), ..Default::default() };
     assert!(!db.change_session(b, s[0], &pin).await.unwrap(), "not b's session");
     assert!(db.change_session(a, s[0], &pin).await.unwrap());
-    let archive = SessionChange { archived_at: Some(Some(T0)), sealed_title: Some(b"new".to_vec()), ..Default::default() };
+    let archive =
+        SessionChange { archived_at: Some(Some(T0)), sealed_title: Some(b"new".to_vec()), ..Default::default() };
     assert!(db.change_session(a, s[2], &archive).await.unwrap());
-    let ids = |p: rampart_core::Page<rampart_storage::repo::chat::SessionRecord>| p.items.iter().map(|r| r.id).collect::<Vec<_>>();
+    let ids = |p: rampart_core::Page<rampart_storage::repo::chat::SessionRecord>| {
+        p.items.iter().map(|r| r.id).collect::<Vec<_>>()
+    };
     // Pinned first (the oldest here), then newest activity; the archived one elsewhere. In pages of one.
     let mut seen = Vec::new();
     let mut page = PageRequest { limit: Some(1), cursor: None };
@@ -1025,7 +1029,10 @@ async fn chat_sessions_pinned_archived_renamed(db: &Db) {
     assert_eq!(r.updated_at, T0.plus(std::time::Duration::from_secs(2)), "activity time unchanged");
     for bad in ["1.2", "2.1.0191e5a6-3b4c-7def-8000-000000000000", "x.y.z"] {
         let p = PageRequest { limit: None, cursor: Some(bad.into()) };
-        assert!(matches!(db.list_sessions(Owner::User(a), Shelf::Active, &p).await, Err(StorageError::InvalidCursor)), "{bad}");
+        assert!(
+            matches!(db.list_sessions(Owner::User(a), Shelf::Active, &p).await, Err(StorageError::InvalidCursor)),
+            "{bad}"
+        );
     }
 }
 

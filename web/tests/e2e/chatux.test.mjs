@@ -220,7 +220,7 @@ async function everyday(viewport, email, tag) {
     await lib.getByLabel('Title').fill(title);
     await lib.getByLabel('Text').fill(text);
     await lib.getByRole('button', { name: 'Add prompt' }).click();
-    await lib.getByRole('list', { name: 'Saved prompts' }).getByText(title).waitFor();
+    await lib.getByRole('list', { name: 'Saved prompts' }).getByText(title, { exact: true }).waitFor();
   }
   await lib.getByRole('button', { name: 'Edit Translate' }).click();
   await lib.getByLabel('Text').fill('Translate into German:');

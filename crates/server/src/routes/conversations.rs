@@ -20,10 +20,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 pub fn routes() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
-        .routes(routes!(assistants))
-        .routes(routes!(search_sessions))
-        .routes(routes!(export_session))
+    OpenApiRouter::new().routes(routes!(assistants)).routes(routes!(search_sessions)).routes(routes!(export_session))
 }
 
 #[derive(Serialize, ToSchema)]
@@ -124,7 +121,10 @@ async fn export_session(
     let mut r = e.body.into_response();
     r.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(e.content_type));
     // The stem is letters, digits and dashes; a header it cannot be is left out, not guessed.
-    let disposition = format!("attachment; filename=\"{}\"", e.filename.replace(|c: char| !c.is_ascii_alphanumeric() && c != '-' && c != '.', "_"));
+    let disposition = format!(
+        "attachment; filename=\"{}\"",
+        e.filename.replace(|c: char| !c.is_ascii_alphanumeric() && c != '-' && c != '.', "_")
+    );
     if let Ok(v) = HeaderValue::from_str(&disposition) {
         r.headers_mut().insert(header::CONTENT_DISPOSITION, v);
     }

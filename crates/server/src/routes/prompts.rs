@@ -13,9 +13,11 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 pub fn routes() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new()
-        .routes(routes!(list_prompts, create_prompt))
-        .routes(routes!(get_prompt, replace_prompt, delete_prompt))
+    OpenApiRouter::new().routes(routes!(list_prompts, create_prompt)).routes(routes!(
+        get_prompt,
+        replace_prompt,
+        delete_prompt
+    ))
 }
 
 /// The caller's saved prompts, oldest first (at most 200 are kept).
@@ -45,7 +47,11 @@ async fn create_prompt(
 /// One of the caller's prompts.
 #[utoipa::path(get, path = "/v1/me/prompts/{id}", tag = "chat", params(("id" = String, Path)),
     responses((status = 200, body = PromptView), (status = 404, body = ErrorBody)), security(("bearer" = []), ("apiKey" = [])))]
-async fn get_prompt(State(s): State<AppState>, ChatUser(p): ChatUser, Path(id): Path<PromptId>) -> ApiResult<axum::Json<PromptView>> {
+async fn get_prompt(
+    State(s): State<AppState>,
+    ChatUser(p): ChatUser,
+    Path(id): Path<PromptId>,
+) -> ApiResult<axum::Json<PromptView>> {
     Ok(axum::Json(s.chat.get_prompt(p.user_id, id).await?))
 }
 
@@ -64,7 +70,11 @@ async fn replace_prompt(
 /// Deletes one of the caller's prompts.
 #[utoipa::path(delete, path = "/v1/me/prompts/{id}", tag = "chat", params(("id" = String, Path)),
     responses((status = 204), (status = 404, body = ErrorBody)), security(("bearer" = []), ("apiKey" = [])))]
-async fn delete_prompt(State(s): State<AppState>, ChatUser(p): ChatUser, Path(id): Path<PromptId>) -> ApiResult<StatusCode> {
+async fn delete_prompt(
+    State(s): State<AppState>,
+    ChatUser(p): ChatUser,
+    Path(id): Path<PromptId>,
+) -> ApiResult<StatusCode> {
     s.chat.delete_prompt(p.user_id, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -172,7 +172,7 @@ impl Db {
         sealed_title: &[u8],
         now: Timestamp,
     ) -> Result<(), StorageError> {
-        sqlx::query(sqlf!("INSERT INTO chat_sessions ({SESSION_COLS}) VALUES ($1, $2, $3, $4, $5, $5)"))
+        sqlx::query("INSERT INTO chat_sessions (id, user_id, assistant_id, title, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $5)")
             .bind(sid.to_string())
             .bind(user.to_string())
             .bind(assistant_id)
@@ -293,25 +293,32 @@ impl Db {
     ) -> Result<Page<SessionRecord>, StorageError> {
         let (p, ms, sid) = parse_session_cursor(page)?;
         let lim = i64::from(page.limit()) + 1;
-        let keyset = "(pinned < $1 OR (pinned = $1 AND (updated_at < $2 OR (updated_at = $2 AND ($3 = '' OR id < $3)))))";
+        let keyset =
+            "(pinned < $1 OR (pinned = $1 AND (updated_at < $2 OR (updated_at = $2 AND ($3 = '' OR id < $3)))))";
         let shelf = shelf.clause();
         let order = "ORDER BY pinned DESC, updated_at DESC, id DESC";
         let rows = match owner {
-            Owner::User(u) => sqlx::query(sqlf!("SELECT {SESSION_COLS} FROM chat_sessions WHERE user_id = $4 AND {keyset}{shelf} {order} LIMIT $5"))
+            Owner::User(u) => {
+                sqlx::query(sqlf!(
+                    "SELECT {SESSION_COLS} FROM chat_sessions WHERE user_id = $4 AND {keyset}{shelf} {order} LIMIT $5"
+                ))
                 .bind(p)
                 .bind(ms)
                 .bind(sid)
                 .bind(u.to_string())
                 .bind(lim)
                 .fetch_all(self.pool())
-                .await?,
-            Owner::Anyone => sqlx::query(sqlf!("SELECT {SESSION_COLS} FROM chat_sessions WHERE {keyset}{shelf} {order} LIMIT $4"))
-                .bind(p)
-                .bind(ms)
-                .bind(sid)
-                .bind(lim)
-                .fetch_all(self.pool())
-                .await?,
+                .await?
+            }
+            Owner::Anyone => {
+                sqlx::query(sqlf!("SELECT {SESSION_COLS} FROM chat_sessions WHERE {keyset}{shelf} {order} LIMIT $4"))
+                    .bind(p)
+                    .bind(ms)
+                    .bind(sid)
+                    .bind(lim)
+                    .fetch_all(self.pool())
+                    .await?
+            }
         };
         let items = rows.iter().map(session).collect::<Result<Vec<_>, _>>()?;
         Ok(paginate(items, page.limit(), session_cursor))

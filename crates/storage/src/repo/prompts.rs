@@ -68,14 +68,13 @@ impl Db {
     /// The user's prompts, oldest first.
     pub async fn list_prompts(&self, user: UserId, page: &PageRequest) -> Result<Page<PromptRecord>, StorageError> {
         let after = cursor(page)?.unwrap_or_default();
-        let rows = sqlx::query(sqlf!(
-            "SELECT {COLS} FROM user_prompts WHERE user_id = $1 AND id > $2 ORDER BY id LIMIT $3"
-        ))
-        .bind(user.to_string())
-        .bind(after)
-        .bind(i64::from(page.limit()) + 1)
-        .fetch_all(self.pool())
-        .await?;
+        let rows =
+            sqlx::query(sqlf!("SELECT {COLS} FROM user_prompts WHERE user_id = $1 AND id > $2 ORDER BY id LIMIT $3"))
+                .bind(user.to_string())
+                .bind(after)
+                .bind(i64::from(page.limit()) + 1)
+                .fetch_all(self.pool())
+                .await?;
         let items = rows.iter().map(prompt).collect::<Result<Vec<_>, _>>()?;
         Ok(paginate(items, page.limit(), |p| p.id.to_string()))
     }
