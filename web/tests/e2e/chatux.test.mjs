@@ -203,7 +203,8 @@ async function everyday(viewport, email, tag) {
   // Delete asks first; Cancel keeps it, Delete removes it.
   await actions('Team offsite ideas').click();
   await list(page).getByRole('button', { name: 'Delete', exact: true }).click();
-  const confirm = page.getByRole('dialog', { name: 'Delete this conversation?' });
+  const confirm = page.getByRole('alertdialog', { name: 'Delete?' });
+  await confirm.getByText('"Team offsite ideas" and all its messages will be deleted.').waitFor();
   await page.screenshot({ path: join(SHOTS, `chatux-${tag}-delete-confirm.png`) });
   await confirm.getByRole('button', { name: 'Cancel' }).click();
   await list(page).getByRole('link', { name: 'Team offsite ideas' }).waitFor();
