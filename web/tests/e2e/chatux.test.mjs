@@ -263,3 +263,40 @@ test('everyday chat at phone width (390 px)', async () => {
   await everyday({ width: 390, height: 844 }, 'phone@example.com', 'phone');
   assert.deepEqual(problems, [], 'no console errors or CSP violations');
 });
+
+/** axe-core's WCAG 2.1 A/AA rules on the page as it is now. */
+async function axeViolations(page) {
+  await page.addScriptTag({ path: join(root, 'node_modules/axe-core/axe.min.js') });
+  return page.evaluate(async () => {
+    const r = await window.axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] } });
+    return r.violations.map((v) => `${v.id} (${v.impact}): ${v.nodes.map((n) => n.target.join(' ')).slice(0, 5).join(', ')}`);
+  });
+}
+
+test('the actions menu, the search results, the prompt list and the library pass axe', async () => {
+  // axe is injected as a script, which the app's CSP forbids: this context bypasses it.
+  const ctx = await browser.newContext({ bypassCSP: true, viewport: { width: 1280, height: 800 } });
+  const page = await ctx.newPage();
+  await page.goto(base + '/login');
+  await page.getByLabel('Email').fill('desk@example.com');
+  await page.getByLabel('Password').fill(PASSWORD);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.waitForURL('**/chat');
+  const report = [];
+  const check = async (name) => report.push(...(await axeViolations(page)).map((v) => `${name}: ${v}`));
+  await list(page).getByRole('button', { name: 'Actions for Disk usage' }).click();
+  await check('actions menu');
+  await page.getByLabel('Search conversations').fill('var/log');
+  await page.getByRole('list', { name: 'Search results' }).getByRole('link').first().waitFor();
+  await check('search results');
+  await page.getByRole('button', { name: 'Clear search' }).click();
+  await page.getByLabel('Message').pressSequentially('/');
+  await page.getByRole('listbox', { name: 'Saved prompts' }).waitFor();
+  await check('prompt list');
+  await page.keyboard.press('Escape');
+  await page.getByRole('button', { name: 'My prompts' }).click();
+  await page.getByRole('dialog', { name: 'Prompt library' }).getByText('Translate into German:').waitFor();
+  await check('prompt library');
+  assert.deepEqual(report, []);
+  await ctx.close();
+});
