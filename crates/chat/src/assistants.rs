@@ -29,6 +29,10 @@ pub enum AssistantKind {
 
 pub struct Assistant {
     pub id: String,
+    /// What the picker shows (the id when none is configured).
+    pub name: Option<String>,
+    /// What the picker shows under the name.
+    pub description: Option<String>,
     pub kind: AssistantKind,
     pub system_prompt: Option<String>,
     pub max_tokens: Option<u32>,
@@ -49,6 +53,8 @@ impl Assistant {
     pub fn extractive(id: &str) -> Self {
         Assistant {
             id: id.to_owned(),
+            name: None,
+            description: None,
             kind: AssistantKind::Extractive,
             system_prompt: None,
             max_tokens: None,

@@ -82,6 +82,12 @@ pub struct AssistantConfig {
     /// What clients name as `model`: 1-64 characters of a-z, 0-9, `-`, `_`, `.`, unique among
     /// assistants.
     pub id: String,
+    /// What people see in the assistant picker (1-80 characters; default: the id).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// A line or two under the name in the picker: what it is good for (at most 500 characters).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
     /// `model`, `rag`, `custom` (the operator's HTTP webhook) or `extractive`.
     pub kind: AssistantType,
     /// `model` (required) and `rag` (optional: without one, the answer quotes the best
@@ -138,6 +144,7 @@ impl AssistantConfig {
     /// knows the models.
     pub fn validate(&self) -> Result<(), ConfigError> {
         check_id(&self.id)?;
+        self.validate_labels()?;
         match self.kind {
             AssistantType::Model if self.model.is_none() => {
                 return Err(err("model", "kind \"model\" needs model = \"<a models id>\""));
@@ -148,6 +155,19 @@ impl AssistantConfig {
         }
         self.validate_keys_of_kind()?;
         self.validate_inference()
+    }
+
+    /// The picker's name and description.
+    fn validate_labels(&self) -> Result<(), ConfigError> {
+        if let Some(n) = &self.name
+            && (n.trim().is_empty() || n.chars().count() > 80 || n.chars().any(char::is_control))
+        {
+            return Err(err("name", "must be 1-80 characters on one line"));
+        }
+        if self.description.as_ref().is_some_and(|d| d.chars().count() > 500) {
+            return Err(err("description", "must be at most 500 characters"));
+        }
+        Ok(())
     }
 
     fn validate_custom(&self) -> Result<(), ConfigError> {

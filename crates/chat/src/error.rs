@@ -13,6 +13,9 @@ pub enum ChatError {
     /// A knowledge base chosen for a turn does not exist or is not readable by the caller.
     #[error("a chosen knowledge base is not readable")]
     UnknownKnowledgeBase,
+    /// A per-user limit is reached (the prompt library is full).
+    #[error("limit reached: {0}")]
+    Limit(String),
     #[error("storage: {0}")]
     Storage(#[from] StorageError),
     /// Sealed content did not open (another key, a damaged row).
@@ -33,6 +36,7 @@ impl PublicError for ChatError {
         match self {
             ChatError::Invalid(_) => ErrorCode::InvalidRequest,
             ChatError::NotFound | ChatError::UnknownKnowledgeBase => ErrorCode::NotFound,
+            ChatError::Limit(_) => ErrorCode::Conflict,
             ChatError::Storage(StorageError::InvalidCursor) => ErrorCode::InvalidRequest,
             ChatError::Storage(_) | ChatError::Sealed(_) | ChatError::Stored(_) | ChatError::Json(_) => {
                 ErrorCode::Internal
@@ -43,7 +47,7 @@ impl PublicError for ChatError {
 
     fn public_message(&self) -> String {
         match self {
-            ChatError::Invalid(m) => m.clone(),
+            ChatError::Invalid(m) | ChatError::Limit(m) => m.clone(),
             ChatError::UnknownKnowledgeBase => "A knowledge base you chose was not found.".into(),
             ChatError::Storage(StorageError::InvalidCursor) => "invalid cursor".into(),
             _ => self.code().default_message().to_owned(),

@@ -6,16 +6,20 @@
 //!
 //! Message content, session titles, feedback text and job results are sealed with `crypto`
 //! before storage, the record's id bound as associated data. `config`: the `[chat]` section and
-//! `[[assistants]]` entries. Depends on `core`, `crypto` and `storage`; knows no transport.
+//! `[[assistants]]` entries. `shelf`: rename, pin, archive and search conversations; `export`:
+//! a conversation as Markdown or JSON; `prompts`: each user's sealed prompt library. Depends on `core`, `crypto` and `storage`; knows no transport.
 
 pub mod assistants;
 pub mod config;
 pub mod error;
+pub mod export;
 pub mod interruptions;
 pub mod jobs;
+pub mod prompts;
 pub mod rag;
 pub mod runs;
 pub mod service;
+pub mod shelf;
 pub mod turn;
 
 pub use config::{AssistantConfig, AssistantType};

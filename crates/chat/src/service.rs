@@ -5,7 +5,7 @@ use rampart_core::clock::SharedClock;
 use rampart_core::{FeedbackId, MessageId, Page, PageRequest, SessionId, Timestamp, UserId};
 use rampart_crypto::Keyring;
 use rampart_storage::Db;
-use rampart_storage::repo::chat::{FeedbackRecord, NewFeedback, NewMessage, Owner, SessionRecord};
+use rampart_storage::repo::chat::{FeedbackRecord, NewFeedback, NewMessage, Owner, SessionRecord, Shelf};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::sync::Arc;
@@ -52,6 +52,10 @@ pub struct SessionSummary {
     pub title: String,
     /// Unix seconds of the last message.
     pub date_modified: i64,
+    /// Listed before the others.
+    pub pinned: bool,
+    /// In the archived list (`GET /v1/sessions?archived=true`), not the everyday one.
+    pub archived: bool,
 }
 
 /// Response metadata of an assistant message.
@@ -119,10 +123,10 @@ pub struct FeedbackView {
     pub created_at: Timestamp,
 }
 
-fn title_aad(s: SessionId) -> Vec<u8> {
+pub(crate) fn title_aad(s: SessionId) -> Vec<u8> {
     format!("chat_session_title:{s}").into_bytes()
 }
-fn content_aad(m: MessageId) -> Vec<u8> {
+pub(crate) fn content_aad(m: MessageId) -> Vec<u8> {
     format!("chat_message:{m}").into_bytes()
 }
 fn parts_aad(m: MessageId) -> Vec<u8> {
@@ -189,12 +193,12 @@ impl ChatService {
         &self.keyring
     }
 
-    fn open(&self, aad: &[u8], sealed: &[u8]) -> Result<String> {
+    pub(crate) fn open(&self, aad: &[u8], sealed: &[u8]) -> Result<String> {
         let bytes = self.keyring.open(aad, sealed)?;
         String::from_utf8(bytes).map_err(|_| ChatError::Stored("not UTF-8"))
     }
 
-    fn title(&self, s: &SessionRecord) -> Result<String> {
+    pub(crate) fn title(&self, s: &SessionRecord) -> Result<String> {
         self.open(&title_aad(s.id), &s.sealed_title)
     }
 
@@ -262,13 +266,20 @@ impl ChatService {
         Ok(self.db.append_messages(sid, user, &[msg], self.clock.now()).await?.then_some(mid))
     }
 
-    pub async fn list_sessions(&self, owner: Owner, page: &PageRequest) -> Result<Page<SessionSummary>> {
-        let p = self.db.list_sessions(owner, page).await?;
-        let mut items = Vec::with_capacity(p.items.len());
-        for s in &p.items {
-            items.push(SessionSummary { id: s.id, title: self.title(s)?, date_modified: s.updated_at.secs() });
-        }
+    pub async fn list_sessions(&self, owner: Owner, shelf: Shelf, page: &PageRequest) -> Result<Page<SessionSummary>> {
+        let p = self.db.list_sessions(owner, shelf, page).await?;
+        let items = p.items.iter().map(|s| self.summary(s)).collect::<Result<Vec<_>>>()?;
         Ok(Page { items, next_cursor: p.next_cursor })
+    }
+
+    pub(crate) fn summary(&self, s: &SessionRecord) -> Result<SessionSummary> {
+        Ok(SessionSummary {
+            id: s.id,
+            title: self.title(s)?,
+            date_modified: s.updated_at.secs(),
+            pinned: s.pinned,
+            archived: s.archived_at.is_some(),
+        })
     }
 
     pub async fn get_session(&self, owner: Owner, sid: SessionId) -> Result<SessionDetail> {

@@ -56,6 +56,8 @@ typed_id!(/// One message of a chat session.
     MessageId);
 typed_id!(/// A feedback entry on an assistant message.
     FeedbackId);
+typed_id!(/// A prompt a user saved in their prompt library.
+    PromptId);
 typed_id!(/// An async inference job.
     JobId);
 typed_id!(/// A knowledge base.

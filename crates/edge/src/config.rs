@@ -141,7 +141,13 @@ const BODY_EXCLUSIONS: &[&str] = &[
     "/v1/bot-management/interruptions",
     "/v1/admin/assistants/**",
     "/v1/admin/models/**",
+    "/v1/me/prompts/**",
+    "/v1/sessions/*",
 ];
+
+/// Routes whose query strings are data: searching one's own conversations for `DROP TABLE`
+/// is a question, not an attack (the WAF still inspects the path and headers).
+const QUERY_EXCLUSIONS: &[&str] = &["/v1/sessions/search"];
 
 /// Paths the per-address sign-in limit covers.
 const AUTH_PATHS: &[&str] = &[
@@ -271,11 +277,16 @@ impl EdgeConfig {
         })
     }
 
-    /// The built-in body exclusions, then `waf_exclusions`.
+    /// The built-in body and query exclusions, then `waf_exclusions`.
     fn exclusions(&self) -> Result<Vec<Exclusion>, ConfigError> {
         let builtin = BODY_EXCLUSIONS
             .iter()
-            .map(|p| Ok(Exclusion { method: None, path: PathPattern::new(p), body: true, query: false }));
+            .map(|p| Ok(Exclusion { method: None, path: PathPattern::new(p), body: true, query: false }))
+            .chain(
+                QUERY_EXCLUSIONS
+                    .iter()
+                    .map(|p| Ok(Exclusion { method: None, path: PathPattern::new(p), body: false, query: true })),
+            );
         let configured = self.waf_exclusions.iter().map(|x| {
             Ok(Exclusion {
                 method: exclusion_method(x)?,
@@ -357,7 +368,7 @@ mod tests {
         let p = c.policy(1024 * 1024).unwrap();
         assert!(p.allow.is_none());
         assert_eq!(p.waf_mode, Mode::Block);
-        assert_eq!(p.exclusions.len(), BODY_EXCLUSIONS.len());
+        assert_eq!(p.exclusions.len(), BODY_EXCLUSIONS.len() + QUERY_EXCLUSIONS.len());
         assert_eq!(p.ip_rate.map(|r| (r.n, r.window)), Some((2000, Duration::from_secs(300))));
     }
 

@@ -51,6 +51,8 @@ pub fn router_with(limits: UploadLimits) -> OpenApiRouter<AppState> {
         .merge(routes::me::routes())
         .merge(routes::admin::routes())
         .merge(routes::chat::routes())
+        .merge(routes::conversations::routes())
+        .merge(routes::prompts::routes())
         .merge(routes::bot::routes())
         .merge(routes::catalog::routes())
         .merge(routes::openai::routes())

@@ -40,6 +40,8 @@ both!(
     oauth_codes_are_single_use,
     concurrent_demotions_leave_an_admin,
     chat_sessions_messages_and_feedback,
+    chat_sessions_pinned_archived_renamed,
+    user_prompts_owner_scoped_and_capped,
     catalog_entries_crud,
     knowledge_read_predicate_documents_and_chunks
 );
@@ -788,7 +790,7 @@ async fn concurrent_demotions_leave_an_admin(db: &Db) {
 
 async fn chat_sessions_messages_and_feedback(db: &Db) {
     use rampart_core::{FeedbackId, MessageId, SessionId};
-    use rampart_storage::repo::chat::{NewFeedback, NewMessage, Owner};
+    use rampart_storage::repo::chat::{NewFeedback, NewMessage, Owner, Shelf};
     let a = user(db, "a@example.com", &[]).await;
     let b = user(db, "b@example.com", &[]).await;
     let mut sessions = Vec::new();
@@ -843,22 +845,23 @@ async fn chat_sessions_messages_and_feedback(db: &Db) {
         assert!(matches!(db.session_history(s0, &p).await, Err(rampart_storage::StorageError::InvalidCursor)), "{bad}");
     }
     // Most recently active first, paginated by keyset.
-    let p1 = db.list_sessions(Owner::User(a), &PageRequest { limit: Some(2), cursor: None }).await.unwrap();
+    let p1 =
+        db.list_sessions(Owner::User(a), Shelf::Active, &PageRequest { limit: Some(2), cursor: None }).await.unwrap();
     assert_eq!(p1.items[0].id, s0, "the session with the newest message comes first");
     let p2 = db
-        .list_sessions(Owner::User(a), &PageRequest { limit: Some(2), cursor: p1.next_cursor.clone() })
+        .list_sessions(Owner::User(a), Shelf::Active, &PageRequest { limit: Some(2), cursor: p1.next_cursor.clone() })
         .await
         .unwrap();
     let p3 = db
-        .list_sessions(Owner::User(a), &PageRequest { limit: Some(2), cursor: p2.next_cursor.clone() })
+        .list_sessions(Owner::User(a), Shelf::Active, &PageRequest { limit: Some(2), cursor: p2.next_cursor.clone() })
         .await
         .unwrap();
     let all: Vec<_> = p1.items.iter().chain(&p2.items).chain(&p3.items).map(|s| s.id).collect();
     assert_eq!(all.len(), 5);
     assert_eq!(all, vec![s0, sessions[4], sessions[3], sessions[2], sessions[1]]);
     assert!(p3.next_cursor.is_none());
-    assert!(db.list_sessions(Owner::User(b), &PageRequest::default()).await.unwrap().items.is_empty());
-    assert_eq!(db.list_sessions(Owner::Anyone, &PageRequest::default()).await.unwrap().items.len(), 5);
+    assert!(db.list_sessions(Owner::User(b), Shelf::All, &PageRequest::default()).await.unwrap().items.is_empty());
+    assert_eq!(db.list_sessions(Owner::Anyone, Shelf::All, &PageRequest::default()).await.unwrap().items.len(), 5);
     assert!(db.session(Owner::User(b), s0).await.unwrap().is_none());
     assert!(db.session(Owner::Anyone, s0).await.unwrap().is_some());
     // Feedback only on one's own messages.
@@ -981,4 +984,85 @@ async fn every_blob_column_is_in_the_sealed_inventory() {
         assert_eq!(p.db.blob_columns().await.unwrap(), listed);
         p.cleanup().await;
     }
+}
+
+async fn chat_sessions_pinned_archived_renamed(db: &Db) {
+    use rampart_core::SessionId;
+    use rampart_storage::repo::chat::{SessionChange, Shelf};
+    let a = user(db, "shelf-a@example.com", &[]).await;
+    let b = user(db, "shelf-b@example.com", &[]).await;
+    let mut s = Vec::new();
+    for i in 0..4 {
+        let sid = SessionId::new();
+        db.create_session(sid, a, "default", b"t", T0.plus(std::time::Duration::from_secs(i))).await.unwrap();
+        s.push(sid);
+    }
+    let pin = SessionChange { pinned: Some(true), ..Default::default() };
+    assert!(!db.change_session(b, s[0], &pin).await.unwrap(), "not b's session");
+    assert!(db.change_session(a, s[0], &pin).await.unwrap());
+    let archive =
+        SessionChange { archived_at: Some(Some(T0)), sealed_title: Some(b"new".to_vec()), ..Default::default() };
+    assert!(db.change_session(a, s[2], &archive).await.unwrap());
+    let ids = |p: rampart_core::Page<rampart_storage::repo::chat::SessionRecord>| {
+        p.items.iter().map(|r| r.id).collect::<Vec<_>>()
+    };
+    // Pinned first (the oldest here), then newest activity; the archived one elsewhere. In pages of one.
+    let mut seen = Vec::new();
+    let mut page = PageRequest { limit: Some(1), cursor: None };
+    loop {
+        let p = db.list_sessions(Owner::User(a), Shelf::Active, &page).await.unwrap();
+        seen.extend(p.items.iter().map(|r| r.id));
+        match p.next_cursor {
+            Some(c) => page.cursor = Some(c),
+            None => break,
+        }
+    }
+    assert_eq!(seen, vec![s[0], s[3], s[1]]);
+    let archived = db.list_sessions(Owner::User(a), Shelf::Archived, &PageRequest::default()).await.unwrap();
+    assert_eq!(archived.items[0].sealed_title, b"new".to_vec());
+    assert_eq!(ids(archived), vec![s[2]]);
+    assert_eq!(ids(db.list_sessions(Owner::User(a), Shelf::All, &PageRequest::default()).await.unwrap()).len(), 4);
+    let unarchive = SessionChange { archived_at: Some(None), pinned: Some(false), ..Default::default() };
+    assert!(db.change_session(a, s[2], &unarchive).await.unwrap());
+    let r = db.session(Owner::User(a), s[2]).await.unwrap().unwrap();
+    assert!(r.archived_at.is_none() && !r.pinned);
+    assert_eq!(r.updated_at, T0.plus(std::time::Duration::from_secs(2)), "activity time unchanged");
+    for bad in ["1.2", "2.1.0191e5a6-3b4c-7def-8000-000000000000", "x.y.z"] {
+        let p = PageRequest { limit: None, cursor: Some(bad.into()) };
+        assert!(
+            matches!(db.list_sessions(Owner::User(a), Shelf::Active, &p).await, Err(StorageError::InvalidCursor)),
+            "{bad}"
+        );
+    }
+}
+
+async fn user_prompts_owner_scoped_and_capped(db: &Db) {
+    use rampart_core::PromptId;
+    use rampart_storage::repo::prompts::PromptRecord;
+    let a = user(db, "prompts-a@example.com", &[]).await;
+    let b = user(db, "prompts-b@example.com", &[]).await;
+    let rec = |u: UserId| PromptRecord {
+        id: PromptId::new(),
+        user_id: u,
+        sealed_title: b"t".to_vec(),
+        sealed_body: b"b".to_vec(),
+        created_at: T0,
+        updated_at: T0,
+    };
+    let (p1, p2) = (rec(a), rec(a));
+    assert!(db.create_prompt(&p1, 2).await.unwrap());
+    assert!(db.create_prompt(&p2, 2).await.unwrap());
+    assert!(!db.create_prompt(&rec(a), 2).await.unwrap(), "the library is full");
+    assert!(db.create_prompt(&rec(b), 2).await.unwrap(), "b's library is b's");
+    let page = db.list_prompts(a, &PageRequest { limit: Some(1), cursor: None }).await.unwrap();
+    assert_eq!(page.items[0].id, p1.id);
+    let rest = db.list_prompts(a, &PageRequest { limit: Some(1), cursor: page.next_cursor }).await.unwrap();
+    assert_eq!((rest.items[0].id, rest.next_cursor), (p2.id, None));
+    assert!(db.prompt(b, p1.id).await.unwrap().is_none());
+    assert!(!db.update_prompt(b, p1.id, b"x", b"y", T0).await.unwrap());
+    assert!(db.update_prompt(a, p1.id, b"x", b"y", T0).await.unwrap());
+    assert_eq!(db.prompt(a, p1.id).await.unwrap().unwrap().sealed_body, b"y".to_vec());
+    assert!(!db.delete_prompt(b, p1.id).await.unwrap());
+    assert!(db.delete_prompt(a, p1.id).await.unwrap());
+    assert!(db.prompt(a, p1.id).await.unwrap().is_none());
 }

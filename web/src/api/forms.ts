@@ -11,6 +11,13 @@ export const schemas: Record<string, Schema> = {
       "kind"
     ],
     "properties": {
+      "description": {
+        "type": [
+          "string",
+          "null"
+        ],
+        "description": "A line or two under the name in the picker: what it is good for (at most 500 characters)."
+      },
       "display_inline_citations": {
         "type": [
           "boolean",
@@ -81,6 +88,13 @@ export const schemas: Record<string, Schema> = {
           "null"
         ],
         "description": "`model` (required) and `rag` (optional: without one, the answer quotes the best\npassages): the id of a chat model."
+      },
+      "name": {
+        "type": [
+          "string",
+          "null"
+        ],
+        "description": "What people see in the assistant picker (1-80 characters; default: the id)."
       },
       "prompt_template": {
         "type": [

@@ -72,10 +72,10 @@ const LAYOUTS: { models: Layout<keyof S['ModelConfig']>; assistants: Layout<keyo
   },
   assistants: {
     order: [
-      'id', 'kind', 'model', 'system_prompt', 'groups', 'knowledge_bases', 'kb_number_of_results', 'prompt_template', 'display_inline_citations',
+      'id', 'name', 'description', 'kind', 'model', 'system_prompt', 'groups', 'knowledge_bases', 'kb_number_of_results', 'prompt_template', 'display_inline_citations',
       'webhook_url', 'webhook_secret', 'webhook_timeout', 'inference_max_tokens', 'inference_temperature', 'inference_top_p',
     ],
-    multiline: ['system_prompt', 'prompt_template'],
+    multiline: ['description', 'system_prompt', 'prompt_template'],
     when: {
       model: kind('model', 'rag'),
       knowledge_bases: rag, kb_number_of_results: rag, prompt_template: rag, display_inline_citations: rag,

@@ -168,13 +168,13 @@ describe('the assistant form', () => {
       'GET /v1/admin/models': () => json(200, [model, { ...model, id: 'embed', kind: 'embedding' }]),
       'POST /v1/admin/assistants': (c) => json(201, { ...c.body, source: 'admin', secrets: [] }),
     });
-    expect(keys(root)).toEqual(['id', 'kind', 'model', 'system_prompt', 'groups', 'inference_max_tokens', 'inference_temperature', 'inference_top_p']);
+    expect(keys(root)).toEqual(['id', 'name', 'description', 'kind', 'model', 'system_prompt', 'groups', 'inference_max_tokens', 'inference_temperature', 'inference_top_p']);
     // The chat models are offered for `model`.
     expect(all(root, `#${input(root, 'model').getAttribute('list')} option`).map((o) => o.getAttribute('value'))).toEqual(['rt']);
     choose(input<HTMLSelectElement>(root, 'kind'), 'custom');
-    expect(keys(root)).toEqual(['id', 'kind', 'system_prompt', 'groups', 'webhook_url', 'webhook_secret', 'webhook_timeout', 'inference_max_tokens', 'inference_temperature', 'inference_top_p']);
+    expect(keys(root)).toEqual(['id', 'name', 'description', 'kind', 'system_prompt', 'groups', 'webhook_url', 'webhook_secret', 'webhook_timeout', 'inference_max_tokens', 'inference_temperature', 'inference_top_p']);
     choose(input<HTMLSelectElement>(root, 'kind'), 'rag');
-    expect(keys(root)).toEqual(['id', 'kind', 'model', 'system_prompt', 'groups', 'knowledge_bases', 'kb_number_of_results', 'prompt_template', 'display_inline_citations', 'inference_max_tokens', 'inference_temperature', 'inference_top_p']);
+    expect(keys(root)).toEqual(['id', 'name', 'description', 'kind', 'model', 'system_prompt', 'groups', 'knowledge_bases', 'kb_number_of_results', 'prompt_template', 'display_inline_citations', 'inference_max_tokens', 'inference_temperature', 'inference_top_p']);
     expect(input(root, 'display_inline_citations').checked).toBe(true); // the schema's default
     expect(one(root, 'label[for="entry-display_inline_citations"]').textContent?.trim()).toBe('Display inline citations');
     type(input(root, 'id'), 'hr');

@@ -149,6 +149,8 @@ fn build_assistant(a: &AssistantConfig, models: &HashMap<String, Arc<dyn ChatMod
     };
     Ok(Assistant {
         id: a.id.clone(),
+        name: a.name.clone(),
+        description: a.description.clone(),
         kind,
         system_prompt: a.system_prompt.clone(),
         max_tokens: a.inference_max_tokens,

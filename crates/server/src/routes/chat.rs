@@ -3,6 +3,7 @@
 
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{AdminUser, ChatUser, Json, Path, Query};
+use crate::routes::conversations::{__path_patch_session, patch_session};
 use crate::routes::views::PageView;
 use crate::state::AppState;
 use axum::extract::State;
@@ -10,7 +11,7 @@ use axum::http::StatusCode;
 use rampart_chat::service::{FeedbackRequest, FeedbackView, SessionDetail, SessionSummary};
 use rampart_core::error::ErrorBody;
 use rampart_core::{FeedbackId, PageRequest, SessionId, UserId};
-use rampart_storage::repo::chat::Owner;
+use rampart_storage::repo::chat::{Owner, Shelf};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
@@ -19,7 +20,7 @@ use utoipa_axum::routes;
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list_sessions, delete_all_sessions))
-        .routes(routes!(get_session, delete_session))
+        .routes(routes!(get_session, delete_session, patch_session))
         .routes(routes!(stop_session))
         .routes(routes!(admin_sessions))
         .routes(routes!(user_sessions))
@@ -66,16 +67,32 @@ fn page_of<T: ToSchema>(p: rampart_core::Page<T>) -> PageView<T> {
     PageView { items: p.items, next_cursor: p.next_cursor }
 }
 
-/// The caller's sessions, most recently active first.
-#[utoipa::path(get, path = "/v1/sessions", tag = "chat", params(PageRequest),
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct SessionListQuery {
+    /// Page size, 1..=100 (default 50).
+    pub limit: Option<u32>,
+    /// The `nextCursor` of the previous page.
+    pub cursor: Option<String>,
+    /// `true`: the archived sessions instead of the others.
+    #[serde(default)]
+    pub archived: bool,
+}
+
+/// The caller's sessions, pinned ones first, then the most recently active; archived ones
+/// only with `archived=true`.
+#[utoipa::path(get, path = "/v1/sessions", tag = "chat", params(SessionListQuery),
     responses((status = 200, body = PageView<SessionSummary>), (status = 400, body = ErrorBody)), security(("bearer" = []), ("apiKey" = [])))]
 async fn list_sessions(
     State(s): State<AppState>,
     ChatUser(p): ChatUser,
-    Query(page): Query<PageRequest>,
+    Query(q): Query<SessionListQuery>,
 ) -> ApiResult<axum::Json<PageView<SessionSummary>>> {
+    let page = PageRequest { limit: q.limit, cursor: q.cursor };
     page.validate().map_err(ApiError::code)?;
-    Ok(axum::Json(page_of(s.chat.list_sessions(Owner::User(p.user_id), &page).await?)))
+    let shelf = if q.archived { Shelf::Archived } else { Shelf::Active };
+    Ok(axum::Json(page_of(s.chat.list_sessions(Owner::User(p.user_id), shelf, &page).await?)))
 }
 
 /// One of the caller's sessions with its history: all of it, or with `limit` the newest
@@ -156,7 +173,7 @@ async fn admin_sessions(
     Query(page): Query<PageRequest>,
 ) -> ApiResult<axum::Json<PageView<SessionSummary>>> {
     page.validate().map_err(ApiError::code)?;
-    Ok(axum::Json(page_of(s.chat.list_sessions(Owner::Anyone, &page).await?)))
+    Ok(axum::Json(page_of(s.chat.list_sessions(Owner::Anyone, Shelf::All, &page).await?)))
 }
 
 /// One user's sessions (administrators).
@@ -169,7 +186,7 @@ async fn user_sessions(
     Query(page): Query<PageRequest>,
 ) -> ApiResult<axum::Json<PageView<SessionSummary>>> {
     page.validate().map_err(ApiError::code)?;
-    Ok(axum::Json(page_of(s.chat.list_sessions(Owner::User(user_id), &page).await?)))
+    Ok(axum::Json(page_of(s.chat.list_sessions(Owner::User(user_id), Shelf::All, &page).await?)))
 }
 
 /// One session of a given user, with its history (administrators; `limit` and `cursor` as

@@ -5,6 +5,7 @@ pub mod auth;
 pub mod bot;
 pub mod catalog;
 pub mod chat;
+pub mod conversations;
 pub mod health;
 pub mod knowledge;
 pub mod me;
@@ -14,6 +15,7 @@ pub mod metrics;
 pub mod oidc;
 pub mod oidc_authorize;
 pub mod openai;
+pub mod prompts;
 pub mod realtime;
 pub mod views;
 

@@ -12,6 +12,7 @@ mod auth_flow;
 mod bad_input;
 mod catalog;
 mod chat;
+mod conversations;
 mod data_protection;
 mod dense;
 mod edge;

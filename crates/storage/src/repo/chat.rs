@@ -17,6 +17,39 @@ pub struct SessionRecord {
     pub sealed_title: Vec<u8>,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
+    /// Listed before the others.
+    pub pinned: bool,
+    /// Set when the user archived it: out of the everyday list, in the archived one.
+    pub archived_at: Option<Timestamp>,
+}
+
+/// Which of a user's sessions a list shows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Shelf {
+    /// Not archived (the everyday list).
+    Active,
+    Archived,
+    /// Both (administrators' views, search).
+    All,
+}
+
+impl Shelf {
+    fn clause(self) -> &'static str {
+        match self {
+            Shelf::Active => " AND archived_at IS NULL",
+            Shelf::Archived => " AND archived_at IS NOT NULL",
+            Shelf::All => "",
+        }
+    }
+}
+
+/// A change to a session's place in the list; `None` fields stay as they are.
+#[derive(Clone, Debug, Default)]
+pub struct SessionChange {
+    pub sealed_title: Option<Vec<u8>>,
+    pub pinned: Option<bool>,
+    /// `Some(Some(t))` archives (at `t`), `Some(None)` unarchives.
+    pub archived_at: Option<Option<Timestamp>>,
 }
 
 #[derive(Clone, Debug)]
@@ -63,7 +96,7 @@ pub struct NewFeedback<'a> {
     pub sealed_text: Option<&'a [u8]>,
 }
 
-const SESSION_COLS: &str = "id, user_id, assistant_id, title, created_at, updated_at";
+const SESSION_COLS: &str = "id, user_id, assistant_id, title, created_at, updated_at, pinned, archived_at";
 const MESSAGE_COLS: &str = "id, session_id, seq, role, content, parts, model_id, response_time_ms, created_at";
 const FEEDBACK_COLS: &str = "id, user_id, session_id, message_id, rating, reason, text_feedback, created_at";
 
@@ -75,6 +108,8 @@ fn session(r: &AnyRow) -> Result<SessionRecord, StorageError> {
         sealed_title: r.try_get("title")?,
         created_at: ts(r, "created_at")?,
         updated_at: ts(r, "updated_at")?,
+        pinned: r.try_get::<i64, _>("pinned")? != 0,
+        archived_at: super::ts_opt(r, "archived_at")?,
     })
 }
 
@@ -105,19 +140,24 @@ fn feedback(r: &AnyRow) -> Result<FeedbackRecord, StorageError> {
     })
 }
 
-/// Session cursors are `updated_at` and id (newest activity first).
-fn session_cursor(s: &SessionRecord) -> String {
-    format!("{}.{}", s.updated_at.millis(), s.id)
+/// Session cursors are pinned, `updated_at` and id (pinned first, then newest activity).
+pub fn session_cursor(s: &SessionRecord) -> String {
+    format!("{}.{}.{}", i64::from(s.pinned), s.updated_at.millis(), s.id)
 }
 
-fn parse_session_cursor(page: &PageRequest) -> Result<(i64, String), StorageError> {
+/// The keyset after a cursor: (pinned, updated_at, id); the start is past every row.
+fn parse_session_cursor(page: &PageRequest) -> Result<(i64, i64, String), StorageError> {
     match &page.cursor {
-        None => Ok((i64::MAX, String::new())),
+        None => Ok((i64::MAX, i64::MAX, String::new())),
         Some(c) => {
-            let (ms, sid) = c.split_once('.').ok_or_else(|| StorageError::InvalidCursor)?;
+            let mut it = c.splitn(3, '.');
+            let (Some(p), Some(ms), Some(sid)) = (it.next(), it.next(), it.next()) else {
+                return Err(StorageError::InvalidCursor);
+            };
+            let p: i64 = p.parse().ok().filter(|p| matches!(p, 0 | 1)).ok_or(StorageError::InvalidCursor)?;
             let ms: i64 = ms.parse().map_err(|_| StorageError::InvalidCursor)?;
             let sid = uuid::Uuid::parse_str(sid).map_err(|_| StorageError::InvalidCursor)?;
-            Ok((ms, sid.hyphenated().to_string()))
+            Ok((p, ms, sid.hyphenated().to_string()))
         }
     }
 }
@@ -132,7 +172,7 @@ impl Db {
         sealed_title: &[u8],
         now: Timestamp,
     ) -> Result<(), StorageError> {
-        sqlx::query(sqlf!("INSERT INTO chat_sessions ({SESSION_COLS}) VALUES ($1, $2, $3, $4, $5, $5)"))
+        sqlx::query("INSERT INTO chat_sessions (id, user_id, assistant_id, title, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $5)")
             .bind(sid.to_string())
             .bind(user.to_string())
             .bind(assistant_id)
@@ -244,28 +284,81 @@ impl Db {
         Ok(paginate(items, page.limit(), |m| m.seq.to_string()))
     }
 
-    /// Sessions, most recently active first; `owner` limits whose.
-    pub async fn list_sessions(&self, owner: Owner, page: &PageRequest) -> Result<Page<SessionRecord>, StorageError> {
-        let (ms, sid) = parse_session_cursor(page)?;
+    /// Sessions, pinned first, then most recently active; `owner` limits whose, `shelf` which.
+    pub async fn list_sessions(
+        &self,
+        owner: Owner,
+        shelf: Shelf,
+        page: &PageRequest,
+    ) -> Result<Page<SessionRecord>, StorageError> {
+        let (p, ms, sid) = parse_session_cursor(page)?;
         let lim = i64::from(page.limit()) + 1;
-        let keyset = "(updated_at < $1 OR (updated_at = $1 AND ($2 = '' OR id < $2)))";
+        let keyset =
+            "(pinned < $1 OR (pinned = $1 AND (updated_at < $2 OR (updated_at = $2 AND ($3 = '' OR id < $3)))))";
+        let shelf = shelf.clause();
+        let order = "ORDER BY pinned DESC, updated_at DESC, id DESC";
         let rows = match owner {
-            Owner::User(u) => sqlx::query(sqlf!("SELECT {SESSION_COLS} FROM chat_sessions WHERE user_id = $3 AND {keyset} ORDER BY updated_at DESC, id DESC LIMIT $4"))
+            Owner::User(u) => {
+                sqlx::query(sqlf!(
+                    "SELECT {SESSION_COLS} FROM chat_sessions WHERE user_id = $4 AND {keyset}{shelf} {order} LIMIT $5"
+                ))
+                .bind(p)
                 .bind(ms)
                 .bind(sid)
                 .bind(u.to_string())
                 .bind(lim)
                 .fetch_all(self.pool())
-                .await?,
-            Owner::Anyone => sqlx::query(sqlf!("SELECT {SESSION_COLS} FROM chat_sessions WHERE {keyset} ORDER BY updated_at DESC, id DESC LIMIT $3"))
-                .bind(ms)
-                .bind(sid)
-                .bind(lim)
-                .fetch_all(self.pool())
-                .await?,
+                .await?
+            }
+            Owner::Anyone => {
+                sqlx::query(sqlf!("SELECT {SESSION_COLS} FROM chat_sessions WHERE {keyset}{shelf} {order} LIMIT $4"))
+                    .bind(p)
+                    .bind(ms)
+                    .bind(sid)
+                    .bind(lim)
+                    .fetch_all(self.pool())
+                    .await?
+            }
         };
         let items = rows.iter().map(session).collect::<Result<Vec<_>, _>>()?;
         Ok(paginate(items, page.limit(), session_cursor))
+    }
+
+    /// Renames, pins or archives one of the user's sessions, in one transaction; false if it
+    /// is not theirs. Its activity time stays as it was.
+    pub async fn change_session(&self, user: UserId, sid: SessionId, c: &SessionChange) -> Result<bool, StorageError> {
+        let mut tx = self.begin_write().await?;
+        let found = sqlx::query("SELECT id FROM chat_sessions WHERE id = $1 AND user_id = $2")
+            .bind(sid.to_string())
+            .bind(user.to_string())
+            .fetch_optional(&mut *tx)
+            .await?;
+        if found.is_none() {
+            return Ok(false);
+        }
+        if let Some(t) = &c.sealed_title {
+            sqlx::query("UPDATE chat_sessions SET title = $1 WHERE id = $2")
+                .bind(t.clone())
+                .bind(sid.to_string())
+                .execute(&mut *tx)
+                .await?;
+        }
+        if let Some(p) = c.pinned {
+            sqlx::query("UPDATE chat_sessions SET pinned = $1 WHERE id = $2")
+                .bind(i64::from(p))
+                .bind(sid.to_string())
+                .execute(&mut *tx)
+                .await?;
+        }
+        if let Some(a) = c.archived_at {
+            sqlx::query("UPDATE chat_sessions SET archived_at = $1 WHERE id = $2")
+                .bind(a.map(Timestamp::millis))
+                .bind(sid.to_string())
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(true)
     }
 
     /// Deletes one of the user's sessions (messages and feedback go with it).

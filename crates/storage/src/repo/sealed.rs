@@ -20,6 +20,8 @@ pub const SEALED_COLUMNS: &[SealedColumn] = &[
     SealedColumn { table: "chat_messages", key: "id", column: "content" },
     SealedColumn { table: "chat_messages", key: "id", column: "parts" },
     SealedColumn { table: "feedback", key: "id", column: "text_feedback" },
+    SealedColumn { table: "user_prompts", key: "id", column: "title" },
+    SealedColumn { table: "user_prompts", key: "id", column: "body" },
     SealedColumn { table: "jobs", key: "id", column: "result" },
     SealedColumn { table: "catalog", key: "kind || '/' || id", column: "secrets" },
     SealedColumn { table: "kb_document_contents", key: "document_id", column: "content" },
