@@ -25,6 +25,7 @@ mod metrics;
 mod oauth;
 mod oidc_provider;
 mod openai;
+mod passwords;
 mod platform;
 mod realtime;
 mod retention;
