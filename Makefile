@@ -67,7 +67,7 @@ api-types: build
 ## long session for one of them. The OpenID provider's test runs an authlib relying party from
 ## the test venv.
 PYENV := target/pyenv
-web-e2e: web chromium $(PYENV)/.authlib
+web-e2e: web chromium $(PYENV)/.authlib $(PYENV)/.aiosmtpd
 	$(CARGO) build -q -p rampart-bench-tools --bin seed-web
 	cd web && RAMPART_BIN=$(CURDIR)/target/debug/rampart $(NPM) run api:check
 	cd web && RAMPART_BIN=$(CURDIR)/target/debug/rampart CHROMIUM=$$(command -v chromium) \
