@@ -67,7 +67,7 @@ api-types: build
 ## long session for one of them. The OpenID provider's test runs an authlib relying party from
 ## the test venv.
 PYENV := target/pyenv
-web-e2e: web chromium $(PYENV)/.authlib
+web-e2e: web chromium $(PYENV)/.authlib $(PYENV)/.aiosmtpd
 	$(CARGO) build -q -p rampart-bench-tools --bin seed-web
 	cd web && RAMPART_BIN=$(CURDIR)/target/debug/rampart $(NPM) run api:check
 	cd web && RAMPART_BIN=$(CURDIR)/target/debug/rampart CHROMIUM=$$(command -v chromium) \
@@ -78,7 +78,7 @@ web-e2e: web chromium $(PYENV)/.authlib
 ## Likewise RAMPART_TEST_NATS_URL (scale-out) and RAMPART_TEST_REDIS_URL (shared rate limits).
 ## The official OpenAI Python SDK (a real client of /v1/chat/completions) is installed into a
 ## venv under target/ once. promtool is named (so required) for the /metrics format checks.
-test: sysdeps target/models/whisper-tiny.en/model.bin $(PYENV)/.openai-sdk $(PYENV)/.pyav web-test
+test: sysdeps target/models/whisper-tiny.en/model.bin $(PYENV)/.openai-sdk $(PYENV)/.pyav $(PYENV)/.aiosmtpd web-test
 	RAMPART_TEST_PYTHON=$(CURDIR)/$(PYENV)/bin/python RAMPART_TEST_WHISPER_MODEL=$(CURDIR)/target/models/whisper-tiny.en \
 		RAMPART_TEST_PROMTOOL=/usr/bin/promtool \
 		$(CARGO) test --workspace --all-targets
@@ -97,6 +97,11 @@ $(PYENV)/.authlib: $(PYENV)/.openai-sdk
 ## PyAV (FFmpeg in a wheel) makes the M4A/AAC file of the upload test.
 $(PYENV)/.pyav: $(PYENV)/.openai-sdk
 	$(PYENV)/bin/pip install --quiet --disable-pip-version-check 'av>=14,<17'
+	touch $@
+
+## aiosmtpd: the local SMTP server that receives password reset mail in tests (testkit::smtp_sink).
+$(PYENV)/.aiosmtpd: $(PYENV)/.openai-sdk
+	$(PYENV)/bin/python -m pip install --quiet --disable-pip-version-check 'aiosmtpd>=1.4,<2'
 	touch $@
 
 ## Formatting and lints, as CI checks them.

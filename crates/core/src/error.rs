@@ -39,6 +39,7 @@ codes! {
     InvalidCredentials => ("invalid_credentials", 401, "Incorrect username or password."),
     InvalidCode => ("invalid_code", 401, "The code is invalid or has already been used."),
     InvalidSession => ("invalid_session", 401, "The challenge session is invalid or expired."),
+    WrongPassword => ("wrong_password", 403, "The current password is incorrect."),
     Forbidden => ("forbidden", 403, "You are not allowed to do this."),
     WafBlocked => ("waf_blocked", 403, "The request was blocked by the web application firewall."),
     IpBlocked => ("ip_blocked", 403, "Requests from this address are not allowed."),

@@ -14,6 +14,7 @@ pub mod embed;
 pub mod error;
 pub mod ids;
 pub mod llm;
+pub mod mail;
 pub mod page;
 pub mod principal;
 pub mod secret;

@@ -68,6 +68,10 @@ impl Identity {
             Err(rampart_storage::StorageError::Conflict) => return Err(IdentityError::Conflict),
             other => other?,
         };
+        if temporary.is_some() {
+            // A temporary password is changed at the first sign-in (`NEW_PASSWORD_REQUIRED`).
+            self.db().set_password(user.id, &new.hash, true, self.now()).await?;
+        }
         match actor {
             Some(a) => self.audit_admin(a, meta, "admin.user_create", user.id, AuditOutcome::Success, None).await,
             None => {
@@ -226,7 +230,8 @@ impl Identity {
         let user = self.get_user(id).await?;
         validate::check_password(&self.config().password_policy, password, &user.email)?;
         let hash = self.inner.hasher.hash(password);
-        self.db().set_password_hash(id, &hash, self.now()).await?;
+        self.db().set_password(id, &hash, false, self.now()).await?;
+        self.db().delete_password_resets(id).await?;
         self.db().revoke_all_families(id, "password_changed", self.now()).await?;
         self.invalidate_auth_cache();
         Ok(())

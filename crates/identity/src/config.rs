@@ -169,6 +169,8 @@ pub struct IdentityConfig {
     pub access_token_ttl: Duration,
     pub refresh_token_ttl: Duration,
     pub challenge_ttl: Duration,
+    /// How long an emailed password reset link works.
+    pub password_reset_ttl: Duration,
     pub allowed_groups: Vec<String>,
     pub password_policy: PasswordPolicy,
     pub password_hashing: PasswordParams,
@@ -201,6 +203,7 @@ impl IdentityConfig {
             access_token_ttl: Duration::from_secs(3600),
             refresh_token_ttl: Duration::from_secs(30 * 86400),
             challenge_ttl: Duration::from_secs(300),
+            password_reset_ttl: Duration::from_secs(1800),
             allowed_groups: Vec::new(),
             password_policy: PasswordPolicy::default(),
             password_hashing: PasswordParams::default(),
@@ -245,6 +248,8 @@ pub struct AuthConfig {
     pub session_cache_ttl: Dur,
     /// Minimum time between JWKS refreshes per external issuer (an unknown `kid` triggers one).
     pub jwks_refresh_min_interval: Dur,
+    /// How long an emailed password reset link works (when `[mail]` is configured).
+    pub password_reset_ttl: Dur,
     pub external_issuers: Vec<ExternalIssuerConfig>,
     /// Applications that sign users in through Rampart (authorization code + PKCE).
     pub oauth_clients: Vec<OAuthClientConfig>,
@@ -272,6 +277,7 @@ impl Default for AuthConfig {
             jwks_refresh_min_interval: Dur(d.jwks_refresh_min_interval),
             session_cache_ttl: Dur(d.session_cache_ttl),
             signing_key_reload_interval: Dur::secs(30),
+            password_reset_ttl: Dur(d.password_reset_ttl),
             external_issuers: Vec::new(),
             oauth_clients: Vec::new(),
         }
@@ -316,6 +322,10 @@ impl AuthConfig {
         let reload = self.signing_key_reload_interval.0;
         if reload < Duration::from_secs(1) || reload > Duration::from_secs(3600) {
             return Err(err("signing_key_reload_interval", "must be between 1s and 1h"));
+        }
+        let reset = self.password_reset_ttl.0;
+        if reset < Duration::from_secs(1) || reset > Duration::from_secs(86400) {
+            return Err(err("password_reset_ttl", "must be between 1s and 24h"));
         }
         if self.session_cache_ttl.0 > Duration::from_secs(60) {
             return Err(err(
@@ -384,6 +394,7 @@ impl AuthConfig {
             leeway: self.token_leeway.0,
             jwks_refresh_min_interval: self.jwks_refresh_min_interval.0,
             session_cache_ttl: self.session_cache_ttl.0,
+            password_reset_ttl: self.password_reset_ttl.0,
             external_issuers: self.external_issuers.clone(),
             oauth_clients,
             ..IdentityConfig::new(issuer)

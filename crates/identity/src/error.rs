@@ -18,6 +18,8 @@ pub enum IdentityError {
     InvalidCode,
     #[error("invalid challenge session")]
     InvalidSession,
+    #[error("wrong current password")]
+    WrongPassword,
     #[error("forbidden: {0}")]
     Forbidden(&'static str),
     #[error("self sign-up disabled")]
@@ -67,6 +69,7 @@ impl PublicError for IdentityError {
             IdentityError::InvalidToken(_) => ErrorCode::InvalidToken,
             IdentityError::InvalidCode => ErrorCode::InvalidCode,
             IdentityError::InvalidSession => ErrorCode::InvalidSession,
+            IdentityError::WrongPassword => ErrorCode::WrongPassword,
             IdentityError::Forbidden(_) => ErrorCode::Forbidden,
             IdentityError::SignupDisabled => ErrorCode::SignupDisabled,
             IdentityError::EmailDomainNotAllowed => ErrorCode::EmailDomainNotAllowed,

@@ -16,6 +16,8 @@ pub mod login;
 pub mod mfa;
 pub mod oauth;
 pub mod oauth_token;
+pub mod password;
+pub mod reset;
 pub mod service;
 pub mod tickets;
 pub mod tokens;

@@ -42,12 +42,12 @@ pub struct ChallengeTokens {
 /// Throttle keys of one attempt: account and client address (the hard lock), the account as
 /// a whole, and the address across accounts.
 pub(crate) struct ThrottleKeys {
-    pair: String,
-    account: Option<String>,
-    ip: Option<String>,
+    pub(crate) pair: String,
+    pub(crate) account: Option<String>,
+    pub(crate) ip: Option<String>,
 }
 
-fn secs_until(until: Timestamp, now: Timestamp) -> u64 {
+pub(crate) fn secs_until(until: Timestamp, now: Timestamp) -> u64 {
     u64::try_from((until.millis() - now.millis() + 999) / 1000).unwrap_or(1).max(1)
 }
 
@@ -194,8 +194,17 @@ impl Identity {
         self.second_step(&user, &keys, meta).await
     }
 
-    /// After a correct password: the MFA challenge the policy asks for, or the tokens.
-    async fn second_step(&self, user: &UserRecord, keys: &ThrottleKeys, meta: &RequestMeta) -> Result<LoginOutcome> {
+    /// After a correct password: a new password first if an administrator set a temporary
+    /// one, then the MFA challenge the policy asks for, or the tokens.
+    pub(crate) async fn second_step(
+        &self,
+        user: &UserRecord,
+        keys: &ThrottleKeys,
+        meta: &RequestMeta,
+    ) -> Result<LoginOutcome> {
+        if self.db().password_must_change(user.id).await? == Some(true) {
+            return self.open_challenge(user, crate::password::CHALLENGE_NEW_PASSWORD, meta).await;
+        }
         let policy = self.config().mfa;
         let challenge = if user.mfa_enabled && policy != MfaPolicy::Off {
             Some(CHALLENGE_TOTP)
@@ -209,6 +218,11 @@ impl Identity {
             self.audit(meta, Some((user.id, &user.email)), "auth.login", None, AuditOutcome::Success, None).await;
             return Ok(LoginOutcome::Tokens(self.start_session(user, meta).await?));
         };
+        self.open_challenge(user, kind, meta).await
+    }
+
+    /// Stores a challenge of `kind` (only its hash) and answers its opaque session handle.
+    async fn open_challenge(&self, user: &UserRecord, kind: &'static str, meta: &RequestMeta) -> Result<LoginOutcome> {
         let session = opaque_token();
         let now = self.now();
         let digest = sha256_hex(session.as_bytes());
@@ -247,7 +261,7 @@ impl Identity {
         Ok((self.issue_tokens(user, fid, refresh, grant)?, fid))
     }
 
-    async fn challenge_user(
+    pub(crate) async fn challenge_user(
         &self,
         session: &str,
         count_attempt: bool,

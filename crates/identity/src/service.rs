@@ -43,6 +43,8 @@ pub(crate) struct Inner {
     pub keys: KeyStore,
     pub external: ExternalIssuers,
     pub auth_cache: crate::authorize::AuthCache,
+    /// Sends password reset links; `None`: reset by email is off.
+    pub mailer: Option<Arc<dyn rampart_core::mail::Mailer>>,
 }
 
 impl std::fmt::Debug for Identity {
@@ -52,14 +54,23 @@ impl std::fmt::Debug for Identity {
 }
 
 impl Identity {
-    /// Builds the service and loads (or creates) the signing key.
-    pub async fn new(db: Db, keyring: Keyring, clock: SharedClock, config: IdentityConfig) -> Result<Identity> {
+    /// Builds the service and loads (or creates) the signing key. With a `mailer`, users can
+    /// reset a forgotten password by email.
+    pub async fn new(
+        db: Db,
+        keyring: Keyring,
+        clock: SharedClock,
+        config: IdentityConfig,
+        mailer: Option<Arc<dyn rampart_core::mail::Mailer>>,
+    ) -> Result<Identity> {
         let hasher =
             PasswordHasher::new(config.password_hashing).map_err(|e| IdentityError::Internal(e.to_string()))?;
         let keys = KeyStore::load_or_create(&db, &keyring, config.signing_alg, clock.now()).await?;
         let external = ExternalIssuers::new(config.external_issuers.clone(), config.jwks_refresh_min_interval)?;
         let auth_cache = crate::authorize::AuthCache::new(config.session_cache_ttl);
-        Ok(Identity { inner: Arc::new(Inner { db, keyring, hasher, clock, config, keys, external, auth_cache }) })
+        Ok(Identity {
+            inner: Arc::new(Inner { db, keyring, hasher, clock, config, keys, external, auth_cache, mailer }),
+        })
     }
 
     pub fn db(&self) -> &Db {

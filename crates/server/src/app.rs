@@ -39,7 +39,11 @@ pub async fn build_state_with_clock(config: Config, clock: SharedClock) -> anyho
     let bus = config.bus.connect().await.map_err(|e| anyhow::anyhow!("bus: {e}"))?;
     let events = Arc::new(crate::ports::HubMeetingEvents { hub: hub.clone(), bus: bus.clone() });
     let meetings = build_meetings(&config, db.clone(), keyring.clone(), clock.clone(), events).await?;
-    let identity = rampart_identity::Identity::new(db.clone(), keyring, clock, config.identity_config()?)
+    let mailer: Option<Arc<dyn rampart_core::mail::Mailer>> = match config.mail.enabled() {
+        true => Some(Arc::new(crate::mail::SmtpMailer::new(&config.mail)?)),
+        false => None,
+    };
+    let identity = rampart_identity::Identity::new(db.clone(), keyring, clock, config.identity_config()?, mailer)
         .await
         .map_err(|e| anyhow::anyhow!("identity: {e}"))?;
     let shared_rates = config.edge.shared_rates().await.map_err(|e| e.within("edge"))?;

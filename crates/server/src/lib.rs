@@ -14,6 +14,7 @@ pub mod database;
 pub mod error;
 pub mod extract;
 pub mod keys;
+pub mod mail;
 pub mod metrics;
 pub mod openapi;
 pub mod ports;

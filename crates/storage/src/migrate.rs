@@ -31,6 +31,7 @@ pub const MIGRATIONS: &[Migration] = &[
     Migration { version: 10, name: "retention", sql: include_str!("../migrations/0010_retention.sql") },
     Migration { version: 11, name: "meetings", sql: include_str!("../migrations/0011_meetings.sql") },
     Migration { version: 12, name: "oauth_consent", sql: include_str!("../migrations/0012_oauth_consent.sql") },
+    Migration { version: 13, name: "password_change", sql: include_str!("../migrations/0013_password_change.sql") },
     Migration { version: 14, name: "chat_everyday", sql: include_str!("../migrations/0014_chat_everyday.sql") },
 ];
 

@@ -510,6 +510,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/admin/users/{id}/password": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Sets a new temporary password for a user (answered once) and ends their sign-ins; they must
+         *     choose their own at the next sign-in.
+         */
+        post: operations["temporary_password"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/admin/users/{id}/unlock": {
         parameters: {
             query?: never;
@@ -606,6 +626,66 @@ export interface paths {
         put?: never;
         /** During an `MFA_SETUP` challenge: get the TOTP secret to enrol. */
         post: operations["mfa_setup"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/auth/new-password": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Answers a `NEW_PASSWORD_REQUIRED` challenge (a temporary password set by an administrator):
+         *     the new password replaces it, then sign-in goes on (tokens, or an MFA challenge).
+         */
+        post: operations["new_password"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/auth/password-reset": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Sends a password reset link to the address if it has an account (when mail is
+         *     configured). The answer is the same either way.
+         */
+        post: operations["request_reset"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/auth/password-reset/confirm": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Sets a new password with a reset link's token (single use, short-lived); every sign-in of
+         *     the account ends.
+         */
+        post: operations["confirm_reset"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1093,6 +1173,26 @@ export interface paths {
         put?: never;
         /** Confirms enrolment with a first code; answers the recovery codes. */
         post: operations["verify_totp"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/me/password": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Changes the caller's password: the current one (throttled like sign-in), then the new one
+         *     (the policy applies). This sign-in stays; every other one ends.
+         */
+        post: operations["change_password"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1729,6 +1829,8 @@ export interface components {
             bootstrapRequired: boolean;
             /** @description `off`, `optional` or `required`. */
             mfa: string;
+            /** @description Mail is configured: "Forgot password?" can send a reset link. */
+            passwordReset: boolean;
             selfSignup: boolean;
         };
         /** @description Average compound sentiment (-1 to 1) over some segments, and how many there were. */
@@ -1758,7 +1860,10 @@ export interface components {
             code: string;
             session: string;
         };
-        /** @description A second step: `TOTP` (enter a code) or `MFA_SETUP` (enrol first). */
+        /**
+         * @description A second step: `TOTP` (enter a code), `MFA_SETUP` (enrol first) or `NEW_PASSWORD_REQUIRED`
+         *     (replace a temporary password: `POST /v1/auth/new-password`).
+         */
         ChallengeResponse: {
             challenge: string;
             /** @description Opaque, single use, valid for five minutes. */
@@ -1767,6 +1872,10 @@ export interface components {
         /** @description Tokens from completing a challenge; `recovery_codes` only when MFA was just set up. */
         ChallengeTokens: components["schemas"]["TokenSet"] & {
             recoveryCodes?: string[] | null;
+        };
+        ChangePassword: {
+            currentPassword: string;
+            newPassword: string;
         };
         /**
          * @description Which side of the meeting a segment came from (LMA's `Channel`).
@@ -1909,7 +2018,7 @@ export interface components {
          * @description Stable error codes. Renaming one breaks clients: add, never rename.
          * @enum {string}
          */
-        ErrorCode: "invalid_request" | "invalid_json" | "unsupported_media_type" | "payload_too_large" | "weak_password" | "unauthorized" | "invalid_token" | "invalid_credentials" | "invalid_code" | "invalid_session" | "forbidden" | "waf_blocked" | "ip_blocked" | "origin_not_verified" | "cors_rejected" | "headers_too_large" | "uri_too_long" | "signup_disabled" | "email_domain_not_allowed" | "not_found" | "method_not_allowed" | "conflict" | "precondition_failed" | "last_admin" | "self_action" | "mfa_already_enabled" | "mfa_not_enrolled" | "bootstrap_unavailable" | "too_many_attempts" | "rate_limited" | "internal" | "upstream_error" | "unavailable";
+        ErrorCode: "invalid_request" | "invalid_json" | "unsupported_media_type" | "payload_too_large" | "weak_password" | "unauthorized" | "invalid_token" | "invalid_credentials" | "invalid_code" | "invalid_session" | "wrong_password" | "forbidden" | "waf_blocked" | "ip_blocked" | "origin_not_verified" | "cors_rejected" | "headers_too_large" | "uri_too_long" | "signup_disabled" | "email_domain_not_allowed" | "not_found" | "method_not_allowed" | "conflict" | "precondition_failed" | "last_admin" | "self_action" | "mfa_already_enabled" | "mfa_not_enrolled" | "bootstrap_unavailable" | "too_many_attempts" | "rate_limited" | "internal" | "upstream_error" | "unavailable";
         /**
          * Format: uuid
          * @description A feedback entry on an assistant message.
@@ -2317,6 +2426,11 @@ export interface components {
              */
             version?: number | null;
         };
+        NewPasswordRequest: {
+            newPassword: string;
+            /** @description The `NEW_PASSWORD_REQUIRED` challenge's session. */
+            session: string;
+        };
         /** @description OAuth 2.0 error, RFC 6749 §5.2. */
         OAuthError: {
             error: string;
@@ -2514,6 +2628,14 @@ export interface components {
             displayName?: string | null;
             email: string;
             password: string;
+        };
+        ResetConfirm: {
+            newPassword: string;
+            /** @description The token from the link's fragment. */
+            token: string;
+        };
+        ResetRequest: {
+            email: string;
         };
         Retrieved: {
             results: components["schemas"]["RetrieveResult"][];
@@ -2715,6 +2837,10 @@ export interface components {
              * @description Knowledge-base documents, and their bytes as uploaded.
              */
             documents: number;
+        };
+        TemporaryPassword: {
+            /** @description Shown once; the user must replace it at the next sign-in. */
+            temporaryPassword: string;
         };
         Ticket: {
             /** Format: int64 */
@@ -4030,6 +4156,43 @@ export interface operations {
             };
         };
     };
+    temporary_password: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TemporaryPassword"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     unlock_user: {
         parameters: {
             query?: never;
@@ -4206,6 +4369,121 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["TotpEnrollment"];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    new_password: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["NewPasswordRequest"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LoginResponse"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    request_reset: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ResetRequest"];
+            };
+        };
+        responses: {
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Accepted"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    confirm_reset: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ResetConfirm"];
+            };
+        };
+        responses: {
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
                 };
             };
             401: {
@@ -5391,6 +5669,51 @@ export interface operations {
                 };
             };
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    change_password: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ChangePassword"];
+            };
+        };
+        responses: {
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };

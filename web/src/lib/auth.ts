@@ -20,7 +20,7 @@ export interface TokenAnswer {
 }
 
 export interface Challenge {
-  challenge: 'TOTP' | 'MFA_SETUP' | string;
+  challenge: 'TOTP' | 'MFA_SETUP' | 'NEW_PASSWORD_REQUIRED' | string;
   session: string;
 }
 
@@ -100,6 +100,14 @@ export async function restore(): Promise<void> {
 
 export async function login(username: string, password: string): Promise<LoginAnswer> {
   const r = await post<TokenAnswer | Challenge>('/v1/auth/login', { username, password }, { anonymous: true, headers: COOKIE_MODE });
+  if ('challenge' in r) return { kind: 'challenge', challenge: r };
+  await session.accept(r);
+  return { kind: 'signed-in' };
+}
+
+/** Answers a NEW_PASSWORD_REQUIRED challenge: then signed in, or the next challenge (MFA). */
+export async function newPassword(sessionId: string, password: string): Promise<LoginAnswer> {
+  const r = await post<TokenAnswer | Challenge>('/v1/auth/new-password', { session: sessionId, newPassword: password }, { anonymous: true, headers: COOKIE_MODE });
   if ('challenge' in r) return { kind: 'challenge', challenge: r };
   await session.accept(r);
   return { kind: 'signed-in' };

@@ -439,6 +439,10 @@ test('bootstrap, MFA, chat with citations, feedback, and another user sees nothi
   await p2.getByLabel('Email').fill('pat@example.com');
   await p2.getByLabel('Password').fill(temp);
   await p2.getByRole('button', { name: 'Sign in' }).click();
+  // The temporary password is replaced first (passwords.test.mjs covers this step in detail).
+  await p2.getByLabel('New password', { exact: true }).fill('pat chose this passphrase');
+  await p2.getByLabel('New password again').fill('pat chose this passphrase');
+  await p2.getByRole('button', { name: 'Set password and continue' }).click();
   await p2.waitForURL('**/chat');
   await p2.screenshot({ path: join(SHOTS, 'chat-phone.png') });
   const before = problems.length;

@@ -16,6 +16,7 @@ mod crypto;
 mod env_names;
 mod layers;
 mod listen;
+mod mail;
 mod observe;
 mod retention;
 #[cfg(test)]
@@ -24,6 +25,7 @@ mod tests;
 pub use crypto::{AwsKmsSection, CryptoConfig, KeySource, VaultSection};
 pub use layers::Overrides;
 pub use listen::{ServerConfig, TlsConfig, TlsVersion};
+pub use mail::{MailConfig, MailTls};
 pub use observe::{AccessLogConfig, AccessLogTarget, LogConfig, LogFormat, MetricsConfig, OtelConfig};
 pub use retention::RetentionConfig;
 
@@ -64,6 +66,8 @@ pub struct Config {
     pub tls: TlsConfig,
     pub access_log: AccessLogConfig,
     pub otel: OtelConfig,
+    /// The SMTP server for password reset links (`[mail]`).
+    pub mail: MailConfig,
     /// Model endpoints (`[[models]]`, DESIGN.md §3.3).
     pub models: Vec<ModelConfig>,
     /// Assistants (`[[assistants]]`); none configured: the built-in `extractive` one, `default`.
@@ -113,6 +117,7 @@ impl Config {
         section("otel", self.otel.validate())?;
         section("access_log", self.access_log.validate())?;
         section("retention", self.retention.validate())?;
+        section("mail", self.mail.validate())?;
         section("crypto", self.crypto.validate())?;
         section("database", self.database.validate())?;
         section("auth", self.auth.validate())?;

@@ -85,6 +85,9 @@ fn fails_closed_on_bad_values() {
 
 /// Every key the example must mention.
 const EXAMPLE_KEYS: &[&str] = &[
+    "[mail]",
+    "password_reset_ttl",
+    "password_file",
     "listen",
     "public_url",
     "data_dir",
@@ -333,4 +336,26 @@ fn a_misspelt_environment_variable_is_named_with_the_nearest_valid_name() {
     let e = Config::load(Some(&f), &env(&[("RAMPART_AUTH__MFA", "off")]), &Overrides::default()).unwrap_err();
     let e = format!("{e:#}");
     assert!(e.contains("mfaa") && !e.contains("environment variable"), "{e}");
+}
+
+#[test]
+fn mail_is_checked_before_start() {
+    let load = |pairs: &[(&str, &str)]| Config::load(None, &env(pairs), &Overrides::default());
+    let c = load(&[]).unwrap();
+    assert!(!c.mail.enabled());
+    let ok = [("RAMPART_MAIL__HOST", "smtp.example.com"), ("RAMPART_MAIL__FROM", "Rampart <r@example.com>")];
+    let c = load(&ok).unwrap();
+    assert_eq!((c.mail.tls, c.mail.port()), (MailTls::Starttls, 587));
+    let e = format!("{:#}", load(&[ok[0], ok[1], ("RAMPART_MAIL__TLS", "none")]).unwrap_err());
+    assert!(e.contains("mail.tls"), "{e}");
+    let c = load(&[("RAMPART_MAIL__HOST", "localhost"), ok[1], ("RAMPART_MAIL__TLS", "none")]).unwrap();
+    assert_eq!(c.mail.port(), 25);
+    let e = format!("{:#}", load(&[ok[0], ("RAMPART_MAIL__FROM", "not an address")]).unwrap_err());
+    assert!(e.contains("mail.from"), "{e}");
+    let e = format!("{:#}", load(&[ok[0], ok[1], ("RAMPART_MAIL__USERNAME", "u")]).unwrap_err());
+    assert!(e.contains("mail.username"), "{e}");
+    let c = load(&[ok[0], ok[1], ("RAMPART_MAIL__USERNAME", "u"), ("RAMPART_MAIL__PASSWORD", "p")]).unwrap();
+    assert_eq!(format!("{:?}", c.mail).matches("\"p\"").count(), 0, "the password is redacted");
+    let e = format!("{:#}", load(&[("RAMPART_MAIL__TLS", "ssl")]).unwrap_err());
+    assert!(e.contains("mail.tls"), "{e}");
 }

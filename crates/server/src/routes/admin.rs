@@ -24,6 +24,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(set_groups))
         .routes(routes!(reset_mfa))
         .routes(routes!(unlock_user))
+        .routes(routes!(temporary_password))
         .routes(routes!(list_groups, create_group))
         .routes(routes!(delete_group))
         .routes(routes!(list_keys))
@@ -545,4 +546,25 @@ async fn status(State(s): State<AppState>, AdminUser(_): AdminUser) -> ApiResult
         waf_mode: s.config.edge.waf_mode.as_str().to_owned(),
         storage,
     }))
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TemporaryPassword {
+    /// Shown once; the user must replace it at the next sign-in.
+    pub temporary_password: String,
+}
+
+/// Sets a new temporary password for a user (answered once) and ends their sign-ins; they must
+/// choose their own at the next sign-in.
+#[utoipa::path(post, path = "/v1/admin/users/{id}/password", tag = "admin", params(("id" = String, Path)),
+    responses((status = 200, body = TemporaryPassword), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
+async fn temporary_password(
+    State(s): State<AppState>,
+    Meta(m): Meta,
+    AdminUser(a): AdminUser,
+    Path(id): Path<UserId>,
+) -> ApiResult<axum::Json<TemporaryPassword>> {
+    let temporary_password = s.identity.admin_temporary_password(&a, id, &m).await?;
+    Ok(axum::Json(TemporaryPassword { temporary_password }))
 }

@@ -27,6 +27,9 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(register))
         .routes(routes!(bootstrap))
         .routes(routes!(status))
+        .routes(routes!(new_password))
+        .routes(routes!(request_reset))
+        .routes(routes!(confirm_reset))
 }
 
 /// The header a browser app sends to keep the refresh token in a cookie instead of the body.
@@ -91,7 +94,8 @@ pub struct LoginRequest {
     pub password: String,
 }
 
-/// A second step: `TOTP` (enter a code) or `MFA_SETUP` (enrol first).
+/// A second step: `TOTP` (enter a code), `MFA_SETUP` (enrol first) or `NEW_PASSWORD_REQUIRED`
+/// (replace a temporary password: `POST /v1/auth/new-password`).
 #[derive(Serialize, ToSchema)]
 pub struct ChallengeResponse {
     pub challenge: String,
@@ -115,16 +119,22 @@ async fn login(
     headers: HeaderMap,
     Json(r): Json<LoginRequest>,
 ) -> ApiResult<Response> {
-    Ok(match s.identity.login(&r.username, &r.password, &m).await? {
+    let outcome = s.identity.login(&r.username, &r.password, &m).await?;
+    Ok(login_response(&s, &headers, outcome))
+}
+
+/// Tokens (in cookie mode the refresh token in the cookie), or the next challenge.
+fn login_response(s: &AppState, headers: &HeaderMap, outcome: LoginOutcome) -> Response {
+    match outcome {
         LoginOutcome::Tokens(t) => {
             let refresh = t.refresh_token.clone();
-            tokens_response(&s, &headers, LoginResponse::Tokens(t), &refresh)
+            tokens_response(s, headers, LoginResponse::Tokens(t), &refresh)
         }
         LoginOutcome::Challenge { challenge, session } => {
             axum::Json(LoginResponse::Challenge(ChallengeResponse { challenge: challenge.into(), session }))
                 .into_response()
         }
-    })
+    }
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -147,6 +157,64 @@ async fn challenge(
     let t = s.identity.respond_to_challenge(&r.session, &r.code, &m).await?;
     let refresh = t.tokens.refresh_token.clone();
     Ok(tokens_response(&s, &headers, t, &refresh))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct NewPasswordRequest {
+    /// The `NEW_PASSWORD_REQUIRED` challenge's session.
+    pub session: String,
+    pub new_password: String,
+}
+
+/// Answers a `NEW_PASSWORD_REQUIRED` challenge (a temporary password set by an administrator):
+/// the new password replaces it, then sign-in goes on (tokens, or an MFA challenge).
+#[utoipa::path(post, path = "/v1/auth/new-password", tag = "auth", request_body = NewPasswordRequest,
+    responses((status = 200, body = LoginResponse), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
+async fn new_password(
+    State(s): State<AppState>,
+    Meta(m): Meta,
+    headers: HeaderMap,
+    Json(r): Json<NewPasswordRequest>,
+) -> ApiResult<Response> {
+    let outcome = s.identity.complete_new_password(&r.session, &r.new_password, &m).await?;
+    Ok(login_response(&s, &headers, outcome))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ResetRequest {
+    pub email: String,
+}
+
+/// Sends a password reset link to the address if it has an account (when mail is
+/// configured). The answer is the same either way.
+#[utoipa::path(post, path = "/v1/auth/password-reset", tag = "auth", request_body = ResetRequest,
+    responses((status = 202, body = Accepted), (status = 403, body = ErrorBody), (status = 429, body = ErrorBody)))]
+async fn request_reset(
+    State(s): State<AppState>,
+    Meta(m): Meta,
+    Json(r): Json<ResetRequest>,
+) -> ApiResult<(StatusCode, axum::Json<Accepted>)> {
+    s.identity.request_password_reset(&r.email, &m).await?;
+    Ok((StatusCode::ACCEPTED, axum::Json(Accepted { status: "accepted" })))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ResetConfirm {
+    /// The token from the link's fragment.
+    pub token: String,
+    pub new_password: String,
+}
+
+/// Sets a new password with a reset link's token (single use, short-lived); every sign-in of
+/// the account ends.
+#[utoipa::path(post, path = "/v1/auth/password-reset/confirm", tag = "auth", request_body = ResetConfirm,
+    responses((status = 204), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody)))]
+async fn confirm_reset(State(s): State<AppState>, Meta(m): Meta, Json(r): Json<ResetConfirm>) -> ApiResult<StatusCode> {
+    s.identity.confirm_password_reset(&r.token, &r.new_password, &m).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -301,6 +369,8 @@ pub struct AuthStatus {
     pub self_signup: bool,
     /// `off`, `optional` or `required`.
     pub mfa: String,
+    /// Mail is configured: "Forgot password?" can send a reset link.
+    pub password_reset: bool,
 }
 
 /// What a sign-in page needs to know before anyone signs in.
@@ -316,5 +386,6 @@ async fn status(State(s): State<AppState>) -> ApiResult<axum::Json<AuthStatus>> 
             rampart_identity::config::MfaPolicy::Required => "required",
         }
         .into(),
+        password_reset: s.identity.password_reset_enabled(),
     }))
 }

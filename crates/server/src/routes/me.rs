@@ -26,6 +26,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(list_sessions))
         .routes(routes!(revoke_session))
         .routes(routes!(revoke_all_sessions))
+        .routes(routes!(change_password))
 }
 
 #[derive(Serialize, ToSchema)]
@@ -263,5 +264,32 @@ async fn revoke_session(
 async fn revoke_all_sessions(State(s): State<AppState>, Meta(m): Meta, AuthUser(p): AuthUser) -> ApiResult<StatusCode> {
     require_interactive(&p)?;
     s.identity.revoke_sessions(p.user_id, None, &m).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ChangePassword {
+    pub current_password: String,
+    pub new_password: String,
+}
+
+/// Changes the caller's password: the current one (throttled like sign-in), then the new one
+/// (the policy applies). This sign-in stays; every other one ends.
+#[utoipa::path(post, path = "/v1/me/password", tag = "me", request_body = ChangePassword,
+    responses((status = 204), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody), (status = 429, body = ErrorBody)),
+    security(("bearer" = [])))]
+async fn change_password(
+    State(s): State<AppState>,
+    Meta(m): Meta,
+    AuthUser(p): AuthUser,
+    Json(r): Json<ChangePassword>,
+) -> ApiResult<StatusCode> {
+    require_session(&p)?;
+    let keep = match p.auth_method {
+        AuthMethod::Session { family } => Some(family),
+        _ => None,
+    };
+    s.identity.change_password(&p, keep, &r.current_password, &r.new_password, &m).await?;
     Ok(StatusCode::NO_CONTENT)
 }

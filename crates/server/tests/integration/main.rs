@@ -27,6 +27,7 @@ mod metrics;
 mod oauth;
 mod oidc_provider;
 mod openai;
+mod passwords;
 mod platform;
 mod realtime;
 mod retention;

@@ -26,7 +26,7 @@ fn cookie_of(r: &reqwest::Response) -> String {
 async fn auth_status_says_whether_set_up_is_needed() {
     let s = TestServer::start().await;
     let v = s.get("/v1/auth/status", None).await.expect(200).body;
-    assert_eq!(v, json!({"bootstrapRequired": true, "selfSignup": false, "mfa": "optional"}));
+    assert_eq!(v, json!({"bootstrapRequired": true, "selfSignup": false, "mfa": "optional", "passwordReset": false}));
     s.user("first@example.com", &[]).await;
     assert_eq!(s.get("/v1/auth/status", None).await.body["bootstrapRequired"], false);
 }

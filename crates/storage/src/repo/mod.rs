@@ -13,6 +13,7 @@ pub mod meetings;
 pub mod meta;
 pub mod mfa;
 pub mod oauth;
+pub mod passwords;
 pub mod prompts;
 pub mod queues;
 pub mod retention;

@@ -47,6 +47,8 @@ impl Expiring {
                  (SELECT id_hash FROM auth_challenges WHERE expires_at < $1 LIMIT $2)",
                 "DELETE FROM oauth_codes WHERE code_hash IN (SELECT code_hash FROM oauth_codes WHERE expires_at < $1 LIMIT $2)",
                 "DELETE FROM ws_tickets WHERE hash IN (SELECT hash FROM ws_tickets WHERE expires_at < $1 LIMIT $2)",
+                "DELETE FROM password_resets WHERE token_hash IN \
+                 (SELECT token_hash FROM password_resets WHERE expires_at < $1 LIMIT $2)",
             ],
             Expiring::SignIns => &["DELETE FROM token_families WHERE id IN (SELECT id FROM token_families \
                  WHERE expires_at < $1 OR revoked_at < $1 LIMIT $2)"],

@@ -202,6 +202,27 @@ impl Db {
         .rows_affected())
     }
 
+    /// Revokes every live family of a user but `keep` (a password change ends the other sign-ins).
+    pub async fn revoke_other_families(
+        &self,
+        uid: UserId,
+        keep: TokenFamilyId,
+        reason: &str,
+        now: Timestamp,
+    ) -> Result<u64, StorageError> {
+        Ok(sqlx::query(
+            "UPDATE token_families SET revoked_at = $1, revoke_reason = $2 \
+             WHERE user_id = $3 AND id <> $4 AND revoked_at IS NULL",
+        )
+        .bind(now.millis())
+        .bind(reason)
+        .bind(uid.to_string())
+        .bind(keep.to_string())
+        .execute(self.writer())
+        .await?
+        .rows_affected())
+    }
+
     /// A user's live sign-ins, newest first.
     pub async fn list_families(
         &self,
