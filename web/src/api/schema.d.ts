@@ -819,6 +819,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/chat/assistants": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The assistants the caller may use, with the names and descriptions a picker shows. */
+        get: operations["assistants"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/chat/completions": {
         parameters: {
             query?: never;
@@ -1199,6 +1216,43 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/me/prompts": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The caller's saved prompts, oldest first (at most 200 are kept). */
+        get: operations["list_prompts"];
+        put?: never;
+        /** Saves a prompt (409 `conflict` when the library already holds 200). */
+        post: operations["create_prompt"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/me/prompts/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** One of the caller's prompts. */
+        get: operations["get_prompt"];
+        /** Replaces one of the caller's prompts. */
+        put: operations["replace_prompt"];
+        post?: never;
+        /** Deletes one of the caller's prompts. */
+        delete: operations["delete_prompt"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/me/sessions": {
         parameters: {
             query?: never;
@@ -1484,7 +1538,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The caller's sessions, most recently active first. */
+        /**
+         * The caller's sessions, pinned ones first, then the most recently active; archived ones
+         *     only with `archived=true`.
+         */
         get: operations["chat_list_sessions"];
         put?: never;
         post?: never;
@@ -1513,6 +1570,27 @@ export interface paths {
         delete: operations["delete_session"];
         options?: never;
         head?: never;
+        /** Renames, pins or archives (`archived: false` unarchives) one of the caller's sessions. */
+        patch: operations["patch_session"];
+        trace?: never;
+    };
+    "/v1/sessions/{id}/export": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * One of the caller's sessions, whole, as a file to download: Markdown, or JSON in the shape
+         *     of `GET /v1/sessions/{id}`.
+         */
+        get: operations["export_session"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
         patch?: never;
         trace?: never;
     };
@@ -1531,6 +1609,27 @@ export interface paths {
          *     `stopped` counts the generations this replica was running.
          */
         post: operations["stop_session"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/sessions/search": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Searches the caller's conversations (archived ones too) by title and content, newest first.
+         *     Content is sealed at rest, so each step opens at most 100 conversations and answers with a
+         *     `nextCursor` to go on from where it stopped (possibly with no items found in this step).
+         */
+        get: operations["search_sessions"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -1612,8 +1711,17 @@ export interface components {
             scopes: components["schemas"]["Scope"][];
             userId: components["schemas"]["UserId"];
         };
+        AssistantCard: {
+            description?: string | null;
+            /** @description What `assistantId` (realtime) and `model` (OpenAI facade) name. */
+            id: string;
+            /** @description What people see: the configured name, or the id. */
+            name: string;
+        };
         /** @description An assistant: a named way of answering (`[[assistants]]`, or `/v1/admin/assistants`). */
         AssistantConfig: {
+            /** @description A line or two under the name in the picker: what it is good for (at most 500 characters). */
+            description?: string | null;
             /**
              * @description `rag`: whether answers cite passages inline (GAIA's `displayInlineCitations`).
              * @default true
@@ -1655,6 +1763,8 @@ export interface components {
              *     passages): the id of a chat model.
              */
             model?: string | null;
+            /** @description What people see in the assistant picker (1-80 characters; default: the id). */
+            name?: string | null;
             /**
              * @description `rag`: the prompt the passages go into (GAIA's `promptTemplate`): `$search_results$`
              *     (required) becomes the passages, `$output_format_instructions$` the citation
@@ -1673,6 +1783,10 @@ export interface components {
             /** @description `custom`: the webhook's URL (http or https). */
             webhook_url?: string | null;
         };
+        AssistantList: {
+            /** @description In configuration order. */
+            items: components["schemas"]["AssistantCard"][];
+        };
         /**
          * @description How an assistant answers (its `kind`).
          * @enum {string}
@@ -1680,6 +1794,8 @@ export interface components {
         AssistantType: "model" | "rag" | "custom" | "extractive";
         /** @description An assistant as the API shows it: its keys (never the write-only ones), and where it comes from. */
         AssistantView: {
+            /** @description A line or two under the name in the picker: what it is good for (at most 500 characters). */
+            description?: string | null;
             /**
              * @description `rag`: whether answers cite passages inline (GAIA's `displayInlineCitations`).
              * @default true
@@ -1721,6 +1837,8 @@ export interface components {
              *     passages): the id of a chat model.
              */
             model?: string | null;
+            /** @description What people see in the assistant picker (1-80 characters; default: the id). */
+            name?: string | null;
             /**
              * @description `rag`: the prompt the passages go into (GAIA's `promptTemplate`): `$search_results$`
              *     (required) becomes the passages, `$output_format_instructions$` the citation
@@ -2532,14 +2650,32 @@ export interface components {
             nextCursor?: string | null;
         };
         /** @description A page of results. */
+        PageView_PromptView: {
+            items: {
+                id: components["schemas"]["PromptId"];
+                text: string;
+                title: string;
+                /**
+                 * Format: int64
+                 * @description Unix seconds.
+                 */
+                updatedAt: number;
+            }[];
+            nextCursor?: string | null;
+        };
+        /** @description A page of results. */
         PageView_SessionSummary: {
             items: {
+                /** @description In the archived list (`GET /v1/sessions?archived=true`), not the everyday one. */
+                archived: boolean;
                 /**
                  * Format: int64
                  * @description Unix seconds of the last message.
                  */
                 dateModified: number;
                 id: components["schemas"]["SessionId"];
+                /** @description Listed before the others. */
+                pinned: boolean;
                 title: string;
             }[];
             nextCursor?: string | null;
@@ -2591,6 +2727,28 @@ export interface components {
             knowledgeBaseName: string;
             /** @description In document order; the cited one has `cited: true`. */
             passages: components["schemas"]["ContextPassage"][];
+        };
+        /**
+         * Format: uuid
+         * @description A prompt a user saved in their prompt library.
+         */
+        PromptId: string;
+        /** @description `POST /v1/me/prompts` and `PUT /v1/me/prompts/{id}`. */
+        PromptInput: {
+            /** @description 1-20,000 characters. */
+            text: string;
+            /** @description 1-100 characters on one line. */
+            title: string;
+        };
+        PromptView: {
+            id: components["schemas"]["PromptId"];
+            text: string;
+            title: string;
+            /**
+             * Format: int64
+             * @description Unix seconds.
+             */
+            updatedAt: number;
         };
         QueueDepth: {
             /** Format: int64 */
@@ -2666,11 +2824,26 @@ export interface components {
          * @enum {string}
          */
         Scope: "chat" | "knowledge" | "meetings" | "mcp" | "admin";
+        /** @description A conversation a search found. */
+        SearchHit: components["schemas"]["SessionSummary"] & {
+            /** @description Where it matched: `title` or `message`. */
+            matched: string;
+            /** @description The matching text with some context (the title when the title matched). */
+            snippet: string;
+        };
         /**
          * @description How passages are ranked.
          * @enum {string}
          */
         SearchMode: "hybrid" | "lexical" | "semantic";
+        /** @description One step of a search: the conversations found among those opened, and where to go on. */
+        SearchPage: {
+            items: components["schemas"]["SearchHit"][];
+            /** @description Pass as `cursor` to search the conversations after these; absent when all were searched. */
+            nextCursor?: string | null;
+            /** @description How many conversations this step opened. */
+            searched: number;
+        };
         /** @description A transcript segment, as LMA's clients read it (`ADD_TRANSCRIPT_SEGMENT`). */
         Segment: {
             Channel: components["schemas"]["ChannelRole"];
@@ -2744,17 +2917,28 @@ export interface components {
          * @description A chat session (a conversation).
          */
         SessionId: string;
+        /** @description `PATCH /v1/sessions/{id}`: what to change; absent fields stay as they are. */
+        SessionPatch: {
+            archived?: boolean | null;
+            pinned?: boolean | null;
+            /** @description 1-200 characters. */
+            title?: string | null;
+        };
         SessionRequest: {
             session: string;
         };
         /** @description An item of `GET /v1/sessions`. */
         SessionSummary: {
+            /** @description In the archived list (`GET /v1/sessions?archived=true`), not the everyday one. */
+            archived: boolean;
             /**
              * Format: int64
              * @description Unix seconds of the last message.
              */
             dateModified: number;
             id: components["schemas"]["SessionId"];
+            /** @description Listed before the others. */
+            pinned: boolean;
             title: string;
         };
         SessionView: {
@@ -4737,6 +4921,25 @@ export interface operations {
             };
         };
     };
+    assistants: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AssistantList"];
+                };
+            };
+        };
+    };
     completions: {
         parameters: {
             query?: never;
@@ -5723,6 +5926,174 @@ export interface operations {
             };
         };
     };
+    list_prompts: {
+        parameters: {
+            query?: {
+                /** @description The `nextCursor` of the previous page. */
+                cursor?: string;
+                /** @description Page size, 1..=100 (default 50). */
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PageView_PromptView"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    create_prompt: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PromptInput"];
+            };
+        };
+        responses: {
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PromptView"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    get_prompt: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PromptView"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    replace_prompt: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PromptInput"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PromptView"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    delete_prompt: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     me_list_sessions: {
         parameters: {
             query?: {
@@ -6262,6 +6633,8 @@ export interface operations {
     chat_list_sessions: {
         parameters: {
             query?: {
+                /** @description `true`: the archived sessions instead of the others. */
+                archived?: boolean;
                 /** @description The `nextCursor` of the previous page. */
                 cursor?: string;
                 /** @description Page size, 1..=100 (default 50). */
@@ -6379,6 +6752,86 @@ export interface operations {
             };
         };
     };
+    patch_session: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SessionPatch"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SessionSummary"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    export_session: {
+        parameters: {
+            query?: {
+                /** @description `markdown` (the default) or `json`. */
+                format?: "markdown" | "json";
+            };
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The file (text/markdown or application/json), as an attachment */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     stop_session: {
         parameters: {
             query?: never;
@@ -6399,6 +6852,40 @@ export interface operations {
                 };
             };
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    search_sessions: {
+        parameters: {
+            query: {
+                /** @description The `nextCursor` of the previous step. */
+                cursor?: string;
+                /** @description Most conversations to return, 1-100 (default 50). */
+                limit?: number;
+                /** @description 1-200 characters, matched case-insensitively in titles and messages. */
+                q: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SearchPage"];
+                };
+            };
+            400: {
                 headers: {
                     [name: string]: unknown;
                 };
