@@ -118,7 +118,18 @@ async function ask(page, text) {
   await page.getByRole('button', { name: 'Send' }).waitFor();
 }
 
+/** On a phone the conversation list is a drawer: opens it (nothing to do on a desktop). */
+async function showList(page) {
+  const open = page.getByRole('button', { name: 'Conversations', exact: true });
+  if ((await open.isVisible()) && (await open.getAttribute('aria-expanded')) === 'false') {
+    await open.click();
+    await list(page).getByRole('button', { name: 'New chat' }).waitFor();
+    assert.equal(await list(page).getByRole('button', { name: 'New chat' }).evaluate((b) => b === document.activeElement), true, 'focus moves into the drawer');
+  }
+}
+
 async function newChat(page) {
+  await showList(page);
   await page.getByRole('button', { name: 'New chat' }).click();
   await page.waitForURL(/\/chat$/);
 }
@@ -149,6 +160,7 @@ async function everyday(viewport, email, tag) {
   await ask(page, 'Quarterly budget review');
   await newChat(page);
   await ask(page, 'Team offsite ideas');
+  await showList(page);
   const items = list(page).getByRole('listitem');
   await items.nth(2).waitFor();
 
@@ -252,6 +264,21 @@ async function everyday(viewport, email, tag) {
   await page.keyboard.press('Escape');
   await options.waitFor({ state: 'detached' });
   assert.equal(await box.inputValue(), '/tr');
+  if (viewport.width < 768) {
+    // The drawer: open over the conversation, closed by Escape with focus back on its button, and
+    // closed by choosing a conversation.
+    await showList(page);
+    await page.waitForTimeout(300); // the slide-in
+    await page.screenshot({ path: join(SHOTS, `chatux-${tag}-drawer.png`) });
+    await page.keyboard.press('Escape');
+    await list(page).waitFor({ state: 'hidden' });
+    const open = page.getByRole('button', { name: 'Conversations', exact: true });
+    assert.equal(await open.evaluate((b) => b === document.activeElement), true, 'focus back on the button');
+    await showList(page);
+    await list(page).getByRole('link', { name: /Disk usage/ }).click();
+    await list(page).waitFor({ state: 'hidden' });
+    assert.equal(await open.getAttribute('aria-expanded'), 'false');
+  }
   await ctx.close();
 }
 
