@@ -14,10 +14,12 @@
 //! `embedder` the port: loaded on first use, one forward pass at a time on a blocking thread,
 //! in small batches so that a query waits for at most one of them.
 //!
-//! Why candle with a BERT of our own rather than `candle-transformers`' (compile costs in
-//! `BUILD-NOTES` of the commit and README): the encoder is a hundred lines on `candle-nn`, and
-//! `candle-transformers` compiles every model it ships. The tokenizer is Hugging Face's
-//! `tokenizers` without its C regex library, HTTP or progress bars.
+//! Why candle with a BERT of our own rather than `candle-transformers`' (compile costs in the
+//! README): the encoder is a hundred lines on `candle-nn`, and `candle-transformers` compiles
+//! every model it ships on top of the same `candle-core` and `candle-nn`. The tokenizer is
+//! Hugging Face's `tokenizers` (the version candle itself depends on) without its C regex
+//! library, HTTP or progress bars: a hand-written WordPiece would save no compile time, since
+//! `candle-core` already depends on it.
 //!
 //! A shared service (second floor): depends on `core` only.
 

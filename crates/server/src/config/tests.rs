@@ -156,6 +156,8 @@ const EXAMPLE_KEYS: &[&str] = &[
     "index_dir",
     "dense_index_dir",
     "embedding_model",
+    "local_embedder",
+    "local_model_dir",
     "reranker",
     "rerank_candidates",
     "fusion_depth",
@@ -333,4 +335,17 @@ fn a_misspelt_environment_variable_is_named_with_the_nearest_valid_name() {
     let e = Config::load(Some(&f), &env(&[("RAMPART_AUTH__MFA", "off")]), &Overrides::default()).unwrap_err();
     let e = format!("{e:#}");
     assert!(e.contains("mfaa") && !e.contains("environment variable"), "{e}");
+}
+
+#[test]
+fn the_in_process_embedding_model_needs_no_entry_unless_it_is_off() {
+    let on = env(&[("RAMPART_KNOWLEDGE__EMBEDDING_MODEL", "all-MiniLM-L6-v2")]);
+    let c = Config::load(None, &on, &Overrides::default()).unwrap();
+    assert!(c.knowledge.local_embedder);
+    let off = env(&[
+        ("RAMPART_KNOWLEDGE__EMBEDDING_MODEL", "all-MiniLM-L6-v2"),
+        ("RAMPART_KNOWLEDGE__LOCAL_EMBEDDER", "false"),
+    ]);
+    let e = Config::load(None, &off, &Overrides::default()).unwrap_err();
+    assert!(format!("{e:#}").contains("knowledge.embedding_model"), "{e:#}");
 }
