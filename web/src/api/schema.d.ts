@@ -2033,6 +2033,11 @@ export interface components {
          * @description A knowledge base.
          */
         KnowledgeBaseId: string;
+        /**
+         * @description The in-process embedding model (all-MiniLM-L6-v2) as this server runs it.
+         * @enum {string}
+         */
+        LocalEmbedderState: "active" | "installed" | "not_installed" | "off" | "not_built";
         /** @description Where a passage sits in its document. */
         Location: {
             /** Format: int64 */
@@ -2515,6 +2520,22 @@ export interface components {
             email: string;
             password: string;
         };
+        /** @description How knowledge bases are searched: which embedding model new ones get, and the in-process one. */
+        RetrievalView: {
+            /** @description The embedding model of knowledge bases created without naming one; absent: none. */
+            defaultEmbeddingModel?: string | null;
+            /**
+             * @description `hybrid` (BM25 and vectors fused) when new knowledge bases get an embedding model, else
+             *     `lexical` (BM25 only).
+             */
+            defaultMode: string;
+            /** @description The in-process embedding model, all-MiniLM-L6-v2. */
+            localEmbedder: components["schemas"]["LocalEmbedderState"];
+            /** @description Whether it has been loaded (it is, from its first use on). */
+            localEmbedderLoaded: boolean;
+            /** @description Where its weights are looked for (`knowledge.local_model_dir`). */
+            localModelDir: string;
+        };
         Retrieved: {
             results: components["schemas"]["RetrieveResult"][];
         };
@@ -2676,6 +2697,7 @@ export interface components {
             databaseLatencyMs: number;
             queues: components["schemas"]["QueueDepth"][];
             requestsInFlight: number;
+            retrieval: components["schemas"]["RetrievalView"];
             storage: components["schemas"]["StorageView"];
             tls: boolean;
             /** Format: int64 */
