@@ -107,3 +107,40 @@ async fn a_folder_without_the_model_fails_clearly() {
     let err = e.embed(&["x".into()], EmbedPurpose::Query).await.unwrap_err();
     assert!(!err.retryable && err.detail.contains("lacks"), "{err:?}");
 }
+
+/// Throughput on SciFact abstracts (`cargo test -p rampart-minilm --release -- --ignored
+/// throughput --nocapture`; `RAMPART_BENCH_TEXTS`, default 64): texts/s of wall-clock time.
+#[test]
+#[ignore = "a measurement, not a check"]
+fn throughput() {
+    let Some(dir) = model_dir("throughput") else { return };
+    let n: usize = std::env::var("RAMPART_BENCH_TEXTS").ok().and_then(|v| v.parse().ok()).unwrap_or(64);
+    let corpus = std::fs::read_to_string("/work/shared/data/beir-scifact/corpus.jsonl").unwrap();
+    let texts: Vec<String> = corpus
+        .lines()
+        .take(n)
+        .map(|l| {
+            let d: serde_json::Value = serde_json::from_str(l).unwrap();
+            format!("{}. {}", d["title"].as_str().unwrap(), d["text"].as_str().unwrap())
+        })
+        .collect();
+    let m = MiniLm::load(&dir).unwrap();
+    let t = std::time::Instant::now();
+    let seqs = m.tokenize(&texts).unwrap();
+    let tokenized = t.elapsed();
+    let tokens: usize = seqs.iter().map(Vec::len).sum();
+    let t = std::time::Instant::now();
+    for batch in [8usize] {
+        for group in rampart_minilm::model::by_length(&seqs, batch) {
+            let part: Vec<Vec<u32>> = group.iter().map(|&i| seqs[i].clone()).collect();
+            m.forward(&part).unwrap();
+        }
+    }
+    let s = t.elapsed().as_secs_f64();
+    eprintln!(
+        "{n} texts, {tokens} tokens: tokenized in {:.3} s; forward {s:.2} s = {:.1} texts/s, {:.0} tokens/s",
+        tokenized.as_secs_f64(),
+        n as f64 / s,
+        tokens as f64 / s
+    );
+}
