@@ -105,7 +105,7 @@ impl MiniLm {
         let mut ids = Vec::with_capacity(seqs.len() * n);
         let mut mask = Vec::with_capacity(seqs.len() * n);
         for s in seqs {
-            ids.extend(s.iter().copied().chain(std::iter::repeat(0).take(n - s.len())));
+            ids.extend(s.iter().copied().chain(std::iter::repeat_n(0, n - s.len())));
             mask.extend((0..n).map(|i| u32::from(i < s.len())));
         }
         let ids = Tensor::from_vec(ids, (seqs.len(), n), &device())?;

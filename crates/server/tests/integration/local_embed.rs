@@ -11,6 +11,7 @@ use serde_json::{Value, json};
 const PARKING: &str = "Parking permits are renewed every March at the front desk.";
 const LOCAL: &str = "all-MiniLM-L6-v2";
 
+#[expect(clippy::print_stderr, reason = "a skipped test says so on the test's output")]
 fn model_dir(test: &str) -> Option<String> {
     let dir = std::env::var("RAMPART_TEST_MINILM_MODEL")
         .ok()
