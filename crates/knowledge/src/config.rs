@@ -8,6 +8,10 @@ use serde::Deserialize;
 use std::path::{Path, PathBuf};
 use tantivy::tokenizer::Language;
 
+/// The id of the in-process embedding model (sentence-transformers' all-MiniLM-L6-v2), as
+/// knowledge bases and their vectors record it. A `[[models]]` entry with this id takes its place.
+pub const LOCAL_EMBEDDING_MODEL: &str = "all-MiniLM-L6-v2";
+
 #[derive(Clone, Debug)]
 pub struct KnowledgeConfig {
     pub limits: Limits,
@@ -63,9 +67,14 @@ pub struct KnowledgeSection {
     pub index_dir: Option<PathBuf>,
     /// Where the dense (vector) indexes live; default `{data_dir}/index/dense`.
     pub dense_index_dir: Option<PathBuf>,
-    /// The embedding model (a `[[models]]` id of kind `embedding`) of knowledge bases created
-    /// without naming one; unset: they are lexical only.
+    /// The embedding model (a `[[models]]` id of kind `embedding`, or `all-MiniLM-L6-v2`, the
+    /// in-process one) of knowledge bases created without naming one; unset: the in-process
+    /// model when its weights are installed (and `local_embedder` is on), else none (lexical only).
     pub embedding_model: Option<String>,
+    /// Whether all-MiniLM-L6-v2 runs in process when its weights are in `local_model_dir`.
+    pub local_embedder: bool,
+    /// Where its weights are; default `{data_dir}/models/all-MiniLM-L6-v2` (`make minilm-model`).
+    pub local_model_dir: Option<PathBuf>,
     /// A reranking model (`[[models]]` id of kind `rerank`) for every retrieval; unset: none.
     pub reranker: Option<String>,
     /// Fused candidates the reranker reorders (at least the number of results asked for).
@@ -89,6 +98,8 @@ impl Default for KnowledgeSection {
             index_dir: None,
             dense_index_dir: None,
             embedding_model: None,
+            local_embedder: true,
+            local_model_dir: None,
             reranker: None,
             rerank_candidates: d.rerank_candidates,
             fusion_depth: d.fusion_depth,
@@ -149,7 +160,23 @@ impl KnowledgeSection {
         self.dense_index_dir.clone().unwrap_or_else(|| data_dir.join("index").join("dense"))
     }
 
-    /// The knowledge service's settings.
+    /// Where the in-process embedding model's weights are looked for.
+    pub fn local_model_dir(&self, data_dir: &Path) -> PathBuf {
+        self.local_model_dir.clone().unwrap_or_else(|| data_dir.join("models").join(LOCAL_EMBEDDING_MODEL))
+    }
+
+    /// The model of knowledge bases created without naming one: the configured one, else the
+    /// in-process one when it can run (`local_ready`: on, built in and its weights installed).
+    pub fn default_embedding_model(&self, local_ready: bool) -> Option<String> {
+        match &self.embedding_model {
+            Some(m) => Some(m.clone()),
+            None if local_ready && self.local_embedder => Some(LOCAL_EMBEDDING_MODEL.to_owned()),
+            None => None,
+        }
+    }
+
+    /// The knowledge service's settings (the default embedding model as configured; see
+    /// [`KnowledgeSection::default_embedding_model`] for the in-process one).
     pub fn service_config(&self) -> KnowledgeConfig {
         KnowledgeConfig {
             limits: Limits { max_bytes: self.max_document_bytes.0, max_pages: self.max_pages, ..Default::default() },
@@ -184,5 +211,19 @@ mod tests {
         assert_eq!(s.validate().unwrap_err().key, "chunk_overlap");
         let s = KnowledgeSection { language: "klingon".into(), ..Default::default() };
         assert_eq!(s.validate().unwrap_err().key, "language");
+    }
+
+    #[test]
+    fn the_in_process_model_is_the_default_only_when_nothing_else_is_configured_and_it_can_run() {
+        let s = KnowledgeSection::default();
+        assert_eq!(s.default_embedding_model(true).as_deref(), Some(LOCAL_EMBEDDING_MODEL));
+        assert_eq!(s.default_embedding_model(false), None, "weights absent: lexical");
+        let off = KnowledgeSection { local_embedder: false, ..Default::default() };
+        assert_eq!(off.default_embedding_model(true), None);
+        let configured = KnowledgeSection { embedding_model: Some("embed".into()), ..Default::default() };
+        assert_eq!(configured.default_embedding_model(true).as_deref(), Some("embed"));
+        assert_eq!(s.local_model_dir(Path::new("/d")), Path::new("/d/models/all-MiniLM-L6-v2"));
+        let moved = KnowledgeSection { local_model_dir: Some("/m".into()), ..Default::default() };
+        assert_eq!(moved.local_model_dir(Path::new("/d")), Path::new("/m"));
     }
 }

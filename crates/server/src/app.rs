@@ -29,8 +29,11 @@ pub async fn build_state_with_clock(config: Config, clock: SharedClock) -> anyho
     let edge_metrics = Arc::new(rampart_edge::EdgeMetrics::default());
     let metrics = Arc::new(crate::metrics::Metrics::new(edge_metrics.clone()));
     let catalog = Arc::new(crate::catalog::Catalog::load(&config, db.clone(), keyring.clone(), metrics.clone()).await?);
-    let knowledge = build_knowledge(&config, db.clone(), keyring.clone(), clock.clone())?;
-    knowledge.set_models(catalog.clone());
+    let local_embedding = crate::ports::local_embedding(&config.knowledge, &config.server.data_dir);
+    let local = local_embedding.embedder.clone();
+    check_local_default(&config, &catalog, local.is_some())?;
+    let knowledge = build_knowledge(&config, db.clone(), keyring.clone(), clock.clone(), local.is_some())?;
+    knowledge.set_models(Arc::new(crate::ports::WithLocalEmbedder { catalog: catalog.clone(), local }));
     chat.set_retriever(Arc::new(crate::ports::KbRetriever {
         knowledge: knowledge.clone(),
         public_url: config.public_url(),
@@ -57,6 +60,7 @@ pub async fn build_state_with_clock(config: Config, clock: SharedClock) -> anyho
         meetings,
         realtime_limits: Arc::new(crate::state::RealtimeLimits::new(&config.realtime)),
         knowledge,
+        local_embedding,
         bus,
         ready: Arc::new(AtomicBool::new(true)),
         in_flight: Arc::new(AtomicUsize::new(0)),
@@ -108,11 +112,30 @@ async fn build_meetings(
     Ok(m)
 }
 
+/// Fails start-up when `knowledge.embedding_model` names the in-process model and it cannot run
+/// (no catalog entry of that id stands in for it).
+fn check_local_default(config: &Config, catalog: &crate::catalog::Catalog, local_ready: bool) -> anyhow::Result<()> {
+    use rampart_core::embed::ModelDirectory;
+    let id = rampart_knowledge::config::LOCAL_EMBEDDING_MODEL;
+    if config.knowledge.embedding_model.as_deref() == Some(id) && !local_ready && catalog.embedder(id).is_none() {
+        let dir = config.knowledge.local_model_dir(&config.server.data_dir);
+        anyhow::bail!(
+            "knowledge.embedding_model is {id:?}, the in-process model, but its weights are not in {} \
+             (run `make minilm-model`, or set knowledge.local_model_dir)",
+            dir.display()
+        );
+    }
+    Ok(())
+}
+
+/// The knowledge service over its indexes; knowledge bases created without naming a model embed
+/// with the configured one, else with the in-process one when it can run (`local_ready`).
 fn build_knowledge(
     config: &Config,
     db: rampart_storage::Db,
     keyring: rampart_crypto::Keyring,
     clock: SharedClock,
+    local_ready: bool,
 ) -> anyhow::Result<rampart_knowledge::service::KnowledgeService> {
     use rampart_knowledge::{dense, index, service};
     let k = &config.knowledge;
@@ -121,7 +144,11 @@ fn build_knowledge(
     let ix = index::LexicalIndex::open(&k.lexical_dir(data_dir), lang, &index::TermKey::from_keyring(&keyring))
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     let dense = dense::DenseIndex::open(&k.dense_dir(data_dir), keyring.clone()).map_err(|e| anyhow::anyhow!("{e}"))?;
-    Ok(service::KnowledgeService::new(db, keyring, clock, ix, dense, k.service_config()))
+    let cfg = service::KnowledgeConfig {
+        default_embedding_model: k.default_embedding_model(local_ready),
+        ..k.service_config()
+    };
+    Ok(service::KnowledgeService::new(db, keyring, clock, ix, dense, cfg))
 }
 
 async fn method_not_allowed() -> ApiError {

@@ -186,3 +186,96 @@ fn transcribe(_: &rampart_speech::SpeechConfig) -> std::sync::Arc<dyn rampart_co
         reason: "this build has no Amazon Transcribe engine (the `transcribe` cargo feature)".into(),
     })
 }
+
+/// The in-process embedding model (all-MiniLM-L6-v2) as this server runs it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum LocalEmbedderState {
+    /// Installed, and the embedding model of knowledge bases created without naming one.
+    Active,
+    /// Installed and usable by name, but `knowledge.embedding_model` is the default.
+    Installed,
+    /// Its weights are not in `knowledge.local_model_dir` (`make minilm-model`).
+    NotInstalled,
+    /// `knowledge.local_embedder = false`.
+    Off,
+    /// This build has no in-process embedder (the `minilm` cargo feature).
+    NotBuilt,
+}
+
+/// Says whether a model has been loaded.
+type LoadedProbe = Box<dyn Fn() -> bool + Send + Sync>;
+
+/// The in-process embedder, when it can run, and what the status page says of it.
+pub struct LocalEmbedding {
+    pub embedder: Option<std::sync::Arc<dyn rampart_core::embed::Embedder>>,
+    pub state: LocalEmbedderState,
+    pub dir: std::path::PathBuf,
+    loaded: Option<LoadedProbe>,
+}
+
+impl LocalEmbedding {
+    /// Whether the in-process model has been loaded (by its first use).
+    pub fn loaded(&self) -> bool {
+        self.loaded.as_ref().is_some_and(|f| f())
+    }
+}
+
+/// The in-process embedder of `[knowledge]`: present when it is on, built in and its weights
+/// are installed (nothing is read before its first use).
+pub fn local_embedding(k: &rampart_knowledge::config::KnowledgeSection, data_dir: &std::path::Path) -> LocalEmbedding {
+    let dir = k.local_model_dir(data_dir);
+    let (embedder, loaded) = if k.local_embedder { local_embedder(&dir) } else { (None, None) };
+    let state = match (&embedder, k.local_embedder) {
+        (_, false) => LocalEmbedderState::Off,
+        (None, true) if cfg!(feature = "minilm") => LocalEmbedderState::NotInstalled,
+        (None, true) => LocalEmbedderState::NotBuilt,
+        (Some(_), true)
+            if k.embedding_model.as_deref().is_some_and(|m| m != rampart_knowledge::config::LOCAL_EMBEDDING_MODEL) =>
+        {
+            LocalEmbedderState::Installed
+        }
+        (Some(_), true) => LocalEmbedderState::Active,
+    };
+    if state == LocalEmbedderState::NotInstalled {
+        tracing::info!(dir = %dir.display(), "the in-process embedding model is not installed (make minilm-model): knowledge bases are lexical unless knowledge.embedding_model is set");
+    }
+    LocalEmbedding { embedder, state, dir, loaded }
+}
+
+#[cfg(feature = "minilm")]
+fn local_embedder(
+    dir: &std::path::Path,
+) -> (Option<std::sync::Arc<dyn rampart_core::embed::Embedder>>, Option<LoadedProbe>) {
+    if !rampart_minilm::installed(dir) {
+        return (None, None);
+    }
+    let id = rampart_knowledge::config::LOCAL_EMBEDDING_MODEL;
+    let m = std::sync::Arc::new(rampart_minilm::LocalMiniLm::new(id, dir.to_path_buf()));
+    let probe = m.clone();
+    (Some(m), Some(Box::new(move || probe.is_loaded())))
+}
+
+#[cfg(not(feature = "minilm"))]
+fn local_embedder(
+    _: &std::path::Path,
+) -> (Option<std::sync::Arc<dyn rampart_core::embed::Embedder>>, Option<LoadedProbe>) {
+    (None, None)
+}
+
+/// The catalog's embedding and reranking models, and the in-process embedder under its id
+/// where no catalog entry has that id.
+pub struct WithLocalEmbedder {
+    pub catalog: std::sync::Arc<crate::catalog::Catalog>,
+    pub local: Option<std::sync::Arc<dyn rampart_core::embed::Embedder>>,
+}
+
+impl rampart_core::embed::ModelDirectory for WithLocalEmbedder {
+    fn embedder(&self, id: &str) -> Option<std::sync::Arc<dyn rampart_core::embed::Embedder>> {
+        self.catalog.embedder(id).or_else(|| self.local.clone().filter(|l| l.model_id() == id))
+    }
+
+    fn reranker(&self, id: &str) -> Option<std::sync::Arc<dyn rampart_core::embed::Reranker>> {
+        self.catalog.reranker(id)
+    }
+}

@@ -101,6 +101,8 @@ pub struct AppInner {
     pub realtime_limits: Arc<RealtimeLimits>,
     /// Knowledge bases, documents, ingestion, retrieval.
     pub knowledge: rampart_knowledge::service::KnowledgeService,
+    /// The in-process embedding model and what the status page says of it.
+    pub local_embedding: crate::ports::LocalEmbedding,
     /// Meetings: live ones, transcripts, recordings, sharing.
     pub meetings: rampart_meetings::MeetingService,
     /// Fan-out and control messages between replicas (NATS), when `bus.nats_url` is set.

@@ -115,6 +115,13 @@ describe('Admin', () => {
           tls: false,
           wafMode: 'block',
           storage: { databaseBytes: 2048, documents: 1, documentBytes: 512, dataDirBytes: 1536, diskAvailableBytes: 1024 ** 3, diskTotalBytes: 4 * 1024 ** 3 },
+          retrieval: {
+            defaultEmbeddingModel: 'all-MiniLM-L6-v2',
+            defaultMode: 'hybrid',
+            localEmbedder: 'active',
+            localEmbedderLoaded: true,
+            localModelDir: 'data/models/all-MiniLM-L6-v2',
+          },
         }),
     });
     const root = render(Admin, { tab: 'status' });
@@ -135,6 +142,8 @@ describe('Admin', () => {
       Documents: '1 (512 B uploaded)',
       'Data directory': '1.5 KB',
       Disk: '1.0 GB free of 4.0 GB',
+      Retrieval: 'hybrid (all-MiniLM-L6-v2)',
+      'Local embedding model': 'in use, loaded',
     });
   });
 

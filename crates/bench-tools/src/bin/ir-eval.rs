@@ -6,7 +6,7 @@
 //! the copies' vectors slightly perturbed so the graph does not hold exact duplicates) to measure
 //! latency at 10k or 100k chunks. Uses `rampart-knowledge`'s indexes and fusion exactly as the
 //! server does (one chunk per document: title and abstract), and `rampart-providers`' embedding
-//! client. Latencies are of the index work; the embedding call for a query is timed on its own.
+//! client or, with `--minilm`, the in-process model (`rampart-minilm`). Latencies are of the index work; the embedding call for a query is timed on its own.
 
 #![expect(clippy::print_stdout, reason = "a command-line tool writes its results and errors to the terminal")]
 #![expect(
@@ -18,7 +18,7 @@
 use clap::Parser;
 use rampart_bench_tools::beir::{Dataset, Judgements, ndcg_at_10, recall_at_100};
 use rampart_bench_tools::summarize;
-use rampart_core::embed::EmbedPurpose;
+use rampart_core::embed::{EmbedPurpose, Embedder};
 use rampart_core::{ChunkId, DocumentId, KnowledgeBaseId};
 use rampart_knowledge::dense::{ChunkVector, DenseIndex};
 use rampart_knowledge::fuse::{RRF_K, rrf};
@@ -46,10 +46,36 @@ struct Args {
     embed_url: Option<String>,
     #[arg(long, default_value = "all-MiniLM-L6-v2")]
     embed_model: String,
+    /// all-MiniLM-L6-v2 in process (rampart-minilm) from this folder (`make minilm-model`'s
+    /// `target/models/all-MiniLM-L6-v2`), instead of `--embed-url`.
+    #[arg(long, conflicts_with = "embed_url")]
+    minilm: Option<PathBuf>,
     /// Depth of each ranking before fusion (the server's `knowledge.fusion_depth` is 50; 100 here
     /// so that recall@100 is of a full list).
     #[arg(long, default_value_t = 100)]
     depth: usize,
+}
+
+/// The embedding model asked for: over HTTP (`--embed-url`), in process (`--minilm`), or none.
+fn embedder(a: &Args) -> Option<Box<dyn Embedder>> {
+    if let Some(dir) = &a.minilm {
+        return Some(Box::new(rampart_minilm::LocalMiniLm::new(a.embed_model.clone(), dir.clone())));
+    }
+    let e = rampart_providers::HttpEmbedder::new(rampart_providers::EmbedConfig {
+        id: a.embed_model.clone(),
+        api: rampart_providers::EmbedApi::OpenAi,
+        base_url: a.embed_url.as_deref()?.parse().expect("embed-url"),
+        model: a.embed_model.clone(),
+        api_key: None,
+        dimensions: None,
+        query_prefix: String::new(),
+        document_prefix: String::new(),
+        max_batch: 64,
+        timeout: Duration::from_secs(600),
+        max_retries: 2,
+    })
+    .unwrap();
+    Some(Box::new(e))
 }
 
 /// nDCG@10 and recall@100 of rankings (corpus ids, best first) against graded judgements.
@@ -149,40 +175,28 @@ async fn main() {
     );
 
     // Dense: embed the corpus once (the first copy) and the queries.
-    let dense = match &a.embed_url {
+    let dense = match embedder(&a) {
         None => None,
-        Some(url) => {
-            let e = rampart_providers::HttpEmbedder::new(rampart_providers::EmbedConfig {
-                id: a.embed_model.clone(),
-                api: rampart_providers::EmbedApi::OpenAi,
-                base_url: url.parse().expect("embed-url"),
-                model: a.embed_model.clone(),
-                api_key: None,
-                dimensions: None,
-                query_prefix: String::new(),
-                document_prefix: String::new(),
-                max_batch: 64,
-                timeout: Duration::from_secs(600),
-                max_retries: 2,
-            })
-            .unwrap();
+        Some(e) => {
+            let e = e.as_ref();
             let t = Instant::now();
-            let vectors = embed_all(&e, &texts, EmbedPurpose::Document).await.expect("corpus embeddings");
+            let vectors = embed_all(e, &texts, EmbedPurpose::Document).await.expect("corpus embeddings");
             println!(
-                "corpus embedded in {:.1} s (the embedding server's cache makes reruns fast)",
-                t.elapsed().as_secs_f64()
+                "corpus embedded in {:.1} s: {:.1} chunks/s (an embedding server's cache makes reruns fast)",
+                t.elapsed().as_secs_f64(),
+                texts.len() as f64 / t.elapsed().as_secs_f64()
             );
             let mut qvec: HashMap<&String, Vec<f32>> = HashMap::new();
             let mut embed_times = Vec::new();
             for q in &qids {
                 let t = Instant::now();
-                let v = embed_all(&e, std::slice::from_ref(&queries[*q]), EmbedPurpose::Query).await.unwrap();
+                let v = embed_all(e, std::slice::from_ref(&queries[*q]), EmbedPurpose::Query).await.unwrap();
                 embed_times.push(t.elapsed());
                 qvec.insert(*q, v.into_iter().next().unwrap());
             }
             let e = summarize(&embed_times);
             println!(
-                "query embedding over HTTP (cached after the first run): p50 {:.3} ms, p99 {:.3} ms",
+                "query embedding (over HTTP: cached after the first run): p50 {:.3} ms, p99 {:.3} ms",
                 e.median_us / 1e3,
                 e.p99_us / 1e3
             );

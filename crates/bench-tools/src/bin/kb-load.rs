@@ -106,10 +106,12 @@ async fn main() {
     };
     let secs = started.elapsed().as_secs_f64();
     let n = files.len();
+    let chunks = counts["chunks"].as_f64().unwrap_or(0.0);
     println!(
-        "ingested {n} documents ({:.1} MB of text) in {secs:.1} s (uploads done after {uploaded:.1} s): {:.0} documents/s, {:.2} MB/s; counts {counts}",
+        "ingested {n} documents ({:.1} MB of text) in {secs:.1} s (uploads done after {uploaded:.1} s): {:.1} documents/s, {:.1} chunks/s, {:.2} MB/s; counts {counts}",
         bytes as f64 / 1e6,
         n as f64 / secs,
+        chunks / secs,
         bytes as f64 / 1e6 / secs
     );
 

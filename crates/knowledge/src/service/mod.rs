@@ -130,6 +130,11 @@ impl KnowledgeService {
         let _ = self.inner.models.set(models);
     }
 
+    /// The embedding model of knowledge bases created without naming one (`None`: lexical).
+    pub fn default_embedding_model(&self) -> Option<&str> {
+        self.inner.cfg.default_embedding_model.as_deref()
+    }
+
     fn models(&self) -> &dyn ModelDirectory {
         match self.inner.models.get() {
             Some(m) => m.as_ref(),

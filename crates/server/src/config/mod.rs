@@ -179,14 +179,20 @@ impl Config {
         Ok(())
     }
 
-    /// `knowledge.embedding_model` and `knowledge.reranker` name models of the right kind.
+    /// `knowledge.embedding_model` and `knowledge.reranker` name models of the right kind (or,
+    /// for the embedding model, the in-process one: its weights are checked at start).
     fn validate_knowledge_models(&self) -> Result<(), ConfigError> {
         let k = &self.knowledge;
         for (key, id, kind) in [
             ("embedding_model", &k.embedding_model, ModelKind::Embedding),
             ("reranker", &k.reranker, ModelKind::Rerank),
         ] {
+            // The in-process model's id needs no entry (unless it is turned off).
+            let local = kind == ModelKind::Embedding
+                && k.local_embedder
+                && id.as_deref() == Some(rampart_knowledge::config::LOCAL_EMBEDDING_MODEL);
             if let Some(id) = id
+                && !local
                 && !self.models.iter().any(|m| &m.id == id && m.kind == kind)
             {
                 let message = format!("{id:?} is not a [[models]] id of kind \"{}\"", kind.as_str());

@@ -159,6 +159,8 @@ const EXAMPLE_KEYS: &[&str] = &[
     "index_dir",
     "dense_index_dir",
     "embedding_model",
+    "local_embedder",
+    "local_model_dir",
     "reranker",
     "rerank_candidates",
     "fusion_depth",
@@ -358,4 +360,17 @@ fn mail_is_checked_before_start() {
     assert_eq!(format!("{:?}", c.mail).matches("\"p\"").count(), 0, "the password is redacted");
     let e = format!("{:#}", load(&[("RAMPART_MAIL__TLS", "ssl")]).unwrap_err());
     assert!(e.contains("mail.tls"), "{e}");
+}
+
+#[test]
+fn the_in_process_embedding_model_needs_no_entry_unless_it_is_off() {
+    let on = env(&[("RAMPART_KNOWLEDGE__EMBEDDING_MODEL", "all-MiniLM-L6-v2")]);
+    let c = Config::load(None, &on, &Overrides::default()).unwrap();
+    assert!(c.knowledge.local_embedder);
+    let off = env(&[
+        ("RAMPART_KNOWLEDGE__EMBEDDING_MODEL", "all-MiniLM-L6-v2"),
+        ("RAMPART_KNOWLEDGE__LOCAL_EMBEDDER", "false"),
+    ]);
+    let e = Config::load(None, &off, &Overrides::default()).unwrap_err();
+    assert!(format!("{e:#}").contains("knowledge.embedding_model"), "{e:#}");
 }

@@ -470,6 +470,25 @@ pub struct StatusView {
     pub tls: bool,
     pub waf_mode: String,
     pub storage: StorageView,
+    pub retrieval: RetrievalView,
+}
+
+/// How knowledge bases are searched: which embedding model new ones get, and the in-process one.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RetrievalView {
+    /// The embedding model of knowledge bases created without naming one; absent: none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub default_embedding_model: Option<String>,
+    /// `hybrid` (BM25 and vectors fused) when new knowledge bases get an embedding model, else
+    /// `lexical` (BM25 only).
+    pub default_mode: String,
+    /// The in-process embedding model, all-MiniLM-L6-v2.
+    pub local_embedder: crate::ports::LocalEmbedderState,
+    /// Whether it has been loaded (it is, from its first use on).
+    pub local_embedder_loaded: bool,
+    /// Where its weights are looked for (`knowledge.local_model_dir`).
+    pub local_model_dir: String,
 }
 
 /// Where the data is and how much room is left.
@@ -545,6 +564,7 @@ async fn status(State(s): State<AppState>, AdminUser(_): AdminUser) -> ApiResult
         tls: s.config.tls.enabled(),
         waf_mode: s.config.edge.waf_mode.as_str().to_owned(),
         storage,
+        retrieval: retrieval_view(&s),
     }))
 }
 
@@ -567,4 +587,16 @@ async fn temporary_password(
 ) -> ApiResult<axum::Json<TemporaryPassword>> {
     let temporary_password = s.identity.admin_temporary_password(&a, id, &m).await?;
     Ok(axum::Json(TemporaryPassword { temporary_password }))
+}
+
+fn retrieval_view(s: &AppState) -> RetrievalView {
+    let default_embedding_model = s.knowledge.default_embedding_model().map(str::to_owned);
+    let local = &s.local_embedding;
+    RetrievalView {
+        default_mode: if default_embedding_model.is_some() { "hybrid" } else { "lexical" }.into(),
+        default_embedding_model,
+        local_embedder: local.state,
+        local_embedder_loaded: local.loaded(),
+        local_model_dir: local.dir.display().to_string(),
+    }
 }

@@ -19,6 +19,7 @@ mod edge;
 mod firstrun;
 
 mod knowledge;
+mod local_embed;
 mod meetings;
 mod meetings_speech;
 mod meetings_speech_openai;
