@@ -170,3 +170,21 @@ impl Db {
         rows.iter().map(|r| Ok(TreeNode { id: super::id(r, "id")?, parent_id: opt_id(r, "parent_id")? })).collect()
     }
 }
+
+impl Db {
+    /// Makes `leaf` (a message of the user's session) the active leaf; false if either is not
+    /// theirs.
+    pub async fn set_active_leaf(&self, user: UserId, sid: SessionId, leaf: MessageId) -> Result<bool, StorageError> {
+        Ok(sqlx::query(
+            "UPDATE chat_sessions SET active_leaf = $1 WHERE id = $2 AND user_id = $3 \
+             AND EXISTS (SELECT 1 FROM chat_messages m WHERE m.id = $1 AND m.session_id = $2)",
+        )
+        .bind(leaf.to_string())
+        .bind(sid.to_string())
+        .bind(user.to_string())
+        .execute(self.writer())
+        .await?
+        .rows_affected()
+            == 1)
+    }
+}
