@@ -192,3 +192,31 @@ test('edit, regenerate and switch versions, kept after a reload', async () => {
   await ctx.close();
   assert.deepEqual(problems, []);
 });
+
+/** axe-core's WCAG 2.1 A/AA rules on the page as it is now. */
+async function axeViolations(page) {
+  await page.addScriptTag({ path: join(root, 'node_modules/axe-core/axe.min.js') });
+  return page.evaluate(async () => {
+    const r = await window.axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] } });
+    return r.violations.map((v) => `${v.id} (${v.impact}): ${v.nodes.map((n) => n.target.join(' ')).slice(0, 5).join(', ')}`);
+  });
+}
+
+test('the version switchers and the edit form pass axe', async () => {
+  // axe is injected as a script, which the app's CSP forbids: this context bypasses it.
+  const ctx = await browser.newContext({ bypassCSP: true, viewport: { width: 1280, height: 800 } });
+  const page = await ctx.newPage();
+  await page.goto(base + '/login');
+  await page.getByLabel('Email').fill('branch@example.com');
+  await page.getByLabel('Password').fill(PASSWORD);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.waitForURL('**/chat');
+  await page.getByRole('link', { name: 'Capital of France?' }).click();
+  await page.getByRole('group', { name: 'Versions of this question' }).first().waitFor();
+  const report = [...(await axeViolations(page)).map((v) => `switchers: ${v}`)];
+  await page.getByRole('button', { name: 'Edit question' }).first().click();
+  await page.getByLabel(/Edit your question/).waitFor();
+  report.push(...(await axeViolations(page)).map((v) => `edit form: ${v}`));
+  await ctx.close();
+  assert.deepEqual(report, []);
+});
