@@ -10,6 +10,7 @@
 //! a conversation as Markdown or JSON; `prompts`: each user's sealed prompt library. Depends on `core`, `crypto` and `storage`; knows no transport.
 
 pub mod assistants;
+pub mod branches;
 pub mod config;
 pub mod error;
 pub mod export;

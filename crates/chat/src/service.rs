@@ -5,6 +5,7 @@ use rampart_core::clock::SharedClock;
 use rampart_core::{FeedbackId, MessageId, Page, PageRequest, SessionId, Timestamp, UserId};
 use rampart_crypto::Keyring;
 use rampart_storage::Db;
+use rampart_storage::repo::branches::Under;
 use rampart_storage::repo::chat::{FeedbackRecord, NewFeedback, NewMessage, Owner, SessionRecord, Shelf};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -79,6 +80,13 @@ pub struct HistoryMessage {
     pub parts: Option<Value>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub metadata: Option<MessageMetadata>,
+    /// Rampart's extension (branches): the message this one follows; absent for a first one.
+    #[serde(rename = "parentId", skip_serializing_if = "Option::is_none")]
+    pub parent_id: Option<MessageId>,
+    /// Rampart's extension (branches): this message and its alternatives (edits of a
+    /// question, regenerated answers), oldest first; absent when there are none.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub siblings: Vec<MessageId>,
 }
 
 /// `GET /v1/sessions/{id}`.
@@ -129,7 +137,7 @@ pub(crate) fn title_aad(s: SessionId) -> Vec<u8> {
 pub(crate) fn content_aad(m: MessageId) -> Vec<u8> {
     format!("chat_message:{m}").into_bytes()
 }
-fn parts_aad(m: MessageId) -> Vec<u8> {
+pub(crate) fn parts_aad(m: MessageId) -> Vec<u8> {
     format!("chat_message_parts:{m}").into_bytes()
 }
 fn feedback_aad(f: FeedbackId) -> Vec<u8> {
@@ -251,6 +259,21 @@ impl ChatService {
         model_id: &str,
         response_time_ms: i64,
     ) -> Result<Option<MessageId>> {
+        self.add_answer(user, sid, Under::Leaf, text, parts, model_id, response_time_ms).await
+    }
+
+    /// Stores an assistant reply under `under` (its question), making it the active leaf.
+    #[expect(clippy::too_many_arguments, reason = "the stored columns of an answer")]
+    pub async fn add_answer(
+        &self,
+        user: UserId,
+        sid: SessionId,
+        under: Under,
+        text: &str,
+        parts: Option<&Value>,
+        model_id: &str,
+        response_time_ms: i64,
+    ) -> Result<Option<MessageId>> {
         let mid = MessageId::new();
         let sealed = self.keyring.seal(&content_aad(mid), text.as_bytes());
         let parts_json = parts.map(|p| p.to_string());
@@ -263,7 +286,7 @@ impl ChatService {
             model_id: Some(model_id),
             response_time_ms: Some(response_time_ms),
         };
-        Ok(self.db.append_messages(sid, user, &[msg], self.clock.now()).await?.then_some(mid))
+        Ok(self.db.append_under(sid, user, under, &[msg], self.clock.now()).await?.then_some(mid))
     }
 
     pub async fn list_sessions(&self, owner: Owner, shelf: Shelf, page: &PageRequest) -> Result<Page<SessionSummary>> {
@@ -304,6 +327,7 @@ impl ChatService {
                 (pg.items, pg.next_cursor)
             }
         };
+        let tree = crate::branches::Tree::new(self.db.session_tree(sid).await?);
         let mut history = Vec::new();
         for m in records {
             let parts = match &m.sealed_parts {
@@ -319,6 +343,8 @@ impl ChatService {
             history.push(HistoryMessage {
                 id: m.id,
                 content: self.open(&content_aad(m.id), &m.sealed_content)?,
+                siblings: tree.siblings(m.id, m.parent_id),
+                parent_id: m.parent_id,
                 role: m.role,
                 parts,
                 metadata,

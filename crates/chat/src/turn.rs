@@ -15,6 +15,7 @@ use crate::service::ChatService;
 use futures::{Stream, StreamExt};
 use rampart_core::llm::{ChatEvent, ChatMessage, EventStream, SourceDocument, Usage};
 use rampart_core::{ChunkId, ErrorCode, KnowledgeBaseId, MessageId, Principal, SessionId};
+use rampart_storage::repo::branches::Under;
 use serde::Serialize;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -30,6 +31,12 @@ pub enum Conversation {
     /// A stored session of the caller's: the question is stored first, the model sees the
     /// session's last [`HISTORY`] messages, and the answer is stored.
     Session { id: SessionId, text: String },
+    /// Rampart's extension (branches): `text` as an edit of the caller's question `message`
+    /// (a new question beside it); the reply follows the new question.
+    Edit { id: SessionId, message: MessageId, text: String },
+    /// Rampart's extension (branches): a new reply to the question of answer `message` (or to
+    /// question `message`), beside the old one; the question is not stored again.
+    Regenerate { id: SessionId, message: MessageId },
     /// Messages the caller gives (oldest first); nothing is stored.
     Messages(Vec<ChatMessage>),
 }
@@ -192,6 +199,8 @@ struct Running {
     model_id: String,
     /// The session the answer is stored in (session turns).
     session: Option<SessionId>,
+    /// The question the answer follows (session turns; see `crate::branches`).
+    question: Option<MessageId>,
     events: EventStream,
     /// Registered while the turn runs (dropping it ends the registration).
     _run: Option<RunHandle>,
@@ -235,9 +244,20 @@ impl ChatService {
     pub async fn start_turn(&self, req: TurnRequest) -> Result<TurnStream, TurnError> {
         let TurnRequest { principal: p, assistant: a, conversation, overrides, run, knowledge_bases } = req;
         self.check_chosen(&p, &knowledge_bases).await.map_err(TurnError::at(TurnStage::Question))?;
-        let (history, session) = match conversation {
-            Conversation::Session { id, text } => (self.session_question(&p, &a, id, &text).await?, Some(id)),
-            Conversation::Messages(m) => (m, None),
+        let (history, session, question) = match conversation {
+            Conversation::Session { id, text } => {
+                let q = self.add_user_message(p.user_id, id, &a.id, &text).await;
+                self.session_question(&p, id, q).await?
+            }
+            Conversation::Edit { id, message, text } => {
+                let q = self.edit_question(p.user_id, id, message, &text).await;
+                self.session_question(&p, id, q).await?
+            }
+            Conversation::Regenerate { id, message } => {
+                let q = self.regenerate_from(p.user_id, id, message).await;
+                self.session_question(&p, id, q).await?
+            }
+            Conversation::Messages(m) => (m, None, None),
         };
         let started = Instant::now();
         let cancel = run.as_ref().map(|r| r.token().clone());
@@ -256,6 +276,7 @@ impl ChatService {
             principal: p,
             model_id: a.model_id().to_owned(),
             session,
+            question,
             events,
             stopped: run.as_ref().map(|r| Box::pin(r.token().clone().cancelled_owned())),
             _run: run,
@@ -298,21 +319,22 @@ impl ChatService {
         }
     }
 
-    /// Stores the question in the caller's session and reads what the model sees of it.
+    /// After the question was stored (or chosen, to answer again) in the caller's session:
+    /// what the model sees of it (the active branch), the session and the question.
     async fn session_question(
         &self,
         p: &Principal,
-        a: &Assistant,
         sid: SessionId,
-        text: &str,
-    ) -> Result<Vec<ChatMessage>, TurnError> {
+        stored: Result<Option<MessageId>, ChatError>,
+    ) -> Result<(Vec<ChatMessage>, Option<SessionId>, Option<MessageId>), TurnError> {
         let at = TurnError::at(TurnStage::Question);
-        match self.add_user_message(p.user_id, sid, &a.id, text).await {
-            Ok(Some(_)) => {}
+        let question = match stored {
+            Ok(Some(q)) => q,
             Ok(None) => return Err(at(ChatError::NotFound)),
             Err(e) => return Err(at(e)),
-        }
-        self.model_history(p.user_id, sid, HISTORY).await.map_err(TurnError::at(TurnStage::Question))
+        };
+        let history = self.model_history(p.user_id, sid, HISTORY).await.map_err(TurnError::at(TurnStage::Question))?;
+        Ok((history, Some(sid), Some(question)))
     }
 }
 
@@ -418,9 +440,10 @@ impl Running {
             serde_json::json!([{"type": "text", "text": self.text, "citationSpans": self.spans},
                                {"type": "source", "documents": docs}])
         });
+        let under = self.question.map_or(Under::Leaf, |q| Under::Parent(Some(q)));
         let stored = self
             .chat
-            .add_assistant_message(self.principal.user_id, sid, &self.text, parts.as_ref(), &self.model_id, ms)
+            .add_answer(self.principal.user_id, sid, under, &self.text, parts.as_ref(), &self.model_id, ms)
             .await;
         end.message_id = Some(match stored {
             Ok(Some(m)) => m,

@@ -1574,6 +1574,26 @@ export interface paths {
         patch: operations["patch_session"];
         trace?: never;
     };
+    "/v1/sessions/{id}/branch": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Shows another branch of one of the caller's sessions (after an edit or a regenerated
+         *     answer): the history becomes the path through `messageId` to the newest message below it.
+         */
+        post: operations["switch_branch"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/sessions/{id}/export": {
         parameters: {
             query?: never;
@@ -1973,6 +1993,10 @@ export interface components {
             activeInterruptions: number;
             status: string;
         };
+        BranchSwitched: {
+            /** @description The session's active leaf now: the newest message below `messageId`. */
+            activeLeaf: components["schemas"]["MessageId"];
+        };
         ChallengeRequest: {
             /** @description A TOTP code, or (for `TOTP`) a recovery code. */
             code: string;
@@ -2179,10 +2203,16 @@ export interface components {
             content: string;
             id: components["schemas"]["MessageId"];
             metadata?: null | components["schemas"]["MessageMetadata"];
+            parentId?: null | components["schemas"]["MessageId"];
             /** @description Assistant messages: `text` parts with `citationSpans`, `source` parts with documents. */
             parts?: Record<string, never>[] | null;
             /** @description `user` or `assistant`. */
             role: string;
+            /**
+             * @description Rampart's extension (branches): this message and its alternatives (edits of a
+             *     question, regenerated answers), oldest first; absent when there are none.
+             */
+            siblings?: components["schemas"]["MessageId"][];
         };
         InMessage: {
             /** @description A string, or an array of `{"type": "text", "text": …}` parts. */
@@ -3021,6 +3051,10 @@ export interface components {
              * @description Knowledge-base documents, and their bytes as uploaded.
              */
             documents: number;
+        };
+        SwitchBranch: {
+            /** @description The message to show (one of a message's `siblings`). */
+            messageId: components["schemas"]["MessageId"];
         };
         TemporaryPassword: {
             /** @description Shown once; the user must replace it at the next sign-in. */
@@ -6773,6 +6807,47 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["SessionSummary"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    switch_branch: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["SwitchBranch"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["BranchSwitched"];
                 };
             };
             400: {

@@ -38,6 +38,8 @@ export interface Msg {
   modelId?: string;
   responseTimeMs?: number;
   rating?: 'thumbs_up' | 'thumbs_down';
+  /** Branches: this message and its other versions (edits, regenerated answers), oldest first. */
+  siblings?: string[];
 }
 
 export function userMsg(text: string): Msg {
@@ -88,6 +90,8 @@ export interface HistoryMessage {
   content: string;
   parts?: any[];
   metadata?: { modelId: string; responseTimeMs: number };
+  parentId?: string;
+  siblings?: string[];
 }
 
 /** A stored message as shown: citation spans become markers, source parts the source list. */
@@ -104,6 +108,7 @@ export function fromHistory(h: HistoryMessage): Msg {
     error: null,
     modelId: h.metadata?.modelId,
     responseTimeMs: h.metadata?.responseTimeMs,
+    siblings: h.siblings,
   };
   const refs: Record<number, CiteRef> = {};
   for (const p of h.parts ?? []) {

@@ -10,7 +10,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use rampart_chat::service::{FeedbackRequest, FeedbackView, SessionDetail, SessionSummary};
 use rampart_core::error::ErrorBody;
-use rampart_core::{FeedbackId, PageRequest, SessionId, UserId};
+use rampart_core::{FeedbackId, MessageId, PageRequest, SessionId, UserId};
 use rampart_storage::repo::chat::{Owner, Shelf};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -22,6 +22,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(list_sessions, delete_all_sessions))
         .routes(routes!(get_session, delete_session, patch_session))
         .routes(routes!(stop_session))
+        .routes(routes!(switch_branch))
         .routes(routes!(admin_sessions))
         .routes(routes!(user_sessions))
         .routes(routes!(user_session))
@@ -149,6 +150,33 @@ async fn stop_session(
         s.chat.session_assistant(p.user_id, id).await?.ok_or_else(ApiError::not_found)?;
     }
     Ok(axum::Json(Stopped { stopped }))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SwitchBranch {
+    /// The message to show (one of a message's `siblings`).
+    pub message_id: MessageId,
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct BranchSwitched {
+    /// The session's active leaf now: the newest message below `messageId`.
+    pub active_leaf: MessageId,
+}
+
+/// Shows another branch of one of the caller's sessions (after an edit or a regenerated
+/// answer): the history becomes the path through `messageId` to the newest message below it.
+#[utoipa::path(post, path = "/v1/sessions/{id}/branch", tag = "chat", params(("id" = String, Path)), request_body = SwitchBranch,
+    responses((status = 200, body = BranchSwitched), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)), security(("bearer" = []), ("apiKey" = [])))]
+async fn switch_branch(
+    State(s): State<AppState>,
+    ChatUser(p): ChatUser,
+    Path(id): Path<SessionId>,
+    Json(r): Json<SwitchBranch>,
+) -> ApiResult<axum::Json<BranchSwitched>> {
+    Ok(axum::Json(BranchSwitched { active_leaf: s.chat.switch_branch(p.user_id, id, r.message_id).await? }))
 }
 
 #[derive(Serialize, ToSchema)]

@@ -2,7 +2,9 @@
 //! GAIA's chat channels. Publishing `{"payload": {"text", "sessionId", "assistantId"?,
 //! "knowledgeBases"?}}` (the last two Rampart's extensions) to
 //! `/in/{userId}/{sessionId}` stores the message, runs the assistant, and streams `textDelta`
-//! events and a final `end` to `/out/{userId}/{sessionId}`.
+//! events and a final `end` to `/out/{userId}/{sessionId}`. Rampart's extensions of the payload
+//! (absent for GAIA clients): `editMessageId` (edit a question: a new branch) and
+//! `regenerateMessageId` (answer again: a sibling answer); see `rampart_chat::branches`.
 //!
 //! Authorization: the connection's credential (the `header-…` subprotocol, or plain request
 //! headers) and each operation's `authorization` object go through `Identity::authenticate`,
@@ -19,7 +21,7 @@ use futures::{SinkExt, StreamExt};
 use rampart_chat::runs::RunHandle;
 use rampart_chat::turn::{Conversation, MAX_CHOSEN, TurnEvent, TurnRequest};
 use rampart_core::error::PublicError as _;
-use rampart_core::{CredentialHeaders, ErrorCode, KnowledgeBaseId, Principal, Scope, SessionId};
+use rampart_core::{CredentialHeaders, ErrorCode, KnowledgeBaseId, MessageId, Principal, Scope, SessionId};
 use rampart_realtime::{AnyChannel, Channel, ChannelKind, Outbox, SUBPROTOCOL};
 use rampart_realtime::{frames, gaia};
 use serde_json::{Value, json};
@@ -341,32 +343,23 @@ fn accept_publish(s: &AppState, p: &Principal, msg: &Value) -> Result<usize, Ref
             .filter(|s| s.len() <= MAX_EVENT)
             .and_then(|s| serde_json::from_str::<Value>(s).ok())
             .ok_or(("BadRequestException", "Each event must be a stringified JSON value of at most 240 KB."))?;
-        let text = v["payload"]["text"].as_str().filter(|t| !t.trim().is_empty());
-        let sid_ok = v["payload"]["sessionId"].as_str().and_then(SessionId::parse) == Some(c.session);
+        let conversation = conversation_of(&v["payload"], c.session)?;
         let assistant = match &v["payload"]["assistantId"] {
             Value::Null => None,
             Value::String(id) if s.assistants.get_for(id, p).is_some() => Some(id.clone()),
             _ => return Err(("BadRequestException", "assistantId names no assistant you may use.")),
         };
         let kbs = chosen_knowledge_bases(&v["payload"]["knowledgeBases"])?;
-        match text {
-            Some(t) if sid_ok => texts.push((t.to_owned(), assistant, kbs)),
-            _ => {
-                return Err((
-                    "BadRequestException",
-                    "Each event must be {\"payload\": {\"text\", \"sessionId\"}} with the channel's session id.",
-                ));
-            }
-        }
+        texts.push((conversation, assistant, kbs));
     }
     let runs = s.chat.runs();
     if runs.count_user(p.user_id) + texts.len() > s.config.realtime.max_replies_per_user {
         return Err(("LimitExceededException", "Too many replies in progress; wait for one to finish or stop it."));
     }
-    for (t, assistant, kbs) in texts {
+    for (conversation, assistant, kbs) in texts {
         // Registered here, before the task starts, so the cap and `stop` see it at once.
         let run = runs.start(p.user_id, c.session);
-        let turn = Turn { sid: c.session, text: t, asked: assistant, knowledge_bases: kbs };
+        let turn = Turn { sid: c.session, conversation, asked: assistant, knowledge_bases: kbs };
         tokio::spawn(run_turn(s.clone(), p.clone(), turn, run));
     }
     Ok(events.len())
@@ -388,9 +381,37 @@ fn chosen_knowledge_bases(v: &Value) -> Result<Vec<KnowledgeBaseId>, Refusal> {
 /// What one published event asks for.
 struct Turn {
     sid: SessionId,
-    text: String,
+    conversation: Conversation,
     asked: Option<String>,
     knowledge_bases: Vec<KnowledgeBaseId>,
+}
+
+/// What one event's payload asks for: GAIA's `{text, sessionId}` (a new question after the
+/// active branch), or Rampart's branch extensions: `editMessageId` with `text` (an edit of that
+/// question) or `regenerateMessageId` without `text` (a new answer beside that one).
+fn conversation_of(payload: &Value, session: SessionId) -> Result<Conversation, Refusal> {
+    const BAD: Refusal = (
+        "BadRequestException",
+        "Each event must be {\"payload\": {\"text\", \"sessionId\"}} with the channel's session id.",
+    );
+    const BAD_BRANCH: Refusal =
+        ("BadRequestException", "Give editMessageId with text, or regenerateMessageId without it, as a message id.");
+    if payload["sessionId"].as_str().and_then(SessionId::parse) != Some(session) {
+        return Err(BAD);
+    }
+    let id_of = |k: &str| match &payload[k] {
+        Value::Null => Ok(None),
+        Value::String(m) => MessageId::parse(m).map(Some).ok_or(BAD_BRANCH),
+        _ => Err(BAD_BRANCH),
+    };
+    let text = payload["text"].as_str().filter(|t| !t.trim().is_empty()).map(str::to_owned);
+    match (text, id_of("editMessageId")?, id_of("regenerateMessageId")?) {
+        (Some(text), None, None) => Ok(Conversation::Session { id: session, text }),
+        (Some(text), Some(message), None) => Ok(Conversation::Edit { id: session, message, text }),
+        (None, None, Some(message)) => Ok(Conversation::Regenerate { id: session, message }),
+        (None, None, None) => Err(BAD),
+        _ => Err(BAD_BRANCH),
+    }
 }
 
 /// `POST /event`: publish over HTTP (AppSync's HTTP endpoint), same rules as over the WebSocket.
@@ -435,7 +456,7 @@ pub async fn http_publish(
 
 /// One chat turn of a `/in` publish, its events published to the session's `/out` channel.
 async fn run_turn(s: AppState, p: Principal, turn: Turn, run: RunHandle) {
-    let Turn { sid, text, asked, knowledge_bases } = turn;
+    let Turn { sid, conversation, asked, knowledge_bases } = turn;
     let out = Channel::out_of(p.user_id, sid).key();
     let fail = |m: &str| {
         s.hub.publish(&out, &gaia::error(p.user_id, sid, m, s.identity.now().secs()));
@@ -451,7 +472,7 @@ async fn run_turn(s: AppState, p: Principal, turn: Turn, run: RunHandle) {
     let req = TurnRequest {
         principal: p.clone(),
         assistant,
-        conversation: Conversation::Session { id: sid, text },
+        conversation,
         overrides: Default::default(),
         run: Some(run),
         knowledge_bases,

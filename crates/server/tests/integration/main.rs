@@ -10,6 +10,7 @@ mod admin;
 mod attacks;
 mod auth_flow;
 mod bad_input;
+mod branches;
 mod catalog;
 mod chat;
 mod conversations;

@@ -102,6 +102,7 @@ async fn openapi_documents_every_route() {
         ("/v1/me/prompts/{id}", "get"),
         ("/v1/me/prompts/{id}", "put"),
         ("/v1/me/prompts/{id}", "delete"),
+        ("/v1/sessions/{id}/branch", "post"),
         ("/v1/admin/sessions", "get"),
         ("/v1/users/{user_id}/sessions", "get"),
         ("/v1/users/{user_id}/sessions/{session_id}", "get"),

@@ -3,6 +3,7 @@
 
 pub use super::Owner;
 use super::{cursor, id, paginate, ts};
+use crate::repo::branches::{PATH, Under};
 use crate::repo::sqlf;
 use crate::{Db, StorageError};
 use rampart_core::{FeedbackId, MessageId, Page, PageRequest, SessionId, Timestamp, UserId};
@@ -63,6 +64,8 @@ pub struct MessageRecord {
     pub model_id: Option<String>,
     pub response_time_ms: Option<i64>,
     pub created_at: Timestamp,
+    /// The message this one follows (`None`: a first message); see [`super::branches`].
+    pub parent_id: Option<MessageId>,
 }
 
 pub struct NewMessage<'a> {
@@ -97,7 +100,8 @@ pub struct NewFeedback<'a> {
 }
 
 const SESSION_COLS: &str = "id, user_id, assistant_id, title, created_at, updated_at, pinned, archived_at";
-const MESSAGE_COLS: &str = "id, session_id, seq, role, content, parts, model_id, response_time_ms, created_at";
+pub(super) const MESSAGE_COLS: &str =
+    "id, session_id, seq, role, content, parts, model_id, response_time_ms, created_at, parent_id";
 const FEEDBACK_COLS: &str = "id, user_id, session_id, message_id, rating, reason, text_feedback, created_at";
 
 fn session(r: &AnyRow) -> Result<SessionRecord, StorageError> {
@@ -124,6 +128,10 @@ fn message(r: &AnyRow) -> Result<MessageRecord, StorageError> {
         model_id: r.try_get("model_id")?,
         response_time_ms: r.try_get("response_time_ms")?,
         created_at: ts(r, "created_at")?,
+        parent_id: r
+            .try_get::<Option<String>, _>("parent_id")?
+            .map(|p| p.parse().map_err(|_| StorageError::Corrupt("parent_id is not a valid id".into())))
+            .transpose()?,
     })
 }
 
@@ -183,7 +191,8 @@ impl Db {
         Ok(())
     }
 
-    /// Appends messages to the caller's session, in order; false if the session is not theirs.
+    /// Appends messages to the caller's session after its active leaf (see
+    /// [`Db::append_under`]); false if the session is not theirs.
     pub async fn append_messages(
         &self,
         sid: SessionId,
@@ -191,40 +200,7 @@ impl Db {
         msgs: &[NewMessage<'_>],
         now: Timestamp,
     ) -> Result<bool, StorageError> {
-        let mut tx = self.begin_write().await?;
-        let touched = sqlx::query("UPDATE chat_sessions SET updated_at = $1 WHERE id = $2 AND user_id = $3")
-            .bind(now.millis())
-            .bind(sid.to_string())
-            .bind(user.to_string())
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-        if touched != 1 {
-            return Ok(false);
-        }
-        let next: i64 = sqlx::query("SELECT COALESCE(MAX(seq), 0) FROM chat_messages WHERE session_id = $1")
-            .bind(sid.to_string())
-            .fetch_one(&mut *tx)
-            .await?
-            .try_get(0)?;
-        for (i, m) in msgs.iter().enumerate() {
-            sqlx::query(sqlf!(
-                "INSERT INTO chat_messages ({MESSAGE_COLS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
-            ))
-            .bind(m.id.to_string())
-            .bind(sid.to_string())
-            .bind(next + 1 + i64::try_from(i).unwrap_or(0))
-            .bind(m.role)
-            .bind(m.sealed_content.to_vec())
-            .bind(m.sealed_parts.map(<[u8]>::to_vec))
-            .bind(m.model_id)
-            .bind(m.response_time_ms)
-            .bind(now.millis())
-            .execute(&mut *tx)
-            .await?;
-        }
-        tx.commit().await?;
-        Ok(true)
+        self.append_under(sid, user, Under::Leaf, msgs, now).await
     }
 
     pub async fn session(&self, owner: Owner, sid: SessionId) -> Result<Option<SessionRecord>, StorageError> {
@@ -246,10 +222,11 @@ impl Db {
         r.as_ref().map(session).transpose()
     }
 
-    /// The last `max` messages of a session, oldest first (the caller has checked ownership).
+    /// The last `max` messages of a session's active path, oldest first (the caller has
+    /// checked ownership).
     pub async fn session_messages(&self, sid: SessionId, max: u32) -> Result<Vec<MessageRecord>, StorageError> {
         let rows = sqlx::query(sqlf!(
-            "SELECT {MESSAGE_COLS} FROM chat_messages WHERE session_id = $1 ORDER BY seq DESC LIMIT $2"
+            "{PATH}SELECT {MESSAGE_COLS} FROM chat_messages WHERE session_id = $1 AND id IN (SELECT id FROM path) ORDER BY seq DESC LIMIT $2"
         ))
         .bind(sid.to_string())
         .bind(i64::from(max))
@@ -260,7 +237,7 @@ impl Db {
         Ok(out)
     }
 
-    /// A page of a session's history read from the newest end: the `limit` messages before the
+    /// A page of a session's history (its active path) read from the newest end: the `limit` messages before the
     /// cursor (a message's number), newest first; the next cursor reads the page before (the
     /// caller has checked ownership).
     pub async fn session_history(
@@ -273,7 +250,7 @@ impl Db {
             Some(c) => c.parse::<i64>().ok().filter(|n| *n > 0).ok_or(StorageError::InvalidCursor)?,
         };
         let rows = sqlx::query(sqlf!(
-            "SELECT {MESSAGE_COLS} FROM chat_messages WHERE session_id = $1 AND seq < $2 ORDER BY seq DESC LIMIT $3"
+            "{PATH}SELECT {MESSAGE_COLS} FROM chat_messages WHERE session_id = $1 AND id IN (SELECT id FROM path) AND seq < $2 ORDER BY seq DESC LIMIT $3"
         ))
         .bind(sid.to_string())
         .bind(before)

@@ -3,6 +3,7 @@
 
 pub mod api_keys;
 pub mod audit;
+pub mod branches;
 pub mod catalog;
 pub mod chat;
 pub mod groups;

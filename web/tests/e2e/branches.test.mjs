@@ -1,0 +1,222 @@
+// Edit a sent message, regenerate an answer and switch between the versions (issue 16), in a
+// real browser against the real `rampart` binary and a fake model that repeats the question it
+// answers (so each branch is recognisable). Keyboard only where it matters: Ctrl+Enter submits
+// an edit, Escape cancels it, the ‹ › switcher and Regenerate work with Enter. The page is
+// reloaded at the end: the version shown is the one the server keeps as active.
+//
+// Needs: RAMPART_BIN (default ../target/debug/rampart), CHROMIUM (default /usr/bin/chromium).
+
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, execFileSync } from 'node:child_process';
+import { createServer } from 'node:http';
+import { createServer as createNetServer } from 'node:net';
+import { mkdtempSync, mkdirSync, writeFileSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { chromium } from 'playwright-core';
+
+const root = new URL('../../', import.meta.url).pathname;
+const BIN = process.env.RAMPART_BIN ?? join(root, '../target/debug/rampart');
+const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
+const SHOTS = join(root, 'test-results');
+const PASSWORD = 'a long enough passphrase';
+
+/** The fake model: answer number n repeats the last question, streamed in a few pieces. */
+let answered = 0;
+function fakeModel() {
+  const server = createServer((req, res) => {
+    let body = '';
+    req.on('data', (c) => (body += c));
+    req.on('end', async () => {
+      const msgs = JSON.parse(body || '{}').messages ?? [];
+      const q = msgs.filter((m) => m.role === 'user').at(-1)?.content ?? '';
+      const answer = `Answer ${++answered} to: ${q}`;
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      for (const piece of answer.match(/[\s\S]{1,8}/g)) {
+        res.write(`data: ${JSON.stringify({ id: 'c', object: 'chat.completion.chunk', choices: [{ index: 0, delta: { content: piece } }] })}\n\n`);
+        await new Promise((ok) => setTimeout(ok, 10));
+      }
+      res.write(`data: ${JSON.stringify({ id: 'c', object: 'chat.completion.chunk', choices: [{ index: 0, delta: {}, finish_reason: 'stop' }] })}\n\n`);
+      res.end('data: [DONE]\n\n');
+    });
+  });
+  return new Promise((ok) => server.listen(0, '127.0.0.1', () => ok(server)));
+}
+
+function freePort() {
+  return new Promise((ok, fail) => {
+    const l = createNetServer();
+    l.once('error', fail);
+    l.listen(0, '127.0.0.1', () => {
+      const { port } = l.address();
+      l.close(() => ok(port));
+    });
+  });
+}
+
+const clean = (env) => Object.fromEntries(Object.entries(env).filter(([k]) => !k.startsWith('RAMPART_')));
+
+let upstream, srv, browser, base, dataDir, conf;
+const problems = [];
+
+before(async () => {
+  assert.ok(existsSync(BIN), `${BIN} is missing (cargo build --bin rampart)`);
+  mkdirSync(SHOTS, { recursive: true });
+  upstream = await fakeModel();
+  dataDir = mkdtempSync(join(tmpdir(), 'rampart-branches-'));
+  conf = join(dataDir, 'rampart.toml');
+  writeFileSync(
+    conf,
+    `[[models]]
+id = "local"
+provider = "openai"
+base_url = "http://127.0.0.1:${upstream.address().port}/v1"
+model = "m"
+
+` +
+      `[[assistants]]
+id = "default"
+name = "General helper"
+kind = "model"
+model = "local"
+
+` +
+      `[access_log]
+target = "off"
+`,
+  );
+  const env = { ...clean(process.env), RAMPART_CONFIG: conf, RAMPART_DATA_DIR: dataDir };
+  for (const email of ['branch@example.com']) {
+    execFileSync(BIN, ['user', 'add', '--email', email, '--password-stdin'], { input: PASSWORD, env });
+  }
+  const port = await freePort();
+  base = `http://127.0.0.1:${port}`;
+  srv = spawn(BIN, ['serve'], {
+    env: { ...env, RAMPART_LISTEN: `127.0.0.1:${port}`, RAMPART_AUTH__ARGON2__MEMORY_KIB: '8192', RAMPART_AUTH__ARGON2__ITERATIONS: '1', RAMPART_LOG: 'error' },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  for (const deadline = Date.now() + 30_000; Date.now() < deadline; ) {
+    try {
+      if ((await fetch(`${base}/readyz`)).ok) break;
+    } catch {
+      /* not yet */
+    }
+    await new Promise((ok) => setTimeout(ok, 100));
+  }
+  browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox', '--disable-gpu'] });
+});
+
+after(async () => {
+  await browser?.close();
+  srv?.kill('SIGTERM');
+  upstream?.close();
+});
+
+async function signIn(viewport, email, name) {
+  const ctx = await browser.newContext({ viewport, acceptDownloads: true, permissions: ['clipboard-read', 'clipboard-write'] });
+  const page = await ctx.newPage();
+  page.on('console', (m) => m.type() === 'error' && problems.push(`${name}: console: ${m.text()}`));
+  page.on('pageerror', (e) => problems.push(`${name}: ${e.message}`));
+  await page.goto(base + '/login');
+  await page.getByLabel('Email').fill(email);
+  await page.getByLabel('Password').fill(PASSWORD);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.waitForURL('**/chat');
+  return { ctx, page };
+}
+
+const you = (page) => page.getByRole('article', { name: 'You' });
+const answers = (page) => page.getByRole('article', { name: 'Assistant' });
+
+/** Waits until the last answer is `text` and the composer is free again (the turn ended and
+ * the history was read back with its ids). */
+async function answered_(page, text) {
+  await answers(page).last().getByText(text, { exact: true }).waitFor();
+  await page.getByRole('button', { name: 'Send' }).waitFor();
+  await page.getByRole('button', { name: 'Regenerate answer' }).waitFor();
+}
+
+test('edit, regenerate and switch versions, kept after a reload', async () => {
+  const { ctx, page } = await signIn({ width: 1280, height: 900 }, 'branch@example.com', 'branches');
+  await page.getByLabel('Message').fill('Capital of France?');
+  await page.getByRole('button', { name: 'Send' }).click();
+  await answered_(page, 'Answer 1 to: Capital of France?');
+
+  // Edit: the textarea holds the question; Escape cancels and gives focus back to Edit.
+  await page.getByRole('button', { name: 'Edit question' }).click();
+  const box = page.getByLabel(/Edit your question/);
+  assert.equal(await box.inputValue(), 'Capital of France?');
+  await box.press('Escape');
+  await box.waitFor({ state: 'detached' });
+  assert.equal(await page.evaluate(() => document.activeElement?.getAttribute('aria-label')), 'Edit question');
+  await page.keyboard.press('Enter');
+  await box.fill('Capital of Spain?');
+  await box.press('Control+Enter');
+  await answered_(page, 'Answer 2 to: Capital of Spain?');
+  assert.deepEqual(await you(page).allInnerTexts(), ['Capital of Spain?']);
+  await page.getByRole('group', { name: 'Versions of this question' }).getByText('2 / 2').waitFor();
+
+  // Previous version: the first question and its answer again.
+  await page.getByRole('button', { name: 'Previous version of this question' }).click();
+  await answered_(page, 'Answer 1 to: Capital of France?');
+  assert.deepEqual(await you(page).allInnerTexts(), ['Capital of France?']);
+  await page.getByRole('group', { name: 'Versions of this question' }).getByText('1 / 2').waitFor();
+  // Focus stays on the switcher (now on "Next"), so the keyboard can go back.
+  await page.keyboard.press('Enter');
+  await answered_(page, 'Answer 2 to: Capital of Spain?');
+
+  // Regenerate (keyboard): a second answer to the same question; the question is not repeated.
+  await page.getByRole('button', { name: 'Regenerate answer' }).focus();
+  await page.keyboard.press('Enter');
+  await answered_(page, 'Answer 3 to: Capital of Spain?');
+  assert.equal(await you(page).count(), 1);
+  assert.equal(await answers(page).count(), 1);
+  await page.getByRole('group', { name: 'Versions of this answer' }).getByText('2 / 2').waitFor();
+  await page.screenshot({ path: join(SHOTS, 'branches-versions.png') });
+  await page.getByRole('button', { name: 'Previous version of this answer' }).click();
+  await answered_(page, 'Answer 2 to: Capital of Spain?');
+
+  // A follow-up continues the branch shown; after a reload the same branch is shown.
+  await page.getByLabel('Message').fill('And its population?');
+  await page.getByRole('button', { name: 'Send' }).click();
+  await answered_(page, 'Answer 4 to: And its population?');
+  await page.reload();
+  await answered_(page, 'Answer 4 to: And its population?');
+  assert.deepEqual(await you(page).allInnerTexts(), ['Capital of Spain?', 'And its population?']);
+  assert.deepEqual(await answers(page).allInnerTexts().then((t) => t.map((s) => s.split('\n')[0])), [
+    'Answer 2 to: Capital of Spain?',
+    'Answer 4 to: And its population?',
+  ]);
+  await page.getByRole('group', { name: 'Versions of this question' }).getByText('2 / 2').waitFor();
+  await ctx.close();
+  assert.deepEqual(problems, []);
+});
+
+/** axe-core's WCAG 2.1 A/AA rules on the page as it is now. */
+async function axeViolations(page) {
+  await page.addScriptTag({ path: join(root, 'node_modules/axe-core/axe.min.js') });
+  return page.evaluate(async () => {
+    const r = await window.axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] } });
+    return r.violations.map((v) => `${v.id} (${v.impact}): ${v.nodes.map((n) => n.target.join(' ')).slice(0, 5).join(', ')}`);
+  });
+}
+
+test('the version switchers and the edit form pass axe', async () => {
+  // axe is injected as a script, which the app's CSP forbids: this context bypasses it.
+  const ctx = await browser.newContext({ bypassCSP: true, viewport: { width: 1280, height: 800 } });
+  const page = await ctx.newPage();
+  await page.goto(base + '/login');
+  await page.getByLabel('Email').fill('branch@example.com');
+  await page.getByLabel('Password').fill(PASSWORD);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.waitForURL('**/chat');
+  await page.getByRole('link', { name: 'Capital of France?' }).click();
+  await page.getByRole('group', { name: 'Versions of this question' }).first().waitFor();
+  const report = [...(await axeViolations(page)).map((v) => `switchers: ${v}`)];
+  await page.getByRole('button', { name: 'Edit question' }).first().click();
+  await page.getByLabel(/Edit your question/).waitFor();
+  report.push(...(await axeViolations(page)).map((v) => `edit form: ${v}`));
+  await ctx.close();
+  assert.deepEqual(report, []);
+});
