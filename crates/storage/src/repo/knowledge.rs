@@ -103,7 +103,8 @@ fn placeholders(from: usize, n: usize) -> String {
 /// and the values to bind in order.
 fn read_predicate(r: &Reader<'_>, from: usize) -> (String, Vec<String>) {
     if r.admin {
-        return ("1 = 1".into(), Vec::new());
+        // A chat's attached files (a hidden knowledge base) are their owner's alone.
+        return (format!("(kb.session_id IS NULL OR kb.owner_id = ${from})"), vec![r.user.to_string()]);
     }
     let mut binds = vec![r.user.to_string()];
     let groups = if r.groups.is_empty() {
@@ -282,7 +283,9 @@ impl Db {
     /// The knowledge bases the reader may read, by name.
     pub async fn kbs_for(&self, r: &Reader<'_>) -> Result<Vec<KbRecord>, StorageError> {
         let (pred, binds) = read_predicate(r, 1);
-        let sql = format!("SELECT {KB_COLUMNS} FROM knowledge_bases kb WHERE {pred} ORDER BY kb.name");
+        let sql = format!(
+            "SELECT {KB_COLUMNS} FROM knowledge_bases kb WHERE {pred} AND kb.session_id IS NULL ORDER BY kb.name"
+        );
         let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
         for b in binds {
             q = q.bind(b);
@@ -293,14 +296,19 @@ impl Db {
     }
 
     /// The ids and embedding models of the knowledge bases the reader may read, among `only`
-    /// when given (retrieval: one light query, no reader groups).
+    /// when given (retrieval: one light query, no reader groups). Chats' hidden knowledge bases
+    /// (attached files) only with `hidden`, and then only among `only`.
     pub async fn readable_kb_models(
         &self,
         r: &Reader<'_>,
         only: Option<&[KnowledgeBaseId]>,
+        hidden: bool,
     ) -> Result<Vec<(KnowledgeBaseId, Option<String>)>, StorageError> {
         let (pred, binds) = read_predicate(r, 1);
         let mut sql = format!("SELECT kb.id, kb.embedding_model FROM knowledge_bases kb WHERE {pred}");
+        if !hidden || only.is_none() {
+            sql.push_str(" AND kb.session_id IS NULL");
+        }
         if let Some(ids) = only {
             if ids.is_empty() {
                 return Ok(Vec::new());
@@ -322,7 +330,10 @@ impl Db {
         if names.is_empty() {
             return Ok(Vec::new());
         }
-        let sql = format!("SELECT id FROM knowledge_bases WHERE name IN ({})", placeholders(1, names.len()));
+        let sql = format!(
+            "SELECT id FROM knowledge_bases WHERE session_id IS NULL AND name IN ({})",
+            placeholders(1, names.len())
+        );
         let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
         for n in names {
             q = q.bind(n);
@@ -332,7 +343,7 @@ impl Db {
 
     /// Every knowledge base (for resolving assistants' names; not for users).
     pub async fn all_kbs(&self) -> Result<Vec<KbRecord>, StorageError> {
-        let sql = format!("SELECT {KB_COLUMNS} FROM knowledge_bases kb ORDER BY kb.name");
+        let sql = format!("SELECT {KB_COLUMNS} FROM knowledge_bases kb WHERE kb.session_id IS NULL ORDER BY kb.name");
         let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).fetch_all(self.pool()).await?;
         rows.iter().map(kb_from_row).collect()
     }
