@@ -1,12 +1,36 @@
 //! Files attached to a chat session: each session has at most one hidden knowledge base
 //! (`knowledge_bases.session_id`), owned by the session's user. Hidden knowledge bases are left
-//! out of listings and of "every readable knowledge base" (see `knowledge`).
+//! out of listings, of lookups by name and of "every readable knowledge base" (see `knowledge`).
 
 use super::id;
+use super::knowledge::{KB_COLUMNS, KbRecord, kb_from_row, placeholders};
 use crate::{Db, StorageError};
 use rampart_core::{KnowledgeBaseId, SessionId, Timestamp, UserId};
 
 impl Db {
+    /// The ids of the knowledge bases with these names (assistants name theirs in config).
+    pub async fn kb_ids_by_name(&self, names: &[String]) -> Result<Vec<KnowledgeBaseId>, StorageError> {
+        if names.is_empty() {
+            return Ok(Vec::new());
+        }
+        let sql = format!(
+            "SELECT id FROM knowledge_bases WHERE session_id IS NULL AND name IN ({})",
+            placeholders(1, names.len())
+        );
+        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+        for n in names {
+            q = q.bind(n);
+        }
+        q.fetch_all(self.pool()).await?.iter().map(|r| id(r, "id")).collect()
+    }
+
+    /// Every knowledge base (for resolving assistants' names; not for users).
+    pub async fn all_kbs(&self) -> Result<Vec<KbRecord>, StorageError> {
+        let sql = format!("SELECT {KB_COLUMNS} FROM knowledge_bases kb WHERE kb.session_id IS NULL ORDER BY kb.name");
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).fetch_all(self.pool()).await?;
+        rows.iter().map(kb_from_row).collect()
+    }
+
     /// The hidden knowledge base of the user's session, if the session is theirs and has one.
     pub async fn session_kb(&self, user: UserId, sid: SessionId) -> Result<Option<KnowledgeBaseId>, StorageError> {
         let row = sqlx::query(

@@ -94,7 +94,7 @@ pub struct KbStats {
 }
 
 /// `$from, $from+1, …` for `n` values.
-fn placeholders(from: usize, n: usize) -> String {
+pub(super) fn placeholders(from: usize, n: usize) -> String {
     (from..from + n).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
 }
 
@@ -119,10 +119,10 @@ fn read_predicate(r: &Reader<'_>, from: usize) -> (String, Vec<String>) {
     (format!("(kb.owner_id = ${from}{groups})"), binds)
 }
 
-const KB_COLUMNS: &str =
+pub(super) const KB_COLUMNS: &str =
     "kb.id, kb.name, kb.description, kb.owner_id, kb.embedding_model, kb.created_at, kb.updated_at";
 
-fn kb_from_row(r: &AnyRow) -> Result<KbRecord, StorageError> {
+pub(super) fn kb_from_row(r: &AnyRow) -> Result<KbRecord, StorageError> {
     let owner: Option<String> = r.try_get("owner_id")?;
     Ok(KbRecord {
         id: id(r, "id")?,
@@ -323,29 +323,6 @@ impl Db {
             q = q.bind(id.to_string());
         }
         q.fetch_all(self.pool()).await?.iter().map(|r| Ok((id(r, "id")?, r.try_get("embedding_model")?))).collect()
-    }
-
-    /// The ids of the knowledge bases with these names (assistants name theirs in config).
-    pub async fn kb_ids_by_name(&self, names: &[String]) -> Result<Vec<KnowledgeBaseId>, StorageError> {
-        if names.is_empty() {
-            return Ok(Vec::new());
-        }
-        let sql = format!(
-            "SELECT id FROM knowledge_bases WHERE session_id IS NULL AND name IN ({})",
-            placeholders(1, names.len())
-        );
-        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
-        for n in names {
-            q = q.bind(n);
-        }
-        q.fetch_all(self.pool()).await?.iter().map(|r| id(r, "id")).collect()
-    }
-
-    /// Every knowledge base (for resolving assistants' names; not for users).
-    pub async fn all_kbs(&self) -> Result<Vec<KbRecord>, StorageError> {
-        let sql = format!("SELECT {KB_COLUMNS} FROM knowledge_bases kb WHERE kb.session_id IS NULL ORDER BY kb.name");
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).fetch_all(self.pool()).await?;
-        rows.iter().map(kb_from_row).collect()
     }
 
     pub async fn kb_stats(&self, kb: KnowledgeBaseId) -> Result<KbStats, StorageError> {
