@@ -5,7 +5,7 @@
 //! `Sources` event before `Done`.
 
 use rampart_core::llm::{ChatEvent, ChatMessage, ChatModel, EventStream, ModelError, Role, SourceDocument};
-use rampart_core::{ChunkId, DocumentId, KnowledgeBaseId, Principal};
+use rampart_core::{ChunkId, DocumentId, KnowledgeBaseId, Principal, SessionId};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
@@ -59,6 +59,10 @@ pub trait Retriever: Send + Sync + 'static {
 
     /// Whether the caller may read every one of `ids` (a chat's chosen knowledge bases).
     fn all_readable<'a>(&'a self, p: &'a Principal, ids: &'a [KnowledgeBaseId]) -> Fut<'a, bool>;
+
+    /// The knowledge base holding the files attached to the caller's session, if any (every
+    /// turn of that session searches it).
+    fn session_files<'a>(&'a self, p: &'a Principal, session: SessionId) -> Fut<'a, Option<KnowledgeBaseId>>;
 }
 
 /// The last line of the built-in assistant's answers: why passages are quoted, and how to get

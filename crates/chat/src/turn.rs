@@ -242,8 +242,17 @@ impl ChatService {
     /// Starts a turn: stores the question (session turns), reads the history and starts the
     /// reply. An error here means nothing was streamed; the stream's items follow.
     pub async fn start_turn(&self, req: TurnRequest) -> Result<TurnStream, TurnError> {
-        let TurnRequest { principal: p, assistant: a, conversation, overrides, run, knowledge_bases } = req;
+        let TurnRequest { principal: p, assistant: a, conversation, overrides, run, mut knowledge_bases } = req;
         self.check_chosen(&p, &knowledge_bases).await.map_err(TurnError::at(TurnStage::Question))?;
+        // Files attached to the chat are searched in every turn of it (from the session id, never
+        // from the client).
+        let session_id = match &conversation {
+            Conversation::Session { id, .. } | Conversation::Edit { id, .. } | Conversation::Regenerate { id, .. } => Some(*id),
+            Conversation::Messages(_) => None,
+        };
+        if let Some(id) = session_id {
+            knowledge_bases.extend(self.attached(&p, id).await.map_err(TurnError::at(TurnStage::Question))?);
+        }
         let (history, session, question) = match conversation {
             Conversation::Session { id, text } => {
                 let q = self.add_user_message(p.user_id, id, &a.id, &text).await;
@@ -295,6 +304,18 @@ impl ChatService {
             let item = r.next_event().await?;
             Some((item, r))
         })))
+    }
+
+    /// The knowledge base of the files attached to the caller's session, if any.
+    async fn attached(&self, p: &Principal, session: SessionId) -> Result<Option<KnowledgeBaseId>, ChatError> {
+        let Some(retriever) = self.retriever() else { return Ok(None) };
+        retriever.session_files(p, session).await.map_err(|e| {
+            ChatError::Model(rampart_core::llm::ModelError {
+                retryable: false,
+                retry_after: None,
+                detail: e.to_string(),
+            })
+        })
     }
 
     /// Chosen knowledge bases: not too many, and every one readable by the caller (checked

@@ -53,6 +53,7 @@ pub fn router_with(limits: UploadLimits) -> OpenApiRouter<AppState> {
         .merge(routes::chat::routes())
         .merge(routes::conversations::routes())
         .merge(routes::prompts::routes())
+        .merge(routes::attachments::routes(limits.knowledge))
         .merge(routes::bot::routes())
         .merge(routes::catalog::routes())
         .merge(routes::openai::routes())

@@ -3,7 +3,7 @@
 //! not depend on each other.
 
 use rampart_chat::rag::{KbScope, RetrievalError, Retrieved, Retriever};
-use rampart_core::{KnowledgeBaseId, Principal};
+use rampart_core::{KnowledgeBaseId, Principal, SessionId};
 use rampart_knowledge::service::{KnowledgeService, SearchMode};
 use std::future::Future;
 use std::pin::Pin;
@@ -58,6 +58,10 @@ impl Retriever for KbRetriever {
 
     fn all_readable<'a>(&'a self, p: &'a Principal, ids: &'a [KnowledgeBaseId]) -> Fut<'a, bool> {
         Box::pin(async move { self.knowledge.all_readable(p, ids).await.map_err(RetrievalError::new) })
+    }
+
+    fn session_files<'a>(&'a self, p: &'a Principal, session: SessionId) -> Fut<'a, Option<KnowledgeBaseId>> {
+        Box::pin(async move { self.knowledge.session_files_kb(p, session).await.map_err(RetrievalError::new) })
     }
 }
 

@@ -78,12 +78,15 @@ async fn knowledge_read_predicate_documents_and_chunks(db: &Db) {
     assert_eq!(db.kb_for(&as_staff, a.id).await.unwrap().unwrap().read_groups, vec!["hr", "staff"]);
     assert!(db.kb_for(&as_staff, b.id).await.unwrap().is_none());
     let ids = |v: Vec<(KnowledgeBaseId, Option<String>)>| v.into_iter().map(|x| x.0).collect::<Vec<_>>();
-    assert_eq!(ids(db.readable_kb_models(&as_staff, None).await.unwrap()), vec![a.id]);
-    assert_eq!(ids(db.readable_kb_models(&as_staff, Some(&[a.id, b.id])).await.unwrap()), vec![a.id]);
-    assert!(db.readable_kb_models(&as_staff, Some(&[b.id])).await.unwrap().is_empty(), "not readable");
-    assert!(db.readable_kb_models(&as_nobody, Some(&[a.id])).await.unwrap().is_empty());
-    assert_eq!(db.readable_kb_models(&as_admin, Some(&[b.id])).await.unwrap(), vec![(b.id, Some("embed".into()))]);
-    assert!(db.readable_kb_models(&as_admin, Some(&[])).await.unwrap().is_empty());
+    assert_eq!(ids(db.readable_kb_models(&as_staff, None, false).await.unwrap()), vec![a.id]);
+    assert_eq!(ids(db.readable_kb_models(&as_staff, Some(&[a.id, b.id]), false).await.unwrap()), vec![a.id]);
+    assert!(db.readable_kb_models(&as_staff, Some(&[b.id]), false).await.unwrap().is_empty(), "not readable");
+    assert!(db.readable_kb_models(&as_nobody, Some(&[a.id]), false).await.unwrap().is_empty());
+    assert_eq!(
+        db.readable_kb_models(&as_admin, Some(&[b.id]), false).await.unwrap(),
+        vec![(b.id, Some("embed".into()))]
+    );
+    assert!(db.readable_kb_models(&as_admin, Some(&[]), false).await.unwrap().is_empty());
     assert_eq!(db.kb_ids_by_name(&["secret".into(), "nope".into()]).await.unwrap(), vec![b.id]);
     assert!(db.kb_ids_by_name(&[]).await.unwrap().is_empty());
 

@@ -10,6 +10,7 @@
 //! The types they hand out are in `views.rs`, the error in `error.rs`, embedding through the
 //! model port in `embed.rs`.
 
+mod attachments;
 mod embed;
 mod error;
 mod ingestion;

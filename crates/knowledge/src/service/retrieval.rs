@@ -22,7 +22,7 @@ impl KnowledgeService {
         k: usize,
         mode: SearchMode,
     ) -> Result<Vec<Passage>> {
-        let kbs = self.inner.db.readable_kb_models(&reader(p), wanted).await?;
+        let kbs = self.inner.db.readable_kb_models(&reader(p), wanted, true).await?;
         if kbs.is_empty() || k == 0 {
             return Ok(Vec::new());
         }

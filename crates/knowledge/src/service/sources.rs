@@ -40,7 +40,7 @@ impl KnowledgeService {
         let mut wanted = ids.to_vec();
         wanted.sort();
         wanted.dedup();
-        let found = self.inner.db.readable_kb_models(&reader(p), Some(&wanted)).await?;
+        let found = self.inner.db.readable_kb_models(&reader(p), Some(&wanted), false).await?;
         Ok(found.len() == wanted.len())
     }
 

@@ -123,6 +123,7 @@ async fn delete_session(
     ChatUser(p): ChatUser,
     Path(id): Path<SessionId>,
 ) -> ApiResult<StatusCode> {
+    s.knowledge.drop_session_files(&p, id).await?;
     s.chat.delete_session(p.user_id, id).await?;
     s.stop_generations(p.user_id, Some(id)).await;
     Ok(StatusCode::NO_CONTENT)
@@ -187,6 +188,7 @@ pub struct Deleted {
 /// Deletes all of the caller's sessions.
 #[utoipa::path(delete, path = "/v1/sessions", tag = "chat", responses((status = 200, body = Deleted)), security(("bearer" = []), ("apiKey" = [])))]
 async fn delete_all_sessions(State(s): State<AppState>, ChatUser(p): ChatUser) -> ApiResult<axum::Json<Deleted>> {
+    s.knowledge.drop_all_session_files(&p).await?;
     let deleted = s.chat.delete_all_sessions(p.user_id).await?;
     s.stop_generations(p.user_id, None).await;
     Ok(axum::Json(Deleted { deleted }))

@@ -143,6 +143,14 @@ async fn upload(
     Path(id): Path<KnowledgeBaseId>,
     mut form: Multipart,
 ) -> ApiResult<(StatusCode, axum::Json<Uploaded>)> {
+    let files = read_files(&mut form).await?;
+    let documents = s.knowledge.upload(&p, id, files).await?;
+    Ok((StatusCode::ACCEPTED, axum::Json(Uploaded { documents })))
+}
+
+/// The parts named `file` of a multipart upload, with their names (knowledge-base documents and
+/// chat attachments).
+pub(crate) async fn read_files(form: &mut Multipart) -> ApiResult<Vec<(String, Vec<u8>)>> {
     let mut files = Vec::new();
     let bad = |m: &str| ApiError::new(ErrorCode::InvalidRequest, m);
     loop {
@@ -167,8 +175,7 @@ async fn upload(
         };
         files.push((name, bytes.to_vec()));
     }
-    let documents = s.knowledge.upload(&p, id, files).await?;
-    Ok((StatusCode::ACCEPTED, axum::Json(Uploaded { documents })))
+    Ok(files)
 }
 
 /// The documents of a knowledge base, with their ingestion status.

@@ -1,6 +1,7 @@
 //! One router per feature; handlers parse, call a service, map the result.
 
 pub mod admin;
+pub mod attachments;
 pub mod auth;
 pub mod bot;
 pub mod catalog;

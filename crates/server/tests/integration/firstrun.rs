@@ -12,16 +12,21 @@ use serde_json::{Value, json};
 
 /// What a published question brought back on the session's `/out` channel: the text and the
 /// content events until `end`, or the error event's message.
-struct Reply {
-    text: String,
-    events: Vec<Value>,
-    error: Option<String>,
-    sid: String,
+pub(crate) struct Reply {
+    pub text: String,
+    pub events: Vec<Value>,
+    pub error: Option<String>,
+    pub sid: String,
 }
 
 /// Publishes `payload` (with the text and a new session id added) and collects the reply.
 async fn ask_with(s: &TestServer, t: &str, uid: &str, question: &str, extra: Value) -> Reply {
-    let sid = SessionId::new().to_string();
+    ask_in(s, t, uid, &SessionId::new().to_string(), question, extra).await
+}
+
+/// Publishes a question in session `sid` and collects the reply.
+pub(crate) async fn ask_in(s: &TestServer, t: &str, uid: &str, sid: &str, question: &str, extra: Value) -> Reply {
+    let sid = sid.to_owned();
     let mut ws = connect(s, t).await;
     init(&mut ws).await;
     send(&mut ws, json!({"type": "subscribe", "id": "o", "channel": format!("/out/{uid}/{sid}")})).await;
@@ -54,7 +59,7 @@ async fn ask_with(s: &TestServer, t: &str, uid: &str, question: &str, extra: Val
     }
 }
 
-fn of_type<'a>(events: &'a [Value], t: &str) -> Vec<&'a Value> {
+pub(crate) fn of_type<'a>(events: &'a [Value], t: &str) -> Vec<&'a Value> {
     events.iter().filter(|e| e["type"] == t).collect()
 }
 

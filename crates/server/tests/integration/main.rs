@@ -7,6 +7,7 @@ mod common;
 
 mod access_log;
 mod admin;
+mod attachments;
 mod attacks;
 mod auth_flow;
 mod bad_input;

@@ -94,7 +94,7 @@ pub struct KbStats {
 }
 
 /// `$from, $from+1, …` for `n` values.
-fn placeholders(from: usize, n: usize) -> String {
+pub(super) fn placeholders(from: usize, n: usize) -> String {
     (from..from + n).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
 }
 
@@ -103,7 +103,8 @@ fn placeholders(from: usize, n: usize) -> String {
 /// and the values to bind in order.
 fn read_predicate(r: &Reader<'_>, from: usize) -> (String, Vec<String>) {
     if r.admin {
-        return ("1 = 1".into(), Vec::new());
+        // A chat's attached files (a hidden knowledge base) are their owner's alone.
+        return (format!("(kb.session_id IS NULL OR kb.owner_id = ${from})"), vec![r.user.to_string()]);
     }
     let mut binds = vec![r.user.to_string()];
     let groups = if r.groups.is_empty() {
@@ -118,10 +119,10 @@ fn read_predicate(r: &Reader<'_>, from: usize) -> (String, Vec<String>) {
     (format!("(kb.owner_id = ${from}{groups})"), binds)
 }
 
-const KB_COLUMNS: &str =
+pub(super) const KB_COLUMNS: &str =
     "kb.id, kb.name, kb.description, kb.owner_id, kb.embedding_model, kb.created_at, kb.updated_at";
 
-fn kb_from_row(r: &AnyRow) -> Result<KbRecord, StorageError> {
+pub(super) fn kb_from_row(r: &AnyRow) -> Result<KbRecord, StorageError> {
     let owner: Option<String> = r.try_get("owner_id")?;
     Ok(KbRecord {
         id: id(r, "id")?,
@@ -282,7 +283,9 @@ impl Db {
     /// The knowledge bases the reader may read, by name.
     pub async fn kbs_for(&self, r: &Reader<'_>) -> Result<Vec<KbRecord>, StorageError> {
         let (pred, binds) = read_predicate(r, 1);
-        let sql = format!("SELECT {KB_COLUMNS} FROM knowledge_bases kb WHERE {pred} ORDER BY kb.name");
+        let sql = format!(
+            "SELECT {KB_COLUMNS} FROM knowledge_bases kb WHERE {pred} AND kb.session_id IS NULL ORDER BY kb.name"
+        );
         let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
         for b in binds {
             q = q.bind(b);
@@ -293,14 +296,19 @@ impl Db {
     }
 
     /// The ids and embedding models of the knowledge bases the reader may read, among `only`
-    /// when given (retrieval: one light query, no reader groups).
+    /// when given (retrieval: one light query, no reader groups). Chats' hidden knowledge bases
+    /// (attached files) only with `hidden`, and then only among `only`.
     pub async fn readable_kb_models(
         &self,
         r: &Reader<'_>,
         only: Option<&[KnowledgeBaseId]>,
+        hidden: bool,
     ) -> Result<Vec<(KnowledgeBaseId, Option<String>)>, StorageError> {
         let (pred, binds) = read_predicate(r, 1);
         let mut sql = format!("SELECT kb.id, kb.embedding_model FROM knowledge_bases kb WHERE {pred}");
+        if !hidden || only.is_none() {
+            sql.push_str(" AND kb.session_id IS NULL");
+        }
         if let Some(ids) = only {
             if ids.is_empty() {
                 return Ok(Vec::new());
@@ -315,26 +323,6 @@ impl Db {
             q = q.bind(id.to_string());
         }
         q.fetch_all(self.pool()).await?.iter().map(|r| Ok((id(r, "id")?, r.try_get("embedding_model")?))).collect()
-    }
-
-    /// The ids of the knowledge bases with these names (assistants name theirs in config).
-    pub async fn kb_ids_by_name(&self, names: &[String]) -> Result<Vec<KnowledgeBaseId>, StorageError> {
-        if names.is_empty() {
-            return Ok(Vec::new());
-        }
-        let sql = format!("SELECT id FROM knowledge_bases WHERE name IN ({})", placeholders(1, names.len()));
-        let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
-        for n in names {
-            q = q.bind(n);
-        }
-        q.fetch_all(self.pool()).await?.iter().map(|r| id(r, "id")).collect()
-    }
-
-    /// Every knowledge base (for resolving assistants' names; not for users).
-    pub async fn all_kbs(&self) -> Result<Vec<KbRecord>, StorageError> {
-        let sql = format!("SELECT {KB_COLUMNS} FROM knowledge_bases kb ORDER BY kb.name");
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).fetch_all(self.pool()).await?;
-        rows.iter().map(kb_from_row).collect()
     }
 
     pub async fn kb_stats(&self, kb: KnowledgeBaseId) -> Result<KbStats, StorageError> {

@@ -2,6 +2,7 @@
 //! transaction; owner predicates are part of the SQL.
 
 pub mod api_keys;
+pub mod attachments;
 pub mod audit;
 pub mod branches;
 pub mod catalog;
