@@ -247,7 +247,9 @@ impl ChatService {
         // Files attached to the chat are searched in every turn of it (from the session id, never
         // from the client).
         let session_id = match &conversation {
-            Conversation::Session { id, .. } | Conversation::Edit { id, .. } | Conversation::Regenerate { id, .. } => Some(*id),
+            Conversation::Session { id, .. } | Conversation::Edit { id, .. } | Conversation::Regenerate { id, .. } => {
+                Some(*id)
+            }
             Conversation::Messages(_) => None,
         };
         if let Some(id) = session_id {
