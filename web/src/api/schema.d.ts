@@ -1614,6 +1614,44 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/sessions/{id}/files": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The files attached to one of the caller's sessions, with their ingestion status. */
+        get: operations["list_files"];
+        put?: never;
+        /**
+         * Attaches files to one of the caller's sessions for ingestion (status `pending`, then
+         *     `ready` or `failed`). Content already attached comes back as `duplicate`.
+         */
+        post: operations["attach"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/sessions/{id}/files/{doc_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** Removes a file from one of the caller's sessions (and from retrieval). */
+        delete: operations["detach"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/sessions/{id}/stop": {
         parameters: {
             query?: never;
@@ -2290,6 +2328,11 @@ export interface components {
          * @description A knowledge base.
          */
         KnowledgeBaseId: string;
+        /**
+         * @description The in-process embedding model (all-MiniLM-L6-v2) as this server runs it.
+         * @enum {string}
+         */
+        LocalEmbedderState: "active" | "installed" | "not_installed" | "off" | "not_built";
         /** @description Where a passage sits in its document. */
         Location: {
             /** Format: int64 */
@@ -2825,6 +2868,22 @@ export interface components {
         ResetRequest: {
             email: string;
         };
+        /** @description How knowledge bases are searched: which embedding model new ones get, and the in-process one. */
+        RetrievalView: {
+            /** @description The embedding model of knowledge bases created without naming one; absent: none. */
+            defaultEmbeddingModel?: string | null;
+            /**
+             * @description `hybrid` (BM25 and vectors fused) when new knowledge bases get an embedding model, else
+             *     `lexical` (BM25 only).
+             */
+            defaultMode: string;
+            /** @description The in-process embedding model, all-MiniLM-L6-v2. */
+            localEmbedder: components["schemas"]["LocalEmbedderState"];
+            /** @description Whether it has been loaded (it is, from its first use on). */
+            localEmbedderLoaded: boolean;
+            /** @description Where its weights are looked for (`knowledge.local_model_dir`). */
+            localModelDir: string;
+        };
         Retrieved: {
             results: components["schemas"]["RetrieveResult"][];
         };
@@ -2942,6 +3001,9 @@ export interface components {
             title: string;
             userId: components["schemas"]["UserId"];
         };
+        SessionFiles: {
+            files: components["schemas"]["DocView"][];
+        };
         /**
          * Format: uuid
          * @description A chat session (a conversation).
@@ -3012,6 +3074,7 @@ export interface components {
             databaseLatencyMs: number;
             queues: components["schemas"]["QueueDepth"][];
             requestsInFlight: number;
+            retrieval: components["schemas"]["RetrievalView"];
             storage: components["schemas"]["StorageView"];
             tls: boolean;
             /** Format: int64 */
@@ -6896,6 +6959,113 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["ErrorBody"];
                 };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    list_files: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SessionFiles"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    attach: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        /** @description one or more parts named `file` */
+        requestBody?: {
+            content: {
+                "multipart/form-data": unknown;
+            };
+        };
+        responses: {
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SessionFiles"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    detach: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                doc_id: string;
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             404: {
                 headers: {
