@@ -9,34 +9,14 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, execFileSync } from 'node:child_process';
-import { createServer as createNetServer } from 'node:net';
 import { mkdtempSync, mkdirSync, readFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
+import { root, BIN, CHROMIUM, SHOTS, PASSWORD, clean, freePort, untilReady, axeViolations } from './harness.mjs';
 
-const root = new URL('../../', import.meta.url).pathname;
-const BIN = process.env.RAMPART_BIN ?? join(root, '../target/debug/rampart');
-const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
-const SHOTS = join(root, 'test-results');
-const PASSWORD = 'a long enough passphrase';
 const LEAVE = '# Leave\n\nStaff get 25 days of annual leave each year. Unused days expire in March.\n';
 const RECIPES = '# Pancakes\n\nWhisk flour, eggs and milk; rest the batter for ten minutes.\n';
-
-function clean(env) {
-  return Object.fromEntries(Object.entries(env).filter(([k]) => !k.startsWith('RAMPART_')));
-}
-
-function freePort() {
-  return new Promise((ok, fail) => {
-    const l = createNetServer();
-    l.once('error', fail);
-    l.listen(0, '127.0.0.1', () => {
-      const { port } = l.address();
-      l.close(() => ok(port));
-    });
-  });
-}
 
 let srv, base, browser, dataDir;
 const problems = [];
@@ -54,14 +34,7 @@ before(async () => {
     env: { ...env, RAMPART_LISTEN: `127.0.0.1:${port}`, RAMPART_ACCESS_LOG__TARGET: 'off', RAMPART_LOG: 'error' },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
-  for (let i = 0; i < 300; i++) {
-    try {
-      if ((await fetch(`${base}/readyz`)).ok) break;
-    } catch {
-      /* not yet */
-    }
-    await new Promise((ok) => setTimeout(ok, 100));
-  }
+  await untilReady(base);
   browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking'] });
 });
 
@@ -69,15 +42,6 @@ after(async () => {
   await browser?.close();
   srv?.kill('SIGTERM');
 });
-
-/** axe-core's WCAG 2.1 A/AA violations on the page as it is. */
-async function axeViolations(page) {
-  await page.addScriptTag({ path: join(root, 'node_modules/axe-core/axe.min.js') });
-  return page.evaluate(async () => {
-    const r = await window.axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] } });
-    return r.violations.map((v) => `${v.id} (${v.impact}): ${v.nodes.map((n) => n.target.join(' ')).slice(0, 5).join(', ')}`);
-  });
-}
 
 /** Sends a message and waits for the answer to end; returns the answer's text. */
 async function ask(page, text, n) {

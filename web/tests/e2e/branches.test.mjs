@@ -9,53 +9,20 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, execFileSync } from 'node:child_process';
-import { createServer } from 'node:http';
-import { createServer as createNetServer } from 'node:net';
 import { mkdtempSync, mkdirSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
-
-const root = new URL('../../', import.meta.url).pathname;
-const BIN = process.env.RAMPART_BIN ?? join(root, '../target/debug/rampart');
-const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
-const SHOTS = join(root, 'test-results');
-const PASSWORD = 'a long enough passphrase';
+import { fakeOpenAi, root, BIN, CHROMIUM, SHOTS, PASSWORD, clean, freePort, untilReady, axeViolations } from './harness.mjs';
 
 /** The fake model: answer number n repeats the last question, streamed in a few pieces. */
 let answered = 0;
 function fakeModel() {
-  const server = createServer((req, res) => {
-    let body = '';
-    req.on('data', (c) => (body += c));
-    req.on('end', async () => {
-      const msgs = JSON.parse(body || '{}').messages ?? [];
-      const q = msgs.filter((m) => m.role === 'user').at(-1)?.content ?? '';
-      const answer = `Answer ${++answered} to: ${q}`;
-      res.writeHead(200, { 'content-type': 'text/event-stream' });
-      for (const piece of answer.match(/[\s\S]{1,8}/g)) {
-        res.write(`data: ${JSON.stringify({ id: 'c', object: 'chat.completion.chunk', choices: [{ index: 0, delta: { content: piece } }] })}\n\n`);
-        await new Promise((ok) => setTimeout(ok, 10));
-      }
-      res.write(`data: ${JSON.stringify({ id: 'c', object: 'chat.completion.chunk', choices: [{ index: 0, delta: {}, finish_reason: 'stop' }] })}\n\n`);
-      res.end('data: [DONE]\n\n');
-    });
-  });
-  return new Promise((ok) => server.listen(0, '127.0.0.1', () => ok(server)));
+  return fakeOpenAi((body) => {
+    const q = (body.messages ?? []).filter((m) => m.role === 'user').at(-1)?.content ?? '';
+    return `Answer ${++answered} to: ${q}`;
+  }, 8);
 }
-
-function freePort() {
-  return new Promise((ok, fail) => {
-    const l = createNetServer();
-    l.once('error', fail);
-    l.listen(0, '127.0.0.1', () => {
-      const { port } = l.address();
-      l.close(() => ok(port));
-    });
-  });
-}
-
-const clean = (env) => Object.fromEntries(Object.entries(env).filter(([k]) => !k.startsWith('RAMPART_')));
 
 let upstream, srv, browser, base, dataDir, conf;
 const problems = [];
@@ -96,14 +63,7 @@ target = "off"
     env: { ...env, RAMPART_LISTEN: `127.0.0.1:${port}`, RAMPART_AUTH__ARGON2__MEMORY_KIB: '8192', RAMPART_AUTH__ARGON2__ITERATIONS: '1', RAMPART_LOG: 'error' },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
-  for (const deadline = Date.now() + 30_000; Date.now() < deadline; ) {
-    try {
-      if ((await fetch(`${base}/readyz`)).ok) break;
-    } catch {
-      /* not yet */
-    }
-    await new Promise((ok) => setTimeout(ok, 100));
-  }
+  await untilReady(base);
   browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox', '--disable-gpu'] });
 });
 
@@ -192,15 +152,6 @@ test('edit, regenerate and switch versions, kept after a reload', async () => {
   await ctx.close();
   assert.deepEqual(problems, []);
 });
-
-/** axe-core's WCAG 2.1 A/AA rules on the page as it is now. */
-async function axeViolations(page) {
-  await page.addScriptTag({ path: join(root, 'node_modules/axe-core/axe.min.js') });
-  return page.evaluate(async () => {
-    const r = await window.axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] } });
-    return r.violations.map((v) => `${v.id} (${v.impact}): ${v.nodes.map((n) => n.target.join(' ')).slice(0, 5).join(', ')}`);
-  });
-}
 
 test('the version switchers and the edit form pass axe', async () => {
   // axe is injected as a script, which the app's CSP forbids: this context bypasses it.

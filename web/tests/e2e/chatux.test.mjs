@@ -9,50 +9,17 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, execFileSync } from 'node:child_process';
-import { createServer } from 'node:http';
-import { createServer as createNetServer } from 'node:net';
 import { mkdtempSync, mkdirSync, writeFileSync, readFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
+import { fakeOpenAi, root, BIN, CHROMIUM, SHOTS, PASSWORD, clean, freePort, untilReady, axeViolations } from './harness.mjs';
 
-const root = new URL('../../', import.meta.url).pathname;
-const BIN = process.env.RAMPART_BIN ?? join(root, '../target/debug/rampart');
-const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
-const SHOTS = join(root, 'test-results');
-const PASSWORD = 'a long enough passphrase';
 // Every answer: a sentence, then a code block to copy.
 const ANSWER = 'Use this command:\n\n```bash\ndu -sh /var/log\n```\n';
 
 /** The fake model: OpenAI chat completions, streamed in a few pieces. */
-function fakeModel() {
-  const server = createServer((req, res) => {
-    req.resume();
-    req.on('end', async () => {
-      res.writeHead(200, { 'content-type': 'text/event-stream' });
-      for (const piece of ANSWER.match(/[\s\S]{1,12}/g)) {
-        res.write(`data: ${JSON.stringify({ id: 'c', object: 'chat.completion.chunk', choices: [{ index: 0, delta: { content: piece } }] })}\n\n`);
-        await new Promise((ok) => setTimeout(ok, 10));
-      }
-      res.write(`data: ${JSON.stringify({ id: 'c', object: 'chat.completion.chunk', choices: [{ index: 0, delta: {}, finish_reason: 'stop' }] })}\n\n`);
-      res.end('data: [DONE]\n\n');
-    });
-  });
-  return new Promise((ok) => server.listen(0, '127.0.0.1', () => ok(server)));
-}
-
-function freePort() {
-  return new Promise((ok, fail) => {
-    const l = createNetServer();
-    l.once('error', fail);
-    l.listen(0, '127.0.0.1', () => {
-      const { port } = l.address();
-      l.close(() => ok(port));
-    });
-  });
-}
-
-const clean = (env) => Object.fromEntries(Object.entries(env).filter(([k]) => !k.startsWith('RAMPART_')));
+const fakeModel = () => fakeOpenAi(() => ANSWER, 12);
 
 let upstream, srv, browser, base, dataDir, conf;
 const problems = [];
@@ -80,14 +47,7 @@ before(async () => {
     env: { ...env, RAMPART_LISTEN: `127.0.0.1:${port}`, RAMPART_AUTH__ARGON2__MEMORY_KIB: '8192', RAMPART_AUTH__ARGON2__ITERATIONS: '1', RAMPART_LOG: 'error' },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
-  for (const deadline = Date.now() + 30_000; Date.now() < deadline; ) {
-    try {
-      if ((await fetch(`${base}/readyz`)).ok) break;
-    } catch {
-      /* not yet */
-    }
-    await new Promise((ok) => setTimeout(ok, 100));
-  }
+  await untilReady(base);
   browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox', '--disable-gpu'] });
 });
 
@@ -290,15 +250,6 @@ test('everyday chat at phone width (390 px)', async () => {
   await everyday({ width: 390, height: 844 }, 'phone@example.com', 'phone');
   assert.deepEqual(problems, [], 'no console errors or CSP violations');
 });
-
-/** axe-core's WCAG 2.1 A/AA rules on the page as it is now. */
-async function axeViolations(page) {
-  await page.addScriptTag({ path: join(root, 'node_modules/axe-core/axe.min.js') });
-  return page.evaluate(async () => {
-    const r = await window.axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] } });
-    return r.violations.map((v) => `${v.id} (${v.impact}): ${v.nodes.map((n) => n.target.join(' ')).slice(0, 5).join(', ')}`);
-  });
-}
 
 test('the actions menu, the search results, the prompt list and the library pass axe', async () => {
   // axe is injected as a script, which the app's CSP forbids: this context bypasses it.

@@ -15,20 +15,15 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, execFileSync } from 'node:child_process';
 import { createServer } from 'node:http';
-import { createServer as createNetServer } from 'node:net';
 import { createHmac, randomBytes } from 'node:crypto';
 import { mkdtempSync, mkdirSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
+import { root, BIN, CHROMIUM, SHOTS, PASSWORD, clean, freePort, axeViolations } from './harness.mjs';
 import * as oidc from 'openid-client';
 
-const root = new URL('../../', import.meta.url).pathname;
-const BIN = process.env.RAMPART_BIN ?? join(root, '../target/debug/rampart');
-const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
 const PYTHON = process.env.RAMPART_TEST_PYTHON ?? join(root, '../target/pyenv/bin/python');
-const SHOTS = join(root, 'test-results');
-const PASSWORD = 'a long enough passphrase';
 const EMAIL = 'rosa@example.com';
 
 /** RFC 6238 TOTP (SHA-1, 6 digits, 30 s) from a base32 secret, for time step `step`. */
@@ -54,22 +49,6 @@ async function freshTotp(secret) {
   }
   lastStep = step;
   return totpAt(secret, step);
-}
-
-function freePort() {
-  return new Promise((ok, fail) => {
-    const l = createNetServer();
-    l.once('error', fail);
-    l.listen(0, '127.0.0.1', () => {
-      const { port } = l.address();
-      l.close(() => ok(port));
-    });
-  });
-}
-
-/** The environment without RAMPART_* (they would be configuration keys for the server). */
-function clean(env) {
-  return Object.fromEntries(Object.entries(env).filter(([k]) => !k.startsWith('RAMPART_')));
 }
 
 /** A child process that is ready once it prints `ready` (or answers `probe`). */
@@ -323,15 +302,6 @@ test('openid-client RP: profile scope, max_age and auth_time, a refusal, prompt=
   await ctx.close();
 });
 
-/** axe-core's WCAG 2.1 A/AA rules (contrast included) on the page as it is now. */
-async function axeViolations(page) {
-  await page.addScriptTag({ path: join(root, 'node_modules/axe-core/axe.min.js') });
-  return page.evaluate(async () => {
-    const r = await window.axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] } });
-    return r.violations.map((v) => `${v.id} (${v.impact}): ${v.nodes.map((n) => n.target.join(' ')).slice(0, 5).join(', ')}`);
-  });
-}
-
 test('the sign-in and consent pages for another application pass axe in the light and the dark theme', async () => {
   // axe is injected as a script, which the app's CSP forbids: this context bypasses the CSP
   // (the tests above load the pages under it).
@@ -342,6 +312,9 @@ test('the sign-in and consent pages for another application pass axe in the ligh
   await page.getByTestId('authorize-for').waitFor();
   for (const v of await axeViolations(page)) report.push(`sign-in: ${v}`);
   await signIn(page, 'Node Tracker');
+  // Signed in (the refresh cookie set) before the reloads below, or a reload could land between
+  // Verify and its answer and show the sign-in page again.
+  await page.getByRole('heading', { name: 'Allow Node Tracker?' }).waitFor();
   for (const scheme of ['light', 'dark']) {
     await page.emulateMedia({ colorScheme: scheme });
     await page.reload();

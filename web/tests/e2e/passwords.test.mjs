@@ -10,34 +10,16 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, execFileSync } from 'node:child_process';
-import { createServer as createNetServer } from 'node:net';
 import { mkdtempSync, mkdirSync, existsSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
-
-const root = new URL('../../', import.meta.url).pathname;
-const BIN = process.env.RAMPART_BIN ?? join(root, '../target/debug/rampart');
-const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
-const SHOTS = join(root, 'test-results');
-const PASSWORD = 'a long enough passphrase';
+import { root, BIN, CHROMIUM, SHOTS, PASSWORD, clean, freePort, untilReady } from './harness.mjs';
 
 let srv, base, browser, dataDir, smtp, maildir;
 const problems = [];
 
 /** The environment without RAMPART_* (they would be configuration keys for the server). */
-const clean = (env) => Object.fromEntries(Object.entries(env).filter(([k]) => !k.startsWith('RAMPART_')));
-
-function freePort() {
-  return new Promise((ok, fail) => {
-    const l = createNetServer();
-    l.once('error', fail);
-    l.listen(0, '127.0.0.1', () => {
-      const { port } = l.address();
-      l.close(() => ok(port));
-    });
-  });
-}
 
 async function api(method, path, token, body) {
   const r = await fetch(base + path, {
@@ -82,14 +64,7 @@ before(async () => {
   const port = await freePort();
   base = `http://127.0.0.1:${port}`;
   srv = spawn(BIN, ['serve'], { env: { ...env, ...mail, RAMPART_LISTEN: `127.0.0.1:${port}` }, stdio: ['ignore', 'ignore', 'inherit'] });
-  for (const deadline = Date.now() + 30_000; Date.now() < deadline; ) {
-    try {
-      if ((await fetch(`${base}/readyz`)).ok) break;
-    } catch {
-      /* not yet */
-    }
-    await new Promise((ok) => setTimeout(ok, 100));
-  }
+  await untilReady(base);
   browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox', '--disable-gpu'] });
 });
 

@@ -1,0 +1,72 @@
+// What the browser test files share: where the binary, the browser and the screenshots are, a
+// free port, the environment without RAMPART_* keys, waiting for a server to be ready, axe-core's
+// WCAG 2.1 A/AA check, and a fake OpenAI-compatible model streaming chat completion chunks.
+// (Not a test file: `node --test` picks only *.test.mjs.)
+
+import { createServer } from 'node:http';
+import { createServer as createNetServer } from 'node:net';
+import { join } from 'node:path';
+
+export const root = new URL('../../', import.meta.url).pathname;
+export const BIN = process.env.RAMPART_BIN ?? join(root, '../target/debug/rampart');
+export const CHROMIUM = process.env.CHROMIUM ?? '/usr/bin/chromium';
+export const SHOTS = join(root, 'test-results');
+export const PASSWORD = 'a long enough passphrase';
+
+/** The environment without RAMPART_* (they would be configuration keys for the server). */
+export function clean(env) {
+  return Object.fromEntries(Object.entries(env).filter(([k]) => !k.startsWith('RAMPART_')));
+}
+
+/** A port the kernel says is free now. */
+export function freePort() {
+  return new Promise((ok, fail) => {
+    const l = createNetServer();
+    l.once('error', fail);
+    l.listen(0, '127.0.0.1', () => {
+      const { port } = l.address();
+      l.close(() => ok(port));
+    });
+  });
+}
+
+/** Waits until `base`/readyz answers 200 (at most `ms`). */
+export async function untilReady(base, ms = 30_000) {
+  for (const deadline = Date.now() + ms; Date.now() < deadline; ) {
+    try {
+      if ((await fetch(`${base}/readyz`)).ok) return;
+    } catch {
+      /* not yet */
+    }
+    await new Promise((ok) => setTimeout(ok, 100));
+  }
+}
+
+/** axe-core's WCAG 2.1 A/AA violations on the page as it is (the context must bypass the CSP). */
+export async function axeViolations(page) {
+  await page.addScriptTag({ path: join(root, 'node_modules/axe-core/axe.min.js') });
+  return page.evaluate(async () => {
+    const r = await window.axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa'] } });
+    return r.violations.map((v) => `${v.id} (${v.impact}): ${v.nodes.map((n) => n.target.join(' ')).slice(0, 5).join(', ')}`);
+  });
+}
+
+/** A fake OpenAI chat-completions server: the answer `answerFor(request body)` streamed in
+ * pieces of `piece` characters as SSE chunks, then `finish_reason` and `[DONE]`. */
+export function fakeOpenAi(answerFor, piece = 12) {
+  const server = createServer((req, res) => {
+    let body = '';
+    req.on('data', (c) => (body += c));
+    req.on('end', async () => {
+      const answer = answerFor(JSON.parse(body || '{}'));
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      for (const part of answer.match(new RegExp(`[\\s\\S]{1,${piece}}`, 'g'))) {
+        res.write(`data: ${JSON.stringify({ id: 'c', object: 'chat.completion.chunk', choices: [{ index: 0, delta: { content: part } }] })}\n\n`);
+        await new Promise((ok) => setTimeout(ok, 10));
+      }
+      res.write(`data: ${JSON.stringify({ id: 'c', object: 'chat.completion.chunk', choices: [{ index: 0, delta: {}, finish_reason: 'stop' }] })}\n\n`);
+      res.end('data: [DONE]\n\n');
+    });
+  });
+  return new Promise((ok) => server.listen(0, '127.0.0.1', () => ok(server)));
+}
