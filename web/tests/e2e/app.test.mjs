@@ -569,7 +569,8 @@ test('a long session opens with its newest 100 messages and loads earlier pages 
     await page.getByRole('button', { name: 'Sign in' }).click();
     await page.waitForURL('**/chat');
     const requests = [];
-    page.on('request', (r) => r.url().includes(`/v1/sessions/${seeded.sessionId}`) && requests.push(new URL(r.url()).search));
+    // The history only (not the chat's attached files, also under this path).
+    page.on('request', (r) => new URL(r.url()).pathname === `/v1/sessions/${seeded.sessionId}` && requests.push(new URL(r.url()).search));
     await page.goto(`${srv.base}/chat/${seeded.sessionId}`);
     const articles = page.getByRole('article');
     const earlier = page.getByRole('button', { name: 'Show earlier messages' });
