@@ -8,12 +8,8 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, execFileSync } from 'node:child_process';
-import { mkdtempSync, mkdirSync, writeFileSync, existsSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chromium } from 'playwright-core';
-import { fakeOpenAi, root, BIN, CHROMIUM, SHOTS, PASSWORD, clean, freePort, untilReady, axeViolations } from './harness.mjs';
+import { fakeOpenAi, SHOTS, PASSWORD, axeViolations, modelConfig, startRampart, launchBrowser } from './harness.mjs';
 
 /** The fake model: answer number n repeats the last question, streamed in a few pieces. */
 let answered = 0;
@@ -24,52 +20,20 @@ function fakeModel() {
   }, 8);
 }
 
-let upstream, srv, browser, base, dataDir, conf;
+let upstream, rampart, browser, base;
 const problems = [];
 
 before(async () => {
-  assert.ok(existsSync(BIN), `${BIN} is missing (cargo build --bin rampart)`);
-  mkdirSync(SHOTS, { recursive: true });
   upstream = await fakeModel();
-  dataDir = mkdtempSync(join(tmpdir(), 'rampart-branches-'));
-  conf = join(dataDir, 'rampart.toml');
-  writeFileSync(
-    conf,
-    `[[models]]
-id = "local"
-provider = "openai"
-base_url = "http://127.0.0.1:${upstream.address().port}/v1"
-model = "m"
-
-` +
-      `[[assistants]]
-id = "default"
-name = "General helper"
-kind = "model"
-model = "local"
-
-` +
-      `[access_log]
-target = "off"
-`,
-  );
-  const env = { ...clean(process.env), RAMPART_CONFIG: conf, RAMPART_DATA_DIR: dataDir };
-  for (const email of ['branch@example.com']) {
-    execFileSync(BIN, ['user', 'add', '--email', email, '--password-stdin'], { input: PASSWORD, env });
-  }
-  const port = await freePort();
-  base = `http://127.0.0.1:${port}`;
-  srv = spawn(BIN, ['serve'], {
-    env: { ...env, RAMPART_LISTEN: `127.0.0.1:${port}`, RAMPART_AUTH__ARGON2__MEMORY_KIB: '8192', RAMPART_AUTH__ARGON2__ITERATIONS: '1', RAMPART_LOG: 'error' },
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
-  await untilReady(base);
-  browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox', '--disable-gpu'] });
+  const config = modelConfig(upstream, [{ id: 'default', name: 'General helper' }]);
+  rampart = await startRampart({ tag: 'branches', config, users: [['branch@example.com']] });
+  base = rampart.base;
+  browser = await launchBrowser();
 });
 
 after(async () => {
   await browser?.close();
-  srv?.kill('SIGTERM');
+  rampart?.stop();
   upstream?.close();
 });
 

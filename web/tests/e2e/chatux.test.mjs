@@ -8,12 +8,9 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, execFileSync } from 'node:child_process';
-import { mkdtempSync, mkdirSync, writeFileSync, readFileSync, existsSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { chromium } from 'playwright-core';
-import { fakeOpenAi, root, BIN, CHROMIUM, SHOTS, PASSWORD, clean, freePort, untilReady, axeViolations } from './harness.mjs';
+import { fakeOpenAi, SHOTS, PASSWORD, axeViolations, modelConfig, startRampart, launchBrowser } from './harness.mjs';
 
 // Every answer: a sentence, then a code block to copy.
 const ANSWER = 'Use this command:\n\n```bash\ndu -sh /var/log\n```\n';
@@ -21,39 +18,23 @@ const ANSWER = 'Use this command:\n\n```bash\ndu -sh /var/log\n```\n';
 /** The fake model: OpenAI chat completions, streamed in a few pieces. */
 const fakeModel = () => fakeOpenAi(() => ANSWER, 12);
 
-let upstream, srv, browser, base, dataDir, conf;
+let upstream, rampart, browser, base;
 const problems = [];
 
 before(async () => {
-  assert.ok(existsSync(BIN), `${BIN} is missing (cargo build --bin rampart)`);
-  mkdirSync(SHOTS, { recursive: true });
   upstream = await fakeModel();
-  dataDir = mkdtempSync(join(tmpdir(), 'rampart-chatux-'));
-  conf = join(dataDir, 'rampart.toml');
-  writeFileSync(
-    conf,
-    `[[models]]\nid = "local"\nprovider = "openai"\nbase_url = "http://127.0.0.1:${upstream.address().port}/v1"\nmodel = "m"\n\n` +
-      `[[assistants]]\nid = "default"\nname = "General helper"\ndescription = "Everyday questions and drafting."\nkind = "model"\nmodel = "local"\n\n` +
-      `[[assistants]]\nid = "ops-bot"\nname = "Operations"\ndescription = "Servers, logs and disks."\nkind = "model"\nmodel = "local"\n\n` +
-      `[access_log]\ntarget = "off"\n`,
-  );
-  const env = { ...clean(process.env), RAMPART_CONFIG: conf, RAMPART_DATA_DIR: dataDir };
-  for (const email of ['desk@example.com', 'phone@example.com']) {
-    execFileSync(BIN, ['user', 'add', '--email', email, '--password-stdin'], { input: PASSWORD, env });
-  }
-  const port = await freePort();
-  base = `http://127.0.0.1:${port}`;
-  srv = spawn(BIN, ['serve'], {
-    env: { ...env, RAMPART_LISTEN: `127.0.0.1:${port}`, RAMPART_AUTH__ARGON2__MEMORY_KIB: '8192', RAMPART_AUTH__ARGON2__ITERATIONS: '1', RAMPART_LOG: 'error' },
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
-  await untilReady(base);
-  browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox', '--disable-gpu'] });
+  const config = modelConfig(upstream, [
+    { id: 'default', name: 'General helper', description: 'Everyday questions and drafting.' },
+    { id: 'ops-bot', name: 'Operations', description: 'Servers, logs and disks.' },
+  ]);
+  rampart = await startRampart({ tag: 'chatux', config, users: [['desk@example.com'], ['phone@example.com']] });
+  base = rampart.base;
+  browser = await launchBrowser();
 });
 
 after(async () => {
   await browser?.close();
-  srv?.kill('SIGTERM');
+  rampart?.stop();
   upstream?.close();
 });
 

@@ -8,39 +8,25 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, execFileSync } from 'node:child_process';
-import { mkdtempSync, mkdirSync, readFileSync, existsSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { chromium } from 'playwright-core';
-import { root, BIN, CHROMIUM, SHOTS, PASSWORD, clean, freePort, untilReady, axeViolations } from './harness.mjs';
+import { SHOTS, PASSWORD, axeViolations, startRampart, launchBrowser } from './harness.mjs';
 
 const LEAVE = '# Leave\n\nStaff get 25 days of annual leave each year. Unused days expire in March.\n';
 const RECIPES = '# Pancakes\n\nWhisk flour, eggs and milk; rest the batter for ten minutes.\n';
 
-let srv, base, browser, dataDir;
+let rampart, base, browser;
 const problems = [];
 
 before(async () => {
-  assert.ok(existsSync(BIN), `${BIN} is missing (cargo build --bin rampart)`);
-  assert.ok(existsSync(CHROMIUM), `${CHROMIUM} is missing (apt-get install chromium)`);
-  mkdirSync(SHOTS, { recursive: true });
-  dataDir = mkdtempSync(join(tmpdir(), 'rampart-e2e-firstrun-'));
-  const env = { ...clean(process.env), RAMPART_DATA_DIR: dataDir, RAMPART_AUTH__ARGON2__MEMORY_KIB: '8192', RAMPART_AUTH__ARGON2__ITERATIONS: '1' };
-  execFileSync(BIN, ['user', 'add', '--email', 'new@example.com', '--password-stdin'], { input: PASSWORD, env });
-  const port = await freePort();
-  base = `http://127.0.0.1:${port}`;
-  srv = spawn(BIN, ['serve'], {
-    env: { ...env, RAMPART_LISTEN: `127.0.0.1:${port}`, RAMPART_ACCESS_LOG__TARGET: 'off', RAMPART_LOG: 'error' },
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
-  await untilReady(base);
-  browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking'] });
+  rampart = await startRampart({ tag: 'firstrun', users: [['new@example.com']] });
+  base = rampart.base;
+  browser = await launchBrowser();
 });
 
 after(async () => {
   await browser?.close();
-  srv?.kill('SIGTERM');
+  rampart?.stop();
 });
 
 /** A knowledge base made on the Knowledge page, with one document dropped on it and ingested. */

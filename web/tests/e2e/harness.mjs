@@ -1,11 +1,17 @@
 // What the browser test files share: where the binary, the browser and the screenshots are, a
 // free port, the environment without RAMPART_* keys, waiting for a server to be ready, axe-core's
-// WCAG 2.1 A/AA check, and a fake OpenAI-compatible model streaming chat completion chunks.
+// WCAG 2.1 A/AA check, a fake OpenAI-compatible model streaming chat completion chunks, and a
+// `rampart serve` on a fresh data directory with its users.
 // (Not a test file: `node --test` picks only *.test.mjs.)
 
+import assert from 'node:assert/strict';
+import { spawn, execFileSync } from 'node:child_process';
 import { createServer } from 'node:http';
 import { createServer as createNetServer } from 'node:net';
+import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { chromium } from 'playwright-core';
 
 export const root = new URL('../../', import.meta.url).pathname;
 export const BIN = process.env.RAMPART_BIN ?? join(root, '../target/debug/rampart');
@@ -69,4 +75,50 @@ export function fakeOpenAi(answerFor, piece = 12) {
     });
   });
   return new Promise((ok) => server.listen(0, '127.0.0.1', () => ok(server)));
+}
+
+/** A configuration with one OpenAI-compatible model (`local`, at `upstream`) and `assistants`
+ * ({ id, name, description? }) on it. */
+export function modelConfig(upstream, assistants) {
+  const model = `[[models]]\nid = "local"\nprovider = "openai"\nbase_url = "http://127.0.0.1:${upstream.address().port}/v1"\nmodel = "m"\n`;
+  const one = (a) =>
+    `\n[[assistants]]\nid = "${a.id}"\nname = "${a.name}"\n${a.description ? `description = "${a.description}"\n` : ''}kind = "model"\nmodel = "local"\n`;
+  return model + assistants.map(one).join('');
+}
+
+/** `rampart serve` on a fresh data directory (`tag` names it): `config` (TOML text) as its
+ * configuration file when given, `users` ([email, ...groups]) added first with PASSWORD, `env`
+ * extra variables. Argon2 made cheap, no access log. */
+export async function startRampart({ tag, config, users = [], env: extra = {} }) {
+  assert.ok(existsSync(BIN), `${BIN} is missing (cargo build --bin rampart)`);
+  mkdirSync(SHOTS, { recursive: true });
+  const dataDir = mkdtempSync(join(tmpdir(), `rampart-e2e-${tag}-`));
+  const env = {
+    ...clean(process.env),
+    RAMPART_DATA_DIR: dataDir,
+    RAMPART_AUTH__ARGON2__MEMORY_KIB: '8192',
+    RAMPART_AUTH__ARGON2__ITERATIONS: '1',
+    RAMPART_ACCESS_LOG__TARGET: 'off',
+    RAMPART_LOG: 'error',
+    ...extra,
+  };
+  if (config) {
+    env.RAMPART_CONFIG = join(dataDir, 'rampart.toml');
+    writeFileSync(env.RAMPART_CONFIG, config);
+  }
+  for (const [email, ...groups] of users) {
+    const args = ['user', 'add', '--email', email, ...groups.flatMap((g) => ['--group', g]), '--password-stdin'];
+    execFileSync(BIN, args, { input: PASSWORD, env });
+  }
+  const port = await freePort();
+  const base = `http://127.0.0.1:${port}`;
+  const srv = spawn(BIN, ['serve'], { env: { ...env, RAMPART_LISTEN: `127.0.0.1:${port}` }, stdio: ['ignore', 'ignore', 'inherit'] });
+  await untilReady(base);
+  return { base, dataDir, stop: () => srv.kill('SIGTERM') };
+}
+
+/** Debian's chromium, headless. */
+export function launchBrowser() {
+  assert.ok(existsSync(CHROMIUM), `${CHROMIUM} is missing (apt-get install chromium)`);
+  return chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking'] });
 }

@@ -10,13 +10,12 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, execFileSync } from 'node:child_process';
-import { mkdtempSync, mkdirSync, existsSync, readdirSync, readFileSync } from 'node:fs';
+import { mkdtempSync, existsSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chromium } from 'playwright-core';
-import { root, BIN, CHROMIUM, SHOTS, PASSWORD, clean, freePort, untilReady } from './harness.mjs';
+import { root, SHOTS, PASSWORD, freePort, startRampart, launchBrowser } from './harness.mjs';
 
-let srv, base, browser, dataDir, smtp, maildir;
+let rampart, base, browser, smtp, maildir;
 const problems = [];
 
 /** The environment without RAMPART_* (they would be configuration keys for the server). */
@@ -37,40 +36,25 @@ function watch(page, name) {
 }
 
 before(async () => {
-  assert.ok(existsSync(BIN), `${BIN} is missing (cargo build --bin rampart)`);
-  assert.ok(existsSync(CHROMIUM), `${CHROMIUM} is missing (apt-get install chromium)`);
-  mkdirSync(SHOTS, { recursive: true });
-  dataDir = mkdtempSync(join(tmpdir(), 'rampart-e2e-pw-'));
-  const env = {
-    ...clean(process.env),
-    RAMPART_DATA_DIR: dataDir,
-    RAMPART_AUTH__ARGON2__MEMORY_KIB: '8192',
-    RAMPART_AUTH__ARGON2__ITERATIONS: '1',
-    RAMPART_ACCESS_LOG__TARGET: 'off',
-    RAMPART_LOG: 'error',
-  };
-  execFileSync(BIN, ['user', 'add', '--email', 'admin@example.com', '--group', 'admin', '--password-stdin'], { input: PASSWORD, env });
   const python = process.env.RAMPART_TEST_PYTHON ?? join(root, '../target/pyenv/bin/python');
   let mail = {};
   try {
     execFileSync(python, ['-c', 'import aiosmtpd'], { stdio: 'ignore' });
     const smtpPort = await freePort();
-    maildir = join(dataDir, 'maildir');
+    maildir = join(mkdtempSync(join(tmpdir(), 'rampart-e2e-mail-')), 'maildir');
     smtp = spawn(python, ['-m', 'aiosmtpd', '-n', '-l', `127.0.0.1:${smtpPort}`, '-c', 'aiosmtpd.handlers.Mailbox', maildir], { stdio: 'ignore' });
     mail = { RAMPART_MAIL__HOST: '127.0.0.1', RAMPART_MAIL__PORT: String(smtpPort), RAMPART_MAIL__TLS: 'none', RAMPART_MAIL__FROM: 'Rampart <rampart@example.com>' };
   } catch {
     /* no aiosmtpd: the reset test is skipped */
   }
-  const port = await freePort();
-  base = `http://127.0.0.1:${port}`;
-  srv = spawn(BIN, ['serve'], { env: { ...env, ...mail, RAMPART_LISTEN: `127.0.0.1:${port}` }, stdio: ['ignore', 'ignore', 'inherit'] });
-  await untilReady(base);
-  browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox', '--disable-gpu'] });
+  rampart = await startRampart({ tag: 'pw', users: [['admin@example.com', 'admin']], env: mail });
+  base = rampart.base;
+  browser = await launchBrowser();
 });
 
 after(async () => {
   await browser?.close();
-  srv?.kill('SIGTERM');
+  rampart?.stop();
   smtp?.kill('SIGTERM');
 });
 
