@@ -6,6 +6,7 @@ use crate::common::*;
 use crate::firstrun::{ask_in, of_type};
 use crate::knowledge::{HANDBOOK, SECRET};
 use rampart_core::{DocumentId, SessionId};
+use reqwest::Method;
 use serde_json::{Value, json};
 use std::time::Duration;
 
@@ -44,12 +45,13 @@ async fn a_file_attached_to_a_chat_is_cited_there_and_nowhere_else_on_postgres()
 
 async fn attached_file(s: TestServer) {
     let alice_uid = s.user("alice@example.com", &[]).await;
-    let bob_uid = s.user("bob@example.com", &[]).await;
+    s.state.db.create_group("staff", "", rampart_core::Timestamp::from_millis(0)).await.unwrap();
+    let bob_uid = s.user("bob@example.com", &["staff"]).await;
     let alice = s.token("alice@example.com").await;
     let bob = s.token("bob@example.com").await;
     let sid = SessionId::new().to_string();
     // A session that does not exist (yet) takes no files.
-    attach(&s, &alice, &sid, &[("handbook.md", HANDBOOK.as_bytes())]).await;
+    assert_eq!(attach(&s, &alice, &sid, &[("handbook.md", HANDBOOK.as_bytes())]).await.status(), 404);
     s.get(&format!("/v1/sessions/{sid}/files"), Some(&alice)).await.expect_error(404, "not_found");
     let first = ask_in(&s, &alice, &alice_uid, &sid, "hello", json!({})).await;
     assert_eq!(first.error, None);
@@ -78,12 +80,19 @@ async fn attached_file(s: TestServer) {
     let kbs = s.get("/v1/knowledge-bases", Some(&alice)).await.expect(200).body;
     assert!(!kbs.to_string().contains(&kb), "hidden: {kbs}");
     let other = ask_in(&s, &alice, &alice_uid, &SessionId::new().to_string(), "vacation days", json!({})).await;
+    assert_eq!(other.error, None);
     assert!(!other.text.contains("two vacation days"), "another chat: {}", other.text);
     let chosen =
         ask_in(&s, &alice, &alice_uid, &SessionId::new().to_string(), "vacation", json!({"knowledgeBases": [kb]}))
             .await;
     assert_eq!(chosen.error.as_deref(), Some("A knowledge base you chose was not found."));
 
+    // Attached files are never shared: the hidden knowledge base takes no readers (bob is in
+    // `staff`), so neither the change nor a read through it reaches him.
+    s.req(Method::PATCH, &format!("/v1/knowledge-bases/{kb}"), Some(&alice), Some(json!({"readGroups": ["staff"]})))
+        .await
+        .expect_error(404, "not_found");
+    s.get(&format!("/v1/knowledge-bases/{kb}"), Some(&bob)).await.expect_error(404, "not_found");
     // Bob: alice's session and file are not found, and his own chat does not see them.
     s.get(&format!("/v1/sessions/{sid}/files"), Some(&bob)).await.expect_error(404, "not_found");
     let r = attach(&s, &bob, &sid, &[("minutes.md", SECRET.as_bytes())]).await;
@@ -93,6 +102,7 @@ async fn attached_file(s: TestServer) {
         .await
         .expect_error(404, "not_found");
     let b = ask_in(&s, &bob, &bob_uid, &SessionId::new().to_string(), "vacation days", json!({})).await;
+    assert_eq!(b.error, None);
     assert!(!b.text.contains("two vacation days"), "bob's chat: {}", b.text);
     let unknown = DocumentId::new();
     s.delete(&format!("/v1/sessions/{sid}/files/{unknown}"), Some(&alice)).await.expect_error(404, "not_found");
@@ -118,6 +128,7 @@ async fn removing_an_attached_file_takes_it_out_of_the_answers() {
     s.delete(&format!("/v1/sessions/{sid}/files/{doc}"), Some(&t)).await.expect(204);
     assert!(ready(&s, &t, &sid).await.is_empty());
     let r = ask_in(&s, &t, &uid, &sid, "How many vacation days do employees accrue?", json!({})).await;
+    assert_eq!(r.error, None);
     assert!(!r.text.contains("two vacation days"), "{}", r.text);
     // Bad uploads: no file part.
     let form = reqwest::multipart::Form::new().text("other", "x");

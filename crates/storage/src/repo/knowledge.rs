@@ -111,8 +111,9 @@ fn read_predicate(r: &Reader<'_>, from: usize) -> (String, Vec<String>) {
         String::new()
     } else {
         binds.extend(r.groups.iter().cloned());
+        // Reader groups never open a chat's hidden knowledge base (its owner's alone).
         format!(
-            " OR EXISTS (SELECT 1 FROM kb_readers g WHERE g.kb_id = kb.id AND g.group_name IN ({}))",
+            " OR (kb.session_id IS NULL AND EXISTS (SELECT 1 FROM kb_readers g WHERE g.kb_id = kb.id AND g.group_name IN ({})))",
             placeholders(from + 1, r.groups.len())
         )
     };
@@ -215,12 +216,15 @@ impl Db {
     /// exist. A changed embedding model sends every document back to ingestion (same transaction).
     pub async fn update_kb(&self, kb: &KbRecord) -> Result<bool, StorageError> {
         let mut tx = self.begin_write().await?;
-        let before: Option<Option<String>> = sqlx::query("SELECT embedding_model FROM knowledge_bases WHERE id = $1")
-            .bind(kb.id.to_string())
-            .fetch_optional(&mut *tx)
-            .await?
-            .map(|r| r.try_get("embedding_model"))
-            .transpose()?;
+        // A chat's hidden knowledge base (attached files) is not changed here: it has no name,
+        // description or readers of its own.
+        let before: Option<Option<String>> =
+            sqlx::query("SELECT embedding_model FROM knowledge_bases WHERE id = $1 AND session_id IS NULL")
+                .bind(kb.id.to_string())
+                .fetch_optional(&mut *tx)
+                .await?
+                .map(|r| r.try_get("embedding_model"))
+                .transpose()?;
         let Some(before) = before else { return Ok(false) };
         let n = sqlx::query(
             "UPDATE knowledge_bases SET name = $1, description = $2, embedding_model = $3, updated_at = $4 WHERE id = $5",
