@@ -54,7 +54,7 @@ impl Identity {
         }
         let user = self.db().user_by_email(&email).await?;
         let detail = match user {
-            Some(u) if u.status == UserStatus::Active && u.external_issuer.is_none() => {
+            Some(u) if may_reset(&u) => {
                 if self.db().count_password_resets(u.id, self.now()).await? < MAX_LIVE_RESETS {
                     self.send_reset_link(&u, mailer).await?;
                     "sent"
@@ -109,15 +109,21 @@ impl Identity {
         self.check_locks(&keys).await?;
         let bad = IdentityError::InvalidToken("unknown, used or expired reset link");
         let hash = sha256_hex(token.as_bytes());
-        let user_id = match self.db().peek_password_reset(&hash, self.now()).await? {
-            Some(u) if token.len() <= 256 => u,
+        let peeked = if token.len() <= 256 { self.db().peek_password_reset(&hash, self.now()).await? } else { None };
+        let user = match peeked {
+            Some(id) => self.db().user_by_id(id).await?,
+            None => None,
+        };
+        // The account must still be one a link may be sent to: a link sent before the account
+        // was disabled (or handed to an identity provider) no longer works.
+        let user = match user {
+            Some(u) if may_reset(&u) => u,
             _ => {
                 self.record_failure(&keys, false).await?;
                 self.audit(meta, None, "auth.password_reset", None, AuditOutcome::Failure, Some("bad_link")).await;
                 return Err(bad);
             }
         };
-        let user = self.get_user(user_id).await?;
         validate::check_password(&self.config().password_policy, new, &user.email)?;
         match self.db().take_password_reset(&hash).await? {
             Some(t) if t.expires_at > self.now() => {}
@@ -129,4 +135,9 @@ impl Identity {
         self.audit(meta, actor, "auth.password_reset", Some(user.id.to_string()), AuditOutcome::Success, None).await;
         Ok(())
     }
+}
+
+/// Whether `user` may reset their password by email: active, and signing in with a password.
+fn may_reset(user: &UserRecord) -> bool {
+    user.status == UserStatus::Active && user.external_issuer.is_none()
 }

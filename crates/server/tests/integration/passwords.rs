@@ -225,3 +225,20 @@ async fn reset_requests_are_throttled_and_off_without_mail() {
         .await
         .expect_error(403, "forbidden");
 }
+
+#[tokio::test]
+async fn a_reset_link_stops_working_when_its_account_is_disabled() {
+    let Some((sink, s)) = mail_server("a_reset_link_stops_working_when_disabled", "30m").await else { return };
+    let wes = s.user("wes@example.com", &[]).await;
+    s.user("root@example.com", &["admin"]).await;
+    let admin = s.token("root@example.com").await;
+    s.post("/v1/auth/password-reset", None, json!({"email": "wes@example.com"})).await.expect(202);
+    let token = link_token(&sink.wait_for(1).await[0]);
+    s.post(&format!("/v1/admin/users/{wes}/disable"), Some(&admin), json!({})).await.expect(200);
+    s.post("/v1/auth/password-reset/confirm", None, json!({"token": token, "newPassword": NEW}))
+        .await
+        .expect_error(401, "invalid_token");
+    // Enabled again: the refused link changed nothing, the old password still signs in.
+    s.post(&format!("/v1/admin/users/{wes}/enable"), Some(&admin), json!({})).await.expect(200);
+    s.login("wes@example.com").await;
+}
