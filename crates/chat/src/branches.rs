@@ -5,8 +5,10 @@
 //!
 //! - Edit question Q: a new question with Q's parent (Q stays, as its sibling); the reply
 //!   follows the new question.
-//! - Regenerate answer A: its question becomes the leaf again and the new reply is stored
-//!   under it, a sibling of A; the question is not stored again.
+//! - Regenerate answer A: the model sees the path to A's question, and the new reply is stored
+//!   under it, a sibling of A, and becomes the leaf; the question is not stored again. Until
+//!   then A stays the leaf, so a reply that fails or is stopped before any output leaves the
+//!   conversation as it was.
 //! - Switch to message M (a sibling shown as "2 / 3"): the newest message below M becomes the
 //!   leaf.
 
@@ -71,9 +73,8 @@ impl ChatService {
         Ok(stored.then_some(mid))
     }
 
-    /// Makes the question that answer `of` replied to (or `of` itself, when it is a question)
-    /// the active leaf, so a new reply is stored beside the old one; returns the question.
-    /// `None` if the session or the message is not theirs.
+    /// The question that answer `of` replied to (or `of` itself, when it is a question), for a
+    /// new reply beside the old one. `None` if the session or the message is not theirs.
     pub async fn regenerate_from(&self, user: UserId, sid: SessionId, of: MessageId) -> Result<Option<MessageId>> {
         let Some(m) = self.db().owned_message(user, sid, of).await? else { return Ok(None) };
         let question = match (m.role.as_str(), m.parent_id) {
@@ -81,7 +82,7 @@ impl ChatService {
             ("assistant", Some(q)) => q,
             _ => return Err(ChatError::Invalid("this message has no question to answer again".into())),
         };
-        Ok(self.db().set_active_leaf(user, sid, question).await?.then_some(question))
+        Ok(Some(question))
     }
 
     /// Shows the branch through `to` (the newest message below it becomes the active leaf).

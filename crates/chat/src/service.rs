@@ -360,18 +360,18 @@ impl ChatService {
         })
     }
 
-    /// The last `max` messages of the user's session, as model input (oldest first). Only those
-    /// messages are read and decrypted.
-    pub async fn model_history(
+    /// The last `max` messages of the path to `question` in a session the caller has already
+    /// proved the user's (storing or finding the question did), as model input, oldest first.
+    /// Only those messages are read and decrypted.
+    pub(crate) async fn model_history(
         &self,
-        user: UserId,
         sid: SessionId,
+        question: MessageId,
         max: u32,
     ) -> Result<Vec<rampart_core::llm::ChatMessage>> {
         use rampart_core::llm::{ChatMessage, Role};
-        self.db.session(Owner::User(user), sid).await?.ok_or(ChatError::NotFound)?;
         let mut out = Vec::new();
-        for m in self.db.session_messages(sid, max).await? {
+        for m in self.db.path_messages(sid, Some(question), max).await? {
             let role = match m.role.as_str() {
                 "user" => Role::User,
                 "assistant" => Role::Assistant,

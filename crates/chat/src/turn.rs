@@ -258,15 +258,15 @@ impl ChatService {
         let (history, session, question) = match conversation {
             Conversation::Session { id, text } => {
                 let q = self.add_user_message(p.user_id, id, &a.id, &text).await;
-                self.session_question(&p, id, q).await?
+                self.session_question(id, q).await?
             }
             Conversation::Edit { id, message, text } => {
                 let q = self.edit_question(p.user_id, id, message, &text).await;
-                self.session_question(&p, id, q).await?
+                self.session_question(id, q).await?
             }
             Conversation::Regenerate { id, message } => {
                 let q = self.regenerate_from(p.user_id, id, message).await;
-                self.session_question(&p, id, q).await?
+                self.session_question(id, q).await?
             }
             Conversation::Messages(m) => (m, None, None),
         };
@@ -342,11 +342,11 @@ impl ChatService {
         }
     }
 
-    /// After the question was stored (or chosen, to answer again) in the caller's session:
-    /// what the model sees of it (the active branch), the session and the question.
+    /// After the question was stored (or chosen, to answer again) in the caller's session,
+    /// which that proved theirs: what the model sees (the path to the question), the session
+    /// and the question.
     async fn session_question(
         &self,
-        p: &Principal,
         sid: SessionId,
         stored: Result<Option<MessageId>, ChatError>,
     ) -> Result<(Vec<ChatMessage>, Option<SessionId>, Option<MessageId>), TurnError> {
@@ -356,7 +356,7 @@ impl ChatService {
             Ok(None) => return Err(at(ChatError::NotFound)),
             Err(e) => return Err(at(e)),
         };
-        let history = self.model_history(p.user_id, sid, HISTORY).await.map_err(TurnError::at(TurnStage::Question))?;
+        let history = self.model_history(sid, question, HISTORY).await.map_err(TurnError::at(TurnStage::Question))?;
         Ok((history, Some(sid), Some(question)))
     }
 }

@@ -172,3 +172,32 @@ async fn another_users_session_or_message_is_not_found_and_bad_requests_store_no
     s.post(&format!("/v1/sessions/{sid}/branch"), Some(&t), json!({"messageId": "nope"})).await.expect(400);
     assert_eq!(contents(&history(&s, &t, &sid).await), ["mine", "an answer"]);
 }
+
+#[tokio::test]
+async fn a_regenerated_answer_that_fails_leaves_the_old_one_shown() {
+    let (up, s) = server().await;
+    let uid = s.user("re@example.com", &[]).await;
+    let t = s.token("re@example.com").await;
+    let sid = SessionId::new().to_string();
+    let mut ws = subscribed(&s, &t, &uid, &sid).await;
+    let a = turn(&mut ws, &uid, &sid, json!({"text": "question"})).await["messageId"].clone();
+    // The model refuses the next request (no retries configured): nothing new is stored, and
+    // the conversation still ends with the old answer.
+    up.set_knobs(Knobs {
+        reply: "an answer".into(),
+        fail_first: up.requests().len() + 1,
+        fail_status: 400,
+        ..Default::default()
+    });
+    let e = turn(&mut ws, &uid, &sid, json!({"regenerateMessageId": a})).await;
+    assert!(e.get("messageId").is_none_or(Value::is_null), "no new answer: {e}");
+    let h = history(&s, &t, &sid).await;
+    assert_eq!(contents(&h), ["question", "an answer"]);
+    assert_eq!(h[1]["id"], a);
+    // A following question continues after the old answer.
+    up.set_knobs(Knobs { reply: "an answer".into(), ..Default::default() });
+    turn(&mut ws, &uid, &sid, json!({"text": "next"})).await;
+    let h = history(&s, &t, &sid).await;
+    assert_eq!(contents(&h), ["question", "an answer", "next", "an answer"]);
+    assert_eq!(h[2]["parentId"], a);
+}

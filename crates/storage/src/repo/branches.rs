@@ -28,6 +28,13 @@ pub(crate) const PATH: &str = "WITH RECURSIVE path(id) AS (\
     UNION ALL SELECT m.parent_id FROM chat_messages m JOIN path ON m.id = path.id \
     WHERE m.parent_id IS NOT NULL) ";
 
+/// As `PATH`, from message `$3` when it is not NULL (the question a regenerated answer will
+/// follow, before that answer makes itself the leaf).
+pub(crate) const PATH_FROM: &str = "WITH RECURSIVE path(id) AS (\
+    SELECT COALESCE($3, active_leaf) FROM chat_sessions WHERE id = $1 \
+    UNION ALL SELECT m.parent_id FROM chat_messages m JOIN path ON m.id = path.id \
+    WHERE m.parent_id IS NOT NULL) ";
+
 /// Where new messages go.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Under {
@@ -168,23 +175,5 @@ impl Db {
             .fetch_all(self.pool())
             .await?;
         rows.iter().map(|r| Ok(TreeNode { id: super::id(r, "id")?, parent_id: opt_id(r, "parent_id")? })).collect()
-    }
-}
-
-impl Db {
-    /// Makes `leaf` (a message of the user's session) the active leaf; false if either is not
-    /// theirs.
-    pub async fn set_active_leaf(&self, user: UserId, sid: SessionId, leaf: MessageId) -> Result<bool, StorageError> {
-        Ok(sqlx::query(
-            "UPDATE chat_sessions SET active_leaf = $1 WHERE id = $2 AND user_id = $3 \
-             AND EXISTS (SELECT 1 FROM chat_messages m WHERE m.id = $1 AND m.session_id = $2)",
-        )
-        .bind(leaf.to_string())
-        .bind(sid.to_string())
-        .bind(user.to_string())
-        .execute(self.writer())
-        .await?
-        .rows_affected()
-            == 1)
     }
 }

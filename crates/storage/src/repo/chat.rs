@@ -3,7 +3,7 @@
 
 pub use super::Owner;
 use super::{cursor, id, paginate, ts};
-use crate::repo::branches::{PATH, Under};
+use crate::repo::branches::{PATH, PATH_FROM, Under};
 use crate::repo::sqlf;
 use crate::{Db, StorageError};
 use rampart_core::{FeedbackId, MessageId, Page, PageRequest, SessionId, Timestamp, UserId};
@@ -225,11 +225,23 @@ impl Db {
     /// The last `max` messages of a session's active path, oldest first (the caller has
     /// checked ownership).
     pub async fn session_messages(&self, sid: SessionId, max: u32) -> Result<Vec<MessageRecord>, StorageError> {
+        self.path_messages(sid, None, max).await
+    }
+
+    /// The last `max` messages of the path ending at `to` (a message of the session; its active
+    /// leaf when `None`), oldest first.
+    pub async fn path_messages(
+        &self,
+        sid: SessionId,
+        to: Option<MessageId>,
+        max: u32,
+    ) -> Result<Vec<MessageRecord>, StorageError> {
         let rows = sqlx::query(sqlf!(
-            "{PATH}SELECT {MESSAGE_COLS} FROM chat_messages WHERE session_id = $1 AND id IN (SELECT id FROM path) ORDER BY seq DESC LIMIT $2"
+            "{PATH_FROM}SELECT {MESSAGE_COLS} FROM chat_messages WHERE session_id = $1 AND id IN (SELECT id FROM path) ORDER BY seq DESC LIMIT $2"
         ))
         .bind(sid.to_string())
         .bind(i64::from(max))
+        .bind(to.map(|m| m.to_string()))
         .fetch_all(self.pool())
         .await?;
         let mut out = rows.iter().map(message).collect::<Result<Vec<_>, _>>()?;
