@@ -36,10 +36,10 @@ pub(super) fn explain(path: &str, message: &str, env: &[(String, String)]) -> Op
             names.extend(ALIASES.iter().map(|(a, _)| (*a).to_owned()));
             names.push("RAMPART_CONFIG".to_owned());
         }
-        names.into_iter().min_by_key(|n| distance(n, var))
+        names.into_iter().min_by_key(|n| strsim::levenshtein(n, var))
     } else {
         // The variable's value is a table holding the unknown key: the nearest key.
-        fields.iter().map(|f| format!("`{}`", join(section, f))).min_by_key(|n| distance(n, &key))
+        fields.iter().map(|f| format!("`{}`", join(section, f))).min_by_key(|n| strsim::levenshtein(n, &key))
     };
     let hint = match hint {
         Some(n) => format!("; did you mean {n}?"),
@@ -73,34 +73,9 @@ fn expected_fields(message: &str) -> Vec<&str> {
     list.split('`').skip(1).step_by(2).collect()
 }
 
-/// Levenshtein distance between two names (ASCII in practice; counted in chars).
-fn distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut prev = row[0];
-        row[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let cur = row[j + 1];
-            row[j + 1] = (prev + usize::from(ca != *cb)).min(row[j] + 1).min(cur + 1);
-            prev = cur;
-        }
-    }
-    row[b.len()]
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn distance_counts_edits() {
-        assert_eq!(distance("RAMPART_AUTH__MFAA", "RAMPART_AUTH__MFA"), 1);
-        assert_eq!(distance("LISTN", "LISTEN"), 1);
-        assert_eq!(distance("abc", "abc"), 0);
-        assert_eq!(distance("", "abc"), 3);
-        assert_eq!(distance("kitten", "sitting"), 3);
-    }
 
     #[test]
     fn serdes_messages_are_read() {
