@@ -18,6 +18,13 @@ export class AdminPage {
   notice = $state('');
   /** Where the notice and the error belong (an `ActOptions.at`), or null for the page's top. */
   at = $state<string | null>(null);
+
+  /** Says `notice` at `at` (a change made outside `act`). */
+  say(notice: string, at: string | null = null): void {
+    this.error = '';
+    this.at = at;
+    this.notice = notice;
+  }
   /** The open tab's load, for the reload after a change. */
   #load: () => Promise<void> = async () => {};
   #kept = new Map<unknown, unknown>();
@@ -45,8 +52,7 @@ export class AdminPage {
    * A change refused because another administrator changed the entry first (412) reloads the
    * tab too, then `changed` runs and the page says so; what was typed stays. With `confirm`,
    * nothing runs unless the user confirms. */
-  async act(fn: () => Promise<unknown>, done: string, options: ActOptions | (() => void) = {}): Promise<void> {
-    const o = typeof options === 'function' ? { changed: options } : options;
+  async act(fn: () => Promise<unknown>, done: string, o: ActOptions = {}): Promise<void> {
     if (o.confirm !== undefined && !(await confirmAction(o.confirm, o.action))) return;
     this.error = this.notice = '';
     try {

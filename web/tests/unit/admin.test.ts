@@ -300,9 +300,9 @@ describe('AdminPage', () => {
     const { page, loads } = await opened();
     page.notice = 'Earlier.';
     const changed = vi.fn();
-    await page.act(async () => Promise.reject(new ApiError(409, 'conflict', 'That group exists.')), 'Done.', changed);
+    await page.act(async () => Promise.reject(new ApiError(409, 'conflict', 'That group exists.')), 'Done.', { changed });
     expect([page.notice, page.error]).toEqual(['', 'That group exists.']);
-    await page.act(async () => Promise.reject(new TypeError('fetch failed')), 'Done.', changed);
+    await page.act(async () => Promise.reject(new TypeError('fetch failed')), 'Done.', { changed });
     expect(page.error).toBe('The server cannot be reached.');
     expect(loads).toHaveBeenCalledTimes(1);
     expect(changed).not.toHaveBeenCalled();
@@ -315,7 +315,7 @@ describe('AdminPage', () => {
     await page.act(
       async () => Promise.reject(new ApiError(412, 'precondition_failed', 'The entry changed.')),
       'Saved.',
-      () => void order.push(`changed with error "${page.error}"`),
+      { changed: () => void order.push(`changed with error "${page.error}"`) },
     );
     expect(order).toEqual(['reload', 'changed with error ""']);
     expect([page.notice, page.error]).toEqual(['', CONFLICT]);
