@@ -35,6 +35,13 @@ impl RetrievalError {
     }
 }
 
+/// A failed retrieval fails the reply as a model failure would: not retryable, detail logged.
+impl From<RetrievalError> for ModelError {
+    fn from(e: RetrievalError) -> Self {
+        ModelError { retryable: false, retry_after: None, detail: e.to_string() }
+    }
+}
+
 /// Which knowledge bases a retrieval searches; either way only those the caller may read.
 #[derive(Clone, Copy, Debug)]
 pub enum KbScope<'a> {
@@ -348,11 +355,7 @@ impl RagAssistant {
         } else {
             KbScope::Listed { names: &self.knowledge_bases, ids: chosen }
         };
-        let passages = retriever.retrieve(p, scope, &question, self.results).await.map_err(|e| ModelError {
-            retryable: false,
-            retry_after: None,
-            detail: e.to_string(),
-        })?;
+        let passages = retriever.retrieve(p, scope, &question, self.results).await?;
         let Some(model) = &self.model else {
             let events: Vec<Result<ChatEvent, ModelError>> =
                 extractive(&passages, self.inline_citations, self.note).into_iter().map(Ok).collect();

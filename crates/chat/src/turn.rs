@@ -311,13 +311,7 @@ impl ChatService {
     /// The knowledge base of the files attached to the caller's session, if any.
     async fn attached(&self, p: &Principal, session: SessionId) -> Result<Option<KnowledgeBaseId>, ChatError> {
         let Some(retriever) = self.retriever() else { return Ok(None) };
-        retriever.session_files(p, session).await.map_err(|e| {
-            ChatError::Model(rampart_core::llm::ModelError {
-                retryable: false,
-                retry_after: None,
-                detail: e.to_string(),
-            })
-        })
+        retriever.session_files(p, session).await.map_err(|e| ChatError::Model(e.into()))
     }
 
     /// Chosen knowledge bases: not too many, and every one readable by the caller (checked
@@ -334,11 +328,7 @@ impl ChatService {
         match retriever.all_readable(p, chosen).await {
             Ok(true) => Ok(()),
             Ok(false) => Err(ChatError::UnknownKnowledgeBase),
-            Err(e) => Err(ChatError::Model(rampart_core::llm::ModelError {
-                retryable: false,
-                retry_after: None,
-                detail: e.to_string(),
-            })),
+            Err(e) => Err(ChatError::Model(e.into())),
         }
     }
 
