@@ -52,6 +52,21 @@ impl Identity {
             self.audit(meta, None, "auth.password_reset_request", Some(email), AuditOutcome::Locked, None).await;
             return Err(IdentityError::Locked { retry_after_secs: secs_until(until, self.now()) });
         }
+        // The rest runs after the answer, so a known address and an unknown one are answered
+        // alike and in the same time (the lookup, the count and the write happen later).
+        let this = self.clone();
+        let meta = meta.clone();
+        tokio::spawn(async move {
+            if let Err(e) = this.reset_link_for(email, mailer, &meta).await {
+                tracing::warn!(error = %e, "password reset request not completed");
+            }
+        });
+        Ok(())
+    }
+
+    /// Sends a reset link to `email` if it is an account that may reset by email and has
+    /// fewer than `MAX_LIVE_RESETS` live links; audited either way.
+    async fn reset_link_for(&self, email: String, mailer: Arc<dyn Mailer>, meta: &RequestMeta) -> Result<()> {
         let user = self.db().user_by_email(&email).await?;
         let detail = match user {
             Some(u) if may_reset(&u) => {
