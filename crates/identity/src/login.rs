@@ -202,7 +202,7 @@ impl Identity {
         keys: &ThrottleKeys,
         meta: &RequestMeta,
     ) -> Result<LoginOutcome> {
-        if self.db().password_must_change(user.id).await? == Some(true) {
+        if user.password_must_change {
             return self.open_challenge(user, crate::password::CHALLENGE_NEW_PASSWORD, meta).await;
         }
         let policy = self.config().mfa;

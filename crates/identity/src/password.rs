@@ -91,6 +91,7 @@ impl Identity {
         self.replace_password(&user, new, None, "password_changed").await?;
         let actor = Some((user.id, user.email.as_str()));
         self.audit(meta, actor, "auth.password_change", None, AuditOutcome::Success, Some("required")).await;
+        let user = UserRecord { password_must_change: false, ..user };
         self.second_step(&user, &Self::throttle_keys(&user.email, meta), meta).await
     }
 

@@ -35,15 +35,6 @@ impl Db {
         Ok(n == 1)
     }
 
-    /// Whether the user must change their password before signing in (`None`: no such user).
-    pub async fn password_must_change(&self, uid: UserId) -> Result<Option<bool>, StorageError> {
-        let r = sqlx::query("SELECT password_must_change FROM users WHERE id = $1")
-            .bind(uid.to_string())
-            .fetch_optional(self.pool())
-            .await?;
-        r.map(|r| Ok(r.try_get::<i64, _>(0)? != 0)).transpose()
-    }
-
     /// Stores a reset token's hash; drops the user's expired ones on the way.
     pub async fn create_password_reset(
         &self,

@@ -36,6 +36,8 @@ pub struct UserRecord {
     pub updated_at: Timestamp,
     pub groups: Vec<String>,
     pub mfa_enabled: bool,
+    /// An administrator set a temporary password: a new one is asked for at sign-in.
+    pub password_must_change: bool,
 }
 
 pub struct NewUser<'a> {
@@ -47,14 +49,14 @@ pub struct NewUser<'a> {
 }
 
 const SELECT: &str = "SELECT u.id, u.email, u.display_name, u.status, u.password_hash, \
-    u.external_issuer, u.external_subject, u.created_at, u.updated_at, \
+    u.external_issuer, u.external_subject, u.created_at, u.updated_at, u.password_must_change, \
     COALESCE((SELECT m.enabled FROM user_mfa m WHERE m.user_id = u.id), 0) AS mfa_enabled \
     FROM users u";
 
 /// The user columns plus one group name per row (NULL when the user has none): user and
 /// groups in one round trip, folded by [`fold`].
 const SELECT_WITH_GROUPS: &str = "SELECT u.id, u.email, u.display_name, u.status, u.password_hash, \
-    u.external_issuer, u.external_subject, u.created_at, u.updated_at, \
+    u.external_issuer, u.external_subject, u.created_at, u.updated_at, u.password_must_change, \
     COALESCE((SELECT m.enabled FROM user_mfa m WHERE m.user_id = u.id), 0) AS mfa_enabled, g.name AS group_name \
     FROM users u LEFT JOIN user_groups ug ON ug.user_id = u.id LEFT JOIN groups g ON g.id = ug.group_id";
 
@@ -95,6 +97,7 @@ fn from_row(r: &AnyRow) -> Result<UserRecord, StorageError> {
         updated_at: ts(r, "updated_at")?,
         groups: Vec::new(),
         mfa_enabled: r.try_get::<i64, _>("mfa_enabled")? != 0,
+        password_must_change: r.try_get::<i64, _>("password_must_change")? != 0,
     })
 }
 
