@@ -61,8 +61,9 @@ test('attach files to a chat: button and drop, status chips, cited answers, remo
   await page.waitForFunction(() => !document.querySelector('.chat-files .attach')?.hasAttribute('disabled'));
 
   // The paperclip, from the keyboard: a file chooser; the chip reads, then is ready.
-  await attach.focus();
-  const [chooser] = await Promise.all([page.waitForEvent('filechooser'), page.keyboard.press('Enter')]);
+  // locator.press waits until the button is enabled and focuses it itself, then presses Enter
+  // (a focus() then a page-level key press raced the end of the first turn under load).
+  const [chooser] = await Promise.all([page.waitForEvent('filechooser'), attach.press('Enter')]);
   await chooser.setFiles({ name: 'leave.md', mimeType: 'text/markdown', buffer: Buffer.from(LEAVE) });
   const chips = page.getByRole('list', { name: 'Files attached to this chat' });
   await chips.getByText('leave.md').waitFor();
