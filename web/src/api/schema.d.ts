@@ -1980,6 +1980,14 @@ export interface components {
             client_id?: string | null;
             code_challenge?: string | null;
             code_challenge_method?: string | null;
+            /**
+             * @description Rampart's own, set by `GET /oauth2/authorize` on a `prompt=login` request (a value the
+             *     client sent is replaced): when the request arrived (ms since the epoch). The sign-in
+             *     must be made after it, so one made before the client asked does not count. It needs no
+             *     seal: only the user's own browser carries it, and `prompt=login` serves the client,
+             *     which sees `auth_time` in the ID token.
+             */
+            login_after?: string | null;
             /** @description Seconds: an older sign-in must be repeated; the ID token then carries `auth_time`. */
             max_age?: string | null;
             nonce?: string | null;
@@ -3285,6 +3293,14 @@ export interface operations {
                 client_id?: string;
                 code_challenge?: string;
                 code_challenge_method?: string;
+                /**
+                 * @description Rampart's own, set by `GET /oauth2/authorize` on a `prompt=login` request (a value the
+                 *     client sent is replaced): when the request arrived (ms since the epoch). The sign-in
+                 *     must be made after it, so one made before the client asked does not count. It needs no
+                 *     seal: only the user's own browser carries it, and `prompt=login` serves the client,
+                 *     which sees `auth_time` in the ID token.
+                 */
+                login_after?: string;
                 /** @description Seconds: an older sign-in must be repeated; the ID token then carries `auth_time`. */
                 max_age?: string;
                 nonce?: string;
