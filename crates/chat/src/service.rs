@@ -223,14 +223,7 @@ impl ChatService {
             return Err(ChatError::Invalid(format!("text must be 1-{MAX_MESSAGE_CHARS} characters")));
         }
         let now = self.clock.now();
-        if self.db.session(Owner::Anyone, sid).await?.is_none() {
-            let title: String = text.trim().chars().take(self.config.title_chars).collect();
-            let sealed = self.keyring.seal(&title_aad(sid), title.as_bytes());
-            match self.db.create_session(sid, user, assistant_id, &sealed, now).await {
-                Ok(()) | Err(rampart_storage::StorageError::Conflict) => {}
-                Err(e) => return Err(e.into()),
-            }
-        }
+        self.create_session_if_new(user, sid, assistant_id, text).await?;
         let mid = MessageId::new();
         let sealed = self.keyring.seal(&content_aad(mid), text.as_bytes());
         let msg = NewMessage {
@@ -242,6 +235,26 @@ impl ChatService {
             response_time_ms: None,
         };
         Ok(self.db.append_messages(sid, user, &[msg], now).await?.then_some(mid))
+    }
+
+    /// Creates the session, titled by `title` (its first message, or the first file attached
+    /// to it), unless it exists (whoever's it is: the caller's next step finds out).
+    pub async fn create_session_if_new(
+        &self,
+        user: UserId,
+        sid: SessionId,
+        assistant_id: &str,
+        title: &str,
+    ) -> Result<()> {
+        if self.db.session(Owner::Anyone, sid).await?.is_some() {
+            return Ok(());
+        }
+        let title: String = title.trim().chars().take(self.config.title_chars).collect();
+        let sealed = self.keyring.seal(&title_aad(sid), title.as_bytes());
+        match self.db.create_session(sid, user, assistant_id, &sealed, self.clock.now()).await {
+            Ok(()) | Err(rampart_storage::StorageError::Conflict) => Ok(()),
+            Err(e) => Err(e.into()),
+        }
     }
 
     /// The assistant a session of the user's was started with; `None` if there is no such session.

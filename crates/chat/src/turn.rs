@@ -242,7 +242,7 @@ impl ChatService {
     /// Starts a turn: stores the question (session turns), reads the history and starts the
     /// reply. An error here means nothing was streamed; the stream's items follow.
     pub async fn start_turn(&self, req: TurnRequest) -> Result<TurnStream, TurnError> {
-        let TurnRequest { principal: p, assistant: a, conversation, overrides, run, mut knowledge_bases } = req;
+        let TurnRequest { principal: p, assistant: a, conversation, overrides, run, knowledge_bases } = req;
         self.check_chosen(&p, &knowledge_bases).await.map_err(TurnError::at(TurnStage::Question))?;
         // Files attached to the chat are searched in every turn of it (from the session id, never
         // from the client).
@@ -252,9 +252,10 @@ impl ChatService {
             }
             Conversation::Messages(_) => None,
         };
-        if let Some(id) = session_id {
-            knowledge_bases.extend(self.attached(&p, id).await.map_err(TurnError::at(TurnStage::Question))?);
-        }
+        let files = match session_id {
+            Some(id) => self.attached(&p, id).await.map_err(TurnError::at(TurnStage::Question))?,
+            None => None,
+        };
         let (history, session, question) = match conversation {
             Conversation::Session { id, text } => {
                 let q = self.add_user_message(p.user_id, id, &a.id, &text).await;
@@ -273,7 +274,8 @@ impl ChatService {
         let started = Instant::now();
         let cancel = run.as_ref().map(|r| r.token().clone());
         let reply = async {
-            self.reply(&a, &p, history, overrides, &knowledge_bases).await.map_err(TurnError::at(TurnStage::Reply))
+            let chosen = crate::rag::Chosen { kbs: &knowledge_bases, files };
+            self.reply(&a, &p, history, overrides, chosen).await.map_err(TurnError::at(TurnStage::Reply))
         };
         let events = match cancel {
             Some(c) => tokio::select! {

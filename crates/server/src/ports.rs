@@ -26,7 +26,13 @@ impl Retriever for KbRetriever {
     ) -> Fut<'a, Vec<Retrieved>> {
         Box::pin(async move {
             let wanted = match scope {
-                KbScope::Readable => None,
+                KbScope::Readable { files: None } => None,
+                // The attached files' knowledge base is hidden from "every readable one".
+                KbScope::Readable { files: Some(f) } => {
+                    let mut all = self.knowledge.readable_ids(p).await.map_err(RetrievalError::new)?;
+                    all.push(f);
+                    Some(all)
+                }
                 KbScope::Listed { names, ids } => {
                     let mut all = self.knowledge.ids_by_name(names).await.map_err(RetrievalError::new)?;
                     all.extend_from_slice(ids);

@@ -1626,7 +1626,10 @@ export interface paths {
         put?: never;
         /**
          * Attaches files to one of the caller's sessions for ingestion (status `pending`, then
-         *     `ready` or `failed`). Content already attached comes back as `duplicate`.
+         *     `ready` or `failed`). Content already attached comes back as `duplicate`. A session id not
+         *     used yet starts a session (titled by the first file's name, with the `assistant` of the
+         *     query or the default one), so files can be attached before the first question; another
+         *     user's session is "not found".
          */
         post: operations["attach"];
         delete?: never;
@@ -7020,6 +7023,11 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
+                /**
+                 * @description The assistant of a session that the attachment starts (one the caller may use; else
+                 *     the one a turn would pick).
+                 */
+                assistant: string | null;
                 id: string;
             };
             cookie?: never;
