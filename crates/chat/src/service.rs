@@ -57,6 +57,9 @@ pub struct SessionSummary {
     pub pinned: bool,
     /// In the archived list (`GET /v1/sessions?archived=true`), not the everyday one.
     pub archived: bool,
+    /// Rampart's extension: the knowledge bases chosen in the chat (`PATCH` sets them).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub knowledge_bases: Vec<rampart_core::KnowledgeBaseId>,
 }
 
 /// Response metadata of an assistant message.
@@ -100,6 +103,9 @@ pub struct SessionDetail {
     /// Oldest first: the whole history, or with `limit` the newest `limit` messages (before
     /// `cursor`).
     pub history: Vec<HistoryMessage>,
+    /// Rampart's extension: the knowledge bases chosen in the chat (`PATCH` sets them).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub knowledge_bases: Vec<rampart_core::KnowledgeBaseId>,
     /// With `limit`, when earlier messages exist: the `cursor` that reads the page before.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub earlier_cursor: Option<String>,
@@ -315,6 +321,7 @@ impl ChatService {
             date_modified: s.updated_at.secs(),
             pinned: s.pinned,
             archived: s.archived_at.is_some(),
+            knowledge_bases: s.knowledge_bases.clone(),
         })
     }
 
@@ -369,6 +376,7 @@ impl ChatService {
             date_modified: s.updated_at.secs(),
             user_id: s.user_id,
             history,
+            knowledge_bases: s.knowledge_bases.clone(),
             earlier_cursor,
         })
     }

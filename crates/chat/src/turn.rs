@@ -318,7 +318,7 @@ impl ChatService {
 
     /// Chosen knowledge bases: not too many, and every one readable by the caller (checked
     /// when the turn runs, so a reader who lost access is refused).
-    async fn check_chosen(&self, p: &Principal, chosen: &[KnowledgeBaseId]) -> Result<(), ChatError> {
+    pub(crate) async fn check_chosen(&self, p: &Principal, chosen: &[KnowledgeBaseId]) -> Result<(), ChatError> {
         if chosen.is_empty() {
             return Ok(());
         }

@@ -1570,7 +1570,10 @@ export interface paths {
         delete: operations["delete_session"];
         options?: never;
         head?: never;
-        /** Renames, pins or archives (`archived: false` unarchives) one of the caller's sessions. */
+        /**
+         * Renames, pins or archives (`archived: false` unarchives) one of the caller's sessions, or
+         *     keeps the knowledge bases chosen in it (each must be readable by the caller).
+         */
         patch: operations["patch_session"];
         trace?: never;
     };
@@ -2758,6 +2761,8 @@ export interface components {
                  */
                 dateModified: number;
                 id: components["schemas"]["SessionId"];
+                /** @description Rampart's extension: the knowledge bases chosen in the chat (`PATCH` sets them). */
+                knowledgeBases?: components["schemas"]["KnowledgeBaseId"][];
                 /** @description Listed before the others. */
                 pinned: boolean;
                 title: string;
@@ -3009,6 +3014,8 @@ export interface components {
              */
             history: components["schemas"]["HistoryMessage"][];
             id: components["schemas"]["SessionId"];
+            /** @description Rampart's extension: the knowledge bases chosen in the chat (`PATCH` sets them). */
+            knowledgeBases?: components["schemas"]["KnowledgeBaseId"][];
             title: string;
             userId: components["schemas"]["UserId"];
         };
@@ -3023,6 +3030,11 @@ export interface components {
         /** @description `PATCH /v1/sessions/{id}`: what to change; absent fields stay as they are. */
         SessionPatch: {
             archived?: boolean | null;
+            /**
+             * @description The knowledge bases chosen in the chat (at most 20, each readable by the caller), kept
+             *     so that it reopens with them; `[]` forgets the choice.
+             */
+            knowledgeBases?: components["schemas"]["KnowledgeBaseId"][] | null;
             pinned?: boolean | null;
             /** @description 1-200 characters. */
             title?: string | null;
@@ -3040,6 +3052,8 @@ export interface components {
              */
             dateModified: number;
             id: components["schemas"]["SessionId"];
+            /** @description Rampart's extension: the knowledge bases chosen in the chat (`PATCH` sets them). */
+            knowledgeBases?: components["schemas"]["KnowledgeBaseId"][];
             /** @description Listed before the others. */
             pinned: boolean;
             title: string;
