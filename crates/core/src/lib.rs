@@ -6,6 +6,7 @@
 //! sizes, the section error). It does no I/O and depends on no other Rampart crate; everything
 //! else may depend on it.
 
+pub mod assist;
 pub mod audit;
 pub mod clock;
 pub mod config;

@@ -187,6 +187,7 @@ const EXAMPLE_KEYS: &[&str] = &[
     "recordings_dir",
     "recording_chunk_secs",
     "final_timeout",
+    "wake_phrase",
     "engine",
     "model_dir",
     "replicas",
