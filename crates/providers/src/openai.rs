@@ -91,23 +91,28 @@ struct WireMessage<'a> {
     tool_call_id: Option<&'a str>,
 }
 
+/// A call (with its `id`) or a tool: `{type: "function", function: {...}}`.
 #[derive(Serialize)]
-struct WireCall<'a> {
-    id: &'a str,
+struct OfFunction<'a, F> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    id: Option<&'a str>,
     r#type: &'static str,
-    function: WireFunction<'a>,
+    function: F,
 }
+
+impl<'a, F> OfFunction<'a, F> {
+    fn new(id: Option<&'a str>, function: F) -> Self {
+        Self { id, r#type: "function", function }
+    }
+}
+
+type WireCall<'a> = OfFunction<'a, WireFunction<'a>>;
+type WireTool<'a> = OfFunction<'a, WireToolSpec<'a>>;
 
 #[derive(Serialize)]
 struct WireFunction<'a> {
     name: &'a str,
     arguments: &'a str,
-}
-
-#[derive(Serialize)]
-struct WireTool<'a> {
-    r#type: &'static str,
-    function: WireToolSpec<'a>,
 }
 
 #[derive(Serialize)]
@@ -133,11 +138,7 @@ fn wire_messages(messages: &[ChatMessage]) -> Vec<WireMessage<'_>> {
         let tool_calls: Vec<WireCall<'_>> = m
             .tool_calls
             .iter()
-            .map(|c| WireCall {
-                id: &c.id,
-                r#type: "function",
-                function: WireFunction { name: &c.name, arguments: &c.arguments },
-            })
+            .map(|c| WireCall::new(Some(&c.id), WireFunction { name: &c.name, arguments: &c.arguments }))
             .collect();
         let content = (tool_calls.is_empty() || !m.content.is_empty()).then_some(m.content.as_str());
         out.push(WireMessage { role: m.role, content, tool_calls, tool_call_id: None });
@@ -232,9 +233,9 @@ impl OpenAiCompatible {
             tools: req
                 .tools
                 .iter()
-                .map(|t| WireTool {
-                    r#type: "function",
-                    function: WireToolSpec { name: &t.name, description: &t.description, parameters: &t.input_schema },
+                .map(|t| {
+                    let spec = WireToolSpec { name: &t.name, description: &t.description, parameters: &t.input_schema };
+                    WireTool::new(None, spec)
                 })
                 .collect(),
             stream,

@@ -2,8 +2,11 @@
 
 #![expect(clippy::unwrap_used, reason = "a test fails at the first broken step")]
 
+mod common;
+
+use common::{tool_req, weather};
 use futures::StreamExt;
-use rampart_core::llm::{ChatModel, ToolCall, ToolResult, ToolSpec};
+use rampart_core::llm::{ChatModel, ToolCall, ToolResult};
 use rampart_providers::{
     Anthropic, AnthropicConfig, ChatEvent, ChatMessage, ChatRequest, EventStream, ProviderError, ProviderErrorKind,
     Role, Usage,
@@ -212,18 +215,6 @@ async fn works_through_the_chat_model_port() {
     let items: Vec<_> = s.collect().await;
     assert!(matches!(&items[0], Ok(ChatEvent::Delta(t)) if t == "hello "));
     assert!(matches!(items.last(), Some(Ok(ChatEvent::Done { usage: Some(_), .. }))));
-}
-
-fn weather() -> ToolSpec {
-    ToolSpec {
-        name: "get_weather".into(),
-        description: "The weather in a city.".into(),
-        input_schema: json!({"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}),
-    }
-}
-
-fn tool_req(messages: Vec<ChatMessage>) -> ChatRequest {
-    ChatRequest { messages, tools: vec![weather()], ..Default::default() }
 }
 
 #[tokio::test]

@@ -2,8 +2,11 @@
 
 #![expect(clippy::unwrap_used, reason = "a test fails at the first broken step")]
 
+mod common;
+
+use common::{tool_req, weather};
 use futures::StreamExt;
-use rampart_core::llm::{ToolCall, ToolResult, ToolSpec};
+use rampart_core::llm::{ToolCall, ToolResult};
 use rampart_providers::{
     ChatEvent, ChatMessage, ChatRequest, OpenAiCompatible, OpenAiConfig, ProviderErrorKind, Role, Usage,
 };
@@ -140,18 +143,6 @@ async fn unreachable_upstreams_are_network_errors() {
     let e = client(&format!("http://127.0.0.1:{port}/v1"), 0).complete(&req()).await.unwrap_err();
     assert_eq!(e.kind, ProviderErrorKind::Network);
     assert!(e.retryable);
-}
-
-fn weather() -> ToolSpec {
-    ToolSpec {
-        name: "get_weather".into(),
-        description: "The weather in a city.".into(),
-        input_schema: json!({"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}),
-    }
-}
-
-fn tool_req(messages: Vec<ChatMessage>) -> ChatRequest {
-    ChatRequest { messages, tools: vec![weather()], ..Default::default() }
 }
 
 fn call(id: &str, city: &str) -> ToolCall {
