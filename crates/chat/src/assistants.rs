@@ -126,7 +126,8 @@ impl ChatService {
     /// Streams the assistant's reply to `history` (oldest first), drawing on the knowledge bases
     /// `chosen` in the chat (besides a `rag` assistant's own; the built-in assistant searches
     /// every readable one when none is chosen). While a service interruption applies, the reply
-    /// is its message and the model is not called.
+    /// is its message and the model is not called. `tools`: offered to a `model` assistant
+    /// whose model supports them, when no knowledge base is chosen (`crate::agent`).
     #[tracing::instrument(name = "assistant", skip_all, fields(assistant = %a.id, kind = a.service_type()))]
     pub async fn reply(
         &self,
@@ -135,6 +136,7 @@ impl ChatService {
         history: Vec<ChatMessage>,
         o: Overrides,
         chosen: crate::rag::Chosen<'_>,
+        tools: Option<&crate::agent::TurnTools>,
     ) -> Result<EventStream> {
         if let Some(msg) = self.interruption_message(a.service_type()).await? {
             return Ok(canned(msg, "interrupted"));
@@ -148,6 +150,7 @@ impl ChatService {
             max_tokens,
             temperature: o.temperature.or(a.temperature),
             top_p: o.top_p.or(a.top_p),
+            tools: Vec::new(),
         };
         let rag = match &a.kind {
             AssistantKind::Extractive if self.retriever().is_none() => {
@@ -167,6 +170,9 @@ impl ChatService {
                 }
                 messages.extend(history);
                 let req = ChatRequest { messages, ..req };
+                if let Some(agent) = tools.and_then(|t| crate::agent::run(m, t, p, req.clone(), o.whole)) {
+                    return Ok(agent);
+                }
                 return Ok(if o.whole { m.complete_whole(req).await? } else { m.stream(req).await? });
             }
         };

@@ -77,7 +77,8 @@ pub struct HistoryMessage {
     /// `user` or `assistant`.
     pub role: String,
     pub content: String,
-    /// Assistant messages: `text` parts with `citationSpans`, `source` parts with documents.
+    /// Assistant messages: `text` parts with `citationSpans`, `source` parts with documents,
+    /// `steps` parts with the tool steps of the reply.
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Vec<Object>>)]
     pub parts: Option<Value>,

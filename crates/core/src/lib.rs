@@ -20,6 +20,7 @@ pub mod page;
 pub mod principal;
 pub mod secret;
 pub mod speech;
+pub mod tools;
 
 pub use audit::AuditOutcome;
 pub use clock::{Clock, SystemClock, Timestamp};

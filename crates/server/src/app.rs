@@ -72,6 +72,7 @@ pub async fn build_state_with_clock(config: Config, clock: SharedClock) -> anyho
         browser_origins: config.browser_origins(),
         metrics,
         access_log: Arc::new(crate::access_log::AccessLog::open(&config.access_log, &config.server.data_dir)?),
+        chat_tools: crate::state::ChatTools::default(),
         config: Arc::new(config),
     });
     if let Some(bus) = &state.bus {

@@ -101,9 +101,8 @@ impl rampart_core::assist::MeetingAssistant for ChatMeetingAssistant {
             let Some(assistant) = picked.filter(|a| !matches!(a.kind, AssistantKind::Extractive)) else {
                 return Ok(None);
             };
-            // The transcript cannot close its own quotation.
-            let quoted = transcript.replace("</transcript", "< /transcript");
-            let system = format!("{MEETING_PROMPT}\n\n<transcript>\n{quoted}\n</transcript>");
+            let quoted = rampart_core::tools::frame_untrusted("the meeting transcript", transcript);
+            let system = format!("{MEETING_PROMPT}\n\n{quoted}");
             let messages = vec![ChatMessage::new(Role::System, system), ChatMessage::new(Role::User, question)];
             let turn = self
                 .chat
@@ -114,6 +113,7 @@ impl rampart_core::assist::MeetingAssistant for ChatMeetingAssistant {
                     overrides: Overrides::default(),
                     run: None,
                     knowledge_bases: Vec::new(),
+                    tools: None,
                 })
                 .await
                 .map_err(|e| failed(&e))?;

@@ -2256,7 +2256,10 @@ export interface components {
             id: components["schemas"]["MessageId"];
             metadata?: null | components["schemas"]["MessageMetadata"];
             parentId?: null | components["schemas"]["MessageId"];
-            /** @description Assistant messages: `text` parts with `citationSpans`, `source` parts with documents. */
+            /**
+             * @description Assistant messages: `text` parts with `citationSpans`, `source` parts with documents,
+             *     `steps` parts with the tool steps of the reply.
+             */
             parts?: Record<string, never>[] | null;
             /** @description `user` or `assistant`. */
             role: string;
@@ -2522,6 +2525,13 @@ export interface components {
             response_pointer?: string | null;
             /** @default 1m */
             timeout?: components["schemas"]["Dur"];
+            /**
+             * @description `chat` with `openai`, `anthropic` or `bedrock`: the model can call tools (function
+             *     calling), so assistants may offer it theirs. Off by default: many models served through
+             *     these APIs cannot.
+             * @default false
+             */
+            tools?: boolean;
             /** @description `http`: where the answer holds the input token count (a JSON pointer), if it does. */
             usage_input_pointer?: string | null;
             /** @description `http`: where the answer holds the output token count (a JSON pointer), if it does. */
@@ -2613,6 +2623,13 @@ export interface components {
             source: components["schemas"]["Source"];
             /** @default 1m */
             timeout?: components["schemas"]["Dur"];
+            /**
+             * @description `chat` with `openai`, `anthropic` or `bedrock`: the model can call tools (function
+             *     calling), so assistants may offer it theirs. Off by default: many models served through
+             *     these APIs cannot.
+             * @default false
+             */
+            tools?: boolean;
             /**
              * Format: int64
              * @description Entries added at runtime: when it was last changed (seconds since the epoch)…

@@ -137,6 +137,7 @@ const EXAMPLE_KEYS: &[&str] = &[
     "base_url",
     "api_key_file",
     "max_retries",
+    "tools = ",
     "[[assistants]]",
     "kind",
     "system_prompt",

@@ -36,4 +36,5 @@ mod platform;
 mod realtime;
 mod retention;
 mod scaleout;
+mod tools;
 mod web;
