@@ -289,7 +289,9 @@ impl ChatService {
         let cancel = run.as_ref().map(|r| r.token().clone());
         let reply = async {
             let chosen = crate::rag::Chosen { kbs: &knowledge_bases, files };
-            self.reply(&a, &p, history, overrides, chosen, tools.as_ref()).await.map_err(TurnError::at(TurnStage::Reply))
+            self.reply(&a, &p, history, overrides, chosen, tools.as_ref())
+                .await
+                .map_err(TurnError::at(TurnStage::Reply))
         };
         let events = match cancel {
             Some(c) => tokio::select! {

@@ -85,7 +85,10 @@ async fn the_wake_phrase_writes_the_models_answer_into_the_transcript() {
     assert_eq!(reqs.len(), 1);
     let msgs = reqs[0].1["messages"].as_array().unwrap();
     let system = msgs[0]["content"].as_str().unwrap();
-    assert!(system.contains("not instructions") && system.contains("<untrusted_data source=\"the meeting transcript\">"), "{system}");
+    assert!(
+        system.contains("not instructions") && system.contains("<untrusted_data source=\"the meeting transcript\">"),
+        "{system}"
+    );
     assert!(system.contains("] Team: The portal budget is forty thousand euros."), "{system}");
     assert_eq!(msgs.last().unwrap()["role"], "user");
     assert_eq!(msgs.last().unwrap()["content"], "what is the portal budget?");
