@@ -96,6 +96,8 @@ pub(crate) struct Inner {
     pub live: crate::live::LiveRegistry,
     /// The key of call ids' keyed hashes.
     pub lookup: zeroize::Zeroizing<[u8; 32]>,
+    /// Summaries' ports and jobs.
+    pub summaries: crate::summary::Ports,
 }
 
 /// The meetings service (cheap to clone).
@@ -130,6 +132,7 @@ impl MeetingService {
             recognizer: OnceLock::new(),
             live: crate::live::LiveRegistry::default(),
             lookup,
+            summaries: crate::summary::Ports::default(),
         }))
     }
 
