@@ -35,4 +35,5 @@ mod platform;
 mod realtime;
 mod retention;
 mod scaleout;
+mod summaries;
 mod web;
