@@ -57,14 +57,22 @@ export async function axeViolations(page) {
   });
 }
 
-/** A fake OpenAI chat-completions server: the answer `answerFor(request body)` streamed in
- * pieces of `piece` characters as SSE chunks, then `finish_reason` and `[DONE]`. */
+/** A fake OpenAI chat-completions server: the answer `answerFor(request body)` (or a promise of
+ * it) streamed in pieces of `piece` characters as SSE chunks, then `finish_reason` and
+ * `[DONE]`; or, when the request does not ask to stream, one `chat.completion`. */
 export function fakeOpenAi(answerFor, piece = 12) {
   const server = createServer((req, res) => {
     let body = '';
     req.on('data', (c) => (body += c));
     req.on('end', async () => {
-      const answer = answerFor(JSON.parse(body || '{}'));
+      const request = JSON.parse(body || '{}');
+      const answer = await answerFor(request);
+      if (request.stream !== true) {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        const message = { role: 'assistant', content: answer };
+        res.end(JSON.stringify({ id: 'c', object: 'chat.completion', model: request.model, choices: [{ index: 0, message, finish_reason: 'stop' }] }));
+        return;
+      }
       res.writeHead(200, { 'content-type': 'text/event-stream' });
       for (const part of answer.match(new RegExp(`[\\s\\S]{1,${piece}}`, 'g'))) {
         res.write(`data: ${JSON.stringify({ id: 'c', object: 'chat.completion.chunk', choices: [{ index: 0, delta: { content: part } }] })}\n\n`);
