@@ -11,7 +11,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { SHOTS, PASSWORD, axeViolations, fakeOpenAi, modelConfig, startRampart, launchBrowser } from './harness.mjs';
+import { SHOTS, PASSWORD, axeViolations, fakeOpenAi, modelConfig, startRampart, launchBrowser, toneWavBytes } from './harness.mjs';
 
 const PASSTHROUGH = { RAMPART_SPEECH__ENGINE: 'passthrough', RAMPART_SPEECH__PASSTHROUGH_INTERVAL: '1s' };
 
@@ -28,27 +28,6 @@ function answerFor(body) {
   return slow.then(() => text);
 }
 
-/** A mono 16 kHz WAV of `seconds` of a quiet tone. */
-function toneWav(seconds) {
-  const rate = 16000;
-  const n = rate * seconds;
-  const b = Buffer.alloc(44 + n * 2);
-  b.write('RIFF', 0);
-  b.writeUInt32LE(36 + n * 2, 4);
-  b.write('WAVEfmt ', 8);
-  b.writeUInt32LE(16, 16);
-  b.writeUInt16LE(1, 20);
-  b.writeUInt16LE(1, 22);
-  b.writeUInt32LE(rate, 24);
-  b.writeUInt32LE(rate * 2, 28);
-  b.writeUInt16LE(2, 32);
-  b.writeUInt16LE(16, 34);
-  b.write('data', 36);
-  b.writeUInt32LE(n * 2, 40);
-  for (let i = 0; i < n; i++) b.writeInt16LE(Math.round(Math.sin(i / 8) * 3000), 44 + i * 2);
-  return b;
-}
-
 async function token(base, email) {
   const r = await fetch(`${base}/v1/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: email, password: PASSWORD }) });
   return (await r.json()).accessToken;
@@ -58,7 +37,7 @@ async function token(base, email) {
 async function meetingOf(base, email, title) {
   const t = await token(base, email);
   const form = new FormData();
-  form.append('file', new Blob([toneWav(3)], { type: 'audio/wav' }), 'tone.wav');
+  form.append('file', new Blob([toneWavBytes({ seconds: 3, rate: 16000 })], { type: 'audio/wav' }), 'tone.wav');
   form.append('title', title);
   const r = await fetch(`${base}/v1/meetings/upload`, { method: 'POST', headers: { authorization: `Bearer ${t}` }, body: form });
   assert.equal(r.status, 202, await r.clone().text());

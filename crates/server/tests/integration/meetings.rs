@@ -189,7 +189,7 @@ async fn a_meeting_from_start_to_end_with_transcript_and_recording() {
     let _ = TWEAK;
 }
 
-fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+pub(crate) fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     let mut out = Vec::new();
     for e in std::fs::read_dir(dir).unwrap().flatten() {
         let p = e.path();

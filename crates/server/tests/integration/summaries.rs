@@ -5,7 +5,7 @@
 //! the signed meeting-end webhook against a local HTTP server.
 
 use crate::common::*;
-use crate::meetings::{enc, stream_meeting};
+use crate::meetings::{enc, stream_meeting, walk};
 use rampart_meetings::segment::{ChannelRole, Segment};
 use rampart_testkit::fake_openai::{FakeOpenAi, Knobs};
 use serde_json::{Value, json};
@@ -113,16 +113,7 @@ async fn one_model_call_per_section_with_the_transcript_quoted_as_data() {
     }
 }
 
-fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
-    let mut out = Vec::new();
-    for e in std::fs::read_dir(dir).unwrap().flatten() {
-        let p = e.path();
-        if p.is_dir() { out.extend(walk(&p)) } else { out.push(p) }
-    }
-    out
-}
-
-/// About `words` words of varied meeting talk, one sentence a segment.
+/// `segments` sentences of varied meeting talk, one a segment.
 fn long_transcript(segments: usize) -> Vec<Segment> {
     let topics = ["budget", "hiring", "launch", "security review", "roadmap", "customer feedback"];
     (0..segments)
