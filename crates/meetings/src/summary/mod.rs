@@ -114,6 +114,9 @@ pub(crate) struct Ports {
 
 /// Summaries written at once on one replica (each makes up to `summary_concurrency` calls).
 const JOBS_AT_ONCE: usize = 2;
+/// A request not claimed or finished for this long is taken for abandoned (regenerating may
+/// supersede it).
+const STALE: std::time::Duration = std::time::Duration::from_secs(15 * 60);
 /// Jobs of one request a restart may resume before it is given up.
 const MAX_ATTEMPTS: i64 = 3;
 const FAILED_MODEL: &str = "The model provider failed. Regenerate the summary to try again later.";
@@ -211,8 +214,14 @@ impl MeetingService {
         if m.transcript_deleted_at.is_some() {
             return Err(MeetingError::State("The transcript was removed by the retention period.".into()));
         }
-        let busy =
-            self.db().meeting_summary(m.id).await?.is_some_and(|r| matches!(r.status.as_str(), "pending" | "running"));
+        // One being written blocks another, unless it has not moved for long (its replica died
+        // and none has restarted since to resume it).
+        let stale = self.now().minus(STALE);
+        let busy = self
+            .db()
+            .meeting_summary(m.id)
+            .await?
+            .is_some_and(|r| matches!(r.status.as_str(), "pending" | "running") && r.updated_at > stale);
         if busy {
             return Err(MeetingError::State("A summary is being written; wait for it to finish.".into()));
         }

@@ -246,6 +246,11 @@ async fn another_users_meeting_is_not_found_and_readers_cannot_regenerate() {
         s.get(&format!("/v1/meetings/{}", enc(&id)), Some(&ana)).await.body["key"].as_str().unwrap().parse().unwrap();
     s.state.db.request_summary(key, false, s.state.identity.now()).await.unwrap();
     s.post(&path, Some(&ana), json!({})).await.expect_error(409, "conflict");
+    // One abandoned long ago (its replica died, none restarted) does not block it.
+    let long_ago = s.state.identity.now().minus(Duration::from_secs(16 * 60));
+    s.state.db.request_summary(key, false, long_ago).await.unwrap();
+    s.post(&path, Some(&ana), json!({})).await.expect(202);
+    assert_eq!(settled(&s, &ana, &id).await["status"], "ready");
     // Scopes: a key without `meetings` reaches none of it; the admin routes want an administrator.
     let k = s.post("/v1/me/api-keys", Some(&ana), json!({"name": "chat", "scopes": ["chat"]})).await.expect(201).body;
     let k = k["key"].as_str().unwrap();
