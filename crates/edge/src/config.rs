@@ -69,6 +69,9 @@ pub struct EdgeConfig {
     pub geo_allow_countries: Vec<String>,
     /// ISO 3166 country codes refused.
     pub geo_deny_countries: Vec<String>,
+    /// Internal ranges (CIDRs) outbound requests to configured endpoints (the meeting-end
+    /// webhook) may reach all the same; by default only public addresses are (`outbound`).
+    pub outbound_allowed_ranges: Vec<IpNet>,
 }
 
 #[derive(Clone, Debug, Deserialize)]
@@ -126,6 +129,7 @@ impl Default for EdgeConfig {
             geo_database: None,
             geo_allow_countries: Vec::new(),
             geo_deny_countries: Vec::new(),
+            outbound_allowed_ranges: Vec::new(),
         }
     }
 }
@@ -184,6 +188,11 @@ fn exclusion_method(x: &WafExclusionConfig) -> Result<Option<http::Method>, Conf
 }
 
 impl EdgeConfig {
+    /// What the SSRF-safe outbound client may reach.
+    pub fn outbound_policy(&self) -> crate::OutboundPolicy {
+        crate::OutboundPolicy { allowed: self.outbound_allowed_ranges.clone() }
+    }
+
     /// Checks the section on its own (the country database is opened by [`EdgeConfig::policy`]).
     pub fn validate(&self) -> Result<(), ConfigError> {
         self.validate_limits()?;

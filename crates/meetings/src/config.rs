@@ -1,5 +1,7 @@
-//! The `[meetings]` section: limits of live meetings, recordings, uploads.
+//! The `[meetings]` section: limits of live meetings, recordings, uploads; summaries; the
+//! meeting-end webhook.
 
+use rampart_core::Secret;
 use rampart_core::config::{ByteSize, ConfigError, Dur};
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
@@ -35,6 +37,25 @@ pub struct MeetingsConfig {
     /// rest of the segment (or, when nothing follows, the next final segment of that channel);
     /// the answer is written into the transcript (channel `AGENT_ASSISTANT`). Empty: off.
     pub wake_phrase: String,
+    /// The model summaries are written with: a `[[models]]` id of kind `chat`. Unset: the
+    /// default assistant's model (none, or a kind without a model: extractive summaries).
+    pub summary_model: Option<String>,
+    /// The part of the model's context window a summary call may use (tokens, prompt and
+    /// answer together); longer transcripts are summarized part by part first (map-reduce).
+    pub summary_context_tokens: u32,
+    /// The longest answer of one summary call (tokens).
+    pub summary_max_tokens: u32,
+    /// Model calls of one summary made at once.
+    pub summary_concurrency: usize,
+    /// Where the meeting-end webhook is posted (http or https; reached through the SSRF-safe
+    /// client, so internal addresses need `edge.outbound_allowed_ranges`). Unset: none is sent.
+    pub webhook_url: Option<String>,
+    /// The HMAC-SHA256 key the webhook is signed with (at least 32 characters); prefer
+    /// `webhook_secret_file`.
+    pub webhook_secret: Option<Secret<String>>,
+    pub webhook_secret_file: Option<PathBuf>,
+    /// Time allowed for one delivery attempt (three attempts are made).
+    pub webhook_timeout: Dur,
 }
 
 impl Default for MeetingsConfig {
@@ -51,6 +72,14 @@ impl Default for MeetingsConfig {
             max_upload_bytes: ByteSize(500 * 1024 * 1024),
             final_timeout: Dur::secs(30),
             wake_phrase: DEFAULT_WAKE_PHRASE.to_owned(),
+            summary_model: None,
+            summary_context_tokens: 8192,
+            summary_max_tokens: 1024,
+            summary_concurrency: 4,
+            webhook_url: None,
+            webhook_secret: None,
+            webhook_secret_file: None,
+            webhook_timeout: Dur::secs(10),
         }
     }
 }
@@ -79,7 +108,8 @@ impl MeetingsConfig {
             return Err(ConfigError::new("final_timeout", "must be at least 1s"));
         }
         self.wake_phrase()?;
-        Ok(())
+        self.validate_summaries()?;
+        self.validate_webhook()
     }
 
     /// The wake phrase, compiled (`None`: off). Case as written; size-limited.
@@ -95,6 +125,67 @@ impl MeetingsConfig {
             .build()
             .map(Some)
             .map_err(|_| ConfigError::new("wake_phrase", "is not a valid regular expression"))
+    }
+
+    fn validate_summaries(&self) -> Result<(), ConfigError> {
+        if !(64..=32_768).contains(&self.summary_max_tokens) {
+            return Err(ConfigError::new("summary_max_tokens", "must be between 64 and 32768"));
+        }
+        if !(1024..=2_000_000).contains(&self.summary_context_tokens)
+            || self.summary_context_tokens < self.summary_max_tokens + 1024
+        {
+            return Err(ConfigError::new(
+                "summary_context_tokens",
+                "must be at most 2000000 and leave at least 1024 tokens besides summary_max_tokens",
+            ));
+        }
+        if !(1..=16).contains(&self.summary_concurrency) {
+            return Err(ConfigError::new("summary_concurrency", "must be between 1 and 16"));
+        }
+        Ok(())
+    }
+
+    fn validate_webhook(&self) -> Result<(), ConfigError> {
+        let secret = self.webhook_secret.is_some() || self.webhook_secret_file.is_some();
+        let Some(u) = &self.webhook_url else {
+            return match secret {
+                true => Err(ConfigError::new("webhook_secret", "is set without webhook_url")),
+                false => Ok(()),
+            };
+        };
+        let parsed = url::Url::parse(u).map_err(|_| ConfigError::new("webhook_url", "is not a URL"))?;
+        if !matches!(parsed.scheme(), "http" | "https") || !parsed.username().is_empty() || parsed.password().is_some()
+        {
+            return Err(ConfigError::new("webhook_url", "must be an http(s) URL without credentials"));
+        }
+        if self.webhook_secret.is_some() == self.webhook_secret_file.is_some() {
+            return Err(ConfigError::new(
+                "webhook_secret",
+                "webhook_url needs one of webhook_secret and webhook_secret_file",
+            ));
+        }
+        if self.webhook_secret.as_ref().is_some_and(|s| s.expose().len() < 32) {
+            return Err(ConfigError::new("webhook_secret", "must be at least 32 characters"));
+        }
+        if !(Duration::from_secs(1)..=Duration::from_secs(120)).contains(&self.webhook_timeout.0) {
+            return Err(ConfigError::new("webhook_timeout", "must be between 1s and 2m"));
+        }
+        Ok(())
+    }
+
+    /// The webhook's key, read from `webhook_secret_file` when that is how it is given.
+    pub fn webhook_key(&self) -> Result<Option<Secret<String>>, ConfigError> {
+        if let Some(s) = &self.webhook_secret {
+            return Ok(Some(s.clone()));
+        }
+        let Some(f) = &self.webhook_secret_file else { return Ok(None) };
+        let text = std::fs::read_to_string(f)
+            .map_err(|e| ConfigError::new("webhook_secret_file", format!("cannot read {}: {e}", f.display())))?;
+        let key = text.trim().to_owned();
+        if key.len() < 32 {
+            return Err(ConfigError::new("webhook_secret_file", "must hold at least 32 characters"));
+        }
+        Ok(Some(Secret::new(key)))
     }
 
     /// Where recordings are kept.

@@ -23,6 +23,12 @@ pub enum MeetingError {
     Busy,
     #[error("too many live meetings ({0})")]
     TooMany(&'static str),
+    /// Not now, in the meeting's state (a summary of a live meeting, one being generated).
+    #[error("{0}")]
+    State(String),
+    /// `If-Match` named another version than the stored one.
+    #[error("changed since it was read")]
+    Changed,
     #[error("storage: {0}")]
     Storage(#[from] StorageError),
     #[error("sealed meeting data: {0}")]
@@ -35,6 +41,9 @@ pub enum MeetingError {
     Speech(#[from] SpeechError),
     #[error("audio: {0}")]
     Audio(String),
+    /// A model call failed (the detail is for the log).
+    #[error("model: {0}")]
+    Model(String),
 }
 
 impl PublicError for MeetingError {
@@ -44,7 +53,8 @@ impl PublicError for MeetingError {
             MeetingError::NotFound | MeetingError::CallIdTaken => ErrorCode::NotFound,
             MeetingError::Forbidden => ErrorCode::Forbidden,
             MeetingError::Invalid(_) | MeetingError::Audio(_) => ErrorCode::InvalidRequest,
-            MeetingError::Busy => ErrorCode::Conflict,
+            MeetingError::Busy | MeetingError::State(_) => ErrorCode::Conflict,
+            MeetingError::Changed => ErrorCode::PreconditionFailed,
             MeetingError::TooMany(_) => ErrorCode::RateLimited,
             MeetingError::Storage(StorageError::InvalidCursor) => ErrorCode::InvalidRequest,
             MeetingError::Storage(StorageError::Conflict) => ErrorCode::Conflict,
@@ -52,13 +62,14 @@ impl PublicError for MeetingError {
                 ErrorCode::Internal
             }
             MeetingError::Speech(_) => ErrorCode::Unavailable,
+            MeetingError::Model(_) => ErrorCode::UpstreamError,
         }
     }
 
     fn public_message(&self) -> String {
         match self {
             MeetingError::Forbidden => "Only the meeting's owner or an administrator may change it.".into(),
-            MeetingError::Invalid(m) | MeetingError::Audio(m) => m.clone(),
+            MeetingError::Invalid(m) | MeetingError::Audio(m) | MeetingError::State(m) => m.clone(),
             MeetingError::Busy => "The meeting is live on another connection.".into(),
             MeetingError::TooMany(what) => format!("Too many live meetings ({what}); end one first."),
             MeetingError::Storage(StorageError::InvalidCursor) => "invalid cursor".into(),

@@ -3,17 +3,21 @@
 //! `END` through the `core::speech` port (`live`), transcript segments with LMA's fields and
 //! their export formats (`segment`), sentiment (`sentiment`), sealed recordings in chunks
 //! (`recording`), call events for whoever follows a meeting (`events`, a port the server
-//! delivers), and the service that reads, shares and deletes meetings with the caller's access
-//! checked in the SQL (`service`).
+//! delivers), the service that reads, shares and deletes meetings with the caller's access
+//! checked in the SQL (`service`), summaries written when a meeting ends (`summary`) from
+//! templates that administrators edit, as they do the assistant's shortcut buttons
+//! (`templates`), and transcripts stored from elsewhere (`import`).
 //!
 //! Depends on `core`, `crypto` and `storage`; knows nothing of HTTP nor of the other feature
-//! crates (the meeting assistant will reach `chat` through a port).
+//! crates (the meeting assistant will reach `chat` through a port; summaries reach a model
+//! through `summary::SummaryModels` and send their webhook through `summary::EndHook`).
 
 pub mod assist;
 pub mod audio;
 pub mod config;
 pub mod error;
 pub mod events;
+pub mod import;
 pub mod live;
 pub mod protocol;
 pub mod recording;
@@ -21,6 +25,8 @@ pub mod retention;
 pub mod segment;
 pub mod sentiment;
 pub mod service;
+pub mod summary;
+pub mod templates;
 pub mod upload;
 pub mod views;
 

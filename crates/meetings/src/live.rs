@@ -493,7 +493,11 @@ impl LiveMeeting {
         self.record.duration_ms = (self.now_secs() * 1000.0).round() as i64;
         let status = if failure.is_some() { MeetingStatus::Failed } else { MeetingStatus::Ended };
         self.details.error = failure;
-        self.svc.end_meeting(&mut self.record, &mut self.details, status).await
+        let view = self.svc.end_meeting(&mut self.record, &mut self.details, status).await?;
+        if status == MeetingStatus::Ended {
+            self.svc.summarize_on_end(self.record.id).await;
+        }
+        Ok(view)
     }
 
     async fn finish_recording(&mut self, should_record: Option<bool>) -> Result<()> {
@@ -583,6 +587,9 @@ impl MeetingService {
                 d.error = Some("Interrupted by a server restart; upload the file again.".into());
             }
             self.end_meeting(&mut m, &mut d, status).await?;
+            if status == MeetingStatus::Ended {
+                self.summarize_on_end(m.id).await;
+            }
             n += 1;
         }
         Ok(n)

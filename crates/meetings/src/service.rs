@@ -100,6 +100,8 @@ pub(crate) struct Inner {
     pub assistant: OnceLock<Arc<dyn rampart_core::assist::MeetingAssistant>>,
     /// `meetings.wake_phrase`, compiled; `None`: off.
     pub wake_phrase: Option<regex::Regex>,
+    /// Summaries' ports and jobs.
+    pub summaries: crate::summary::Ports,
 }
 
 /// The meetings service (cheap to clone).
@@ -138,6 +140,7 @@ impl MeetingService {
             lookup,
             assistant: OnceLock::new(),
             wake_phrase,
+            summaries: crate::summary::Ports::default(),
         }))
     }
 

@@ -44,6 +44,7 @@ pub async fn build_state_with_clock(config: Config, clock: SharedClock) -> anyho
     let meetings = build_meetings(&config, db.clone(), keyring.clone(), clock.clone(), events).await?;
     meetings
         .set_assistant(Arc::new(crate::ports::ChatMeetingAssistant { chat: chat.clone(), catalog: catalog.clone() }));
+    summaries(&config, &meetings, &catalog)?;
     let mailer: Option<Arc<dyn rampart_core::mail::Mailer>> = match config.mail.enabled() {
         true => Some(Arc::new(crate::mail::SmtpMailer::new(&config.mail)?)),
         false => None,
@@ -113,6 +114,24 @@ async fn build_meetings(
     m.set_events(events);
     m.set_recognizer(crate::ports::speech_recognizer(&config.speech, &config.server.data_dir));
     Ok(m)
+}
+
+/// Meeting summaries' model (from the catalog) and the meeting-end webhook, when configured.
+fn summaries(
+    config: &Config,
+    meetings: &rampart_meetings::MeetingService,
+    catalog: &Arc<crate::catalog::Catalog>,
+) -> anyhow::Result<()> {
+    let model = config.meetings.summary_model.clone();
+    meetings.set_summary_models(Arc::new(crate::ports::CatalogSummaryModels { catalog: catalog.clone(), model }));
+    let Some(url) = &config.meetings.webhook_url else { return Ok(()) };
+    let secret = config.meetings.webhook_key().map_err(|e| e.within("meetings"))?;
+    let secret = secret.ok_or_else(|| anyhow::anyhow!("meetings.webhook_url needs webhook_secret"))?;
+    let client = rampart_edge::SafeClient::new(config.edge.outbound_policy(), config.meetings.webhook_timeout.0)
+        .map_err(|e| anyhow::anyhow!("meetings webhook: {e}"))?;
+    let url = url.parse().map_err(|e| anyhow::anyhow!("meetings.webhook_url: {e}"))?;
+    meetings.set_end_hook(Arc::new(crate::ports::SignedEndHook { client, url, secret }));
+    Ok(())
 }
 
 /// Fails start-up when `knowledge.embedding_model` names the in-process model and it cannot run

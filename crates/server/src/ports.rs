@@ -350,3 +350,94 @@ impl rampart_core::embed::ModelDirectory for WithLocalEmbedder {
         self.catalog.reranker(id)
     }
 }
+
+/// Which model writes meeting summaries: `meetings.summary_model` when set, else the default
+/// assistant's model, looked up in the catalog at every summary (administrators' changes
+/// apply to the next one). None: extractive summaries.
+pub struct CatalogSummaryModels {
+    pub catalog: std::sync::Arc<crate::catalog::Catalog>,
+    pub model: Option<String>,
+}
+
+impl rampart_meetings::summary::SummaryModels for CatalogSummaryModels {
+    fn summary_model(&self) -> Option<std::sync::Arc<dyn rampart_core::llm::ChatModel>> {
+        match &self.model {
+            Some(id) => {
+                let m = self.catalog.chat_model(id);
+                if m.is_none() {
+                    tracing::warn!(model = %id, "meetings.summary_model is not a chat model now: the summary is extractive");
+                }
+                m
+            }
+            None => self.catalog.default_chat_model(),
+        }
+    }
+}
+
+/// The meeting-end webhook (docs/meeting-webhook.md): signed as `custom` assistants' requests
+/// are (`X-Rampart-Timestamp`, `X-Rampart-Signature: v1=<HMAC-SHA256>`), posted through the
+/// edge's SSRF-safe client, tried three times (at once, after 1 s, after 4 s) unless the
+/// endpoint answers 2xx or a 4xx other than 408 and 429.
+pub struct SignedEndHook {
+    pub client: rampart_edge::SafeClient,
+    pub url: url::Url,
+    pub secret: rampart_core::Secret<String>,
+}
+
+/// What one delivery attempt came to: done, or whether to try again.
+enum Attempt {
+    Done,
+    Again(String),
+    GiveUp(String),
+}
+
+impl SignedEndHook {
+    async fn attempt(&self, delivery: &str, body: &[u8]) -> Attempt {
+        let ts = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+        let ts = i64::try_from(ts).unwrap_or(i64::MAX);
+        let sig = rampart_providers::webhook::signature(self.secret.expose().as_bytes(), ts, body);
+        let req = match self.client.post(&self.url) {
+            Ok(r) => r,
+            Err(e) => return Attempt::GiveUp(e.to_string()),
+        };
+        let sent = req
+            .header("content-type", "application/json")
+            .header(rampart_providers::webhook::TIMESTAMP_HEADER, ts.to_string())
+            .header(rampart_providers::webhook::SIGNATURE_HEADER, sig)
+            .header("x-rampart-event", "meeting.ended")
+            .header("x-rampart-delivery", delivery)
+            .body(body.to_vec())
+            .send()
+            .await;
+        match sent {
+            Ok(r) if r.status().is_success() => Attempt::Done,
+            Ok(r) if r.status().is_client_error() && !matches!(r.status().as_u16(), 408 | 429) => {
+                Attempt::GiveUp(format!("the endpoint answered {}", r.status().as_u16()))
+            }
+            Ok(r) => Attempt::Again(format!("the endpoint answered {}", r.status().as_u16())),
+            // Without the URL: it may hold a token of the endpoint's.
+            Err(e) => Attempt::Again(e.without_url().to_string()),
+        }
+    }
+}
+
+impl rampart_meetings::summary::EndHook for SignedEndHook {
+    fn deliver<'a>(
+        &'a self,
+        delivery: &'a str,
+        body: Vec<u8>,
+    ) -> rampart_core::embed::BoxFuture<'a, Result<(), String>> {
+        Box::pin(async move {
+            let mut last = String::new();
+            for wait in [0u64, 1, 4] {
+                tokio::time::sleep(std::time::Duration::from_secs(wait)).await;
+                match self.attempt(delivery, &body).await {
+                    Attempt::Done => return Ok(()),
+                    Attempt::GiveUp(e) => return Err(e),
+                    Attempt::Again(e) => last = e,
+                }
+            }
+            Err(last)
+        })
+    }
+}

@@ -179,7 +179,14 @@ impl AppState {
     /// use the state (`rampart user add`…) do not call it.
     pub async fn start_background(&self) -> anyhow::Result<()> {
         self.knowledge.start().await.map_err(|e| anyhow::anyhow!("knowledge: {e}"))?;
-        let ended = self.meetings.finalize_unfinished().await.map_err(|e| anyhow::anyhow!("meetings: {e}"))?;
+        let meetings = |e: rampart_meetings::MeetingError| anyhow::anyhow!("meetings: {e}");
+        self.meetings.install_default_templates().await.map_err(meetings)?;
+        // Before unfinished meetings are ended (which asks for their summaries afresh).
+        let resumed = self.meetings.resume_summaries().await.map_err(meetings)?;
+        if resumed > 0 {
+            tracing::info!(summaries = resumed, "resumed meeting summaries a previous process left unfinished");
+        }
+        let ended = self.meetings.finalize_unfinished().await.map_err(meetings)?;
         if ended > 0 {
             tracing::info!(meetings = ended, "ended meetings a previous process left live");
         }

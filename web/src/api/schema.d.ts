@@ -329,6 +329,65 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/admin/meeting-templates/{kind}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The templates of a kind: the shipped defaults and the administrators' entries, merged. */
+        get: operations["list_templates"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/meeting-templates/{kind}/{key}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * Sets an administrator's entry: the key of a default overrides it (`enabled: false` hides
+         *     it), another key adds one. Upgrades never change it. `If-Match: "<version>"` refuses (412)
+         *     if it changed since it was read.
+         */
+        put: operations["put_template"];
+        post?: never;
+        /**
+         * Removes the administrators' entry of a key: its default applies again (an added entry is
+         *     gone). 404 when there is none.
+         */
+        delete: operations["reset_template"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/meeting-templates/{kind}/reset": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Removes every administrators' entry of a kind: the shipped defaults alone apply. */
+        post: operations["reset_templates"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/admin/models": {
         parameters: {
             query?: never;
@@ -1439,6 +1498,31 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/meetings/{id}/summary": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The meeting's summary: Markdown sections, whether it is extractive (no model), and where
+         *     its writing is (`status`; a page polls while it is `pending` or `running`).
+         */
+        get: operations["get_summary"];
+        put?: never;
+        /**
+         * Writes the summary again, in the background (owner or administrator): 202 with the summary
+         *     as it is, `pending`. 409 while the meeting runs, while a summary is being written, or when
+         *     the transcript was removed.
+         */
+        post: operations["regenerate_summary"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/meetings/{id}/transcript": {
         parameters: {
             query?: never;
@@ -1467,6 +1551,23 @@ export interface paths {
         put?: never;
         /** Stops sharing the meeting with users (owner or administrator): they lose access at once. */
         post: operations["unshare"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/meetings/shortcuts": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The shortcut buttons of the meeting assistant's panel, as administrators set them. */
+        get: operations["shortcuts"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -3099,6 +3200,17 @@ export interface components {
             /** @description Emails of the request that name no user (nothing was shared with them). */
             unknown?: string[];
         };
+        /** @description A shortcut button, as the meeting's assistant panel shows it. */
+        Shortcut: {
+            key: string;
+            label: string;
+            /** @description What pressing it asks the assistant. */
+            prompt: string;
+        };
+        ShortcutList: {
+            /** @description In order. */
+            items: components["schemas"]["Shortcut"][];
+        };
         /**
          * @description Where an entry comes from.
          * @enum {string}
@@ -3157,9 +3269,83 @@ export interface components {
              */
             documents: number;
         };
+        /** @description One section of a summary. */
+        SummarySection: {
+            /** @description The template's key (`SUMMARY`, `DETAILS`, `ACTIONS`…). */
+            key: string;
+            /** @description Markdown. */
+            markdown: string;
+            title: string;
+        };
+        /** @enum {string} */
+        SummaryStatus: "none" | "pending" | "running" | "ready" | "failed";
+        /** @description `GET /v1/meetings/{id}/summary`. */
+        SummaryView: {
+            error?: string | null;
+            /**
+             * @description Written without a model: sentences picked from the transcript (TextRank), not a model's
+             *     words.
+             */
+            extractive: boolean;
+            generatedAt?: null | components["schemas"]["Timestamp"];
+            /** @description The model that wrote it. */
+            modelId?: string | null;
+            /** @description The last good summary, in template order (kept while a new one is written). */
+            sections: components["schemas"]["SummarySection"][];
+            status: components["schemas"]["SummaryStatus"];
+        };
         SwitchBranch: {
             /** @description The message to show (one of a message's `siblings`). */
             messageId: components["schemas"]["MessageId"];
+        };
+        /** @description `PUT /v1/admin/meeting-templates/{kind}/{key}`. */
+        TemplateInput: {
+            /** @description `false` hides the entry (a default is hidden this way). Default `true`. */
+            enabled?: boolean | null;
+            /** @description One line: a section's heading, a button's label. */
+            label: string;
+            /**
+             * Format: int64
+             * @description Order among the entries (0-1000); default: the default's, or after the others.
+             */
+            position?: number | null;
+            /** @description A summary section's prompt (with `{transcript}`), or the prompt a button sends. */
+            text: string;
+        };
+        /**
+         * @description The two kinds of templates.
+         * @enum {string}
+         */
+        TemplateKind: "summary" | "shortcuts";
+        TemplateList: {
+            /** @description Every entry, hidden ones included, in order. */
+            items: components["schemas"]["TemplateView"][];
+            kind: components["schemas"]["TemplateKind"];
+        };
+        /**
+         * @description Where an entry comes from.
+         * @enum {string}
+         */
+        TemplateSource: "default" | "overridden" | "custom";
+        /** @description An entry's values. */
+        TemplateValue: {
+            enabled: boolean;
+            label: string;
+            /** Format: int64 */
+            position: number;
+            /** @description The prompt (a summary section's has `{transcript}`). */
+            text: string;
+        };
+        /** @description An entry as administrators see it: what applies, and the default it replaces. */
+        TemplateView: components["schemas"]["TemplateValue"] & {
+            default?: null | components["schemas"]["TemplateValue"];
+            key: string;
+            source: components["schemas"]["TemplateSource"];
+            /**
+             * Format: int64
+             * @description The administrator's entry's version (send it as `If-Match` to change it), if there is one.
+             */
+            version?: number | null;
         };
         TemporaryPassword: {
             /** @description Shown once; the user must replace it at the next sign-in. */
@@ -3958,6 +4144,177 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    list_templates: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                kind: components["schemas"]["TemplateKind"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TemplateList"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    put_template: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description The entry's `version` as read */
+                "If-Match"?: string | null;
+            };
+            path: {
+                key: string;
+                kind: components["schemas"]["TemplateKind"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TemplateInput"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TemplateView"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    reset_template: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                key: string;
+                kind: components["schemas"]["TemplateKind"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    reset_templates: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                kind: components["schemas"]["TemplateKind"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TemplateList"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
             };
             404: {
                 headers: {
@@ -6607,6 +6964,82 @@ export interface operations {
             };
         };
     };
+    get_summary: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The call id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SummaryView"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    regenerate_summary: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The call id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SummaryView"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     transcript: {
         parameters: {
             query?: {
@@ -6682,6 +7115,33 @@ export interface operations {
                 };
             };
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    shortcuts: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ShortcutList"];
+                };
+            };
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -1,7 +1,7 @@
 // What the browser test files share: where the binary, the browser and the screenshots are, a
 // free port, the environment without RAMPART_* keys, waiting for a server to be ready, axe-core's
 // WCAG 2.1 A/AA check, a fake OpenAI-compatible model streaming chat completion chunks, and a
-// `rampart serve` on a fresh data directory with its users.
+// `rampart serve` on a fresh data directory with its users, and tone WAVs.
 // (Not a test file: `node --test` picks only *.test.mjs.)
 
 import assert from 'node:assert/strict';
@@ -57,18 +57,26 @@ export async function axeViolations(page) {
   });
 }
 
-/** A fake OpenAI chat-completions server: the answer `answerFor(request body)` streamed in
- * pieces of `piece` characters as SSE chunks, then `finish_reason` and `[DONE]`; an answer
+/** A fake OpenAI chat-completions server: the answer `answerFor(request body)` (or a promise of
+ * it) streamed in pieces of `piece` characters as SSE chunks, then `finish_reason` and
+ * `[DONE]`; or, when the request does not ask to stream, one `chat.completion`; an answer
  * `{ status }` is an OpenAI error with that HTTP status instead. */
 export function fakeOpenAi(answerFor, piece = 12) {
   const server = createServer((req, res) => {
     let body = '';
     req.on('data', (c) => (body += c));
     req.on('end', async () => {
-      const answer = answerFor(JSON.parse(body || '{}'));
+      const request = JSON.parse(body || '{}');
+      const answer = await answerFor(request);
       if (typeof answer === 'object') {
         res.writeHead(answer.status, { 'content-type': 'application/json' });
         return res.end(JSON.stringify({ error: { message: 'refused', type: 'invalid_request_error' } }));
+      }
+      if (request.stream !== true) {
+        res.writeHead(200, { 'content-type': 'application/json' });
+        const message = { role: 'assistant', content: answer };
+        res.end(JSON.stringify({ id: 'c', object: 'chat.completion', model: request.model, choices: [{ index: 0, message, finish_reason: 'stop' }] }));
+        return;
       }
       res.writeHead(200, { 'content-type': 'text/event-stream' });
       for (const part of answer.match(new RegExp(`[\\s\\S]{1,${piece}}`, 'g'))) {
@@ -80,6 +88,26 @@ export function fakeOpenAi(answerFor, piece = 12) {
     });
   });
   return new Promise((ok) => server.listen(0, '127.0.0.1', () => ok(server)));
+}
+
+/** A mono 16-bit WAV of a sine tone, as bytes. */
+export function toneWavBytes({ seconds = 2, rate = 48000, hz = 440 } = {}) {
+  const n = seconds * rate;
+  const b = Buffer.alloc(44 + n * 2);
+  b.write('RIFF', 0);
+  b.writeUInt32LE(36 + n * 2, 4);
+  b.write('WAVEfmt ', 8);
+  b.writeUInt32LE(16, 16);
+  b.writeUInt16LE(1, 20);
+  b.writeUInt16LE(1, 22);
+  b.writeUInt32LE(rate, 24);
+  b.writeUInt32LE(rate * 2, 28);
+  b.writeUInt16LE(2, 32);
+  b.writeUInt16LE(16, 34);
+  b.write('data', 36);
+  b.writeUInt32LE(n * 2, 40);
+  for (let i = 0; i < n; i++) b.writeInt16LE(Math.round(Math.sin((2 * Math.PI * hz * i) / rate) * 0.4 * 32767), 44 + i * 2);
+  return b;
 }
 
 /** A configuration with one OpenAI-compatible model (`local`, at `upstream`) and `assistants`

@@ -61,9 +61,9 @@ describe('Admin', () => {
     history.replaceState(null, '', '/admin/nope');
     const root = render(Admin, { tab: 'nope' });
     const nav = one(root, 'nav[aria-label="Administration"]');
-    expect(texts(nav, 'a')).toEqual(['Users', 'Groups', 'Models & assistants', 'Prompts', 'Interruptions', 'Feedback', 'Audit log', 'Status']);
+    expect(texts(nav, 'a')).toEqual(['Users', 'Groups', 'Models & assistants', 'Prompts', 'Meeting templates', 'Interruptions', 'Feedback', 'Audit log', 'Status']);
     expect(all(nav, 'a').map((a) => a.getAttribute('href'))).toEqual(
-      ['users', 'groups', 'catalog', 'prompts', 'interruptions', 'feedback', 'audit', 'status'].map((t) => `/admin/${t}`),
+      ['users', 'groups', 'catalog', 'prompts', 'meeting-templates', 'interruptions', 'feedback', 'audit', 'status'].map((t) => `/admin/${t}`),
     );
     expect(nav.querySelector('[aria-current]')).toBeNull();
     expect(location.pathname).toBe('/admin/users');

@@ -66,6 +66,14 @@ struct Runtime {
     version: (i64, i64),
 }
 
+/// The chat models of a snapshot, by id, and the default assistant's (what meeting summaries
+/// are written with unless `meetings.summary_model` names one).
+#[derive(Default)]
+struct ChatModels {
+    by_id: HashMap<String, Arc<dyn ChatModel>>,
+    default: Option<Arc<dyn ChatModel>>,
+}
+
 /// The embedding and reranking models of a snapshot, by id.
 #[derive(Default)]
 struct RetrievalModels {
@@ -80,6 +88,7 @@ pub struct Catalog {
     config_assistants: Vec<AssistantConfig>,
     current: RwLock<Arc<Assistants>>,
     retrieval: RwLock<Arc<RetrievalModels>>,
+    chat_models: RwLock<Arc<ChatModels>>,
     version: tokio::sync::Mutex<(i64, i64)>,
     /// Serializes administrators' changes in this process (checks, then writes).
     writes: tokio::sync::Mutex<()>,
@@ -175,6 +184,7 @@ impl Catalog {
             config_assistants: config.assistants.clone(),
             current: RwLock::new(Arc::new(Assistants::default())),
             retrieval: RwLock::new(Arc::new(RetrievalModels::default())),
+            chat_models: RwLock::new(Arc::new(ChatModels::default())),
             version: tokio::sync::Mutex::new((-1, -1)),
             writes: tokio::sync::Mutex::new(()),
             metrics,
@@ -205,6 +215,16 @@ impl Catalog {
 
     pub fn get_for(&self, id: &str, p: &Principal) -> Option<Arc<Assistant>> {
         self.snapshot().get_for(id, p)
+    }
+
+    /// A chat model by id (config file's or administrators').
+    pub fn chat_model(&self, id: &str) -> Option<Arc<dyn ChatModel>> {
+        self.chat_models.read().unwrap_or_else(std::sync::PoisonError::into_inner).by_id.get(id).cloned()
+    }
+
+    /// The model of the default assistant (`default`, else the first one), if it has one.
+    pub fn default_chat_model(&self) -> Option<Arc<dyn ChatModel>> {
+        self.chat_models.read().unwrap_or_else(std::sync::PoisonError::into_inner).default.clone()
     }
 
     /// The write-only fields of a stored entry (empty when it has none).
@@ -279,6 +299,13 @@ impl Catalog {
         if self.config_assistants.is_empty() && !list.iter().any(|a| a.id == "default") {
             list.insert(0, Assistant::extractive("default"));
         }
+        let default = list.iter().find(|a| a.id == "default").or(list.first()).and_then(|a| match &a.kind {
+            AssistantKind::Model(m) => Some(m.clone()),
+            AssistantKind::Rag(r) => r.model.clone(),
+            AssistantKind::Custom(_) | AssistantKind::Extractive => None,
+        });
+        *self.chat_models.write().unwrap_or_else(std::sync::PoisonError::into_inner) =
+            Arc::new(ChatModels { by_id: models, default });
         *self.current.write().unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(Assistants::new(list));
         *self.retrieval.write().unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(retrieval);
         *version = v;

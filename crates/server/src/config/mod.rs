@@ -130,6 +130,7 @@ impl Config {
         section("knowledge", self.knowledge.validate())?;
         self.validate_knowledge_models()?;
         section("meetings", self.meetings.validate())?;
+        self.validate_summary_model()?;
         section("speech", self.speech.validate())?;
         Ok(())
     }
@@ -177,6 +178,17 @@ impl Config {
             }
         }
         Ok(())
+    }
+
+    /// `meetings.summary_model` names a chat model of the file's `[[models]]`.
+    fn validate_summary_model(&self) -> Result<(), ConfigError> {
+        match &self.meetings.summary_model {
+            Some(id) if !self.models.iter().any(|m| &m.id == id && m.kind == ModelKind::Chat) => {
+                let message = format!("{id:?} is not a [[models]] id of kind \"chat\"");
+                Err(ConfigError::new("summary_model", message).within("meetings"))
+            }
+            _ => Ok(()),
+        }
     }
 
     /// `knowledge.embedding_model` and `knowledge.reranker` name models of the right kind (or,

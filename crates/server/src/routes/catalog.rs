@@ -81,7 +81,7 @@ async fn create<E: Entry>(
 }
 
 /// The `version` an `If-Match` header names (`"123"`, `123` or `W/"123"`), if one is sent.
-fn if_match(headers: &axum::http::HeaderMap) -> ApiResult<Option<i64>> {
+pub(crate) fn if_match(headers: &axum::http::HeaderMap) -> ApiResult<Option<i64>> {
     let Some(v) = headers.get(axum::http::header::IF_MATCH) else { return Ok(None) };
     let bad = || ApiError::new(ErrorCode::InvalidRequest, "If-Match must be an entry's version");
     let s = v.to_str().map_err(|_| bad())?.trim();

@@ -106,6 +106,9 @@ fn start_refusal(e: &MeetingError) -> Closing {
         // server-side failures too.
         MeetingError::NotFound
         | MeetingError::Forbidden
+        | MeetingError::State(_)
+        | MeetingError::Changed
+        | MeetingError::Model(_)
         | MeetingError::Storage(_)
         | MeetingError::Sealed(_)
         | MeetingError::Json(_)

@@ -18,6 +18,7 @@ pub mod oidc_authorize;
 pub mod openai;
 pub mod prompts;
 pub mod realtime;
+pub mod summaries;
 pub mod views;
 
 use crate::error::{ApiError, ApiResult};

@@ -36,5 +36,6 @@ mod platform;
 mod realtime;
 mod retention;
 mod scaleout;
+mod summaries;
 mod tools;
 mod web;

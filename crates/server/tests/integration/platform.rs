@@ -148,6 +148,13 @@ async fn openapi_documents_every_route() {
         ("/v1/meetings/{id}/recording", "get"),
         ("/v1/meetings/{id}/recording/link", "post"),
         ("/v1/meetings/{id}/recording/file", "get"),
+        ("/v1/meetings/{id}/summary", "get"),
+        ("/v1/meetings/{id}/summary", "post"),
+        ("/v1/meetings/shortcuts", "get"),
+        ("/v1/admin/meeting-templates/{kind}", "get"),
+        ("/v1/admin/meeting-templates/{kind}/{key}", "put"),
+        ("/v1/admin/meeting-templates/{kind}/{key}", "delete"),
+        ("/v1/admin/meeting-templates/{kind}/reset", "post"),
     ];
     for (p, m) in expected {
         assert!(paths.get(p).and_then(|x| x.get(m)).is_some(), "{m} {p} missing from the OpenAPI document");

@@ -368,7 +368,8 @@ impl Db {
         rows.iter().map(|r| id(r, "id")).collect()
     }
 
-    /// Removes a meeting's transcript (its segments), keeping the meeting.
+    /// Removes a meeting's transcript (its segments) and what was made of it (its summary),
+    /// keeping the meeting.
     pub async fn delete_transcript(&self, key: MeetingKey, now: Timestamp) -> Result<u64, StorageError> {
         let mut tx = self.begin_write().await?;
         let n = sqlx::query("DELETE FROM meeting_segments WHERE meeting_id = $1")
@@ -376,6 +377,10 @@ impl Db {
             .execute(&mut *tx)
             .await?
             .rows_affected();
+        sqlx::query("DELETE FROM meeting_summaries WHERE meeting_id = $1")
+            .bind(key.to_string())
+            .execute(&mut *tx)
+            .await?;
         sqlx::query("UPDATE meetings SET transcript_deleted_at = $2, updated_at = $2 WHERE id = $1")
             .bind(key.to_string())
             .bind(now.millis())

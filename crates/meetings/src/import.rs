@@ -1,0 +1,45 @@
+//! Transcripts recorded elsewhere, stored as ended meetings of the caller's: for what is made of
+//! transcripts (summaries, the past-meetings index) to be measured and tested on realistic text,
+//! and for importing meetings later. No route yet. The summary is not asked for (the caller
+//! decides: `summarize_now`, or a regeneration through the API).
+
+use crate::error::{MeetingError, Result};
+use crate::protocol::{MAX_NAME_CHARS, Start};
+use crate::segment::Segment;
+use crate::service::MeetingService;
+use crate::views::{MeetingSource, MeetingStatus, MeetingView};
+use rampart_core::Principal;
+
+impl MeetingService {
+    /// Stores `segments` (their final ones) as an ended meeting titled `title`, owned by the
+    /// caller; its readers are told as of any meeting that ends.
+    pub async fn import(&self, p: &Principal, title: &str, segments: &[Segment]) -> Result<MeetingView> {
+        let title: String = title.trim().chars().take(MAX_NAME_CHARS).collect();
+        if title.is_empty() {
+            return Err(MeetingError::Invalid("a title is needed".into()));
+        }
+        let first = segments.first().map_or_else(|| "Speaker".to_owned(), |s| s.speaker.clone());
+        let call_id = format!("import-{}", uuid::Uuid::now_v7());
+        let start = Start {
+            call_id: Some(call_id.clone()),
+            agent_id: "Me".into(),
+            from_number: first.clone(),
+            to_number: title,
+            sample_rate: 16_000,
+            channels: 2,
+            active_speaker: first,
+            should_record: Some(false),
+        };
+        let (mut m, mut d) = self.create_live(p, &call_id, &start, MeetingSource::Upload).await?;
+        let mut end = 0.0f64;
+        for s in segments.iter().filter(|s| !s.is_partial) {
+            self.db().upsert_segment(&self.seal_segment(m.id, s)?).await?;
+            if !d.participants.speakers.contains(&s.speaker) && d.participants.speakers.len() < 200 {
+                d.participants.speakers.push(s.speaker.clone());
+            }
+            end = end.max(s.end_time);
+        }
+        m.duration_ms = (end * 1000.0).round() as i64;
+        self.end_meeting(&mut m, &mut d, MeetingStatus::Ended).await
+    }
+}
