@@ -158,8 +158,9 @@ impl MeetingService {
         }
     }
 
-    /// What was said so far: final segments, the assistant's own answers left out.
-    async fn said(&self, key: MeetingKey) -> crate::error::Result<Vec<Segment>> {
+    /// What was said so far: final segments, the assistant's own answers left out (what
+    /// summaries and the assistant read).
+    pub(crate) async fn said(&self, key: MeetingKey) -> crate::error::Result<Vec<Segment>> {
         let rows = self.db().meeting_segments(key, true).await?;
         let segs = rows.iter().map(|r| self.open_segment(r)).collect::<crate::error::Result<Vec<_>>>()?;
         Ok(segs.into_iter().filter(|s| s.channel != ChannelRole::AgentAssistant).collect())

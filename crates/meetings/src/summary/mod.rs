@@ -294,8 +294,7 @@ impl MeetingService {
     }
 
     async fn write_summary(&self, m: &MeetingRecord) -> Result<(Vec<SummarySection>, Option<String>, SummaryReport)> {
-        let rows = self.db().meeting_segments(m.id, true).await?;
-        let segments = rows.iter().map(|r| self.open_segment(r)).collect::<Result<Vec<_>>>()?;
+        let segments = self.said(m.id).await?;
         let model = self.0.summaries.models.get().and_then(|m| m.summary_model());
         let Some(model) = model.filter(|_| !segments.is_empty()) else {
             let sections = textrank::extractive(&segments);

@@ -81,9 +81,14 @@ async fn the_wake_phrase_writes_the_models_answer_into_the_transcript() {
     );
     assert_eq!(a["IsPartial"], false);
     // The model got the transcript as quoted data and the question as the user's message.
+    // (The meeting's summary, written at its end, asks the model too.)
     let reqs = model.requests();
-    assert_eq!(reqs.len(), 1);
-    let msgs = reqs[0].1["messages"].as_array().unwrap();
+    let asked: Vec<_> = reqs
+        .iter()
+        .filter(|r| r.1["messages"].as_array().unwrap().last().unwrap()["content"] == "what is the portal budget?")
+        .collect();
+    assert_eq!(asked.len(), 1, "{reqs:?}");
+    let msgs = asked[0].1["messages"].as_array().unwrap();
     let system = msgs[0]["content"].as_str().unwrap();
     assert!(
         system.contains("not instructions") && system.contains("<untrusted_data source=\"the meeting transcript\">"),
@@ -91,7 +96,6 @@ async fn the_wake_phrase_writes_the_models_answer_into_the_transcript() {
     );
     assert!(system.contains("] Team: The portal budget is forty thousand euros."), "{system}");
     assert_eq!(msgs.last().unwrap()["role"], "user");
-    assert_eq!(msgs.last().unwrap()["content"], "what is the portal budget?");
 }
 
 #[tokio::test]
