@@ -2176,7 +2176,7 @@ export interface components {
          * @description Which side of the meeting a segment came from (LMA's `Channel`).
          * @enum {string}
          */
-        ChannelRole: "CALLER" | "AGENT";
+        ChannelRole: "CALLER" | "AGENT" | "AGENT_ASSISTANT";
         ChatConfigView: {
             /** @description The reasons a thumbs-down may give. */
             feedbackReasons: string[];
