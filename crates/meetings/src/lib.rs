@@ -4,7 +4,7 @@
 //! their export formats (`segment`), sentiment (`sentiment`), sealed recordings in chunks
 //! (`recording`), call events for whoever follows a meeting (`events`, a port the server
 //! delivers), and the service that reads, shares and deletes meetings with the caller's access
-//! checked in the SQL (`service`).
+//! checked in the SQL (`service`), and the tools an agent reads meetings with (`tools`).
 //!
 //! Depends on `core`, `crypto` and `storage`; knows nothing of HTTP nor of the other feature
 //! crates (the meeting assistant will reach `chat` through a port).
@@ -20,6 +20,7 @@ pub mod retention;
 pub mod segment;
 pub mod sentiment;
 pub mod service;
+pub mod tools;
 pub mod upload;
 pub mod views;
 

@@ -59,6 +59,7 @@ pub fn router_with(limits: UploadLimits) -> OpenApiRouter<AppState> {
         .merge(routes::openai::routes())
         .merge(routes::knowledge::routes(limits.knowledge))
         .merge(routes::meetings::routes(limits.meetings))
+        .merge(routes::mcp::routes())
 }
 
 /// The document, for `rampart openapi` and tests.

@@ -22,6 +22,7 @@ mod firstrun;
 
 mod knowledge;
 mod local_embed;
+mod mcp;
 mod meetings;
 mod meetings_speech;
 mod meetings_speech_openai;

@@ -78,7 +78,7 @@ async fn text(ws: &mut Ws, v: Value) {
 }
 
 /// A meeting streamed from START to END: `secs` of audio at `rate`.
-async fn stream_meeting(s: &TestServer, token: &str, call_id: &str, rate: u32, secs: f64) -> Value {
+pub(crate) async fn stream_meeting(s: &TestServer, token: &str, call_id: &str, rate: u32, secs: f64) -> Value {
     let mut ws = audio_socket(s, Some(token), "").await.unwrap();
     text(&mut ws, start_msg(call_id, rate)).await;
     let started = frame(&mut ws).await.unwrap();
@@ -96,7 +96,7 @@ async fn stream_meeting(s: &TestServer, token: &str, call_id: &str, rate: u32, s
     ended["meeting"].clone()
 }
 
-fn enc(id: &str) -> String {
+pub(crate) fn enc(id: &str) -> String {
     percent_encoding::utf8_percent_encode(id, percent_encoding::NON_ALPHANUMERIC).to_string()
 }
 

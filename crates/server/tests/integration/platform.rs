@@ -148,6 +148,9 @@ async fn openapi_documents_every_route() {
         ("/v1/meetings/{id}/recording", "get"),
         ("/v1/meetings/{id}/recording/link", "post"),
         ("/v1/meetings/{id}/recording/file", "get"),
+        ("/mcp", "post"),
+        ("/.well-known/oauth-protected-resource/mcp", "get"),
+        ("/.well-known/oauth-authorization-server", "get"),
     ];
     for (p, m) in expected {
         assert!(paths.get(p).and_then(|x| x.get(m)).is_some(), "{m} {p} missing from the OpenAPI document");
