@@ -80,6 +80,15 @@ pub trait Tool: Send + Sync {
     fn call<'a>(&'a self, caller: &'a Principal, args: Value) -> BoxFuture<'a, ToolResult>;
 }
 
+/// The JSON Schema of an arguments object: these `properties`, these `required`, nothing else.
+pub fn object_schema(properties: Value, required: &[&str]) -> Value {
+    let mut s = serde_json::json!({"type": "object", "properties": properties, "additionalProperties": false});
+    if !required.is_empty() {
+        s["required"] = serde_json::json!(required);
+    }
+    s
+}
+
 /// The arguments object read into `T` (serde's message names the field that does not fit).
 pub fn arguments<T: serde::de::DeserializeOwned>(args: Value) -> Result<T, ToolError> {
     let args = if args.is_null() { Value::Object(Default::default()) } else { args };

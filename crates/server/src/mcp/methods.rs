@@ -123,10 +123,14 @@ fn tool_result(name: &'static str, out: ToolResult) -> Value {
         Ok(ToolOutput::Text(t)) => json!({"content": text(t), "isError": false}),
         Ok(ToolOutput::Json(v)) => json!({"content": text(v.to_string()), "structuredContent": v, "isError": false}),
         Err(e) => {
+            // The kind only: a refusal's message may quote the arguments (what the caller asked).
             match &e {
                 ToolError::Internal(detail) => tracing::error!(tool = name, error = %detail, "mcp tool failed"),
-                ToolError::InvalidArguments(_) | ToolError::NotFound(_) => {
-                    tracing::info!(tool = name, outcome = %e.public_message(), "mcp tool refused")
+                ToolError::InvalidArguments(_) => {
+                    tracing::info!(tool = name, outcome = "invalid_arguments", "mcp tool refused")
+                }
+                ToolError::NotFound(what) => {
+                    tracing::info!(tool = name, outcome = "not_found", what, "mcp tool refused")
                 }
             }
             json!({"content": text(e.public_message()), "isError": true})

@@ -351,6 +351,21 @@ async fn the_endpoint_refuses_before_reading_the_message() {
 }
 
 #[tokio::test]
+async fn each_key_is_throttled_by_the_edge() {
+    let s = TestServer::start_with(&[("edge.api_key_rate", json!(1)), ("edge.api_key_burst", json!(3))]).await;
+    s.user("ana@example.com", &[]).await;
+    let t = s.token("ana@example.com").await;
+    let (k1, k2) = (key(&s, &t, &["mcp"]).await, key(&s, &t, &["mcp"]).await);
+    let ping = r#"{"jsonrpc":"2.0","id":1,"method":"ping"}"#;
+    for _ in 0..3 {
+        post(&s, Some(&k1), &[], ping).await.expect(200);
+    }
+    let r = post(&s, Some(&k1), &[], ping).await.expect_error(429, "rate_limited");
+    assert!(r.headers.contains_key("retry-after"));
+    post(&s, Some(&k2), &[], ping).await.expect(200);
+}
+
+#[tokio::test]
 async fn access_is_decided_at_every_call() {
     let w = world(&[]).await;
     let s = &w.s;
