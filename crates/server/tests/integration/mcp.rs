@@ -30,11 +30,19 @@ async fn key(s: &TestServer, token: &str, scopes: &[&str]) -> String {
     r.body["key"].as_str().unwrap().to_owned()
 }
 
-/// Ana's meeting and handbook (shared with `staff`), Bo's meeting and notes; keys with `mcp`.
-async fn world(tweak: &[(&str, Value)]) -> World {
+/// The configuration the tests run with: one utterance per second of meeting audio.
+fn config(tweak: &[(&'static str, Value)]) -> Vec<(&'static str, Value)> {
     let mut t = vec![("speech.passthrough_interval", json!("1s")), ("meetings.final_timeout", json!("5s"))];
     t.extend(tweak.iter().cloned());
-    let s = TestServer::start_with(&t).await;
+    t
+}
+
+async fn world(tweak: &[(&'static str, Value)]) -> World {
+    populate(TestServer::start_with(&config(tweak)).await).await
+}
+
+/// Ana's meeting and handbook (shared with `staff`), Bo's meeting and notes; keys with `mcp`.
+async fn populate(s: TestServer) -> World {
     let (_, admin) = s.admin().await;
     s.post("/v1/admin/groups", Some(&admin), json!({"name": "staff"})).await.expect(201);
     s.user("ana@example.com", &[]).await;
@@ -317,6 +325,7 @@ async fn the_endpoint_refuses_before_reading_the_message() {
     for m in [reqwest::Method::GET, reqwest::Method::DELETE] {
         let r = s.req(m.clone(), "/mcp", Some(k), None).await;
         assert_eq!(r.status.as_u16(), 405, "{m}: no server stream, no session");
+        assert_eq!(r.headers.get("allow").map(|v| v.to_str().unwrap()), Some("POST"), "{m}");
     }
     // No credential, or a bad one: the challenge MCP clients start OAuth from.
     let metadata = format!("resource_metadata=\"{}/.well-known/oauth-protected-resource/mcp\"", s.base);
@@ -367,7 +376,18 @@ async fn each_key_is_throttled_by_the_edge() {
 
 #[tokio::test]
 async fn access_is_decided_at_every_call() {
-    let w = world(&[]).await;
+    access_at_every_call(world(&[]).await).await;
+}
+
+#[tokio::test]
+async fn access_is_decided_at_every_call_on_postgres() {
+    let test = "mcp::access_is_decided_at_every_call_on_postgres";
+    if let Some(s) = TestServer::start_pg(test, &config(&[])).await {
+        access_at_every_call(populate(s).await).await;
+    }
+}
+
+async fn access_at_every_call(w: World) {
     let s = &w.s;
     let transcript = |key: String, id: &'static str| async move {
         call(s, &key, "get_meeting_transcript", json!({"meetingId": id})).await
