@@ -2,13 +2,13 @@
 //! it. Kinds so far: `model` (a configured model, streamed), `custom` (the operator's signed
 //! HTTP webhook), `rag` (answers from knowledge bases) and `extractive` (Rampart's built-in
 //! responder, used when no model is configured: it quotes the best passages of every knowledge
-//! base the user may read). Knowledge bases chosen in a chat turn a `model` assistant's answer
-//! into a cited one over them.
+//! base the user may read). Knowledge bases chosen in a chat, and files attached to it, turn a
+//! `model` or `custom` assistant's answer into a cited one over them.
 
 use crate::error::Result;
 use crate::service::ChatService;
+use rampart_core::Principal;
 use rampart_core::llm::{ChatEvent, ChatMessage, ChatModel, ChatRequest, EventStream, Role};
-use rampart_core::{KnowledgeBaseId, Principal};
 use std::sync::Arc;
 
 /// What the built-in responder says when it has no knowledge bases to search (no retriever is
@@ -126,7 +126,8 @@ impl ChatService {
     /// Streams the assistant's reply to `history` (oldest first), drawing on the knowledge bases
     /// `chosen` in the chat (besides a `rag` assistant's own; the built-in assistant searches
     /// every readable one when none is chosen). While a service interruption applies, the reply
-    /// is its message and the model is not called.
+    /// is its message and the model is not called. `tools`: offered to a `model` assistant
+    /// whose model supports them, when no knowledge base is chosen (`crate::agent`).
     #[tracing::instrument(name = "assistant", skip_all, fields(assistant = %a.id, kind = a.service_type()))]
     pub async fn reply(
         &self,
@@ -134,7 +135,8 @@ impl ChatService {
         p: &Principal,
         history: Vec<ChatMessage>,
         o: Overrides,
-        chosen: &[KnowledgeBaseId],
+        chosen: crate::rag::Chosen<'_>,
+        tools: Option<&crate::agent::TurnTools>,
     ) -> Result<EventStream> {
         if let Some(msg) = self.interruption_message(a.service_type()).await? {
             return Ok(canned(msg, "interrupted"));
@@ -148,6 +150,7 @@ impl ChatService {
             max_tokens,
             temperature: o.temperature.or(a.temperature),
             top_p: o.top_p.or(a.top_p),
+            tools: Vec::new(),
         };
         let rag = match &a.kind {
             AssistantKind::Extractive if self.retriever().is_none() => {
@@ -155,11 +158,11 @@ impl ChatService {
             }
             AssistantKind::Extractive => Arc::new(crate::rag::RagAssistant::built_in()),
             AssistantKind::Rag(r) => r.clone(),
-            AssistantKind::Model(m) if !chosen.is_empty() => {
+            // The operator's webhook too gets the passages (in the system message) and its
+            // answer is cited: the user's choice is never dropped silently.
+            AssistantKind::Model(m) | AssistantKind::Custom(m) if !chosen.is_empty() => {
                 Arc::new(crate::rag::RagAssistant::over_chosen(Some(m.clone())))
             }
-            // The operator's webhook answers on its own terms: chosen knowledge bases are not
-            // searched for it.
             AssistantKind::Model(m) | AssistantKind::Custom(m) => {
                 let mut messages = Vec::with_capacity(history.len() + 1);
                 if let Some(sp) = &a.system_prompt {
@@ -167,6 +170,9 @@ impl ChatService {
                 }
                 messages.extend(history);
                 let req = ChatRequest { messages, ..req };
+                if let Some(agent) = tools.and_then(|t| crate::agent::run(m, t, p, req.clone(), o.whole)) {
+                    return Ok(agent);
+                }
                 return Ok(if o.whole { m.complete_whole(req).await? } else { m.stream(req).await? });
             }
         };

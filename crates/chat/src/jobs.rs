@@ -84,6 +84,7 @@ impl ChatService {
             overrides: o,
             run: None,
             knowledge_bases: Vec::new(),
+            tools: None,
         };
         let reply = whole_reply(self.start_turn(turn).await?).await?;
         let usage = reply.usage.unwrap_or_default();

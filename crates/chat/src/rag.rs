@@ -45,8 +45,9 @@ impl From<RetrievalError> for ModelError {
 /// Which knowledge bases a retrieval searches; either way only those the caller may read.
 #[derive(Clone, Copy, Debug)]
 pub enum KbScope<'a> {
-    /// Every knowledge base the caller may read (the built-in assistant, nothing chosen).
-    Readable,
+    /// Every knowledge base the caller may read (the built-in assistant, nothing chosen), and
+    /// the chat's attached files.
+    Readable { files: Option<KnowledgeBaseId> },
     /// Those named in the assistant's configuration and those chosen in the chat.
     Listed { names: &'a [String], ids: &'a [KnowledgeBaseId] },
 }
@@ -70,6 +71,24 @@ pub trait Retriever: Send + Sync + 'static {
     /// The knowledge base holding the files attached to the caller's session, if any (every
     /// turn of that session searches it).
     fn session_files<'a>(&'a self, p: &'a Principal, session: SessionId) -> Fut<'a, Option<KnowledgeBaseId>>;
+}
+
+/// What a chat draws on besides an assistant's own knowledge bases: those chosen in it and the
+/// (hidden) knowledge base of the files attached to it.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Chosen<'a> {
+    pub kbs: &'a [KnowledgeBaseId],
+    pub files: Option<KnowledgeBaseId>,
+}
+
+impl Chosen<'_> {
+    pub fn is_empty(&self) -> bool {
+        self.kbs.is_empty() && self.files.is_none()
+    }
+
+    fn all(&self) -> Vec<KnowledgeBaseId> {
+        self.kbs.iter().copied().chain(self.files).collect()
+    }
 }
 
 /// The last line of the built-in assistant's answers: why passages are quoted, and how to get
@@ -338,22 +357,25 @@ fn cited(model: EventStream, passages: Vec<Retrieved>, inline: bool) -> EventStr
 
 impl RagAssistant {
     /// Retrieves with the caller's access (from the assistant's knowledge bases and those
-    /// `chosen` in the chat), then answers.
+    /// `chosen` in the chat; the built-in assistant with nothing chosen searches every readable
+    /// one and the chat's files), then answers.
     pub async fn reply(
         &self,
         retriever: &dyn Retriever,
         p: &Principal,
-        chosen: &[KnowledgeBaseId],
+        chosen: Chosen<'_>,
         system_prompt: Option<&str>,
         history: Vec<ChatMessage>,
         req: rampart_core::llm::ChatRequest,
     ) -> Result<EventStream, ModelError> {
         let question =
             history.iter().rev().find(|m| m.role == Role::User).map(|m| m.content.clone()).unwrap_or_default();
-        let scope = if self.all_readable && self.knowledge_bases.is_empty() && chosen.is_empty() {
-            KbScope::Readable
+        let listed;
+        let scope = if self.all_readable && self.knowledge_bases.is_empty() && chosen.kbs.is_empty() {
+            KbScope::Readable { files: chosen.files }
         } else {
-            KbScope::Listed { names: &self.knowledge_bases, ids: chosen }
+            listed = chosen.all();
+            KbScope::Listed { names: &self.knowledge_bases, ids: &listed }
         };
         let passages = retriever.retrieve(p, scope, &question, self.results).await?;
         let Some(model) = &self.model else {

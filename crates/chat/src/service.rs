@@ -57,6 +57,9 @@ pub struct SessionSummary {
     pub pinned: bool,
     /// In the archived list (`GET /v1/sessions?archived=true`), not the everyday one.
     pub archived: bool,
+    /// Rampart's extension: the knowledge bases chosen in the chat (`PATCH` sets them).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub knowledge_bases: Vec<rampart_core::KnowledgeBaseId>,
 }
 
 /// Response metadata of an assistant message.
@@ -74,7 +77,8 @@ pub struct HistoryMessage {
     /// `user` or `assistant`.
     pub role: String,
     pub content: String,
-    /// Assistant messages: `text` parts with `citationSpans`, `source` parts with documents.
+    /// Assistant messages: `text` parts with `citationSpans`, `source` parts with documents,
+    /// `steps` parts with the tool steps of the reply.
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Vec<Object>>)]
     pub parts: Option<Value>,
@@ -100,6 +104,9 @@ pub struct SessionDetail {
     /// Oldest first: the whole history, or with `limit` the newest `limit` messages (before
     /// `cursor`).
     pub history: Vec<HistoryMessage>,
+    /// Rampart's extension: the knowledge bases chosen in the chat (`PATCH` sets them).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub knowledge_bases: Vec<rampart_core::KnowledgeBaseId>,
     /// With `limit`, when earlier messages exist: the `cursor` that reads the page before.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub earlier_cursor: Option<String>,
@@ -223,14 +230,7 @@ impl ChatService {
             return Err(ChatError::Invalid(format!("text must be 1-{MAX_MESSAGE_CHARS} characters")));
         }
         let now = self.clock.now();
-        if self.db.session(Owner::Anyone, sid).await?.is_none() {
-            let title: String = text.trim().chars().take(self.config.title_chars).collect();
-            let sealed = self.keyring.seal(&title_aad(sid), title.as_bytes());
-            match self.db.create_session(sid, user, assistant_id, &sealed, now).await {
-                Ok(()) | Err(rampart_storage::StorageError::Conflict) => {}
-                Err(e) => return Err(e.into()),
-            }
-        }
+        self.create_session_if_new(user, sid, assistant_id, text).await?;
         let mid = MessageId::new();
         let sealed = self.keyring.seal(&content_aad(mid), text.as_bytes());
         let msg = NewMessage {
@@ -242,6 +242,26 @@ impl ChatService {
             response_time_ms: None,
         };
         Ok(self.db.append_messages(sid, user, &[msg], now).await?.then_some(mid))
+    }
+
+    /// Creates the session, titled by `title` (its first message, or the first file attached
+    /// to it), unless it exists (whoever's it is: the caller's next step finds out).
+    pub async fn create_session_if_new(
+        &self,
+        user: UserId,
+        sid: SessionId,
+        assistant_id: &str,
+        title: &str,
+    ) -> Result<()> {
+        if self.db.session(Owner::Anyone, sid).await?.is_some() {
+            return Ok(());
+        }
+        let title: String = title.trim().chars().take(self.config.title_chars).collect();
+        let sealed = self.keyring.seal(&title_aad(sid), title.as_bytes());
+        match self.db.create_session(sid, user, assistant_id, &sealed, self.clock.now()).await {
+            Ok(()) | Err(rampart_storage::StorageError::Conflict) => Ok(()),
+            Err(e) => Err(e.into()),
+        }
     }
 
     /// The assistant a session of the user's was started with; `None` if there is no such session.
@@ -302,6 +322,7 @@ impl ChatService {
             date_modified: s.updated_at.secs(),
             pinned: s.pinned,
             archived: s.archived_at.is_some(),
+            knowledge_bases: s.knowledge_bases.clone(),
         })
     }
 
@@ -356,6 +377,7 @@ impl ChatService {
             date_modified: s.updated_at.secs(),
             user_id: s.user_id,
             history,
+            knowledge_bases: s.knowledge_bases.clone(),
             earlier_cursor,
         })
     }

@@ -13,7 +13,7 @@
 
 use crate::error::{ChatError, Result};
 use crate::service::{ChatService, SessionSummary, content_aad, title_aad};
-use rampart_core::{Page, PageRequest, SessionId, UserId};
+use rampart_core::{KnowledgeBaseId, Page, PageRequest, Principal, SessionId, UserId};
 use rampart_storage::repo::chat::{Owner, SessionChange, SessionRecord, Shelf, session_cursor};
 use serde::{Deserialize, Serialize};
 
@@ -36,6 +36,10 @@ pub struct SessionPatch {
     pub title: Option<String>,
     pub pinned: Option<bool>,
     pub archived: Option<bool>,
+    /// The knowledge bases chosen in the chat (at most 20, each readable by the caller), kept
+    /// so that it reopens with them; `[]` forgets the choice.
+    #[serde(rename = "knowledgeBases")]
+    pub knowledge_bases: Option<Vec<KnowledgeBaseId>>,
 }
 
 /// A conversation a search found.
@@ -95,7 +99,11 @@ fn lower_needle(q: &str) -> Result<String> {
 
 impl ChatService {
     /// Renames, pins, archives or unarchives one of the user's conversations.
-    pub async fn change_session(&self, user: UserId, sid: SessionId, p: &SessionPatch) -> Result<SessionSummary> {
+    pub async fn change_session(&self, who: &Principal, sid: SessionId, p: &SessionPatch) -> Result<SessionSummary> {
+        let user = who.user_id;
+        if let Some(kbs) = &p.knowledge_bases {
+            self.check_chosen(who, kbs).await?;
+        }
         let title = match &p.title {
             Some(t) => {
                 let t = t.trim();
@@ -109,8 +117,17 @@ impl ChatService {
             None => None,
         };
         let now = self.now();
-        let change =
-            SessionChange { sealed_title: title, pinned: p.pinned, archived_at: p.archived.map(|a| a.then_some(now)) };
+        let mut kbs = p.knowledge_bases.clone();
+        if let Some(k) = kbs.as_mut() {
+            k.sort();
+            k.dedup();
+        }
+        let change = SessionChange {
+            sealed_title: title,
+            pinned: p.pinned,
+            archived_at: p.archived.map(|a| a.then_some(now)),
+            knowledge_bases: kbs,
+        };
         if !self.db().change_session(user, sid, &change).await? {
             return Err(ChatError::NotFound);
         }

@@ -7,13 +7,20 @@
 //!
 //! The stream does the work as it is polled (no task of its own): dropping it drops the
 //! upstream request, and a stopped run ([`RunHandle`]) ends it at the next event.
+//!
+//! Tools: a caller gives a turn tools in [`TurnRequest::tools`] (a [`TurnTools`] over its
+//! [`rampart_core::tools::Toolbox`]); a `model` assistant whose model supports tools then runs
+//! the agent loop (`crate::agent`), each tool call an event ([`TurnEvent::Step`]) and, in a
+//! session, a `steps` part of the stored answer.
 
+pub use crate::agent::TurnTools;
 use crate::assistants::{Assistant, Assistants, Overrides};
 use crate::error::ChatError;
 use crate::runs::RunHandle;
 use crate::service::ChatService;
 use futures::{Stream, StreamExt};
 use rampart_core::llm::{ChatEvent, ChatMessage, EventStream, SourceDocument, Usage};
+use rampart_core::tools::ToolStep;
 use rampart_core::{ChunkId, ErrorCode, KnowledgeBaseId, MessageId, Principal, SessionId};
 use rampart_storage::repo::branches::Under;
 use serde::Serialize;
@@ -54,6 +61,9 @@ pub struct TurnRequest {
     /// Knowledge bases chosen in the chat (at most [`MAX_CHOSEN`]); each must be readable by
     /// the caller, or the turn is refused before anything is stored.
     pub knowledge_bases: Vec<KnowledgeBaseId>,
+    /// Tools the model may call (used when the assistant is of kind `model`, its model
+    /// supports tools and no knowledge base is chosen); `None`: none.
+    pub tools: Option<TurnTools>,
 }
 
 /// The most knowledge bases a turn may choose.
@@ -108,6 +118,9 @@ pub enum TurnEvent {
     },
     /// The documents the answer drew on (before the end).
     Sources(Vec<SourceDocument>),
+    /// A tool call of the agent loop and what came of it (status `needsConfirmation`: an
+    /// acting tool the user must confirm; the turn ends after it).
+    Step(ToolStep),
     /// The last event of a turn that did not fail.
     End(TurnEnd),
 }
@@ -186,7 +199,7 @@ pub async fn whole_reply(mut turn: TurnStream) -> Result<WholeReply, TurnError> 
                 out.usage = end.usage;
                 out.finish_reason = end.finish_reason;
             }
-            TurnEvent::Citation { .. } => {}
+            TurnEvent::Citation { .. } | TurnEvent::Step(_) => {}
         }
     }
     Ok(out)
@@ -213,6 +226,7 @@ struct Running {
     text: String,
     spans: Vec<CitationSpan>,
     sources: Option<Vec<SourceDocument>>,
+    steps: Vec<ToolStep>,
     usage: Option<Usage>,
     finish_reason: Option<String>,
     done: bool,
@@ -242,7 +256,7 @@ impl ChatService {
     /// Starts a turn: stores the question (session turns), reads the history and starts the
     /// reply. An error here means nothing was streamed; the stream's items follow.
     pub async fn start_turn(&self, req: TurnRequest) -> Result<TurnStream, TurnError> {
-        let TurnRequest { principal: p, assistant: a, conversation, overrides, run, mut knowledge_bases } = req;
+        let TurnRequest { principal: p, assistant: a, conversation, overrides, run, knowledge_bases, tools } = req;
         self.check_chosen(&p, &knowledge_bases).await.map_err(TurnError::at(TurnStage::Question))?;
         // Files attached to the chat are searched in every turn of it (from the session id, never
         // from the client).
@@ -252,9 +266,10 @@ impl ChatService {
             }
             Conversation::Messages(_) => None,
         };
-        if let Some(id) = session_id {
-            knowledge_bases.extend(self.attached(&p, id).await.map_err(TurnError::at(TurnStage::Question))?);
-        }
+        let files = match session_id {
+            Some(id) => self.attached(&p, id).await.map_err(TurnError::at(TurnStage::Question))?,
+            None => None,
+        };
         let (history, session, question) = match conversation {
             Conversation::Session { id, text } => {
                 let q = self.add_user_message(p.user_id, id, &a.id, &text).await;
@@ -273,7 +288,8 @@ impl ChatService {
         let started = Instant::now();
         let cancel = run.as_ref().map(|r| r.token().clone());
         let reply = async {
-            self.reply(&a, &p, history, overrides, &knowledge_bases).await.map_err(TurnError::at(TurnStage::Reply))
+            let chosen = crate::rag::Chosen { kbs: &knowledge_bases, files };
+            self.reply(&a, &p, history, overrides, chosen, tools.as_ref()).await.map_err(TurnError::at(TurnStage::Reply))
         };
         let events = match cancel {
             Some(c) => tokio::select! {
@@ -296,6 +312,7 @@ impl ChatService {
             text: String::new(),
             spans: Vec::new(),
             sources: None,
+            steps: Vec::new(),
             usage: None,
             finish_reason: None,
             done: false,
@@ -316,7 +333,7 @@ impl ChatService {
 
     /// Chosen knowledge bases: not too many, and every one readable by the caller (checked
     /// when the turn runs, so a reader who lost access is refused).
-    async fn check_chosen(&self, p: &Principal, chosen: &[KnowledgeBaseId]) -> Result<(), ChatError> {
+    pub(crate) async fn check_chosen(&self, p: &Principal, chosen: &[KnowledgeBaseId]) -> Result<(), ChatError> {
         if chosen.is_empty() {
             return Ok(());
         }
@@ -423,12 +440,37 @@ impl Running {
                 }
                 Some(TurnEvent::Sources(docs))
             }
+            ChatEvent::Step(step) => {
+                if keep {
+                    self.steps.push(step.clone());
+                }
+                Some(TurnEvent::Step(step))
+            }
             ChatEvent::Done { usage, finish_reason } => {
                 self.usage = usage;
                 self.finish_reason = finish_reason;
                 None
             }
+            // Calls reach the turn only through the agent loop, which turns them into steps.
+            ChatEvent::ToolCall(_) => None,
         }
+    }
+
+    /// The stored answer's parts: its text with citation spans, then the sources and the
+    /// steps when there are any (`None`: a plain answer).
+    fn parts(&mut self) -> Option<serde_json::Value> {
+        let sources = self.sources.take();
+        if sources.is_none() && self.steps.is_empty() {
+            return None;
+        }
+        let mut parts = vec![serde_json::json!({"type": "text", "text": self.text, "citationSpans": self.spans})];
+        if let Some(docs) = sources {
+            parts.push(serde_json::json!({"type": "source", "documents": docs}));
+        }
+        if !self.steps.is_empty() {
+            parts.push(serde_json::json!({"type": "steps", "steps": self.steps}));
+        }
+        Some(serde_json::Value::Array(parts))
     }
 
     /// The reply ended (or was stopped): stores the answer of a session turn, and says how it ended.
@@ -449,10 +491,7 @@ impl Running {
         if stopped && self.text.is_empty() {
             return Ok(TurnEvent::End(end));
         }
-        let parts = self.sources.take().map(|docs| {
-            serde_json::json!([{"type": "text", "text": self.text, "citationSpans": self.spans},
-                               {"type": "source", "documents": docs}])
-        });
+        let parts = self.parts();
         let under = self.question.map_or(Under::Leaf, |q| Under::Parent(Some(q)));
         let stored = self
             .chat

@@ -3,9 +3,10 @@
 //! Owns typed IDs, the stable error-code table, the `Principal` that every credential
 //! resolves to and the one reader of the credentials it is proved by, `Secret<T>`, the `Clock`
 //! port, pagination types, and what configuration sections are made of (`config`: durations,
-//! sizes, the section error), and the `tools` port (read-only tools an agent calls by name). It does no I/O and depends on no other Rampart crate; everything
+//! sizes, the section error). It does no I/O and depends on no other Rampart crate; everything
 //! else may depend on it.
 
+pub mod assist;
 pub mod audit;
 pub mod clock;
 pub mod config;

@@ -26,8 +26,8 @@ const GRANTABLE: &str = "openid email profile mcp";
 /// Where the MCP endpoint is, below the issuer (the public URL).
 pub const MCP_PATH: &str = "/mcp";
 const CODE_TTL: Duration = Duration::from_secs(60);
-/// `prompt=login` accepts a sign-in made at most this long ago: the one the sign-in page has
-/// just asked for (password, second factor and the consent screen fit in it).
+/// `prompt=login` without the request's arrival time ([`AuthorizeParams::login_after`]) accepts
+/// a sign-in made at most this long ago.
 pub const PROMPT_LOGIN_WINDOW: Duration = Duration::from_secs(600);
 
 /// The parameters of an authorization request. Parameters not listed are ignored, as RFC 6749
@@ -48,6 +48,12 @@ pub struct AuthorizeParams {
     pub prompt: Option<String>,
     /// Seconds: an older sign-in must be repeated; the ID token then carries `auth_time`.
     pub max_age: Option<String>,
+    /// Rampart's own, set by `GET /oauth2/authorize` on a `prompt=login` request (a value the
+    /// client sent is replaced): when the request arrived (ms since the epoch). The sign-in
+    /// must be made after it, so one made before the client asked does not count. It needs no
+    /// seal: only the user's own browser carries it, and `prompt=login` serves the client,
+    /// which sees `auth_time` in the ID token.
+    pub login_after: Option<String>,
     /// RFC 8707: the resource the token is for. Only this server's MCP endpoint (`{issuer}/mcp`)
     /// is one; anything else is `invalid_target`.
     pub resource: Option<String>,
@@ -111,6 +117,8 @@ pub struct ValidAuthorize<'a> {
     pub code_challenge: String,
     pub prompt: Prompt,
     pub max_age: Option<u64>,
+    /// See [`AuthorizeParams::login_after`].
+    pub login_after: Option<Timestamp>,
 }
 
 impl ValidAuthorize<'_> {
@@ -126,7 +134,11 @@ impl ValidAuthorize<'_> {
     /// Must the user sign in again, given when they last did?
     fn needs_login(&self, auth_time: Timestamp, now: Timestamp) -> bool {
         let age = u64::try_from(now.secs().saturating_sub(auth_time.secs())).unwrap_or(0);
-        (self.prompt.login && age > PROMPT_LOGIN_WINDOW.as_secs()) || self.max_age.is_some_and(|m| age > m)
+        let stale = match self.login_after {
+            Some(asked) => auth_time.millis() < asked.millis(),
+            None => age > PROMPT_LOGIN_WINDOW.as_secs(),
+        };
+        (self.prompt.login && stale) || self.max_age.is_some_and(|m| age > m)
     }
 }
 
@@ -199,6 +211,7 @@ impl Identity {
             code_challenge: String::new(),
             prompt: Prompt::default(),
             max_age: None,
+            login_after: p.login_after.as_deref().and_then(|t| t.parse().ok()).map(Timestamp::from_millis),
         };
         if p.response_type.as_deref() != Some("code") {
             return Err(v.fail("unsupported_response_type", "only response_type=code is supported"));

@@ -5,6 +5,9 @@ use serde::Deserialize;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+/// LMA's wake phrase: "OK Assistant", "Okay, assistant!" …
+pub const DEFAULT_WAKE_PHRASE: &str = "(OK|Okay)[.,! ]*[Aa]ssistant";
+
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct MeetingsConfig {
@@ -28,6 +31,10 @@ pub struct MeetingsConfig {
     pub max_upload_bytes: ByteSize,
     /// Longest time to wait for the recogniser's last words after `END`.
     pub final_timeout: Dur,
+    /// A regular expression: a final segment that matches it asks the meeting assistant the
+    /// rest of the segment (or, when nothing follows, the next final segment of that channel);
+    /// the answer is written into the transcript (channel `AGENT_ASSISTANT`). Empty: off.
+    pub wake_phrase: String,
 }
 
 impl Default for MeetingsConfig {
@@ -43,6 +50,7 @@ impl Default for MeetingsConfig {
             recording_chunk_secs: 5,
             max_upload_bytes: ByteSize(500 * 1024 * 1024),
             final_timeout: Dur::secs(30),
+            wake_phrase: DEFAULT_WAKE_PHRASE.to_owned(),
         }
     }
 }
@@ -70,7 +78,23 @@ impl MeetingsConfig {
         if self.final_timeout.0 < Duration::from_secs(1) {
             return Err(ConfigError::new("final_timeout", "must be at least 1s"));
         }
+        self.wake_phrase()?;
         Ok(())
+    }
+
+    /// The wake phrase, compiled (`None`: off). Case as written; size-limited.
+    pub fn wake_phrase(&self) -> Result<Option<regex::Regex>, ConfigError> {
+        if self.wake_phrase.trim().is_empty() {
+            return Ok(None);
+        }
+        if self.wake_phrase.len() > 200 {
+            return Err(ConfigError::new("wake_phrase", "must be at most 200 characters"));
+        }
+        regex::RegexBuilder::new(&self.wake_phrase)
+            .size_limit(1 << 16)
+            .build()
+            .map(Some)
+            .map_err(|_| ConfigError::new("wake_phrase", "is not a valid regular expression"))
     }
 
     /// Where recordings are kept.

@@ -9,6 +9,7 @@
 //! Depends on `core`, `crypto` and `storage`; knows nothing of HTTP nor of the other feature
 //! crates (the meeting assistant will reach `chat` through a port).
 
+pub mod assist;
 pub mod audio;
 pub mod config;
 pub mod error;

@@ -7,6 +7,7 @@
 //! carried, so timestamps stay monotonic. The audio is also written to the sealed recording as it
 //! arrives. Nothing grows with the meeting's length but the stored segments.
 
+use crate::assist::{Ask, Wake};
 use crate::audio::{ChannelResampler, PcmDecoder, to_i16};
 use crate::error::{MeetingError, Result};
 use crate::events::{CallEvent, ListEvent};
@@ -100,6 +101,7 @@ impl Speakers {
     fn at(&self, channel: ChannelRole, t: f64) -> String {
         match channel {
             ChannelRole::Agent => self.agent.clone(),
+            ChannelRole::AgentAssistant => "Assistant".into(),
             ChannelRole::Caller => {
                 let i = self.timeline.partition_point(|(start, _)| *start <= t);
                 self.timeline[i.saturating_sub(1)].1.clone()
@@ -113,8 +115,12 @@ struct Collect {
     svc: MeetingService,
     key: MeetingKey,
     call_id: String,
+    ch: usize,
     role: ChannelRole,
     speakers: Arc<Mutex<Speakers>>,
+    /// The meeting's owner, who asks with the wake phrase (`None`: an upload, not asked).
+    asker: Option<Principal>,
+    wake: Arc<Wake>,
 }
 
 /// One channel's way to the recogniser.
@@ -143,6 +149,8 @@ pub struct LiveMeeting {
     offset_secs: f64,
     max_frames: u64,
     stop: CancellationToken,
+    asker: Option<Principal>,
+    wake: Arc<Wake>,
 }
 
 impl std::fmt::Debug for LiveMeeting {
@@ -177,7 +185,7 @@ impl MeetingService {
             details.participants.speakers.push(start.active_speaker.clone());
         }
         let key = record.id;
-        let live = self.open_live(record, details, recognizer, &start, stop).await;
+        let live = self.open_live(record, details, recognizer, &start, stop, Some(p.clone())).await;
         if live.is_err() {
             self.0.live.remove(key);
         }
@@ -240,6 +248,7 @@ impl MeetingService {
         recognizer: Arc<dyn SpeechRecognizer>,
         start: &Start,
         stop: CancellationToken,
+        asker: Option<Principal>,
     ) -> Result<LiveMeeting> {
         let key = record.id;
         // A reconnect continues with the meeting's own format; a new meeting has the client's.
@@ -278,6 +287,8 @@ impl MeetingService {
             recording,
             frames: 0,
             stop,
+            asker,
+            wake: Arc::default(),
         };
         live.mark_live().await?;
         Ok(live)
@@ -412,8 +423,11 @@ impl LiveMeeting {
             svc: self.svc.clone(),
             key: self.record.id,
             call_id: self.record.call_id.clone(),
+            ch,
             role,
             speakers: self.speakers.clone(),
+            asker: self.asker.clone(),
+            wake: self.wake.clone(),
         };
         let prefix = format!("{}-{}", if ch == 0 { "ch0" } else { "ch1" }, pipe.generation);
         pipe.collector = Some(tokio::spawn(collect(c, prefix, offset, hypotheses)));
@@ -626,9 +640,18 @@ impl Collect {
             let rec = self.svc.seal_segment(self.key, &seg)?;
             self.svc.db().upsert_segment(&rec).await?;
         }
+        let asked = match (&self.svc.0.wake_phrase, &self.asker) {
+            (Some(re), Some(_)) if h.is_final => self.wake.question(re, self.ch, text),
+            _ => None,
+        };
         self.svc
             .events()
             .meeting(self.key, &CallEvent::AddTranscriptSegment { call_id: self.call_id.clone(), segment: seg });
+        if let (Some(question), Some(asker)) = (asked, &self.asker) {
+            let ask =
+                Ask { key: self.key, call_id: self.call_id.clone(), asker: asker.clone(), question, at: round_ms(end) };
+            self.svc.spawn_answer(self.wake.clone(), ask);
+        }
         Ok(())
     }
 }

@@ -11,6 +11,8 @@ pub enum ChannelRole {
     Caller,
     /// Channel 1: the user's microphone.
     Agent,
+    /// The meeting assistant's answers (LMA's `AGENT_ASSISTANT`), asked by the wake phrase.
+    AgentAssistant,
 }
 
 impl ChannelRole {
@@ -21,12 +23,14 @@ impl ChannelRole {
         match self {
             ChannelRole::Caller => "CALLER",
             ChannelRole::Agent => "AGENT",
+            ChannelRole::AgentAssistant => "AGENT_ASSISTANT",
         }
     }
     pub fn parse(s: &str) -> Option<Self> {
         match s {
             "CALLER" => Some(ChannelRole::Caller),
             "AGENT" => Some(ChannelRole::Agent),
+            "AGENT_ASSISTANT" => Some(ChannelRole::AgentAssistant),
             _ => None,
         }
     }

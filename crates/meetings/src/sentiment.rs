@@ -68,6 +68,7 @@ pub fn summarize(segments: &[Segment], duration: f64) -> SentimentSummary {
         let (all, quarters) = match s.channel {
             ChannelRole::Caller => (&mut out.caller, &mut out.caller_quarters),
             ChannelRole::Agent => (&mut out.agent, &mut out.agent_quarters),
+            ChannelRole::AgentAssistant => continue,
         };
         all.add(sc.compound);
         quarters[q].add(sc.compound);

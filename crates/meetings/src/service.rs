@@ -96,6 +96,10 @@ pub(crate) struct Inner {
     pub live: crate::live::LiveRegistry,
     /// The key of call ids' keyed hashes.
     pub lookup: zeroize::Zeroizing<[u8; 32]>,
+    /// Answers questions asked with the wake phrase (set once at start-up).
+    pub assistant: OnceLock<Arc<dyn rampart_core::assist::MeetingAssistant>>,
+    /// `meetings.wake_phrase`, compiled; `None`: off.
+    pub wake_phrase: Option<regex::Regex>,
 }
 
 /// The meetings service (cheap to clone).
@@ -119,6 +123,8 @@ impl MeetingService {
         lookup: zeroize::Zeroizing<[u8; 32]>,
     ) -> Self {
         let store = RecordingStore::new(recordings_dir, keyring.clone());
+        // Checked with the rest of the configuration at start-up.
+        let wake_phrase = config.wake_phrase().ok().flatten();
         Self(Arc::new(Inner {
             db,
             keyring,
@@ -130,12 +136,19 @@ impl MeetingService {
             recognizer: OnceLock::new(),
             live: crate::live::LiveRegistry::default(),
             lookup,
+            assistant: OnceLock::new(),
+            wake_phrase,
         }))
     }
 
     /// Where events go (set once at start-up; none until then).
     pub fn set_events(&self, e: Arc<dyn MeetingEvents>) {
         let _ = self.0.events.set(e);
+    }
+
+    /// The meeting assistant the wake phrase asks (set once at start-up).
+    pub fn set_assistant(&self, a: Arc<dyn rampart_core::assist::MeetingAssistant>) {
+        let _ = self.0.assistant.set(a);
     }
 
     /// The speech recogniser of live meetings and uploads (set once at start-up).

@@ -142,7 +142,7 @@ impl MeetingService {
         let view = self.view(&record)?;
         let key = record.id;
         let stop = self.0.live.add(key, p.user_id, self.config().max_live_per_user, self.config().max_live)?;
-        let mut live = match self.open_live(record, details, recognizer, &start, stop).await {
+        let mut live = match self.open_live(record, details, recognizer, &start, stop, None).await {
             Ok(l) => l,
             Err(e) => {
                 self.0.live.remove(key);

@@ -6,6 +6,13 @@
 //! Stream: `contentBlockDelta` text → `Delta`; `messageStop` gives the stop reason and
 //! `metadata` the usage, then `Done`. Exceptions in the stream end it with an error.
 //!
+//! Tools ("Call a tool with the Converse API"): offered in `toolConfig.tools[].toolSpec {name,
+//! description, inputSchema: {json}}`; a call streams as `contentBlockStart` with
+//! `start.toolUse {toolUseId, name}`, `contentBlockDelta` with `delta.toolUse.input` fragments
+//! (JSON text) and `contentBlockStop`, which completes it; the stop reason is `tool_use`. Calls
+//! go back as `toolUse {toolUseId, name, input}` blocks of the assistant's message, results as
+//! `toolResult {toolUseId, content: [{text}], status}` blocks of the next user message.
+//!
 //! Credentials: static keys from configuration only. The SDK's default chain (environment,
 //! profile, SSO, web identity, ECS/IMDS roles) lives in `aws-config`, which also pulls in
 //! `aws-sdk-sts` and more; it is not compiled in. `new` refuses a configuration without keys.
@@ -17,9 +24,10 @@
 //! stalled-stream check is off so that `timeout` is the one rule.
 
 use crate::error::{ProviderError, ProviderErrorKind};
-use crate::types::{ChatEvent, ChatRequest, Role, Usage};
+use crate::types::{ChatEvent, ChatRequest, Role, ToolCall, Usage};
 use crate::{stream, turns};
 use aws_sdk_bedrockruntime as sdk;
+use aws_smithy_types::{Document, Number};
 use rampart_core::Secret;
 use sdk::config::retry::RetryConfig;
 use sdk::config::timeout::TimeoutConfig;
@@ -28,8 +36,9 @@ use sdk::error::{ProvideErrorMetadata, SdkError};
 use sdk::operation::converse_stream::ConverseStreamError;
 use sdk::types::error::ConverseStreamOutputError;
 use sdk::types::{
-    ContentBlock, ContentBlockDelta, ConversationRole, ConverseStreamOutput, InferenceConfiguration, Message,
-    SystemContentBlock,
+    ContentBlock, ContentBlockDelta, ContentBlockStart, ConversationRole, ConverseStreamOutput, InferenceConfiguration,
+    Message, SystemContentBlock, Tool, ToolConfiguration, ToolInputSchema, ToolResultBlock, ToolResultContentBlock,
+    ToolResultStatus, ToolSpecification, ToolUseBlock,
 };
 use std::time::Duration;
 
@@ -48,6 +57,8 @@ pub struct BedrockConfig {
     pub session_token: Option<Secret<String>>,
     pub timeout: Duration,
     pub max_retries: u32,
+    /// Tools may be offered to it (`tools = true` in its `[[models]]` entry).
+    pub tools: bool,
 }
 
 /// A client for one configured Bedrock model.
@@ -102,20 +113,11 @@ impl Bedrock {
         Ok(Self { client: sdk::Client::from_conf(b.build()), cfg })
     }
 
-    /// A streamed reply: `Delta`s, then one `Done`.
+    /// A streamed reply: `Delta`s (and `ToolCall`s), then one `Done`.
     pub async fn stream(&self, req: &ChatRequest) -> Result<stream::EventStream, ProviderError> {
         let system: Vec<SystemContentBlock> =
             turns::system(&req.messages).into_iter().map(|s| SystemContentBlock::Text(s.to_owned())).collect();
-        let mut messages = Vec::new();
-        for (role, text) in turns::alternating(&req.messages) {
-            let role = if role == Role::Assistant { ConversationRole::Assistant } else { ConversationRole::User };
-            let m = Message::builder()
-                .role(role)
-                .content(ContentBlock::Text(text))
-                .build()
-                .map_err(|e| ProviderError::new(ProviderErrorKind::Protocol, false, format!("request: {e}")))?;
-            messages.push(m);
-        }
+        let messages = turns::alternating(&req.messages).iter().map(message).collect::<Result<Vec<_>, _>>()?;
         let inference = (req.max_tokens.is_some() || req.temperature.is_some() || req.top_p.is_some()).then(|| {
             InferenceConfiguration::builder()
                 .set_max_tokens(req.max_tokens.map(|v| i32::try_from(v).unwrap_or(i32::MAX)))
@@ -130,6 +132,7 @@ impl Bedrock {
             .set_system((!system.is_empty()).then_some(system))
             .set_messages(Some(messages))
             .set_inference_config(inference)
+            .set_tool_config(tool_config(req)?)
             .send()
             .await
             .map_err(|e| self.redacted(sdk_error(&e, status_of(&e), operation_retryable)))?;
@@ -145,6 +148,75 @@ impl Bedrock {
             this.redacted(sdk_error(&e, None, stream_retryable))
         });
         Ok(stream::decode(items, Events::default()))
+    }
+}
+
+fn request_error(e: impl std::fmt::Display) -> ProviderError {
+    ProviderError::new(ProviderErrorKind::Protocol, false, format!("request: {e}"))
+}
+
+/// One turn: tool results first, then its text (always, for a text-only turn, as before tools;
+/// else when not empty: the API refuses blank text blocks), then tool calls.
+fn message(t: &turns::Turn<'_>) -> Result<Message, ProviderError> {
+    let role = if t.role == Role::Assistant { ConversationRole::Assistant } else { ConversationRole::User };
+    let mut content = Vec::new();
+    for r in &t.results {
+        let status = if r.is_error { ToolResultStatus::Error } else { ToolResultStatus::Success };
+        let block = ToolResultBlock::builder()
+            .tool_use_id(&r.call_id)
+            .content(ToolResultContentBlock::Text(r.content.clone()))
+            .status(status)
+            .build()
+            .map_err(request_error)?;
+        content.push(ContentBlock::ToolResult(block));
+    }
+    if t.is_plain() || !t.text.is_empty() {
+        content.push(ContentBlock::Text(t.text.clone()));
+    }
+    for c in &t.calls {
+        let block = ToolUseBlock::builder()
+            .tool_use_id(&c.id)
+            .name(&c.name)
+            .input(document(&turns::arguments_object(c)))
+            .build()
+            .map_err(request_error)?;
+        content.push(ContentBlock::ToolUse(block));
+    }
+    Message::builder().role(role).set_content(Some(content)).build().map_err(request_error)
+}
+
+/// `toolConfig` when tools are offered.
+fn tool_config(req: &ChatRequest) -> Result<Option<ToolConfiguration>, ProviderError> {
+    if req.tools.is_empty() {
+        return Ok(None);
+    }
+    let mut tools = Vec::with_capacity(req.tools.len());
+    for t in &req.tools {
+        let spec = ToolSpecification::builder()
+            .name(&t.name)
+            .description(&t.description)
+            .input_schema(ToolInputSchema::Json(document(&t.input_schema)))
+            .build()
+            .map_err(request_error)?;
+        tools.push(Tool::ToolSpec(spec));
+    }
+    ToolConfiguration::builder().set_tools(Some(tools)).build().map(Some).map_err(request_error)
+}
+
+/// A JSON value as the SDK's document type.
+fn document(v: &serde_json::Value) -> Document {
+    use serde_json::Value as V;
+    match v {
+        V::Null => Document::Null,
+        V::Bool(b) => Document::Bool(*b),
+        V::Number(n) => Document::Number(match (n.as_u64(), n.as_i64()) {
+            (Some(u), _) => Number::PosInt(u),
+            (None, Some(i)) => Number::NegInt(i),
+            (None, None) => Number::Float(n.as_f64().unwrap_or(0.0)),
+        }),
+        V::String(s) => Document::String(s.clone()),
+        V::Array(a) => Document::Array(a.iter().map(document).collect()),
+        V::Object(o) => Document::Object(o.iter().map(|(k, v)| (k.clone(), document(v))).collect()),
     }
 }
 
@@ -234,20 +306,51 @@ where
     ProviderError { kind, status, retryable: retry, retry_after: None, detail }
 }
 
-/// Decoder state: the stop reason arrives before the usage (`metadata`).
+/// Decoder state: the stop reason arrives before the usage (`metadata`); tool calls between
+/// their block's start and stop (by block index).
 #[derive(Default)]
 struct Events {
     stop_reason: Option<String>,
     usage: Option<Usage>,
+    open: Vec<(i32, ToolCall)>,
+}
+
+impl Events {
+    fn call_fragment(&mut self, index: i32, part: &str) {
+        if let Some((_, c)) = self.open.iter_mut().find(|(i, _)| *i == index) {
+            c.arguments.push_str(part);
+        }
+    }
+
+    fn block_stop(&mut self, index: i32) -> Option<ChatEvent> {
+        let at = self.open.iter().position(|(i, _)| *i == index)?;
+        let (_, mut call) = self.open.remove(at);
+        if call.arguments.trim().is_empty() {
+            call.arguments = "{}".to_owned();
+        }
+        Some(ChatEvent::ToolCall(call))
+    }
 }
 
 impl stream::Decoder<ConverseStreamOutput> for Events {
     fn event(&mut self, ev: ConverseStreamOutput) -> Result<Option<ChatEvent>, ProviderError> {
         match ev {
+            ConverseStreamOutput::ContentBlockStart(b) => {
+                if let Some(ContentBlockStart::ToolUse(u)) = b.start {
+                    let call = ToolCall { id: u.tool_use_id, name: u.name, arguments: String::new() };
+                    self.open.push((b.content_block_index, call));
+                }
+                Ok(None)
+            }
             ConverseStreamOutput::ContentBlockDelta(d) => match d.delta {
                 Some(ContentBlockDelta::Text(t)) if !t.is_empty() => Ok(Some(ChatEvent::Delta(t))),
+                Some(ContentBlockDelta::ToolUse(u)) => {
+                    self.call_fragment(d.content_block_index, &u.input);
+                    Ok(None)
+                }
                 _ => Ok(None),
             },
+            ConverseStreamOutput::ContentBlockStop(b) => Ok(self.block_stop(b.content_block_index)),
             ConverseStreamOutput::MessageStop(s) => {
                 self.stop_reason = Some(s.stop_reason.as_str().to_owned());
                 Ok(None)
@@ -262,7 +365,7 @@ impl stream::Decoder<ConverseStreamOutput> for Events {
                     .is_some()
                     .then(|| ChatEvent::Done { usage: self.usage, finish_reason: self.stop_reason.take() }))
             }
-            // messageStart, contentBlockStart/Stop, events newer than this SDK.
+            // messageStart, events newer than this SDK.
             _ => Ok(None),
         }
     }
@@ -280,6 +383,10 @@ impl stream::Decoder<ConverseStreamOutput> for Events {
 impl rampart_core::llm::ChatModel for Bedrock {
     fn model_id(&self) -> &str {
         &self.cfg.model
+    }
+
+    fn supports_tools(&self) -> bool {
+        self.cfg.tools
     }
 
     fn stream(&self, req: ChatRequest) -> stream::PortFuture<'_> {

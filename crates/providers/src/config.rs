@@ -180,6 +180,12 @@ pub struct ModelConfig {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(default = 64)]
     pub batch_size: Option<usize>,
+    /// `chat` with `openai`, `anthropic` or `bedrock`: the model can call tools (function
+    /// calling), so assistants may offer it theirs. Off by default: many models served through
+    /// these APIs cannot.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    #[schema(default = false)]
+    pub tools: bool,
 }
 
 /// The schema of `headers`: names and values, write-only as a whole (`#[schema(write_only)]`
@@ -221,6 +227,12 @@ impl ModelConfig {
             ));
         }
         self.validate_embedding_keys()?;
+        if self.tools
+            && (self.kind != ModelKind::Chat
+                || !matches!(self.provider, ModelProvider::Openai | ModelProvider::Anthropic | ModelProvider::Bedrock))
+        {
+            return Err(err("tools", "tools is for kind \"chat\" with provider openai, anthropic or bedrock"));
+        }
         self.validate_base_url()?;
         if self.api_key.is_some() && self.api_key_file.is_some() {
             return Err(err("api_key", "set api_key or api_key_file, not both"));
@@ -376,6 +388,7 @@ impl ModelConfig {
             session_token: self.aws_session_token.clone(),
             timeout: self.timeout.0,
             max_retries: self.max_retries,
+            tools: self.tools,
         })
     }
 
@@ -391,6 +404,7 @@ impl ModelConfig {
                     api_key,
                     timeout,
                     max_retries,
+                    tools: self.tools,
                 })
                 .map_err(refused)?,
             ),
@@ -404,6 +418,7 @@ impl ModelConfig {
                     api_key,
                     timeout,
                     max_retries,
+                    tools: self.tools,
                 })
                 .map_err(refused)?,
             ),
@@ -522,6 +537,11 @@ mod tests {
             ),
             "dimensions"
         );
+        assert_eq!(
+            key(serde_json::json!({"id": "m", "provider": "http", "base_url": "https://x", "tools": true,
+                "request_template": {}, "response_pointer": "/x"})),
+            "tools"
+        );
         let e = entry(serde_json::json!({"id": "m", "provider": "mystery", "base_url": "https://x", "model": "c"}));
         assert!(e.unwrap_err().to_string().contains("unknown variant `mystery`"));
     }
@@ -535,6 +555,8 @@ mod tests {
         .unwrap();
         m.validate().unwrap();
         m.check_builds().unwrap();
+        let chat = entry(serde_json::json!({"id": "c", "provider": "anthropic", "model": "claude", "tools": true}));
+        assert!(chat.unwrap().chat_model().unwrap().supports_tools());
         let json = serde_json::to_value(&m).unwrap();
         assert_eq!(json["kind"], "embedding");
         assert_eq!(json["provider"], "ollama");

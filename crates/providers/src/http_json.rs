@@ -141,6 +141,7 @@ fn role_name(r: Role) -> &'static str {
         Role::System => "System",
         Role::User => "User",
         Role::Assistant => "Assistant",
+        Role::Tool => "Tool",
     }
 }
 
@@ -305,6 +306,7 @@ mod tests {
             max_tokens: Some(32),
             temperature: Some(0.2),
             top_p: None,
+            tools: Vec::new(),
         };
         let v = render(&t, &values(&req));
         assert_eq!(

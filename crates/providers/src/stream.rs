@@ -1,4 +1,5 @@
-//! Turning an upstream's event stream into the port's `Delta…Done` stream, the same way for
+//! Turning an upstream's event stream into the port's `Delta…Done` stream (tool calls before
+//! `Done` when tools were offered), the same way for
 //! every provider: an idle timeout per item, a decoder per wire format, exactly one terminal
 //! item (`Done` or an error), and a protocol error when the upstream stops without finishing.
 
@@ -20,6 +21,11 @@ pub(crate) trait Decoder<T>: Send + 'static {
     /// The input ended before `Done`: usually a protocol error (the reply may be cut short and
     /// must not look complete), unless the wire format may end that way.
     fn end(&mut self) -> Result<ChatEvent, ProviderError>;
+    /// Events the decoder holds back for the caller, taken before the next input item (a wire
+    /// event that completes several tool calls at once queues them here).
+    fn pending(&mut self) -> Option<ChatEvent> {
+        None
+    }
 }
 
 /// `items` with each item awaited at most `idle`; the first error ends the stream.
@@ -49,17 +55,25 @@ pub(crate) fn decode<T: Send + 'static>(items: Items<T>, decoder: impl Decoder<T
     Box::pin(futures::stream::unfold(Some((items, decoder)), |state| async move {
         let (mut items, mut decoder) = state?;
         loop {
-            let item = match items.next().await {
-                None => return Some((decoder.end(), None)),
-                Some(Err(e)) => return Some((Err(e), None)),
-                Some(Ok(item)) => item,
+            let event = match decoder.pending() {
+                Some(ev) => ev,
+                None => {
+                    let item = match items.next().await {
+                        None => return Some((decoder.end(), None)),
+                        Some(Err(e)) => return Some((Err(e), None)),
+                        Some(Ok(item)) => item,
+                    };
+                    match decoder.event(item) {
+                        Err(e) => return Some((Err(e), None)),
+                        Ok(None) => continue,
+                        Ok(Some(ev)) => ev,
+                    }
+                }
             };
-            match decoder.event(item) {
-                Err(e) => return Some((Err(e), None)),
-                Ok(None) => {}
-                Ok(Some(done @ ChatEvent::Done { .. })) => return Some((Ok(done), None)),
-                Ok(Some(delta)) => return Some((Ok(delta), Some((items, decoder)))),
-            }
+            return match event {
+                done @ ChatEvent::Done { .. } => Some((Ok(done), None)),
+                other => Some((Ok(other), Some((items, decoder)))),
+            };
         }
     }))
 }
@@ -73,6 +87,11 @@ impl From<ProviderError> for rampart_core::llm::ModelError {
 /// The port's stream type, for `ChatModel` implementations.
 pub(crate) fn to_port(s: EventStream) -> rampart_core::llm::EventStream {
     Box::pin(s.map(|r| r.map_err(rampart_core::llm::ModelError::from)))
+}
+
+/// A whole reply's events as the port's stream.
+pub(crate) fn events_to_port(events: Vec<ChatEvent>) -> rampart_core::llm::EventStream {
+    Box::pin(futures::stream::iter(events.into_iter().map(Ok)))
 }
 
 /// The future `ChatModel::stream` returns.

@@ -2,13 +2,17 @@
 
 #![expect(clippy::unwrap_used, reason = "a test fails at the first broken step")]
 
+mod common;
+
+use common::{tool_req, weather};
 use futures::StreamExt;
-use rampart_core::llm::ChatModel;
+use rampart_core::llm::{ChatModel, ToolCall, ToolResult};
 use rampart_providers::{
     Anthropic, AnthropicConfig, ChatEvent, ChatMessage, ChatRequest, EventStream, ProviderError, ProviderErrorKind,
     Role, Usage,
 };
 use rampart_testkit::fake_anthropic::{FakeAnthropic, INPUT_TOKENS, Knobs};
+use rampart_testkit::script::{FakeCall, Scripted};
 use serde_json::json;
 use std::time::{Duration, Instant};
 
@@ -21,6 +25,7 @@ fn client(base: &str, retries: u32, timeout: Duration) -> Anthropic {
         api_key: Some(rampart_core::Secret::new(KEY.into())),
         timeout,
         max_retries: retries,
+        tools: true,
     })
     .unwrap()
 }
@@ -87,6 +92,7 @@ async fn lifts_system_messages_and_merges_same_role_turns_in_the_request() {
         max_tokens: Some(100),
         temperature: Some(0.5),
         top_p: Some(0.9),
+        ..Default::default()
     };
     let items = drain(client(&up.base_url, 0, Duration::from_secs(2)).stream(&r).await.unwrap()).await;
     assert!(matches!(items.last(), Some(Ok(ChatEvent::Done { .. }))));
@@ -157,6 +163,7 @@ async fn a_missing_api_key_is_refused_by_the_upstream_and_not_retried() {
         api_key: None,
         timeout: Duration::from_secs(2),
         max_retries: 3,
+        tools: false,
     })
     .unwrap();
     let e = c.stream(&req()).await.err().unwrap();
@@ -208,4 +215,83 @@ async fn works_through_the_chat_model_port() {
     let items: Vec<_> = s.collect().await;
     assert!(matches!(&items[0], Ok(ChatEvent::Delta(t)) if t == "hello "));
     assert!(matches!(items.last(), Some(Ok(ChatEvent::Done { usage: Some(_), .. }))));
+}
+
+#[tokio::test]
+async fn streamed_tool_use_blocks_become_calls_with_their_input_assembled() {
+    let script = vec![Scripted::Calls(vec![FakeCall::new("get_weather", r#"{"city": "Paris"}"#)])];
+    let up = FakeAnthropic::start(Knobs { script, ..knobs("unused") }).await;
+    let r = tool_req(vec![ChatMessage::new(Role::User, "Weather?")]);
+    let items = drain(client(&up.base_url, 0, Duration::from_secs(2)).stream(&r).await.unwrap()).await;
+    let events: Vec<ChatEvent> = items.into_iter().map(Result::unwrap).collect();
+    let call =
+        ToolCall { id: "toolu_fake_1_0".into(), name: "get_weather".into(), arguments: r#"{"city": "Paris"}"#.into() };
+    assert_eq!(
+        events,
+        vec![
+            ChatEvent::ToolCall(call),
+            ChatEvent::Done {
+                usage: Some(Usage { input_tokens: INPUT_TOKENS, output_tokens: 5 }),
+                finish_reason: Some("tool_use".into())
+            },
+        ]
+    );
+    let body = up.requests().pop().unwrap().body;
+    assert_eq!(
+        body["tools"],
+        json!([{"name": "get_weather", "description": "The weather in a city.", "input_schema": weather().input_schema}])
+    );
+}
+
+#[tokio::test]
+async fn tool_results_go_back_first_in_the_user_turn_and_whole_replies_carry_calls() {
+    let script = vec![
+        Scripted::Calls(vec![FakeCall::new("get_weather", r#"{"city": "Paris"}"#)]),
+        Scripted::Text("It is {tool_result}.".into()),
+    ];
+    let up = FakeAnthropic::start(Knobs { script, ..knobs("unused") }).await;
+    let m: std::sync::Arc<dyn ChatModel> = std::sync::Arc::new(client(&up.base_url, 0, Duration::from_secs(2)));
+    assert!(m.supports_tools());
+    let user = ChatMessage::new(Role::User, "Weather in Paris?");
+    let first: Vec<ChatEvent> =
+        m.complete_whole(tool_req(vec![user.clone()])).await.unwrap().map(Result::unwrap).collect().await;
+    assert_eq!(up.requests()[0].body["stream"], false, "a whole reply is one non-streamed request");
+    let ChatEvent::ToolCall(call) = &first[0] else { panic!("a call first: {first:?}") };
+    assert_eq!((call.name.as_str(), call.arguments.as_str()), ("get_weather", r#"{"city":"Paris"}"#));
+    assert!(matches!(&first[1], ChatEvent::Done { finish_reason: Some(f), .. } if f == "tool_use"));
+    let bad = ToolCall { id: "toolu_bad".into(), name: "get_weather".into(), arguments: "{city".into() };
+    let results = vec![
+        ToolResult { call_id: call.id.clone(), content: "sunny".into(), is_error: false },
+        ToolResult { call_id: "toolu_bad".into(), content: "arguments are not JSON".into(), is_error: true },
+    ];
+    let turn = vec![
+        user.clone(),
+        ChatMessage::assistant_calls("Let me look.", vec![call.clone(), bad]),
+        ChatMessage::tool_results(results.clone()),
+        ChatMessage::new(Role::User, "Thanks."),
+    ];
+    let items =
+        drain(client(&up.base_url, 0, Duration::from_secs(2)).stream(&tool_req(turn.clone())).await.unwrap()).await;
+    assert_eq!(text(&items), "It is arguments are not JSON.", "the model saw the last result");
+    let body = up.requests().pop().unwrap().body;
+    assert_eq!(
+        body["messages"],
+        json!([
+            {"role": "user", "content": "Weather in Paris?"},
+            {"role": "assistant", "content": [
+                {"type": "text", "text": "Let me look."},
+                {"type": "tool_use", "id": call.id, "name": "get_weather", "input": {"city": "Paris"}},
+                {"type": "tool_use", "id": "toolu_bad", "name": "get_weather", "input": {}},
+            ]},
+            {"role": "user", "content": [
+                {"type": "tool_result", "tool_use_id": call.id, "content": "sunny"},
+                {"type": "tool_result", "tool_use_id": "toolu_bad", "content": "arguments are not JSON", "is_error": true},
+                {"type": "text", "text": "Thanks."},
+            ]},
+        ])
+    );
+    // Without tools, the upstream refuses tool blocks, as Anthropic does.
+    let no_tools = ChatRequest { tools: Vec::new(), ..tool_req(turn) };
+    let e = client(&up.base_url, 0, Duration::from_secs(2)).stream(&no_tools).await.err().unwrap();
+    assert!(e.status == Some(400) && e.detail.contains("must define tools"), "{}", e.detail);
 }

@@ -5,14 +5,18 @@
 #![cfg(feature = "bedrock")]
 #![expect(clippy::unwrap_used, reason = "a test fails at the first broken step")]
 
+mod common;
+
+use common::{tool_req, weather};
 use futures::StreamExt;
 use rampart_core::Secret;
-use rampart_core::llm::ChatModel;
+use rampart_core::llm::{ChatModel, ToolCall, ToolResult};
 use rampart_providers::{
     Bedrock, BedrockConfig, ChatEvent, ChatMessage, ChatRequest, EventStream, ProviderError, ProviderErrorKind, Role,
     Usage,
 };
 use rampart_testkit::fake_bedrock::{FakeBedrock, INPUT_TOKENS, Knobs};
+use rampart_testkit::script::{FakeCall, Scripted};
 use serde_json::json;
 use std::time::{Duration, Instant};
 
@@ -30,6 +34,7 @@ fn cfg(base: &str, retries: u32, timeout: Duration) -> BedrockConfig {
         session_token: None,
         timeout,
         max_retries: retries,
+        tools: true,
     }
 }
 
@@ -99,6 +104,7 @@ async fn sends_system_blocks_alternating_messages_and_inference_config() {
         max_tokens: Some(2),
         temperature: Some(0.5),
         top_p: Some(0.25),
+        ..Default::default()
     };
     let items = drain(client(&up.base_url, 0, Duration::from_secs(2)).stream(&r).await.unwrap()).await;
     assert_eq!(text(&items), "a b ");
@@ -211,4 +217,79 @@ async fn works_through_the_chat_model_port() {
     let items: Vec<_> = m.stream(req()).await.unwrap().collect().await;
     assert!(matches!(&items[0], Ok(ChatEvent::Delta(t)) if t == "hello "));
     assert!(matches!(items.last(), Some(Ok(ChatEvent::Done { usage: Some(_), .. }))));
+}
+
+#[tokio::test]
+async fn streamed_tool_use_blocks_become_calls_with_their_input_assembled() {
+    let script = vec![Scripted::Calls(vec![
+        FakeCall::new("get_weather", r#"{"city": "Paris"}"#),
+        FakeCall::new("get_weather", r#"{"city": "Oslo"}"#),
+    ])];
+    let up = FakeBedrock::start(Knobs { script, ..knobs("unused") }).await;
+    let r = tool_req(vec![ChatMessage::new(Role::User, "Weather?")]);
+    let items = drain(client(&up.base_url, 0, Duration::from_secs(2)).stream(&r).await.unwrap()).await;
+    let events: Vec<ChatEvent> = items.into_iter().map(Result::unwrap).collect();
+    let call = |i: usize, city: &str| {
+        ChatEvent::ToolCall(ToolCall {
+            id: format!("tooluse_fake_1_{i}"),
+            name: "get_weather".into(),
+            arguments: format!(r#"{{"city": "{city}"}}"#),
+        })
+    };
+    assert_eq!(
+        events,
+        vec![
+            call(0, "Paris"),
+            call(1, "Oslo"),
+            ChatEvent::Done {
+                usage: Some(Usage { input_tokens: INPUT_TOKENS, output_tokens: 5 }),
+                finish_reason: Some("tool_use".into())
+            },
+        ]
+    );
+    let body = up.requests().pop().unwrap().body;
+    assert_eq!(
+        body["toolConfig"],
+        json!({"tools": [{"toolSpec": {"name": "get_weather", "description": "The weather in a city.",
+            "inputSchema": {"json": weather().input_schema}}}]})
+    );
+}
+
+#[tokio::test]
+async fn tool_results_go_back_as_tool_result_blocks_of_a_user_message() {
+    let up =
+        FakeBedrock::start(Knobs { script: vec![Scripted::Text("It is {tool_result}.".into())], ..knobs("unused") })
+            .await;
+    let call = ToolCall {
+        id: "tooluse_1".into(),
+        name: "get_weather".into(),
+        arguments: r#"{"city": "Paris", "days": 2}"#.into(),
+    };
+    let turn = vec![
+        ChatMessage::new(Role::User, "Weather in Paris?"),
+        ChatMessage::assistant_calls("", vec![call]),
+        ChatMessage::tool_results(vec![ToolResult {
+            call_id: "tooluse_1".into(),
+            content: "sunny".into(),
+            is_error: false,
+        }]),
+    ];
+    let items =
+        drain(client(&up.base_url, 0, Duration::from_secs(2)).stream(&tool_req(turn.clone())).await.unwrap()).await;
+    assert_eq!(text(&items), "It is sunny.");
+    let body = up.requests().pop().unwrap().body;
+    assert_eq!(
+        body["messages"],
+        json!([
+            {"role": "user", "content": [{"text": "Weather in Paris?"}]},
+            {"role": "assistant", "content": [{"toolUse": {"toolUseId": "tooluse_1", "name": "get_weather",
+                "input": {"city": "Paris", "days": 2}}}]},
+            {"role": "user", "content": [{"toolResult": {"toolUseId": "tooluse_1", "content": [{"text": "sunny"}],
+                "status": "success"}}]},
+        ])
+    );
+    // Without toolConfig, the runtime refuses tool blocks, as Bedrock does.
+    let no_tools = ChatRequest { tools: Vec::new(), ..tool_req(turn) };
+    let e = client(&up.base_url, 0, Duration::from_secs(2)).stream(&no_tools).await.err().unwrap();
+    assert!(e.status == Some(400) && e.detail.contains("toolConfig"), "{}", e.detail);
 }

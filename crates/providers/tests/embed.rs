@@ -167,6 +167,7 @@ mod bedrock {
             session_token: None,
             timeout: Duration::from_secs(5),
             max_retries: 1,
+            tools: false,
         }
     }
 

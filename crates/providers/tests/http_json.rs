@@ -116,6 +116,7 @@ fn req() -> ChatRequest {
         max_tokens: Some(50),
         temperature: Some(0.7),
         top_p: None,
+        tools: Vec::new(),
     }
 }
 

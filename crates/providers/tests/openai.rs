@@ -2,11 +2,17 @@
 
 #![expect(clippy::unwrap_used, reason = "a test fails at the first broken step")]
 
+mod common;
+
+use common::{tool_req, weather};
 use futures::StreamExt;
+use rampart_core::llm::{ToolCall, ToolResult};
 use rampart_providers::{
     ChatEvent, ChatMessage, ChatRequest, OpenAiCompatible, OpenAiConfig, ProviderErrorKind, Role, Usage,
 };
 use rampart_testkit::fake_openai::{FakeOpenAi, Knobs};
+use rampart_testkit::script::{FakeCall, Scripted};
+use serde_json::json;
 use std::time::{Duration, Instant};
 
 fn client(base: &str, retries: u32) -> OpenAiCompatible {
@@ -16,6 +22,7 @@ fn client(base: &str, retries: u32) -> OpenAiCompatible {
         api_key: Some(rampart_core::Secret::new("sk-test-123".into())),
         timeout: Duration::from_secs(2),
         max_retries: retries,
+        tools: true,
     })
     .unwrap()
 }
@@ -26,6 +33,7 @@ fn req() -> ChatRequest {
         max_tokens: Some(64),
         temperature: Some(0.2),
         top_p: None,
+        tools: Vec::new(),
     }
 }
 
@@ -47,6 +55,7 @@ async fn completes_and_sends_the_documented_request() {
     assert_eq!(body["max_tokens"], 64);
     assert_eq!(body["messages"][0], serde_json::json!({"role": "system", "content": "Be brief."}));
     assert!(body.get("top_p").is_none());
+    assert!(body.get("tools").is_none(), "no tools offered, no tools key");
 }
 
 #[tokio::test]
@@ -134,4 +143,66 @@ async fn unreachable_upstreams_are_network_errors() {
     let e = client(&format!("http://127.0.0.1:{port}/v1"), 0).complete(&req()).await.unwrap_err();
     assert_eq!(e.kind, ProviderErrorKind::Network);
     assert!(e.retryable);
+}
+
+fn call(id: &str, city: &str) -> ToolCall {
+    ToolCall { id: id.into(), name: "get_weather".into(), arguments: format!("{{\"city\": \"{city}\"}}") }
+}
+
+#[tokio::test]
+async fn streamed_tool_calls_are_assembled_from_their_fragments() {
+    let calls =
+        vec![FakeCall::new("get_weather", r#"{"city": "Paris"}"#), FakeCall::new("get_weather", r#"{"city": "Oslo"}"#)];
+    let up = FakeOpenAi::start(Knobs { script: vec![Scripted::Calls(calls)], ..knobs("unused") }).await;
+    let s = client(&up.base_url, 0).stream(&tool_req(vec![ChatMessage::new(Role::User, "Weather?")])).await.unwrap();
+    let events: Vec<ChatEvent> = s.map(Result::unwrap).collect().await;
+    assert_eq!(
+        events,
+        vec![
+            ChatEvent::ToolCall(call("call_1_0", "Paris")),
+            ChatEvent::ToolCall(call("call_1_1", "Oslo")),
+            ChatEvent::Done {
+                usage: Some(Usage { input_tokens: 7, output_tokens: 5 }),
+                finish_reason: Some("tool_calls".into())
+            },
+        ]
+    );
+    let body = &up.requests()[0].1;
+    assert_eq!(
+        body["tools"],
+        json!([{"type": "function", "function": {"name": "get_weather", "description": "The weather in a city.",
+            "parameters": weather().input_schema}}])
+    );
+}
+
+#[tokio::test]
+async fn tool_results_go_back_as_tool_messages_and_whole_replies_carry_calls() {
+    let script = vec![
+        Scripted::Calls(vec![FakeCall::new("get_weather", r#"{"city": "Paris"}"#)]),
+        Scripted::Text("It is {tool_result}.".into()),
+    ];
+    let up = FakeOpenAi::start(Knobs { script, ..knobs("unused") }).await;
+    let c = client(&up.base_url, 0);
+    let user = ChatMessage::new(Role::User, "Weather in Paris?");
+    let first = c.complete(&tool_req(vec![user.clone()])).await.unwrap();
+    assert_eq!(
+        (first.text.as_str(), first.tool_calls.clone(), first.finish_reason.as_deref()),
+        ("", vec![call("call_1_0", "Paris")], Some("tool_calls"))
+    );
+    let result = ToolResult { call_id: "call_1_0".into(), content: "sunny".into(), is_error: false };
+    let turn =
+        vec![user.clone(), ChatMessage::assistant_calls("", first.tool_calls), ChatMessage::tool_results(vec![result])];
+    let second = c.complete(&tool_req(turn)).await.unwrap();
+    assert_eq!(second.text, "It is sunny.");
+    let body = &up.requests()[1].1;
+    assert_eq!(
+        body["messages"][1],
+        json!({"role": "assistant", "content": null, "tool_calls": [{"id": "call_1_0", "type": "function",
+            "function": {"name": "get_weather", "arguments": "{\"city\": \"Paris\"}"}}]})
+    );
+    assert_eq!(body["messages"][2], json!({"role": "tool", "tool_call_id": "call_1_0", "content": "sunny"}));
+    // The upstream refuses a result that answers no call, as OpenAI does.
+    let orphan = ToolResult { call_id: "call_nope".into(), content: "x".into(), is_error: false };
+    let e = c.complete(&tool_req(vec![user, ChatMessage::tool_results(vec![orphan])])).await.unwrap_err();
+    assert_eq!(e.status, Some(400));
 }

@@ -1,9 +1,10 @@
 //! GAIA's out events (seed 002) as published on `/out/{userId}/{sessionId}`: each is
 //! `{"id", "content": {...}}` with `content.type` one of `textDelta`, `citationEvent`, `source`
-//! or Rampart's `end`; errors keep GAIA's own shape. Built here so every producer of chat
+//! or Rampart's `end`, `step` and `confirmation`; errors keep GAIA's own shape. Built here so every producer of chat
 //! output (the chat channels, later the meeting assistant's) speaks the same protocol.
 
 use rampart_core::llm::{SourceDocument, Usage};
+use rampart_core::tools::{StepStatus, ToolStep};
 use rampart_core::{ChunkId, MessageId, SessionId, UserId};
 use serde_json::{Value, json};
 
@@ -34,6 +35,19 @@ pub fn citation(
 
 pub fn source(documents: &[SourceDocument]) -> Value {
     event(json!({"type": "source", "documents": documents}))
+}
+
+/// Rampart's extension: a tool call of the agent loop, `{type: "step", step, callId, tool,
+/// arguments, status, summary}` (`status` `ok` or `error`); an acting tool that waits for the
+/// user is a `confirmation` event with the same fields (`status` `needsConfirmation`), after
+/// which the reply ends.
+pub fn step(step: &ToolStep) -> Value {
+    let mut content = json!(step);
+    content["type"] = json!(match step.status {
+        StepStatus::NeedsConfirmation => "confirmation",
+        StepStatus::Ok | StepStatus::Error => "step",
+    });
+    event(content)
 }
 
 /// The end of a reply that stored an answer (`messageId`), stopped or not.

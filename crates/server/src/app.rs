@@ -42,6 +42,8 @@ pub async fn build_state_with_clock(config: Config, clock: SharedClock) -> anyho
     let bus = config.bus.connect().await.map_err(|e| anyhow::anyhow!("bus: {e}"))?;
     let events = Arc::new(crate::ports::HubMeetingEvents { hub: hub.clone(), bus: bus.clone() });
     let meetings = build_meetings(&config, db.clone(), keyring.clone(), clock.clone(), events).await?;
+    meetings
+        .set_assistant(Arc::new(crate::ports::ChatMeetingAssistant { chat: chat.clone(), catalog: catalog.clone() }));
     let mailer: Option<Arc<dyn rampart_core::mail::Mailer>> = match config.mail.enabled() {
         true => Some(Arc::new(crate::mail::SmtpMailer::new(&config.mail)?)),
         false => None,
@@ -72,6 +74,7 @@ pub async fn build_state_with_clock(config: Config, clock: SharedClock) -> anyho
         browser_origins: config.browser_origins(),
         metrics,
         access_log: Arc::new(crate::access_log::AccessLog::open(&config.access_log, &config.server.data_dir)?),
+        chat_tools: crate::state::ChatTools::default(),
         config: Arc::new(config),
     });
     if let Some(bus) = &state.bus {

@@ -364,6 +364,9 @@ impl ChatModel for MeteredModel {
     fn model_id(&self) -> &str {
         self.inner.model_id()
     }
+    fn supports_tools(&self) -> bool {
+        self.inner.supports_tools()
+    }
     fn stream(&self, req: ChatRequest) -> Pin<Box<dyn Future<Output = Result<EventStream, ModelError>> + Send + '_>> {
         Box::pin(self.observe(self.inner.stream(req)))
     }

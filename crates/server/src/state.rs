@@ -123,6 +123,26 @@ pub struct AppInner {
     pub browser_origins: Vec<String>,
     pub metrics: Arc<crate::metrics::Metrics>,
     pub access_log: Arc<crate::access_log::AccessLog>,
+    /// Tools offered to the chat channel's turns.
+    pub chat_tools: ChatTools,
+}
+
+/// The tools offered to turns of the chat channel (`/in/{userId}/{sessionId}`), used by
+/// `model` assistants whose model supports tools. None are built in yet: the meeting assistant
+/// gives its turns its own; a composition (or a test) may register a toolbox here.
+#[derive(Default)]
+pub struct ChatTools(std::sync::RwLock<Option<Arc<dyn rampart_core::tools::Toolbox>>>);
+
+impl ChatTools {
+    pub fn set(&self, toolbox: Option<Arc<dyn rampart_core::tools::Toolbox>>) {
+        *self.0.write().unwrap_or_else(std::sync::PoisonError::into_inner) = toolbox;
+    }
+
+    /// The tools of one turn, if any are registered.
+    pub fn for_turn(&self) -> Option<rampart_chat::turn::TurnTools> {
+        let t = self.0.read().unwrap_or_else(std::sync::PoisonError::into_inner).clone();
+        t.map(rampart_chat::turn::TurnTools::new)
+    }
 }
 
 /// Per-credential throttling, applied once a request is authenticated.

@@ -5,7 +5,14 @@
 //! without `x-api-key` and 400 without `anthropic-version`. Knobs as in `fake_openai`, plus a
 //! stall and a cut-off. The reply stops at the request's `max_tokens` (stop reason
 //! `max_tokens`, else `end_turn`). It records what it received.
+//!
+//! Tool use (`script`): a request that offers `tools` can be answered with `tool_use` blocks,
+//! whole (`content`) or streamed (`content_block_start` with the block and `input: {}`,
+//! `input_json_delta` fragments, `content_block_stop`), stop reason `tool_use`. Requests are
+//! checked as Anthropic checks them: `tool_use`/`tool_result` blocks need `tools`, and the
+//! message after one with `tool_use` blocks begins with a `tool_result` for each (else 400).
 
+use crate::script::{FakeCall, Script, Scripted};
 use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
@@ -38,6 +45,8 @@ pub struct Knobs {
     pub cut_after_tokens: Option<usize>,
     /// Quote the received `x-api-key` in error messages, as some upstreams do with refused keys.
     pub echo_key_in_errors: bool,
+    /// The answers to the first requests, in order (then `reply`).
+    pub script: Vec<Scripted>,
 }
 
 /// What the fake received.
@@ -51,6 +60,7 @@ pub struct Recorded {
 
 struct Shared {
     knobs: Knobs,
+    script: Script,
     requests: Vec<Recorded>,
 }
 
@@ -74,7 +84,8 @@ fn lock(s: &Mutex<Shared>) -> std::sync::MutexGuard<'_, Shared> {
 
 impl FakeAnthropic {
     pub async fn start(knobs: Knobs) -> FakeAnthropic {
-        let shared = Arc::new(Mutex::new(Shared { knobs, requests: Vec::new() }));
+        let script = Script::new(&knobs.script);
+        let shared = Arc::new(Mutex::new(Shared { knobs, script, requests: Vec::new() }));
         let app = axum::Router::new().route("/v1/messages", axum::routing::post(handle)).with_state(shared.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("addr");
@@ -90,7 +101,9 @@ impl FakeAnthropic {
     }
 
     pub fn set_knobs(&self, k: Knobs) {
-        lock(&self.shared).knobs = k;
+        let mut s = lock(&self.shared);
+        s.script = Script::new(&k.script);
+        s.knobs = k;
     }
 }
 
@@ -150,10 +163,29 @@ async fn handle(State(shared): State<Arc<Mutex<Shared>>>, headers: HeaderMap, Js
         }
         k
     };
+    let last = match last_tool_result(&body) {
+        Ok(l) => l,
+        Err(message) => return error(400, message.to_owned(), None),
+    };
+    let offered = body["tools"].as_array().is_some_and(|t| !t.is_empty());
+    let (n, answer) = {
+        let mut s = lock(&shared);
+        (s.requests.len(), s.script.next(offered, &knobs.reply, last.as_deref()))
+    };
     tokio::time::sleep(knobs.first_byte_delay).await;
     let model = body["model"].as_str().unwrap_or("fake").to_owned();
+    let reply = match answer {
+        Scripted::Calls(calls) if body["stream"] == json!(true) => {
+            return Sse::new(futures::stream::iter(
+                call_events(n, &model, &calls).into_iter().map(Ok::<_, Infallible>),
+            ))
+            .into_response();
+        }
+        Scripted::Calls(calls) => return whole_calls(n, &model, &calls),
+        Scripted::Text(t) => t,
+    };
     let max = body["max_tokens"].as_u64().unwrap_or(u64::MAX) as usize;
-    let all: Vec<String> = knobs.reply.split_inclusive(' ').map(str::to_owned).collect();
+    let all: Vec<String> = reply.split_inclusive(' ').map(str::to_owned).collect();
     let stop = if all.len() > max { "max_tokens" } else { "end_turn" };
     let tokens: Vec<String> = all.into_iter().take(max).collect();
     if body["stream"] != json!(true) {
@@ -163,6 +195,91 @@ async fn handle(State(shared): State<Arc<Mutex<Shared>>>, headers: HeaderMap, Js
         .into_response();
     }
     Sse::new(events(tokens, &knobs, &model, stop)).into_response()
+}
+
+/// The blocks of a message's content (a string content has none).
+fn blocks(m: &Value) -> &[Value] {
+    m["content"].as_array().map_or(&[], Vec::as_slice)
+}
+
+/// The text of the last `tool_result` block; an error as Anthropic words it when the tool
+/// blocks break its rules.
+fn last_tool_result(body: &Value) -> Result<Option<String>, &'static str> {
+    let messages = body["messages"].as_array().map_or(&[][..], Vec::as_slice);
+    let has = |kind: &str| messages.iter().any(|m| blocks(m).iter().any(|b| b["type"] == kind));
+    if (has("tool_use") || has("tool_result")) && body["tools"].as_array().is_none_or(Vec::is_empty) {
+        return Err("Requests which include `tool_use` or `tool_result` blocks must define tools.");
+    }
+    let mut last = None;
+    for (i, m) in messages.iter().enumerate() {
+        let uses = blocks(m).iter().filter(|b| b["type"] == "tool_use").count();
+        let answered = messages
+            .get(i + 1)
+            .map_or(uses, |next| blocks(next).iter().take_while(|b| b["type"] == "tool_result").count());
+        if uses > 0 && answered < uses {
+            return Err(
+                "Did not find tool_result block(s) at the beginning of this message. Messages following `tool_use` blocks must begin with a matching number of `tool_result` blocks.",
+            );
+        }
+        for b in blocks(m).iter().filter(|b| b["type"] == "tool_result") {
+            last = match &b["content"] {
+                Value::String(t) => Some(t.clone()),
+                Value::Array(parts) => Some(parts.iter().filter_map(|p| p["text"].as_str()).collect()),
+                _ => None,
+            };
+        }
+    }
+    Ok(last)
+}
+
+fn tool_use_id(n: usize, i: usize) -> String {
+    format!("toolu_fake_{n}_{i}")
+}
+
+/// A whole message with `tool_use` blocks.
+fn whole_calls(n: usize, model: &str, calls: &[FakeCall]) -> Response {
+    let content: Vec<Value> = calls
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            let input: Value = serde_json::from_str(&c.arguments).unwrap_or_else(|_| json!({}));
+            json!({"type": "tool_use", "id": tool_use_id(n, i), "name": c.name, "input": input})
+        })
+        .collect();
+    Json(json!({"id": "msg_fake", "type": "message", "role": "assistant", "model": model, "content": content,
+        "stop_reason": "tool_use", "stop_sequence": null, "usage": {"input_tokens": INPUT_TOKENS, "output_tokens": 5}}))
+    .into_response()
+}
+
+/// A streamed message with `tool_use` blocks, their input in `input_json_delta` fragments.
+fn call_events(n: usize, model: &str, calls: &[FakeCall]) -> Vec<Event> {
+    let event = |name: &str, data: Value| Event::default().event(name).data(data.to_string());
+    let mut out = vec![event(
+        "message_start",
+        json!({"type": "message_start", "message": {"id": "msg_fake", "type": "message", "role": "assistant",
+            "content": [], "model": model, "stop_reason": null, "stop_sequence": null,
+            "usage": {"input_tokens": INPUT_TOKENS, "output_tokens": 1}}}),
+    )];
+    for (i, c) in calls.iter().enumerate() {
+        out.push(event(
+            "content_block_start",
+            json!({"type": "content_block_start", "index": i,
+                "content_block": {"type": "tool_use", "id": tool_use_id(n, i), "name": c.name, "input": {}}}),
+        ));
+        for f in crate::script::fragments(&c.arguments) {
+            out.push(event(
+                "content_block_delta",
+                json!({"type": "content_block_delta", "index": i, "delta": {"type": "input_json_delta", "partial_json": f}}),
+            ));
+        }
+        out.push(event("content_block_stop", json!({"type": "content_block_stop", "index": i})));
+    }
+    out.push(event(
+        "message_delta",
+        json!({"type": "message_delta", "delta": {"stop_reason": "tool_use", "stop_sequence": null}, "usage": {"output_tokens": 5}}),
+    ));
+    out.push(event("message_stop", json!({"type": "message_stop"})));
+    out
 }
 
 fn ev(name: &str, data: Value) -> Option<(String, String)> {

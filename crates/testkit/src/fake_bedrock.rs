@@ -17,11 +17,18 @@
 //! `Authorization` header of the right shape (the signature itself is not checked); it is
 //! recorded with the JSON body.
 //!
+//! Tool use (`script`): a request with `toolConfig` can be answered with calls:
+//! `contentBlockStart` (`start.toolUse {toolUseId, name}`), `contentBlockDelta`
+//! (`delta.toolUse.input` fragments), `contentBlockStop`, stop reason `tool_use`. Requests are
+//! checked as Bedrock checks them: `toolUse`/`toolResult` blocks need `toolConfig` (else 400
+//! ValidationException).
+//!
 //! `POST /model/{modelId}/invoke` answers embedding models as Bedrock does: Amazon Titan
 //! (`{"inputText", "dimensions"?}` → `{"embedding", "inputTextTokenCount"}`) and Cohere
 //! (`{"texts", "input_type"}` → `{"embeddings", "texts", "response_type"}`), with the vectors of
 //! `fake_openai::fake_embedding`.
 
+use crate::script::{FakeCall, Script, Scripted};
 use axum::body::{Body, Bytes};
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -50,6 +57,8 @@ pub struct Knobs {
     pub stall_after_tokens: Option<usize>,
     /// End the body after this many tokens, without `messageStop`.
     pub cut_after_tokens: Option<usize>,
+    /// The answers to the first ConverseStream requests, in order (then `reply`).
+    pub script: Vec<Scripted>,
 }
 
 /// The parsed credential scope of a SigV4 `Authorization` header.
@@ -73,6 +82,7 @@ pub struct Recorded {
 
 struct Shared {
     knobs: Knobs,
+    script: Script,
     requests: Vec<Recorded>,
 }
 
@@ -96,7 +106,8 @@ fn lock(s: &Mutex<Shared>) -> std::sync::MutexGuard<'_, Shared> {
 
 impl FakeBedrock {
     pub async fn start(knobs: Knobs) -> FakeBedrock {
-        let shared = Arc::new(Mutex::new(Shared { knobs, requests: Vec::new() }));
+        let script = Script::new(&knobs.script);
+        let shared = Arc::new(Mutex::new(Shared { knobs, script, requests: Vec::new() }));
         let app = axum::Router::new()
             .route("/model/{model_id}/converse-stream", axum::routing::post(converse_stream))
             .route("/model/{model_id}/invoke", axum::routing::post(invoke))
@@ -115,7 +126,9 @@ impl FakeBedrock {
     }
 
     pub fn set_knobs(&self, k: Knobs) {
-        lock(&self.shared).knobs = k;
+        let mut s = lock(&self.shared);
+        s.script = Script::new(&k.script);
+        s.knobs = k;
     }
 }
 
@@ -300,13 +313,28 @@ async fn converse_stream(
         Ok(b) => b,
         Err(r) => return *r,
     };
-    let knobs = lock(&shared).knobs.clone();
+    let last = match last_tool_result(&body) {
+        Ok(l) => l,
+        Err(message) => return http_error(400, message),
+    };
+    let offered = body["toolConfig"]["tools"].as_array().is_some_and(|t| !t.is_empty());
+    let (n, knobs, answer) = {
+        let mut s = lock(&shared);
+        let k = s.knobs.clone();
+        let answer = s.script.next(offered, &k.reply, last.as_deref());
+        (s.requests.len(), k, answer)
+    };
     tokio::time::sleep(knobs.first_byte_delay).await;
-    let max = body["inferenceConfig"]["maxTokens"].as_u64().unwrap_or(u64::MAX) as usize;
-    let all: Vec<String> = knobs.reply.split_inclusive(' ').map(str::to_owned).collect();
-    let stop = if all.len() > max { "max_tokens" } else { "end_turn" };
-    let tokens: Vec<String> = all.into_iter().take(max).collect();
-    let frames = frames(&tokens, &knobs, stop);
+    let frames = match answer {
+        Scripted::Calls(calls) => call_frames(n, &calls),
+        Scripted::Text(reply) => {
+            let max = body["inferenceConfig"]["maxTokens"].as_u64().unwrap_or(u64::MAX) as usize;
+            let all: Vec<String> = reply.split_inclusive(' ').map(str::to_owned).collect();
+            let stop = if all.len() > max { "max_tokens" } else { "end_turn" };
+            let tokens: Vec<String> = all.into_iter().take(max).collect();
+            frames(&tokens, &knobs, stop)
+        }
+    };
     let stream = futures::stream::iter(frames)
         .then(|(d, f)| async move {
             tokio::time::sleep(d).await;
@@ -321,6 +349,44 @@ async fn converse_stream(
         Body::from_stream(stream),
     )
         .into_response()
+}
+
+/// The text of the last `toolResult` block; Bedrock's refusal when tool blocks come without
+/// `toolConfig`.
+fn last_tool_result(body: &Value) -> Result<Option<String>, &'static str> {
+    let blocks: Vec<&Value> = body["messages"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|m| m["content"].as_array().into_iter().flatten())
+        .collect();
+    let tools_used = blocks.iter().any(|b| b.get("toolUse").is_some() || b.get("toolResult").is_some());
+    if tools_used && body["toolConfig"].is_null() {
+        return Err("The toolConfig field must be defined when using toolUse and toolResult content blocks.");
+    }
+    Ok(blocks
+        .iter()
+        .rev()
+        .find_map(|b| b["toolResult"]["content"].as_array())
+        .map(|parts| parts.iter().filter_map(|p| p["text"].as_str()).collect()))
+}
+
+/// Tool calls: per call a `contentBlockStart` with `toolUse`, its input in fragments, a stop.
+fn call_frames(n: usize, calls: &[FakeCall]) -> Vec<(Duration, Option<Vec<u8>>)> {
+    let mut out = vec![(Duration::ZERO, Some(event("messageStart", json!({"role": "assistant"}))))];
+    for (i, c) in calls.iter().enumerate() {
+        let start = json!({"contentBlockIndex": i, "start": {"toolUse": {"toolUseId": format!("tooluse_fake_{n}_{i}"), "name": c.name}}});
+        out.push((Duration::ZERO, Some(event("contentBlockStart", start))));
+        for f in crate::script::fragments(&c.arguments) {
+            let delta = json!({"contentBlockIndex": i, "delta": {"toolUse": {"input": f}}});
+            out.push((Duration::ZERO, Some(event("contentBlockDelta", delta))));
+        }
+        out.push((Duration::ZERO, Some(event("contentBlockStop", json!({"contentBlockIndex": i})))));
+    }
+    out.push((Duration::ZERO, Some(event("messageStop", json!({"stopReason": "tool_use"})))));
+    let usage = json!({"inputTokens": INPUT_TOKENS, "outputTokens": 5, "totalTokens": INPUT_TOKENS + 5});
+    out.push((Duration::ZERO, Some(event("metadata", json!({"usage": usage, "metrics": {"latencyMs": 42}})))));
+    out
 }
 
 /// (delay before, frame or None for "stall here").

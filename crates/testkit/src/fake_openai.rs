@@ -9,7 +9,14 @@
 //! sharing a bucket, so that texts sharing words or synonyms are near each other; and `POST
 //! /v1/rerank` (Cohere's shape) scoring documents by the query words they contain. The same
 //! failure knobs apply.
+//!
+//! Tool calls (`script`): a request that offers `tools` can be answered with calls, whole
+//! (`message.tool_calls`, `content: null`) or streamed (`delta.tool_calls` items by `index`: the
+//! first with `id`, `type` and `function.name`, then `function.arguments` fragments), finish
+//! reason `tool_calls`. Requests are checked as OpenAI checks them: every `tool` message answers
+//! a `tool_calls` id of an earlier assistant message (else 400).
 
+use crate::script::{FakeCall, Script, Scripted};
 use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
@@ -35,11 +42,14 @@ pub struct Knobs {
     pub error_after_tokens: Option<usize>,
     /// Embeddings: groups of words that mean the same (one bucket per group).
     pub synonyms: Vec<Vec<String>>,
+    /// Chat: the answers to the first requests, in order (then `reply`).
+    pub script: Vec<Scripted>,
 }
 
 #[derive(Default)]
 struct Shared {
     knobs: Knobs,
+    script: Script,
     requests: Vec<(Option<String>, Value)>,
 }
 
@@ -63,7 +73,8 @@ fn lock(s: &Mutex<Shared>) -> std::sync::MutexGuard<'_, Shared> {
 
 impl FakeOpenAi {
     pub async fn start(knobs: Knobs) -> FakeOpenAi {
-        let shared = Arc::new(Mutex::new(Shared { knobs, requests: Vec::new() }));
+        let script = Script::new(&knobs.script);
+        let shared = Arc::new(Mutex::new(Shared { knobs, script, requests: Vec::new() }));
         let app = axum::Router::new()
             .route("/v1/chat/completions", axum::routing::post(handle))
             .route("/v1/embeddings", axum::routing::post(embeddings))
@@ -83,7 +94,9 @@ impl FakeOpenAi {
     }
 
     pub fn set_knobs(&self, k: Knobs) {
-        lock(&self.shared).knobs = k;
+        let mut s = lock(&self.shared);
+        s.script = Script::new(&k.script);
+        s.knobs = k;
     }
 }
 
@@ -188,24 +201,108 @@ async fn rerank(State(shared): State<Arc<Mutex<Shared>>>, headers: HeaderMap, Js
     Json(json!({"id": "rerank-fake", "results": results})).into_response()
 }
 
+fn bad_request(message: &str) -> Response {
+    (StatusCode::BAD_REQUEST, Json(json!({"error": {"message": message, "type": "invalid_request_error"}})))
+        .into_response()
+}
+
+/// The content of the last `tool` message; an error when a `tool` message answers no earlier
+/// assistant tool call (OpenAI's check).
+fn last_tool_result(body: &Value) -> Result<Option<String>, &'static str> {
+    let mut ids: Vec<&str> = Vec::new();
+    let mut last = None;
+    for m in body["messages"].as_array().into_iter().flatten() {
+        if let Some(calls) = m["tool_calls"].as_array() {
+            ids.extend(calls.iter().filter_map(|c| c["id"].as_str()));
+        }
+        if m["role"] == "tool" {
+            if !m["tool_call_id"].as_str().is_some_and(|id| ids.contains(&id)) {
+                return Err(
+                    "Invalid parameter: messages with role 'tool' must be a response to a preceeding message with 'tool_calls'.",
+                );
+            }
+            last = m["content"].as_str().map(str::to_owned);
+        }
+    }
+    Ok(last)
+}
+
+/// The answer the script (or `reply`) gives this request.
+fn answer(shared: &Mutex<Shared>, body: &Value, reply: &str) -> Result<Scripted, &'static str> {
+    let last = last_tool_result(body)?;
+    let offered = body["tools"].as_array().is_some_and(|t| !t.is_empty());
+    Ok(lock(shared).script.next(offered, reply, last.as_deref()))
+}
+
+/// A whole reply with tool calls.
+fn whole_calls(n: usize, model: &str, calls: &[FakeCall]) -> Response {
+    let calls: Vec<Value> = calls
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            json!({"id": format!("call_{n}_{i}"), "type": "function",
+            "function": {"name": c.name, "arguments": c.arguments}})
+        })
+        .collect();
+    Json(json!({"id": "chatcmpl-fake", "object": "chat.completion", "created": 1_700_000_000, "model": model,
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": null, "tool_calls": calls}, "finish_reason": "tool_calls"}],
+        "usage": {"prompt_tokens": 7, "completion_tokens": 5, "total_tokens": 12}}))
+    .into_response()
+}
+
+/// Streamed tool calls: per call a chunk with its id and name, then its argument fragments.
+fn streamed_calls(n: usize, model: &str, calls: &[FakeCall], include_usage: bool) -> Response {
+    let mut data = vec![chunk("chatcmpl-fake", model, json!({"role": "assistant", "content": null}), None)];
+    for (i, c) in calls.iter().enumerate() {
+        let first = json!({"tool_calls": [{"index": i, "id": format!("call_{n}_{i}"), "type": "function",
+            "function": {"name": c.name, "arguments": ""}}]});
+        data.push(chunk("chatcmpl-fake", model, first, None));
+        for f in crate::script::fragments(&c.arguments) {
+            let more = json!({"tool_calls": [{"index": i, "function": {"arguments": f}}]});
+            data.push(chunk("chatcmpl-fake", model, more, None));
+        }
+    }
+    data.push(chunk("chatcmpl-fake", model, json!({}), Some("tool_calls")));
+    if include_usage {
+        data.push(
+            json!({"id": "chatcmpl-fake", "object": "chat.completion.chunk", "model": model, "choices": [],
+            "usage": {"prompt_tokens": 7, "completion_tokens": 5, "total_tokens": 12}})
+            .to_string(),
+        );
+    }
+    data.push("[DONE]".to_owned());
+    let events = futures::stream::iter(data.into_iter().map(|d| Ok::<_, Infallible>(Event::default().data(d))));
+    Sse::new(events).into_response()
+}
+
 async fn handle(State(shared): State<Arc<Mutex<Shared>>>, headers: HeaderMap, Json(body): Json<Value>) -> Response {
     let knobs = match admit(&shared, &headers, &body) {
         Ok(k) => k,
         Err(r) => return *r,
     };
+    let n = lock(&shared).requests.len();
     tokio::time::sleep(knobs.first_byte_delay).await;
     let model = body["model"].as_str().unwrap_or("fake").to_owned();
-    let tokens: Vec<String> = knobs.reply.split_inclusive(' ').map(str::to_owned).collect();
+    let stream = body["stream"] == json!(true);
+    let include_usage = body["stream_options"]["include_usage"] == json!(true);
+    let reply = match answer(&shared, &body, &knobs.reply) {
+        Err(message) => return bad_request(message),
+        Ok(Scripted::Calls(calls)) if stream => return streamed_calls(n, &model, &calls, include_usage),
+        Ok(Scripted::Calls(calls)) => return whole_calls(n, &model, &calls),
+        Ok(Scripted::Text(t)) => t,
+    };
+    let tokens: Vec<String> = reply.split_inclusive(' ').map(str::to_owned).collect();
     let (prompt, completion) = (7u64, tokens.len() as u64);
-    if body["stream"] != json!(true) {
+    if !stream {
         // A whole reply takes as long as its tokens would have taken to stream.
         tokio::time::sleep(knobs.token_delay * u32::try_from(tokens.len()).unwrap_or(u32::MAX)).await;
-        return Json(json!({"id": "chatcmpl-fake", "object": "chat.completion", "created": 1_700_000_000, "model": model,
-            "choices": [{"index": 0, "message": {"role": "assistant", "content": knobs.reply}, "finish_reason": "stop"}],
-            "usage": {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}}))
+        return Json(
+            json!({"id": "chatcmpl-fake", "object": "chat.completion", "created": 1_700_000_000, "model": model,
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": reply}, "finish_reason": "stop"}],
+            "usage": {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}}),
+        )
         .into_response();
     }
-    let include_usage = body["stream_options"]["include_usage"] == json!(true);
     let stream = async_stream(tokens, knobs, model, include_usage, prompt, completion);
     Sse::new(stream).into_response()
 }

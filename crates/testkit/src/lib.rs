@@ -2,7 +2,7 @@
 //!
 //! Temporary SQLite and PostgreSQL databases; fake upstreams speaking the OpenAI (chat,
 //! embeddings, audio transcriptions), Anthropic, Bedrock and Transcribe streaming wire formats;
-//! a local SMTP server (`smtp_sink`).
+//! a local SMTP server (`smtp_sink`). The chat fakes can be scripted to call tools (`script`).
 //! The server-level `TestServer` lives in the server crate's tests, since this crate must not
 //! depend on `server`.
 
@@ -18,6 +18,7 @@ pub mod fake_keys;
 pub mod fake_openai;
 pub mod fake_openai_stt;
 pub mod fake_transcribe;
+pub mod script;
 pub mod smtp_sink;
 
 pub use db::{TestDb, nats_url, pg_url, redis_url_or_skip, skipped, skipped_nats};

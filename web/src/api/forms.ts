@@ -308,6 +308,11 @@ export const schemas: Record<string, Schema> = {
         ],
         "default": "1m"
       },
+      "tools": {
+        "type": "boolean",
+        "description": "`chat` with `openai`, `anthropic` or `bedrock`: the model can call tools (function\ncalling), so assistants may offer it theirs. Off by default: many models served through\nthese APIs cannot.",
+        "default": false
+      },
       "usage_input_pointer": {
         "type": [
           "string",

@@ -1632,7 +1632,10 @@ export interface paths {
         delete: operations["delete_session"];
         options?: never;
         head?: never;
-        /** Renames, pins or archives (`archived: false` unarchives) one of the caller's sessions. */
+        /**
+         * Renames, pins or archives (`archived: false` unarchives) one of the caller's sessions, or
+         *     keeps the knowledge bases chosen in it (each must be readable by the caller).
+         */
         patch: operations["patch_session"];
         trace?: never;
     };
@@ -1688,7 +1691,10 @@ export interface paths {
         put?: never;
         /**
          * Attaches files to one of the caller's sessions for ingestion (status `pending`, then
-         *     `ready` or `failed`). Content already attached comes back as `duplicate`.
+         *     `ready` or `failed`). Content already attached comes back as `duplicate`. A session id not
+         *     used yet starts a session (titled by the first file's name, with the `assistant` of the
+         *     query or the default one), so files can be attached before the first question; another
+         *     user's session is "not found".
          */
         post: operations["attach"];
         delete?: never;
@@ -2042,6 +2048,14 @@ export interface components {
             client_id?: string | null;
             code_challenge?: string | null;
             code_challenge_method?: string | null;
+            /**
+             * @description Rampart's own, set by `GET /oauth2/authorize` on a `prompt=login` request (a value the
+             *     client sent is replaced): when the request arrived (ms since the epoch). The sign-in
+             *     must be made after it, so one made before the client asked does not count. It needs no
+             *     seal: only the user's own browser carries it, and `prompt=login` serves the client,
+             *     which sees `auth_time` in the ID token.
+             */
+            login_after?: string | null;
             /** @description Seconds: an older sign-in must be repeated; the ID token then carries `auth_time`. */
             max_age?: string | null;
             nonce?: string | null;
@@ -2128,7 +2142,7 @@ export interface components {
          * @description Which side of the meeting a segment came from (LMA's `Channel`).
          * @enum {string}
          */
-        ChannelRole: "CALLER" | "AGENT";
+        ChannelRole: "CALLER" | "AGENT" | "AGENT_ASSISTANT";
         ChatConfigView: {
             /** @description The reasons a thumbs-down may give. */
             feedbackReasons: string[];
@@ -2309,7 +2323,10 @@ export interface components {
             id: components["schemas"]["MessageId"];
             metadata?: null | components["schemas"]["MessageMetadata"];
             parentId?: null | components["schemas"]["MessageId"];
-            /** @description Assistant messages: `text` parts with `citationSpans`, `source` parts with documents. */
+            /**
+             * @description Assistant messages: `text` parts with `citationSpans`, `source` parts with documents,
+             *     `steps` parts with the tool steps of the reply.
+             */
             parts?: Record<string, never>[] | null;
             /** @description `user` or `assistant`. */
             role: string;
@@ -2575,6 +2592,13 @@ export interface components {
             response_pointer?: string | null;
             /** @default 1m */
             timeout?: components["schemas"]["Dur"];
+            /**
+             * @description `chat` with `openai`, `anthropic` or `bedrock`: the model can call tools (function
+             *     calling), so assistants may offer it theirs. Off by default: many models served through
+             *     these APIs cannot.
+             * @default false
+             */
+            tools?: boolean;
             /** @description `http`: where the answer holds the input token count (a JSON pointer), if it does. */
             usage_input_pointer?: string | null;
             /** @description `http`: where the answer holds the output token count (a JSON pointer), if it does. */
@@ -2666,6 +2690,13 @@ export interface components {
             source: components["schemas"]["Source"];
             /** @default 1m */
             timeout?: components["schemas"]["Dur"];
+            /**
+             * @description `chat` with `openai`, `anthropic` or `bedrock`: the model can call tools (function
+             *     calling), so assistants may offer it theirs. Off by default: many models served through
+             *     these APIs cannot.
+             * @default false
+             */
+            tools?: boolean;
             /**
              * Format: int64
              * @description Entries added at runtime: when it was last changed (seconds since the epoch)…
@@ -2815,6 +2846,8 @@ export interface components {
                  */
                 dateModified: number;
                 id: components["schemas"]["SessionId"];
+                /** @description Rampart's extension: the knowledge bases chosen in the chat (`PATCH` sets them). */
+                knowledgeBases?: components["schemas"]["KnowledgeBaseId"][];
                 /** @description Listed before the others. */
                 pinned: boolean;
                 title: string;
@@ -3066,6 +3099,8 @@ export interface components {
              */
             history: components["schemas"]["HistoryMessage"][];
             id: components["schemas"]["SessionId"];
+            /** @description Rampart's extension: the knowledge bases chosen in the chat (`PATCH` sets them). */
+            knowledgeBases?: components["schemas"]["KnowledgeBaseId"][];
             title: string;
             userId: components["schemas"]["UserId"];
         };
@@ -3080,6 +3115,11 @@ export interface components {
         /** @description `PATCH /v1/sessions/{id}`: what to change; absent fields stay as they are. */
         SessionPatch: {
             archived?: boolean | null;
+            /**
+             * @description The knowledge bases chosen in the chat (at most 20, each readable by the caller), kept
+             *     so that it reopens with them; `[]` forgets the choice.
+             */
+            knowledgeBases?: components["schemas"]["KnowledgeBaseId"][] | null;
             pinned?: boolean | null;
             /** @description 1-200 characters. */
             title?: string | null;
@@ -3097,6 +3137,8 @@ export interface components {
              */
             dateModified: number;
             id: components["schemas"]["SessionId"];
+            /** @description Rampart's extension: the knowledge bases chosen in the chat (`PATCH` sets them). */
+            knowledgeBases?: components["schemas"]["KnowledgeBaseId"][];
             /** @description Listed before the others. */
             pinned: boolean;
             title: string;
@@ -3483,6 +3525,14 @@ export interface operations {
                 client_id?: string;
                 code_challenge?: string;
                 code_challenge_method?: string;
+                /**
+                 * @description Rampart's own, set by `GET /oauth2/authorize` on a `prompt=login` request (a value the
+                 *     client sent is replaced): when the request arrived (ms since the epoch). The sign-in
+                 *     must be made after it, so one made before the client asked does not count. It needs no
+                 *     seal: only the user's own browser carries it, and `prompt=login` serves the client,
+                 *     which sees `auth_time` in the ID token.
+                 */
+                login_after?: string;
                 /** @description Seconds: an older sign-in must be repeated; the ID token then carries `auth_time`. */
                 max_age?: string;
                 nonce?: string;
@@ -7207,6 +7257,11 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
+                /**
+                 * @description The assistant of a session that the attachment starts (one the caller may use; else
+                 *     the one a turn would pick).
+                 */
+                assistant: string | null;
                 id: string;
             };
             cookie?: never;

@@ -35,10 +35,12 @@ export class KbPicker {
   private start = 0;
   private el: HTMLTextAreaElement | null = null;
 
+  /** `onchange`: the user chose or removed one (not called by `clear` or `restore`). */
   constructor(
     private draft: () => string,
     private setDraft: (v: string) => void,
     id = 'kb-options',
+    private onchange: (ids: string[]) => void = () => {},
   ) {
     this.listId = id;
   }
@@ -65,6 +67,14 @@ export class KbPicker {
       if (this.chosen.length) this.chosen = [];
       if (this.open) this.close();
     });
+  }
+
+  /** Shows a chat's kept choice: those of `ids` the user may still read. */
+  async restore(ids: string[]): Promise<void> {
+    if (!ids.length) return;
+    if (this.all === null) await this.load();
+    const wanted = new Set(ids);
+    this.chosen = (this.all ?? []).filter((k) => wanted.has(k.id));
   }
 
   close(): void {
@@ -109,7 +119,10 @@ export class KbPicker {
     const rest = text.slice(end).replace(/^\s+/, '');
     const head = text.slice(0, this.start);
     this.setDraft(head + rest);
-    if (!this.chosen.some((c) => c.id === k.id)) this.chosen = [...this.chosen, k];
+    if (!this.chosen.some((c) => c.id === k.id)) {
+      this.chosen = [...this.chosen, k];
+      this.onchange(this.ids());
+    }
     this.close();
     const el = this.el;
     if (el) {
@@ -122,6 +135,7 @@ export class KbPicker {
 
   remove(k: KbOption): void {
     this.chosen = this.chosen.filter((c) => c.id !== k.id);
+    this.onchange(this.ids());
     this.el?.focus();
   }
 

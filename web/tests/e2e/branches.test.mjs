@@ -13,8 +13,10 @@ import { fakeOpenAi, SHOTS, PASSWORD, axeViolations, modelConfig, startRampart, 
 
 /** The fake model: answer number n repeats the last question, streamed in a few pieces. */
 let answered = 0;
+let failing = false;
 function fakeModel() {
   return fakeOpenAi((body) => {
+    if (failing) return { status: 400 };
     const q = (body.messages ?? []).filter((m) => m.role === 'user').at(-1)?.content ?? '';
     return `Answer ${++answered} to: ${q}`;
   }, 8);
@@ -113,6 +115,25 @@ test('edit, regenerate and switch versions, kept after a reload', async () => {
     'Answer 4 to: And its population?',
   ]);
   await page.getByRole('group', { name: 'Versions of this question' }).getByText('2 / 2').waitFor();
+  await ctx.close();
+  assert.deepEqual(problems, []);
+});
+
+test('Retry after a failed answer answers the stored question again, not a second copy of it', async () => {
+  const { ctx, page } = await signIn({ width: 1280, height: 900 }, 'branch@example.com', 'retry');
+  failing = true;
+  await page.getByLabel('Message').fill('Tallest mountain?');
+  await page.getByRole('button', { name: 'Send' }).click();
+  const retry = page.getByRole('button', { name: 'Retry' });
+  await retry.waitFor();
+  failing = false;
+  const next = answered + 1;
+  await retry.click();
+  await answered_(page, `Answer ${next} to: Tallest mountain?`);
+  assert.deepEqual(await you(page).allInnerTexts(), ['Tallest mountain?']);
+  await page.reload();
+  await answers(page).last().getByText('Tallest mountain?', { exact: false }).waitFor();
+  assert.deepEqual(await you(page).allInnerTexts(), ['Tallest mountain?'], 'stored once');
   await ctx.close();
   assert.deepEqual(problems, []);
 });

@@ -115,14 +115,24 @@ test('no model: quoted passages with citations that open in the app, download, a
   assert.doesNotMatch(await second.locator('.md').innerText(), /25 days/);
   await page.screenshot({ path: join(SHOTS, 'firstrun-chips.png') });
 
+  // The choice is kept with the chat: it reopens with the chip.
+  await page.reload();
+  await chips.getByRole('button', { name: 'Remove knowledge base recipes' }).waitFor();
+
   // Escape closes the list without choosing; a removed chip is gone.
   await box.fill('');
   await box.pressSequentially('#');
   await list.getByRole('option', { name: '#handbook' }).waitFor();
   await box.press('Escape');
   await list.waitFor({ state: 'detached' });
+  const kept = page.waitForResponse((r) => r.request().method() === 'PATCH' && r.ok());
   await chips.getByRole('button', { name: 'Remove knowledge base recipes' }).click();
   await chips.waitFor({ state: 'detached' });
+  // Removing it is kept too.
+  await kept;
+  await page.reload();
+  await page.getByRole('article', { name: 'Assistant' }).nth(1).waitFor();
+  assert.equal(await chips.count(), 0);
 
   assert.deepEqual(problems, []);
   await ctx.close();

@@ -58,13 +58,18 @@ export async function axeViolations(page) {
 }
 
 /** A fake OpenAI chat-completions server: the answer `answerFor(request body)` streamed in
- * pieces of `piece` characters as SSE chunks, then `finish_reason` and `[DONE]`. */
+ * pieces of `piece` characters as SSE chunks, then `finish_reason` and `[DONE]`; an answer
+ * `{ status }` is an OpenAI error with that HTTP status instead. */
 export function fakeOpenAi(answerFor, piece = 12) {
   const server = createServer((req, res) => {
     let body = '';
     req.on('data', (c) => (body += c));
     req.on('end', async () => {
       const answer = answerFor(JSON.parse(body || '{}'));
+      if (typeof answer === 'object') {
+        res.writeHead(answer.status, { 'content-type': 'application/json' });
+        return res.end(JSON.stringify({ error: { message: 'refused', type: 'invalid_request_error' } }));
+      }
       res.writeHead(200, { 'content-type': 'text/event-stream' });
       for (const part of answer.match(new RegExp(`[\\s\\S]{1,${piece}}`, 'g'))) {
         res.write(`data: ${JSON.stringify({ id: 'c', object: 'chat.completion.chunk', choices: [{ index: 0, delta: { content: part } }] })}\n\n`);

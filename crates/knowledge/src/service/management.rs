@@ -206,7 +206,7 @@ impl KnowledgeService {
     }
 
     /// An upload's number of files, their names and sizes.
-    pub(super) fn check_files(&self, files: &[(String, Vec<u8>)]) -> Result<()> {
+    pub fn check_files(&self, files: &[(String, Vec<u8>)]) -> Result<()> {
         if files.is_empty() || files.len() > self.inner.cfg.max_files_per_upload {
             return Err(KnowledgeError::Invalid(format!(
                 "send 1-{} files in the field \"file\"",

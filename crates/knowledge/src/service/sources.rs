@@ -44,6 +44,11 @@ impl KnowledgeService {
         Ok(found.len() == wanted.len())
     }
 
+    /// Every knowledge base the caller may read (not the hidden ones of attached files).
+    pub async fn readable_ids(&self, p: &Principal) -> Result<Vec<KnowledgeBaseId>> {
+        Ok(self.inner.db.readable_kb_models(&reader(p), None, false).await?.into_iter().map(|kb| kb.0).collect())
+    }
+
     /// The passage `chunk` of document `doc` with up to `around` passages on each side.
     pub async fn passage_context(
         &self,

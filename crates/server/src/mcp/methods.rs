@@ -4,8 +4,9 @@
 use super::HANDSHAKE_VERSIONS;
 use super::rpc::{INVALID_PARAMS, METHOD_NOT_FOUND, Request, RpcError, supported_versions};
 use rampart_core::Principal;
-use rampart_core::tools::{Tool, ToolError, ToolOutput, ToolRegistry, ToolResult};
+use rampart_core::tools::{Tool, ToolEffect, ToolError, ToolOutput, ToolRegistry};
 use serde_json::{Value, json};
+use std::sync::Arc;
 
 const SERVER_INFO_KEY: &str = "io.modelcontextprotocol/serverInfo";
 /// How long a client may keep the tool list and the discovery answer (they change with an
@@ -84,18 +85,24 @@ fn initialize(params: &Value) -> Result<Value, RpcError> {
 }
 
 fn definition(t: &dyn Tool) -> Value {
-    let s = t.spec();
+    let d = t.def();
     json!({
-        "name": s.name,
-        "title": s.title,
-        "description": s.description,
-        "inputSchema": s.input_schema,
-        "annotations": {"title": s.title, "readOnlyHint": s.read_only, "destructiveHint": !s.read_only, "openWorldHint": false},
+        "name": d.spec.name,
+        "title": t.title(),
+        "description": d.spec.description,
+        "inputSchema": d.spec.input_schema,
+        "annotations": {"title": t.title(), "readOnlyHint": true, "destructiveHint": false, "openWorldHint": false},
     })
 }
 
+/// The tools served: the read-only ones. A tool that acts would need the user's confirmation
+/// first, which this server has no way to ask for (and its clients may not ask either).
+fn served(tools: &ToolRegistry) -> impl Iterator<Item = &Arc<dyn Tool>> {
+    tools.entries().iter().filter(|t| t.def().effect == ToolEffect::ReadOnly)
+}
+
 fn list(tools: &ToolRegistry) -> Value {
-    json!({"tools": tools.tools().iter().map(|t| definition(t.as_ref())).collect::<Vec<_>>()})
+    json!({"tools": served(tools).map(|t| definition(t.as_ref())).collect::<Vec<_>>()})
 }
 
 /// Runs a tool. A malformed call or an unknown tool is a protocol error; whatever the tool
@@ -105,35 +112,31 @@ async fn call(tools: &ToolRegistry, caller: &Principal, params: &Value) -> Resul
         .get("name")
         .and_then(Value::as_str)
         .ok_or_else(|| RpcError::new(INVALID_PARAMS, "params.name must name a tool."))?;
-    let tool = tools.get(name).ok_or_else(|| RpcError::new(INVALID_PARAMS, format!("Unknown tool: {}", clip(name))))?;
+    let tool = served(tools)
+        .find(|t| t.def().spec.name == name)
+        .ok_or_else(|| RpcError::new(INVALID_PARAMS, format!("Unknown tool: {}", clip(name))))?;
     let args = match params.get("arguments") {
         None | Some(Value::Null) => json!({}),
         Some(a @ Value::Object(_)) => a.clone(),
         Some(_) => return Err(RpcError::new(INVALID_PARAMS, "params.arguments must be an object.")),
     };
-    Ok(tool_result(tool.spec().name, tool.call(caller, args).await))
+    Ok(tool_result(name, tool.call(caller, &args).await))
 }
 
 fn text(t: String) -> Value {
     json!([{"type": "text", "text": t}])
 }
 
-fn tool_result(name: &'static str, out: ToolResult) -> Value {
+fn tool_result(name: &str, out: Result<ToolOutput, ToolError>) -> Value {
     match out {
-        Ok(ToolOutput::Text(t)) => json!({"content": text(t), "isError": false}),
-        Ok(ToolOutput::Json(v)) => json!({"content": text(v.to_string()), "structuredContent": v, "isError": false}),
+        Ok(ToolOutput { content, structured: Some(v), .. }) => {
+            json!({"content": text(content), "structuredContent": v, "isError": false})
+        }
+        Ok(ToolOutput { content, .. }) => json!({"content": text(content), "isError": false}),
         Err(e) => {
-            // The kind only: a refusal's message may quote the arguments (what the caller asked).
-            match &e {
-                ToolError::Internal(detail) => tracing::error!(tool = name, error = %detail, "mcp tool failed"),
-                ToolError::InvalidArguments(_) => {
-                    tracing::info!(tool = name, outcome = "invalid_arguments", "mcp tool refused")
-                }
-                ToolError::NotFound(what) => {
-                    tracing::info!(tool = name, outcome = "not_found", what, "mcp tool refused")
-                }
-            }
-            json!({"content": text(e.public_message()), "isError": true})
+            // Not the message: a refusal may quote the arguments (what the caller asked).
+            tracing::info!(tool = %clip(name), "mcp tool refused");
+            json!({"content": text(e.message), "isError": true})
         }
     }
 }
@@ -158,14 +161,17 @@ mod tests {
     }
 
     #[test]
-    fn tool_errors_are_results_and_internal_details_stay_in() {
-        let r = tool_result("t", Err(ToolError::internal("password=hunter2")));
-        assert_eq!(r["isError"], true);
-        assert!(!r.to_string().contains("hunter2"));
-        let ok = tool_result("t", Ok(ToolOutput::Json(json!({"a": 1}))));
+    fn tool_errors_are_results() {
+        let r = tool_result("t", Err(ToolError::failed()));
+        assert_eq!(
+            (r["isError"].as_bool(), r["content"][0]["text"].as_str()),
+            (Some(true), Some("The tool failed. Try again later."))
+        );
+        let ok = tool_result("t", Ok(ToolOutput::json(json!({"a": 1}))));
         assert_eq!(
             (ok["structuredContent"]["a"].as_i64(), ok["content"][0]["text"].as_str()),
             (Some(1), Some("{\"a\":1}"))
         );
+        assert!(tool_result("t", Ok(ToolOutput::text("x"))).get("structuredContent").is_none());
     }
 }

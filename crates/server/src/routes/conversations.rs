@@ -57,7 +57,8 @@ async fn assistants(State(s): State<AppState>, ChatUser(p): ChatUser) -> ApiResu
     Ok(axum::Json(AssistantList { items }))
 }
 
-/// Renames, pins or archives (`archived: false` unarchives) one of the caller's sessions.
+/// Renames, pins or archives (`archived: false` unarchives) one of the caller's sessions, or
+/// keeps the knowledge bases chosen in it (each must be readable by the caller).
 #[utoipa::path(patch, path = "/v1/sessions/{id}", tag = "chat", params(("id" = String, Path)), request_body = SessionPatch,
     responses((status = 200, body = SessionSummary), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody)), security(("bearer" = []), ("apiKey" = [])))]
 pub(crate) async fn patch_session(
@@ -66,7 +67,7 @@ pub(crate) async fn patch_session(
     Path(id): Path<SessionId>,
     Json(patch): Json<SessionPatch>,
 ) -> ApiResult<axum::Json<SessionSummary>> {
-    Ok(axum::Json(s.chat.change_session(p.user_id, id, &patch).await?))
+    Ok(axum::Json(s.chat.change_session(&p, id, &patch).await?))
 }
 
 #[derive(Deserialize, IntoParams)]

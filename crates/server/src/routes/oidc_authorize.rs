@@ -46,6 +46,10 @@ async fn authorize_start(
     Query(p): Query<AuthorizeParams>,
 ) -> Response {
     match s.identity.validate_authorize(&p) {
+        Ok(v) if v.prompt.login => {
+            let query = stamped(uri.query().unwrap_or(""), s.identity.now().millis());
+            Redirect::to(&format!("/authorize?{query}")).into_response()
+        }
         Ok(_) => Redirect::to(&format!("/authorize?{}", uri.query().unwrap_or(""))).into_response(),
         Err(AuthorizeError::Redirect { redirect_uri, error, description, state }) => {
             match error_url(&redirect_uri, error, description, state.as_deref(), &s.identity.config().issuer) {
@@ -56,6 +60,16 @@ async fn authorize_start(
         Err(AuthorizeError::BadClient(msg)) => bad_client(msg),
         Err(AuthorizeError::NotASession) => ApiError::code(ErrorCode::Forbidden).into_response(),
     }
+}
+
+/// The request's query with `login_after` (see `AuthorizeParams::login_after`) set to `now_ms`,
+/// replacing any the client sent.
+fn stamped(query: &str, now_ms: i64) -> String {
+    let kept = url::form_urlencoded::parse(query.as_bytes()).filter(|(k, _)| k != "login_after");
+    url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(kept)
+        .append_pair("login_after", &now_ms.to_string())
+        .finish()
 }
 
 /// The authorization request's parameters (as received by `GET /oauth2/authorize`) and, from

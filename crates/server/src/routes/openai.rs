@@ -231,6 +231,7 @@ async fn completions(
         overrides: Overrides { whole: !r.stream, ..overrides },
         run: None,
         knowledge_bases: r.knowledge_bases.clone().unwrap_or_default(),
+        tools: None,
     };
     let turn = s.chat.start_turn(req).await?;
     let id = format!("chatcmpl-{}", uuid::Uuid::now_v7().simple());
@@ -281,7 +282,7 @@ impl Chunks {
     fn items(&self, ev: Result<TurnEvent, rampart_chat::turn::TurnError>) -> Vec<String> {
         match ev {
             Ok(TurnEvent::Delta { text, .. }) => vec![self.chunk(DeltaOut { role: None, content: Some(&text) }, None)],
-            Ok(TurnEvent::Citation { .. } | TurnEvent::Sources(_)) => Vec::new(),
+            Ok(TurnEvent::Citation { .. } | TurnEvent::Sources(_) | TurnEvent::Step(_)) => Vec::new(),
             Ok(TurnEvent::End(end)) => {
                 let finish = end.finish_reason.as_deref().unwrap_or("stop");
                 let mut v = vec![self.chunk(DeltaOut { role: None, content: None }, Some(finish))];

@@ -476,6 +476,7 @@ async fn run_turn(s: AppState, p: Principal, turn: Turn, run: RunHandle) {
         overrides: Default::default(),
         run: Some(run),
         knowledge_bases,
+        tools: s.chat_tools.for_turn(),
     };
     let mut turn = match s.chat.start_turn(req).await {
         Ok(t) => t,
@@ -491,6 +492,7 @@ async fn run_turn(s: AppState, p: Principal, turn: Turn, run: RunHandle) {
                 gaia::citation(seq, position, number, &text, document_index, chunk)
             }
             Ok(TurnEvent::Sources(docs)) => gaia::source(&docs),
+            Ok(TurnEvent::Step(step)) => gaia::step(&step),
             Ok(TurnEvent::End(e)) => match e.message_id {
                 Some(mid) => gaia::end(mid, &e.model_id, e.response_time_ms, e.stopped, e.usage),
                 None => gaia::end_stopped(&e.model_id),

@@ -4,7 +4,7 @@
 
 use crate::common::*;
 use crate::firstrun::{ask_in, of_type};
-use crate::knowledge::{HANDBOOK, SECRET};
+use crate::knowledge::{HANDBOOK, SECRET, create_kb, ingested, upload};
 use rampart_core::{DocumentId, SessionId};
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -50,14 +50,13 @@ async fn attached_file(s: TestServer) {
     let alice = s.token("alice@example.com").await;
     let bob = s.token("bob@example.com").await;
     let sid = SessionId::new().to_string();
-    // A session that does not exist (yet) takes no files.
-    assert_eq!(attach(&s, &alice, &sid, &[("handbook.md", HANDBOOK.as_bytes())]).await.status(), 404);
     s.get(&format!("/v1/sessions/{sid}/files"), Some(&alice)).await.expect_error(404, "not_found");
-    let first = ask_in(&s, &alice, &alice_uid, &sid, "hello", json!({})).await;
-    assert_eq!(first.error, None);
-
+    // Files may come before the first question: the attachment starts the session, titled by
+    // the file's name.
     let r = attach(&s, &alice, &sid, &[("handbook.md", HANDBOOK.as_bytes())]).await;
     assert_eq!(r.status(), 202);
+    let d = s.get(&format!("/v1/sessions/{sid}"), Some(&alice)).await.expect(200).body;
+    assert_eq!((d["title"].as_str(), d["history"].as_array().map(Vec::len)), (Some("handbook.md"), Some(0)), "{d}");
     let files = ready(&s, &alice, &sid).await;
     assert_eq!(files.len(), 1);
     assert_eq!(files[0]["name"], "handbook.md");
@@ -130,15 +129,34 @@ async fn removing_an_attached_file_takes_it_out_of_the_answers() {
     let r = ask_in(&s, &t, &uid, &sid, "How many vacation days do employees accrue?", json!({})).await;
     assert_eq!(r.error, None);
     assert!(!r.text.contains("two vacation days"), "{}", r.text);
-    // Bad uploads: no file part.
-    let form = reqwest::multipart::Form::new().text("other", "x");
-    let r = s
-        .http
-        .post(format!("{}/v1/sessions/{sid}/files", s.base))
-        .multipart(form)
-        .bearer_auth(&t)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 400);
+    // Bad uploads: no file part; to a new session id, they start no session.
+    let fresh = SessionId::new().to_string();
+    for id in [&sid, &fresh] {
+        let form = reqwest::multipart::Form::new().text("other", "x");
+        let r = s.http.post(format!("{}/v1/sessions/{id}/files", s.base)).multipart(form).bearer_auth(&t);
+        assert_eq!(r.send().await.unwrap().status(), 400);
+    }
+    let name = "x".repeat(300);
+    assert_eq!(attach(&s, &t, &fresh, &[(name.as_str(), b"text")]).await.status(), 400);
+    s.get(&format!("/v1/sessions/{fresh}"), Some(&t)).await.expect_error(404, "not_found");
+}
+
+/// With files attached and nothing chosen, the built-in assistant searches the files and every
+/// knowledge base the user may read (not the files alone).
+#[tokio::test]
+async fn the_built_in_assistant_searches_attached_files_and_readable_knowledge_bases() {
+    let s = TestServer::start().await;
+    let uid = s.user("alice@example.com", &[]).await;
+    let t = s.token("alice@example.com").await;
+    let kb = create_kb(&s, &t, "board", &[]).await;
+    assert_eq!(upload(&s, &t, &kb, &[("minutes.md", SECRET.as_bytes())]).await.status(), 202);
+    ingested(&s, &t, &kb).await;
+    let sid = SessionId::new().to_string();
+    assert_eq!(attach(&s, &t, &sid, &[("handbook.md", HANDBOOK.as_bytes())]).await.status(), 202);
+    ready(&s, &t, &sid).await;
+    let r = ask_in(&s, &t, &uid, &sid, "Which acquisition did the board approve?", json!({})).await;
+    assert_eq!(r.error, None);
+    assert!(r.text.contains("Zephyr Corp"), "the readable knowledge base: {}", r.text);
+    let r = ask_in(&s, &t, &uid, &sid, "How many vacation days do employees accrue?", json!({})).await;
+    assert!(r.text.contains("two vacation days"), "the attached file: {}", r.text);
 }

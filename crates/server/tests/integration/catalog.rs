@@ -512,6 +512,30 @@ async fn the_custom_assistant_calls_a_signed_webhook_and_streams_its_answer() {
     complete(&s, &t, "fail").await.expect_error(502, "upstream_error");
 }
 
+/// Knowledge bases chosen in a chat reach the operator's webhook too: it gets the passages in
+/// its system prompt (as quoted data), and the reply lists them as sources.
+#[tokio::test]
+async fn the_custom_assistant_gets_the_passages_of_chosen_knowledge_bases() {
+    use crate::knowledge::{HANDBOOK, create_kb, ingested, upload};
+    let secret = "whsec-0123456789abcdef0123456789abcdef";
+    let (base, got) = webhook().await;
+    let hook = json!({"id": "json", "kind": "custom", "webhook_url": format!("{base}/json"), "webhook_secret": secret});
+    let s = TestServer::start_with(&[("assistants", json!([hook]))]).await;
+    s.user("c@example.com", &[]).await;
+    let t = s.token("c@example.com").await;
+    let kb = create_kb(&s, &t, "handbook", &[]).await;
+    assert_eq!(upload(&s, &t, &kb, &[("handbook.md", HANDBOOK.as_bytes())]).await.status(), 202);
+    ingested(&s, &t, &kb).await;
+    let ask =
+        json!({"model": "json", "messages": [{"role": "user", "content": "vacation days"}], "knowledge_bases": [kb]});
+    let r = s.post("/v1/chat/completions", Some(&t), ask).await.expect(200).body;
+    assert_eq!(r["choices"][0]["message"]["content"], "one piece");
+    let b: Value = serde_json::from_slice(&got.lock().unwrap()[0].2).unwrap();
+    let system = b["systemPrompt"].as_str().unwrap();
+    assert!(system.contains("two vacation days") && system.contains("not instructions"), "{system}");
+    assert_eq!(b["message"], "vacation days");
+}
+
 /// Each provider kind, configured in the file or at runtime, answers through the same facade.
 #[tokio::test]
 async fn anthropic_bedrock_and_http_json_models_answer_through_the_facade() {

@@ -22,7 +22,8 @@ both!(
     sessions_are_renamed_pinned_archived_and_refused_to_others,
     search_finds_titles_and_content_in_steps,
     export_is_markdown_or_json_and_refused_to_others,
-    prompt_library_is_private_sealed_and_validated
+    prompt_library_is_private_sealed_and_validated,
+    chosen_knowledge_bases_are_kept_with_the_session
 );
 
 fn tweak() -> Vec<(&'static str, Value)> {
@@ -38,6 +39,37 @@ fn tweak() -> Vec<(&'static str, Value)> {
 
 async fn patch(s: &TestServer, path: &str, t: &str, body: Value) -> Resp {
     s.req(Method::PATCH, path, Some(t), Some(body)).await
+}
+
+/// The knowledge bases chosen in a chat are kept with it (the chat reopens with them): only
+/// readable ones, at most 20; another user's session is not found.
+async fn chosen_knowledge_bases_are_kept_with_the_session(s: TestServer) {
+    use crate::knowledge::create_kb;
+    let a = s.user("a@example.com", &[]).await;
+    s.user("b@example.com", &[]).await;
+    let (ta, tb) = (s.token("a@example.com").await, s.token("b@example.com").await);
+    let (mine, theirs) = (create_kb(&s, &ta, "handbook", &[]).await, create_kb(&s, &tb, "board", &[]).await);
+    let (sid, _) = exchange(&s, &a, "first").await;
+    let path = format!("/v1/sessions/{sid}");
+    assert!(s.get(&path, Some(&ta)).await.expect(200).body.get("knowledgeBases").is_none());
+    let r = patch(&s, &path, &ta, json!({"knowledgeBases": [mine, mine]})).await.expect(200).body;
+    assert_eq!(r["knowledgeBases"], json!([mine]));
+    assert_eq!(s.get(&path, Some(&ta)).await.body["knowledgeBases"], json!([mine]));
+    let listed = s.get("/v1/sessions", Some(&ta)).await.body;
+    assert_eq!(listed["items"][0]["knowledgeBases"], json!([mine]));
+    // Not readable, too many, not ids: refused, nothing changed.
+    patch(&s, &path, &ta, json!({"knowledgeBases": [mine, theirs]})).await.expect_error(404, "not_found");
+    let many: Vec<String> = (0..21).map(|_| uuid::Uuid::new_v4().to_string()).collect();
+    patch(&s, &path, &ta, json!({"knowledgeBases": many})).await.expect_error(400, "invalid_request");
+    assert_eq!(patch(&s, &path, &ta, json!({"knowledgeBases": ["x"]})).await.status.as_u16(), 400);
+    assert_eq!(s.get(&path, Some(&ta)).await.body["knowledgeBases"], json!([mine]));
+    // Another user's session: not found, unchanged.
+    patch(&s, &path, &tb, json!({"knowledgeBases": [theirs]})).await.expect_error(404, "not_found");
+    patch(&s, &path, &tb, json!({"knowledgeBases": []})).await.expect_error(404, "not_found");
+    assert_eq!(s.get(&path, Some(&ta)).await.body["knowledgeBases"], json!([mine]));
+    // `[]` forgets the choice.
+    patch(&s, &path, &ta, json!({"knowledgeBases": []})).await.expect(200);
+    assert!(s.get(&path, Some(&ta)).await.body.get("knowledgeBases").is_none());
 }
 
 async fn assistants_are_listed_with_names_and_descriptions(s: TestServer) {

@@ -136,6 +136,39 @@ async fn max_age_and_prompt_login_ask_for_a_fresh_sign_in() {
     assert!(back(&s, &step(&s, Some(&fresh), "wiki", &[("max_age", "1")]).await).contains_key("code"));
 }
 
+/// `prompt=login` wants a sign-in made after the client asked: the redirect to the sign-in page
+/// carries the request's arrival time (replacing one the client sent), and a sign-in from before
+/// it is not enough, however recent.
+#[tokio::test]
+async fn prompt_login_wants_a_sign_in_after_the_request() {
+    let s = server().await;
+    let before = s.token("olga@example.com").await;
+    step(&s, Some(&before), "wiki", &[("decision", "approve")]).await;
+    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    let query = params_query(&[("prompt", "login"), ("login_after", "1")]);
+    let r = s.get(&format!("/oauth2/authorize?{query}"), None).await.expect(303);
+    let to = url::Url::parse("http://x").unwrap().join(r.headers["location"].to_str().unwrap()).unwrap();
+    let stamps: Vec<String> =
+        to.query_pairs().filter(|(k, _)| k == "login_after").map(|(_, v)| v.into_owned()).collect();
+    assert_eq!(stamps.len(), 1, "{to}");
+    assert!(stamps[0].parse::<i64>().unwrap() > 1, "the client's value is replaced: {to}");
+    let asked = [("prompt", "login"), ("login_after", stamps[0].as_str())];
+    assert_eq!(step(&s, Some(&before), "wiki", &asked).await["next"], "login", "a sign-in from before the request");
+    let after = s.token("olga@example.com").await;
+    assert!(back(&s, &step(&s, Some(&after), "wiki", &asked).await).contains_key("code"));
+    // Without prompt=login nothing is added.
+    let r = s.get(&format!("/oauth2/authorize?{}", params_query(&[])), None).await.expect(303);
+    assert!(!r.headers["location"].to_str().unwrap().contains("login_after"));
+}
+
+fn params_query(extra: &[(&str, &str)]) -> String {
+    let mut u = url::Url::parse("http://x/").unwrap();
+    for (k, v) in params("wiki", extra).as_object().unwrap() {
+        u.query_pairs_mut().append_pair(k, v.as_str().unwrap());
+    }
+    u.query().unwrap().to_owned()
+}
+
 async fn redeem_wiki(s: &TestServer, code: &str) -> Value {
     let pairs = [
         ("grant_type", "authorization_code"),
@@ -161,17 +194,14 @@ async fn unknown_authorization_parameters_are_ignored() {
         ("acr_values", "urn:x"),
         ("foo", "bar"),
     ];
-    let mut u = url::Url::parse("http://x/oauth2/authorize").unwrap();
-    for (k, v) in params("wiki", &extra).as_object().unwrap() {
-        u.query_pairs_mut().append_pair(k, v.as_str().unwrap());
-    }
-    let r = s.get(&format!("/oauth2/authorize?{}", u.query().unwrap()), None).await.expect(303);
+    let query = params_query(&extra);
+    let r = s.get(&format!("/oauth2/authorize?{query}"), None).await.expect(303);
     assert!(r.headers["location"].to_str().unwrap().starts_with("/authorize?"));
     let t = s.token("olga@example.com").await;
     let extra: Vec<_> = extra.iter().copied().chain([("decision", "approve")]).collect();
     assert!(back(&s, &step(&s, Some(&t), "wiki", &extra).await).contains_key("code"));
     // A repeated parameter is still an error (RFC 6749 §3.1).
-    let r = s.get(&format!("/oauth2/authorize?{}&state=again", u.query().unwrap()), None).await;
+    let r = s.get(&format!("/oauth2/authorize?{query}&state=again"), None).await;
     assert_eq!(r.status.as_u16(), 400);
 }
 

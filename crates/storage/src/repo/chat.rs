@@ -6,7 +6,7 @@ use super::{cursor, id, paginate, ts};
 use crate::repo::branches::{PATH, PATH_FROM, Under};
 use crate::repo::sqlf;
 use crate::{Db, StorageError};
-use rampart_core::{FeedbackId, MessageId, Page, PageRequest, SessionId, Timestamp, UserId};
+use rampart_core::{FeedbackId, KnowledgeBaseId, MessageId, Page, PageRequest, SessionId, Timestamp, UserId};
 use sqlx::Row;
 use sqlx::any::AnyRow;
 
@@ -22,6 +22,8 @@ pub struct SessionRecord {
     pub pinned: bool,
     /// Set when the user archived it: out of the everyday list, in the archived one.
     pub archived_at: Option<Timestamp>,
+    /// The knowledge bases chosen in it (checked for access whenever they are used).
+    pub knowledge_bases: Vec<KnowledgeBaseId>,
 }
 
 /// Which of a user's sessions a list shows.
@@ -51,6 +53,7 @@ pub struct SessionChange {
     pub pinned: Option<bool>,
     /// `Some(Some(t))` archives (at `t`), `Some(None)` unarchives.
     pub archived_at: Option<Option<Timestamp>>,
+    pub knowledge_bases: Option<Vec<KnowledgeBaseId>>,
 }
 
 #[derive(Clone, Debug)]
@@ -99,7 +102,8 @@ pub struct NewFeedback<'a> {
     pub sealed_text: Option<&'a [u8]>,
 }
 
-const SESSION_COLS: &str = "id, user_id, assistant_id, title, created_at, updated_at, pinned, archived_at";
+const SESSION_COLS: &str =
+    "id, user_id, assistant_id, title, created_at, updated_at, pinned, archived_at, knowledge_bases";
 pub(super) const MESSAGE_COLS: &str =
     "id, session_id, seq, role, content, parts, model_id, response_time_ms, created_at, parent_id";
 const FEEDBACK_COLS: &str = "id, user_id, session_id, message_id, rating, reason, text_feedback, created_at";
@@ -114,6 +118,14 @@ fn session(r: &AnyRow) -> Result<SessionRecord, StorageError> {
         updated_at: ts(r, "updated_at")?,
         pinned: r.try_get::<i64, _>("pinned")? != 0,
         archived_at: super::ts_opt(r, "archived_at")?,
+        knowledge_bases: r
+            .try_get::<String, _>("knowledge_bases")?
+            .split(',')
+            .filter(|s| !s.is_empty())
+            .map(|s| {
+                s.parse().map_err(|_| StorageError::Corrupt("chat_sessions.knowledge_bases holds a bad id".into()))
+            })
+            .collect::<Result<_, _>>()?,
     })
 }
 
@@ -313,7 +325,8 @@ impl Db {
         Ok(paginate(items, page.limit(), session_cursor))
     }
 
-    /// Renames, pins or archives one of the user's sessions, in one transaction; false if it
+    /// Renames, pins, archives or sets the chosen knowledge bases of one of the user's
+    /// sessions, in one transaction; false if it
     /// is not theirs. Its activity time stays as it was.
     pub async fn change_session(&self, user: UserId, sid: SessionId, c: &SessionChange) -> Result<bool, StorageError> {
         let mut tx = self.begin_write().await?;
@@ -335,6 +348,14 @@ impl Db {
         if let Some(p) = c.pinned {
             sqlx::query("UPDATE chat_sessions SET pinned = $1 WHERE id = $2")
                 .bind(i64::from(p))
+                .bind(sid.to_string())
+                .execute(&mut *tx)
+                .await?;
+        }
+        if let Some(kbs) = &c.knowledge_bases {
+            let ids: Vec<String> = kbs.iter().map(ToString::to_string).collect();
+            sqlx::query("UPDATE chat_sessions SET knowledge_bases = $1 WHERE id = $2")
+                .bind(ids.join(","))
                 .bind(sid.to_string())
                 .execute(&mut *tx)
                 .await?;
