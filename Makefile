@@ -96,10 +96,10 @@ web-e2e: web chromium $(PYENV)/.authlib $(PYENV)/.aiosmtpd
 ## Run every test. The PostgreSQL half runs when RAMPART_TEST_POSTGRES_URL is set
 ## (e.g. postgres://postgres@127.0.0.1:5432/test); without it those tests print SKIPPED.
 ## Likewise RAMPART_TEST_NATS_URL (scale-out) and RAMPART_TEST_REDIS_URL (shared rate limits).
-## The official OpenAI Python SDK (a real client of /v1/chat/completions) is installed into a
-## venv under target/ once. promtool is named (so required) for the /metrics format checks.
+## The official OpenAI and MCP Python SDKs (real clients of /v1/chat/completions and /mcp) are
+## installed into a venv under target/ once. promtool is named (so required) for the /metrics format checks.
 test: sysdeps target/models/whisper-tiny.en/model.bin target/models/all-MiniLM-L6-v2/model.safetensors \
-		$(PYENV)/.openai-sdk $(PYENV)/.pyav $(PYENV)/.aiosmtpd web-test
+		$(PYENV)/.openai-sdk $(PYENV)/.mcp-sdk $(PYENV)/.pyav $(PYENV)/.aiosmtpd web-test
 	RAMPART_TEST_PYTHON=$(CURDIR)/$(PYENV)/bin/python RAMPART_TEST_WHISPER_MODEL=$(CURDIR)/target/models/whisper-tiny.en \
 		RAMPART_TEST_PROMTOOL=/usr/bin/promtool RAMPART_TEST_MINILM_MODEL=$(CURDIR)/target/models/all-MiniLM-L6-v2 \
 		$(CARGO) test --workspace --all-targets
@@ -108,6 +108,11 @@ test: sysdeps target/models/whisper-tiny.en/model.bin target/models/all-MiniLM-L
 $(PYENV)/.openai-sdk:
 	python3 -m venv $(PYENV)
 	$(PYENV)/bin/pip install --quiet --disable-pip-version-check 'openai>=1.40,<4'
+	touch $@
+
+## The official MCP Python SDK: the client of /mcp in crates/server/tests/integration/mcp.rs.
+$(PYENV)/.mcp-sdk: $(PYENV)/.openai-sdk
+	$(PYENV)/bin/python -m pip install --quiet --disable-pip-version-check 'mcp>=2.3,<3'
 	touch $@
 
 ## authlib (with requests) for the relying party of web/tests/e2e/oidc.test.mjs.

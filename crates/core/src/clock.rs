@@ -28,6 +28,14 @@ impl Timestamp {
     pub fn to_datetime(self) -> DateTime<Utc> {
         Utc.timestamp_millis_opt(self.0).single().unwrap_or_default()
     }
+    /// An RFC 3339 instant, or a `YYYY-MM-DD` day (its midnight, UTC).
+    pub fn parse(v: &str) -> Option<Self> {
+        if let Ok(t) = DateTime::parse_from_rfc3339(v) {
+            return Some(Self(t.timestamp_millis()));
+        }
+        let d = chrono::NaiveDate::parse_from_str(v, "%Y-%m-%d").ok()?;
+        Some(Self(d.and_hms_opt(0, 0, 0)?.and_utc().timestamp_millis()))
+    }
 }
 
 impl serde::Serialize for Timestamp {

@@ -32,6 +32,7 @@ codes! {
     InvalidRequest => ("invalid_request", 400, "The request is invalid."),
     InvalidJson => ("invalid_json", 400, "The request body is not valid JSON for this route."),
     UnsupportedMediaType => ("unsupported_media_type", 415, "Expected Content-Type: application/json."),
+    NotAcceptable => ("not_acceptable", 406, "The Accept header must allow application/json."),
     PayloadTooLarge => ("payload_too_large", 413, "The request body is too large."),
     WeakPassword => ("weak_password", 400, "The password does not meet the password policy."),
     Unauthorized => ("unauthorized", 401, "Authentication is required."),

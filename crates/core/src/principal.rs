@@ -47,9 +47,11 @@ impl Scope {
 pub enum AuthMethod {
     /// An access token issued by this server; `family` is the sign-in it belongs to.
     Session { family: TokenFamilyId },
-    /// An access token issued to a registered OAuth client (identity only: no API scopes, and
-    /// never accepted where a Rampart session is required).
-    OAuthClient { family: TokenFamilyId, client_id: String },
+    /// An access token issued to a registered OAuth client: identity only (no API scopes, never
+    /// accepted where a Rampart session is required) — unless it was granted for a `resource`
+    /// (RFC 8707; today only the MCP endpoint, with the `mcp` scope), and then it is accepted
+    /// at that resource alone.
+    OAuthClient { family: TokenFamilyId, client_id: String, resource: Option<String> },
     /// An API key.
     ApiKey { key: ApiKeyId },
     /// A JWT from a configured external issuer.
@@ -60,6 +62,14 @@ pub enum AuthMethod {
 }
 
 impl AuthMethod {
+    /// The resource an access token is bound to (its audience), if any.
+    pub fn resource(&self) -> Option<&str> {
+        match self {
+            AuthMethod::OAuthClient { resource, .. } => resource.as_deref(),
+            _ => None,
+        }
+    }
+
     pub fn label(&self) -> &'static str {
         match self {
             AuthMethod::Session { .. } => "session",

@@ -8,12 +8,17 @@
 //!
 //! Whatever a tool returns, and any transcript or document quoted to a model, is untrusted
 //! data: [`frame_untrusted`] is the one way it is put in front of a model.
+//!
+//! The built-in tools are [`Tool`]s: one small value each, defined by the feature crate that
+//! owns the data over its own service (`meetings::tools`, `knowledge::tools`), gathered by the
+//! server into a [`ToolRegistry`] — a [`Toolbox`] for a chat turn, and what `/mcp` serves.
 
 use crate::Principal;
 use crate::embed::BoxFuture;
 use crate::llm::ToolSpec;
 use serde::Serialize;
 use serde_json::Value;
+use std::sync::Arc;
 
 /// Whether a tool changes anything.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -31,6 +36,14 @@ pub struct ToolDef {
     pub effect: ToolEffect,
 }
 
+impl ToolDef {
+    /// A tool that only reads.
+    pub fn read_only(name: &str, description: &str, input_schema: Value) -> Self {
+        let spec = ToolSpec { name: name.into(), description: description.into(), input_schema };
+        Self { spec, effect: ToolEffect::ReadOnly }
+    }
+}
+
 /// What a tool returned.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ToolOutput {
@@ -39,11 +52,19 @@ pub struct ToolOutput {
     /// A short account for the user's step list ("12 segments", "3 passages"); without it the
     /// step shows the start of `content`.
     pub summary: Option<String>,
+    /// The same as data, when it is data (`content` is then its JSON text): MCP's structured
+    /// content.
+    pub structured: Option<Value>,
 }
 
 impl ToolOutput {
     pub fn text(content: impl Into<String>) -> Self {
-        Self { content: content.into(), summary: None }
+        Self { content: content.into(), summary: None, structured: None }
+    }
+
+    /// Data, given to a model as its JSON text.
+    pub fn json(value: Value) -> Self {
+        Self { content: value.to_string(), summary: None, structured: Some(value) }
     }
 
     pub fn with_summary(self, summary: impl Into<String>) -> Self {
@@ -62,6 +83,16 @@ pub struct ToolError {
 impl ToolError {
     pub fn new(message: impl Into<String>) -> Self {
         Self { message: message.into() }
+    }
+
+    /// `what` ("Meeting") is absent, or not the caller's to read: the same answer either way.
+    pub fn not_found(what: &str) -> Self {
+        Self::new(format!("{what} not found."))
+    }
+
+    /// The tool failed inside (the tool logs the detail; the caller learns nothing of it).
+    pub fn failed() -> Self {
+        Self::new("The tool failed. Try again later.")
     }
 }
 
@@ -143,9 +174,130 @@ fn neutralized(content: &str) -> String {
     out
 }
 
+/// One tool: what it is, and running it as the caller. The caller's access is evaluated when
+/// it runs, through the tool's service, so a share or a group removed a moment ago already
+/// counts.
+pub trait Tool: Send + Sync {
+    fn def(&self) -> ToolDef;
+    /// A name for people (a client's tool picker).
+    fn title(&self) -> &'static str;
+    /// Runs the tool for `principal` with `arguments` (a JSON object, not yet checked: read it
+    /// with [`arguments`]).
+    fn call<'a>(
+        &'a self,
+        principal: &'a Principal,
+        arguments: &'a Value,
+    ) -> BoxFuture<'a, Result<ToolOutput, ToolError>>;
+}
+
+/// The arguments read into `T`; what does not fit is an error naming the field.
+pub fn arguments<T: serde::de::DeserializeOwned>(arguments: &Value) -> Result<T, ToolError> {
+    let empty = Value::Object(Default::default());
+    let args = if arguments.is_null() { &empty } else { arguments };
+    T::deserialize(args).map_err(|e| ToolError::new(format!("Invalid arguments: {e}")))
+}
+
+/// The JSON Schema of an arguments object: these `properties`, these `required`, nothing else.
+pub fn object_schema(properties: Value, required: &[&str]) -> Value {
+    let mut s = serde_json::json!({"type": "object", "properties": properties, "additionalProperties": false});
+    if !required.is_empty() {
+        s["required"] = serde_json::json!(required);
+    }
+    s
+}
+
+/// Tools in name order (so every listing is the same); a name given twice keeps the first.
+#[derive(Clone, Default)]
+pub struct ToolRegistry {
+    tools: Vec<Arc<dyn Tool>>,
+}
+
+impl ToolRegistry {
+    pub fn new(tools: impl IntoIterator<Item = Arc<dyn Tool>>) -> Self {
+        let mut out: Vec<(String, Arc<dyn Tool>)> = Vec::new();
+        for t in tools {
+            let name = t.def().spec.name;
+            if !out.iter().any(|(n, _)| *n == name) {
+                out.push((name, t));
+            }
+        }
+        out.sort_by(|a, b| a.0.cmp(&b.0));
+        Self { tools: out.into_iter().map(|(_, t)| t).collect() }
+    }
+
+    /// Every tool, in name order.
+    pub fn entries(&self) -> &[Arc<dyn Tool>] {
+        &self.tools
+    }
+
+    pub fn get(&self, name: &str) -> Option<&Arc<dyn Tool>> {
+        self.tools.iter().find(|t| t.def().spec.name == name)
+    }
+}
+
+impl std::fmt::Debug for ToolRegistry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.tools.iter().map(|t| t.def().spec.name)).finish()
+    }
+}
+
+impl Toolbox for ToolRegistry {
+    fn tools(&self) -> Vec<ToolDef> {
+        self.tools.iter().map(|t| t.def()).collect()
+    }
+
+    fn call<'a>(
+        &'a self,
+        principal: &'a Principal,
+        name: &'a str,
+        arguments: &'a Value,
+    ) -> BoxFuture<'a, Result<ToolOutput, ToolError>> {
+        match self.get(name) {
+            Some(t) => t.call(principal, arguments),
+            None => Box::pin(async move { Err(ToolError::new(format!("There is no tool named {name:?}."))) }),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    struct Named(&'static str);
+    impl Tool for Named {
+        fn def(&self) -> ToolDef {
+            ToolDef::read_only(self.0, "", object_schema(serde_json::json!({}), &[]))
+        }
+        fn title(&self) -> &'static str {
+            self.0
+        }
+        fn call<'a>(&'a self, _: &'a Principal, _: &'a Value) -> BoxFuture<'a, Result<ToolOutput, ToolError>> {
+            Box::pin(async move { Ok(ToolOutput::text(self.0)) })
+        }
+    }
+
+    #[test]
+    fn registry_is_in_name_order_and_names_are_unique() {
+        let r = ToolRegistry::new([Arc::new(Named("b")) as Arc<dyn Tool>, Arc::new(Named("a")), Arc::new(Named("b"))]);
+        let names: Vec<_> = Toolbox::tools(&r).into_iter().map(|d| d.spec.name).collect();
+        assert_eq!(names, ["a", "b"]);
+        assert!(r.get("a").is_some() && r.get("c").is_none());
+        assert_eq!(object_schema(serde_json::json!({}), &["x"])["required"], serde_json::json!(["x"]));
+    }
+
+    #[test]
+    fn arguments_name_what_does_not_fit() {
+        #[derive(serde::Deserialize, Debug)]
+        #[serde(deny_unknown_fields)]
+        struct A {
+            #[serde(default)]
+            n: Option<u32>,
+        }
+        assert!(arguments::<A>(&Value::Null).is_ok_and(|a| a.n.is_none()));
+        let e = arguments::<A>(&serde_json::json!({"m": 1})).unwrap_err();
+        assert!(e.message.starts_with("Invalid arguments: unknown field `m`"), "{e}");
+        assert_eq!(ToolError::not_found("Meeting").message, "Meeting not found.");
+    }
 
     #[test]
     fn framed_content_cannot_close_the_frame() {

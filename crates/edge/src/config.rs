@@ -147,6 +147,7 @@ const BODY_EXCLUSIONS: &[&str] = &[
     "/v1/admin/models/**",
     "/v1/me/prompts/**",
     "/v1/sessions/*",
+    "/mcp",
 ];
 
 /// Routes whose query strings are data: searching one's own conversations for `DROP TABLE`

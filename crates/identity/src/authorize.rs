@@ -79,8 +79,23 @@ fn until(now: Timestamp, exp_secs: Option<i64>) -> Option<Duration> {
 }
 
 impl Identity {
-    /// Resolves a credential. Then applies the group policy (`allowed_groups`).
+    /// Resolves a credential for Rampart's API. Tokens bound to a resource (RFC 8707: a client's
+    /// MCP token) are refused: they are for that resource alone.
     pub async fn authenticate(&self, cred: Credential<'_>) -> Result<Principal> {
+        self.authenticate_at(cred, None).await
+    }
+
+    /// Resolves a credential presented at `resource` (`None`: the API): a token bound to a
+    /// resource is accepted at that one only. Then applies the group policy (`allowed_groups`).
+    pub async fn authenticate_at(&self, cred: Credential<'_>, resource: Option<&str>) -> Result<Principal> {
+        let p = self.resolve(cred).await?;
+        match p.auth_method.resource() {
+            Some(bound) if Some(bound) != resource => Err(IdentityError::InvalidToken("token for another resource")),
+            _ => Ok(p),
+        }
+    }
+
+    async fn resolve(&self, cred: Credential<'_>) -> Result<Principal> {
         let key = sha256(cred.as_bytes());
         if let Some(p) = self.inner.auth_cache.get(&key) {
             return Ok(p);

@@ -93,7 +93,8 @@ fn default_algs() -> Vec<Algorithm> {
     vec![Algorithm::RS256]
 }
 
-/// An application that signs its users in through Rampart (OAuth 2.0 authorization code flow).
+/// An application that signs its users in through Rampart (OAuth 2.0 authorization code flow),
+/// or an MCP client that asks for the `mcp` scope to use `/mcp` as its user.
 /// Without a secret it is a public client and must use PKCE; with one (`client_secret` or
 /// `client_secret_file`) it is confidential and authenticates at the token endpoint with
 /// `client_secret_basic` or `client_secret_post` (PKCE optional).

@@ -15,8 +15,16 @@ use rampart_crypto::{opaque_token, sha256_hex};
 use rampart_storage::repo::oauth::NewOAuthCode;
 use std::time::Duration;
 
-/// The scopes an OAuth client may receive: identity only, never Rampart API access.
+/// The identity scopes an OAuth client may receive.
 pub const OIDC_SCOPES: &str = "openid email profile";
+/// The scope of the MCP endpoint: a token granted it is bound to that resource (its audience,
+/// RFC 8707) and accepted nowhere else.
+pub const MCP_SCOPE: &str = "mcp";
+/// Every scope an OAuth client may ask for, in the order grants list them. Nothing here gives
+/// access to Rampart's REST API.
+const GRANTABLE: &str = "openid email profile mcp";
+/// Where the MCP endpoint is, below the issuer (the public URL).
+pub const MCP_PATH: &str = "/mcp";
 const CODE_TTL: Duration = Duration::from_secs(60);
 /// `prompt=login` without the request's arrival time ([`AuthorizeParams::login_after`]) accepts
 /// a sign-in made at most this long ago.
@@ -46,6 +54,9 @@ pub struct AuthorizeParams {
     /// seal: only the user's own browser carries it, and `prompt=login` serves the client,
     /// which sees `auth_time` in the ID token.
     pub login_after: Option<String>,
+    /// RFC 8707: the resource the token is for. Only this server's MCP endpoint (`{issuer}/mcp`)
+    /// is one; anything else is `invalid_target`.
+    pub resource: Option<String>,
 }
 
 /// The user's answer on the consent screen.
@@ -148,12 +159,12 @@ fn parse_prompt(p: Option<&str>) -> Option<Prompt> {
     (!(out.none && count > 1)).then_some(out)
 }
 
-/// The requested scopes we know, in our order; `openid` must be among them.
+/// The requested scopes we know, in our order; `openid` or `mcp` must be among them.
 fn granted_scope(requested: &str) -> Option<String> {
-    if requested.len() > 200 || !requested.split_whitespace().any(|s| s == "openid") {
+    if requested.len() > 200 || !requested.split_whitespace().any(|s| s == "openid" || s == MCP_SCOPE) {
         return None;
     }
-    Some(OIDC_SCOPES.split(' ').filter(|s| requested.split_whitespace().any(|r| r == *s)).collect::<Vec<_>>().join(" "))
+    Some(GRANTABLE.split(' ').filter(|s| requested.split_whitespace().any(|r| r == *s)).collect::<Vec<_>>().join(" "))
 }
 
 fn covers(granted: &str, wanted: &str) -> bool {
@@ -161,10 +172,20 @@ fn covers(granted: &str, wanted: &str) -> bool {
 }
 
 fn union(a: &str, b: &str) -> String {
-    OIDC_SCOPES.split(' ').filter(|s| covers(a, s) || covers(b, s)).collect::<Vec<_>>().join(" ")
+    GRANTABLE.split(' ').filter(|s| covers(a, s) || covers(b, s)).collect::<Vec<_>>().join(" ")
 }
 
 impl Identity {
+    /// The MCP endpoint's resource identifier (RFC 8707, RFC 9728): `{issuer}/mcp`.
+    pub fn mcp_resource(&self) -> String {
+        format!("{}{MCP_PATH}", self.config().issuer.trim_end_matches('/'))
+    }
+
+    /// Whether `resource` (an RFC 8707 `resource` parameter) names the MCP endpoint.
+    pub fn is_mcp_resource(&self, resource: &str) -> bool {
+        resource.trim_end_matches('/') == self.mcp_resource()
+    }
+
     /// The registered client `client_id`, if there is one.
     pub fn oauth_client(&self, client_id: &str) -> Option<&OAuthClientConfig> {
         self.config().oauth_clients.iter().find(|c| c.client_id == client_id)
@@ -202,7 +223,10 @@ impl Identity {
             _ => return Err(v.fail("invalid_request", "PKCE with code_challenge_method=S256 is required")),
         };
         v.scope = granted_scope(p.scope.as_deref().unwrap_or("openid"))
-            .ok_or_else(|| v.fail("invalid_scope", "scope must include openid"))?;
+            .ok_or_else(|| v.fail("invalid_scope", "scope must include openid or mcp"))?;
+        if p.resource.as_deref().is_some_and(|r| !self.is_mcp_resource(r)) {
+            return Err(v.fail("invalid_target", "resource must be this server's MCP endpoint"));
+        }
         if v.nonce.as_ref().is_some_and(|n| n.len() > 256) {
             return Err(v.fail("invalid_request", "nonce is too long"));
         }
@@ -325,6 +349,9 @@ mod tests {
     fn scopes_are_known_ones_in_order() {
         assert_eq!(granted_scope("profile openid offline_access").as_deref(), Some("openid profile"));
         assert_eq!(granted_scope("email"), None);
+        assert_eq!(granted_scope("mcp offline_access").as_deref(), Some("mcp"));
+        assert_eq!(granted_scope("openid mcp email").as_deref(), Some("openid email mcp"));
+        assert!(!covers("openid email profile", "mcp"));
         assert!(covers("openid email profile", "openid email"));
         assert!(!covers("openid", "openid email"));
         assert_eq!(union("openid email", "openid profile"), "openid email profile");

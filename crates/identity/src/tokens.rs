@@ -25,6 +25,10 @@ pub struct AccessClaims {
     pub jti: String,
     pub username: String,
     pub sid: String,
+    /// The resource a client's token was granted for (RFC 8707): the MCP endpoint, with the
+    /// `mcp` scope. Such a token is accepted there only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aud: Option<String>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -52,7 +56,8 @@ pub struct IdClaims {
 
 /// Tokens issued to a registered OAuth client rather than to Rampart's own apps: the access
 /// token's `client_id` and the ID token's `aud` name the client, and the access token carries
-/// no Rampart API scopes.
+/// no Rampart API scopes (with `mcp`, it is bound to the MCP endpoint; without `openid` there
+/// is no ID token).
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Grant<'a> {
     pub client_id: &'a str,
@@ -244,6 +249,8 @@ impl Identity {
         let client_id = grant.map_or(cfg.client_id.as_str(), |g| g.client_id);
         let (email, profile) =
             grant.map_or((true, true), |g| (has_scope(g.scope, "email"), has_scope(g.scope, "profile")));
+        let aud = grant.filter(|g| has_scope(g.scope, crate::oauth::MCP_SCOPE)).map(|_| self.mcp_resource());
+        let openid = grant.is_none_or(|g| has_scope(g.scope, "openid"));
         let access = AccessClaims {
             iss: cfg.issuer.clone(),
             sub: user.id.to_string(),
@@ -257,6 +264,7 @@ impl Identity {
             jti: UserId::new().to_string(),
             username: user.email.clone(),
             sid: family.to_string(),
+            aud,
         };
         let id = IdClaims {
             iss: cfg.issuer.clone(),
@@ -275,7 +283,7 @@ impl Identity {
         };
         Ok(TokenSet {
             access_token: sign(&header, &access, k.encoding_key())?,
-            id_token: sign(&header, &id, k.encoding_key())?,
+            id_token: if openid { sign(&header, &id, k.encoding_key())? } else { String::new() },
             refresh_token,
             expires_in: cfg.access_token_ttl.as_secs(),
             token_type: "Bearer".into(),
@@ -338,10 +346,19 @@ impl Identity {
         if user.status != rampart_storage::repo::users::UserStatus::Active {
             return Err(IdentityError::InvalidToken("user disabled"));
         }
-        let scopes = if third_party { Vec::new() } else { session_scopes(&user.groups) };
+        let resource = match c.aud {
+            None => None,
+            Some(a) if third_party && self.is_mcp_resource(&a) => Some(a),
+            Some(_) => return Err(IdentityError::InvalidToken("wrong audience")),
+        };
+        let scopes = match (third_party, &resource) {
+            (false, _) => session_scopes(&user.groups),
+            (true, Some(_)) if has_scope(&c.scope, crate::oauth::MCP_SCOPE) => vec![Scope::Mcp],
+            (true, _) => Vec::new(),
+        };
         let groups = user.groups.clone();
         let method = if third_party {
-            rampart_core::AuthMethod::OAuthClient { family: fid, client_id: c.client_id }
+            rampart_core::AuthMethod::OAuthClient { family: fid, client_id: c.client_id, resource }
         } else {
             rampart_core::AuthMethod::Session { family: fid }
         };

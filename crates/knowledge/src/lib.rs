@@ -5,7 +5,8 @@
 //! Owns `parse` (one file per format family), `chunk`, `index`, `dense`, `fuse`, `config` (the
 //! `[knowledge]` section and the service settings built from it), and `service`: the
 //! `KnowledgeService` with one file per flow (management of knowledge bases and documents,
-//! ingestion, retrieval, rebuild of the indexes), the views it hands out and its error.
+//! ingestion, retrieval, rebuild of the indexes), the views it hands out and its error; and
+//! `tools`, the search tool an agent reads knowledge bases with.
 //! Depends on `core` (ids, `Principal`, the embedding and reranking ports), `crypto` (sealing of
 //! documents, chunks, vectors and graphs; the index's term key) and `storage` (the knowledge
 //! repositories); knows nothing of HTTP nor of the other feature crates.
@@ -17,3 +18,4 @@ pub mod fuse;
 pub mod index;
 pub mod parse;
 pub mod service;
+pub mod tools;

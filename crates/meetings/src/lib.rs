@@ -6,7 +6,8 @@
 //! delivers), the service that reads, shares and deletes meetings with the caller's access
 //! checked in the SQL (`service`), summaries written when a meeting ends (`summary`) from
 //! templates that administrators edit, as they do the assistant's shortcut buttons
-//! (`templates`), and transcripts stored from elsewhere (`import`).
+//! (`templates`), transcripts stored from elsewhere (`import`), and the tools an agent reads meetings with
+//! (`tools`).
 //!
 //! Depends on `core`, `crypto` and `storage`; knows nothing of HTTP nor of the other feature
 //! crates (the meeting assistant will reach `chat` through a port; summaries reach a model
@@ -27,6 +28,7 @@ pub mod sentiment;
 pub mod service;
 pub mod summary;
 pub mod templates;
+pub mod tools;
 pub mod upload;
 pub mod views;
 

@@ -54,7 +54,9 @@ pub async fn build_state_with_clock(config: Config, clock: SharedClock) -> anyho
         .map_err(|e| anyhow::anyhow!("identity: {e}"))?;
     let shared_rates = config.edge.shared_rates().await.map_err(|e| e.within("edge"))?;
     let edge_policy = rampart_edge::EdgePolicy { shared_rates: shared_rates.clone(), ..config.edge_policy()? };
+    let mcp_tools = crate::mcp::registry(&meetings, &knowledge);
     let state = AppState::new(crate::state::AppInner {
+        mcp_tools,
         db,
         identity,
         chat,
@@ -194,10 +196,19 @@ fn cors_layer(origins: &[String]) -> Option<tower_http::cors::CorsLayer> {
         CorsLayer::new()
             .allow_origin(AllowOrigin::list(list))
             .allow_methods([Method::GET, Method::POST, Method::PUT, Method::PATCH, Method::DELETE])
-            .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE, header::HeaderName::from_static("x-api-key")])
+            .allow_headers([
+                header::AUTHORIZATION,
+                header::CONTENT_TYPE,
+                header::HeaderName::from_static("x-api-key"),
+                // MCP's streamable HTTP request headers (browser-based MCP clients).
+                header::HeaderName::from_static("mcp-protocol-version"),
+                header::HeaderName::from_static("mcp-method"),
+                header::HeaderName::from_static("mcp-name"),
+            ])
             .expose_headers([
                 header::HeaderName::from_static("x-request-id"),
                 header::RETRY_AFTER,
+                header::WWW_AUTHENTICATE,
                 header::HeaderName::from_static("ratelimit-limit"),
                 header::HeaderName::from_static("ratelimit-remaining"),
                 header::HeaderName::from_static("ratelimit-reset"),

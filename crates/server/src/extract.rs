@@ -3,6 +3,7 @@
 //! - [`AuthUser`]: any valid credential (session JWT, external JWT, API key).
 //! - [`ChatUser`], [`KnowledgeUser`], [`MeetingsUser`]: a valid credential carrying that scope.
 //! - [`AdminUser`]: member of `admin` with the `admin` scope.
+//! - [`McpUser`]: the MCP endpoint's caller (`mcp` scope, origin checked, OAuth challenges).
 //! - [`Meta`]: client address and request id for the audit log.
 //! - [`Json`], [`Query`], [`Path`]: axum's, with our error shape.
 
@@ -76,28 +77,35 @@ pub struct AuthUser(pub Principal);
 impl FromRequestParts<AppState> for AuthUser {
     type Rejection = ApiError;
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        if let Some(p) = parts.extensions.get::<Principal>() {
-            return Ok(AuthUser(p.clone()));
-        }
-        let cred = credential(parts).ok_or_else(|| ApiError::code(ErrorCode::Unauthorized))?;
-        let kind = if cred.is_api_key() { "api_key" } else { "token" };
-        let p = state.identity.authenticate(cred).instrument(tracing::info_span!("auth", credential = kind)).await?;
-        tracing::Span::current().record("user", tracing::field::display(p.user_id));
-        let notes = parts.extensions.get::<rampart_edge::RequestNotes>();
-        if let Some(n) = notes {
-            n.update(|n| n.principal = Some(p.user_id.to_string()));
-        }
-        if let Some((rule, d)) = state.throttle.refuse(&p).await {
-            state.edge_metrics.count(rule, true);
-            if let Some(n) = notes {
-                n.update(|n| n.rule = Some(rule));
-            }
-            tracing::info!(rule, "request throttled");
-            return Err(ApiError { headers: d.headers(), ..ApiError::code(ErrorCode::RateLimited) });
-        }
-        parts.extensions.insert(p.clone());
-        Ok(AuthUser(p))
+        authenticate(parts, state, None).await.map(AuthUser)
     }
+}
+
+/// The request's caller, its credential presented at `resource` (`None`: Rampart's API; a
+/// token bound to a resource is accepted there only), then throttled per API key or user.
+async fn authenticate(parts: &mut Parts, state: &AppState, resource: Option<&str>) -> Result<Principal, ApiError> {
+    if let Some(p) = parts.extensions.get::<Principal>() {
+        return Ok(p.clone());
+    }
+    let cred = credential(parts).ok_or_else(|| ApiError::code(ErrorCode::Unauthorized))?;
+    let kind = if cred.is_api_key() { "api_key" } else { "token" };
+    let span = tracing::info_span!("auth", credential = kind);
+    let p = state.identity.authenticate_at(cred, resource).instrument(span).await?;
+    tracing::Span::current().record("user", tracing::field::display(p.user_id));
+    let notes = parts.extensions.get::<rampart_edge::RequestNotes>();
+    if let Some(n) = notes {
+        n.update(|n| n.principal = Some(p.user_id.to_string()));
+    }
+    if let Some((rule, d)) = state.throttle.refuse(&p).await {
+        state.edge_metrics.count(rule, true);
+        if let Some(n) = notes {
+            n.update(|n| n.rule = Some(rule));
+        }
+        tracing::info!(rule, "request throttled");
+        return Err(ApiError { headers: d.headers(), ..ApiError::code(ErrorCode::RateLimited) });
+    }
+    parts.extensions.insert(p.clone());
+    Ok(p)
 }
 
 /// The caller if a credential came with the request (and then it must be valid), or `None`
@@ -176,3 +184,37 @@ scoped_user!(
     Scope::Knowledge,
     "This credential lacks the knowledge scope."
 );
+
+/// The MCP endpoint's caller. A browser's `Origin` must be ours or `edge.cors_origins` (DNS
+/// rebinding); the credential — an API key, a session, or an OAuth client's token granted for
+/// `/mcp` — must carry the `mcp` scope. Refusals carry the `WWW-Authenticate` challenge that
+/// MCP clients start their OAuth flow from (RFC 9728's `resource_metadata`, RFC 6750's `scope`).
+pub struct McpUser(pub Principal);
+
+impl FromRequestParts<AppState> for McpUser {
+    type Rejection = ApiError;
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let origin = parts.headers.get(axum::http::header::ORIGIN).map(|o| o.to_str().unwrap_or("\u{0}"));
+        if origin.is_some_and(|o| !state.origin_allowed(o)) {
+            tracing::info!(reason = "origin", "mcp request refused");
+            return Err(ApiError::code(ErrorCode::CorsRejected));
+        }
+        let metadata = crate::routes::mcp::resource_metadata_url(state);
+        let presented = credential(parts).is_some();
+        let p = match authenticate(parts, state, Some(&state.identity.mcp_resource())).await {
+            Ok(p) => p,
+            Err(e) if e.code.http_status() == 401 => {
+                let error = if presented { ", error=\"invalid_token\"" } else { "" };
+                let c = format!("Bearer resource_metadata=\"{metadata}\", scope=\"mcp\"{error}");
+                return Err(e.with_header("www-authenticate", c));
+            }
+            Err(e) => return Err(e),
+        };
+        if !p.has_scope(Scope::Mcp) {
+            let c = format!("Bearer error=\"insufficient_scope\", scope=\"mcp\", resource_metadata=\"{metadata}\"");
+            return Err(ApiError::new(ErrorCode::Forbidden, "This credential lacks the mcp scope.")
+                .with_header("www-authenticate", c));
+        }
+        Ok(McpUser(p))
+    }
+}

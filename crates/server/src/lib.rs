@@ -15,6 +15,7 @@ pub mod error;
 pub mod extract;
 pub mod keys;
 pub mod mail;
+pub mod mcp;
 pub mod metrics;
 pub mod openapi;
 pub mod ports;

@@ -105,6 +105,8 @@ pub struct AppInner {
     pub local_embedding: crate::ports::LocalEmbedding,
     /// Meetings: live ones, transcripts, recordings, sharing.
     pub meetings: rampart_meetings::MeetingService,
+    /// The tools `/mcp` serves (the feature crates' own, over their services).
+    pub mcp_tools: rampart_core::tools::ToolRegistry,
     /// Fan-out and control messages between replicas (NATS), when `bus.nats_url` is set.
     pub bus: Option<Arc<rampart_realtime::bus::NatsBus>>,
     /// Cleared when shutdown starts, so `/readyz` turns 503 and load balancers drain us.

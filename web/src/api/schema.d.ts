@@ -17,6 +17,46 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/.well-known/oauth-authorization-server": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * OAuth 2.0 Authorization Server Metadata (RFC 8414): the same document, where MCP clients of
+         *     the `2025-03-26` revision (and other OAuth clients) look first.
+         */
+        get: operations["authorization_server"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/.well-known/oauth-protected-resource/mcp": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * OAuth 2.0 Protected Resource Metadata (RFC 9728) of `/mcp`: the resource, Rampart as its
+         *     authorization server, the `mcp` scope.
+         */
+        get: operations["protected_resource"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/.well-known/openid-configuration": {
         parameters: {
             query?: never;
@@ -45,6 +85,28 @@ export interface paths {
         get: operations["healthz"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/mcp": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * The MCP endpoint (streamable HTTP): one JSON-RPC 2.0 message per POST — `initialize`,
+         *     `ping`, `server/discover`, `tools/list`, `tools/call`; notifications are `202`. API keys need
+         *     the `mcp` scope; OAuth clients need a token granted `mcp` for this resource (the `401`'s
+         *     `WWW-Authenticate` names the metadata to start from).
+         */
+        post: operations["post_mcp"];
         delete?: never;
         options?: never;
         head?: never;
@@ -2104,6 +2166,11 @@ export interface components {
              */
             prompt?: string | null;
             redirect_uri?: string | null;
+            /**
+             * @description RFC 8707: the resource the token is for. Only this server's MCP endpoint (`{issuer}/mcp`)
+             *     is one; anything else is `invalid_target`.
+             */
+            resource?: string | null;
             response_type?: string | null;
             scope?: string | null;
             state?: string | null;
@@ -2313,7 +2380,7 @@ export interface components {
          * @description Stable error codes. Renaming one breaks clients: add, never rename.
          * @enum {string}
          */
-        ErrorCode: "invalid_request" | "invalid_json" | "unsupported_media_type" | "payload_too_large" | "weak_password" | "unauthorized" | "invalid_token" | "invalid_credentials" | "invalid_code" | "invalid_session" | "wrong_password" | "forbidden" | "waf_blocked" | "ip_blocked" | "origin_not_verified" | "cors_rejected" | "headers_too_large" | "uri_too_long" | "signup_disabled" | "email_domain_not_allowed" | "not_found" | "method_not_allowed" | "conflict" | "precondition_failed" | "last_admin" | "self_action" | "mfa_already_enabled" | "mfa_not_enrolled" | "bootstrap_unavailable" | "too_many_attempts" | "rate_limited" | "internal" | "upstream_error" | "unavailable";
+        ErrorCode: "invalid_request" | "invalid_json" | "unsupported_media_type" | "not_acceptable" | "payload_too_large" | "weak_password" | "unauthorized" | "invalid_token" | "invalid_credentials" | "invalid_code" | "invalid_session" | "wrong_password" | "forbidden" | "waf_blocked" | "ip_blocked" | "origin_not_verified" | "cors_rejected" | "headers_too_large" | "uri_too_long" | "signup_disabled" | "email_domain_not_allowed" | "not_found" | "method_not_allowed" | "conflict" | "precondition_failed" | "last_admin" | "self_action" | "mfa_already_enabled" | "mfa_not_enrolled" | "bootstrap_unavailable" | "too_many_attempts" | "rate_limited" | "internal" | "upstream_error" | "unavailable";
         /**
          * Format: uuid
          * @description A feedback entry on an assistant message.
@@ -2762,7 +2829,8 @@ export interface components {
             access_token: string;
             /** Format: int64 */
             expires_in: number;
-            id_token: string;
+            /** @description Absent when `openid` was not granted (a token for the MCP endpoint alone). */
+            id_token?: string | null;
             refresh_token: string;
             token_type: string;
         };
@@ -3377,6 +3445,8 @@ export interface components {
             grant_type: string;
             redirect_uri?: string | null;
             refresh_token?: string | null;
+            /** @description RFC 8707: the resource the token is for; only this server's MCP endpoint is one. */
+            resource?: string | null;
         };
         /** @description Tokens for a successful sign-in. */
         TokenSet: {
@@ -3469,6 +3539,44 @@ export interface operations {
             };
         };
     };
+    authorization_server: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": Record<string, never>;
+                };
+            };
+        };
+    };
+    protected_resource: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": Record<string, never>;
+                };
+            };
+        };
+    };
     discovery: {
         parameters: {
             query?: never;
@@ -3507,6 +3615,96 @@ export interface operations {
             };
         };
     };
+    post_mcp: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description One JSON-RPC 2.0 request or notification */
+        requestBody: {
+            content: {
+                "application/json": Record<string, never>;
+            };
+        };
+        responses: {
+            /** @description The JSON-RPC response (errors included) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": Record<string, never>;
+                };
+            };
+            /** @description A notification, accepted */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description A malformed message or, for 2026-07-28, mismatched headers or an unsupported version (JSON-RPC error) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": Record<string, never>;
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description 2026-07-28: an unknown method (JSON-RPC error -32601) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": Record<string, never>;
+                };
+            };
+            406: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     authorize_start: {
         parameters: {
             query?: {
@@ -3530,6 +3728,11 @@ export interface operations {
                  */
                 prompt?: string;
                 redirect_uri?: string;
+                /**
+                 * @description RFC 8707: the resource the token is for. Only this server's MCP endpoint (`{issuer}/mcp`)
+                 *     is one; anything else is `invalid_target`.
+                 */
+                resource?: string;
                 response_type?: string;
                 scope?: string;
                 state?: string;

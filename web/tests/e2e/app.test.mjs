@@ -290,6 +290,21 @@ test('bootstrap, MFA, chat with citations, feedback, and another user sees nothi
   const key = (await page.getByTestId('new-key').textContent()).trim();
   assert.match(key, /^rampart_/);
   assert.equal((await api('GET', '/v1/me', key)).status, 200, 'the new key works');
+  // Connecting an AI tool: the MCP URL, and the key form set up for it (the mcp scope alone).
+  assert.equal((await page.getByTestId('mcp-url').textContent()).trim(), `${base}/mcp`);
+  await page.getByRole('button', { name: 'set the form up for MCP' }).click();
+  assert.equal(await page.getByRole('checkbox', { name: 'mcp' }).isChecked(), true);
+  assert.equal(await page.getByRole('checkbox', { name: 'chat' }).isChecked(), false);
+  assert.equal(await page.getByLabel('Name', { exact: true }).inputValue(), 'MCP client');
+  await page.getByRole('button', { name: 'Create key' }).click();
+  const mcpKey = (await page.getByTestId('new-key').filter({ hasNotText: key }).textContent()).trim();
+  const ping = await fetch(`${base}/mcp`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${mcpKey}`, accept: 'application/json, text/event-stream', 'content-type': 'application/json' },
+    body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'ping' }),
+  });
+  assert.equal(ping.status, 200, 'the key the page made works at /mcp');
+  assert.equal((await api('GET', '/v1/meetings', mcpKey)).status, 403, 'and nowhere the meetings scope is needed');
   await page.screenshot({ path: join(SHOTS, 'account.png') });
 
   await page.getByRole('link', { name: 'Admin' }).click();

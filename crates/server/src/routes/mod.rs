@@ -9,6 +9,7 @@ pub mod chat;
 pub mod conversations;
 pub mod health;
 pub mod knowledge;
+pub mod mcp;
 pub mod me;
 pub mod meeting_socket;
 pub mod meetings;
@@ -47,11 +48,7 @@ pub(crate) async fn audit(s: &AppState, m: &RequestMeta, a: &Principal, action: 
 /// A time in a query parameter: RFC 3339, or `YYYY-MM-DD` (midnight UTC); else 400
 /// `invalid_request` naming the parameter.
 pub(crate) fn parse_time(name: &str, v: &str) -> ApiResult<Timestamp> {
-    let bad = || ApiError::new(ErrorCode::InvalidRequest, format!("{name} must be an RFC 3339 time or YYYY-MM-DD"));
-    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(v) {
-        return Ok(Timestamp::from_millis(t.timestamp_millis()));
-    }
-    let d = chrono::NaiveDate::parse_from_str(v, "%Y-%m-%d").map_err(|_| bad())?;
-    let t = d.and_hms_opt(0, 0, 0).ok_or_else(bad)?.and_utc();
-    Ok(Timestamp::from_millis(t.timestamp_millis()))
+    Timestamp::parse(v).ok_or_else(|| {
+        ApiError::new(ErrorCode::InvalidRequest, format!("{name} must be an RFC 3339 time or YYYY-MM-DD"))
+    })
 }

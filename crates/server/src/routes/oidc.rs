@@ -20,18 +20,19 @@ use utoipa_axum::routes;
 pub fn routes() -> OpenApiRouter<AppState> {
     super::oidc_authorize::routes()
         .routes(routes!(discovery))
+        .routes(routes!(authorization_server))
         .routes(routes!(jwks))
         .routes(routes!(token))
         .routes(routes!(userinfo))
         .routes(routes!(revoke))
 }
 
-/// OpenID Provider configuration.
-#[utoipa::path(get, path = "/.well-known/openid-configuration", tag = "oidc", responses((status = 200, body = Object)))]
-async fn discovery(State(s): State<AppState>) -> impl IntoResponse {
+/// What this server says of itself as an authorization server: OpenID Connect Discovery's
+/// document, which is also RFC 8414's (MCP clients read either).
+fn provider_metadata(s: &AppState) -> serde_json::Value {
     let iss = s.config.public_url();
     let alg = s.identity.config().signing_alg.as_str();
-    let body = serde_json::json!({
+    serde_json::json!({
         "issuer": iss,
         "jwks_uri": format!("{iss}/.well-known/jwks.json"),
         "token_endpoint": format!("{iss}/oauth2/token"),
@@ -44,13 +45,25 @@ async fn discovery(State(s): State<AppState>) -> impl IntoResponse {
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": [alg],
         "token_endpoint_auth_methods_supported": ["none", "client_secret_basic", "client_secret_post"],
-        "scopes_supported": ["openid", "email", "profile"],
+        "scopes_supported": ["openid", "email", "profile", "mcp"],
         "claims_supported": ["sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "email", "name", "groups"],
         "prompt_values_supported": ["none", "login", "consent", "select_account"],
         "response_modes_supported": ["query"],
         "authorization_response_iss_parameter_supported": true,
-    });
-    ([(header::CACHE_CONTROL, "public, max-age=300")], axum::Json(body))
+    })
+}
+
+/// OpenID Provider configuration.
+#[utoipa::path(get, path = "/.well-known/openid-configuration", tag = "oidc", responses((status = 200, body = Object)))]
+async fn discovery(State(s): State<AppState>) -> impl IntoResponse {
+    ([(header::CACHE_CONTROL, "public, max-age=300")], axum::Json(provider_metadata(&s)))
+}
+
+/// OAuth 2.0 Authorization Server Metadata (RFC 8414): the same document, where MCP clients of
+/// the `2025-03-26` revision (and other OAuth clients) look first.
+#[utoipa::path(get, path = "/.well-known/oauth-authorization-server", tag = "oidc", responses((status = 200, body = Object)))]
+async fn authorization_server(State(s): State<AppState>) -> impl IntoResponse {
+    ([(header::CACHE_CONTROL, "public, max-age=300")], axum::Json(provider_metadata(&s)))
 }
 
 /// The public signing keys (current and recently retired).
@@ -70,6 +83,8 @@ pub struct TokenForm {
     pub code: Option<String>,
     pub redirect_uri: Option<String>,
     pub code_verifier: Option<String>,
+    /// RFC 8707: the resource the token is for; only this server's MCP endpoint is one.
+    pub resource: Option<String>,
 }
 
 /// OAuth 2.0 error, RFC 6749 §5.2.
@@ -85,7 +100,9 @@ pub(super) fn oauth_error(status: StatusCode, error: &'static str) -> Response {
 #[derive(Serialize, ToSchema)]
 pub struct OAuthTokens {
     pub access_token: String,
-    pub id_token: String,
+    /// Absent when `openid` was not granted (a token for the MCP endpoint alone).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id_token: Option<String>,
     pub refresh_token: String,
     pub expires_in: u64,
     pub token_type: String,
@@ -95,7 +112,7 @@ impl From<TokenSet> for OAuthTokens {
     fn from(t: TokenSet) -> Self {
         OAuthTokens {
             access_token: t.access_token,
-            id_token: t.id_token,
+            id_token: Some(t.id_token).filter(|t| !t.is_empty()),
             refresh_token: t.refresh_token,
             expires_in: t.expires_in,
             token_type: t.token_type,
@@ -154,6 +171,9 @@ async fn token(
     form: Result<axum::Form<TokenForm>, axum::extract::rejection::FormRejection>,
 ) -> Response {
     let Ok(axum::Form(f)) = form else { return oauth_error(StatusCode::BAD_REQUEST, "invalid_request") };
+    if f.resource.as_deref().is_some_and(|r| !s.identity.is_mcp_resource(r)) {
+        return oauth_error(StatusCode::BAD_REQUEST, "invalid_target");
+    }
     let client_id = match client_credentials(&headers, &f).and_then(|c| s.identity.authenticate_client(&c)) {
         Ok(c) => c,
         Err(e) => return client_auth_error(e),

@@ -22,6 +22,7 @@ mod firstrun;
 
 mod knowledge;
 mod local_embed;
+mod mcp;
 mod meeting_assistant;
 mod meetings;
 mod meetings_speech;

@@ -155,6 +155,9 @@ async fn openapi_documents_every_route() {
         ("/v1/admin/meeting-templates/{kind}/{key}", "put"),
         ("/v1/admin/meeting-templates/{kind}/{key}", "delete"),
         ("/v1/admin/meeting-templates/{kind}/reset", "post"),
+        ("/mcp", "post"),
+        ("/.well-known/oauth-protected-resource/mcp", "get"),
+        ("/.well-known/oauth-authorization-server", "get"),
     ];
     for (p, m) in expected {
         assert!(paths.get(p).and_then(|x| x.get(m)).is_some(), "{m} {p} missing from the OpenAPI document");
