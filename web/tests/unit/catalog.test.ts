@@ -59,7 +59,7 @@ describe('the model form', () => {
     const { root } = await opened('Add a model');
     expect(one(root, '#entry-title').textContent).toBe('New model');
     expect(input<HTMLSelectElement>(root, 'provider').value).toBe('openai');
-    expect(keys(root)).toEqual(['id', 'kind', 'provider', 'base_url', 'model', 'api_key', 'timeout', 'max_retries']);
+    expect(keys(root)).toEqual(['id', 'kind', 'provider', 'base_url', 'model', 'api_key', 'timeout', 'max_retries', 'tools']);
     // Every input has a label; help text comes from the schema; required fields are marked.
     for (const el of all(form(root), 'input, select, textarea')) {
       expect(form(root).querySelector(`label[for="${el.id}"]`), el.id).not.toBeNull();
