@@ -73,7 +73,7 @@ describe('the model form', () => {
     expect([input(root, 'max_retries').type, input(root, 'max_retries').placeholder, input(root, 'timeout').placeholder]).toEqual(['number', 'Default: 2', 'Default: 1m']);
 
     choose(input<HTMLSelectElement>(root, 'provider'), 'bedrock');
-    expect(keys(root)).toEqual(['id', 'kind', 'provider', 'base_url', 'model', 'region', 'aws_access_key_id', 'aws_secret_access_key', 'aws_session_token', 'timeout', 'max_retries']);
+    expect(keys(root)).toEqual(['id', 'kind', 'provider', 'base_url', 'model', 'region', 'aws_access_key_id', 'aws_secret_access_key', 'aws_session_token', 'timeout', 'max_retries', 'tools']);
     choose(input<HTMLSelectElement>(root, 'provider'), 'http');
     expect(keys(root)).toEqual(['id', 'kind', 'provider', 'base_url', 'model', 'request_template', 'response_pointer', 'usage_input_pointer', 'usage_output_pointer', 'headers', 'timeout', 'max_retries']);
     // A kind narrows the providers (and shows its own keys).
