@@ -75,7 +75,7 @@ describe('the model form', () => {
     choose(input<HTMLSelectElement>(root, 'provider'), 'bedrock');
     expect(keys(root)).toEqual(['id', 'kind', 'provider', 'base_url', 'model', 'region', 'aws_access_key_id', 'aws_secret_access_key', 'aws_session_token', 'timeout', 'max_retries', 'tools']);
     choose(input<HTMLSelectElement>(root, 'provider'), 'http');
-    expect(keys(root)).toEqual(['id', 'kind', 'provider', 'base_url', 'model', 'request_template', 'response_pointer', 'usage_input_pointer', 'usage_output_pointer', 'headers', 'timeout', 'max_retries']);
+    expect(keys(root)).toEqual(['id', 'kind', 'provider', 'base_url', 'model', 'request_template', 'response_pointer', 'usage_input_pointer', 'usage_output_pointer', 'headers', 'timeout', 'max_retries', 'tools']);
     // A kind narrows the providers (and shows its own keys).
     choose(input<HTMLSelectElement>(root, 'kind'), 'embedding');
     choose(input<HTMLSelectElement>(root, 'provider'), 'ollama');
