@@ -42,8 +42,17 @@ pub async fn build_state_with_clock(config: Config, clock: SharedClock) -> anyho
     let bus = config.bus.connect().await.map_err(|e| anyhow::anyhow!("bus: {e}"))?;
     let events = Arc::new(crate::ports::HubMeetingEvents { hub: hub.clone(), bus: bus.clone() });
     let meetings = build_meetings(&config, db.clone(), keyring.clone(), clock.clone(), events).await?;
-    meetings
-        .set_assistant(Arc::new(crate::ports::ChatMeetingAssistant { chat: chat.clone(), catalog: catalog.clone() }));
+    // The tools of /mcp are also the agent's: the meeting assistant's and the chat's, offered to
+    // models with tool support (read-only, as the asking user).
+    let mcp_tools = crate::mcp::registry(&meetings, &knowledge);
+    let agent_tools: Arc<dyn rampart_core::tools::Toolbox> = Arc::new(mcp_tools.clone());
+    meetings.set_assistant(Arc::new(crate::ports::ChatMeetingAssistant {
+        chat: chat.clone(),
+        catalog: catalog.clone(),
+        tools: agent_tools.clone(),
+    }));
+    let chat_tools = crate::state::ChatTools::default();
+    chat_tools.set(Some(agent_tools));
     summaries(&config, &meetings, &catalog)?;
     let mailer: Option<Arc<dyn rampart_core::mail::Mailer>> = match config.mail.enabled() {
         true => Some(Arc::new(crate::mail::SmtpMailer::new(&config.mail)?)),
@@ -54,7 +63,6 @@ pub async fn build_state_with_clock(config: Config, clock: SharedClock) -> anyho
         .map_err(|e| anyhow::anyhow!("identity: {e}"))?;
     let shared_rates = config.edge.shared_rates().await.map_err(|e| e.within("edge"))?;
     let edge_policy = rampart_edge::EdgePolicy { shared_rates: shared_rates.clone(), ..config.edge_policy()? };
-    let mcp_tools = crate::mcp::registry(&meetings, &knowledge);
     let state = AppState::new(crate::state::AppInner {
         mcp_tools,
         db,
@@ -75,7 +83,7 @@ pub async fn build_state_with_clock(config: Config, clock: SharedClock) -> anyho
         browser_origins: config.browser_origins(),
         metrics,
         access_log: Arc::new(crate::access_log::AccessLog::open(&config.access_log, &config.server.data_dir)?),
-        chat_tools: crate::state::ChatTools::default(),
+        chat_tools,
         config: Arc::new(config),
     });
     if let Some(bus) = &state.bus {

@@ -81,6 +81,8 @@ impl Retriever for KbRetriever {
 pub struct ChatMeetingAssistant {
     pub chat: rampart_chat::ChatService,
     pub catalog: std::sync::Arc<crate::catalog::Catalog>,
+    /// Offered to models with tool support (past meetings, transcripts, knowledge bases).
+    pub tools: std::sync::Arc<dyn rampart_core::tools::Toolbox>,
 }
 
 /// What the meeting assistant is told, before the transcript.
@@ -113,13 +115,14 @@ impl rampart_core::assist::MeetingAssistant for ChatMeetingAssistant {
                     overrides: Overrides::default(),
                     run: None,
                     knowledge_bases: Vec::new(),
-                    tools: None,
+                    tools: Some(rampart_chat::turn::TurnTools::new(self.tools.clone())),
                 })
                 .await
                 .map_err(|e| failed(&e))?;
             let events = turn.filter_map(move |e| {
                 std::future::ready(match e {
                     Ok(TurnEvent::Delta { text, .. }) => Some(Ok(ChatEvent::Delta(text))),
+                    Ok(TurnEvent::Step(s)) => Some(Ok(ChatEvent::Step(s))),
                     Ok(TurnEvent::End(end)) => {
                         Some(Ok(ChatEvent::Done { usage: end.usage, finish_reason: end.finish_reason }))
                     }
