@@ -35,6 +35,7 @@ pub const MIGRATIONS: &[Migration] = &[
     Migration { version: 14, name: "chat_everyday", sql: include_str!("../migrations/0014_chat_everyday.sql") },
     Migration { version: 16, name: "chat_branches", sql: include_str!("../migrations/0016_chat_branches.sql") },
     Migration { version: 17, name: "chat_attachments", sql: include_str!("../migrations/0017_chat_attachments.sql") },
+    Migration { version: 19, name: "meeting_search", sql: include_str!("../migrations/0019_meeting_search.sql") },
 ];
 
 fn render(sql: &str, backend: Backend) -> String {
