@@ -3,20 +3,24 @@
 //! `END` through the `core::speech` port (`live`), transcript segments with LMA's fields and
 //! their export formats (`segment`), sentiment (`sentiment`), sealed recordings in chunks
 //! (`recording`), call events for whoever follows a meeting (`events`, a port the server
-//! delivers), and the service that reads, shares and deletes meetings with the caller's access
-//! checked in the SQL (`service`).
+//! delivers), the service that reads, shares and deletes meetings with the caller's access
+//! checked in the SQL (`service`), and past meetings as knowledge (`search`: passages of
+//! finished meetings in `rampart-index`'s indexes, searched with the meeting's own access; also
+//! the `core::meetings::PastMeetings` port).
 //!
-//! Depends on `core`, `crypto` and `storage`; knows nothing of HTTP nor of the other feature
-//! crates (the meeting assistant will reach `chat` through a port).
+//! Depends on `core`, `crypto`, `index` and `storage`; knows nothing of HTTP nor of the other
+//! feature crates (the meeting assistant will reach `chat` through a port).
 
 pub mod audio;
 pub mod config;
 pub mod error;
 pub mod events;
+pub mod import;
 pub mod live;
 pub mod protocol;
 pub mod recording;
 pub mod retention;
+pub mod search;
 pub mod segment;
 pub mod sentiment;
 pub mod service;

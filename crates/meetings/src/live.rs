@@ -479,7 +479,9 @@ impl LiveMeeting {
         self.record.duration_ms = (self.now_secs() * 1000.0).round() as i64;
         let status = if failure.is_some() { MeetingStatus::Failed } else { MeetingStatus::Ended };
         self.details.error = failure;
-        self.svc.end_meeting(&mut self.record, &mut self.details, status).await
+        let view = self.svc.end_meeting(&mut self.record, &mut self.details, status).await?;
+        self.svc.index_later(self.record.id);
+        Ok(view)
     }
 
     async fn finish_recording(&mut self, should_record: Option<bool>) -> Result<()> {

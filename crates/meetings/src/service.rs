@@ -96,6 +96,8 @@ pub(crate) struct Inner {
     pub live: crate::live::LiveRegistry,
     /// The key of call ids' keyed hashes.
     pub lookup: zeroize::Zeroizing<[u8; 32]>,
+    /// Meeting search's indexes (set at start-up).
+    pub search: OnceLock<Arc<crate::search::MeetingIndex>>,
 }
 
 /// The meetings service (cheap to clone).
@@ -130,6 +132,7 @@ impl MeetingService {
             recognizer: OnceLock::new(),
             live: crate::live::LiveRegistry::default(),
             lookup,
+            search: OnceLock::new(),
         }))
     }
 
@@ -360,6 +363,7 @@ impl MeetingService {
             return Err(MeetingError::NotFound);
         }
         self.store().delete(m.id).await?;
+        self.unindex(m.id, None).await?;
         self.events().revoke(m.id, &readers);
         self.events().list(&readers, &ListEvent::Removed { id: m.call_id.clone() });
         Ok(())

@@ -104,10 +104,11 @@ async fn searchable_meetings_follow_shares_and_passages_follow_their_meeting(db:
     assert_eq!(db.searchable_meetings(as_ana, None, None).await.unwrap(), vec![a], "unshared: gone at once");
     assert_eq!(db.searchable_meetings(MeetingAccess::Anyone, None, None).await.unwrap().len(), 2);
 
-    // Passages only of the meetings named; meetings only if readable.
+    // Passages and meetings only if readable.
     let ids: Vec<PassageId> = pa.iter().map(|p| p.id).collect();
-    assert_eq!(db.passages_in(&ids, &[a]).await.unwrap().len(), 3);
-    assert!(db.passages_in(&ids, &[b]).await.unwrap().is_empty());
+    assert_eq!(db.passages_in(as_ana, &ids).await.unwrap().len(), 3);
+    assert!(db.passages_in(MeetingAccess::User(bo), &ids).await.unwrap().is_empty());
+    assert_eq!(db.passages_in(MeetingAccess::Anyone, &ids).await.unwrap().len(), 3);
     assert_eq!(db.meetings_in(as_ana, &[a, b]).await.unwrap().iter().map(|m| m.id).collect::<Vec<_>>(), vec![a]);
     let got = db.meeting_passages(b).await.unwrap();
     assert_eq!(got.iter().map(|p| p.kind.as_str()).collect::<Vec<_>>(), ["summary", "transcript", "transcript"]);

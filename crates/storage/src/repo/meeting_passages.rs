@@ -158,26 +158,25 @@ impl Db {
         rows.iter().map(|r| id(r, "id")).collect()
     }
 
-    /// The passages of `ids` that belong to `meetings` (the caller's searchable ones).
+    /// The passages of `ids` in meetings the caller may read (the meetings' read predicate
+    /// again: what the index ranked is checked against the database's access of now).
     pub async fn passages_in(
         &self,
+        access: MeetingAccess,
         ids: &[PassageId],
-        meetings: &[MeetingKey],
     ) -> Result<Vec<PassageRecord>, StorageError> {
-        if ids.is_empty() || meetings.is_empty() {
+        if ids.is_empty() {
             return Ok(Vec::new());
         }
         let sql = sqlf!(
-            "SELECT {PASSAGE_COLS} FROM meeting_passages p WHERE p.id IN ({}) AND p.meeting_id IN ({})",
-            placeholders(1, ids.len()),
-            placeholders(1 + ids.len(), meetings.len())
+            "SELECT {PASSAGE_COLS} FROM meeting_passages p JOIN meetings m ON m.id = p.meeting_id \
+             WHERE {} AND p.id IN ({})",
+            access.readable(1),
+            placeholders(2, ids.len())
         );
-        let mut q = sqlx::query(sql);
+        let mut q = sqlx::query(sql).bind(access.user());
         for i in ids {
             q = q.bind(i.to_string());
-        }
-        for m in meetings {
-            q = q.bind(m.to_string());
         }
         q.fetch_all(self.pool()).await?.iter().map(passage).collect()
     }
