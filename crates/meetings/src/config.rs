@@ -1,4 +1,5 @@
-//! The `[meetings]` section: limits of live meetings, recordings, uploads.
+//! The `[meetings]` section: limits of live meetings, recordings, uploads; where meeting search's
+//! index lives.
 
 use rampart_core::config::{ByteSize, ConfigError, Dur};
 use serde::Deserialize;
@@ -28,6 +29,8 @@ pub struct MeetingsConfig {
     pub max_upload_bytes: ByteSize,
     /// Longest time to wait for the recogniser's last words after `END`.
     pub final_timeout: Dur,
+    /// Where meeting search's lexical index lives; default `{data_dir}/index/meetings`.
+    pub index_dir: Option<PathBuf>,
 }
 
 impl Default for MeetingsConfig {
@@ -43,6 +46,7 @@ impl Default for MeetingsConfig {
             recording_chunk_secs: 5,
             max_upload_bytes: ByteSize(500 * 1024 * 1024),
             final_timeout: Dur::secs(30),
+            index_dir: None,
         }
     }
 }
@@ -76,5 +80,10 @@ impl MeetingsConfig {
     /// Where recordings are kept.
     pub fn recordings_dir(&self, data_dir: &Path) -> PathBuf {
         self.recordings_dir.clone().unwrap_or_else(|| data_dir.join("recordings"))
+    }
+
+    /// Where meeting search's lexical index lives.
+    pub fn index_dir(&self, data_dir: &Path) -> PathBuf {
+        self.index_dir.clone().unwrap_or_else(|| data_dir.join("index").join("meetings"))
     }
 }

@@ -130,7 +130,7 @@ impl MeetingService {
         let _ = self.0.search.set(ix);
     }
 
-    pub(crate) fn search_index(&self) -> Option<&Arc<MeetingIndex>> {
+    pub fn search_index(&self) -> Option<&Arc<MeetingIndex>> {
         self.0.search.get()
     }
 

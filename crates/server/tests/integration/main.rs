@@ -22,6 +22,7 @@ mod firstrun;
 
 mod knowledge;
 mod local_embed;
+mod meeting_search;
 mod meetings;
 mod meetings_speech;
 mod meetings_speech_openai;

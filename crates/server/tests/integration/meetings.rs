@@ -15,7 +15,7 @@ use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 /// One utterance per second of audio, so the transcript's shape is known.
 const TWEAK: &[(&str, Value)] = &[];
 
-async fn server() -> TestServer {
+pub(crate) async fn server() -> TestServer {
     TestServer::start_with(&[("speech.passthrough_interval", json!("1s")), ("meetings.final_timeout", json!("5s"))])
         .await
 }
@@ -78,7 +78,7 @@ async fn text(ws: &mut Ws, v: Value) {
 }
 
 /// A meeting streamed from START to END: `secs` of audio at `rate`.
-async fn stream_meeting(s: &TestServer, token: &str, call_id: &str, rate: u32, secs: f64) -> Value {
+pub(crate) async fn stream_meeting(s: &TestServer, token: &str, call_id: &str, rate: u32, secs: f64) -> Value {
     let mut ws = audio_socket(s, Some(token), "").await.unwrap();
     text(&mut ws, start_msg(call_id, rate)).await;
     let started = frame(&mut ws).await.unwrap();
@@ -96,7 +96,7 @@ async fn stream_meeting(s: &TestServer, token: &str, call_id: &str, rate: u32, s
     ended["meeting"].clone()
 }
 
-fn enc(id: &str) -> String {
+pub(crate) fn enc(id: &str) -> String {
     percent_encoding::utf8_percent_encode(id, percent_encoding::NON_ALPHANUMERIC).to_string()
 }
 
@@ -446,7 +446,7 @@ async fn retention_removes_recordings_transcripts_and_meetings() {
 }
 
 /// A WAV file of `frames(rate, secs)`.
-fn wav(rate: u32, secs: f64) -> Vec<u8> {
+pub(crate) fn wav(rate: u32, secs: f64) -> Vec<u8> {
     let pcm = frames(rate, secs).concat();
     let mut w = Vec::new();
     w.extend_from_slice(b"RIFF");
@@ -465,7 +465,7 @@ fn wav(rate: u32, secs: f64) -> Vec<u8> {
     w
 }
 
-async fn upload(s: &TestServer, t: &str, bytes: Vec<u8>, title: &str) -> (u16, Value) {
+pub(crate) async fn upload(s: &TestServer, t: &str, bytes: Vec<u8>, title: &str) -> (u16, Value) {
     let part = reqwest::multipart::Part::bytes(bytes).file_name("meeting.wav");
     let form = reqwest::multipart::Form::new().part("file", part).text("title", title.to_owned());
     let r = s.http.post(format!("{}/v1/meetings/upload", s.base)).bearer_auth(t).multipart(form).send().await.unwrap();
