@@ -1473,6 +1473,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/meetings/search": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Searches the caller's meetings and those shared with them (administrators: every meeting):
+         *     finished meetings' transcripts and summaries. Each result names the meeting and the passages
+         *     that matched, with their times from the meeting's start.
+         */
+        get: operations["search_meetings"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/meetings/ticket": {
         parameters: {
             query?: never;
@@ -2354,6 +2375,16 @@ export interface components {
             username: string;
         };
         LoginResponse: components["schemas"]["TokenSet"] | components["schemas"]["ChallengeResponse"];
+        /** @description A meeting that matched, with its best passages (best first). */
+        MeetingHit: {
+            meeting: components["schemas"]["MeetingRef"];
+            passages: components["schemas"]["PassageHit"][];
+            /**
+             * Format: float
+             * @description Its best passage's score.
+             */
+            score: number;
+        };
         /**
          * Format: uuid
          * @description A meeting, as Rampart names it (its realtime channel, its recording's files); clients name
@@ -2368,6 +2399,25 @@ export interface components {
              * @description Meetings matching the filters in all.
              */
             total: number;
+        };
+        /** @description A meeting, as search results and lists name it. */
+        MeetingRef: {
+            /** Format: double */
+            durationSecs: number;
+            endedAt?: null | components["schemas"]["Timestamp"];
+            /** @description The client's `callId` (URL-encode it in paths). */
+            id: string;
+            /** @description Rampart's own id of the meeting. */
+            key: components["schemas"]["MeetingKey"];
+            ownerId: components["schemas"]["UserId"];
+            startedAt: components["schemas"]["Timestamp"];
+            /** @description `live`, `processing`, `ended` or `failed`. */
+            status: string;
+            title: string;
+        };
+        MeetingSearchResults: {
+            /** @description Best first; each meeting with its best passages (best first). */
+            items: components["schemas"]["MeetingHit"][];
         };
         /**
          * @description How a meeting's audio arrived.
@@ -2801,6 +2851,38 @@ export interface components {
             /** @description In document order; the cited one has `cited: true`. */
             passages: components["schemas"]["ContextPassage"][];
         };
+        /** @description A passage that matched. */
+        PassageHit: {
+            /** @description `CALLER` (the meeting) or `AGENT` (the user's microphone). */
+            channel?: string | null;
+            /** Format: int64 */
+            endMs?: number | null;
+            id: components["schemas"]["PassageId"];
+            kind: components["schemas"]["PassageKind"];
+            /**
+             * Format: float
+             * @description BM25, or the fused score when dense retrieval takes part; higher is better.
+             */
+            score: number;
+            speaker?: string | null;
+            /**
+             * Format: int64
+             * @description Milliseconds from the meeting's start (transcript passages).
+             */
+            startMs?: number | null;
+            text: string;
+        };
+        /**
+         * Format: uuid
+         * @description A passage of a meeting (consecutive transcript segments of one speaker, or a part of its
+         *     summary): the unit of meeting search and citation.
+         */
+        PassageId: string;
+        /**
+         * @description What a passage is part of.
+         * @enum {string}
+         */
+        PassageKind: "transcript" | "summary";
         /**
          * Format: uuid
          * @description A prompt a user saved in their prompt library.
@@ -6632,6 +6714,42 @@ export interface operations {
                 };
             };
             404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    search_meetings: {
+        parameters: {
+            query?: {
+                /** @description Meetings started at or after this instant (RFC 3339 or `YYYY-MM-DD`, UTC). */
+                from?: string;
+                /** @description Meetings returned, 1-50 (default 10). */
+                limit?: number;
+                /** @description What to look for, 1-1,000 characters (words; quoted phrases). */
+                q?: string;
+                /** @description Meetings started before this instant. */
+                to?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MeetingSearchResults"];
+                };
+            };
+            400: {
                 headers: {
                     [name: string]: unknown;
                 };
