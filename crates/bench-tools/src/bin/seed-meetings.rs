@@ -8,7 +8,7 @@
 //! `{"password", "users", "admin", "queries"}` as JSON: the queries are words of several
 //! frequencies and two-word phrases.
 
-#![expect(clippy::print_stdout, reason = "a command-line tool writes its results to the terminal")]
+#![expect(clippy::print_stdout, clippy::print_stderr, reason = "a command-line tool writes its results and progress to the terminal")]
 
 use clap::Parser;
 use rampart_core::error::PublicError as _;
