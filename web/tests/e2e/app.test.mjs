@@ -24,6 +24,7 @@ import { mkdtempSync, mkdirSync, readFileSync, writeFileSync, existsSync } from 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
+import { toneWav as wavOf } from './harness.mjs';
 
 const root = new URL('../../', import.meta.url).pathname;
 const BIN = process.env.RAMPART_BIN ?? join(root, '../target/debug/rampart');
@@ -634,23 +635,8 @@ test('self sign-up when the configuration allows it', async () => {
 // ---- Meetings: the Stream Audio page, the live transcript, the list, sharing, exports ----
 
 /** A mono 16-bit WAV of a tone (Chromium's fake microphone plays it in a loop). */
-function toneWav(path, { seconds = 2, rate = 48000, hz = 440 } = {}) {
-  const n = seconds * rate;
-  const b = Buffer.alloc(44 + n * 2);
-  b.write('RIFF', 0);
-  b.writeUInt32LE(36 + n * 2, 4);
-  b.write('WAVEfmt ', 8);
-  b.writeUInt32LE(16, 16);
-  b.writeUInt16LE(1, 20);
-  b.writeUInt16LE(1, 22);
-  b.writeUInt32LE(rate, 24);
-  b.writeUInt32LE(rate * 2, 28);
-  b.writeUInt16LE(2, 32);
-  b.writeUInt16LE(16, 34);
-  b.write('data', 36);
-  b.writeUInt32LE(n * 2, 40);
-  for (let i = 0; i < n; i++) b.writeInt16LE(Math.round(Math.sin((2 * Math.PI * hz * i) / rate) * 0.4 * 32767), 44 + i * 2);
-  writeFileSync(path, b);
+function toneWav(path, opts) {
+  writeFileSync(path, wavOf(opts));
 }
 
 const meet = {};

@@ -11,7 +11,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { SHOTS, PASSWORD, axeViolations, startRampart, launchBrowser } from './harness.mjs';
+import { SHOTS, PASSWORD, axeViolations, startRampart, launchBrowser, toneWav } from './harness.mjs';
 
 let rampart, browser, base;
 
@@ -29,31 +29,6 @@ after(async () => {
   await browser?.close();
   rampart?.stop();
 });
-
-/** A two-channel 16 kHz 16-bit WAV of `seconds` of a quiet tone. */
-function wav(seconds) {
-  const rate = 16000;
-  const n = seconds * rate;
-  const b = Buffer.alloc(44 + n * 4);
-  b.write('RIFF', 0);
-  b.writeUInt32LE(36 + n * 4, 4);
-  b.write('WAVEfmt ', 8);
-  b.writeUInt32LE(16, 16);
-  b.writeUInt16LE(1, 20);
-  b.writeUInt16LE(2, 22);
-  b.writeUInt32LE(rate, 24);
-  b.writeUInt32LE(rate * 4, 28);
-  b.writeUInt16LE(4, 32);
-  b.writeUInt16LE(16, 34);
-  b.write('data', 36);
-  b.writeUInt32LE(n * 4, 40);
-  for (let i = 0; i < n; i++) {
-    const v = Math.round(Math.sin(i * 0.05) * 1000);
-    b.writeInt16LE(v, 44 + i * 4);
-    b.writeInt16LE(-v, 46 + i * 4);
-  }
-  return b;
-}
 
 async function token(email) {
   const r = await fetch(`${base}/v1/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: email, password: PASSWORD }) });
@@ -83,7 +58,7 @@ async function signIn(email) {
 test('meeting search: a passage found on the meetings page opens its meeting at that moment', async () => {
   const ann = await token('ann@example.com');
   const form = new FormData();
-  form.append('file', new Blob([wav(30)], { type: 'audio/wav' }), 'board.wav');
+  form.append('file', new Blob([toneWav({ seconds: 30, rate: 16000, channels: 2 })], { type: 'audio/wav' }), 'board.wav');
   form.append('title', 'Board call');
   const up = await fetch(`${base}/v1/meetings/upload`, { method: 'POST', headers: { authorization: `Bearer ${ann}` }, body: form });
   assert.equal(up.status, 202);

@@ -8,13 +8,15 @@
 //! `{"password", "users", "admin", "queries"}` as JSON: the queries are words of several
 //! frequencies and two-word phrases.
 
-#![expect(clippy::print_stdout, clippy::print_stderr, reason = "a command-line tool writes its results and progress to the terminal")]
+#![expect(
+    clippy::print_stdout,
+    clippy::print_stderr,
+    reason = "a command-line tool writes its results and progress to the terminal"
+)]
 
 use clap::Parser;
 use rampart_core::error::PublicError as _;
 use rampart_meetings::segment::{ChannelRole, Segment};
-use rampart_server::config::{Config, Overrides};
-use toml::Value;
 
 #[derive(Parser)]
 struct Args {
@@ -112,12 +114,7 @@ fn transcript(rng: &mut Rng, words: &[&str], n: usize) -> Vec<Segment> {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let a = Args::parse();
-    let o = vec![
-        ("server.data_dir".to_owned(), Value::String(a.data_dir.clone())),
-        ("auth.argon2.memory_kib".to_owned(), Value::Integer(8192)),
-        ("auth.argon2.iterations".to_owned(), Value::Integer(1)),
-    ];
-    let st = rampart_server::build_state(Config::load(None, &[], &Overrides(o))?).await?;
+    let st = rampart_bench_tools::seeding_state(&a.data_dir).await?;
     let meta = rampart_identity::RequestMeta::default();
     let err = |e: rampart_identity::IdentityError| anyhow::anyhow!("{}", e.public_message());
     let admin = "bench-admin@example.com";

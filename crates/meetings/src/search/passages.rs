@@ -79,19 +79,10 @@ pub(crate) fn from_summary(text: &str) -> Vec<Draft> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::segment::tests::on;
 
     fn seg(id: &str, ch: ChannelRole, who: &str, start: f64, end: f64, text: &str, partial: bool) -> Segment {
-        Segment {
-            segment_id: id.into(),
-            channel: ch,
-            speaker: who.into(),
-            start_time: start,
-            end_time: end,
-            transcript: text.into(),
-            is_partial: partial,
-            sentiment: None,
-            sentiment_score: None,
-        }
+        on(ch, id, who, start, end, text, partial)
     }
 
     #[test]
