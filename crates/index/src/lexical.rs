@@ -351,7 +351,28 @@ impl<S: IndexId, D: IndexId, E: IndexId> LexicalIndex<S, D, E> {
     /// ones), with their BM25 scores, best first. Query syntax in user text is not interpreted
     /// beyond words and quoted phrases; malformed parts are ignored.
     pub fn search(&self, query: &str, kbs: &[S], limit: usize) -> Result<Vec<(E, f32)>, IndexError> {
-        if kbs.is_empty() || limit == 0 || query.trim().is_empty() {
+        if kbs.is_empty() {
+            return Ok(Vec::new());
+        }
+        let allowed = TermSetQuery::new(kbs.iter().map(|k| Term::from_field_text(self.kb, &k.to_string())));
+        self.search_with(query, Some(Box::new(allowed)), limit)
+    }
+
+    /// As [`Self::search`] for a caller who may read every scope (an administrator with no
+    /// other restriction): the same query without the scopes' clause, which costs a posting
+    /// list per scope. What it returns is for the caller to check against the database, as
+    /// every result is.
+    pub fn search_everywhere(&self, query: &str, limit: usize) -> Result<Vec<(E, f32)>, IndexError> {
+        self.search_with(query, None, limit)
+    }
+
+    fn search_with(
+        &self,
+        query: &str,
+        scopes: Option<Box<dyn Query>>,
+        limit: usize,
+    ) -> Result<Vec<(E, f32)>, IndexError> {
+        if limit == 0 || query.trim().is_empty() {
             return Ok(Vec::new());
         }
         let parser = QueryParser::for_index(&self.index, vec![self.text]);
@@ -360,8 +381,8 @@ impl<S: IndexId, D: IndexId, E: IndexId> LexicalIndex<S, D, E> {
         let cleaned: String =
             query.chars().map(|c| if c.is_alphanumeric() || c == '"' || c.is_whitespace() { c } else { ' ' }).collect();
         let (text_query, _errors) = parser.parse_query_lenient(&cleaned);
-        let allowed = TermSetQuery::new(kbs.iter().map(|k| Term::from_field_text(self.kb, &k.to_string())));
-        let q: Vec<(Occur, Box<dyn Query>)> = vec![(Occur::Must, text_query), (Occur::Must, Box::new(allowed))];
+        let mut q: Vec<(Occur, Box<dyn Query>)> = vec![(Occur::Must, text_query)];
+        q.extend(scopes.map(|s| (Occur::Must, s)));
         let searcher = self.reader.searcher();
         let top = searcher.search(&BooleanQuery::new(q), &TopDocs::with_limit(limit).order_by_score())?;
         let mut out = Vec::with_capacity(top.len());
@@ -394,6 +415,7 @@ mod tests {
         assert_eq!(hits.iter().map(|h| h.0).collect::<Vec<_>>(), vec![ca], "stemmed, and only from a");
         assert_eq!(ix.search("vacation", &[a, b], 10)?.len(), 2);
         assert!(ix.search("vacation", &[], 10)?.is_empty());
+        assert_eq!(ix.search_everywhere("vacation", 10)?.len(), 2, "no scope clause");
         // Query syntax in user text is plain words.
         assert_eq!(ix.search("kb:* OR chunk:[a TO z] vacation^100", &[a], 10)?.len(), 1);
         ix.delete_document(da)?;

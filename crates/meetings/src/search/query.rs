@@ -15,7 +15,7 @@ use rampart_core::meetings::{
 };
 use rampart_core::{MeetingKey, PageRequest, PassageId, Principal, Timestamp};
 use rampart_storage::repo::meeting_passages::PassageRecord;
-use rampart_storage::repo::meetings::MeetingFilter;
+use rampart_storage::repo::meetings::{MeetingAccess, MeetingFilter};
 use std::collections::HashMap;
 
 /// Longest query.
@@ -85,13 +85,17 @@ impl MeetingService {
     pub async fn search(&self, p: &Principal, q: &MeetingSearchQuery) -> Result<Vec<MeetingHit>> {
         check(q)?;
         let Some(ix) = self.search_index().cloned() else { return Ok(Vec::new()) };
-        let allowed = self.db().searchable_meetings(access(p), q.start, q.end).await?;
-        if allowed.is_empty() {
-            return Ok(Vec::new());
-        }
+        // An administrator with no date range may read every meeting: no scopes' clause to
+        // build (a posting list per meeting). Otherwise the meetings the caller may read now.
+        let everything = matches!(access(p), MeetingAccess::Anyone) && q.start.is_none() && q.end.is_none();
+        let scopes =
+            if everything { None } else { Some(self.db().searchable_meetings(access(p), q.start, q.end).await?) };
         let depth = (q.max_results * 10).clamp(50, 500);
-        let lexical = ix.lexical.search(&q.query, &allowed, depth)?;
-        let dense = self.dense_hits(&ix, &q.query, &allowed, depth).await?;
+        let lexical = match &scopes {
+            Some(s) => ix.lexical.search(&q.query, s, depth)?,
+            None => ix.lexical.search_everywhere(&q.query, depth)?,
+        };
+        let dense = self.dense_hits(&ix, &q.query, scopes.as_deref(), depth).await?;
         let ranked = if dense.is_empty() {
             lexical
         } else {
@@ -102,17 +106,25 @@ impl MeetingService {
         self.hits(p, &ranked, q.max_results).await
     }
 
-    /// Nearest passages in the allowed meetings' graphs; none without a model, or when the
-    /// query cannot be embedded (logged: lexical results only).
+    /// Nearest passages in the allowed meetings' graphs (`None`: every graph); none without a
+    /// model, or when the query cannot be embedded (logged: lexical results only).
     async fn dense_hits(
         &self,
         ix: &MeetingIndex,
         query: &str,
-        allowed: &[MeetingKey],
+        allowed: Option<&[MeetingKey]>,
         depth: usize,
     ) -> Result<Vec<(PassageId, f32)>> {
         let Some(model) = ix.model.as_deref() else { return Ok(Vec::new()) };
         let Some(e) = ix.models.embedder(model) else { return Ok(Vec::new()) };
+        let every: Vec<MeetingKey>;
+        let allowed = match allowed {
+            Some(a) => a,
+            None => {
+                every = ix.dense.counts().into_keys().collect();
+                &every
+            }
+        };
         match rampart_index::embed::embed_all(e.as_ref(), &[query.to_owned()], EmbedPurpose::Query).await {
             Ok(v) if v.len() == 1 => Ok(ix.dense.search(&v[0], model, allowed, depth)?),
             Ok(_) => Ok(Vec::new()),
