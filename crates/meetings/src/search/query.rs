@@ -24,6 +24,10 @@ pub const MAX_QUERY_CHARS: usize = 1000;
 pub const MAX_RESULTS: usize = 50;
 /// Passages shown per meeting.
 const PASSAGES_PER_MEETING: usize = 3;
+/// Nearest passages less similar than this (cosine) are left out: a search lists the meetings
+/// that match, not the nearest of all of them (unrelated sentences score about 0-0.15 with
+/// sentence-embedding models, paraphrases 0.5 and more).
+const MIN_SIMILARITY: f32 = 0.2;
 
 /// What is wrong with a query, if anything.
 fn check(q: &MeetingSearchQuery) -> Result<()> {
@@ -126,7 +130,11 @@ impl MeetingService {
             }
         };
         match rampart_index::embed::embed_all(e.as_ref(), &[query.to_owned()], EmbedPurpose::Query).await {
-            Ok(v) if v.len() == 1 => Ok(ix.dense.search(&v[0], model, allowed, depth)?),
+            Ok(v) if v.len() == 1 => {
+                let mut hits = ix.dense.search(&v[0], model, allowed, depth)?;
+                hits.retain(|h| h.1 >= MIN_SIMILARITY);
+                Ok(hits)
+            }
             Ok(_) => Ok(Vec::new()),
             Err(err) => {
                 tracing::warn!(model = %model, error = %err, "query embedding failed; meetings searched lexically");

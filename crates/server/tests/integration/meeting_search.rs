@@ -184,11 +184,67 @@ async fn search_follows_each_meetings_access_at_every_query(s: TestServer) {
     s.post(&format!("/v1/meetings/{}/unshare", enc(&bo_id)), Some(&bo), users).await.expect(200);
     assert_eq!(titles(&search(&s, &ana, "pineapple merger").await), ["Ana's notes"], "unshared: gone at once");
 
+    past_meetings_port_answers_as_the_principal(&s, &ana, &bo).await;
+
     let mut all = titles(&search(&s, &admin, "pineapple").await).into_iter().map(str::to_owned).collect::<Vec<_>>();
     all.sort();
     assert_eq!(all, ["Ana's notes", "Bo's plan"], "administrators find every meeting");
     s.delete(&format!("/v1/meetings/{}", enc(&bo_id)), Some(&bo)).await.expect(204);
     assert_eq!(titles(&search(&s, &admin, "pineapple").await), ["Ana's notes"], "deleted: gone");
+}
+
+/// The port the assistant's tools and the MCP server call: the same access, evaluated at call
+/// time, with LMA's arguments (`query`, `startDate`, `endDate`, `maxResults`).
+async fn past_meetings_port_answers_as_the_principal(s: &TestServer, ana: &str, bo: &str) {
+    use rampart_core::meetings::{MeetingSearchQuery, PastMeetings};
+    let port: std::sync::Arc<dyn PastMeetings> = std::sync::Arc::new(s.state.meetings.clone());
+    let id = &s.state.identity;
+    let ana = id.authenticate(rampart_core::Credential::Bearer(ana)).await.unwrap();
+    let bo = id.authenticate(rampart_core::Credential::Bearer(bo)).await.unwrap();
+    let q = |query: &str, n| MeetingSearchQuery { query: query.into(), start: None, end: None, max_results: n };
+    let hits = port.search(&ana, &q("pineapple", 5)).await.unwrap();
+    assert_eq!(hits.iter().map(|h| h.meeting.title.as_str()).collect::<Vec<_>>(), ["Ana's notes"]);
+    assert_eq!(hits[0].passages[0].speaker.as_deref(), Some("Ana"));
+    let recent = port.recent(&bo, None, None, 10).await.unwrap();
+    assert_eq!(recent.iter().map(|m| m.title.as_str()).collect::<Vec<_>>(), ["Bo's plan"], "only bo's own");
+    let later = s.state.identity.now().plus(Duration::from_secs(3600));
+    assert!(port.recent(&bo, Some(later), None, 10).await.unwrap().is_empty(), "startDate");
+    let future = MeetingSearchQuery { start: Some(later), ..q("pineapple", 5) };
+    assert!(port.search(&ana, &future).await.unwrap().is_empty());
+    let bad = port.search(&ana, &q("pineapple", 0)).await.unwrap_err();
+    assert_eq!(
+        (bad.code, bad.message.as_str()),
+        (rampart_core::ErrorCode::InvalidRequest, "The number of results must be 1-50.")
+    );
+    assert_eq!(port.recent(&ana, None, None, 0).await.unwrap_err().code, rampart_core::ErrorCode::InvalidRequest);
+}
+
+/// With an embedding model (the fake's: synonyms share a direction), meetings are found by
+/// meaning where their words differ — still only the caller's, also on a replica whose graphs
+/// were rebuilt from the database's sealed vectors.
+#[tokio::test]
+async fn with_an_embedding_model_meetings_are_found_by_meaning_within_their_access() {
+    use rampart_testkit::fake_openai::{FakeOpenAi, Knobs};
+    let up =
+        FakeOpenAi::start(Knobs { synonyms: vec![vec!["vacation".into(), "holiday".into()]], ..Default::default() })
+            .await;
+    let models = json!([{"id": "embed", "kind": "embedding", "provider": "openai", "base_url": up.base_url,
+                         "model": "fake-embed", "max_retries": 0}]);
+    let mut t = tweak();
+    t.extend([("models", models), ("knowledge.embedding_model", json!("embed"))]);
+    let s = TestServer::start_with(&t).await;
+    s.user("ana@example.com", &[]).await;
+    s.user("bo@example.com", &[]).await;
+    let (ana, bo) = (s.token("ana@example.com").await, s.token("bo@example.com").await);
+    import(&s, &ana, "Team plans", &[("Ana", 0.0, "Everyone books their vacation before June.")]).await;
+    import(&s, &ana, "Facilities", &[("Ana", 0.0, "Parking permits are renewed in March.")]).await;
+    import(&s, &bo, "Bo's trip", &[("Bo", 0.0, "My vacation starts on Monday.")]).await;
+    assert_eq!(titles(&search(&s, &ana, "holiday").await), ["Team plans"], "by meaning, and only hers");
+    assert_eq!(titles(&search(&s, &ana, "parking").await)[0], "Facilities", "words still count");
+    let r = s.replica().await;
+    assert!(r.state.meetings.reconcile_search().await.unwrap());
+    assert_eq!(titles(&search(&r, &ana, "holiday").await), ["Team plans"], "graphs rebuilt from the database");
+    assert_eq!(titles(&search(&r, &bo, "holiday").await), ["Bo's trip"]);
 }
 
 #[tokio::test]
