@@ -1,16 +1,31 @@
 //! Load-test tools for `bench/` (not part of the server): `fake-upstream` (a fast
 //! OpenAI-compatible model server), `ttft` (time to first token over sequential streaming
 //! requests), `ws-load` (many concurrent chat streams over `/event/realtime`), `kb-load` and
-//! `waf-eval` (through a running server's API), and `ir-eval` (Rampart's indexes in process).
+//! `waf-eval` (through a running server's API), `ir-eval` (Rampart's indexes in process), and
+//! the seeders `seed-web` and `seed-meetings` (a data dir filled in process, before a server
+//! opens it).
 //!
 //! The tools that measure a running server speak the public wire protocols only, so they measure
-//! it as a client sees it; only `ir-eval` links `rampart-knowledge` (and the embedding client).
+//! it as a client sees it; only `ir-eval` and the seeders link Rampart's crates.
 
 pub mod beir;
 pub mod creds;
 pub mod sse;
 
 use std::time::Duration;
+
+/// The server's state over `data_dir`, for a seeder to write into before any server runs; the
+/// users it makes get a cheap password hash (their sign-in is not what is measured).
+pub async fn seeding_state(data_dir: &str) -> anyhow::Result<rampart_server::state::AppState> {
+    use toml::Value;
+    let o = vec![
+        ("server.data_dir".to_owned(), Value::String(data_dir.to_owned())),
+        ("auth.argon2.memory_kib".to_owned(), Value::Integer(8192)),
+        ("auth.argon2.iterations".to_owned(), Value::Integer(1)),
+    ];
+    let cfg = rampart_server::config::Config::load(None, &[], &rampart_server::config::Overrides(o))?;
+    rampart_server::build_state(cfg).await
+}
 
 /// Latency figures of one series, in microseconds (nearest-rank percentiles).
 #[derive(Clone, Copy, Debug, Default, PartialEq)]

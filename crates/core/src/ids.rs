@@ -69,3 +69,6 @@ typed_id!(/// A chunk of a document (the unit of retrieval and citation).
 typed_id!(/// A meeting, as Rampart names it (its realtime channel, its recording's files); clients name
     /// it by the `callId` they started it with.
     MeetingKey);
+typed_id!(/// A passage of a meeting (consecutive transcript segments of one speaker, or a part of its
+    /// summary): the unit of meeting search and citation.
+    PassageId);

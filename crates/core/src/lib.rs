@@ -1,6 +1,7 @@
 //! `rampart-core`: the domain vocabulary every other crate shares.
 //!
-//! Owns typed IDs, the stable error-code table, the `Principal` that every credential
+//! Owns typed IDs, the stable error-code table, the ports feature crates reach each other
+//! through (`embed`, `llm`, `speech`, `meetings`), the `Principal` that every credential
 //! resolves to and the one reader of the credentials it is proved by, `Secret<T>`, the `Clock`
 //! port, pagination types, and what configuration sections are made of (`config`: durations,
 //! sizes, the section error). It does no I/O and depends on no other Rampart crate; everything
@@ -16,6 +17,7 @@ pub mod error;
 pub mod ids;
 pub mod llm;
 pub mod mail;
+pub mod meetings;
 pub mod page;
 pub mod principal;
 pub mod secret;

@@ -4,9 +4,9 @@
 use crate::chunk::{ChunkConfig, Unit};
 use crate::parse::Limits;
 use rampart_core::config::{ByteSize, ConfigError};
+use rampart_index::lexical::Language;
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
-use tantivy::tokenizer::Language;
 
 /// The id of the in-process embedding model (sentence-transformers' all-MiniLM-L6-v2), as
 /// knowledge bases and their vectors record it. A `[[models]]` entry with this id takes its place.

@@ -1,5 +1,5 @@
 //! The `[meetings]` section: limits of live meetings, recordings, uploads; summaries; the
-//! meeting-end webhook.
+//! meeting-end webhook; where meeting search's index lives.
 
 use rampart_core::Secret;
 use rampart_core::config::{ByteSize, ConfigError, Dur};
@@ -56,6 +56,8 @@ pub struct MeetingsConfig {
     pub webhook_secret_file: Option<PathBuf>,
     /// Time allowed for one delivery attempt (three attempts are made).
     pub webhook_timeout: Dur,
+    /// Where meeting search's lexical index lives; default `{data_dir}/index/meetings`.
+    pub index_dir: Option<PathBuf>,
 }
 
 impl Default for MeetingsConfig {
@@ -80,6 +82,7 @@ impl Default for MeetingsConfig {
             webhook_secret: None,
             webhook_secret_file: None,
             webhook_timeout: Dur::secs(10),
+            index_dir: None,
         }
     }
 }
@@ -191,5 +194,10 @@ impl MeetingsConfig {
     /// Where recordings are kept.
     pub fn recordings_dir(&self, data_dir: &Path) -> PathBuf {
         self.recordings_dir.clone().unwrap_or_else(|| data_dir.join("recordings"))
+    }
+
+    /// Where meeting search's lexical index lives.
+    pub fn index_dir(&self, data_dir: &Path) -> PathBuf {
+        self.index_dir.clone().unwrap_or_else(|| data_dir.join("index").join("meetings"))
     }
 }

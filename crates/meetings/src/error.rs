@@ -44,6 +44,21 @@ pub enum MeetingError {
     /// A model call failed (the detail is for the log).
     #[error("model: {0}")]
     Model(String),
+    /// Meeting search's indexes failed (or their work off the async workers did).
+    #[error("search index: {0}")]
+    Search(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+impl From<rampart_index::lexical::IndexError> for MeetingError {
+    fn from(e: rampart_index::lexical::IndexError) -> Self {
+        MeetingError::Search(Box::new(e))
+    }
+}
+
+impl From<rampart_index::dense::DenseError> for MeetingError {
+    fn from(e: rampart_index::dense::DenseError) -> Self {
+        MeetingError::Search(Box::new(e))
+    }
 }
 
 impl PublicError for MeetingError {
@@ -58,9 +73,11 @@ impl PublicError for MeetingError {
             MeetingError::TooMany(_) => ErrorCode::RateLimited,
             MeetingError::Storage(StorageError::InvalidCursor) => ErrorCode::InvalidRequest,
             MeetingError::Storage(StorageError::Conflict) => ErrorCode::Conflict,
-            MeetingError::Storage(_) | MeetingError::Sealed(_) | MeetingError::Json(_) | MeetingError::Recording(_) => {
-                ErrorCode::Internal
-            }
+            MeetingError::Storage(_)
+            | MeetingError::Sealed(_)
+            | MeetingError::Json(_)
+            | MeetingError::Recording(_)
+            | MeetingError::Search(_) => ErrorCode::Internal,
             MeetingError::Speech(_) => ErrorCode::Unavailable,
             MeetingError::Model(_) => ErrorCode::UpstreamError,
         }

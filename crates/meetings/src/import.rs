@@ -1,7 +1,9 @@
-//! Transcripts recorded elsewhere, stored as ended meetings of the caller's: for what is made of
-//! transcripts (summaries, the past-meetings index) to be measured and tested on realistic text,
-//! and for importing meetings later. No route yet. The summary is not asked for (the caller
-//! decides: `summarize_now`, or a regeneration through the API).
+//! Transcripts recorded elsewhere, stored as ended meetings of the caller's (uploaded meetings
+//! without a recording), indexed for search at once: for what is made of transcripts
+//! (summaries, the past-meetings index) to be measured and tested on realistic text
+//! (bench/meet-search.sh seeds 1,000), and for bringing meetings over from another system later.
+//! No route yet. The summary is not asked for (the caller decides: `summarize_now`, or a
+//! regeneration through the API).
 
 use crate::error::{MeetingError, Result};
 use crate::protocol::{MAX_NAME_CHARS, Start};
@@ -11,8 +13,9 @@ use crate::views::{MeetingSource, MeetingStatus, MeetingView};
 use rampart_core::Principal;
 
 impl MeetingService {
-    /// Stores `segments` (their final ones) as an ended meeting titled `title`, owned by the
-    /// caller; its readers are told as of any meeting that ends.
+    /// Stores `segments` (their final ones; times from the meeting's start) as an ended meeting
+    /// titled `title`, owned by the caller and started now; its readers are told as of any
+    /// meeting that ends, and it is searchable before this returns.
     pub async fn import(&self, p: &Principal, title: &str, segments: &[Segment]) -> Result<MeetingView> {
         let title: String = title.trim().chars().take(MAX_NAME_CHARS).collect();
         if title.is_empty() {
@@ -39,7 +42,11 @@ impl MeetingService {
             }
             end = end.max(s.end_time);
         }
-        m.duration_ms = (end * 1000.0).round() as i64;
-        self.end_meeting(&mut m, &mut d, MeetingStatus::Ended).await
+        #[expect(clippy::cast_possible_truncation, reason = "milliseconds of a meeting fit an i64")]
+        let duration_ms = (end * 1000.0).round() as i64;
+        m.duration_ms = duration_ms;
+        let view = self.end_meeting(&mut m, &mut d, MeetingStatus::Ended).await?;
+        self.index_meeting(m.id).await?;
+        Ok(view)
     }
 }

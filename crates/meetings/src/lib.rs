@@ -6,10 +6,12 @@
 //! delivers), the service that reads, shares and deletes meetings with the caller's access
 //! checked in the SQL (`service`), summaries written when a meeting ends (`summary`) from
 //! templates that administrators edit, as they do the assistant's shortcut buttons
-//! (`templates`), transcripts stored from elsewhere (`import`), and the tools an agent reads meetings with
-//! (`tools`).
+//! (`templates`), transcripts stored from elsewhere (`import`), past meetings as knowledge
+//! (`search`: passages of finished meetings in `rampart-index`'s indexes, searched with the
+//! meeting's own access; also the `core::meetings::PastMeetings` port), and the tools an agent
+//! reads meetings with (`tools`).
 //!
-//! Depends on `core`, `crypto` and `storage`; knows nothing of HTTP nor of the other feature
+//! Depends on `core`, `crypto`, `index` and `storage`; knows nothing of HTTP nor of the other feature
 //! crates (the meeting assistant will reach `chat` through a port; summaries reach a model
 //! through `summary::SummaryModels` and send their webhook through `summary::EndHook`).
 
@@ -23,6 +25,7 @@ pub mod live;
 pub mod protocol;
 pub mod recording;
 pub mod retention;
+pub mod search;
 pub mod segment;
 pub mod sentiment;
 pub mod service;

@@ -494,6 +494,7 @@ impl LiveMeeting {
         let status = if failure.is_some() { MeetingStatus::Failed } else { MeetingStatus::Ended };
         self.details.error = failure;
         let view = self.svc.end_meeting(&mut self.record, &mut self.details, status).await?;
+        self.svc.index_later(self.record.id);
         if status == MeetingStatus::Ended {
             self.svc.summarize_on_end(self.record.id).await;
         }

@@ -1,10 +1,12 @@
 //! Retention of meetings (`retention.meetings_days`, `transcripts_days`, `recordings_days`):
 //! recordings' files, transcripts' segments and whole meetings older than their periods are
-//! removed in bounded batches. Live meetings and uploads being transcribed are never touched.
+//! removed in bounded batches (with what meeting search made of them). Live meetings and uploads
+//! being transcribed are never touched.
 
 use crate::error::Result;
 use crate::service::MeetingService;
 use rampart_core::Timestamp;
+use rampart_core::meetings::PassageKind;
 use rampart_storage::repo::meetings::Aged;
 use std::time::Duration;
 
@@ -59,10 +61,12 @@ impl MeetingService {
                     }
                     Aged::WithTranscript => {
                         self.db().delete_transcript(*key, now).await?;
+                        self.unindex(*key, Some(PassageKind::Transcript)).await?;
                     }
                     Aged::Any => {
                         self.store().delete(*key).await?;
                         self.db().delete_meeting(None, *key).await?;
+                        self.unindex(*key, None).await?;
                     }
                 }
             }

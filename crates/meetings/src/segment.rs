@@ -176,13 +176,14 @@ pub fn to_vtt(segments: &[Segment]) -> String {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn seg(id: &str, who: &str, start: f64, end: f64, text: &str, partial: bool) -> Segment {
+    /// A segment without sentiment (tests here and of what is made of segments).
+    pub(crate) fn on(ch: ChannelRole, id: &str, who: &str, start: f64, end: f64, text: &str, partial: bool) -> Segment {
         Segment {
             segment_id: id.into(),
-            channel: ChannelRole::Caller,
+            channel: ch,
             speaker: who.into(),
             start_time: start,
             end_time: end,
@@ -191,6 +192,10 @@ mod tests {
             sentiment: None,
             sentiment_score: None,
         }
+    }
+
+    fn seg(id: &str, who: &str, start: f64, end: f64, text: &str, partial: bool) -> Segment {
+        on(ChannelRole::Caller, id, who, start, end, text, partial)
     }
 
     #[test]

@@ -102,6 +102,8 @@ pub(crate) struct Inner {
     pub wake_phrase: Option<regex::Regex>,
     /// Summaries' ports and jobs.
     pub summaries: crate::summary::Ports,
+    /// Meeting search's indexes (set at start-up).
+    pub search: OnceLock<Arc<crate::search::MeetingIndex>>,
 }
 
 /// The meetings service (cheap to clone).
@@ -141,6 +143,7 @@ impl MeetingService {
             assistant: OnceLock::new(),
             wake_phrase,
             summaries: crate::summary::Ports::default(),
+            search: OnceLock::new(),
         }))
     }
 
@@ -376,6 +379,7 @@ impl MeetingService {
             return Err(MeetingError::NotFound);
         }
         self.store().delete(m.id).await?;
+        self.unindex(m.id, None).await?;
         self.events().revoke(m.id, &readers);
         self.events().list(&readers, &ListEvent::Removed { id: m.call_id.clone() });
         Ok(())

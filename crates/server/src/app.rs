@@ -33,7 +33,8 @@ pub async fn build_state_with_clock(config: Config, clock: SharedClock) -> anyho
     let local = local_embedding.embedder.clone();
     check_local_default(&config, &catalog, local.is_some())?;
     let knowledge = build_knowledge(&config, db.clone(), keyring.clone(), clock.clone(), local.is_some())?;
-    knowledge.set_models(Arc::new(crate::ports::WithLocalEmbedder { catalog: catalog.clone(), local }));
+    let models = Arc::new(crate::ports::WithLocalEmbedder { catalog: catalog.clone(), local });
+    knowledge.set_models(models.clone());
     chat.set_retriever(Arc::new(crate::ports::KbRetriever {
         knowledge: knowledge.clone(),
         public_url: config.public_url(),
@@ -54,6 +55,9 @@ pub async fn build_state_with_clock(config: Config, clock: SharedClock) -> anyho
     let chat_tools = crate::state::ChatTools::default();
     chat_tools.set(Some(agent_tools));
     summaries(&config, &meetings, &catalog)?;
+    let search = build_meeting_index(&config, &keyring, knowledge.default_embedding_model(), models)?;
+    meetings.set_search_index(search);
+    index_summaries(&meetings);
     let mailer: Option<Arc<dyn rampart_core::mail::Mailer>> = match config.mail.enabled() {
         true => Some(Arc::new(crate::mail::SmtpMailer::new(&config.mail)?)),
         false => None,
@@ -92,6 +96,13 @@ pub async fn build_state_with_clock(config: Config, clock: SharedClock) -> anyho
             let b = b.clone();
             tokio::spawn(async move { b.control(&crate::control::Control::Index(c)).await });
         });
+        if let Some(ix) = state.meetings.search_index() {
+            let b = bus.clone();
+            ix.on_change(move |c| {
+                let b = b.clone();
+                tokio::spawn(async move { b.control(&crate::control::Control::MeetingSearch(c)).await });
+            });
+        }
         let st = state.clone();
         bus.attach(&state.hub, move |msg| crate::control::apply(&st, msg))
             .await
@@ -142,6 +153,37 @@ fn summaries(
     let url = url.parse().map_err(|e| anyhow::anyhow!("meetings.webhook_url: {e}"))?;
     meetings.set_end_hook(Arc::new(crate::ports::SignedEndHook { client, url, secret }));
     Ok(())
+}
+
+/// Every stored summary is indexed for meeting search too (replacing the meeting's earlier one).
+fn index_summaries(meetings: &rampart_meetings::MeetingService) {
+    let m = meetings.clone();
+    meetings.on_summary_stored(move |stored| {
+        let text: Vec<String> = stored.sections.iter().map(|s| format!("{}\n{}", s.title, s.markdown)).collect();
+        let (m, key, text) = (m.clone(), stored.key, text.join("\n\n"));
+        tokio::spawn(async move {
+            if let Err(e) = m.index_summary(key, &text).await {
+                tracing::warn!(meeting = %key, error = %e, "a meeting's summary could not be indexed");
+            }
+        });
+    });
+}
+
+/// Meeting search's indexes: the lexical one in `meetings.index_dir` (keyed terms, stemmed
+/// in `knowledge.language`), the dense one in memory (rebuilt from the database's sealed
+/// vectors at start); passages embed with the default embedding model of knowledge bases.
+fn build_meeting_index(
+    config: &Config,
+    keyring: &rampart_crypto::Keyring,
+    model: Option<&str>,
+    models: Arc<dyn rampart_core::embed::ModelDirectory>,
+) -> anyhow::Result<Arc<rampart_meetings::search::MeetingIndex>> {
+    use rampart_meetings::search::{DenseIndex, LexicalIndex, MeetingIndex};
+    let lang = config.knowledge.stemmer().map_err(|e| e.within("knowledge"))?;
+    let dir = config.meetings.index_dir(&config.server.data_dir);
+    let key = rampart_knowledge::index::TermKey::from_keyring(keyring);
+    let lexical = LexicalIndex::open(&dir, lang, &key).map_err(|e| anyhow::anyhow!("{e}"))?;
+    Ok(Arc::new(MeetingIndex::new(lexical, DenseIndex::in_memory(), model.map(str::to_owned), models)))
 }
 
 /// Fails start-up when `knowledge.embedding_model` names the in-process model and it cannot run

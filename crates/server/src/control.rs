@@ -1,12 +1,13 @@
 //! Control messages between replicas (over the NATS bus, `bus.nats_url`): what one replica
 //! tells the others so that every replica behaves as one. The JSON forms are the wire between
 //! replicas of different versions during a rolling upgrade: `{"stop": {"user", "session"}}`,
-//! `{"catalog": "changed"}`, `{"index": {...}}`. A message this version cannot read is logged
+//! `{"catalog": "changed"}`, `{"index": {...}}`, `{"meeting_search": {...}}`. A message this version cannot read is logged
 //! by the bus and ignored.
 
 use crate::state::AppState;
 use rampart_core::{SessionId, UserId};
 use rampart_knowledge::service::IndexChange;
+use rampart_meetings::search::SearchChange;
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -21,6 +22,8 @@ pub enum Control {
     /// These users lost access to a channel (a meeting unshared or deleted): end their
     /// subscriptions here too.
     Revoke { channel: String, users: Vec<UserId> },
+    /// A meeting's passages changed: apply the change to this replica's meeting search indexes.
+    MeetingSearch(SearchChange),
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -46,6 +49,14 @@ pub fn apply(s: &AppState, msg: Control) {
         }
         Control::Revoke { channel, users } => {
             s.hub.revoke(&channel, &users);
+        }
+        Control::MeetingSearch(c) => {
+            let m = s.meetings.clone();
+            tokio::spawn(async move {
+                if let Err(e) = m.apply_search_change(&c).await {
+                    tracing::warn!(error = %e, "could not apply another replica's meeting search change");
+                }
+            });
         }
         Control::Catalog(CatalogChange::Changed) => {
             let c = s.assistants.clone();
@@ -79,6 +90,12 @@ mod tests {
         let idx = serde_json::to_value(Control::Index(IndexChange::DeleteDocument { doc })).unwrap();
         let back: Control = serde_json::from_value(idx.clone()).unwrap();
         assert!(matches!(back, Control::Index(IndexChange::DeleteDocument { doc: d }) if d == doc), "{idx}");
+        let meeting = rampart_core::MeetingKey::new();
+        let put = serde_json::to_value(Control::MeetingSearch(SearchChange::Put { meeting })).unwrap();
+        assert_eq!(put, json!({"meeting_search": {"op": "put", "meeting": meeting.to_string()}}));
+        let gone = json!({"meeting_search": {"op": "remove", "meeting": meeting.to_string(), "kind": "transcript"}});
+        let back: Control = serde_json::from_value(gone).unwrap();
+        assert!(matches!(back, Control::MeetingSearch(SearchChange::Remove { kind: Some(_), .. })));
         assert!(serde_json::from_value::<Control>(json!({"reboot": true})).is_err());
     }
 }

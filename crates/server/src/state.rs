@@ -192,6 +192,9 @@ impl AppState {
         if ended > 0 {
             tracing::info!(meetings = ended, "ended meetings a previous process left live");
         }
+        // Checked against the database, and caught up, in the background: searches find what
+        // is indexed meanwhile.
+        self.meetings.start_search();
         Ok(())
     }
 

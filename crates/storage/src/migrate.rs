@@ -36,6 +36,7 @@ pub const MIGRATIONS: &[Migration] = &[
     Migration { version: 16, name: "chat_branches", sql: include_str!("../migrations/0016_chat_branches.sql") },
     Migration { version: 17, name: "chat_attachments", sql: include_str!("../migrations/0017_chat_attachments.sql") },
     Migration { version: 18, name: "meeting_summaries", sql: include_str!("../migrations/0018_meeting_summaries.sql") },
+    Migration { version: 19, name: "meeting_search", sql: include_str!("../migrations/0019_meeting_search.sql") },
     Migration { version: 21, name: "chat_session_kbs", sql: include_str!("../migrations/0021_chat_session_kbs.sql") },
 ];
 

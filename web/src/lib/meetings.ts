@@ -10,6 +10,9 @@ export type MeetingView = components['schemas']['MeetingView'];
 export type Segment = components['schemas']['Segment'];
 export type MeetingList = components['schemas']['MeetingList'];
 export type Shares = components['schemas']['Shares'];
+export type MeetingHit = components['schemas']['MeetingHit'];
+export type PassageHit = components['schemas']['PassageHit'];
+export type MeetingSearchResults = components['schemas']['MeetingSearchResults'];
 
 /** The meeting channel's events (LMA's event types). */
 export type CallEvent =
@@ -35,7 +38,30 @@ export const apiPath = (id: string): string => `/v1/meetings/${encodeURIComponen
  * whose last segment has no `.` (LMA's call ids end in `…:SS.mmm`); the router decodes them. */
 export const pagePath = (id: string): string => `/meetings/${encodeURIComponent(id).replace(/\./g, '%2E')}`;
 
+/** The meeting's page at a passage's moment (`?t=`: milliseconds from the meeting's start);
+ * a passage without times (a summary's) opens the page itself. */
+export function citePath(id: string, p: { startMs?: number | null }): string {
+  return p.startMs == null ? pagePath(id) : `${pagePath(id)}?t=${Math.max(0, Math.round(p.startMs))}`;
+}
+
+/** The moment a meeting's page was opened at (its `?t=`), or null. */
+export function citedMs(search: string): number | null {
+  const v = new URLSearchParams(search).get('t');
+  return v && /^\d{1,12}$/.test(v) ? Number(v) : null;
+}
+
+/** The search path of a query (`limit` meetings at most). */
+export const searchPath = (q: string, limit = 20): string => `/v1/meetings/search?${new URLSearchParams({ q: q.trim(), limit: String(limit) })}`;
+
 // ---- the transcript ----
+
+/** The SegmentId of the segment shown for a moment (ms): the one it falls in, else the first
+ * that starts after it, else the last one; null without segments. */
+export function segmentAt(segments: Segment[], ms: number): string | null {
+  const t = ms / 1000;
+  const inside = segments.find((s) => s.StartTime <= t && t < s.EndTime);
+  return (inside ?? segments.find((s) => s.StartTime >= t) ?? segments.at(-1))?.SegmentId ?? null;
+}
 
 /** Applies one segment: a new SegmentId is inserted in time order; a known one is replaced in
  * place, except that a final segment is never replaced by a partial. Returns a new array, or

@@ -24,7 +24,7 @@ import { mkdtempSync, mkdirSync, readFileSync, writeFileSync, existsSync } from 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
-import { toneWavBytes } from './harness.mjs';
+import { toneWav as wavOf } from './harness.mjs';
 
 const root = new URL('../../', import.meta.url).pathname;
 const BIN = process.env.RAMPART_BIN ?? join(root, '../target/debug/rampart');
@@ -649,9 +649,9 @@ test('self sign-up when the configuration allows it', async () => {
 
 // ---- Meetings: the Stream Audio page, the live transcript, the list, sharing, exports ----
 
-/** A mono 16-bit WAV file of a tone (Chromium's fake microphone plays it in a loop). */
-function toneWav(path, o = {}) {
-  writeFileSync(path, toneWavBytes(o));
+/** A mono 16-bit WAV of a tone (Chromium's fake microphone plays it in a loop). */
+function toneWav(path, opts) {
+  writeFileSync(path, wavOf(opts));
 }
 
 const meet = {};

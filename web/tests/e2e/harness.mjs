@@ -1,7 +1,7 @@
 // What the browser test files share: where the binary, the browser and the screenshots are, a
 // free port, the environment without RAMPART_* keys, waiting for a server to be ready, axe-core's
 // WCAG 2.1 A/AA check, a fake OpenAI-compatible model streaming chat completion chunks, and a
-// `rampart serve` on a fresh data directory with its users, and tone WAVs.
+// `rampart serve` on a fresh data directory with its users, and tone WAV files.
 // (Not a test file: `node --test` picks only *.test.mjs.)
 
 import assert from 'node:assert/strict';
@@ -90,26 +90,6 @@ export function fakeOpenAi(answerFor, piece = 12) {
   return new Promise((ok) => server.listen(0, '127.0.0.1', () => ok(server)));
 }
 
-/** A mono 16-bit WAV of a sine tone, as bytes. */
-export function toneWavBytes({ seconds = 2, rate = 48000, hz = 440 } = {}) {
-  const n = seconds * rate;
-  const b = Buffer.alloc(44 + n * 2);
-  b.write('RIFF', 0);
-  b.writeUInt32LE(36 + n * 2, 4);
-  b.write('WAVEfmt ', 8);
-  b.writeUInt32LE(16, 16);
-  b.writeUInt16LE(1, 20);
-  b.writeUInt16LE(1, 22);
-  b.writeUInt32LE(rate, 24);
-  b.writeUInt32LE(rate * 2, 28);
-  b.writeUInt16LE(2, 32);
-  b.writeUInt16LE(16, 34);
-  b.write('data', 36);
-  b.writeUInt32LE(n * 2, 40);
-  for (let i = 0; i < n; i++) b.writeInt16LE(Math.round(Math.sin((2 * Math.PI * hz * i) / rate) * 0.4 * 32767), 44 + i * 2);
-  return b;
-}
-
 /** A configuration with one OpenAI-compatible model (`local`, at `upstream`) and `assistants`
  * ({ id, name, description? }) on it. */
 export function modelConfig(upstream, assistants) {
@@ -148,6 +128,30 @@ export async function startRampart({ tag, config, users = [], env: extra = {} })
   const srv = spawn(BIN, ['serve'], { env: { ...env, RAMPART_LISTEN: `127.0.0.1:${port}` }, stdio: ['ignore', 'ignore', 'inherit'] });
   await untilReady(base);
   return { base, dataDir, stop: () => srv.kill('SIGTERM') };
+}
+
+/** A 16-bit PCM WAV of `seconds` of a tone at `hz` (the second channel, if any, inverted). */
+export function toneWav({ seconds = 2, rate = 48000, hz = 440, channels = 1 } = {}) {
+  const n = seconds * rate;
+  const frame = 2 * channels;
+  const b = Buffer.alloc(44 + n * frame);
+  b.write('RIFF', 0);
+  b.writeUInt32LE(36 + n * frame, 4);
+  b.write('WAVEfmt ', 8);
+  b.writeUInt32LE(16, 16);
+  b.writeUInt16LE(1, 20);
+  b.writeUInt16LE(channels, 22);
+  b.writeUInt32LE(rate, 24);
+  b.writeUInt32LE(rate * frame, 28);
+  b.writeUInt16LE(frame, 32);
+  b.writeUInt16LE(16, 34);
+  b.write('data', 36);
+  b.writeUInt32LE(n * frame, 40);
+  for (let i = 0; i < n; i++) {
+    const v = Math.round(Math.sin((2 * Math.PI * hz * i) / rate) * 0.4 * 32767);
+    for (let c = 0; c < channels; c++) b.writeInt16LE(c ? -v : v, 44 + i * frame + c * 2);
+  }
+  return b;
 }
 
 /** Debian's chromium, headless. */

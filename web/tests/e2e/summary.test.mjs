@@ -11,7 +11,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { SHOTS, PASSWORD, axeViolations, fakeOpenAi, modelConfig, startRampart, launchBrowser, toneWavBytes } from './harness.mjs';
+import { SHOTS, PASSWORD, axeViolations, fakeOpenAi, modelConfig, startRampart, launchBrowser, toneWav } from './harness.mjs';
 
 const PASSTHROUGH = { RAMPART_SPEECH__ENGINE: 'passthrough', RAMPART_SPEECH__PASSTHROUGH_INTERVAL: '1s' };
 
@@ -37,7 +37,7 @@ async function token(base, email) {
 async function meetingOf(base, email, title) {
   const t = await token(base, email);
   const form = new FormData();
-  form.append('file', new Blob([toneWavBytes({ seconds: 3, rate: 16000 })], { type: 'audio/wav' }), 'tone.wav');
+  form.append('file', new Blob([toneWav({ seconds: 3, rate: 16000 })], { type: 'audio/wav' }), 'tone.wav');
   form.append('title', title);
   const r = await fetch(`${base}/v1/meetings/upload`, { method: 'POST', headers: { authorization: `Bearer ${t}` }, body: form });
   assert.equal(r.status, 202, await r.clone().text());

@@ -240,13 +240,86 @@ describe('Meetings', () => {
     await settle(() => expect(root.textContent).toContain('No meetings yet.'));
     type(one<HTMLInputElement>(root, '#m-from'), '2025-03-01');
     type(one<HTMLInputElement>(root, '#m-to'), '2025-03-02');
-    one<HTMLFormElement>(root, 'form').requestSubmit();
+    one<HTMLFormElement>(root, 'form[aria-label="Filter by date"]').requestSubmit();
     await settle(() => expect(calls).toHaveLength(2));
     const q = new URL(calls[1].url, 'http://x').searchParams;
     expect(q.get('from')).toBe(new Date(2025, 2, 1).toISOString());
     expect(q.get('to')).toBe(new Date(2025, 2, 3).toISOString());
-    await settle(() => expect(one(root, '[role="status"]').textContent).toBe('0 meetings found.'));
+    await settle(() => expect(one(root, '.meetings > [role="status"]').textContent).toBe('0 meetings found.'));
     expect(root.textContent).toContain('No meetings in these dates.');
+  });
+});
+
+describe('meeting search', () => {
+  const hit = {
+    meeting: { id: 'Sync - 1.5', key: 'k1', title: 'Sync', startedAt: '2025-03-04T10:00:00Z', durationSecs: 60, ownerId: 'u1', status: 'ended' },
+    score: 3,
+    passages: [
+      { id: 'p1', kind: 'transcript', startMs: 24_000, endMs: 26_000, channel: 'CALLER', speaker: 'Bo', text: 'the budget for March', score: 3 },
+      { id: 'p2', kind: 'summary', text: 'Budget agreed.', score: 2 },
+    ],
+  };
+
+  it('searches past meetings, links each passage to its moment, and clears back to the list', async () => {
+    me.set(ann);
+    vi.stubGlobal('WebSocket', RtSocket);
+    const calls = server({
+      'GET /v1/meetings': () => json(200, { items: [meeting('Other - 2', '2025-03-01T10:00:00Z', { title: 'Other' })], total: 1 }),
+      'GET /v1/meetings/search': () => json(200, { items: [hit] }),
+    });
+    const root = render(Meetings, {});
+    await settle(() => expect(texts(root, 'a.title')).toEqual(['Other']));
+    type(one<HTMLInputElement>(root, '#m-search'), '  budget  ');
+    one<HTMLFormElement>(root, 'form[role="search"]').requestSubmit();
+    await settle(() => expect(texts(root, 'section[aria-label="Search results"] a.title')).toEqual(['Sync']));
+    expect(calls.at(-1)?.url).toBe('/v1/meetings/search?q=budget&limit=20');
+    expect(root.querySelector('ul[aria-label="Meetings"]')).toBeNull();
+    const links = all(root, 'ul[aria-label="Passages of Sync"] a');
+    expect(links.map((a) => [a.textContent, a.getAttribute('href')])).toEqual([
+      ['0:24 · Bo', '/meetings/Sync%20-%201%2E5?t=24000'],
+      ['Summary', '/meetings/Sync%20-%201%2E5'],
+    ]);
+    expect(one(root, '.msearch [role="status"]').textContent).toBe('1 meetings match.');
+    click(button(root, 'Clear search'));
+    await settle(() => expect(texts(root, 'a.title')).toEqual(['Other']));
+    expect(root.querySelector('section[aria-label="Search results"]')).toBeNull();
+  });
+
+  it('says when nothing matches, and what the server refused', async () => {
+    me.set(ann);
+    vi.stubGlobal('WebSocket', RtSocket);
+    let answer = json(200, { items: [] });
+    server({ 'GET /v1/meetings': () => json(200, { items: [], total: 0 }), 'GET /v1/meetings/search': () => answer });
+    const root = render(Meetings, {});
+    type(one<HTMLInputElement>(root, '#m-search'), 'zebra');
+    one<HTMLFormElement>(root, 'form[role="search"]').requestSubmit();
+    await settle(() => expect(root.textContent).toContain('No meeting matches “zebra”.'));
+    answer = json(400, { code: 'invalid_request', message: 'The query must be 1-1000 characters.' });
+    one<HTMLFormElement>(root, 'form[role="search"]').requestSubmit();
+    await settle(() => expect(one(root, '.msearch [role="alert"]').textContent).toContain('1-1000 characters'));
+  });
+
+  it('opens a meeting at the cited moment: the segment there marked, the recording from there', async () => {
+    me.set(ann);
+    const id = 'Sync - 1.5';
+    const path = `/v1/meetings/${encodeURIComponent(id)}`;
+    const m = meeting(id, '2025-03-04T09:05:07Z', { recording: { status: 'available', bytes: 10, durationSecs: 60 } });
+    server({
+      [`GET ${path}`]: () => json(200, m),
+      [`GET ${path}/transcript`]: () => json(200, { meeting: m, segments: [seg('s1', 1, 'one'), seg('s2', 24, 'budget', { EndTime: 26 }), seg('s3', 30, 'three')] }),
+      [`POST ${path}/recording/link`]: () => json(200, { url: `${path}/recording/file?token=abc`, expiresIn: 600 }),
+    });
+    history.pushState(null, '', '/meetings/Sync%20-%201%2E5?t=24000');
+    const root = render(Meeting, { meetingId: id });
+    await settle(() => expect(one(root, '[aria-current="true"] .text').textContent).toBe('budget'));
+    expect(all(root, '.seg.cited')).toHaveLength(1);
+    const audio = await (async () => {
+      await settle(() => expect(root.querySelector('audio')).not.toBeNull());
+      return one<HTMLAudioElement>(root, 'audio');
+    })();
+    audio.dispatchEvent(new Event('loadedmetadata'));
+    expect(audio.currentTime).toBe(24);
+    history.pushState(null, '', '/');
   });
 });
 
@@ -500,7 +573,7 @@ describe('upload progress elsewhere', () => {
     expect(root.textContent).toContain('0:30 of 2:00 transcribed (25%)');
     RtSocket.publish('/user-meetings/u1', { type: 'updated', meeting: { ...m, status: 'ended', durationSecs: 120 } });
     expect(root.querySelector('progress')).toBeNull();
-    expect(one(root, '[role="status"]').textContent).toBe('“Board” is transcribed.');
+    expect(one(root, '.meetings > [role="status"]').textContent).toBe('“Board” is transcribed.');
   });
 
   it('the meeting page follows an upload being transcribed: its progress and its transcript', async () => {

@@ -6,6 +6,8 @@ import {
   applyCallEvent,
   applyListEvent,
   applySegment,
+  citedMs,
+  citePath,
   clock,
   dayStart,
   duration,
@@ -13,6 +15,8 @@ import {
   inFilter,
   mergeTranscript,
   pagePath,
+  searchPath,
+  segmentAt,
   segmentOf,
   type ListState,
   type Segment,
@@ -167,5 +171,26 @@ describe('addresses and formats', () => {
     expect(new Date(dayStart('2025-03-04')!).getHours()).toBe(0);
     expect(dayStart('')).toBeUndefined();
     expect(emails(' ann@x.org,bob@x.org;  ann@x.org\ncy@x.org ')).toEqual(['ann@x.org', 'bob@x.org', 'cy@x.org']);
+  });
+});
+
+describe('meeting search', () => {
+  it('opens a meeting at a passage\'s moment and reads the moment back', () => {
+    const page = citePath('Weekly sync 1.2', { startMs: 24000.4 });
+    expect(page).toBe('/meetings/Weekly%20sync%201%2E2?t=24000');
+    expect(citedMs(new URL(page, 'http://x').search)).toBe(24000);
+    expect(citePath('x', { startMs: null })).toBe('/meetings/x');
+    expect(citePath('x', {})).toBe('/meetings/x');
+    for (const bad of ['', '?t=', '?t=-5', '?t=1e3', '?t=abc', '?u=5']) expect(citedMs(bad)).toBeNull();
+    expect(searchPath('  pricing & "q3 plan" ', 5)).toBe('/v1/meetings/search?q=pricing+%26+%22q3+plan%22&limit=5');
+  });
+
+  it('finds the segment shown for a moment', () => {
+    const segs = [seg('a', 0, 'one', { EndTime: 4 }), seg('b', 5, 'two', { EndTime: 9 }), seg('c', 12, 'three', { EndTime: 13 })];
+    expect(segmentAt(segs, 6000)).toBe('b');
+    expect(segmentAt(segs, 4500)).toBe('b');
+    expect(segmentAt(segs, 0)).toBe('a');
+    expect(segmentAt(segs, 99_000)).toBe('c');
+    expect(segmentAt([], 1000)).toBeNull();
   });
 });

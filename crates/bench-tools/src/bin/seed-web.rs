@@ -8,8 +8,6 @@
 use clap::Parser;
 use rampart_core::error::PublicError as _;
 use rampart_core::{SessionId, Timestamp};
-use rampart_server::config::{Config, Overrides};
-use toml::Value;
 
 #[derive(Parser)]
 struct Args {
@@ -26,13 +24,7 @@ const PASSWORD: &str = "bench web passphrase";
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let a = Args::parse();
-    let o = vec![
-        ("server.data_dir".to_owned(), Value::String(a.data_dir.clone())),
-        ("auth.argon2.memory_kib".to_owned(), Value::Integer(8192)),
-        ("auth.argon2.iterations".to_owned(), Value::Integer(1)),
-    ];
-    let cfg = Config::load(None, &[], &Overrides(o))?;
-    let st = rampart_server::build_state(cfg).await?;
+    let st = rampart_bench_tools::seeding_state(&a.data_dir).await?;
     let meta = rampart_identity::RequestMeta::default();
     let email = "bench-admin@example.com";
     let c = st

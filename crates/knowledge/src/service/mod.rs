@@ -7,11 +7,10 @@
 //! documents), `ingestion.rs` (the workers: parse, chunk, embed, seal, settle), `retrieval.rs`
 //! (lexical, dense, fused, reranked), `rebuild.rs` (the indexes kept in step with the database),
 //! `sources.rs` (what answers cite, opened: a passage in context, a document's bytes).
-//! The types they hand out are in `views.rs`, the error in `error.rs`, embedding through the
-//! model port in `embed.rs`.
+//! The types they hand out are in `views.rs`, the error in `error.rs`; embedding through the
+//! model port is `rampart_index::embed`.
 
 mod attachments;
-mod embed;
 mod error;
 mod ingestion;
 mod management;
@@ -21,8 +20,8 @@ mod sources;
 mod views;
 
 pub use crate::config::KnowledgeConfig;
-pub use embed::{EmbedError, embed_all};
 pub use error::{KnowledgeError, Result};
+pub use rampart_index::embed::{EmbedError, embed_all};
 pub use rebuild::IndexChange;
 pub use sources::{ContextPassage, MAX_AROUND, PassageContext};
 pub use views::{DocView, KbCounts, KbView, Location, Passage, SearchMode};

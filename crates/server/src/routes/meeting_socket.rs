@@ -112,7 +112,8 @@ fn start_refusal(e: &MeetingError) -> Closing {
         | MeetingError::Storage(_)
         | MeetingError::Sealed(_)
         | MeetingError::Json(_)
-        | MeetingError::Recording(_) => {
+        | MeetingError::Recording(_)
+        | MeetingError::Search(_) => {
             Closing::with(close_code::ERROR, ErrorCode::Internal, ErrorCode::Internal.default_message())
         }
     }

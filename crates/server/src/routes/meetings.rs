@@ -1,5 +1,6 @@
-//! `/v1/meetings…`: meetings (LMA's calls) — list, read, transcript in four formats, share and
-//! unshare by email, delete, the recording (WAV, byte ranges, decrypted on the fly), and the
+//! `/v1/meetings…`: meetings (LMA's calls) — list, search (past meetings' transcripts and
+//! summaries, with the passages that matched and their times), read, transcript in four
+//! formats, share and unshare by email, delete, the recording (WAV, byte ranges, decrypted on the fly), and the
 //! single-use ticket the web app opens the audio socket with. Every route needs the `meetings`
 //! scope; reading needs to be the owner, someone it is shared with, or an administrator
 //! (checked in the SQL); changing needs to be the owner or an administrator. A meeting the
@@ -27,6 +28,7 @@ pub fn routes(max_upload: usize) -> OpenApiRouter<AppState> {
         .routes(routes!(upload))
         .layer(axum::extract::DefaultBodyLimit::max(max_upload))
         .routes(routes!(list_meetings))
+        .routes(routes!(search_meetings))
         .routes(routes!(ticket))
         .routes(routes!(get_meeting, delete_meeting))
         .routes(routes!(transcript))
@@ -97,6 +99,45 @@ async fn list_meetings(
     let f = MeetingFilter { from: time("from", q.from.as_deref())?, to: time("to", q.to.as_deref())?, status };
     let (pg, total) = s.meetings.list(&p, &f, &page).await?;
     Ok(axum::Json(MeetingList { items: pg.items, next_cursor: pg.next_cursor, total }))
+}
+
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct SearchQuery {
+    /// What to look for, 1-1,000 characters (words; quoted phrases).
+    pub q: Option<String>,
+    /// Meetings returned, 1-50 (default 10).
+    pub limit: Option<usize>,
+    /// Meetings started at or after this instant (RFC 3339 or `YYYY-MM-DD`, UTC).
+    pub from: Option<String>,
+    /// Meetings started before this instant.
+    pub to: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct MeetingSearchResults {
+    /// Best first; each meeting with its best passages (best first).
+    pub items: Vec<rampart_core::meetings::MeetingHit>,
+}
+
+/// Searches the caller's meetings and those shared with them (administrators: every meeting):
+/// finished meetings' transcripts and summaries. Each result names the meeting and the passages
+/// that matched, with their times from the meeting's start.
+#[utoipa::path(get, path = "/v1/meetings/search", tag = "meetings", params(SearchQuery),
+    responses((status = 200, body = MeetingSearchResults), (status = 400, body = ErrorBody)), security(("bearer" = []), ("apiKey" = [])))]
+async fn search_meetings(
+    State(s): State<AppState>,
+    MeetingsUser(p): MeetingsUser,
+    Query(q): Query<SearchQuery>,
+) -> ApiResult<axum::Json<MeetingSearchResults>> {
+    let query = rampart_core::meetings::MeetingSearchQuery {
+        query: q.q.unwrap_or_default(),
+        start: time("from", q.from.as_deref())?,
+        end: time("to", q.to.as_deref())?,
+        max_results: q.limit.unwrap_or(10),
+    };
+    Ok(axum::Json(MeetingSearchResults { items: s.meetings.search(&p, &query).await? }))
 }
 
 /// One meeting.

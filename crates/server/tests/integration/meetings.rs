@@ -15,7 +15,7 @@ use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 /// One utterance per second of audio, so the transcript's shape is known.
 const TWEAK: &[(&str, Value)] = &[];
 
-async fn server() -> TestServer {
+pub(crate) async fn server() -> TestServer {
     TestServer::start_with(&[("speech.passthrough_interval", json!("1s")), ("meetings.final_timeout", json!("5s"))])
         .await
 }
@@ -446,7 +446,7 @@ async fn retention_removes_recordings_transcripts_and_meetings() {
 }
 
 /// A WAV file of `frames(rate, secs)`.
-fn wav(rate: u32, secs: f64) -> Vec<u8> {
+pub(crate) fn wav(rate: u32, secs: f64) -> Vec<u8> {
     let pcm = frames(rate, secs).concat();
     let mut w = Vec::new();
     w.extend_from_slice(b"RIFF");
@@ -465,7 +465,7 @@ fn wav(rate: u32, secs: f64) -> Vec<u8> {
     w
 }
 
-async fn upload(s: &TestServer, t: &str, bytes: Vec<u8>, title: &str) -> (u16, Value) {
+pub(crate) async fn upload(s: &TestServer, t: &str, bytes: Vec<u8>, title: &str) -> (u16, Value) {
     let part = reqwest::multipart::Part::bytes(bytes).file_name("meeting.wav");
     let form = reqwest::multipart::Form::new().part("file", part).text("title", title.to_owned());
     let r = s.http.post(format!("{}/v1/meetings/upload", s.base)).bearer_auth(t).multipart(form).send().await.unwrap();

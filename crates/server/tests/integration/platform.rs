@@ -137,6 +137,7 @@ async fn openapi_documents_every_route() {
         ("/v1/jobs", "post"),
         ("/v1/jobs/{id}", "get"),
         ("/v1/meetings", "get"),
+        ("/v1/meetings/search", "get"),
         ("/v1/meetings/upload", "post"),
         ("/v1/meetings/ticket", "post"),
         ("/v1/meetings/{id}", "get"),

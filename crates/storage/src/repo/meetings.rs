@@ -20,7 +20,7 @@ pub enum MeetingAccess {
 
 impl MeetingAccess {
     /// The SQL predicate over `meetings m`, binding the user at `$n`.
-    fn readable(self, n: usize) -> String {
+    pub(crate) fn readable(self, n: usize) -> String {
         match self {
             MeetingAccess::User(_) => format!(
                 "(m.owner_id = ${n} OR EXISTS (SELECT 1 FROM meeting_shares s WHERE s.meeting_id = m.id AND s.user_id = ${n}))"
@@ -29,7 +29,7 @@ impl MeetingAccess {
         }
     }
 
-    fn user(self) -> String {
+    pub(crate) fn user(self) -> String {
         match self {
             MeetingAccess::User(u) => u.to_string(),
             MeetingAccess::Anyone => String::new(),
@@ -102,11 +102,11 @@ pub struct MeetingFilter {
     pub status: Option<String>,
 }
 
-const MEETING_COLS: &str = "m.id, m.call_id, m.owner_id, m.source, m.status, m.details, m.sample_rate, m.channels, \
+pub(crate) const MEETING_COLS: &str = "m.id, m.call_id, m.owner_id, m.source, m.status, m.details, m.sample_rate, m.channels, \
      m.started_at, m.ended_at, m.duration_ms, m.recording_status, m.recording_bytes, m.recording_chunks, \
      m.recording_chunk_bytes, m.transcript_deleted_at, m.updated_at";
 
-fn meeting(r: &AnyRow) -> Result<MeetingRecord, StorageError> {
+pub(crate) fn meeting(r: &AnyRow) -> Result<MeetingRecord, StorageError> {
     Ok(MeetingRecord {
         id: id(r, "id")?,
         sealed_call_id: r.try_get("call_id")?,
@@ -368,7 +368,8 @@ impl Db {
         rows.iter().map(|r| id(r, "id")).collect()
     }
 
-    /// Removes a meeting's transcript (its segments) and what was made of it (its summary),
+    /// Removes a meeting's transcript (its segments) and what was made of it (its summary, and
+    /// the passages search made of both),
     /// keeping the meeting.
     pub async fn delete_transcript(&self, key: MeetingKey, now: Timestamp) -> Result<u64, StorageError> {
         let mut tx = self.begin_write().await?;
@@ -378,6 +379,10 @@ impl Db {
             .await?
             .rows_affected();
         sqlx::query("DELETE FROM meeting_summaries WHERE meeting_id = $1")
+            .bind(key.to_string())
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("DELETE FROM meeting_passages WHERE meeting_id = $1")
             .bind(key.to_string())
             .execute(&mut *tx)
             .await?;

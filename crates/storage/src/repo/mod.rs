@@ -11,6 +11,7 @@ pub mod groups;
 pub mod interruptions;
 pub mod jobs;
 pub mod knowledge;
+pub mod meeting_passages;
 pub mod meeting_templates;
 pub mod meetings;
 pub mod meta;

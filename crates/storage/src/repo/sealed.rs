@@ -31,6 +31,8 @@ pub const SEALED_COLUMNS: &[SealedColumn] = &[
     SealedColumn { table: "meetings", key: "id", column: "details" },
     SealedColumn { table: "meeting_segments", key: "meeting_id || '/' || segment_id", column: "body" },
     SealedColumn { table: "meeting_summaries", key: "meeting_id", column: "body" },
+    SealedColumn { table: "meeting_passages", key: "id", column: "body" },
+    SealedColumn { table: "meeting_passages", key: "id", column: "embedding" },
 ];
 
 /// What one walk did.

@@ -206,6 +206,7 @@ impl TestServer {
         // Each replica has its own index (rebuilt from the shared database).
         let own = tempfile::tempdir().unwrap();
         cfg.knowledge.index_dir = Some(own.path().join("index"));
+        cfg.meetings.index_dir = Some(own.path().join("meetings-index"));
         tweak(&mut cfg, own.path());
         let state = build_state(cfg).await.unwrap();
         let app = build_app(state.clone());

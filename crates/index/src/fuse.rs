@@ -2,7 +2,7 @@
 //! candidate `1 / (k + rank)`, summed over lists. Ranks, not scores, so BM25 and cosine
 //! similarity need no calibration against each other.
 
-use rampart_core::ChunkId;
+use crate::IndexId;
 use std::collections::HashMap;
 
 /// The constant of the paper (and of most search engines that fuse this way).
@@ -10,8 +10,8 @@ pub const RRF_K: f32 = 60.0;
 
 /// Fuses ranked lists (best first) into one, best first, with the fused scores. Ties keep the
 /// order of first appearance, lists taken in the order given.
-pub fn rrf(lists: &[&[ChunkId]], k: f32) -> Vec<(ChunkId, f32)> {
-    let mut score: HashMap<ChunkId, (f32, usize)> = HashMap::new();
+pub fn rrf<E: IndexId>(lists: &[&[E]], k: f32) -> Vec<(E, f32)> {
+    let mut score: HashMap<E, (f32, usize)> = HashMap::new();
     let mut seen = 0usize;
     for list in lists {
         for (rank, id) in list.iter().enumerate() {
@@ -22,7 +22,7 @@ pub fn rrf(lists: &[&[ChunkId]], k: f32) -> Vec<(ChunkId, f32)> {
             e.0 += 1.0 / (k + rank as f32 + 1.0);
         }
     }
-    let mut out: Vec<(ChunkId, f32, usize)> = score.into_iter().map(|(id, (s, first))| (id, s, first)).collect();
+    let mut out: Vec<(E, f32, usize)> = score.into_iter().map(|(id, (s, first))| (id, s, first)).collect();
     out.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.2.cmp(&b.2)));
     out.into_iter().map(|(id, s, _)| (id, s)).collect()
 }
@@ -30,6 +30,7 @@ pub fn rrf(lists: &[&[ChunkId]], k: f32) -> Vec<(ChunkId, f32)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rampart_core::ChunkId;
 
     #[test]
     fn agreement_wins_and_ties_keep_first_appearance() {
@@ -44,7 +45,7 @@ mod tests {
         assert_eq!(fused[1].0, a);
         assert_eq!(fused[2].0, d);
         assert_eq!(fused.len(), 5);
-        assert!(rrf(&[], RRF_K).is_empty());
+        assert!(rrf::<ChunkId>(&[], RRF_K).is_empty());
         assert_eq!(rrf(&[&lexical], RRF_K).iter().map(|x| x.0).collect::<Vec<_>>(), lexical.to_vec());
     }
 }

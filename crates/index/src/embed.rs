@@ -1,5 +1,6 @@
 //! Embedding texts through the `core::embed::Embedder` port: in the model's batch size, checked
-//! and normalised to unit length (ingestion, retrieval and the retrieval evaluator use it).
+//! and normalised to unit length (knowledge ingestion and retrieval, meeting search, the
+//! retrieval evaluator).
 
 use rampart_core::embed::{EmbedPurpose, Embedder};
 use rampart_core::llm::ModelError;

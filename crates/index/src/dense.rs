@@ -1,13 +1,13 @@
-//! The dense index: approximate nearest neighbours over chunk vectors (HNSW, from usearch), one
-//! graph per knowledge base, saved in `{dir}/{kb}.usearch`.
+//! The dense index: approximate nearest neighbours over entries' vectors (HNSW, from usearch),
+//! one graph per scope (a knowledge base, a meeting), saved in `{dir}/{scope}.graph`.
 //!
-//! One graph per knowledge base is how access control stays inside the query: a search names
-//! the knowledge bases the caller may read and only their graphs are walked, so an unreadable
-//! chunk is never scored, counted or returned (and a filter on one shared graph would lose
-//! recall when the readable part is small). It also lets each knowledge base use its own model.
+//! One graph per scope is how access control stays inside the query: a search names the scopes
+//! the caller may read and only their graphs are walked, so an unreadable entry is never
+//! scored, counted or returned (and a filter on one shared graph would lose recall when the
+//! readable part is small). It also lets each knowledge base use its own model.
 //!
 //! The database is the truth: the graph holds vectors and 64-bit keys (the random low half of
-//! the chunk's UUID), and which chunk and document a key stands for is read from the database
+//! the entry's UUID), and which entry and document a key stands for is read from the database
 //! when a graph is opened. A graph file that does not hold exactly the database's keys (a crash
 //! before a save, a lost message from another replica) is rebuilt from the database's vectors.
 //! Graphs are saved when they changed, by [`DenseIndex::save_dirty`] (periodically, and at
@@ -16,7 +16,7 @@
 //! bound as associated data): embeddings can be partly inverted to text, so they are not left
 //! in the clear. A file that does not open (another master key, no longer loaded) is rebuilt.
 
-use rampart_core::{ChunkId, DocumentId, KnowledgeBaseId};
+use crate::IndexId;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock};
@@ -30,29 +30,29 @@ fn err(e: impl std::fmt::Display) -> DenseError {
     DenseError(e.to_string())
 }
 
-/// The graph key of a chunk: the low 64 bits of its UUID (v7: 62 of them random).
-pub fn key(id: ChunkId) -> u64 {
-    id.0.as_u64_pair().1
+/// The graph key of an entry: the low 64 bits of its UUID (v7: 62 of them random).
+pub fn key<E: IndexId>(id: E) -> u64 {
+    id.low64()
 }
 
 /// Search breadth: candidates kept while walking the graph (usearch's `expansion_search`).
 const EXPANSION_SEARCH: usize = 128;
 
-struct Graph {
+struct Graph<D, E> {
     index: Index,
-    chunks: HashMap<u64, (ChunkId, DocumentId)>,
-    docs: HashMap<DocumentId, Vec<u64>>,
+    chunks: HashMap<u64, (E, D)>,
+    docs: HashMap<D, Vec<u64>>,
     dirty: bool,
 }
 
-/// One knowledge base's graph; its model and dimensions are fixed for its life.
-struct KbGraph {
+/// One scope's graph; its model and dimensions are fixed for its life.
+struct KbGraph<D, E> {
     model: String,
     dims: usize,
-    graph: Mutex<Graph>,
+    graph: Mutex<Graph<D, E>>,
 }
 
-impl KbGraph {
+impl<D: IndexId, E: IndexId> KbGraph<D, E> {
     fn new(model: &str, dims: usize) -> Result<Self, DenseError> {
         let opts = IndexOptions {
             dimensions: dims,
@@ -73,13 +73,13 @@ impl KbGraph {
         })
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Graph> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Graph<D, E>> {
         self.graph.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
 
-impl Graph {
-    fn remove_doc(&mut self, doc: DocumentId) -> Result<(), DenseError> {
+impl<D: IndexId, E: IndexId> Graph<D, E> {
+    fn remove_doc(&mut self, doc: D) -> Result<(), DenseError> {
         for k in self.docs.remove(&doc).unwrap_or_default() {
             self.index.remove(k).map_err(err)?;
             self.chunks.remove(&k);
@@ -88,7 +88,7 @@ impl Graph {
         Ok(())
     }
 
-    fn add(&mut self, doc: DocumentId, chunk: ChunkId, v: &[f32]) -> Result<(), DenseError> {
+    fn add(&mut self, doc: D, chunk: E, v: &[f32]) -> Result<(), DenseError> {
         let k = key(chunk);
         if self.chunks.contains_key(&k) {
             // Two chunk ids sharing 64 random bits: vanishingly rare; the chunk stays lexical.
@@ -107,36 +107,37 @@ impl Graph {
     }
 }
 
-/// A chunk's vector for [`DenseIndex::put_document`] and rebuilds.
+/// An entry's vector for [`DenseIndex::put_document`] and rebuilds.
 #[derive(Clone, Debug)]
-pub struct ChunkVector {
-    pub chunk: ChunkId,
-    pub document: DocumentId,
+pub struct ChunkVector<D, E> {
+    pub chunk: E,
+    pub document: D,
     pub vector: Vec<f32>,
 }
 
-pub struct DenseIndex {
+/// The dense index of entries `E` of documents `D` in scopes `S`.
+pub struct DenseIndex<S, D, E> {
     /// Where graphs are saved, and the keys that seal them; `None` keeps them in memory only
     /// (tests, benchmarks).
     dir: Option<(PathBuf, rampart_crypto::Keyring)>,
-    kbs: RwLock<HashMap<KnowledgeBaseId, Arc<KbGraph>>>,
+    kbs: RwLock<HashMap<S, Arc<KbGraph<D, E>>>>,
 }
 
 /// What a sealed graph file holds, before sealing: dimensions and vector count (checked before
 /// a graph is made), then usearch's serialized index.
 const HEADER: usize = 4 + 8;
 
-fn graph_aad(kb: KnowledgeBaseId) -> Vec<u8> {
+fn graph_aad(kb: impl std::fmt::Display) -> Vec<u8> {
     format!("dense-graph:{kb}").into_bytes()
 }
 
-impl std::fmt::Debug for DenseIndex {
+impl<S, D, E> std::fmt::Debug for DenseIndex<S, D, E> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("DenseIndex")
     }
 }
 
-impl DenseIndex {
+impl<S: IndexId, D: IndexId, E: IndexId> DenseIndex<S, D, E> {
     /// Graphs saved in `dir`, sealed with `keyring`. Graph files of earlier versions (unsealed
     /// `.usearch`) are deleted: they are rebuilt from the database.
     pub fn open(dir: &Path, keyring: rampart_crypto::Keyring) -> Result<Self, DenseError> {
@@ -155,17 +156,17 @@ impl DenseIndex {
     }
 
     /// Where `kb`'s graph is saved, and the keys that seal it (`None`: kept in memory only).
-    fn file(&self, kb: KnowledgeBaseId) -> Option<(PathBuf, &rampart_crypto::Keyring)> {
+    fn file(&self, kb: S) -> Option<(PathBuf, &rampart_crypto::Keyring)> {
         self.dir.as_ref().map(|(d, keyring)| (d.join(format!("{kb}.graph")), keyring))
     }
 
-    fn get(&self, kb: KnowledgeBaseId) -> Option<Arc<KbGraph>> {
+    fn get(&self, kb: S) -> Option<Arc<KbGraph<D, E>>> {
         self.kbs.read().unwrap_or_else(std::sync::PoisonError::into_inner).get(&kb).cloned()
     }
 
     /// The graph of `kb` for `model` and `dims`, created empty if missing or made for another
     /// model or size.
-    fn graph_for(&self, kb: KnowledgeBaseId, model: &str, dims: usize) -> Result<Arc<KbGraph>, DenseError> {
+    fn graph_for(&self, kb: S, model: &str, dims: usize) -> Result<Arc<KbGraph<D, E>>, DenseError> {
         if let Some(g) = self.get(kb).filter(|g| g.model == model && g.dims == dims) {
             return Ok(g);
         }
@@ -175,13 +176,7 @@ impl DenseIndex {
     }
 
     /// Replaces a document's vectors in its knowledge base's graph (made with `model`).
-    pub fn put_document(
-        &self,
-        kb: KnowledgeBaseId,
-        model: &str,
-        doc: DocumentId,
-        vectors: &[ChunkVector],
-    ) -> Result<(), DenseError> {
+    pub fn put_document(&self, kb: S, model: &str, doc: D, vectors: &[ChunkVector<D, E>]) -> Result<(), DenseError> {
         self.delete_document(doc)?;
         let Some(dims) = vectors.first().map(|v| v.vector.len()) else { return Ok(()) };
         let g = self.graph_for(kb, model, dims)?;
@@ -199,8 +194,8 @@ impl DenseIndex {
     }
 
     /// Removes a document's vectors (wherever they are).
-    pub fn delete_document(&self, doc: DocumentId) -> Result<(), DenseError> {
-        let graphs: Vec<Arc<KbGraph>> =
+    pub fn delete_document(&self, doc: D) -> Result<(), DenseError> {
+        let graphs: Vec<Arc<KbGraph<D, E>>> =
             self.kbs.read().unwrap_or_else(std::sync::PoisonError::into_inner).values().cloned().collect();
         for g in graphs {
             let mut graph = g.lock();
@@ -212,7 +207,7 @@ impl DenseIndex {
     }
 
     /// Drops a knowledge base's graph and its file.
-    pub fn delete_kb(&self, kb: KnowledgeBaseId) -> Result<(), DenseError> {
+    pub fn delete_kb(&self, kb: S) -> Result<(), DenseError> {
         self.kbs.write().unwrap_or_else(std::sync::PoisonError::into_inner).remove(&kb);
         if let Some((p, _)) = self.file(kb) {
             match std::fs::remove_file(&p) {
@@ -225,7 +220,7 @@ impl DenseIndex {
     }
 
     /// Replaces a knowledge base's graph with one built from `vectors` (a rebuild).
-    pub fn rebuild_kb(&self, kb: KnowledgeBaseId, model: &str, vectors: &[ChunkVector]) -> Result<(), DenseError> {
+    pub fn rebuild_kb(&self, kb: S, model: &str, vectors: &[ChunkVector<D, E>]) -> Result<(), DenseError> {
         let Some(dims) = vectors.first().map(|v| v.vector.len()) else {
             return self.delete_kb(kb);
         };
@@ -245,12 +240,7 @@ impl DenseIndex {
 
     /// Opens a knowledge base's saved graph if it holds exactly `expected` (chunk, document)
     /// pairs made with `model`; false if there is no such file (the caller rebuilds).
-    pub fn load_kb(
-        &self,
-        kb: KnowledgeBaseId,
-        model: &str,
-        expected: &[(ChunkId, DocumentId)],
-    ) -> Result<bool, DenseError> {
+    pub fn load_kb(&self, kb: S, model: &str, expected: &[(E, D)]) -> Result<bool, DenseError> {
         let Some((path, keyring)) = self.file(kb) else { return Ok(false) };
         let sealed = match std::fs::read(&path) {
             Ok(b) => b,
@@ -294,7 +284,7 @@ impl DenseIndex {
 
     /// Writes every changed graph to its file (atomically: a temporary file renamed).
     pub fn save_dirty(&self) -> Result<usize, DenseError> {
-        let graphs: Vec<(KnowledgeBaseId, Arc<KbGraph>)> = self
+        let graphs: Vec<(S, Arc<KbGraph<D, E>>)> = self
             .kbs
             .read()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -324,7 +314,7 @@ impl DenseIndex {
     }
 
     /// Vectors held per knowledge base, with the model of its graph.
-    pub fn counts(&self) -> HashMap<KnowledgeBaseId, (String, usize)> {
+    pub fn counts(&self) -> HashMap<S, (String, usize)> {
         self.kbs
             .read()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -334,19 +324,13 @@ impl DenseIndex {
     }
 
     /// The model a knowledge base's graph was made with, and its dimensions.
-    pub fn model_of(&self, kb: KnowledgeBaseId) -> Option<(String, usize)> {
+    pub fn model_of(&self, kb: S) -> Option<(String, usize)> {
         self.get(kb).map(|g| (g.model.clone(), g.dims))
     }
 
     /// The `limit` chunks nearest to `query` in each of the knowledge bases `kbs` (the caller's
     /// readable ones that use `model`), merged: cosine similarity, best first.
-    pub fn search(
-        &self,
-        query: &[f32],
-        model: &str,
-        kbs: &[KnowledgeBaseId],
-        limit: usize,
-    ) -> Result<Vec<(ChunkId, f32)>, DenseError> {
+    pub fn search(&self, query: &[f32], model: &str, kbs: &[S], limit: usize) -> Result<Vec<(E, f32)>, DenseError> {
         let mut out = Vec::new();
         if limit == 0 {
             return Ok(out);
@@ -385,6 +369,10 @@ pub fn decode(b: &[u8]) -> Option<Vec<f32>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rampart_core::{ChunkId, DocumentId, KnowledgeBaseId};
+
+    type DenseIndex = super::DenseIndex<KnowledgeBaseId, DocumentId, ChunkId>;
+    type ChunkVector = super::ChunkVector<DocumentId, ChunkId>;
 
     fn unit(i: usize, dims: usize) -> Vec<f32> {
         // Distinct, deterministic directions.

@@ -1,9 +1,10 @@
-//! The lexical index: BM25 over chunk text with tantivy, stemmed for the configured language.
-//! It holds chunk, document and knowledge-base ids and the inverted index of the text (the text
-//! itself is not stored: the database keeps it, sealed). Access control is part of every query:
-//! a search names the knowledge bases the caller may read, and the index only scores chunks of
-//! those (a `TermSetQuery` on the knowledge-base id that must match), so nothing unreadable is
-//! counted, ranked or returned. The index is rebuildable from the database.
+//! The lexical index: BM25 over entries' text with tantivy, stemmed for the configured language.
+//! It holds entry, document and scope ids (chunk, document and knowledge base; passage,
+//! transcript or summary, and meeting) and the inverted index of the text (the text itself is
+//! not stored: the database keeps it, sealed). Access control is part of every query: a search
+//! names the scopes the caller may read, and the index only scores entries of those (a
+//! `TermSetQuery` on the scope id that must match), so nothing unreadable is counted, ranked or
+//! returned. The index is rebuildable from the database.
 //!
 //! The terms are keyed: after stemming, each term is replaced by a keyed hash of it
 //! (SipHash-2-4 under a key derived from the active master key), the query's terms likewise, so
@@ -11,17 +12,20 @@
 //! The index directory records which master key its terms were keyed with; opened with another,
 //! it starts empty and is rebuilt from the database.
 
-use rampart_core::{ChunkId, DocumentId, KnowledgeBaseId};
+use crate::IndexId;
+use std::marker::PhantomData;
 use std::path::Path;
 use std::sync::Mutex;
 use tantivy::collector::TopDocs;
 use tantivy::query::{BooleanQuery, Occur, Query, QueryParser, TermSetQuery};
 use tantivy::schema::{Field, IndexRecordOption, STORED, STRING, Schema, TextFieldIndexing, TextOptions, Value};
 use tantivy::tokenizer::{
-    Language, LowerCaser, RemoveLongFilter, SimpleTokenizer, Stemmer, TextAnalyzer, Token, TokenFilter, TokenStream,
-    Tokenizer,
+    LowerCaser, RemoveLongFilter, SimpleTokenizer, Stemmer, TextAnalyzer, Token, TokenFilter, TokenStream, Tokenizer,
 };
 use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Term};
+
+/// A stemming language (see [`language`]).
+pub use tantivy::tokenizer::Language;
 
 const TOKENIZER: &str = "rampart";
 /// The file in the index directory naming the key its terms are keyed with.
@@ -153,7 +157,8 @@ pub fn language(name: &str) -> Option<Language> {
     })
 }
 
-pub struct LexicalIndex {
+/// A lexical index of entries `E` of documents `D` in scopes `S`.
+pub struct LexicalIndex<S, D, E> {
     index: Index,
     /// Taken on the first write: tantivy allows one writer per index directory, and commands
     /// that only read (or never touch the index) must not hold it while a server runs.
@@ -163,9 +168,14 @@ pub struct LexicalIndex {
     doc: Field,
     kb: Field,
     text: Field,
+    ids: Ids<S, D, E>,
 }
 
-impl std::fmt::Debug for LexicalIndex {
+/// The id types, held by none of the index's values (so the index is `Send` and `Sync` whatever
+/// they are).
+type Ids<S, D, E> = PhantomData<fn() -> (S, D, E)>;
+
+impl<S, D, E> std::fmt::Debug for LexicalIndex<S, D, E> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("LexicalIndex")
     }
@@ -185,7 +195,7 @@ fn schema() -> (Schema, [Field; 4]) {
     (b.build(), [chunk, doc, kb, text])
 }
 
-impl LexicalIndex {
+impl<S: IndexId, D: IndexId, E: IndexId> LexicalIndex<S, D, E> {
     /// Opens the index in `dir` (created if missing; started afresh, empty, if its schema is not
     /// ours or its terms were keyed with another key: the caller rebuilds it from the database).
     pub fn open(dir: &Path, lang: Language, key: &TermKey) -> Result<Self, IndexError> {
@@ -239,7 +249,7 @@ impl LexicalIndex {
         let field = |n: &str| s.get_field(n);
         let (chunk, doc, kb, text) = (field("chunk")?, field("doc")?, field("kb")?, field("text")?);
         let reader = index.reader_builder().reload_policy(ReloadPolicy::Manual).try_into()?;
-        Ok(Self { index, writer: Mutex::new(None), reader, chunk, doc, kb, text })
+        Ok(Self { index, writer: Mutex::new(None), reader, chunk, doc, kb, text, ids: PhantomData })
     }
 
     fn writer(&self) -> Result<std::sync::MutexGuard<'_, Option<IndexWriter>>, IndexError> {
@@ -263,53 +273,42 @@ impl LexicalIndex {
         Ok(())
     }
 
-    /// Replaces a document's chunks (deletes what the index had for it first) and commits.
-    pub fn put_document(
-        &self,
-        kb: KnowledgeBaseId,
-        doc: DocumentId,
-        chunks: &[(ChunkId, String)],
-    ) -> Result<(), IndexError> {
+    /// Replaces a document's entries (deletes what the index had for it first) and commits.
+    pub fn put_document(&self, kb: S, doc: D, chunks: &[(E, String)]) -> Result<(), IndexError> {
         self.stage_document(kb, doc, chunks)?;
         self.flush()
     }
 
-    /// Replaces a document's chunks without committing: searches see them after the next
+    /// Replaces a document's entries without committing: searches see them after the next
     /// [`Self::flush`] (ingestion commits once for many documents: a commit writes and syncs
     /// segment files, which one commit per document would do thousands of times).
-    pub fn stage_document(
-        &self,
-        kb: KnowledgeBaseId,
-        doc: DocumentId,
-        chunks: &[(ChunkId, String)],
-    ) -> Result<(), IndexError> {
+    pub fn stage_document(&self, kb: S, doc: D, chunks: &[(E, String)]) -> Result<(), IndexError> {
         let mut g = self.writer()?;
         let w = g.as_mut().ok_or(IndexError::Closed)?;
         w.delete_term(Term::from_field_text(self.doc, &doc.to_string()));
         for (id, text) in chunks {
-            let mut d = TantivyDocument::default();
-            d.add_text(self.chunk, id.to_string());
-            d.add_text(self.doc, doc.to_string());
-            d.add_text(self.kb, kb.to_string());
-            d.add_text(self.text, text);
-            w.add_document(d)?;
+            w.add_document(self.entry(kb, doc, *id, text))?;
         }
         Ok(())
     }
 
-    /// Adds chunks without deleting or committing (rebuilds); call [`Self::flush`] after.
-    pub fn add_chunks(&self, chunks: &[(KnowledgeBaseId, DocumentId, ChunkId, String)]) -> Result<(), IndexError> {
+    /// Adds entries without deleting or committing (rebuilds); call [`Self::flush`] after.
+    pub fn add_chunks(&self, chunks: &[(S, D, E, String)]) -> Result<(), IndexError> {
         let mut g = self.writer()?;
         let w = g.as_mut().ok_or(IndexError::Closed)?;
         for (kb, doc, id, text) in chunks {
-            let mut d = TantivyDocument::default();
-            d.add_text(self.chunk, id.to_string());
-            d.add_text(self.doc, doc.to_string());
-            d.add_text(self.kb, kb.to_string());
-            d.add_text(self.text, text);
-            w.add_document(d)?;
+            w.add_document(self.entry(*kb, *doc, *id, text))?;
         }
         Ok(())
+    }
+
+    fn entry(&self, kb: S, doc: D, id: E, text: &str) -> TantivyDocument {
+        let mut d = TantivyDocument::default();
+        d.add_text(self.chunk, id.to_string());
+        d.add_text(self.doc, doc.to_string());
+        d.add_text(self.kb, kb.to_string());
+        d.add_text(self.text, text);
+        d
     }
 
     pub fn flush(&self) -> Result<(), IndexError> {
@@ -317,14 +316,14 @@ impl LexicalIndex {
         self.commit(&mut g)
     }
 
-    pub fn delete_document(&self, doc: DocumentId) -> Result<(), IndexError> {
+    pub fn delete_document(&self, doc: D) -> Result<(), IndexError> {
         let mut g = self.writer()?;
         let w = g.as_mut().ok_or(IndexError::Closed)?;
         w.delete_term(Term::from_field_text(self.doc, &doc.to_string()));
         self.commit(&mut g)
     }
 
-    pub fn delete_kb(&self, kb: KnowledgeBaseId) -> Result<(), IndexError> {
+    pub fn delete_kb(&self, kb: S) -> Result<(), IndexError> {
         let mut g = self.writer()?;
         let w = g.as_mut().ok_or(IndexError::Closed)?;
         w.delete_term(Term::from_field_text(self.kb, &kb.to_string()));
@@ -339,7 +338,7 @@ impl LexicalIndex {
         self.commit(&mut g)
     }
 
-    /// Chunks in the index.
+    /// Entries in the index.
     pub fn len(&self) -> u64 {
         self.reader.searcher().num_docs()
     }
@@ -348,16 +347,32 @@ impl LexicalIndex {
         self.len() == 0
     }
 
-    /// The best `limit` chunks for `query` among the knowledge bases `kbs` (the caller's readable
+    /// The best `limit` entries for `query` among the scopes `kbs` (the caller's readable
     /// ones), with their BM25 scores, best first. Query syntax in user text is not interpreted
     /// beyond words and quoted phrases; malformed parts are ignored.
-    pub fn search(
+    pub fn search(&self, query: &str, kbs: &[S], limit: usize) -> Result<Vec<(E, f32)>, IndexError> {
+        if kbs.is_empty() {
+            return Ok(Vec::new());
+        }
+        let allowed = TermSetQuery::new(kbs.iter().map(|k| Term::from_field_text(self.kb, &k.to_string())));
+        self.search_with(query, Some(Box::new(allowed)), limit)
+    }
+
+    /// As [`Self::search`] for a caller who may read every scope (an administrator with no
+    /// other restriction): the same query without the scopes' clause, which costs a posting
+    /// list per scope. What it returns is for the caller to check against the database, as
+    /// every result is.
+    pub fn search_everywhere(&self, query: &str, limit: usize) -> Result<Vec<(E, f32)>, IndexError> {
+        self.search_with(query, None, limit)
+    }
+
+    fn search_with(
         &self,
         query: &str,
-        kbs: &[KnowledgeBaseId],
+        scopes: Option<Box<dyn Query>>,
         limit: usize,
-    ) -> Result<Vec<(ChunkId, f32)>, IndexError> {
-        if kbs.is_empty() || limit == 0 || query.trim().is_empty() {
+    ) -> Result<Vec<(E, f32)>, IndexError> {
+        if limit == 0 || query.trim().is_empty() {
             return Ok(Vec::new());
         }
         let parser = QueryParser::for_index(&self.index, vec![self.text]);
@@ -366,14 +381,14 @@ impl LexicalIndex {
         let cleaned: String =
             query.chars().map(|c| if c.is_alphanumeric() || c == '"' || c.is_whitespace() { c } else { ' ' }).collect();
         let (text_query, _errors) = parser.parse_query_lenient(&cleaned);
-        let allowed = TermSetQuery::new(kbs.iter().map(|k| Term::from_field_text(self.kb, &k.to_string())));
-        let q: Vec<(Occur, Box<dyn Query>)> = vec![(Occur::Must, text_query), (Occur::Must, Box::new(allowed))];
+        let mut q: Vec<(Occur, Box<dyn Query>)> = vec![(Occur::Must, text_query)];
+        q.extend(scopes.map(|s| (Occur::Must, s)));
         let searcher = self.reader.searcher();
         let top = searcher.search(&BooleanQuery::new(q), &TopDocs::with_limit(limit).order_by_score())?;
         let mut out = Vec::with_capacity(top.len());
         for (score, addr) in top {
             let d: TantivyDocument = searcher.doc(addr)?;
-            if let Some(id) = d.get_first(self.chunk).and_then(|v| v.as_str()).and_then(ChunkId::parse) {
+            if let Some(id) = d.get_first(self.chunk).and_then(|v| v.as_str()).and_then(E::parse_id) {
                 out.push((id, score));
             }
         }
@@ -384,6 +399,9 @@ impl LexicalIndex {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rampart_core::{ChunkId, DocumentId, KnowledgeBaseId};
+
+    type LexicalIndex = super::LexicalIndex<KnowledgeBaseId, DocumentId, ChunkId>;
 
     #[test]
     fn searches_only_the_given_knowledge_bases_with_stemming() -> Result<(), IndexError> {
@@ -397,6 +415,7 @@ mod tests {
         assert_eq!(hits.iter().map(|h| h.0).collect::<Vec<_>>(), vec![ca], "stemmed, and only from a");
         assert_eq!(ix.search("vacation", &[a, b], 10)?.len(), 2);
         assert!(ix.search("vacation", &[], 10)?.is_empty());
+        assert_eq!(ix.search_everywhere("vacation", 10)?.len(), 2, "no scope clause");
         // Query syntax in user text is plain words.
         assert_eq!(ix.search("kb:* OR chunk:[a TO z] vacation^100", &[a], 10)?.len(), 1);
         ix.delete_document(da)?;
