@@ -6,7 +6,6 @@
 use crate::error::Result;
 use crate::service::MeetingService;
 use rampart_core::Timestamp;
-use rampart_core::meetings::PassageKind;
 use rampart_storage::repo::meetings::Aged;
 use std::time::Duration;
 
@@ -60,8 +59,9 @@ impl MeetingService {
                         self.db().mark_recording_deleted(*key, now).await?;
                     }
                     Aged::WithTranscript => {
+                        // The summary goes with the transcript, and so do both's passages.
                         self.db().delete_transcript(*key, now).await?;
-                        self.unindex(*key, Some(PassageKind::Transcript)).await?;
+                        self.unindex(*key, None).await?;
                     }
                     Aged::Any => {
                         self.store().delete(*key).await?;

@@ -162,7 +162,11 @@ async def run(mode):
             out["transcript_" + fmt] = r.structured_content if fmt == "json" else texts(r)[0]
         r = await c.call_tool("search_knowledge_base", {"query": "how many vacation days", "maxResults": 3})
         out["search"] = r.structured_content
+        r = await c.call_tool("search_meetings", {"query": "utterance ends", "maxResults": 5})
+        out["search_meetings"] = r.structured_content
+        out["summary"] = await outcome(c, "get_meeting_summary", {"meetingId": E["MINE"]})
         out["idor"] = {
+            "other_summary": await outcome(c, "get_meeting_summary", {"meetingId": E["OTHER"]}),
             "other_meeting": await outcome(c, "get_meeting_transcript", {"meetingId": E["OTHER"]}),
             "no_meeting": await outcome(c, "get_meeting_transcript", {"meetingId": "no-such-meeting"}),
             "other_kb": await outcome(c, "search_knowledge_base", {"query": "x", "knowledgeBaseIds": [E["OTHER_KB"]]}),
@@ -188,6 +192,14 @@ asyncio.run(main())
 async fn the_official_python_sdk_speaks_both_eras_and_calls_every_tool() {
     let Some(python) = python_with_mcp("the_official_python_sdk_speaks_both_eras_and_calls_every_tool") else { return };
     let w = world(&[]).await;
+    // Meetings are indexed for search in the background once they end.
+    for _ in 0..200 {
+        let r = w.s.get("/v1/meetings/search?q=utterance", Some(&w.ana)).await.expect(200).body;
+        if r.to_string().contains("ana-weekly") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
     let url = format!("{}/mcp", w.s.base);
     let no_kb = uuid::Uuid::new_v4().to_string();
     let env = [
@@ -202,7 +214,24 @@ async fn the_official_python_sdk_speaks_both_eras_and_calls_every_tool() {
     for (mode, version) in [("legacy", "2025-11-25"), ("auto", MODERN)] {
         let o = &v[mode];
         assert_eq!((o["version"].as_str(), o["server"].as_str()), (Some(version), Some("rampart")), "{mode}");
-        assert_eq!(o["tools"], json!(["get_meeting_transcript", "list_meetings", "search_knowledge_base"]), "{mode}");
+        let all = [
+            "get_meeting_summary",
+            "get_meeting_transcript",
+            "list_meetings",
+            "search_knowledge_base",
+            "search_meetings",
+        ];
+        assert_eq!(o["tools"], json!(all), "{mode}");
+        // Search finds Ana's meeting, never Bo's (which says the same words).
+        let found: Vec<&str> = o["search_meetings"]["meetings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["meeting"]["id"].as_str().unwrap())
+            .collect();
+        assert_eq!(found, ["ana-weekly"], "{mode}: {}", o["search_meetings"]);
+        assert_eq!(o["summary"]["isError"], false, "{mode}: {}", o["summary"]);
+        assert_eq!(o["idor"]["other_summary"], json!({"isError": true, "text": ["Meeting not found."]}));
         let list = &o["list"];
         assert_eq!((list["total"].as_i64(), list["meetings"][0]["meetingId"].as_str()), (Some(1), Some("ana-weekly")));
         assert_eq!(list["meetings"][0]["ownedByYou"], true);
@@ -276,7 +305,7 @@ async fn both_eras_over_raw_http() {
     assert!(d["supportedVersions"].as_array().unwrap().contains(&json!("2025-03-26")));
     assert_eq!(d["_meta"]["io.modelcontextprotocol/serverInfo"]["name"], "rampart");
     let l = modern(s, k, "tools/list", json!({})).await.expect(200).body["result"].clone();
-    assert_eq!((l["tools"].as_array().unwrap().len(), l["cacheScope"].as_str()), (3, Some("public")));
+    assert_eq!((l["tools"].as_array().unwrap().len(), l["cacheScope"].as_str()), (5, Some("public")));
     let meta =
         json!({"io.modelcontextprotocol/protocolVersion": MODERN, "io.modelcontextprotocol/clientCapabilities": {}});
     let body = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/list", "params": {"_meta": meta}}).to_string();
@@ -606,7 +635,7 @@ async fn the_python_sdk_signs_in_through_oauth() {
     assert_eq!((a["scope"].as_str(), a["resource"].as_str()), (Some("mcp"), Some(resource.as_str())), "{a}");
     assert_eq!((a["code_challenge_method"].as_str(), v["seen"]["entry"].as_i64()), (Some("S256"), Some(303)));
     assert_eq!(v["version"], MODERN);
-    assert_eq!(v["tools"].as_array().unwrap().len(), 3);
+    assert_eq!(v["tools"].as_array().unwrap().len(), 5);
     assert_eq!(v["list"]["meetings"][0]["meetingId"], "ana-weekly");
     let token = v["token"].as_str().unwrap();
     assert_eq!(decode_unverified(token)["aud"].as_str(), Some(resource.as_str()));
