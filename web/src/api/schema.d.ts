@@ -17,6 +17,46 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/.well-known/oauth-authorization-server": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * OAuth 2.0 Authorization Server Metadata (RFC 8414): the same document, where MCP clients of
+         *     the `2025-03-26` revision (and other OAuth clients) look first.
+         */
+        get: operations["authorization_server"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/.well-known/oauth-protected-resource/mcp": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * OAuth 2.0 Protected Resource Metadata (RFC 9728) of `/mcp`: the resource, Rampart as its
+         *     authorization server, the `mcp` scope.
+         */
+        get: operations["protected_resource"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/.well-known/openid-configuration": {
         parameters: {
             query?: never;
@@ -45,6 +85,28 @@ export interface paths {
         get: operations["healthz"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/mcp": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * The MCP endpoint (streamable HTTP): one JSON-RPC 2.0 message per POST — `initialize`,
+         *     `ping`, `server/discover`, `tools/list`, `tools/call`; notifications are `202`. API keys need
+         *     the `mcp` scope; OAuth clients need a token granted `mcp` for this resource (the `401`'s
+         *     `WWW-Authenticate` names the metadata to start from).
+         */
+        post: operations["post_mcp"];
         delete?: never;
         options?: never;
         head?: never;
@@ -324,6 +386,65 @@ export interface paths {
         post?: never;
         /** Deletes a group (not `admin`). */
         delete: operations["delete_group"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/meeting-templates/{kind}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The templates of a kind: the shipped defaults and the administrators' entries, merged. */
+        get: operations["list_templates"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/meeting-templates/{kind}/{key}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * Sets an administrator's entry: the key of a default overrides it (`enabled: false` hides
+         *     it), another key adds one. Upgrades never change it. `If-Match: "<version>"` refuses (412)
+         *     if it changed since it was read.
+         */
+        put: operations["put_template"];
+        post?: never;
+        /**
+         * Removes the administrators' entry of a key: its default applies again (an added entry is
+         *     gone). 404 when there is none.
+         */
+        delete: operations["reset_template"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/admin/meeting-templates/{kind}/reset": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Removes every administrators' entry of a kind: the shipped defaults alone apply. */
+        post: operations["reset_templates"];
+        delete?: never;
         options?: never;
         head?: never;
         patch?: never;
@@ -1439,6 +1560,31 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/meetings/{id}/summary": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The meeting's summary: Markdown sections, whether it is extractive (no model), and where
+         *     its writing is (`status`; a page polls while it is `pending` or `running`).
+         */
+        get: operations["get_summary"];
+        put?: never;
+        /**
+         * Writes the summary again, in the background (owner or administrator): 202 with the summary
+         *     as it is, `pending`. 409 while the meeting runs, while a summary is being written, or when
+         *     the transcript was removed.
+         */
+        post: operations["regenerate_summary"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/meetings/{id}/transcript": {
         parameters: {
             query?: never;
@@ -1486,6 +1632,23 @@ export interface paths {
          *     that matched, with their times from the meeting's start.
          */
         get: operations["search_meetings"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/meetings/shortcuts": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The shortcut buttons of the meeting assistant's panel, as administrators set them. */
+        get: operations["shortcuts"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1591,7 +1754,10 @@ export interface paths {
         delete: operations["delete_session"];
         options?: never;
         head?: never;
-        /** Renames, pins or archives (`archived: false` unarchives) one of the caller's sessions. */
+        /**
+         * Renames, pins or archives (`archived: false` unarchives) one of the caller's sessions, or
+         *     keeps the knowledge bases chosen in it (each must be readable by the caller).
+         */
         patch: operations["patch_session"];
         trace?: never;
     };
@@ -1647,7 +1813,10 @@ export interface paths {
         put?: never;
         /**
          * Attaches files to one of the caller's sessions for ingestion (status `pending`, then
-         *     `ready` or `failed`). Content already attached comes back as `duplicate`.
+         *     `ready` or `failed`). Content already attached comes back as `duplicate`. A session id not
+         *     used yet starts a session (titled by the first file's name, with the `assistant` of the
+         *     query or the default one), so files can be attached before the first question; another
+         *     user's session is "not found".
          */
         post: operations["attach"];
         delete?: never;
@@ -2001,6 +2170,14 @@ export interface components {
             client_id?: string | null;
             code_challenge?: string | null;
             code_challenge_method?: string | null;
+            /**
+             * @description Rampart's own, set by `GET /oauth2/authorize` on a `prompt=login` request (a value the
+             *     client sent is replaced): when the request arrived (ms since the epoch). The sign-in
+             *     must be made after it, so one made before the client asked does not count. It needs no
+             *     seal: only the user's own browser carries it, and `prompt=login` serves the client,
+             *     which sees `auth_time` in the ID token.
+             */
+            login_after?: string | null;
             /** @description Seconds: an older sign-in must be repeated; the ID token then carries `auth_time`. */
             max_age?: string | null;
             nonce?: string | null;
@@ -2010,6 +2187,11 @@ export interface components {
              */
             prompt?: string | null;
             redirect_uri?: string | null;
+            /**
+             * @description RFC 8707: the resource the token is for. Only this server's MCP endpoint (`{issuer}/mcp`)
+             *     is one; anything else is `invalid_target`.
+             */
+            resource?: string | null;
             response_type?: string | null;
             scope?: string | null;
             state?: string | null;
@@ -2082,7 +2264,7 @@ export interface components {
          * @description Which side of the meeting a segment came from (LMA's `Channel`).
          * @enum {string}
          */
-        ChannelRole: "CALLER" | "AGENT";
+        ChannelRole: "CALLER" | "AGENT" | "AGENT_ASSISTANT";
         ChatConfigView: {
             /** @description The reasons a thumbs-down may give. */
             feedbackReasons: string[];
@@ -2219,7 +2401,7 @@ export interface components {
          * @description Stable error codes. Renaming one breaks clients: add, never rename.
          * @enum {string}
          */
-        ErrorCode: "invalid_request" | "invalid_json" | "unsupported_media_type" | "payload_too_large" | "weak_password" | "unauthorized" | "invalid_token" | "invalid_credentials" | "invalid_code" | "invalid_session" | "wrong_password" | "forbidden" | "waf_blocked" | "ip_blocked" | "origin_not_verified" | "cors_rejected" | "headers_too_large" | "uri_too_long" | "signup_disabled" | "email_domain_not_allowed" | "not_found" | "method_not_allowed" | "conflict" | "precondition_failed" | "last_admin" | "self_action" | "mfa_already_enabled" | "mfa_not_enrolled" | "bootstrap_unavailable" | "too_many_attempts" | "rate_limited" | "internal" | "upstream_error" | "unavailable";
+        ErrorCode: "invalid_request" | "invalid_json" | "unsupported_media_type" | "not_acceptable" | "payload_too_large" | "weak_password" | "unauthorized" | "invalid_token" | "invalid_credentials" | "invalid_code" | "invalid_session" | "wrong_password" | "forbidden" | "waf_blocked" | "ip_blocked" | "origin_not_verified" | "cors_rejected" | "headers_too_large" | "uri_too_long" | "signup_disabled" | "email_domain_not_allowed" | "not_found" | "method_not_allowed" | "conflict" | "precondition_failed" | "last_admin" | "self_action" | "mfa_already_enabled" | "mfa_not_enrolled" | "bootstrap_unavailable" | "too_many_attempts" | "rate_limited" | "internal" | "upstream_error" | "unavailable";
         /**
          * Format: uuid
          * @description A feedback entry on an assistant message.
@@ -2263,7 +2445,10 @@ export interface components {
             id: components["schemas"]["MessageId"];
             metadata?: null | components["schemas"]["MessageMetadata"];
             parentId?: null | components["schemas"]["MessageId"];
-            /** @description Assistant messages: `text` parts with `citationSpans`, `source` parts with documents. */
+            /**
+             * @description Assistant messages: `text` parts with `citationSpans`, `source` parts with documents,
+             *     `steps` parts with the tool steps of the reply.
+             */
             parts?: Record<string, never>[] | null;
             /** @description `user` or `assistant`. */
             role: string;
@@ -2558,6 +2743,13 @@ export interface components {
             response_pointer?: string | null;
             /** @default 1m */
             timeout?: components["schemas"]["Dur"];
+            /**
+             * @description `chat` with `openai`, `anthropic` or `bedrock`: the model can call tools (function
+             *     calling), so assistants may offer it theirs. Off by default: many models served through
+             *     these APIs cannot.
+             * @default false
+             */
+            tools?: boolean;
             /** @description `http`: where the answer holds the input token count (a JSON pointer), if it does. */
             usage_input_pointer?: string | null;
             /** @description `http`: where the answer holds the output token count (a JSON pointer), if it does. */
@@ -2650,6 +2842,13 @@ export interface components {
             /** @default 1m */
             timeout?: components["schemas"]["Dur"];
             /**
+             * @description `chat` with `openai`, `anthropic` or `bedrock`: the model can call tools (function
+             *     calling), so assistants may offer it theirs. Off by default: many models served through
+             *     these APIs cannot.
+             * @default false
+             */
+            tools?: boolean;
+            /**
              * Format: int64
              * @description Entries added at runtime: when it was last changed (seconds since the epoch)…
              */
@@ -2680,7 +2879,8 @@ export interface components {
             access_token: string;
             /** Format: int64 */
             expires_in: number;
-            id_token: string;
+            /** @description Absent when `openid` was not granted (a token for the MCP endpoint alone). */
+            id_token?: string | null;
             refresh_token: string;
             token_type: string;
         };
@@ -2797,6 +2997,8 @@ export interface components {
                  */
                 dateModified: number;
                 id: components["schemas"]["SessionId"];
+                /** @description Rampart's extension: the knowledge bases chosen in the chat (`PATCH` sets them). */
+                knowledgeBases?: components["schemas"]["KnowledgeBaseId"][];
                 /** @description Listed before the others. */
                 pinned: boolean;
                 title: string;
@@ -3080,6 +3282,8 @@ export interface components {
              */
             history: components["schemas"]["HistoryMessage"][];
             id: components["schemas"]["SessionId"];
+            /** @description Rampart's extension: the knowledge bases chosen in the chat (`PATCH` sets them). */
+            knowledgeBases?: components["schemas"]["KnowledgeBaseId"][];
             title: string;
             userId: components["schemas"]["UserId"];
         };
@@ -3094,6 +3298,11 @@ export interface components {
         /** @description `PATCH /v1/sessions/{id}`: what to change; absent fields stay as they are. */
         SessionPatch: {
             archived?: boolean | null;
+            /**
+             * @description The knowledge bases chosen in the chat (at most 20, each readable by the caller), kept
+             *     so that it reopens with them; `[]` forgets the choice.
+             */
+            knowledgeBases?: components["schemas"]["KnowledgeBaseId"][] | null;
             pinned?: boolean | null;
             /** @description 1-200 characters. */
             title?: string | null;
@@ -3111,6 +3320,8 @@ export interface components {
              */
             dateModified: number;
             id: components["schemas"]["SessionId"];
+            /** @description Rampart's extension: the knowledge bases chosen in the chat (`PATCH` sets them). */
+            knowledgeBases?: components["schemas"]["KnowledgeBaseId"][];
             /** @description Listed before the others. */
             pinned: boolean;
             title: string;
@@ -3138,6 +3349,17 @@ export interface components {
             sharedWith: string[];
             /** @description Emails of the request that name no user (nothing was shared with them). */
             unknown?: string[];
+        };
+        /** @description A shortcut button, as the meeting's assistant panel shows it. */
+        Shortcut: {
+            key: string;
+            label: string;
+            /** @description What pressing it asks the assistant. */
+            prompt: string;
+        };
+        ShortcutList: {
+            /** @description In order. */
+            items: components["schemas"]["Shortcut"][];
         };
         /**
          * @description Where an entry comes from.
@@ -3197,9 +3419,83 @@ export interface components {
              */
             documents: number;
         };
+        /** @description One section of a summary. */
+        SummarySection: {
+            /** @description The template's key (`SUMMARY`, `DETAILS`, `ACTIONS`…). */
+            key: string;
+            /** @description Markdown. */
+            markdown: string;
+            title: string;
+        };
+        /** @enum {string} */
+        SummaryStatus: "none" | "pending" | "running" | "ready" | "failed";
+        /** @description `GET /v1/meetings/{id}/summary`. */
+        SummaryView: {
+            error?: string | null;
+            /**
+             * @description Written without a model: sentences picked from the transcript (TextRank), not a model's
+             *     words.
+             */
+            extractive: boolean;
+            generatedAt?: null | components["schemas"]["Timestamp"];
+            /** @description The model that wrote it. */
+            modelId?: string | null;
+            /** @description The last good summary, in template order (kept while a new one is written). */
+            sections: components["schemas"]["SummarySection"][];
+            status: components["schemas"]["SummaryStatus"];
+        };
         SwitchBranch: {
             /** @description The message to show (one of a message's `siblings`). */
             messageId: components["schemas"]["MessageId"];
+        };
+        /** @description `PUT /v1/admin/meeting-templates/{kind}/{key}`. */
+        TemplateInput: {
+            /** @description `false` hides the entry (a default is hidden this way). Default `true`. */
+            enabled?: boolean | null;
+            /** @description One line: a section's heading, a button's label. */
+            label: string;
+            /**
+             * Format: int64
+             * @description Order among the entries (0-1000); default: the default's, or after the others.
+             */
+            position?: number | null;
+            /** @description A summary section's prompt (with `{transcript}`), or the prompt a button sends. */
+            text: string;
+        };
+        /**
+         * @description The two kinds of templates.
+         * @enum {string}
+         */
+        TemplateKind: "summary" | "shortcuts";
+        TemplateList: {
+            /** @description Every entry, hidden ones included, in order. */
+            items: components["schemas"]["TemplateView"][];
+            kind: components["schemas"]["TemplateKind"];
+        };
+        /**
+         * @description Where an entry comes from.
+         * @enum {string}
+         */
+        TemplateSource: "default" | "overridden" | "custom";
+        /** @description An entry's values. */
+        TemplateValue: {
+            enabled: boolean;
+            label: string;
+            /** Format: int64 */
+            position: number;
+            /** @description The prompt (a summary section's has `{transcript}`). */
+            text: string;
+        };
+        /** @description An entry as administrators see it: what applies, and the default it replaces. */
+        TemplateView: components["schemas"]["TemplateValue"] & {
+            default?: null | components["schemas"]["TemplateValue"];
+            key: string;
+            source: components["schemas"]["TemplateSource"];
+            /**
+             * Format: int64
+             * @description The administrator's entry's version (send it as `If-Match` to change it), if there is one.
+             */
+            version?: number | null;
         };
         TemporaryPassword: {
             /** @description Shown once; the user must replace it at the next sign-in. */
@@ -3231,6 +3527,8 @@ export interface components {
             grant_type: string;
             redirect_uri?: string | null;
             refresh_token?: string | null;
+            /** @description RFC 8707: the resource the token is for; only this server's MCP endpoint is one. */
+            resource?: string | null;
         };
         /** @description Tokens for a successful sign-in. */
         TokenSet: {
@@ -3323,6 +3621,44 @@ export interface operations {
             };
         };
     };
+    authorization_server: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": Record<string, never>;
+                };
+            };
+        };
+    };
+    protected_resource: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": Record<string, never>;
+                };
+            };
+        };
+    };
     discovery: {
         parameters: {
             query?: never;
@@ -3361,12 +3697,110 @@ export interface operations {
             };
         };
     };
+    post_mcp: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** @description One JSON-RPC 2.0 request or notification */
+        requestBody: {
+            content: {
+                "application/json": Record<string, never>;
+            };
+        };
+        responses: {
+            /** @description The JSON-RPC response (errors included) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": Record<string, never>;
+                };
+            };
+            /** @description A notification, accepted */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description A malformed message or, for 2026-07-28, mismatched headers or an unsupported version (JSON-RPC error) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": Record<string, never>;
+                };
+            };
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description 2026-07-28: an unknown method (JSON-RPC error -32601) */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": Record<string, never>;
+                };
+            };
+            406: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     authorize_start: {
         parameters: {
             query?: {
                 client_id?: string;
                 code_challenge?: string;
                 code_challenge_method?: string;
+                /**
+                 * @description Rampart's own, set by `GET /oauth2/authorize` on a `prompt=login` request (a value the
+                 *     client sent is replaced): when the request arrived (ms since the epoch). The sign-in
+                 *     must be made after it, so one made before the client asked does not count. It needs no
+                 *     seal: only the user's own browser carries it, and `prompt=login` serves the client,
+                 *     which sees `auth_time` in the ID token.
+                 */
+                login_after?: string;
                 /** @description Seconds: an older sign-in must be repeated; the ID token then carries `auth_time`. */
                 max_age?: string;
                 nonce?: string;
@@ -3376,6 +3810,11 @@ export interface operations {
                  */
                 prompt?: string;
                 redirect_uri?: string;
+                /**
+                 * @description RFC 8707: the resource the token is for. Only this server's MCP endpoint (`{issuer}/mcp`)
+                 *     is one; anything else is `invalid_target`.
+                 */
+                resource?: string;
                 response_type?: string;
                 scope?: string;
                 state?: string;
@@ -3990,6 +4429,177 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    list_templates: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                kind: components["schemas"]["TemplateKind"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TemplateList"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    put_template: {
+        parameters: {
+            query?: never;
+            header?: {
+                /** @description The entry's `version` as read */
+                "If-Match"?: string | null;
+            };
+            path: {
+                key: string;
+                kind: components["schemas"]["TemplateKind"];
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TemplateInput"];
+            };
+        };
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TemplateView"];
+                };
+            };
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    reset_template: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                key: string;
+                kind: components["schemas"]["TemplateKind"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    reset_templates: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                kind: components["schemas"]["TemplateKind"];
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TemplateList"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
             };
             404: {
                 headers: {
@@ -6639,6 +7249,82 @@ export interface operations {
             };
         };
     };
+    get_summary: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The call id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SummaryView"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    regenerate_summary: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The call id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["SummaryView"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     transcript: {
         parameters: {
             query?: {
@@ -6750,6 +7436,33 @@ export interface operations {
                 };
             };
             400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    shortcuts: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ShortcutList"];
+                };
+            };
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -7122,6 +7835,11 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
+                /**
+                 * @description The assistant of a session that the attachment starts (one the caller may use; else
+                 *     the one a turn would pick).
+                 */
+                assistant: string | null;
                 id: string;
             };
             cookie?: never;
