@@ -96,6 +96,16 @@ impl ToolError {
     }
 }
 
+/// A tool reads one feature's data: the caller's credential needs that feature's scope, or
+/// `mcp` (whose whole purpose is reading through tools). An API key made for `chat` alone reads
+/// no meetings through a chat turn's tools, as it reads none through the REST routes.
+pub fn require_scope(caller: &Principal, scope: crate::Scope) -> Result<(), ToolError> {
+    if caller.has_scope(scope) || caller.has_scope(crate::Scope::Mcp) {
+        return Ok(());
+    }
+    Err(ToolError::new(format!("This credential may not read that (it lacks the \"{}\" scope).", scope.as_str())))
+}
+
 /// The tools of one turn.
 pub trait Toolbox: Send + Sync + 'static {
     /// The tools offered to the model (names unique).
@@ -274,6 +284,24 @@ mod tests {
         fn call<'a>(&'a self, _: &'a Principal, _: &'a Value) -> BoxFuture<'a, Result<ToolOutput, ToolError>> {
             Box::pin(async move { Ok(ToolOutput::text(self.0)) })
         }
+    }
+
+    #[test]
+    fn a_tool_needs_its_features_scope_or_mcp() {
+        let with = |scopes: &[crate::Scope]| Principal {
+            user_id: crate::UserId::new(),
+            email: "a@example.com".into(),
+            display_name: "A".into(),
+            groups: Vec::new(),
+            scopes: scopes.to_vec(),
+            auth_method: crate::AuthMethod::Ticket,
+            mfa_enabled: false,
+        };
+        use crate::Scope::{Chat, Knowledge, Mcp, Meetings};
+        assert!(require_scope(&with(&[Chat]), Meetings).unwrap_err().message.contains("\"meetings\""));
+        assert!(require_scope(&with(&[Chat, Knowledge]), Meetings).is_err());
+        assert!(require_scope(&with(&[Chat, Meetings]), Meetings).is_ok());
+        assert!(require_scope(&with(&[Mcp]), Knowledge).is_ok());
     }
 
     #[test]

@@ -113,6 +113,11 @@ pub struct OAuthClientConfig {
     /// A file holding the client secret (read at start-up, surrounding whitespace dropped).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_secret_file: Option<PathBuf>,
+    /// May ask for the `mcp` scope (read meetings and knowledge bases at `/mcp` as the user): an
+    /// MCP client. Off for sign-in clients, which get identity scopes only, so that registering
+    /// an application for sign-in never lets it ask for the user's data.
+    #[serde(default)]
+    pub mcp: bool,
 }
 
 /// Shortest client secret accepted: 32 characters (e.g. `openssl rand -hex 32` gives 64).

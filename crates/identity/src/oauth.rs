@@ -29,6 +29,8 @@ const CODE_TTL: Duration = Duration::from_secs(60);
 /// `prompt=login` without the request's arrival time ([`AuthorizeParams::login_after`]) accepts
 /// a sign-in made at most this long ago.
 pub const PROMPT_LOGIN_WINDOW: Duration = Duration::from_secs(600);
+/// How far apart replicas' clocks may be when `login_after` is compared with a sign-in's time.
+const LOGIN_AFTER_SKEW_MS: i64 = 2_000;
 
 /// The parameters of an authorization request. Parameters not listed are ignored, as RFC 6749
 /// §3.1 requires.
@@ -135,7 +137,9 @@ impl ValidAuthorize<'_> {
     fn needs_login(&self, auth_time: Timestamp, now: Timestamp) -> bool {
         let age = u64::try_from(now.secs().saturating_sub(auth_time.secs())).unwrap_or(0);
         let stale = match self.login_after {
-            Some(asked) => auth_time.millis() < asked.millis(),
+            // Replicas' clocks may differ a little: a sign-in up to LOGIN_AFTER_SKEW before the
+            // stamp (made on another replica) still counts as after it.
+            Some(asked) => auth_time.millis() < asked.millis() - LOGIN_AFTER_SKEW_MS,
             None => age > PROMPT_LOGIN_WINDOW.as_secs(),
         };
         (self.prompt.login && stale) || self.max_age.is_some_and(|m| age > m)
@@ -224,6 +228,9 @@ impl Identity {
         };
         v.scope = granted_scope(p.scope.as_deref().unwrap_or("openid"))
             .ok_or_else(|| v.fail("invalid_scope", "scope must include openid or mcp"))?;
+        if !client.mcp && covers(&v.scope, MCP_SCOPE) {
+            return Err(v.fail("invalid_scope", "this client may not ask for the mcp scope"));
+        }
         if p.resource.as_deref().is_some_and(|r| !self.is_mcp_resource(r)) {
             return Err(v.fail("invalid_target", "resource must be this server's MCP endpoint"));
         }

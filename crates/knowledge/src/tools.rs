@@ -107,6 +107,7 @@ impl Tool for SearchKnowledgeBase {
 
     fn call<'a>(&'a self, caller: &'a Principal, args: &'a Value) -> BoxFuture<'a, Result<ToolOutput, ToolError>> {
         Box::pin(async move {
+            rampart_core::tools::require_scope(caller, rampart_core::Scope::Knowledge)?;
             let a: SearchArgs = arguments(args)?;
             let (query, k) = a.checked()?;
             let ids = a.ids()?;

@@ -7,7 +7,9 @@
 //! The answer comes from the asker's assistant through the [`MeetingAssistant`] port, with the
 //! transcript passed as untrusted data; with no generative model it quotes what was said that
 //! matches the question best, and says so. One question at a time per meeting: a wake phrase
-//! while an answer is being written is ignored (and logged).
+//! while an answer is being written is ignored (and logged). Only the owner's own voice asks
+//! ([`owners_voice`]), as a user without administration ([`asker`]): the answer draws on the
+//! owner's access and is written where others may read it.
 
 use crate::events::CallEvent;
 use crate::segment::{ChannelRole, Segment};
@@ -34,6 +36,23 @@ const PARTIAL_EVERY: Duration = Duration::from_millis(150);
 const ANSWER_TIMEOUT: Duration = Duration::from_secs(120);
 /// Words of a question shorter than this do not count for the extractive answer.
 const MIN_WORD: usize = 3;
+
+/// Whether channel `ch` of a meeting with `channels` carries the owner's own voice, the only
+/// one that may ask: the microphone (channel 1) of a two-channel meeting, the one channel of a
+/// mono one. Another participant saying the wake phrase asks nothing: the answer draws on the
+/// owner's access (their knowledge bases and meetings, through tools), which is not theirs.
+pub(crate) fn owners_voice(ch: usize, channels: usize) -> bool {
+    channels == 1 || ch == 1
+}
+
+/// Who asks: the owner, without administration (an administrator's question spoken into a
+/// meeting reaches only what they could read as a user, since the answer is written into a
+/// transcript others may read).
+pub(crate) fn asker(owner: &Principal) -> Principal {
+    let mut p = owner.clone();
+    p.scopes.retain(|s| *s != rampart_core::Scope::Admin);
+    p
+}
 
 /// One meeting's wake-phrase state, shared by its channels' collectors.
 #[derive(Debug, Default)]
@@ -228,6 +247,13 @@ mod tests {
 
     fn re() -> regex::Regex {
         crate::config::MeetingsConfig::default().wake_phrase().unwrap().unwrap()
+    }
+
+    #[test]
+    fn only_the_owners_voice_asks() {
+        assert!(owners_voice(0, 1), "a mono meeting: the owner's one channel");
+        assert!(owners_voice(1, 2), "the microphone");
+        assert!(!owners_voice(0, 2), "the other participants");
     }
 
     #[test]

@@ -185,7 +185,7 @@ impl MeetingService {
             details.participants.speakers.push(start.active_speaker.clone());
         }
         let key = record.id;
-        let live = self.open_live(record, details, recognizer, &start, stop, Some(p.clone())).await;
+        let live = self.open_live(record, details, recognizer, &start, stop, Some(crate::assist::asker(p))).await;
         if live.is_err() {
             self.0.live.remove(key);
         }
@@ -415,6 +415,7 @@ impl LiveMeeting {
         let role = ChannelRole::of_channel(ch);
         let spec = StreamSpec { label: format!("meeting-channel-{ch}"), language: None };
         let SpeechStream { audio, hypotheses } = self.recognizer.open(spec).await?;
+        let channels = self.channels.len();
         let pipe = &mut self.channels[ch];
         pipe.generation += 1;
         // The new stream's time 0 is where the channel's audio is now.
@@ -426,7 +427,7 @@ impl LiveMeeting {
             ch,
             role,
             speakers: self.speakers.clone(),
-            asker: self.asker.clone(),
+            asker: self.asker.clone().filter(|_| crate::assist::owners_voice(ch, channels)),
             wake: self.wake.clone(),
         };
         let prefix = format!("{}-{}", if ch == 0 { "ch0" } else { "ch1" }, pipe.generation);

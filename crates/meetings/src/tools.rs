@@ -120,6 +120,7 @@ impl Tool for ListMeetings {
 
     fn call<'a>(&'a self, caller: &'a Principal, args: &'a Value) -> BoxFuture<'a, Outcome> {
         Box::pin(async move {
+            rampart_core::tools::require_scope(caller, rampart_core::Scope::Meetings)?;
             let a: ListArgs = arguments(args)?;
             if a.limit.is_some_and(|l| !(1..=100).contains(&l)) {
                 return Err(ToolError::new("Invalid arguments: limit must be 1-100"));
@@ -180,6 +181,7 @@ impl Tool for GetMeetingTranscript {
 
     fn call<'a>(&'a self, caller: &'a Principal, args: &'a Value) -> BoxFuture<'a, Outcome> {
         Box::pin(async move {
+            rampart_core::tools::require_scope(caller, rampart_core::Scope::Meetings)?;
             let a: TranscriptArgs = arguments(args)?;
             if a.meeting_id.is_empty() || a.meeting_id.len() > 512 {
                 // No meeting has such an id.
@@ -239,6 +241,7 @@ impl Tool for SearchMeetings {
 
     fn call<'a>(&'a self, caller: &'a Principal, args: &'a Value) -> BoxFuture<'a, Outcome> {
         Box::pin(async move {
+            rampart_core::tools::require_scope(caller, rampart_core::Scope::Meetings)?;
             let a: SearchArgs = arguments(args)?;
             let q = rampart_core::meetings::MeetingSearchQuery {
                 query: a.query,
@@ -289,6 +292,7 @@ impl Tool for GetMeetingSummary {
 
     fn call<'a>(&'a self, caller: &'a Principal, args: &'a Value) -> BoxFuture<'a, Outcome> {
         Box::pin(async move {
+            rampart_core::tools::require_scope(caller, rampart_core::Scope::Meetings)?;
             let a: SummaryArgs = arguments(args)?;
             if a.meeting_id.is_empty() || a.meeting_id.len() > 512 {
                 return Err(ToolError::not_found("Meeting"));

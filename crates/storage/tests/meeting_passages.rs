@@ -119,12 +119,16 @@ async fn searchable_meetings_follow_shares_and_passages_follow_their_meeting(db:
     assert_eq!(db.passage_vectors(Some(a)).await.unwrap().len(), 3);
     assert!(db.passage_vectors(Some(b)).await.unwrap().is_empty());
 
-    // A summary replaced leaves the transcript; retention's transcript removal leaves the summary;
-    // deleting the meeting removes the rest.
+    // A summary replaced leaves the transcript; retention's transcript removal takes the summary
+    // and every passage, and passages made from them meanwhile are not stored; deleting the
+    // meeting removes the rest.
     assert!(db.replace_meeting_passages(b, "summary", &passages(2, false), T0).await.unwrap());
     assert_eq!(db.meeting_passages(b).await.unwrap().len(), 4);
     db.delete_transcript(b, T0).await.unwrap();
-    assert_eq!(db.meeting_passages(b).await.unwrap().len(), 2);
+    assert!(db.meeting_passages(b).await.unwrap().is_empty());
+    assert!(!db.replace_meeting_passages(b, "transcript", &passages(2, true), T0).await.unwrap());
+    assert!(!db.replace_meeting_passages(b, "summary", &passages(2, false), T0).await.unwrap());
+    assert!(db.meeting_passages(b).await.unwrap().is_empty());
     db.delete_meeting(None, b).await.unwrap();
     assert!(db.meeting_passages(b).await.unwrap().is_empty());
     assert_eq!(db.delete_meeting_passages(a, Some("summary")).await.unwrap(), 0);

@@ -55,9 +55,9 @@ impl MeetingService {
 
     /// Makes a meeting's transcript searchable now: its final segments in passages, sealed,
     /// stored and indexed, replacing what was there.
+    /// The assistant's answers are not what was said: they are left out.
     pub async fn index_meeting(&self, key: MeetingKey) -> Result<()> {
-        let rows = self.db().meeting_segments(key, true).await?;
-        let segs = rows.iter().map(|r| self.open_segment(r)).collect::<Result<Vec<_>>>()?;
+        let segs = self.said(key).await?;
         self.put_passages(key, PassageKind::Transcript, passages::from_segments(&segs)).await
     }
 
@@ -247,10 +247,21 @@ impl MeetingService {
             if keys.is_empty() {
                 return Ok(n);
             }
+            // One meeting that fails (logged) does not hold up the others; a batch of failures
+            // alone ends the round (they are tried again at the next upkeep).
+            let mut failed = 0;
             for k in &keys {
-                self.index_meeting(*k).await?;
+                match self.index_meeting(*k).await {
+                    Ok(()) => n += 1,
+                    Err(e) => {
+                        tracing::warn!(meeting = %k, error = %e, "a meeting could not be indexed for search");
+                        failed += 1;
+                    }
+                }
             }
-            n += keys.len();
+            if failed == keys.len() {
+                return Ok(n);
+            }
         }
     }
 

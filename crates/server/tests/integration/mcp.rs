@@ -487,20 +487,29 @@ const REDIRECT: &str = "http://127.0.0.1:9/callback";
 const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXkdBjftJeZ4CVP";
 
 async fn oauth_world() -> World {
-    let clients = json!([{"client_id": "mcp-cli", "redirect_uris": [REDIRECT], "name": "MCP CLI"}]);
+    let clients = json!([
+        {"client_id": "mcp-cli", "redirect_uris": [REDIRECT], "name": "MCP CLI", "mcp": true},
+        {"client_id": "wiki", "redirect_uris": [REDIRECT], "name": "Wiki"},
+    ]);
     world(&[("auth.oauth_clients", clients)]).await
 }
 
-/// A code for `mcp-cli` (Ana consenting), with `extra` authorization parameters.
-async fn code(s: &TestServer, ana: &str, extra: &[(&str, &str)]) -> Value {
+/// The authorization parameters of `client` (Ana consenting), with `extra` ones.
+fn code_params(client: &str, extra: &[(&str, &str)]) -> Value {
     let mut p = json!({
-        "response_type": "code", "client_id": "mcp-cli", "redirect_uri": REDIRECT, "state": "st",
+        "response_type": "code", "client_id": client, "redirect_uri": REDIRECT, "state": "st",
         "code_challenge": b64(&rampart_crypto::sha256(VERIFIER.as_bytes())), "code_challenge_method": "S256",
         "decision": "approve",
     });
     for (k, v) in extra {
         p[*k] = json!(v);
     }
+    p
+}
+
+/// A code for `mcp-cli` (Ana consenting), with `extra` authorization parameters.
+async fn code(s: &TestServer, ana: &str, extra: &[(&str, &str)]) -> Value {
+    let p = code_params("mcp-cli", extra);
     let step = s.post("/oauth2/authorize", Some(ana), p).await.expect(200).body;
     let to = url::Url::parse(step["redirectTo"].as_str().unwrap()).unwrap();
     Value::Object(to.query_pairs().map(|(k, v)| (k.into_owned(), Value::String(v.into_owned()))).collect())
@@ -534,6 +543,10 @@ async fn oauth_tokens_granted_for_mcp_work_there_and_nowhere_else() {
         (Some(s.base.as_str()), Some("S256"))
     );
     assert!(asm["scopes_supported"].as_array().unwrap().contains(&json!("mcp")));
+    // A client registered for sign-in may not ask for the user's data.
+    let asked = code_params("wiki", &[("scope", "openid mcp"), ("resource", &resource)]);
+    let step = s.post("/oauth2/authorize", Some(&w.ana), asked).await.expect(200).body;
+    assert!(step["redirectTo"].as_str().unwrap().contains("error=invalid_scope"), "{step}");
     // Another resource is refused, at the authorization and the token endpoint.
     let q = code(s, &w.ana, &[("scope", "mcp"), ("resource", "https://elsewhere.example/mcp")]).await;
     assert_eq!(q["error"], "invalid_target");

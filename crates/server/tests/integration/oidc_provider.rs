@@ -138,13 +138,13 @@ async fn max_age_and_prompt_login_ask_for_a_fresh_sign_in() {
 
 /// `prompt=login` wants a sign-in made after the client asked: the redirect to the sign-in page
 /// carries the request's arrival time (replacing one the client sent), and a sign-in from before
-/// it is not enough, however recent.
+/// it is not enough, however recent (beyond the 2 s allowed for replicas' clocks).
 #[tokio::test]
 async fn prompt_login_wants_a_sign_in_after_the_request() {
     let s = server().await;
     let before = s.token("olga@example.com").await;
     step(&s, Some(&before), "wiki", &[("decision", "approve")]).await;
-    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    tokio::time::sleep(std::time::Duration::from_millis(2_100)).await;
     let query = params_query(&[("prompt", "login"), ("login_after", "1")]);
     let r = s.get(&format!("/oauth2/authorize?{query}"), None).await.expect(303);
     let to = url::Url::parse("http://x").unwrap().join(r.headers["location"].to_str().unwrap()).unwrap();

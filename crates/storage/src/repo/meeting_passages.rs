@@ -77,7 +77,9 @@ fn vector(r: &AnyRow) -> Result<PassageVector, StorageError> {
 
 impl Db {
     /// Replaces a meeting's passages of one kind (in one transaction); a `transcript` also marks
-    /// the meeting indexed. False (nothing stored) when the meeting is gone.
+    /// the meeting indexed. False (nothing stored) when the meeting is gone, or what the
+    /// passages were made of is (the transcript, and with it the summary, removed by retention
+    /// while they were being made).
     pub async fn replace_meeting_passages(
         &self,
         meeting: MeetingKey,
@@ -87,7 +89,8 @@ impl Db {
     ) -> Result<bool, StorageError> {
         let mut tx = self.begin_write().await?;
         let marked = sqlx::query(
-            "UPDATE meetings SET indexed_at = CASE WHEN $2 = 'transcript' THEN $3 ELSE indexed_at END WHERE id = $1",
+            "UPDATE meetings SET indexed_at = CASE WHEN $2 = 'transcript' THEN $3 ELSE indexed_at END \
+             WHERE id = $1 AND transcript_deleted_at IS NULL",
         )
         .bind(meeting.to_string())
         .bind(kind)
