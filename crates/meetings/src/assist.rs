@@ -271,17 +271,7 @@ mod tests {
     }
 
     fn seg(t: f64, who: &str, text: &str) -> Segment {
-        Segment {
-            segment_id: format!("s{t}"),
-            channel: ChannelRole::Caller,
-            speaker: who.into(),
-            start_time: t,
-            end_time: t + 1.0,
-            transcript: text.into(),
-            is_partial: false,
-            sentiment: None,
-            sentiment_score: None,
-        }
+        crate::segment::tests::on(ChannelRole::Caller, &format!("s{t}"), who, t, t + 1.0, text, false)
     }
 
     #[test]

@@ -202,17 +202,7 @@ mod tests {
     use crate::segment::ChannelRole;
 
     fn seg(t: f64, speaker: &str, text: &str) -> Segment {
-        Segment {
-            segment_id: format!("s{t}"),
-            channel: ChannelRole::Caller,
-            speaker: speaker.into(),
-            start_time: t,
-            end_time: t + 1.0,
-            transcript: text.into(),
-            is_partial: false,
-            sentiment: None,
-            sentiment_score: None,
-        }
+        crate::segment::tests::on(ChannelRole::Caller, &format!("s{t}"), speaker, t, t + 1.0, text, false)
     }
 
     #[test]
