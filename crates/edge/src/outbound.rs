@@ -75,9 +75,20 @@ fn internal_v6(v: Ipv6Addr) -> bool {
         return is_internal(IpAddr::V4(v4));
     }
     let s = v.segments();
-    // NAT64 (64:ff9b::/96) carries an IPv4 address in its last 32 bits.
-    if s[..6] == [0x64, 0xff9b, 0, 0, 0, 0] {
-        return is_internal(IpAddr::V4(Ipv4Addr::from(u32::from(s[6]) << 16 | u32::from(s[7]))));
+    let last32 = Ipv4Addr::from(u32::from(s[6]) << 16 | u32::from(s[7]));
+    // NAT64 (64:ff9b::/96) and IPv4-translated addresses (::ffff:0:a.b.c.d, RFC 2765) carry an
+    // IPv4 address in their last 32 bits; 6to4 (2002::/16) in bits 16-47.
+    if s[..6] == [0x64, 0xff9b, 0, 0, 0, 0] || s[..6] == [0, 0, 0, 0, 0xffff, 0] {
+        return is_internal(IpAddr::V4(last32));
+    }
+    if s[0] == 0x2002 {
+        return is_internal(IpAddr::V4(Ipv4Addr::from(u32::from(s[1]) << 16 | u32::from(s[2]))));
+    }
+    // NAT64's local-use prefix (64:ff9b:1::/48, RFC 8215) translates to the operator's own
+    // (often internal) IPv4 space wherever the address sits; Teredo (2001::/32) tunnels to an
+    // address it hides. Neither is judged by what it embeds: both are refused.
+    if s[..3] == [0x64, 0xff9b, 1] || (s[0], s[1]) == (0x2001, 0) {
+        return true;
     }
     v.is_loopback()
         || v.is_unspecified()
@@ -197,10 +208,23 @@ mod tests {
             "64:ff9b::a9fe:a9fe",
             "2001:db8::1",
             "::127.0.0.1",
+            "::ffff:0:7f00:1",
+            "2002:a00:1::1",
+            "2002:c0a8:101::1",
+            "64:ff9b:1::a00:1",
+            "64:ff9b:1:ffff::808:808",
+            "2001:0:4136:e378:8000:63bf:3fff:fdd2",
         ] {
             assert!(!p.permits(ip(s)), "{s} must be refused");
         }
-        for s in ["93.184.215.14", "1.1.1.1", "2606:4700:4700::1111", "::ffff:8.8.8.8", "64:ff9b::808:808"] {
+        for s in [
+            "93.184.215.14",
+            "1.1.1.1",
+            "2606:4700:4700::1111",
+            "::ffff:8.8.8.8",
+            "64:ff9b::808:808",
+            "2002:808:808::1",
+        ] {
             assert!(p.permits(ip(s)), "{s} must be permitted");
         }
         let open = OutboundPolicy { allowed: vec!["10.0.0.0/8".parse().unwrap()] };

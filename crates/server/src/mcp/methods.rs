@@ -120,7 +120,11 @@ async fn call(tools: &ToolRegistry, caller: &Principal, params: &Value) -> Resul
         Some(a @ Value::Object(_)) => a.clone(),
         Some(_) => return Err(RpcError::new(INVALID_PARAMS, "params.arguments must be an object.")),
     };
-    Ok(tool_result(name, tool.call(caller, &args).await))
+    // As long as an agent turn gives a tool, then a failure the client can read.
+    let out = tokio::time::timeout(rampart_chat::agent::TOOL_TIMEOUT, tool.call(caller, &args))
+        .await
+        .unwrap_or_else(|_| Err(ToolError::new("The tool took too long; try a narrower request.")));
+    Ok(tool_result(name, out))
 }
 
 fn text(t: String) -> Value {
