@@ -98,6 +98,35 @@ async fn the_wake_phrase_writes_the_models_answer_into_the_transcript() {
     assert_eq!(msgs.last().unwrap()["role"], "user");
 }
 
+/// With a model that calls tools, the wake phrase's answer may read the owner's meetings (here
+/// `list_meetings`, whose result the scripted model quotes back).
+#[tokio::test]
+async fn the_wake_phrases_answer_may_use_the_owners_tools() {
+    use rampart_testkit::script::{FakeCall, Scripted};
+    if !tools() {
+        return;
+    }
+    let script = vec![
+        Scripted::Calls(vec![FakeCall::new("list_meetings", r#"{"limit": 5}"#)]),
+        Scripted::Text("Found: {tool_result}".into()),
+    ];
+    let model = FakeOpenAi::start(Knobs { reply: "A summary.".into(), script, ..Knobs::default() }).await;
+    let m = json!([{"id": "m", "provider": "openai", "base_url": model.base_url, "model": "llm", "max_retries": 0, "tools": true}]);
+    let answers = meeting_with_a_question(
+        &[("models", m), ("assistants", json!([{"id": "default", "kind": "model", "model": "m"}]))],
+        "wake-tools",
+    )
+    .await;
+    let text = answers[0]["Transcript"].as_str().unwrap();
+    assert!(text.starts_with("Found: ") && text.contains("wake-tools"), "the tool's result, quoted: {text}");
+    // The model was offered the tools, and got list_meetings' result back as a tool message.
+    let reqs = model.requests();
+    assert!(
+        reqs[0].1["tools"].as_array().is_some_and(|t| t.iter().any(|t| t["function"]["name"] == "search_meetings"))
+    );
+    assert!(reqs.iter().any(|r| r.1["messages"].as_array().unwrap().iter().any(|m| m["role"] == "tool")));
+}
+
 #[tokio::test]
 async fn with_no_model_the_wake_phrase_quotes_the_transcript_and_says_so() {
     if !tools() {
