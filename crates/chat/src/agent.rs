@@ -273,7 +273,7 @@ impl Kit {
             let names: Vec<&str> = self.defs.iter().map(|d| d.spec.name.as_str()).collect();
             return Outcome::error(format!("Unknown tool. The tools are: {}.", names.join(", ")));
         };
-        let args = match arguments(&c.arguments) {
+        let args = match c.arguments_object() {
             Ok(v) => v,
             Err(why) => return Outcome::error(why),
         };
@@ -299,18 +299,6 @@ impl Kit {
             },
             Err(_) => Outcome::error("The tool did not answer in time.".to_owned()),
         }
-    }
-}
-
-/// The call's arguments as a JSON object (none at all counts as `{}`), or what to tell the model.
-fn arguments(raw: &str) -> Result<Value, String> {
-    if raw.trim().is_empty() {
-        return Ok(Value::Object(serde_json::Map::new()));
-    }
-    match serde_json::from_str::<Value>(raw) {
-        Ok(v @ Value::Object(_)) => Ok(v),
-        Ok(_) => Err("The arguments must be a JSON object.".to_owned()),
-        Err(e) => Err(format!("The arguments are not valid JSON ({e}); call the tool again with a JSON object.")),
     }
 }
 
@@ -340,6 +328,8 @@ mod tests {
 
     #[test]
     fn arguments_must_be_a_json_object() {
+        let arguments =
+            |raw: &str| ToolCall { id: "c".into(), name: "t".into(), arguments: raw.into() }.arguments_object();
         assert_eq!(arguments(" "), Ok(serde_json::json!({})));
         assert_eq!(arguments("{\"a\": 1}"), Ok(serde_json::json!({"a": 1})));
         assert!(arguments("[1]").unwrap_err().contains("JSON object"));

@@ -43,6 +43,21 @@ pub struct ToolCall {
     pub arguments: String,
 }
 
+impl ToolCall {
+    /// The arguments as a JSON object (none at all counts as `{}`), or what to tell the model
+    /// about them.
+    pub fn arguments_object(&self) -> Result<serde_json::Value, String> {
+        if self.arguments.trim().is_empty() {
+            return Ok(serde_json::Value::Object(serde_json::Map::new()));
+        }
+        match serde_json::from_str::<serde_json::Value>(&self.arguments) {
+            Ok(v @ serde_json::Value::Object(_)) => Ok(v),
+            Ok(_) => Err("The arguments must be a JSON object.".to_owned()),
+            Err(e) => Err(format!("The arguments are not valid JSON ({e}); call the tool again with a JSON object.")),
+        }
+    }
+}
+
 /// The result of one tool call, sent back to the model.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ToolResult {

@@ -191,25 +191,18 @@ impl MeetingService {
     }
 }
 
-/// `[mm:ss] Speaker: text` lines, the newest [`TRANSCRIPT_CHARS`] of them.
+/// What was said, as `segment::to_text` writes it, the newest [`TRANSCRIPT_CHARS`] of it (whole
+/// lines).
 fn transcript_text(said: &[Segment]) -> String {
-    let mut lines: Vec<String> = Vec::new();
-    let mut total = 0;
-    for s in said.iter().rev() {
-        let line = format!("[{}] {}: {}", clock(s.start_time), s.speaker, s.transcript);
-        total += line.len() + 1;
-        if total > TRANSCRIPT_CHARS {
-            break;
-        }
-        lines.push(line);
+    let text = crate::segment::to_text(said);
+    match text.len().checked_sub(TRANSCRIPT_CHARS) {
+        None | Some(0) => text,
+        // From the first line start after `cut` (a newline byte is always a char boundary).
+        Some(cut) => match text.as_bytes()[cut..].iter().position(|b| *b == b'\n') {
+            Some(at) => text[cut + at + 1..].to_owned(),
+            None => String::new(),
+        },
     }
-    lines.reverse();
-    lines.join("\n")
-}
-
-fn clock(secs: f64) -> String {
-    let s = secs.max(0.0) as u64;
-    format!("{:02}:{:02}", s / 60, s % 60)
 }
 
 /// With no model: the (up to three) segments sharing the most words with the question, in
@@ -234,11 +227,8 @@ fn extractive(said: &[Segment], question: &str) -> String {
         return "No generative model is configured, and nothing said so far matches the question.".into();
     }
     best.sort_unstable();
-    let quotes: Vec<String> = best
-        .iter()
-        .map(|&i| format!("- [{}] {}: {}", clock(said[i].start_time), said[i].speaker, said[i].transcript))
-        .collect();
-    format!("{NO_MODEL}\n{}", quotes.join("\n"))
+    let picked: Vec<Segment> = best.iter().map(|&i| said[i].clone()).collect();
+    format!("{NO_MODEL}\n{}", crate::segment::to_text(&picked).trim_end())
 }
 
 #[cfg(test)]
@@ -283,8 +273,12 @@ mod tests {
         ];
         let a = extractive(&said, "Who owns the portal budget?");
         assert!(a.starts_with(NO_MODEL), "{a}");
-        assert!(a.ends_with("- [00:05] Ana: The budget for the portal is forty thousand.\n- [02:05] Ana: Ben owns the portal budget."), "{a}");
+        assert!(a.ends_with("[00:00:05] Ana: The budget for the portal is forty thousand.\n[00:02:05] Ana: Ben owns the portal budget."), "{a}");
         assert!(extractive(&said, "xyz?").contains("nothing said so far matches"));
-        assert_eq!(transcript_text(&said[..1]), "[00:05] Ana: The budget for the portal is forty thousand.");
+        // A long meeting: its newest whole lines (multi-byte text cut safely).
+        let long: Vec<Segment> = (0..2_000).map(|i| seg(f64::from(i), "Zoë", "déjà vu, encore une fois")).collect();
+        let t = transcript_text(&long);
+        assert!(t.len() <= TRANSCRIPT_CHARS && t.starts_with('[') && t.ends_with("encore une fois\n"), "{}", &t[..40]);
+        assert_eq!(transcript_text(&said[..1]), "[00:00:05] Ana: The budget for the portal is forty thousand.\n");
     }
 }

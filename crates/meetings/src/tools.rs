@@ -40,6 +40,14 @@ fn refusal(e: MeetingError) -> ToolError {
     }
 }
 
+/// A `meetingId` no meeting can have (empty, longer than any call id) is "not found" at once.
+fn known_shape(meeting_id: &str) -> Result<(), ToolError> {
+    match meeting_id.is_empty() || meeting_id.len() > 512 {
+        true => Err(ToolError::not_found("Meeting")),
+        false => Ok(()),
+    }
+}
+
 /// What a tool shows of a meeting.
 fn brief(m: &MeetingView, caller: &Principal) -> Value {
     json!({
@@ -183,10 +191,7 @@ impl Tool for GetMeetingTranscript {
         Box::pin(async move {
             rampart_core::tools::require_scope(caller, rampart_core::Scope::Meetings)?;
             let a: TranscriptArgs = arguments(args)?;
-            if a.meeting_id.is_empty() || a.meeting_id.len() > 512 {
-                // No meeting has such an id.
-                return Err(ToolError::not_found("Meeting"));
-            }
+            known_shape(&a.meeting_id)?;
             let (meeting, segments) = self.0.segments(caller, &a.meeting_id, false).await.map_err(refusal)?;
             let finals: Vec<&Segment> = segments.iter().filter(|s| !s.is_partial).collect();
             let out = match a.format {
@@ -294,9 +299,7 @@ impl Tool for GetMeetingSummary {
         Box::pin(async move {
             rampart_core::tools::require_scope(caller, rampart_core::Scope::Meetings)?;
             let a: SummaryArgs = arguments(args)?;
-            if a.meeting_id.is_empty() || a.meeting_id.len() > 512 {
-                return Err(ToolError::not_found("Meeting"));
-            }
+            known_shape(&a.meeting_id)?;
             let v = self.0.summary(caller, &a.meeting_id).await.map_err(refusal)?;
             let summary = format!("{} sections", v.sections.len());
             Ok(ToolOutput::json(json!({

@@ -63,10 +63,7 @@ pub(crate) fn alternating(messages: &[ChatMessage]) -> Vec<Turn<'_>> {
 /// A call's arguments as the JSON object both APIs want back in the assistant's turn (`{}`
 /// when the model wrote something else: the result sent with it says so).
 pub(crate) fn arguments_object(c: &ToolCall) -> Value {
-    match serde_json::from_str::<Value>(&c.arguments) {
-        Ok(v @ Value::Object(_)) => v,
-        _ => Value::Object(serde_json::Map::new()),
-    }
+    c.arguments_object().unwrap_or_else(|_| Value::Object(serde_json::Map::new()))
 }
 
 #[cfg(test)]

@@ -57,7 +57,6 @@ pub async fn build_state_with_clock(config: Config, clock: SharedClock) -> anyho
     summaries(&config, &meetings, &catalog)?;
     let search = build_meeting_index(&config, &keyring, knowledge.default_embedding_model(), models)?;
     meetings.set_search_index(search);
-    index_summaries(&meetings);
     let mailer: Option<Arc<dyn rampart_core::mail::Mailer>> = match config.mail.enabled() {
         true => Some(Arc::new(crate::mail::SmtpMailer::new(&config.mail)?)),
         false => None,
@@ -153,20 +152,6 @@ fn summaries(
     let url = url.parse().map_err(|e| anyhow::anyhow!("meetings.webhook_url: {e}"))?;
     meetings.set_end_hook(Arc::new(crate::ports::SignedEndHook { client, url, secret }));
     Ok(())
-}
-
-/// Every stored summary is indexed for meeting search too (replacing the meeting's earlier one).
-fn index_summaries(meetings: &rampart_meetings::MeetingService) {
-    let m = meetings.clone();
-    meetings.on_summary_stored(move |stored| {
-        let text: Vec<String> = stored.sections.iter().map(|s| format!("{}\n{}", s.title, s.markdown)).collect();
-        let (m, key, text) = (m.clone(), stored.key, text.join("\n\n"));
-        tokio::spawn(async move {
-            if let Err(e) = m.index_summary(key, &text).await {
-                tracing::warn!(meeting = %key, error = %e, "a meeting's summary could not be indexed");
-            }
-        });
-    });
 }
 
 /// Meeting search's indexes: the lexical one in `meetings.index_dir` (keyed terms, stemmed

@@ -299,13 +299,6 @@ impl MeetingService {
         Ok(rebuilt)
     }
 
-    /// Rebuilds the lexical index from the database's passages; returns how many it holds.
-    pub async fn rebuild_search(&self) -> Result<u64> {
-        let Some(ix) = self.search_index().cloned() else { return Ok(0) };
-        let _writing = ix.writing.lock().await;
-        self.rebuild_lexical(&ix).await
-    }
-
     async fn rebuild_lexical(&self, ix: &MeetingIndex) -> Result<u64> {
         tracing::info!("rebuilding the meeting search index from the database");
         ix.lexical.clear()?;

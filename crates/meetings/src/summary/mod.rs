@@ -12,7 +12,7 @@
 //!
 //! Two ports: [`SummaryModels`] (which model, from the server's catalog) and [`EndHook`] (the
 //! signed webhook, sent by the server through the edge's SSRF-safe client). And one seam for
-//! whoever indexes summaries: [`MeetingService::on_summary_stored`].
+//! meeting search: each stored summary is indexed (`index_summary`).
 
 pub mod generate;
 pub mod textrank;
@@ -23,11 +23,11 @@ use crate::templates::TemplateKind;
 use crate::views::{MeetingStatus, MeetingView};
 use rampart_core::embed::BoxFuture;
 use rampart_core::llm::ChatModel;
-use rampart_core::{MeetingKey, Principal, Timestamp, UserId};
+use rampart_core::{MeetingKey, Principal, Timestamp};
 use rampart_storage::repo::meetings::{MeetingAccess, MeetingRecord};
 use rampart_storage::repo::summaries::{SummaryOutcome, SummaryRecord};
 use serde::{Deserialize, Serialize};
-use std::sync::{Arc, OnceLock, PoisonError, RwLock};
+use std::sync::{Arc, OnceLock};
 
 /// Which model writes summaries now (`None`: extractive summaries). Asked at every summary, so
 /// models administrators add or remove apply to the next one.
@@ -84,15 +84,6 @@ pub struct SummaryView {
     pub error: Option<String>,
 }
 
-/// A summary was stored: what the seam of [`MeetingService::on_summary_stored`] receives.
-#[derive(Clone, Debug)]
-pub struct SummaryStored {
-    pub key: MeetingKey,
-    pub owner: UserId,
-    pub extractive: bool,
-    pub sections: Vec<SummarySection>,
-}
-
 /// What writing one summary did (the benchmark's figures).
 #[derive(Clone, Copy, Debug, Default)]
 pub struct SummaryReport {
@@ -102,13 +93,10 @@ pub struct SummaryReport {
     pub map_calls: usize,
 }
 
-type Listener = Arc<dyn Fn(&SummaryStored) + Send + Sync>;
-
 /// The summaries' ports and their jobs' limit (a field of the service).
 pub(crate) struct Ports {
     models: OnceLock<Arc<dyn SummaryModels>>,
     hook: OnceLock<Arc<dyn EndHook>>,
-    listeners: RwLock<Vec<Listener>>,
     jobs: tokio::sync::Semaphore,
 }
 
@@ -125,12 +113,7 @@ const GAVE_UP: &str = "Writing the summary was interrupted several times. Regene
 
 impl Default for Ports {
     fn default() -> Self {
-        Self {
-            models: OnceLock::new(),
-            hook: OnceLock::new(),
-            listeners: RwLock::new(Vec::new()),
-            jobs: tokio::sync::Semaphore::new(JOBS_AT_ONCE),
-        }
+        Self { models: OnceLock::new(), hook: OnceLock::new(), jobs: tokio::sync::Semaphore::new(JOBS_AT_ONCE) }
     }
 }
 
@@ -161,14 +144,6 @@ impl MeetingService {
     /// The meeting-end webhook (set once at start-up, when one is configured).
     pub fn set_end_hook(&self, h: Arc<dyn EndHook>) {
         let _ = self.0.summaries.hook.set(h);
-    }
-
-    /// Calls `f` after every summary stored (written at a meeting's end or regenerated), with
-    /// its sections in the clear, in the job's task: keep it short (spawn long work). The seam
-    /// of the past-meetings index. A meeting's deletion, and its transcript's by retention,
-    /// remove the summary without a call.
-    pub fn on_summary_stored(&self, f: impl Fn(&SummaryStored) + Send + Sync + 'static) {
-        self.0.summaries.listeners.write().unwrap_or_else(PoisonError::into_inner).push(Arc::new(f));
     }
 
     /// A meeting's summary, if the caller may read the meeting.
@@ -329,18 +304,16 @@ impl MeetingService {
         model_id: Option<&str>,
         extractive: bool,
     ) -> Result<()> {
+        let text: Vec<String> = sections.iter().map(|s| format!("{}\n{}", s.title, s.markdown)).collect();
         let sealed = self.0.keyring.seal(&aad(m.id), &serde_json::to_vec(&Body { sections })?);
         let o = SummaryOutcome { extractive, model_id, sealed_body: Some(&sealed), ..outcome(self.now()) };
         if !self.db().finish_summary(m.id, generation, &o).await? {
             return Ok(());
         }
-        let listeners = self.0.summaries.listeners.read().unwrap_or_else(PoisonError::into_inner).clone();
-        if !listeners.is_empty() {
-            let Body { sections } = serde_json::from_slice(&self.0.keyring.open(&aad(m.id), &sealed)?)?;
-            let stored = SummaryStored { key: m.id, owner: m.owner_id, extractive, sections };
-            for f in listeners {
-                f(&stored);
-            }
+        // Searchable with its meeting (replacing the summary indexed before); a failure here
+        // leaves the summary stored, and the index's upkeep does not redo it: logged.
+        if let Err(e) = self.index_summary(m.id, &text.join("\n\n")).await {
+            tracing::warn!(meeting = %m.id, error = %e, "a meeting's summary could not be indexed");
         }
         Ok(())
     }

@@ -129,17 +129,6 @@ impl Db {
         Ok(true)
     }
 
-    /// Removes a meeting's passages of one kind, or (`None`) all of them.
-    pub async fn delete_meeting_passages(&self, meeting: MeetingKey, kind: Option<&str>) -> Result<u64, StorageError> {
-        let n = sqlx::query("DELETE FROM meeting_passages WHERE meeting_id = $1 AND ($2 = '' OR kind = $2)")
-            .bind(meeting.to_string())
-            .bind(kind.unwrap_or_default())
-            .execute(self.writer())
-            .await?
-            .rows_affected();
-        Ok(n)
-    }
-
     /// The meetings the caller may read that have passages, started in `[from, to)`: the
     /// scopes of a meeting search, read at every search.
     pub async fn searchable_meetings(
