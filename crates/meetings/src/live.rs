@@ -589,6 +589,8 @@ impl MeetingService {
                 d.error = Some("Interrupted by a server restart; upload the file again.".into());
             }
             self.end_meeting(&mut m, &mut d, status).await?;
+            // As every end does: indexed for search, and summarized.
+            self.index_later(m.id);
             if status == MeetingStatus::Ended {
                 self.summarize_on_end(m.id).await;
             }

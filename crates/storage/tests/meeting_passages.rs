@@ -75,17 +75,21 @@ async fn searchable_meetings_follow_shares_and_passages_follow_their_meeting(db:
     let (ana, bo) = (user(db, "ana@example.com").await, user(db, "bo@example.com").await);
     let (a, b) = (meeting(db, ana, 0).await, meeting(db, bo, 10).await);
     let unindexed = meeting(db, bo, 20).await;
-    let mut todo = db.meetings_to_index(10).await.unwrap();
+    let mut todo = db.meetings_to_index(T0.plus(std::time::Duration::from_secs(100 * 86_400)), 10).await.unwrap();
     todo.sort();
     let mut all = vec![a, b, unindexed];
     all.sort();
     assert_eq!(todo, all, "ended meetings never indexed");
+    assert!(db.meetings_to_index(T0, 10).await.unwrap().is_empty(), "none ended before T0: their ends index them");
     let pa = passages(3, true);
     assert!(db.replace_meeting_passages(a, "transcript", &pa, T0).await.unwrap());
     assert!(db.replace_meeting_passages(b, "transcript", &passages(2, false), T0).await.unwrap());
     assert!(db.replace_meeting_passages(b, "summary", &passages(1, false), T0).await.unwrap());
     assert!(!db.replace_meeting_passages(MeetingKey::new(), "transcript", &passages(1, false), T0).await.unwrap());
-    assert_eq!(db.meetings_to_index(10).await.unwrap(), vec![unindexed]);
+    assert_eq!(
+        db.meetings_to_index(T0.plus(std::time::Duration::from_secs(100 * 86_400)), 10).await.unwrap(),
+        vec![unindexed]
+    );
     assert_eq!(db.passage_count().await.unwrap(), 6);
 
     // Who may search what: read at every call.

@@ -12,7 +12,7 @@ use crate::error::{MeetingError, Result};
 use crate::service::MeetingService;
 use rampart_core::embed::EmbedPurpose;
 use rampart_core::meetings::PassageKind;
-use rampart_core::{MeetingKey, PassageId};
+use rampart_core::{MeetingKey, PassageId, Timestamp};
 use rampart_storage::repo::meeting_passages::NewPassage;
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
@@ -243,7 +243,11 @@ impl MeetingService {
     pub async fn index_pending(&self) -> Result<usize> {
         let mut n = 0;
         loop {
-            let keys = self.db().meetings_to_index(PENDING_BATCH).await?;
+            // A meeting that ended within the last round is indexed by its own end: not twice
+            // at once (the second would replace the first's passages under a search).
+            let before =
+                Timestamp::from_millis(self.now().millis() - i64::try_from(UPKEEP_EVERY.as_millis()).unwrap_or(0));
+            let keys = self.db().meetings_to_index(before, PENDING_BATCH).await?;
             if keys.is_empty() {
                 return Ok(n);
             }

@@ -227,13 +227,19 @@ impl Db {
     }
 
     /// Up to `limit` finished meetings whose transcript was never made into passages (a crash
-    /// after the end, meetings from before meeting search).
-    pub async fn meetings_to_index(&self, limit: i64) -> Result<Vec<MeetingKey>, StorageError> {
+    /// after the end, meetings from before meeting search), that ended before `ended_before`
+    /// (one that ended since is being indexed by its own end).
+    pub async fn meetings_to_index(
+        &self,
+        ended_before: Timestamp,
+        limit: i64,
+    ) -> Result<Vec<MeetingKey>, StorageError> {
         let rows = sqlx::query(
             "SELECT m.id FROM meetings m WHERE m.status IN ('ended', 'failed') AND m.indexed_at IS NULL \
-             AND m.transcript_deleted_at IS NULL ORDER BY m.id LIMIT $1",
+             AND m.transcript_deleted_at IS NULL AND COALESCE(m.ended_at, m.updated_at) < $2 ORDER BY m.id LIMIT $1",
         )
         .bind(limit)
+        .bind(ended_before.millis())
         .fetch_all(self.pool())
         .await?;
         rows.iter().map(|r| id(r, "id")).collect()
