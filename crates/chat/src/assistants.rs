@@ -122,12 +122,22 @@ pub struct Overrides {
     pub whole: bool,
 }
 
+/// What a reply may draw on besides the assistant's own configuration.
+#[derive(Clone, Copy, Default)]
+pub struct ReplyWith<'a> {
+    /// Knowledge bases chosen in the chat and its attached files.
+    pub chosen: crate::rag::Chosen<'a>,
+    pub tools: Option<&'a crate::agent::TurnTools>,
+    pub grounding: Option<&'a dyn crate::grounding::Grounding>,
+}
+
 impl ChatService {
     /// Streams the assistant's reply to `history` (oldest first), drawing on the knowledge bases
     /// `chosen` in the chat (besides a `rag` assistant's own; the built-in assistant searches
     /// every readable one when none is chosen). While a service interruption applies, the reply
-    /// is its message and the model is not called. `tools`: offered to a `model` assistant
-    /// whose model supports them, when no knowledge base is chosen (`crate::agent`).
+    /// is its message and the model is not called. `with.tools`: offered to a `model` assistant
+    /// whose model supports them, when no knowledge base is chosen (`crate::agent`);
+    /// `with.grounding`: what the caller grounds the turn on instead (`crate::grounding`).
     #[tracing::instrument(name = "assistant", skip_all, fields(assistant = %a.id, kind = a.service_type()))]
     pub async fn reply(
         &self,
@@ -135,9 +145,9 @@ impl ChatService {
         p: &Principal,
         history: Vec<ChatMessage>,
         o: Overrides,
-        chosen: crate::rag::Chosen<'_>,
-        tools: Option<&crate::agent::TurnTools>,
+        with: ReplyWith<'_>,
     ) -> Result<EventStream> {
+        let ReplyWith { chosen, tools, grounding } = with;
         if let Some(msg) = self.interruption_message(a.service_type()).await? {
             return Ok(canned(msg, "interrupted"));
         }
@@ -152,6 +162,9 @@ impl ChatService {
             top_p: o.top_p.or(a.top_p),
             tools: Vec::new(),
         };
+        if let Some(g) = grounding {
+            return grounded(a, p, history, req, o.whole, g, tools).await;
+        }
         let rag = match &a.kind {
             AssistantKind::Extractive if self.retriever().is_none() => {
                 return Ok(canned(EXTRACTIVE_REPLY.to_owned(), "stop"));
@@ -179,5 +192,48 @@ impl ChatService {
         let retriever =
             self.retriever().ok_or_else(|| crate::ChatError::Invalid("knowledge bases are not available".into()))?;
         Ok(rag.reply(retriever.as_ref(), p, chosen, a.system_prompt.as_deref(), history, req).await?)
+    }
+}
+
+/// A turn grounded by its caller (`crate::grounding`): the assistant's model (a `rag`
+/// assistant's too) answers from what the grounding gives, with the turn's tools; with no model
+/// the grounding's own answer, or the passages quoted.
+async fn grounded(
+    a: &Assistant,
+    p: &Principal,
+    history: Vec<ChatMessage>,
+    req: ChatRequest,
+    whole: bool,
+    g: &dyn crate::grounding::Grounding,
+    tools: Option<&crate::agent::TurnTools>,
+) -> Result<EventStream> {
+    use crate::grounding::Ground;
+    let model = match &a.kind {
+        AssistantKind::Model(m) | AssistantKind::Custom(m) => Some(m.clone()),
+        AssistantKind::Rag(r) => r.model.clone(),
+        AssistantKind::Extractive => None,
+    };
+    let question = history.iter().rev().find(|m| m.role == Role::User).map(|m| m.content.as_str()).unwrap_or("");
+    let ground = g.ground(p, question).await.map_err(rampart_core::llm::ModelError::from)?;
+    match ground {
+        Ground::Context { system, without_model } => {
+            let Some(m) = model else { return Ok(canned(without_model, "stop")) };
+            let system = match &a.system_prompt {
+                Some(sp) => format!("{sp}\n\n{system}"),
+                None => system,
+            };
+            let mut messages = Vec::with_capacity(history.len() + 1);
+            messages.push(ChatMessage::new(Role::System, system));
+            messages.extend(history);
+            let req = ChatRequest { messages, ..req };
+            if let Some(agent) = tools.and_then(|t| crate::agent::run(&m, t, p, req.clone(), whole)) {
+                return Ok(agent);
+            }
+            Ok(if whole { m.complete_whole(req).await? } else { m.stream(req).await? })
+        }
+        Ground::Passages { passages, corpus } => {
+            let rag = crate::rag::RagAssistant::over_chosen(model);
+            Ok(rag.answer(passages, corpus, a.system_prompt.as_deref(), history, req).await?)
+        }
     }
 }

@@ -85,6 +85,7 @@ impl ChatService {
             run: None,
             knowledge_bases: Vec::new(),
             tools: None,
+            grounding: None,
         };
         let reply = whole_reply(self.start_turn(turn).await?).await?;
         let usage = reply.usage.unwrap_or_default();

@@ -2,7 +2,8 @@
 //! APIs, seed 002), assistants (`model`, `custom`, `rag`, `extractive`) behind the
 //! `core::llm::ChatModel` port, the chat turn every caller runs (`turn`: realtime channels, the
 //! OpenAI facade, jobs, the meeting assistant) with its agent loop for models with tools
-//! (`agent`) and the registry of running generations (`runs`), service interruptions and async
+//! (`agent`), what a caller grounds a turn on (`grounding`: a meeting's transcript, past
+//! meetings) and the registry of running generations (`runs`), service interruptions and async
 //! jobs.
 //!
 //! Message content, session titles, feedback text and job results are sealed with `crypto`
@@ -16,6 +17,7 @@ pub mod branches;
 pub mod config;
 pub mod error;
 pub mod export;
+pub mod grounding;
 pub mod interruptions;
 pub mod jobs;
 pub mod prompts;

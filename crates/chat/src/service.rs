@@ -264,6 +264,34 @@ impl ChatService {
         }
     }
 
+    /// The user's chat about a meeting (`meeting`: its key) or about all their past meetings
+    /// ([`rampart_storage::repo::chat::PAST_MEETINGS`]), made on first use with `title`. The caller has
+    /// checked that the user may read the meeting.
+    pub async fn meeting_chat(
+        &self,
+        user: UserId,
+        meeting: &str,
+        assistant_id: &str,
+        title: &str,
+    ) -> Result<SessionId> {
+        let sid = SessionId::new();
+        let title: String = title.trim().chars().take(self.config.title_chars).collect();
+        let sealed = self.keyring.seal(&title_aad(sid), title.as_bytes());
+        Ok(self.db.meeting_chat(user, meeting, (sid, assistant_id, &sealed), self.clock.now()).await?)
+    }
+
+    /// The user's chat about `meeting`, if they have one (see [`ChatService::meeting_chat`]).
+    pub async fn find_meeting_chat(&self, user: UserId, meeting: &str) -> Result<Option<SessionId>> {
+        Ok(self.db.find_meeting_chat(user, meeting).await?)
+    }
+
+    /// What a session of the user's is about, when it is a meeting assistant panel's chat (a
+    /// meeting's key, or `PAST_MEETINGS`); `None` for every other chat and for sessions that
+    /// are not theirs.
+    pub async fn session_meeting(&self, user: UserId, sid: SessionId) -> Result<Option<String>> {
+        Ok(self.db.session(Owner::User(user), sid).await?.and_then(|s| s.meeting))
+    }
+
     /// The assistant a session of the user's was started with; `None` if there is no such session.
     pub async fn session_assistant(&self, user: UserId, sid: SessionId) -> Result<Option<String>> {
         Ok(self.db.session(Owner::User(user), sid).await?.map(|s| s.assistant_id))

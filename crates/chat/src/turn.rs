@@ -64,6 +64,9 @@ pub struct TurnRequest {
     /// Tools the model may call (used when the assistant is of kind `model`, its model
     /// supports tools and no knowledge base is chosen); `None`: none.
     pub tools: Option<TurnTools>,
+    /// What the caller grounds the turn on instead of knowledge bases (a meeting's transcript,
+    /// past meetings); `None`: the assistant's own way.
+    pub grounding: Option<Arc<dyn crate::grounding::Grounding>>,
 }
 
 /// The most knowledge bases a turn may choose.
@@ -256,7 +259,8 @@ impl ChatService {
     /// Starts a turn: stores the question (session turns), reads the history and starts the
     /// reply. An error here means nothing was streamed; the stream's items follow.
     pub async fn start_turn(&self, req: TurnRequest) -> Result<TurnStream, TurnError> {
-        let TurnRequest { principal: p, assistant: a, conversation, overrides, run, knowledge_bases, tools } = req;
+        let TurnRequest { principal: p, assistant: a, conversation, overrides, run, knowledge_bases, tools, grounding } =
+            req;
         self.check_chosen(&p, &knowledge_bases).await.map_err(TurnError::at(TurnStage::Question))?;
         // Files attached to the chat are searched in every turn of it (from the session id, never
         // from the client).
@@ -289,9 +293,8 @@ impl ChatService {
         let cancel = run.as_ref().map(|r| r.token().clone());
         let reply = async {
             let chosen = crate::rag::Chosen { kbs: &knowledge_bases, files };
-            self.reply(&a, &p, history, overrides, chosen, tools.as_ref())
-                .await
-                .map_err(TurnError::at(TurnStage::Reply))
+            let with = crate::assistants::ReplyWith { chosen, tools: tools.as_ref(), grounding: grounding.as_deref() };
+            self.reply(&a, &p, history, overrides, with).await.map_err(TurnError::at(TurnStage::Reply))
         };
         let events = match cancel {
             Some(c) => tokio::select! {

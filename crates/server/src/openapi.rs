@@ -60,6 +60,7 @@ pub fn router_with(limits: UploadLimits) -> OpenApiRouter<AppState> {
         .merge(routes::knowledge::routes(limits.knowledge))
         .merge(routes::meetings::routes(limits.meetings))
         .merge(routes::summaries::routes())
+        .merge(routes::meeting_chat::routes())
         .merge(routes::mcp::routes())
 }
 

@@ -58,9 +58,9 @@ impl Retriever for KbRetriever {
                     document_name: x.document_name,
                     text: x.text,
                     page: x.location.page,
-                    knowledge_base_id: x.knowledge_base_id,
-                    document_id: x.document_id,
-                    chunk_id: x.chunk_id,
+                    knowledge_base_id: Some(x.knowledge_base_id),
+                    document_id: Some(x.document_id),
+                    chunk_id: Some(x.chunk_id),
                 })
                 .collect())
         })
@@ -116,6 +116,7 @@ impl rampart_core::assist::MeetingAssistant for ChatMeetingAssistant {
                     run: None,
                     knowledge_bases: Vec::new(),
                     tools: Some(rampart_chat::turn::TurnTools::new(self.tools.clone())),
+                    grounding: None,
                 })
                 .await
                 .map_err(|e| failed(&e))?;
@@ -443,4 +444,99 @@ impl rampart_meetings::summary::EndHook for SignedEndHook {
             Err(last)
         })
     }
+}
+
+/// The meeting assistant panel's grounding: the meeting's transcript so far, read for the asker
+/// (who must still be able to read the meeting) at every turn.
+#[derive(Debug)]
+pub struct MeetingPanel {
+    pub meetings: rampart_meetings::MeetingService,
+    pub meeting: rampart_core::MeetingKey,
+}
+
+impl rampart_chat::grounding::Grounding for MeetingPanel {
+    fn ground<'a>(
+        &'a self,
+        p: &'a Principal,
+        question: &'a str,
+    ) -> rampart_core::embed::BoxFuture<'a, Result<rampart_chat::grounding::Ground, RetrievalError>> {
+        Box::pin(async move {
+            let (system, without_model) =
+                self.meetings.panel_context(p, self.meeting, question).await.map_err(RetrievalError::new)?;
+            Ok(rampart_chat::grounding::Ground::Context { system, without_model })
+        })
+    }
+}
+
+/// The chat over past meetings: the passages of the asker's meetings (theirs, shared with
+/// them) that match the question, each citing its meeting at the moment it was said.
+#[derive(Debug)]
+pub struct PastMeetingsChat {
+    pub meetings: rampart_meetings::MeetingService,
+    pub public_url: String,
+}
+
+/// Passages a past-meetings answer draws on.
+const PAST_PASSAGES: usize = 6;
+
+impl rampart_chat::grounding::Grounding for PastMeetingsChat {
+    fn ground<'a>(
+        &'a self,
+        p: &'a Principal,
+        question: &'a str,
+    ) -> rampart_core::embed::BoxFuture<'a, Result<rampart_chat::grounding::Ground, RetrievalError>> {
+        Box::pin(async move {
+            let query: String = question.chars().take(rampart_meetings::search::MAX_QUERY_CHARS).collect();
+            let hits = match query.trim().is_empty() {
+                true => Vec::new(),
+                false => {
+                    let q =
+                        rampart_core::meetings::MeetingSearchQuery { query, start: None, end: None, max_results: 5 };
+                    self.meetings.search(p, &q).await.map_err(RetrievalError::new)?
+                }
+            };
+            Ok(rampart_chat::grounding::Ground::Passages {
+                passages: meeting_passages(&hits, &self.public_url),
+                corpus: &rampart_chat::rag::MEETINGS,
+            })
+        })
+    }
+}
+
+/// The best passages of search hits, best meeting first (at most [`PAST_PASSAGES`]), as cited
+/// sources: named by meeting and moment, their `uri` the meeting's page at that moment.
+fn meeting_passages(hits: &[rampart_core::meetings::MeetingHit], public_url: &str) -> Vec<Retrieved> {
+    let base = public_url.trim_end_matches('/');
+    let mut out = Vec::new();
+    for h in hits {
+        let day = h.meeting.started_at.to_datetime().format("%Y-%m-%d");
+        for x in &h.passages {
+            if out.len() == PAST_PASSAGES {
+                return out;
+            }
+            let id = rampart_meetings::service::urlencoding(&h.meeting.id);
+            let (uri, name) = match x.start_ms {
+                Some(ms) => {
+                    let s = ms.max(0) / 1000;
+                    let at = format!("{}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60);
+                    (format!("{base}/meetings/{id}?t={ms}"), format!("{} ({day}, at {at})", h.meeting.title))
+                }
+                None => (format!("{base}/meetings/{id}"), format!("{} ({day}, summary)", h.meeting.title)),
+            };
+            let text = match &x.speaker {
+                Some(sp) => format!("{sp}: {}", x.text),
+                None => x.text.clone(),
+            };
+            out.push(Retrieved {
+                document_name: name,
+                uri,
+                text,
+                page: None,
+                knowledge_base_id: None,
+                document_id: None,
+                chunk_id: None,
+            });
+        }
+    }
+    out
 }

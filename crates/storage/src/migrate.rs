@@ -38,6 +38,7 @@ pub const MIGRATIONS: &[Migration] = &[
     Migration { version: 18, name: "meeting_summaries", sql: include_str!("../migrations/0018_meeting_summaries.sql") },
     Migration { version: 19, name: "meeting_search", sql: include_str!("../migrations/0019_meeting_search.sql") },
     Migration { version: 21, name: "chat_session_kbs", sql: include_str!("../migrations/0021_chat_session_kbs.sql") },
+    Migration { version: 22, name: "meeting_chats", sql: include_str!("../migrations/0022_meeting_chats.sql") },
 ];
 
 fn render(sql: &str, backend: Backend) -> String {

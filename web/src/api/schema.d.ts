@@ -1466,6 +1466,24 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/meetings/{id}/chat": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The caller's chat about the meeting, if they have one. */
+        get: operations["find_meeting_chat"];
+        put?: never;
+        /** The caller's chat about the meeting (made on first use): its session id. */
+        post: operations["meeting_chat"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/meetings/{id}/recording": {
         parameters: {
             query?: never;
@@ -1634,6 +1652,27 @@ export interface paths {
         get: operations["search_meetings"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/meetings/search/chat": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The caller's chat over their past meetings, if they have one. */
+        get: operations["find_past_meetings_chat"];
+        put?: never;
+        /**
+         * The caller's chat over their past meetings (made on first use): its session id. Answers
+         *     cite the meetings at the moments they draw on.
+         */
+        post: operations["past_meetings_chat"];
         delete?: never;
         options?: never;
         head?: never;
@@ -2428,6 +2467,10 @@ export interface components {
             text_feedback?: string | null;
             user_id: components["schemas"]["UserId"];
         };
+        /** @description A meeting chat's session, if the caller has one. */
+        FoundMeetingChat: {
+            sessionId?: null | components["schemas"]["SessionId"];
+        };
         GroupView: {
             createdAt: components["schemas"]["Timestamp"];
             description: string;
@@ -2560,6 +2603,11 @@ export interface components {
             username: string;
         };
         LoginResponse: components["schemas"]["TokenSet"] | components["schemas"]["ChallengeResponse"];
+        /** @description A meeting chat's session. */
+        MeetingChat: {
+            /** @description Publish questions to `/in/{user}/{sessionId}`; answers stream on `/out/{user}/{sessionId}`. */
+            sessionId: components["schemas"]["SessionId"];
+        };
         /** @description A meeting that matched, with its best passages (best first). */
         MeetingHit: {
             meeting: components["schemas"]["MeetingRef"];
@@ -7051,6 +7099,82 @@ export interface operations {
             };
         };
     };
+    find_meeting_chat: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The call id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FoundMeetingChat"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    meeting_chat: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description The call id */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MeetingChat"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
     recording: {
         parameters: {
             query?: never;
@@ -7436,6 +7560,60 @@ export interface operations {
                 };
             };
             400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    find_past_meetings_chat: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FoundMeetingChat"];
+                };
+            };
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    past_meetings_chat: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MeetingChat"];
+                };
+            };
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };

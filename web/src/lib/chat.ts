@@ -15,6 +15,16 @@ export interface SourceDoc {
   chunkId?: string;
 }
 
+/** A tool the assistant used while answering (LMA's "thinking steps"), or an acting tool it
+ * asked the user to confirm (`needsConfirmation`). */
+export interface Step {
+  step: number;
+  callId: string;
+  tool: string;
+  status: 'ok' | 'error' | 'needsConfirmation';
+  summary: string;
+}
+
 /** What a citation number points at: a source, and the passage cited when known. */
 export interface CiteRef {
   documentIndex: number;
@@ -40,6 +50,8 @@ export interface Msg {
   rating?: 'thumbs_up' | 'thumbs_down';
   /** Branches: this message and its other versions (edits, regenerated answers), oldest first. */
   siblings?: string[];
+  /** The tools used for this answer, in order. */
+  steps?: Step[];
 }
 
 export function userMsg(text: string): Msg {
@@ -70,6 +82,9 @@ export function applyEvent(m: Msg, ev: any): Msg {
     }
     case 'source':
       return { ...m, sources: Array.isArray(c.documents) ? c.documents : [] };
+    case 'step':
+    case 'confirmation':
+      return { ...m, steps: [...(m.steps ?? []), stepOf(c)] };
     case 'end':
       return {
         ...m,
@@ -121,6 +136,8 @@ export function fromHistory(h: HistoryMessage): Msg {
       });
     } else if (p?.type === 'source' && Array.isArray(p.documents)) {
       m.sources = p.documents;
+    } else if (p?.type === 'steps' && Array.isArray(p.steps)) {
+      m.steps = p.steps.map(stepOf);
     }
   }
   m.refs = refs;
@@ -129,6 +146,25 @@ export function fromHistory(h: HistoryMessage): Msg {
     if (d?.excerpt) m.excerpts[mk.number] = d.excerpt;
   }
   return m;
+}
+
+function stepOf(c: any): Step {
+  const status = c?.status === 'error' || c?.status === 'needsConfirmation' ? c.status : 'ok';
+  return { step: Number(c?.step) || 0, callId: String(c?.callId ?? ''), tool: String(c?.tool ?? ''), status, summary: String(c?.summary ?? '') };
+}
+
+/** Where a source is, when it is a moment of a meeting (`…/meetings/{id}?t=ms`, past-meeting
+ * answers): the app's own path to it. */
+export function meetingLocation(s: SourceDoc | undefined): string | null {
+  if (!s?.uri) return null;
+  try {
+    const u = new URL(s.uri, location.origin);
+    if (u.origin !== location.origin || !/^\/meetings\/[^/]+$/.test(u.pathname)) return null;
+    const t = u.searchParams.get('t');
+    return t && /^\d+$/.test(t) ? `${u.pathname}?t=${t}` : u.pathname;
+  } catch {
+    return null;
+  }
 }
 
 function citeRef(documentIndex: unknown, chunkId: unknown): CiteRef {

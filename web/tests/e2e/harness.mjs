@@ -60,7 +60,8 @@ export async function axeViolations(page) {
 /** A fake OpenAI chat-completions server: the answer `answerFor(request body)` (or a promise of
  * it) streamed in pieces of `piece` characters as SSE chunks, then `finish_reason` and
  * `[DONE]`; or, when the request does not ask to stream, one `chat.completion`; an answer
- * `{ status }` is an OpenAI error with that HTTP status instead. */
+ * `{ status }` is an OpenAI error with that HTTP status instead, and `{ toolCall: { name,
+ * arguments } }` a streamed call of that tool (finish reason `tool_calls`). */
 export function fakeOpenAi(answerFor, piece = 12) {
   const server = createServer((req, res) => {
     let body = '';
@@ -68,6 +69,13 @@ export function fakeOpenAi(answerFor, piece = 12) {
     req.on('end', async () => {
       const request = JSON.parse(body || '{}');
       const answer = await answerFor(request);
+      if (typeof answer === 'object' && answer.toolCall) {
+        res.writeHead(200, { 'content-type': 'text/event-stream' });
+        const call = { index: 0, id: 'call_1', type: 'function', function: { name: answer.toolCall.name, arguments: answer.toolCall.arguments } };
+        res.write(`data: ${JSON.stringify({ id: 'c', object: 'chat.completion.chunk', choices: [{ index: 0, delta: { tool_calls: [call] } }] })}\n\n`);
+        res.write(`data: ${JSON.stringify({ id: 'c', object: 'chat.completion.chunk', choices: [{ index: 0, delta: {}, finish_reason: 'tool_calls' }] })}\n\n`);
+        return res.end('data: [DONE]\n\n');
+      }
       if (typeof answer === 'object') {
         res.writeHead(answer.status, { 'content-type': 'application/json' });
         return res.end(JSON.stringify({ error: { message: 'refused', type: 'invalid_request_error' } }));
@@ -90,10 +98,10 @@ export function fakeOpenAi(answerFor, piece = 12) {
   return new Promise((ok) => server.listen(0, '127.0.0.1', () => ok(server)));
 }
 
-/** A configuration with one OpenAI-compatible model (`local`, at `upstream`) and `assistants`
- * ({ id, name, description? }) on it. */
-export function modelConfig(upstream, assistants) {
-  const model = `[[models]]\nid = "local"\nprovider = "openai"\nbase_url = "http://127.0.0.1:${upstream.address().port}/v1"\nmodel = "m"\n`;
+/** A configuration with one OpenAI-compatible model (`local`, at `upstream`; offered tools when
+ * `tools`) and `assistants` ({ id, name, description? }) on it. */
+export function modelConfig(upstream, assistants, { tools = false } = {}) {
+  const model = `[[models]]\nid = "local"\nprovider = "openai"\nbase_url = "http://127.0.0.1:${upstream.address().port}/v1"\nmodel = "m"\n${tools ? 'tools = true\n' : ''}`;
   const one = (a) =>
     `\n[[assistants]]\nid = "${a.id}"\nname = "${a.name}"\n${a.description ? `description = "${a.description}"\n` : ''}kind = "model"\nmodel = "local"\n`;
   return model + assistants.map(one).join('');

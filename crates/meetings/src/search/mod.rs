@@ -15,6 +15,7 @@ mod passages;
 mod query;
 
 pub use indexing::SearchChange;
+pub use query::MAX_QUERY_CHARS;
 
 use crate::error::Result;
 use crate::service::MeetingService;

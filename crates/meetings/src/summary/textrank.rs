@@ -66,7 +66,9 @@ struct Sentence<'a> {
     words: Vec<usize>,
 }
 
-fn words(text: &str) -> impl Iterator<Item = String> + '_ {
+/// The words of `text` that carry meaning: lowercased, stop words left out (also what the meeting
+/// assistant matches questions with).
+pub(crate) fn words(text: &str) -> impl Iterator<Item = String> + '_ {
     text.split(|c: char| !c.is_alphanumeric() && c != '\'')
         .map(|w| w.trim_matches('\'').to_lowercase())
         .filter(|w| !w.is_empty() && !STOP.contains(&w.as_str()))

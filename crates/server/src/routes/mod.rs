@@ -11,6 +11,7 @@ pub mod health;
 pub mod knowledge;
 pub mod mcp;
 pub mod me;
+pub mod meeting_chat;
 pub mod meeting_socket;
 pub mod meetings;
 pub mod metrics;

@@ -232,6 +232,7 @@ async fn completions(
         run: None,
         knowledge_bases: r.knowledge_bases.clone().unwrap_or_default(),
         tools: None,
+        grounding: None,
     };
     let turn = s.chat.start_turn(req).await?;
     let id = format!("chatcmpl-{}", uuid::Uuid::now_v7().simple());

@@ -469,6 +469,10 @@ async fn run_turn(s: AppState, p: Principal, turn: Turn, run: RunHandle) {
             return fail("The message could not be processed.");
         }
     };
+    let grounding = match grounding_of(&s, &p, sid).await {
+        Ok(g) => g,
+        Err(m) => return fail(m),
+    };
     let req = TurnRequest {
         principal: p.clone(),
         assistant,
@@ -477,6 +481,7 @@ async fn run_turn(s: AppState, p: Principal, turn: Turn, run: RunHandle) {
         run: Some(run),
         knowledge_bases,
         tools: s.chat_tools.for_turn(),
+        grounding,
     };
     let mut turn = match s.chat.start_turn(req).await {
         Ok(t) => t,
@@ -501,4 +506,32 @@ async fn run_turn(s: AppState, p: Principal, turn: Turn, run: RunHandle) {
         };
         s.hub.publish(&out, &frame);
     }
+}
+
+/// What a meeting assistant panel's chat is grounded on (`None`: any other chat): its meeting's
+/// transcript, or the user's past meetings. Refused (as a missing session) when the user can no
+/// longer read the meeting, or their credential lacks the meetings scope.
+async fn grounding_of(
+    s: &AppState,
+    p: &Principal,
+    sid: SessionId,
+) -> Result<Option<std::sync::Arc<dyn rampart_chat::grounding::Grounding>>, &'static str> {
+    const GONE: &str = "Not found.";
+    let about = s.chat.session_meeting(p.user_id, sid).await.map_err(|e| {
+        tracing::warn!(error = %e, "could not read the session");
+        "The message could not be processed."
+    })?;
+    let Some(about) = about else { return Ok(None) };
+    if !p.has_scope(Scope::Meetings) {
+        return Err(GONE);
+    }
+    if about == rampart_storage::repo::chat::PAST_MEETINGS {
+        let g = crate::ports::PastMeetingsChat { meetings: s.meetings.clone(), public_url: s.config.public_url() };
+        return Ok(Some(std::sync::Arc::new(g)));
+    }
+    let key = rampart_core::MeetingKey::parse(&about).ok_or(GONE)?;
+    if s.meetings.get_by_key(p, key).await.is_err() {
+        return Err(GONE);
+    }
+    Ok(Some(std::sync::Arc::new(crate::ports::MeetingPanel { meetings: s.meetings.clone(), meeting: key })))
 }

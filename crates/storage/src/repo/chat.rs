@@ -24,7 +24,12 @@ pub struct SessionRecord {
     pub archived_at: Option<Timestamp>,
     /// The knowledge bases chosen in it (checked for access whenever they are used).
     pub knowledge_bases: Vec<KnowledgeBaseId>,
+    /// A meeting assistant panel's chat: the meeting's key, or [`PAST_MEETINGS`].
+    pub meeting: Option<String>,
 }
+
+/// The scope of the chat over all of a user's past meetings.
+pub const PAST_MEETINGS: &str = "*";
 
 /// Which of a user's sessions a list shows.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -39,8 +44,8 @@ pub enum Shelf {
 impl Shelf {
     fn clause(self) -> &'static str {
         match self {
-            Shelf::Active => " AND archived_at IS NULL",
-            Shelf::Archived => " AND archived_at IS NOT NULL",
+            Shelf::Active => " AND archived_at IS NULL AND meeting IS NULL",
+            Shelf::Archived => " AND archived_at IS NOT NULL AND meeting IS NULL",
             Shelf::All => "",
         }
     }
@@ -103,7 +108,7 @@ pub struct NewFeedback<'a> {
 }
 
 const SESSION_COLS: &str =
-    "id, user_id, assistant_id, title, created_at, updated_at, pinned, archived_at, knowledge_bases";
+    "id, user_id, assistant_id, title, created_at, updated_at, pinned, archived_at, knowledge_bases, meeting";
 pub(super) const MESSAGE_COLS: &str =
     "id, session_id, seq, role, content, parts, model_id, response_time_ms, created_at, parent_id";
 const FEEDBACK_COLS: &str = "id, user_id, session_id, message_id, rating, reason, text_feedback, created_at";
@@ -126,6 +131,7 @@ fn session(r: &AnyRow) -> Result<SessionRecord, StorageError> {
                 s.parse().map_err(|_| StorageError::Corrupt("chat_sessions.knowledge_bases holds a bad id".into()))
             })
             .collect::<Result<_, _>>()?,
+        meeting: r.try_get("meeting")?,
     })
 }
 
@@ -201,6 +207,49 @@ impl Db {
             .execute(self.writer())
             .await?;
         Ok(())
+    }
+
+    /// The user's chat about `meeting` (a meeting's key, or [`PAST_MEETINGS`]), made (with
+    /// `sealed_title`, under id `sid`) if they have none; its id either way (two first opens at
+    /// once make one chat).
+    pub async fn meeting_chat(
+        &self,
+        user: UserId,
+        meeting: &str,
+        new: (SessionId, &str, &[u8]),
+        now: Timestamp,
+    ) -> Result<SessionId, StorageError> {
+        if let Some(sid) = self.find_meeting_chat(user, meeting).await? {
+            return Ok(sid);
+        }
+        let (sid, assistant_id, sealed_title) = new;
+        let made = sqlx::query(
+            "INSERT INTO chat_sessions (id, user_id, assistant_id, title, created_at, updated_at, meeting) \
+             VALUES ($1, $2, $3, $4, $5, $5, $6) ON CONFLICT DO NOTHING",
+        )
+        .bind(sid.to_string())
+        .bind(user.to_string())
+        .bind(assistant_id)
+        .bind(sealed_title.to_vec())
+        .bind(now.millis())
+        .bind(meeting)
+        .execute(self.writer())
+        .await?
+        .rows_affected();
+        if made == 1 {
+            return Ok(sid);
+        }
+        self.find_meeting_chat(user, meeting).await?.ok_or(StorageError::Conflict)
+    }
+
+    /// The user's chat about `meeting`, if they have one.
+    pub async fn find_meeting_chat(&self, user: UserId, meeting: &str) -> Result<Option<SessionId>, StorageError> {
+        let r = sqlx::query("SELECT id FROM chat_sessions WHERE user_id = $1 AND meeting = $2")
+            .bind(user.to_string())
+            .bind(meeting)
+            .fetch_optional(self.writer())
+            .await?;
+        r.as_ref().map(|r| id(r, "id")).transpose()
     }
 
     /// Appends messages to the caller's session after its active leaf (see

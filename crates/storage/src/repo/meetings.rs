@@ -294,12 +294,16 @@ impl Db {
 
     /// Deletes a meeting (segments and shares with it) if `owner` owns it (or `None`: anyone's).
     pub async fn delete_meeting(&self, owner: Option<UserId>, key: MeetingKey) -> Result<bool, StorageError> {
+        let mut tx = self.begin_write().await?;
         let n = sqlx::query("DELETE FROM meetings WHERE id = $1 AND ($2 = '' OR owner_id = $2)")
             .bind(key.to_string())
             .bind(owner.map(|u| u.to_string()).unwrap_or_default())
-            .execute(self.writer())
+            .execute(&mut *tx)
             .await?
             .rows_affected();
+        // Everyone's chats about it go with it (they quote it).
+        sqlx::query("DELETE FROM chat_sessions WHERE meeting = $1").bind(key.to_string()).execute(&mut *tx).await?;
+        tx.commit().await?;
         Ok(n > 0)
     }
 
@@ -435,6 +439,16 @@ impl Db {
                 .bind(u.to_string())
                 .execute(&mut *tx)
                 .await?;
+            // Their chats about it quote it: they go too (the owner's never do: an owner is
+            // never a share).
+            sqlx::query(
+                "DELETE FROM chat_sessions WHERE meeting = $1 AND user_id = $2 \
+                 AND user_id NOT IN (SELECT owner_id FROM meetings WHERE id = $1)",
+            )
+            .bind(key.to_string())
+            .bind(u.to_string())
+            .execute(&mut *tx)
+            .await?;
         }
         tx.commit().await?;
         Ok(())
