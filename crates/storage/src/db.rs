@@ -1,7 +1,7 @@
 //! Connection pools and backend selection.
 
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
-use sqlx::{AnyPool, Executor};
+use sqlx::{AnyPool, Connection, Executor};
 use std::time::Duration;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -88,16 +88,38 @@ impl Db {
                 // A local file cannot go stale like a network connection: skip the ping sqlx
                 // sends on every acquire (measured at ~13% of server CPU per request).
                 let sqlite = |n: u32| {
-                    opts.clone().max_connections(n).test_before_acquire(false).after_connect(|conn, _meta| {
-                        Box::pin(async move {
-                            conn.execute(
-                                "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
+                    opts.clone()
+                        .max_connections(n)
+                        .test_before_acquire(false)
+                        .after_connect(|conn, _meta| {
+                            Box::pin(async move {
+                                conn.execute(
+                                    "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
                                  PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;",
-                            )
-                            .await?;
-                            Ok(())
+                                )
+                                .await?;
+                                Ok(())
+                            })
                         })
-                    })
+                        .after_release(|conn, _meta| {
+                            // A transaction left open goes back as a closed connection: when a
+                            // COMMIT fails on a full disk, SQLite has already rolled back, the
+                            // ROLLBACK that sqlx queues fails, and sqlx would keep counting the
+                            // transaction on this connection, refusing every later write ("non-zero
+                            // transaction depth") until a restart. A dropped transaction's queued
+                            // ROLLBACK is waited for first (the ping runs after it).
+                            Box::pin(async move {
+                                if !conn.is_in_transaction() {
+                                    return Ok(true);
+                                }
+                                conn.ping().await?;
+                                let clean = !conn.is_in_transaction();
+                                if !clean {
+                                    tracing::warn!("a database connection left in a transaction was closed");
+                                }
+                                Ok(clean)
+                            })
+                        })
                 };
                 // The writer first: it creates the file and turns WAL on.
                 let writer = sqlite(1).connect(&url).await?;

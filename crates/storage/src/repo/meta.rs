@@ -21,6 +21,12 @@ impl Db {
         Ok(())
     }
 
+    /// Whether the database takes writes now (readiness): a one-row write to `meta`, which fails
+    /// on a full disk or a read-only database while reads still work.
+    pub async fn write_probe(&self, now: rampart_core::Timestamp) -> Result<(), StorageError> {
+        self.meta_set("readiness_probe", &now.millis().to_string()).await
+    }
+
     /// Deletes a key; true if this call removed it.
     pub async fn meta_take(&self, key: &str) -> Result<bool, StorageError> {
         Ok(sqlx::query("DELETE FROM meta WHERE meta_key = $1").bind(key).execute(self.writer()).await?.rows_affected()
