@@ -1,4 +1,4 @@
-#![expect(clippy::unwrap_used, clippy::expect_used, reason = "a test fails at the first broken step")]
+#![expect(clippy::unwrap_used, reason = "a test fails at the first broken step")]
 
 //! A full disk, then space again (issue 19): with the SQLite database on a small tmpfs, writes
 //! fail while it is full — some of them at COMMIT, where SQLite has already rolled the
