@@ -24,6 +24,7 @@ mod knowledge;
 mod local_embed;
 mod mcp;
 mod meeting_assistant;
+mod meeting_injection;
 mod meeting_search;
 mod meetings;
 mod meetings_speech;

@@ -77,7 +77,7 @@ pub(crate) fn speak(dir: &Path, tag: &str, sentences: &[&str], rate: u32) -> Vec
     out
 }
 
-fn interleave(a: &[i16], b: &[i16]) -> Vec<u8> {
+pub(crate) fn interleave(a: &[i16], b: &[i16]) -> Vec<u8> {
     let n = a.len().max(b.len());
     let mut out = Vec::with_capacity(n * 4);
     for i in 0..n {
