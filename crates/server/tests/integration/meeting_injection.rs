@@ -10,7 +10,7 @@
 //! `sox`; without them it prints SKIPPED.
 
 use crate::common::*;
-use crate::meetings_speech::{interleave, speak, stream};
+use crate::meetings_speech::{AudioSocket, end, interleave, send_paced, speak, start, stream};
 use rampart_testkit::fake_openai::{FakeOpenAi, Knobs};
 use rampart_testkit::script::{FakeCall, Scripted};
 use serde_json::{Value, json};
@@ -70,18 +70,35 @@ fn obedient_model() -> Vec<Scripted> {
     ]
 }
 
-/// Ana's meeting: the decision and the injection on channel 0, then her question on channel 1
-/// (in the silence after them), then channel 0 again.
-fn anas_meeting(dir: &Path) -> Vec<u8> {
-    let rate = 16_000;
+/// Ana's meeting: the decision and the injection on channel 0; once the injection is in the
+/// stored transcript, her question on channel 1, then channel 0 again. Returns the transcript.
+async fn anas_meeting(s: &TestServer, token: &str, dir: &Path) -> Value {
+    let (rate, call_id) = (16_000, "ana-planning");
     let before = speak(dir, "m", &MEETING, rate);
     let question = speak(dir, "q", &QUESTION, rate);
-    let mut others = before.clone();
-    others.extend(std::iter::repeat_n(0i16, question.len()));
-    others.extend(speak(dir, "a", &AFTER, rate));
-    let mut owner = vec![0i16; before.len()];
-    owner.extend(question);
-    interleave(&others, &owner)
+    let mut after = vec![0i16; question.len()];
+    after.extend(speak(dir, "a", &AFTER, rate));
+    let mut ws = start(s, token, call_id, rate, 2).await;
+    send_paced(&mut ws, rate, 2, &interleave(&before, &[])).await;
+    // The question must find the injection in the transcript (Whisper may take a while).
+    until_heard(s, token, &mut ws, call_id, "attacker").await;
+    send_paced(&mut ws, rate, 2, &interleave(&after, &question)).await;
+    end(&mut ws, call_id).await;
+    s.get(&format!("/v1/meetings/{call_id}/transcript"), Some(token)).await.expect(200).body
+}
+
+/// Silence (two channels at 16 kHz, at real-time pace) until a final segment of channel 0
+/// says `word`.
+async fn until_heard(s: &TestServer, token: &str, ws: &mut AudioSocket, call_id: &str, word: &str) {
+    let silence = vec![0u8; 16_000 / 10 * 2 * 2];
+    for _ in 0..120 {
+        send_paced(ws, 16_000, 2, &silence.repeat(5)).await;
+        let tr = s.get(&format!("/v1/meetings/{call_id}/transcript"), Some(token)).await.expect(200).body;
+        if text_of(&finals(&tr, "CALLER")).to_lowercase().contains(word) {
+            return;
+        }
+    }
+    panic!("channel 0 never said {word}");
 }
 
 /// The final segments of `channel`, in time order.
@@ -153,10 +170,8 @@ async fn injection_is_not_obeyed(s: &TestServer, model: &FakeOpenAi) {
     let (ana, bo) = (s.token("ana@example.com").await, s.token("bo@example.com").await);
     let dir = tempfile::tempdir().unwrap();
     let bos: Vec<u8> = speak(dir.path(), "b", &BOS_MEETING, 16_000).iter().flat_map(|x| x.to_le_bytes()).collect();
-    let anas = anas_meeting(dir.path());
     // Bo's meeting, ended before Ana's question comes.
-    let (bos_tr, _) =
-        tokio::join!(stream(s, &bo, "bo-private", 16_000, 1, &bos), stream(s, &ana, "ana-planning", 16_000, 2, &anas));
+    let (bos_tr, _) = tokio::join!(stream(s, &bo, "bo-private", 16_000, 1, &bos), anas_meeting(s, &ana, dir.path()));
     let bos_text = text_of(&finals(&bos_tr, "CALLER")).to_lowercase();
     assert!(bos_text.contains("elephant"), "Bo's meeting holds what the injection is after: {bos_text}");
 
