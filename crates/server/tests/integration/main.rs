@@ -25,6 +25,7 @@ mod local_embed;
 mod mcp;
 mod meeting_assistant;
 mod meeting_chat;
+mod meeting_injection;
 mod meeting_search;
 mod meetings;
 mod meetings_speech;

@@ -77,7 +77,7 @@ pub(crate) fn speak(dir: &Path, tag: &str, sentences: &[&str], rate: u32) -> Vec
     out
 }
 
-fn interleave(a: &[i16], b: &[i16]) -> Vec<u8> {
+pub(crate) fn interleave(a: &[i16], b: &[i16]) -> Vec<u8> {
     let n = a.len().max(b.len());
     let mut out = Vec::with_capacity(n * 4);
     for i in 0..n {
@@ -87,9 +87,21 @@ fn interleave(a: &[i16], b: &[i16]) -> Vec<u8> {
     out
 }
 
+/// The audio socket of a live meeting.
+pub(crate) type AudioSocket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
 /// Streams `pcm` (`channels` interleaved at `rate`) at real-time pace in 100 ms frames, then
 /// ends the meeting; returns the stored transcript.
 pub(crate) async fn stream(s: &TestServer, token: &str, call_id: &str, rate: u32, channels: u16, pcm: &[u8]) -> Value {
+    let mut ws = start(s, token, call_id, rate, channels).await;
+    send_paced(&mut ws, rate, channels, pcm).await;
+    end(&mut ws, call_id).await;
+    s.get(&format!("/v1/meetings/{call_id}/transcript"), Some(token)).await.expect(200).body
+}
+
+/// A meeting started on a new audio socket.
+pub(crate) async fn start(s: &TestServer, token: &str, call_id: &str, rate: u32, channels: u16) -> AudioSocket {
     let host = s.base.trim_start_matches("http://");
     let mut req = format!("ws://{host}/api/v1/ws").into_client_request().unwrap();
     req.headers_mut().insert("authorization", format!("Bearer {token}").parse().unwrap());
@@ -97,12 +109,21 @@ pub(crate) async fn stream(s: &TestServer, token: &str, call_id: &str, rate: u32
     let start = json!({"callEvent": "START", "callId": call_id, "agentId": "Ana", "fromNumber": "Team",
                        "toNumber": "Planning", "samplingRate": rate, "channels": channels});
     ws.send(Message::Text(start.to_string().into())).await.unwrap();
+    ws
+}
+
+/// `pcm` at real-time pace in 100 ms frames.
+pub(crate) async fn send_paced(ws: &mut AudioSocket, rate: u32, channels: u16, pcm: &[u8]) {
     let frame = rate as usize / 10 * 2 * usize::from(channels);
     let t0 = Instant::now();
     for (i, f) in pcm.chunks(frame).enumerate() {
         tokio::time::sleep_until((t0 + Duration::from_millis(100) * i as u32).into()).await;
         ws.send(Message::Binary(f.to_vec().into())).await.unwrap();
     }
+}
+
+/// Ends the meeting and waits until the server says it has ended.
+pub(crate) async fn end(ws: &mut AudioSocket, call_id: &str) {
     ws.send(Message::Text(json!({"callEvent": "END", "callId": call_id}).to_string().into())).await.unwrap();
     loop {
         let m = tokio::time::timeout(Duration::from_secs(90), ws.next()).await.expect("ended in time");
@@ -112,7 +133,6 @@ pub(crate) async fn stream(s: &TestServer, token: &str, call_id: &str, rate: u32
             other => panic!("the socket ended without `ended`: {other:?}"),
         }
     }
-    s.get(&format!("/v1/meetings/{call_id}/transcript"), Some(token)).await.expect(200).body
 }
 
 fn words(s: &str) -> Vec<String> {
