@@ -337,6 +337,22 @@ impl ChatService {
         Ok(self.db.append_under(sid, user, under, &[msg], self.clock.now()).await?.then_some(mid))
     }
 
+    /// Rewrites answer `mid` of the user's session (the reply streamed so far, or its end).
+    /// `Ok(false)` if it is not there any more.
+    pub(crate) async fn update_answer(
+        &self,
+        user: UserId,
+        sid: SessionId,
+        mid: MessageId,
+        text: &str,
+        parts: Option<&Value>,
+        response_time_ms: i64,
+    ) -> Result<bool> {
+        let sealed = self.keyring.seal(&content_aad(mid), text.as_bytes());
+        let sealed_parts = parts.map(|p| self.keyring.seal(&parts_aad(mid), p.to_string().as_bytes()));
+        Ok(self.db.update_answer(user, sid, mid, &sealed, sealed_parts.as_deref(), response_time_ms).await?)
+    }
+
     pub async fn list_sessions(&self, owner: Owner, shelf: Shelf, page: &PageRequest) -> Result<Page<SessionSummary>> {
         let p = self.db.list_sessions(owner, shelf, page).await?;
         let items = p.items.iter().map(|s| self.summary(s)).collect::<Result<Vec<_>>>()?;

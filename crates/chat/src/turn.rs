@@ -5,6 +5,10 @@
 //! a job record); when the reply ends (or is stopped) a session turn stores the answer with its
 //! citations and sources, and the last event says so.
 //!
+//! A session turn's answer is stored while it streams ([`CHECKPOINT_EVERY`], marked
+//! `interrupted` until the end rewrites it): a crash or an upstream failure keeps what the user
+//! saw, and says it did not finish.
+//!
 //! The stream does the work as it is polled (no task of its own): dropping it drops the
 //! upstream request, and a stopped run ([`RunHandle`]) ends it at the next event.
 //!
@@ -233,7 +237,17 @@ struct Running {
     usage: Option<Usage>,
     finish_reason: Option<String>,
     done: bool,
+    /// The answer stored while it streams (session turns): made at the first checkpoint,
+    /// rewritten at the next ones and at the end.
+    answer: Option<MessageId>,
+    /// When the answer was last stored, and how long its text was then.
+    saved_at: Instant,
+    saved_chars: usize,
 }
+
+/// How often a streaming answer is stored (session turns): a crash or an upstream failure loses
+/// at most this much of what the user saw, and the stored answer says it was interrupted.
+pub const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_millis(500);
 
 impl ChatService {
     /// The assistant of a turn: the one asked for; else the session's own; else `default`; else
@@ -321,6 +335,9 @@ impl ChatService {
             usage: None,
             finish_reason: None,
             done: false,
+            answer: None,
+            saved_at: started,
+            saved_chars: 0,
         };
         // Boxed: `unfold` moves its state in and out of every step, so each event would copy
         // the whole `Running` twice (measured: +3.5% instructions per streamed completion).
@@ -393,6 +410,9 @@ impl Running {
             if self.done {
                 return None;
             }
+            if self.checkpoint_due() {
+                self.checkpoint().await;
+            }
             let next = match self.stopped.as_mut() {
                 Some(stop) => tokio::select! {
                     ev = self.events.next() => ev,
@@ -409,6 +429,11 @@ impl Running {
                 Some(Err(e)) => {
                     self.done = true;
                     tracing::warn!(error = %e, "model stream failed");
+                    // What the user saw stays, marked interrupted (they may answer again).
+                    if self.session.is_some() && !self.text.is_empty() {
+                        self.saved_chars = usize::MAX;
+                        self.checkpoint().await;
+                    }
                     return Some(Err(TurnError { stage: TurnStage::Reply, error: e.into() }));
                 }
                 None => return Some(self.finish(false).await),
@@ -462,20 +487,57 @@ impl Running {
     }
 
     /// The stored answer's parts: its text with citation spans, then the sources and the
-    /// steps when there are any (`None`: a plain answer).
-    fn parts(&mut self) -> Option<serde_json::Value> {
-        let sources = self.sources.take();
-        if sources.is_none() && self.steps.is_empty() {
+    /// steps when there are any, and `{"type": "interrupted"}` while it is not finished (`None`:
+    /// a plain finished answer).
+    fn parts(&self, interrupted: bool) -> Option<serde_json::Value> {
+        if self.sources.is_none() && self.steps.is_empty() && !interrupted {
             return None;
         }
         let mut parts = vec![serde_json::json!({"type": "text", "text": self.text, "citationSpans": self.spans})];
-        if let Some(docs) = sources {
+        if let Some(docs) = &self.sources {
             parts.push(serde_json::json!({"type": "source", "documents": docs}));
         }
         if !self.steps.is_empty() {
             parts.push(serde_json::json!({"type": "steps", "steps": self.steps}));
         }
+        if interrupted {
+            parts.push(serde_json::json!({"type": "interrupted"}));
+        }
         Some(serde_json::Value::Array(parts))
+    }
+
+    /// Whether the answer so far should be stored now (session turns, new text, and
+    /// [`CHECKPOINT_EVERY`] since the last time).
+    fn checkpoint_due(&self) -> bool {
+        self.session.is_some()
+            && !self.text.is_empty()
+            && self.text.len() != self.saved_chars
+            && self.saved_at.elapsed() >= CHECKPOINT_EVERY
+    }
+
+    /// Stores the answer so far, marked interrupted until the end rewrites it. A failure is
+    /// logged and the reply goes on (the end stores it again).
+    async fn checkpoint(&mut self) {
+        let Some(sid) = self.session else { return };
+        self.saved_at = Instant::now();
+        self.saved_chars = self.text.len();
+        let ms = i64::try_from(self.started.elapsed().as_millis()).unwrap_or(i64::MAX);
+        let parts = self.parts(true);
+        let user = self.principal.user_id;
+        let stored = match self.answer {
+            Some(mid) => {
+                self.chat.update_answer(user, sid, mid, &self.text, parts.as_ref(), ms).await.map(|_| Some(mid))
+            }
+            None => {
+                let under = self.question.map_or(Under::Leaf, |q| Under::Parent(Some(q)));
+                self.chat.add_answer(user, sid, under, &self.text, parts.as_ref(), &self.model_id, ms).await
+            }
+        };
+        match stored {
+            Ok(Some(mid)) => self.answer = Some(mid),
+            Ok(None) => {}
+            Err(e) => tracing::warn!(error = %e, "could not store the reply so far"),
+        }
     }
 
     /// The reply ended (or was stopped): stores the answer of a session turn, and says how it ended.
@@ -496,12 +558,20 @@ impl Running {
         if stopped && self.text.is_empty() {
             return Ok(TurnEvent::End(end));
         }
-        let parts = self.parts();
-        let under = self.question.map_or(Under::Leaf, |q| Under::Parent(Some(q)));
-        let stored = self
-            .chat
-            .add_answer(self.principal.user_id, sid, under, &self.text, parts.as_ref(), &self.model_id, ms)
-            .await;
+        let parts = self.parts(false);
+        let user = self.principal.user_id;
+        let stored = match self.answer {
+            // Stored while it streamed: rewritten whole, no longer interrupted.
+            Some(mid) => self
+                .chat
+                .update_answer(user, sid, mid, &self.text, parts.as_ref(), ms)
+                .await
+                .map(|found| found.then_some(mid)),
+            None => {
+                let under = self.question.map_or(Under::Leaf, |q| Under::Parent(Some(q)));
+                self.chat.add_answer(user, sid, under, &self.text, parts.as_ref(), &self.model_id, ms).await
+            }
+        };
         end.message_id = Some(match stored {
             Ok(Some(m)) => m,
             Ok(None) => return Err(TurnError { stage: TurnStage::Answer, error: ChatError::NotFound }),

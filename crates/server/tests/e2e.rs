@@ -1032,3 +1032,66 @@ async fn kill_9_during_a_meeting_loses_no_acknowledged_segment_and_the_next_star
     }
     assert!(srv.logs().contains("ended meetings a previous process left live"), "{}", srv.logs());
 }
+
+/// Issue 19: `kill -9` while a reply streams kept the question but lost the answer the user had
+/// already seen. The answer is stored as it streams: after the restart the history holds what
+/// was said before the kill, marked interrupted.
+#[tokio::test]
+async fn a_kill_during_a_streamed_reply_keeps_what_the_user_saw() {
+    use rampart_testkit::fake_openai::{FakeOpenAi, Knobs};
+    let words: Vec<String> = (1..=40).map(|i| format!("w{i}")).collect();
+    let reply = words.join(" ");
+    let up =
+        FakeOpenAi::start(Knobs { reply: reply.clone(), token_delay: Duration::from_millis(150), ..Knobs::default() })
+            .await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("rampart.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[[models]]\nid = \"local\"\nprovider = \"openai\"\nbase_url = \"{}\"\nmodel = \"m\"\nmax_retries = 0\n\n\
+             [[assistants]]\nid = \"default\"\nkind = \"model\"\nmodel = \"local\"\n",
+            up.base_url
+        ),
+    )
+    .unwrap();
+    let mut c = cmd(dir.path(), None);
+    c.args(["user", "add", "--email", "kill@example.com", "--password-stdin"]).env("RAMPART_CONFIG", &config);
+    let (code, out, err) = run(c, Some(&format!("{PASSWORD}\n")));
+    assert_eq!(code, 0, "{err}");
+    let uid = out.trim().to_owned();
+    let env = [("RAMPART_CONFIG", config.display().to_string())];
+    let http = ::reqwest::Client::new();
+    let sid = uuid::Uuid::now_v7().to_string();
+
+    let mut srv = Server::start_with(dir.path(), None, &env);
+    let (_, l) = login(&http, &srv.base, "kill@example.com").await;
+    let bearer = format!("Bearer {}", l["accessToken"].as_str().unwrap());
+    let events = vec![json!({"payload": {"text": "Count to forty", "sessionId": sid}}).to_string()];
+    let (st, v) = call(
+        &http,
+        "POST",
+        format!("{}/event", srv.base),
+        Some(("authorization", &bearer)),
+        Some(json!({"channel": format!("/in/{uid}/{sid}"), "events": events})),
+    )
+    .await;
+    assert_eq!(st, 200, "{v}");
+    // About 15 of the 40 words are out when the process is killed.
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    srv.child.kill().unwrap();
+    srv.child.wait().unwrap();
+    drop(srv);
+
+    let srv = Server::start_with(dir.path(), None, &env);
+    let (_, l) = login(&http, &srv.base, "kill@example.com").await;
+    let bearer = format!("Bearer {}", l["accessToken"].as_str().unwrap());
+    let (st, h) =
+        call(&http, "GET", format!("{}/v1/sessions/{sid}", srv.base), Some(("authorization", &bearer)), None).await;
+    assert_eq!(st, 200, "{h}");
+    assert_eq!(h["history"][0]["content"], "Count to forty");
+    let answer = &h["history"][1];
+    let text = answer["content"].as_str().unwrap_or_else(|| panic!("the answer so far was kept: {h}"));
+    assert!(text.split_whitespace().count() >= 5 && reply.starts_with(text) && text.len() < reply.len(), "{text:?}");
+    assert!(answer["parts"].as_array().unwrap().iter().any(|p| p["type"] == "interrupted"), "{answer}");
+}

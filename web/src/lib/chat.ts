@@ -52,6 +52,8 @@ export interface Msg {
   siblings?: string[];
   /** The tools used for this answer, in order. */
   steps?: Step[];
+  /** Stored while it streamed and never finished (the server stopped, or the model failed). */
+  interrupted?: boolean;
 }
 
 export function userMsg(text: string): Msg {
@@ -138,6 +140,8 @@ export function fromHistory(h: HistoryMessage): Msg {
       m.sources = p.documents;
     } else if (p?.type === 'steps' && Array.isArray(p.steps)) {
       m.steps = p.steps.map(stepOf);
+    } else if (p?.type === 'interrupted') {
+      m.interrupted = true;
     }
   }
   m.refs = refs;

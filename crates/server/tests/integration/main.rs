@@ -19,6 +19,7 @@ mod data_protection;
 mod dense;
 mod edge;
 mod firstrun;
+mod interrupted;
 
 mod knowledge;
 mod local_embed;

@@ -439,6 +439,34 @@ impl Db {
             .rows_affected())
     }
 
+    /// Rewrites an answer being written (its text so far, its parts, its time); false if the
+    /// message is not in that session of the user's (or was deleted meanwhile).
+    pub async fn update_answer(
+        &self,
+        user: UserId,
+        sid: SessionId,
+        mid: MessageId,
+        sealed_content: &[u8],
+        sealed_parts: Option<&[u8]>,
+        response_time_ms: i64,
+    ) -> Result<bool, StorageError> {
+        let n = sqlx::query(
+            "UPDATE chat_messages SET content = $1, parts = $2, response_time_ms = $3 \
+             WHERE id = $4 AND session_id = $5 AND role = 'assistant' \
+             AND session_id IN (SELECT id FROM chat_sessions WHERE id = $5 AND user_id = $6)",
+        )
+        .bind(sealed_content.to_vec())
+        .bind(sealed_parts.map(<[u8]>::to_vec))
+        .bind(response_time_ms)
+        .bind(mid.to_string())
+        .bind(sid.to_string())
+        .bind(user.to_string())
+        .execute(self.writer())
+        .await?
+        .rows_affected();
+        Ok(n == 1)
+    }
+
     /// A message of the user's session, for feedback; `None` if either is not theirs.
     pub async fn owned_message(
         &self,
