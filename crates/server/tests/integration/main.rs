@@ -36,6 +36,7 @@ mod openai;
 mod passwords;
 mod platform;
 mod realtime;
+mod replicas_start;
 mod retention;
 mod scaleout;
 mod summaries;
