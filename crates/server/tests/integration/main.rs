@@ -15,6 +15,7 @@ mod branches;
 mod catalog;
 mod chat;
 mod conversations;
+mod credentials;
 mod data_protection;
 mod dense;
 mod edge;
