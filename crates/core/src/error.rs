@@ -35,6 +35,7 @@ codes! {
     NotAcceptable => ("not_acceptable", 406, "The Accept header must allow application/json."),
     PayloadTooLarge => ("payload_too_large", 413, "The request body is too large."),
     WeakPassword => ("weak_password", 400, "The password does not meet the password policy."),
+    AmbiguousCredentials => ("ambiguous_credentials", 400, "Send one credential: either x-api-key or Authorization: Bearer, not both."),
     Unauthorized => ("unauthorized", 401, "Authentication is required."),
     InvalidToken => ("invalid_token", 401, "The credential is invalid or expired."),
     InvalidCredentials => ("invalid_credentials", 401, "Incorrect username or password."),

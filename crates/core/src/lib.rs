@@ -26,7 +26,7 @@ pub mod tools;
 
 pub use audit::AuditOutcome;
 pub use clock::{Clock, SystemClock, Timestamp};
-pub use credential::{Credential, CredentialHeaders};
+pub use credential::{AmbiguousCredentials, Credential, CredentialHeaders};
 pub use error::ErrorCode;
 pub use ids::*;
 pub use page::{Page, PageRequest};

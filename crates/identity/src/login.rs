@@ -14,6 +14,9 @@ use rampart_storage::repo::users::{UserRecord, UserStatus};
 use serde::Serialize;
 
 const BOOTSTRAP_META: &str = "bootstrap_code_sha256";
+/// How many pending bootstrap codes work: one per start before the first administrator exists
+/// (replicas starting together, restarts), the newest ones.
+pub const BOOTSTRAP_CODES_KEPT: usize = 8;
 pub const CHALLENGE_TOTP: &str = "TOTP";
 pub const CHALLENGE_MFA_SETUP: &str = "MFA_SETUP";
 const MAX_CHALLENGE_ATTEMPTS: i64 = 5;
@@ -513,14 +516,28 @@ impl Identity {
 
     /// On start with no users: makes a fresh one-time bootstrap code (only its hash is
     /// stored) and returns it for the caller to show. `None` once any user exists.
+    ///
+    /// The hash is added to those of earlier starts (one atomic statement), not put in their
+    /// place: replicas that start together each print a code, and each code works (the newest
+    /// [`BOOTSTRAP_CODES_KEPT`]) until one of them makes the first administrator, which ends
+    /// them all. Replacing instead made every replica but the last print a dead code.
     pub async fn prepare_bootstrap(&self) -> Result<Option<String>> {
         if self.db().count_users().await? > 0 {
             self.db().meta_take(BOOTSTRAP_META).await?;
             return Ok(None);
         }
         let code = rampart_crypto::bootstrap_code();
-        self.db().meta_set(BOOTSTRAP_META, &sha256_hex(code.as_bytes())).await?;
+        self.db().meta_append_word(BOOTSTRAP_META, &sha256_hex(code.as_bytes())).await?;
         Ok(Some(code))
+    }
+
+    /// Whether `code` is one of the pending bootstrap codes (`stored`: their hashes, oldest
+    /// first). Every kept hash is compared, so the time taken does not say which one matched.
+    fn bootstrap_code_matches(code: &str, stored: &str) -> bool {
+        let given = sha256_hex(code.trim().as_bytes());
+        let hashes: Vec<&str> = stored.split_whitespace().collect();
+        let newest = hashes.len().saturating_sub(BOOTSTRAP_CODES_KEPT);
+        hashes[newest..].iter().fold(false, |found, h| ct_eq(given.as_bytes(), h.as_bytes()) | found)
     }
 
     /// `POST /v1/auth/bootstrap {code, email, password}`: exchanges the code for the first admin.
@@ -546,7 +563,7 @@ impl Identity {
         if self.db().count_users().await? > 0 {
             return Err(IdentityError::BootstrapUnavailable);
         }
-        if !ct_eq(sha256_hex(code.trim().as_bytes()).as_bytes(), stored.as_bytes()) {
+        if !Self::bootstrap_code_matches(code, &stored) {
             self.record_failure(&keys, true).await?;
             self.audit(meta, None, "auth.bootstrap", None, AuditOutcome::Failure, Some("bad_code")).await;
             return Err(IdentityError::InvalidCode);

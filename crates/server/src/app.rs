@@ -24,7 +24,7 @@ pub async fn build_state_with_clock(config: Config, clock: SharedClock) -> anyho
     crate::keys::ensure_data_dir(&config.server.data_dir)?;
     let keyring = crate::keys::load_keyring(&config).await?;
     let db = crate::database::open(&config.database_url()).await?;
-    crate::keys::check_master_key(&db, &keyring).await?;
+    let (identity, lookup) = first_start_state(&config, &db, &keyring, &clock).await?;
     let chat = rampart_chat::ChatService::new(db.clone(), keyring.clone(), clock.clone(), config.chat.clone());
     let edge_metrics = Arc::new(rampart_edge::EdgeMetrics::default());
     let metrics = Arc::new(crate::metrics::Metrics::new(edge_metrics.clone()));
@@ -42,7 +42,7 @@ pub async fn build_state_with_clock(config: Config, clock: SharedClock) -> anyho
     let hub = Arc::new(rampart_realtime::Hub::new());
     let bus = config.bus.connect().await.map_err(|e| anyhow::anyhow!("bus: {e}"))?;
     let events = Arc::new(crate::ports::HubMeetingEvents { hub: hub.clone(), bus: bus.clone() });
-    let meetings = build_meetings(&config, db.clone(), keyring.clone(), clock.clone(), events).await?;
+    let meetings = build_meetings(&config, db.clone(), keyring.clone(), clock.clone(), events, lookup);
     // The tools of /mcp are also the agent's: the meeting assistant's and the chat's, offered to
     // models with tool support (read-only, as the asking user).
     let mcp_tools = crate::mcp::registry(&meetings, &knowledge);
@@ -57,13 +57,6 @@ pub async fn build_state_with_clock(config: Config, clock: SharedClock) -> anyho
     summaries(&config, &meetings, &catalog)?;
     let search = build_meeting_index(&config, &keyring, knowledge.default_embedding_model(), models)?;
     meetings.set_search_index(search);
-    let mailer: Option<Arc<dyn rampart_core::mail::Mailer>> = match config.mail.enabled() {
-        true => Some(Arc::new(crate::mail::SmtpMailer::new(&config.mail)?)),
-        false => None,
-    };
-    let identity = rampart_identity::Identity::new(db.clone(), keyring, clock, config.identity_config()?, mailer)
-        .await
-        .map_err(|e| anyhow::anyhow!("identity: {e}"))?;
     let shared_rates = config.edge.shared_rates().await.map_err(|e| e.within("edge"))?;
     let edge_policy = rampart_edge::EdgePolicy { shared_rates: shared_rates.clone(), ..config.edge_policy()? };
     let state = AppState::new(crate::state::AppInner {
@@ -110,18 +103,49 @@ pub async fn build_state_with_clock(config: Config, clock: SharedClock) -> anyho
     Ok(state)
 }
 
+/// What the first start on a database writes and every later one reads: the master key's check
+/// value, the JWT signing key (in the identity service) and meetings' lookup key. Under the
+/// start-up lock, so that replicas starting together on one PostgreSQL database write it once
+/// and all use the same (each write is also safe on its own where it can be: first writer wins,
+/// then read back).
+async fn first_start_state(
+    config: &Config,
+    db: &rampart_storage::Db,
+    keyring: &rampart_crypto::Keyring,
+    clock: &SharedClock,
+) -> anyhow::Result<(rampart_identity::Identity, zeroize::Zeroizing<[u8; 32]>)> {
+    let mailer: Option<Arc<dyn rampart_core::mail::Mailer>> = match config.mail.enabled() {
+        true => Some(Arc::new(crate::mail::SmtpMailer::new(&config.mail)?)),
+        false => None,
+    };
+    let identity_config = config.identity_config()?;
+    let lock = db.startup_lock().await?;
+    let made = async {
+        crate::keys::check_master_key(db, keyring).await?;
+        let identity =
+            rampart_identity::Identity::new(db.clone(), keyring.clone(), clock.clone(), identity_config, mailer)
+                .await
+                .map_err(|e| anyhow::anyhow!("identity: {e}"))?;
+        let lookup =
+            rampart_meetings::service::lookup_key(db, keyring).await.map_err(|e| anyhow::anyhow!("meetings: {e}"))?;
+        anyhow::Ok((identity, lookup))
+    }
+    .await;
+    lock.release().await;
+    made
+}
+
 /// The meetings service, its events going to the realtime hub and its speech recogniser the
 /// configured engine.
-async fn build_meetings(
+fn build_meetings(
     config: &Config,
     db: rampart_storage::Db,
     keyring: rampart_crypto::Keyring,
     clock: SharedClock,
     events: Arc<crate::ports::HubMeetingEvents>,
-) -> anyhow::Result<rampart_meetings::MeetingService> {
+    lookup: zeroize::Zeroizing<[u8; 32]>,
+) -> rampart_meetings::MeetingService {
     let dir = config.meetings.recordings_dir(&config.server.data_dir);
-    let lookup =
-        rampart_meetings::service::lookup_key(&db, &keyring).await.map_err(|e| anyhow::anyhow!("meetings: {e}"))?;
     let m = rampart_meetings::MeetingService::new(
         db,
         keyring,
@@ -133,7 +157,7 @@ async fn build_meetings(
     );
     m.set_events(events);
     m.set_recognizer(crate::ports::speech_recognizer(&config.speech, &config.server.data_dir));
-    Ok(m)
+    m
 }
 
 /// Meeting summaries' model (from the catalog) and the meeting-end webhook, when configured.

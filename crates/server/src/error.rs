@@ -73,6 +73,12 @@ impl ApiError {
     }
 }
 
+impl From<rampart_core::AmbiguousCredentials> for ApiError {
+    fn from(e: rampart_core::AmbiguousCredentials) -> Self {
+        ApiError::public(&e)
+    }
+}
+
 impl From<rampart_chat::ChatError> for ApiError {
     fn from(e: rampart_chat::ChatError) -> Self {
         ApiError::public(&e)

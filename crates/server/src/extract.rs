@@ -58,10 +58,20 @@ fn header<'a>(headers: &'a axum::http::HeaderMap, name: &str) -> Option<&'a str>
     headers.get(name).and_then(|v| v.to_str().ok())
 }
 
-/// The request's credential, read by the one reader (`rampart_core::credential`).
-pub fn credential(parts: &Parts) -> Option<Credential<'_>> {
+/// Whether a credential header comes more than once (two credentials, so ambiguous).
+fn repeated(h: &axum::http::HeaderMap) -> bool {
+    ["x-api-key", "authorization"].iter().any(|n| h.get_all(*n).iter().nth(1).is_some())
+}
+
+/// The request's credential, read by the one reader (`rampart_core::credential`): `None`
+/// without one, 400 `ambiguous_credentials` with more than one (an API key and a bearer token,
+/// or either header twice), whoever they name.
+pub fn credential(parts: &Parts) -> Result<Option<Credential<'_>>, ApiError> {
     let h = &parts.headers;
-    Credential::read(header(h, "x-api-key"), header(h, "authorization"))
+    if repeated(h) {
+        return Err(rampart_core::AmbiguousCredentials.into());
+    }
+    Ok(Credential::read(header(h, "x-api-key"), header(h, "authorization"))?)
 }
 
 /// The credential-bearing headers, owned (a WebSocket keeps them for its whole life).
@@ -69,6 +79,7 @@ pub fn credential_headers(h: &axum::http::HeaderMap) -> CredentialHeaders {
     CredentialHeaders {
         api_key: header(h, "x-api-key").map(str::to_owned),
         authorization: header(h, "authorization").map(str::to_owned),
+        repeated: repeated(h),
     }
 }
 
@@ -87,7 +98,7 @@ async fn authenticate(parts: &mut Parts, state: &AppState, resource: Option<&str
     if let Some(p) = parts.extensions.get::<Principal>() {
         return Ok(p.clone());
     }
-    let cred = credential(parts).ok_or_else(|| ApiError::code(ErrorCode::Unauthorized))?;
+    let cred = credential(parts)?.ok_or_else(|| ApiError::code(ErrorCode::Unauthorized))?;
     let kind = if cred.is_api_key() { "api_key" } else { "token" };
     let span = tracing::info_span!("auth", credential = kind);
     let p = state.identity.authenticate_at(cred, resource).instrument(span).await?;
@@ -115,7 +126,7 @@ pub struct MaybeUser(pub Option<Principal>);
 impl FromRequestParts<AppState> for MaybeUser {
     type Rejection = ApiError;
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        if credential(parts).is_none() {
+        if credential(parts)?.is_none() {
             return Ok(MaybeUser(None));
         }
         AuthUser::from_request_parts(parts, state).await.map(|AuthUser(p)| MaybeUser(Some(p)))
@@ -200,7 +211,7 @@ impl FromRequestParts<AppState> for McpUser {
             return Err(ApiError::code(ErrorCode::CorsRejected));
         }
         let metadata = crate::routes::mcp::resource_metadata_url(state);
-        let presented = credential(parts).is_some();
+        let presented = credential(parts)?.is_some();
         let p = match authenticate(parts, state, Some(&state.identity.mcp_resource())).await {
             Ok(p) => p,
             Err(e) if e.code.http_status() == 401 => {

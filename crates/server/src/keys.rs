@@ -226,15 +226,17 @@ fn check_value(ring: &Keyring) -> String {
 }
 
 /// Stops start-up when the loaded master key(s) cannot open this database's data: a value
-/// sealed when the database was first used (and re-wrapped by every rotation) must open.
+/// sealed when the database was first used (and re-wrapped by every rotation) must open. The
+/// first start stores it only if no other start stored one meanwhile, then every start checks
+/// the stored one: two processes started together with different master keys cannot both pass.
 pub async fn check_master_key(db: &rampart_storage::Db, ring: &Keyring) -> anyhow::Result<()> {
     use base64::Engine as _;
     let b64 = base64::engine::general_purpose::STANDARD;
+    if db.meta_get(KEY_CHECK).await?.is_none() {
+        db.meta_insert_if_absent(KEY_CHECK, &check_value(ring)).await?;
+    }
     match db.meta_get(KEY_CHECK).await? {
-        None => {
-            db.meta_set(KEY_CHECK, &check_value(ring)).await?;
-            Ok(())
-        }
+        None => bail!("meta master_key_check vanished while starting; start again"),
         Some(v) => {
             let blob = b64.decode(v.trim()).context("meta master_key_check is not base64")?;
             match ring.open(KEY_CHECK_AAD, &blob) {

@@ -17,14 +17,21 @@ pub struct ApiDoc;
 
 struct Security;
 
+/// Said on both schemes: a request carries one of them (`rampart_core::credential`).
+const ONE_CREDENTIAL: &str = "Send one credential per request: `x-api-key` and `Authorization: Bearer` together are refused with 400 ambiguous_credentials.";
+
 impl Modify for Security {
     fn modify(&self, api: &mut utoipa::openapi::OpenApi) {
         let c = api.components.get_or_insert_with(Default::default);
+        let bearer = HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("JWT");
         c.add_security_scheme(
             "bearer",
-            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("JWT").build()),
+            SecurityScheme::Http(
+                bearer.description(Some(format!("A session, OAuth or API-key token. {ONE_CREDENTIAL}"))).build(),
+            ),
         );
-        c.add_security_scheme("apiKey", SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::new("x-api-key"))));
+        let key = ApiKeyValue::with_description("x-api-key".to_owned(), format!("An API key. {ONE_CREDENTIAL}"));
+        c.add_security_scheme("apiKey", SecurityScheme::ApiKey(ApiKey::Header(key)));
     }
 }
 

@@ -14,7 +14,9 @@ pub mod repo;
 pub mod config;
 mod db;
 mod migrate;
+mod startup_lock;
 
 pub use config::DatabaseConfig;
 pub use db::{Backend, Db, StorageError};
 pub use migrate::MIGRATIONS;
+pub use startup_lock::StartupLock;

@@ -69,7 +69,17 @@ impl Db {
     }
 
     /// Applies the migrations up to `version` (tests of upgrades with data in the old schema).
+    /// Under the start-up lock: replicas starting together take turns, and the later ones find
+    /// the migrations applied (PostgreSQL's `CREATE TABLE IF NOT EXISTS` itself is not safe
+    /// against a concurrent one).
     pub async fn migrate_up_to(&self, version: i64) -> Result<(), StorageError> {
+        let lock = self.startup_lock().await?;
+        let done = self.migrate_locked(version).await;
+        lock.release().await;
+        done
+    }
+
+    async fn migrate_locked(&self, version: i64) -> Result<(), StorageError> {
         self.writer()
             .execute(
                 "CREATE TABLE IF NOT EXISTS rampart_migrations (version BIGINT PRIMARY KEY, \

@@ -2440,7 +2440,7 @@ export interface components {
          * @description Stable error codes. Renaming one breaks clients: add, never rename.
          * @enum {string}
          */
-        ErrorCode: "invalid_request" | "invalid_json" | "unsupported_media_type" | "not_acceptable" | "payload_too_large" | "weak_password" | "unauthorized" | "invalid_token" | "invalid_credentials" | "invalid_code" | "invalid_session" | "wrong_password" | "forbidden" | "waf_blocked" | "ip_blocked" | "origin_not_verified" | "cors_rejected" | "headers_too_large" | "uri_too_long" | "signup_disabled" | "email_domain_not_allowed" | "not_found" | "method_not_allowed" | "conflict" | "precondition_failed" | "last_admin" | "self_action" | "mfa_already_enabled" | "mfa_not_enrolled" | "bootstrap_unavailable" | "too_many_attempts" | "rate_limited" | "internal" | "upstream_error" | "unavailable";
+        ErrorCode: "invalid_request" | "invalid_json" | "unsupported_media_type" | "not_acceptable" | "payload_too_large" | "weak_password" | "ambiguous_credentials" | "unauthorized" | "invalid_token" | "invalid_credentials" | "invalid_code" | "invalid_session" | "wrong_password" | "forbidden" | "waf_blocked" | "ip_blocked" | "origin_not_verified" | "cors_rejected" | "headers_too_large" | "uri_too_long" | "signup_disabled" | "email_domain_not_allowed" | "not_found" | "method_not_allowed" | "conflict" | "precondition_failed" | "last_admin" | "self_action" | "mfa_already_enabled" | "mfa_not_enrolled" | "bootstrap_unavailable" | "too_many_attempts" | "rate_limited" | "internal" | "upstream_error" | "unavailable";
         /**
          * Format: uuid
          * @description A feedback entry on an assistant message.
@@ -3775,7 +3775,7 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description A malformed message or, for 2026-07-28, mismatched headers or an unsupported version (JSON-RPC error) */
+            /** @description A malformed message or, for 2026-07-28, mismatched headers or an unsupported version (JSON-RPC error); or an API key with a bearer token (`ambiguous_credentials`, an ErrorBody) */
             400: {
                 headers: {
                     [name: string]: unknown;

@@ -64,7 +64,7 @@ fn is_json(h: &HeaderMap) -> bool {
     responses(
         (status = 200, body = Object, description = "The JSON-RPC response (errors included)"),
         (status = 202, description = "A notification, accepted"),
-        (status = 400, body = Object, description = "A malformed message or, for 2026-07-28, mismatched headers or an unsupported version (JSON-RPC error)"),
+        (status = 400, body = Object, description = "A malformed message or, for 2026-07-28, mismatched headers or an unsupported version (JSON-RPC error); or an API key with a bearer token (`ambiguous_credentials`, an ErrorBody)"),
         (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
         (status = 404, body = Object, description = "2026-07-28: an unknown method (JSON-RPC error -32601)"),
         (status = 406, body = ErrorBody), (status = 415, body = ErrorBody), (status = 429, body = ErrorBody)),

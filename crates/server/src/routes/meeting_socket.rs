@@ -1,8 +1,9 @@
 //! `/api/v1/ws`: LMA's audio WebSocket (`meetings::protocol`). Authenticated before the upgrade
 //! through the one credential reader — `Authorization: Bearer` or `x-api-key` headers, LMA's
 //! browser form `?authorization=Bearer%20…`, or the web app's single-use `?ticket=` — and 401
-//! on any failure; the credential must carry the `meetings` scope. Query strings are never
-//! logged (the access log and traces record the path only).
+//! on any failure (400 `ambiguous_credentials` when more than one of them is given); the
+//! credential must carry the `meetings` scope. Query strings are never logged (the access log
+//! and traces record the path only).
 //!
 //! Text frames are `START`, `SPEAKER_CHANGE`, `END`; binary frames are audio. Audio before
 //! `START` is dropped; `END` without `START` and a second `END` are ignored; a close without
@@ -20,7 +21,7 @@ use axum::extract::{RawQuery, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use rampart_core::error::PublicError as _;
-use rampart_core::{Credential, ErrorCode, Principal, Scope};
+use rampart_core::{AmbiguousCredentials, Credential, CredentialHeaders, ErrorCode, Principal, Scope};
 use rampart_meetings::MeetingError;
 use rampart_meetings::live::{LiveError, LiveMeeting};
 use rampart_meetings::protocol::{self, ClientMessage};
@@ -32,20 +33,43 @@ pub const TICKET_PURPOSE: &str = "meetings-audio";
 /// A socket from which nothing arrives for this long is closed (and its meeting ended).
 const IDLE: Duration = Duration::from_secs(120);
 
+/// Where a socket's caller is named: a ticket, or a credential (headers, or LMA's
+/// `authorization` query parameter).
+enum Presented<'a> {
+    Ticket(&'a str),
+    Credential(Credential<'a>),
+}
+
+/// The one place this socket's caller is named, if any; more than one (a ticket and a header,
+/// a header and the query parameter, either twice) is ambiguous, whoever they name
+/// (`rampart_core::credential`).
+fn presented<'a>(
+    headers: &'a CredentialHeaders,
+    query: &'a [(String, String)],
+) -> Result<Option<Presented<'a>>, AmbiguousCredentials> {
+    let mut found: Vec<Presented<'a>> = headers.credential()?.map(Presented::Credential).into_iter().collect();
+    for (name, value) in query {
+        match name.as_str() {
+            "ticket" => found.push(Presented::Ticket(value)),
+            "authorization" => found.extend(Credential::read(None, Some(value))?.map(Presented::Credential)),
+            _ => {}
+        }
+    }
+    if found.len() > 1 {
+        return Err(AmbiguousCredentials);
+    }
+    Ok(found.pop())
+}
+
 /// The caller, from a ticket, the headers, or LMA's `authorization` query parameter.
 async fn authenticate(s: &AppState, headers: &HeaderMap, query: Option<&str>) -> Result<Principal, ApiError> {
     let pairs: Vec<(String, String)> =
         query.map(|q| form_urlencoded::parse(q.as_bytes()).into_owned().collect()).unwrap_or_default();
-    let param = |k: &str| pairs.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
-    let p = if let Some(t) = param("ticket") {
-        s.identity.redeem_ticket(t, TICKET_PURPOSE).await?
-    } else {
-        let h = crate::extract::credential_headers(headers);
-        let cred = h
-            .credential()
-            .or_else(|| Credential::read(None, param("authorization")))
-            .ok_or_else(|| ApiError::code(ErrorCode::Unauthorized))?;
-        s.identity.authenticate(cred).await?
+    let h = crate::extract::credential_headers(headers);
+    let p = match presented(&h, &pairs)? {
+        Some(Presented::Ticket(t)) => s.identity.redeem_ticket(t, TICKET_PURPOSE).await?,
+        Some(Presented::Credential(c)) => s.identity.authenticate(c).await?,
+        None => return Err(ApiError::code(ErrorCode::Unauthorized)),
     };
     if !p.has_scope(Scope::Meetings) {
         return Err(ApiError::new(ErrorCode::Forbidden, "This credential lacks the meetings scope."));

@@ -8,8 +8,10 @@
 //!
 //! Authorization: the connection's credential (the `header-…` subprotocol, or plain request
 //! headers) and each operation's `authorization` object go through `Identity::authenticate`,
-//! like every other route. Users publish to and subscribe on their own channels only; `/in`
-//! cannot be subscribed to. Each connection has a bounded outbox; a slow consumer is closed.
+//! like every other route; two credentials at once are refused (400 `ambiguous_credentials` at
+//! the upgrade, `BadRequestException` for an operation). Users publish to and subscribe on
+//! their own channels only; `/in` cannot be subscribed to. Each connection has a bounded
+//! outbox; a slow consumer is closed.
 
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -21,7 +23,9 @@ use futures::{SinkExt, StreamExt};
 use rampart_chat::runs::RunHandle;
 use rampart_chat::turn::{Conversation, MAX_CHOSEN, TurnEvent, TurnRequest};
 use rampart_core::error::PublicError as _;
-use rampart_core::{CredentialHeaders, ErrorCode, KnowledgeBaseId, MessageId, Principal, Scope, SessionId};
+use rampart_core::{
+    AmbiguousCredentials, CredentialHeaders, ErrorCode, KnowledgeBaseId, MessageId, Principal, Scope, SessionId,
+};
 use rampart_realtime::{AnyChannel, Channel, ChannelKind, Outbox, SUBPROTOCOL};
 use rampart_realtime::{frames, gaia};
 use serde_json::{Value, json};
@@ -52,12 +56,12 @@ pub async fn upgrade(State(s): State<AppState>, headers: HeaderMap, ws: WebSocke
     if !offered.iter().any(|p| p == SUBPROTOCOL) {
         return ApiError::new(ErrorCode::InvalidRequest, "offer the aws-appsync-event-ws subprotocol").into_response();
     }
-    // The `header-…` subprotocol's auth object, else the request's own headers.
-    let cred = offered
-        .iter()
-        .find_map(|p| rampart_realtime::decode_auth_subprotocol(p))
-        .filter(|h| !h.is_empty())
-        .unwrap_or_else(|| crate::extract::credential_headers(&headers));
+    let protocol = offered.iter().find_map(|p| rampart_realtime::decode_auth_subprotocol(p)).filter(|h| !h.is_empty());
+    let cred = match connection_credential(protocol, crate::extract::credential_headers(&headers)) {
+        Ok(c) => c,
+        // Refused before the upgrade: nothing is served on a connection whose caller is unclear.
+        Err(e) => return ApiError::from(e).into_response(),
+    };
     // Small buffers: tungstenite's defaults (128 KiB each way) cost ~135 MiB per 1,000 idle
     // connections (bench/RESULTS.md); frames are small, and larger ones still work.
     ws.protocols([SUBPROTOCOL])
@@ -67,17 +71,35 @@ pub async fn upgrade(State(s): State<AppState>, headers: HeaderMap, ws: WebSocke
         .on_upgrade(move |sock| connection(s, sock, cred))
 }
 
+/// The connection's credential: the `header-…` subprotocol's auth object, else the request's
+/// own headers. A credential in both, or two in either, is ambiguous (one credential per
+/// request, `rampart_core::credential`).
+fn connection_credential(
+    protocol: Option<CredentialHeaders>,
+    headers: CredentialHeaders,
+) -> Result<CredentialHeaders, AmbiguousCredentials> {
+    let in_headers = headers.credential()?.is_some();
+    match protocol {
+        None => Ok(headers),
+        Some(p) if p.credential()?.is_some() && in_headers => Err(AmbiguousCredentials),
+        Some(p) => Ok(p),
+    }
+}
+
 /// Why an operation (or the connection) is refused: `(errorType, message)`.
 type Refusal = (&'static str, &'static str);
 
 const UNAUTHORIZED: Refusal = ("UnauthorizedException", "You are not authorized to make this call.");
+/// An operation's `authorization` object with two credentials.
+const AMBIGUOUS: Refusal =
+    ("BadRequestException", "ambiguous_credentials: send one credential, either x-api-key or Authorization, not both.");
 /// The credential could not be checked (the database is down): not the client's fault.
 const UNAVAILABLE: Refusal = ("InternalFailureException", "The request could not be processed; try again.");
 
 /// The principal of a credential that holds and carries a scope with channels (chat or
 /// meetings); each channel checks its own scope.
 async fn authenticate(s: &AppState, cred: &CredentialHeaders) -> Result<Principal, Refusal> {
-    let c = cred.credential().ok_or(UNAUTHORIZED)?;
+    let c = cred.credential().map_err(|_| AMBIGUOUS)?.ok_or(UNAUTHORIZED)?;
     match s.identity.authenticate(c).await {
         Ok(p) if p.has_scope(Scope::Chat) || p.has_scope(Scope::Meetings) => Ok(p),
         Ok(_) => Err(UNAUTHORIZED),

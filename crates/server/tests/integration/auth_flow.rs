@@ -23,6 +23,21 @@ async fn bootstrap_creates_the_first_admin_once() {
     assert!(s.state.identity.prepare_bootstrap().await.unwrap().is_none(), "no new code once a user exists");
 }
 
+/// Replicas starting together (and restarts) each add a code rather than replace the last
+/// one: the newest eight work, until one of them makes the first administrator.
+#[tokio::test]
+async fn every_start_adds_a_bootstrap_code_and_the_newest_eight_work_once() {
+    let s = TestServer::start().await;
+    let mut codes = Vec::new();
+    for _ in 0..9 {
+        codes.push(s.state.identity.prepare_bootstrap().await.unwrap().unwrap());
+    }
+    let body = |c: &str| json!({"code": c, "email": "root@example.com", "password": PASSWORD});
+    s.post("/v1/auth/bootstrap", None, body(&codes[0])).await.expect_error(401, "invalid_code");
+    s.post("/v1/auth/bootstrap", None, body(&codes[1])).await.expect(201);
+    s.post("/v1/auth/bootstrap", None, body(&codes[8])).await.expect_error(409, "bootstrap_unavailable");
+}
+
 #[tokio::test]
 async fn wrong_password_and_unknown_email_look_the_same() {
     let s = TestServer::start().await;

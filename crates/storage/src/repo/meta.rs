@@ -33,6 +33,20 @@ impl Db {
             == 1)
     }
 
+    /// Adds `word` after the key's value (space-separated), or stores it as the value: one
+    /// statement, so concurrent appends from several processes all land.
+    pub async fn meta_append_word(&self, key: &str, word: &str) -> Result<(), StorageError> {
+        sqlx::query(
+            "INSERT INTO meta (meta_key, meta_value) VALUES ($1, $2) ON CONFLICT (meta_key) \
+             DO UPDATE SET meta_value = meta.meta_value || ' ' || excluded.meta_value",
+        )
+        .bind(key)
+        .bind(word)
+        .execute(self.writer())
+        .await?;
+        Ok(())
+    }
+
     /// Stores a value unless the key has one (the first writer wins).
     pub async fn meta_insert_if_absent(&self, key: &str, value: &str) -> Result<(), StorageError> {
         sqlx::query("INSERT INTO meta (meta_key, meta_value) VALUES ($1, $2) ON CONFLICT (meta_key) DO NOTHING")
