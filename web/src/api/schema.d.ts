@@ -212,7 +212,7 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * Readiness: the database answers, the server is not shutting down, and it is not saturated
+         * Readiness: the database answers and takes writes (a full disk is not ready), the server is not shutting down, and it is not saturated
          *     (more than `server.max_in_flight` requests in flight, or every database connection busy).
          */
         get: operations["readyz"];
