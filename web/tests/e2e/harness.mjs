@@ -167,3 +167,31 @@ export function launchBrowser() {
   assert.ok(existsSync(CHROMIUM), `${CHROMIUM} is missing (apt-get install chromium)`);
   return chromium.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking'] });
 }
+
+/** An access token for `email` (signed in with PASSWORD through the API). */
+export async function apiToken(base, email) {
+  const r = await fetch(`${base}/v1/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: email, password: PASSWORD }) });
+  return (await r.json()).accessToken;
+}
+
+/** `GET /v1/meetings/search?q=` as token `t` sees it: the items (asserting a 200). */
+export async function apiMeetingSearch(base, t, q) {
+  const r = await fetch(`${base}/v1/meetings/search?q=${encodeURIComponent(q)}`, { headers: { authorization: `Bearer ${t}` } });
+  assert.equal(r.status, 200);
+  return (await r.json()).items;
+}
+
+/** A new browser context signed in as `email` through the sign-in page, on the chat page; page
+ * errors are collected in `problems`. */
+export async function signInPage(browser, base, email, viewport = { width: 1280, height: 800 }) {
+  const ctx = await browser.newContext({ viewport, bypassCSP: true });
+  const page = await ctx.newPage();
+  const problems = [];
+  page.on('pageerror', (e) => problems.push(e.message));
+  await page.goto(`${base}/login`);
+  await page.getByLabel('Email').fill(email);
+  await page.getByLabel('Password').fill(PASSWORD);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.waitForURL('**/chat');
+  return { page, problems };
+}

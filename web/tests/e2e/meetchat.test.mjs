@@ -13,7 +13,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { SHOTS, PASSWORD, axeViolations, fakeOpenAi, modelConfig, startRampart, launchBrowser, toneWav } from './harness.mjs';
+import { SHOTS, axeViolations, apiToken, apiMeetingSearch, signInPage, fakeOpenAi, modelConfig, startRampart, launchBrowser, toneWav } from './harness.mjs';
 
 let rampart, browser, base, upstream;
 
@@ -46,40 +46,20 @@ after(async () => {
   upstream?.close();
 });
 
-async function token(email) {
-  const r = await fetch(`${base}/v1/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: email, password: PASSWORD }) });
-  return (await r.json()).accessToken;
-}
 
-async function apiSearch(t, q) {
-  const r = await fetch(`${base}/v1/meetings/search?q=${encodeURIComponent(q)}`, { headers: { authorization: `Bearer ${t}` } });
-  return (await r.json()).items ?? [];
-}
 
-async function signIn(email, viewport = { width: 1280, height: 800 }) {
-  const ctx = await browser.newContext({ viewport, bypassCSP: true });
-  const page = await ctx.newPage();
-  const problems = [];
-  page.on('pageerror', (e) => problems.push(e.message));
-  await page.goto(`${base}/login`);
-  await page.getByLabel('Email').fill(email);
-  await page.getByLabel('Password').fill(PASSWORD);
-  await page.getByRole('button', { name: 'Sign in' }).click();
-  await page.waitForURL('**/chat');
-  return { page, problems };
-}
 
 test('meeting assistant panel: shortcuts, a streamed answer with its steps, and past meetings cited at the moment', async () => {
-  const ann = await token('ann@example.com');
+  const ann = await apiToken(base, 'ann@example.com');
   const form = new FormData();
   form.append('file', new Blob([toneWav({ seconds: 12, rate: 16000, channels: 2 })], { type: 'audio/wav' }), 'board.wav');
   form.append('title', 'Board call');
   const up = await fetch(`${base}/v1/meetings/upload`, { method: 'POST', headers: { authorization: `Bearer ${ann}` }, body: form });
   assert.equal(up.status, 202);
   const id = (await up.json()).id;
-  for (let i = 0; i < 300 && !(await apiSearch(ann, 'utterance 7')).length; i++) await new Promise((ok) => setTimeout(ok, 100));
+  for (let i = 0; i < 300 && !(await apiMeetingSearch(base, ann, 'utterance 7')).length; i++) await new Promise((ok) => setTimeout(ok, 100));
 
-  const { page, problems } = await signIn('ann@example.com');
+  const { page, problems } = await signInPage(browser, base, 'ann@example.com');
   try {
     await page.goto(`${base}/meetings/${encodeURIComponent(id)}`);
     const panel = page.getByRole('region', { name: 'Meeting assistant' });
@@ -132,7 +112,7 @@ test('meeting assistant panel: shortcuts, a streamed answer with its steps, and 
   }
 
   // On a phone the panel comes before the long transcript.
-  const phone = await signIn('ann@example.com', { width: 390, height: 844 });
+  const phone = await signInPage(browser, base, 'ann@example.com', { width: 390, height: 844 });
   await phone.page.goto(`${base}/meetings/${encodeURIComponent(id)}`);
   await phone.page.getByRole('region', { name: 'Meeting assistant' }).getByText('You have one meeting: the board call.').first().waitFor();
   await phone.page.screenshot({ path: join(SHOTS, 'meeting-assistant-phone.png'), fullPage: false });

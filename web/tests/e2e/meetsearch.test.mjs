@@ -11,7 +11,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { SHOTS, PASSWORD, axeViolations, startRampart, launchBrowser, toneWav } from './harness.mjs';
+import { SHOTS, axeViolations, apiToken, apiMeetingSearch, signInPage, startRampart, launchBrowser, toneWav } from './harness.mjs';
 
 let rampart, browser, base;
 
@@ -30,33 +30,11 @@ after(async () => {
   rampart?.stop();
 });
 
-async function token(email) {
-  const r = await fetch(`${base}/v1/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ username: email, password: PASSWORD }) });
-  return (await r.json()).accessToken;
-}
 
-/** The API's search results for `q` as `email`'s token sees them. */
-async function apiSearch(t, q) {
-  const r = await fetch(`${base}/v1/meetings/search?q=${encodeURIComponent(q)}`, { headers: { authorization: `Bearer ${t}` } });
-  assert.equal(r.status, 200);
-  return (await r.json()).items;
-}
 
-async function signIn(email) {
-  const ctx = await browser.newContext({ viewport: { width: 1280, height: 800 }, bypassCSP: true });
-  const page = await ctx.newPage();
-  const problems = [];
-  page.on('pageerror', (e) => problems.push(e.message));
-  await page.goto(`${base}/login`);
-  await page.getByLabel('Email').fill(email);
-  await page.getByLabel('Password').fill(PASSWORD);
-  await page.getByRole('button', { name: 'Sign in' }).click();
-  await page.waitForURL('**/chat');
-  return { page, problems };
-}
 
 test('meeting search: a passage found on the meetings page opens its meeting at that moment', async () => {
-  const ann = await token('ann@example.com');
+  const ann = await apiToken(base, 'ann@example.com');
   const form = new FormData();
   form.append('file', new Blob([toneWav({ seconds: 30, rate: 16000, channels: 2 })], { type: 'audio/wav' }), 'board.wav');
   form.append('title', 'Board call');
@@ -64,10 +42,10 @@ test('meeting search: a passage found on the meetings page opens its meeting at 
   assert.equal(up.status, 202);
   const id = (await up.json()).id;
   // Transcribed, ended and indexed in the background.
-  for (let i = 0; i < 300 && !(await apiSearch(ann, 'utterance 25')).length; i++) await new Promise((ok) => setTimeout(ok, 100));
-  assert.equal((await apiSearch(ann, 'utterance 25'))[0]?.meeting.id, id);
+  for (let i = 0; i < 300 && !(await apiMeetingSearch(base, ann, 'utterance 25')).length; i++) await new Promise((ok) => setTimeout(ok, 100));
+  assert.equal((await apiMeetingSearch(base, ann, 'utterance 25'))[0]?.meeting.id, id);
 
-  const { page, problems } = await signIn('ann@example.com');
+  const { page, problems } = await signInPage(browser, base, 'ann@example.com');
   try {
     await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Meetings' }).click();
     await page.getByLabel('Search past meetings').fill('utterance 25');
@@ -102,8 +80,8 @@ test('meeting search: a passage found on the meetings page opens its meeting at 
   }
 
   // Not shared with Bob: his search finds nothing, in the browser too.
-  assert.deepEqual(await apiSearch(await token('bob@example.com'), 'utterance 25'), []);
-  const bob = await signIn('bob@example.com');
+  assert.deepEqual(await apiMeetingSearch(base, await apiToken(base, 'bob@example.com'), 'utterance 25'), []);
+  const bob = await signInPage(browser, base, 'bob@example.com');
   await bob.page.goto(`${base}/meetings`);
   await bob.page.getByLabel('Search past meetings').fill('utterance 25');
   await bob.page.getByRole('button', { name: 'Search', exact: true }).click();

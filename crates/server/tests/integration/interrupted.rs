@@ -26,6 +26,21 @@ async fn server(knobs: Knobs) -> (TestServer, FakeOpenAi) {
     (s, up)
 }
 
+/// A user's socket subscribed to the session's answers, with "Count" published to it.
+async fn count(s: &TestServer, email: &str) -> (crate::realtime::Ws, String, String, String) {
+    let uid = s.user(email, &[]).await;
+    let t = s.token(email).await;
+    let sid = SessionId::new().to_string();
+    let mut ws = connect(s, &t).await;
+    init(&mut ws).await;
+    send(&mut ws, json!({"type": "subscribe", "id": "o", "channel": format!("/out/{uid}/{sid}")})).await;
+    next(&mut ws).await;
+    let events = vec![json!({"payload": {"text": "Count", "sessionId": sid}}).to_string()];
+    send(&mut ws, json!({"type": "publish", "id": "p", "channel": format!("/in/{uid}/{sid}"), "events": events})).await;
+    assert_eq!(next(&mut ws).await["type"], "publish_success");
+    (ws, uid, t, sid)
+}
+
 fn interrupted(answer: &Value) -> bool {
     answer["parts"].as_array().is_some_and(|p| p.iter().any(|p| p["type"] == "interrupted"))
 }
@@ -34,16 +49,7 @@ fn interrupted(answer: &Value) -> bool {
 async fn a_streaming_answer_is_stored_as_it_streams_and_whole_at_the_end() {
     let (s, _up) =
         server(Knobs { reply: REPLY.into(), token_delay: Duration::from_millis(120), ..Knobs::default() }).await;
-    let uid = s.user("a@example.com", &[]).await;
-    let t = s.token("a@example.com").await;
-    let sid = SessionId::new().to_string();
-    let mut ws = connect(&s, &t).await;
-    init(&mut ws).await;
-    send(&mut ws, json!({"type": "subscribe", "id": "o", "channel": format!("/out/{uid}/{sid}")})).await;
-    next(&mut ws).await;
-    let events = vec![json!({"payload": {"text": "Count", "sessionId": sid}}).to_string()];
-    send(&mut ws, json!({"type": "publish", "id": "p", "channel": format!("/in/{uid}/{sid}"), "events": events})).await;
-    assert_eq!(next(&mut ws).await["type"], "publish_success");
+    let (mut ws, _, t, sid) = count(&s, "a@example.com").await;
 
     // Mid-reply (14 words at 120 ms): the history holds the answer so far, marked.
     let mut seen = String::new();
@@ -81,16 +87,7 @@ async fn when_the_model_fails_mid_reply_what_the_user_saw_stays_marked_interrupt
         ..Knobs::default()
     };
     let (s, up) = server(knobs).await;
-    let uid = s.user("b@example.com", &[]).await;
-    let t = s.token("b@example.com").await;
-    let sid = SessionId::new().to_string();
-    let mut ws = connect(&s, &t).await;
-    init(&mut ws).await;
-    send(&mut ws, json!({"type": "subscribe", "id": "o", "channel": format!("/out/{uid}/{sid}")})).await;
-    next(&mut ws).await;
-    let events = vec![json!({"payload": {"text": "Count", "sessionId": sid}}).to_string()];
-    send(&mut ws, json!({"type": "publish", "id": "p", "channel": format!("/in/{uid}/{sid}"), "events": events})).await;
-    assert_eq!(next(&mut ws).await["type"], "publish_success");
+    let (mut ws, uid, t, sid) = count(&s, "b@example.com").await;
     let mut seen = String::new();
     loop {
         let ev: Value = serde_json::from_str(next(&mut ws).await["event"].as_str().unwrap()).unwrap();
