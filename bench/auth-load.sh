@@ -75,7 +75,7 @@ bench_tmp bench
 resolve_binary
 
 export RAMPART_DATA_DIR="$TMP/data"
-mkdir -p "$RAMPART_DATA_DIR"
+mkdir -p -m 700 "$RAMPART_DATA_DIR"
 unset RAMPART_CONFIG RAMPART_DATABASE_URL RAMPART_PUBLIC_URL
 
 port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }

@@ -56,7 +56,7 @@ measure() { # label binary
     local label=$1 busy idle wall ok kind stream t0
     BIN="$2"
     export RAMPART_DATA_DIR="$TMP/data-$label"
-    mkdir -p "$RAMPART_DATA_DIR"
+    mkdir -p -m 700 "$RAMPART_DATA_DIR"
     unset RAMPART_DATABASE_URL RAMPART_PUBLIC_URL
     fake_model_config "$TMP/rampart-$label.toml" fake
     export RAMPART_CONFIG="$TMP/rampart-$label.toml"

@@ -94,7 +94,7 @@ log "fake upstream at $UPSTREAM_URL"
 
 # --- rampart -----------------------------------------------------------------------------
 export RAMPART_DATA_DIR="$TMP/data"
-mkdir -p "$RAMPART_DATA_DIR"
+mkdir -p -m 700 "$RAMPART_DATA_DIR"
 unset RAMPART_DATABASE_URL RAMPART_PUBLIC_URL
 fake_model_config "$TMP/rampart.toml" fake
 export RAMPART_CONFIG="$TMP/rampart.toml"

@@ -42,7 +42,7 @@ bench_tmp edge-instr
 
 resolve_binary
 export RAMPART_DATA_DIR="$TMP/data"
-mkdir -p "$RAMPART_DATA_DIR"
+mkdir -p -m 700 "$RAMPART_DATA_DIR"
 unset RAMPART_CONFIG RAMPART_DATABASE_URL RAMPART_PUBLIC_URL
 # The access log stays on (stdout, into $TMP/server.log): it is part of every request's cost.
 bench_user bench@example.com

@@ -39,7 +39,7 @@ bench_tmp edge
 
 resolve_binary
 export RAMPART_DATA_DIR="$TMP/data"
-mkdir -p "$RAMPART_DATA_DIR"
+mkdir -p -m 700 "$RAMPART_DATA_DIR"
 unset RAMPART_CONFIG RAMPART_DATABASE_URL RAMPART_PUBLIC_URL
 bench_user bench@example.com
 

@@ -57,7 +57,7 @@ READY_MS=()
 RSS_MIB=()
 for ((i = 1; i <= RUNS; i++)); do
     data="$TMP/data-$i"
-    mkdir -p "$data"
+    mkdir -p -m 700 "$data"
     port="$(free_port)" || die "no free port found"
     url="http://127.0.0.1:$port/readyz"
 

@@ -48,7 +48,7 @@ resolve_binary
 resolve_tools kb-load
 
 export RAMPART_DATA_DIR="$TMP/data"
-mkdir -p "$RAMPART_DATA_DIR"
+mkdir -p -m 700 "$RAMPART_DATA_DIR"
 unset RAMPART_DATABASE_URL RAMPART_PUBLIC_URL
 : >"$TMP/rampart.toml"
 EMBEDDING=""

@@ -46,7 +46,7 @@ resolve_binary
 resolve_tools seed-meetings
 
 export RAMPART_DATA_DIR="$TMP/data"
-mkdir -p "$RAMPART_DATA_DIR"
+mkdir -p -m 700 "$RAMPART_DATA_DIR"
 unset RAMPART_DATABASE_URL RAMPART_PUBLIC_URL RAMPART_CONFIG
 
 log "seeding $MEETINGS meetings of $SEGMENTS segments for $USERS users (offline)"

@@ -54,7 +54,7 @@ SECS="$(soxi -D "$TMP/upload.wav")"
 rows=()
 for engine in $ENGINES; do
     export RAMPART_DATA_DIR="$TMP/data-$engine"
-    mkdir -p "$RAMPART_DATA_DIR"
+    mkdir -p -m 700 "$RAMPART_DATA_DIR"
     unset RAMPART_DATABASE_URL RAMPART_PUBLIC_URL RAMPART_CONFIG
     export RAMPART_SPEECH__ENGINE="$engine" RAMPART_SPEECH__MODEL_DIR="$MODEL_DIR" RAMPART_SPEECH__REPLICAS="$REPLICAS"
     export RAMPART_MEETINGS__MAX_UPLOAD_BYTES=$((200 * 1024 * 1024))

@@ -23,7 +23,7 @@ bench_tmp waf
 resolve_binary
 resolve_tools waf-eval
 export RAMPART_DATA_DIR="$TMP/data"
-mkdir -p "$RAMPART_DATA_DIR"
+mkdir -p -m 700 "$RAMPART_DATA_DIR"
 unset RAMPART_CONFIG RAMPART_DATABASE_URL RAMPART_PUBLIC_URL
 # The CRS requests all come from loopback: the per-address rate rule would otherwise count them.
 export RAMPART_LOG="${RAMPART_LOG:-warn}"

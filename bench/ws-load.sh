@@ -73,7 +73,7 @@ start_upstream --chunk-delay-ms "$CHUNK_DELAY_MS"
 log "fake upstream at $UPSTREAM_URL (chunk delay ${CHUNK_DELAY_MS} ms)"
 
 export RAMPART_DATA_DIR="$TMP/data"
-mkdir -p "$RAMPART_DATA_DIR"
+mkdir -p -m 700 "$RAMPART_DATA_DIR"
 unset RAMPART_DATABASE_URL RAMPART_PUBLIC_URL
 # Realtime chat answers with the assistant `default`.
 fake_model_config "$TMP/rampart.toml" default

@@ -21,6 +21,29 @@ pub fn ensure_data_dir(dir: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Refuses a data directory that other users may read or write (unless `allow_open`): it holds
+/// the database, the master key (by default), recordings, indexes and logs. The directory this
+/// server makes is its owner's only; one made by hand (`mkdir`) usually is not.
+pub fn check_data_dir_private(dir: &Path, allow_open: bool) -> anyhow::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(dir).with_context(|| format!("data dir {}", dir.display()))?.permissions().mode();
+        if mode & 0o077 != 0 && !allow_open {
+            bail!(
+                "data dir {} may be read or written by other users (mode {:o}); run: chmod 700 {} \
+                 (or set server.allow_open_data_dir = true to start anyway)",
+                dir.display(),
+                mode & 0o777,
+                dir.display()
+            );
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = (dir, allow_open);
+    Ok(())
+}
+
 /// Writes a secret file readable by its owner only; refuses to overwrite.
 pub fn write_secret_file(path: &Path, content: &str) -> anyhow::Result<()> {
     let mut o = std::fs::OpenOptions::new();

@@ -11,6 +11,10 @@ static ALLOCATOR: rampart_alloc::Allocator = rampart_alloc::Allocator;
 #[expect(clippy::print_stderr, reason = "start-up errors go to the terminal before logging is set up")]
 fn main() -> ExitCode {
     rampart_alloc::tune();
+    // Every file and directory this process makes (the database and its journal, indexes,
+    // recordings, logs, exports) is its owner's only, whatever the shell's umask.
+    #[cfg(unix)]
+    rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o077));
     let cli = rampart_server::cli::Cli::parse();
     let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,

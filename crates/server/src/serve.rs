@@ -110,6 +110,10 @@ pub async fn run(cfg: Config) -> anyhow::Result<()> {
     let started = Instant::now();
     let listeners = Listeners::bind(&cfg).await?;
     let grace = cfg.server.shutdown_grace.0;
+    // A data directory others may read is refused before anything is written into it (the
+    // CLI's offline commands and in-process builds leave the check to `serve`).
+    crate::keys::ensure_data_dir(&cfg.server.data_dir)?;
+    crate::keys::check_data_dir_private(&cfg.server.data_dir, cfg.server.allow_open_data_dir)?;
     let state = crate::build_state(cfg).await?;
     crate::web::warn_when_missing();
     announce_bootstrap(&state).await?;

@@ -17,7 +17,12 @@ fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
+/// The binary on data dir `dir` (made private first: `serve` refuses one others may read).
 fn cmd(dir: &std::path::Path, db: Option<&str>) -> Command {
+    use std::os::unix::fs::PermissionsExt;
+    if std::fs::metadata(dir).is_ok_and(|m| m.permissions().mode() & 0o077 != 0) {
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).unwrap();
+    }
     let mut c = Command::new(BIN);
     for (k, _) in std::env::vars() {
         if k.starts_with("RAMPART_") {
@@ -1094,4 +1099,43 @@ async fn a_kill_during_a_streamed_reply_keeps_what_the_user_saw() {
     let text = answer["content"].as_str().unwrap_or_else(|| panic!("the answer so far was kept: {h}"));
     assert!(text.split_whitespace().count() >= 5 && reply.starts_with(text) && text.len() < reply.len(), "{text:?}");
     assert!(answer["parts"].as_array().unwrap().iter().any(|p| p["type"] == "interrupted"), "{answer}");
+}
+
+/// Issue 19: the server started on a data directory other users could read, and made its files
+/// 0644. A directory open to others is refused with the fix to run (unless allowed), and every
+/// file the server makes is its owner's only, whatever the shell's umask.
+#[test]
+fn an_open_data_dir_is_refused_and_every_file_made_is_the_owners_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    std::fs::create_dir(&data).unwrap();
+    let mut c = cmd(&data, None);
+    std::fs::set_permissions(&data, std::fs::Permissions::from_mode(0o755)).unwrap();
+    c.arg("serve").env("RAMPART_LISTEN", format!("127.0.0.1:{}", free_port()));
+    let (code, _, err) = run(c, None);
+    assert_ne!(code, 0);
+    assert!(err.contains("may be read or written by other users") && err.contains("chmod 700"), "{err}");
+    assert_eq!(std::fs::read_dir(&data).unwrap().count(), 0, "nothing was made in it");
+
+    // Allowed explicitly: it starts, and what it makes is still private.
+    let srv = Server::start_with(&data, None, &[("RAMPART_SERVER__ALLOW_OPEN_DATA_DIR", "true".into())]);
+    let mut open = Vec::new();
+    let mut dirs = vec![data.clone()];
+    while let Some(d) = dirs.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let e = e.unwrap();
+            let meta = e.metadata().unwrap();
+            if meta.is_dir() {
+                dirs.push(e.path());
+            }
+            // The test's own log files are made by the test, not the server.
+            let ours = e.file_name().to_str().is_some_and(|n| n.starts_with("server."));
+            if !ours && meta.permissions().mode() & 0o077 != 0 {
+                open.push(format!("{} {:o}", e.path().display(), meta.permissions().mode() & 0o777));
+            }
+        }
+    }
+    assert!(std::fs::read_dir(&data).unwrap().count() > 2, "the server made its files");
+    assert!(open.is_empty(), "made readable by others: {open:?}\n{}", srv.logs());
 }

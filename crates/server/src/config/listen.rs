@@ -22,6 +22,9 @@ pub struct ServerConfig {
     /// Serve plain HTTP on a non-loopback address (behind a proxy that terminates TLS).
     /// Without `[tls]` and without this, only loopback addresses may be used.
     pub allow_plain_http: bool,
+    /// Start on a data directory that other users may read or write (refused by default: it
+    /// holds the database, the master key, recordings and logs).
+    pub allow_open_data_dir: bool,
 }
 
 impl Default for ServerConfig {
@@ -35,6 +38,7 @@ impl Default for ServerConfig {
             shutdown_grace: Dur::secs(20),
             max_in_flight: 4096,
             allow_plain_http: false,
+            allow_open_data_dir: false,
         }
     }
 }

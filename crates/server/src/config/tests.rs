@@ -242,6 +242,7 @@ const EXAMPLE_KEYS: &[&str] = &[
     "allow_remote",
     "admin_endpoint",
     "allow_plain_http",
+    "allow_open_data_dir",
     "sample_ratio",
     "service_name",
     "export_interval",

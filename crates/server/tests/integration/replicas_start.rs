@@ -42,6 +42,9 @@ impl Replica {
                 c.env_remove(k);
             }
         }
+        // `serve` refuses a data dir others may read.
+        let private = <std::fs::Permissions as std::os::unix::fs::PermissionsExt>::from_mode(0o700);
+        std::fs::set_permissions(dir.path(), private).unwrap();
         c.arg("serve")
             .env("RAMPART_DATA_DIR", dir.path())
             .env("RAMPART_LISTEN", format!("127.0.0.1:{port}"))
