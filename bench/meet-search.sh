@@ -209,6 +209,7 @@ echo
 echo "- machine: $(machine_line); wrk on the same host; load average at end: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "- rampart: $BIN (git $rev), SQLite in a fresh data dir, log filter ${RAMPART_LOG:-default (info)}"
 echo "- configuration from the environment: $(config_env)"
+echo "- per-credential throttles (lib.sh): edge.api_key_rate/api_key_burst $RAMPART_EDGE__API_KEY_RATE/$RAMPART_EDGE__API_KEY_BURST (default 100/s, bursts of 50), edge.user_rate/user_burst $RAMPART_EDGE__USER_RATE/$RAMPART_EDGE__USER_BURST"
 echo "- data: $MEETINGS meetings × $SEGMENTS segments, $USERS users (every tenth meeting shared), seeded in ${SEED_SECS} s;" \
     "queries (meetings found by the administrator): $(jq -c .queries "$TMP/seed.json") (REST: $FOUND${MCP_FOUND:+; MCP: $MCP_FOUND}); limit=$LIMIT"
 echo "- targets: $TARGETS; REST: GET /v1/meetings/search?q=…&limit=$LIMIT with the session token; MCP: POST /mcp tools/call search_meetings {query, maxResults: $LIMIT}, protocol $MCP_VERSION, with an API key (scopes mcp; the administrator's mcp and admin); every answer checked (200, and for MCP \"isError\":false)"
