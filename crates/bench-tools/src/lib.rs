@@ -1,6 +1,8 @@
 //! Load-test tools for `bench/` (not part of the server): `fake-upstream` (a fast
 //! OpenAI-compatible model server), `ttft` (time to first token over sequential streaming
-//! requests), `ws-load` (many concurrent chat streams over `/event/realtime`), `kb-load` and
+//! requests), `ws-load` (many concurrent chat streams over `/event/realtime`), `meet-load` (live
+//! meetings over the audio socket), `wake-latency` (the meeting assistant's answer to the wake
+//! phrase, on the meeting's channel), `kb-load` and
 //! `waf-eval` (through a running server's API), `ir-eval` (Rampart's indexes in process), and
 //! the seeders `seed-web` and `seed-meetings` (a data dir filled in process, before a server
 //! opens it).
@@ -10,6 +12,7 @@
 
 pub mod beir;
 pub mod creds;
+pub mod live;
 pub mod sse;
 
 use std::time::Duration;

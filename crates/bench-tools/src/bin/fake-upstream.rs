@@ -6,6 +6,9 @@
 //!   `stream_options.include_usage` is true, then `data: [DONE]`. `--chunk-delay-ms` waits
 //!   before each content chunk.
 //! - `GET /v1/models`: one model, `fake-model`.
+//! - `POST /v1/audio/transcriptions` (the OpenAI-compatible speech engine's request; the audio
+//!   is read and ignored): `{"text": …}`, the `--stt-text` values in turn (the n-th request answered gets
+//!   the n-th, cycling), or `""` without any.
 //!
 //! Prints `fake-upstream listening on http://<addr>/v1` once bound; accepted sockets get
 //! `TCP_NODELAY`.
@@ -17,7 +20,7 @@
 
 use axum::Router;
 use axum::body::{Body, Bytes};
-use axum::extract::State;
+use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -28,12 +31,15 @@ use serde::Deserialize;
 use serde_json::json;
 use std::convert::Infallible;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 /// Content chunks per streamed reply.
 const CHUNKS: usize = 20;
 const MODEL: &str = "fake-model";
 const PROMPT_TOKENS: usize = 12;
+/// OpenAI's limit on uploaded audio.
+const STT_BODY_LIMIT: usize = 25 * 1024 * 1024;
 
 #[derive(Parser, Debug)]
 #[command(about = "A fast fake OpenAI-compatible upstream for load tests")]
@@ -47,6 +53,9 @@ struct Args {
     /// Runtime worker threads (default: one per CPU).
     #[arg(long)]
     threads: Option<usize>,
+    /// What transcriptions answer, in turn (repeat for several).
+    #[arg(long = "stt-text")]
+    stt_texts: Vec<String>,
 }
 
 /// The fields of a request that change the answer; everything else is skipped unparsed.
@@ -73,6 +82,10 @@ struct Canned {
     usage: Bytes,
     done: Bytes,
     delay: Duration,
+    /// Transcription answers (`{"text": …}`), in turn.
+    transcripts: Vec<Bytes>,
+    /// Transcriptions answered so far.
+    transcribed: AtomicUsize,
 }
 
 fn sse(v: &serde_json::Value) -> Bytes {
@@ -80,7 +93,7 @@ fn sse(v: &serde_json::Value) -> Bytes {
 }
 
 impl Canned {
-    fn new(delay: Duration) -> Canned {
+    fn new(delay: Duration, stt_texts: &[String]) -> Canned {
         let tokens: Vec<String> =
             (0..CHUNKS).map(|i| if i == 0 { "token0".to_owned() } else { format!(" token{i}") }).collect();
         let usage = json!({"prompt_tokens": PROMPT_TOKENS, "completion_tokens": CHUNKS, "total_tokens": PROMPT_TOKENS + CHUNKS});
@@ -106,6 +119,17 @@ impl Canned {
                                "choices": [], "usage": usage})),
             done: Bytes::from_static(b"data: [DONE]\n\n"),
             delay,
+            transcripts: stt_texts.iter().map(|t| Bytes::from(json!({"text": t}).to_string())).collect(),
+            transcribed: AtomicUsize::new(0),
+        }
+    }
+
+    /// The next transcription answer.
+    fn transcript(&self) -> Bytes {
+        let n = self.transcribed.fetch_add(1, Ordering::Relaxed);
+        match self.transcripts.len() {
+            0 => Bytes::from_static(br#"{"text":""}"#),
+            len => self.transcripts[n % len].clone(),
         }
     }
 
@@ -152,6 +176,11 @@ async fn completions(State(c): State<Arc<Canned>>, body: Bytes) -> Response {
     r
 }
 
+/// The audio is read whole (so the connection stays reusable), then ignored.
+async fn transcriptions(State(c): State<Arc<Canned>>, _audio: Bytes) -> Response {
+    with_type(Body::from(c.transcript()), "application/json")
+}
+
 async fn models(State(c): State<Arc<Canned>>) -> Response {
     with_type(Body::from(c.models.clone()), "application/json")
 }
@@ -170,10 +199,11 @@ fn main() -> std::io::Result<()> {
 }
 
 async fn serve(args: Args) -> std::io::Result<()> {
-    let canned = Arc::new(Canned::new(Duration::from_secs_f64(args.chunk_delay_ms / 1e3)));
+    let canned = Arc::new(Canned::new(Duration::from_secs_f64(args.chunk_delay_ms / 1e3), &args.stt_texts));
     let app = Router::new()
         .route("/v1/chat/completions", post(completions))
         .route("/v1/models", get(models))
+        .route("/v1/audio/transcriptions", post(transcriptions).layer(DefaultBodyLimit::max(STT_BODY_LIMIT)))
         .with_state(canned);
     let listener = tokio::net::TcpListener::bind(args.listen).await?;
     let addr = listener.local_addr()?;
@@ -201,7 +231,7 @@ mod tests {
 
     #[test]
     fn streams_twenty_content_chunks_then_finish_usage_and_done() {
-        let c = Canned::new(Duration::ZERO);
+        let c = Canned::new(Duration::ZERO, &[]);
         let ev = events(&c, true);
         let content: Vec<&str> = ev.iter().filter_map(|e| e["choices"][0]["delta"]["content"].as_str()).collect();
         assert_eq!(content.iter().filter(|t| !t.is_empty()).count(), CHUNKS);
@@ -212,5 +242,14 @@ mod tests {
         let whole: serde_json::Value = serde_json::from_slice(&c.completion).unwrap_or_default();
         assert_eq!(whole["choices"][0]["message"]["content"], content.concat());
         assert_eq!(whole["usage"]["total_tokens"], PROMPT_TOKENS + CHUNKS);
+    }
+
+    #[test]
+    fn transcriptions_answer_the_texts_in_turn() {
+        let text = |b: Bytes| serde_json::from_slice::<serde_json::Value>(&b).unwrap_or_default()["text"].clone();
+        let c = Canned::new(Duration::ZERO, &["a".to_owned(), "b \"q\"".to_owned()]);
+        let got: Vec<_> = (0..3).map(|_| text(c.transcript())).collect();
+        assert_eq!(got, [json!("a"), json!("b \"q\""), json!("a")]);
+        assert_eq!(text(Canned::new(Duration::ZERO, &[]).transcript()), json!(""));
     }
 }

@@ -24,16 +24,15 @@
 )]
 
 use clap::Parser;
-use futures::{SinkExt, StreamExt};
-use rampart_bench_tools::creds::{Cred, appsync_request, read_creds};
+use futures::SinkExt;
+use rampart_bench_tools::creds::{Cred, read_creds};
+use rampart_bench_tools::live::{next_text, read_wav, realtime, subscribe};
 use rampart_bench_tools::summarize;
 use serde_json::{Value, json};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-
-type Ws = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 #[derive(Parser, Debug)]
 #[command(about = "Concurrent live meetings over Rampart's audio WebSocket, followed on their channels")]
@@ -72,33 +71,6 @@ struct Outcome {
     error: Option<String>,
 }
 
-async fn next_text(ws: &mut Ws, limit: Duration) -> Result<Value, String> {
-    loop {
-        match tokio::time::timeout(limit, ws.next()).await {
-            Err(_) => return Err("timeout".into()),
-            Ok(None) => return Err("closed".into()),
-            Ok(Some(Err(e))) => return Err(e.to_string()),
-            Ok(Some(Ok(Message::Text(t)))) => {
-                let v: Value = serde_json::from_str(t.as_str()).map_err(|e| e.to_string())?;
-                if v["type"] != "ka" {
-                    return Ok(v);
-                }
-            }
-            Ok(Some(Ok(_))) => {}
-        }
-    }
-}
-
-async fn realtime(host: &str, c: &Cred) -> Result<Ws, String> {
-    let (mut ws, _) = tokio_tungstenite::connect_async(appsync_request(host, c)?).await.map_err(|e| e.to_string())?;
-    ws.send(Message::Text(json!({"type": "connection_init"}).to_string().into())).await.map_err(|e| e.to_string())?;
-    let ack = next_text(&mut ws, Duration::from_secs(30)).await?;
-    if ack["type"] != "connection_ack" {
-        return Err(format!("realtime: {ack}"));
-    }
-    Ok(ws)
-}
-
 /// The two-channel audio of each meeting, in frames: `secs` of a tone, or the speech of `wav`.
 fn audio(args: &Args) -> Result<Vec<Vec<u8>>, String> {
     let (ch0, ch1) = match &args.wav {
@@ -124,39 +96,6 @@ fn audio(args: &Args) -> Result<Vec<Vec<u8>>, String> {
     Ok(pcm.chunks(per).map(<[u8]>::to_vec).collect())
 }
 
-/// The samples of a 16-bit mono PCM WAV file at `rate` (the chunks walked, not a fixed header).
-fn read_wav(path: &std::path::Path, rate: u32) -> Result<Vec<i16>, String> {
-    let b = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let bad = |why: &str| format!("{}: {why}", path.display());
-    if b.len() < 12 || &b[..4] != b"RIFF" || &b[8..12] != b"WAVE" {
-        return Err(bad("not a RIFF/WAVE file"));
-    }
-    let (mut at, mut format_ok) = (12, false);
-    while at + 8 <= b.len() {
-        let len = u32::from_le_bytes([b[at + 4], b[at + 5], b[at + 6], b[at + 7]]) as usize;
-        let body = b.get(at + 8..(at + 8 + len).min(b.len())).ok_or_else(|| bad("truncated"))?;
-        match &b[at..at + 4] {
-            b"fmt " if body.len() >= 16 => {
-                let channels = u16::from_le_bytes([body[2], body[3]]);
-                let file_rate = u32::from_le_bytes([body[4], body[5], body[6], body[7]]);
-                let bits = u16::from_le_bytes([body[14], body[15]]);
-                if channels != 1 || bits != 16 || file_rate != rate {
-                    return Err(bad(&format!(
-                        "must be 16-bit mono at {rate} Hz (sox in.wav -r {rate} -c 1 -b 16 out.wav)"
-                    )));
-                }
-                format_ok = true;
-            }
-            b"data" if format_ok => {
-                return Ok(body.chunks_exact(2).map(|c| i16::from_le_bytes([c[0], c[1]])).collect());
-            }
-            _ => {}
-        }
-        at += 8 + len + (len & 1);
-    }
-    Err(bad("no fmt and data chunks"))
-}
-
 async fn meeting(args: Arc<Args>, host: String, c: Arc<Cred>, i: usize, frames: Arc<Vec<Vec<u8>>>) -> Outcome {
     let mut out = Outcome::default();
     if let Err(e) = run(&args, &host, &c, i, &frames, &mut out).await {
@@ -177,13 +116,7 @@ async fn run(args: &Args, host: &str, c: &Cred, i: usize, frames: &[Vec<u8>], ou
     audio_ws.send(Message::Text(start.to_string().into())).await.map_err(|e| e.to_string())?;
     let started = next_text(&mut audio_ws, Duration::from_secs(30)).await?;
     let channel = started["meeting"]["channel"].as_str().ok_or(format!("not started: {started}"))?.to_owned();
-    rt.send(Message::Text(json!({"type": "subscribe", "id": "m", "channel": channel}).to_string().into()))
-        .await
-        .map_err(|e| e.to_string())?;
-    let ok = next_text(&mut rt, Duration::from_secs(30)).await?;
-    if ok["type"] != "subscribe_success" {
-        return Err(format!("subscribe: {ok}"));
-    }
+    subscribe(&mut rt, &channel).await?;
     // The subscriber: finals with the time they arrived.
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<(f64, Instant)>();
     let reader = tokio::spawn(async move {
