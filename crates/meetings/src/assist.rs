@@ -147,17 +147,18 @@ impl MeetingService {
         let transcript = transcript_text(said);
         let run = async {
             let Some(mut events) = a.answer(&ask.asker, &transcript, &ask.question).await? else { return Ok(None) };
-            let (mut text, mut shown) = (String::new(), Instant::now());
+            // The first text is shown at once; later partials at most every PARTIAL_EVERY.
+            let (mut text, mut shown): (String, Option<Instant>) = (String::new(), None);
             while let Some(ev) = events.next().await {
                 match ev? {
                     ChatEvent::Delta(d) => text.push_str(&d),
                     ChatEvent::Done { .. } => break,
                     _ => {}
                 }
-                if shown.elapsed() >= PARTIAL_EVERY && !text.trim().is_empty() {
+                if shown.is_none_or(|at| at.elapsed() >= PARTIAL_EVERY) && !text.trim().is_empty() {
                     seg.transcript = text.trim().to_owned();
                     self.publish_segment(ask, seg);
-                    shown = Instant::now();
+                    shown = Some(Instant::now());
                 }
             }
             Ok::<_, rampart_core::llm::ModelError>(Some(text.trim().to_owned()))
