@@ -338,6 +338,15 @@ impl<S: IndexId, D: IndexId, E: IndexId> LexicalIndex<S, D, E> {
         self.commit(&mut g)
     }
 
+    /// Deletes every entry in the next commit only: searches keep seeing the old entries until
+    /// the entries added after this are committed (`flush`), so a rebuild has no empty moment.
+    pub fn replace_all(&self) -> Result<(), IndexError> {
+        let mut g = self.writer()?;
+        let w = g.as_mut().ok_or(IndexError::Closed)?;
+        w.delete_all_documents()?;
+        Ok(())
+    }
+
     /// Entries in the index.
     pub fn len(&self) -> u64 {
         self.reader.searcher().num_docs()
@@ -425,6 +434,31 @@ mod tests {
         assert_eq!(ix.len(), 1);
         ix.delete_kb(b)?;
         assert!(ix.is_empty());
+        Ok(())
+    }
+
+    /// A rebuild (`replace_all`, new entries, `flush`) has no empty moment: until the commit,
+    /// searches see the old entries; after it, only the new ones.
+    #[test]
+    fn a_rebuild_replaces_every_entry_at_one_commit() -> Result<(), IndexError> {
+        let ix = LexicalIndex::in_memory(Language::English, &TermKey::fixed("test", [7; 16]))?;
+        let (kb, old, new) = (KnowledgeBaseId::new(), DocumentId::new(), DocumentId::new());
+        let (c1, c2) = (ChunkId::new(), ChunkId::new());
+        ix.put_document(kb, old, &[(c1, "The quarterly budget was approved.".into())])?;
+        ix.replace_all()?;
+        ix.add_chunks(&[(kb, new, c2, "The budget moved to the next quarter.".into())])?;
+        assert_eq!(
+            ix.search("budget", &[kb], 10)?.iter().map(|h| h.0).collect::<Vec<_>>(),
+            vec![c1],
+            "old until the commit"
+        );
+        ix.flush()?;
+        assert_eq!(
+            ix.search("budget", &[kb], 10)?.iter().map(|h| h.0).collect::<Vec<_>>(),
+            vec![c2],
+            "then only the new"
+        );
+        assert_eq!(ix.len(), 1);
         Ok(())
     }
 

@@ -305,7 +305,8 @@ impl MeetingService {
 
     async fn rebuild_lexical(&self, ix: &MeetingIndex) -> Result<u64> {
         tracing::info!("rebuilding the meeting search index from the database");
-        ix.lexical.clear()?;
+        // Searches see the old entries until the new ones are committed at the end.
+        ix.lexical.replace_all()?;
         let (mut after, mut n) = (None, 0u64);
         loop {
             let batch = self.db().passages_after(after, 500).await?;
