@@ -285,11 +285,11 @@ impl ChatService {
         Ok(self.db.find_meeting_chat(user, meeting).await?)
     }
 
-    /// What a session of the user's is about, when it is a meeting assistant panel's chat (a
-    /// meeting's key, or `PAST_MEETINGS`); `None` for every other chat and for sessions that
-    /// are not theirs.
-    pub async fn session_meeting(&self, user: UserId, sid: SessionId) -> Result<Option<String>> {
-        Ok(self.db.session(Owner::User(user), sid).await?.and_then(|s| s.meeting))
+    /// A session of the user's as a turn needs it, in one read: the assistant it was started
+    /// with, and what it is about when it is a meeting assistant panel's chat (a meeting's key,
+    /// or `PAST_MEETINGS`). `None`: no such session of theirs (a new chat).
+    pub async fn session_setup(&self, user: UserId, sid: SessionId) -> Result<Option<(String, Option<String>)>> {
+        Ok(self.db.session(Owner::User(user), sid).await?.map(|s| (s.assistant_id, s.meeting)))
     }
 
     /// The assistant a session of the user's was started with; `None` if there is no such session.

@@ -264,10 +264,7 @@ impl ChatService {
             (None, Some(sid)) => self.session_assistant(p.user_id, sid).await?,
             (None, None) => None,
         };
-        Ok(own
-            .and_then(|id| catalog.get_for(&id, p))
-            .or_else(|| catalog.get_for("default", p))
-            .or_else(|| catalog.visible_to(p).into_iter().next()))
+        Ok(choose_assistant(catalog, p, own.as_deref()))
     }
 
     /// Starts a turn: stores the question (session turns), reads the history and starts the
@@ -390,6 +387,14 @@ impl ChatService {
     }
 }
 
+/// The assistant `own` names if the caller may use it; else `default`; else the first the
+/// caller may use (see [`ChatService::pick_assistant`]).
+pub fn choose_assistant(catalog: &Assistants, p: &Principal, own: Option<&str>) -> Option<Arc<Assistant>> {
+    own.and_then(|id| catalog.get_for(id, p))
+        .or_else(|| catalog.get_for("default", p))
+        .or_else(|| catalog.visible_to(p).into_iter().next())
+}
+
 /// The one event of a turn stopped before the model said anything.
 fn stopped_before_output(model_id: &str) -> TurnStream {
     let end = TurnEnd {
@@ -431,7 +436,6 @@ impl Running {
                     tracing::warn!(error = %e, "model stream failed");
                     // What the user saw stays, marked interrupted (they may answer again).
                     if self.session.is_some() && !self.text.is_empty() {
-                        self.saved_chars = usize::MAX;
                         self.checkpoint().await;
                     }
                     return Some(Err(TurnError { stage: TurnStage::Reply, error: e.into() }));

@@ -101,6 +101,17 @@ export function applyEvent(m: Msg, ev: any): Msg {
   }
 }
 
+/** Applies an `/out` event to the reply being streamed in `messages` (in place). Returns the
+ * reply when this event ended it, else `null`; and what a screen reader should hear then. */
+export function applyToStreaming(messages: Msg[], ev: unknown): { done: Msg; said: string } | null {
+  const i = messages.findLastIndex((m) => m.role === 'assistant' && m.streaming);
+  if (i < 0) return null;
+  messages[i] = applyEvent(messages[i], ev);
+  const m = messages[i];
+  if (m.streaming) return null;
+  return { done: m, said: m.error ? `The answer failed: ${m.error}` : `Answer${m.stopped ? ' (stopped)' : ''}: ${m.text}` };
+}
+
 export interface HistoryMessage {
   id: string;
   role: string;

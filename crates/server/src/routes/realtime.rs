@@ -483,15 +483,20 @@ async fn run_turn(s: AppState, p: Principal, turn: Turn, run: RunHandle) {
     let fail = |m: &str| {
         s.hub.publish(&out, &gaia::error(p.user_id, sid, m, s.identity.now().secs()));
     };
-    let assistant = match s.chat.pick_assistant(&s.assistants.snapshot(), &p, Some(sid), asked.as_deref()).await {
-        Ok(Some(a)) => a,
-        Ok(None) => return fail("No assistant is available to you."),
+    // One read of the session: its assistant, and whether it is a meeting chat.
+    let (own, about) = match s.chat.session_setup(p.user_id, sid).await {
+        Ok(Some((assistant, about))) => (Some(assistant), about),
+        Ok(None) => (None, None),
         Err(e) => {
-            tracing::warn!(error = %e, "could not read the session's assistant");
+            tracing::warn!(error = %e, "could not read the session");
             return fail("The message could not be processed.");
         }
     };
-    let grounding = match grounding_of(&s, &p, sid).await {
+    let own = asked.or(own);
+    let Some(assistant) = rampart_chat::turn::choose_assistant(&s.assistants.snapshot(), &p, own.as_deref()) else {
+        return fail("No assistant is available to you.");
+    };
+    let grounding = match grounding_of(&s, &p, about).await {
         Ok(g) => g,
         Err(m) => return fail(m),
     };
@@ -530,19 +535,16 @@ async fn run_turn(s: AppState, p: Principal, turn: Turn, run: RunHandle) {
     }
 }
 
-/// What a meeting assistant panel's chat is grounded on (`None`: any other chat): its meeting's
-/// transcript, or the user's past meetings. Refused (as a missing session) when the user can no
-/// longer read the meeting, or their credential lacks the meetings scope.
+/// What a meeting assistant panel's chat is grounded on (`about`: the session's meeting, or
+/// `None` for any other chat): its meeting's transcript, or the user's past meetings. Refused
+/// (as a missing session) when the user can no longer read the meeting, or their credential
+/// lacks the meetings scope.
 async fn grounding_of(
     s: &AppState,
     p: &Principal,
-    sid: SessionId,
+    about: Option<String>,
 ) -> Result<Option<std::sync::Arc<dyn rampart_chat::grounding::Grounding>>, &'static str> {
     const GONE: &str = "Not found.";
-    let about = s.chat.session_meeting(p.user_id, sid).await.map_err(|e| {
-        tracing::warn!(error = %e, "could not read the session");
-        "The message could not be processed."
-    })?;
     let Some(about) = about else { return Ok(None) };
     if !p.has_scope(Scope::Meetings) {
         return Err(GONE);
