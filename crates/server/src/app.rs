@@ -50,7 +50,10 @@ pub async fn build_state_with_clock(config: Config, clock: SharedClock) -> anyho
     meetings.set_assistant(Arc::new(crate::ports::ChatMeetingAssistant {
         chat: chat.clone(),
         catalog: catalog.clone(),
-        tools: agent_tools.clone(),
+        // Weak: the tools hold the meetings service, which holds this assistant (a strong
+        // reference would be a cycle that keeps the service and its database pool alive for
+        // ever). The state's `chat_tools` keeps them.
+        tools: Arc::downgrade(&agent_tools),
     }));
     let chat_tools = crate::state::ChatTools::default();
     chat_tools.set(Some(agent_tools));

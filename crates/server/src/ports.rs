@@ -81,8 +81,9 @@ impl Retriever for KbRetriever {
 pub struct ChatMeetingAssistant {
     pub chat: rampart_chat::ChatService,
     pub catalog: std::sync::Arc<crate::catalog::Catalog>,
-    /// Offered to models with tool support (past meetings, transcripts, knowledge bases).
-    pub tools: std::sync::Arc<dyn rampart_core::tools::Toolbox>,
+    /// Offered to models with tool support (past meetings, transcripts, knowledge bases); weak,
+    /// since the tools hold the meetings service that holds this assistant.
+    pub tools: std::sync::Weak<dyn rampart_core::tools::Toolbox>,
 }
 
 /// What the meeting assistant is told, before the transcript.
@@ -115,7 +116,7 @@ impl rampart_core::assist::MeetingAssistant for ChatMeetingAssistant {
                     overrides: Overrides::default(),
                     run: None,
                     knowledge_bases: Vec::new(),
-                    tools: Some(rampart_chat::turn::TurnTools::new(self.tools.clone())),
+                    tools: self.tools.upgrade().map(rampart_chat::turn::TurnTools::new),
                     grounding: None,
                 })
                 .await
